@@ -1,0 +1,696 @@
+//! The action catalogue: every action's name, parameters, outputs and planning facts.
+//!
+//! This is plain data, so the validator, the planner, `iam-policy` and the JSON Schema can use it
+//! without touching AWS. The implementations live beside it, one file per service.
+
+use std::time::Duration;
+
+/// The service an action talks to; rate limits and IAM are per service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Core,
+    DynamoDb,
+    Kms,
+    ApiGateway,
+    Route53,
+    CloudWatch,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Core => "core",
+            Service::DynamoDb => "dynamodb",
+            Service::Kms => "kms",
+            Service::ApiGateway => "apigateway",
+            Service::Route53 => "route53",
+            Service::CloudWatch => "cloudwatch",
+        }
+    }
+}
+
+/// Which Region's control plane an action calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlPlane {
+    /// No AWS call (core actions).
+    None,
+    /// The step's `region`.
+    StepRegion,
+    /// A global service whose control plane is in us-east-1 (Route 53).
+    UsEast1,
+    /// The Region where the KMS key is currently primary (`UpdatePrimaryRegion`).
+    KeyPrimaryRegion,
+}
+
+/// The type a parameter's value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "values")]
+pub enum ParamKind {
+    String,
+    /// A runbook duration such as `30s`.
+    Duration,
+    Integer,
+    Bool,
+    /// An AWS Region name such as `eu-west-1`.
+    Region,
+    /// A list of strings.
+    StringList,
+    /// A map of string to string.
+    StringMap,
+    /// One of the listed strings.
+    Enum(&'static [&'static str]),
+}
+
+/// One parameter of an action (a key under the step's `with:`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    pub required: bool,
+    /// Default value as it would be written in YAML, when there is one.
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+/// A named output of an action, usable as `{{ steps.ID.NAME }}` by later steps.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct OutputSpec {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+/// Everything drillbook knows about an action before running it.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub service: Service,
+    pub params: &'static [ParamSpec],
+    pub outputs: &'static [OutputSpec],
+    /// Used by the planner when a step has no `estimate`.
+    #[serde(serialize_with = "ser_duration")]
+    pub default_estimate: Duration,
+    /// Whether `apply` changes anything. Non-mutating actions do the same in dry-run and execute.
+    pub mutates: bool,
+    /// Whether the step needs a `region`.
+    pub needs_region: bool,
+    /// IAM actions the implementation calls (for `drillbook iam-policy`).
+    pub iam: &'static [&'static str],
+    pub control_plane: ControlPlane,
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::runbook::duration::format_duration(*d))
+}
+
+impl ActionSpec {
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+    pub fn output(&self, name: &str) -> Option<&'static OutputSpec> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+}
+
+const fn p(
+    name: &'static str,
+    kind: ParamKind,
+    required: bool,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind,
+        required,
+        default,
+        help,
+    }
+}
+
+const fn o(name: &'static str, help: &'static str) -> OutputSpec {
+    OutputSpec { name, help }
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+use ParamKind as K;
+
+const ALARM_STATES: &[&str] = &["OK", "ALARM", "INSUFFICIENT_DATA"];
+
+/// Every action drillbook knows, in a stable order.
+pub static CATALOG: &[ActionSpec] = &[
+    // ---- core -------------------------------------------------------------------------------
+    ActionSpec {
+        name: "wait",
+        summary: "Wait for a fixed time (DNS TTLs, propagation, benchmarks).",
+        service: Service::Core,
+        params: &[p(
+            "duration",
+            K::Duration,
+            true,
+            None,
+            "how long to wait, e.g. `30s`",
+        )],
+        outputs: &[],
+        default_estimate: secs(0),
+        mutates: false,
+        needs_region: false,
+        iam: &[],
+        control_plane: ControlPlane::None,
+    },
+    ActionSpec {
+        name: "approval",
+        summary: "A human gate: the run pauses until `drillbook approve RUN_ID STEP`.",
+        service: Service::Core,
+        params: &[p(
+            "message",
+            K::String,
+            false,
+            None,
+            "what the approver must check",
+        )],
+        outputs: &[o("approved_by", "ARN of the identity that approved")],
+        default_estimate: secs(300),
+        mutates: false,
+        needs_region: false,
+        iam: &[],
+        control_plane: ControlPlane::None,
+    },
+    // ---- dynamodb ---------------------------------------------------------------------------
+    ActionSpec {
+        name: "dynamodb.assert_pitr",
+        summary: "Check that point-in-time recovery is on and recent enough for the RPO.",
+        service: Service::DynamoDb,
+        params: &[
+            p("table", K::String, true, None, "table name or ARN"),
+            p(
+                "max_exposure",
+                K::Duration,
+                false,
+                None,
+                "largest acceptable gap between now and the latest restorable time (default: objectives.rpo)",
+            ),
+        ],
+        outputs: &[
+            o(
+                "latest_restorable_time",
+                "RFC 3339 time of the latest restorable point",
+            ),
+            o(
+                "earliest_restorable_time",
+                "RFC 3339 time of the earliest restorable point",
+            ),
+            o(
+                "exposure_seconds",
+                "seconds between now and the latest restorable time",
+            ),
+        ],
+        default_estimate: secs(5),
+        mutates: false,
+        needs_region: true,
+        iam: &[
+            "dynamodb:DescribeContinuousBackups",
+            "dynamodb:DescribeTable",
+        ],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "dynamodb.restore_pitr",
+        summary: "Restore a table to a new table from point-in-time recovery, then re-apply settings and verify items.",
+        service: Service::DynamoDb,
+        params: &[
+            p(
+                "source_table",
+                K::String,
+                true,
+                None,
+                "table name (same Region) or ARN",
+            ),
+            p(
+                "target_table",
+                K::String,
+                true,
+                None,
+                "name of the new table",
+            ),
+            p(
+                "restore_to",
+                K::String,
+                false,
+                Some("latest"),
+                "`latest` or an RFC 3339 time",
+            ),
+            p(
+                "enable_pitr",
+                K::Bool,
+                false,
+                Some("true"),
+                "turn PITR on for the restored table",
+            ),
+            p(
+                "ttl_attribute",
+                K::String,
+                false,
+                None,
+                "re-enable TTL on this attribute",
+            ),
+            p(
+                "tags",
+                K::StringMap,
+                false,
+                None,
+                "tags to put on the restored table",
+            ),
+            p(
+                "min_items",
+                K::Integer,
+                false,
+                None,
+                "fail verification below this many items (default: the source's item count)",
+            ),
+        ],
+        outputs: &[
+            o("table_name", "name of the restored table"),
+            o("table_arn", "ARN of the restored table"),
+            o("item_count", "items counted in the restored table"),
+            o("restored_to", "the point in time restored"),
+        ],
+        default_estimate: secs(20 * 60),
+        mutates: true,
+        needs_region: true,
+        iam: &[
+            "dynamodb:RestoreTableToPointInTime",
+            "dynamodb:DescribeTable",
+            "dynamodb:DescribeContinuousBackups",
+            "dynamodb:UpdateContinuousBackups",
+            "dynamodb:UpdateTimeToLive",
+            "dynamodb:TagResource",
+            "dynamodb:Scan",
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        ],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "dynamodb.assert_replica",
+        summary: "Check that a table (or global-table replica) is ACTIVE in the Region.",
+        service: Service::DynamoDb,
+        params: &[p("table", K::String, true, None, "table name")],
+        outputs: &[
+            o("table_arn", "ARN of the table in this Region"),
+            o("item_count", "approximate item count reported by DynamoDB"),
+        ],
+        default_estimate: secs(5),
+        mutates: false,
+        needs_region: true,
+        iam: &["dynamodb:DescribeTable"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "dynamodb.delete_table",
+        summary: "Delete a table (drill cleanup). Missing tables are fine.",
+        service: Service::DynamoDb,
+        params: &[p("table", K::String, true, None, "table name")],
+        outputs: &[],
+        default_estimate: secs(30),
+        mutates: true,
+        needs_region: true,
+        iam: &["dynamodb:DeleteTable", "dynamodb:DescribeTable"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    // ---- kms --------------------------------------------------------------------------------
+    ActionSpec {
+        name: "kms.assert_replica",
+        summary: "Check that a multi-Region key has an Enabled copy in the Region.",
+        service: Service::Kms,
+        params: &[p(
+            "key",
+            K::String,
+            true,
+            None,
+            "key id, key ARN or `alias/NAME`",
+        )],
+        outputs: &[
+            o("key_arn", "ARN of the key in this Region"),
+            o("primary_region", "Region where the key is primary"),
+        ],
+        default_estimate: secs(2),
+        mutates: false,
+        needs_region: true,
+        iam: &["kms:DescribeKey"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "kms.replicate_key",
+        summary: "Create a replica of a multi-Region key in another Region when missing (called in the primary's Region).",
+        service: Service::Kms,
+        params: &[
+            p(
+                "key",
+                K::String,
+                true,
+                None,
+                "key id, key ARN or `alias/NAME` in the step's Region (the primary)",
+            ),
+            p(
+                "replica_region",
+                K::Region,
+                true,
+                None,
+                "Region to create the replica in",
+            ),
+        ],
+        outputs: &[o("replica_key_arn", "ARN of the replica")],
+        default_estimate: secs(60),
+        mutates: true,
+        needs_region: true,
+        iam: &[
+            "kms:DescribeKey",
+            "kms:ReplicateKey",
+            "kms:CreateKey",
+            "kms:CreateAlias",
+            "kms:TagResource",
+        ],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "kms.promote",
+        summary: "Make the step's Region the primary of a multi-Region key (UpdatePrimaryRegion on the current primary).",
+        service: Service::Kms,
+        params: &[
+            p(
+                "key",
+                K::String,
+                true,
+                None,
+                "key id, key ARN or `alias/NAME` as known in the step's Region (the new primary)",
+            ),
+            p(
+                "optional",
+                K::Bool,
+                false,
+                Some("false"),
+                "report but do not fail the step when the current primary's Region cannot be reached",
+            ),
+        ],
+        outputs: &[
+            o(
+                "primary_region",
+                "Region where the key is primary afterwards",
+            ),
+            o("key_arn", "ARN of the key in the new primary Region"),
+        ],
+        default_estimate: secs(60),
+        mutates: true,
+        needs_region: true,
+        iam: &["kms:DescribeKey", "kms:UpdatePrimaryRegion"],
+        control_plane: ControlPlane::KeyPrimaryRegion,
+    },
+    ActionSpec {
+        name: "kms.verify_crypto",
+        summary: "Encrypt and decrypt a probe with the key in the Region.",
+        service: Service::Kms,
+        params: &[p(
+            "key",
+            K::String,
+            true,
+            None,
+            "key id, key ARN or `alias/NAME`",
+        )],
+        outputs: &[],
+        default_estimate: secs(2),
+        mutates: false,
+        needs_region: true,
+        iam: &["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    // ---- apigateway -------------------------------------------------------------------------
+    ActionSpec {
+        name: "apigateway.assert_ready",
+        summary: "Check a REST API, its deployed stage, and optionally its custom domain and base path mapping.",
+        service: Service::ApiGateway,
+        params: &[
+            p("rest_api", K::String, true, None, "REST API name or id"),
+            p("stage", K::String, false, Some("prod"), "stage name"),
+            p(
+                "domain_name",
+                K::String,
+                false,
+                None,
+                "custom domain name that must map to the stage",
+            ),
+            p(
+                "base_path",
+                K::String,
+                false,
+                Some("(none)"),
+                "base path of the mapping",
+            ),
+        ],
+        outputs: &[
+            o("rest_api_id", "id of the REST API"),
+            o(
+                "regional_domain_name",
+                "the custom domain's Regional domain name (when `domain_name` is set)",
+            ),
+            o("invoke_url", "the stage's invoke URL"),
+        ],
+        default_estimate: secs(3),
+        mutates: false,
+        needs_region: true,
+        iam: &["apigateway:GET"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "apigateway.update_stage",
+        summary: "Set stage variables, for example to point the API at a restored table.",
+        service: Service::ApiGateway,
+        params: &[
+            p("rest_api", K::String, true, None, "REST API name or id"),
+            p("stage", K::String, false, Some("prod"), "stage name"),
+            p(
+                "variables",
+                K::StringMap,
+                true,
+                None,
+                "stage variables to set",
+            ),
+        ],
+        outputs: &[o("rest_api_id", "id of the REST API")],
+        default_estimate: secs(5),
+        mutates: true,
+        needs_region: true,
+        iam: &["apigateway:GET", "apigateway:PATCH"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "apigateway.map_domain",
+        summary: "Point a custom domain's base path mapping at an API and stage.",
+        service: Service::ApiGateway,
+        params: &[
+            p("domain_name", K::String, true, None, "custom domain name"),
+            p("rest_api", K::String, true, None, "REST API name or id"),
+            p("stage", K::String, false, Some("prod"), "stage name"),
+            p(
+                "base_path",
+                K::String,
+                false,
+                Some("(none)"),
+                "base path of the mapping",
+            ),
+        ],
+        outputs: &[o("rest_api_id", "id of the REST API")],
+        default_estimate: secs(5),
+        mutates: true,
+        needs_region: true,
+        iam: &["apigateway:GET", "apigateway:POST", "apigateway:PATCH"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    // ---- route53 ----------------------------------------------------------------------------
+    ActionSpec {
+        name: "route53.failover",
+        summary: "Make the failover record set answer with the target side, by inverting the primary's health check (default) or by editing the records; waits for INSYNC.",
+        service: Service::Route53,
+        params: &[
+            p(
+                "hosted_zone",
+                K::String,
+                true,
+                None,
+                "hosted zone name (`example.com.`) or id",
+            ),
+            p(
+                "record_name",
+                K::String,
+                true,
+                None,
+                "the failover record name, e.g. `api.example.com`",
+            ),
+            p(
+                "to",
+                K::Enum(&["secondary", "primary"]),
+                false,
+                Some("secondary"),
+                "which side must answer afterwards",
+            ),
+            p(
+                "mode",
+                K::Enum(&["health_check", "records"]),
+                false,
+                Some("health_check"),
+                "`health_check` inverts the primary's health check; `records` swaps the failover roles of the records",
+            ),
+            p(
+                "health_check_id",
+                K::String,
+                false,
+                None,
+                "health check to invert (default: the one on the PRIMARY record)",
+            ),
+        ],
+        outputs: &[
+            o(
+                "change_id",
+                "Route 53 change id (empty when nothing changed)",
+            ),
+            o("answer", "the value the name answers with afterwards"),
+        ],
+        default_estimate: secs(90),
+        mutates: true,
+        needs_region: false,
+        iam: &[
+            "route53:ListHostedZonesByName",
+            "route53:ListResourceRecordSets",
+            "route53:GetHealthCheck",
+            "route53:GetHealthCheckStatus",
+            "route53:UpdateHealthCheck",
+            "route53:ChangeResourceRecordSets",
+            "route53:GetChange",
+        ],
+        control_plane: ControlPlane::UsEast1,
+    },
+    ActionSpec {
+        name: "route53.assert_records",
+        summary: "Check what a name answers with in the hosted zone, given health checks and failover routing.",
+        service: Service::Route53,
+        params: &[
+            p(
+                "hosted_zone",
+                K::String,
+                true,
+                None,
+                "hosted zone name or id",
+            ),
+            p("record_name", K::String, true, None, "record name"),
+            p(
+                "expect",
+                K::String,
+                false,
+                None,
+                "substring the answer must contain, e.g. `eu-west-1`",
+            ),
+        ],
+        outputs: &[o("answer", "the value the name answers with")],
+        default_estimate: secs(2),
+        mutates: false,
+        needs_region: false,
+        iam: &[
+            "route53:ListHostedZonesByName",
+            "route53:ListResourceRecordSets",
+            "route53:GetHealthCheck",
+            "route53:GetHealthCheckStatus",
+        ],
+        control_plane: ControlPlane::UsEast1,
+    },
+    // ---- cloudwatch -------------------------------------------------------------------------
+    ActionSpec {
+        name: "cloudwatch.wait_alarm",
+        summary: "Wait until every listed alarm is in the given state (a health gate).",
+        service: Service::CloudWatch,
+        params: &[
+            p("alarms", K::StringList, true, None, "alarm names"),
+            p(
+                "state",
+                K::Enum(ALARM_STATES),
+                false,
+                Some("OK"),
+                "state to wait for",
+            ),
+        ],
+        outputs: &[o("states", "alarm=state pairs as observed last")],
+        default_estimate: secs(10),
+        mutates: false,
+        needs_region: true,
+        iam: &["cloudwatch:DescribeAlarms"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "cloudwatch.set_alarm_state",
+        summary: "Force an alarm into a state (drills).",
+        service: Service::CloudWatch,
+        params: &[
+            p("alarm", K::String, true, None, "alarm name"),
+            p("state", K::Enum(ALARM_STATES), true, None, "state to set"),
+            p(
+                "reason",
+                K::String,
+                false,
+                Some("set by drillbook"),
+                "state reason",
+            ),
+        ],
+        outputs: &[],
+        default_estimate: secs(2),
+        mutates: true,
+        needs_region: true,
+        iam: &["cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"],
+        control_plane: ControlPlane::StepRegion,
+    },
+];
+
+/// Looks an action up by name.
+pub fn lookup(name: &str) -> Option<&'static ActionSpec> {
+    CATALOG.iter().find(|a| a.name == name)
+}
+
+/// Names of every action, for did-you-mean suggestions and `--help`.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    CATALOG.iter().map(|a| a.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_well_formed() {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in CATALOG {
+            assert!(seen.insert(a.name), "duplicate {}", a.name);
+            let expected_prefix = match a.service {
+                Service::Core => "",
+                s => s.name(),
+            };
+            assert!(a.name.starts_with(expected_prefix), "{}", a.name);
+            if a.mutates {
+                assert!(
+                    !a.iam.is_empty() || a.service == Service::Core,
+                    "{}",
+                    a.name
+                );
+            }
+            for iam in a.iam {
+                assert!(!iam.contains('*'), "{} has a wildcard IAM action", a.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Actions: what a step does. Each implements [`Action`] with three faces.
+//!
+//! - `observe`: read-only. Current state, unmet preconditions, the change `apply` would make.
+//!   Dry-run calls only this. Resume of an in-doubt step calls this first.
+//! - `apply`: mutate, idempotently. The engine calls it only when `observe` listed changes.
+//! - `verify`: the post-condition, checked after `apply`.
+
+pub mod aws;
+pub mod catalog;
+mod core_actions;
+mod types;
+
+pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
+pub use types::*;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The trait every action implements.
+#[async_trait::async_trait]
+pub trait Action: Send + Sync {
+    /// The catalogue entry (parameters, outputs, estimate, IAM).
+    fn spec(&self) -> &'static ActionSpec;
+
+    /// Read-only look at the world. Must make no mutating call.
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError>;
+
+    /// Make the changes `observed.changes` lists. Idempotent.
+    async fn apply(
+        &self,
+        ctx: &StepContext,
+        observed: &Observation,
+    ) -> Result<Outcome, ActionError>;
+
+    /// Check the post-condition after `apply` (or after an observe that found nothing to do).
+    async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError>;
+}
+
+/// Maps action names to implementations.
+#[derive(Clone)]
+pub struct Registry {
+    actions: BTreeMap<&'static str, Arc<dyn Action>>,
+}
+
+impl Registry {
+    /// Every built-in action.
+    pub fn builtin() -> Self {
+        let mut r = Registry {
+            actions: BTreeMap::new(),
+        };
+        for a in core_actions::all() {
+            r.register(a);
+        }
+        for a in aws::all() {
+            r.register(a);
+        }
+        r
+    }
+
+    /// Adds or replaces an implementation (tests use this for fault injection).
+    pub fn register(&mut self, action: Arc<dyn Action>) {
+        self.actions.insert(action.spec().name, action);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(name).cloned()
+    }
+}

@@ -1,0 +1,84 @@
+//! Durable checkpoints: an append-only journal per run, hash-chained.
+//!
+//! Format (version 1), one JSON object per line in `journal.jsonl`:
+//! `{"seq":N,"at":"RFC3339","prev":"<hex sha256 of the previous line's bytes>", "type": ..., ...}`.
+//! The first record's `prev` is 64 zeros. A record is durable (fsync'd) before any step that
+//! depends on it starts. See `docs/journal.md` for the full format.
+
+mod record;
+
+pub use record::*;
+
+use std::collections::BTreeMap;
+
+use crate::actions::aws::Identity;
+
+/// Everything needed to start a run directory.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub run_id: String,
+    /// The runbook file's bytes, as run.
+    pub runbook_text: String,
+    pub runbook_path: String,
+    pub vars: BTreeMap<String, String>,
+    pub identity: Option<Identity>,
+}
+
+/// Where journals live: a directory (`--state-dir`) or, for teams, a DynamoDB table.
+#[async_trait::async_trait]
+pub trait CheckpointStore: Send + Sync {
+    /// Creates the run (runbook copy, its SHA-256, variables) and writes its first record.
+    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError>;
+
+    /// Appends records; they are durable when this returns.
+    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError>;
+
+    /// Reads a run back, verifying the hash chain.
+    async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError>;
+
+    /// Every run, newest first.
+    async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError>;
+}
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct StoredRun {
+    pub run_id: String,
+    pub runbook_text: String,
+    pub runbook_path: String,
+    pub runbook_sha256: String,
+    pub vars: BTreeMap<String, String>,
+    pub records: Vec<Record>,
+}
+
+/// One line of `drillbook runs`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub runbook: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub mode: crate::event::Mode,
+    /// `succeeded`, `failed`, `paused`, or `running` when the journal has no end.
+    pub status: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("run `{0}` not found")]
+    NotFound(String),
+    #[error("journal of run `{run_id}` is corrupt at record {seq} (line {line}): {reason}")]
+    Corrupt {
+        run_id: String,
+        seq: u64,
+        line: usize,
+        reason: String,
+    },
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("checkpoint store error: {0}")]
+    Store(String),
+}

@@ -1,0 +1,121 @@
+//! Journal records (format version 1).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::actions::aws::Identity;
+use crate::actions::{ActionError, Observation, Outcome};
+use crate::event::{Mode, RunStatus};
+
+/// Version of the journal format written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// Hex SHA-256 of the previous line's bytes (without the newline).
+    pub prev: String,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// What a record says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    RunStarted {
+        format_version: u32,
+        run_id: String,
+        runbook: String,
+        runbook_sha256: String,
+        mode: Mode,
+        #[serde(default)]
+        identity: Option<Identity>,
+        #[serde(default)]
+        host: String,
+        #[serde(default)]
+        user: String,
+        drillbook_version: String,
+        /// Steps in the plan, in a valid start order.
+        steps: Vec<String>,
+    },
+    /// A resume began (by whom, from where).
+    RunResumed {
+        #[serde(default)]
+        identity: Option<Identity>,
+        #[serde(default)]
+        host: String,
+        /// Steps that were running when the previous process stopped.
+        in_doubt: Vec<String>,
+        /// True when `--force` accepted a changed runbook.
+        #[serde(default)]
+        forced: bool,
+    },
+    /// The step is about to do something. Without a later outcome it is in doubt.
+    StepStarted {
+        step: String,
+        attempt: u32,
+    },
+    StepObserved {
+        step: String,
+        observation: Observation,
+    },
+    StepRetrying {
+        step: String,
+        attempt: u32,
+        error: ActionError,
+        delay_ms: u64,
+    },
+    StepSucceeded {
+        step: String,
+        outcome: Outcome,
+        attempts: u32,
+        /// Wall time of the step across attempts.
+        duration_ms: u64,
+        /// Time spent polling AWS for a state.
+        aws_wait_ms: u64,
+        /// Dry-run: observed only.
+        #[serde(default)]
+        dry_run: bool,
+    },
+    StepFailed {
+        step: String,
+        error: ActionError,
+        attempts: u32,
+        duration_ms: u64,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    ApprovalRequested {
+        step: String,
+        message: String,
+    },
+    ApprovalGranted {
+        step: String,
+        approver: Identity,
+        #[serde(default)]
+        comment: String,
+    },
+    /// The run stopped but can be resumed (approval pending, Ctrl-C).
+    RunPaused {
+        reason: String,
+    },
+    RunFinished {
+        status: RunStatus,
+    },
+    /// Free-form, for additions that older readers can skip.
+    Note {
+        message: String,
+        #[serde(default)]
+        data: BTreeMap<String, serde_json::Value>,
+    },
+}

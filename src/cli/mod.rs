@@ -1,0 +1,179 @@
+//! The command line: arguments, dispatch, exit codes. `main.rs` only calls [`main`].
+
+mod commands;
+mod exit;
+
+pub use exit::ExitCode;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Disaster-recovery drills as code: plan, dry-run and execute recovery runbooks.
+#[derive(Debug, Parser)]
+#[command(name = "drillbook", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  drillbook validate runbooks/region-failover.yaml
+  drillbook plan runbooks/region-failover.yaml --format mermaid
+  drillbook run runbooks/region-failover.yaml                 # dry-run (changes nothing)
+  drillbook run runbooks/region-failover.yaml --execute       # asks for confirmation
+  drillbook resume 20261123-184501-ab12
+  drillbook drill scenarios/ca-central-1-outage.yaml --execute --yes
+
+Exit codes: 0 success, 1 a step failed or an objective was missed, 2 invalid input,
+3 paused (awaiting approval or interrupted; resumable), 4 another run holds the lock.";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check runbooks and report every problem at once.
+    Validate(ValidateArgs),
+    /// Show the DAG, start order, critical path and estimated makespan.
+    Plan(PlanArgs),
+    /// Print the JSON Schema of the runbook format.
+    Schema,
+    /// Dry-run (default) or execute a runbook.
+    Run(RunArgs),
+    /// Continue an interrupted, paused or failed run.
+    Resume(ResumeArgs),
+    /// Approve a pending `approval` step of a run.
+    Approve(ApproveArgs),
+    /// List past runs.
+    Runs(RunsArgs),
+    /// Show the timing report of a past run, or write it in another format.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Runbook files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Override a variable (repeatable): `--var secondary=eu-west-1`.
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// Exit 1 when the estimated makespan exceeds `objectives.rto`.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// Progress on a terminal, plain lines otherwise.
+    #[default]
+    Human,
+    /// JSON lines on stdout, one event per line.
+    Json,
+}
+
+/// Options shared by commands that run steps.
+#[derive(Debug, Args, Clone)]
+pub struct ExecOptions {
+    /// Directory holding run journals.
+    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    pub state_dir: PathBuf,
+    /// Steps running at once.
+    #[arg(long, default_value_t = 8)]
+    pub max_parallel: usize,
+    /// AWS profile to use.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
+    /// Publish run metrics to this CloudWatch namespace.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub publish_metrics: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub file: PathBuf,
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// Only observe: read real state, change nothing (the default).
+    #[arg(long, conflicts_with = "execute")]
+    pub dry_run: bool,
+    /// Make changes. Asks for confirmation unless `--yes` or stdin is not a terminal.
+    #[arg(long)]
+    pub execute: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub exec: ExecOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    pub run_id: String,
+    /// Resume even though the runbook file changed since the run began.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub exec: ExecOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    pub run_id: String,
+    pub step: String,
+    /// A note kept with the approval.
+    #[arg(long, default_value = "")]
+    pub comment: String,
+    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    pub state_dir: PathBuf,
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub run_id: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    pub state_dir: PathBuf,
+}
+
+/// Parses arguments, runs the command, maps the outcome to an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let code = commands::dispatch(cli);
+    std::process::ExitCode::from(code as u8)
+}

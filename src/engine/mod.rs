@@ -1,0 +1,1 @@
+//! The execution engine: a ready-set scheduler over the plan.

@@ -1,0 +1,1 @@
+//! The validated DAG: start order, critical path, makespan, renderings.
