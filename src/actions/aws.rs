@@ -75,15 +75,17 @@ impl Aws {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| super::ActionError::Aws {
-                service: "sts".into(),
-                operation: "GetCallerIdentity".into(),
-                region: region.into(),
-                code: "RequestFailed".into(),
-                message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-                retryable: true,
-                request_id: None,
-                hint: "check your AWS credentials (`aws sts get-caller-identity`)".into(),
+            .map_err(|e| {
+                super::ActionError::Aws(Box::new(super::AwsFailure {
+                    service: "sts".into(),
+                    operation: "GetCallerIdentity".into(),
+                    region: region.into(),
+                    code: "RequestFailed".into(),
+                    message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+                    retryable: true,
+                    request_id: None,
+                    hint: "check your AWS credentials (`aws sts get-caller-identity`)".into(),
+                }))
             })?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_string(),

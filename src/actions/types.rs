@@ -194,19 +194,8 @@ pub enum ActionError {
     #[error("precondition not met: {}", findings.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; "))]
     Precondition { findings: Vec<Finding> },
     /// An AWS call failed.
-    #[error("{service} {operation} in {region}: {code}: {message}")]
-    Aws {
-        service: String,
-        operation: String,
-        region: String,
-        code: String,
-        message: String,
-        retryable: bool,
-        #[serde(default)]
-        request_id: Option<String>,
-        #[serde(default)]
-        hint: String,
-    },
+    #[error("{0}")]
+    Aws(Box<AwsFailure>),
     /// The post-condition does not hold.
     #[error("verification failed: {message}")]
     Verification { message: String, hint: String },
@@ -232,7 +221,7 @@ impl ActionError {
     /// Whether the engine may retry the step: throttling, 5xx and timeouts only.
     pub fn retryable(&self) -> bool {
         match self {
-            ActionError::Aws { retryable, .. } => *retryable,
+            ActionError::Aws(f) => f.retryable,
             ActionError::Timeout { .. } => true,
             _ => false,
         }
@@ -247,8 +236,8 @@ impl ActionError {
                     .map(|f| f.hint.as_str())
                     .find(|h| !h.is_empty());
             }
-            ActionError::Aws { hint, .. }
-            | ActionError::Verification { hint, .. }
+            ActionError::Aws(f) => f.hint.as_str(),
+            ActionError::Verification { hint, .. }
             | ActionError::Invalid { hint, .. }
             | ActionError::Unsupported { hint, .. } => hint.as_str(),
             ActionError::Impaired { .. } => {
@@ -258,4 +247,20 @@ impl ActionError {
         };
         (!h.is_empty()).then_some(h)
     }
+}
+
+/// The details of a failed AWS call: the service's own error code and message.
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize, PartialEq)]
+#[error("{service} {operation} in {region}: {code}: {message}")]
+pub struct AwsFailure {
+    pub service: String,
+    pub operation: String,
+    pub region: String,
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub hint: String,
 }
