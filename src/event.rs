@@ -86,3 +86,30 @@ pub enum Event {
         duration: Duration,
     },
 }
+
+/// Something that receives events (reporters). Called from the engine's task, in order;
+/// implementations must not block for long.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: &Event);
+}
+
+/// Sends every event to several sinks.
+pub struct Fanout(pub Vec<Box<dyn EventSink>>);
+
+impl EventSink for Fanout {
+    fn emit(&self, event: &Event) {
+        for s in &self.0 {
+            s.emit(event);
+        }
+    }
+}
+
+/// Collects events in memory (tests, report building).
+#[derive(Default)]
+pub struct Collect(pub std::sync::Mutex<Vec<Event>>);
+
+impl EventSink for Collect {
+    fn emit(&self, event: &Event) {
+        self.0.lock().expect("event collector poisoned").push(event.clone());
+    }
+}
