@@ -110,6 +110,9 @@ pub struct Collect(pub std::sync::Mutex<Vec<Event>>);
 
 impl EventSink for Collect {
     fn emit(&self, event: &Event) {
-        self.0.lock().expect("event collector poisoned").push(event.clone());
+        self.0
+            .lock()
+            .expect("event collector poisoned")
+            .push(event.clone());
     }
 }

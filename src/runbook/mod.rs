@@ -5,3 +5,6 @@ pub mod model;
 pub mod template;
 
 pub use model::{Objectives, OnFailure, RetryPolicy, Runbook, Step};
+pub mod load;
+
+pub use load::{Diagnostics, Loaded, load_file, load_str};
