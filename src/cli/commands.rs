@@ -4,9 +4,9 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Validate(_)
-        | Command::Plan(_)
-        | Command::Schema
+        Command::Validate(args) => super::validate::validate(&args),
+        Command::Schema => super::validate::schema(),
+        Command::Plan(_)
         | Command::Run(_)
         | Command::Resume(_)
         | Command::Approve(_)
