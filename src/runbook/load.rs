@@ -116,9 +116,19 @@ pub fn load_str(
         let parsed = match yaml::parse(text) {
             Ok(p) => p,
             Err(e) => {
+                // An error at the very end is best shown on the last written character.
+                let content_end = text.trim_end().len();
+                let at = if e.at >= content_end && content_end > 0 {
+                    text[..content_end]
+                        .char_indices()
+                        .next_back()
+                        .map_or(0, |(i, _)| i)
+                } else {
+                    e.at
+                };
                 return Err(Diagnostics::single(Problem::at(
                     &src,
-                    yaml::Span::new(e.at, e.at),
+                    yaml::Span::new(at, at),
                     e.message,
                     "here",
                     Some(e.help),

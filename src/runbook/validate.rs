@@ -151,7 +151,7 @@ impl<'a> V<'a> {
                     k.span,
                     format!("{what} keys must be plain names"),
                     "not a name",
-                    || None,
+                    || Some("use a plain word as the key, for example `name:`".into()),
                 );
                 continue;
             };
@@ -215,7 +215,7 @@ impl<'a> V<'a> {
                     span,
                     format!("`{what}` must be a string, found {found}"),
                     "expected a string",
-                    || None,
+                    || Some(format!("write `{what}: some text` (quote it if it contains `: ` or starts with `{{`)")),
                 );
                 None
             }
@@ -298,7 +298,9 @@ impl<'a> V<'a> {
         let rendered = match template::render(s, &ctx) {
             Ok(r) => r,
             Err(e) => {
-                self.report(span, e.to_string(), "bad template", || None);
+                self.report(span, e.to_string(), "bad template", || {
+                    Some("check the `{{ }}` references in this value".into())
+                });
                 return None;
             }
         };
@@ -418,7 +420,7 @@ impl<'a> V<'a> {
                     span,
                     format!("`{what}` must be an integer, found {found}"),
                     "expected an integer",
-                    || None,
+                    || Some("write a whole number without quotes, for example `3`".into()),
                 );
                 None
             }
@@ -439,7 +441,7 @@ impl<'a> V<'a> {
                     span,
                     format!("`{what}` must be `true` or `false`, found {found}"),
                     "expected a boolean",
-                    || None,
+                    || Some("write `true` or `false` without quotes".into()),
                 );
                 None
             }
@@ -561,7 +563,7 @@ impl<'a> V<'a> {
                             k.span,
                             format!("keys in `{what}` must be plain strings"),
                             "not a string",
-                            || None,
+                            || Some("use plain words as keys".into()),
                         );
                         ok = false;
                         continue;
@@ -828,7 +830,7 @@ impl<'a> V<'a> {
                                 pk.span,
                                 "parameter names must be plain strings",
                                 "not a name",
-                                || None,
+                                || Some("use the parameter's name as the key, for example `table:`".into()),
                             );
                             continue;
                         };
@@ -1033,6 +1035,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
     }
     let f = v.fields(root, TOP_KEYS, "the runbook");
     let head = Span::new(root.span.start, root.span.start);
+    // `root.span` is the first key of the document.
     // vars first: everything else may use them.
     if let Some((k, n)) = f[4]
         && !n.is_null()
@@ -1045,7 +1048,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                     vk.span,
                     "variable names must be plain strings",
                     "not a name",
-                    || None,
+                    || Some("write variables as `vars: { name: value }`".into()),
                 );
                 continue;
             };
@@ -1186,7 +1189,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                     ak.span,
                     "account labels must be plain strings",
                     "not a label",
-                    || None,
+                    || Some("write accounts as `accounts: { primary: \"111122223333\" }`".into()),
                 );
                 continue;
             };
@@ -1662,3 +1665,7 @@ fn is_ancestor(
     }
     false
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

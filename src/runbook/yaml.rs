@@ -289,6 +289,13 @@ pub fn parse(text: &str) -> Result<Parsed, YamlError> {
             Ok(x) => x,
             Err(e) => {
                 let at = offsets.byte(e.marker());
+                if e.info().contains("recursion limit") {
+                    return Err(err(
+                        format!("nesting deeper than {MAX_DEPTH} levels"),
+                        "a runbook needs only a few levels of nesting; this file is not a runbook",
+                        at,
+                    ));
+                }
                 return Err(err(
                     format!("invalid YAML: {}", e.info()),
                     "check the indentation and quoting around here",
@@ -360,10 +367,15 @@ pub fn parse(text: &str) -> Result<Parsed, YamlError> {
                         ..
                     } => {
                         find_duplicates(&entries, &mut duplicates);
+                        // A block mapping is best pointed at by its first key.
+                        let span = match entries.first() {
+                            Some((k, _)) => k.span,
+                            _ => Span::new(start, start + 1),
+                        };
                         (
                             Node {
                                 value: Value::Map(entries),
-                                span: Span::new(start, start + 1),
+                                span,
                             },
                             anchor,
                         )
