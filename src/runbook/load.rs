@@ -176,3 +176,64 @@ pub fn parse_var_overrides(args: &[String]) -> Result<Vec<(String, String)>, Dia
         })
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &str = include_str!("../../runbooks/region-failover.yaml");
+
+    fn load(text: &str) {
+        let _ = load_str(Path::new("fuzz.yaml"), text, &[]).map_err(|d| d.render(false));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,400}") {
+            load(&s);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            load(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn yaml_like_text_never_panics(s in "([-:{}\\[\\],&*!|>'\"#%@` \n\t]|[a-z]{1,4}|[0-9]{1,3}){0,120}") {
+            load(&s);
+        }
+
+        #[test]
+        fn mutated_runbooks_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..4, any::<char>()), 1..8)
+        ) {
+            let mut text: Vec<char> = VALID.chars().collect();
+            for (at, op, c) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let i = at.index(text.len());
+                match op {
+                    0 => text[i] = c,
+                    1 => text.insert(i, c),
+                    2 => { text.remove(i); }
+                    _ => {
+                        // Duplicate a line somewhere: structural edits.
+                        let s: String = text.iter().collect();
+                        let lines: Vec<&str> = s.lines().collect();
+                        let line = lines[i % lines.len()].to_string();
+                        let mut out = s.clone();
+                        out.push_str(&line);
+                        out.push('\n');
+                        text = out.chars().collect();
+                    }
+                }
+            }
+            let s: String = text.into_iter().collect();
+            load(&s);
+        }
+    }
+}

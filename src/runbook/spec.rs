@@ -213,6 +213,33 @@ pub fn json_schema() -> serde_json::Value {
 mod tests {
     use super::*;
 
+    /// The serde structs and the validator agree on what a valid runbook looks like.
+    #[test]
+    fn valid_runbooks_deserialize_into_the_spec() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(root.join("tests/corpus/valid"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.push(root.join("runbooks/region-failover.yaml"));
+        files.push(root.join("runbooks/data-corruption-restore.yaml"));
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            crate::runbook::load_str(&f, &text, &[]).unwrap_or_else(|d| panic!("{d}"));
+            let tree = crate::runbook::yaml::parse(&text).unwrap().root.unwrap();
+            let spec: RunbookSpec = serde_json::from_value(tree.to_json())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            assert!(!spec.steps.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_by_the_spec_too() {
+        let text = "version: 1\nname: t\nsteps:\n  - id: a\n    action: wait\n    nedds: [b]\n";
+        let tree = crate::runbook::yaml::parse(text).unwrap().root.unwrap();
+        assert!(serde_json::from_value::<RunbookSpec>(tree.to_json()).is_err());
+    }
+
     #[test]
     fn schema_lists_actions_and_step_fields() {
         let s = json_schema();

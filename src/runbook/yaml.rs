@@ -141,6 +141,31 @@ impl Node {
         matches!(self.scalar().map(Scalar::resolve), Some(Resolved::Null))
     }
 
+    /// The node as JSON (scalars resolved, no template substitution).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Scalar(s) => match s.resolve() {
+                Resolved::Null => J::Null,
+                Resolved::Bool(b) => J::Bool(b),
+                Resolved::Int(i) => J::from(i),
+                Resolved::Float(f) => serde_json::Number::from_f64(f)
+                    .map_or_else(|| J::String(s.text.clone()), J::Number),
+                Resolved::Str(t) => J::String(t.to_string()),
+            },
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = k.scalar().map_or_else(|| k.to_json().to_string(), |s| s.text.clone());
+                        (key, v.to_json())
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
     /// Number of nodes in this subtree (for the alias budget).
     fn count(&self) -> usize {
         1 + match &self.value {
