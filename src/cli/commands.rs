@@ -4,14 +4,14 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Runs(args) => super::report::runs(args),
+        Command::Report(args) => super::report::report(args),
         Command::Validate(_)
         | Command::Plan(_)
         | Command::Schema
         | Command::Run(_)
         | Command::Resume(_)
-        | Command::Approve(_)
-        | Command::Runs(_)
-        | Command::Report(_) => {
+        | Command::Approve(_) => {
             eprintln!("error: not implemented yet");
             ExitCode::Failed
         }

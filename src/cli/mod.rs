@@ -2,6 +2,7 @@
 
 mod commands;
 mod exit;
+mod report;
 
 pub use exit::ExitCode;
 
