@@ -59,6 +59,7 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
             estimate: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             on_failure: OnFailure::Abort,
+            role_arn: None,
         });
     }
     events.sort_by_key(|e| (e.0, e.1));

@@ -46,6 +46,8 @@ struct StepInfo {
     action: String,
     attempt: u32,
     first_start: DateTime<Utc>,
+    /// Unmet preconditions were already printed (from the observation).
+    findings_shown: bool,
     bar: Option<ProgressBar>,
 }
 
@@ -206,9 +208,17 @@ impl State {
                     action: action.clone(),
                     attempt: 0,
                     first_start: *at,
+                    findings_shown: false,
                     bar: None,
                 });
                 info.attempt = info.attempt.max(*attempt);
+            }
+            Event::StepObserved {
+                step, observation, ..
+            } if !observation.findings.is_empty() => {
+                if let Some(info) = self.steps.get_mut(step) {
+                    info.findings_shown = true;
+                }
             }
             Event::StepSucceeded { .. } => self.succeeded += 1,
             Event::StepFailed { .. } => self.failed += 1,
@@ -345,7 +355,9 @@ impl State {
                 }
                 s.push_str(&format!(": {error}"));
                 v.push((Kind::Fail, s));
-                if let Some(h) = error.hint() {
+                let shown = matches!(error, crate::actions::ActionError::Precondition { .. })
+                    && self.steps.get(step).is_some_and(|i| i.findings_shown);
+                if let Some(h) = error.hint().filter(|_| !shown) {
                     v.push((Kind::Detail, format!("  {step}: help: {h}")));
                 }
             }
@@ -577,6 +589,77 @@ fn shell_word(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_shape_tracks_one_spinner_per_running_step() {
+        let t = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let console = Console::build(
+            Shape::Progress(Bars {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+                overall: None,
+            }),
+            true,
+            Box::new(std::io::sink()),
+            Box::new(std::io::sink()),
+        );
+        let start = |step: &str, attempt| Event::StepStarted {
+            at: t,
+            step: step.into(),
+            action: "wait".into(),
+            attempt,
+        };
+        console.emit(&Event::RunStarted {
+            at: t,
+            run_id: "r".into(),
+            runbook: "rb".into(),
+            mode: Mode::Execute,
+            steps: 2,
+            resumed: false,
+        });
+        console.emit(&start("a", 1));
+        console.emit(&start("b", 1));
+        console.emit(&start("a", 2));
+        let running = |c: &Console| {
+            let st = c.lock();
+            let mut v: Vec<String> = st
+                .steps
+                .iter()
+                .filter(|(_, i)| i.bar.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(running(&console), ["a", "b"]);
+        console.emit(&Event::StepSucceeded {
+            at: t,
+            step: "a".into(),
+            outcome: Default::default(),
+            duration: Duration::from_secs(1),
+        });
+        assert_eq!(running(&console), ["b"]);
+        {
+            let st = console.lock();
+            let Shape::Progress(bars) = &st.shape else {
+                panic!("progress shape expected")
+            };
+            assert_eq!(bars.overall.as_ref().map(|o| o.position()), Some(1));
+            assert_eq!(st.steps["a"].attempt, 2);
+        }
+        console.emit(&Event::RunFinished {
+            at: t,
+            status: RunStatus::Paused,
+            duration: Duration::from_secs(1),
+        });
+        assert!(running(&console).is_empty());
+        let st = console.lock();
+        let Shape::Progress(bars) = &st.shape else {
+            panic!("progress shape expected")
+        };
+        assert!(bars.overall.is_none());
+    }
 
     #[test]
     fn clock_formats_minutes_seconds_tenths() {

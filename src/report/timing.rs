@@ -480,16 +480,20 @@ impl TimingReport {
                 } else {
                     (RtoVerdict::Missed, None)
                 }
-            } else if total_ms > rto_ms {
-                (
-                    RtoVerdict::Missed,
-                    Some(format!("the run is {status} and already past the RTO")),
-                )
             } else {
-                (
-                    RtoVerdict::NotAssessed,
-                    Some(format!("the run is {status}")),
-                )
+                let what = match status.as_str() {
+                    "failed" => "the run failed",
+                    "paused" => "the run is paused",
+                    _ => "the run has not finished",
+                };
+                if total_ms > rto_ms {
+                    (
+                        RtoVerdict::Missed,
+                        Some(format!("{what}, already past the RTO")),
+                    )
+                } else {
+                    (RtoVerdict::NotAssessed, Some(what.to_string()))
+                }
             };
             RtoCheck {
                 rto_ms,
@@ -578,15 +582,17 @@ impl TimingReport {
             let rto = format_duration(Duration::from_millis(r.rto_ms));
             let line = match r.verdict {
                 RtoVerdict::Met => format!(
-                    "RTO {rto}: met ({} to spare)",
+                    "RTO {rto}: met ({} wall clock, {} to spare)",
+                    ms(r.total_ms),
                     ms(r.rto_ms.saturating_sub(r.total_ms))
                 ),
                 RtoVerdict::Missed => format!(
-                    "RTO {rto}: missed by {}{}",
+                    "RTO {rto}: missed by {} ({} wall clock{})",
                     ms(r.total_ms.saturating_sub(r.rto_ms)),
+                    ms(r.total_ms),
                     r.note
                         .as_ref()
-                        .map(|n| format!(" ({n})"))
+                        .map(|n| format!("; {n}"))
                         .unwrap_or_default()
                 ),
                 RtoVerdict::NotAssessed => format!(
