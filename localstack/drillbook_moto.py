@@ -455,18 +455,18 @@ def _test_dns_answer(self: Any) -> Any:
     zone = backend.get_hosted_zone(zone_id)
     candidates = [
         rr for rr in zone.rrsets
-        if rr.name.rstrip(".").lower() == name.lower() and rr.type_ == rtype
+        if rr.name.rstrip(".").lower() == name.lower() and rr.type == rtype
     ]
     if not candidates:
         candidates = [
             rr for rr in zone.rrsets
-            if rr.name.rstrip(".").lower() == name.lower() and rr.type_ == "CNAME"
+            if rr.name.rstrip(".").lower() == name.lower() and rr.type == "CNAME"
         ]
         if candidates:
             rtype = "CNAME"
 
     def healthy(rr: Any) -> bool:
-        hc = _rrset_attr(rr, "health_check", "health_check_id")
+        hc = _rrset_attr(rr, "health_check_id", "health_check")
         return True if not hc else _effective_healthy(backend, hc)
 
     chosen = None
@@ -490,7 +490,7 @@ def _test_dns_answer(self: Any) -> Any:
         if alias:
             data = [alias["DNSName"] if isinstance(alias, dict) else str(alias)]
         else:
-            data = list(chosen.records or [])
+            data = [r["Value"] if isinstance(r, dict) else str(r) for r in (chosen.records or [])]
     return ActionResult({
         "Nameserver": "ns-2048.awsdns-64.com",
         "RecordName": name,
@@ -502,6 +502,10 @@ def _test_dns_answer(self: Any) -> Any:
 
 
 r53_responses.Route53.test_dns_answer = _test_dns_answer  # type: ignore[attr-defined]
+
+from moto.route53 import urls as r53_urls  # noqa: E402
+
+r53_urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$"] = r53_responses.Route53.dispatch
 
 # --------------------------------------------------------------------------------------
 # API Gateway: base path mappings of a domain without mappings, regional hosted zone ids
