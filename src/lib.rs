@@ -9,6 +9,7 @@ pub mod actions;
 pub mod checkpoint;
 pub mod cli;
 pub mod engine;
+pub mod evidence;
 pub mod event;
 pub mod plan;
 pub mod report;
