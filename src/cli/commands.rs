@@ -4,6 +4,8 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
+        Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(_)
         | Command::Plan(_)
         | Command::Schema

@@ -1,2 +1,3 @@
 mod emulator;
+mod evidence;
 mod support;
