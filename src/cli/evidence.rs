@@ -174,7 +174,10 @@ pub(super) fn evidence(args: EvidenceArgs) -> ExitCode {
                         m.files.len(),
                         m.journal
                             .as_ref()
-                            .map(|j| format!("journal head {} ({} records)", j.head_sha256, j.records))
+                            .map(|j| format!(
+                                "journal head {} ({} records)",
+                                j.head_sha256, j.records
+                            ))
                             .unwrap_or_else(|| "no journal".into()),
                         m.signer.algorithm()
                     );

@@ -27,7 +27,9 @@ pub enum EvidenceError {
         help: String,
     },
 
-    #[error("invalid signer `{spec}`: {reason}\nhelp: use `none`, `ed25519:KEY_FILE` or `kms:alias/NAME` (also `kms:KEY_ARN`, `kms:alias/NAME@REGION`)")]
+    #[error(
+        "invalid signer `{spec}`: {reason}\nhelp: use `none`, `ed25519:KEY_FILE` or `kms:alias/NAME` (also `kms:KEY_ARN`, `kms:alias/NAME@REGION`)"
+    )]
     InvalidSigner { spec: String, reason: String },
 
     #[error("bad key file {}: {reason}\nhelp: {help}", path.display())]

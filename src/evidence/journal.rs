@@ -151,17 +151,31 @@ pub(crate) mod tests {
     fn removed_first_line_and_truncation_are_reported() {
         let ls = lines(&journal(3));
         let c = check_chain(&join(&ls[1..]));
-        assert!(c.problems.iter().any(|(l, r)| *l == 1 && r.contains("genesis")));
+        assert!(
+            c.problems
+                .iter()
+                .any(|(l, r)| *l == 1 && r.contains("genesis"))
+        );
         let j = journal(3);
         let c = check_chain(&j[..j.len() - 5]);
-        assert!(c.problems.iter().any(|(l, r)| *l == 3 && r.contains("no newline")));
-        assert!(c.problems.iter().any(|(l, r)| *l == 3 && r.contains("JSON")));
+        assert!(
+            c.problems
+                .iter()
+                .any(|(l, r)| *l == 3 && r.contains("no newline"))
+        );
+        assert!(
+            c.problems
+                .iter()
+                .any(|(l, r)| *l == 3 && r.contains("JSON"))
+        );
     }
 
     #[test]
     fn a_changed_middle_record_breaks_the_next_link_only() {
         let mut ls = lines(&journal(3));
-        let s = String::from_utf8(ls[1].clone()).unwrap().replace("m2", "m9");
+        let s = String::from_utf8(ls[1].clone())
+            .unwrap()
+            .replace("m2", "m9");
         ls[1] = s.into_bytes();
         let c = check_chain(&join(&ls));
         assert_eq!(c.problems.len(), 1, "{:?}", c.problems);

@@ -85,7 +85,9 @@ fn parse_kms(rest: &str) -> Result<Signer, String> {
         });
     }
     let (key, region) = match rest.rsplit_once('@') {
-        Some((k, r)) if !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => {
+        Some((k, r))
+            if !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
             (k, Some(r.to_string()))
         }
         Some(_) => return Err(format!("`{rest}`: bad Region after `@`")),
@@ -102,11 +104,7 @@ fn parse_kms(rest: &str) -> Result<Signer, String> {
                 "`{key}` is not a valid alias name (letters, digits, `/`, `_`, `-`; not `alias/aws/...`)"
             ));
         }
-    } else if key.is_empty()
-        || !key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    } else if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(format!(
             "`{key}` is neither `alias/NAME`, a key ARN nor a key id"
         ));
@@ -160,11 +158,18 @@ pub fn generate_ed25519_key(key_file: &Path) -> Result<String, EvidenceError> {
     }
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| {
-        EvidenceError::io(key_file, std::io::Error::other(format!("no OS randomness: {e}")))
+        EvidenceError::io(
+            key_file,
+            std::io::Error::other(format!("no OS randomness: {e}")),
+        )
     })?;
     let signing = SigningKey::from_bytes(&seed);
     let public_hex = hex::encode(signing.verifying_key().as_bytes());
-    write_new(key_file, format!("{}\n", hex::encode(seed)).as_bytes(), 0o600)?;
+    write_new(
+        key_file,
+        format!("{}\n", hex::encode(seed)).as_bytes(),
+        0o600,
+    )?;
     write_new(&pub_file, format!("{public_hex}\n").as_bytes(), 0o644)?;
     Ok(public_hex)
 }
@@ -343,9 +348,9 @@ impl Prepared {
 pub(crate) async fn prepare(signer: &Signer, aws: Option<&Aws>) -> Result<Prepared, EvidenceError> {
     match signer {
         Signer::None => Ok(Prepared::None),
-        Signer::Ed25519 { key_file } => Ok(Prepared::Ed25519(Box::new(load_ed25519_key(
-            key_file,
-        )?))),
+        Signer::Ed25519 { key_file } => {
+            Ok(Prepared::Ed25519(Box::new(load_ed25519_key(key_file)?)))
+        }
         Signer::Kms { key, region } => {
             let loaded;
             let aws = match aws {
@@ -357,11 +362,14 @@ pub(crate) async fn prepare(signer: &Signer, aws: Option<&Aws>) -> Result<Prepar
             };
             let region = match region {
                 Some(r) => r.clone(),
-                None => default_region(aws).await.ok_or_else(|| EvidenceError::KmsKey {
-                    key: key.clone(),
-                    reason: "no AWS Region configured".into(),
-                    help: "set AWS_REGION, use `kms:alias/NAME@REGION`, or pass the key ARN".into(),
-                })?,
+                None => default_region(aws)
+                    .await
+                    .ok_or_else(|| EvidenceError::KmsKey {
+                        key: key.clone(),
+                        reason: "no AWS Region configured".into(),
+                        help: "set AWS_REGION, use `kms:alias/NAME@REGION`, or pass the key ARN"
+                            .into(),
+                    })?,
             };
             prepare_kms(aws, key, &region).await
         }
@@ -378,10 +386,12 @@ async fn default_region(aws: &Aws) -> Option<String> {
 
 async fn prepare_kms(aws: &Aws, key: &str, region: &str) -> Result<Prepared, EvidenceError> {
     let client = aws.kms(region);
-    let refuse = |reason: String| EvidenceError::KmsKey {
+    let refuse = |reason: String| {
+        EvidenceError::KmsKey {
         key: key.to_string(),
         reason,
         help: "create a signing key with `aws kms create-key --key-usage SIGN_VERIFY --key-spec ECC_NIST_P256` and give it an alias".into(),
+    }
     };
     let described = client
         .describe_key()
@@ -486,8 +496,8 @@ pub fn verify_signature(
     match info {
         SignerInfo::None => Ok(()),
         SignerInfo::Ed25519 { public_key } => {
-            let pk = decode_hex32(public_key)
-                .ok_or("the Ed25519 public key is not 64 hex digits")?;
+            let pk =
+                decode_hex32(public_key).ok_or("the Ed25519 public key is not 64 hex digits")?;
             let vk = VerifyingKey::from_bytes(&pk)
                 .map_err(|_| "the Ed25519 public key is not a valid point".to_string())?;
             let sig = ed25519_dalek::Signature::from_slice(&sig)
@@ -619,7 +629,10 @@ mod tests {
         let key = dir.path().join("bad.key");
         std::fs::write(&key, "not hex").unwrap();
         let err = load_ed25519_key(&key).unwrap_err().to_string();
-        assert!(err.contains("64 hex digits") && err.contains("help:"), "{err}");
+        assert!(
+            err.contains("64 hex digits") && err.contains("help:"),
+            "{err}"
+        );
         let err = load_ed25519_key(&dir.path().join("missing.key"))
             .unwrap_err()
             .to_string();

@@ -282,7 +282,10 @@ fn check_files(dir: &Path, manifest: &Manifest, report: &mut VerifyReport) {
             || f.path.contains('\\');
         if bad {
             report.problems.push(Problem::ManifestInconsistent {
-                reason: format!("file list holds a path that cannot be in the directory: `{}`", f.path),
+                reason: format!(
+                    "file list holds a path that cannot be in the directory: `{}`",
+                    f.path
+                ),
             });
         }
     }
@@ -325,7 +328,9 @@ fn check_files(dir: &Path, manifest: &Manifest, report: &mut VerifyReport) {
         });
     }
     // Keep file problems in path order whatever the kind.
-    report.problems.sort_by(|a, b| problem_path(a).cmp(&problem_path(b)));
+    report
+        .problems
+        .sort_by(|a, b| problem_path(a).cmp(&problem_path(b)));
 }
 
 fn problem_path(p: &Problem) -> (u8, &str) {
@@ -400,15 +405,15 @@ fn check_signature(
     report: &mut VerifyReport,
 ) {
     let message = signing_message(value);
-    report.signature = match verify_signature(&manifest.signer, &message, manifest.signature.as_deref())
-    {
-        Ok(()) if manifest.signer == SignerInfo::None => SignatureStatus::Unsigned,
-        Ok(()) => SignatureStatus::Valid,
-        Err(reason) => {
-            report.problems.push(Problem::Signature { reason });
-            SignatureStatus::Invalid
-        }
-    };
+    report.signature =
+        match verify_signature(&manifest.signer, &message, manifest.signature.as_deref()) {
+            Ok(()) if manifest.signer == SignerInfo::None => SignatureStatus::Unsigned,
+            Ok(()) => SignatureStatus::Valid,
+            Err(reason) => {
+                report.problems.push(Problem::Signature { reason });
+                SignatureStatus::Invalid
+            }
+        };
     if let Some(trusted) = &options.trusted_key {
         report.key_pinned = true;
         if !trusted.matches(&manifest.signer) {

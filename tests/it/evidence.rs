@@ -98,9 +98,15 @@ fn run_dir() -> (tempfile::TempDir, PathBuf) {
         "runbook.sha256",
         format!("{}\n", hex::encode(Sha256::digest(RUNBOOK))).as_bytes(),
     );
-    w("vars.json", br#"{"primary":"ca-central-1","secondary":"eu-west-1"}"#);
+    w(
+        "vars.json",
+        br#"{"primary":"ca-central-1","secondary":"eu-west-1"}"#,
+    );
     w("journal.jsonl", &journal());
-    w("report/report.html", b"<!doctype html><title>drill</title><p>verdict: passed</p>\n");
+    w(
+        "report/report.html",
+        b"<!doctype html><title>drill</title><p>verdict: passed</p>\n",
+    );
     w("report/report.md", b"# Drill\n\nverdict: passed\n");
     w("report/report.json", br#"{"verdict":"passed"}"#);
     w(
@@ -119,7 +125,11 @@ fn key_file(dir: &Path) -> PathBuf {
 fn public_key_file(tmp: &Path, key: &Path) -> PathBuf {
     let sk = evidence::load_ed25519_key(key).unwrap();
     let p = tmp.join("evidence.key.pub");
-    std::fs::write(&p, format!("{}\n", hex::encode(sk.verifying_key().as_bytes()))).unwrap();
+    std::fs::write(
+        &p,
+        format!("{}\n", hex::encode(sk.verifying_key().as_bytes())),
+    )
+    .unwrap();
     p
 }
 
@@ -127,7 +137,12 @@ fn sealed_ed25519() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (tmp, dir) = run_dir();
     let key = key_file(tmp.path());
     runtime()
-        .block_on(evidence::seal(&dir, &Signer::Ed25519 { key_file: key.clone() }))
+        .block_on(evidence::seal(
+            &dir,
+            &Signer::Ed25519 {
+                key_file: key.clone(),
+            },
+        ))
         .unwrap();
     (tmp, dir, key)
 }
@@ -141,7 +156,11 @@ fn manifest_value(dir: &Path) -> serde_json::Value {
 }
 
 fn write_manifest_value(dir: &Path, v: &serde_json::Value) {
-    std::fs::write(dir.join(MANIFEST_FILE), serde_json::to_vec_pretty(v).unwrap()).unwrap();
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        serde_json::to_vec_pretty(v).unwrap(),
+    )
+    .unwrap();
 }
 
 fn journal_lines(dir: &Path) -> Vec<Vec<u8>> {
@@ -221,7 +240,12 @@ fn a_broken_journal_is_not_sealed() {
     lines.swap(1, 2);
     write_journal_lines(&dir, &lines);
     let err = runtime()
-        .block_on(evidence::seal(&dir, &Signer::Ed25519 { key_file: key_file(tmp.path()) }))
+        .block_on(evidence::seal(
+            &dir,
+            &Signer::Ed25519 {
+                key_file: key_file(tmp.path()),
+            },
+        ))
         .unwrap_err();
     assert!(matches!(err, EvidenceError::Unsealable { .. }), "{err}");
     assert!(err.to_string().contains("hash chain is broken"), "{err}");
@@ -333,7 +357,9 @@ fn reordering_journal_lines_is_detected_with_the_broken_links() {
     lines.swap(1, 2);
     write_journal_lines(&dir, &lines);
     let report = verify(&dir);
-    assert!(matches!(&report.problems[0], Problem::Changed { path, .. } if path == "journal.jsonl"));
+    assert!(
+        matches!(&report.problems[0], Problem::Changed { path, .. } if path == "journal.jsonl")
+    );
     let links: Vec<usize> = report
         .problems
         .iter()
@@ -344,10 +370,9 @@ fn reordering_journal_lines_is_detected_with_the_broken_links() {
         .collect();
     assert_eq!(links, vec![2, 2, 3, 3], "{:?}", report.problems);
     assert!(
-        report
-            .problems
-            .iter()
-            .any(|p| matches!(p, Problem::JournalHead { reason } if reason.contains("chain ends at"))),
+        report.problems.iter().any(
+            |p| matches!(p, Problem::JournalHead { reason } if reason.contains("chain ends at"))
+        ),
         "{:?}",
         report.problems
     );
@@ -377,7 +402,10 @@ fn truncating_the_journal_is_detected_even_when_the_chain_left_is_valid() {
         })
         .collect();
     assert_eq!(heads.len(), 2, "{heads:?}");
-    assert!(heads[0].starts_with("2 records where the manifest sealed 3"), "{heads:?}");
+    assert!(
+        heads[0].starts_with("2 records where the manifest sealed 3"),
+        "{heads:?}"
+    );
 }
 
 #[test]
@@ -468,12 +496,19 @@ fn re_signing_with_another_key_is_caught_by_pinning_the_public_key() {
     let (tmp, dir, key) = sealed_ed25519();
     let trusted = public_key_file(tmp.path(), &key);
     // An attacker changes a file and re-seals with a key of their own.
-    std::fs::write(dir.join("report/report.md"), b"# Drill\n\nverdict: failed\n").unwrap();
+    std::fs::write(
+        dir.join("report/report.md"),
+        b"# Drill\n\nverdict: failed\n",
+    )
+    .unwrap();
     std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
     let attacker = tmp.path().join("attacker.key");
     evidence::generate_ed25519_key(&attacker).unwrap();
     runtime()
-        .block_on(evidence::seal(&dir, &Signer::Ed25519 { key_file: attacker }))
+        .block_on(evidence::seal(
+            &dir,
+            &Signer::Ed25519 { key_file: attacker },
+        ))
         .unwrap();
     // Internally consistent...
     assert!(verify(&dir).intact());
@@ -507,7 +542,10 @@ fn re_signing_with_another_key_is_caught_by_pinning_the_public_key() {
 #[test]
 fn verify_evidence_exits_0_when_intact() {
     let (tmp, dir, key) = sealed_ed25519();
-    let created_at = manifest_value(&dir)["created_at"].as_str().unwrap().to_string();
+    let created_at = manifest_value(&dir)["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = bin()
         .arg("verify-evidence")
         .arg(&dir)
@@ -515,7 +553,12 @@ fn verify_evidence_exits_0_when_intact() {
         .arg(public_key_file(tmp.path(), &key))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = stable(&String::from_utf8_lossy(&out.stdout), &dir, &created_at);
     insta::assert_snapshot!("verify_evidence_intact", stdout);
 
@@ -534,8 +577,14 @@ fn verify_evidence_exits_1_and_lists_every_problem() {
     std::fs::remove_file(dir.join("vars.json")).unwrap();
     std::fs::write(dir.join("planted.sh"), b"#!/bin/sh\n").unwrap();
     let lines = journal_lines(&dir);
-    write_journal_lines(&dir, &[lines[0].clone(), lines[2].clone(), lines[1].clone()]);
-    let created_at = manifest_value(&dir)["created_at"].as_str().unwrap().to_string();
+    write_journal_lines(
+        &dir,
+        &[lines[0].clone(), lines[2].clone(), lines[1].clone()],
+    );
+    let created_at = manifest_value(&dir)["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -552,7 +601,10 @@ fn verify_evidence_exits_1_when_the_manifest_is_damaged() {
     let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("manifest.json: unreadable: not valid JSON"), "{stdout}");
+    assert!(
+        stdout.contains("manifest.json: unreadable: not valid JSON"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -561,7 +613,10 @@ fn verify_evidence_exits_2_when_the_directory_is_not_evidence() {
     let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("is not an evidence directory: it has no manifest.json"), "{stderr}");
+    assert!(
+        stderr.contains("is not an evidence directory: it has no manifest.json"),
+        "{stderr}"
+    );
     assert!(stderr.contains("help: "), "{stderr}");
 
     let out = bin()
@@ -577,16 +632,32 @@ fn verify_evidence_exits_2_when_the_directory_is_not_evidence() {
 fn keygen_then_seal_then_verify_through_the_binary() {
     let (tmp, dir) = run_dir();
     let key = tmp.path().join("keys.key");
-    let out = bin().args(["evidence", "keygen"]).arg(&key).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["evidence", "keygen"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // Never overwritten.
     let before = std::fs::read(&key).unwrap();
-    let out = bin().args(["evidence", "keygen"]).arg(&key).output().unwrap();
+    let out = bin()
+        .args(["evidence", "keygen"])
+        .arg(&key)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(std::fs::read(&key).unwrap(), before);
@@ -597,7 +668,12 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .arg(format!("--sign-with=ed25519:{}", key.display()))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("8 files"));
     let out = bin()
         .arg("verify-evidence")
@@ -606,7 +682,12 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .arg(evidence::public_key_path(&key))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let out = bin()
         .args(["evidence", "seal"])
@@ -621,7 +702,9 @@ fn keygen_then_seal_then_verify_through_the_binary() {
 #[test]
 fn unsigned_evidence_is_marked_and_fails_a_pinned_key() {
     let (tmp, dir) = run_dir();
-    let m = runtime().block_on(evidence::seal(&dir, &Signer::None)).unwrap();
+    let m = runtime()
+        .block_on(evidence::seal(&dir, &Signer::None))
+        .unwrap();
     assert_eq!(m.signer, SignerInfo::None);
     assert_eq!(m.signature, None);
     let report = verify(&dir);
@@ -632,7 +715,10 @@ fn unsigned_evidence_is_marked_and_fails_a_pinned_key() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("signature: UNSIGNED"));
 
     std::fs::write(dir.join("runbook.yaml"), b"version: 1\n").unwrap();
-    assert!(matches!(verify(&dir).problems.as_slice(), [Problem::Changed { .. }]));
+    assert!(matches!(
+        verify(&dir).problems.as_slice(),
+        [Problem::Changed { .. }]
+    ));
 
     let key = key_file(tmp.path());
     let out = bin()
@@ -673,12 +759,17 @@ async fn kms_signed_evidence_verifies_offline_and_with_the_kms_verify_api() {
     let emu = emulator();
     let aws = Aws::from_config(emu.sdk_config(PRIMARY_REGION).await, AwsOptions::default());
     let alias = format!("alias/{}evidence", unique_prefix("kms_signed"));
-    let key_id = kms_signing_key(&aws, &alias, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let key_id =
+        kms_signing_key(&aws, &alias, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
     let (tmp, dir) = run_dir();
 
     let signer = Signer::parse(&format!("kms:{alias}@{PRIMARY_REGION}")).unwrap();
     let m = evidence::seal_with_aws(&dir, &signer, &aws).await.unwrap();
-    let SignerInfo::KmsEcdsaP256 { key_arn, public_key } = &m.signer else {
+    let SignerInfo::KmsEcdsaP256 {
+        key_arn,
+        public_key,
+    } = &m.signer
+    else {
         panic!("{:?}", m.signer)
     };
     assert!(key_arn.starts_with("arn:aws:kms:ca-central-1:") && key_arn.ends_with(&key_id));
@@ -704,7 +795,12 @@ async fn kms_signed_evidence_verifies_offline_and_with_the_kms_verify_api() {
     assert!(kms_verify(message.clone()).await.unwrap().signature_valid());
     let mut other = message.clone();
     other[0] ^= 1;
-    assert!(!kms_verify(other).await.map(|o| o.signature_valid()).unwrap_or(false));
+    assert!(
+        !kms_verify(other)
+            .await
+            .map(|o| o.signature_valid())
+            .unwrap_or(false)
+    );
 
     // Pinned with the public key as `aws kms get-public-key --output text` prints it.
     let pk = kms.get_public_key().key_id(&key_id).send().await.unwrap();
@@ -719,7 +815,12 @@ async fn kms_signed_evidence_verifies_offline_and_with_the_kms_verify_api() {
         .arg(&pk_file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("(ECDSA P-256), the trusted key"));
 
     // Tampering is caught the same way.
@@ -730,8 +831,18 @@ async fn kms_signed_evidence_verifies_offline_and_with_the_kms_verify_api() {
     v["journal"]["records"] = 2.into();
     write_manifest_value(&dir, &v);
     let report = verify(&dir);
-    assert!(report.problems.iter().any(|p| matches!(p, Problem::Signature { reason } if reason.contains("ECDSA"))));
-    assert!(report.problems.iter().any(|p| matches!(p, Problem::Changed { path, .. } if path == "journal.jsonl")));
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Signature { reason } if reason.contains("ECDSA")))
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Changed { path, .. } if path == "journal.jsonl"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -748,7 +859,12 @@ async fn kms_seal_through_the_binary_uses_the_standard_aws_configuration() {
         .envs(emu.env())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("signer kms-ecdsa-p256-sha256"));
     // Verification is offline: no AWS environment needed.
     let out = bin()
@@ -757,7 +873,12 @@ async fn kms_seal_through_the_binary_uses_the_standard_aws_configuration() {
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -770,14 +891,27 @@ async fn kms_keys_that_cannot_sign_are_refused_with_help() {
     let rsa = format!("alias/{p}rsa");
     kms_signing_key(&aws, &rsa, KeySpec::Rsa2048, KeyUsageType::SignVerify).await;
     let sym = format!("alias/{p}sym");
-    kms_signing_key(&aws, &sym, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
+    kms_signing_key(
+        &aws,
+        &sym,
+        KeySpec::SymmetricDefault,
+        KeyUsageType::EncryptDecrypt,
+    )
+    .await;
 
     let signer = |a: &str| Signer::parse(&format!("kms:{a}@{PRIMARY_REGION}")).unwrap();
-    let err = evidence::seal_with_aws(&dir, &signer(&rsa), &aws).await.unwrap_err();
+    let err = evidence::seal_with_aws(&dir, &signer(&rsa), &aws)
+        .await
+        .unwrap_err();
     assert!(matches!(err, EvidenceError::KmsKey { .. }), "{err}");
     assert!(err.to_string().contains("key spec is RSA_2048"), "{err}");
-    assert!(err.to_string().contains("help: create a signing key"), "{err}");
-    let err = evidence::seal_with_aws(&dir, &signer(&sym), &aws).await.unwrap_err();
+    assert!(
+        err.to_string().contains("help: create a signing key"),
+        "{err}"
+    );
+    let err = evidence::seal_with_aws(&dir, &signer(&sym), &aws)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not SIGN_VERIFY"), "{err}");
     let err = evidence::seal_with_aws(&dir, &signer(&format!("alias/{p}missing")), &aws)
         .await
