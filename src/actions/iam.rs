@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use super::catalog::{self, Service};
 use crate::runbook::{Runbook, template};
 
+/// IAM actions and resources granted for one (service, Region).
+type Grant = (BTreeSet<&'static str>, BTreeSet<String>);
+
 /// Builds the policy document for `runbook`.
 pub fn policy_for(runbook: &Runbook) -> Value {
     let account = runbook
@@ -19,9 +22,7 @@ pub fn policy_for(runbook: &Runbook) -> Value {
         .next()
         .cloned()
         .unwrap_or_else(|| "*".to_string());
-    // (service, region) -> (actions, resources)
-    let mut groups: BTreeMap<(Service, String), (BTreeSet<&'static str>, BTreeSet<String>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(Service, String), Grant> = BTreeMap::new();
     for step in runbook.steps.iter().chain(&runbook.finally) {
         let Some(spec) = catalog::lookup(&step.action) else {
             continue;
