@@ -53,6 +53,10 @@ async fn seed_creates_the_reference_system() {
         assert_eq!(pitr.recovery_period_in_days(), Some(7));
         let count = ddb.scan().table_name(format!("{p}vault")).send().await.unwrap().count();
         assert_eq!(count, 50);
+        let ttl = ddb.describe_time_to_live().table_name(format!("{p}vault")).send().await.unwrap();
+        let ttl = ttl.time_to_live_description().unwrap();
+        assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
+        assert_eq!(ttl.attribute_name(), Some("expires_at"));
 
         // KMS: alias in both Regions, primary in ca-central-1
         let kms = aws_sdk_kms::Client::new(&conf);
@@ -776,10 +780,11 @@ async fn localstack_kms_multi_region_and_update_primary_region_unsupported() {
     let status = err.raw_response().map(|r| r.status().as_u16());
     eprintln!("LocalStack UpdatePrimaryRegion -> HTTP {status:?} code={code:?} message={message:?}");
     // what drillbook must turn into "this endpoint does not support UpdatePrimaryRegion"
+    assert_eq!(status, Some(501), "{code} {message}");
+    assert_eq!(code, "InternalFailure", "{message}");
     assert!(
-        code.contains("NotImplemented") || code.contains("InternalFailure") || message.contains("not yet implemented")
-            || message.contains("not included") || message.contains("pro"),
-        "unexpected LocalStack answer: HTTP {status:?} {code} {message}"
+        message.contains("not included in your current license plan"),
+        "unexpected LocalStack message: {message}"
     );
     // the key did not move
     let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
