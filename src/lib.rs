@@ -14,3 +14,4 @@ pub mod evidence;
 pub mod plan;
 pub mod report;
 pub mod runbook;
+pub mod scenario;

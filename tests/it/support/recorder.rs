@@ -27,8 +27,19 @@ pub struct RecordedRequest {
 }
 
 const READ_ONLY_PREFIXES: &[&str] = &[
-    "Describe", "Get", "List", "Query", "Scan", "BatchGet", "TestDNSAnswer", "Decrypt", "Encrypt",
-    "GenerateDataKey", "GenerateRandom", "Verify", "Sign",
+    "Describe",
+    "Get",
+    "List",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "TestDNSAnswer",
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateRandom",
+    "Verify",
+    "Sign",
 ];
 
 impl RecordedRequest {
@@ -94,18 +105,26 @@ fn to_request(e: RawEntry) -> RecordedRequest {
         .unwrap_or("/");
     let path = percent_decode(raw_path);
     let (mut service, mut region) = (String::new(), String::new());
-    if let Some(auth) = header(&e, "Authorization") {
-        if let Some(cred) = auth.split("Credential=").nth(1) {
-            let scope: Vec<&str> = cred.split([',', ' ']).next().unwrap_or("").split('/').collect();
+    if let Some(auth) = header(&e, "Authorization")
+        && let Some(cred) = auth.split("Credential=").nth(1) {
+            let scope: Vec<&str> = cred
+                .split([',', ' '])
+                .next()
+                .unwrap_or("")
+                .split('/')
+                .collect();
             if scope.len() >= 4 {
                 region = scope[2].to_string();
                 service = scope[3].to_string();
             }
         }
-    }
     let operation = if let Some(t) = header(&e, "X-Amz-Target") {
         Some(t.rsplit('.').next().unwrap_or(t).to_string())
-    } else if let Some(op) = path.split("/operation/").nth(1).filter(|_| path.starts_with("/service/")) {
+    } else if let Some(op) = path
+        .split("/operation/")
+        .nth(1)
+        .filter(|_| path.starts_with("/service/"))
+    {
         Some(op.split(['?', '/']).next().unwrap_or(op).to_string())
     } else {
         form_action(&body).or_else(|| form_action(path.split_once('?').map(|x| x.1).unwrap_or("")))
@@ -131,13 +150,12 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+        if bytes[i] == b'%' && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 out.push(v);
                 i += 3;
                 continue;
             }
-        }
         out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
     }
