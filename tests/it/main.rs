@@ -1,2 +1,3 @@
+mod actions_net;
 mod emulator;
 mod support;
