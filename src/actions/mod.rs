@@ -9,6 +9,7 @@ mod apigateway;
 pub mod aws;
 pub mod catalog;
 mod core_actions;
+pub mod iam;
 mod kms;
 mod route53;
 mod types;
