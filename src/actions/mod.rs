@@ -5,10 +5,13 @@
 //! - `apply`: mutate, idempotently. The engine calls it only when `observe` listed changes.
 //! - `verify`: the post-condition, checked after `apply`.
 
+mod apigateway;
 pub mod aws;
 pub mod catalog;
 mod core_actions;
 pub mod iam;
+mod kms;
+mod route53;
 mod types;
 
 pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
