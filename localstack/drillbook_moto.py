@@ -268,11 +268,9 @@ def _key_scope_names(key: Any, region: str) -> list[str]:
     for r in {region, *(_MRK.get((key.account_id, key.id)) or {}).get("replicas", []),
               (_MRK.get((key.account_id, key.id)) or {}).get("primary", region)}:
         be = kms_models.kms_backends[key.account_id][r]
-        for alias_name, target in getattr(be, "key_to_aliases", {}).items():
-            pass
         try:
             for alias in be.list_aliases(key.id):
-                n = alias.name if hasattr(alias, "name") else str(alias)
+                n = getattr(alias, "alias_name", None) or getattr(alias, "name", "")
                 names.append(n[len("alias/"):] if n.startswith("alias/") else n)
         except Exception:  # pragma: no cover - defensive
             pass

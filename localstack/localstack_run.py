@@ -21,7 +21,20 @@ def _watch(pid: int) -> None:
         time.sleep(0.5)
 
 
+def _py312_compat() -> None:
+    """localstack-core 4.14.0 imports warnings.deprecated (Python >= 3.13) unconditionally
+    (localstack/utils/tagging.py, used by KMS and others); on 3.12 every such call failed with
+    InternalError. typing_extensions (a LocalStack dependency) has the same decorator."""
+    import warnings
+
+    if not hasattr(warnings, "deprecated"):
+        from typing_extensions import deprecated
+
+        warnings.deprecated = deprecated
+
+
 if __name__ == "__main__":
+    _py312_compat()
     parent = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     if parent:
         threading.Thread(target=_watch, args=(parent,), daemon=True).start()

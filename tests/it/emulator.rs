@@ -34,7 +34,12 @@ async fn seed_creates_the_reference_system() {
 
         // DynamoDB: table, PITR (7 days), items
         let ddb = aws_sdk_dynamodb::Client::new(&conf);
-        let table = ddb.describe_table().table_name(format!("{p}vault")).send().await.unwrap();
+        let table = ddb
+            .describe_table()
+            .table_name(format!("{p}vault"))
+            .send()
+            .await
+            .unwrap();
         let table = table.table().unwrap();
         assert_eq!(table.table_status(), Some(&TableStatus::Active));
         assert_eq!(table.key_schema()[0].attribute_name(), "pk");
@@ -49,10 +54,31 @@ async fn seed_creates_the_reference_system() {
             .unwrap()
             .point_in_time_recovery_description()
             .unwrap();
-        assert_eq!(pitr.point_in_time_recovery_status().unwrap().as_str(), "ENABLED");
+        assert_eq!(
+            pitr.point_in_time_recovery_status().unwrap().as_str(),
+            "ENABLED"
+        );
         assert_eq!(pitr.recovery_period_in_days(), Some(7));
-        let count = ddb.scan().table_name(format!("{p}vault")).send().await.unwrap().count();
+        let count = ddb
+            .scan()
+            .table_name(format!("{p}vault"))
+            .send()
+            .await
+            .unwrap()
+            .count();
         assert_eq!(count, 50);
+        let ttl = ddb
+            .describe_time_to_live()
+            .table_name(format!("{p}vault"))
+            .send()
+            .await
+            .unwrap();
+        let ttl = ttl.time_to_live_description().unwrap();
+        assert_eq!(
+            ttl.time_to_live_status().map(|s| s.as_str()),
+            Some("ENABLED")
+        );
+        assert_eq!(ttl.attribute_name(), Some("expires_at"));
 
         // KMS: alias in both Regions, primary in ca-central-1
         let kms = aws_sdk_kms::Client::new(&conf);
@@ -78,7 +104,12 @@ async fn seed_creates_the_reference_system() {
 
         // API Gateway: API, prod stage with the table variable, custom domain, mapping
         let apigw = aws_sdk_apigateway::Client::new(&conf);
-        let api = apigw.get_rest_api().rest_api_id(&s.apigateway.rest_api_id).send().await.unwrap();
+        let api = apigw
+            .get_rest_api()
+            .rest_api_id(&s.apigateway.rest_api_id)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(api.name(), Some(format!("{p}unolock-api").as_str()));
         let stage = apigw
             .get_stage()
@@ -88,7 +119,10 @@ async fn seed_creates_the_reference_system() {
             .await
             .unwrap();
         assert_eq!(
-            stage.variables().and_then(|v| v.get("table")).map(String::as_str),
+            stage
+                .variables()
+                .and_then(|v| v.get("table"))
+                .map(String::as_str),
             Some(format!("{p}vault").as_str())
         );
         let domain = apigw
@@ -98,7 +132,10 @@ async fn seed_creates_the_reference_system() {
             .await
             .unwrap();
         let regional = domain.regional_domain_name().unwrap();
-        assert!(regional.contains(&format!(".execute-api.{region}.")), "{regional}");
+        assert!(
+            regional.contains(&format!(".execute-api.{region}.")),
+            "{regional}"
+        );
         assert_eq!(regional, s.apigateway.regional_domain_name);
         let mappings = apigw
             .get_base_path_mappings()
@@ -107,7 +144,10 @@ async fn seed_creates_the_reference_system() {
             .await
             .unwrap();
         assert_eq!(mappings.items().len(), 1);
-        assert_eq!(mappings.items()[0].rest_api_id(), Some(s.apigateway.rest_api_id.as_str()));
+        assert_eq!(
+            mappings.items()[0].rest_api_id(),
+            Some(s.apigateway.rest_api_id.as_str())
+        );
         assert_eq!(mappings.items()[0].stage(), Some("prod"));
 
         // CloudWatch: the 5xx alarm, OK
@@ -133,7 +173,10 @@ async fn seed_creates_the_reference_system() {
         .send()
         .await
         .unwrap();
-    assert_eq!(zone.hosted_zone().unwrap().name(), format!("{p}unolock.example."));
+    assert_eq!(
+        zone.hosted_zone().unwrap().name(),
+        format!("{p}unolock.example.")
+    );
     let hc = r53
         .get_health_check()
         .health_check_id(&seeded.route53.health_check_id)
@@ -163,7 +206,10 @@ async fn seed_creates_the_reference_system() {
         match r.failover().unwrap().as_str() {
             "PRIMARY" => {
                 assert_eq!(value, seeded.primary().apigateway.regional_domain_name);
-                assert_eq!(r.health_check_id(), Some(seeded.route53.health_check_id.as_str()));
+                assert_eq!(
+                    r.health_check_id(),
+                    Some(seeded.route53.health_check_id.as_str())
+                );
             }
             "SECONDARY" => assert_eq!(value, seeded.secondary().apigateway.regional_domain_name),
             other => panic!("unexpected failover {other}"),
@@ -179,7 +225,10 @@ async fn seed_creates_the_reference_system() {
     let again = emu.seed(&p);
     assert_eq!(again.kms.key_id, seeded.kms.key_id);
     assert_eq!(again.route53.hosted_zone_id, seeded.route53.hosted_zone_id);
-    assert_eq!(again.primary().apigateway.rest_api_id, seeded.primary().apigateway.rest_api_id);
+    assert_eq!(
+        again.primary().apigateway.rest_api_id,
+        seeded.primary().apigateway.rest_api_id
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,7 +265,10 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err_code(e.as_service_error().unwrap()).0, "UnsupportedOperationException");
+    assert_eq!(
+        err_code(e.as_service_error().unwrap()).0,
+        "UnsupportedOperationException"
+    );
 
     // target Region without a replica
     let e = ca
@@ -226,7 +278,10 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err_code(e.as_service_error().unwrap()).0, "NotFoundException");
+    assert_eq!(
+        err_code(e.as_service_error().unwrap()).0,
+        "NotFoundException"
+    );
 
     // promote eu-west-1
     ca.update_primary_region()
@@ -245,8 +300,18 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
         let mrc = md.multi_region_configuration().unwrap();
         assert_eq!(mrc.multi_region_key_type(), Some(&kind), "{region}");
         assert_eq!(mrc.primary_key().unwrap().region(), Some(SECONDARY_REGION));
-        assert!(mrc.primary_key().unwrap().arn().unwrap().contains(":eu-west-1:"));
-        let replicas: Vec<_> = mrc.replica_keys().iter().filter_map(|r| r.region()).collect();
+        assert!(
+            mrc.primary_key()
+                .unwrap()
+                .arn()
+                .unwrap()
+                .contains(":eu-west-1:")
+        );
+        let replicas: Vec<_> = mrc
+            .replica_keys()
+            .iter()
+            .filter_map(|r| r.region())
+            .collect();
         assert_eq!(replicas, vec![PRIMARY_REGION], "{region}");
     }
 
@@ -258,7 +323,10 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err_code(e.as_service_error().unwrap()).0, "KMSInvalidStateException");
+    assert_eq!(
+        err_code(e.as_service_error().unwrap()).0,
+        "KMSInvalidStateException"
+    );
 
     // then both copies become Enabled
     let enabled = support::poll(Duration::from_secs(10), || async {
@@ -284,7 +352,9 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
     let md = d.key_metadata().unwrap();
     assert_eq!(md.key_state(), Some(&KeyState::Enabled));
     assert_eq!(
-        md.multi_region_configuration().unwrap().multi_region_key_type(),
+        md.multi_region_configuration()
+            .unwrap()
+            .multi_region_key_type(),
         Some(&MultiRegionKeyType::Primary)
     );
 
@@ -302,7 +372,10 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err_code(e.as_service_error().unwrap()).0, "UnsupportedOperationException");
+    assert_eq!(
+        err_code(e.as_service_error().unwrap()).0,
+        "UnsupportedOperationException"
+    );
 
     // a disabled key cannot be promoted
     ca.disable_key().key_id(&key).send().await.unwrap();
@@ -313,7 +386,10 @@ async fn update_primary_region_moves_the_primary_and_reports_updating() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err_code(e.as_service_error().unwrap()).0, "DisabledException");
+    assert_eq!(
+        err_code(e.as_service_error().unwrap()).0,
+        "DisabledException"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -356,8 +432,15 @@ async fn restored_table_is_creating_then_active() {
     })
     .await;
     assert!(active.is_some(), "restored table never became ACTIVE");
-    assert!(saw_creating.load(std::sync::atomic::Ordering::SeqCst), "DescribeTable never reported CREATING");
-    assert!(started.elapsed() >= Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        saw_creating.load(std::sync::atomic::Ordering::SeqCst),
+        "DescribeTable never reported CREATING"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
     let count = ddb.scan().table_name(&target).send().await.unwrap().count();
     assert_eq!(count, 50);
 
@@ -372,7 +455,10 @@ async fn restored_table_is_creating_then_active() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.table_description().unwrap().table_status(), Some(&TableStatus::Active));
+    assert_eq!(
+        out.table_description().unwrap().table_status(),
+        Some(&TableStatus::Active)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -399,18 +485,50 @@ async fn route53_change_is_pending_then_insync_and_failover_follows_health() {
             a.record_data().to_vec()
         }
     };
-    assert_eq!(answer(r53.clone()).await, vec![seeded.route53.primary_target.clone()]);
+    assert_eq!(
+        answer(r53.clone()).await,
+        vec![seeded.route53.primary_target.clone()]
+    );
 
     // primary unhealthy (inverting the health check is how the drill forces failover)
-    r53.update_health_check().health_check_id(hc).inverted(true).send().await.unwrap();
-    let status = r53.get_health_check_status().health_check_id(hc).send().await.unwrap();
-    let report = status.health_check_observations()[0].status_report().unwrap();
-    assert!(report.status().unwrap().starts_with("Failure"), "{report:?}");
-    assert_eq!(answer(r53.clone()).await, vec![seeded.route53.secondary_target.clone()]);
-    r53.update_health_check().health_check_id(hc).inverted(false).send().await.unwrap();
-    assert_eq!(answer(r53.clone()).await, vec![seeded.route53.primary_target.clone()]);
+    r53.update_health_check()
+        .health_check_id(hc)
+        .inverted(true)
+        .send()
+        .await
+        .unwrap();
+    let status = r53
+        .get_health_check_status()
+        .health_check_id(hc)
+        .send()
+        .await
+        .unwrap();
+    let report = status.health_check_observations()[0]
+        .status_report()
+        .unwrap();
+    assert!(
+        report.status().unwrap().starts_with("Failure"),
+        "{report:?}"
+    );
+    assert_eq!(
+        answer(r53.clone()).await,
+        vec![seeded.route53.secondary_target.clone()]
+    );
+    r53.update_health_check()
+        .health_check_id(hc)
+        .inverted(false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer(r53.clone()).await,
+        vec![seeded.route53.primary_target.clone()]
+    );
     emu.set_health(hc, false);
-    assert_eq!(answer(r53.clone()).await, vec![seeded.route53.secondary_target.clone()]);
+    assert_eq!(
+        answer(r53.clone()).await,
+        vec![seeded.route53.secondary_target.clone()]
+    );
     emu.set_health(hc, true);
 
     // PENDING -> INSYNC for this zone only
@@ -485,7 +603,10 @@ async fn api_gateway_stage_variables_and_base_path_mappings_can_be_switched() {
         .await
         .unwrap();
     assert_eq!(
-        stage.variables().and_then(|v| v.get("table")).map(String::as_str),
+        stage
+            .variables()
+            .and_then(|v| v.get("table"))
+            .map(String::as_str),
         Some(format!("{p}vault-restored").as_str())
     );
     let m = apigw
@@ -519,7 +640,10 @@ async fn api_gateway_stage_variables_and_base_path_mappings_can_be_switched() {
         .await
         .unwrap();
     assert_eq!(alarms.metric_alarms().len(), 1);
-    assert_eq!(alarms.metric_alarms()[0].state_value().unwrap().as_str(), "ALARM");
+    assert_eq!(
+        alarms.metric_alarms()[0].state_value().unwrap().as_str(),
+        "ALARM"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -528,18 +652,27 @@ async fn recorder_sees_this_tests_mutating_calls_only() {
     let p = unique_prefix("recorder");
     let seeded = emu.seed(&p);
     let before = emu.mutating_calls_matching(&p).len();
-    assert!(before > 10, "the seed's calls should be recorded, got {before}");
+    assert!(
+        before > 10,
+        "the seed's calls should be recorded, got {before}"
+    );
 
     let ddb = aws_sdk_dynamodb::Client::new(&emu.sdk_config(PRIMARY_REGION).await);
     ddb.put_item()
         .table_name(format!("{p}vault"))
-        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("recorded".into()))
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("recorded".into()),
+        )
         .send()
         .await
         .unwrap();
     ddb.get_item()
         .table_name(format!("{p}vault"))
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("recorded".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("recorded".into()),
+        )
         .send()
         .await
         .unwrap();
@@ -560,15 +693,17 @@ async fn recorder_sees_this_tests_mutating_calls_only() {
     assert_eq!(puts[0].region, PRIMARY_REGION);
     assert_eq!(puts[0].service, "dynamodb");
     assert!(
-        !calls.iter().any(|c| c.operation.as_deref() == Some("GetItem")),
+        !calls
+            .iter()
+            .any(|c| c.operation.as_deref() == Some("GetItem")),
         "GetItem is not mutating"
     );
     // REST calls that only carry an id are found through that id
     let hc_calls = emu.mutating_calls_matching_any(&[&seeded.route53.health_check_id]);
     assert!(
-        hc_calls
-            .iter()
-            .any(|c| c.method == "POST" && c.path.ends_with(&format!("/healthcheck/{}", seeded.route53.health_check_id))),
+        hc_calls.iter().any(|c| c.method == "POST"
+            && c.path
+                .ends_with(&format!("/healthcheck/{}", seeded.route53.health_check_id))),
         "{hc_calls:?}"
     );
     // nothing from another prefix
@@ -591,7 +726,14 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
         .send()
         .await
         .unwrap();
-    let zone_id = zone.hosted_zone().unwrap().id().rsplit('/').next().unwrap().to_string();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     let hc = r53
         .create_health_check()
         .caller_reference(format!("{p}hc"))
@@ -615,7 +757,12 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
             .set_identifier(failover.to_lowercase())
             .failover(failover.into())
             .ttl(60)
-            .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(value).build().unwrap());
+            .resource_records(
+                aws_sdk_route53::types::ResourceRecord::builder()
+                    .value(value)
+                    .build()
+                    .unwrap(),
+            );
         if let Some(hc) = hc {
             b = b.health_check_id(hc);
         }
@@ -637,23 +784,66 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
         .send()
         .await
         .unwrap();
-    let sets = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.unwrap();
-    let failover = sets.resource_record_sets().iter().filter(|r| r.failover().is_some()).count();
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await
+        .unwrap();
+    let failover = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|r| r.failover().is_some())
+        .count();
     assert_eq!(failover, 2);
-    r53.update_health_check().health_check_id(&hc_id).inverted(true).send().await.unwrap();
-    let hc = r53.get_health_check().health_check_id(&hc_id).send().await.unwrap();
-    assert_eq!(hc.health_check().unwrap().health_check_config().unwrap().inverted(), Some(true));
+    r53.update_health_check()
+        .health_check_id(&hc_id)
+        .inverted(true)
+        .send()
+        .await
+        .unwrap();
+    let hc = r53
+        .get_health_check()
+        .health_check_id(&hc_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hc.health_check()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .inverted(),
+        Some(true)
+    );
 
     let apigw = aws_sdk_apigateway::Client::new(&conf);
-    let api = apigw.create_rest_api().name(format!("{p}unolock-api")).send().await.unwrap();
+    let api = apigw
+        .create_rest_api()
+        .name(format!("{p}unolock-api"))
+        .send()
+        .await
+        .unwrap();
     let api_id = api.id().unwrap().to_string();
     let dep = apigw.create_deployment().rest_api_id(&api_id).send().await;
     // LocalStack refuses a deployment of an API without methods; add one if needed.
     let dep = match dep {
         Ok(d) => d,
         Err(_) => {
-            let res = apigw.get_resources().rest_api_id(&api_id).send().await.unwrap();
-            let root = res.items().iter().find(|r| r.path() == Some("/")).unwrap().id().unwrap().to_string();
+            let res = apigw
+                .get_resources()
+                .rest_api_id(&api_id)
+                .send()
+                .await
+                .unwrap();
+            let root = res
+                .items()
+                .iter()
+                .find(|r| r.path() == Some("/"))
+                .unwrap()
+                .id()
+                .unwrap()
+                .to_string();
             apigw
                 .put_method()
                 .rest_api_id(&api_id)
@@ -672,7 +862,12 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
                 .send()
                 .await
                 .unwrap();
-            apigw.create_deployment().rest_api_id(&api_id).send().await.unwrap()
+            apigw
+                .create_deployment()
+                .rest_api_id(&api_id)
+                .send()
+                .await
+                .unwrap()
         }
     };
     apigw
@@ -699,7 +894,10 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
         .await
         .unwrap();
     assert_eq!(
-        stage.variables().and_then(|v| v.get("table")).map(String::as_str),
+        stage
+            .variables()
+            .and_then(|v| v.get("table"))
+            .map(String::as_str),
         Some(format!("{p}vault-restored").as_str())
     );
 
@@ -712,7 +910,9 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
         .period(60)
         .evaluation_periods(1)
         .threshold(1.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .comparison_operator(
+            aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold,
+        )
         .send()
         .await
         .unwrap();
@@ -723,8 +923,16 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
         .send()
         .await
         .unwrap();
-    let alarms = cw.describe_alarms().alarm_name_prefix(&p).send().await.unwrap();
-    assert_eq!(alarms.metric_alarms()[0].state_value().unwrap().as_str(), "ALARM");
+    let alarms = cw
+        .describe_alarms()
+        .alarm_name_prefix(&p)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alarms.metric_alarms()[0].state_value().unwrap().as_str(),
+        "ALARM"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -755,12 +963,26 @@ async fn localstack_kms_multi_region_and_update_primary_region_unsupported() {
         .await
         .unwrap();
     let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
-    let mrc = d.key_metadata().unwrap().multi_region_configuration().unwrap();
-    assert_eq!(mrc.multi_region_key_type(), Some(&MultiRegionKeyType::Replica));
+    let mrc = d
+        .key_metadata()
+        .unwrap()
+        .multi_region_configuration()
+        .unwrap();
+    assert_eq!(
+        mrc.multi_region_key_type(),
+        Some(&MultiRegionKeyType::Replica)
+    );
     assert_eq!(mrc.primary_key().unwrap().region(), Some(PRIMARY_REGION));
     let d = ca.describe_key().key_id(&key_id).send().await.unwrap();
-    let mrc = d.key_metadata().unwrap().multi_region_configuration().unwrap();
-    assert_eq!(mrc.multi_region_key_type(), Some(&MultiRegionKeyType::Primary));
+    let mrc = d
+        .key_metadata()
+        .unwrap()
+        .multi_region_configuration()
+        .unwrap();
+    assert_eq!(
+        mrc.multi_region_key_type(),
+        Some(&MultiRegionKeyType::Primary)
+    );
 
     let result = ca
         .update_primary_region()
@@ -774,17 +996,24 @@ async fn localstack_kms_multi_region_and_update_primary_region_unsupported() {
         None => (format!("{err:?}"), String::new()),
     };
     let status = err.raw_response().map(|r| r.status().as_u16());
-    eprintln!("LocalStack UpdatePrimaryRegion -> HTTP {status:?} code={code:?} message={message:?}");
+    eprintln!(
+        "LocalStack UpdatePrimaryRegion -> HTTP {status:?} code={code:?} message={message:?}"
+    );
     // what drillbook must turn into "this endpoint does not support UpdatePrimaryRegion"
+    assert_eq!(status, Some(501), "{code} {message}");
+    assert_eq!(code, "InternalFailure", "{message}");
     assert!(
-        code.contains("NotImplemented") || code.contains("InternalFailure") || message.contains("not yet implemented")
-            || message.contains("not included") || message.contains("pro"),
-        "unexpected LocalStack answer: HTTP {status:?} {code} {message}"
+        message.contains("not included in your current license plan"),
+        "unexpected LocalStack message: {message}"
     );
     // the key did not move
     let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
     assert_eq!(
-        d.key_metadata().unwrap().multi_region_configuration().unwrap().multi_region_key_type(),
+        d.key_metadata()
+            .unwrap()
+            .multi_region_configuration()
+            .unwrap()
+            .multi_region_key_type(),
         Some(&MultiRegionKeyType::Replica)
     );
 }

@@ -92,7 +92,9 @@ impl Emulator {
             .ok_or_else(|| format!("no AWS_ENDPOINT_URL in the output of start:\n{stdout}"))?;
         let pid = var("DRILLBOOK_EMULATOR_PID")
             .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("no DRILLBOOK_EMULATOR_PID in the output of start:\n{stdout}"))?;
+            .ok_or_else(|| {
+                format!("no DRILLBOOK_EMULATOR_PID in the output of start:\n{stdout}")
+            })?;
         Ok(Emulator {
             endpoint,
             pid,
@@ -140,7 +142,11 @@ impl Emulator {
             .region(aws_sdk_kms::config::Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_kms::config::Credentials::new(
-                "test", "test", None, None, "drillbook-it",
+                "test",
+                "test",
+                None,
+                None,
+                "drillbook-it",
             ))
             .load()
             .await
@@ -161,8 +167,8 @@ impl Emulator {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        let raw: serde_json::Value =
-            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("seed output is not JSON ({e}): {stdout}"));
+        let raw: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("seed output is not JSON ({e}): {stdout}"));
         let mut seeded: Seeded = serde_json::from_value(raw.clone())
             .unwrap_or_else(|e| panic!("unexpected seed JSON ({e}): {stdout}"));
         seeded.raw = raw;
@@ -193,7 +199,12 @@ impl Emulator {
         );
     }
 
-    fn control(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
         let body = body.map(|b| b.to_string());
         let (status, text) = http::request(&self.endpoint, method, path, body.as_deref())
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
@@ -203,9 +214,13 @@ impl Emulator {
 
     /// Every request the emulator recorded so far (all tests of this binary).
     pub fn recorded_requests(&self) -> Vec<RecordedRequest> {
-        let (status, text) =
-            http::request(&self.endpoint, "GET", "/moto-api/recorder/download-recording", None)
-                .expect("download the recording");
+        let (status, text) = http::request(
+            &self.endpoint,
+            "GET",
+            "/moto-api/recorder/download-recording",
+            None,
+        )
+        .expect("download the recording");
         assert_eq!(status, 200, "download-recording -> {status}: {text:.300}");
         recorder::parse_recording(&text)
     }

@@ -27,8 +27,19 @@ pub struct RecordedRequest {
 }
 
 const READ_ONLY_PREFIXES: &[&str] = &[
-    "Describe", "Get", "List", "Query", "Scan", "BatchGet", "TestDNSAnswer", "Decrypt", "Encrypt",
-    "GenerateDataKey", "GenerateRandom", "Verify", "Sign",
+    "Describe",
+    "Get",
+    "List",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "TestDNSAnswer",
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateRandom",
+    "Verify",
+    "Sign",
 ];
 
 impl RecordedRequest {
@@ -96,7 +107,12 @@ fn to_request(e: RawEntry) -> RecordedRequest {
     let (mut service, mut region) = (String::new(), String::new());
     if let Some(auth) = header(&e, "Authorization") {
         if let Some(cred) = auth.split("Credential=").nth(1) {
-            let scope: Vec<&str> = cred.split([',', ' ']).next().unwrap_or("").split('/').collect();
+            let scope: Vec<&str> = cred
+                .split([',', ' '])
+                .next()
+                .unwrap_or("")
+                .split('/')
+                .collect();
             if scope.len() >= 4 {
                 region = scope[2].to_string();
                 service = scope[3].to_string();
@@ -105,7 +121,11 @@ fn to_request(e: RawEntry) -> RecordedRequest {
     }
     let operation = if let Some(t) = header(&e, "X-Amz-Target") {
         Some(t.rsplit('.').next().unwrap_or(t).to_string())
-    } else if let Some(op) = path.split("/operation/").nth(1).filter(|_| path.starts_with("/service/")) {
+    } else if let Some(op) = path
+        .split("/operation/")
+        .nth(1)
+        .filter(|_| path.starts_with("/service/"))
+    {
         Some(op.split(['?', '/']).next().unwrap_or(op).to_string())
     } else {
         form_action(&body).or_else(|| form_action(path.split_once('?').map(|x| x.1).unwrap_or("")))
