@@ -387,7 +387,10 @@ fn hint_for(service: &str, operation: &str, code: &str, retryable: bool) -> Stri
 
 /// The AWS actions (one file per service, added as they are implemented).
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
-    vec![]
+    let mut all: Vec<Arc<dyn Action>> = vec![];
+    all.extend(super::dynamodb::all());
+    all.extend(super::cloudwatch::all());
+    all
 }
 
 #[cfg(test)]

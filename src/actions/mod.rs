@@ -7,7 +7,10 @@
 
 pub mod aws;
 pub mod catalog;
+pub mod cloudwatch;
 mod core_actions;
+mod dynamodb;
+pub mod poll;
 mod types;
 
 pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
