@@ -302,9 +302,19 @@ impl Action for SetAlarmState {
         Ok(obs)
     }
 
-    async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
+    async fn apply(
+        &self,
+        ctx: &StepContext,
+        observed: &Observation,
+    ) -> Result<Outcome, ActionError> {
         let name = ctx.params.str("alarm")?;
         let want = state_param(ctx, "state", None)?;
+        if observed.changes.is_empty() {
+            return Ok(Outcome {
+                summary: format!("`{name}` is already {want}"),
+                ..Default::default()
+            });
+        }
         let reason = ctx.params.str_or("reason", "set by drillbook")?;
         let (c, region) = client(ctx)?;
         c.set_alarm_state()

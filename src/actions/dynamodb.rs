@@ -532,18 +532,18 @@ impl Action for RestorePitr {
                             obs.facts
                                 .insert("latest_restorable_time".into(), json!(rfc3339(l)));
                             window = format!(" (restorable from {} to {})", rfc3339(e), rfc3339(l));
-                            if let RestorePoint::At(t) = p.point {
-                                if t < e || t > l {
-                                    obs.findings.push(finding(
-                                        format!(
-                                            "restore point {} is outside the restorable window of `{src}` ({} to {})",
-                                            rfc3339(t),
-                                            rfc3339(e),
-                                            rfc3339(l)
-                                        ),
-                                        "use `restore_to: latest` or a time inside the window",
-                                    ));
-                                }
+                            if let RestorePoint::At(t) = p.point
+                                && (t < e || t > l)
+                            {
+                                obs.findings.push(finding(
+                                    format!(
+                                        "restore point {} is outside the restorable window of `{src}` ({} to {})",
+                                        rfc3339(t),
+                                        rfc3339(e),
+                                        rfc3339(l)
+                                    ),
+                                    "use `restore_to: latest` or a time inside the window",
+                                ));
                             }
                         }
                     }
@@ -568,13 +568,13 @@ impl Action for RestorePitr {
                 "choose another `target_table` (for example with `{{ run.id }}` in the name) or delete the table first",
             )),
             Some(rs) => {
-                if let (Some(from), Some(want)) = (rs.source_table_arn(), source_arn.as_deref()) {
-                    if from != want {
-                        obs.findings.push(finding(
-                            format!("target table `{dst}` is a restore of {from}, not of `{src}`"),
-                            "choose another `target_table` or delete the table first",
-                        ));
-                    }
+                if let (Some(from), Some(want)) = (rs.source_table_arn(), source_arn.as_deref())
+                    && from != want
+                {
+                    obs.findings.push(finding(
+                        format!("target table `{dst}` is a restore of {from}, not of `{src}`"),
+                        "choose another `target_table` or delete the table first",
+                    ));
                 }
             }
         }
@@ -951,8 +951,18 @@ impl Action for DeleteTable {
         Ok(obs)
     }
 
-    async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
+    async fn apply(
+        &self,
+        ctx: &StepContext,
+        observed: &Observation,
+    ) -> Result<Outcome, ActionError> {
         let table = ctx.params.str("table")?;
+        if observed.changes.is_empty() {
+            return Ok(Outcome {
+                summary: format!("`{table}` was already gone"),
+                ..Default::default()
+            });
+        }
         let (c, region) = client(ctx)?;
         let changes = match c.delete_table().table_name(&table).send().await {
             Ok(_) => vec![format!("deleted table `{table}` in {region}")],

@@ -1,2 +1,3 @@
+mod actions_data;
 mod emulator;
 mod support;
