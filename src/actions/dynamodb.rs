@@ -650,6 +650,17 @@ impl Action for RestorePitr {
                     Err(e) => return Err(aws_error(SVC, "RestoreTableToPointInTime", &region, e)),
                 }
             }
+            // Never touch a table that is not a restore (observe reports it as a finding).
+            Some(t) if t.restore_summary().is_none() => {
+                return Err(ActionError::Precondition {
+                    findings: vec![finding(
+                        format!(
+                            "target table `{dst}` already exists in {region} and is not a restored table"
+                        ),
+                        "choose another `target_table` or delete the table first",
+                    )],
+                });
+            }
             Some(t) if t.table_status() == Some(&TableStatus::Creating) => {
                 changes.push(format!(
                     "waited for the restore already in progress into `{dst}`"
@@ -657,10 +668,13 @@ impl Action for RestorePitr {
             }
             Some(_) => {}
         }
+        // Right after RestoreTableToPointInTime, DescribeTable may not see the table yet.
+        let just_started = !changes.is_empty();
 
         let waited_before = ctx.waits.total();
         let desc = poll::until(&ctx.waits, poll::RESTORE_MAX_INTERVAL, || async {
             match describe_table(&c, &region, dst).await? {
+                None if just_started => Ok(None),
                 None => Err(ActionError::Verification {
                     message: format!("`{dst}` disappeared while its restore was awaited"),
                     hint: "check whether someone deleted the table, then run the step again".into(),

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
     PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, TableStatus, TimeToLiveStatus,
 };
 use drillbook::actions::ActionError;
+use drillbook::actions::aws::{Aws, AwsOptions, Impairment};
 use drillbook::actions::cloudwatch::publish_run_metrics;
 use serde_json::json;
 
@@ -84,6 +85,27 @@ async fn assert_pitr_reports_the_rpo_exposure_and_checks_it() {
         messages(&obs)
     );
     assert!(obs.facts.contains_key("rpo_exposure"));
+
+    // An impaired Region: the call is refused before it is sent, and says so.
+    let impaired = std::sync::Arc::new(Aws::from_config(
+        emulator().sdk_config(R).await,
+        AwsOptions {
+            profile: None,
+            impaired: vec![Impairment {
+                region: R.into(),
+                service: Some("dynamodb".into()),
+            }],
+        },
+    ));
+    let err = act
+        .observe(&ctx(&impaired, R, json!({"table": table})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ActionError::Impaired { region, operation, .. }
+            if region == R && operation == "DescribeContinuousBackups"),
+        "{err:?}"
+    );
 
     // A missing table is a finding, not an error.
     let c = ctx(&aws, R, json!({"table": format!("{p}nope")}));
@@ -350,6 +372,14 @@ async fn restore_checks_the_window_the_target_and_the_item_count() {
     assert!(
         messages(&obs).contains("is not a restored table"),
         "{obs:?}"
+    );
+    let before = mutations(&source, None);
+    let err = act.apply(&c, &obs).await.unwrap_err();
+    assert!(matches!(err, ActionError::Precondition { .. }), "{err:?}");
+    assert_eq!(
+        mutations(&source, None),
+        before,
+        "apply touched an unrelated table"
     );
 
     // A bad restore_to is an invalid parameter.
