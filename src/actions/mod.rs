@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cloudwatch;
 mod core_actions;
 mod dynamodb;
+pub mod iam;
 pub mod poll;
 mod types;
 

@@ -105,8 +105,8 @@ fn to_request(e: RawEntry) -> RecordedRequest {
         .unwrap_or("/");
     let path = percent_decode(raw_path);
     let (mut service, mut region) = (String::new(), String::new());
-    if let Some(auth) = header(&e, "Authorization") {
-        if let Some(cred) = auth.split("Credential=").nth(1) {
+    if let Some(auth) = header(&e, "Authorization")
+        && let Some(cred) = auth.split("Credential=").nth(1) {
             let scope: Vec<&str> = cred
                 .split([',', ' '])
                 .next()
@@ -118,7 +118,6 @@ fn to_request(e: RawEntry) -> RecordedRequest {
                 service = scope[3].to_string();
             }
         }
-    }
     let operation = if let Some(t) = header(&e, "X-Amz-Target") {
         Some(t.rsplit('.').next().unwrap_or(t).to_string())
     } else if let Some(op) = path
@@ -151,13 +150,12 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+        if bytes[i] == b'%' && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 out.push(v);
                 i += 3;
                 continue;
             }
-        }
         out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
     }
