@@ -8,9 +8,12 @@
 mod apigateway;
 pub mod aws;
 pub mod catalog;
+pub mod cloudwatch;
 mod core_actions;
+mod dynamodb;
 pub mod iam;
 mod kms;
+pub mod poll;
 mod route53;
 mod types;
 

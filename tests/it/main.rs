@@ -1,3 +1,4 @@
+mod actions_data;
 mod actions_net;
 mod emulator;
 mod evidence;
