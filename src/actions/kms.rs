@@ -16,39 +16,12 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::aws_error;
-use super::{
-    Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, WaitMeter, catalog,
-};
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog};
 
 /// Longest pause between two looks at a key's state.
 const KEY_STATE_POLL_MAX: Duration = Duration::from_secs(2);
 
 // ------------------------------------------------------------------------------ shared helpers
-
-/// Polls `check` with exponential backoff (200 ms, doubling, at most `max_interval`) until it
-/// returns `Some`, adding the time slept to `waits`. Runs for as long as needed: the engine's
-/// per-step timeout cancels the future.
-// NOTE: a shared helper (`actions/poll.rs`) is being written for the DynamoDB/CloudWatch
-// actions; this one is kept minimal so the two can be merged into one.
-pub(super) async fn poll_until<T, F, Fut>(
-    waits: &WaitMeter,
-    max_interval: Duration,
-    mut check: F,
-) -> Result<T, ActionError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ActionError>>,
-{
-    let mut interval = Duration::from_millis(200).min(max_interval);
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        tokio::time::sleep(interval).await;
-        waits.add(interval);
-        interval = (interval * 2).min(max_interval);
-    }
-}
 
 /// Sends one KMS request and maps its error. Every KMS call of this file passes here.
 async fn send<T, E>(
@@ -472,7 +445,7 @@ impl Action for ReplicateKey {
             ));
         }
         let arn = plan.primary.arn.clone();
-        let replica = poll_until(&ctx.waits, KEY_STATE_POLL_MAX, || async {
+        let replica = super::poll::until(&ctx.waits, KEY_STATE_POLL_MAX, || async {
             Ok(describe(ctx, &replica_region, &arn)
                 .await?
                 .filter(|r| r.state == "Enabled"))
@@ -560,7 +533,7 @@ impl Promote {
         region: &str,
         key: &str,
     ) -> Result<Option<KeyInfo>, ActionError> {
-        poll_until(&ctx.waits, KEY_STATE_POLL_MAX, || async {
+        super::poll::until(&ctx.waits, KEY_STATE_POLL_MAX, || async {
             Ok(match describe(ctx, region, key).await? {
                 Some(k) if k.state == "Updating" => None,
                 other => Some(other),
@@ -677,7 +650,7 @@ impl Action for Promote {
             }
             // Both copies Enabled, and the step Region's copy primary.
             let old_arn = primary_arn.clone();
-            poll_until(&ctx.waits, KEY_STATE_POLL_MAX, || async {
+            super::poll::until(&ctx.waits, KEY_STATE_POLL_MAX, || async {
                 let here = describe(ctx, region, &k.arn).await?;
                 let there = describe(ctx, &primary, &old_arn).await?;
                 Ok(match (here, there) {

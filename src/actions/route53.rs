@@ -24,7 +24,6 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::aws_error;
-use super::kms::poll_until;
 use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog};
 
 /// Longest pause between two GetChange / TestDNSAnswer looks.
@@ -596,7 +595,7 @@ impl Action for Failover {
                     .map(|c| c.id().trim_start_matches("/change/").to_string())
                     .unwrap_or_default();
                 let id = change_id.clone();
-                poll_until(&ctx.waits, CHANGE_POLL_MAX, || async {
+                super::poll::until(&ctx.waits, CHANGE_POLL_MAX, || async {
                     let c = send("GetChange", client.get_change().id(&id).send()).await?;
                     Ok(c.change_info()
                         .filter(|i| i.status() == &ChangeStatus::Insync)
@@ -605,7 +604,7 @@ impl Action for Failover {
                 .await?;
             }
         }
-        let answer = poll_until(&ctx.waits, CHANGE_POLL_MAX, || async {
+        let answer = super::poll::until(&ctx.waits, CHANGE_POLL_MAX, || async {
             let a = test_dns_answer(ctx, &st.zone_id, &st.record_name, &st.rtype).await?;
             Ok(a.is(&st.target).then_some(a))
         })
