@@ -22,47 +22,7 @@ use crate::support::{PRIMARY_REGION, emulator, unique_prefix};
 const SEED_HEX: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
 fn bin() -> Command {
-    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    Command::new(EXE.get_or_init(drillbook_exe))
-}
-
-/// The drillbook binary with the evidence commands. With a CARGO_TARGET_DIR shared by several
-/// checkouts, `target/debug/drillbook` may have just been replaced by another checkout's build;
-/// then the newest build in `target/debug/deps` that has the commands is used.
-fn drillbook_exe() -> PathBuf {
-    let has_evidence = |exe: &Path| {
-        Command::new(exe)
-            .arg("--help")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("verify-evidence"))
-    };
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_drillbook"));
-    if has_evidence(&exe) {
-        return exe;
-    }
-    let deps = exe.parent().unwrap().join("deps");
-    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&deps)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with("drillbook-") && !name.contains('.')
-        })
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
-    candidates
-        .into_iter()
-        .map(|(_, p)| p)
-        .find(|p| has_evidence(p))
-        .unwrap_or_else(|| {
-            panic!(
-                "{} is not this checkout's build (another checkout sharing CARGO_TARGET_DIR \
-                 replaced it): run `cargo build` and the tests again",
-                exe.display()
-            )
-        })
+    Command::new(env!("CARGO_BIN_EXE_drillbook"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
