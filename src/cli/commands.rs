@@ -6,6 +6,8 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Runs(args) => super::report::runs(args),
         Command::Report(args) => super::report::report(args),
+        Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
+        Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(_)
         | Command::Plan(_)
         | Command::Schema

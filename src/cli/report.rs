@@ -215,8 +215,13 @@ mod store_shim {
                     "hash chain broken (`prev` is not the hash of the line before)".into(),
                 ));
             }
-            if rec.seq != out.len() as u64 {
-                return Err(corrupt(rec.seq, format!("expected seq {}", out.len())));
+            // Consecutive numbers, whatever the first one is.
+            let expected = out.first().map(|f: &Record| f.seq + out.len() as u64);
+            if expected.is_some_and(|e| rec.seq != e) {
+                return Err(corrupt(
+                    rec.seq,
+                    format!("expected seq {}", expected.unwrap_or_default()),
+                ));
             }
             prev = crate::runbook::load::sha256_hex(line.as_bytes());
             out.push(rec);

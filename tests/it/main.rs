@@ -1,1 +1,6 @@
+mod actions_data;
+mod actions_net;
+mod emulator;
+mod evidence;
 mod report;
+mod support;

@@ -403,7 +403,7 @@ fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
     let mut lines = Vec::new();
     for (seq, (secs, entry)) in entries.into_iter().enumerate() {
         let rec = Record {
-            seq: seq as u64,
+            seq: seq as u64 + 1,
             at: at(secs),
             prev: prev.clone(),
             entry,
@@ -577,5 +577,5 @@ fn report_refuses_a_tampered_journal() {
     ]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(out, "");
-    assert!(err.contains("is corrupt at record 11"), "{err}");
+    assert!(err.contains("is corrupt at record 12"), "{err}");
 }
