@@ -247,7 +247,10 @@ impl TimingReport {
             };
             match &rec.entry {
                 Entry::RunStarted { mode: m, .. } => mode = *m,
-                Entry::RunResumed { .. } | Entry::Note { .. } | Entry::StepObserved { .. } => {}
+                Entry::RunResumed { .. }
+                | Entry::Note { .. }
+                | Entry::StepObserved { .. }
+                | Entry::DrillJudged { .. } => {}
                 Entry::StepStarted { attempt, .. } => {
                     let i = si;
                     let a = &mut acc[i];

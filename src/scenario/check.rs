@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::Expectation;
 use crate::actions::aws::Aws;
@@ -12,7 +12,7 @@ use crate::actions::{Params, Registry, StepContext, WaitMeter};
 use crate::runbook::{Objectives, template};
 
 /// The verdict on one expectation.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExpectationVerdict {
     pub id: String,
     pub description: String,
@@ -20,12 +20,12 @@ pub struct ExpectationVerdict {
     /// What was found (the observation's summary, or the step's status).
     pub observed: String,
     /// Why it failed, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// The verdict on one objective.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ObjectiveVerdict {
     /// `rto` or `rpo`.
     pub objective: String,
@@ -42,7 +42,7 @@ pub struct ObjectiveVerdict {
 }
 
 /// All verdicts of a drill.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Verdicts {
     pub expectations: Vec<ExpectationVerdict>,
     pub objectives: Vec<ObjectiveVerdict>,
