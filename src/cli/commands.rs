@@ -4,12 +4,12 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Run(args) => super::run::run(args),
+        Command::Resume(args) => super::run::resume(args),
+        Command::Approve(args) => super::run::approve(args),
         Command::Validate(_)
         | Command::Plan(_)
         | Command::Schema
-        | Command::Run(_)
-        | Command::Resume(_)
-        | Command::Approve(_)
         | Command::Runs(_)
         | Command::Report(_) => {
             eprintln!("error: not implemented yet");

@@ -2,6 +2,7 @@
 
 mod commands;
 mod exit;
+mod run;
 
 pub use exit::ExitCode;
 
