@@ -19,3 +19,6 @@ pub use identity::{IDENTITY_ENV, caller_identity, identity_region};
 pub use limits::RateLimits;
 pub use run::{Engine, RunResult, needs_aws};
 pub use step::backoff_delay;
+
+#[cfg(test)]
+mod tests;

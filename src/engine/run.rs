@@ -69,6 +69,7 @@ pub struct Engine {
     grace: Duration,
     flush_delay: Duration,
     interrupt: Mutex<Option<Interrupt>>,
+    identity: Option<Identity>,
 }
 
 impl Engine {
@@ -87,6 +88,7 @@ impl Engine {
             grace: Duration::from_secs(10),
             flush_delay: Duration::from_millis(20),
             interrupt: Mutex::new(None),
+            identity: None,
         }
     }
 
@@ -99,6 +101,12 @@ impl Engine {
     /// How long running steps may go on after an interrupt before they are abandoned.
     pub fn grace(mut self, d: Duration) -> Engine {
         self.grace = d;
+        self
+    }
+
+    /// Uses this caller identity instead of asking AWS (tests, embedding).
+    pub fn with_identity(mut self, identity: Identity) -> Engine {
+        self.identity = Some(identity);
         self
     }
 
@@ -117,9 +125,12 @@ impl Engine {
         if !needs_aws(runbook, mode) {
             return Ok(None);
         }
-        let id = caller_identity(&self.aws, &identity_region(runbook))
-            .await
-            .map_err(EngineError::Identity)?;
+        let id = match &self.identity {
+            Some(id) => id.clone(),
+            None => caller_identity(&self.aws, &identity_region(runbook))
+                .await
+                .map_err(EngineError::Identity)?,
+        };
         if !runbook.accounts.is_empty() && !runbook.accounts.values().any(|a| *a == id.account) {
             return Err(EngineError::WrongAccount {
                 actual: id.account,
