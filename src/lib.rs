@@ -13,3 +13,4 @@ pub mod event;
 pub mod plan;
 pub mod report;
 pub mod runbook;
+pub mod scenario;

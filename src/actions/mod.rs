@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod catalog;
 mod core_actions;
+pub mod iam;
 mod types;
 
 pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
