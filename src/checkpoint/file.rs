@@ -184,7 +184,8 @@ pub fn verify_journal(
                 line_no,
                 format!(
                     "sequence number {} where {expected_seq} was expected (records are missing \
-                     or reordered)",
+                     or reordered)\nhelp: the journal cannot be trusted for a resume; keep it \
+                     as evidence and start a new run",
                     rec.seq
                 ),
             ));
@@ -194,7 +195,9 @@ pub fn verify_journal(
                 expected_seq,
                 line_no,
                 "hash chain broken: `prev` does not match the SHA-256 of the previous line \
-                 (a record was changed, removed or inserted)"
+                 (a record was changed, removed or inserted)\nhelp: the journal was modified \
+                 after it was written and cannot be trusted for a resume; keep it as evidence \
+                 and start a new run"
                     .into(),
             ));
         }

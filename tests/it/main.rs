@@ -1,2 +1,3 @@
 mod emulator;
+mod engine;
 mod support;

@@ -106,18 +106,19 @@ fn to_request(e: RawEntry) -> RecordedRequest {
     let path = percent_decode(raw_path);
     let (mut service, mut region) = (String::new(), String::new());
     if let Some(auth) = header(&e, "Authorization")
-        && let Some(cred) = auth.split("Credential=").nth(1) {
-            let scope: Vec<&str> = cred
-                .split([',', ' '])
-                .next()
-                .unwrap_or("")
-                .split('/')
-                .collect();
-            if scope.len() >= 4 {
-                region = scope[2].to_string();
-                service = scope[3].to_string();
-            }
+        && let Some(cred) = auth.split("Credential=").nth(1)
+    {
+        let scope: Vec<&str> = cred
+            .split([',', ' '])
+            .next()
+            .unwrap_or("")
+            .split('/')
+            .collect();
+        if scope.len() >= 4 {
+            region = scope[2].to_string();
+            service = scope[3].to_string();
         }
+    }
     let operation = if let Some(t) = header(&e, "X-Amz-Target") {
         Some(t.rsplit('.').next().unwrap_or(t).to_string())
     } else if let Some(op) = path
@@ -150,12 +151,14 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
         out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
     }
