@@ -53,11 +53,14 @@ struct Tail {
     last_hash: String,
 }
 
+/// The tail of one run's journal, opened on first append.
+type TailSlot = Arc<Mutex<Option<Tail>>>;
+
 /// Journals in a directory. Cheap to clone (clones share the open journal tails).
 #[derive(Clone)]
 pub struct FileStore {
     root: PathBuf,
-    tails: Arc<Mutex<HashMap<String, Arc<Mutex<Option<Tail>>>>>>,
+    tails: Arc<Mutex<HashMap<String, TailSlot>>>,
 }
 
 impl FileStore {
@@ -82,7 +85,7 @@ impl FileStore {
         self.run_dir(run_id).join("journal.jsonl")
     }
 
-    fn tail(&self, run_id: &str) -> Arc<Mutex<Option<Tail>>> {
+    fn tail(&self, run_id: &str) -> TailSlot {
         self.tails
             .lock()
             .expect("tail map poisoned")
