@@ -395,7 +395,20 @@ fn hint_for(service: &str, operation: &str, code: &str, retryable: bool) -> Stri
 
 /// The AWS actions (one file per service, added as they are implemented).
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
-    vec![]
+    let mut all: Vec<Arc<dyn Action>> = vec![
+        Arc::new(super::kms::AssertReplica),
+        Arc::new(super::kms::ReplicateKey),
+        Arc::new(super::kms::Promote),
+        Arc::new(super::kms::VerifyCrypto),
+        Arc::new(super::apigateway::AssertReady),
+        Arc::new(super::apigateway::UpdateStage),
+        Arc::new(super::apigateway::MapDomain),
+        Arc::new(super::route53::Failover),
+        Arc::new(super::route53::AssertRecords),
+    ];
+    all.extend(super::dynamodb::all());
+    all.extend(super::cloudwatch::all());
+    all
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Run(args) => super::run::run(args),
         Command::Resume(args) => super::run::resume(args),
         Command::Approve(args) => super::run::approve(args),
+        Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
+        Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(_)
         | Command::Plan(_)
         | Command::Schema

@@ -1,3 +1,6 @@
+mod actions_data;
+mod actions_net;
 mod emulator;
 mod engine;
+mod evidence;
 mod support;

@@ -4,6 +4,7 @@
 //! binary ends. Tests share it concurrently and keep apart through `unique_prefix`.
 #![allow(dead_code)]
 
+pub mod actions;
 pub mod http;
 pub mod localstack;
 pub mod recorder;
