@@ -65,6 +65,8 @@ pub struct Aws {
     base: SdkConfig,
     pub options: AwsOptions,
     refused: Arc<Mutex<Vec<ImpairedCall>>>,
+    /// Per-service request-rate limits, shared by every step of the run.
+    limits: crate::engine::RateLimits,
 }
 
 impl std::fmt::Debug for Aws {
@@ -92,7 +94,13 @@ impl Aws {
             base,
             options,
             refused: Arc::default(),
+            limits: crate::engine::RateLimits::default(),
         }
+    }
+
+    /// The run's rate limiter: call `aws.limits().acquire(service).await` before each request.
+    pub fn limits(&self) -> &crate::engine::RateLimits {
+        &self.limits
     }
 
     /// The SDK configuration for a Region.

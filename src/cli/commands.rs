@@ -6,14 +6,12 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Runs(args) => super::report::runs(args),
         Command::Report(args) => super::report::report(args),
+        Command::Run(args) => super::run::run(args),
+        Command::Resume(args) => super::run::resume(args),
+        Command::Approve(args) => super::run::approve(args),
         Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
         Command::Evidence(args) => super::evidence::evidence(args),
-        Command::Validate(_)
-        | Command::Plan(_)
-        | Command::Schema
-        | Command::Run(_)
-        | Command::Resume(_)
-        | Command::Approve(_) => {
+        Command::Validate(_) | Command::Plan(_) | Command::Schema => {
             eprintln!("error: not implemented yet");
             ExitCode::Failed
         }

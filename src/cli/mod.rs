@@ -4,6 +4,7 @@ mod commands;
 mod evidence;
 mod exit;
 mod report;
+mod run;
 
 pub use exit::ExitCode;
 
