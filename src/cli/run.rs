@@ -7,123 +7,12 @@ use std::sync::Arc;
 use super::{ApproveArgs, ExecOptions, ExitCode, MessageFormat, ResumeArgs, RunArgs};
 use crate::actions::Registry;
 use crate::actions::aws::{Aws, AwsOptions};
+use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::file::FileStore;
 use crate::engine::{Engine, EngineError, IDENTITY_ENV, RunResult, caller_identity, needs_aws};
-use crate::event::{Event, EventSink, Mode, RunStatus};
+use crate::event::{Mode, RunStatus};
 use crate::runbook::Runbook;
 use crate::runbook::duration::human;
-
-// ---- temporary reporters ---------------------------------------------------------------------
-// TEMPORARY: plain-line and JSON-line sinks until `report::console` lands; the integrator
-// switches `sink_for` to the report module.
-
-/// One plain line per event on stdout.
-struct PlainLines;
-
-impl EventSink for PlainLines {
-    fn emit(&self, event: &Event) {
-        let mut out = std::io::stdout().lock();
-        let _ = match event {
-            Event::RunStarted {
-                run_id,
-                runbook,
-                mode,
-                steps,
-                resumed,
-                ..
-            } => writeln!(
-                out,
-                "{} run {run_id}: {runbook} ({}, {steps} steps)",
-                if *resumed { "resuming" } else { "starting" },
-                mode_name(*mode)
-            ),
-            Event::StepStarted {
-                step,
-                action,
-                attempt,
-                ..
-            } => {
-                if *attempt > 1 {
-                    writeln!(out, "start    {step} ({action}), attempt {attempt}")
-                } else {
-                    writeln!(out, "start    {step} ({action})")
-                }
-            }
-            Event::StepObserved {
-                step, observation, ..
-            } => {
-                let _ = writeln!(out, "observe  {step}: {}", observation.summary);
-                for c in &observation.changes {
-                    let _ = writeln!(out, "           change: {c}");
-                }
-                for f in &observation.findings {
-                    let _ = writeln!(out, "           finding: {}", f.message);
-                    if !f.hint.is_empty() {
-                        let _ = writeln!(out, "           help: {}", f.hint);
-                    }
-                }
-                Ok(())
-            }
-            Event::StepRetrying {
-                step,
-                attempt,
-                error,
-                delay,
-                ..
-            } => writeln!(
-                out,
-                "retry    {step}: {error}; attempt {attempt} in {}",
-                human(*delay)
-            ),
-            Event::StepSucceeded {
-                step,
-                outcome,
-                duration,
-                ..
-            } => writeln!(
-                out,
-                "ok       {step} ({}): {}",
-                human(*duration),
-                outcome.summary
-            ),
-            Event::StepFailed { step, error, .. } => {
-                let _ = writeln!(out, "FAILED   {step}: {error}");
-                if let Some(h) = error.hint() {
-                    let _ = writeln!(out, "           help: {h}");
-                }
-                Ok(())
-            }
-            Event::StepSkipped { step, reason, .. } => {
-                writeln!(out, "skipped  {step}: {reason}")
-            }
-            Event::ApprovalNeeded { step, message, .. } => {
-                writeln!(out, "approval {step}: awaiting approval: {message}")
-            }
-            Event::RunFinished {
-                status, duration, ..
-            } => writeln!(out, "run {} in {}", status_name(*status), human(*duration)),
-        };
-    }
-}
-
-/// One JSON object per event on stdout (`--message-format json`).
-struct JsonLines;
-
-impl EventSink for JsonLines {
-    fn emit(&self, event: &Event) {
-        if let Ok(line) = serde_json::to_string(event) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-        }
-    }
-}
-
-fn sink_for(format: MessageFormat) -> Arc<dyn EventSink> {
-    match format {
-        MessageFormat::Human => Arc::new(PlainLines),
-        MessageFormat::Json => Arc::new(JsonLines),
-    }
-}
 
 // ---- commands --------------------------------------------------------------------------------
 
@@ -131,14 +20,6 @@ fn mode_name(m: Mode) -> &'static str {
     match m {
         Mode::DryRun => "dry-run",
         Mode::Execute => "execute",
-    }
-}
-
-fn status_name(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Paused => "paused",
     }
 }
 
@@ -225,8 +106,29 @@ fn engine_error(e: EngineError) -> ExitCode {
     }
 }
 
+/// Prints the timing report of a finished (or paused) run on stdout, for humans. With
+/// `--message-format json` stdout carries only events, so nothing is printed.
+pub(super) async fn print_timing_report(exec: &ExecOptions, run_id: &str) {
+    if exec.message_format != MessageFormat::Human {
+        return;
+    }
+    let store = FileStore::new(&exec.state_dir);
+    let Ok(stored) = store.load(run_id).await else {
+        return;
+    };
+    let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
+    if let Ok(loaded) = crate::runbook::load_str(
+        Path::new(&stored.runbook_path),
+        &stored.runbook_text,
+        &overrides,
+    ) {
+        let report = crate::report::TimingReport::from_journal(&stored, &loaded.runbook);
+        println!("{}", report.render_text());
+    }
+}
+
 /// Prints what the run ended with and maps it to an exit code.
-fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
+pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
     let dir = state_dir_flag(&exec.state_dir);
     for (step, err) in &res.failed {
         eprintln!("error: step `{step}` failed: {err}");
@@ -365,7 +267,10 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         }
         let engine = engine_for(&args.exec, aws);
         match engine.run(&loaded, mode).await {
-            Ok(res) => conclude(&res, &args.exec),
+            Ok(res) => {
+                print_timing_report(&args.exec, &res.run_id).await;
+                conclude(&res, &args.exec)
+            }
             Err(e) => engine_error(e),
         }
     })
@@ -376,7 +281,7 @@ fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
         Arc::new(FileStore::new(&exec.state_dir)),
         Registry::builtin(),
         aws,
-        sink_for(exec.message_format),
+        Arc::new(crate::report::Console::detect(exec.message_format).state_dir(&exec.state_dir)),
     )
     .max_parallel(exec.max_parallel)
     .interrupt(async {
@@ -415,7 +320,10 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
         let aws = aws_for(runbook.as_ref(), mode, &args.exec.profile).await;
         let engine = engine_for(&args.exec, aws);
         match engine.resume(&args.run_id, args.force).await {
-            Ok(res) => conclude(&res, &args.exec),
+            Ok(res) => {
+                print_timing_report(&args.exec, &res.run_id).await;
+                conclude(&res, &args.exec)
+            }
             Err(e) => engine_error(e),
         }
     })
