@@ -4,8 +4,8 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Plan(args) => super::plan::run(args),
         Command::Validate(_)
-        | Command::Plan(_)
         | Command::Schema
         | Command::Run(_)
         | Command::Resume(_)

@@ -1,1 +1,6 @@
 //! The validated DAG: start order, critical path, makespan, renderings.
+
+mod graph;
+pub mod render;
+
+pub use graph::{Graph, Plan, PlanError, RtoCheck, StepIdx};

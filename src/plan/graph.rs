@@ -1,0 +1,500 @@
+//! The plan's DAG and the scheduling figures computed on it.
+//!
+//! A [`Graph`] is built once from a list of steps and never changes afterwards (sealed): the
+//! engine walks it, reports read it. Node indices equal the step's position in the list it was
+//! built from (`idx.index()` is the position in `Runbook::steps`, or in `Runbook::finally` for
+//! the cleanup graph), so per-step arrays can be indexed by `idx.index()`.
+//!
+//! Every algorithm here is linear in steps plus `needs` edges, except the start order, which uses
+//! a binary heap (`O(E + V log V)`).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::time::Duration;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::runbook::{Runbook, Step};
+
+/// Index of a step in a [`Graph`]; `idx.index()` is the step's position in its source list.
+pub type StepIdx = NodeIndex<u32>;
+
+/// Why a plan could not be built. Input is normally validated first; these are the checks the
+/// planner cannot do without.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// `cycle` lists ids where each step needs the next; the last equals the first.
+    #[error(
+        "dependency cycle in `{section}`: {}\nhelp: remove one of these `needs` entries to break the cycle",
+        describe_cycle(.cycle)
+    )]
+    Cycle {
+        section: &'static str,
+        cycle: Vec<String>,
+    },
+    #[error(
+        "step `{step}` needs `{needs}`, which is not a step of this runbook\nhelp: fix the id in `needs` or add the missing step"
+    )]
+    UnknownDependency { step: String, needs: String },
+    #[error(
+        "duplicate step id `{id}`\nhelp: give every step (in `steps` and `finally`) its own id"
+    )]
+    DuplicateId { id: String },
+}
+
+fn describe_cycle(cycle: &[String]) -> String {
+    if cycle.len() == 2 {
+        return format!("`{}` needs itself", cycle[0]);
+    }
+    let chain: Vec<String> = cycle.iter().map(|s| format!("`{s}`")).collect();
+    format!("{} (each step needs the next)", chain.join(" -> "))
+}
+
+/// A sealed dependency graph of steps with its schedule (estimates, earliest and latest start,
+/// critical path).
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Edge `a -> b` means `b` needs `a`.
+    graph: DiGraph<Step, ()>,
+    index: HashMap<String, StepIdx>,
+    order: Vec<StepIdx>,
+    earliest: Vec<Duration>,
+    latest: Vec<Duration>,
+    makespan: Duration,
+    critical: Vec<StepIdx>,
+    on_critical: Vec<bool>,
+}
+
+/// The makespan estimate compared with `objectives.rto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtoCheck {
+    pub rto: Duration,
+    pub makespan: Duration,
+    /// `makespan <= rto`.
+    pub within: bool,
+}
+
+impl RtoCheck {
+    /// How far the estimate is over the RTO (zero when within).
+    pub fn over_by(&self) -> Duration {
+        self.makespan.saturating_sub(self.rto)
+    }
+}
+
+/// The plan of a runbook: the main graph (`steps`) and the cleanup graph (`finally`, run after
+/// the main graph whatever its outcome). Methods on `Plan` itself describe the main graph.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    name: String,
+    description: Option<String>,
+    rto: Option<Duration>,
+    main: Graph,
+    cleanup: Graph,
+}
+
+impl Plan {
+    /// Builds and seals the plan. Never panics, whatever the input.
+    pub fn build(runbook: &Runbook) -> Result<Plan, PlanError> {
+        let mut seen = HashSet::with_capacity(runbook.steps.len() + runbook.finally.len());
+        for s in runbook.steps.iter().chain(&runbook.finally) {
+            if !seen.insert(s.id.as_str()) {
+                return Err(PlanError::DuplicateId { id: s.id.clone() });
+            }
+        }
+        let main = Graph::build(&runbook.steps, "steps", None)?;
+        let cleanup = Graph::build(&runbook.finally, "finally", Some(&main.index))?;
+        Ok(Plan {
+            name: runbook.name.clone(),
+            description: runbook.description.clone(),
+            rto: runbook.objectives.rto,
+            main,
+            cleanup,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    /// The main graph (`steps`).
+    pub fn main(&self) -> &Graph {
+        &self.main
+    }
+    /// The cleanup graph (`finally`). Its offsets are relative to the end of the main graph;
+    /// `needs` on main steps are implied (cleanup starts after the whole main graph).
+    pub fn cleanup(&self) -> &Graph {
+        &self.cleanup
+    }
+    /// Main steps in a valid start order. See [`Graph::steps`].
+    pub fn steps(&self) -> &[StepIdx] {
+        self.main.steps()
+    }
+    pub fn step(&self, idx: StepIdx) -> &Step {
+        self.main.step(idx)
+    }
+    pub fn len(&self) -> usize {
+        self.main.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty()
+    }
+    pub fn index_of(&self, id: &str) -> Option<StepIdx> {
+        self.main.index_of(id)
+    }
+    pub fn dependencies(&self, idx: StepIdx) -> impl Iterator<Item = StepIdx> + '_ {
+        self.main.dependencies(idx)
+    }
+    pub fn dependents(&self, idx: StepIdx) -> impl Iterator<Item = StepIdx> + '_ {
+        self.main.dependents(idx)
+    }
+    pub fn earliest_start(&self, idx: StepIdx) -> Duration {
+        self.main.earliest_start(idx)
+    }
+    pub fn latest_start(&self, idx: StepIdx) -> Duration {
+        self.main.latest_start(idx)
+    }
+    pub fn slack(&self, idx: StepIdx) -> Duration {
+        self.main.slack(idx)
+    }
+    pub fn critical_path(&self) -> &[StepIdx] {
+        self.main.critical_path()
+    }
+    pub fn is_critical(&self, idx: StepIdx) -> bool {
+        self.main.is_critical(idx)
+    }
+    /// Estimated duration of the main graph with unlimited parallelism.
+    pub fn makespan(&self) -> Duration {
+        self.main.makespan()
+    }
+    /// Critical path of the main graph for other durations (for example measured ones).
+    pub fn critical_path_with(&self, durations: &[Duration]) -> (Vec<StepIdx>, Duration) {
+        self.main.critical_path_with(durations)
+    }
+    /// `None` when the runbook has no `objectives.rto`. Cleanup is not counted against the RTO.
+    pub fn rto_check(&self) -> Option<RtoCheck> {
+        self.rto.map(|rto| RtoCheck {
+            rto,
+            makespan: self.makespan(),
+            within: self.makespan() <= rto,
+        })
+    }
+    /// Estimated duration of the main graph followed by the cleanup graph.
+    pub fn total_with_cleanup(&self) -> Duration {
+        self.makespan().saturating_add(self.cleanup.makespan())
+    }
+}
+
+impl Graph {
+    /// `outer`: ids that may appear in `needs` without being part of this graph (main-graph ids
+    /// for the cleanup graph); such entries add no edge.
+    fn build(
+        steps: &[Step],
+        section: &'static str,
+        outer: Option<&HashMap<String, StepIdx>>,
+    ) -> Result<Graph, PlanError> {
+        let n = steps.len();
+        let mut graph: DiGraph<Step, ()> = DiGraph::with_capacity(n, n * 2);
+        let mut index = HashMap::with_capacity(n);
+        for s in steps {
+            let idx = graph.add_node(s.clone());
+            index.insert(s.id.clone(), idx);
+        }
+        let mut deps: Vec<StepIdx> = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            deps.clear();
+            for need in &s.needs {
+                match index.get(need) {
+                    Some(&d) => deps.push(d),
+                    None if outer.is_some_and(|o| o.contains_key(need)) => {}
+                    None => {
+                        return Err(PlanError::UnknownDependency {
+                            step: s.id.clone(),
+                            needs: need.clone(),
+                        });
+                    }
+                }
+            }
+            deps.sort_unstable();
+            deps.dedup();
+            for &d in &deps {
+                graph.add_edge(d, NodeIndex::new(i), ());
+            }
+        }
+
+        let topo = topo_order(&graph).map_err(|cycle| PlanError::Cycle { section, cycle })?;
+        let est: Vec<Duration> = steps.iter().map(|s| s.estimate).collect();
+        let forward = longest_paths(&graph, &topo, &est);
+        let makespan = forward.length;
+
+        // Latest start: backwards from the makespan.
+        let mut latest = vec![Duration::ZERO; n];
+        for &v in topo.iter().rev() {
+            let finish = graph
+                .neighbors_directed(v, Direction::Outgoing)
+                .map(|w| latest[w.index()])
+                .min()
+                .unwrap_or(makespan);
+            latest[v.index()] = finish.saturating_sub(est[v.index()]);
+        }
+
+        // Start order: by earliest start, then id, as far as dependencies allow.
+        let mut by_id: Vec<u32> = (0..n as u32).collect();
+        by_id.sort_unstable_by(|&a, &b| steps[a as usize].id.cmp(&steps[b as usize].id));
+        let mut id_rank = vec![0u32; n];
+        for (rank, &i) in by_id.iter().enumerate() {
+            id_rank[i as usize] = rank as u32;
+        }
+        let mut indegree: Vec<u32> = (0..n)
+            .map(|i| {
+                graph
+                    .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                    .count() as u32
+            })
+            .collect();
+        let mut heap: BinaryHeap<Reverse<(Duration, u32, u32)>> = (0..n)
+            .filter(|&i| indegree[i] == 0)
+            .map(|i| Reverse((forward.earliest[i], id_rank[i], i as u32)))
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(Reverse((_, _, i))) = heap.pop() {
+            let v = NodeIndex::new(i as usize);
+            order.push(v);
+            for w in graph.neighbors_directed(v, Direction::Outgoing) {
+                let d = &mut indegree[w.index()];
+                *d -= 1;
+                if *d == 0 {
+                    heap.push(Reverse((
+                        forward.earliest[w.index()],
+                        id_rank[w.index()],
+                        w.index() as u32,
+                    )));
+                }
+            }
+        }
+
+        // Trace the critical path again along the start order, so that ties are broken the same
+        // way as in `critical_path_with`.
+        let critical = longest_paths(&graph, &order, &est).path;
+        let mut on_critical = vec![false; n];
+        for v in &critical {
+            on_critical[v.index()] = true;
+        }
+        Ok(Graph {
+            graph,
+            index,
+            order,
+            earliest: forward.earliest,
+            latest,
+            makespan,
+            critical,
+            on_critical,
+        })
+    }
+
+    /// Steps in a valid start order: by earliest start, then by id, except that a step always
+    /// comes after every step it needs (zero-length estimates can tie).
+    pub fn steps(&self) -> &[StepIdx] {
+        &self.order
+    }
+    /// The step at `idx`.
+    ///
+    /// # Panics
+    /// When `idx` does not come from this graph.
+    pub fn step(&self, idx: StepIdx) -> &Step {
+        &self.graph[idx]
+    }
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+    /// Read-only view of the underlying graph (edge `a -> b`: `b` needs `a`).
+    pub fn graph(&self) -> &DiGraph<Step, ()> {
+        &self.graph
+    }
+    pub fn index_of(&self, id: &str) -> Option<StepIdx> {
+        self.index.get(id).copied()
+    }
+    /// Steps `idx` needs (within this graph), each once.
+    pub fn dependencies(&self, idx: StepIdx) -> impl Iterator<Item = StepIdx> + '_ {
+        self.graph.neighbors_directed(idx, Direction::Incoming)
+    }
+    /// Steps that need `idx`, each once.
+    pub fn dependents(&self, idx: StepIdx) -> impl Iterator<Item = StepIdx> + '_ {
+        self.graph.neighbors_directed(idx, Direction::Outgoing)
+    }
+    /// Offset from the start of the graph at which `idx` can start at the earliest.
+    pub fn earliest_start(&self, idx: StepIdx) -> Duration {
+        self.earliest.get(idx.index()).copied().unwrap_or_default()
+    }
+    /// Latest offset at which `idx` can start without delaying the makespan.
+    pub fn latest_start(&self, idx: StepIdx) -> Duration {
+        self.latest.get(idx.index()).copied().unwrap_or_default()
+    }
+    /// How much `idx` can slip without delaying the makespan.
+    pub fn slack(&self, idx: StepIdx) -> Duration {
+        self.latest_start(idx)
+            .saturating_sub(self.earliest_start(idx))
+    }
+    /// Estimated duration of `idx`.
+    pub fn estimate(&self, idx: StepIdx) -> Duration {
+        self.graph[idx].estimate
+    }
+    /// One longest chain of steps (by estimate), from a step with no dependencies to the step
+    /// that finishes last. Ties go to the earlier step in start order. Empty for an empty graph.
+    pub fn critical_path(&self) -> &[StepIdx] {
+        &self.critical
+    }
+    /// Whether `idx` is on [`Graph::critical_path`].
+    pub fn is_critical(&self, idx: StepIdx) -> bool {
+        self.on_critical.get(idx.index()).copied().unwrap_or(false)
+    }
+    /// Estimated duration of the graph with unlimited parallelism (the critical path's length).
+    pub fn makespan(&self) -> Duration {
+        self.makespan
+    }
+    /// The critical path and its length for other durations, indexed by `idx.index()` (for
+    /// example measured durations; steps that did not run count as zero). Missing entries count
+    /// as zero, extra entries are ignored.
+    pub fn critical_path_with(&self, durations: &[Duration]) -> (Vec<StepIdx>, Duration) {
+        let dur: Vec<Duration> = (0..self.len())
+            .map(|i| durations.get(i).copied().unwrap_or_default())
+            .collect();
+        // The start order is a topological order.
+        let r = longest_paths(&self.graph, &self.order, &dur);
+        (r.path, r.length)
+    }
+}
+
+/// Kahn's algorithm. On a cycle, returns one whole cycle as ids (each needs the next, the last
+/// equal to the first), rotated so that its smallest id comes first.
+fn topo_order(graph: &DiGraph<Step, ()>) -> Result<Vec<StepIdx>, Vec<String>> {
+    let n = graph.node_count();
+    let mut indegree: Vec<u32> = graph
+        .node_indices()
+        .map(|v| graph.neighbors_directed(v, Direction::Incoming).count() as u32)
+        .collect();
+    let mut queue: Vec<StepIdx> = graph
+        .node_indices()
+        .filter(|v| indegree[v.index()] == 0)
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    let mut head = 0;
+    while head < queue.len() {
+        let v = queue[head];
+        head += 1;
+        order.push(v);
+        for w in graph.neighbors_directed(v, Direction::Outgoing) {
+            indegree[w.index()] -= 1;
+            if indegree[w.index()] == 0 {
+                queue.push(w);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Every node left has a dependency that is also left: walk "needs" until a node repeats.
+    let left = |v: StepIdx| indegree[v.index()] > 0;
+    let start = graph
+        .node_indices()
+        .filter(|&v| left(v))
+        .min_by(|&a, &b| graph[a].id.cmp(&graph[b].id))
+        .unwrap_or_default();
+    let mut pos_in_walk: HashMap<StepIdx, usize> = HashMap::new();
+    let mut walk = vec![];
+    let mut v = start;
+    loop {
+        if let Some(&p) = pos_in_walk.get(&v) {
+            walk.drain(..p);
+            break;
+        }
+        pos_in_walk.insert(v, walk.len());
+        walk.push(v);
+        // Follow the first entry of `needs` that is still left, for a stable answer.
+        let step = &graph[v];
+        let deps: Vec<StepIdx> = graph
+            .neighbors_directed(v, Direction::Incoming)
+            .filter(|&d| left(d))
+            .collect();
+        let next = step
+            .needs
+            .iter()
+            .find_map(|id| deps.iter().copied().find(|&d| graph[d].id == *id));
+        match next {
+            Some(d) => v = d,
+            None => break, // unreachable for a real cycle; never panic
+        }
+    }
+    let min = walk
+        .iter()
+        .enumerate()
+        .min_by(|a, b| graph[*a.1].id.cmp(&graph[*b.1].id))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    walk.rotate_left(min);
+    let mut ids: Vec<String> = walk.iter().map(|&v| graph[v].id.clone()).collect();
+    if let Some(first) = ids.first().cloned() {
+        ids.push(first);
+    }
+    Err(ids)
+}
+
+struct Longest {
+    earliest: Vec<Duration>,
+    length: Duration,
+    path: Vec<StepIdx>,
+}
+
+/// Earliest starts and one longest path, given a topological order and per-node durations.
+/// Ties keep the predecessor that comes first in `topo`.
+fn longest_paths(graph: &DiGraph<Step, ()>, topo: &[StepIdx], dur: &[Duration]) -> Longest {
+    let n = graph.node_count();
+    let mut earliest = vec![Duration::ZERO; n];
+    let mut pred: Vec<Option<StepIdx>> = vec![None; n];
+    let mut rank = vec![0usize; n];
+    for (r, &v) in topo.iter().enumerate() {
+        rank[v.index()] = r;
+    }
+    let mut end: Option<(Duration, StepIdx)> = None;
+    for &v in topo {
+        let mut best: Option<(Duration, StepIdx)> = None;
+        for u in graph.neighbors_directed(v, Direction::Incoming) {
+            let finish = earliest[u.index()].saturating_add(dur[u.index()]);
+            let better = match best {
+                None => true,
+                Some((f, b)) => finish > f || (finish == f && rank[u.index()] < rank[b.index()]),
+            };
+            if better {
+                best = Some((finish, u));
+            }
+        }
+        if let Some((f, u)) = best {
+            earliest[v.index()] = f;
+            pred[v.index()] = Some(u);
+        }
+        let finish = earliest[v.index()].saturating_add(dur[v.index()]);
+        if end.is_none_or(|(f, _)| finish > f) {
+            end = Some((finish, v));
+        }
+    }
+    let mut path = vec![];
+    let mut cur = end.map(|(_, v)| v);
+    while let Some(v) = cur {
+        path.push(v);
+        cur = pred[v.index()];
+    }
+    path.reverse();
+    Longest {
+        earliest,
+        length: end.map(|(f, _)| f).unwrap_or_default(),
+        path,
+    }
+}
