@@ -498,3 +498,315 @@ fn longest_paths(graph: &DiGraph<Step, ()>, topo: &[StepIdx], dur: &[Duration]) 
         path,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::{failover, runbook, step};
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+    fn ids(plan: &Graph, v: &[StepIdx]) -> Vec<String> {
+        v.iter().map(|&i| plan.step(i).id.clone()).collect()
+    }
+    fn idx(plan: &Plan, id: &str) -> StepIdx {
+        plan.index_of(id).unwrap()
+    }
+
+    #[test]
+    fn makespan_and_critical_path() {
+        let plan = Plan::build(&failover(None)).unwrap();
+        assert_eq!(plan.makespan(), secs(30 + 720 + 60 + 45));
+        assert_eq!(
+            ids(plan.main(), plan.critical_path()),
+            ["freeze-writes", "restore-vault", "switch-dns", "verify"]
+        );
+        assert!(plan.is_critical(idx(&plan, "restore-vault")));
+        assert!(!plan.is_critical(idx(&plan, "promote-key")));
+    }
+
+    #[test]
+    fn earliest_latest_and_slack() {
+        let plan = Plan::build(&failover(None)).unwrap();
+        let check = |id: &str, es: u64, ls: u64| {
+            let v = idx(&plan, id);
+            assert_eq!(plan.earliest_start(v), secs(es), "earliest start of {id}");
+            assert_eq!(plan.latest_start(v), secs(ls), "latest start of {id}");
+            assert_eq!(plan.slack(v), secs(ls - es), "slack of {id}");
+        };
+        check("freeze-writes", 0, 0);
+        check("check-alarms", 0, 595);
+        check("restore-vault", 30, 30);
+        check("promote-key", 30, 600);
+        check("check-api", 150, 720);
+        check("switch-dns", 750, 750);
+        check("verify", 810, 810);
+    }
+
+    #[test]
+    fn dependencies_and_dependents() {
+        let plan = Plan::build(&failover(None)).unwrap();
+        let mut deps = ids(
+            plan.main(),
+            &plan
+                .dependencies(idx(&plan, "promote-key"))
+                .collect::<Vec<_>>(),
+        );
+        deps.sort();
+        assert_eq!(deps, ["check-alarms", "freeze-writes"]);
+        let mut dependents = ids(
+            plan.main(),
+            &plan
+                .dependents(idx(&plan, "freeze-writes"))
+                .collect::<Vec<_>>(),
+        );
+        dependents.sort();
+        assert_eq!(dependents, ["promote-key", "restore-vault"]);
+        assert_eq!(plan.index_of("nope"), None);
+        // Node indices are positions in `steps`.
+        assert_eq!(idx(&plan, "check-alarms").index(), 1);
+    }
+
+    #[test]
+    fn start_order_by_earliest_start_then_id() {
+        let plan = Plan::build(&failover(None)).unwrap();
+        assert_eq!(
+            ids(plan.main(), plan.steps()),
+            [
+                "check-alarms",
+                "freeze-writes",
+                "promote-key",
+                "restore-vault",
+                "check-api",
+                "switch-dns",
+                "verify"
+            ]
+        );
+    }
+
+    #[test]
+    fn start_order_keeps_dependencies_first_on_zero_estimates() {
+        // `a` needs `z`, both start at 0 because `z` takes no time: `z` must still come first.
+        let rb = runbook(
+            vec![step("a", 10, &["z"]), step("z", 0, &[]), step("m", 0, &[])],
+            vec![],
+            None,
+        );
+        let plan = Plan::build(&rb).unwrap();
+        assert_eq!(ids(plan.main(), plan.steps()), ["m", "z", "a"]);
+        assert_eq!(plan.makespan(), secs(10));
+    }
+
+    #[test]
+    fn duplicate_needs_add_one_edge() {
+        let rb = runbook(
+            vec![step("a", 1, &[]), step("b", 1, &["a", "a"])],
+            vec![],
+            None,
+        );
+        let plan = Plan::build(&rb).unwrap();
+        assert_eq!(plan.main().edge_count(), 1);
+        assert_eq!(plan.dependents(idx(&plan, "a")).count(), 1);
+    }
+
+    #[test]
+    fn cycle_names_the_whole_cycle() {
+        let rb = runbook(
+            vec![
+                step("start", 1, &[]),
+                step("c", 1, &["b"]),
+                step("b", 1, &["a", "start"]),
+                step("a", 1, &["c"]),
+                step("tail", 1, &["a"]),
+            ],
+            vec![],
+            None,
+        );
+        let err = Plan::build(&rb).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::Cycle {
+                section: "steps",
+                cycle: vec!["a".into(), "c".into(), "b".into(), "a".into()],
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "dependency cycle in `steps`: `a` -> `c` -> `b` -> `a` (each step needs the next)\n\
+             help: remove one of these `needs` entries to break the cycle"
+        );
+    }
+
+    #[test]
+    fn self_dependency_is_a_cycle() {
+        let rb = runbook(vec![step("a", 1, &["a"])], vec![], None);
+        let err = Plan::build(&rb).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("dependency cycle in `steps`: `a` needs itself"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cycle_in_finally() {
+        let rb = runbook(
+            vec![step("a", 1, &[])],
+            vec![step("x", 1, &["y", "a"]), step("y", 1, &["x"])],
+            None,
+        );
+        assert_eq!(
+            Plan::build(&rb).unwrap_err(),
+            PlanError::Cycle {
+                section: "finally",
+                cycle: vec!["x".into(), "y".into(), "x".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_dependency_and_duplicate_id() {
+        let rb = runbook(vec![step("a", 1, &["ghost"])], vec![], None);
+        assert_eq!(
+            Plan::build(&rb).unwrap_err(),
+            PlanError::UnknownDependency {
+                step: "a".into(),
+                needs: "ghost".into()
+            }
+        );
+        // A main step may not need a cleanup step.
+        let rb = runbook(vec![step("a", 1, &["x"])], vec![step("x", 1, &[])], None);
+        assert!(matches!(
+            Plan::build(&rb),
+            Err(PlanError::UnknownDependency { .. })
+        ));
+        let rb = runbook(vec![step("a", 1, &[])], vec![step("a", 1, &[])], None);
+        assert_eq!(
+            Plan::build(&rb).unwrap_err(),
+            PlanError::DuplicateId { id: "a".into() }
+        );
+    }
+
+    #[test]
+    fn cleanup_is_planned_after_the_main_graph() {
+        let plan = Plan::build(&failover(None)).unwrap();
+        let c = plan.cleanup();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.makespan(), secs(90));
+        // `switch-back` needs a main step (implied) and a cleanup step (an edge).
+        assert_eq!(c.edge_count(), 1);
+        let sb = c.index_of("switch-back").unwrap();
+        assert_eq!(c.earliest_start(sb), secs(60));
+        assert_eq!(plan.total_with_cleanup(), plan.makespan() + secs(90));
+        // Cleanup never counts against the RTO.
+        let plan = Plan::build(&failover(Some(855))).unwrap();
+        assert!(plan.rto_check().unwrap().within);
+    }
+
+    #[test]
+    fn rto_check() {
+        assert_eq!(Plan::build(&failover(None)).unwrap().rto_check(), None);
+        let c = Plan::build(&failover(Some(900)))
+            .unwrap()
+            .rto_check()
+            .unwrap();
+        assert_eq!(
+            c,
+            RtoCheck {
+                rto: secs(900),
+                makespan: secs(855),
+                within: true
+            }
+        );
+        assert_eq!(c.over_by(), Duration::ZERO);
+        let c = Plan::build(&failover(Some(600)))
+            .unwrap()
+            .rto_check()
+            .unwrap();
+        assert!(!c.within);
+        assert_eq!(c.over_by(), secs(255));
+    }
+
+    #[test]
+    fn critical_path_with_actual_durations() {
+        let plan = Plan::build(&failover(None)).unwrap();
+        // The restore was quick, the key promotion slow.
+        let mut actual: Vec<Duration> = plan
+            .main()
+            .graph()
+            .node_weights()
+            .map(|s| s.estimate)
+            .collect();
+        actual[idx(&plan, "restore-vault").index()] = secs(60);
+        actual[idx(&plan, "promote-key").index()] = secs(600);
+        let (path, len) = plan.critical_path_with(&actual);
+        assert_eq!(
+            ids(plan.main(), &path),
+            [
+                "freeze-writes",
+                "promote-key",
+                "check-api",
+                "switch-dns",
+                "verify"
+            ]
+        );
+        assert_eq!(len, secs(30 + 600 + 30 + 60 + 45));
+        // Missing entries count as zero; the estimates are untouched.
+        let (path, len) = plan.critical_path_with(&[secs(7)]);
+        assert_eq!(ids(plan.main(), &path), ["freeze-writes"]);
+        assert_eq!(len, secs(7));
+        assert_eq!(plan.makespan(), secs(855));
+    }
+
+    #[test]
+    fn empty_runbook() {
+        let plan = Plan::build(&runbook(vec![], vec![], Some(60))).unwrap();
+        assert!(plan.is_empty());
+        assert_eq!(plan.makespan(), Duration::ZERO);
+        assert!(plan.critical_path().is_empty());
+        assert!(plan.rto_check().unwrap().within);
+        assert_eq!(plan.critical_path_with(&[]), (vec![], Duration::ZERO));
+    }
+
+    #[test]
+    fn long_chain_and_wide_fan_do_not_recurse() {
+        let n = 10_000;
+        let mut steps = vec![step("s0", 1, &[])];
+        for i in 1..n {
+            let prev = format!("s{}", i - 1);
+            steps.push(step(&format!("s{i}"), 1, &[prev.as_str()]));
+        }
+        let plan = Plan::build(&runbook(steps, vec![], None)).unwrap();
+        assert_eq!(plan.makespan(), secs(n));
+        assert_eq!(plan.critical_path().len(), n as usize);
+
+        // A 10,000-step cycle is reported whole.
+        let mut steps = vec![step("s0", 1, &["s9999"])];
+        for i in 1..n {
+            let prev = format!("s{}", i - 1);
+            steps.push(step(&format!("s{i}"), 1, &[prev.as_str()]));
+        }
+        match Plan::build(&runbook(steps, vec![], None)) {
+            Err(PlanError::Cycle { cycle, .. }) => assert_eq!(cycle.len(), n as usize + 1),
+            other => panic!("expected a cycle, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn huge_estimates_saturate() {
+        let rb = runbook(
+            vec![
+                step("a", u64::MAX / 2, &[]),
+                step("b", u64::MAX / 2, &["a"]),
+                step("c", u64::MAX / 2, &["b"]),
+            ],
+            vec![],
+            Some(1),
+        );
+        let plan = Plan::build(&rb).unwrap();
+        assert_eq!(plan.makespan(), Duration::MAX);
+        assert_eq!(plan.critical_path().len(), 3);
+        assert!(!plan.rto_check().unwrap().within);
+    }
+}

@@ -1,5 +1,7 @@
 //! The validated DAG: start order, critical path, makespan, renderings.
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod graph;
 pub mod render;
 

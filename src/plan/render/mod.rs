@@ -9,3 +9,6 @@ pub use common::short_duration;
 pub use diagram::{dot, mermaid};
 pub use json::{FORMAT_VERSION, json, json_value};
 pub use text::text;
+
+#[cfg(test)]
+mod tests;
