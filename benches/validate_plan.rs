@@ -164,8 +164,14 @@ fn verdict(ok: bool) -> &'static str {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument other than ours means "not me".
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    if args.iter().any(|a| !a.starts_with('-') && !"validate_plan".contains(a.as_str())) {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args
+        .iter()
+        .any(|a| !a.starts_with('-') && !"validate_plan".contains(a.as_str()))
+    {
         return;
     }
     let steps = env_usize("DRILLBOOK_BENCH_STEPS", 10_000);

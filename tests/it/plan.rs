@@ -96,7 +96,10 @@ fn diagram_plans() {
     let (code, mermaid, _) = plan("plan-failover.yaml", &["--format", "mermaid"]);
     assert_eq!(code, 0);
     assert!(mermaid.contains("flowchart LR\n"));
-    assert!(mermaid.contains("  class s0,s2,s5,s6 critical\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("  class s0,s2,s5,s6 critical\n"),
+        "{mermaid}"
+    );
     assert!(mermaid.contains("  linkStyle 2,4,6 stroke:"), "{mermaid}");
 }
 
