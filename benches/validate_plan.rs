@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use drillbook::plan::{Plan, render};
 
-const SEED: u64 = 0x0d71_11b0_0c;
+const SEED: u64 = 20_261_123;
 const MAX_NEEDS: usize = 5;
 const TARGET_WALL: Duration = Duration::from_millis(150);
 const TARGET_RSS_KB: u64 = 100 * 1024;
@@ -78,6 +78,7 @@ struct Run {
 /// peak RSS from `wait4`.
 fn run_once(bin: &Path, args: &[&str]) -> Run {
     let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by `wait4` below, which also gives its rusage
     let child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
@@ -220,8 +221,8 @@ fn main() {
     println!("binary: {}", bin.display());
     println!();
     println!(
-        "{:<44} {:>11} {:>11} {:>10}  {}",
-        "end to end (child process)", "median", "max", "peak RSS", "target"
+        "{:<44} {:>11} {:>11} {:>10}  target",
+        "end to end (child process)", "median", "max", "peak RSS"
     );
     let plan_stats = measure(&bin, &["plan", &path, "--format", "json"], runs);
     let validate_stats = measure(&bin, &["validate", &path], runs);
@@ -285,11 +286,11 @@ fn main() {
         ),
         (
             "render::json",
-            time_in_process(iters, || render::json(&plan).len()),
+            time_in_process(iters, || render::json(&plan, runbook).len()),
         ),
         (
             "render::text",
-            time_in_process(iters, || render::text(&plan).len()),
+            time_in_process(iters, || render::text(&plan, runbook).len()),
         ),
     ];
     for (name, s) in rows {

@@ -61,20 +61,19 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
         }
     };
     let out = match args.format {
-        PlanFormat::Text => render::text(&plan),
-        PlanFormat::Json => render::json(&plan),
-        PlanFormat::Dot => render::dot(&plan),
-        PlanFormat::Mermaid => render::mermaid(&plan),
+        PlanFormat::Text => render::text(&plan, &loaded.runbook),
+        PlanFormat::Json => render::json(&plan, &loaded.runbook),
+        PlanFormat::Dot => render::dot(&plan, &loaded.runbook),
+        PlanFormat::Mermaid => render::mermaid(&plan, &loaded.runbook),
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
         .write_all(out.as_bytes())
         .and_then(|_| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write the plan: {e}");
-            return ExitCode::Failed;
-        }
+        eprintln!("error: cannot write the plan: {e}");
+        return ExitCode::Failed;
     }
     match plan.rto_check() {
         Some(c) if !c.within => {

@@ -3,7 +3,9 @@
 //! A [`Graph`] is built once from a list of steps and never changes afterwards (sealed): the
 //! engine walks it, reports read it. Node indices equal the step's position in the list it was
 //! built from (`idx.index()` is the position in `Runbook::steps`, or in `Runbook::finally` for
-//! the cleanup graph), so per-step arrays can be indexed by `idx.index()`.
+//! the cleanup graph), so per-step arrays can be indexed by `idx.index()`, and the step itself is
+//! `runbook.steps[idx.index()]` (see [`Plan::step`]). The plan keeps only ids and estimates, not
+//! copies of the steps.
 //!
 //! Every algorithm here is linear in steps plus `needs` edges, except the start order, which uses
 //! a binary heap (`O(E + V log V)`).
@@ -55,9 +57,11 @@ fn describe_cycle(cycle: &[String]) -> String {
 /// critical path).
 #[derive(Debug, Clone)]
 pub struct Graph {
-    /// Edge `a -> b` means `b` needs `a`.
-    graph: DiGraph<Step, ()>,
-    index: HashMap<String, StepIdx>,
+    /// Node weights are step ids. Edge `a -> b` means `b` needs `a`.
+    graph: DiGraph<Box<str>, ()>,
+    /// Node indices sorted by id, for `index_of`.
+    by_id: Vec<StepIdx>,
+    estimates: Vec<Duration>,
     order: Vec<StepIdx>,
     earliest: Vec<Duration>,
     latest: Vec<Duration>,
@@ -103,7 +107,7 @@ impl Plan {
             }
         }
         let main = Graph::build(&runbook.steps, "steps", None)?;
-        let cleanup = Graph::build(&runbook.finally, "finally", Some(&main.index))?;
+        let cleanup = Graph::build(&runbook.finally, "finally", Some(&main))?;
         Ok(Plan {
             name: runbook.name.clone(),
             description: runbook.description.clone(),
@@ -132,8 +136,18 @@ impl Plan {
     pub fn steps(&self) -> &[StepIdx] {
         self.main.steps()
     }
-    pub fn step(&self, idx: StepIdx) -> &Step {
-        self.main.step(idx)
+    /// The main step at `idx` in the runbook this plan was built from (`None` for another
+    /// runbook whose `steps` are shorter).
+    pub fn step<'r>(&self, runbook: &'r Runbook, idx: StepIdx) -> Option<&'r Step> {
+        runbook.steps.get(idx.index())
+    }
+    /// The cleanup step at `idx` (an index of [`Plan::cleanup`]).
+    pub fn cleanup_step<'r>(&self, runbook: &'r Runbook, idx: StepIdx) -> Option<&'r Step> {
+        runbook.finally.get(idx.index())
+    }
+    /// Id of the main step at `idx`.
+    pub fn id(&self, idx: StepIdx) -> &str {
+        self.main.id(idx)
     }
     pub fn len(&self) -> usize {
         self.main.len()
@@ -193,22 +207,23 @@ impl Graph {
     fn build(
         steps: &[Step],
         section: &'static str,
-        outer: Option<&HashMap<String, StepIdx>>,
+        outer: Option<&Graph>,
     ) -> Result<Graph, PlanError> {
         let n = steps.len();
-        let mut graph: DiGraph<Step, ()> = DiGraph::with_capacity(n, n * 2);
-        let mut index = HashMap::with_capacity(n);
+        let mut graph: DiGraph<Box<str>, ()> = DiGraph::with_capacity(n, n * 2);
+        // Borrowed ids for the build only: no copy of the steps is kept.
+        let mut index: HashMap<&str, StepIdx> = HashMap::with_capacity(n);
         for s in steps {
-            let idx = graph.add_node(s.clone());
-            index.insert(s.id.clone(), idx);
+            let idx = graph.add_node(s.id.as_str().into());
+            index.insert(s.id.as_str(), idx);
         }
         let mut deps: Vec<StepIdx> = Vec::new();
         for (i, s) in steps.iter().enumerate() {
             deps.clear();
             for need in &s.needs {
-                match index.get(need) {
+                match index.get(need.as_str()) {
                     Some(&d) => deps.push(d),
-                    None if outer.is_some_and(|o| o.contains_key(need)) => {}
+                    None if outer.is_some_and(|o| o.index_of(need).is_some()) => {}
                     None => {
                         return Err(PlanError::UnknownDependency {
                             step: s.id.clone(),
@@ -224,7 +239,8 @@ impl Graph {
             }
         }
 
-        let topo = topo_order(&graph).map_err(|cycle| PlanError::Cycle { section, cycle })?;
+        let topo =
+            topo_order(&graph, steps).map_err(|cycle| PlanError::Cycle { section, cycle })?;
         let est: Vec<Duration> = steps.iter().map(|s| s.estimate).collect();
         let forward = longest_paths(&graph, &topo, &est);
         let makespan = forward.length;
@@ -241,11 +257,11 @@ impl Graph {
         }
 
         // Start order: by earliest start, then id, as far as dependencies allow.
-        let mut by_id: Vec<u32> = (0..n as u32).collect();
-        by_id.sort_unstable_by(|&a, &b| steps[a as usize].id.cmp(&steps[b as usize].id));
+        let mut by_id: Vec<StepIdx> = graph.node_indices().collect();
+        by_id.sort_unstable_by(|&a, &b| graph[a].cmp(&graph[b]));
         let mut id_rank = vec![0u32; n];
-        for (rank, &i) in by_id.iter().enumerate() {
-            id_rank[i as usize] = rank as u32;
+        for (rank, &v) in by_id.iter().enumerate() {
+            id_rank[v.index()] = rank as u32;
         }
         let mut indegree: Vec<u32> = (0..n)
             .map(|i| {
@@ -284,7 +300,8 @@ impl Graph {
         }
         Ok(Graph {
             graph,
-            index,
+            by_id,
+            estimates: est,
             order,
             earliest: forward.earliest,
             latest,
@@ -299,12 +316,9 @@ impl Graph {
     pub fn steps(&self) -> &[StepIdx] {
         &self.order
     }
-    /// The step at `idx`.
-    ///
-    /// # Panics
-    /// When `idx` does not come from this graph.
-    pub fn step(&self, idx: StepIdx) -> &Step {
-        &self.graph[idx]
+    /// Id of the step at `idx` (empty for an index from another graph).
+    pub fn id(&self, idx: StepIdx) -> &str {
+        self.graph.node_weight(idx).map(|s| &**s).unwrap_or("")
     }
     pub fn len(&self) -> usize {
         self.graph.node_count()
@@ -315,12 +329,17 @@ impl Graph {
     pub fn edge_count(&self) -> usize {
         self.graph.edge_count()
     }
-    /// Read-only view of the underlying graph (edge `a -> b`: `b` needs `a`).
-    pub fn graph(&self) -> &DiGraph<Step, ()> {
+    /// Read-only view of the underlying graph: node weights are step ids, edge `a -> b` means
+    /// `b` needs `a`.
+    pub fn graph(&self) -> &DiGraph<Box<str>, ()> {
         &self.graph
     }
+    /// The index of step `id` (binary search, `O(log n)`).
     pub fn index_of(&self, id: &str) -> Option<StepIdx> {
-        self.index.get(id).copied()
+        self.by_id
+            .binary_search_by(|&v| (*self.graph[v]).cmp(id))
+            .ok()
+            .map(|p| self.by_id[p])
     }
     /// Steps `idx` needs (within this graph), each once.
     pub fn dependencies(&self, idx: StepIdx) -> impl Iterator<Item = StepIdx> + '_ {
@@ -345,7 +364,7 @@ impl Graph {
     }
     /// Estimated duration of `idx`.
     pub fn estimate(&self, idx: StepIdx) -> Duration {
-        self.graph[idx].estimate
+        self.estimates.get(idx.index()).copied().unwrap_or_default()
     }
     /// One longest chain of steps (by estimate), from a step with no dependencies to the step
     /// that finishes last. Ties go to the earlier step in start order. Empty for an empty graph.
@@ -375,7 +394,7 @@ impl Graph {
 
 /// Kahn's algorithm. On a cycle, returns one whole cycle as ids (each needs the next, the last
 /// equal to the first), rotated so that its smallest id comes first.
-fn topo_order(graph: &DiGraph<Step, ()>) -> Result<Vec<StepIdx>, Vec<String>> {
+fn topo_order(graph: &DiGraph<Box<str>, ()>, steps: &[Step]) -> Result<Vec<StepIdx>, Vec<String>> {
     let n = graph.node_count();
     let mut indegree: Vec<u32> = graph
         .node_indices()
@@ -406,7 +425,7 @@ fn topo_order(graph: &DiGraph<Step, ()>) -> Result<Vec<StepIdx>, Vec<String>> {
     let start = graph
         .node_indices()
         .filter(|&v| left(v))
-        .min_by(|&a, &b| graph[a].id.cmp(&graph[b].id))
+        .min_by(|&a, &b| graph[a].cmp(&graph[b]))
         .unwrap_or_default();
     let mut pos_in_walk: HashMap<StepIdx, usize> = HashMap::new();
     let mut walk = vec![];
@@ -419,7 +438,7 @@ fn topo_order(graph: &DiGraph<Step, ()>) -> Result<Vec<StepIdx>, Vec<String>> {
         pos_in_walk.insert(v, walk.len());
         walk.push(v);
         // Follow the first entry of `needs` that is still left, for a stable answer.
-        let step = &graph[v];
+        let step = &steps[v.index()];
         let deps: Vec<StepIdx> = graph
             .neighbors_directed(v, Direction::Incoming)
             .filter(|&d| left(d))
@@ -427,7 +446,7 @@ fn topo_order(graph: &DiGraph<Step, ()>) -> Result<Vec<StepIdx>, Vec<String>> {
         let next = step
             .needs
             .iter()
-            .find_map(|id| deps.iter().copied().find(|&d| graph[d].id == *id));
+            .find_map(|id| deps.iter().copied().find(|&d| *graph[d] == **id));
         match next {
             Some(d) => v = d,
             None => break, // unreachable for a real cycle; never panic
@@ -436,11 +455,11 @@ fn topo_order(graph: &DiGraph<Step, ()>) -> Result<Vec<StepIdx>, Vec<String>> {
     let min = walk
         .iter()
         .enumerate()
-        .min_by(|a, b| graph[*a.1].id.cmp(&graph[*b.1].id))
+        .min_by(|a, b| graph[*a.1].cmp(&graph[*b.1]))
         .map(|(i, _)| i)
         .unwrap_or(0);
     walk.rotate_left(min);
-    let mut ids: Vec<String> = walk.iter().map(|&v| graph[v].id.clone()).collect();
+    let mut ids: Vec<String> = walk.iter().map(|&v| graph[v].to_string()).collect();
     if let Some(first) = ids.first().cloned() {
         ids.push(first);
     }
@@ -455,7 +474,7 @@ struct Longest {
 
 /// Earliest starts and one longest path, given a topological order and per-node durations.
 /// Ties keep the predecessor that comes first in `topo`.
-fn longest_paths(graph: &DiGraph<Step, ()>, topo: &[StepIdx], dur: &[Duration]) -> Longest {
+fn longest_paths(graph: &DiGraph<Box<str>, ()>, topo: &[StepIdx], dur: &[Duration]) -> Longest {
     let n = graph.node_count();
     let mut earliest = vec![Duration::ZERO; n];
     let mut pred: Vec<Option<StepIdx>> = vec![None; n];
@@ -508,7 +527,7 @@ mod tests {
         Duration::from_secs(s)
     }
     fn ids(plan: &Graph, v: &[StepIdx]) -> Vec<String> {
-        v.iter().map(|&i| plan.step(i).id.clone()).collect()
+        v.iter().map(|&i| plan.id(i).to_string()).collect()
     }
     fn idx(plan: &Plan, id: &str) -> StepIdx {
         plan.index_of(id).unwrap()
@@ -735,8 +754,8 @@ mod tests {
         let mut actual: Vec<Duration> = plan
             .main()
             .graph()
-            .node_weights()
-            .map(|s| s.estimate)
+            .node_indices()
+            .map(|v| plan.main().estimate(v))
             .collect();
         actual[idx(&plan, "restore-vault").index()] = secs(60);
         actual[idx(&plan, "promote-key").index()] = secs(600);

@@ -3,7 +3,44 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::plan::{Graph, StepIdx};
+use crate::plan::{Graph, Plan, StepIdx};
+use crate::runbook::{Runbook, Step};
+
+/// A graph of the plan together with the steps it was built from.
+pub(super) struct View<'a> {
+    g: &'a Graph,
+    steps: &'a [Step],
+}
+
+impl<'a> View<'a> {
+    pub(super) fn main(plan: &'a Plan, runbook: &'a Runbook) -> Self {
+        View {
+            g: plan.main(),
+            steps: &runbook.steps,
+        }
+    }
+    pub(super) fn cleanup(plan: &'a Plan, runbook: &'a Runbook) -> Self {
+        View {
+            g: plan.cleanup(),
+            steps: &runbook.finally,
+        }
+    }
+    /// # Panics
+    /// When the runbook is not the one the plan was built from.
+    pub(super) fn step(&self, v: StepIdx) -> &'a Step {
+        &self.steps[v.index()]
+    }
+    pub(super) fn id(&self, v: StepIdx) -> &'a str {
+        self.g.id(v)
+    }
+}
+
+impl std::ops::Deref for View<'_> {
+    type Target = Graph;
+    fn deref(&self) -> &Graph {
+        self.g
+    }
+}
 
 /// A compact, exact duration for plans: `0s`, `500ms`, `1.5s`, `20m30s`, `1h5m`.
 pub fn short_duration(d: Duration) -> String {
@@ -35,7 +72,7 @@ pub fn short_duration(d: Duration) -> String {
 
 /// Edges of a graph in a stable order: for each step in start order, its `needs` in the order
 /// written (each once). Returns `(dependency, dependent)` pairs.
-pub(super) fn edges(g: &Graph) -> Vec<(StepIdx, StepIdx)> {
+pub(super) fn edges(g: &View) -> Vec<(StepIdx, StepIdx)> {
     let mut out = Vec::with_capacity(g.edge_count());
     let mut seen = HashSet::new();
     for &v in g.steps() {

@@ -2,8 +2,10 @@
 
 use std::fmt::Write as _;
 
+use super::common::View;
 use super::common::{critical_edges, edges, short_duration as d};
-use crate::plan::{Graph, Plan, StepIdx};
+use crate::plan::{Plan, StepIdx};
+use crate::runbook::Runbook;
 
 const CRITICAL: &str = "#d62728";
 
@@ -40,7 +42,7 @@ fn rto_label(plan: &Plan) -> String {
     }
 }
 
-fn node_label(g: &Graph, v: StepIdx, offset: std::time::Duration) -> String {
+fn node_label(g: &View, v: StepIdx, offset: std::time::Duration) -> String {
     let s = g.step(v);
     format!(
         "{}\n{}\nest {}, start +{}",
@@ -53,9 +55,9 @@ fn node_label(g: &Graph, v: StepIdx, offset: std::time::Duration) -> String {
 
 /// Graphviz DOT (`dot -Tsvg plan.dot > plan.svg`). Critical path nodes and edges are red and
 /// thick; cleanup steps sit in a dashed cluster.
-pub fn dot(plan: &Plan) -> String {
+pub fn dot(plan: &Plan, runbook: &Runbook) -> String {
     let mut o = String::new();
-    let main = plan.main();
+    let main = View::main(plan, runbook);
     let _ = writeln!(o, "digraph plan {{");
     let _ = writeln!(
         o,
@@ -68,7 +70,7 @@ pub fn dot(plan: &Plan) -> String {
     );
     let _ = writeln!(o, "  edge [color=\"#555555\"];");
     for &v in main.steps() {
-        let label = dot_str(&node_label(main, v, Default::default()));
+        let label = dot_str(&node_label(&main, v, Default::default()));
         if main.is_critical(v) {
             let _ = writeln!(
                 o,
@@ -79,8 +81,8 @@ pub fn dot(plan: &Plan) -> String {
             let _ = writeln!(o, "  {} [label={label}];", dot_str(&main.step(v).id));
         }
     }
-    let crit = critical_edges(main);
-    for (u, v) in edges(main) {
+    let crit = critical_edges(&main);
+    for (u, v) in edges(&main) {
         let attrs = if crit.contains(&(u, v)) {
             format!(" [color=\"{CRITICAL}\", penwidth=2.5]")
         } else {
@@ -93,7 +95,7 @@ pub fn dot(plan: &Plan) -> String {
             dot_str(&main.step(v).id)
         );
     }
-    let cleanup = plan.cleanup();
+    let cleanup = View::cleanup(plan, runbook);
     if !cleanup.is_empty() {
         let _ = writeln!(o, "  subgraph cluster_finally {{");
         let _ = writeln!(
@@ -106,10 +108,10 @@ pub fn dot(plan: &Plan) -> String {
                 o,
                 "    {} [label={}];",
                 dot_str(&cleanup.step(v).id),
-                dot_str(&node_label(cleanup, v, plan.makespan()))
+                dot_str(&node_label(&cleanup, v, plan.makespan()))
             );
         }
-        for (u, v) in edges(cleanup) {
+        for (u, v) in edges(&cleanup) {
             let _ = writeln!(
                 o,
                 "    {} -> {};",
@@ -143,9 +145,9 @@ fn mermaid_label(s: &str) -> String {
 /// A Mermaid flowchart (renders in GitHub and GitLab Markdown inside a ```mermaid block).
 /// Node ids are `s<N>` for steps and `f<N>` for cleanup steps, N being the position in the
 /// runbook. Critical path nodes get the `critical` class, its edges a red `linkStyle`.
-pub fn mermaid(plan: &Plan) -> String {
+pub fn mermaid(plan: &Plan, runbook: &Runbook) -> String {
     let mut o = String::new();
-    let main = plan.main();
+    let main = View::main(plan, runbook);
     let _ = writeln!(o, "---");
     let _ = writeln!(o, "title: {}", mermaid_title(plan));
     let _ = writeln!(o, "---");
@@ -156,20 +158,18 @@ pub fn mermaid(plan: &Plan) -> String {
             o,
             "  {}[{}]",
             id('s', v),
-            mermaid_label(&node_label(main, v, Default::default()))
+            mermaid_label(&node_label(&main, v, Default::default()))
         );
     }
-    let crit = critical_edges(main);
+    let crit = critical_edges(&main);
     let mut crit_links = vec![];
-    let mut link = 0usize;
-    for (u, v) in edges(main) {
+    for (link, (u, v)) in edges(&main).into_iter().enumerate() {
         let _ = writeln!(o, "  {} --> {}", id('s', u), id('s', v));
         if crit.contains(&(u, v)) {
             crit_links.push(link.to_string());
         }
-        link += 1;
     }
-    let cleanup = plan.cleanup();
+    let cleanup = View::cleanup(plan, runbook);
     if !cleanup.is_empty() {
         let _ = writeln!(
             o,
@@ -180,10 +180,10 @@ pub fn mermaid(plan: &Plan) -> String {
                 o,
                 "    {}[{}]",
                 id('f', v),
-                mermaid_label(&node_label(cleanup, v, plan.makespan()))
+                mermaid_label(&node_label(&cleanup, v, plan.makespan()))
             );
         }
-        for (u, v) in edges(cleanup) {
+        for (u, v) in edges(&cleanup) {
             let _ = writeln!(o, "    {} --> {}", id('f', u), id('f', v));
         }
         let _ = writeln!(o, "  end");

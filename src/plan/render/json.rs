@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::plan::{Graph, Plan};
+use super::common::View;
+use crate::plan::Plan;
+use crate::runbook::Runbook;
 
 /// Version of the JSON layout; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -55,7 +57,7 @@ fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn steps(g: &Graph) -> Vec<StepJson<'_>> {
+fn steps<'a>(g: &View<'a>) -> Vec<StepJson<'a>> {
     // Dependents in start order, for a stable output.
     let mut pos = vec![0usize; g.len()];
     for (p, v) in g.steps().iter().enumerate() {
@@ -72,7 +74,7 @@ fn steps(g: &Graph) -> Vec<StepJson<'_>> {
                 action: &s.action,
                 region: s.region.as_deref(),
                 needs: s.needs.iter().map(String::as_str).collect(),
-                dependents: dependents.iter().map(|&w| g.step(w).id.as_str()).collect(),
+                dependents: dependents.iter().map(|&w| g.id(w)).collect(),
                 estimate_ms: ms(s.estimate),
                 earliest_start_ms: ms(g.earliest_start(v)),
                 latest_start_ms: ms(g.latest_start(v)),
@@ -83,14 +85,14 @@ fn steps(g: &Graph) -> Vec<StepJson<'_>> {
         .collect()
 }
 
-fn path(g: &Graph) -> Vec<&str> {
+fn path<'a>(g: &View<'a>) -> Vec<&'a str> {
     g.critical_path()
         .iter()
         .map(|&v| g.step(v).id.as_str())
         .collect()
 }
 
-fn doc(plan: &Plan) -> PlanJson<'_> {
+fn doc<'a>(plan: &'a Plan, runbook: &'a Runbook) -> PlanJson<'a> {
     PlanJson {
         format_version: FORMAT_VERSION,
         runbook: plan.name(),
@@ -102,24 +104,24 @@ fn doc(plan: &Plan) -> PlanJson<'_> {
             within: c.within,
             over_by_ms: ms(c.over_by()),
         }),
-        critical_path: path(plan.main()),
-        steps: steps(plan.main()),
+        critical_path: path(&View::main(plan, runbook)),
+        steps: steps(&View::main(plan, runbook)),
         cleanup: CleanupJson {
             makespan_ms: ms(plan.cleanup().makespan()),
-            critical_path: path(plan.cleanup()),
-            steps: steps(plan.cleanup()),
+            critical_path: path(&View::cleanup(plan, runbook)),
+            steps: steps(&View::cleanup(plan, runbook)),
         },
     }
 }
 
 /// The plan as a `serde_json::Value` (object keys sorted).
-pub fn json_value(plan: &Plan) -> serde_json::Value {
-    serde_json::to_value(doc(plan)).unwrap_or(serde_json::Value::Null)
+pub fn json_value(plan: &Plan, runbook: &Runbook) -> serde_json::Value {
+    serde_json::to_value(doc(plan, runbook)).unwrap_or(serde_json::Value::Null)
 }
 
 /// The plan as pretty-printed JSON (fields in documented order), ending with a newline.
-pub fn json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&doc(plan)).unwrap_or_default();
+pub fn json(plan: &Plan, runbook: &Runbook) -> String {
+    let mut s = serde_json::to_string_pretty(&doc(plan, runbook)).unwrap_or_default();
     s.push('\n');
     s
 }

@@ -2,18 +2,27 @@ use super::*;
 use crate::plan::Plan;
 use crate::plan::fixtures::{failover, runbook, step};
 
-fn plan(rto: Option<u64>) -> Plan {
-    Plan::build(&failover(rto)).unwrap()
+use crate::runbook::Runbook;
+
+fn plan(rto: Option<u64>) -> (Plan, Runbook) {
+    let rb = failover(rto);
+    (Plan::build(&rb).unwrap(), rb)
 }
 
 #[test]
 fn text_within_rto() {
-    insta::assert_snapshot!(text(&plan(Some(900))));
+    insta::assert_snapshot!({
+        let (p, rb) = plan(Some(900));
+        text(&p, &rb)
+    });
 }
 
 #[test]
 fn text_over_rto_has_a_warning_line() {
-    let out = text(&plan(Some(600)));
+    let out = {
+        let (p, rb) = plan(Some(600));
+        text(&p, &rb)
+    };
     assert!(
         out.contains("warning: the estimated makespan 14m15s exceeds the RTO 10m by 4m15s"),
         "{out}"
@@ -23,34 +32,48 @@ fn text_over_rto_has_a_warning_line() {
 
 #[test]
 fn text_without_rto_or_steps() {
-    let out = text(&Plan::build(&runbook(vec![], vec![], None)).unwrap());
+    let rb = runbook(vec![], vec![], None);
+    let out = text(&Plan::build(&rb).unwrap(), &rb);
     insta::assert_snapshot!(out);
 }
 
 #[test]
 fn text_omits_the_timeline_for_big_plans() {
     let steps = (0..100).map(|i| step(&format!("s{i}"), 1, &[])).collect();
-    let out = text(&Plan::build(&runbook(steps, vec![], None)).unwrap());
+    let rb = runbook(steps, vec![], None);
+    let out = text(&Plan::build(&rb).unwrap(), &rb);
     assert!(out.contains("Timeline omitted for 100 steps"), "{out}");
 }
 
 #[test]
 fn json_output() {
-    let out = json(&plan(Some(600)));
+    let out = {
+        let (p, rb) = plan(Some(600));
+        json(&p, &rb)
+    };
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["format_version"], 1);
-    assert_eq!(v, json_value(&plan(Some(600))));
+    assert_eq!(v, {
+        let (p, rb) = plan(Some(600));
+        json_value(&p, &rb)
+    });
     insta::assert_snapshot!(out);
 }
 
 #[test]
 fn dot_output() {
-    insta::assert_snapshot!(dot(&plan(Some(900))));
+    insta::assert_snapshot!({
+        let (p, rb) = plan(Some(900));
+        dot(&p, &rb)
+    });
 }
 
 #[test]
 fn mermaid_output() {
-    insta::assert_snapshot!(mermaid(&plan(Some(600))));
+    insta::assert_snapshot!({
+        let (p, rb) = plan(Some(600));
+        mermaid(&p, &rb)
+    });
 }
 
 #[test]
@@ -58,9 +81,9 @@ fn diagrams_escape_labels() {
     let mut rb = runbook(vec![step("a\"b", 1, &[])], vec![], None);
     rb.name = "x\"y\\z\n".into();
     let p = Plan::build(&rb).unwrap();
-    let d = dot(&p);
+    let d = dot(&p, &rb);
     assert!(d.contains(r#""a\"b" [label="a\"b\nwait"#), "{d}");
     assert!(d.contains(r#"label="x\"y\\z\n\nestimated"#), "{d}");
-    let m = mermaid(&p);
+    let m = mermaid(&p, &rb);
     assert!(m.contains(r#"s0["a#quot;b<br/>wait"#), "{m}");
 }

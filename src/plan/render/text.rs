@@ -3,8 +3,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::common::View;
 use super::common::short_duration as d;
-use crate::plan::{Graph, Plan, StepIdx};
+use crate::plan::{Plan, StepIdx};
+use crate::runbook::Runbook;
 
 /// Steps above this count get no timeline (it would not be readable).
 const TIMELINE_MAX_STEPS: usize = 60;
@@ -18,15 +20,15 @@ const NICE_STEPS_MS: &[u128] = &[
 
 /// Renders the plan: start order with earliest start offsets, the critical path, the makespan
 /// against the RTO (with a `warning:` line when the estimate breaks it) and a timeline.
-pub fn text(plan: &Plan) -> String {
+pub fn text(plan: &Plan, runbook: &Runbook) -> String {
     let mut out = String::new();
     let o = &mut out;
     let _ = writeln!(o, "Plan: {}", plan.name());
     if let Some(desc) = plan.description() {
         let _ = writeln!(o, "  {desc}");
     }
-    let main = plan.main();
-    let cleanup = plan.cleanup();
+    let main = View::main(plan, runbook);
+    let cleanup = View::cleanup(plan, runbook);
     let _ = writeln!(
         o,
         "  {} step{}, {} dependenc{}{}",
@@ -49,7 +51,7 @@ pub fn text(plan: &Plan) -> String {
             o,
             "Start order (START = earliest start from the beginning of the run; * = critical path)"
         );
-        table(o, main, Duration::ZERO, true);
+        table(o, &main, Duration::ZERO, true);
     }
     if !cleanup.is_empty() {
         let _ = writeln!(o);
@@ -57,16 +59,12 @@ pub fn text(plan: &Plan) -> String {
             o,
             "Cleanup (finally: runs after the steps above, whatever their outcome)"
         );
-        table(o, cleanup, plan.makespan(), false);
+        table(o, &cleanup, plan.makespan(), false);
     }
 
     let _ = writeln!(o);
     if !main.is_empty() {
-        let path: Vec<&str> = plan
-            .critical_path()
-            .iter()
-            .map(|&v| plan.step(v).id.as_str())
-            .collect();
+        let path: Vec<&str> = plan.critical_path().iter().map(|&v| plan.id(v)).collect();
         let _ = writeln!(
             o,
             "Critical path ({}): {}",
@@ -116,11 +114,11 @@ pub fn text(plan: &Plan) -> String {
         }
     }
 
-    timeline(o, plan);
+    timeline(o, plan, runbook);
     out
 }
 
-fn table(o: &mut String, g: &Graph, offset: Duration, mark_critical: bool) {
+fn table(o: &mut String, g: &View, offset: Duration, mark_critical: bool) {
     let rows: Vec<[String; 6]> = g
         .steps()
         .iter()
@@ -187,9 +185,9 @@ fn table(o: &mut String, g: &Graph, offset: Duration, mark_critical: bool) {
     }
 }
 
-fn timeline(o: &mut String, plan: &Plan) {
-    let main = plan.main();
-    let cleanup = plan.cleanup();
+fn timeline(o: &mut String, plan: &Plan, runbook: &Runbook) {
+    let main = View::main(plan, runbook);
+    let cleanup = View::cleanup(plan, runbook);
     let total = plan.total_with_cleanup();
     let count = main.len() + cleanup.len();
     if count == 0 || total.is_zero() {
@@ -226,7 +224,7 @@ fn timeline(o: &mut String, plan: &Plan) {
         .max()
         .unwrap_or(0);
     let col = |t: Duration| (t.as_millis() / per_col_ms) as usize;
-    let bar = |o: &mut String, g: &Graph, v: StepIdx, offset: Duration, fill: char| {
+    let bar = |o: &mut String, g: &View, v: StepIdx, offset: Duration, fill: char| {
         let start = offset + g.earliest_start(v);
         let end = start + g.step(v).estimate;
         let (a, mut b) = (col(start), col(end).max(col(start)));
@@ -248,10 +246,10 @@ fn timeline(o: &mut String, plan: &Plan) {
     };
     for &v in main.steps() {
         let fill = if main.is_critical(v) { '#' } else { '=' };
-        bar(o, main, v, Duration::ZERO, fill);
+        bar(o, &main, v, Duration::ZERO, fill);
     }
     for &v in cleanup.steps() {
-        bar(o, cleanup, v, plan.makespan(), '~');
+        bar(o, &cleanup, v, plan.makespan(), '~');
     }
     let _ = writeln!(o, "  {:<id_w$} 0{:>w$}", "", d(total), w = width + 1);
 }
