@@ -186,6 +186,14 @@ fn main() {
         std::process::exit(2);
     }
 
+    // The target directory may be shared with other builds: run a private copy of the binary,
+    // so that nothing replaces it between runs.
+    let bin_dir = tempfile::tempdir().expect("temp dir");
+    let copy = bin_dir.path().join("drillbook");
+    std::fs::copy(&bin, &copy).expect("copy the drillbook binary");
+    let built = bin;
+    let bin = copy;
+
     let yaml = generate(steps);
     let mut file = tempfile::Builder::new()
         .prefix("drillbook-bench-")
@@ -218,7 +226,7 @@ fn main() {
         "drillbook validate + plan: {steps} steps, {edges} needs, {} KiB of YAML, {runs} runs each",
         yaml.len() / 1024
     );
-    println!("binary: {}", bin.display());
+    println!("binary: {} (run from a private copy)", built.display());
     println!();
     println!(
         "{:<44} {:>11} {:>11} {:>10}  target",
