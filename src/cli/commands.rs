@@ -5,13 +5,15 @@ use super::{Cli, Command, ExitCode};
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Plan(args) => super::plan::run(args),
+        Command::Runs(args) => super::report::runs(args),
+        Command::Report(args) => super::report::report(args),
+        Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
+        Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(_)
         | Command::Schema
         | Command::Run(_)
         | Command::Resume(_)
-        | Command::Approve(_)
-        | Command::Runs(_)
-        | Command::Report(_) => {
+        | Command::Approve(_) => {
             eprintln!("error: not implemented yet");
             ExitCode::Failed
         }

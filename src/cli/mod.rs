@@ -1,8 +1,10 @@
 //! The command line: arguments, dispatch, exit codes. `main.rs` only calls [`main`].
 
 mod commands;
+mod evidence;
 mod exit;
 mod plan;
+mod report;
 
 pub use exit::ExitCode;
 
@@ -48,6 +50,10 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show the timing report of a past run, or write it in another format.
     Report(ReportArgs),
+    /// Check a sealed evidence directory: hashes, journal chain, signature.
+    VerifyEvidence(evidence::VerifyEvidenceArgs),
+    /// Evidence keys and sealing.
+    Evidence(evidence::EvidenceArgs),
 }
 
 #[derive(Debug, Args)]

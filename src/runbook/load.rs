@@ -170,3 +170,17 @@ pub fn load_str(
         sha256: sha256_hex(text.as_bytes()),
     })
 }
+
+/// Parses a YAML document into `T` (scenarios use this; serde_yaml stays in this file).
+pub fn parse_document<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, Diagnostics> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let loc = e
+            .location()
+            .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
+            .unwrap_or_else(|| path.display().to_string());
+        Diagnostics(vec![format!("{loc}: {e}")])
+    })
+}
