@@ -4,6 +4,7 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Plan(args) => super::plan::run(args),
         Command::Runs(args) => super::report::runs(args),
         Command::Report(args) => super::report::report(args),
         Command::Run(args) => super::run::run(args),
@@ -11,7 +12,7 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Approve(args) => super::run::approve(args),
         Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
         Command::Evidence(args) => super::evidence::evidence(args),
-        Command::Validate(_) | Command::Plan(_) | Command::Schema => {
+        Command::Validate(_) | Command::Schema => {
             eprintln!("error: not implemented yet");
             ExitCode::Failed
         }

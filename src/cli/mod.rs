@@ -3,6 +3,7 @@
 mod commands;
 mod evidence;
 mod exit;
+mod plan;
 mod report;
 mod run;
 
@@ -75,10 +76,15 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = plan::EXAMPLES)]
 pub struct PlanArgs {
+    /// Runbook file.
     pub file: PathBuf,
+    /// Output format: text for people, json for tools (docs/plan-json.md), dot or mermaid for
+    /// diagrams.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    /// Override a variable (repeatable): `--var secondary=eu-west-1`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
     /// Exit 1 when the estimated makespan exceeds `objectives.rto`.

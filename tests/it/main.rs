@@ -3,5 +3,6 @@ mod actions_net;
 mod emulator;
 mod engine;
 mod evidence;
+mod plan;
 mod report;
 mod support;
