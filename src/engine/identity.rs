@@ -1,7 +1,7 @@
 //! The caller identity, with a testing override.
 
 use crate::actions::aws::{Aws, Identity};
-use crate::actions::{ActionError, Service};
+use crate::actions::ActionError;
 use crate::runbook::Runbook;
 
 /// TESTING AID: when this environment variable holds an ARN, drillbook uses it as the caller
@@ -20,7 +20,6 @@ pub async fn caller_identity(aws: &Aws, region: &str) -> Result<Identity, Action
         let account = arn.split(':').nth(4).unwrap_or_default().to_string();
         return Ok(Identity { account, arn });
     }
-    aws.limits().acquire(Service::Core).await;
     aws.identity(region).await
 }
 

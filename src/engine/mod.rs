@@ -9,14 +9,14 @@
 mod approve;
 mod error;
 mod identity;
-mod limits;
+
 mod run;
 mod step;
 
+pub use crate::actions::limits::RateLimits;
 pub use approve::approve;
 pub use error::EngineError;
 pub use identity::{IDENTITY_ENV, caller_identity, identity_region};
-pub use limits::RateLimits;
 pub use run::{Engine, RunResult, needs_aws};
 pub use step::backoff_delay;
 
