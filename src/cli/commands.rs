@@ -10,6 +10,8 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Run(args) => super::run::run(args),
         Command::Resume(args) => super::run::resume(args),
         Command::Approve(args) => super::run::approve(args),
+        Command::Drill(args) => super::drill::drill(args),
+        Command::IamPolicy(args) => super::drill::iam_policy(args),
         Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
         Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(_) | Command::Schema => {

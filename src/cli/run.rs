@@ -4,10 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ApproveArgs, ExecOptions, ExitCode, MessageFormat, ResumeArgs, RunArgs};
+use super::{ApproveArgs, ExecOptions, ExitCode, ResumeArgs, RunArgs};
 use crate::actions::Registry;
 use crate::actions::aws::{Aws, AwsOptions};
-use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::file::FileStore;
 use crate::engine::{Engine, EngineError, IDENTITY_ENV, RunResult, caller_identity, needs_aws};
 use crate::event::{Mode, RunStatus};
@@ -23,7 +22,7 @@ fn mode_name(m: Mode) -> &'static str {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,7 +32,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
+pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
     vars.iter()
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -97,7 +96,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn engine_error(e: EngineError) -> ExitCode {
+pub(super) fn engine_error(e: EngineError) -> ExitCode {
     eprintln!("error: {e}");
     if e.is_invalid_input() {
         ExitCode::Invalid
@@ -106,24 +105,35 @@ fn engine_error(e: EngineError) -> ExitCode {
     }
 }
 
-/// Prints the timing report of a finished (or paused) run on stdout, for humans. With
-/// `--message-format json` stdout carries only events, so nothing is printed.
-pub(super) async fn print_timing_report(exec: &ExecOptions, run_id: &str) {
-    if exec.message_format != MessageFormat::Human {
-        return;
-    }
-    let store = FileStore::new(&exec.state_dir);
-    let Ok(stored) = store.load(run_id).await else {
-        return;
-    };
-    let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
-    if let Ok(loaded) = crate::runbook::load_str(
-        Path::new(&stored.runbook_path),
-        &stored.runbook_text,
-        &overrides,
-    ) {
-        let report = crate::report::TimingReport::from_journal(&stored, &loaded.runbook);
-        println!("{}", report.render_text());
+/// The `--sign-with` signer, or exit 2 with a hint.
+pub(super) fn signer_or_exit(exec: &ExecOptions) -> Result<crate::evidence::Signer, ExitCode> {
+    super::finish::signer(exec).map_err(|e| {
+        eprintln!(
+            "error: {e}\nhelp: use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`"
+        );
+        ExitCode::Invalid
+    })
+}
+
+/// Reports, evidence and metrics for a run that stopped, then its exit code.
+async fn after_run(
+    res: &RunResult,
+    exec: &ExecOptions,
+    aws: &Aws,
+    signer: &crate::evidence::Signer,
+) -> ExitCode {
+    let finished = super::finish::finish(exec, aws, signer, &res.run_id, None).await;
+    let code = conclude(res, exec);
+    match finished {
+        Ok(_) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if code == ExitCode::Success {
+                ExitCode::Failed
+            } else {
+                code
+            }
+        }
     }
 }
 
@@ -177,7 +187,7 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
 }
 
 /// Asks for confirmation of an `--execute` run on a terminal.
-fn confirm(runbook: &Runbook, account: Option<&str>) -> bool {
+pub(super) fn confirm(runbook: &Runbook, account: Option<&str>) -> bool {
     let mutating: Vec<&crate::runbook::Step> = runbook
         .steps
         .iter()
@@ -245,6 +255,10 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     } else {
         Mode::DryRun
     };
+    let signer = match signer_or_exit(&args.exec) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
@@ -265,18 +279,15 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::Invalid;
             }
         }
-        let engine = engine_for(&args.exec, aws);
+        let engine = engine_for(&args.exec, aws.clone());
         match engine.run(&loaded, mode).await {
-            Ok(res) => {
-                print_timing_report(&args.exec, &res.run_id).await;
-                conclude(&res, &args.exec)
-            }
+            Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
             Err(e) => engine_error(e),
         }
     })
 }
 
-fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
+pub(super) fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
     Engine::new(
         Arc::new(FileStore::new(&exec.state_dir)),
         Registry::builtin(),
@@ -293,6 +304,10 @@ fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
 }
 
 pub(super) fn resume(args: ResumeArgs) -> ExitCode {
+    let signer = match signer_or_exit(&args.exec) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
@@ -318,12 +333,9 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
         .ok()
         .map(|l| l.runbook);
         let aws = aws_for(runbook.as_ref(), mode, &args.exec.profile).await;
-        let engine = engine_for(&args.exec, aws);
+        let engine = engine_for(&args.exec, aws.clone());
         match engine.resume(&args.run_id, args.force).await {
-            Ok(res) => {
-                print_timing_report(&args.exec, &res.run_id).await;
-                conclude(&res, &args.exec)
-            }
+            Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
             Err(e) => engine_error(e),
         }
     })

@@ -1,7 +1,7 @@
 //! The caller identity, with a testing override.
 
-use crate::actions::aws::{Aws, Identity};
 use crate::actions::ActionError;
+use crate::actions::aws::{Aws, Identity};
 use crate::runbook::Runbook;
 
 /// TESTING AID: when this environment variable holds an ARN, drillbook uses it as the caller
