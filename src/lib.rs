@@ -10,6 +10,8 @@ pub mod checkpoint;
 pub mod cli;
 pub mod engine;
 pub mod event;
+pub mod evidence;
 pub mod plan;
 pub mod report;
 pub mod runbook;
+pub mod scenario;

@@ -1,20 +1,43 @@
 //! AWS access shared by the actions: one SDK configuration from the standard chain
-//! (profiles, SSO, environment, `AWS_ENDPOINT_URL`), clients per Region, the caller identity.
+//! (profiles, SSO, environment, `AWS_ENDPOINT_URL`), clients per Region, the caller identity,
+//! AWS errors turned into [`ActionError`]s with the service's code and message, and the
+//! game-day Region impairment (an SDK interceptor that refuses calls to impaired Regions).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::Action;
+use super::limits::RateLimits;
+use super::{Action, ActionError, AwsFailure, Service};
+
+/// A Region (optionally one service in it) that a game-day scenario makes unreachable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Impairment {
+    pub region: String,
+    /// `None`: every service. Otherwise a service name as in the catalogue (`kms`, `dynamodb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
 
 /// Settings that shape every AWS client of a run.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
     /// `--profile`.
     pub profile: Option<String>,
-    /// Regions whose calls must fail as if unreachable (game-day impairment):
-    /// `(region, Some(service))` or `(region, None)` for every service.
-    pub impaired: Vec<(String, Option<String>)>,
+    /// Regions whose calls fail as if unreachable.
+    pub impaired: Vec<Impairment>,
 }
 
 /// The caller identity (STS GetCallerIdentity).
@@ -24,10 +47,39 @@ pub struct Identity {
     pub arn: String,
 }
 
+/// A call that the impairment refused: which step tried to reach the lost Region.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImpairedCall {
+    pub step: Option<String>,
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+}
+
+tokio::task_local! {
+    static CURRENT_STEP: String;
+}
+
+/// Runs `fut` with `step` recorded as the current step, so refused calls name their step.
+pub async fn in_step<F: std::future::Future>(step: &str, fut: F) -> F::Output {
+    CURRENT_STEP.scope(step.to_string(), fut).await
+}
+
 /// AWS access for one run.
 pub struct Aws {
     base: SdkConfig,
     pub options: AwsOptions,
+    refused: Arc<Mutex<Vec<ImpairedCall>>>,
+    /// Per-service request-rate limits, shared by every step of the run.
+    limits: super::limits::RateLimits,
+}
+
+impl std::fmt::Debug for Aws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aws")
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 impl Aws {
@@ -38,7 +90,23 @@ impl Aws {
             loader = loader.profile_name(p);
         }
         let base = loader.load().await;
-        Aws { base, options }
+        Aws::from_config(base, options)
+    }
+
+    /// Uses a given SDK configuration (tests point it at the emulator).
+    pub fn from_config(base: SdkConfig, options: AwsOptions) -> Aws {
+        Aws {
+            base,
+            options,
+            refused: Arc::default(),
+            limits: super::limits::RateLimits::default(),
+        }
+    }
+
+    /// The run's rate limiter. Every request of the clients below already passes through it
+    /// (see [`Paced`]); other callers may `acquire` directly.
+    pub fn limits(&self) -> &super::limits::RateLimits {
+        &self.limits
     }
 
     /// The SDK configuration for a Region.
@@ -49,44 +117,100 @@ impl Aws {
             .build()
     }
 
+    /// Calls refused by the impairment so far.
+    pub fn refused_calls(&self) -> Vec<ImpairedCall> {
+        self.refused
+            .lock()
+            .expect("impairment log poisoned")
+            .clone()
+    }
+
+    /// The HTTP client of the configuration, with every request paced by the run's limits.
+    /// The configuration for one service in a Region, its HTTP client paced by the run's limits
+    /// (a configuration without an HTTP client, built by hand in tests, stays unpaced).
+    fn service_config(&self, region: &str, service: Service) -> SdkConfig {
+        let mut b = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_string()));
+        if let Some(inner) = self.base.http_client() {
+            b = b.http_client(Paced {
+                inner,
+                limits: self.limits.clone(),
+                service,
+            });
+        }
+        b.build()
+    }
+
+    fn guard(&self, region: &str) -> RegionGuard {
+        RegionGuard {
+            region: region.to_string(),
+            impaired: self
+                .options
+                .impaired
+                .iter()
+                .filter(|i| i.region == region)
+                .map(|i| i.service.clone())
+                .collect(),
+            refused: self.refused.clone(),
+        }
+    }
+
     pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.config(region))
+        let conf = aws_sdk_dynamodb::config::Builder::from(
+            &self.service_config(region, Service::DynamoDb),
+        )
+        .interceptor(self.guard(region))
+        .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
     }
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.config(region))
+        let conf = aws_sdk_kms::config::Builder::from(&self.service_config(region, Service::Kms))
+            .interceptor(self.guard(region))
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
     }
     pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
-        aws_sdk_apigateway::Client::new(&self.config(region))
+        let conf = aws_sdk_apigateway::config::Builder::from(
+            &self.service_config(region, Service::ApiGateway),
+        )
+        .interceptor(self.guard(region))
+        .build();
+        aws_sdk_apigateway::Client::from_conf(conf)
     }
+    /// Route 53's control plane is in us-east-1 whatever the step's Region.
     pub fn route53(&self) -> aws_sdk_route53::Client {
-        aws_sdk_route53::Client::new(&self.config("us-east-1"))
+        let conf = aws_sdk_route53::config::Builder::from(
+            &self.service_config("us-east-1", Service::Route53),
+        )
+        .interceptor(self.guard("us-east-1"))
+        .build();
+        aws_sdk_route53::Client::from_conf(conf)
     }
     pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
-        aws_sdk_cloudwatch::Client::new(&self.config(region))
+        let conf = aws_sdk_cloudwatch::config::Builder::from(
+            &self.service_config(region, Service::CloudWatch),
+        )
+        .interceptor(self.guard(region))
+        .build();
+        aws_sdk_cloudwatch::Client::from_conf(conf)
     }
     pub fn sts(&self, region: &str) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config(region))
+        let conf = aws_sdk_sts::config::Builder::from(&self.service_config(region, Service::Core))
+            .interceptor(self.guard(region))
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
     }
 
     /// Who is calling (STS GetCallerIdentity in `region`).
-    pub async fn identity(&self, region: &str) -> Result<Identity, super::ActionError> {
+    pub async fn identity(&self, region: &str) -> Result<Identity, ActionError> {
         let out = self
             .sts(region)
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| {
-                super::ActionError::Aws(Box::new(super::AwsFailure {
-                    service: "sts".into(),
-                    operation: "GetCallerIdentity".into(),
-                    region: region.into(),
-                    code: "RequestFailed".into(),
-                    message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-                    retryable: true,
-                    request_id: None,
-                    hint: "check your AWS credentials (`aws sts get-caller-identity`)".into(),
-                }))
-            })?;
+            .map_err(|e| aws_error("sts", "GetCallerIdentity", region, e))?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
@@ -94,7 +218,347 @@ impl Aws {
     }
 }
 
+/// An HTTP client that waits for the run's per-service rate limit before each request
+/// (SDK retries included), so the engine stays under AWS's API quotas on its own.
+#[derive(Debug, Clone)]
+struct Paced {
+    inner: SharedHttpClient,
+    limits: RateLimits,
+    service: Service,
+}
+
+impl HttpClient for Paced {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limits: self.limits.clone(),
+            service: self.service,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    limits: RateLimits,
+    service: Service,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let limits = self.limits.clone();
+        let service = self.service;
+        HttpConnectorFuture::new(async move {
+            limits.acquire(service).await;
+            inner.call(request).await
+        })
+    }
+}
+
+/// The error an impaired Region's calls fail with (found again in [`aws_error`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{region} is impaired by the game-day scenario: {service} {operation} refused")]
+pub struct RegionImpaired {
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+}
+
+/// Interceptor that refuses every call to an impaired Region (or service in it) before it is
+/// sent, as if the Region were unreachable.
+#[derive(Debug, Clone)]
+struct RegionGuard {
+    region: String,
+    /// One entry per impairment of this Region: `None` = all services.
+    impaired: Vec<Option<String>>,
+    refused: Arc<Mutex<Vec<ImpairedCall>>>,
+}
+
+impl Intercept for RegionGuard {
+    fn name(&self) -> &'static str {
+        "drillbook-region-impairment"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.impaired.is_empty() {
+            return Ok(());
+        }
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_lowercase(), m.name().to_string()))
+            .unwrap_or_default();
+        let hit = self.impaired.iter().any(|s| match s {
+            None => true,
+            Some(s) => service
+                .replace([' ', '-'], "")
+                .contains(&s.replace([' ', '-'], "")),
+        });
+        if !hit {
+            return Ok(());
+        }
+        let step = CURRENT_STEP.try_with(|s| s.clone()).ok();
+        self.refused
+            .lock()
+            .expect("impairment log poisoned")
+            .push(ImpairedCall {
+                step,
+                region: self.region.clone(),
+                service: service.clone(),
+                operation: operation.clone(),
+            });
+        Err(Box::new(RegionImpaired {
+            region: self.region.clone(),
+            service,
+            operation,
+        }))
+    }
+}
+
+/// Codes AWS uses for throttling; worth retrying with backoff.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+    "PriorRequestNotComplete",
+    "SlowDown",
+    "TransactionInProgressException",
+];
+
+fn find_in_chain<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Turns an SDK error into an [`ActionError`] carrying the service's error code and message,
+/// the request id, whether it is worth retrying, and a hint.
+pub fn aws_error<E>(
+    service: &str,
+    operation: &str,
+    region: &str,
+    err: SdkError<E, HttpResponse>,
+) -> ActionError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(imp) = find_in_chain::<RegionImpaired>(&err) {
+        return ActionError::Impaired {
+            region: imp.region.clone(),
+            service: service.to_string(),
+            operation: operation.to_string(),
+        };
+    }
+    let (code, message, retryable, request_id, status) = match &err {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let code = se.err().code().unwrap_or("Unknown").to_string();
+            let message = se.err().message().unwrap_or_default().to_string();
+            let request_id = ["x-amzn-requestid", "x-amz-request-id", "x-amzn-request-id"]
+                .iter()
+                .find_map(|h| se.raw().headers().get(*h))
+                .map(str::to_string);
+            let retryable = status >= 500 || status == 429 || THROTTLING.contains(&code.as_str());
+            (code, message, retryable, request_id, Some(status))
+        }
+        SdkError::TimeoutError(_) => (
+            "Timeout".to_string(),
+            "the request timed out".to_string(),
+            true,
+            None,
+            None,
+        ),
+        SdkError::DispatchFailure(d) => (
+            "ConnectionFailed".to_string(),
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            d.is_io() || d.is_timeout() || d.is_other(),
+            None,
+            None,
+        ),
+        SdkError::ResponseError(_) => (
+            "BadResponse".to_string(),
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            true,
+            None,
+            None,
+        ),
+        _ => (
+            "RequestFailed".to_string(),
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            false,
+            None,
+            None,
+        ),
+    };
+    let lower = message.to_lowercase();
+    if status == Some(501)
+        || code == "NotImplemented"
+        || lower.contains("not yet implemented")
+        || lower.contains("pro feature")
+        || lower.contains("not implemented")
+    {
+        return ActionError::Unsupported {
+            operation: operation.to_string(),
+            hint: format!(
+                "the AWS endpoint in use does not implement {service} {operation} ({code}: {message}); \
+                 run against AWS, or an emulator that supports it"
+            ),
+        };
+    }
+    let hint = hint_for(service, operation, &code, retryable);
+    ActionError::Aws(Box::new(AwsFailure {
+        service: service.to_string(),
+        operation: operation.to_string(),
+        region: region.to_string(),
+        code,
+        message,
+        retryable,
+        request_id,
+        hint,
+    }))
+}
+
+fn hint_for(service: &str, operation: &str, code: &str, retryable: bool) -> String {
+    if code.contains("AccessDenied")
+        || code == "UnauthorizedOperation"
+        || code == "AccessDeniedException"
+    {
+        return format!(
+            "the caller lacks permission for {service}:{operation}; `drillbook iam-policy RUNBOOK` prints the policy the runbook needs"
+        );
+    }
+    if code.contains("NotFound") || code.contains("NoSuch") {
+        return "check the resource name and the step's Region".to_string();
+    }
+    if code.contains("Expired")
+        || code.contains("InvalidClientTokenId")
+        || code.contains("UnrecognizedClient")
+    {
+        return "refresh your AWS credentials (for SSO: `aws sso login`)".to_string();
+    }
+    if code == "ConnectionFailed" {
+        return "check network access to the AWS endpoint (and AWS_ENDPOINT_URL if set)"
+            .to_string();
+    }
+    if retryable {
+        return "transient; drillbook retries it as the step's `retry:` allows".to_string();
+    }
+    String::new()
+}
+
 /// The AWS actions (one file per service, added as they are implemented).
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
-    vec![]
+    let mut all: Vec<Arc<dyn Action>> = vec![
+        Arc::new(super::kms::AssertReplica),
+        Arc::new(super::kms::ReplicateKey),
+        Arc::new(super::kms::Promote),
+        Arc::new(super::kms::VerifyCrypto),
+        Arc::new(super::apigateway::AssertReady),
+        Arc::new(super::apigateway::UpdateStage),
+        Arc::new(super::apigateway::MapDomain),
+        Arc::new(super::route53::Failover),
+        Arc::new(super::route53::AssertRecords),
+    ];
+    all.extend(super::dynamodb::all());
+    all.extend(super::cloudwatch::all());
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offline_config() -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("ca-central-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::for_tests(),
+            ))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn impaired_region_is_refused_before_sending_and_named() {
+        let aws = Aws::from_config(
+            offline_config(),
+            AwsOptions {
+                profile: None,
+                impaired: vec![Impairment {
+                    region: "ca-central-1".into(),
+                    service: None,
+                }],
+            },
+        );
+        let err = in_step("probe", async {
+            aws.dynamodb("ca-central-1").list_tables().send().await
+        })
+        .await
+        .unwrap_err();
+        let err = aws_error("dynamodb", "ListTables", "ca-central-1", err);
+        assert!(
+            matches!(&err, ActionError::Impaired { region, .. } if region == "ca-central-1"),
+            "{err:?}"
+        );
+        let refused = aws.refused_calls();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].step.as_deref(), Some("probe"));
+        assert_eq!(refused[0].operation, "ListTables");
+    }
+
+    #[tokio::test]
+    async fn other_services_pass_a_service_scoped_impairment() {
+        let aws = Aws::from_config(
+            offline_config(),
+            AwsOptions {
+                profile: None,
+                impaired: vec![Impairment {
+                    region: "ca-central-1".into(),
+                    service: Some("kms".into()),
+                }],
+            },
+        );
+        // DynamoDB is not impaired: the call goes out and fails to connect (nothing listens).
+        let err = aws
+            .dynamodb("ca-central-1")
+            .list_tables()
+            .send()
+            .await
+            .unwrap_err();
+        let err = aws_error("dynamodb", "ListTables", "ca-central-1", err);
+        assert!(
+            matches!(&err, ActionError::Aws(f) if f.code == "ConnectionFailed"),
+            "{err:?}"
+        );
+        let err = aws
+            .kms("ca-central-1")
+            .list_keys()
+            .send()
+            .await
+            .unwrap_err();
+        let err = aws_error("kms", "ListKeys", "ca-central-1", err);
+        assert!(matches!(&err, ActionError::Impaired { .. }), "{err:?}");
+    }
 }

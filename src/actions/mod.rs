@@ -5,9 +5,17 @@
 //! - `apply`: mutate, idempotently. The engine calls it only when `observe` listed changes.
 //! - `verify`: the post-condition, checked after `apply`.
 
+mod apigateway;
 pub mod aws;
 pub mod catalog;
+pub mod cloudwatch;
 mod core_actions;
+mod dynamodb;
+pub mod iam;
+mod kms;
+pub mod limits;
+pub mod poll;
+mod route53;
 mod types;
 
 pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};

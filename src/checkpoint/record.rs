@@ -112,6 +112,18 @@ pub enum Entry {
     RunFinished {
         status: RunStatus,
     },
+    /// A game-day drill's verdicts, written after the run's steps (see `drillbook drill`).
+    DrillJudged {
+        scenario: String,
+        scenario_sha256: String,
+        /// Regions (or services in them) the scenario made unreachable.
+        #[serde(default)]
+        impaired: Vec<crate::actions::aws::Impairment>,
+        /// Calls refused by the impairment, with the step that made them.
+        #[serde(default)]
+        refused_calls: Vec<crate::actions::aws::ImpairedCall>,
+        verdicts: crate::scenario::Verdicts,
+    },
     /// Free-form, for additions that older readers can skip.
     Note {
         message: String,

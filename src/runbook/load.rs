@@ -177,6 +177,41 @@ pub fn parse_var_overrides(args: &[String]) -> Result<Vec<(String, String)>, Dia
     }
 }
 
+/// Parses a YAML document into `T` (scenarios use this; serde_yaml stays in this file).
+pub fn parse_document<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, Diagnostics> {
+    if text.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(path, text.len() as u64));
+    }
+    serde_yaml::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        // serde_yaml appends " at line L column C"; the location is shown separately.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        match e.location() {
+            Some(l) => {
+                let src = Source::new(path.display().to_string(), Arc::from(text));
+                let at = l.index();
+                Diagnostics::single(Problem::at(
+                    &src,
+                    yaml::Span::new(at, at),
+                    message,
+                    "here",
+                    Some("check this field against the documented format".into()),
+                ))
+            }
+            None => Diagnostics::single(Problem::general(
+                format!("{}: {message}", path.display()),
+                Some("check the file against the documented format".into()),
+            )),
+        }
+    })
+}
+
 #[cfg(test)]
 mod proptests {
     use super::*;

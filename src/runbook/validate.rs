@@ -75,6 +75,8 @@ struct Retry {
 
 struct Draft {
     finally: bool,
+    /// The id as written (even when invalid), for messages.
+    name: String,
     span: Span,
     id: Option<(String, Span)>,
     action: Option<&'static ActionSpec>,
@@ -722,6 +724,7 @@ impl<'a> V<'a> {
         let f = self.fields(node, STEP_KEYS, "a step");
         let mut d = Draft {
             finally,
+            name: String::new(),
             span: node.span,
             id: None,
             action: None,
@@ -763,9 +766,12 @@ impl<'a> V<'a> {
                 }
             }
         }
-        let id_text =
-            d.id.as_ref()
-                .map_or_else(|| "?".to_string(), |(i, _)| i.clone());
+        let id_text = match (&d.id, f[0].and_then(|(_, v)| v.scalar())) {
+            (Some((i, _)), _) => i.clone(),
+            (None, Some(raw)) => raw.text.clone(),
+            (None, None) => "?".to_string(),
+        };
+        d.name = id_text.clone();
         // action
         match f[1] {
             None => self.report(f[0].map_or(node.span, |(k, _)| k.span), format!("step `{id_text}` has no `action`"), "no action", || {
@@ -830,7 +836,12 @@ impl<'a> V<'a> {
                                 pk.span,
                                 "parameter names must be plain strings",
                                 "not a name",
-                                || Some("use the parameter's name as the key, for example `table:`".into()),
+                                || {
+                                    Some(
+                                        "use the parameter's name as the key, for example `table:`"
+                                            .into(),
+                                    )
+                                },
                             );
                             continue;
                         };
@@ -1279,7 +1290,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             && !defaults_region_given
             && !d.region_given
         {
-            let id = d.id.as_ref().map_or("?", |(i, _)| i.as_str()).to_string();
+            let id = d.name.clone();
             let span = d.action_span.unwrap_or(d.span);
             let action = spec.name;
             v.report(span, format!("step `{id}` needs a Region for `{action}`"), "no Region for this action", || {
@@ -1377,7 +1388,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut sound = true;
     for (i, d) in drafts.iter().enumerate() {
-        let me = d.id.as_ref().map_or("?", |(s, _)| s.as_str());
+        let me = d.name.as_str();
         for (k, (need, span)) in d.needs.iter().enumerate() {
             if d.needs[..k].iter().any(|(x, _)| x == need) {
                 let need = need.clone();
@@ -1456,7 +1467,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     for scc in sccs {
         cyclic = true;
         let cycle = find_cycle(&deps, &scc);
-        let name = |i: usize| drafts[i].id.as_ref().map_or("?", |(s, _)| s.as_str());
+        let name = |i: usize| drafts[i].name.as_str();
         let mut path: Vec<&str> = cycle.iter().map(|&i| name(i)).collect();
         path.push(name(cycle[0]));
         let text = path.join(" -> ");
@@ -1499,7 +1510,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
         if stamp.is_empty() {
             stamp = vec![0; n];
         }
-        let me = d.id.as_ref().map_or("?", |(s, _)| s.as_str());
+        let me = d.name.as_str();
         for r in &d.refs {
             let Some(&x) = index.get(r.step.as_str()) else {
                 let step = r.step.clone();

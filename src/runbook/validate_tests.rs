@@ -57,11 +57,7 @@ check!(
         "{HEAD}steps:\n  - id: a\n    action: wait\n    nedds: [b]\n    with: {{ duration: 1s }}\n"
     )
 );
-check!(
-    steps_wrong_type,
-    1,
-    format!("{HEAD}steps: {{ a: wait }}\n")
-);
+check!(steps_wrong_type, 1, format!("{HEAD}steps: {{ a: wait }}\n"));
 check!(
     needs_wrong_type,
     1,
@@ -70,7 +66,10 @@ check!(
 check!(
     bool_wrong_type,
     1,
-    format!("{HEAD}allow_self_approval: \"yes\"\nsteps:\n{}", wait_step("a"))
+    format!(
+        "{HEAD}allow_self_approval: \"yes\"\nsteps:\n{}",
+        wait_step("a")
+    )
 );
 check!(
     duplicate_step_id,
@@ -117,11 +116,7 @@ check!(
     1,
     format!("{HEAD}steps:\n  - id: a\n    action: dynamodb.restore\n")
 );
-check!(
-    missing_action,
-    1,
-    format!("{HEAD}steps:\n  - id: a\n")
-);
+check!(missing_action, 1, format!("{HEAD}steps:\n  - id: a\n"));
 check!(
     missing_parameter,
     1,
@@ -130,7 +125,9 @@ check!(
 check!(
     unknown_parameter,
     1,
-    format!("{HEAD}steps:\n  - id: a\n    action: wait\n    with: {{ duration: 1s, durration: 2s }}\n")
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: wait\n    with: {{ duration: 1s, durration: 2s }}\n"
+    )
 );
 check!(
     parameter_wrong_kind,
@@ -164,7 +161,10 @@ check!(
 check!(
     bad_region,
     1,
-    format!("{HEAD}defaults: {{ region: eu-wset-1 }}\nsteps:\n{}", wait_step("a"))
+    format!(
+        "{HEAD}defaults: {{ region: eu-wset-1 }}\nsteps:\n{}",
+        wait_step("a")
+    )
 );
 check!(
     missing_region,
@@ -184,7 +184,10 @@ check!(
 check!(
     run_id_outside_with,
     1,
-    format!("{HEAD}steps:\n{}    region: \"{{{{ run.id }}}}\"\n", wait_step("a"))
+    format!(
+        "{HEAD}steps:\n{}    region: \"{{{{ run.id }}}}\"\n",
+        wait_step("a")
+    )
 );
 check!(
     bad_template_reference,
@@ -243,7 +246,10 @@ check!(root_not_a_mapping, 1, "- a\n- b\n".to_string());
 check!(
     account_not_12_digits,
     1,
-    format!("{HEAD}accounts: {{ primary: \"12345\" }}\nsteps:\n{}", wait_step("a"))
+    format!(
+        "{HEAD}accounts: {{ primary: \"12345\" }}\nsteps:\n{}",
+        wait_step("a")
+    )
 );
 check!(
     duplicate_key,
@@ -253,17 +259,28 @@ check!(
 check!(
     finally_needs_main_step,
     1,
-    format!("{HEAD}steps:\n{}finally:\n{}    needs: [a]\n", wait_step("a"), wait_step("b"))
+    format!(
+        "{HEAD}steps:\n{}finally:\n{}    needs: [a]\n",
+        wait_step("a"),
+        wait_step("b")
+    )
 );
 check!(
     main_step_needs_finally,
     1,
-    format!("{HEAD}steps:\n{}    needs: [b]\nfinally:\n{}", wait_step("a"), wait_step("b"))
+    format!(
+        "{HEAD}steps:\n{}    needs: [b]\nfinally:\n{}",
+        wait_step("a"),
+        wait_step("b")
+    )
 );
 check!(
     retry_attempts_out_of_range,
     1,
-    format!("{HEAD}steps:\n{}    retry: {{ attempts: 0 }}\n", wait_step("a"))
+    format!(
+        "{HEAD}steps:\n{}    retry: {{ attempts: 0 }}\n",
+        wait_step("a")
+    )
 );
 check!(
     on_failure_unknown,
@@ -399,13 +416,18 @@ finally:
     // Route 53 actions take no Region.
     assert_eq!(rb.steps[2].region, None);
     assert_eq!(rb.finally.len(), 1);
-    assert_eq!(loaded.sha256, crate::runbook::load::sha256_hex(text.as_bytes()));
+    assert_eq!(
+        loaded.sha256,
+        crate::runbook::load::sha256_hex(text.as_bytes())
+    );
 }
 
 #[test]
 fn shipped_runbooks_are_valid() {
     for file in ["region-failover.yaml", "data-corruption-restore.yaml"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("runbooks")
+            .join(file);
         let loaded =
             crate::runbook::load_file(&path, &[]).unwrap_or_else(|d| panic!("{file}: {d}"));
         assert!(loaded.runbook.steps.len() >= 4, "{file}");

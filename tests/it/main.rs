@@ -1,3 +1,9 @@
-//! The integration test binary: one module per area.
-
+mod actions_data;
+mod actions_net;
+mod emulator;
+mod engine;
+mod evidence;
+mod plan;
+mod report;
+mod support;
 mod validate;

@@ -13,7 +13,9 @@ fn drillbook(args: &[&str]) -> Output {
 }
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -29,8 +31,12 @@ fn has_location(stderr: &str, file: &Path) -> bool {
         let rest = &stderr[i + name.len()..];
         let mut parts = rest.splitn(3, ':');
         parts.next() == Some("")
-            && parts.next().is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
-            && parts.next().is_some_and(|c| c.starts_with(|ch: char| ch.is_ascii_digit()))
+            && parts
+                .next()
+                .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+            && parts
+                .next()
+                .is_some_and(|c| c.starts_with(|ch: char| ch.is_ascii_digit()))
     })
 }
 
@@ -44,10 +50,26 @@ fn every_malformed_runbook_is_rejected_with_a_location() {
         let elapsed = start.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}:\n{stderr}", file.display());
-        assert!(has_location(&stderr, &file), "no file:line:col for {}:\n{stderr}", file.display());
-        assert!(stderr.contains("help:"), "no help for {}:\n{stderr}", file.display());
-        assert!(!stderr.contains("panicked"), "{}:\n{stderr}", file.display());
-        assert!(elapsed < Duration::from_secs(1), "{} took {elapsed:?}", file.display());
+        assert!(
+            has_location(&stderr, &file),
+            "no file:line:col for {}:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            stderr.contains("help:"),
+            "no help for {}:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "{}:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{} took {elapsed:?}",
+            file.display()
+        );
         assert!(out.stdout.is_empty(), "{}", file.display());
     }
 }
@@ -63,30 +85,54 @@ fn valid_runbooks_pass() {
         .collect();
     let out = drillbook(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in &files {
         assert!(stdout.contains(&format!("ok: {}", f.display())), "{stdout}");
     }
-    assert!(stdout.contains("region-failover.yaml (10 steps)"), "{stdout}");
+    assert!(
+        stdout.contains("region-failover.yaml (10 steps)"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn one_bad_file_among_good_ones_gives_exit_2_and_reports_both() {
     let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml");
-    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/invalid/dependency-cycle.yaml");
+    let bad =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/invalid/dependency-cycle.yaml");
     let out = drillbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: "));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("dependency cycle: a -> c -> b -> a"), "{stderr}");
+    assert!(
+        stderr.contains("dependency cycle: a -> c -> b -> a"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn var_overrides_are_checked() {
     let rb = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml");
     let rb = rb.to_str().unwrap();
-    let out = drillbook(&["validate", rb, "--var", "table=t1-vault", "--var", "secondary=eu-central-1"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = drillbook(&[
+        "validate",
+        rb,
+        "--var",
+        "table=t1-vault",
+        "--var",
+        "secondary=eu-central-1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = drillbook(&["validate", rb, "--var", "tabel=x"]);
     assert_eq!(out.status.code(), Some(2));
@@ -112,13 +158,17 @@ fn hostile_files_are_rejected_quickly() {
     // Just under the limit: a long list of scalars.
     let big = dir.path().join("big.yaml");
     std::fs::write(&big, "a: [".to_string() + &"1,".repeat(2_000_000) + "1]\n").unwrap();
-    for (file, expect) in [(&huge, "file too large"), (&big, "more than 1000000 nodes")] {
+    for (file, expect) in [(&huge, "file too large"), (&big, "more than 500000 nodes")] {
         let start = Instant::now();
         let out = drillbook(&["validate", file.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(expect), "{stderr}");
-        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }
 
@@ -148,8 +198,15 @@ fn schema_is_json_with_every_action() {
     assert_eq!(out.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schema["title"], "drillbook runbook");
-    let actions = schema.pointer("/$defs/StepSpec/properties/action/enum").unwrap();
-    for a in ["wait", "approval", "dynamodb.restore_pitr", "route53.failover"] {
+    let actions = schema
+        .pointer("/$defs/StepSpec/properties/action/enum")
+        .unwrap();
+    for a in [
+        "wait",
+        "approval",
+        "dynamodb.restore_pitr",
+        "route53.failover",
+    ] {
         assert!(actions.as_array().unwrap().iter().any(|x| x == a), "{a}");
     }
     let required = &schema["required"];

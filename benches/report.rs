@@ -1,0 +1,158 @@
+//! How long building and rendering the timing report takes for large runs.
+//! `cargo bench --bench report` (target: a 1,000-step run under 1 s).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use drillbook::actions::Outcome;
+use drillbook::checkpoint::{Entry, FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::event::{Mode, RunStatus};
+use drillbook::report::TimingReport;
+use drillbook::runbook::{OnFailure, RetryPolicy, Runbook, Step};
+
+/// A random DAG of `n` steps (each needs up to three earlier ones) and the journal of a run
+/// that scheduled it as soon as dependencies finished, with a resume in the middle.
+fn fixture(n: usize) -> (StoredRun, Runbook) {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut steps = Vec::with_capacity(n);
+    let mut finish = vec![0u64; n];
+    let mut events: Vec<(u64, u64, Entry)> = Vec::new(); // (ms, order, entry)
+    for i in 0..n {
+        let needs: Vec<usize> = if i == 0 {
+            vec![]
+        } else {
+            (0..rng.usize(0..=3)).map(|_| rng.usize(0..i)).collect()
+        };
+        let start = needs.iter().map(|&d| finish[d]).max().unwrap_or(0);
+        let dur = rng.u64(10..5000);
+        finish[i] = start + dur;
+        let id = format!("step-{i:05}");
+        events.push((
+            start,
+            2 * i as u64,
+            Entry::StepStarted {
+                step: id.clone(),
+                attempt: 1,
+            },
+        ));
+        events.push((
+            finish[i],
+            2 * i as u64 + 1,
+            Entry::StepSucceeded {
+                step: id.clone(),
+                outcome: Outcome::default(),
+                attempts: 1,
+                duration_ms: dur,
+                aws_wait_ms: dur / 2,
+                dry_run: false,
+            },
+        ));
+        steps.push(Step {
+            id,
+            action: "wait".into(),
+            description: None,
+            needs: needs.iter().map(|d| format!("step-{d:05}")).collect(),
+            region: None,
+            with: Default::default(),
+            timeout: Duration::from_secs(600),
+            estimate: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+            on_failure: OnFailure::Abort,
+            role_arn: None,
+        });
+    }
+    events.sort_by_key(|e| (e.0, e.1));
+    let mid = events[events.len() / 2].0;
+    let t0: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+    let mut entries: Vec<(u64, Entry)> = vec![(
+        0,
+        Entry::RunStarted {
+            format_version: FORMAT_VERSION,
+            run_id: "bench".into(),
+            runbook: "bench.yaml".into(),
+            runbook_sha256: String::new(),
+            mode: Mode::Execute,
+            identity: None,
+            host: String::new(),
+            user: String::new(),
+            drillbook_version: "0".into(),
+            steps: vec![],
+        },
+    )];
+    let pause = 60_000;
+    let mut resumed = false;
+    for (ms, _, e) in events {
+        if !resumed && ms > mid {
+            resumed = true;
+            entries.push((
+                mid + pause,
+                Entry::RunResumed {
+                    identity: None,
+                    host: String::new(),
+                    in_doubt: vec![],
+                    forced: false,
+                },
+            ));
+        }
+        entries.push((if ms > mid { ms + pause } else { ms }, e));
+    }
+    let last = entries.last().map(|e| e.0).unwrap_or(0);
+    entries.push((
+        last,
+        Entry::RunFinished {
+            status: RunStatus::Succeeded,
+        },
+    ));
+    let records = entries
+        .into_iter()
+        .enumerate()
+        .map(|(seq, (ms, entry))| Record {
+            seq: seq as u64,
+            at: t0 + chrono::Duration::milliseconds(ms as i64),
+            prev: GENESIS.into(),
+            entry,
+        })
+        .collect();
+    let runbook = Runbook {
+        name: "bench".into(),
+        description: None,
+        objectives: Default::default(),
+        vars: Default::default(),
+        accounts: Default::default(),
+        allow_self_approval: false,
+        steps,
+        finally: vec![],
+    };
+    let run = StoredRun {
+        run_id: "bench".into(),
+        runbook_text: String::new(),
+        runbook_path: "bench.yaml".into(),
+        runbook_sha256: String::new(),
+        vars: Default::default(),
+        records,
+    };
+    (run, runbook)
+}
+
+fn main() {
+    for n in [1_000usize, 10_000] {
+        let (run, runbook) = fixture(n);
+        let rounds = 5;
+        let mut best = Duration::MAX;
+        let mut chars = 0;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let report = TimingReport::from_journal(black_box(&run), black_box(&runbook));
+            let text = report.render_text();
+            let json = serde_json::to_string(&report).unwrap_or_default();
+            best = best.min(t.elapsed());
+            chars = black_box(text.len() + json.len());
+        }
+        println!(
+            "timing report, {n} steps ({} records): build + text + json in {:.1} ms (best of {rounds}; {chars} bytes)",
+            run.records.len(),
+            best.as_secs_f64() * 1000.0
+        );
+    }
+}

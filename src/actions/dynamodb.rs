@@ -1,0 +1,1067 @@
+//! DynamoDB actions: `assert_pitr`, `restore_pitr`, `assert_replica`, `delete_table`.
+//!
+//! A point-in-time restore always creates a *new* table and carries over none of PITR, TTL or
+//! tags, so `restore_pitr` re-applies what the runbook asks for and counts the items. It is
+//! resumable: a target already `CREATING` is waited for, never restored a second time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Select, TableDescription,
+    TableStatus, Tag, TimeToLiveSpecification, TimeToLiveStatus,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+use super::aws::aws_error;
+use super::{
+    Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog, poll,
+};
+use crate::runbook::duration::human;
+
+pub(super) fn all() -> Vec<Arc<dyn Action>> {
+    vec![
+        Arc::new(AssertPitr),
+        Arc::new(RestorePitr),
+        Arc::new(AssertReplica),
+        Arc::new(DeleteTable),
+    ]
+}
+
+const SVC: &str = "dynamodb";
+
+fn spec(name: &str) -> &'static ActionSpec {
+    catalog::lookup(name).expect("dynamodb actions are in the catalogue")
+}
+
+fn client(ctx: &StepContext) -> Result<(Client, String), ActionError> {
+    let region = ctx.region()?.to_string();
+    Ok((ctx.aws.dynamodb(&region), region))
+}
+
+fn finding(message: impl Into<String>, hint: impl Into<String>) -> Finding {
+    Finding {
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+fn not_found(table: &str, region: &str) -> Finding {
+    finding(
+        format!("table `{table}` not found in {region}"),
+        "check the table name and the step's region",
+    )
+}
+
+fn build_error(e: aws_smithy_types::error::operation::BuildError) -> ActionError {
+    ActionError::Invalid {
+        message: format!("could not build the request: {e}"),
+        hint: "check the step's `with:` block".into(),
+    }
+}
+
+/// An SDK timestamp as a chrono time (`None` only for out-of-range values).
+fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+/// RFC 3339 with as many fractional digits as needed to round-trip exactly.
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn to_smithy(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs_and_nanos(t.timestamp(), t.timestamp_subsec_nanos())
+}
+
+fn status_str(desc: &TableDescription) -> &str {
+    desc.table_status()
+        .map(TableStatus::as_str)
+        .unwrap_or("UNKNOWN")
+}
+
+// ------------------------------------------------------------------------- service helpers
+
+/// DescribeTable; `None` when the table does not exist.
+async fn describe_table(
+    c: &Client,
+    region: &str,
+    table: &str,
+) -> Result<Option<TableDescription>, ActionError> {
+    match c.describe_table().table_name(table).send().await {
+        Ok(out) => Ok(out.table),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(SVC, "DescribeTable", region, e)),
+    }
+}
+
+/// Point-in-time recovery state of a table.
+#[derive(Debug, Clone, PartialEq)]
+struct Pitr {
+    enabled: bool,
+    status: String,
+    earliest: Option<DateTime<Utc>>,
+    latest: Option<DateTime<Utc>>,
+    period_days: Option<i32>,
+}
+
+/// DescribeContinuousBackups; `None` when the table does not exist.
+async fn describe_pitr(c: &Client, region: &str, table: &str) -> Result<Option<Pitr>, ActionError> {
+    let out = match c
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_table_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(aws_error(SVC, "DescribeContinuousBackups", region, e)),
+    };
+    let d = out
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description());
+    let status = d.and_then(|d| d.point_in_time_recovery_status());
+    Ok(Some(Pitr {
+        enabled: status == Some(&PointInTimeRecoveryStatus::Enabled),
+        status: status.map(|s| s.as_str()).unwrap_or("DISABLED").to_string(),
+        earliest: d
+            .and_then(|d| d.earliest_restorable_date_time())
+            .and_then(to_utc),
+        latest: d
+            .and_then(|d| d.latest_restorable_date_time())
+            .and_then(to_utc),
+        period_days: d.and_then(|d| d.recovery_period_in_days()),
+    }))
+}
+
+/// Counts a table's items exactly: Scan with `Select=COUNT`, every page.
+async fn count_items(c: &Client, region: &str, table: &str) -> Result<u64, ActionError> {
+    let mut total = 0u64;
+    let mut start = None;
+    loop {
+        let out = c
+            .scan()
+            .table_name(table)
+            .select(Select::Count)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| aws_error(SVC, "Scan", region, e))?;
+        total += out.count().max(0) as u64;
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return Ok(total),
+        }
+    }
+}
+
+/// TTL status and attribute of a table.
+async fn describe_ttl(
+    c: &Client,
+    region: &str,
+    table: &str,
+) -> Result<(Option<TimeToLiveStatus>, Option<String>), ActionError> {
+    let out = c
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| aws_error(SVC, "DescribeTimeToLive", region, e))?;
+    let d = out.time_to_live_description();
+    Ok((
+        d.and_then(|d| d.time_to_live_status()).cloned(),
+        d.and_then(|d| d.attribute_name()).map(str::to_string),
+    ))
+}
+
+/// Every tag of a table (ListTagsOfResource pages).
+async fn list_tags(
+    c: &Client,
+    region: &str,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, ActionError> {
+    let mut tags = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = c
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| aws_error(SVC, "ListTagsOfResource", region, e))?;
+        for t in out.tags() {
+            tags.insert(t.key().to_string(), t.value().to_string());
+        }
+        match out.next_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- assert_pitr
+
+struct AssertPitr;
+
+#[async_trait::async_trait]
+impl Action for AssertPitr {
+    fn spec(&self) -> &'static ActionSpec {
+        spec("dynamodb.assert_pitr")
+    }
+
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        let table = ctx.params.str("table")?;
+        let (limit, limit_source) = match ctx.params.opt_duration("max_exposure")? {
+            Some(d) => (Some(d), "max_exposure"),
+            None => (ctx.objectives.rpo, "the runbook's RPO"),
+        };
+        let (c, region) = client(ctx)?;
+        let mut obs = Observation::default();
+        obs.facts.insert("table".into(), json!(table));
+        let Some(pitr) = describe_pitr(&c, &region, &table).await? else {
+            obs.summary = format!("table `{table}` not found in {region}");
+            obs.findings.push(not_found(&table, &region));
+            return Ok(obs);
+        };
+        obs.facts.insert("pitr_status".into(), json!(pitr.status));
+        if let Some(days) = pitr.period_days {
+            obs.facts.insert("recovery_period_days".into(), json!(days));
+        }
+        if !pitr.enabled {
+            obs.summary = format!("point-in-time recovery is off on `{table}`");
+            obs.findings.push(finding(
+                format!("point-in-time recovery is off on `{table}` in {region}; it cannot be restored"),
+                format!(
+                    "turn it on: aws dynamodb update-continuous-backups --region {region} --table-name {table} \
+                     --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true"
+                ),
+            ));
+            return Ok(obs);
+        }
+        let Some(latest) = pitr.latest else {
+            obs.summary =
+                format!("point-in-time recovery on `{table}` reports no restorable time yet");
+            obs.findings.push(finding(
+                format!("`{table}` reports no latest restorable time"),
+                "PITR was probably just turned on; try again in a few minutes",
+            ));
+            return Ok(obs);
+        };
+        let exposure = (Utc::now() - latest).to_std().unwrap_or(Duration::ZERO);
+        let earliest = pitr.earliest.unwrap_or(latest);
+        for (k, v) in [
+            ("earliest_restorable_time", rfc3339(earliest)),
+            ("latest_restorable_time", rfc3339(latest)),
+            ("exposure_seconds", exposure.as_secs().to_string()),
+        ] {
+            obs.facts.insert(k.into(), json!(v));
+            obs.outputs.insert(k.into(), v);
+        }
+        obs.facts.insert(
+            "rpo_exposure".into(),
+            json!(crate::runbook::duration::format_duration(exposure)),
+        );
+        let limit_text = match limit {
+            Some(l) => {
+                obs.facts
+                    .insert("max_exposure_seconds".into(), json!(l.as_secs()));
+                format!(", limit {} ({limit_source})", human(l))
+            }
+            None => String::new(),
+        };
+        obs.summary = format!(
+            "point-in-time recovery on for `{table}`: restorable from {} to {}; RPO exposure {}{limit_text}",
+            rfc3339(earliest),
+            rfc3339(latest),
+            human(exposure)
+        );
+        if let Some(l) = limit.filter(|l| exposure > *l) {
+            obs.findings.push(finding(
+                format!(
+                    "RPO exposure of `{table}` is {} (latest restorable time {}), more than {} allowed by {limit_source}",
+                    human(exposure),
+                    rfc3339(latest),
+                    human(l)
+                ),
+                "the latest restorable time should trail now by about 5 minutes; check the table's \
+                 backups in the console, or raise `max_exposure` if this gap is acceptable",
+            ));
+        }
+        Ok(obs)
+    }
+
+    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
+        Ok(Outcome {
+            summary: observed.summary.clone(),
+            changes: vec![],
+            outputs: observed.outputs.clone(),
+        })
+    }
+
+    async fn verify(&self, _: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
+        if outcome.outputs.contains_key("latest_restorable_time") {
+            Ok(())
+        } else {
+            Err(ActionError::Verification {
+                message: "no latest restorable time was observed".into(),
+                hint: "check that point-in-time recovery is on for the table".into(),
+            })
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- restore_pitr
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RestorePoint {
+    Latest,
+    At(DateTime<Utc>),
+}
+
+impl RestorePoint {
+    fn parse(s: &str) -> Result<Self, ActionError> {
+        if s.trim().eq_ignore_ascii_case("latest") {
+            return Ok(RestorePoint::Latest);
+        }
+        DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| RestorePoint::At(t.with_timezone(&Utc)))
+            .map_err(|_| ActionError::Invalid {
+                message: format!(
+                    "parameter `restore_to` must be `latest` or an RFC 3339 time, not `{s}`"
+                ),
+                hint: "for example `restore_to: 2024-05-01T10:00:00Z`".into(),
+            })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            RestorePoint::Latest => "the latest restorable time".into(),
+            RestorePoint::At(t) => rfc3339(*t),
+        }
+    }
+}
+
+struct RestoreParams {
+    source: String,
+    target: String,
+    point: RestorePoint,
+    enable_pitr: bool,
+    ttl_attribute: Option<String>,
+    tags: BTreeMap<String, String>,
+    min_items: Option<u64>,
+}
+
+impl RestoreParams {
+    fn read(ctx: &StepContext) -> Result<Self, ActionError> {
+        let p = &ctx.params;
+        Ok(RestoreParams {
+            source: p.str("source_table")?,
+            target: p.str("target_table")?,
+            point: RestorePoint::parse(&p.str_or("restore_to", "latest")?)?,
+            enable_pitr: p.bool_or("enable_pitr", true)?,
+            ttl_attribute: p.opt_str("ttl_attribute")?.filter(|s| !s.is_empty()),
+            tags: p.str_map("tags")?,
+            min_items: p.opt_u64("min_items")?,
+        })
+    }
+
+    /// What the restored table must have, as change lines (all of it, before the restore).
+    fn all_settings(&self) -> Settings {
+        Settings {
+            pitr: self.enable_pitr,
+            ttl: self.ttl_attribute.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// Settings the restored table lacks.
+#[derive(Debug, Default)]
+struct Settings {
+    pitr: bool,
+    ttl: Option<String>,
+    tags: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn lines(&self, table: &str) -> Vec<String> {
+        let mut out = vec![];
+        if self.pitr {
+            out.push(format!("turn on point-in-time recovery for `{table}`"));
+        }
+        if let Some(a) = &self.ttl {
+            out.push(format!("enable TTL on attribute `{a}` of `{table}`"));
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<String> = self.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push(format!("tag `{table}` with {}", tags.join(", ")));
+        }
+        out
+    }
+}
+
+/// Which of the requested settings an existing (ACTIVE) target lacks.
+async fn missing_settings(
+    c: &Client,
+    region: &str,
+    p: &RestoreParams,
+    desc: &TableDescription,
+) -> Result<Settings, ActionError> {
+    let mut missing = Settings::default();
+    if p.enable_pitr {
+        let on = describe_pitr(c, region, &p.target)
+            .await?
+            .is_some_and(|s| s.enabled);
+        missing.pitr = !on;
+    }
+    if let Some(attr) = &p.ttl_attribute {
+        let (status, current) = describe_ttl(c, region, &p.target).await?;
+        let on = matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) && current.as_deref() == Some(attr.as_str());
+        if !on {
+            missing.ttl = Some(attr.clone());
+        }
+    }
+    if !p.tags.is_empty() {
+        let arn = desc.table_arn().unwrap_or_default();
+        let have = list_tags(c, region, arn).await?;
+        missing.tags = p
+            .tags
+            .iter()
+            .filter(|(k, v)| have.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    }
+    Ok(missing)
+}
+
+/// The restore point a restored table reports, else what was asked.
+fn restored_to(desc: &TableDescription, point: RestorePoint) -> String {
+    desc.restore_summary()
+        .and_then(|r| to_utc(r.restore_date_time()))
+        .map(rfc3339)
+        .unwrap_or_else(|| match point {
+            RestorePoint::Latest => "latest".into(),
+            RestorePoint::At(t) => rfc3339(t),
+        })
+}
+
+async fn restore_outputs(
+    c: &Client,
+    region: &str,
+    p: &RestoreParams,
+    desc: &TableDescription,
+) -> Result<BTreeMap<String, String>, ActionError> {
+    let count = count_items(c, region, &p.target).await?;
+    Ok(BTreeMap::from([
+        ("table_name".to_string(), p.target.clone()),
+        (
+            "table_arn".to_string(),
+            desc.table_arn().unwrap_or_default().to_string(),
+        ),
+        ("item_count".to_string(), count.to_string()),
+        ("restored_to".to_string(), restored_to(desc, p.point)),
+    ]))
+}
+
+struct RestorePitr;
+
+#[async_trait::async_trait]
+impl Action for RestorePitr {
+    fn spec(&self) -> &'static ActionSpec {
+        spec("dynamodb.restore_pitr")
+    }
+
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        let p = RestoreParams::read(ctx)?;
+        let (c, region) = client(ctx)?;
+        let (src, dst) = (&p.source, &p.target);
+        let mut obs = Observation::default();
+        obs.facts.insert("source_table".into(), json!(src));
+        obs.facts.insert("target_table".into(), json!(dst));
+        obs.facts
+            .insert("restore_to".into(), json!(p.point.describe()));
+
+        let source = describe_table(&c, &region, src).await?;
+        let source_arn = source
+            .as_ref()
+            .and_then(|s| s.table_arn())
+            .map(str::to_string);
+        if let Some(s) = &source {
+            obs.facts.insert("source_arn".into(), json!(source_arn));
+            obs.facts
+                .insert("source_item_count".into(), json!(s.item_count()));
+        }
+
+        let Some(target) = describe_table(&c, &region, dst).await? else {
+            // Not restored yet: the source must be restorable to the requested point.
+            let mut window = String::new();
+            if source.is_none() {
+                obs.findings.push(not_found(src, &region));
+            } else {
+                match describe_pitr(&c, &region, src).await? {
+                    None => obs.findings.push(not_found(src, &region)),
+                    Some(pitr) if !pitr.enabled => obs.findings.push(finding(
+                        format!("point-in-time recovery is off on `{src}` in {region}; there is nothing to restore from"),
+                        format!(
+                            "turn PITR on for `{src}` (it only covers changes made after it is on), \
+                             or restore from a backup instead"
+                        ),
+                    )),
+                    Some(pitr) => {
+                        let (e, l) = (pitr.earliest, pitr.latest);
+                        if let (Some(e), Some(l)) = (e, l) {
+                            obs.facts
+                                .insert("earliest_restorable_time".into(), json!(rfc3339(e)));
+                            obs.facts
+                                .insert("latest_restorable_time".into(), json!(rfc3339(l)));
+                            window = format!(" (restorable from {} to {})", rfc3339(e), rfc3339(l));
+                            if let RestorePoint::At(t) = p.point
+                                && (t < e || t > l)
+                            {
+                                obs.findings.push(finding(
+                                    format!(
+                                        "restore point {} is outside the restorable window of `{src}` ({} to {})",
+                                        rfc3339(t),
+                                        rfc3339(e),
+                                        rfc3339(l)
+                                    ),
+                                    "use `restore_to: latest` or a time inside the window",
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            obs.facts.insert("target_status".into(), json!("ABSENT"));
+            obs.summary = format!("`{dst}` does not exist; `{src}` would be restored{window}");
+            obs.changes.push(format!(
+                "restore `{src}` to new table `{dst}` at {}",
+                p.point.describe()
+            ));
+            obs.changes.extend(p.all_settings().lines(dst));
+            return Ok(obs);
+        };
+
+        // The target exists: it must be our restore (resume), not an unrelated table.
+        let status = status_str(&target).to_string();
+        obs.facts.insert("target_status".into(), json!(status));
+        match target.restore_summary() {
+            None => obs.findings.push(finding(
+                format!("target table `{dst}` already exists in {region} and is not a restored table"),
+                "choose another `target_table` (for example with `{{ run.id }}` in the name) or delete the table first",
+            )),
+            Some(rs) => {
+                if let (Some(from), Some(want)) = (rs.source_table_arn(), source_arn.as_deref())
+                    && from != want
+                {
+                    obs.findings.push(finding(
+                        format!("target table `{dst}` is a restore of {from}, not of `{src}`"),
+                        "choose another `target_table` or delete the table first",
+                    ));
+                }
+            }
+        }
+        match target.table_status() {
+            Some(TableStatus::Creating) => {
+                obs.summary = format!("a restore into `{dst}` is in progress (CREATING)");
+                obs.changes.push(format!(
+                    "wait for the restore already in progress into `{dst}`"
+                ));
+                obs.changes.extend(p.all_settings().lines(dst));
+            }
+            Some(TableStatus::Active | TableStatus::Updating) => {
+                let missing = missing_settings(&c, &region, &p, &target).await?;
+                obs.changes = missing.lines(dst);
+                if obs.changes.is_empty() {
+                    if obs.findings.is_empty() {
+                        obs.outputs = restore_outputs(&c, &region, &p, &target).await?;
+                    }
+                    obs.summary = format!(
+                        "`{dst}` is {status}, restored to {} with the requested settings; nothing to do",
+                        restored_to(&target, p.point)
+                    );
+                } else {
+                    obs.summary = format!(
+                        "`{dst}` is {status}; settings missing: {}",
+                        obs.changes.len()
+                    );
+                }
+            }
+            _ => {
+                obs.summary = format!("`{dst}` is {status}");
+                obs.findings.push(finding(
+                    format!("target table `{dst}` is {status}"),
+                    "wait for the table's deletion to finish, or choose another `target_table`",
+                ));
+            }
+        }
+        Ok(obs)
+    }
+
+    async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
+        let p = RestoreParams::read(ctx)?;
+        let (c, region) = client(ctx)?;
+        let (src, dst) = (&p.source, &p.target);
+        let mut changes = vec![];
+
+        match describe_table(&c, &region, dst).await? {
+            None => {
+                let mut req = c.restore_table_to_point_in_time().target_table_name(dst);
+                req = if src.starts_with("arn:") {
+                    req.source_table_arn(src)
+                } else {
+                    req.source_table_name(src)
+                };
+                req = match p.point {
+                    RestorePoint::Latest => req.use_latest_restorable_time(true),
+                    RestorePoint::At(t) => req.restore_date_time(to_smithy(t)),
+                };
+                match req.send().await {
+                    Ok(_) => changes.push(format!(
+                        "started the restore of `{src}` to `{dst}` at {}",
+                        p.point.describe()
+                    )),
+                    // Someone (a previous attempt) started it meanwhile: wait for that one.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_table_already_exists_exception()) =>
+                    {
+                        changes.push(format!(
+                            "waited for the restore already in progress into `{dst}`"
+                        ));
+                    }
+                    Err(e) => return Err(aws_error(SVC, "RestoreTableToPointInTime", &region, e)),
+                }
+            }
+            // Never touch a table that is not a restore (observe reports it as a finding).
+            Some(t) if t.restore_summary().is_none() => {
+                return Err(ActionError::Precondition {
+                    findings: vec![finding(
+                        format!(
+                            "target table `{dst}` already exists in {region} and is not a restored table"
+                        ),
+                        "choose another `target_table` or delete the table first",
+                    )],
+                });
+            }
+            Some(t) if t.table_status() == Some(&TableStatus::Creating) => {
+                changes.push(format!(
+                    "waited for the restore already in progress into `{dst}`"
+                ));
+            }
+            Some(_) => {}
+        }
+        // Right after RestoreTableToPointInTime, DescribeTable may not see the table yet.
+        let just_started = !changes.is_empty();
+
+        let waited_before = ctx.waits.total();
+        let desc = poll::until(&ctx.waits, poll::RESTORE_MAX_INTERVAL, || async {
+            match describe_table(&c, &region, dst).await? {
+                None if just_started => Ok(None),
+                None => Err(ActionError::Verification {
+                    message: format!("`{dst}` disappeared while its restore was awaited"),
+                    hint: "check whether someone deleted the table, then run the step again".into(),
+                }),
+                Some(d) if d.table_status() == Some(&TableStatus::Active) => Ok(Some(d)),
+                Some(d) if d.table_status() == Some(&TableStatus::Creating) => Ok(None),
+                Some(d) if d.table_status() == Some(&TableStatus::Updating) => Ok(Some(d)),
+                Some(d) => Err(ActionError::Verification {
+                    message: format!("`{dst}` is {} instead of becoming ACTIVE", status_str(&d)),
+                    hint: "check the table in the console".into(),
+                }),
+            }
+        })
+        .await?;
+        let waited = ctx.waits.total().saturating_sub(waited_before);
+
+        let missing = missing_settings(&c, &region, &p, &desc).await?;
+        if missing.pitr {
+            enable_pitr(ctx, &c, &region, dst).await?;
+            changes.push(format!("turned on point-in-time recovery for `{dst}`"));
+        }
+        if let Some(attr) = &missing.ttl {
+            let spec = TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr)
+                .build()
+                .map_err(build_error)?;
+            c.update_time_to_live()
+                .table_name(dst)
+                .time_to_live_specification(spec)
+                .send()
+                .await
+                .map_err(|e| aws_error(SVC, "UpdateTimeToLive", &region, e))?;
+            changes.push(format!("enabled TTL on attribute `{attr}` of `{dst}`"));
+        }
+        if !missing.tags.is_empty() {
+            let tags = missing
+                .tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_error))
+                .collect::<Result<Vec<_>, _>>()?;
+            c.tag_resource()
+                .resource_arn(desc.table_arn().unwrap_or_default())
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws_error(SVC, "TagResource", &region, e))?;
+            let list: Vec<String> = missing
+                .tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            changes.push(format!("tagged `{dst}` with {}", list.join(", ")));
+        }
+
+        let outputs = restore_outputs(&c, &region, &p, &desc).await?;
+        Ok(Outcome {
+            summary: format!(
+                "`{dst}` is ACTIVE with {} items, restored to {} (waited {})",
+                outputs["item_count"],
+                outputs["restored_to"],
+                human(waited)
+            ),
+            changes,
+            outputs,
+        })
+    }
+
+    async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
+        let p = RestoreParams::read(ctx)?;
+        let (c, region) = client(ctx)?;
+        let dst = &p.target;
+        let fail = |message: String, hint: &str| ActionError::Verification {
+            message,
+            hint: hint.to_string(),
+        };
+        let Some(desc) = describe_table(&c, &region, dst).await? else {
+            return Err(fail(
+                format!("`{dst}` does not exist in {region}"),
+                "run the step again to restore it",
+            ));
+        };
+        if desc.table_status() != Some(&TableStatus::Active) {
+            return Err(fail(
+                format!("`{dst}` is {}, not ACTIVE", status_str(&desc)),
+                "wait for the table, then run the step again",
+            ));
+        }
+        if p.enable_pitr
+            && !describe_pitr(&c, &region, dst)
+                .await?
+                .is_some_and(|s| s.enabled)
+        {
+            return Err(fail(
+                format!("point-in-time recovery is not on for `{dst}`"),
+                "run the step again; it turns PITR on",
+            ));
+        }
+        let count = match outcome
+            .outputs
+            .get("item_count")
+            .and_then(|s| s.parse().ok())
+        {
+            Some(n) => n,
+            None => count_items(&c, &region, dst).await?,
+        };
+        let (min, what) = match p.min_items {
+            Some(m) => (m, "`min_items`".to_string()),
+            None => {
+                let Some(src) = describe_table(&c, &region, &p.source).await? else {
+                    return Err(fail(
+                        format!(
+                            "cannot compare item counts: source `{}` not found in {region}",
+                            p.source
+                        ),
+                        "set `min_items` on the step",
+                    ));
+                };
+                let n = src.item_count().unwrap_or(0).max(0) as u64;
+                (
+                    n,
+                    format!("the source's item count ({} reports {n})", p.source),
+                )
+            }
+        };
+        if count < min {
+            return Err(fail(
+                format!("`{dst}` holds {count} items, fewer than {min} ({what})"),
+                "check `restore_to` and the source table; lower `min_items` if fewer items are expected",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// UpdateContinuousBackups right after a restore can be refused for a while
+/// (ContinuousBackupsUnavailableException): wait and try again.
+async fn enable_pitr(
+    ctx: &StepContext,
+    c: &Client,
+    region: &str,
+    table: &str,
+) -> Result<(), ActionError> {
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(build_error)?;
+    poll::until(&ctx.waits, poll::RESTORE_MAX_INTERVAL, || async {
+        match c
+            .update_continuous_backups()
+            .table_name(table)
+            .point_in_time_recovery_specification(spec.clone())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Some(())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_continuous_backups_unavailable_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(SVC, "UpdateContinuousBackups", region, e)),
+        }
+    })
+    .await
+}
+
+// ------------------------------------------------------------------------- assert_replica
+
+struct AssertReplica;
+
+#[async_trait::async_trait]
+impl Action for AssertReplica {
+    fn spec(&self) -> &'static ActionSpec {
+        spec("dynamodb.assert_replica")
+    }
+
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        let table = ctx.params.str("table")?;
+        let (c, region) = client(ctx)?;
+        let mut obs = Observation::default();
+        obs.facts.insert("table".into(), json!(table));
+        let Some(desc) = describe_table(&c, &region, &table).await? else {
+            obs.summary = format!("table `{table}` not found in {region}");
+            obs.findings.push(not_found(&table, &region));
+            return Ok(obs);
+        };
+        let status = status_str(&desc).to_string();
+        obs.facts.insert("status".into(), json!(status));
+        if desc.table_status() != Some(&TableStatus::Active) {
+            obs.findings.push(finding(
+                format!("table `{table}` is {status} in {region}, not ACTIVE"),
+                "wait for the table to become ACTIVE, or check the Region's health",
+            ));
+        }
+        // For a global table, the replica entry for this Region must be ACTIVE too.
+        if let Some(rep) = desc
+            .replicas()
+            .iter()
+            .find(|r| r.region_name() == Some(region.as_str()))
+        {
+            let rs = rep
+                .replica_status()
+                .map(|s| s.as_str())
+                .unwrap_or("UNKNOWN");
+            obs.facts.insert("replica_status".into(), json!(rs));
+            if rs != "ACTIVE" {
+                obs.findings.push(finding(
+                    format!("the replica of `{table}` in {region} is {rs}, not ACTIVE"),
+                    "wait for the replica to become ACTIVE, or check the global table's health",
+                ));
+            }
+        }
+        let count = desc.item_count().unwrap_or(0).max(0);
+        obs.outputs.insert(
+            "table_arn".into(),
+            desc.table_arn().unwrap_or_default().to_string(),
+        );
+        obs.outputs.insert("item_count".into(), count.to_string());
+        obs.summary = format!("`{table}` is {status} in {region} (about {count} items)");
+        Ok(obs)
+    }
+
+    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
+        Ok(Outcome {
+            summary: observed.summary.clone(),
+            changes: vec![],
+            outputs: observed.outputs.clone(),
+        })
+    }
+
+    async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {
+        let table = ctx.params.str("table")?;
+        let (c, region) = client(ctx)?;
+        match describe_table(&c, &region, &table).await? {
+            Some(d) if d.table_status() == Some(&TableStatus::Active) => Ok(()),
+            Some(d) => Err(ActionError::Verification {
+                message: format!("`{table}` is {} in {region}, not ACTIVE", status_str(&d)),
+                hint: "check the table in the Region".into(),
+            }),
+            None => Err(ActionError::Verification {
+                message: format!("`{table}` not found in {region}"),
+                hint: "check the table name and the step's region".into(),
+            }),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- delete_table
+
+struct DeleteTable;
+
+#[async_trait::async_trait]
+impl Action for DeleteTable {
+    fn spec(&self) -> &'static ActionSpec {
+        spec("dynamodb.delete_table")
+    }
+
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        let table = ctx.params.str("table")?;
+        let (c, region) = client(ctx)?;
+        let mut obs = Observation::default();
+        obs.facts.insert("table".into(), json!(table));
+        match describe_table(&c, &region, &table).await? {
+            None => {
+                obs.facts.insert("status".into(), json!("ABSENT"));
+                obs.summary = format!("`{table}` does not exist in {region}; nothing to delete");
+            }
+            Some(d) if d.table_status() == Some(&TableStatus::Deleting) => {
+                obs.facts.insert("status".into(), json!("DELETING"));
+                obs.summary = format!("`{table}` is already being deleted");
+            }
+            Some(d) => {
+                let status = status_str(&d).to_string();
+                obs.facts.insert("status".into(), json!(status));
+                if d.deletion_protection_enabled() == Some(true) {
+                    obs.findings.push(finding(
+                        format!("`{table}` has deletion protection on"),
+                        "turn deletion protection off first if this table really is a drill leftover",
+                    ));
+                }
+                obs.summary = format!("`{table}` is {status} in {region}");
+                obs.changes
+                    .push(format!("delete table `{table}` in {region}"));
+            }
+        }
+        Ok(obs)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StepContext,
+        observed: &Observation,
+    ) -> Result<Outcome, ActionError> {
+        let table = ctx.params.str("table")?;
+        if observed.changes.is_empty() {
+            return Ok(Outcome {
+                summary: format!("`{table}` was already gone"),
+                ..Default::default()
+            });
+        }
+        let (c, region) = client(ctx)?;
+        let changes = match c.delete_table().table_name(&table).send().await {
+            Ok(_) => vec![format!("deleted table `{table}` in {region}")],
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                vec![]
+            }
+            Err(e) => return Err(aws_error(SVC, "DeleteTable", &region, e)),
+        };
+        Ok(Outcome {
+            summary: if changes.is_empty() {
+                format!("`{table}` was already gone")
+            } else {
+                format!("deleted `{table}`")
+            },
+            changes,
+            outputs: BTreeMap::new(),
+        })
+    }
+
+    async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {
+        let table = ctx.params.str("table")?;
+        let (c, region) = client(ctx)?;
+        match describe_table(&c, &region, &table).await? {
+            None => Ok(()),
+            Some(d) if d.table_status() == Some(&TableStatus::Deleting) => Ok(()),
+            Some(d) => Err(ActionError::Verification {
+                message: format!("`{table}` still exists ({})", status_str(&d)),
+                hint: "run the step again, or delete the table by hand".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restore_point_parses_latest_and_rfc3339() {
+        assert_eq!(RestorePoint::parse("latest").unwrap(), RestorePoint::Latest);
+        assert_eq!(
+            RestorePoint::parse(" LATEST ").unwrap(),
+            RestorePoint::Latest
+        );
+        let RestorePoint::At(t) = RestorePoint::parse("2024-05-01T12:00:00+02:00").unwrap() else {
+            panic!("expected a time");
+        };
+        assert_eq!(rfc3339(t), "2024-05-01T10:00:00Z");
+        let err = RestorePoint::parse("yesterday").unwrap_err();
+        assert!(
+            err.to_string().contains("`latest` or an RFC 3339 time"),
+            "{err}"
+        );
+        assert!(err.hint().is_some());
+    }
+
+    #[test]
+    fn times_round_trip_through_rfc3339_exactly() {
+        let t = aws_smithy_types::DateTime::from_secs_and_nanos(1_714_557_600, 123_456_789);
+        let c = to_utc(&t).unwrap();
+        let s = rfc3339(c);
+        assert_eq!(s, "2024-05-01T10:00:00.123456789Z");
+        let RestorePoint::At(back) = RestorePoint::parse(&s).unwrap() else {
+            panic!()
+        };
+        assert_eq!(to_smithy(back), t);
+    }
+
+    #[test]
+    fn settings_lines_name_only_what_is_missing() {
+        let s = Settings {
+            pitr: false,
+            ttl: Some("expires_at".into()),
+            tags: BTreeMap::from([("app".into(), "vault".into())]),
+        };
+        assert_eq!(
+            s.lines("t"),
+            vec![
+                "enable TTL on attribute `expires_at` of `t`".to_string(),
+                "tag `t` with app=vault".to_string()
+            ]
+        );
+        assert!(Settings::default().lines("t").is_empty());
+    }
+}

@@ -1,0 +1,180 @@
+//! The least-privilege IAM policy a runbook needs, derived from the catalogue.
+//!
+//! One statement per service and Region, listing only the IAM actions of the actions the
+//! runbook uses, scoped to the resources named in the steps where they are known (`{{ }}`
+//! parts become `*`), never `*` actions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::catalog::{self, Service};
+use crate::runbook::{Runbook, template};
+
+/// IAM actions and resources granted for one (service, Region).
+type Grant = (BTreeSet<&'static str>, BTreeSet<String>);
+
+/// Builds the policy document for `runbook`.
+pub fn policy_for(runbook: &Runbook) -> Value {
+    let account = runbook
+        .accounts
+        .values()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| "*".to_string());
+    let mut groups: BTreeMap<(Service, String), Grant> = BTreeMap::new();
+    for step in runbook.steps.iter().chain(&runbook.finally) {
+        let Some(spec) = catalog::lookup(&step.action) else {
+            continue;
+        };
+        if spec.service == Service::Core {
+            continue;
+        }
+        let region = match spec.service {
+            Service::Route53 => "global".to_string(),
+            _ => step.region.clone().unwrap_or_else(|| "*".to_string()),
+        };
+        let entry = groups.entry((spec.service, region.clone())).or_default();
+        entry.0.extend(spec.iam.iter().copied());
+        entry
+            .1
+            .extend(resources(spec.service, &step.with, &region, &account));
+    }
+    let statements: Vec<Value> = groups
+        .into_iter()
+        .map(|((service, region), (actions, resources))| {
+            let sid: String = format!("{}-{}", service.name(), region)
+                .split(['-', '_'])
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            json!({
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": actions.into_iter().collect::<Vec<_>>(),
+                "Resource": resources.into_iter().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// A resource name with every `{{ ... }}` replaced by `*`.
+fn wildcard(s: &str) -> String {
+    match template::parse(s) {
+        Ok(ps) if !ps.is_empty() => {
+            let mut out = String::new();
+            let mut last = 0;
+            for p in ps {
+                out.push_str(&s[last..p.start]);
+                out.push('*');
+                last = p.end;
+            }
+            out.push_str(&s[last..]);
+            out
+        }
+        _ => s.to_string(),
+    }
+}
+
+fn param(with: &BTreeMap<String, Value>, name: &str) -> Option<String> {
+    with.get(name).and_then(Value::as_str).map(wildcard)
+}
+
+fn resources(
+    service: Service,
+    with: &BTreeMap<String, Value>,
+    region: &str,
+    account: &str,
+) -> Vec<String> {
+    match service {
+        Service::DynamoDb => ["table", "source_table", "target_table"]
+            .iter()
+            .filter_map(|k| param(with, k))
+            .flat_map(|t| {
+                let name = t.rsplit('/').next().unwrap_or(&t).to_string();
+                let arn = format!("arn:aws:dynamodb:{region}:{account}:table/{name}");
+                [arn.clone(), format!("{arn}/*")]
+            })
+            .collect(),
+        Service::Kms => {
+            let mut r = vec![format!("arn:aws:kms:{region}:{account}:key/*")];
+            if let Some(k) = param(with, "key").filter(|k| k.starts_with("alias/")) {
+                r.push(format!("arn:aws:kms:{region}:{account}:{k}"));
+            }
+            r
+        }
+        Service::ApiGateway => vec![
+            format!("arn:aws:apigateway:{region}::/restapis"),
+            format!("arn:aws:apigateway:{region}::/restapis/*"),
+            format!("arn:aws:apigateway:{region}::/domainnames"),
+            format!("arn:aws:apigateway:{region}::/domainnames/*"),
+        ],
+        Service::Route53 => vec![
+            "arn:aws:route53:::hostedzone/*".into(),
+            "arn:aws:route53:::healthcheck/*".into(),
+            "arn:aws:route53:::change/*".into(),
+            // ListHostedZonesByName and TestDNSAnswer do not support resource-level scoping.
+            "*".into(),
+        ],
+        Service::CloudWatch => {
+            let mut names = vec![];
+            if let Some(a) = param(with, "alarm") {
+                names.push(a);
+            }
+            if let Some(Value::Array(list)) = with.get("alarms") {
+                names.extend(list.iter().filter_map(Value::as_str).map(wildcard));
+            }
+            if names.is_empty() {
+                names.push("*".into());
+            }
+            names
+                .into_iter()
+                .map(|n| format!("arn:aws:cloudwatch:{region}:{account}:alarm:{n}"))
+                .collect()
+        }
+        Service::Core => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn policy_lists_only_used_actions_per_region_without_wildcard_actions() {
+        let text = r#"
+version: 1
+name: t
+steps:
+  - id: restore
+    action: dynamodb.restore_pitr
+    region: eu-west-1
+    with: { source_table: vault, target_table: "vault-{{ run.id }}" }
+  - id: gate
+    action: cloudwatch.wait_alarm
+    region: ca-central-1
+    with: { alarms: [api-5xx] }
+"#;
+        let rb = load_str(Path::new("t.yaml"), text, &[]).unwrap().runbook;
+        let p = policy_for(&rb);
+        let st = p["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 2);
+        let all = p.to_string();
+        assert!(all.contains("dynamodb:RestoreTableToPointInTime"));
+        assert!(all.contains("arn:aws:dynamodb:eu-west-1:*:table/vault-*"));
+        assert!(all.contains("arn:aws:cloudwatch:ca-central-1:*:alarm:api-5xx"));
+        assert!(!all.contains("kms:"));
+        for s in st {
+            for a in s["Action"].as_array().unwrap() {
+                assert!(!a.as_str().unwrap().contains('*'));
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `drillbook runs` and `drillbook report RUN_ID`: past runs, from their journals.
+
+use std::path::Path;
+
+use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
+use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
+use crate::report::TimingReport;
+use crate::runbook::Runbook;
+
+/// The journal store for `--state-dir`.
+fn open_store(state_dir: &Path) -> impl CheckpointStore {
+    crate::checkpoint::file::FileStore::new(state_dir)
+}
+
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Ok(rt.block_on(f)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Err(ExitCode::Failed)
+        }
+    }
+}
+
+fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        CheckpointError::NotFound(_) => {
+            eprintln!(
+                "help: list the runs with `drillbook runs --state-dir {}`",
+                state_dir.display()
+            );
+            ExitCode::Invalid
+        }
+        CheckpointError::Corrupt { .. } => {
+            eprintln!(
+                "help: the journal was changed or cut short after it was written; keep a copy for investigation"
+            );
+            ExitCode::Failed
+        }
+        _ => ExitCode::Failed,
+    }
+}
+
+/// `drillbook runs`.
+pub(super) fn runs(args: RunsArgs) -> ExitCode {
+    let store = open_store(&args.state_dir);
+    let list = match block_on(store.list()) {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Err(code) => return code,
+    };
+    if list.is_empty() {
+        println!("no runs in {}", args.state_dir.display());
+        return ExitCode::Success;
+    }
+    print!("{}", runs_table(&list));
+    ExitCode::Success
+}
+
+/// The table printed by `drillbook runs` (newest first, as the store lists them).
+pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|r| {
+            [
+                r.run_id.clone(),
+                r.runbook.clone(),
+                r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                match r.mode {
+                    crate::event::Mode::DryRun => "dry-run".into(),
+                    crate::event::Mode::Execute => "execute".into(),
+                },
+                r.status.clone(),
+            ]
+        })
+        .collect();
+    let head = ["RUN ID", "RUNBOOK", "STARTED", "MODE", "STATUS"];
+    let mut w = head.map(|h| h.chars().count());
+    for r in &rows {
+        for (k, c) in r.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut s = String::new();
+        for (k, c) in cells.iter().enumerate() {
+            if k + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<width$}  ", width = w[k]));
+            }
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = line(head);
+    for r in &rows {
+        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+    }
+    out
+}
+
+/// `drillbook report RUN_ID`.
+pub(super) fn report(args: ReportArgs) -> ExitCode {
+    let store = open_store(&args.state_dir);
+    let run = match block_on(store.load(&args.run_id)) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Err(code) => return code,
+    };
+    let runbook = runbook_of(&run);
+    let report = TimingReport::from_journal(&run, &runbook);
+    match args.format {
+        ReportFormat::Text => print!("{}", report.render_text()),
+        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot write the report as JSON: {e}");
+                return ExitCode::Failed;
+            }
+        },
+    }
+    ExitCode::Success
+}
+
+/// The runbook as it was run, parsed from the text stored with the run. When it no longer
+/// parses (an older drillbook wrote it), the report is built from the journal alone.
+fn runbook_of(run: &StoredRun) -> Runbook {
+    let vars: Vec<(String, String)> = run
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    match crate::runbook::load_str(Path::new(&run.runbook_path), &run.runbook_text, &vars) {
+        Ok(l) => l.runbook,
+        Err(d) => {
+            eprintln!(
+                "warning: the runbook stored with run `{}` does not load: {d}",
+                run.run_id
+            );
+            eprintln!(
+                "help: the report below comes from the journal alone (no dependencies, no RTO)"
+            );
+            Runbook {
+                name: run.runbook_path.clone(),
+                description: None,
+                objectives: Default::default(),
+                vars: run.vars.clone(),
+                accounts: Default::default(),
+                allow_self_approval: false,
+                steps: vec![],
+                finally: vec![],
+            }
+        }
+    }
+}

@@ -1,0 +1,705 @@
+//! The console reporter: what a person (or a CI log, or a program) sees while a run goes on.
+//!
+//! Three shapes, one [`EventSink`]:
+//! - on a terminal: indicatif progress on stderr (a spinner line per running step with its
+//!   action, elapsed time and attempt, an overall bar) with finished steps printed above;
+//! - otherwise: plain lines on stderr, no ANSI, one fact per line, each prefixed with the time
+//!   since the run started (`[00:01.2] ✓ restore-vault  dynamodb.restore_pitr  12.3s`);
+//! - `--message-format json`: every event as one JSON line on stdout (see `docs/events.md`)
+//!   and nothing else anywhere.
+//!
+//! `NO_COLOR` (set and not empty) turns colours off; plain lines never have any.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::MessageFormat;
+use crate::event::{Event, EventSink, Mode, RunStatus};
+use crate::runbook::duration::{format_duration, human};
+
+/// Version of the JSON lines written with `--message-format json` (the `v` field).
+pub const EVENTS_FORMAT_VERSION: u32 = 1;
+
+/// Reports events to a person or a program. See the module docs.
+pub struct Console {
+    state: Mutex<State>,
+}
+
+enum Shape {
+    Json,
+    Plain,
+    Progress(Bars),
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: Option<ProgressBar>,
+}
+
+struct StepInfo {
+    action: String,
+    attempt: u32,
+    first_start: DateTime<Utc>,
+    /// Unmet preconditions were already printed (from the observation).
+    findings_shown: bool,
+    bar: Option<ProgressBar>,
+}
+
+struct State {
+    shape: Shape,
+    color: bool,
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    /// ` --state-dir DIR` when the state directory is not the default, for printed commands.
+    state_dir_arg: String,
+    run_id: String,
+    run_start: Option<DateTime<Utc>>,
+    mode: Mode,
+    succeeded: usize,
+    failed: usize,
+    skipped: usize,
+    steps: HashMap<String, StepInfo>,
+}
+
+/// What a line is about; decides its colour on a terminal.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Info,
+    Start,
+    Ok,
+    Fail,
+    Warn,
+    Detail,
+}
+
+impl Console {
+    /// A console on the process's stdout and stderr. `terminal`: whether stderr is a terminal
+    /// (progress bars) — see [`Console::detect`].
+    pub fn new(format: MessageFormat, terminal: bool) -> Console {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let shape = match format {
+            MessageFormat::Json => Shape::Json,
+            MessageFormat::Human if terminal && !dumb => Shape::Progress(Bars {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                overall: None,
+            }),
+            MessageFormat::Human => Shape::Plain,
+        };
+        let color = matches!(shape, Shape::Progress(_)) && !no_color;
+        Console::build(
+            shape,
+            color,
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+        )
+    }
+
+    /// [`Console::new`], deciding from whether stderr is a terminal.
+    pub fn detect(format: MessageFormat) -> Console {
+        Console::new(format, std::io::stderr().is_terminal())
+    }
+
+    /// A console writing to the given streams, never as a terminal (plain lines or JSON).
+    /// For tests and for embedding.
+    pub fn with_writers(
+        format: MessageFormat,
+        out: Box<dyn Write + Send>,
+        err: Box<dyn Write + Send>,
+    ) -> Console {
+        let shape = match format {
+            MessageFormat::Json => Shape::Json,
+            MessageFormat::Human => Shape::Plain,
+        };
+        Console::build(shape, false, out, err)
+    }
+
+    /// The state directory of the run, added to the printed `approve`/`resume` commands when it
+    /// is not the default `.drillbook`.
+    pub fn state_dir(self, dir: &Path) -> Console {
+        {
+            let mut st = self.lock();
+            st.state_dir_arg = if dir == Path::new(".drillbook") {
+                String::new()
+            } else {
+                format!(" --state-dir {}", shell_word(&dir.display().to_string()))
+            };
+        }
+        self
+    }
+
+    fn build(
+        shape: Shape,
+        color: bool,
+        out: Box<dyn Write + Send>,
+        err: Box<dyn Write + Send>,
+    ) -> Console {
+        Console {
+            state: Mutex::new(State {
+                shape,
+                color,
+                out,
+                err,
+                state_dir_arg: String::new(),
+                run_id: String::new(),
+                run_start: None,
+                mode: Mode::DryRun,
+                succeeded: 0,
+                failed: 0,
+                skipped: 0,
+                steps: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while printing must not silence the rest of the run.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl EventSink for Console {
+    fn emit(&self, event: &Event) {
+        let mut st = self.lock();
+        if let Shape::Json = st.shape {
+            if let Some(line) = json_line(event) {
+                let _ = writeln!(st.out, "{line}");
+                let _ = st.out.flush();
+            }
+            return;
+        }
+        st.track(event);
+        let lines = st.lines(event);
+        st.show(event, &lines);
+    }
+}
+
+/// One event as a JSON line: the event's serde form with `"v":1` first.
+pub fn json_line(event: &Event) -> Option<String> {
+    let s = serde_json::to_string(event).ok()?;
+    let rest = s.strip_prefix('{')?;
+    Some(format!("{{\"v\":{EVENTS_FORMAT_VERSION},{rest}"))
+}
+
+impl State {
+    /// Updates what the lines need to know (before rendering).
+    fn track(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted {
+                at, run_id, mode, ..
+            } => {
+                self.run_start = Some(*at);
+                self.run_id = run_id.clone();
+                self.mode = *mode;
+            }
+            Event::StepStarted {
+                at,
+                step,
+                action,
+                attempt,
+            } => {
+                let info = self.steps.entry(step.clone()).or_insert_with(|| StepInfo {
+                    action: action.clone(),
+                    attempt: 0,
+                    first_start: *at,
+                    findings_shown: false,
+                    bar: None,
+                });
+                info.attempt = info.attempt.max(*attempt);
+            }
+            Event::StepObserved {
+                step, observation, ..
+            } if !observation.findings.is_empty() => {
+                if let Some(info) = self.steps.get_mut(step) {
+                    info.findings_shown = true;
+                }
+            }
+            Event::StepSucceeded { .. } => self.succeeded += 1,
+            Event::StepFailed { .. } => self.failed += 1,
+            Event::StepSkipped { .. } => self.skipped += 1,
+            _ => {}
+        }
+    }
+
+    fn action_of(&self, step: &str) -> &str {
+        self.steps
+            .get(step)
+            .map(|s| s.action.as_str())
+            .unwrap_or("")
+    }
+
+    fn attempts_of(&self, step: &str) -> u32 {
+        self.steps.get(step).map(|s| s.attempt).unwrap_or(1).max(1)
+    }
+
+    /// The lines an event prints (without time prefix or colour).
+    fn lines(&self, event: &Event) -> Vec<(Kind, String)> {
+        let dry = self.mode == Mode::DryRun;
+        let mut v = Vec::new();
+        let with_action = |step: &str| {
+            let a = self.action_of(step);
+            if a.is_empty() {
+                step.to_string()
+            } else {
+                format!("{step}  {a}")
+            }
+        };
+        match event {
+            Event::RunStarted {
+                run_id,
+                runbook,
+                mode,
+                steps,
+                resumed,
+                ..
+            } => {
+                let mode = match mode {
+                    Mode::DryRun => "dry-run",
+                    Mode::Execute => "execute",
+                };
+                let verb = if *resumed { "resumed" } else { "started" };
+                v.push((
+                    Kind::Info,
+                    format!("run {run_id} {verb}: {runbook} ({mode}, {steps} steps)"),
+                ));
+                if mode == "dry-run" {
+                    v.push((
+                        Kind::Detail,
+                        "dry-run: observing only, nothing will be changed".into(),
+                    ));
+                }
+            }
+            Event::StepStarted { step, attempt, .. } => {
+                let mut s = format!("▶ {}", with_action(step));
+                if *attempt > 1 {
+                    s.push_str(&format!("  attempt {attempt}"));
+                }
+                v.push((Kind::Start, s));
+            }
+            Event::StepObserved {
+                step, observation, ..
+            } => {
+                if dry {
+                    if !observation.summary.is_empty() {
+                        v.push((
+                            Kind::Detail,
+                            format!("  {step}: observed: {}", observation.summary),
+                        ));
+                    }
+                    for c in &observation.changes {
+                        v.push((Kind::Detail, format!("  {step}: would change: {c}")));
+                    }
+                    if observation.changes.is_empty() && observation.findings.is_empty() {
+                        v.push((Kind::Detail, format!("  {step}: would change: nothing")));
+                    }
+                }
+                for f in &observation.findings {
+                    v.push((
+                        Kind::Warn,
+                        format!("  {step}: precondition not met: {}", f.message),
+                    ));
+                    if !f.hint.is_empty() {
+                        v.push((Kind::Detail, format!("  {step}: help: {}", f.hint)));
+                    }
+                }
+            }
+            Event::StepRetrying {
+                step, error, delay, ..
+            } => {
+                v.push((
+                    Kind::Warn,
+                    format!(
+                        "↻ {}  attempt {} failed: {error}; retrying in {}",
+                        with_action(step),
+                        self.attempts_of(step),
+                        format_duration(*delay)
+                    ),
+                ));
+            }
+            Event::StepSucceeded {
+                step,
+                outcome,
+                duration,
+                ..
+            } => {
+                let n = self.attempts_of(step);
+                let mut s = format!("✓ {}  {}", with_action(step), human(*duration));
+                if n > 1 {
+                    s.push_str(&format!(" ({n} attempts)"));
+                }
+                v.push((Kind::Ok, s));
+                if !dry {
+                    for c in &outcome.changes {
+                        v.push((Kind::Detail, format!("  {step}: changed: {c}")));
+                    }
+                }
+            }
+            Event::StepFailed { at, step, error } => {
+                let n = self.attempts_of(step);
+                let took = self
+                    .steps
+                    .get(step)
+                    .map(|s| human((*at - s.first_start).to_std().unwrap_or_default()));
+                let mut s = format!("✗ {}  failed", with_action(step));
+                if let Some(t) = took {
+                    s.push_str(&format!(" after {t}"));
+                }
+                if n > 1 {
+                    s.push_str(&format!(" ({n} attempts)"));
+                }
+                s.push_str(&format!(": {error}"));
+                v.push((Kind::Fail, s));
+                let shown = matches!(error, crate::actions::ActionError::Precondition { .. })
+                    && self.steps.get(step).is_some_and(|i| i.findings_shown);
+                if let Some(h) = error.hint().filter(|_| !shown) {
+                    v.push((Kind::Detail, format!("  {step}: help: {h}")));
+                }
+            }
+            Event::StepSkipped { step, reason, .. } => {
+                v.push((Kind::Warn, format!("↷ {step}  skipped: {reason}")));
+            }
+            Event::ApprovalNeeded { step, message, .. } => {
+                v.push((Kind::Warn, format!("⏸ {step}  approval needed: {message}")));
+                v.push((
+                    Kind::Detail,
+                    format!(
+                        "  {step}: approve with: drillbook approve {} {}{}",
+                        shell_word(&self.run_id),
+                        shell_word(step),
+                        self.state_dir_arg
+                    ),
+                ));
+            }
+            Event::RunFinished {
+                status, duration, ..
+            } => {
+                let (kind, word) = match status {
+                    RunStatus::Succeeded => (Kind::Ok, "succeeded"),
+                    RunStatus::Failed => (Kind::Fail, "failed"),
+                    RunStatus::Paused => (Kind::Warn, "paused"),
+                };
+                v.push((
+                    kind,
+                    format!(
+                        "run {} {word} after {}: {} succeeded, {} failed, {} skipped",
+                        self.run_id,
+                        human(*duration),
+                        self.succeeded,
+                        self.failed,
+                        self.skipped
+                    ),
+                ));
+                match status {
+                    RunStatus::Paused => v.push((
+                        Kind::Detail,
+                        format!(
+                            "resume with: drillbook resume {}{}",
+                            shell_word(&self.run_id),
+                            self.state_dir_arg
+                        ),
+                    )),
+                    RunStatus::Failed if self.failed > 0 => v.push((
+                        Kind::Detail,
+                        format!(
+                            "after fixing the cause, continue with: drillbook resume {}{}",
+                            shell_word(&self.run_id),
+                            self.state_dir_arg
+                        ),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        v
+    }
+
+    /// Prints the lines (and moves the bars on a terminal).
+    fn show(&mut self, event: &Event, lines: &[(Kind, String)]) {
+        let color = self.color;
+        let prefix = match &self.shape {
+            Shape::Plain => Some(clock(self.run_start, event_at(event))),
+            _ => None,
+        };
+        match &mut self.shape {
+            Shape::Json => {}
+            Shape::Plain => {
+                let prefix = prefix.unwrap_or_default();
+                for (_, l) in lines {
+                    let _ = writeln!(self.err, "{prefix} {l}");
+                }
+                let _ = self.err.flush();
+            }
+            Shape::Progress(bars) => {
+                match event {
+                    Event::RunStarted { steps, .. } => {
+                        let overall = bars.multi.add(ProgressBar::new(*steps as u64));
+                        overall.set_style(
+                            ProgressStyle::with_template(if color {
+                                "{bar:30.cyan/blue} {pos}/{len} steps  {elapsed_precise}"
+                            } else {
+                                "{bar:30} {pos}/{len} steps  {elapsed_precise}"
+                            })
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        );
+                        bars.overall = Some(overall);
+                    }
+                    Event::StepStarted {
+                        step,
+                        action,
+                        attempt,
+                        ..
+                    } => {
+                        let info = self.steps.get_mut(step);
+                        let msg = if *attempt > 1 {
+                            format!("{step}  {action}  attempt {attempt}")
+                        } else {
+                            format!("{step}  {action}")
+                        };
+                        match info {
+                            Some(StepInfo { bar: Some(b), .. }) => b.set_message(msg),
+                            Some(info) => {
+                                let pb = ProgressBar::new_spinner();
+                                let pb = match &bars.overall {
+                                    Some(o) => bars.multi.insert_before(o, pb),
+                                    None => bars.multi.add(pb),
+                                };
+                                pb.set_style(
+                                    ProgressStyle::with_template(if color {
+                                        "{spinner:.green} {msg}  {elapsed}"
+                                    } else {
+                                        "{spinner} {msg}  {elapsed}"
+                                    })
+                                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                                );
+                                pb.set_message(msg);
+                                pb.enable_steady_tick(Duration::from_millis(120));
+                                info.bar = Some(pb);
+                            }
+                            None => {}
+                        }
+                        // The spinner line says it; no scrolling line for a start.
+                        return;
+                    }
+                    Event::StepSucceeded { step, .. }
+                    | Event::StepFailed { step, .. }
+                    | Event::StepSkipped { step, .. }
+                    | Event::ApprovalNeeded { step, .. } => {
+                        if let Some(b) = self.steps.get_mut(step).and_then(|i| i.bar.take()) {
+                            b.finish_and_clear();
+                            bars.multi.remove(&b);
+                        }
+                        if !matches!(event, Event::ApprovalNeeded { .. })
+                            && let Some(o) = &bars.overall
+                        {
+                            o.inc(1);
+                        }
+                    }
+                    Event::RunFinished { .. } => {
+                        for info in self.steps.values_mut() {
+                            if let Some(b) = info.bar.take() {
+                                b.finish_and_clear();
+                                bars.multi.remove(&b);
+                            }
+                        }
+                        if let Some(o) = bars.overall.take() {
+                            o.finish_and_clear();
+                            bars.multi.remove(&o);
+                        }
+                    }
+                    _ => {}
+                }
+                for (kind, l) in lines {
+                    let text = if color { paint(*kind, l) } else { l.clone() };
+                    if bars.multi.println(&text).is_err() {
+                        let _ = writeln!(self.err, "{text}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn event_at(e: &Event) -> DateTime<Utc> {
+    match e {
+        Event::RunStarted { at, .. }
+        | Event::StepStarted { at, .. }
+        | Event::StepObserved { at, .. }
+        | Event::StepRetrying { at, .. }
+        | Event::StepSucceeded { at, .. }
+        | Event::StepFailed { at, .. }
+        | Event::StepSkipped { at, .. }
+        | Event::ApprovalNeeded { at, .. }
+        | Event::RunFinished { at, .. } => *at,
+    }
+}
+
+/// `[MM:SS.t]` since the run started.
+fn clock(start: Option<DateTime<Utc>>, at: DateTime<Utc>) -> String {
+    let ms = start
+        .map(|s| (at - s).num_milliseconds().max(0) as u64)
+        .unwrap_or(0);
+    let tenths = ms / 100;
+    format!(
+        "[{:02}:{:02}.{}]",
+        tenths / 600,
+        (tenths / 10) % 60,
+        tenths % 10
+    )
+}
+
+/// Colours the leading symbol (or the whole line for details) with ANSI codes.
+fn paint(kind: Kind, line: &str) -> String {
+    let code = match kind {
+        Kind::Info => "1",
+        Kind::Start => "36",
+        Kind::Ok => "32",
+        Kind::Fail => "31",
+        Kind::Warn => "33",
+        Kind::Detail => "2",
+    };
+    match kind {
+        Kind::Info | Kind::Detail => format!("\x1b[{code}m{line}\x1b[0m"),
+        _ => {
+            let mut chars = line.chars();
+            let sym: String = chars.next().into_iter().collect();
+            format!("\x1b[{code}m{sym}\x1b[0m{}", chars.as_str())
+        }
+    }
+}
+
+/// Quotes a word for a copy-pasted shell command when it needs it.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_shape_tracks_one_spinner_per_running_step() {
+        let t = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let console = Console::build(
+            Shape::Progress(Bars {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+                overall: None,
+            }),
+            true,
+            Box::new(std::io::sink()),
+            Box::new(std::io::sink()),
+        );
+        let start = |step: &str, attempt| Event::StepStarted {
+            at: t,
+            step: step.into(),
+            action: "wait".into(),
+            attempt,
+        };
+        console.emit(&Event::RunStarted {
+            at: t,
+            run_id: "r".into(),
+            runbook: "rb".into(),
+            mode: Mode::Execute,
+            steps: 2,
+            resumed: false,
+        });
+        console.emit(&start("a", 1));
+        console.emit(&start("b", 1));
+        console.emit(&start("a", 2));
+        let running = |c: &Console| {
+            let st = c.lock();
+            let mut v: Vec<String> = st
+                .steps
+                .iter()
+                .filter(|(_, i)| i.bar.is_some())
+                .map(|(k, _)| k.clone())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(running(&console), ["a", "b"]);
+        console.emit(&Event::StepSucceeded {
+            at: t,
+            step: "a".into(),
+            outcome: Default::default(),
+            duration: Duration::from_secs(1),
+        });
+        assert_eq!(running(&console), ["b"]);
+        {
+            let st = console.lock();
+            let Shape::Progress(bars) = &st.shape else {
+                panic!("progress shape expected")
+            };
+            assert_eq!(bars.overall.as_ref().map(|o| o.position()), Some(1));
+            assert_eq!(st.steps["a"].attempt, 2);
+        }
+        console.emit(&Event::RunFinished {
+            at: t,
+            status: RunStatus::Paused,
+            duration: Duration::from_secs(1),
+        });
+        assert!(running(&console).is_empty());
+        let st = console.lock();
+        let Shape::Progress(bars) = &st.shape else {
+            panic!("progress shape expected")
+        };
+        assert!(bars.overall.is_none());
+    }
+
+    #[test]
+    fn clock_formats_minutes_seconds_tenths() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(clock(Some(t0), t0), "[00:00.0]");
+        assert_eq!(
+            clock(Some(t0), t0 + chrono::Duration::milliseconds(61_250)),
+            "[01:01.2]"
+        );
+        assert_eq!(clock(None, t0), "[00:00.0]");
+        assert_eq!(
+            clock(Some(t0), t0 - chrono::Duration::seconds(3)),
+            "[00:00.0]"
+        );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("20261123-184501-ab12"), "20261123-184501-ab12");
+        assert_eq!(shell_word("my dir"), "'my dir'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn json_lines_carry_the_version_and_round_trip() {
+        let e = Event::StepSkipped {
+            at: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            step: "a".into(),
+            reason: "r".into(),
+        };
+        let line = json_line(&e).unwrap();
+        assert!(
+            line.starts_with("{\"v\":1,\"event\":\"step_skipped\""),
+            "{line}"
+        );
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, e);
+    }
+}

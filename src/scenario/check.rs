@@ -1,0 +1,306 @@
+//! Verdicts after a drill: each expectation, and each objective (RTO, RPO).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::Expectation;
+use crate::actions::aws::Aws;
+use crate::actions::{Params, Registry, StepContext, WaitMeter};
+use crate::runbook::{Objectives, template};
+
+/// The verdict on one expectation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExpectationVerdict {
+    pub id: String,
+    pub description: String,
+    pub passed: bool,
+    /// What was found (the observation's summary, or the step's status).
+    pub observed: String,
+    /// Why it failed, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The verdict on one objective.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObjectiveVerdict {
+    /// `rto` or `rpo`.
+    pub objective: String,
+    #[serde(with = "crate::runbook::duration::serde_str")]
+    pub target: Duration,
+    /// `None` when the run gave nothing to measure it with.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::runbook::duration::serde_opt"
+    )]
+    pub measured: Option<Duration>,
+    pub met: bool,
+    pub how: String,
+}
+
+/// All verdicts of a drill.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Verdicts {
+    pub expectations: Vec<ExpectationVerdict>,
+    pub objectives: Vec<ObjectiveVerdict>,
+}
+
+impl Verdicts {
+    pub fn all_passed(&self) -> bool {
+        self.expectations.iter().all(|e| e.passed) && self.objectives.iter().all(|o| o.met)
+    }
+}
+
+/// Compares an output with an expected value: `~x` contains, `>=N` at least, `=x` or `x` equals.
+fn matches(actual: &str, expected: &str) -> bool {
+    if let Some(s) = expected.strip_prefix('~') {
+        actual.contains(s)
+    } else if let Some(n) = expected.strip_prefix(">=") {
+        match (actual.trim().parse::<f64>(), n.trim().parse::<f64>()) {
+            (Ok(a), Ok(n)) => a >= n,
+            _ => false,
+        }
+    } else {
+        actual == expected.strip_prefix('=').unwrap_or(expected)
+    }
+}
+
+/// Checks every expectation after a run.
+///
+/// `vars` are the runbook's variables as run; `outputs` the steps' outputs; `statuses` each
+/// step's final status (`succeeded`, `failed`, `skipped`, `deferred`).
+pub async fn check_expectations(
+    expectations: &[Expectation],
+    aws: Arc<Aws>,
+    run_id: &str,
+    vars: &BTreeMap<String, String>,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+    statuses: &BTreeMap<String, String>,
+) -> Vec<ExpectationVerdict> {
+    let registry = Registry::builtin();
+    let ctx = template::Context {
+        vars: Some(vars),
+        run_id: Some(run_id),
+        outputs: Some(outputs),
+    };
+    let mut verdicts = vec![];
+    for e in expectations {
+        let verdict = match e {
+            Expectation::StepStatus { step, status, .. } => {
+                let actual = statuses
+                    .get(step)
+                    .cloned()
+                    .unwrap_or_else(|| "not run".into());
+                let passed = &actual == status;
+                ExpectationVerdict {
+                    id: e.id().to_string(),
+                    description: e.description(),
+                    passed,
+                    observed: format!("step `{step}` {actual}"),
+                    reason: (!passed)
+                        .then(|| format!("expected `{step}` to be {status}, it is {actual}")),
+                }
+            }
+            Expectation::Observe {
+                action,
+                region,
+                with,
+                outputs: expected,
+                ..
+            } => {
+                let fail = |observed: String, reason: String| ExpectationVerdict {
+                    id: e.id().to_string(),
+                    description: e.description(),
+                    passed: false,
+                    observed,
+                    reason: Some(reason),
+                };
+                let rendered = (|| -> Result<_, template::TemplateError> {
+                    let region = region
+                        .as_deref()
+                        .map(|r| template::render(r, &ctx))
+                        .transpose()?;
+                    let with: BTreeMap<String, serde_json::Value> = with
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), template::render_value(v, &ctx)?)))
+                        .collect::<Result<_, template::TemplateError>>()?;
+                    Ok((region, with))
+                })();
+                let (region, with) = match rendered {
+                    Ok(r) => r,
+                    Err(err) => {
+                        verdicts.push(fail(
+                            String::new(),
+                            format!("cannot render the expectation: {err}"),
+                        ));
+                        continue;
+                    }
+                };
+                let Some(impl_) = registry.get(action) else {
+                    verdicts.push(fail(
+                        String::new(),
+                        format!("action `{action}` is not available"),
+                    ));
+                    continue;
+                };
+                let step_ctx = StepContext {
+                    run_id: run_id.to_string(),
+                    step_id: format!("expect:{}", e.id()),
+                    region,
+                    params: Params(with),
+                    objectives: Objectives::default(),
+                    role_arn: None,
+                    aws: aws.clone(),
+                    waits: WaitMeter::default(),
+                };
+                match crate::actions::aws::in_step(
+                    &step_ctx.step_id.clone(),
+                    impl_.observe(&step_ctx),
+                )
+                .await
+                {
+                    Err(err) => fail(String::new(), err.to_string()),
+                    Ok(obs) if !obs.findings.is_empty() => fail(
+                        obs.summary.clone(),
+                        obs.findings
+                            .iter()
+                            .map(|f| f.message.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                    Ok(obs) => {
+                        let mismatches: Vec<String> = expected
+                            .iter()
+                            .filter_map(|(k, want)| {
+                                let got = obs.outputs.get(k).map(String::as_str).unwrap_or("");
+                                (!matches(got, want))
+                                    .then(|| format!("{k} is `{got}`, expected `{want}`"))
+                            })
+                            .collect();
+                        if mismatches.is_empty() {
+                            ExpectationVerdict {
+                                id: e.id().to_string(),
+                                description: e.description(),
+                                passed: true,
+                                observed: obs.summary,
+                                reason: None,
+                            }
+                        } else {
+                            fail(obs.summary, mismatches.join("; "))
+                        }
+                    }
+                }
+            }
+        };
+        verdicts.push(verdict);
+    }
+    verdicts
+}
+
+/// Judges RTO (the run's active time) and RPO (the largest `exposure_seconds` a step measured).
+pub fn judge_objectives(
+    objectives: &Objectives,
+    active_time: Duration,
+    outputs: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<ObjectiveVerdict> {
+    let mut out = vec![];
+    if let Some(rto) = objectives.rto {
+        out.push(ObjectiveVerdict {
+            objective: "rto".into(),
+            target: rto,
+            measured: Some(active_time),
+            met: active_time <= rto,
+            how: "time from the run's start to its last recovery step (paused time excluded)"
+                .into(),
+        });
+    }
+    if let Some(rpo) = objectives.rpo {
+        let exposure = outputs
+            .values()
+            .filter_map(|o| o.get("exposure_seconds"))
+            .filter_map(|s| s.parse::<f64>().ok())
+            .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
+        out.push(match exposure {
+            Some(secs) => {
+                let measured = Duration::from_secs_f64(secs.max(0.0));
+                ObjectiveVerdict {
+                    objective: "rpo".into(),
+                    target: rpo,
+                    measured: Some(measured),
+                    met: measured <= rpo,
+                    how: "largest gap between now and the latest restorable time (dynamodb.assert_pitr)".into(),
+                }
+            }
+            None => ObjectiveVerdict {
+                objective: "rpo".into(),
+                target: rpo,
+                measured: None,
+                met: false,
+                how: "not measured: the runbook has no dynamodb.assert_pitr step".into(),
+            },
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_round_trip_through_json() {
+        let v = Verdicts {
+            expectations: vec![],
+            objectives: judge_objectives(
+                &Objectives {
+                    rto: None,
+                    rpo: Some(Duration::from_secs(60)),
+                },
+                Duration::ZERO,
+                &BTreeMap::new(),
+            ),
+        };
+        let back: Verdicts = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn output_matching() {
+        assert!(matches(
+            "d-1.execute-api.eu-west-1.amazonaws.com",
+            "~eu-west-1"
+        ));
+        assert!(!matches(
+            "d-1.execute-api.ca-central-1.amazonaws.com",
+            "~eu-west-1"
+        ));
+        assert!(matches("50", ">=40"));
+        assert!(!matches("39", ">=40"));
+        assert!(!matches("abc", ">=40"));
+        assert!(matches("eu-west-1", "eu-west-1"));
+        assert!(matches("eu-west-1", "=eu-west-1"));
+    }
+
+    #[test]
+    fn objectives_are_judged_from_time_and_exposure() {
+        let objectives = Objectives {
+            rto: Some(Duration::from_secs(60)),
+            rpo: Some(Duration::from_secs(300)),
+        };
+        let outputs = BTreeMap::from([(
+            "pitr".to_string(),
+            BTreeMap::from([("exposure_seconds".to_string(), "42".to_string())]),
+        )]);
+        let v = judge_objectives(&objectives, Duration::from_secs(61), &outputs);
+        assert!(!v[0].met);
+        assert!(v[1].met);
+        assert_eq!(v[1].measured, Some(Duration::from_secs(42)));
+        let v = judge_objectives(&objectives, Duration::from_secs(5), &BTreeMap::new());
+        assert!(v[0].met);
+        assert!(!v[1].met, "an RPO that cannot be measured is not met");
+    }
+}

@@ -1,0 +1,927 @@
+//! The KMS, API Gateway and Route 53 actions against the emulator: observe on a correct and a
+//! broken system, apply changes exactly what it should (read back through the SDK), a second
+//! run makes no mutating call (request recording), verify catches a broken post-condition.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_kms::types::{KeyState, MultiRegionKeyType};
+use aws_sdk_route53::types::{ResourceRecordSetFailover, RrType};
+use drillbook::actions::aws::{Aws, AwsOptions, Impairment};
+use drillbook::actions::{
+    Action, ActionError, Observation, Outcome, Params, Registry, StepContext, WaitMeter,
+};
+use serde_json::json;
+
+use crate::support::{PRIMARY_REGION, SECONDARY_REGION, Seeded, emulator, unique_prefix};
+
+// ------------------------------------------------------------------------------ helpers
+
+async fn aws_with(options: AwsOptions) -> Arc<Aws> {
+    Arc::new(Aws::from_config(
+        emulator().sdk_config(PRIMARY_REGION).await,
+        options,
+    ))
+}
+
+async fn aws() -> Arc<Aws> {
+    aws_with(AwsOptions::default()).await
+}
+
+/// A step context for `region` with `with:` = `params` (a JSON object).
+fn ctx(aws: &Arc<Aws>, region: Option<&str>, params: serde_json::Value) -> StepContext {
+    let serde_json::Value::Object(map) = params else {
+        panic!("params must be a JSON object");
+    };
+    StepContext {
+        run_id: "run-test".into(),
+        step_id: "step".into(),
+        region: region.map(str::to_string),
+        params: Params(map.into_iter().collect()),
+        objectives: Default::default(),
+        role_arn: None,
+        aws: aws.clone(),
+        waits: WaitMeter::default(),
+    }
+}
+
+fn action(name: &str) -> Arc<dyn Action> {
+    Registry::builtin()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is not registered"))
+}
+
+/// What the engine does: observe, apply only when there are changes, verify.
+async fn run(name: &str, ctx: &StepContext) -> Result<(Observation, Outcome), ActionError> {
+    let a = action(name);
+    let obs = a.observe(ctx).await?;
+    if !obs.findings.is_empty() {
+        return Err(ActionError::Precondition {
+            findings: obs.findings.clone(),
+        });
+    }
+    let out = if obs.changes.is_empty() {
+        Outcome {
+            summary: obs.summary.clone(),
+            changes: vec![],
+            outputs: obs.outputs.clone(),
+        }
+    } else {
+        a.apply(ctx, &obs).await?
+    };
+    a.verify(ctx, &out).await?;
+    Ok((obs, out))
+}
+
+fn findings(obs: &Observation) -> String {
+    obs.findings
+        .iter()
+        .map(|f| format!("{} (help: {})", f.message, f.hint))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn mutations(needles: &[&str]) -> Vec<String> {
+    emulator()
+        .mutating_calls_matching_any(needles)
+        .iter()
+        .map(|r| r.label())
+        .collect()
+}
+
+async fn kms(region: &str) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&emulator().sdk_config(region).await)
+}
+
+async fn describe(region: &str, key: &str) -> aws_sdk_kms::types::KeyMetadata {
+    kms(region)
+        .await
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .clone()
+}
+
+fn key_type(md: &aws_sdk_kms::types::KeyMetadata) -> MultiRegionKeyType {
+    md.multi_region_configuration()
+        .unwrap()
+        .multi_region_key_type()
+        .unwrap()
+        .clone()
+}
+
+fn seed(name: &str) -> (String, Seeded) {
+    let p = unique_prefix(name);
+    let s = emulator().seed(&p);
+    (p, s)
+}
+
+// ------------------------------------------------------------------------------ kms
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_assert_replica_finds_missing_single_region_and_disabled_keys() {
+    let (_p, s) = seed("kmsassert");
+    let aws = aws().await;
+    let a = action("kms.assert_replica");
+
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"key": s.kms.alias}),
+        ))
+        .await
+        .unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert!(obs.changes.is_empty());
+    assert_eq!(obs.outputs["key_arn"], s.secondary().kms.arn);
+    assert_eq!(obs.outputs["primary_region"], PRIMARY_REGION);
+
+    // a Region without a replica
+    let obs = a
+        .observe(&ctx(&aws, Some("us-east-1"), json!({"key": s.kms.key_id})))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    assert!(obs.findings[0].message.contains("no copy in us-east-1"));
+    assert!(obs.findings[0].hint.contains("kms.replicate_key"));
+
+    // a single-Region key
+    let single = kms(SECONDARY_REGION)
+        .await
+        .create_key()
+        .description(format!("{}single", s.prefix))
+        .send()
+        .await
+        .unwrap();
+    let single_id = single.key_metadata().unwrap().key_id().to_string();
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"key": single_id}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    assert!(obs.findings[0].message.contains("not a multi-Region key"));
+
+    // the replica disabled
+    kms(SECONDARY_REGION)
+        .await
+        .disable_key()
+        .key_id(&s.kms.key_id)
+        .send()
+        .await
+        .unwrap();
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"key": s.kms.alias}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    assert!(obs.findings[0].message.contains("Disabled"), "{obs:?}");
+    assert!(obs.findings[0].hint.contains("enable-key"), "{obs:?}");
+    // and crypto with it fails its precondition
+    let obs = action("kms.verify_crypto")
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"key": s.kms.alias}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_replicate_key_creates_the_replica_and_alias_once() {
+    let (p, _s) = seed("kmsrepl");
+    let aws = aws().await;
+    let ca = kms(PRIMARY_REGION).await;
+    let key = ca
+        .create_key()
+        .multi_region(true)
+        .description(format!("{p}extra"))
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    let alias = format!("alias/{p}extra");
+    ca.create_alias()
+        .alias_name(&alias)
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let c = ctx(
+        &aws,
+        Some(PRIMARY_REGION),
+        json!({"key": alias, "replica_region": SECONDARY_REGION}),
+    );
+    let before = mutations(&[&key_id]).len();
+
+    let obs = action("kms.replicate_key").observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.changes.len(), 2, "{:?}", obs.changes);
+    assert!(obs.changes[0].starts_with("ReplicateKey"));
+    assert_eq!(mutations(&[&key_id]).len(), before, "observe is read-only");
+
+    let (_, out) = run("kms.replicate_key", &c).await.unwrap();
+    let replica = describe(SECONDARY_REGION, &alias).await;
+    assert_eq!(replica.key_id(), key_id);
+    assert_eq!(key_type(&replica), MultiRegionKeyType::Replica);
+    assert_eq!(replica.key_state(), Some(&KeyState::Enabled));
+    assert_eq!(out.outputs["replica_key_arn"], replica.arn().unwrap());
+
+    // second run: nothing to do
+    let (obs, out2) = run("kms.replicate_key", &c).await.unwrap();
+    assert!(obs.changes.is_empty(), "{:?}", obs.changes);
+    assert_eq!(out2.outputs["replica_key_arn"], replica.arn().unwrap());
+    let calls = mutations(&[&key_id]);
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.as_str() == "ReplicateKey")
+            .count(),
+        1,
+        "{calls:?}"
+    );
+
+    // on a replica Region: a finding that names the primary
+    let obs = action("kms.replicate_key")
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"key": alias, "replica_region": "us-east-1"}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        obs.findings[0].hint.contains(PRIMARY_REGION),
+        "{}",
+        findings(&obs)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_promote_moves_the_primary_once() {
+    let (p, s) = seed("kmspromote");
+    emulator().configure(json!({"prefix": p, "kms_updating_seconds": 1}));
+    let aws = aws().await;
+    let c = ctx(&aws, Some(SECONDARY_REGION), json!({"key": s.kms.alias}));
+    let key_id = s.kms.key_id.clone();
+    let base = mutations(&[&key_id]).len();
+
+    let obs = action("kms.promote").observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(
+        obs.changes,
+        vec![format!(
+            "UpdatePrimaryRegion in {PRIMARY_REGION} to {SECONDARY_REGION}"
+        )]
+    );
+    assert_eq!(mutations(&[&key_id]).len(), base, "observe is read-only");
+
+    let (_, out) = run("kms.promote", &c).await.unwrap();
+    assert_eq!(out.outputs["primary_region"], SECONDARY_REGION);
+    assert_eq!(out.outputs["key_arn"], s.secondary().kms.arn);
+    assert!(
+        c.waits.total() >= Duration::from_millis(200),
+        "waited out Updating: {:?}",
+        c.waits.total()
+    );
+    let eu = describe(SECONDARY_REGION, &key_id).await;
+    let ca = describe(PRIMARY_REGION, &key_id).await;
+    assert_eq!(key_type(&eu), MultiRegionKeyType::Primary);
+    assert_eq!(key_type(&ca), MultiRegionKeyType::Replica);
+    assert_eq!(eu.key_state(), Some(&KeyState::Enabled));
+    assert_eq!(ca.key_state(), Some(&KeyState::Enabled));
+
+    // twice: no second UpdatePrimaryRegion
+    let (obs, out) = run("kms.promote", &c).await.unwrap();
+    assert!(obs.changes.is_empty(), "{:?}", obs.changes);
+    assert_eq!(out.outputs["primary_region"], SECONDARY_REGION);
+    assert_eq!(
+        mutations(&[&key_id])[base..].to_vec(),
+        vec!["UpdatePrimaryRegion".to_string()]
+    );
+
+    // crypto works in the new primary and in the (now replica) old one
+    for region in [SECONDARY_REGION, PRIMARY_REGION] {
+        let obs = action("kms.verify_crypto")
+            .observe(&ctx(&aws, Some(region), json!({"key": s.kms.alias})))
+            .await
+            .unwrap();
+        assert!(obs.findings.is_empty(), "{region}: {}", findings(&obs));
+    }
+
+    // verify fails when the post-condition does not hold (the primary moved back)
+    kms(SECONDARY_REGION)
+        .await
+        .update_primary_region()
+        .key_id(&key_id)
+        .primary_region(PRIMARY_REGION)
+        .send()
+        .await
+        .unwrap();
+    let err = action("kms.promote").verify(&c, &out).await.unwrap_err();
+    assert!(matches!(err, ActionError::Verification { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_promote_with_the_primary_region_impaired_fails_or_is_deferred() {
+    let (_p, s) = seed("kmsimpair");
+    let aws = aws_with(AwsOptions {
+        impaired: vec![Impairment {
+            region: PRIMARY_REGION.into(),
+            service: None,
+        }],
+        ..Default::default()
+    })
+    .await;
+    let key_id = s.kms.key_id.clone();
+    let base = mutations(&[&key_id]).len();
+
+    // observe only needs the step Region (eu-west-1), which works
+    let c = ctx(&aws, Some(SECONDARY_REGION), json!({"key": s.kms.alias}));
+    let a = action("kms.promote");
+    let obs = a.observe(&c).await.unwrap();
+    assert_eq!(obs.changes.len(), 1, "{obs:?}");
+
+    let err = a.apply(&c, &obs).await.unwrap_err();
+    let hint = err.hint().unwrap_or_default().to_string();
+    assert!(err.to_string().contains(PRIMARY_REGION), "{err}");
+    assert!(hint.contains("still encrypts and decrypts"), "{hint}");
+    assert!(hint.contains("optional: true"), "{hint}");
+    assert!(!err.retryable());
+    let refused = aws.refused_calls();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.operation == "UpdatePrimaryRegion" && r.region == PRIMARY_REGION),
+        "{refused:?}"
+    );
+
+    let c = ctx(
+        &aws,
+        Some(SECONDARY_REGION),
+        json!({"key": s.kms.alias, "optional": true}),
+    );
+    let (_, out) = run("kms.promote", &c).await.unwrap();
+    assert!(out.summary.starts_with("deferred:"), "{}", out.summary);
+    assert!(out.summary.contains("still encrypts and decrypts"));
+    assert_eq!(out.outputs["primary_region"], PRIMARY_REGION);
+    assert!(out.changes.is_empty());
+    // nothing reached the emulator, the key did not move
+    assert_eq!(mutations(&[&key_id]).len(), base);
+    let eu = describe(SECONDARY_REGION, &key_id).await;
+    assert_eq!(key_type(&eu), MultiRegionKeyType::Replica);
+    // the replica still encrypts and decrypts
+    let obs = action("kms.verify_crypto").observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_promote_on_localstack_is_unsupported() {
+    let ls = crate::require_localstack!();
+    let p = unique_prefix("lspromote");
+    let ca = aws_sdk_kms::Client::new(&ls.sdk_config(PRIMARY_REGION).await);
+    let key = ca
+        .create_key()
+        .multi_region(true)
+        .description(format!("{p}root"))
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    ca.replicate_key()
+        .key_id(&key_id)
+        .replica_region(SECONDARY_REGION)
+        .send()
+        .await
+        .unwrap();
+    let aws = Arc::new(Aws::from_config(
+        ls.sdk_config(PRIMARY_REGION).await,
+        AwsOptions::default(),
+    ));
+    let c = ctx(
+        &aws,
+        Some(SECONDARY_REGION),
+        json!({"key": key_id, "optional": true}),
+    );
+    let obs = action("kms.promote").observe(&c).await.unwrap();
+    assert_eq!(obs.changes.len(), 1, "{obs:?}");
+    let err = action("kms.promote").apply(&c, &obs).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this endpoint does not support UpdatePrimaryRegion"
+    );
+    assert!(matches!(err, ActionError::Unsupported { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_verify_crypto_round_trips_in_eu_west_1() {
+    let (_p, s) = seed("kmscrypto");
+    let aws = aws().await;
+    let c = ctx(&aws, Some(SECONDARY_REGION), json!({"key": s.kms.alias}));
+    let base = mutations(&[&s.kms.key_id]).len();
+    let (obs, _) = run("kms.verify_crypto", &c).await.unwrap();
+    assert!(
+        obs.summary.contains("encrypts and decrypts"),
+        "{}",
+        obs.summary
+    );
+    assert!(obs.facts["ciphertext_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        mutations(&[&s.kms.key_id]).len(),
+        base,
+        "Encrypt/Decrypt only"
+    );
+    // a key that does not exist there
+    let obs = action("kms.verify_crypto")
+        .observe(&ctx(&aws, Some("us-east-1"), json!({"key": s.kms.alias})))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+}
+
+// ------------------------------------------------------------------------------ apigateway
+
+async fn apigw(region: &str) -> aws_sdk_apigateway::Client {
+    aws_sdk_apigateway::Client::new(&emulator().sdk_config(region).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apigateway_assert_ready_finds_missing_stage_and_mapping() {
+    let (_p, s) = seed("apiready");
+    let aws = aws().await;
+    let api = &s.secondary().apigateway;
+    let a = action("apigateway.assert_ready");
+    let params =
+        json!({"rest_api": api.rest_api_name, "stage": "prod", "domain_name": api.domain_name});
+
+    let obs = a
+        .observe(&ctx(&aws, Some(SECONDARY_REGION), params.clone()))
+        .await
+        .unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.outputs["rest_api_id"], api.rest_api_id);
+    assert_eq!(
+        obs.outputs["regional_domain_name"],
+        api.regional_domain_name
+    );
+    assert_eq!(obs.outputs["invoke_url"], api.invoke_url);
+    assert!(obs.outputs["regional_domain_name"].contains(SECONDARY_REGION));
+
+    // a stage that does not exist
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"rest_api": api.rest_api_id, "stage": "staging"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    assert!(
+        obs.findings[0]
+            .message
+            .contains("stage `staging` not found")
+    );
+
+    // an unknown API
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"rest_api": format!("{}nope", s.prefix)}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+
+    // the mapping removed
+    apigw(SECONDARY_REGION)
+        .await
+        .delete_base_path_mapping()
+        .domain_name(&api.domain_name)
+        .base_path("(none)")
+        .send()
+        .await
+        .unwrap();
+    let obs = a
+        .observe(&ctx(&aws, Some(SECONDARY_REGION), params))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    assert!(
+        obs.findings[0].message.contains("no base path mapping"),
+        "{}",
+        findings(&obs)
+    );
+    assert!(obs.findings[0].hint.contains("apigateway.map_domain"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apigateway_update_stage_changes_exactly_the_variable() {
+    let (p, s) = seed("apistage");
+    let aws = aws().await;
+    let api = &s.secondary().apigateway;
+    let client = apigw(SECONDARY_REGION).await;
+    client
+        .update_stage()
+        .rest_api_id(&api.rest_api_id)
+        .stage_name("prod")
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/variables/color")
+                .value("blue")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = mutations(&[&api.rest_api_id]).len();
+    let restored = format!("{p}vault-restored");
+    let c = ctx(
+        &aws,
+        Some(SECONDARY_REGION),
+        json!({"rest_api": api.rest_api_name, "variables": {"table": restored, "color": "blue"}}),
+    );
+
+    let obs = action("apigateway.update_stage").observe(&c).await.unwrap();
+    assert_eq!(obs.changes.len(), 1, "{:?}", obs.changes);
+    assert!(obs.changes[0].contains("table"), "{:?}", obs.changes);
+    let (_, out) = run("apigateway.update_stage", &c).await.unwrap();
+    assert_eq!(out.outputs["rest_api_id"], api.rest_api_id);
+    let stage = client
+        .get_stage()
+        .rest_api_id(&api.rest_api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    let vars = stage.variables().unwrap();
+    assert_eq!(vars["table"], restored);
+    assert_eq!(vars["color"], "blue");
+    assert_eq!(vars.len(), 2, "{vars:?}");
+
+    // second run: no mutation
+    let (obs, _) = run("apigateway.update_stage", &c).await.unwrap();
+    assert!(obs.changes.is_empty());
+    let calls = emulator().mutating_calls_matching(&api.rest_api_id);
+    assert_eq!(calls.len() - before, 1, "{calls:?}");
+    let patch = calls.last().unwrap();
+    assert!(patch.body.contains("/variables/table") && !patch.body.contains("color"));
+
+    // verify catches a stage changed behind its back
+    client
+        .update_stage()
+        .rest_api_id(&api.rest_api_id)
+        .stage_name("prod")
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/variables/table")
+                .value(format!("{p}vault"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let err = action("apigateway.update_stage")
+        .verify(&c, &out)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ActionError::Verification { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apigateway_map_domain_creates_or_updates_the_mapping_once() {
+    let (_p, s) = seed("apimap");
+    let aws = aws().await;
+    let api = &s.secondary().apigateway;
+    let client = apigw(SECONDARY_REGION).await;
+    let dep = client
+        .create_deployment()
+        .rest_api_id(&api.rest_api_id)
+        .send()
+        .await
+        .unwrap();
+    client
+        .create_stage()
+        .rest_api_id(&api.rest_api_id)
+        .stage_name("green")
+        .deployment_id(dep.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let on_mappings = || {
+        emulator()
+            .mutating_calls_matching(&format!("domainnames/{}/basepathmappings", api.domain_name))
+            .into_iter()
+            .filter(|r| r.region == SECONDARY_REGION)
+            .map(|r| r.method)
+            .collect::<Vec<_>>()
+    };
+    let base = on_mappings().len();
+    // already right: nothing to do
+    let c = ctx(
+        &aws,
+        Some(SECONDARY_REGION),
+        json!({"domain_name": api.domain_name, "rest_api": api.rest_api_id}),
+    );
+    let obs = action("apigateway.map_domain").observe(&c).await.unwrap();
+    assert!(obs.changes.is_empty(), "{obs:?}");
+
+    // (none) -> green: update; v2 -> green: create
+    for base_path in ["(none)", "v2"] {
+        let c = ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"domain_name": api.domain_name, "rest_api": api.rest_api_name, "stage": "green", "base_path": base_path}),
+        );
+        let (obs, _) = run("apigateway.map_domain", &c).await.unwrap();
+        assert_eq!(obs.changes.len(), 1, "{obs:?}");
+        let m = client
+            .get_base_path_mapping()
+            .domain_name(&api.domain_name)
+            .base_path(base_path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(m.rest_api_id(), Some(api.rest_api_id.as_str()));
+        assert_eq!(m.stage(), Some("green"));
+        let (obs, _) = run("apigateway.map_domain", &c).await.unwrap();
+        assert!(obs.changes.is_empty(), "{base_path}: {obs:?}");
+    }
+    // our PATCH of (none) and our POST of v2, nothing else
+    assert_eq!(on_mappings()[base..].to_vec(), vec!["PATCH", "POST"]);
+
+    // a domain that does not exist
+    let obs = action("apigateway.map_domain")
+        .observe(&ctx(
+            &aws,
+            Some(SECONDARY_REGION),
+            json!({"domain_name": format!("nope.{}", api.domain_name), "rest_api": api.rest_api_id}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+}
+
+// ------------------------------------------------------------------------------ route53
+
+async fn r53() -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&emulator().sdk_config(PRIMARY_REGION).await)
+}
+
+async fn answer(s: &Seeded) -> Vec<String> {
+    r53()
+        .await
+        .test_dns_answer()
+        .hosted_zone_id(&s.route53.hosted_zone_id)
+        .record_name(s.route53.record_name.trim_end_matches('.'))
+        .record_type(RrType::Cname)
+        .send()
+        .await
+        .unwrap()
+        .record_data()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() {
+    let (_p, s) = seed("r53hc");
+    let aws = aws().await;
+    let r = &s.route53;
+    let eu = s.secondary().apigateway.regional_domain_name.clone();
+    assert_eq!(r.secondary_target, eu);
+    let c = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.zone_name, "record_name": r.record_name}),
+    );
+
+    let needles = [r.health_check_id.as_str(), r.hosted_zone_id.as_str()];
+    let base = mutations(&needles).len();
+    let obs = action("route53.failover").observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.changes.len(), 1);
+    assert!(
+        obs.changes[0].contains("Inverted=true"),
+        "{:?}",
+        obs.changes
+    );
+    assert_eq!(mutations(&needles).len(), base, "observe is read-only");
+
+    let (_, out) = run("route53.failover", &c).await.unwrap();
+    assert_eq!(out.outputs["answer"], eu);
+    assert_eq!(out.outputs["change_id"], "");
+    assert_eq!(answer(&s).await, vec![eu.clone()]);
+    let hc = r53()
+        .await
+        .get_health_check()
+        .health_check_id(&r.health_check_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hc.health_check()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .inverted(),
+        Some(true)
+    );
+
+    // second run: no mutation
+    let (obs, out) = run("route53.failover", &c).await.unwrap();
+    assert!(obs.changes.is_empty(), "{:?}", obs.changes);
+    assert_eq!(out.outputs["answer"], eu);
+    let calls = mutations(&needles)[base..].to_vec();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].starts_with("POST") && calls[0].contains("healthcheck"),
+        "{calls:?}"
+    );
+
+    // the records name answer checks
+    let ok = action("route53.assert_records")
+        .observe(&ctx(
+            &aws,
+            None,
+            json!({"hosted_zone": r.hosted_zone_id, "record_name": r.record_name, "expect": SECONDARY_REGION}),
+        ))
+        .await
+        .unwrap();
+    assert!(ok.findings.is_empty(), "{}", findings(&ok));
+    assert_eq!(ok.outputs["answer"], eu);
+
+    // switch back (rehearsal)
+    let back = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.zone_name, "record_name": r.record_name, "to": "primary"}),
+    );
+    let (obs, out) = run("route53.failover", &back).await.unwrap();
+    assert!(
+        obs.changes[0].contains("Inverted=false"),
+        "{:?}",
+        obs.changes
+    );
+    assert_eq!(out.outputs["answer"], r.primary_target);
+    assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+
+    // verify fails when the answer is not the target
+    emulator().set_health(&r.health_check_id, false);
+    let err = action("route53.failover")
+        .verify(&back, &out)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unhealthy"), "{err}");
+    // and a switch back to an unhealthy primary is refused
+    let obs = action("route53.failover").observe(&back).await.unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    emulator().set_health(&r.health_check_id, true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_failover_by_records_waits_for_insync() {
+    let (p, s) = seed("r53rec");
+    emulator().configure(json!({"prefix": p, "route53_change_pending_seconds": 1}));
+    let aws = aws().await;
+    let r = &s.route53;
+    let c = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.hosted_zone_id, "record_name": r.record_name, "mode": "records"}),
+    );
+    let needles = [r.health_check_id.as_str(), r.hosted_zone_id.as_str()];
+    let base = mutations(&needles).len();
+    let obs = action("route53.failover").observe(&c).await.unwrap();
+    assert_eq!(obs.changes.len(), 1, "{obs:?}");
+    assert!(obs.changes[0].starts_with("swap"), "{:?}", obs.changes);
+
+    let (_, out) = run("route53.failover", &c).await.unwrap();
+    let change_id = out.outputs["change_id"].clone();
+    assert!(!change_id.is_empty());
+    assert_eq!(out.outputs["answer"], r.secondary_target);
+    assert!(
+        c.waits.total() >= Duration::from_millis(600),
+        "waited for INSYNC: {:?}",
+        c.waits.total()
+    );
+    let change = r53()
+        .await
+        .get_change()
+        .id(&change_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.change_info().unwrap().status().as_str(), "INSYNC");
+    // the values swapped, each keeping its health check
+    let sets = r53()
+        .await
+        .list_resource_record_sets()
+        .hosted_zone_id(&r.hosted_zone_id)
+        .send()
+        .await
+        .unwrap();
+    let by_role = |f: ResourceRecordSetFailover| {
+        sets.resource_record_sets()
+            .iter()
+            .find(|x| x.failover() == Some(&f))
+            .unwrap()
+            .clone()
+    };
+    let primary = by_role(ResourceRecordSetFailover::Primary);
+    let secondary = by_role(ResourceRecordSetFailover::Secondary);
+    assert_eq!(primary.resource_records()[0].value(), r.secondary_target);
+    assert_eq!(primary.health_check_id(), None);
+    assert_eq!(secondary.resource_records()[0].value(), r.primary_target);
+    assert_eq!(
+        secondary.health_check_id(),
+        Some(r.health_check_id.as_str())
+    );
+    assert_eq!(answer(&s).await, vec![r.secondary_target.clone()]);
+
+    // second run: no mutation (one ChangeResourceRecordSets in all)
+    let (obs, out) = run("route53.failover", &c).await.unwrap();
+    assert!(obs.changes.is_empty(), "{:?}", obs.changes);
+    assert_eq!(out.outputs["change_id"], "");
+    let calls = mutations(&needles)[base..].to_vec();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains("/rrset"), "{calls:?}");
+
+    // switch back
+    let back = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.zone_name, "record_name": r.record_name, "mode": "records", "to": "primary"}),
+    );
+    let (obs, out) = run("route53.failover", &back).await.unwrap();
+    assert_eq!(obs.changes.len(), 1);
+    assert_eq!(out.outputs["answer"], r.primary_target);
+    assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_assert_records_with_a_wrong_expect_is_a_finding() {
+    let (_p, s) = seed("r53assert");
+    let aws = aws().await;
+    let r = &s.route53;
+    let a = action("route53.assert_records");
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            None,
+            json!({"hosted_zone": r.zone_name, "record_name": r.record_name, "expect": SECONDARY_REGION}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    assert!(obs.findings[0].message.contains(&r.primary_target));
+    assert!(obs.findings[0].hint.contains("route53.failover"));
+    assert_eq!(obs.outputs["answer"], r.primary_target);
+
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            None,
+            json!({"hosted_zone": r.zone_name, "record_name": r.record_name, "expect": PRIMARY_REGION}),
+        ))
+        .await
+        .unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            None,
+            json!({"hosted_zone": r.zone_name, "record_name": format!("nope.{}", r.zone_name)}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+    let obs = a
+        .observe(&ctx(
+            &aws,
+            None,
+            json!({"hosted_zone": format!("nope-{}", r.zone_name), "record_name": r.record_name}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(obs.findings.len(), 1, "{obs:?}");
+}

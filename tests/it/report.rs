@@ -1,0 +1,581 @@
+//! Reporters: the console (plain lines, JSON lines), the timing report, `runs` and `report`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use drillbook::actions::{ActionError, AwsFailure, Finding, Observation, Outcome};
+use drillbook::checkpoint::{Entry, FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::cli::MessageFormat;
+use drillbook::event::{Event, EventSink, Mode, RunStatus};
+use drillbook::report::{Console, TimingReport};
+
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buf {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T18:45:01Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn at(secs: f64) -> DateTime<Utc> {
+    t0() + chrono::Duration::milliseconds((secs * 1000.0).round() as i64)
+}
+
+fn run_events(out: Buf, err: Buf, format: MessageFormat, events: &[Event]) {
+    let console =
+        Console::with_writers(format, Box::new(out), Box::new(err)).state_dir(Path::new("/tmp/s"));
+    for e in events {
+        console.emit(e);
+    }
+}
+
+fn throttled() -> ActionError {
+    ActionError::Aws(Box::new(AwsFailure {
+        service: "dynamodb".into(),
+        operation: "RestoreTableToPointInTime".into(),
+        region: "eu-west-1".into(),
+        code: "ThrottlingException".into(),
+        message: "rate exceeded".into(),
+        retryable: true,
+        request_id: Some("req-1".into()),
+        hint: String::new(),
+    }))
+}
+
+/// An executed run: parallel branches, a retry, a failure with a hint, a skip, an approval.
+fn execute_events() -> Vec<Event> {
+    let started = |s: f64, step: &str, action: &str, attempt: u32| Event::StepStarted {
+        at: at(s),
+        step: step.into(),
+        action: action.into(),
+        attempt,
+    };
+    let ok = |s: f64, step: &str, d: f64, changes: &[&str]| Event::StepSucceeded {
+        at: at(s),
+        step: step.into(),
+        outcome: Outcome {
+            summary: String::new(),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+            outputs: Default::default(),
+        },
+        duration: Duration::from_secs_f64(d),
+    };
+    vec![
+        Event::RunStarted {
+            at: at(0.0),
+            run_id: "20261123-184501-ab12".into(),
+            runbook: "region-failover".into(),
+            mode: Mode::Execute,
+            steps: 6,
+            resumed: false,
+        },
+        started(0.0, "restore-vault", "dynamodb.restore_pitr", 1),
+        started(0.0, "promote-key", "kms.promote", 1),
+        Event::StepRetrying {
+            at: at(1.2),
+            step: "restore-vault".into(),
+            attempt: 1,
+            error: throttled(),
+            delay: Duration::from_secs(2),
+        },
+        started(3.2, "restore-vault", "dynamodb.restore_pitr", 2),
+        ok(
+            4.5,
+            "promote-key",
+            4.5,
+            &["made eu-west-1 the primary Region of key mrk-1"],
+        ),
+        ok(
+            12.3,
+            "restore-vault",
+            12.3,
+            &["restored vault to vault-restored-ab12"],
+        ),
+        started(12.3, "update-stage", "apigateway.update_stage", 1),
+        Event::StepFailed {
+            at: at(14.0),
+            step: "update-stage".into(),
+            error: ActionError::Verification {
+                message: "stage `prod` still points at the old table".into(),
+                hint: "check the stage variable `table` of the API".into(),
+            },
+        },
+        Event::StepSkipped {
+            at: at(14.0),
+            step: "switch-dns".into(),
+            reason: "needs update-stage, which failed".into(),
+        },
+        Event::ApprovalNeeded {
+            at: at(14.0),
+            step: "confirm-cutover".into(),
+            message: "check the dashboards before DNS moves".into(),
+        },
+        Event::RunFinished {
+            at: at(14.1),
+            status: RunStatus::Failed,
+            duration: Duration::from_millis(14_100),
+        },
+    ]
+}
+
+/// A dry run: observations, would-change lines, an unmet precondition.
+fn dry_run_events() -> Vec<Event> {
+    vec![
+        Event::RunStarted {
+            at: at(0.0),
+            run_id: "20261123-184501-cd34".into(),
+            runbook: "region-failover".into(),
+            mode: Mode::DryRun,
+            steps: 2,
+            resumed: false,
+        },
+        Event::StepStarted {
+            at: at(0.0),
+            step: "restore-vault".into(),
+            action: "dynamodb.restore_pitr".into(),
+            attempt: 1,
+        },
+        Event::StepStarted {
+            at: at(0.0),
+            step: "promote-key".into(),
+            action: "kms.promote".into(),
+            attempt: 1,
+        },
+        Event::StepObserved {
+            at: at(0.4),
+            step: "restore-vault".into(),
+            observation: Observation {
+                summary: "table vault: PITR enabled, latest restorable 18:44:56".into(),
+                changes: vec![
+                    "restore vault to vault-restored-cd34 at the latest restorable time".into(),
+                    "enable PITR on vault-restored-cd34".into(),
+                ],
+                ..Default::default()
+            },
+        },
+        Event::StepSucceeded {
+            at: at(0.4),
+            step: "restore-vault".into(),
+            outcome: Outcome::default(),
+            duration: Duration::from_millis(400),
+        },
+        Event::StepObserved {
+            at: at(0.6),
+            step: "promote-key".into(),
+            observation: Observation {
+                summary: "key mrk-1: primary in ca-central-1".into(),
+                findings: vec![Finding {
+                    message: "no replica of mrk-1 in eu-west-1".into(),
+                    hint: "replicate the key first (kms.replicate_key)".into(),
+                }],
+                ..Default::default()
+            },
+        },
+        Event::StepFailed {
+            at: at(0.6),
+            step: "promote-key".into(),
+            error: ActionError::Precondition {
+                findings: vec![Finding {
+                    message: "no replica of mrk-1 in eu-west-1".into(),
+                    hint: "replicate the key first (kms.replicate_key)".into(),
+                }],
+            },
+        },
+        Event::RunFinished {
+            at: at(0.7),
+            status: RunStatus::Failed,
+            duration: Duration::from_millis(700),
+        },
+    ]
+}
+
+#[test]
+fn plain_lines_for_an_executed_run() {
+    let (out, err) = (Buf::default(), Buf::default());
+    run_events(
+        out.clone(),
+        err.clone(),
+        MessageFormat::Human,
+        &execute_events(),
+    );
+    assert_eq!(out.text(), "", "human output never goes to stdout");
+    let text = err.text();
+    assert!(!text.contains('\x1b'), "no ANSI when not a terminal");
+    assert!(
+        text.contains("[00:12.3] ✓ restore-vault  dynamodb.restore_pitr  12.3s (2 attempts)\n")
+    );
+    assert!(text.contains(
+        "confirm-cutover: approve with: drillbook approve 20261123-184501-ab12 confirm-cutover --state-dir /tmp/s\n"
+    ));
+    insta::assert_snapshot!("console_plain_execute", text);
+}
+
+#[test]
+fn plain_lines_for_a_dry_run_show_observations() {
+    let (out, err) = (Buf::default(), Buf::default());
+    run_events(
+        out.clone(),
+        err.clone(),
+        MessageFormat::Human,
+        &dry_run_events(),
+    );
+    assert_eq!(out.text(), "");
+    let text = err.text();
+    assert!(text.contains("restore-vault: would change: enable PITR on vault-restored-cd34"));
+    assert!(text.contains("promote-key: help: replicate the key first (kms.replicate_key)"));
+    insta::assert_snapshot!("console_plain_dry_run", text);
+}
+
+#[test]
+fn json_lines_are_every_event_and_nothing_else() {
+    let (out, err) = (Buf::default(), Buf::default());
+    let events = execute_events();
+    run_events(out.clone(), err.clone(), MessageFormat::Json, &events);
+    assert_eq!(err.text(), "", "json mode writes nothing for humans");
+    let text = out.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), events.len());
+    for (line, e) in lines.iter().zip(&events) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["v"], 1);
+        let back: Event = serde_json::from_str(line).unwrap();
+        assert_eq!(&back, e);
+    }
+    insta::assert_snapshot!("console_json_execute", text);
+}
+
+// ---- the timing report -------------------------------------------------------------------
+
+const RUNBOOK: &str = r#"name: region-failover
+objectives:
+  rto: 2m
+defaults:
+  region: eu-west-1
+steps:
+  - id: check-pitr
+    action: dynamodb.assert_pitr
+  - id: check-key
+    action: kms.assert_replica
+  - id: restore-vault
+    action: dynamodb.restore_pitr
+    needs: [check-pitr]
+  - id: promote-key
+    action: kms.promote
+    needs: [check-key]
+  - id: update-stage
+    action: apigateway.update_stage
+    needs: [promote-key, restore-vault]
+  - id: switch-dns
+    action: route53.failover
+    needs: [update-stage]
+  - id: verify-alarm
+    action: cloudwatch.wait_alarm
+    needs: [switch-dns]
+finally:
+  - id: delete-restored
+    action: dynamodb.delete_table
+"#;
+
+fn started_entry(mode: Mode) -> Entry {
+    Entry::RunStarted {
+        format_version: FORMAT_VERSION,
+        run_id: "20261123-184501-ab12".into(),
+        runbook: "runbooks/region-failover.yaml".into(),
+        runbook_sha256: drillbook::runbook::load::sha256_hex(RUNBOOK.as_bytes()),
+        mode,
+        identity: None,
+        host: "laptop".into(),
+        user: "oncall".into(),
+        drillbook_version: "0.1.0".into(),
+        steps: vec![],
+    }
+}
+
+fn start(step: &str, attempt: u32) -> Entry {
+    Entry::StepStarted {
+        step: step.into(),
+        attempt,
+    }
+}
+
+fn ok(step: &str, attempts: u32, duration_ms: u64, wait: u64) -> Entry {
+    Entry::StepSucceeded {
+        step: step.into(),
+        outcome: Outcome::default(),
+        attempts,
+        duration_ms,
+        aws_wait_ms: wait,
+        dry_run: false,
+    }
+}
+
+/// Two parallel branches joined by update-stage; restore-vault retried once, switch-dns failed,
+/// verify-alarm skipped, a cleanup step; the run paused once for 5 minutes (crash, resume).
+fn journal() -> Vec<(f64, Entry)> {
+    vec![
+        (0.0, started_entry(Mode::Execute)),
+        (0.0, start("check-pitr", 1)),
+        (0.0, start("check-key", 1)),
+        (1.0, ok("check-key", 1, 1000, 0)),
+        (1.0, start("promote-key", 1)),
+        (2.0, ok("check-pitr", 1, 2000, 0)),
+        (2.0, start("restore-vault", 1)),
+        (
+            5.0,
+            Entry::StepRetrying {
+                step: "restore-vault".into(),
+                attempt: 1,
+                error: throttled(),
+                delay_ms: 2000,
+            },
+        ),
+        (7.0, start("restore-vault", 2)),
+        (11.0, ok("promote-key", 1, 10_000, 8000)),
+        (62.0, ok("restore-vault", 2, 60_000, 50_000)),
+        (62.0, start("update-stage", 1)),
+        // the laptop dies; resumed five minutes later: update-stage was in doubt
+        (
+            362.0,
+            Entry::RunResumed {
+                identity: None,
+                host: "laptop".into(),
+                in_doubt: vec!["update-stage".into()],
+                forced: false,
+            },
+        ),
+        (362.0, start("update-stage", 1)),
+        (368.0, ok("update-stage", 1, 6000, 0)),
+        (368.0, start("switch-dns", 1)),
+        (
+            373.0,
+            Entry::StepFailed {
+                step: "switch-dns".into(),
+                error: ActionError::Verification {
+                    message: "record api.example.com still answers ca-central-1".into(),
+                    hint: "check the health check of the primary record".into(),
+                },
+                attempts: 1,
+                duration_ms: 5000,
+            },
+        ),
+        (
+            373.0,
+            Entry::StepSkipped {
+                step: "verify-alarm".into(),
+                reason: "needs switch-dns, which failed".into(),
+            },
+        ),
+        (373.0, start("delete-restored", 1)),
+        (378.0, ok("delete-restored", 1, 5000, 3000)),
+        (
+            378.0,
+            Entry::RunFinished {
+                status: RunStatus::Failed,
+            },
+        ),
+    ]
+}
+
+/// Journal lines with a correct hash chain, as the file store writes them.
+fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
+    let mut prev = GENESIS.to_string();
+    let mut lines = Vec::new();
+    for (seq, (secs, entry)) in entries.into_iter().enumerate() {
+        let rec = Record {
+            seq: seq as u64 + 1,
+            at: at(secs),
+            prev: prev.clone(),
+            entry,
+        };
+        let line = serde_json::to_string(&rec).unwrap();
+        prev = drillbook::runbook::load::sha256_hex(line.as_bytes());
+        lines.push(line);
+    }
+    lines
+}
+
+fn stored_run(entries: Vec<(f64, Entry)>) -> StoredRun {
+    let records = journal_lines(entries)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    StoredRun {
+        run_id: "20261123-184501-ab12".into(),
+        runbook_text: RUNBOOK.into(),
+        runbook_path: "runbooks/region-failover.yaml".into(),
+        runbook_sha256: drillbook::runbook::load::sha256_hex(RUNBOOK.as_bytes()),
+        vars: Default::default(),
+        records,
+    }
+}
+
+fn runbook() -> drillbook::runbook::Runbook {
+    drillbook::runbook::load_str(Path::new("region-failover.yaml"), RUNBOOK, &[])
+        .unwrap()
+        .runbook
+}
+
+#[test]
+fn timing_report_text() {
+    let r = TimingReport::from_journal(&stored_run(journal()), &runbook());
+    assert_eq!(
+        r.critical_path,
+        [
+            "check-pitr",
+            "restore-vault",
+            "update-stage",
+            "switch-dns",
+            "delete-restored"
+        ]
+    );
+    assert_eq!((r.total_ms, r.active_ms), (378_000, 78_000));
+    let text = r.render_text();
+    insta::assert_snapshot!("timing_report_text", text);
+}
+
+#[test]
+fn timing_report_json() {
+    let r = TimingReport::from_journal(&stored_run(journal()), &runbook());
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["rto"]["verdict"], "missed");
+    insta::assert_json_snapshot!("timing_report_json", v);
+}
+
+// ---- `drillbook runs` and `drillbook report` ---------------------------------------------
+
+fn write_run(state: &Path, run_id: &str, entries: Vec<(f64, Entry)>) {
+    let dir = state.join("runs").join(run_id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut j = journal_lines(entries).join("\n");
+    j.push('\n');
+    std::fs::write(dir.join("journal.jsonl"), j).unwrap();
+    std::fs::write(dir.join("runbook.yaml"), RUNBOOK).unwrap();
+    std::fs::write(
+        dir.join("runbook.sha256"),
+        drillbook::runbook::load::sha256_hex(RUNBOOK.as_bytes()),
+    )
+    .unwrap();
+    std::fs::write(dir.join("vars.json"), "{}").unwrap();
+}
+
+fn drillbook(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("DRILLBOOK_STATE_DIR")
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn state_with_two_runs() -> tempfile::TempDir {
+    let state = tempfile::tempdir().unwrap();
+    write_run(state.path(), "20261123-184501-ab12", journal());
+    // An older dry run, paused on an approval.
+    let mut older = vec![(-3600.0, started_entry(Mode::DryRun))];
+    older.push((-3599.0, start("check-pitr", 1)));
+    older.push((-3598.0, ok("check-pitr", 1, 1000, 0)));
+    older.push((
+        -3598.0,
+        Entry::RunPaused {
+            reason: "approval".into(),
+        },
+    ));
+    write_run(state.path(), "20261123-174501-zz99", older);
+    state
+}
+
+#[test]
+fn runs_lists_newest_first_with_status() {
+    let state = state_with_two_runs();
+    let dir = state.path().to_str().unwrap();
+    let (code, out, err) = drillbook(&["runs", "--state-dir", dir]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("cli_runs", out);
+
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out, _) = drillbook(&["runs", "--state-dir", empty.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("no runs in "), "{out}");
+}
+
+#[test]
+fn report_rebuilds_the_timing_report_of_a_past_run() {
+    let state = state_with_two_runs();
+    let dir = state.path().to_str().unwrap();
+    let (code, out, err) = drillbook(&["report", "20261123-184501-ab12", "--state-dir", dir]);
+    assert_eq!(code, 0, "{err}");
+    let expected = TimingReport::from_journal(&stored_run(journal()), &runbook()).render_text();
+    assert_eq!(out, expected);
+
+    let (code, out, _) = drillbook(&[
+        "report",
+        "20261123-184501-ab12",
+        "--format",
+        "json",
+        "--state-dir",
+        dir,
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["critical_path"][1], "restore-vault");
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["resumes"], 1);
+}
+
+#[test]
+fn report_of_an_unknown_run_is_invalid_input() {
+    let state = state_with_two_runs();
+    let dir = state.path().to_str().unwrap();
+    let (code, out, err) = drillbook(&["report", "nope", "--state-dir", dir]);
+    assert_eq!(code, 2);
+    assert_eq!(out, "");
+    assert!(err.contains("error: run `nope` not found"), "{err}");
+    assert!(
+        err.contains("help: list the runs with `drillbook runs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn report_refuses_a_tampered_journal() {
+    let state = state_with_two_runs();
+    let path = state.path().join("runs/20261123-184501-ab12/journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\"attempts\":2", "\"attempts\":1", 1)).unwrap();
+    let (code, out, err) = drillbook(&[
+        "report",
+        "20261123-184501-ab12",
+        "--state-dir",
+        state.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("is corrupt at record 12"), "{err}");
+}

@@ -1,0 +1,39 @@
+//! Calling action faces directly: an `Aws` pointed at the emulator and a hand-built
+//! `StepContext` (what the engine would pass).
+
+use std::sync::Arc;
+
+use drillbook::actions::aws::{Aws, AwsOptions};
+use drillbook::actions::{Action, Params, Registry, StepContext, WaitMeter};
+use drillbook::runbook::model::Objectives;
+
+/// AWS access through the shared emulator, without impairment.
+pub async fn aws() -> Arc<Aws> {
+    let conf = super::emulator().sdk_config(super::PRIMARY_REGION).await;
+    Arc::new(Aws::from_config(conf, AwsOptions::default()))
+}
+
+/// A step context for `region` with `params` (a JSON object: the step's rendered `with:`).
+pub fn ctx(aws: &Arc<Aws>, region: &str, params: serde_json::Value) -> StepContext {
+    let params = match params {
+        serde_json::Value::Object(m) => m.into_iter().collect(),
+        other => panic!("params must be a JSON object, got {other}"),
+    };
+    StepContext {
+        run_id: "it-run".into(),
+        step_id: "it-step".into(),
+        region: Some(region.to_string()),
+        params: Params(params),
+        objectives: Objectives::default(),
+        role_arn: None,
+        aws: aws.clone(),
+        waits: WaitMeter::default(),
+    }
+}
+
+/// A built-in action by catalogue name.
+pub fn action(name: &str) -> Arc<dyn Action> {
+    Registry::builtin()
+        .get(name)
+        .unwrap_or_else(|| panic!("no built-in action `{name}`"))
+}

@@ -1,0 +1,394 @@
+//! Test harness for drillbook's integration tests: one AWS emulator (moto + drillbook's
+//! extensions, see `localstack/README.md`) per test binary, started on first use through
+//! `localstack/emulator start --parent-pid <this process>`, so it exits by itself when the test
+//! binary ends. Tests share it concurrently and keep apart through `unique_prefix`.
+#![allow(dead_code)]
+
+pub mod actions;
+pub mod http;
+pub mod localstack;
+pub mod recorder;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::Deserialize;
+
+pub use recorder::RecordedRequest;
+
+pub const PRIMARY_REGION: &str = "ca-central-1";
+pub const SECONDARY_REGION: &str = "eu-west-1";
+
+/// A running emulator (moto with drillbook's extensions, or LocalStack).
+#[derive(Debug)]
+pub struct Emulator {
+    endpoint: String,
+    pid: u32,
+    state_file: PathBuf,
+}
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+
+/// The repository root (where Cargo.toml is).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The script that installs, starts, seeds and stops the emulator.
+pub fn emulator_script() -> PathBuf {
+    repo_root().join("localstack").join("emulator")
+}
+
+/// A scratch directory unique to this test-binary run.
+pub fn run_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("drillbook-it-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the test run directory");
+        dir
+    })
+}
+
+/// The shared moto emulator of this test binary, started (and installed) on first use.
+/// Panics with the script's output if it cannot start.
+pub fn emulator() -> &'static Emulator {
+    EMULATOR.get_or_init(|| {
+        Emulator::start(&run_dir().join("moto.env"), &[]).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+impl Emulator {
+    /// Runs `localstack/emulator start --parent-pid <pid> --state-file <state_file> <extra>`.
+    pub(crate) fn start(state_file: &Path, extra: &[&str]) -> Result<Emulator, String> {
+        let out = Command::new(emulator_script())
+            .arg("start")
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
+            .arg("--state-file")
+            .arg(state_file)
+            .args(extra)
+            .output()
+            .map_err(|e| format!("could not run {}: {e}", emulator_script().display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!(
+                "localstack/emulator start failed ({}):\n{stderr}\n{stdout}",
+                out.status
+            ));
+        }
+        let var = |name: &str| {
+            stdout.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("export ")
+                    .and_then(|kv| kv.strip_prefix(name))
+                    .and_then(|v| v.strip_prefix('='))
+                    .map(str::to_string)
+            })
+        };
+        let endpoint = var("AWS_ENDPOINT_URL")
+            .ok_or_else(|| format!("no AWS_ENDPOINT_URL in the output of start:\n{stdout}"))?;
+        let pid = var("DRILLBOOK_EMULATOR_PID")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| {
+                format!("no DRILLBOOK_EMULATOR_PID in the output of start:\n{stdout}")
+            })?;
+        Ok(Emulator {
+            endpoint,
+            pid,
+            state_file: state_file.to_path_buf(),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Process id of the emulator server.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The state file the script uses for this instance (pass to `localstack/emulator --state-file`).
+    pub fn state_file(&self) -> &Path {
+        &self.state_file
+    }
+
+    /// Environment for a drillbook (or AWS CLI) subprocess pointed at the emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.env_for_region(PRIMARY_REGION)
+    }
+
+    pub fn env_for_region(&self, region: &str) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", region),
+            ("AWS_DEFAULT_REGION", region),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// SDK configuration for `region` against the emulator, with test credentials.
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new(region.to_string()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "drillbook-it",
+            ))
+            .load()
+            .await
+    }
+
+    /// Builds the reference system with resource names starting with `prefix`
+    /// (`localstack/emulator seed --prefix P --json`) and returns what was created.
+    pub fn seed(&self, prefix: &str) -> Seeded {
+        let out = Command::new(emulator_script())
+            .args(["seed", "--json", "--prefix", prefix, "--state-file"])
+            .arg(&self.state_file)
+            .output()
+            .expect("run localstack/emulator seed");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "seed --prefix {prefix} failed ({}):\n{}\n{stdout}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let raw: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("seed output is not JSON ({e}): {stdout}"));
+        let mut seeded: Seeded = serde_json::from_value(raw.clone())
+            .unwrap_or_else(|e| panic!("unexpected seed JSON ({e}): {stdout}"));
+        seeded.raw = raw;
+        seeded
+    }
+
+    /// POSTs a settings document to the control endpoint (`/_drillbook/config`), e.g.
+    /// `{"prefix": "t1-", "dynamodb_restore_creating_seconds": 2}`; returns the full config.
+    pub fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
+        self.control("POST", "/_drillbook/config", Some(settings))
+    }
+
+    /// Drops the settings of `prefix` (all settings when `None`).
+    pub fn reset_config(&self, prefix: Option<&str>) -> serde_json::Value {
+        let path = match prefix {
+            Some(p) => format!("/_drillbook/config?prefix={p}"),
+            None => "/_drillbook/config".to_string(),
+        };
+        self.control("DELETE", &path, None)
+    }
+
+    /// Sets the measured health of a Route 53 health check (before `Inverted` is applied).
+    pub fn set_health(&self, health_check_id: &str, healthy: bool) {
+        self.control(
+            "POST",
+            "/_drillbook/health",
+            Some(serde_json::json!({"health_check_id": health_check_id, "healthy": healthy})),
+        );
+    }
+
+    fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let body = body.map(|b| b.to_string());
+        let (status, text) = http::request(&self.endpoint, method, path, body.as_deref())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert_eq!(status, 200, "{method} {path} -> {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Every request the emulator recorded so far (all tests of this binary).
+    pub fn recorded_requests(&self) -> Vec<RecordedRequest> {
+        let (status, text) = http::request(
+            &self.endpoint,
+            "GET",
+            "/moto-api/recorder/download-recording",
+            None,
+        )
+        .expect("download the recording");
+        assert_eq!(status, 200, "download-recording -> {status}: {text:.300}");
+        recorder::parse_recording(&text)
+    }
+
+    /// Recorded mutating calls whose path or body mentions `needle` (typically the test's
+    /// unique prefix).
+    pub fn mutating_calls_matching(&self, needle: &str) -> Vec<RecordedRequest> {
+        self.mutating_calls_matching_any(&[needle])
+    }
+
+    /// Recorded mutating calls mentioning any of `needles` (prefix, key ids, zone ids, ...).
+    pub fn mutating_calls_matching_any(&self, needles: &[&str]) -> Vec<RecordedRequest> {
+        self.recorded_requests()
+            .into_iter()
+            .filter(|r| r.is_mutating() && needles.iter().any(|n| r.mentions(n)))
+            .collect()
+    }
+
+    /// Stops this instance now (normally not needed: it exits with the test binary).
+    pub fn stop(&self) {
+        let _ = Command::new(emulator_script())
+            .arg("stop")
+            .arg("--state-file")
+            .arg(&self.state_file)
+            .output();
+    }
+}
+
+/// A short resource-name prefix unique per test and process, valid in DynamoDB table names,
+/// KMS aliases, API names and DNS labels: lowercase letters, digits and `-`, ending in `-`.
+pub fn unique_prefix(test_name: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let short: String = test_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .take(8)
+        .collect();
+    let pid = std::process::id();
+    format!("t{short}-{}{n}-", base36(pid))
+}
+
+fn base36(mut v: u32) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(v % 36) as usize]);
+        v /= 36;
+        if v == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap()
+}
+
+/// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
+pub async fn poll<T, F, Fut>(timeout: std::time::Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+// ----------------------------------------------------------------------------- seed output
+
+/// What `localstack/emulator seed` created (see `localstack/seed.py`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Seeded {
+    pub prefix: String,
+    pub endpoint: String,
+    pub primary_region: String,
+    pub secondary_region: String,
+    /// Keyed by Region (`ca-central-1`, `eu-west-1`).
+    pub regions: BTreeMap<String, RegionSeed>,
+    pub kms: KmsSeed,
+    pub route53: Route53Seed,
+    /// The whole document as printed by the seed.
+    #[serde(skip)]
+    pub raw: serde_json::Value,
+}
+
+impl Seeded {
+    pub fn primary(&self) -> &RegionSeed {
+        &self.regions[&self.primary_region]
+    }
+    pub fn secondary(&self) -> &RegionSeed {
+        &self.regions[&self.secondary_region]
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegionSeed {
+    pub dynamodb: TableSeed,
+    pub kms: RegionKeySeed,
+    pub apigateway: ApiSeed,
+    pub cloudwatch: AlarmSeed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TableSeed {
+    pub name: String,
+    pub arn: String,
+    pub item_count: usize,
+    pub pitr_status: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegionKeySeed {
+    pub key_id: String,
+    pub alias: String,
+    pub arn: String,
+    pub multi_region_key_type: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KmsSeed {
+    pub key_id: String,
+    pub alias: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSeed {
+    pub rest_api_id: String,
+    pub rest_api_name: String,
+    pub health_resource_id: String,
+    pub stage: String,
+    pub stage_variables: BTreeMap<String, String>,
+    pub invoke_url: String,
+    pub domain_name: String,
+    pub regional_domain_name: String,
+    pub regional_hosted_zone_id: String,
+    pub base_path_mappings: Vec<BasePathMappingSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BasePathMappingSeed {
+    pub base_path: String,
+    pub rest_api_id: String,
+    pub stage: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlarmSeed {
+    pub name: String,
+    pub arn: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Route53Seed {
+    pub hosted_zone_id: String,
+    pub zone_name: String,
+    pub record_name: String,
+    pub health_check_id: String,
+    pub primary_target: String,
+    pub secondary_target: String,
+    pub change_id: String,
+}
