@@ -525,7 +525,7 @@ impl<'a> V<'a> {
     }
 
     /// Converts a `with` value to JSON, substituting vars and collecting step references.
-    fn to_json(
+    fn with_value_json(
         &mut self,
         node: &Node,
         what: &str,
@@ -546,7 +546,7 @@ impl<'a> V<'a> {
                 let mut out = Vec::with_capacity(items.len());
                 let mut ok = true;
                 for item in items {
-                    match self.to_json(item, what, refs) {
+                    match self.with_value_json(item, what, refs) {
                         Some(v) => out.push(v),
                         None => ok = false,
                     }
@@ -570,7 +570,7 @@ impl<'a> V<'a> {
                         ok = false;
                         continue;
                     };
-                    match self.to_json(v, what, refs) {
+                    match self.with_value_json(v, what, refs) {
                         Some(v) => {
                             out.entry(key).or_insert(v);
                         }
@@ -828,32 +828,32 @@ impl<'a> V<'a> {
             with_key = Some(k);
             if v.is_null() {
                 // `with:` with nothing under it
-            } else if self.expect_map(k, v, "with", "with: { name: value }") {
-                if let Value::Map(entries) = &v.value {
-                    for (pk, pv) in entries {
-                        let Some(pname) = pk.scalar().map(|s| s.text.clone()) else {
-                            self.report(
-                                pk.span,
-                                "parameter names must be plain strings",
-                                "not a name",
-                                || {
-                                    Some(
-                                        "use the parameter's name as the key, for example `table:`"
-                                            .into(),
-                                    )
-                                },
-                            );
-                            continue;
-                        };
-                        if d.written.contains(&pname) {
-                            continue;
-                        }
-                        d.written.push(pname.clone());
-                        let what = format!("with.{pname}");
-                        if let Some(j) = self.to_json(pv, &what, &mut d.refs) {
-                            d.with.insert(pname, j.clone());
-                            with_entries.push((pk, pv, j));
-                        }
+            } else if self.expect_map(k, v, "with", "with: { name: value }")
+                && let Value::Map(entries) = &v.value
+            {
+                for (pk, pv) in entries {
+                    let Some(pname) = pk.scalar().map(|s| s.text.clone()) else {
+                        self.report(
+                            pk.span,
+                            "parameter names must be plain strings",
+                            "not a name",
+                            || {
+                                Some(
+                                    "use the parameter's name as the key, for example `table:`"
+                                        .into(),
+                                )
+                            },
+                        );
+                        continue;
+                    };
+                    if d.written.contains(&pname) {
+                        continue;
+                    }
+                    d.written.push(pname.clone());
+                    let what = format!("with.{pname}");
+                    if let Some(j) = self.with_value_json(pv, &what, &mut d.refs) {
+                        d.with.insert(pname, j.clone());
+                        with_entries.push((pk, pv, j));
                     }
                 }
             }

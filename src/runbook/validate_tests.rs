@@ -29,7 +29,8 @@ macro_rules! check {
     ($name:ident, $n:expr, $text:expr) => {
         #[test]
         fn $name() {
-            let d = errors(&$text);
+            let text: String = $text.into();
+            let d = errors(&text);
             let out = d.render(false);
             assert_eq!(d.len(), $n, "{out}");
             for p in &d.problems {
@@ -240,9 +241,9 @@ check!(
     format!("steps:\n{}", wait_step("a"))
 );
 check!(empty_steps, 1, format!("{HEAD}steps: []\n"));
-check!(no_steps, 1, HEAD.to_string());
-check!(empty_file, 1, String::new());
-check!(root_not_a_mapping, 1, "- a\n- b\n".to_string());
+check!(no_steps, 1, HEAD);
+check!(empty_file, 1, "");
+check!(root_not_a_mapping, 1, "- a\n- b\n");
 check!(
     account_not_12_digits,
     1,
@@ -327,10 +328,8 @@ fn alias_bomb_is_rejected_quickly() {
 
 #[test]
 fn every_problem_is_reported_in_one_pass() {
-    let text = format!(
-        "version: 3\nname: t\nsteps:\n  - id: a\n    action: wiat\n  - id: b\n    action: wait\n    needs: [zz]\n    timeout: 5x\n    with: {{ duration: 1s }}\n"
-    );
-    let d = errors(&text);
+    let text = "version: 3\nname: t\nsteps:\n  - id: a\n    action: wiat\n  - id: b\n    action: wait\n    needs: [zz]\n    timeout: 5x\n    with: { duration: 1s }\n";
+    let d = errors(text);
     let messages: Vec<&str> = d.problems.iter().map(|p| p.message.as_str()).collect();
     assert_eq!(d.len(), 4, "{messages:?}");
 }

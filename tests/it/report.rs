@@ -267,7 +267,8 @@ fn json_lines_are_every_event_and_nothing_else() {
 
 // ---- the timing report -------------------------------------------------------------------
 
-const RUNBOOK: &str = r#"name: region-failover
+const RUNBOOK: &str = r#"version: 1
+name: region-failover
 objectives:
   rto: 2m
 defaults:
@@ -275,26 +276,34 @@ defaults:
 steps:
   - id: check-pitr
     action: dynamodb.assert_pitr
+    with: { table: vault }
   - id: check-key
     action: kms.assert_replica
+    with: { key: alias/unolock-root }
   - id: restore-vault
     action: dynamodb.restore_pitr
     needs: [check-pitr]
+    with: { source_table: vault, target_table: vault-restored }
   - id: promote-key
     action: kms.promote
     needs: [check-key]
+    with: { key: alias/unolock-root }
   - id: update-stage
     action: apigateway.update_stage
     needs: [promote-key, restore-vault]
+    with: { rest_api: unolock-api, variables: { table: vault-restored } }
   - id: switch-dns
     action: route53.failover
     needs: [update-stage]
+    with: { hosted_zone: unolock.example., record_name: api.unolock.example }
   - id: verify-alarm
     action: cloudwatch.wait_alarm
     needs: [switch-dns]
+    with: { alarms: [unolock-api-5xx] }
 finally:
   - id: delete-restored
     action: dynamodb.delete_table
+    with: { table: vault-restored }
 "#;
 
 fn started_entry(mode: Mode) -> Entry {
