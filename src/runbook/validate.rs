@@ -822,7 +822,7 @@ impl<'a> V<'a> {
             d.region_given = true;
             d.region = self.region(k, v, "region");
         }
-        let mut with_entries: Vec<(&Node, &Node, serde_json::Value)> = Vec::new();
+        let mut with_entries: Vec<(&Node, &Node)> = Vec::new();
         let mut with_key: Option<&Node> = None;
         if let Some((k, v)) = f[5] {
             with_key = Some(k);
@@ -852,17 +852,21 @@ impl<'a> V<'a> {
                     d.written.push(pname.clone());
                     let what = format!("with.{pname}");
                     if let Some(j) = self.with_value_json(pv, &what, &mut d.refs) {
-                        d.with.insert(pname, j.clone());
-                        with_entries.push((pk, pv, j));
+                        d.with.insert(pname, j);
+                        with_entries.push((pk, pv));
                     }
                 }
             }
         }
         if let Some(spec) = d.action {
-            for (pk, pv, j) in &with_entries {
+            for (pk, pv) in &with_entries {
                 let pname = pk.scalar().map(|s| s.text.as_str()).unwrap_or_default();
                 match spec.param(pname) {
-                    Some(ps) => self.check_param(spec.name, ps, j, pv, pk),
+                    Some(ps) => {
+                        if let Some(j) = d.with.get(pname) {
+                            self.check_param(spec.name, ps, j, pv, pk);
+                        }
+                    }
                     None => {
                         let pname = pname.to_string();
                         self.report(

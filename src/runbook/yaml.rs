@@ -491,6 +491,24 @@ fn find_duplicates(entries: &[(Node, Node)], out: &mut Vec<DuplicateKey>) {
     if entries.len() < 2 {
         return;
     }
+    // Small mappings (nearly all of a runbook) are checked without allocating.
+    if entries.len() <= 16 {
+        for (i, (k, _)) in entries.iter().enumerate() {
+            let Some(s) = k.scalar() else { continue };
+            if let Some((first, _)) = entries[..i]
+                .iter()
+                .find(|(p, _)| p.scalar().is_some_and(|p| p.text == s.text))
+            {
+                // Report each repeat once, against the first occurrence.
+                out.push(DuplicateKey {
+                    key: s.text.clone(),
+                    first: first.span,
+                    again: k.span,
+                });
+            }
+        }
+        return;
+    }
     let mut seen: HashMap<&str, Span> = HashMap::with_capacity(entries.len());
     for (k, _) in entries {
         if let Some(s) = k.scalar() {
