@@ -3,4 +3,5 @@ mod actions_net;
 mod emulator;
 mod evidence;
 mod report;
+mod reports;
 mod support;
