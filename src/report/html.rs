@@ -44,6 +44,15 @@ fn dur(ms: u64) -> String {
     human(Duration::from_millis(ms))
 }
 
+/// An offset from the run's start: `+0s`, `+1.5s`.
+fn offset(ms: u64) -> String {
+    if ms == 0 {
+        "+0s".into()
+    } else {
+        format!("+{}", dur(ms))
+    }
+}
+
 fn target(ms: u64) -> String {
     format_duration(Duration::from_millis(ms))
 }
@@ -103,7 +112,7 @@ code{font:13px/1.4 "SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace;
 .step .meta{color:var(--mute);font-size:13px;margin:0 0 6px}
 .step dl{margin:6px 0 0;display:grid;grid-template-columns:130px 1fr;gap:4px 12px}
 .step dt{color:var(--mute);font-size:13px}.step dd{margin:0;min-width:0}
-.step ul{margin:0;padding-left:18px}
+.step ul,td ul{margin:0;padding-left:18px}
 .err{background:#fdf1f0;border-left:4px solid var(--bad);padding:8px 12px;margin:6px 0;border-radius:0 4px 4px 0}
 .warn{color:var(--bad)}
 .crit{color:var(--crit);font-weight:700;font-size:13px;margin-left:8px}
@@ -112,10 +121,10 @@ footer{color:var(--mute);font-size:13px}
 footer dd code{font-size:12px}
 svg text{font-family:"DejaVu Sans",Arial,sans-serif}
 .g-grid{stroke:#e6e9ee;stroke-width:1}
-.g-tick{fill:#5d6673;font-size:11px}
-.g-label{fill:#1d232b;font-size:12px}
+.g-tick{fill:#5d6673;font-size:12px}
+.g-label{fill:#1d232b;font-size:13px}
 .g-label.crit-label{font-weight:700}
-.g-note{fill:#5d6673;font-size:11px}
+.g-note{fill:#5d6673;font-size:12px}
 .bar{fill:var(--bar)}
 .bar.cleanup{fill:var(--clean)}
 .bar.critical{fill:var(--crit)}
@@ -460,7 +469,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
     const LABEL: f64 = 230.0;
     const CHART: f64 = 900.0;
     const RIGHT: f64 = 90.0;
-    const ROW: f64 = 22.0;
+    const ROW: f64 = 26.0;
     const TOP: f64 = 28.0;
     let width = LABEL + CHART + RIGHT;
     let height = TOP + ROW * doc.steps.len() as f64 + 12.0;
@@ -522,7 +531,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
             "<text class=\"g-label{}\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             if s.critical { " crit-label" } else { "" },
             LABEL - 8.0,
-            y + 15.0,
+            y + 18.0,
             e(&clip(&s.id, 30))
         );
         let tip = format!(
@@ -537,7 +546,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
         match (s.status, s.start_ms, s.finish_ms) {
             (StepState::Skipped, _, f) => {
                 let cx = x(f.or(s.start_ms).unwrap_or(0));
-                let cy = y + 11.0;
+                let cy = y + 13.0;
                 let _ = write!(
                     o,
                     "<g class=\"skipped\" data-step=\"{}\"><path class=\"skip\" d=\"M{:.1} {:.1}l8 8m0 -8l-8 8\"/>\
@@ -569,14 +578,14 @@ fn gantt(o: &mut String, doc: &RunDocument) {
                 let w = (xb - xa).max(2.0);
                 let _ = write!(
                     o,
-                    "<rect class=\"{class}\" data-step=\"{}\"{} x=\"{xa:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"14\" rx=\"2\"><title>{}</title></rect>",
+                    "<rect class=\"{class}\" data-step=\"{}\"{} x=\"{xa:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"16\" rx=\"2\"><title>{}</title></rect>",
                     e(&s.id),
                     if s.critical {
                         " data-critical=\"true\""
                     } else {
                         ""
                     },
-                    y + 4.0,
+                    y + 5.0,
                     e(&tip)
                 );
                 let note = match s.status {
@@ -589,7 +598,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
                     o,
                     "<text class=\"g-note\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
                     xa + w + 4.0,
-                    y + 15.0,
+                    y + 18.0,
                     e(&note)
                 );
             }
@@ -597,7 +606,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
                 let _ = write!(
                     o,
                     "<text class=\"g-note\" x=\"{LABEL:.1}\" y=\"{:.1}\">not run</text>",
-                    y + 15.0
+                    y + 18.0
                 );
             }
         }
@@ -715,7 +724,7 @@ fn step_card(o: &mut String, s: &StepRow, dry: bool) {
         meta.push(format!("Region {}", e(r)));
     }
     if let Some(a) = s.start_ms {
-        meta.push(format!("started +{}", dur(a)));
+        meta.push(format!("started at {}", offset(a)));
     }
     if let Some(d) = s.duration_ms {
         meta.push(format!("took {}", dur(d)));
@@ -790,7 +799,7 @@ fn step_card(o: &mut String, s: &StepRow, dry: bool) {
         list(&mut dl, "Changed", &s.changed);
     } else if !s.would_change.is_empty() && (dry || s.status != StepState::Succeeded) {
         list(&mut dl, "Would change", &s.would_change);
-    } else if s.status == StepState::Succeeded && !dry {
+    } else if s.status == StepState::Succeeded && !dry && s.action != "approval" {
         dl.push_str("<dt>Changed</dt><dd>nothing (already in the wanted state, or read-only)</dd>");
     }
     if !s.outputs.is_empty() {

@@ -297,7 +297,11 @@ pub fn render(doc: &RunDocument) -> String {
             s.region.as_deref().map(cell).unwrap_or_else(|| "-".into()),
             step_status(s.status),
             s.start_ms
-                .map(|m| format!("+{}", dur(m)))
+                .map(|m| if m == 0 {
+                    "+0s".to_string()
+                } else {
+                    format!("+{}", dur(m))
+                })
                 .unwrap_or_else(|| "-".into()),
             s.duration_ms.map(dur).unwrap_or_else(|| "-".into()),
             s.attempts,

@@ -949,6 +949,8 @@ fn html_renders_in_headless_chromium() {
     let info = reader.info();
     assert_eq!((info.width, info.height), (1280, 2000));
     if let Ok(keep) = std::env::var("DRILLBOOK_KEEP_SCREENSHOT") {
-        std::fs::copy(&png_path, keep).unwrap();
+        // For looking at the page: the screenshot and the page beside it.
+        std::fs::copy(&png_path, &keep).unwrap();
+        std::fs::copy(page, Path::new(&keep).with_extension("html")).unwrap();
     }
 }
