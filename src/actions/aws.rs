@@ -7,15 +7,20 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::{Action, ActionError, AwsFailure};
+use super::limits::RateLimits;
+use super::{Action, ActionError, AwsFailure, Service};
 
 /// A Region (optionally one service in it) that a game-day scenario makes unreachable.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +70,8 @@ pub struct Aws {
     base: SdkConfig,
     pub options: AwsOptions,
     refused: Arc<Mutex<Vec<ImpairedCall>>>,
+    /// Per-service request-rate limits, shared by every step of the run.
+    limits: super::limits::RateLimits,
 }
 
 impl std::fmt::Debug for Aws {
@@ -92,7 +99,14 @@ impl Aws {
             base,
             options,
             refused: Arc::default(),
+            limits: super::limits::RateLimits::default(),
         }
+    }
+
+    /// The run's rate limiter. Every request of the clients below already passes through it
+    /// (see [`Paced`]); other callers may `acquire` directly.
+    pub fn limits(&self) -> &super::limits::RateLimits {
+        &self.limits
     }
 
     /// The SDK configuration for a Region.
@@ -111,6 +125,24 @@ impl Aws {
             .clone()
     }
 
+    /// The HTTP client of the configuration, with every request paced by the run's limits.
+    /// The configuration for one service in a Region, its HTTP client paced by the run's limits
+    /// (a configuration without an HTTP client, built by hand in tests, stays unpaced).
+    fn service_config(&self, region: &str, service: Service) -> SdkConfig {
+        let mut b = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_string()));
+        if let Some(inner) = self.base.http_client() {
+            b = b.http_client(Paced {
+                inner,
+                limits: self.limits.clone(),
+                service,
+            });
+        }
+        b.build()
+    }
+
     fn guard(&self, region: &str) -> RegionGuard {
         RegionGuard {
             region: region.to_string(),
@@ -126,38 +158,46 @@ impl Aws {
     }
 
     pub fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
-        let conf = aws_sdk_dynamodb::config::Builder::from(&self.config(region))
-            .interceptor(self.guard(region))
-            .build();
+        let conf = aws_sdk_dynamodb::config::Builder::from(
+            &self.service_config(region, Service::DynamoDb),
+        )
+        .interceptor(self.guard(region))
+        .build();
         aws_sdk_dynamodb::Client::from_conf(conf)
     }
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
-        let conf = aws_sdk_kms::config::Builder::from(&self.config(region))
+        let conf = aws_sdk_kms::config::Builder::from(&self.service_config(region, Service::Kms))
             .interceptor(self.guard(region))
             .build();
         aws_sdk_kms::Client::from_conf(conf)
     }
     pub fn apigateway(&self, region: &str) -> aws_sdk_apigateway::Client {
-        let conf = aws_sdk_apigateway::config::Builder::from(&self.config(region))
-            .interceptor(self.guard(region))
-            .build();
+        let conf = aws_sdk_apigateway::config::Builder::from(
+            &self.service_config(region, Service::ApiGateway),
+        )
+        .interceptor(self.guard(region))
+        .build();
         aws_sdk_apigateway::Client::from_conf(conf)
     }
     /// Route 53's control plane is in us-east-1 whatever the step's Region.
     pub fn route53(&self) -> aws_sdk_route53::Client {
-        let conf = aws_sdk_route53::config::Builder::from(&self.config("us-east-1"))
-            .interceptor(self.guard("us-east-1"))
-            .build();
+        let conf = aws_sdk_route53::config::Builder::from(
+            &self.service_config("us-east-1", Service::Route53),
+        )
+        .interceptor(self.guard("us-east-1"))
+        .build();
         aws_sdk_route53::Client::from_conf(conf)
     }
     pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
-        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.config(region))
-            .interceptor(self.guard(region))
-            .build();
+        let conf = aws_sdk_cloudwatch::config::Builder::from(
+            &self.service_config(region, Service::CloudWatch),
+        )
+        .interceptor(self.guard(region))
+        .build();
         aws_sdk_cloudwatch::Client::from_conf(conf)
     }
     pub fn sts(&self, region: &str) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::config::Builder::from(&self.config(region))
+        let conf = aws_sdk_sts::config::Builder::from(&self.service_config(region, Service::Core))
             .interceptor(self.guard(region))
             .build();
         aws_sdk_sts::Client::from_conf(conf)
@@ -174,6 +214,48 @@ impl Aws {
         Ok(Identity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+}
+
+/// An HTTP client that waits for the run's per-service rate limit before each request
+/// (SDK retries included), so the engine stays under AWS's API quotas on its own.
+#[derive(Debug, Clone)]
+struct Paced {
+    inner: SharedHttpClient,
+    limits: RateLimits,
+    service: Service,
+}
+
+impl HttpClient for Paced {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limits: self.limits.clone(),
+            service: self.service,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    limits: RateLimits,
+    service: Service,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let limits = self.limits.clone();
+        let service = self.service;
+        HttpConnectorFuture::new(async move {
+            limits.acquire(service).await;
+            inner.call(request).await
         })
     }
 }

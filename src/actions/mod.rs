@@ -13,6 +13,7 @@ mod core_actions;
 mod dynamodb;
 pub mod iam;
 mod kms;
+pub mod limits;
 pub mod poll;
 mod route53;
 mod types;

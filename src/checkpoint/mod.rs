@@ -5,6 +5,7 @@
 //! The first record's `prev` is 64 zeros. A record is durable (fsync'd) before any step that
 //! depends on it starts. See `docs/journal.md` for the full format.
 
+pub mod file;
 mod record;
 
 pub use record::*;

@@ -4,16 +4,17 @@ use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Plan(args) => super::plan::run(args),
         Command::Runs(args) => super::report::runs(args),
         Command::Report(args) => super::report::report(args),
+        Command::Run(args) => super::run::run(args),
+        Command::Resume(args) => super::run::resume(args),
+        Command::Approve(args) => super::run::approve(args),
+        Command::Drill(args) => super::drill::drill(args),
+        Command::IamPolicy(args) => super::drill::iam_policy(args),
         Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
         Command::Evidence(args) => super::evidence::evidence(args),
-        Command::Validate(_)
-        | Command::Plan(_)
-        | Command::Schema
-        | Command::Run(_)
-        | Command::Resume(_)
-        | Command::Approve(_) => {
+        Command::Validate(_) | Command::Schema => {
             eprintln!("error: not implemented yet");
             ExitCode::Failed
         }

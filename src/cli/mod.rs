@@ -1,9 +1,13 @@
 //! The command line: arguments, dispatch, exit codes. `main.rs` only calls [`main`].
 
 mod commands;
+mod drill;
 mod evidence;
 mod exit;
+mod finish;
+mod plan;
 mod report;
+mod run;
 
 pub use exit::ExitCode;
 
@@ -49,6 +53,10 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show the timing report of a past run, or write it in another format.
     Report(ReportArgs),
+    /// Run a game-day scenario: impair Regions, run its runbook, check expectations and objectives.
+    Drill(DrillArgs),
+    /// Print the least-privilege IAM policy (JSON) a runbook needs.
+    IamPolicy(IamPolicyArgs),
     /// Check a sealed evidence directory: hashes, journal chain, signature.
     VerifyEvidence(evidence::VerifyEvidenceArgs),
     /// Evidence keys and sealing.
@@ -74,10 +82,15 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = plan::EXAMPLES)]
 pub struct PlanArgs {
+    /// Runbook file.
     pub file: PathBuf,
+    /// Output format: text for people, json for tools (docs/plan-json.md), dot or mermaid for
+    /// diagrams.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    /// Override a variable (repeatable): `--var secondary=eu-west-1`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
     /// Exit 1 when the estimated makespan exceeds `objectives.rto`.
@@ -111,6 +124,57 @@ pub struct ExecOptions {
     /// Publish run metrics to this CloudWatch namespace.
     #[arg(long, value_name = "NAMESPACE")]
     pub publish_metrics: Option<String>,
+    /// Where reports go: `<report-dir>/<run-id>/` [default: `<state-dir>/reports`].
+    #[arg(long, env = "DRILLBOOK_REPORT_DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Sign the evidence: `ed25519:KEYFILE` or `kms:alias/NAME[@REGION]` (default: hashes only).
+    #[arg(long, value_name = "SPEC")]
+    pub sign_with: Option<String>,
+}
+
+impl ExecOptions {
+    /// `<report-dir>/<run-id>/`.
+    pub fn report_dir_for(&self, run_id: &str) -> PathBuf {
+        self.report_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("reports"))
+            .join(run_id)
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  drillbook drill scenarios/ca-central-1-outage.yaml              # dry run of the drill
+  drillbook drill scenarios/ca-central-1-outage.yaml --execute --yes
+  drillbook drill scenarios/rehearsal.yaml --execute --yes --message-format json
+
+Exit codes: 0 every expectation and objective held; 1 a step failed, an expectation or an
+objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-C).")]
+pub struct DrillArgs {
+    /// Scenario file (see scenarios/).
+    pub scenario: PathBuf,
+    /// Override a runbook variable (wins over the scenario's `vars`).
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// Make changes. Without it the drill is a dry run: observe only.
+    #[arg(long)]
+    pub execute: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub exec: ExecOptions,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  drillbook iam-policy runbooks/region-failover.yaml > policy.json"
+)]
+pub struct IamPolicyArgs {
+    pub file: PathBuf,
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]

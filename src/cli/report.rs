@@ -8,10 +8,8 @@ use crate::report::{RunDocument, TimingReport, html, junit, markdown};
 use crate::runbook::Runbook;
 
 /// The journal store for `--state-dir`.
-// SHIM: until `checkpoint::file::FileStore` lands, a read-only reader of the same on-disk layout
-// (see `store_shim`). Replace with `crate::checkpoint::file::FileStore::new(dir)`.
 fn open_store(state_dir: &Path) -> impl CheckpointStore {
-    store_shim::JournalDir::new(state_dir)
+    crate::checkpoint::file::FileStore::new(state_dir)
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
@@ -118,11 +116,8 @@ pub(super) fn report(args: ReportArgs) -> ExitCode {
     let document = || {
         let mut doc = RunDocument::build(&run, &runbook);
         // The head of the chain from the journal's own bytes, when the file is there.
-        let journal = args
-            .state_dir
-            .join("runs")
-            .join(&run.run_id)
-            .join("journal.jsonl");
+        let journal = crate::checkpoint::file::FileStore::new(&args.state_dir)
+            .journal_path(&run.run_id);
         if let Ok(bytes) = std::fs::read(journal) {
             doc.set_journal_bytes(&bytes);
         }
@@ -216,181 +211,6 @@ fn runbook_of(run: &StoredRun) -> Runbook {
                 steps: vec![],
                 finally: vec![],
             }
-        }
-    }
-}
-
-/// SHIM (remove when `checkpoint::file::FileStore` is on main): reads
-/// `<state-dir>/runs/<run-id>/{journal.jsonl,runbook.yaml,runbook.sha256,vars.json}`,
-/// verifying the hash chain. Read-only.
-mod store_shim {
-    use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
-
-    use crate::checkpoint::{
-        CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, Record, RunSummary, StoredRun,
-    };
-    use crate::event::RunStatus;
-
-    pub struct JournalDir {
-        root: PathBuf,
-    }
-
-    impl JournalDir {
-        pub fn new(state_dir: &Path) -> JournalDir {
-            JournalDir {
-                root: state_dir.to_path_buf(),
-            }
-        }
-
-        fn run_dir(&self, run_id: &str) -> PathBuf {
-            self.root.join("runs").join(run_id)
-        }
-    }
-
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-        move |source| CheckpointError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-
-    fn read_records(run_id: &str, path: &Path) -> Result<Vec<Record>, CheckpointError> {
-        let text = std::fs::read_to_string(path).map_err(io(path))?;
-        let mut prev = GENESIS.to_string();
-        let mut out = Vec::new();
-        for (k, line) in text.lines().enumerate() {
-            let corrupt = |seq: u64, reason: String| CheckpointError::Corrupt {
-                run_id: run_id.to_string(),
-                seq,
-                line: k + 1,
-                reason,
-            };
-            let rec: Record = serde_json::from_str(line)
-                .map_err(|e| corrupt(out.len() as u64, format!("not a record: {e}")))?;
-            if rec.prev != prev {
-                return Err(corrupt(
-                    rec.seq,
-                    "hash chain broken (`prev` is not the hash of the line before)".into(),
-                ));
-            }
-            // Consecutive numbers, whatever the first one is.
-            let expected = out.first().map(|f: &Record| f.seq + out.len() as u64);
-            if expected.is_some_and(|e| rec.seq != e) {
-                return Err(corrupt(
-                    rec.seq,
-                    format!("expected seq {}", expected.unwrap_or_default()),
-                ));
-            }
-            prev = crate::runbook::load::sha256_hex(line.as_bytes());
-            out.push(rec);
-        }
-        if out.is_empty() {
-            return Err(CheckpointError::Corrupt {
-                run_id: run_id.to_string(),
-                seq: 0,
-                line: 1,
-                reason: "empty journal".into(),
-            });
-        }
-        Ok(out)
-    }
-
-    pub fn status_of(records: &[Record]) -> &'static str {
-        let mut status = "running";
-        for r in records {
-            match &r.entry {
-                Entry::RunResumed { .. } => status = "running",
-                Entry::RunPaused { .. } => status = "paused",
-                Entry::RunFinished { status: s } => {
-                    status = match s {
-                        RunStatus::Succeeded => "succeeded",
-                        RunStatus::Failed => "failed",
-                        RunStatus::Paused => "paused",
-                    }
-                }
-                _ => {}
-            }
-        }
-        status
-    }
-
-    #[async_trait::async_trait]
-    impl CheckpointStore for JournalDir {
-        async fn create(&self, _run: &NewRun, _first: Entry) -> Result<(), CheckpointError> {
-            Err(CheckpointError::Store("read-only journal reader".into()))
-        }
-
-        async fn append(&self, _run_id: &str, _e: Vec<Entry>) -> Result<(), CheckpointError> {
-            Err(CheckpointError::Store("read-only journal reader".into()))
-        }
-
-        async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
-            let dir = self.run_dir(run_id);
-            if run_id.is_empty() || run_id.contains(['/', '\\']) || !dir.is_dir() {
-                return Err(CheckpointError::NotFound(run_id.to_string()));
-            }
-            let records = read_records(run_id, &dir.join("journal.jsonl"))?;
-            let rb = dir.join("runbook.yaml");
-            let runbook_text = std::fs::read_to_string(&rb).map_err(io(&rb))?;
-            let sha = dir.join("runbook.sha256");
-            let runbook_sha256 = std::fs::read_to_string(&sha)
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default();
-            let vp = dir.join("vars.json");
-            let vars: BTreeMap<String, String> = match std::fs::read_to_string(&vp) {
-                Ok(t) => serde_json::from_str(&t).map_err(|e| CheckpointError::Corrupt {
-                    run_id: run_id.to_string(),
-                    seq: 0,
-                    line: 0,
-                    reason: format!("vars.json: {e}"),
-                })?,
-                Err(_) => BTreeMap::new(),
-            };
-            let runbook_path = match &records[0].entry {
-                Entry::RunStarted { runbook, .. } => runbook.clone(),
-                _ => "runbook.yaml".into(),
-            };
-            Ok(StoredRun {
-                run_id: run_id.to_string(),
-                runbook_text,
-                runbook_path,
-                runbook_sha256,
-                vars,
-                records,
-            })
-        }
-
-        async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError> {
-            let runs = self.root.join("runs");
-            let entries = match std::fs::read_dir(&runs) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-                Err(e) => return Err(io(&runs)(e)),
-            };
-            let mut out = Vec::new();
-            for e in entries.flatten() {
-                let run_id = e.file_name().to_string_lossy().into_owned();
-                let path = e.path().join("journal.jsonl");
-                let Ok(records) = read_records(&run_id, &path) else {
-                    continue;
-                };
-                if let Entry::RunStarted { runbook, mode, .. } = &records[0].entry {
-                    out.push(RunSummary {
-                        run_id,
-                        runbook: runbook.clone(),
-                        started_at: records[0].at,
-                        mode: *mode,
-                        status: status_of(&records).into(),
-                    });
-                }
-            }
-            out.sort_by(|a, b| {
-                b.started_at
-                    .cmp(&a.started_at)
-                    .then_with(|| b.run_id.cmp(&a.run_id))
-            });
-            Ok(out)
         }
     }
 }

@@ -1,1 +1,24 @@
-//! The execution engine: a ready-set scheduler over the plan.
+//! The execution engine: a ready-set scheduler over the runbook's DAG.
+//!
+//! A step starts the moment its last dependency succeeded and its outcome is durable in the
+//! journal (no levels, no batches), bounded by `max_parallel`. Per-step timeout, retries with
+//! exponential backoff and jitter for retryable errors, `on_failure` policies, `finally` steps,
+//! approvals, resume and Ctrl-C handling live here. Nothing here prints: every transition is an
+//! [`Event`](crate::event::Event) sent to an [`EventSink`](crate::event::EventSink).
+
+mod approve;
+mod error;
+mod identity;
+
+mod run;
+mod step;
+
+pub use crate::actions::limits::RateLimits;
+pub use approve::approve;
+pub use error::EngineError;
+pub use identity::{IDENTITY_ENV, caller_identity, identity_region};
+pub use run::{Engine, RunResult, needs_aws};
+pub use step::backoff_delay;
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,8 @@
 //! The validated DAG: start order, critical path, makespan, renderings.
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod graph;
+pub mod render;
+
+pub use graph::{Graph, Plan, PlanError, RtoCheck, StepIdx};

@@ -33,6 +33,7 @@ pub struct ObjectiveVerdict {
     pub target: Duration,
     /// `None` when the run gave nothing to measure it with.
     #[serde(
+        default,
         skip_serializing_if = "Option::is_none",
         with = "crate::runbook::duration::serde_opt"
     )]
@@ -249,6 +250,23 @@ pub fn judge_objectives(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_round_trip_through_json() {
+        let v = Verdicts {
+            expectations: vec![],
+            objectives: judge_objectives(
+                &Objectives {
+                    rto: None,
+                    rpo: Some(Duration::from_secs(60)),
+                },
+                Duration::ZERO,
+                &BTreeMap::new(),
+            ),
+        };
+        let back: Verdicts = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn output_matching() {

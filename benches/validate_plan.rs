@@ -1,0 +1,313 @@
+//! End-to-end figures for `validate` and `plan` on a generated 10,000-step runbook.
+//!
+//! Targets (issue 2): `validate` + `plan` under 150 ms wall and under 100 MB peak RSS.
+//! Run with `cargo bench --bench validate_plan`; it prints a table, it does not fail on a miss.
+//! Environment: `DRILLBOOK_BENCH_STEPS` (default 10000), `DRILLBOOK_BENCH_RUNS` (default 15).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use drillbook::plan::{Plan, render};
+
+const SEED: u64 = 20_261_123;
+const MAX_NEEDS: usize = 5;
+const TARGET_WALL: Duration = Duration::from_millis(150);
+const TARGET_RSS_KB: u64 = 100 * 1024;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A random DAG: each step needs up to five distinct earlier steps, mostly recent ones (so the
+/// graph is deep as well as wide). Core `wait` actions with durations and estimates.
+fn generate(steps: usize) -> String {
+    let mut rng = fastrand::Rng::with_seed(SEED);
+    let mut y = String::with_capacity(steps * 120);
+    y.push_str("version: 1\nname: bench-10k\ndescription: generated benchmark runbook\n");
+    y.push_str("objectives: { rto: 7d, rpo: 5m }\nsteps:\n");
+    let mut needs: Vec<usize> = Vec::with_capacity(MAX_NEEDS);
+    for i in 0..steps {
+        let secs = rng.u64(1..=600);
+        let _ = write!(y, "  - id: step-{i:05}\n    action: wait\n");
+        needs.clear();
+        let k = rng.usize(0..=MAX_NEEDS.min(i));
+        while needs.len() < k {
+            let lo = if rng.bool() { i.saturating_sub(50) } else { 0 };
+            let d = rng.usize(lo..i);
+            if !needs.contains(&d) {
+                needs.push(d);
+            }
+        }
+        if !needs.is_empty() {
+            y.push_str("    needs: [");
+            for (j, d) in needs.iter().enumerate() {
+                let _ = write!(y, "{}step-{d:05}", if j == 0 { "" } else { ", " });
+            }
+            y.push_str("]\n");
+        }
+        let _ = writeln!(
+            y,
+            "    with: {{ duration: {secs}s }}\n    estimate: {secs}s"
+        );
+    }
+    y
+}
+
+/// The release binary cargo built for this bench: target/release/drillbook, next to deps/.
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("bench executable lives in target/<profile>/deps");
+    dir.join(format!("drillbook{}", std::env::consts::EXE_SUFFIX))
+}
+
+struct Run {
+    wall: Duration,
+    max_rss_kb: u64,
+    code: i32,
+}
+
+/// Runs the binary once, output discarded; wall time from spawn to exit, and the child's own
+/// peak RSS from `wait4`.
+fn run_once(bin: &Path, args: &[&str]) -> Run {
+    let start = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by `wait4` below, which also gives its rusage
+    let child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn drillbook");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child, which std has not
+    // reaped (we never call `wait` on `child`).
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Run {
+        wall,
+        max_rss_kb: ru.ru_maxrss as u64, // kilobytes on Linux
+        code,
+    }
+}
+
+struct Stats {
+    median: Duration,
+    max: Duration,
+    rss_kb: u64,
+}
+
+fn stats(mut walls: Vec<Duration>, rss_kb: u64) -> Stats {
+    walls.sort();
+    Stats {
+        median: walls[walls.len() / 2],
+        max: *walls.last().unwrap(),
+        rss_kb,
+    }
+}
+
+fn measure(bin: &Path, args: &[&str], runs: usize) -> Result<Stats, String> {
+    // One checked run first, with output kept, so a failure says why.
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or("").trim().to_string();
+        return Err(format!("exit {:?}: {first}", out.status.code()));
+    }
+    let mut walls = Vec::with_capacity(runs);
+    let mut rss = 0;
+    for _ in 0..runs {
+        let r = run_once(bin, args);
+        if r.code != 0 {
+            return Err(format!("exit {} during timing", r.code));
+        }
+        walls.push(r.wall);
+        rss = rss.max(r.max_rss_kb);
+    }
+    Ok(stats(walls, rss))
+}
+
+fn time_in_process<T>(runs: usize, mut f: impl FnMut() -> T) -> Stats {
+    let mut walls = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(f());
+        walls.push(t.elapsed());
+    }
+    stats(walls, 0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISSED" }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument other than ours means "not me".
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args
+        .iter()
+        .any(|a| !a.starts_with('-') && !"validate_plan".contains(a.as_str()))
+    {
+        return;
+    }
+    let steps = env_usize("DRILLBOOK_BENCH_STEPS", 10_000);
+    let runs = env_usize("DRILLBOOK_BENCH_RUNS", 15).max(1);
+    let bin = binary();
+    if !bin.exists() {
+        eprintln!(
+            "error: {} not found\n  help: run through `cargo bench --bench validate_plan`, which builds it",
+            bin.display()
+        );
+        std::process::exit(2);
+    }
+
+    // The target directory may be shared with other builds: run a private copy of the binary,
+    // so that nothing replaces it between runs.
+    let bin_dir = tempfile::tempdir().expect("temp dir");
+    let copy = bin_dir.path().join("drillbook");
+    std::fs::copy(&bin, &copy).expect("copy the drillbook binary");
+    let built = bin;
+    let bin = copy;
+
+    let yaml = generate(steps);
+    let mut file = tempfile::Builder::new()
+        .prefix("drillbook-bench-")
+        .suffix(".yaml")
+        .tempfile()
+        .expect("temp file");
+    std::io::Write::write_all(&mut file, yaml.as_bytes()).expect("write runbook");
+    let path = file.path().to_str().expect("utf-8 temp path").to_string();
+
+    // Sanity: the plan really covers every step.
+    let out = Command::new(&bin)
+        .args(["plan", &path, "--format", "json"])
+        .output()
+        .expect("run drillbook plan");
+    let edges = yaml.matches("step-").count() - steps;
+    match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+        Ok(v) if v["steps"].as_array().map(Vec::len) == Some(steps) => {}
+        _ => {
+            eprintln!(
+                "error: `drillbook plan` did not plan {steps} steps (exit {:?}): {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::process::exit(1);
+        }
+    }
+
+    println!();
+    println!(
+        "drillbook validate + plan: {steps} steps, {edges} needs, {} KiB of YAML, {runs} runs each",
+        yaml.len() / 1024
+    );
+    println!("binary: {} (run from a private copy)", built.display());
+    println!();
+    println!(
+        "{:<44} {:>11} {:>11} {:>10}  target",
+        "end to end (child process)", "median", "max", "peak RSS"
+    );
+    let plan_stats = measure(&bin, &["plan", &path, "--format", "json"], runs);
+    let validate_stats = measure(&bin, &["validate", &path], runs);
+    let row = |name: &str, s: &Result<Stats, String>| match s {
+        Ok(s) => println!(
+            "{name:<44} {:>11} {:>11} {:>7} MB  <150 ms together, <100 MB: {}",
+            ms(s.median),
+            ms(s.max),
+            s.rss_kb / 1024,
+            verdict(s.rss_kb < TARGET_RSS_KB)
+        ),
+        Err(e) => println!("{name:<44} not measured: {e}"),
+    };
+    row("drillbook plan FILE --format json", &plan_stats);
+    row("drillbook validate FILE", &validate_stats);
+    match (&plan_stats, &validate_stats) {
+        (Ok(p), Ok(v)) => {
+            let total = p.median + v.median;
+            println!(
+                "{:<44} {:>11} {:>11} {:>7} MB  {}",
+                "validate + plan (sum of medians / maxes)",
+                ms(total),
+                ms(p.max + v.max),
+                p.rss_kb.max(v.rss_kb) / 1024,
+                verdict(total < TARGET_WALL && p.rss_kb.max(v.rss_kb) < TARGET_RSS_KB)
+            );
+        }
+        (Ok(p), Err(_)) => println!(
+            "{:<44} {:>11} {:>11} {:>7} MB  {} (plan loads and validates with the loader it has)",
+            "plan alone (validate unavailable)",
+            ms(p.median),
+            ms(p.max),
+            p.rss_kb / 1024,
+            verdict(p.median < TARGET_WALL && p.rss_kb < TARGET_RSS_KB)
+        ),
+        _ => {}
+    }
+
+    // In process: what the plan itself costs, apart from loading and printing.
+    let loaded = drillbook::runbook::load_file(Path::new(&path), &[]).expect("load runbook");
+    let runbook = &loaded.runbook;
+    let plan = Plan::build(runbook).expect("plan");
+    let actual: Vec<Duration> = runbook.steps.iter().map(|s| s.estimate / 2).collect();
+    let iters = runs.max(10);
+    println!();
+    println!("{:<44} {:>11} {:>11}", "in process", "median", "max");
+    let rows = [
+        (
+            "runbook::load_file (current loader)",
+            time_in_process(iters.min(5), || {
+                drillbook::runbook::load_file(Path::new(&path), &[]).map(|l| l.runbook.steps.len())
+            }),
+        ),
+        (
+            "Plan::build (DAG, order, slack, critical path)",
+            time_in_process(iters, || Plan::build(runbook).map(|p| p.len())),
+        ),
+        (
+            "Plan::critical_path_with (actual timings)",
+            time_in_process(iters, || plan.critical_path_with(&actual).1),
+        ),
+        (
+            "render::json",
+            time_in_process(iters, || render::json(&plan, runbook).len()),
+        ),
+        (
+            "render::text",
+            time_in_process(iters, || render::text(&plan, runbook).len()),
+        ),
+    ];
+    for (name, s) in rows {
+        println!("{name:<44} {:>11} {:>11}", ms(s.median), ms(s.max));
+    }
+    println!();
+    println!(
+        "plan: makespan {}, critical path {} steps",
+        render::short_duration(plan.makespan()),
+        plan.critical_path().len()
+    );
+}

@@ -1,0 +1,574 @@
+//! The file checkpoint store: one directory per run under `<state-dir>/runs/<run-id>/`.
+//!
+//! ```text
+//! runbook.yaml     the runbook text as run
+//! runbook.sha256   hex SHA-256 of runbook.yaml, newline-terminated
+//! vars.json        the resolved variables (after --var overrides)
+//! journal.jsonl    the hash-chained journal (see docs/journal.md)
+//! ```
+//!
+//! `append` writes a whole batch with one `write` and one `fsync` (group commit): records of
+//! steps that finish together share a single flush.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use super::{
+    CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, Record, RunSummary, StoredRun,
+};
+use crate::event::{Mode, RunStatus};
+
+/// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:04x}",
+        Utc::now().format("%Y%m%d-%H%M%S"),
+        fastrand::u16(..)
+    )
+}
+
+/// Whether `id` has the shape of a run id (guards against paths such as `../x`).
+pub fn valid_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Hex SHA-256 of one journal line (without its newline).
+pub fn line_hash(line: &[u8]) -> String {
+    hex::encode(Sha256::digest(line))
+}
+
+/// Where the next record goes.
+struct Tail {
+    file: std::fs::File,
+    next_seq: u64,
+    last_hash: String,
+}
+
+/// The tail of one run's journal, opened on first append.
+type TailSlot = Arc<Mutex<Option<Tail>>>;
+
+/// Journals in a directory. Cheap to clone (clones share the open journal tails).
+#[derive(Clone)]
+pub struct FileStore {
+    root: PathBuf,
+    tails: Arc<Mutex<HashMap<String, TailSlot>>>,
+}
+
+impl FileStore {
+    /// A store rooted at `state_dir` (created on first write).
+    pub fn new(state_dir: impl Into<PathBuf>) -> FileStore {
+        FileStore {
+            root: state_dir.into(),
+            tails: Arc::default(),
+        }
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// The directory of one run.
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.runs_dir().join(run_id)
+    }
+
+    pub fn journal_path(&self, run_id: &str) -> PathBuf {
+        self.run_dir(run_id).join("journal.jsonl")
+    }
+
+    fn tail(&self, run_id: &str) -> TailSlot {
+        self.tails
+            .lock()
+            .expect("tail map poisoned")
+            .entry(run_id.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Serializes entries as chained lines after (`next_seq`, `last_hash`); returns the bytes and
+/// the new tail position.
+fn encode(
+    entries: Vec<Entry>,
+    mut next_seq: u64,
+    mut last_hash: String,
+) -> Result<(Vec<u8>, u64, String), CheckpointError> {
+    let mut buf = Vec::with_capacity(entries.len() * 256);
+    let at = Utc::now();
+    for entry in entries {
+        let rec = Record {
+            seq: next_seq,
+            at,
+            prev: last_hash,
+            entry,
+        };
+        let line = serde_json::to_vec(&rec)
+            .map_err(|e| CheckpointError::Store(format!("cannot encode a record: {e}")))?;
+        last_hash = line_hash(&line);
+        buf.extend_from_slice(&line);
+        buf.push(b'\n');
+        next_seq += 1;
+    }
+    Ok((buf, next_seq, last_hash))
+}
+
+/// Parses and verifies a journal: every line newline-terminated, valid JSON, `seq` contiguous
+/// from 1, `prev` the hash of the line before (GENESIS first). Returns the records and the hash
+/// of the last line.
+pub fn verify_journal(
+    run_id: &str,
+    bytes: &[u8],
+) -> Result<(Vec<Record>, String), CheckpointError> {
+    let corrupt = |seq: u64, line: usize, reason: String| CheckpointError::Corrupt {
+        run_id: run_id.to_string(),
+        seq,
+        line,
+        reason,
+    };
+    let mut records = Vec::new();
+    let mut prev = GENESIS.to_string();
+    let mut rest = bytes;
+    let mut line_no = 0usize;
+    while !rest.is_empty() {
+        line_no += 1;
+        let expected_seq = line_no as u64;
+        let (line, complete) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let l = &rest[..i];
+                rest = &rest[i + 1..];
+                (l, true)
+            }
+            None => {
+                let l = rest;
+                rest = &[];
+                (l, false)
+            }
+        };
+        if !complete {
+            return Err(corrupt(
+                expected_seq,
+                line_no,
+                "the last record is incomplete (no newline): the journal was truncated or \
+                 a write was torn by a crash\nhelp: if the process crashed while writing, delete \
+                 this last partial line and resume; that write never completed, so no step relied \
+                 on it and the step it described is treated as in doubt (observed again)"
+                    .into(),
+            ));
+        }
+        let rec: Record = serde_json::from_slice(line).map_err(|e| {
+            corrupt(
+                expected_seq,
+                line_no,
+                format!(
+                    "not a valid record ({e})\nhelp: the journal was modified or damaged; \
+                     it cannot be trusted for a resume"
+                ),
+            )
+        })?;
+        if rec.seq != expected_seq {
+            return Err(corrupt(
+                expected_seq,
+                line_no,
+                format!(
+                    "sequence number {} where {expected_seq} was expected (records are missing \
+                     or reordered)\nhelp: the journal cannot be trusted for a resume; keep it \
+                     as evidence and start a new run",
+                    rec.seq
+                ),
+            ));
+        }
+        if rec.prev != prev {
+            return Err(corrupt(
+                expected_seq,
+                line_no,
+                "hash chain broken: `prev` does not match the SHA-256 of the previous line \
+                 (a record was changed, removed or inserted)\nhelp: the journal was modified \
+                 after it was written and cannot be trusted for a resume; keep it as evidence \
+                 and start a new run"
+                    .into(),
+            ));
+        }
+        prev = line_hash(line);
+        records.push(rec);
+    }
+    if records.is_empty() {
+        return Err(corrupt(1, 1, "the journal is empty".into()));
+    }
+    Ok((records, prev))
+}
+
+/// The status of a run as its records tell it.
+pub fn status_of(records: &[Record]) -> String {
+    let mut status = "running";
+    for r in records {
+        match &r.entry {
+            Entry::RunStarted { .. } | Entry::RunResumed { .. } => status = "running",
+            Entry::RunPaused { .. } => status = "paused",
+            Entry::RunFinished { status: s } => {
+                status = match s {
+                    RunStatus::Succeeded => "succeeded",
+                    RunStatus::Failed => "failed",
+                    RunStatus::Paused => "paused",
+                }
+            }
+            _ => {}
+        }
+    }
+    status.to_string()
+}
+
+fn fsync_dir(dir: &Path) {
+    // Best effort: makes the new directory entries durable on Unix.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+impl FileStore {
+    fn create_blocking(&self, run: &NewRun, first: Entry) -> Result<Tail, CheckpointError> {
+        if !valid_run_id(&run.run_id) {
+            return Err(CheckpointError::Store(format!(
+                "invalid run id `{}`",
+                run.run_id
+            )));
+        }
+        let runs = self.runs_dir();
+        std::fs::create_dir_all(&runs).map_err(io_err(&runs))?;
+        let dir = self.run_dir(&run.run_id);
+        std::fs::create_dir(&dir).map_err(io_err(&dir))?;
+        let write = |name: &str, bytes: &[u8]| -> Result<(), CheckpointError> {
+            let p = dir.join(name);
+            let mut f = std::fs::File::create(&p).map_err(io_err(&p))?;
+            f.write_all(bytes).map_err(io_err(&p))?;
+            f.sync_all().map_err(io_err(&p))
+        };
+        write("runbook.yaml", run.runbook_text.as_bytes())?;
+        let sha = crate::runbook::load::sha256_hex(run.runbook_text.as_bytes());
+        write("runbook.sha256", format!("{sha}\n").as_bytes())?;
+        let vars = serde_json::to_vec_pretty(&run.vars)
+            .map_err(|e| CheckpointError::Store(e.to_string()))?;
+        write("vars.json", &vars)?;
+        let (bytes, next_seq, last_hash) = encode(vec![first], 1, GENESIS.to_string())?;
+        let p = dir.join("journal.jsonl");
+        let mut file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
+        file.write_all(&bytes).map_err(io_err(&p))?;
+        file.sync_all().map_err(io_err(&p))?;
+        fsync_dir(&dir);
+        fsync_dir(&runs);
+        Ok(Tail {
+            file,
+            next_seq,
+            last_hash,
+        })
+    }
+
+    fn open_tail(&self, run_id: &str) -> Result<Tail, CheckpointError> {
+        let p = self.journal_path(run_id);
+        let bytes = read_or_not_found(&p, run_id)?;
+        let (records, last_hash) = verify_journal(run_id, &bytes)?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .map_err(io_err(&p))?;
+        Ok(Tail {
+            file,
+            next_seq: records.len() as u64 + 1,
+            last_hash,
+        })
+    }
+
+    fn append_blocking(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let slot = self.tail(run_id);
+        let mut guard = slot.lock().expect("journal tail poisoned");
+        if guard.is_none() {
+            *guard = Some(self.open_tail(run_id)?);
+        }
+        let tail = guard.as_mut().expect("tail just set");
+        let (bytes, next_seq, last_hash) = encode(entries, tail.next_seq, tail.last_hash.clone())?;
+        let p = self.journal_path(run_id);
+        let res = tail
+            .file
+            .write_all(&bytes)
+            .and_then(|()| tail.file.sync_data());
+        if let Err(e) = res {
+            // The file may now end with a partial batch: forget the tail so the next append
+            // re-reads (and reports) the journal instead of chaining onto garbage.
+            *guard = None;
+            return Err(io_err(&p)(e));
+        }
+        tail.next_seq = next_seq;
+        tail.last_hash = last_hash;
+        Ok(())
+    }
+
+    fn load_blocking(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
+        if !valid_run_id(run_id) {
+            return Err(CheckpointError::NotFound(run_id.to_string()));
+        }
+        let dir = self.run_dir(run_id);
+        let bytes = read_or_not_found(&dir.join("journal.jsonl"), run_id)?;
+        let (records, _) = verify_journal(run_id, &bytes)?;
+        let read = |name: &str| -> Result<String, CheckpointError> {
+            let p = dir.join(name);
+            std::fs::read_to_string(&p).map_err(io_err(&p))
+        };
+        let runbook_text = read("runbook.yaml")?;
+        let runbook_sha256 = read("runbook.sha256")?.trim().to_string();
+        let vars: BTreeMap<String, String> = serde_json::from_str(&read("vars.json")?)
+            .map_err(|e| CheckpointError::Store(format!("vars.json of run `{run_id}`: {e}")))?;
+        let runbook_path = match &records[0].entry {
+            Entry::RunStarted { runbook, .. } => runbook.clone(),
+            _ => {
+                return Err(CheckpointError::Corrupt {
+                    run_id: run_id.to_string(),
+                    seq: 1,
+                    line: 1,
+                    reason: "the first record is not `run_started`".into(),
+                });
+            }
+        };
+        if crate::runbook::load::sha256_hex(runbook_text.as_bytes()) != runbook_sha256 {
+            return Err(CheckpointError::Corrupt {
+                run_id: run_id.to_string(),
+                seq: 1,
+                line: 1,
+                reason: "runbook.yaml does not match runbook.sha256".into(),
+            });
+        }
+        Ok(StoredRun {
+            run_id: run_id.to_string(),
+            runbook_text,
+            runbook_path,
+            runbook_sha256,
+            vars,
+            records,
+        })
+    }
+
+    fn list_blocking(&self) -> Result<Vec<RunSummary>, CheckpointError> {
+        let runs = self.runs_dir();
+        let rd = match std::fs::read_dir(&runs) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(io_err(&runs)(e)),
+        };
+        let mut out = vec![];
+        for ent in rd {
+            let ent = ent.map_err(io_err(&runs))?;
+            let Some(id) = ent.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !valid_run_id(&id) {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(ent.path().join("journal.jsonl")) else {
+                continue;
+            };
+            let summary = match verify_journal(&id, &bytes) {
+                Ok((records, _)) => match &records[0].entry {
+                    Entry::RunStarted { runbook, mode, .. } => RunSummary {
+                        run_id: id.clone(),
+                        runbook: runbook.clone(),
+                        started_at: records[0].at,
+                        mode: *mode,
+                        status: status_of(&records),
+                    },
+                    _ => continue,
+                },
+                Err(_) => RunSummary {
+                    run_id: id.clone(),
+                    runbook: String::new(),
+                    started_at: chrono::DateTime::<Utc>::UNIX_EPOCH,
+                    mode: Mode::DryRun,
+                    status: "corrupt".into(),
+                },
+            };
+            out.push(summary);
+        }
+        out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+        Ok(out)
+    }
+}
+
+fn read_or_not_found(p: &Path, run_id: &str) -> Result<Vec<u8>, CheckpointError> {
+    std::fs::read(p).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CheckpointError::NotFound(run_id.to_string())
+        } else {
+            io_err(p)(e)
+        }
+    })
+}
+
+/// Runs blocking file work off the async worker threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CheckpointError> + Send + 'static,
+) -> Result<T, CheckpointError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CheckpointError::Store(format!("journal task failed: {e}")))?
+}
+
+#[async_trait::async_trait]
+impl CheckpointStore for FileStore {
+    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError> {
+        let slot = self.tail(&run.run_id);
+        let s = self.clone();
+        let run = run.clone();
+        let tail = blocking(move || s.create_blocking(&run, first)).await?;
+        *slot.lock().expect("journal tail poisoned") = Some(tail);
+        Ok(())
+    }
+
+    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+        let s = self.clone();
+        let id = run_id.to_string();
+        blocking(move || s.append_blocking(&id, entries)).await
+    }
+
+    async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
+        let s = self.clone();
+        let id = run_id.to_string();
+        blocking(move || s.load_blocking(&id)).await
+    }
+
+    async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError> {
+        let s = self.clone();
+        blocking(move || s.list_blocking()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_run(id: &str) -> NewRun {
+        NewRun {
+            run_id: id.into(),
+            runbook_text: "name: t\nsteps: []\n".into(),
+            runbook_path: "t.yaml".into(),
+            vars: BTreeMap::from([("a".into(), "1".into())]),
+            identity: None,
+        }
+    }
+
+    fn started(id: &str) -> Entry {
+        Entry::RunStarted {
+            format_version: super::super::FORMAT_VERSION,
+            run_id: id.into(),
+            runbook: "t.yaml".into(),
+            runbook_sha256: String::new(),
+            mode: Mode::Execute,
+            identity: None,
+            host: String::new(),
+            user: String::new(),
+            drillbook_version: "0".into(),
+            steps: vec!["a".into()],
+        }
+    }
+
+    fn note(m: &str) -> Entry {
+        Entry::Note {
+            message: m.into(),
+            data: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_append_load_roundtrip_with_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.create(&new_run("r1"), started("r1")).await.unwrap();
+        store
+            .append("r1", vec![note("one"), note("two")])
+            .await
+            .unwrap();
+        // A second store (a new process) continues the chain.
+        let other = FileStore::new(dir.path());
+        other.append("r1", vec![note("three")]).await.unwrap();
+        let run = other.load("r1").await.unwrap();
+        assert_eq!(run.records.len(), 4);
+        assert_eq!(run.records[0].prev, GENESIS);
+        let seqs: Vec<u64> = run.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        let text = std::fs::read_to_string(store.journal_path("r1")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for i in 1..lines.len() {
+            assert_eq!(run.records[i].prev, line_hash(lines[i - 1].as_bytes()));
+        }
+        assert_eq!(run.vars["a"], "1");
+        assert_eq!(run.runbook_path, "t.yaml");
+        assert_eq!(
+            run.runbook_sha256,
+            crate::runbook::load::sha256_hex(run.runbook_text.as_bytes())
+        );
+        let list = store.list().await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].status, "running");
+    }
+
+    #[tokio::test]
+    async fn detects_torn_and_altered_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.create(&new_run("r2"), started("r2")).await.unwrap();
+        store
+            .append("r2", vec![note("one"), note("two")])
+            .await
+            .unwrap();
+        let p = store.journal_path("r2");
+        let good = std::fs::read(&p).unwrap();
+
+        std::fs::write(&p, &good[..good.len() - 10]).unwrap();
+        match FileStore::new(dir.path()).load("r2").await {
+            Err(CheckpointError::Corrupt { line, reason, .. }) => {
+                assert_eq!(line, 3);
+                assert!(reason.contains("incomplete"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let mut bad = good.clone();
+        let pos = bad.windows(3).position(|w| w == b"one").unwrap();
+        bad[pos] = b'O';
+        std::fs::write(&p, &bad).unwrap();
+        match FileStore::new(dir.path()).load("r2").await {
+            Err(CheckpointError::Corrupt { line, reason, .. }) => {
+                assert_eq!(line, 3, "{reason}");
+                assert!(reason.contains("hash chain"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_ids_have_the_documented_shape() {
+        let id = new_run_id();
+        assert_eq!(id.len(), "20260101-120000-abcd".len());
+        assert!(valid_run_id(&id));
+        assert!(!valid_run_id("../etc"));
+    }
+}

@@ -1,0 +1,374 @@
+//! `drillbook run`, `resume` and `approve`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{ApproveArgs, ExecOptions, ExitCode, ResumeArgs, RunArgs};
+use crate::actions::Registry;
+use crate::actions::aws::{Aws, AwsOptions};
+use crate::checkpoint::file::FileStore;
+use crate::engine::{Engine, EngineError, IDENTITY_ENV, RunResult, caller_identity, needs_aws};
+use crate::event::{Mode, RunStatus};
+use crate::runbook::Runbook;
+use crate::runbook::duration::human;
+
+// ---- commands --------------------------------------------------------------------------------
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::DryRun => "dry-run",
+        Mode::Execute => "execute",
+    }
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::Failed
+        })
+}
+
+pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
+    vars.iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => {
+                eprintln!(
+                    "error: invalid `--var {kv}`\nhelp: write variables as `--var name=value`"
+                );
+                Err(ExitCode::Invalid)
+            }
+        })
+        .collect()
+}
+
+/// The AWS handle: the real configuration chain when the runbook needs AWS (and the identity
+/// does not come from the testing override), otherwise an offline one that makes no call.
+async fn aws_for(runbook: Option<&Runbook>, mode: Mode, profile: &Option<String>) -> Arc<Aws> {
+    let options = AwsOptions {
+        profile: profile.clone(),
+        ..Default::default()
+    };
+    let aws_steps = runbook.is_some_and(|r| {
+        r.steps.iter().chain(&r.finally).any(|s| {
+            crate::actions::catalog::lookup(&s.action)
+                .is_some_and(|a| a.service != crate::actions::Service::Core)
+        })
+    });
+    let identity_overridden = std::env::var(IDENTITY_ENV).is_ok_and(|v| !v.trim().is_empty());
+    let needed = match runbook {
+        Some(r) => aws_steps || (needs_aws(r, mode) && !identity_overridden),
+        None => !identity_overridden,
+    };
+    if needed {
+        Arc::new(Aws::load(options).await)
+    } else {
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Arc::new(Aws::from_config(conf, options))
+    }
+}
+
+fn state_dir_flag(exec_dir: &Path) -> String {
+    if exec_dir == Path::new(".drillbook") {
+        String::new()
+    } else {
+        format!(
+            " --state-dir {}",
+            shell_quote(&exec_dir.display().to_string())
+        )
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub(super) fn engine_error(e: EngineError) -> ExitCode {
+    eprintln!("error: {e}");
+    if e.is_invalid_input() {
+        ExitCode::Invalid
+    } else {
+        ExitCode::Failed
+    }
+}
+
+/// The `--sign-with` signer, or exit 2 with a hint.
+pub(super) fn signer_or_exit(exec: &ExecOptions) -> Result<crate::evidence::Signer, ExitCode> {
+    super::finish::signer(exec).map_err(|e| {
+        eprintln!(
+            "error: {e}\nhelp: use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`"
+        );
+        ExitCode::Invalid
+    })
+}
+
+/// Reports, evidence and metrics for a run that stopped, then its exit code.
+async fn after_run(
+    res: &RunResult,
+    exec: &ExecOptions,
+    aws: &Aws,
+    signer: &crate::evidence::Signer,
+) -> ExitCode {
+    let finished = super::finish::finish(exec, aws, signer, &res.run_id, None).await;
+    let code = conclude(res, exec);
+    match finished {
+        Ok(_) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if code == ExitCode::Success {
+                ExitCode::Failed
+            } else {
+                code
+            }
+        }
+    }
+}
+
+/// Prints what the run ended with and maps it to an exit code.
+pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
+    let dir = state_dir_flag(&exec.state_dir);
+    for (step, err) in &res.failed {
+        eprintln!("error: step `{step}` failed: {err}");
+        if let Some(h) = err.hint() {
+            eprintln!("help: {h}");
+        }
+    }
+    match res.status {
+        RunStatus::Succeeded => {
+            eprintln!(
+                "run {} succeeded ({}) in {}",
+                res.run_id,
+                mode_name(res.mode),
+                human(res.duration)
+            );
+            ExitCode::Success
+        }
+        RunStatus::Failed => {
+            eprintln!(
+                "run {} failed; after fixing the cause, continue it with:\n  drillbook resume {}{dir}",
+                res.run_id, res.run_id
+            );
+            ExitCode::Failed
+        }
+        RunStatus::Paused => {
+            if res.interrupted {
+                eprintln!("run {} interrupted", res.run_id);
+                if !res.in_doubt.is_empty() {
+                    eprintln!(
+                        "steps left in doubt (observed again on resume): {}",
+                        res.in_doubt.join(", ")
+                    );
+                }
+            }
+            for (step, msg) in &res.awaiting_approval {
+                eprintln!("run {} awaits approval of `{step}`: {msg}", res.run_id);
+                eprintln!(
+                    "  approve (as another identity): drillbook approve {} {step}{dir}",
+                    res.run_id
+                );
+            }
+            eprintln!("resume with:\n  drillbook resume {}{dir}", res.run_id);
+            ExitCode::Paused
+        }
+    }
+}
+
+/// Asks for confirmation of an `--execute` run on a terminal.
+pub(super) fn confirm(runbook: &Runbook, account: Option<&str>) -> bool {
+    let mutating: Vec<&crate::runbook::Step> = runbook
+        .steps
+        .iter()
+        .chain(&runbook.finally)
+        .filter(|s| crate::actions::catalog::lookup(&s.action).is_some_and(|a| a.mutates))
+        .collect();
+    let mut regions: Vec<&str> = mutating
+        .iter()
+        .filter_map(|s| s.region.as_deref())
+        .collect();
+    regions.sort();
+    regions.dedup();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "about to EXECUTE `{}`: {} step(s) change AWS resources",
+        runbook.name,
+        mutating.len()
+    );
+    for s in &mutating {
+        let _ = writeln!(
+            err,
+            "  {} ({}{})",
+            s.id,
+            s.action,
+            s.region
+                .as_deref()
+                .map(|r| format!(" in {r}"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        err,
+        "account: {}\nregions: {}",
+        account.unwrap_or("(the account of the current credentials)"),
+        if regions.is_empty() {
+            "none".to_string()
+        } else {
+            regions.join(", ")
+        }
+    );
+    let _ = write!(err, "type `yes` to continue: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "yes" | "y")
+}
+
+pub(super) fn run(args: RunArgs) -> ExitCode {
+    let overrides = match parse_vars(&args.vars) {
+        Ok(v) => v,
+        Err(c) => return c,
+    };
+    let loaded = match crate::runbook::load_file(&args.file, &overrides) {
+        Ok(l) => l,
+        Err(d) => {
+            eprintln!("error: {d}");
+            return ExitCode::Invalid;
+        }
+    };
+    let mode = if args.execute {
+        Mode::Execute
+    } else {
+        Mode::DryRun
+    };
+    let signer = match signer_or_exit(&args.exec) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let aws = aws_for(Some(&loaded.runbook), mode, &args.exec.profile).await;
+        if mode == Mode::Execute && !args.yes && std::io::stdin().is_terminal() {
+            let account = if needs_aws(&loaded.runbook, mode) {
+                caller_identity(&aws, &crate::engine::identity_region(&loaded.runbook))
+                    .await
+                    .ok()
+                    .map(|i| i.account)
+            } else {
+                None
+            };
+            if !confirm(&loaded.runbook, account.as_deref()) {
+                eprintln!("not confirmed: nothing was run");
+                return ExitCode::Invalid;
+            }
+        }
+        let engine = engine_for(&args.exec, aws.clone());
+        match engine.run(&loaded, mode).await {
+            Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
+            Err(e) => engine_error(e),
+        }
+    })
+}
+
+pub(super) fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
+    Engine::new(
+        Arc::new(FileStore::new(&exec.state_dir)),
+        Registry::builtin(),
+        aws,
+        Arc::new(crate::report::Console::detect(exec.message_format).state_dir(&exec.state_dir)),
+    )
+    .max_parallel(exec.max_parallel)
+    .interrupt(async {
+        // If the handler cannot be installed, never interrupt.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+pub(super) fn resume(args: ResumeArgs) -> ExitCode {
+    let signer = match signer_or_exit(&args.exec) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        // Which AWS access the run needs is known only once its runbook is loaded; the
+        // engine loads it, so decide from the stored copy here.
+        let store = FileStore::new(&args.exec.state_dir);
+        let stored = match crate::checkpoint::CheckpointStore::load(&store, &args.run_id).await {
+            Ok(s) => s,
+            Err(e) => return engine_error(e.into()),
+        };
+        let mode = match &stored.records[0].entry {
+            crate::checkpoint::Entry::RunStarted { mode, .. } => *mode,
+            _ => Mode::DryRun,
+        };
+        let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
+        let runbook = crate::runbook::load_str(
+            Path::new(&stored.runbook_path),
+            &stored.runbook_text,
+            &overrides,
+        )
+        .ok()
+        .map(|l| l.runbook);
+        let aws = aws_for(runbook.as_ref(), mode, &args.exec.profile).await;
+        let engine = engine_for(&args.exec, aws.clone());
+        match engine.resume(&args.run_id, args.force).await {
+            Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
+            Err(e) => engine_error(e),
+        }
+    })
+}
+
+pub(super) fn approve(args: ApproveArgs) -> ExitCode {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let aws = aws_for(None, Mode::Execute, &args.profile).await;
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let approver = match caller_identity(&aws, &region).await {
+            Ok(i) => i,
+            Err(e) => return engine_error(EngineError::Identity(e)),
+        };
+        let store = FileStore::new(&args.state_dir);
+        match crate::engine::approve(&store, &args.run_id, &args.step, &args.comment, approver.clone())
+            .await
+        {
+            Ok(()) => {
+                eprintln!(
+                    "approved `{}` of run {} as {}\ncontinue the run with:\n  drillbook resume {}{}",
+                    args.step,
+                    args.run_id,
+                    approver.arn,
+                    args.run_id,
+                    state_dir_flag(&args.state_dir)
+                );
+                ExitCode::Success
+            }
+            Err(e) => engine_error(e),
+        }
+    })
+}

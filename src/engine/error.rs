@@ -1,0 +1,74 @@
+//! Why the engine refused to run or resume.
+
+use crate::actions::ActionError;
+use crate::checkpoint::CheckpointError;
+use crate::runbook::Diagnostics;
+
+/// Engine-level failures (a failed *step* is not an error: it is in the run's result).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
+    #[error("{0}")]
+    Runbook(Diagnostics),
+    #[error(
+        "the runbook `{path}` changed since run `{run_id}` began\nhelp: restore the file, or \
+         pass `--force` to resume with the new version (recorded in the journal)"
+    )]
+    RunbookChanged { run_id: String, path: String },
+    #[error(
+        "the runbook `{path}` of run `{run_id}` cannot be read: {reason}\nhelp: restore the \
+         file, or pass `--force` to resume with the copy saved in the run directory"
+    )]
+    RunbookMissing {
+        run_id: String,
+        path: String,
+        reason: String,
+    },
+    #[error("cannot determine the caller identity: {0}\nhelp: check your AWS credentials")]
+    Identity(ActionError),
+    #[error(
+        "wrong AWS account: the credentials are for account {actual}, the runbook is for {}\n\
+         help: switch to a profile of the right account (`--profile`) or check the runbook's \
+         `accounts:`",
+        expected.join(", ")
+    )]
+    WrongAccount {
+        actual: String,
+        expected: Vec<String>,
+    },
+    #[error(
+        "run `{run_id}` has no pending approval for step `{step}`{detail}\nhelp: `drillbook \
+         runs` and the run's output show which approvals are awaited"
+    )]
+    NoPendingApproval {
+        run_id: String,
+        step: String,
+        detail: String,
+    },
+    #[error(
+        "self-approval refused: `{arn}` started run `{run_id}` and cannot also approve it\n\
+         help: ask another person to run `drillbook approve`, or set `allow_self_approval: \
+         true` in the runbook"
+    )]
+    SelfApproval { run_id: String, arn: String },
+    #[error(
+        "run `{run_id}` is still in progress (its journal has no pause or end)\nhelp: wait for \
+         it to pause at the approval; if its process died, `drillbook resume {run_id}` first"
+    )]
+    RunInProgress { run_id: String },
+    #[error("step `{step}` of the runbook uses action `{action}`, which has no implementation")]
+    NoImplementation { step: String, action: String },
+}
+
+impl EngineError {
+    /// Whether the error is about the input (runbook, journal, arguments): exit code 2.
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(
+            self,
+            EngineError::Checkpoint(CheckpointError::Io { .. })
+                | EngineError::Checkpoint(CheckpointError::Store(_))
+                | EngineError::Identity(_)
+        )
+    }
+}

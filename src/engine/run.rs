@@ -1,0 +1,925 @@
+//! `Engine::run` and `Engine::resume`: the ready-set scheduler.
+//!
+//! One loop owns all state. Step tasks run on a `JoinSet`; they send their `StepStarted`,
+//! `StepObserved` and `StepRetrying` records through a channel. When steps finish, the loop
+//! takes every outcome available at that moment, appends them (with the buffered records) in
+//! one batch — one fsync: group commit — and only then releases their dependents. Records that
+//! gate nothing (a step started) are flushed with the next batch or after a short idle delay.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::ops::Range;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::error::EngineError;
+use super::identity::{caller_identity, identity_region};
+use super::step::{StepDone, StepJob};
+use crate::actions::aws::{Aws, Identity};
+use crate::actions::{ActionError, Outcome, Params, Registry, Service, StepContext, WaitMeter};
+use crate::checkpoint::file::new_run_id;
+use crate::checkpoint::{CheckpointError, CheckpointStore, Entry, FORMAT_VERSION, NewRun};
+use crate::event::{Event, EventSink, Mode, RunStatus};
+use crate::runbook::{Loaded, OnFailure, Runbook, Step, template};
+
+type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How a run (or a resumed segment of it) ended.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub run_id: String,
+    pub mode: Mode,
+    pub status: RunStatus,
+    /// Failed steps with their errors, main steps first, then `finally` steps.
+    pub failed: Vec<(String, ActionError)>,
+    /// Approval steps the run waits for (status `Paused`).
+    pub awaiting_approval: Vec<(String, String)>,
+    /// True when Ctrl-C (the interrupt future) paused the run.
+    pub interrupted: bool,
+    /// Steps abandoned while running (interrupt): in doubt until resumed.
+    pub in_doubt: Vec<String>,
+    pub duration: Duration,
+}
+
+/// Whether a runbook needs AWS at all: AWS actions, approvals in execute mode (the approver's
+/// identity) or an account guard. A runbook of core `wait` steps runs without AWS.
+pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
+    !runbook.accounts.is_empty()
+        || runbook.steps.iter().chain(&runbook.finally).any(|s| {
+            let service = crate::actions::catalog::lookup(&s.action).map(|a| a.service);
+            service.is_some_and(|sv| sv != Service::Core)
+                || (s.action == "approval" && mode == Mode::Execute)
+        })
+}
+
+/// Runs and resumes runbooks.
+pub struct Engine {
+    store: Arc<dyn CheckpointStore>,
+    registry: Registry,
+    aws: Arc<Aws>,
+    sink: Arc<dyn EventSink>,
+    max_parallel: usize,
+    grace: Duration,
+    flush_delay: Duration,
+    interrupt: Mutex<Option<Interrupt>>,
+    identity: Option<Identity>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn CheckpointStore>,
+        registry: Registry,
+        aws: Arc<Aws>,
+        sink: Arc<dyn EventSink>,
+    ) -> Engine {
+        Engine {
+            store,
+            registry,
+            aws,
+            sink,
+            max_parallel: 8,
+            grace: Duration::from_secs(10),
+            flush_delay: Duration::from_millis(20),
+            interrupt: Mutex::new(None),
+            identity: None,
+        }
+    }
+
+    /// Steps running at once (at least 1).
+    pub fn max_parallel(mut self, n: usize) -> Engine {
+        self.max_parallel = n.max(1);
+        self
+    }
+
+    /// How long running steps may go on after an interrupt before they are abandoned.
+    pub fn grace(mut self, d: Duration) -> Engine {
+        self.grace = d;
+        self
+    }
+
+    /// Uses this caller identity instead of asking AWS (tests, embedding).
+    pub fn with_identity(mut self, identity: Identity) -> Engine {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// A future that resolves on Ctrl-C (the CLI passes `tokio::signal::ctrl_c`). Used by the
+    /// next `run` or `resume`.
+    pub fn interrupt(self, fut: impl Future<Output = ()> + Send + 'static) -> Engine {
+        *self.interrupt.lock().expect("interrupt slot poisoned") = Some(Box::pin(fut));
+        self
+    }
+
+    async fn identity_for(
+        &self,
+        runbook: &Runbook,
+        mode: Mode,
+    ) -> Result<Option<Identity>, EngineError> {
+        if !needs_aws(runbook, mode) {
+            return Ok(None);
+        }
+        let id = match &self.identity {
+            Some(id) => id.clone(),
+            None => caller_identity(&self.aws, &identity_region(runbook))
+                .await
+                .map_err(EngineError::Identity)?,
+        };
+        if !runbook.accounts.is_empty() && !runbook.accounts.values().any(|a| *a == id.account) {
+            return Err(EngineError::WrongAccount {
+                actual: id.account,
+                expected: runbook.accounts.values().cloned().collect(),
+            });
+        }
+        Ok(Some(id))
+    }
+
+    fn check_implementations(&self, runbook: &Runbook) -> Result<(), EngineError> {
+        for s in runbook.steps.iter().chain(&runbook.finally) {
+            if self.registry.get(&s.action).is_none() {
+                return Err(EngineError::NoImplementation {
+                    step: s.id.clone(),
+                    action: s.action.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a new run of `loaded` and drives it until it finishes or pauses.
+    pub async fn run(&self, loaded: &Loaded, mode: Mode) -> Result<RunResult, EngineError> {
+        let runbook = &loaded.runbook;
+        self.check_implementations(runbook)?;
+        let identity = self.identity_for(runbook, mode).await?;
+        let path = std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| loaded.path.clone());
+        let path = path.display().to_string();
+        let walk = Walk::new(runbook);
+        let order: Vec<String> = walk.topo_order();
+        let mut attempt = 0;
+        let run_id = loop {
+            let run_id = new_run_id();
+            let new = NewRun {
+                run_id: run_id.clone(),
+                runbook_text: loaded.text.clone(),
+                runbook_path: path.clone(),
+                vars: runbook.vars.clone(),
+                identity: identity.clone(),
+            };
+            let first = Entry::RunStarted {
+                format_version: FORMAT_VERSION,
+                run_id: run_id.clone(),
+                runbook: path.clone(),
+                runbook_sha256: loaded.sha256.clone(),
+                mode,
+                identity: identity.clone(),
+                host: host_name(),
+                user: std::env::var("USER").unwrap_or_default(),
+                drillbook_version: env!("CARGO_PKG_VERSION").to_string(),
+                steps: order.clone(),
+            };
+            match self.store.create(&new, first).await {
+                Ok(()) => break run_id,
+                // Two runs in the same second with the same random suffix: draw again.
+                Err(CheckpointError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists && attempt < 5 =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        self.sink.emit(&Event::RunStarted {
+            at: Utc::now(),
+            run_id: run_id.clone(),
+            runbook: path,
+            mode,
+            steps: runbook.steps.len() + runbook.finally.len(),
+            resumed: false,
+        });
+        self.drive(run_id, mode, runbook, walk).await
+    }
+
+    /// Continues an interrupted, paused or failed run. Succeeded steps never run again; steps
+    /// that were running when the previous process stopped are in doubt: their action observes
+    /// first and applies only what is still needed.
+    pub async fn resume(&self, run_id: &str, force: bool) -> Result<RunResult, EngineError> {
+        let stored = self.store.load(run_id).await?;
+        let (mode, started_sha) = match &stored.records[0].entry {
+            Entry::RunStarted {
+                mode,
+                runbook_sha256,
+                ..
+            } => (*mode, runbook_sha256.clone()),
+            _ => unreachable!("the store checks the first record"),
+        };
+        let path = Path::new(&stored.runbook_path);
+        let mut forced = false;
+        let text = match std::fs::read(path) {
+            Ok(bytes) => {
+                if crate::runbook::load::sha256_hex(&bytes) != started_sha {
+                    if !force {
+                        return Err(EngineError::RunbookChanged {
+                            run_id: run_id.to_string(),
+                            path: stored.runbook_path.clone(),
+                        });
+                    }
+                    forced = true;
+                }
+                String::from_utf8(bytes).map_err(|_| {
+                    EngineError::Runbook(crate::runbook::Diagnostics(vec![format!(
+                        "{}: not UTF-8",
+                        path.display()
+                    )]))
+                })?
+            }
+            Err(e) => {
+                if !force {
+                    return Err(EngineError::RunbookMissing {
+                        run_id: run_id.to_string(),
+                        path: stored.runbook_path.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+                forced = true;
+                stored.runbook_text.clone()
+            }
+        };
+        let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
+        let loaded =
+            crate::runbook::load_str(path, &text, &overrides).map_err(EngineError::Runbook)?;
+        let runbook = &loaded.runbook;
+        self.check_implementations(runbook)?;
+        let identity = self.identity_for(runbook, mode).await?;
+
+        let mut walk = Walk::new(runbook);
+        let in_doubt = walk.restore(&stored.records);
+        self.store
+            .append(
+                run_id,
+                vec![Entry::RunResumed {
+                    identity,
+                    host: host_name(),
+                    in_doubt,
+                    forced,
+                }],
+            )
+            .await?;
+        self.sink.emit(&Event::RunStarted {
+            at: Utc::now(),
+            run_id: run_id.to_string(),
+            runbook: stored.runbook_path.clone(),
+            mode,
+            steps: runbook.steps.len() + runbook.finally.len(),
+            resumed: true,
+        });
+        self.drive(run_id.to_string(), mode, runbook, walk).await
+    }
+
+    async fn drive(
+        &self,
+        run_id: String,
+        mode: Mode,
+        runbook: &Runbook,
+        walk: Walk,
+    ) -> Result<RunResult, EngineError> {
+        let start = Instant::now();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let interrupt = self
+            .interrupt
+            .lock()
+            .expect("interrupt slot poisoned")
+            .take();
+        let mut d = Driver {
+            engine: self,
+            run_id: run_id.clone(),
+            mode,
+            runbook,
+            walk,
+            tx,
+            rx,
+            pending: Vec::new(),
+            flush_at: None,
+            interrupt,
+            interrupted: false,
+            stopping: false,
+            failed_main: Vec::new(),
+            failed_finally: Vec::new(),
+            in_doubt: Vec::new(),
+        };
+        let n_main = runbook.steps.len();
+        let n = n_main + runbook.finally.len();
+        let main = d.phase(0..n_main, false).await?;
+        let mut status = main;
+        if status != RunStatus::Paused && n > n_main {
+            // Cleanup runs whatever the main outcome; its failures are reported but the main
+            // result stays visible (failed main steps are listed first).
+            d.stopping = false;
+            let fin = d.phase(n_main..n, true).await?;
+            status = match (status, fin) {
+                (_, RunStatus::Paused) => RunStatus::Paused,
+                (RunStatus::Succeeded, s) => s,
+                (s, _) => s,
+            };
+        }
+        let awaiting = d.walk.awaiting();
+        let end = if status == RunStatus::Paused {
+            let reason = if d.interrupted {
+                "interrupted".to_string()
+            } else {
+                format!(
+                    "awaiting approval of {}",
+                    awaiting
+                        .iter()
+                        .map(|(s, _)| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Entry::RunPaused { reason }
+        } else {
+            Entry::RunFinished { status }
+        };
+        d.pending.push(end);
+        d.flush().await?;
+        let duration = start.elapsed();
+        self.sink.emit(&Event::RunFinished {
+            at: Utc::now(),
+            status,
+            duration,
+        });
+        let mut failed = std::mem::take(&mut d.failed_main);
+        failed.append(&mut d.failed_finally);
+        Ok(RunResult {
+            run_id,
+            mode,
+            status,
+            failed,
+            awaiting_approval: awaiting,
+            interrupted: d.interrupted,
+            in_doubt: std::mem::take(&mut d.in_doubt),
+            duration,
+        })
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    AwaitingApproval,
+}
+
+/// The graph and each step's state, indexed by position (main steps, then `finally`).
+struct Walk {
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+    status: Vec<Status>,
+    /// Dependencies not yet succeeded (within the same phase).
+    remaining: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    outputs: BTreeMap<String, BTreeMap<String, String>>,
+    requested: HashSet<String>,
+    granted: HashMap<String, Identity>,
+    /// Approval step -> its message, for steps awaiting approval.
+    approval_messages: HashMap<String, String>,
+    n_main: usize,
+}
+
+impl Walk {
+    fn new(runbook: &Runbook) -> Walk {
+        let all: Vec<&Step> = runbook.steps.iter().chain(&runbook.finally).collect();
+        let n_main = runbook.steps.len();
+        let ids: Vec<String> = all.iter().map(|s| s.id.clone()).collect();
+        let index: HashMap<String, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i))
+            .collect();
+        let mut remaining = vec![0; all.len()];
+        let mut dependents = vec![Vec::new(); all.len()];
+        for (i, s) in all.iter().enumerate() {
+            for need in &s.needs {
+                let Some(&j) = index.get(need) else { continue };
+                // A finally step's need on a main step is only an ordering: satisfied by the
+                // time finally steps run.
+                if (i < n_main) != (j < n_main) {
+                    continue;
+                }
+                remaining[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+        Walk {
+            ids,
+            index,
+            status: vec![Status::Pending; all.len()],
+            remaining,
+            dependents,
+            outputs: BTreeMap::new(),
+            requested: HashSet::new(),
+            granted: HashMap::new(),
+            approval_messages: HashMap::new(),
+            n_main,
+        }
+    }
+
+    /// A valid start order (Kahn), main steps then finally steps.
+    fn topo_order(&self) -> Vec<String> {
+        let mut rem = self.remaining.clone();
+        let mut q: VecDeque<usize> = (0..self.ids.len()).filter(|&i| rem[i] == 0).collect();
+        let mut out = Vec::with_capacity(self.ids.len());
+        while let Some(i) = q.pop_front() {
+            out.push(i);
+            for &j in &self.dependents[i] {
+                rem[j] -= 1;
+                if rem[j] == 0 {
+                    q.push_back(j);
+                }
+            }
+        }
+        out.sort_by_key(|&i| i >= self.n_main);
+        out.into_iter().map(|i| self.ids[i].clone()).collect()
+    }
+
+    /// Applies a journal: succeeded steps and their outputs, approvals. Returns the steps in
+    /// doubt (started, no outcome).
+    fn restore(&mut self, records: &[crate::checkpoint::Record]) -> Vec<String> {
+        let mut started: HashSet<&str> = HashSet::new();
+        for r in records {
+            match &r.entry {
+                Entry::StepStarted { step, .. } => {
+                    started.insert(step);
+                }
+                Entry::StepSucceeded { step, outcome, .. } => {
+                    started.remove(step.as_str());
+                    if let Some(&i) = self.index.get(step) {
+                        self.status[i] = Status::Succeeded;
+                        self.outputs.insert(step.clone(), outcome.outputs.clone());
+                    }
+                }
+                Entry::StepFailed { step, .. } | Entry::StepSkipped { step, .. } => {
+                    started.remove(step.as_str());
+                }
+                Entry::ApprovalRequested { step, .. } => {
+                    self.requested.insert(step.clone());
+                }
+                Entry::ApprovalGranted { step, approver, .. } => {
+                    self.granted.insert(step.clone(), approver.clone());
+                }
+                _ => {}
+            }
+        }
+        for i in 0..self.ids.len() {
+            if self.status[i] == Status::Succeeded {
+                for k in 0..self.dependents[i].len() {
+                    let j = self.dependents[i][k];
+                    self.remaining[j] -= 1;
+                }
+            }
+        }
+        let mut in_doubt: Vec<String> = started
+            .into_iter()
+            .filter(|s| self.index.contains_key(*s))
+            .map(str::to_string)
+            .collect();
+        in_doubt.sort();
+        in_doubt
+    }
+
+    fn awaiting(&self) -> Vec<(String, String)> {
+        (0..self.ids.len())
+            .filter(|&i| self.status[i] == Status::AwaitingApproval)
+            .map(|i| {
+                let msg = self.approval_messages.get(&self.ids[i]).cloned();
+                (self.ids[i].clone(), msg.unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+struct Driver<'a> {
+    engine: &'a Engine,
+    run_id: String,
+    mode: Mode,
+    runbook: &'a Runbook,
+    walk: Walk,
+    tx: mpsc::UnboundedSender<Entry>,
+    rx: mpsc::UnboundedReceiver<Entry>,
+    pending: Vec<Entry>,
+    flush_at: Option<Instant>,
+    interrupt: Option<Interrupt>,
+    interrupted: bool,
+    stopping: bool,
+    failed_main: Vec<(String, ActionError)>,
+    failed_finally: Vec<(String, ActionError)>,
+    in_doubt: Vec<String>,
+}
+
+/// What starting a step did.
+enum Start {
+    Spawned,
+    /// Finished at once (a granted approval, a template that cannot render).
+    Done(StepDone),
+    /// An approval step now waits for `drillbook approve`.
+    Awaiting,
+}
+
+impl Driver<'_> {
+    fn step(&self, i: usize) -> &Step {
+        let n_main = self.walk.n_main;
+        if i < n_main {
+            &self.runbook.steps[i]
+        } else {
+            &self.runbook.finally[i - n_main]
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), EngineError> {
+        self.flush_at = None;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        self.engine.store.append(&self.run_id, batch).await?;
+        Ok(())
+    }
+
+    fn drain_rx(&mut self) {
+        while let Ok(e) = self.rx.try_recv() {
+            self.pending.push(e);
+        }
+    }
+
+    fn emit(&self, e: Event) {
+        self.engine.sink.emit(&e);
+    }
+
+    fn start(&mut self, i: usize, tasks: &mut JoinSet<StepDone>) -> Start {
+        let step = self.step(i).clone();
+        if step.action == "approval" && self.mode == Mode::Execute {
+            if let Some(who) = self.walk.granted.get(&step.id) {
+                return Start::Done(StepDone {
+                    idx: i,
+                    result: Ok(Outcome {
+                        summary: format!("approved by {}", who.arn),
+                        changes: vec![],
+                        outputs: BTreeMap::from([("approved_by".to_string(), who.arn.clone())]),
+                    }),
+                    attempts: 1,
+                    duration: Duration::ZERO,
+                    aws_wait: Duration::ZERO,
+                });
+            }
+            let message = step
+                .with
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_string();
+            if self.walk.requested.insert(step.id.clone()) {
+                self.pending.push(Entry::ApprovalRequested {
+                    step: step.id.clone(),
+                    message: message.clone(),
+                });
+            }
+            self.walk.status[i] = Status::AwaitingApproval;
+            self.walk
+                .approval_messages
+                .insert(step.id.clone(), message.clone());
+            self.emit(Event::ApprovalNeeded {
+                at: Utc::now(),
+                step: step.id.clone(),
+                message,
+            });
+            return Start::Awaiting;
+        }
+        let failed = |e: ActionError| {
+            Start::Done(StepDone {
+                idx: i,
+                result: Err(e),
+                attempts: 1,
+                duration: Duration::ZERO,
+                aws_wait: Duration::ZERO,
+            })
+        };
+        let Some(action) = self.engine.registry.get(&step.action) else {
+            return failed(ActionError::Invalid {
+                message: format!("action `{}` has no implementation", step.action),
+                hint: String::new(),
+            });
+        };
+        let ctx = template::Context {
+            vars: None,
+            run_id: Some(&self.run_id),
+            outputs: Some(&self.walk.outputs),
+        };
+        let rendered: Result<BTreeMap<String, serde_json::Value>, template::TemplateError> = step
+            .with
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), template::render_value(v, &ctx)?)))
+            .collect();
+        let region = step
+            .region
+            .as_deref()
+            .map(|r| template::render(r, &ctx))
+            .transpose();
+        let (params, region) = match (rendered, region) {
+            (Ok(p), Ok(r)) => (p, r),
+            (Err(e), _) | (_, Err(e)) => {
+                return failed(ActionError::Invalid {
+                    message: format!("cannot render the parameters of step `{}`: {e}", step.id),
+                    hint: "a step can only use outputs of steps it (transitively) needs".into(),
+                });
+            }
+        };
+        self.walk.status[i] = Status::Running;
+        let job = StepJob {
+            idx: i,
+            action,
+            ctx: StepContext {
+                run_id: self.run_id.clone(),
+                step_id: step.id.clone(),
+                region,
+                params: Params(params),
+                objectives: self.runbook.objectives.clone(),
+                role_arn: step.role_arn.clone(),
+                aws: self.engine.aws.clone(),
+                waits: WaitMeter::default(),
+            },
+            mode: self.mode,
+            timeout: step.timeout,
+            retry: step.retry,
+            journal: self.tx.clone(),
+            sink: self.engine.sink.clone(),
+        };
+        tasks.spawn(job.run());
+        Start::Spawned
+    }
+
+    /// Records an outcome into `pending` (durable at the next flush).
+    fn record(&mut self, d: &StepDone, in_finally: bool) {
+        let id = self.walk.ids[d.idx].clone();
+        match &d.result {
+            Ok(outcome) => {
+                self.walk.status[d.idx] = Status::Succeeded;
+                self.walk
+                    .outputs
+                    .insert(id.clone(), outcome.outputs.clone());
+                self.pending.push(Entry::StepSucceeded {
+                    step: id,
+                    outcome: outcome.clone(),
+                    attempts: d.attempts,
+                    duration_ms: d.duration.as_millis() as u64,
+                    aws_wait_ms: d.aws_wait.as_millis() as u64,
+                    dry_run: self.mode == Mode::DryRun,
+                });
+            }
+            Err(e) => {
+                self.walk.status[d.idx] = Status::Failed;
+                self.pending.push(Entry::StepFailed {
+                    step: id.clone(),
+                    error: e.clone(),
+                    attempts: d.attempts,
+                    duration_ms: d.duration.as_millis() as u64,
+                });
+                if in_finally {
+                    self.failed_finally.push((id, e.clone()));
+                } else {
+                    self.failed_main.push((id, e.clone()));
+                }
+            }
+        }
+    }
+
+    fn skip(&mut self, i: usize, reason: String) {
+        self.walk.status[i] = Status::Skipped;
+        let step = self.walk.ids[i].clone();
+        self.pending.push(Entry::StepSkipped {
+            step: step.clone(),
+            reason: reason.clone(),
+        });
+        self.emit(Event::StepSkipped {
+            at: Utc::now(),
+            step,
+            reason,
+        });
+    }
+
+    /// Skips every pending step that (transitively) needs `failed`.
+    fn skip_dependents(&mut self, failed: usize) {
+        let name = self.walk.ids[failed].clone();
+        let mut stack = vec![failed];
+        while let Some(i) = stack.pop() {
+            for k in 0..self.walk.dependents[i].len() {
+                let j = self.walk.dependents[i][k];
+                if self.walk.status[j] == Status::Pending {
+                    let reason = if i == failed {
+                        format!("needs `{name}`, which failed")
+                    } else {
+                        format!("needs `{}`, which was skipped", self.walk.ids[i])
+                    };
+                    self.skip(j, reason);
+                    stack.push(j);
+                }
+            }
+        }
+    }
+
+    /// Runs the steps of `range` until none can progress.
+    async fn phase(
+        &mut self,
+        range: Range<usize>,
+        in_finally: bool,
+    ) -> Result<RunStatus, EngineError> {
+        let max = self.engine.max_parallel;
+        let mut ready: VecDeque<usize> = range
+            .clone()
+            .filter(|&i| self.walk.status[i] != Status::Succeeded)
+            .filter(|&i| self.walk.remaining[i] == 0)
+            .collect();
+        // Statuses of a resumed run: failed/skipped steps run again.
+        for i in range.clone() {
+            if self.walk.status[i] != Status::Succeeded {
+                self.walk.status[i] = Status::Pending;
+            }
+        }
+        let mut tasks: JoinSet<StepDone> = JoinSet::new();
+        let mut running = 0usize;
+        let mut done: Vec<StepDone> = Vec::new();
+        let mut grace_end: Option<Instant> = None;
+        loop {
+            if !self.stopping {
+                while running < max {
+                    let Some(i) = ready.pop_front() else { break };
+                    match self.start(i, &mut tasks) {
+                        Start::Spawned => running += 1,
+                        Start::Done(d) => done.push(d),
+                        Start::Awaiting => {}
+                    }
+                }
+            }
+            if running == 0 && done.is_empty() && (self.stopping || ready.is_empty()) {
+                break;
+            }
+            if done.is_empty() {
+                let interrupt = self.interrupt.as_mut();
+                let can_interrupt = interrupt.is_some() && !self.interrupted;
+                let flush_at = self.flush_at;
+                tokio::select! {
+                    r = tasks.join_next(), if running > 0 => {
+                        match r {
+                            Some(Ok(d)) => { running -= 1; done.push(d); }
+                            Some(Err(e)) if e.is_cancelled() => { running -= 1; }
+                            Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+                            None => running = 0,
+                        }
+                    }
+                    Some(e) = self.rx.recv() => {
+                        self.pending.push(e);
+                        if self.flush_at.is_none() {
+                            self.flush_at = Some(Instant::now() + self.engine.flush_delay);
+                        }
+                    }
+                    _ = async { interrupt.expect("guarded").await }, if can_interrupt => {
+                        self.interrupted = true;
+                        self.stopping = true;
+                        grace_end = Some(Instant::now() + self.engine.grace);
+                    }
+                    _ = tokio::time::sleep_until(grace_end.unwrap_or_else(Instant::now)),
+                        if grace_end.is_some() && running > 0 => {
+                        // Grace period over: abandon what still runs. Those steps stay in
+                        // doubt (started, no outcome) and are observed again on resume.
+                        tasks.abort_all();
+                        while let Some(r) = tasks.join_next().await {
+                            if let Ok(d) = r { done.push(d); }
+                        }
+                        running = 0;
+                        for i in range.clone() {
+                            if self.walk.status[i] == Status::Running
+                                && !done.iter().any(|d| d.idx == i)
+                            {
+                                self.walk.status[i] = Status::Pending;
+                                self.in_doubt.push(self.walk.ids[i].clone());
+                            }
+                        }
+                    }
+                    _ = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)),
+                        if flush_at.is_some() => {
+                        self.drain_rx();
+                        self.flush().await?;
+                    }
+                }
+            }
+            while let Some(r) = tasks.try_join_next() {
+                running -= 1;
+                match r {
+                    Ok(d) => done.push(d),
+                    Err(e) if e.is_cancelled() => {}
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+            }
+            if done.is_empty() {
+                continue;
+            }
+            // Group commit: every outcome available now, with the records the steps sent
+            // before finishing, in one append (one fsync). Dependents start only after it.
+            self.drain_rx();
+            let finished = std::mem::take(&mut done);
+            for d in &finished {
+                self.record(d, in_finally);
+            }
+            self.flush().await?;
+            for d in finished {
+                let id = self.walk.ids[d.idx].clone();
+                match d.result {
+                    Ok(outcome) => {
+                        self.emit(Event::StepSucceeded {
+                            at: Utc::now(),
+                            step: id,
+                            outcome,
+                            duration: d.duration,
+                        });
+                        for k in 0..self.walk.dependents[d.idx].len() {
+                            let j = self.walk.dependents[d.idx][k];
+                            self.walk.remaining[j] -= 1;
+                            if self.walk.remaining[j] == 0 && self.walk.status[j] == Status::Pending
+                            {
+                                ready.push_back(j);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        self.emit(Event::StepFailed {
+                            at: Utc::now(),
+                            step: id,
+                            error,
+                        });
+                        let policy = if in_finally {
+                            OnFailure::Continue
+                        } else {
+                            self.step(d.idx).on_failure
+                        };
+                        match policy {
+                            OnFailure::Abort => self.stopping = true,
+                            OnFailure::Continue => self.skip_dependents(d.idx),
+                        }
+                    }
+                }
+            }
+        }
+        if self.interrupted {
+            return Ok(RunStatus::Paused);
+        }
+        let any_failed = range.clone().any(|i| self.walk.status[i] == Status::Failed);
+        if self.stopping {
+            let first = if in_finally {
+                self.failed_finally.first()
+            } else {
+                self.failed_main.first()
+            }
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default();
+            for i in range.clone() {
+                if matches!(
+                    self.walk.status[i],
+                    Status::Pending | Status::AwaitingApproval
+                ) {
+                    self.skip(i, format!("the run was aborted after `{first}` failed"));
+                }
+            }
+            return Ok(RunStatus::Failed);
+        }
+        if range
+            .clone()
+            .any(|i| self.walk.status[i] == Status::AwaitingApproval)
+        {
+            return Ok(RunStatus::Paused);
+        }
+        Ok(if any_failed {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! One step's life: attempts with timeout, observe/apply/verify, retries with backoff.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::FutureExt;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use crate::actions::{Action, ActionError, Outcome, StepContext};
+use crate::checkpoint::Entry;
+use crate::event::{Event, EventSink, Mode};
+use crate::runbook::RetryPolicy;
+
+/// Longest delay between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Delay before attempt `failed_attempt + 1`: `backoff * 2^(failed_attempt - 1)`, capped at
+/// five minutes, scaled by a random factor in [0.5, 1.0] ("equal jitter").
+pub fn backoff_delay(backoff: Duration, failed_attempt: u32) -> Duration {
+    let exp = failed_attempt.saturating_sub(1).min(20);
+    let base = backoff
+        .saturating_mul(1u32 << exp)
+        .min(MAX_BACKOFF.max(backoff));
+    base.mul_f64(0.5 + 0.5 * fastrand::f64())
+}
+
+pub(super) struct StepJob {
+    pub idx: usize,
+    pub action: Arc<dyn Action>,
+    pub ctx: StepContext,
+    pub mode: Mode,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub journal: UnboundedSender<Entry>,
+    pub sink: Arc<dyn EventSink>,
+}
+
+pub(super) struct StepDone {
+    pub idx: usize,
+    pub result: Result<Outcome, ActionError>,
+    pub attempts: u32,
+    pub duration: Duration,
+    pub aws_wait: Duration,
+}
+
+impl StepJob {
+    fn journal(&self, e: Entry) {
+        // The receiver lives as long as the run; a send error means the run is being torn down.
+        let _ = self.journal.send(e);
+    }
+
+    pub(super) async fn run(self) -> StepDone {
+        let step = self.ctx.step_id.clone();
+        crate::actions::aws::in_step(&step, self.run_inner()).await
+    }
+
+    async fn run_inner(self) -> StepDone {
+        let start = Instant::now();
+        let step = self.ctx.step_id.clone();
+        let max_attempts = self.retry.attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            self.journal(Entry::StepStarted {
+                step: step.clone(),
+                attempt,
+            });
+            self.sink.emit(&Event::StepStarted {
+                at: Utc::now(),
+                step: step.clone(),
+                action: self.action.spec().name.to_string(),
+                attempt,
+            });
+            // The timeout drops the attempt's future: whatever it was awaiting is cancelled.
+            let res = match tokio::time::timeout(
+                self.timeout,
+                AssertUnwindSafe(self.attempt()).catch_unwind(),
+            )
+            .await
+            {
+                Err(_) => Err(ActionError::Timeout {
+                    message: format!(
+                        "step `{step}` did not finish within its timeout of {}",
+                        crate::runbook::duration::format_duration(self.timeout)
+                    ),
+                }),
+                Ok(Err(_panic)) => Err(ActionError::Invalid {
+                    message: format!("the action of step `{step}` panicked"),
+                    hint: "this is a bug in drillbook; please report it with the run's journal"
+                        .into(),
+                }),
+                Ok(Ok(r)) => r,
+            };
+            match res {
+                Err(e) if e.retryable() && attempt < max_attempts => {
+                    let delay = backoff_delay(self.retry.backoff, attempt);
+                    attempt += 1;
+                    self.journal(Entry::StepRetrying {
+                        step: step.clone(),
+                        attempt,
+                        error: e.clone(),
+                        delay_ms: delay.as_millis() as u64,
+                    });
+                    self.sink.emit(&Event::StepRetrying {
+                        at: Utc::now(),
+                        step: step.clone(),
+                        attempt,
+                        error: e,
+                        delay,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                result => {
+                    return StepDone {
+                        idx: self.idx,
+                        result,
+                        attempts: attempt,
+                        duration: start.elapsed(),
+                        aws_wait: self.ctx.waits.total(),
+                    };
+                }
+            }
+        }
+    }
+
+    /// One attempt: observe, fail on findings, then (execute) apply the listed changes and
+    /// verify; (dry-run) report what would change.
+    async fn attempt(&self) -> Result<Outcome, ActionError> {
+        let ctx = &self.ctx;
+        let obs = self.action.observe(ctx).await?;
+        self.journal(Entry::StepObserved {
+            step: ctx.step_id.clone(),
+            observation: obs.clone(),
+        });
+        self.sink.emit(&Event::StepObserved {
+            at: Utc::now(),
+            step: ctx.step_id.clone(),
+            observation: obs.clone(),
+        });
+        if !obs.findings.is_empty() {
+            return Err(ActionError::Precondition {
+                findings: obs.findings,
+            });
+        }
+        match self.mode {
+            Mode::DryRun => {
+                let mut outputs = obs.outputs;
+                // Outputs only `apply` would know are shown as visible placeholders so later
+                // steps' templates render and their observes still run.
+                for o in self.action.spec().outputs {
+                    outputs
+                        .entry(o.name.to_string())
+                        .or_insert_with(|| format!("<steps.{}.{}>", ctx.step_id, o.name));
+                }
+                Ok(Outcome {
+                    summary: obs.summary,
+                    changes: obs.changes,
+                    outputs,
+                })
+            }
+            Mode::Execute => {
+                let outcome = if obs.changes.is_empty() {
+                    Outcome {
+                        summary: obs.summary.clone(),
+                        changes: vec![],
+                        outputs: obs.outputs.clone(),
+                    }
+                } else {
+                    self.action.apply(ctx, &obs).await?
+                };
+                self.action.verify(ctx, &outcome).await?;
+                Ok(outcome)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let b = Duration::from_secs(2);
+        for _ in 0..100 {
+            let d1 = backoff_delay(b, 1);
+            assert!(d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2));
+            let d3 = backoff_delay(b, 3);
+            assert!(d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(8));
+            assert!(backoff_delay(b, 30) <= MAX_BACKOFF);
+        }
+        assert_eq!(backoff_delay(Duration::ZERO, 4), Duration::ZERO);
+    }
+}

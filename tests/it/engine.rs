@@ -1,0 +1,341 @@
+//! The engine through the binary: durable journal, kill -9 and resume, corruption, changed
+//! runbooks, approvals. Only core `wait` and `approval` steps: no AWS needed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use drillbook::checkpoint::file::FileStore;
+use drillbook::checkpoint::{CheckpointStore, Entry, Record};
+
+const BIN: &str = env!("CARGO_BIN_EXE_drillbook");
+
+struct Dir {
+    tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        Dir {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+    fn state(&self) -> PathBuf {
+        self.path().join("state")
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--state-dir")
+            .arg(self.state())
+            .current_dir(self.path())
+            .env_remove("DRILLBOOK_IDENTITY_ARN")
+            .env_remove("DRILLBOOK_STATE_DIR")
+            .stdin(Stdio::null());
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+    fn run_as(&self, arn: &str, args: &[&str]) -> Output {
+        self.cmd(args)
+            .env("DRILLBOOK_IDENTITY_ARN", arn)
+            .output()
+            .unwrap()
+    }
+    fn run_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.state().join("runs"))
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+    fn journal_path(&self, id: &str) -> PathBuf {
+        self.state().join("runs").join(id).join("journal.jsonl")
+    }
+    /// The verified journal (the store checks the hash chain and the sequence).
+    fn records(&self, id: &str) -> Vec<Record> {
+        let store = FileStore::new(self.state());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(store.load(id)).unwrap().records
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn succeeded_counts(records: &[Record]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        if let Entry::StepSucceeded { step, .. } = &r.entry {
+            *m.entry(step.clone()).or_default() += 1;
+        }
+    }
+    m
+}
+
+fn chain_of_waits(n: usize, wait: &str) -> String {
+    let mut s = String::from("name: chain\nsteps:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - id: s{i}\n    action: wait\n    with: {{ duration: {wait} }}\n"
+        ));
+        if i > 0 {
+            s.push_str(&format!("    needs: [s{}]\n", i - 1));
+        }
+    }
+    s
+}
+
+#[test]
+fn dry_run_is_the_default_and_journals_observations_only() {
+    let d = Dir::new();
+    let rb = d.write("rb.yaml", &chain_of_waits(3, "1h"));
+    let o = d.run(&["run", rb.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let ids = d.run_ids();
+    assert_eq!(ids.len(), 1);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains(&ids[0]), "the run id is printed: {stdout}");
+    let recs = d.records(&ids[0]);
+    assert!(
+        matches!(&recs[0].entry, Entry::RunStarted { mode, .. } if *mode == drillbook::event::Mode::DryRun)
+    );
+    let dry: Vec<bool> = recs
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::StepSucceeded { dry_run, .. } => Some(*dry_run),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dry,
+        [true, true, true],
+        "a 1h wait is not waited in dry-run"
+    );
+    // The run directory holds the runbook as run, its hash and the variables.
+    let dir = d.state().join("runs").join(&ids[0]);
+    let text = std::fs::read_to_string(dir.join("runbook.yaml")).unwrap();
+    assert_eq!(text, chain_of_waits(3, "1h"));
+    let sha = std::fs::read_to_string(dir.join("runbook.sha256")).unwrap();
+    assert_eq!(
+        sha.trim(),
+        drillbook::runbook::load::sha256_hex(text.as_bytes())
+    );
+    assert!(dir.join("vars.json").exists());
+}
+
+#[test]
+fn kill_9_mid_run_then_resume_runs_every_step_exactly_once() {
+    let d = Dir::new();
+    let rb = d.write("rb.yaml", &chain_of_waits(12, "150ms"));
+    let mut child = d
+        .cmd(&["run", rb.to_str().unwrap(), "--execute", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the journal shows progress, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ids = d.run_ids();
+        if let Some(id) = ids.first() {
+            let text = std::fs::read_to_string(d.journal_path(id)).unwrap_or_default();
+            if text.matches("\"type\":\"step_succeeded\"").count() >= 3 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no progress in the journal");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let id = d.run_ids().remove(0);
+    let before = succeeded_counts(&d.records(&id));
+    assert!(before.len() >= 3 && before.len() < 12, "{before:?}");
+
+    let o = d.run(&["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let recs = d.records(&id);
+    let counts = succeeded_counts(&recs);
+    assert_eq!(counts.len(), 12, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.entry, Entry::RunResumed { forced: false, .. }))
+    );
+    assert!(matches!(
+        recs.last().map(|r| &r.entry),
+        Some(Entry::RunFinished {
+            status: drillbook::event::RunStatus::Succeeded
+        })
+    ));
+    // Resuming a finished run runs nothing again.
+    let o = d.run(&["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(succeeded_counts(&d.records(&id)).values().all(|&c| c == 1));
+}
+
+fn finished_run(d: &Dir) -> String {
+    let rb = d.write("rb.yaml", &chain_of_waits(3, "0s"));
+    let o = d.run(&["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    d.run_ids().remove(0)
+}
+
+#[test]
+fn a_truncated_journal_is_refused_with_a_clear_error() {
+    let d = Dir::new();
+    let id = finished_run(&d);
+    let p = d.journal_path(&id);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 7]).unwrap();
+    let o = d.run(&["resume", &id]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("journal of run `{id}` is corrupt")),
+        "{err}"
+    );
+    assert!(err.contains("incomplete"), "{err}");
+    assert!(err.contains("help:"), "{err}");
+}
+
+#[test]
+fn a_byte_corrupted_journal_is_refused_with_a_clear_error() {
+    let d = Dir::new();
+    let id = finished_run(&d);
+    let p = d.journal_path(&id);
+    let mut bytes = std::fs::read(&p).unwrap();
+    // Change one byte of the first record (its step list): `"s0"` becomes `"t0"`; the
+    // second line's `prev` no longer matches.
+    let at = bytes.windows(4).position(|w| w == b"\"s0\"").unwrap();
+    bytes[at + 1] = b't';
+    std::fs::write(&p, &bytes).unwrap();
+    let o = d.run(&["resume", &id]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("hash chain broken"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("help:"), "{err}");
+}
+
+#[test]
+fn a_changed_runbook_is_refused_unless_forced() {
+    let d = Dir::new();
+    let rb = d.write(
+        "rb.yaml",
+        "name: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
+    );
+    let o = d.run_as(
+        "arn:aws:iam::111122223333:user/alice",
+        &["run", rb.to_str().unwrap(), "--execute", "--yes"],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let id = d.run_ids().remove(0);
+    std::fs::write(&rb, std::fs::read_to_string(&rb).unwrap() + "# edited\n").unwrap();
+    let o = d.run_as("arn:aws:iam::111122223333:user/alice", &["resume", &id]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("changed since run"), "{}", stderr(&o));
+    let o = d.run_as(
+        "arn:aws:iam::111122223333:user/alice",
+        &["resume", &id, "--force"],
+    );
+    assert_eq!(code(&o), 3, "still awaiting approval: {}", stderr(&o));
+    assert!(
+        d.records(&id)
+            .iter()
+            .any(|r| matches!(&r.entry, Entry::RunResumed { forced: true, .. }))
+    );
+}
+
+#[test]
+fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
+    let d = Dir::new();
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    let rb = d.write(
+        "rb.yaml",
+        "name: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: check the dashboards }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
+    );
+    let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let id = d.run_ids().remove(0);
+    let err = stderr(&o);
+    assert!(err.contains("check the dashboards"), "{err}");
+    assert!(
+        err.contains(&format!("drillbook approve {id} gate")),
+        "{err}"
+    );
+
+    // Same identity: refused, exit 2 (the request is invalid), nothing journaled.
+    let n = d.records(&id).len();
+    let o = d.run_as(alice, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("self-approval refused"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.records(&id).len(), n);
+
+    // Resuming without approval pauses again.
+    let o = d.run_as(alice, &["resume", &id]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+
+    let o = d.run_as(
+        bob,
+        &["approve", &id, "gate", "--comment", "dashboards green"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = d.run_as(bob, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 2, "approving twice is refused");
+
+    let o = d.run_as(alice, &["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let recs = d.records(&id);
+    assert!(recs.iter().any(|r| matches!(&r.entry,
+        Entry::ApprovalGranted { step, approver, comment }
+            if step == "gate" && approver.arn == bob && comment == "dashboards green")));
+    let starter = match &recs[0].entry {
+        Entry::RunStarted { identity, .. } => identity.clone().unwrap().arn,
+        _ => unreachable!(),
+    };
+    assert_eq!(starter, alice);
+    let counts = succeeded_counts(&recs);
+    assert_eq!(counts.get("b"), Some(&1));
+    assert_eq!(counts.get("gate"), Some(&1));
+    assert!(recs.iter().any(|r| matches!(&r.entry,
+        Entry::StepSucceeded { step, outcome, .. }
+            if step == "gate" && outcome.outputs.get("approved_by").map(String::as_str) == Some(bob))));
+}
+
+#[test]
+fn bad_arguments_and_unknown_runs_exit_2() {
+    let d = Dir::new();
+    let rb = d.write("rb.yaml", &chain_of_waits(1, "0s"));
+    let o = d.run(&["run", rb.to_str().unwrap(), "--var", "novalue"]);
+    assert_eq!(code(&o), 2);
+    let o = d.run(&["resume", "20990101-000000-abcd"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+}

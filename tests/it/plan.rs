@@ -1,0 +1,152 @@
+//! `drillbook plan`, run as a binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/valid")
+        .join(name)
+}
+
+fn drillbook(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run drillbook")
+}
+
+fn plan(file: &str, extra: &[&str]) -> (i32, String, String) {
+    let path = corpus(file);
+    let mut args = vec!["plan", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = drillbook(&args);
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn text_plan_within_rto() {
+    let (code, stdout, stderr) = plan("plan-failover.yaml", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "");
+    assert!(stdout.contains(
+        "Critical path (14m15s): freeze-writes -> restore-vault -> switch-dns -> verify"
+    ));
+    assert!(stdout.contains("RTO: 15m -- OK"));
+    insta::assert_snapshot!("plan_text_within_rto", stdout);
+}
+
+#[test]
+fn over_rto_warns_and_strict_fails() {
+    let (code, stdout, stderr) = plan("plan-over-rto.yaml", &[]);
+    assert_eq!(code, 0, "without --strict the plan still succeeds");
+    assert!(stdout.contains("RTO: 10m -- EXCEEDED by 4m15s"), "{stdout}");
+    assert!(
+        stderr.starts_with("warning: the estimated makespan 14m15s exceeds the RTO 10m by 4m15s\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: "), "{stderr}");
+
+    let (code, stdout, stderr) = plan("plan-over-rto.yaml", &["--strict", "--format", "json"]);
+    assert_eq!(code, 1, "--strict turns a broken RTO into exit 1");
+    assert!(stderr.contains("exceeds the RTO"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["rto_check"]["within"], false);
+    assert_eq!(v["rto_check"]["over_by_ms"], 255_000);
+
+    // --strict within the RTO stays 0.
+    let (code, _, stderr) = plan("plan-failover.yaml", &["--strict"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn json_plan() {
+    let (code, stdout, _) = plan("plan-failover.yaml", &["--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["runbook"], "plan-failover");
+    assert_eq!(v["makespan_ms"], 855_000);
+    assert_eq!(
+        v["critical_path"],
+        serde_json::json!(["freeze-writes", "restore-vault", "switch-dns", "verify"])
+    );
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 7);
+    assert_eq!(steps[0]["id"], "check-alarms");
+    assert_eq!(steps[0]["slack_ms"], 595_000);
+    assert_eq!(v["cleanup"]["makespan_ms"], 90_000);
+    assert_eq!(v["cleanup"]["steps"][1]["id"], "switch-back");
+}
+
+#[test]
+fn diagram_plans() {
+    let (code, dot, _) = plan("plan-failover.yaml", &["--format", "dot"]);
+    assert_eq!(code, 0);
+    assert!(dot.starts_with("digraph plan {"));
+    assert!(dot.contains("\"restore-vault\" -> \"switch-dns\" [color=\"#d62728\", penwidth=2.5];"));
+    assert!(dot.contains("\"check-api\" -> \"switch-dns\";"));
+    assert!(dot.contains("subgraph cluster_finally {"));
+
+    let (code, mermaid, _) = plan("plan-failover.yaml", &["--format", "mermaid"]);
+    assert_eq!(code, 0);
+    assert!(mermaid.contains("flowchart LR\n"));
+    assert!(
+        mermaid.contains("  class s0,s2,s5,s6 critical\n"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("  linkStyle 2,4,6 stroke:"), "{mermaid}");
+}
+
+#[test]
+fn var_overrides_are_accepted_and_checked() {
+    let (code, _, stderr) = plan("plan-failover.yaml", &["--var", "secondary=eu-west-1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = plan("plan-failover.yaml", &["--var", "oops"]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("invalid --var `oops`"), "{stderr}");
+    assert!(stderr.contains("help:"), "{stderr}");
+}
+
+#[test]
+fn invalid_input_exits_2() {
+    let (code, stdout, stderr) = plan("does-not-exist.yaml", &[]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("does-not-exist.yaml"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cycle.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nname: cycle\nsteps:\n\
+         - { id: a, action: wait, with: { duration: 1s }, needs: [c] }\n\
+         - { id: b, action: wait, with: { duration: 1s }, needs: [a] }\n\
+         - { id: c, action: wait, with: { duration: 1s }, needs: [b] }\n",
+    )
+    .unwrap();
+    let out = drillbook(&["plan", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("cycle"), "{stderr}");
+    for id in ["`a`", "`b`", "`c`"] {
+        assert!(stderr.contains(id), "the whole cycle is named: {stderr}");
+    }
+}
+
+#[test]
+fn help_has_examples() {
+    let out = drillbook(&["plan", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(help.contains("--strict"), "{help}");
+    assert!(help.contains("--format <FORMAT>"), "{help}");
+}
