@@ -116,8 +116,8 @@ pub(super) fn report(args: ReportArgs) -> ExitCode {
     let document = || {
         let mut doc = RunDocument::build(&run, &runbook);
         // The head of the chain from the journal's own bytes, when the file is there.
-        let journal = crate::checkpoint::file::FileStore::new(&args.state_dir)
-            .journal_path(&run.run_id);
+        let journal =
+            crate::checkpoint::file::FileStore::new(&args.state_dir).journal_path(&run.run_id);
         if let Ok(bytes) = std::fs::read(journal) {
             doc.set_journal_bytes(&bytes);
         }

@@ -64,6 +64,9 @@ impl Verdict {
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
     Succeeded,
+    /// Succeeded without acting: an optional step that could not act now (its outcome's summary
+    /// starts with `deferred`, e.g. a KMS promotion while the old primary Region is down).
+    Deferred,
     Failed,
     Skipped,
     AwaitingApproval,
@@ -75,6 +78,7 @@ impl StepState {
     pub fn as_str(self) -> &'static str {
         match self {
             StepState::Succeeded => "succeeded",
+            StepState::Deferred => "deferred",
             StepState::Failed => "failed",
             StepState::Skipped => "skipped",
             StepState::AwaitingApproval => "awaiting approval",
@@ -293,6 +297,8 @@ pub struct StepRow {
 pub struct StepCounts {
     pub total: usize,
     pub succeeded: usize,
+    /// Optional steps that could not act (counted apart from `succeeded`).
+    pub deferred: usize,
     pub failed: usize,
     pub skipped: usize,
     /// Awaiting approval, in doubt or not started.
@@ -358,6 +364,7 @@ pub struct RunDocument {
 struct Gathered<'a> {
     observation: Option<&'a Observation>,
     result: Option<&'a str>,
+    deferred: bool,
     changed: Option<&'a [String]>,
     outputs: Option<&'a BTreeMap<String, String>>,
     retries: Vec<RetryRow>,
@@ -437,6 +444,7 @@ impl RunDocument {
                 Entry::StepSucceeded { step, outcome, .. } => {
                     let g = gathered.entry(step).or_default();
                     g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
+                    g.deferred = outcome.summary.starts_with("deferred");
                     g.changed = Some(&outcome.changes);
                     g.outputs = Some(&outcome.outputs);
                 }
@@ -505,10 +513,14 @@ impl RunDocument {
             .map(|t| {
                 let s = spec.get(t.id.as_str());
                 let g = gathered.remove(t.id.as_str()).unwrap_or_default();
-                let status = StepState::from(t.status);
+                let status = match StepState::from(t.status) {
+                    StepState::Succeeded if g.deferred => StepState::Deferred,
+                    other => other,
+                };
                 counts.total += 1;
                 match status {
                     StepState::Succeeded => counts.succeeded += 1,
+                    StepState::Deferred => counts.deferred += 1,
                     StepState::Failed => counts.failed += 1,
                     StepState::Skipped => counts.skipped += 1,
                     _ => counts.other += 1,
@@ -876,19 +888,27 @@ fn headline(
         Verdict::Passed => {
             if drill {
                 format!(
-                    "All {} steps succeeded and every objective and expectation held.",
-                    counts.succeeded
-                )
-            } else {
-                format!(
-                    "All {} steps succeeded{}.",
+                    "Every objective and expectation held; {} steps succeeded{}.",
                     counts.succeeded,
-                    if counts.skipped > 0 {
-                        format!(" ({} skipped)", counts.skipped)
+                    if counts.deferred > 0 {
+                        format!(", {} deferred", counts.deferred)
                     } else {
                         String::new()
                     }
                 )
+            } else {
+                let mut also = Vec::new();
+                if counts.deferred > 0 {
+                    also.push(format!("{} deferred", counts.deferred));
+                }
+                if counts.skipped > 0 {
+                    also.push(format!("{} skipped", counts.skipped));
+                }
+                if also.is_empty() {
+                    format!("All {} steps succeeded.", counts.succeeded)
+                } else {
+                    format!("{} steps succeeded, {}.", counts.succeeded, also.join(", "))
+                }
             }
         }
     }
@@ -1039,6 +1059,50 @@ mod tests {
         );
         assert_eq!(d.verdict, Verdict::Failed);
         assert_eq!(d.headline, "The RTO objective was not met.");
+    }
+
+    #[test]
+    fn an_optional_step_that_could_not_act_is_deferred() {
+        let d = RunDocument::build(
+            &run(vec![
+                (0, started(Mode::Execute)),
+                (
+                    0,
+                    Entry::StepStarted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ),
+                (
+                    1,
+                    Entry::StepSucceeded {
+                        step: "a".into(),
+                        outcome: crate::actions::Outcome {
+                            summary: "deferred: ca-central-1 cannot be reached".into(),
+                            ..Default::default()
+                        },
+                        attempts: 1,
+                        duration_ms: 1000,
+                        aws_wait_ms: 0,
+                        dry_run: false,
+                    },
+                ),
+                (
+                    1,
+                    Entry::RunFinished {
+                        status: RunStatus::Succeeded,
+                    },
+                ),
+            ]),
+            &runbook(),
+        );
+        assert_eq!(d.steps[0].status, StepState::Deferred);
+        assert_eq!((d.counts.succeeded, d.counts.deferred), (0, 1));
+        assert_eq!(d.verdict, Verdict::Passed);
+        assert_eq!(d.headline, "0 steps succeeded, 1 deferred.");
+        assert!(
+            crate::report::junit::render(&d).contains("<skipped message=\"deferred: ca-central-1")
+        );
     }
 
     #[test]

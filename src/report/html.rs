@@ -129,6 +129,7 @@ svg text{font-family:"DejaVu Sans",Arial,sans-serif}
 .bar.cleanup{fill:var(--clean)}
 .bar.critical{fill:var(--crit)}
 .bar.failed{fill:var(--bad)}
+.bar.deferred{fill:#e3b341}
 .bar.failed.critical{stroke:var(--crit);stroke-width:3}
 .bar.in-doubt,.bar.awaiting{fill:url(#stripes)}
 .skip{stroke:#8a939e;stroke-width:2;fill:none}
@@ -219,7 +220,7 @@ fn summary(o: &mut String, doc: &RunDocument) {
          <div><dt>Duration</dt><dd>{}</dd></div>\
          <div><dt>Critical path</dt><dd>{} step{}, {}</dd></div>\
          </dl>\n<p class=\"counts\"><span><b>{}</b> steps</span><span>{} succeeded</span>\
-         <span{}>{} failed</span><span>{} skipped</span>{}</p>",
+         {}<span{}>{} failed</span><span>{} skipped</span>{}</p>",
         match doc.mode {
             Mode::DryRun => "dry run (observed only, nothing changed)",
             Mode::Execute => "execute (changes were made)",
@@ -261,6 +262,11 @@ fn summary(o: &mut String, doc: &RunDocument) {
         dur(doc.critical_path_ms),
         c.total,
         c.succeeded,
+        if c.deferred > 0 {
+            format!("<span>{} deferred</span>", c.deferred)
+        } else {
+            String::new()
+        },
         if c.failed > 0 { " class=\"warn\"" } else { "" },
         c.failed,
         c.skipped,
@@ -426,7 +432,7 @@ fn status_pill(s: StepState) -> String {
     let class = match s {
         StepState::Succeeded => "p-ok",
         StepState::Failed => "p-bad",
-        StepState::AwaitingApproval | StepState::InDoubt => "p-wait",
+        StepState::AwaitingApproval | StepState::InDoubt | StepState::Deferred => "p-wait",
         StepState::Skipped | StepState::NotStarted => "p-na",
     };
     format!("<span class=\"pill {class}\">{}</span>", s.as_str())
@@ -573,6 +579,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
                     StepState::Failed => class.push_str(" failed"),
                     StepState::InDoubt => class.push_str(" in-doubt"),
                     StepState::AwaitingApproval => class.push_str(" awaiting"),
+                    StepState::Deferred => class.push_str(" deferred"),
                     _ => {}
                 }
                 let w = (xb - xa).max(2.0);
@@ -592,6 +599,7 @@ fn gantt(o: &mut String, doc: &RunDocument) {
                     StepState::Failed => "failed".to_string(),
                     StepState::InDoubt => "in doubt".to_string(),
                     StepState::AwaitingApproval => "awaiting approval".to_string(),
+                    StepState::Deferred => "deferred".to_string(),
                     _ => s.duration_ms.map(dur).unwrap_or_default(),
                 };
                 let _ = write!(
@@ -634,7 +642,12 @@ fn gantt(o: &mut String, doc: &RunDocument) {
          <span><i style=\"background:var(--bad)\"></i>failed</span>\
          <span><i style=\"background:repeating-linear-gradient(45deg,#d7dbe0 0 3px,#9aa3ad 3px 5px)\"></i>in doubt / awaiting approval</span>\
          <span>✕ skipped</span>\
-         {}{}</div>",
+         {}{}{}</div>",
+        if doc.counts.deferred == 0 {
+            ""
+        } else {
+            "<span><i style=\"background:#e3b341\"></i>deferred (optional, could not act)</span>"
+        },
         if doc.pauses.is_empty() {
             ""
         } else {

@@ -69,6 +69,9 @@ pub fn render(doc: &RunDocument) -> String {
             StepState::Skipped => Result_::Skip {
                 message: s.reason.clone().unwrap_or_else(|| "skipped".into()),
             },
+            StepState::Deferred => Result_::Skip {
+                message: s.result.clone().unwrap_or_else(|| "deferred".into()),
+            },
             StepState::AwaitingApproval => Result_::Skip {
                 message: "awaiting approval".into(),
             },

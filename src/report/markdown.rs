@@ -57,6 +57,7 @@ fn objective_result(v: ObjectiveState) -> &'static str {
 fn step_status(s: StepState) -> &'static str {
     match s {
         StepState::Succeeded => "✅ succeeded",
+        StepState::Deferred => "⏳ deferred",
         StepState::Failed => "❌ failed",
         StepState::Skipped => "⏭ skipped",
         StepState::AwaitingApproval => "⏸ awaiting approval",
@@ -144,9 +145,14 @@ pub fn render(doc: &RunDocument) -> String {
         &mut o,
         "Steps",
         format!(
-            "{} total: {} succeeded, {} failed, {} skipped{}",
+            "{} total: {} succeeded, {}{} failed, {} skipped{}",
             c.total,
             c.succeeded,
+            if c.deferred > 0 {
+                format!("{} deferred, ", c.deferred)
+            } else {
+                String::new()
+            },
             c.failed,
             c.skipped,
             if c.other > 0 {
