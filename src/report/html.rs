@@ -908,10 +908,10 @@ fn evidence(o: &mut String, doc: &RunDocument) {
             }
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
         "</dl><p>Rebuild this report at any time with <code>drillbook report {} --format html</code>; \
-         the journal is hash-chained, so the head above changes if any record does.</p></footer></section>\n",
+         the journal is hash-chained, so the head above changes if any record does.</p></footer></section>",
         e(&doc.run_id)
     );
 }
