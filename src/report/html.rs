@@ -235,11 +235,7 @@ fn summary(o: &mut String, doc: &RunDocument) {
             .as_deref()
             .map(e)
             .unwrap_or_else(|| "-".into()),
-        if doc.ran_by.user.is_empty() && doc.ran_by.host.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{}@{}", e(&doc.ran_by.user), e(&doc.ran_by.host))
-        },
+        from(&doc.ran_by.user, &doc.ran_by.host),
         when(&doc.started_at),
         when(&doc.ended_at),
         if doc.pauses.is_empty() {
@@ -277,6 +273,16 @@ fn summary(o: &mut String, doc: &RunDocument) {
         },
     );
     o.push_str("</section>\n");
+}
+
+/// `user@host`, or whichever is known.
+fn from(user: &str, host: &str) -> String {
+    match (user.is_empty(), host.is_empty()) {
+        (true, true) => "-".into(),
+        (true, false) => e(host),
+        (false, true) => e(user),
+        (false, false) => format!("{}@{}", e(user), e(host)),
+    }
 }
 
 fn pill(ok: Option<bool>, text: &str) -> String {

@@ -122,7 +122,12 @@ pub fn render(doc: &RunDocument) -> String {
     row(
         &mut o,
         "From",
-        format!("{}@{}", cell(&doc.ran_by.user), cell(&doc.ran_by.host)),
+        match (doc.ran_by.user.is_empty(), doc.ran_by.host.is_empty()) {
+            (true, true) => "-".into(),
+            (true, false) => cell(&doc.ran_by.host),
+            (false, true) => cell(&doc.ran_by.user),
+            (false, false) => format!("{}@{}", cell(&doc.ran_by.user), cell(&doc.ran_by.host)),
+        },
     );
     row(&mut o, "Started", when(&doc.started_at));
     row(&mut o, "Ended", when(&doc.ended_at));
