@@ -263,6 +263,13 @@ pub struct ReportArgs {
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away
+    // (`drillbook plan ... | head`) instead of failing to print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = commands::dispatch(cli);
     std::process::ExitCode::from(code as u8)

@@ -1,5 +1,6 @@
 mod actions_data;
 mod actions_net;
+mod drill;
 mod emulator;
 mod engine;
 mod evidence;
