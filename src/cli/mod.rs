@@ -8,6 +8,7 @@ mod finish;
 mod plan;
 mod report;
 mod run;
+mod validate;
 
 pub use exit::ExitCode;
 
@@ -38,10 +39,12 @@ Exit codes: 0 success, 1 a step failed or an objective was missed, 2 invalid inp
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check runbooks and report every problem at once.
+    #[command(after_help = validate::VALIDATE_HELP)]
     Validate(ValidateArgs),
     /// Show the DAG, start order, critical path and estimated makespan.
     Plan(PlanArgs),
     /// Print the JSON Schema of the runbook format.
+    #[command(after_help = validate::SCHEMA_HELP)]
     Schema,
     /// Dry-run (default) or execute a runbook.
     Run(RunArgs),

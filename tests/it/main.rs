@@ -1,3 +1,5 @@
+//! The integration test binary: one module per area.
+
 mod actions_data;
 mod actions_net;
 mod drill;
@@ -8,3 +10,4 @@ mod plan;
 mod report;
 mod reports;
 mod support;
+mod validate;
