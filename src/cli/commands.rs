@@ -14,6 +14,7 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::IamPolicy(args) => super::drill::iam_policy(args),
         Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
         Command::Evidence(args) => super::evidence::evidence(args),
+        Command::State(args) => super::state::state(args),
         Command::Validate(_) | Command::Schema => {
             eprintln!("error: not implemented yet");
             ExitCode::Failed

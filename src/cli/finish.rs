@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{ExecOptions, MessageFormat};
 use crate::actions::aws::Aws;
 use crate::checkpoint::file::FileStore;
-use crate::checkpoint::{CheckpointStore, Entry, StoredRun};
+use crate::checkpoint::{Entry, StoredRun};
 use crate::evidence::Signer;
 use crate::report::TimingReport;
 use crate::runbook::Runbook;
@@ -30,7 +30,7 @@ pub(super) struct Finished {
 
 /// Reads a run back (journal verified) with its runbook as run.
 pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finished, String> {
-    let store = FileStore::new(&exec.state_dir);
+    let store = super::state::open_exec(exec).await?;
     let stored = store.load(run_id).await.map_err(|e| e.to_string())?;
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let runbook = crate::runbook::load_str(
@@ -114,7 +114,8 @@ pub(super) async fn finish(
     let json = serde_json::to_string_pretty(&run.timing).unwrap_or_default();
     std::fs::write(dir.join("timing.json"), json).map_err(|e| io("timing.json", e))?;
     let run_dir = FileStore::new(&exec.state_dir).run_dir(run_id);
-    for f in RUN_FILES {
+    let exported = super::state::write_run_files(exec, run_id, &dir).await?;
+    for f in RUN_FILES.iter().filter(|_| !exported) {
         let from = run_dir.join(f);
         if from.exists() {
             std::fs::copy(&from, dir.join(f)).map_err(|e| io(f, e))?;

@@ -1,15 +1,22 @@
 //! `drillbook runs` and `drillbook report RUN_ID`: past runs, from their journals.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
 use crate::report::TimingReport;
 use crate::runbook::Runbook;
 
-/// The journal store for `--state-dir`.
-fn open_store(state_dir: &Path) -> impl CheckpointStore {
-    crate::checkpoint::file::FileStore::new(state_dir)
+/// The journal store of `--state`, else `--state-dir`.
+fn open_store(
+    state: &Option<String>,
+    state_dir: &Path,
+) -> Result<Arc<dyn CheckpointStore>, ExitCode> {
+    block_on(super::state::open(state, state_dir, &None))?.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::Invalid
+    })
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
@@ -47,7 +54,13 @@ fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
 
 /// `drillbook runs`.
 pub(super) fn runs(args: RunsArgs) -> ExitCode {
-    let store = open_store(&args.state_dir);
+    if let Some(super::state::RunsAction::Export { run_id, dir }) = &args.action {
+        return super::state::export(&args, run_id, dir);
+    }
+    let store = match open_store(&args.state, &args.state_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let list = match block_on(store.list()) {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
@@ -106,7 +119,10 @@ pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
 
 /// `drillbook report RUN_ID`.
 pub(super) fn report(args: ReportArgs) -> ExitCode {
-    let store = open_store(&args.state_dir);
+    let store = match open_store(&args.state, &args.state_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let run = match block_on(store.load(&args.run_id)) {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
