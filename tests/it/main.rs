@@ -7,3 +7,4 @@ mod evidence;
 mod plan;
 mod report;
 mod support;
+mod team;
