@@ -102,12 +102,15 @@ struct Tail {
     last_hash: String,
 }
 
+/// The tail of one run's journal, read on first append.
+type TailSlot = Arc<tokio::sync::Mutex<Option<Tail>>>;
+
 /// Journals in a DynamoDB table. Cheap to clone.
 #[derive(Clone)]
 pub struct DynamoDbStore {
     client: Client,
     url: StateUrl,
-    tails: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Tail>>>>>>,
+    tails: Arc<Mutex<HashMap<String, TailSlot>>>,
 }
 
 /// A store error from an SDK error.
@@ -182,7 +185,7 @@ impl DynamoDbStore {
         sdk_err(op, &self.url.region, e)
     }
 
-    fn tail(&self, run_id: &str) -> Arc<tokio::sync::Mutex<Option<Tail>>> {
+    fn tail(&self, run_id: &str) -> TailSlot {
         self.tails
             .lock()
             .expect("tail map poisoned")
@@ -219,6 +222,48 @@ impl DynamoDbStore {
                 Ok(false)
             }
             Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    /// Writes several records in one transaction, each unless it exists. Returns false when
+    /// another writer got one of them first (then none is written).
+    async fn put_lines(
+        &self,
+        run_id: &str,
+        lines: Vec<(u64, Vec<u8>)>,
+    ) -> Result<bool, CheckpointError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let mut req = self.client.transact_write_items();
+        for (seq, line) in lines {
+            let line = String::from_utf8(line)
+                .map_err(|_| CheckpointError::Store("a record is not UTF-8".into()))?;
+            let put = Put::builder()
+                .table_name(&self.url.table)
+                .item("run_id", s(run_id))
+                .item("seq", n(seq))
+                .item("line", s(line))
+                .condition_expression("attribute_not_exists(seq)")
+                .build()
+                .map_err(|e| CheckpointError::Store(e.to_string()))?;
+            req = req.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                    match se {
+                        TransactWriteItemsError::TransactionCanceledException(t) => t
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                        _ => false,
+                    }
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err("TransactWriteItems", e)),
         }
     }
 
@@ -476,19 +521,34 @@ impl CheckpointStore for DynamoDbStore {
             });
         }
         let at = Utc::now();
-        for entry in entries {
-            let tail = guard.as_mut().expect("tail just set");
-            let seq = tail.next_seq;
-            let line = encode_line(seq, at, tail.last_hash.clone(), entry)?;
-            let hash = line_hash(&line);
-            match self.put_line(run_id, seq, line).await {
+        let tail = guard.as_mut().expect("tail just set");
+        // Chunks of up to 100 records (the TransactWriteItems limit): one round trip each, all
+        // or nothing, every record conditional on its absence.
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            let mut lines = Vec::new();
+            let (mut seq, mut hash) = (tail.next_seq, tail.last_hash.clone());
+            for entry in entries.by_ref().take(100) {
+                let line = encode_line(seq, at, hash, entry)?;
+                hash = line_hash(&line);
+                lines.push((seq, line));
+                seq += 1;
+            }
+            let first = tail.next_seq;
+            let res = if lines.len() == 1 {
+                let (seq, line) = lines.pop().expect("one line");
+                self.put_line(run_id, seq, line).await
+            } else {
+                self.put_lines(run_id, lines).await
+            };
+            match res {
                 Ok(true) => {
-                    tail.next_seq += 1;
+                    tail.next_seq = seq;
                     tail.last_hash = hash;
                 }
                 Ok(false) => {
                     *guard = None;
-                    return Err(self.conflict(run_id, seq));
+                    return Err(self.conflict(run_id, first));
                 }
                 Err(e) => {
                     // Unknown whether it was written: re-read the journal next time.

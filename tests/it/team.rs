@@ -572,3 +572,70 @@ async fn append_latency() {
         ms[100], ms[180]
     );
 }
+
+/// A 200-step run with the DynamoDB store against the file store (`cargo test --test it
+/// team::run_200_steps_both_stores -- --ignored --nocapture`).
+#[test]
+#[ignore = "measurement"]
+fn run_200_steps_both_stores() {
+    let rt = rt();
+    let store = rt.block_on(new_table("team_bench200"));
+    let url = store.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        chain_of_waits("bench", 200, "0s"),
+    )
+    .unwrap();
+    let time = |extra: &[&str]| {
+        let t = Instant::now();
+        let out = bin(
+            dir.path(),
+            ALICE,
+            &[&["run", "rb.yaml", "--execute", "--yes"][..], extra].concat(),
+        )
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        t.elapsed()
+    };
+    let file = time(&["--state-dir", "st"]);
+    let ddb = time(&["--state", &url]);
+    println!(
+        "200 steps: file store {:.0} ms, DynamoDB store {:.0} ms ({:.2}x)",
+        file.as_secs_f64() * 1000.0,
+        ddb.as_secs_f64() * 1000.0,
+        ddb.as_secs_f64() / file.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_is_written_whole_or_not_at_all() {
+    let store = new_table("team_batch").await;
+    store.create(&new_run("r1"), started("r1")).await.unwrap();
+    let a = reopen(&store).await;
+    let b = reopen(&store).await;
+    // b writes record 2 and remembers that 3 comes next.
+    b.append("r1", vec![note("b0")]).await.unwrap();
+    // a writes 3..5 in one batch.
+    a.append("r1", vec![note("a1"), note("a2"), note("a3")])
+        .await
+        .unwrap();
+    assert_eq!(store.load("r1").await.unwrap().records.len(), 5);
+    // b's batch (3, 4) clashes with a's records: none of it is written.
+    let err = b
+        .append("r1", vec![note("b1"), note("b2")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("record 3"), "{err}");
+    let run = store.load("r1").await.unwrap();
+    assert_eq!(run.records.len(), 5);
+    assert!(matches!(&run.records[3].entry, Entry::Note { message, .. } if message == "a2"));
+    // 250 records in one append: three transactions, one chain.
+    b.append("r1", (0..250).map(|i| note(&format!("n{i}"))).collect())
+        .await
+        .unwrap();
+    let run = reopen(&store).await.load("r1").await.unwrap();
+    assert_eq!(run.records.len(), 255);
+    assert_eq!(run.records[254].seq, 255);
+}
