@@ -95,6 +95,10 @@ pub const IAM_INIT_ACTIONS: &[&str] = &[
     "dynamodb:DescribeContinuousBackups",
 ];
 
+/// Batches of at least this many records are written as one transaction (one round trip);
+/// smaller ones as consecutive conditional puts (transactions cost twice the write capacity).
+const TRANSACTION_MIN: usize = 8;
+
 /// Where the next record goes.
 #[derive(Debug, Clone)]
 struct Tail {
@@ -535,11 +539,28 @@ impl CheckpointStore for DynamoDbStore {
                 seq += 1;
             }
             let first = tail.next_seq;
-            let res = if lines.len() == 1 {
-                let (seq, line) = lines.pop().expect("one line");
-                self.put_line(run_id, seq, line).await
-            } else {
+            let res = if lines.len() >= TRANSACTION_MIN {
                 self.put_lines(run_id, lines).await
+            } else {
+                // One conditional put after the other: a crash leaves a valid prefix.
+                let mut res = Ok(true);
+                let mut done = tail.next_seq;
+                for (seq, line) in lines {
+                    res = self.put_line(run_id, seq, line).await;
+                    if !matches!(res, Ok(true)) {
+                        break;
+                    }
+                    done = seq + 1;
+                }
+                if !matches!(res, Ok(true)) && done > tail.next_seq {
+                    // Part of the batch is written: forget the tail, re-read next time.
+                    *guard = None;
+                    return match res {
+                        Ok(_) => Err(self.conflict(run_id, done)),
+                        Err(e) => Err(e),
+                    };
+                }
+                res
             };
             match res {
                 Ok(true) => {
