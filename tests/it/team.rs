@@ -639,3 +639,68 @@ async fn a_batch_is_written_whole_or_not_at_all() {
     assert_eq!(run.records.len(), 255);
     assert_eq!(run.records[254].seq, 255);
 }
+
+#[test]
+fn state_init_creates_a_protected_table_and_prints_the_policy() {
+    let rt = rt();
+    let table = format!("{}state", unique_prefix("team_init"));
+    let url = format!("dynamodb://{table}?region={PRIMARY_REGION}");
+    let dir = tempfile::tempdir().unwrap();
+    for word in ["created", "found"] {
+        let out = bin(dir.path(), ALICE, &["state", "init", "--state", &url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).starts_with(word), "{}", stderr(&out));
+        let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let actions = &policy["Statement"][0]["Action"];
+        assert!(
+            actions
+                .as_array()
+                .unwrap()
+                .contains(&"dynamodb:PutItem".into())
+        );
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            format!("arn:aws:dynamodb:{PRIMARY_REGION}:*:table/{table}")
+        );
+    }
+    let client = rt.block_on(async {
+        aws_sdk_dynamodb::Client::new(&emulator().sdk_config(PRIMARY_REGION).await)
+    });
+    let desc = rt
+        .block_on(client.describe_table().table_name(&table).send())
+        .unwrap();
+    let t = desc.table().unwrap();
+    assert_eq!(t.deletion_protection_enabled(), Some(true));
+    let keys: Vec<&str> = t.key_schema().iter().map(|k| k.attribute_name()).collect();
+    assert_eq!(keys, ["run_id", "seq"]);
+    let backups = rt
+        .block_on(
+            client
+                .describe_continuous_backups()
+                .table_name(&table)
+                .send(),
+        )
+        .unwrap();
+    let pitr = backups
+        .continuous_backups_description()
+        .and_then(|c| c.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .map(|s| s.as_str().to_string());
+    assert_eq!(pitr.as_deref(), Some("ENABLED"));
+    // A bad URL is invalid input.
+    let out = bin(
+        dir.path(),
+        ALICE,
+        &["state", "init", "--state", "s3://bucket"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("help: write the state location"),
+        "{}",
+        stderr(&out)
+    );
+}
