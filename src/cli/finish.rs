@@ -109,12 +109,17 @@ pub(super) async fn finish(
         std::fs::remove_dir_all(&dir).map_err(|e| io("the report directory", e))?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| io("the report directory", e))?;
+    let run_dir = FileStore::new(&exec.state_dir).run_dir(run_id);
+    // With DynamoDB state the run's files are exported into the report directory.
+    let exported = super::state::write_run_files(exec, run_id, &dir).await?;
+    let journal_dir = if exported { &dir } else { &run_dir };
+    let mut doc = crate::report::document::RunDocument::build(&run.stored, &run.runbook);
+    if let Ok(journal) = std::fs::read(journal_dir.join("journal.jsonl")) {
+        doc.set_journal_bytes(&journal);
+    }
+    crate::report::write_all(&dir, &doc).map_err(|e| io("the reports", e))?;
     std::fs::write(dir.join("timing.txt"), run.timing.render_text())
         .map_err(|e| io("timing.txt", e))?;
-    let json = serde_json::to_string_pretty(&run.timing).unwrap_or_default();
-    std::fs::write(dir.join("timing.json"), json).map_err(|e| io("timing.json", e))?;
-    let run_dir = FileStore::new(&exec.state_dir).run_dir(run_id);
-    let exported = super::state::write_run_files(exec, run_id, &dir).await?;
     for f in RUN_FILES.iter().filter(|_| !exported) {
         let from = run_dir.join(f);
         if from.exists() {
@@ -153,7 +158,11 @@ pub(super) async fn finish(
 
     if exec.message_format == MessageFormat::Human {
         println!("{}", run.timing.render_text());
-        eprintln!("reports and sealed evidence: {}", dir.display());
+        eprintln!(
+            "reports and sealed evidence: {} (open {})",
+            dir.display(),
+            dir.join("report.html").display()
+        );
     }
     Ok(dir)
 }

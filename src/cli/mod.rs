@@ -253,17 +253,37 @@ pub struct RunsArgs {
     pub action: Option<state::RunsAction>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// The timing report, for a terminal.
     Text,
+    /// The run document (see docs/report-json.md).
     Json,
+    /// One self-contained page for people who do not run drillbook.
+    Html,
+    /// For a ticket or a pull request.
+    Markdown,
+    /// JUnit XML, for CI dashboards.
+    Junit,
+    /// report.html, report.md, report.json and junit.xml together.
+    All,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Where the report goes:
+  without --output, text, json, markdown and junit are printed to stdout; html is written to
+  ./drillbook-report-<RUN_ID>.html and `all` into ./drillbook-report-<RUN_ID>/.
+  With --output DIR, the report is written into DIR (created) under its usual name:
+  report.txt, report.json, report.html, report.md or junit.xml (all four for `all`, as every
+  run writes them into <report-dir>/<RUN_ID>/). The written paths are printed.
+  The exit code is 0 whenever the report was produced, whatever the run's verdict.")]
 pub struct ReportArgs {
     pub run_id: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
+    /// Write the report into this directory instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
@@ -273,6 +293,13 @@ pub struct ReportArgs {
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away
+    // (`drillbook plan ... | head`) instead of failing to print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = commands::dispatch(cli);
     std::process::ExitCode::from(code as u8)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
-use crate::report::TimingReport;
+use crate::report::{RunDocument, TimingReport, html, junit, markdown};
 use crate::runbook::Runbook;
 
 /// The journal store of `--state`, else `--state-dir`.
@@ -129,18 +129,74 @@ pub(super) fn report(args: ReportArgs) -> ExitCode {
         Err(code) => return code,
     };
     let runbook = runbook_of(&run);
-    let report = TimingReport::from_journal(&run, &runbook);
-    match args.format {
-        ReportFormat::Text => print!("{}", report.render_text()),
-        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+    let document = || {
+        let mut doc = RunDocument::build(&run, &runbook);
+        // The head of the chain from the journal's own bytes, when the file is there.
+        let journal =
+            crate::checkpoint::file::FileStore::new(&args.state_dir).journal_path(&run.run_id);
+        if let Ok(bytes) = std::fs::read(journal) {
+            doc.set_journal_bytes(&bytes);
+        }
+        doc
+    };
+    let default_name = format!("drillbook-report-{}", run.run_id);
+    let (name, text) = match args.format {
+        ReportFormat::Text => (
+            "report.txt",
+            TimingReport::from_journal(&run, &runbook).render_text(),
+        ),
+        ReportFormat::Json => match serde_json::to_string_pretty(&document()) {
+            Ok(s) => ("report.json", s + "\n"),
             Err(e) => {
                 eprintln!("error: cannot write the report as JSON: {e}");
                 return ExitCode::Failed;
             }
         },
+        ReportFormat::Markdown => ("report.md", markdown::render(&document())),
+        ReportFormat::Junit => ("junit.xml", junit::render(&document())),
+        ReportFormat::Html => ("report.html", html::render(&document())),
+        ReportFormat::All => {
+            let dir = args
+                .output
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from(&default_name));
+            return match crate::report::write_all(&dir, &document()) {
+                Ok(paths) => {
+                    for p in paths {
+                        println!("wrote {}", p.display());
+                    }
+                    ExitCode::Success
+                }
+                Err(e) => write_error(&dir, &e),
+            };
+        }
+    };
+    let path = match (&args.output, args.format) {
+        (Some(dir), _) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return write_error(dir, &e);
+            }
+            dir.join(name)
+        }
+        (None, ReportFormat::Html) => std::path::PathBuf::from(format!("{default_name}.html")),
+        (None, _) => {
+            print!("{text}");
+            return ExitCode::Success;
+        }
+    };
+    match std::fs::write(&path, text) {
+        Ok(()) => {
+            println!("wrote {}", path.display());
+            ExitCode::Success
+        }
+        Err(e) => write_error(&path, &e),
     }
-    ExitCode::Success
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> ExitCode {
+    eprintln!("error: cannot write the report to {}: {e}", path.display());
+    eprintln!("help: choose a writable directory with `--output DIR`");
+    ExitCode::Failed
 }
 
 /// The runbook as it was run, parsed from the text stored with the run. When it no longer

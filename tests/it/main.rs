@@ -6,5 +6,6 @@ mod engine;
 mod evidence;
 mod plan;
 mod report;
+mod reports;
 mod support;
 mod team;

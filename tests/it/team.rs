@@ -275,7 +275,18 @@ async fn an_expired_lease_can_only_be_stolen_explicitly() {
     }
     // The holder dies: its renewal stops, the lease runs out.
     drop(first);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let start = Instant::now();
+    loop {
+        let l = lock_item(&store, "rb").await.unwrap();
+        if l["lease_expires_at"].parse::<i64>().unwrap() < chrono::Utc::now().timestamp_millis() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the lease never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let err = match acquire(client.clone(), url.clone(), "rb", BOB, "", short, false).await {
         Err(e) => e,
         Ok(_) => panic!("an expired lease was taken without --steal-lock"),
