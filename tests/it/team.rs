@@ -350,6 +350,15 @@ fn two_concurrent_runs_of_one_runbook_exactly_one_proceeds() {
         rt.block_on(lock_item(&store, "failover")).is_none(),
         "released at the end"
     );
+    // The sealed evidence holds the journal exported from the table, chain intact.
+    let evidence = dir.path().join(".drillbook/reports").join(&ids[0]);
+    let bytes = std::fs::read(evidence.join("journal.jsonl")).unwrap();
+    let (records, _) = drillbook::checkpoint::file::verify_journal(&ids[0], &bytes).unwrap();
+    assert_eq!(records, run.records);
+    assert!(
+        !dir.path().join(".drillbook/runs").exists(),
+        "no local run directory"
+    );
 
     // Listing and reporting work through the URL only, from another directory.
     let elsewhere = tempfile::tempdir().unwrap();
