@@ -32,14 +32,19 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
     }
 }
 
-fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
+/// `--state URL` or `--state-dir DIR`, for hints.
+fn location(state: &Option<String>, state_dir: &Path) -> String {
+    match state {
+        Some(url) => format!("--state '{url}'"),
+        None => format!("--state-dir {}", state_dir.display()),
+    }
+}
+
+fn report_store_error(e: &CheckpointError, location: &str) -> ExitCode {
     eprintln!("error: {e}");
     match e {
         CheckpointError::NotFound(_) => {
-            eprintln!(
-                "help: list the runs with `drillbook runs --state-dir {}`",
-                state_dir.display()
-            );
+            eprintln!("help: list the runs with `drillbook runs {location}`");
             ExitCode::Invalid
         }
         CheckpointError::Corrupt { .. } => {
@@ -63,11 +68,14 @@ pub(super) fn runs(args: RunsArgs) -> ExitCode {
     };
     let list = match block_on(store.list()) {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
         Err(code) => return code,
     };
     if list.is_empty() {
-        println!("no runs in {}", args.state_dir.display());
+        match &args.state {
+            Some(url) => println!("no runs in {url}"),
+            None => println!("no runs in {}", args.state_dir.display()),
+        }
         return ExitCode::Success;
     }
     print!("{}", runs_table(&list));
@@ -125,7 +133,7 @@ pub(super) fn report(args: ReportArgs) -> ExitCode {
     };
     let run = match block_on(store.load(&args.run_id)) {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
         Err(code) => return code,
     };
     let runbook = runbook_of(&run);
