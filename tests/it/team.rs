@@ -420,7 +420,7 @@ fn a_killed_run_is_taken_over_from_another_machine_with_the_url_only() {
             "--state",
             &url,
             "--lock-lease",
-            "1s",
+            "4s",
         ],
     )
     .spawn()
@@ -723,4 +723,45 @@ fn state_init_creates_a_protected_table_and_prints_the_policy() {
         "{}",
         stderr(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_holder_keeps_renewing_its_lease() {
+    let store = new_table("team_renew").await;
+    let (client, url) = (store.client().clone(), store.url().clone());
+    let lease = Duration::from_millis(300);
+    let held = acquire(
+        client.clone(),
+        url.clone(),
+        "rb",
+        ALICE,
+        "run-a",
+        lease,
+        false,
+    )
+    .await
+    .unwrap();
+    let first: i64 = lock_item(&store, "rb").await.unwrap()["lease_expires_at"]
+        .parse()
+        .unwrap();
+    // Wait for renewals to push the expiry well past the first lease.
+    let start = Instant::now();
+    loop {
+        let now: i64 = lock_item(&store, "rb").await.unwrap()["lease_expires_at"]
+            .parse()
+            .unwrap();
+        if now >= first + 600 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "never renewed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Three leases later it is still held: even --steal-lock is refused.
+    match acquire(client, url, "rb", BOB, "", lease, true).await {
+        Err(LockError::Held { holder, .. }) => assert_eq!(holder.identity, ALICE),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a renewed lease was stolen"),
+    }
+    assert!(!held.is_lost());
+    held.release().await.unwrap();
 }
