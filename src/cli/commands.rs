@@ -16,5 +16,6 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(args) => super::validate::validate(&args),
         Command::Schema => super::validate::schema(),
+        Command::State(args) => super::state::state(args),
     }
 }

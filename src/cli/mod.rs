@@ -8,6 +8,7 @@ mod finish;
 mod plan;
 mod report;
 mod run;
+mod state;
 mod validate;
 
 pub use exit::ExitCode;
@@ -64,6 +65,8 @@ pub enum Command {
     VerifyEvidence(evidence::VerifyEvidenceArgs),
     /// Evidence keys and sealing.
     Evidence(evidence::EvidenceArgs),
+    /// Shared run state for a team (DynamoDB): create the table.
+    State(state::StateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +136,20 @@ pub struct ExecOptions {
     /// Sign the evidence: `ed25519:KEYFILE` or `kms:alias/NAME[@REGION]` (default: hashes only).
     #[arg(long, value_name = "SPEC")]
     pub sign_with: Option<String>,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
+    pub state: Option<String>,
+    /// Take over the runbook lock whose lease expired (DynamoDB state); recorded in the journal.
+    #[arg(long)]
+    pub steal_lock: bool,
+    /// Lease of the runbook lock (DynamoDB state), renewed every third of it.
+    #[arg(
+        long,
+        env = "DRILLBOOK_LOCK_LEASE",
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
+    pub lock_lease: String,
 }
 
 impl ExecOptions {
@@ -225,8 +242,18 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    #[arg(
+        long,
+        env = "DRILLBOOK_STATE_DIR",
+        default_value = ".drillbook",
+        global = true
+    )]
     pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL", global = true)]
+    pub state: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<state::RunsAction>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -262,6 +289,9 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
+    pub state: Option<String>,
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.

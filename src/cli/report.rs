@@ -1,15 +1,22 @@
 //! `drillbook runs` and `drillbook report RUN_ID`: past runs, from their journals.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
 use crate::report::{RunDocument, TimingReport, html, junit, markdown};
 use crate::runbook::Runbook;
 
-/// The journal store for `--state-dir`.
-fn open_store(state_dir: &Path) -> impl CheckpointStore {
-    crate::checkpoint::file::FileStore::new(state_dir)
+/// The journal store of `--state`, else `--state-dir`.
+fn open_store(
+    state: &Option<String>,
+    state_dir: &Path,
+) -> Result<Arc<dyn CheckpointStore>, ExitCode> {
+    block_on(super::state::open(state, state_dir, &None))?.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::Invalid
+    })
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
@@ -25,14 +32,19 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
     }
 }
 
-fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
+/// `--state URL` or `--state-dir DIR`, for hints.
+fn location(state: &Option<String>, state_dir: &Path) -> String {
+    match state {
+        Some(url) => format!("--state '{url}'"),
+        None => format!("--state-dir {}", state_dir.display()),
+    }
+}
+
+fn report_store_error(e: &CheckpointError, location: &str) -> ExitCode {
     eprintln!("error: {e}");
     match e {
         CheckpointError::NotFound(_) => {
-            eprintln!(
-                "help: list the runs with `drillbook runs --state-dir {}`",
-                state_dir.display()
-            );
+            eprintln!("help: list the runs with `drillbook runs {location}`");
             ExitCode::Invalid
         }
         CheckpointError::Corrupt { .. } => {
@@ -47,14 +59,23 @@ fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
 
 /// `drillbook runs`.
 pub(super) fn runs(args: RunsArgs) -> ExitCode {
-    let store = open_store(&args.state_dir);
+    if let Some(super::state::RunsAction::Export { run_id, dir }) = &args.action {
+        return super::state::export(&args, run_id, dir);
+    }
+    let store = match open_store(&args.state, &args.state_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let list = match block_on(store.list()) {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
         Err(code) => return code,
     };
     if list.is_empty() {
-        println!("no runs in {}", args.state_dir.display());
+        match &args.state {
+            Some(url) => println!("no runs in {url}"),
+            None => println!("no runs in {}", args.state_dir.display()),
+        }
         return ExitCode::Success;
     }
     print!("{}", runs_table(&list));
@@ -106,10 +127,13 @@ pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
 
 /// `drillbook report RUN_ID`.
 pub(super) fn report(args: ReportArgs) -> ExitCode {
-    let store = open_store(&args.state_dir);
+    let store = match open_store(&args.state, &args.state_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let run = match block_on(store.load(&args.run_id)) {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
         Err(code) => return code,
     };
     let runbook = runbook_of(&run);

@@ -10,4 +10,5 @@ mod plan;
 mod report;
 mod reports;
 mod support;
+mod team;
 mod validate;
