@@ -94,7 +94,7 @@ fn succeeded_counts(records: &[Record]) -> BTreeMap<String, usize> {
 }
 
 fn chain_of_waits(n: usize, wait: &str) -> String {
-    let mut s = String::from("name: chain\nsteps:\n");
+    let mut s = String::from("version: 1\nname: chain\nsteps:\n");
     for i in 0..n {
         s.push_str(&format!(
             "  - id: s{i}\n    action: wait\n    with: {{ duration: {wait} }}\n"
@@ -244,7 +244,7 @@ fn a_changed_runbook_is_refused_unless_forced() {
     let d = Dir::new();
     let rb = d.write(
         "rb.yaml",
-        "name: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
+        "version: 1\nname: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
     );
     let o = d.run_as(
         "arn:aws:iam::111122223333:user/alice",
@@ -275,7 +275,7 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
     let bob = "arn:aws:iam::111122223333:user/bob";
     let rb = d.write(
         "rb.yaml",
-        "name: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: check the dashboards }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
+        "version: 1\nname: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: check the dashboards }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
     );
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));

@@ -267,7 +267,8 @@ fn json_lines_are_every_event_and_nothing_else() {
 
 // ---- the timing report -------------------------------------------------------------------
 
-const RUNBOOK: &str = r#"name: region-failover
+const RUNBOOK: &str = r#"version: 1
+name: region-failover
 objectives:
   rto: 2m
 defaults:
@@ -275,26 +276,34 @@ defaults:
 steps:
   - id: check-pitr
     action: dynamodb.assert_pitr
+    with: { table: vault }
   - id: check-key
     action: kms.assert_replica
+    with: { key: alias/k }
   - id: restore-vault
     action: dynamodb.restore_pitr
+    with: { source_table: vault, target_table: vault-copy }
     needs: [check-pitr]
   - id: promote-key
     action: kms.promote
+    with: { key: alias/k }
     needs: [check-key]
   - id: update-stage
     action: apigateway.update_stage
+    with: { rest_api: api, variables: { table: vault-copy } }
     needs: [promote-key, restore-vault]
   - id: switch-dns
     action: route53.failover
+    with: { hosted_zone: example.com., record_name: api.example.com }
     needs: [update-stage]
   - id: verify-alarm
     action: cloudwatch.wait_alarm
+    with: { alarms: [api-5xx] }
     needs: [switch-dns]
 finally:
   - id: delete-restored
     action: dynamodb.delete_table
+    with: { table: vault-copy }
 "#;
 
 fn started_entry(mode: Mode) -> Entry {

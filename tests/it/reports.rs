@@ -19,7 +19,8 @@ use drillbook::scenario::{ExpectationVerdict, ObjectiveVerdict, Verdicts};
 
 const RUN_ID: &str = "20261123-184501-dr01";
 
-const RUNBOOK: &str = r#"name: region-failover
+const RUNBOOK: &str = r#"version: 1
+name: region-failover
 description: Move the payments API from ca-central-1 to eu-west-1.
 objectives:
   rto: 2m
@@ -27,13 +28,16 @@ objectives:
 steps:
   - id: check-pitr
     action: dynamodb.assert_pitr
+    with: { table: vault }
     region: eu-west-1
   - id: restore-vault
     action: dynamodb.restore_pitr
+    with: { source_table: vault, target_table: vault-copy }
     region: eu-west-1
     needs: [check-pitr]
   - id: promote-key
     action: kms.promote
+    with: { key: alias/k }
     region: eu-west-1
   - id: approve-cutover
     action: approval
@@ -41,14 +45,17 @@ steps:
     needs: [restore-vault]
   - id: update-stage
     action: apigateway.update_stage
+    with: { rest_api: api, variables: { table: vault-copy } }
     region: eu-west-1
     needs: [approve-cutover]
   - id: switch-dns
     action: route53.failover
+    with: { hosted_zone: example.com., record_name: api.example.com }
     needs: [update-stage, promote-key]
 finally:
   - id: delete-restored
     action: dynamodb.delete_table
+    with: { table: vault-copy }
     region: eu-west-1
 "#;
 

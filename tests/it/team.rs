@@ -77,7 +77,7 @@ fn note(m: &str) -> Entry {
 }
 
 fn chain_of_waits(name: &str, n: usize, wait: &str) -> String {
-    let mut s = format!("name: {name}\nsteps:\n");
+    let mut s = format!("version: 1\nname: {name}\nsteps:\n");
     for i in 0..n {
         s.push_str(&format!(
             "  - id: s{i}\n    action: wait\n    with: {{ duration: {wait} }}\n"
