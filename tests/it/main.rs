@@ -5,5 +5,6 @@ mod emulator;
 mod engine;
 mod evidence;
 mod plan;
+mod proof;
 mod report;
 mod support;
