@@ -547,9 +547,11 @@ async fn failover_through(name: &str, rules: Vec<Rule>) -> Failover {
 const PROMOTE: &str = "TrentService.UpdatePrimaryRegion";
 const HEALTH: &str = "<UpdateHealthCheckRequest";
 
-/// One fault on each mutation: absorbed by the SDK's own retries (3 attempts), so the steps
-/// succeed on their first attempt.
-async fn completes_after_sdk_retries(name: &str, fault: Fault) {
+/// One fault on each mutation and on a read (the key-crypto probe's Encrypt). The mutations are
+/// sent with the SDK's retries off and re-sent by the action only after it re-read the state
+/// (UpdatePrimaryRegion, UpdateHealthCheck); the read is retried by the SDK (standard retry,
+/// 3 attempts). Either way the steps succeed on their first attempt: no `step_retrying`.
+async fn completes_after_transient_faults(name: &str, fault: Fault) {
     let Failover {
         seed,
         before,
@@ -561,35 +563,37 @@ async fn completes_after_sdk_retries(name: &str, fault: Fault) {
         vec![
             Rule::new(PROMOTE, fault.clone()),
             Rule::new(HEALTH, fault.clone()),
+            Rule::new("TrentService.Encrypt", fault.clone()),
         ],
     )
     .await;
     assert_eq!(code(&o), 0, "{fault:?}: {}", text(&o));
-    assert_eq!(proxy.injected(), [1, 1], "{fault:?}: both faults fired");
+    assert_eq!(proxy.injected(), [1, 1, 1], "{fault:?}: every fault fired");
     assert_failed_over_once(&seed, &before, &format!("{fault:?}")).await;
     let (_, records) = journal(dir.path()).await;
     assert!(retries_of(&records, "promote-key").is_empty(), "{fault:?}");
     assert!(retries_of(&records, "switch-dns").is_empty(), "{fault:?}");
+    assert!(retries_of(&records, "key-crypto").is_empty(), "{fault:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_completes_once_under_throttling() {
-    completes_after_sdk_retries("fthrottle", Fault::Throttle).await;
+    completes_after_transient_faults("fthrottle", Fault::Throttle).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_completes_once_under_http_500() {
-    completes_after_sdk_retries("f500", Fault::Status(500)).await;
+    completes_after_transient_faults("f500", Fault::Status(500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_completes_once_under_http_503() {
-    completes_after_sdk_retries("f503", Fault::Status(503)).await;
+    completes_after_transient_faults("f503", Fault::Status(503)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_completes_once_under_connection_resets() {
-    completes_after_sdk_retries("freset", Fault::Reset).await;
+    completes_after_transient_faults("freset", Fault::Reset).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -646,8 +650,9 @@ async fn failover_completes_once_when_responses_are_lost_after_the_request_took_
     assert_failed_over_once(&seed, &before, "lost after effect").await;
 }
 
-/// Three faults in a row exhaust the SDK's 3 attempts: the step fails once, the engine retries
-/// it (visible as `step_retrying`), and the second step attempt goes through.
+/// Three faults in a row exhaust the 3 sends (the SDK's for Encrypt, the action's for
+/// UpdateHealthCheck): the step fails once, the engine retries it (visible as `step_retrying`),
+/// and the second step attempt goes through.
 #[tokio::test(flavor = "multi_thread")]
 async fn step_level_retries_are_journaled_when_the_sdk_gives_up() {
     let Failover {
