@@ -95,7 +95,7 @@ impl State {
             }
             self.seen[i] += 1;
             let n = self.seen[i];
-            let due = n > r.skip && (n - r.skip - 1) % r.every == 0;
+            let due = n > r.skip && (n - r.skip - 1).is_multiple_of(r.every);
             let left = r.times.is_none_or(|t| self.injected[i] < t);
             if due && left {
                 self.injected[i] += 1;
