@@ -155,6 +155,24 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     }
 }
 
+/// One journal line (without its newline), exactly as every store writes it.
+pub fn encode_line(
+    seq: u64,
+    at: chrono::DateTime<Utc>,
+    prev: String,
+    entry: Entry,
+) -> Result<Vec<u8>, CheckpointError> {
+    let rec = Record {
+        seq,
+        at,
+        prev,
+        entry,
+    };
+    serde_json::to_vec(&rec)
+        .map(seal_line)
+        .map_err(|e| CheckpointError::Store(format!("cannot encode a record: {e}")))
+}
+
 /// Serializes entries as chained lines after (`next_seq`, `last_hash`); returns the bytes and
 /// the new tail position.
 fn encode(
@@ -165,16 +183,7 @@ fn encode(
     let mut buf = Vec::with_capacity(entries.len() * 256);
     let at = Utc::now();
     for entry in entries {
-        let rec = Record {
-            seq: next_seq,
-            at,
-            prev: last_hash,
-            entry,
-        };
-        let line = seal_line(
-            serde_json::to_vec(&rec)
-                .map_err(|e| CheckpointError::Store(format!("cannot encode a record: {e}")))?,
-        );
+        let line = encode_line(next_seq, at, last_hash, entry)?;
         last_hash = line_hash(&line);
         buf.extend_from_slice(&line);
         buf.push(b'\n');

@@ -14,9 +14,8 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::IamPolicy(args) => super::drill::iam_policy(args),
         Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
         Command::Evidence(args) => super::evidence::evidence(args),
-        Command::Validate(_) | Command::Schema => {
-            eprintln!("error: not implemented yet");
-            ExitCode::Failed
-        }
+        Command::Validate(args) => super::validate::validate(&args),
+        Command::Schema => super::validate::schema(),
+        Command::State(args) => super::state::state(args),
     }
 }

@@ -47,8 +47,8 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
             eprintln!(
                 "error: {} is not a valid runbook ({} problem{})",
                 args.file.display(),
-                diags.0.len(),
-                if diags.0.len() == 1 { "" } else { "s" }
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
             );
             return ExitCode::Invalid;
         }

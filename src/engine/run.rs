@@ -232,10 +232,12 @@ impl Engine {
                     forced = true;
                 }
                 String::from_utf8(bytes).map_err(|_| {
-                    EngineError::Runbook(crate::runbook::Diagnostics(vec![format!(
-                        "{}: not UTF-8",
-                        path.display()
-                    )]))
+                    EngineError::Runbook(crate::runbook::Diagnostics::single(
+                        crate::runbook::diag::Problem::general(
+                            format!("{}: not UTF-8", path.display()),
+                            None,
+                        ),
+                    ))
                 })?
             }
             Err(e) => {

@@ -1,13 +1,21 @@
-//! Loading runbooks from YAML. (Temporary minimal loader: the full validator with located
-//! diagnostics replaces it. The public API below is the contract.)
+//! Loading runbooks: read the file (bounded), parse YAML into a located tree, validate.
+//!
+//! The public API here is the contract the rest of drillbook uses: [`load_file`],
+//! [`load_str`], [`Loaded`], [`Diagnostics`], [`sha256_hex`].
 
-use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::model::{DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy, Runbook, Step};
-use super::{duration::parse_duration, template};
+use super::diag::Source;
+pub use super::diag::{Diagnostics, Problem};
+use super::model::Runbook;
+use super::{validate, yaml};
+
+/// Largest runbook file accepted, checked before parsing.
+pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
 /// A runbook with its source.
 #[derive(Debug, Clone)]
@@ -20,21 +28,67 @@ pub struct Loaded {
     pub sha256: String,
 }
 
-/// Every problem found in one pass.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}", .0.join("\n"))]
-pub struct Diagnostics(pub Vec<String>);
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+fn too_large(path: &Path, size: u64) -> Diagnostics {
+    Diagnostics::single(Problem::general(
+        format!(
+            "{}: file too large ({size} bytes; the limit is {} MiB)",
+            path.display(),
+            MAX_FILE_SIZE / (1024 * 1024)
+        ),
+        Some("a runbook is a small YAML file; check that this is the right file".into()),
+    ))
+}
+
 /// Reads and validates a runbook file. `overrides` are `--var k=v` pairs.
 pub fn load_file(path: &Path, overrides: &[(String, String)]) -> Result<Loaded, Diagnostics> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostics(vec![format!("{}: cannot read: {e}", path.display())]))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Diagnostics(vec![format!("{}: not UTF-8", path.display())]))?;
+    let cannot_read = |e: std::io::Error| {
+        Diagnostics::single(Problem::general(
+            format!("{}: cannot read: {e}", path.display()),
+            Some("check the path and the file's permissions".into()),
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    if let Ok(meta) = file.metadata() {
+        if meta.is_dir() {
+            return Err(Diagnostics::single(Problem::general(
+                format!("{}: is a directory", path.display()),
+                Some("give the path of a runbook file".into()),
+            )));
+        }
+        if meta.len() > MAX_FILE_SIZE {
+            return Err(too_large(path, meta.len()));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(path, bytes.len() as u64));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..at]).into_owned();
+            let src = Source::new(path.display().to_string(), Arc::from(prefix));
+            return Err(Diagnostics::single(Problem::at(
+                &src,
+                yaml::Span::new(at, at),
+                format!(
+                    "not UTF-8: invalid byte 0x{:02x} at byte offset {at}",
+                    bytes[at]
+                ),
+                "invalid UTF-8 here",
+                Some("save the runbook as UTF-8 text".into()),
+            )));
+        }
+    };
     load_str(path, &text, overrides)
 }
 
@@ -44,124 +98,53 @@ pub fn load_str(
     text: &str,
     overrides: &[(String, String)],
 ) -> Result<Loaded, Diagnostics> {
-    let err = |m: String| Diagnostics(vec![format!("{}: {m}", path.display())]);
-    let v: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?;
-    let get_str =
-        |v: &serde_yaml::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    let dur = |v: &serde_yaml::Value, k: &str| {
-        get_str(v, k)
-            .map(|s| parse_duration(&s).map_err(|e| err(e.to_string())))
-            .transpose()
-    };
-    let mut vars: BTreeMap<String, String> = v
-        .get("vars")
-        .and_then(|m| m.as_mapping())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.as_str()?.to_string(),
-                        v.as_str().map(str::to_string).unwrap_or_else(|| {
-                            serde_yaml::to_string(v)
-                                .unwrap_or_default()
-                                .trim()
-                                .to_string()
-                        }),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for (k, val) in overrides {
-        vars.insert(k.clone(), val.clone());
+    if text.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(path, text.len() as u64));
     }
-    let ctx = template::Context {
-        vars: Some(&vars),
-        ..Default::default()
-    };
-    let render = |s: String| template::render(&s, &ctx).map_err(|e| err(e.to_string()));
-    let defaults = v.get("defaults").cloned().unwrap_or_default();
-    let retry_of = |v: &serde_yaml::Value| -> Result<Option<RetryPolicy>, Diagnostics> {
-        match v.get("retry") {
-            None => Ok(None),
-            Some(r) => Ok(Some(RetryPolicy {
-                attempts: r.get("attempts").and_then(|a| a.as_u64()).unwrap_or(3) as u32,
-                backoff: dur(r, "backoff")?.unwrap_or(std::time::Duration::from_secs(2)),
-            })),
+    let name = path.display().to_string();
+    let src = Source::new(name, Arc::from(text));
+    if let Some(at) = text.find('\0') {
+        return Err(Diagnostics::single(Problem::at(
+            &src,
+            yaml::Span::new(at, at + 1),
+            format!("NUL byte at byte offset {at}"),
+            "NUL byte",
+            Some("a runbook is plain text; this looks like a binary file".into()),
+        )));
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let parsed = match yaml::parse(text) {
+            Ok(p) => p,
+            Err(e) => {
+                // An error at the very end is best shown on the last written character.
+                let content_end = text.trim_end().len();
+                let at = if e.at >= content_end && content_end > 0 {
+                    text[..content_end]
+                        .char_indices()
+                        .next_back()
+                        .map_or(0, |(i, _)| i)
+                } else {
+                    e.at
+                };
+                return Err(Diagnostics::single(Problem::at(
+                    &src,
+                    yaml::Span::new(at, at),
+                    e.message,
+                    "here",
+                    Some(e.help),
+                )));
+            }
+        };
+        validate::build(&src, parsed.root.as_ref(), &parsed.duplicates, overrides)
+    }));
+    let runbook = match result {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(Diagnostics::single(Problem::general(
+                format!("{}: the YAML parser failed on this file", path.display()),
+                Some("this is a bug in drillbook; please report it with the file".into()),
+            )));
         }
-    };
-    let parse_steps = |key: &str| -> Result<Vec<Step>, Diagnostics> {
-        let mut out = vec![];
-        for s in v
-            .get(key)
-            .and_then(|s| s.as_sequence())
-            .cloned()
-            .unwrap_or_default()
-        {
-            let action = get_str(&s, "action").ok_or_else(|| err("step without action".into()))?;
-            let spec = crate::actions::catalog::lookup(&action)
-                .ok_or_else(|| err(format!("unknown action `{action}`")))?;
-            let with: BTreeMap<String, serde_json::Value> = match s.get("with") {
-                Some(w) => {
-                    let j: serde_json::Value =
-                        serde_json::to_value(w).map_err(|e| err(e.to_string()))?;
-                    let j = template::render_value(&j, &ctx).map_err(|e| err(e.to_string()))?;
-                    serde_json::from_value(j).map_err(|e| err(e.to_string()))?
-                }
-                None => BTreeMap::new(),
-            };
-            let region = match get_str(&s, "region").or_else(|| get_str(&defaults, "region")) {
-                Some(r) if spec.needs_region => Some(render(r)?),
-                _ => None,
-            };
-            out.push(Step {
-                id: get_str(&s, "id").ok_or_else(|| err("step without id".into()))?,
-                action,
-                description: get_str(&s, "description"),
-                needs: s
-                    .get("needs")
-                    .and_then(|n| n.as_sequence())
-                    .map(|n| {
-                        n.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                region,
-                with,
-                timeout: dur(&s, "timeout")?
-                    .or(dur(&defaults, "timeout")?)
-                    .unwrap_or(DEFAULT_TIMEOUT),
-                estimate: dur(&s, "estimate")?.unwrap_or(spec.default_estimate),
-                retry: retry_of(&s)?.or(retry_of(&defaults)?).unwrap_or_default(),
-                on_failure: match get_str(&s, "on_failure").as_deref() {
-                    Some("continue") => OnFailure::Continue,
-                    _ => OnFailure::Abort,
-                },
-                role_arn: get_str(&s, "role_arn"),
-            });
-        }
-        Ok(out)
-    };
-    let objectives = match v.get("objectives") {
-        Some(o) => Objectives {
-            rto: dur(o, "rto")?,
-            rpo: dur(o, "rpo")?,
-        },
-        None => Objectives::default(),
-    };
-    let runbook = Runbook {
-        name: get_str(&v, "name").unwrap_or_default(),
-        description: get_str(&v, "description"),
-        objectives,
-        vars: vars.clone(),
-        accounts: BTreeMap::new(),
-        allow_self_approval: v
-            .get("allow_self_approval")
-            .and_then(|b| b.as_bool())
-            .unwrap_or(false),
-        steps: parse_steps("steps")?,
-        finally: parse_steps("finally")?,
     };
     Ok(Loaded {
         runbook,
@@ -172,15 +155,112 @@ pub fn load_str(
 }
 
 /// Parses a YAML document into `T` (scenarios use this; serde_yaml stays in this file).
+/// A problem is located at `file:line:column` with the line and a caret.
 pub fn parse_document<T: serde::de::DeserializeOwned>(
     path: &Path,
     text: &str,
 ) -> Result<T, Diagnostics> {
     serde_yaml::from_str(text).map_err(|e| {
-        let loc = e
-            .location()
-            .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
-            .unwrap_or_else(|| path.display().to_string());
-        Diagnostics(vec![format!("{loc}: {e}")])
+        let problem = match e.location() {
+            Some(l) => {
+                let source = super::diag::Source::new(path.display().to_string(), text.into());
+                super::diag::Problem::at(
+                    &source,
+                    super::yaml::Span::new(l.index(), l.index() + 1),
+                    e.to_string(),
+                    "here",
+                    None,
+                )
+            }
+            None => super::diag::Problem::general(format!("{}: {e}", path.display()), None),
+        };
+        Diagnostics {
+            problems: vec![problem],
+            omitted: 0,
+        }
     })
+}
+
+/// Parses `--var k=v` arguments.
+pub fn parse_var_overrides(args: &[String]) -> Result<Vec<(String, String)>, Diagnostics> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut problems = Vec::new();
+    for a in args {
+        match a.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => out.push((k.trim().to_string(), v.to_string())),
+            _ => problems.push(Problem::general(
+                format!("invalid `--var {a}`: expected NAME=VALUE"),
+                Some("for example `--var secondary=eu-west-1`".into()),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Diagnostics {
+            problems,
+            omitted: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &str = include_str!("../../runbooks/region-failover.yaml");
+
+    fn load(text: &str) {
+        let _ = load_str(Path::new("fuzz.yaml"), text, &[]).map_err(|d| d.render(false));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,400}") {
+            load(&s);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            load(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn yaml_like_text_never_panics(s in "([-:{}\\[\\],&*!|>'\"#%@` \n\t]|[a-z]{1,4}|[0-9]{1,3}){0,120}") {
+            load(&s);
+        }
+
+        #[test]
+        fn mutated_runbooks_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..4, any::<char>()), 1..8)
+        ) {
+            let mut text: Vec<char> = VALID.chars().collect();
+            for (at, op, c) in edits {
+                if text.is_empty() {
+                    break;
+                }
+                let i = at.index(text.len());
+                match op {
+                    0 => text[i] = c,
+                    1 => text.insert(i, c),
+                    2 => { text.remove(i); }
+                    _ => {
+                        // Duplicate a line somewhere: structural edits.
+                        let s: String = text.iter().collect();
+                        let lines: Vec<&str> = s.lines().collect();
+                        let line = lines[i % lines.len()].to_string();
+                        let mut out = s.clone();
+                        out.push_str(&line);
+                        out.push('\n');
+                        text = out.chars().collect();
+                    }
+                }
+            }
+            let s: String = text.into_iter().collect();
+            load(&s);
+        }
+    }
 }

@@ -1,10 +1,16 @@
 //! Runbooks: the YAML model, its loader and validator.
 
+pub mod diag;
 pub mod duration;
-pub mod model;
-pub mod template;
-
-pub use model::{Objectives, OnFailure, RetryPolicy, Runbook, Step};
 pub mod load;
+pub mod model;
+pub mod regions;
+pub mod spec;
+pub mod template;
+mod validate;
+pub mod yaml;
 
-pub use load::{Diagnostics, Loaded, load_file, load_str};
+pub use diag::Problem;
+pub use load::{Diagnostics, Loaded, load_file, load_str, parse_var_overrides};
+pub use model::{Objectives, OnFailure, RetryPolicy, Runbook, Step};
+pub use validate::did_you_mean;

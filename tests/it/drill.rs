@@ -144,6 +144,14 @@ async fn outage_drill_passes_with_the_primary_impaired_and_names_the_steps_that_
     // Evidence: sealed and intact.
     let dir = d.report_dir();
     assert!(dir.join("manifest.json").exists());
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("ca-central-1-outage"),
+        "the HTML report names the scenario"
+    );
+    assert!(html.contains("promote-key"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("dns-answers-from-secondary"));
     let v = Command::new(env!("CARGO_BIN_EXE_drillbook"))
         .arg("verify-evidence")
         .arg(&dir)

@@ -1,3 +1,5 @@
+//! The integration test binary: one module per area.
+
 mod actions_data;
 mod actions_net;
 mod drill;
@@ -7,4 +9,7 @@ mod evidence;
 mod plan;
 mod proof;
 mod report;
+mod reports;
 mod support;
+mod team;
+mod validate;

@@ -1,0 +1,91 @@
+//! `drillbook validate` and `drillbook schema`.
+
+use std::io::{IsTerminal, Write};
+
+use super::{ExitCode, ValidateArgs};
+use crate::runbook::{self, Diagnostics};
+
+/// Extra `--help` text for `drillbook validate`.
+pub(super) const VALIDATE_HELP: &str = "\
+Every problem in every file is reported at once, each with file:line:column, the source line
+with a caret under the spot, and a `help:` line saying what to do.
+
+Examples:
+  drillbook validate runbooks/region-failover.yaml
+  drillbook validate runbooks/*.yaml
+  drillbook validate runbooks/region-failover.yaml --var secondary=eu-central-1 --var table=vault-test
+
+Exit codes: 0 every file is valid, 2 at least one is not.
+Colour is used only when stderr is a terminal and NO_COLOR is not set.";
+
+/// Extra `--help` text for `drillbook schema`.
+pub(super) const SCHEMA_HELP: &str = "\
+Prints the JSON Schema of the runbook format, with every action's parameters, so editors can
+complete and check runbooks.
+
+Examples:
+  drillbook schema > drillbook.schema.json
+  # VS Code (YAML extension), first line of a runbook:
+  # yaml-language-server: $schema=./drillbook.schema.json";
+
+/// Whether diagnostics on stderr get colour.
+pub(super) fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn print_diagnostics(d: &Diagnostics, color: bool) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(d.render(color).as_bytes());
+}
+
+pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
+    let color = stderr_color();
+    let overrides = match runbook::parse_var_overrides(&args.vars) {
+        Ok(o) => o,
+        Err(d) => {
+            print_diagnostics(&d, color);
+            return ExitCode::Invalid;
+        }
+    };
+    let mut code = ExitCode::Success;
+    let mut out = std::io::stdout().lock();
+    for file in &args.files {
+        match runbook::load_file(file, &overrides) {
+            Ok(loaded) => {
+                let n = loaded.runbook.steps.len() + loaded.runbook.finally.len();
+                let _ = writeln!(
+                    out,
+                    "ok: {} ({n} step{})",
+                    file.display(),
+                    if n == 1 { "" } else { "s" }
+                );
+            }
+            Err(d) => {
+                let _ = out.flush();
+                print_diagnostics(&d, color);
+                let n = d.len();
+                eprintln!(
+                    "error: {}: {n} problem{} found",
+                    file.display(),
+                    if n == 1 { "" } else { "s" }
+                );
+                code = ExitCode::Invalid;
+            }
+        }
+    }
+    code
+}
+
+pub(super) fn schema() -> ExitCode {
+    let schema = runbook::spec::json_schema();
+    match serde_json::to_string_pretty(&schema) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::Success
+        }
+        Err(e) => {
+            eprintln!("error: cannot render the schema: {e}");
+            ExitCode::Failed
+        }
+    }
+}

@@ -1,0 +1,1676 @@
+//! From a YAML tree to a validated [`Runbook`], reporting every problem in one pass.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
+use super::duration::parse_duration;
+use super::model::{DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy, Runbook, Step};
+use super::regions;
+use super::template::{self, Ref, TemplateError};
+use super::yaml::{DuplicateKey, Node, Resolved, Span, Value};
+use crate::actions::catalog::{self, ActionSpec, ParamKind, ParamSpec};
+
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "objectives",
+    "vars",
+    "defaults",
+    "accounts",
+    "allow_self_approval",
+    "steps",
+    "finally",
+];
+const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
+const DEFAULT_KEYS: &[&str] = &["region", "timeout", "retry", "on_failure"];
+const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "action",
+    "description",
+    "needs",
+    "region",
+    "with",
+    "timeout",
+    "estimate",
+    "retry",
+    "on_failure",
+    "role_arn",
+];
+const ON_FAILURE: &[&str] = &["abort", "continue"];
+const MAX_ATTEMPTS: i64 = 100;
+
+/// `did you mean `x`?` for the closest candidate, when one is close enough.
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(word, c);
+        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// A `{{ steps.X.Y }}` found in a step's parameters.
+struct StepRef {
+    step: String,
+    output: String,
+    span: Span,
+}
+
+#[derive(Default)]
+struct Retry {
+    attempts: Option<u32>,
+    backoff: Option<Duration>,
+}
+
+struct Draft {
+    finally: bool,
+    span: Span,
+    id: Option<(String, Span)>,
+    action: Option<&'static ActionSpec>,
+    action_span: Option<Span>,
+    description: Option<String>,
+    needs: Vec<(String, Span)>,
+    region: Option<String>,
+    region_given: bool,
+    with: BTreeMap<String, serde_json::Value>,
+    written: Vec<String>,
+    refs: Vec<StepRef>,
+    timeout: Option<Duration>,
+    estimate: Option<Duration>,
+    retry: Retry,
+    on_failure: Option<OnFailure>,
+    role_arn: Option<String>,
+}
+
+struct Defaults {
+    region: Option<String>,
+    timeout: Option<Duration>,
+    retry: Retry,
+    on_failure: Option<OnFailure>,
+}
+
+struct V<'a> {
+    src: &'a Source,
+    problems: Vec<Problem>,
+    omitted: usize,
+    vars: BTreeMap<String, String>,
+}
+
+type Field<'n> = Option<(&'n Node, &'n Node)>;
+
+impl<'a> V<'a> {
+    fn full(&self) -> bool {
+        self.problems.len() >= MAX_PROBLEMS
+    }
+
+    /// Records a problem; `help` is only computed when the problem will be listed.
+    fn report(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: impl FnOnce() -> Option<String>,
+    ) {
+        if self.full() {
+            self.omitted += 1;
+            return;
+        }
+        let p = Problem::at(self.src, span, message, label, help());
+        self.problems.push(p);
+    }
+
+    fn line_of(&self, span: Span) -> usize {
+        self.src.line_col(span.start).0
+    }
+
+    /// Splits a mapping into the allowed fields (first occurrence wins), reporting unknown keys.
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        allowed: &[&'static str],
+        what: &str,
+    ) -> Vec<Field<'n>> {
+        let mut out = vec![None; allowed.len()];
+        let Value::Map(entries) = &node.value else {
+            return out;
+        };
+        for (k, v) in entries {
+            let Some(key) = k.scalar().map(|s| s.text.as_str()) else {
+                self.report(
+                    k.span,
+                    format!("{what} keys must be plain names"),
+                    "not a name",
+                    || Some("use a plain word as the key, for example `name:`".into()),
+                );
+                continue;
+            };
+            match allowed.iter().position(|a| *a == key) {
+                Some(i) => {
+                    if out[i].is_none() {
+                        out[i] = Some((k, v));
+                    }
+                }
+                None => {
+                    let key = key.to_string();
+                    self.report(
+                        k.span,
+                        format!("unknown field `{key}` in {what}"),
+                        "unknown field",
+                        || {
+                            Some(match did_you_mean(&key, allowed.iter().copied()) {
+                                Some(d) => d,
+                                None => format!("allowed fields: {}", allowed.join(", ")),
+                            })
+                        },
+                    )
+                }
+            }
+        }
+        out
+    }
+
+    /// Requires `node` to be a mapping.
+    fn expect_map(&mut self, key: &Node, node: &Node, what: &str, example: &str) -> bool {
+        if matches!(node.value, Value::Map(_)) {
+            return true;
+        }
+        let found = node.kind_name();
+        let span = if node.scalar().is_some() {
+            node.span
+        } else {
+            key.span
+        };
+        self.report(
+            span,
+            format!("`{what}` must be a mapping, found {found}"),
+            "expected a mapping",
+            || Some(format!("write it as `{example}`")),
+        );
+        false
+    }
+
+    /// A scalar taken as a string (numbers and booleans keep their text).
+    fn string(&mut self, key: &Node, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar(s) if !matches!(s.resolve(), Resolved::Null) => Some(s.text.clone()),
+            _ => {
+                let found = node.kind_name();
+                let span = if node.scalar().is_some() {
+                    node.span
+                } else {
+                    key.span
+                };
+                self.report(
+                    span,
+                    format!("`{what}` must be a string, found {found}"),
+                    "expected a string",
+                    || Some(format!("write `{what}: some text` (quote it if it contains `: ` or starts with `{{`)")),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string with `{{ vars.* }}` substituted. `runtime` allows `{{ run.id }}` and
+    /// `{{ steps.X.Y }}` to stay (collected into `refs` when given).
+    fn render(
+        &mut self,
+        s: &str,
+        span: Span,
+        what: &str,
+        runtime: bool,
+        mut refs: Option<&mut Vec<StepRef>>,
+    ) -> Option<String> {
+        if !s.contains("{{") {
+            return Some(s.to_string());
+        }
+        let placeholders = match template::parse(s) {
+            Ok(p) => p,
+            Err(e) => {
+                let (msg, help) = match &e {
+                    TemplateError::Unclosed(_) => (
+                        "unclosed `{{` in template".to_string(),
+                        "close it with `}}`, for example `{{ vars.table }}`".to_string(),
+                    ),
+                    TemplateError::BadReference { expr, .. } => (
+                        format!("unknown reference `{{{{ {expr} }}}}`"),
+                        "use `{{ vars.NAME }}`, `{{ run.id }}` or `{{ steps.STEP.OUTPUT }}`"
+                            .to_string(),
+                    ),
+                    other => (other.to_string(), String::new()),
+                };
+                self.report(span, msg, "bad template", || Some(help));
+                return None;
+            }
+        };
+        let mut ok = true;
+        for p in &placeholders {
+            let text = &s[p.start..p.end];
+            let pspan = self.locate(span, text);
+            match &p.reference {
+                Ref::Var(name) if !self.vars.contains_key(name) => {
+                    ok = false;
+                    let name = name.clone();
+                    let vars = &self.vars;
+                    let help =
+                        did_you_mean(&name, vars.keys().map(String::as_str)).unwrap_or_else(|| {
+                            format!(
+                                "declare it under `vars:` (for example `vars: {{ {name}: ... }}`)"
+                            )
+                        });
+                    self.report(
+                        pspan,
+                        format!("undefined variable `{name}`"),
+                        "not declared under `vars`",
+                        || Some(help),
+                    );
+                }
+                Ref::RunId | Ref::StepOutput { .. } if !runtime => {
+                    ok = false;
+                    self.report(
+                        pspan,
+                        format!("`{text}` cannot be used in `{what}`"),
+                        "only known once the run starts",
+                        || Some("only `{{ vars.NAME }}` is substituted here; run and step values exist only in a step's `with`".into()),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let ctx = template::Context {
+            vars: Some(&self.vars),
+            ..Default::default()
+        };
+        let rendered = match template::render(s, &ctx) {
+            Ok(r) => r,
+            Err(e) => {
+                self.report(span, e.to_string(), "bad template", || {
+                    Some("check the `{{ }}` references in this value".into())
+                });
+                return None;
+            }
+        };
+        // Variable values may themselves hold `{{ run.id }}` or `{{ steps.X.Y }}`.
+        let after = match template::parse(&rendered) {
+            Ok(p) => p,
+            Err(e) => {
+                self.report(
+                    span,
+                    format!("a variable used here makes a bad template: {e}"),
+                    "bad template after substitution",
+                    || Some("check the values under `vars:`".into()),
+                );
+                return None;
+            }
+        };
+        for p in after {
+            match p.reference {
+                Ref::Var(name) => {
+                    self.report(
+                        span,
+                        format!("a variable used here refers to another variable (`{name}`)"),
+                        "nested variable",
+                        || {
+                            Some(
+                                "variable values are not substituted again; write the value out"
+                                    .into(),
+                            )
+                        },
+                    );
+                    return None;
+                }
+                Ref::RunId => {
+                    if !runtime {
+                        self.report(
+                            span,
+                            format!("a variable used in `{what}` holds `{{{{ run.id }}}}`"),
+                            "only known once the run starts",
+                            || Some("only plain values can be used here".into()),
+                        );
+                        return None;
+                    }
+                }
+                Ref::StepOutput { step, output } => {
+                    if !runtime {
+                        self.report(
+                            span,
+                            format!("`{what}` cannot use a step output"),
+                            "only known once the run starts",
+                            || Some("step outputs exist only in a step's `with`".into()),
+                        );
+                        return None;
+                    }
+                    if let Some(refs) = refs.as_deref_mut() {
+                        let text = &rendered[p.start..p.end];
+                        let pspan = self.locate(span, text);
+                        refs.push(StepRef {
+                            step,
+                            output,
+                            span: pspan,
+                        });
+                    }
+                }
+            }
+        }
+        Some(rendered)
+    }
+
+    /// The span of `needle` inside the source covered by `span` (or `span` itself).
+    fn locate(&self, span: Span, needle: &str) -> Span {
+        let text = self.src.text();
+        // Look on the node's first line and a little beyond, for block scalars.
+        let end = text.len().min(span.end.max(span.start + 4096));
+        let mut e = end;
+        while !text.is_char_boundary(e) {
+            e -= 1;
+        }
+        match text.get(span.start..e).and_then(|hay| hay.find(needle)) {
+            Some(i) => Span::new(span.start + i, span.start + i + needle.len()),
+            None => span,
+        }
+    }
+
+    fn duration(&mut self, key: &Node, node: &Node, what: &str) -> Option<Duration> {
+        let s = self.string(key, node, what)?;
+        let s = self.render(&s, node.span, what, false, None)?;
+        match parse_duration(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.report(
+                    node.span,
+                    format!("bad duration for `{what}`: {e}"),
+                    "not a duration",
+                    || {
+                        Some(
+                            "write a whole number and a unit: `500ms`, `30s`, `15m`, `2h` or `1d`"
+                                .into(),
+                        )
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, key: &Node, node: &Node, what: &str) -> Option<i64> {
+        match node.scalar().map(|s| s.resolve()) {
+            Some(Resolved::Int(i)) => Some(i),
+            _ => {
+                let span = if node.scalar().is_some() {
+                    node.span
+                } else {
+                    key.span
+                };
+                let found = node.kind_name();
+                self.report(
+                    span,
+                    format!("`{what}` must be an integer, found {found}"),
+                    "expected an integer",
+                    || Some("write a whole number without quotes, for example `3`".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &Node, node: &Node, what: &str) -> Option<bool> {
+        match node.scalar().map(|s| s.resolve()) {
+            Some(Resolved::Bool(b)) => Some(b),
+            _ => {
+                let span = if node.scalar().is_some() {
+                    node.span
+                } else {
+                    key.span
+                };
+                let found = node.kind_name();
+                self.report(
+                    span,
+                    format!("`{what}` must be `true` or `false`, found {found}"),
+                    "expected a boolean",
+                    || Some("write `true` or `false` without quotes".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn region(&mut self, key: &Node, node: &Node, what: &str) -> Option<String> {
+        let s = self.string(key, node, what)?;
+        let r = self.render(&s, node.span, what, false, None)?;
+        self.check_region(&r, node.span, what).then_some(r)
+    }
+
+    fn check_region(&mut self, r: &str, span: Span, what: &str) -> bool {
+        if regions::is_known(r) {
+            return true;
+        }
+        let r = r.to_string();
+        self.report(
+            span,
+            format!("unknown Region `{r}` in `{what}`"),
+            "not an AWS Region",
+            || {
+                Some(
+                    did_you_mean(&r, regions::REGIONS.iter().copied()).unwrap_or_else(|| {
+                        "use a Region name such as `ca-central-1` or `eu-west-1`".into()
+                    }),
+                )
+            },
+        );
+        false
+    }
+
+    fn on_failure(&mut self, key: &Node, node: &Node, what: &str) -> Option<OnFailure> {
+        let s = self.string(key, node, what)?;
+        match s.as_str() {
+            "abort" => Some(OnFailure::Abort),
+            "continue" => Some(OnFailure::Continue),
+            _ => {
+                self.report(
+                    node.span,
+                    format!("unknown `{what}` value `{s}`"),
+                    "expected abort or continue",
+                    || {
+                        Some(
+                            did_you_mean(&s, ON_FAILURE.iter().copied())
+                                .unwrap_or_else(|| "use `abort` or `continue`".into()),
+                        )
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn retry(&mut self, key: &Node, node: &Node, what: &str) -> Retry {
+        let mut r = Retry::default();
+        if !self.expect_map(key, node, what, "retry: { attempts: 3, backoff: 2s }") {
+            return r;
+        }
+        let f = self.fields(node, RETRY_KEYS, &format!("`{what}`"));
+        if let Some((k, v)) = f[0]
+            && let Some(n) = self.integer(k, v, "retry.attempts")
+        {
+            if (1..=MAX_ATTEMPTS).contains(&n) {
+                r.attempts = Some(n as u32);
+            } else {
+                self.report(
+                    v.span,
+                    format!("`retry.attempts` must be between 1 and {MAX_ATTEMPTS}, found {n}"),
+                    "out of range",
+                    || Some("attempts counts the first try: 1 means no retry".into()),
+                );
+            }
+        }
+        if let Some((k, v)) = f[1] {
+            r.backoff = self.duration(k, v, "retry.backoff");
+        }
+        r
+    }
+
+    /// Converts a `with` value to JSON, substituting vars and collecting step references.
+    fn with_to_json(
+        &mut self,
+        node: &Node,
+        what: &str,
+        refs: &mut Vec<StepRef>,
+    ) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match &node.value {
+            Value::Scalar(s) => match s.resolve() {
+                Resolved::Null => J::Null,
+                Resolved::Bool(b) => J::Bool(b),
+                Resolved::Int(i) => J::from(i),
+                Resolved::Float(f) => serde_json::Number::from_f64(f)
+                    .map(J::Number)
+                    .unwrap_or_else(|| J::String(s.text.clone())),
+                Resolved::Str(t) => J::String(self.render(t, node.span, what, true, Some(refs))?),
+            },
+            Value::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for item in items {
+                    match self.with_to_json(item, what, refs) {
+                        Some(v) => out.push(v),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                J::Array(out)
+            }
+            Value::Map(entries) => {
+                let mut out = serde_json::Map::new();
+                let mut ok = true;
+                for (k, v) in entries {
+                    let Some(key) = k.scalar().map(|s| s.text.clone()) else {
+                        self.report(
+                            k.span,
+                            format!("keys in `{what}` must be plain strings"),
+                            "not a string",
+                            || Some("use plain words as keys".into()),
+                        );
+                        ok = false;
+                        continue;
+                    };
+                    match self.with_to_json(v, what, refs) {
+                        Some(v) => {
+                            out.entry(key).or_insert(v);
+                        }
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                J::Object(out)
+            }
+        })
+    }
+
+    /// Checks one parameter's value against its declared kind.
+    fn check_param(
+        &mut self,
+        action: &str,
+        spec: &ParamSpec,
+        value: &serde_json::Value,
+        node: &Node,
+        key: &Node,
+    ) {
+        use serde_json::Value as J;
+        let span = if node.scalar().is_some() {
+            node.span
+        } else {
+            key.span
+        };
+        let name = spec.name;
+        if let J::String(s) = value
+            && s.contains("{{")
+        {
+            return; // rendered at run time
+        }
+        let scalar_text = match value {
+            J::String(s) => Some(s.clone()),
+            J::Number(n) => Some(n.to_string()),
+            J::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let found = node.kind_name();
+        let wrong = |v: &mut Self, expected: &str| {
+            let help = spec.help;
+            v.report(
+                span,
+                format!("parameter `{name}` of `{action}` must be {expected}, found {found}"),
+                format!("expected {expected}"),
+                || Some(format!("`{name}`: {help}")),
+            );
+        };
+        if matches!(value, J::Null) {
+            wrong(self, "set (it is empty)");
+            return;
+        }
+        match spec.kind {
+            ParamKind::String => {
+                if scalar_text.is_none() {
+                    wrong(self, "a string");
+                }
+            }
+            ParamKind::Duration => match scalar_text {
+                None => wrong(self, "a duration"),
+                Some(t) => {
+                    if let Err(e) = parse_duration(&t) {
+                        self.report(span, format!("bad duration for parameter `{name}` of `{action}`: {e}"), "not a duration", || {
+                            Some("write a whole number and a unit: `500ms`, `30s`, `15m`, `2h` or `1d`".into())
+                        });
+                    }
+                }
+            },
+            ParamKind::Integer => {
+                let ok = match value {
+                    J::Number(n) => n.as_u64().is_some(),
+                    J::String(s) => s.parse::<u64>().is_ok(),
+                    _ => false,
+                };
+                if !ok {
+                    wrong(self, "a whole number");
+                }
+            }
+            ParamKind::Bool => {
+                let ok = matches!(value, J::Bool(_))
+                    || matches!(value, J::String(s) if s == "true" || s == "false");
+                if !ok {
+                    wrong(self, "`true` or `false`");
+                }
+            }
+            ParamKind::Region => match scalar_text {
+                None => wrong(self, "a Region name"),
+                Some(r) => {
+                    self.check_region(&r, span, &format!("with.{name}"));
+                }
+            },
+            ParamKind::StringList => {
+                let ok = match value {
+                    J::Array(a) => a
+                        .iter()
+                        .all(|x| matches!(x, J::String(_) | J::Number(_) | J::Bool(_))),
+                    J::String(_) => true,
+                    _ => false,
+                };
+                if !ok {
+                    wrong(self, "a list of strings");
+                }
+            }
+            ParamKind::StringMap => {
+                let ok = match value {
+                    J::Object(o) => o
+                        .values()
+                        .all(|x| matches!(x, J::String(_) | J::Number(_) | J::Bool(_))),
+                    _ => false,
+                };
+                if !ok {
+                    wrong(self, "a mapping of strings");
+                }
+            }
+            ParamKind::Enum(values) => {
+                match scalar_text {
+                    Some(t) if values.contains(&t.as_str()) => {}
+                    Some(t) => {
+                        self.report(
+                            span,
+                            format!(
+                                "parameter `{name}` of `{action}` must be one of {}, found `{t}`",
+                                values.join(", ")
+                            ),
+                            "not an allowed value",
+                            || {
+                                Some(did_you_mean(&t, values.iter().copied()).unwrap_or_else(
+                                    || format!("use one of: {}", values.join(", ")),
+                                ))
+                            },
+                        );
+                    }
+                    None => wrong(self, &format!("one of {}", values.join(", "))),
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, node: &Node, finally: bool) -> Option<Draft> {
+        let section = if finally { "finally" } else { "steps" };
+        if !matches!(node.value, Value::Map(_)) {
+            let found = node.kind_name();
+            self.report(node.span, format!("each entry of `{section}` must be a mapping, found {found}"), "expected a step", || {
+                Some("write a step as `- id: my-step` followed by `action: ...` on the next lines".into())
+            });
+            return None;
+        }
+        let f = self.fields(node, STEP_KEYS, "a step");
+        let mut d = Draft {
+            finally,
+            span: node.span,
+            id: None,
+            action: None,
+            action_span: None,
+            description: None,
+            needs: Vec::new(),
+            region: None,
+            region_given: false,
+            with: BTreeMap::new(),
+            written: Vec::new(),
+            refs: Vec::new(),
+            timeout: None,
+            estimate: None,
+            retry: Retry::default(),
+            on_failure: None,
+            role_arn: None,
+        };
+        // id
+        match f[0] {
+            None => self.report(
+                node.span,
+                format!("step without `id` in `{section}`"),
+                "this step has no id",
+                || Some("add `id: my-step` (lowercase letters, digits, `-` and `_`)".into()),
+            ),
+            Some((k, v)) => {
+                if let Some(id) = self.string(k, v, "id") {
+                    if valid_id(&id) {
+                        d.id = Some((id, v.span));
+                    } else {
+                        let suggestion = suggest_id(&id);
+                        self.report(v.span, format!("invalid step id `{id}`"), "bad id", || {
+                            Some(match suggestion {
+                                Some(s) => format!("ids use lowercase letters, digits, `-` and `_`, and start with a letter or digit: try `{s}`"),
+                                None => "ids use lowercase letters, digits, `-` and `_`, and start with a letter or digit".into(),
+                            })
+                        });
+                    }
+                }
+            }
+        }
+        let id_text =
+            d.id.as_ref()
+                .map_or_else(|| "?".to_string(), |(i, _)| i.clone());
+        // action
+        match f[1] {
+            None => self.report(f[0].map_or(node.span, |(k, _)| k.span), format!("step `{id_text}` has no `action`"), "no action", || {
+                Some("add `action: ...`, for example `action: wait` with `with: { duration: 30s }`".into())
+            }),
+            Some((k, v)) => {
+                if let Some(a) = self.string(k, v, "action") {
+                    d.action_span = Some(v.span);
+                    match catalog::lookup(&a) {
+                        Some(spec) => d.action = Some(spec),
+                        None => self.report(v.span, format!("unknown action `{a}`"), "not in the action catalogue", || {
+                            Some(did_you_mean(&a, catalog::names()).unwrap_or_else(|| {
+                                format!("known actions: {}", catalog::names().collect::<Vec<_>>().join(", "))
+                            }))
+                        }),
+                    }
+                }
+            }
+        }
+        if let Some((k, v)) = f[2]
+            && let Some(s) = self.string(k, v, "description")
+        {
+            d.description = self.render(&s, v.span, "description", true, None);
+        }
+        if let Some((k, v)) = f[3] {
+            match &v.value {
+                Value::Seq(items) => {
+                    for item in items {
+                        if let Some(s) = self.string(item, item, "needs") {
+                            d.needs.push((s, item.span));
+                        }
+                    }
+                }
+                _ if v.is_null() => {}
+                _ => {
+                    let found = v.kind_name();
+                    let span = if v.scalar().is_some() { v.span } else { k.span };
+                    self.report(
+                        span,
+                        format!("`needs` must be a list of step ids, found {found}"),
+                        "expected a list",
+                        || Some("write `needs: [other-step]`".into()),
+                    );
+                }
+            }
+        }
+        if let Some((k, v)) = f[4] {
+            d.region_given = true;
+            d.region = self.region(k, v, "region");
+        }
+        let mut with_entries: Vec<(&Node, &Node, serde_json::Value)> = Vec::new();
+        let mut with_key: Option<&Node> = None;
+        if let Some((k, v)) = f[5] {
+            with_key = Some(k);
+            if v.is_null() {
+                // `with:` with nothing under it
+            } else if self.expect_map(k, v, "with", "with: { name: value }")
+                && let Value::Map(entries) = &v.value
+            {
+                for (pk, pv) in entries {
+                    let Some(pname) = pk.scalar().map(|s| s.text.clone()) else {
+                        self.report(
+                            pk.span,
+                            "parameter names must be plain strings",
+                            "not a name",
+                            || {
+                                Some(
+                                    "use the parameter's name as the key, for example `table:`"
+                                        .into(),
+                                )
+                            },
+                        );
+                        continue;
+                    };
+                    if d.written.contains(&pname) {
+                        continue;
+                    }
+                    d.written.push(pname.clone());
+                    let what = format!("with.{pname}");
+                    if let Some(j) = self.with_to_json(pv, &what, &mut d.refs) {
+                        d.with.insert(pname, j.clone());
+                        with_entries.push((pk, pv, j));
+                    }
+                }
+            }
+        }
+        if let Some(spec) = d.action {
+            for (pk, pv, j) in &with_entries {
+                let pname = pk.scalar().map(|s| s.text.as_str()).unwrap_or_default();
+                match spec.param(pname) {
+                    Some(ps) => self.check_param(spec.name, ps, j, pv, pk),
+                    None => {
+                        let pname = pname.to_string();
+                        self.report(
+                            pk.span,
+                            format!("unknown parameter `{pname}` for `{}`", spec.name),
+                            "unknown parameter",
+                            || {
+                                Some(
+                                    did_you_mean(&pname, spec.params.iter().map(|p| p.name))
+                                        .unwrap_or_else(|| {
+                                            if spec.params.is_empty() {
+                                                format!("`{}` takes no parameters", spec.name)
+                                            } else {
+                                                format!(
+                                                    "parameters of `{}`: {}",
+                                                    spec.name,
+                                                    spec.params
+                                                        .iter()
+                                                        .map(|p| p.name)
+                                                        .collect::<Vec<_>>()
+                                                        .join(", ")
+                                                )
+                                            }
+                                        }),
+                                )
+                            },
+                        );
+                    }
+                }
+            }
+            for ps in spec.params.iter().filter(|p| p.required) {
+                if !d.written.iter().any(|w| w == ps.name) {
+                    let span = with_key
+                        .map(|k| k.span)
+                        .or(d.action_span)
+                        .unwrap_or(node.span);
+                    let (name, help, action) = (ps.name, ps.help, spec.name);
+                    self.report(
+                        span,
+                        format!("missing parameter `{name}` for `{action}` in step `{id_text}`"),
+                        "required parameter missing",
+                        || Some(format!("add `{name}: ...` under `with:` ({help})")),
+                    );
+                }
+            }
+        }
+        if let Some((k, v)) = f[6] {
+            d.timeout = self.duration(k, v, "timeout");
+            if d.timeout == Some(Duration::ZERO) {
+                self.report(
+                    v.span,
+                    "`timeout` must be greater than zero",
+                    "zero timeout",
+                    || Some("give the step time to finish, for example `timeout: 10m`".into()),
+                );
+            }
+        }
+        if let Some((k, v)) = f[7] {
+            d.estimate = self.duration(k, v, "estimate");
+        }
+        if let Some((k, v)) = f[8] {
+            d.retry = self.retry(k, v, "retry");
+        }
+        if let Some((k, v)) = f[9] {
+            d.on_failure = self.on_failure(k, v, "on_failure");
+        }
+        if let Some((k, v)) = f[10]
+            && let Some(s) = self.string(k, v, "role_arn")
+            && let Some(arn) = self.render(&s, v.span, "role_arn", false, None)
+        {
+            if is_role_arn(&arn) {
+                d.role_arn = Some(arn);
+            } else {
+                self.report(
+                    v.span,
+                    format!("`role_arn` is not an IAM role ARN: `{arn}`"),
+                    "not a role ARN",
+                    || Some("write `arn:aws:iam::111122223333:role/NAME`".into()),
+                );
+            }
+        }
+        Some(d)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+}
+
+fn suggest_id(id: &str) -> Option<String> {
+    let s: String = id
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches(['-', '_']).to_string();
+    (valid_id(&s) && s != id && s.len() <= 64).then_some(s)
+}
+
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|r| !r.is_empty())
+}
+
+/// Validates the tree and builds the runbook, or returns every problem found.
+pub(crate) fn build(
+    src: &Source,
+    root: Option<&Node>,
+    duplicates: &[DuplicateKey],
+    overrides: &[(String, String)],
+) -> Result<Runbook, Diagnostics> {
+    let mut v = V {
+        src,
+        problems: Vec::new(),
+        omitted: 0,
+        vars: BTreeMap::new(),
+    };
+    for dup in duplicates {
+        let first_line = v.line_of(dup.first);
+        let key = dup.key.clone();
+        v.report(
+            dup.again,
+            format!("duplicate key `{key}`"),
+            "set again here",
+            || {
+                Some(format!(
+                    "`{key}` is already set on line {first_line}; keep one"
+                ))
+            },
+        );
+    }
+    let runbook = match root {
+        None => {
+            v.report(
+                Span::new(0, 0),
+                "empty runbook: the file has no content",
+                "empty",
+                || Some("start with `version: 1`, a `name` and a list of `steps`".into()),
+            );
+            None
+        }
+        Some(root) => top(&mut v, root, overrides),
+    };
+    match runbook {
+        Some(r) if v.problems.is_empty() && v.omitted == 0 => Ok(r),
+        _ => Err(Diagnostics {
+            problems: v.problems,
+            omitted: v.omitted,
+        }),
+    }
+}
+
+fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Runbook> {
+    if !matches!(root.value, Value::Map(_)) {
+        let found = root.kind_name();
+        v.report(
+            root.span,
+            format!("a runbook must be a mapping, found {found}"),
+            "expected `version:`, `name:`, `steps:`",
+            || Some("start with `version: 1`, a `name` and a list of `steps`".into()),
+        );
+        return None;
+    }
+    let f = v.fields(root, TOP_KEYS, "the runbook");
+    let head = Span::new(root.span.start, root.span.start);
+    // `root.span` is the first key of the document.
+    // vars first: everything else may use them.
+    if let Some((k, n)) = f[4]
+        && !n.is_null()
+        && v.expect_map(k, n, "vars", "vars: { primary: ca-central-1 }")
+        && let Value::Map(entries) = &n.value
+    {
+        for (vk, vv) in entries {
+            let Some(name) = vk.scalar().map(|s| s.text.clone()) else {
+                v.report(
+                    vk.span,
+                    "variable names must be plain strings",
+                    "not a name",
+                    || Some("write variables as `vars: { name: value }`".into()),
+                );
+                continue;
+            };
+            if !valid_var_name(&name) {
+                v.report(
+                    vk.span,
+                    format!("invalid variable name `{name}`"),
+                    "bad name",
+                    || Some("variable names use letters, digits, `-` and `_`".into()),
+                );
+                continue;
+            }
+            if let Some(val) = v.string(vk, vv, &format!("vars.{name}")) {
+                v.vars.entry(name).or_insert(val);
+            }
+        }
+    }
+    for (name, value) in overrides {
+        if v.vars.contains_key(name) {
+            v.vars.insert(name.clone(), value.clone());
+        } else {
+            let help = did_you_mean(name, v.vars.keys().map(String::as_str))
+                .map(|d| format!("{d} only variables declared under `vars:` can be set with `--var`"))
+                .unwrap_or_else(|| format!("declare `{name}` under `vars:` first; only declared variables can be set with `--var`"));
+            let message = format!("`--var {name}=...` sets an undeclared variable");
+            match f[4] {
+                Some((k, _)) => v.report(k.span, message, "variables are declared here", || {
+                    Some(help)
+                }),
+                None => {
+                    if v.full() {
+                        v.omitted += 1;
+                    } else {
+                        v.problems.push(Problem::general(message, Some(help)));
+                    }
+                }
+            }
+        }
+    }
+    // version
+    match f[0] {
+        None => v.report(head, "missing `version`", "runbook starts here", || {
+            Some("add `version: 1` at the top".into())
+        }),
+        Some((k, n)) => match n.scalar().map(|s| s.resolve()) {
+            Some(Resolved::Int(1)) => {}
+            Some(Resolved::Int(x)) => v.report(
+                n.span,
+                format!("unsupported version `{x}`"),
+                "unsupported",
+                || Some("this drillbook reads `version: 1`".into()),
+            ),
+            _ => {
+                let found = n.kind_name();
+                let span = if n.scalar().is_some() { n.span } else { k.span };
+                v.report(
+                    span,
+                    format!("`version` must be the integer 1, found {found}"),
+                    "expected 1",
+                    || Some("write `version: 1` (no quotes)".into()),
+                )
+            }
+        },
+    }
+    let name = match f[1] {
+        None => {
+            v.report(head, "missing `name`", "runbook starts here", || {
+                Some("add `name: my-runbook`".into())
+            });
+            None
+        }
+        Some((k, n)) => v
+            .string(k, n, "name")
+            .and_then(|s| v.render(&s, n.span, "name", false, None)),
+    };
+    let description = f[2].and_then(|(k, n)| {
+        let s = v.string(k, n, "description")?;
+        v.render(&s, n.span, "description", true, None)
+    });
+    let mut objectives = Objectives::default();
+    if let Some((k, n)) = f[3]
+        && v.expect_map(k, n, "objectives", "objectives: { rto: 15m, rpo: 5m }")
+    {
+        let o = v.fields(n, OBJECTIVE_KEYS, "`objectives`");
+        if let Some((k, n)) = o[0] {
+            objectives.rto = v.duration(k, n, "objectives.rto");
+        }
+        if let Some((k, n)) = o[1] {
+            objectives.rpo = v.duration(k, n, "objectives.rpo");
+        }
+    }
+    let mut defaults = Defaults {
+        region: None,
+        timeout: None,
+        retry: Retry::default(),
+        on_failure: None,
+    };
+    let mut defaults_region_given = false;
+    if let Some((k, n)) = f[5]
+        && v.expect_map(
+            k,
+            n,
+            "defaults",
+            "defaults: { region: eu-west-1, timeout: 10m }",
+        )
+    {
+        let d = v.fields(n, DEFAULT_KEYS, "`defaults`");
+        if let Some((k, n)) = d[0] {
+            defaults_region_given = true;
+            defaults.region = v.region(k, n, "defaults.region");
+        }
+        if let Some((k, n)) = d[1] {
+            defaults.timeout = v.duration(k, n, "defaults.timeout");
+            if defaults.timeout == Some(Duration::ZERO) {
+                v.report(
+                    n.span,
+                    "`defaults.timeout` must be greater than zero",
+                    "zero timeout",
+                    || Some("for example `timeout: 10m`".into()),
+                );
+            }
+        }
+        if let Some((k, n)) = d[2] {
+            defaults.retry = v.retry(k, n, "defaults.retry");
+        }
+        if let Some((k, n)) = d[3] {
+            defaults.on_failure = v.on_failure(k, n, "defaults.on_failure");
+        }
+    }
+    let mut accounts = BTreeMap::new();
+    if let Some((k, n)) = f[6]
+        && v.expect_map(k, n, "accounts", "accounts: { primary: \"111122223333\" }")
+        && let Value::Map(entries) = &n.value
+    {
+        for (ak, av) in entries {
+            let Some(label) = ak.scalar().map(|s| s.text.clone()) else {
+                v.report(
+                    ak.span,
+                    "account labels must be plain strings",
+                    "not a label",
+                    || Some("write accounts as `accounts: { primary: \"111122223333\" }`".into()),
+                );
+                continue;
+            };
+            if let Some(id) = v.string(ak, av, &format!("accounts.{label}")) {
+                let id = v.render(&id, av.span, "accounts", false, None);
+                match id {
+                    Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+                        accounts.entry(label).or_insert(id);
+                    }
+                    Some(id) => v.report(av.span, format!("account id `{id}` for `{label}` is not 12 digits"), "not an AWS account id", || {
+                        Some("AWS account ids are exactly 12 digits; quote them to keep leading zeros: `\"012345678901\"`".into())
+                    }),
+                    None => {}
+                }
+            }
+        }
+    }
+    let allow_self_approval = f[7]
+        .and_then(|(k, n)| v.boolean(k, n, "allow_self_approval"))
+        .unwrap_or(false);
+
+    let mut drafts: Vec<Draft> = Vec::new();
+    for (idx, finally) in [(8, false), (9, true)] {
+        let section = if finally { "finally" } else { "steps" };
+        match f[idx] {
+            None => {
+                if !finally {
+                    v.report(
+                        head,
+                        "empty runbook: no `steps`",
+                        "runbook starts here",
+                        || Some("add `steps:` with at least one step".into()),
+                    );
+                }
+            }
+            Some((k, n)) => match &n.value {
+                Value::Seq(items) => {
+                    if items.is_empty() && !finally {
+                        v.report(
+                            k.span,
+                            "empty runbook: `steps` has no steps",
+                            "no steps",
+                            || Some("add at least one step under `steps:`".into()),
+                        );
+                    }
+                    drafts.reserve(items.len());
+                    for item in items {
+                        if let Some(d) = v.step(item, finally) {
+                            drafts.push(d);
+                        }
+                    }
+                }
+                _ if n.is_null() => {
+                    if !finally {
+                        v.report(
+                            k.span,
+                            "empty runbook: `steps` has no steps",
+                            "no steps",
+                            || Some("add at least one step under `steps:`".into()),
+                        );
+                    }
+                }
+                _ => {
+                    let found = n.kind_name();
+                    let span = if n.scalar().is_some() { n.span } else { k.span };
+                    v.report(
+                        span,
+                        format!("`{section}` must be a list of steps, found {found}"),
+                        "expected a list",
+                        || {
+                            Some(format!(
+                                "write `{section}:` followed by `- id: ...` entries"
+                            ))
+                        },
+                    );
+                }
+            },
+        }
+    }
+
+    // Regions: every step whose action needs one must have one.
+    for d in &drafts {
+        if let Some(spec) = d.action
+            && spec.needs_region
+            && d.region.is_none()
+            && defaults.region.is_none()
+            && !defaults_region_given
+            && !d.region_given
+        {
+            let id = d.id.as_ref().map_or("?", |(i, _)| i.as_str()).to_string();
+            let span = d.action_span.unwrap_or(d.span);
+            let action = spec.name;
+            v.report(span, format!("step `{id}` needs a Region for `{action}`"), "no Region for this action", || {
+                Some("add `region: ...` to the step, or `defaults: { region: ... }` to the runbook".into())
+            });
+        }
+    }
+
+    let deps = graph_checks(v, &drafts);
+
+    if !v.problems.is_empty() || v.omitted > 0 {
+        return None;
+    }
+    deps?;
+    let name = name?;
+    let mut steps = Vec::with_capacity(drafts.len());
+    let mut finally = Vec::new();
+    for d in drafts {
+        let spec = d.action?;
+        let step = Step {
+            id: d.id?.0,
+            action: spec.name.to_string(),
+            description: d.description,
+            needs: d.needs.into_iter().map(|(n, _)| n).collect(),
+            region: if spec.needs_region {
+                d.region.or_else(|| defaults.region.clone())
+            } else {
+                None
+            },
+            with: d.with,
+            timeout: d.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            estimate: d.estimate.unwrap_or(spec.default_estimate),
+            retry: RetryPolicy {
+                attempts: d
+                    .retry
+                    .attempts
+                    .or(defaults.retry.attempts)
+                    .unwrap_or(RetryPolicy::default().attempts),
+                backoff: d
+                    .retry
+                    .backoff
+                    .or(defaults.retry.backoff)
+                    .unwrap_or(RetryPolicy::default().backoff),
+            },
+            on_failure: d.on_failure.or(defaults.on_failure).unwrap_or_default(),
+            role_arn: d.role_arn,
+        };
+        if d.finally {
+            finally.push(step);
+        } else {
+            steps.push(step);
+        }
+    }
+    Some(Runbook {
+        name,
+        description,
+        objectives,
+        vars: v.vars.clone(),
+        accounts,
+        allow_self_approval,
+        steps,
+        finally,
+    })
+}
+
+fn valid_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+/// Ids, dependencies, cycles and step-output references. Returns each step's resolved
+/// dependencies (indices into `drafts`) when the graph is sound.
+fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
+    let n = drafts.len();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(n);
+    for (i, d) in drafts.iter().enumerate() {
+        let Some((id, span)) = &d.id else { continue };
+        if let Some(&first) = index.get(id.as_str()) {
+            let line = drafts[first].id.as_ref().map_or(0, |(_, s)| v.line_of(*s));
+            let id = id.clone();
+            v.report(*span, format!("duplicate step id `{id}`"), "used again here", || {
+                Some(format!("the first `{id}` is on line {line}; step ids must be unique across `steps` and `finally`"))
+            });
+        } else {
+            index.insert(id, i);
+        }
+    }
+    let all_ids = || {
+        drafts
+            .iter()
+            .filter_map(|d| d.id.as_ref().map(|(i, _)| i.as_str()))
+    };
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut sound = true;
+    for (i, d) in drafts.iter().enumerate() {
+        let me = d.id.as_ref().map_or("?", |(s, _)| s.as_str());
+        for (k, (need, span)) in d.needs.iter().enumerate() {
+            if d.needs[..k].iter().any(|(x, _)| x == need) {
+                let need = need.clone();
+                v.report(
+                    *span,
+                    format!("`{need}` is listed twice in the `needs` of `{me}`"),
+                    "listed again",
+                    || Some("remove the repeated entry".into()),
+                );
+                continue;
+            }
+            match index.get(need.as_str()) {
+                None => {
+                    sound = false;
+                    let need = need.clone();
+                    v.report(
+                        *span,
+                        format!("step `{me}` needs unknown step `{need}`"),
+                        "no step has this id",
+                        || {
+                            Some(did_you_mean(&need, all_ids()).unwrap_or_else(|| {
+                                "check the spelling, or add a step with this id".into()
+                            }))
+                        },
+                    );
+                }
+                Some(&j) if j == i => {
+                    sound = false;
+                    v.report(
+                        *span,
+                        format!("step `{me}` needs itself"),
+                        "self-dependency",
+                        || Some(format!("remove `{me}` from its own `needs`")),
+                    );
+                }
+                Some(&j) => {
+                    let other = need.as_str();
+                    if !d.finally && drafts[j].finally {
+                        sound = false;
+                        v.report(*span, format!("step `{me}` needs cleanup step `{other}`"), "a `finally` step", || {
+                            Some("`finally` steps run after the graph; move the step into `steps` or drop the dependency".into())
+                        });
+                    } else if d.finally && !drafts[j].finally {
+                        sound = false;
+                        v.report(*span, format!("cleanup step `{me}` needs main step `{other}`"), "a main step", || {
+                            Some("`finally` steps run after every main step anyway; they may only need other `finally` steps".into())
+                        });
+                    } else {
+                        deps[i].push(j);
+                    }
+                }
+            }
+        }
+    }
+    // Cycles.
+    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(n, deps.iter().map(Vec::len).sum());
+    for _ in 0..n {
+        g.add_node(());
+    }
+    for (i, ds) in deps.iter().enumerate() {
+        for &j in ds {
+            g.add_edge(NodeIndex::new(i), NodeIndex::new(j), ());
+        }
+    }
+    let mut cyclic = false;
+    let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+        .map(|c| {
+            let mut c: Vec<usize> = c.into_iter().map(|x| x.index()).collect();
+            c.sort_unstable();
+            c
+        })
+        .collect();
+    sccs.sort();
+    for scc in sccs {
+        cyclic = true;
+        let cycle = find_cycle(&deps, &scc);
+        let name = |i: usize| drafts[i].id.as_ref().map_or("?", |(s, _)| s.as_str());
+        let mut path: Vec<&str> = cycle.iter().map(|&i| name(i)).collect();
+        path.push(name(cycle[0]));
+        let text = path.join(" -> ");
+        let last = *cycle.last().unwrap_or(&cycle[0]);
+        let closing = drafts[last]
+            .needs
+            .iter()
+            .find(|(x, _)| x == name(cycle[0]))
+            .map_or(drafts[last].span, |(_, s)| *s);
+        let pairs: Vec<String> = path
+            .windows(2)
+            .map(|w| format!("`{}` needs `{}`", w[0], w[1]))
+            .collect();
+        let extra = if scc.len() > cycle.len() {
+            format!(" ({} steps are caught in this loop in all)", scc.len())
+        } else {
+            String::new()
+        };
+        v.report(
+            closing,
+            format!("dependency cycle: {text}"),
+            "closes the cycle",
+            || {
+                Some(format!(
+                    "{}; remove one of these dependencies to break the cycle{extra}",
+                    pairs.join(", ")
+                ))
+            },
+        );
+    }
+    // Step output references.
+    let order = if cyclic { None } else { topo_positions(&deps) };
+    let mut stamp: Vec<u32> = Vec::new();
+    let mut epoch = 0u32;
+    let mut queue: Vec<usize> = Vec::new();
+    for (i, d) in drafts.iter().enumerate() {
+        if d.refs.is_empty() {
+            continue;
+        }
+        if stamp.is_empty() {
+            stamp = vec![0; n];
+        }
+        let me = d.id.as_ref().map_or("?", |(s, _)| s.as_str());
+        for r in &d.refs {
+            let Some(&x) = index.get(r.step.as_str()) else {
+                let step = r.step.clone();
+                v.report(
+                    r.span,
+                    format!(
+                        "`{{{{ steps.{step}.{} }}}}` names an unknown step",
+                        r.output
+                    ),
+                    "unknown step",
+                    || {
+                        Some(
+                            did_you_mean(&step, all_ids())
+                                .unwrap_or_else(|| "check the step id".into()),
+                        )
+                    },
+                );
+                continue;
+            };
+            if x == i {
+                v.report(r.span, format!("step `{me}` uses its own output `{}`", r.output), "own output", || {
+                    Some("a step's outputs exist only after it finishes; use another step's output".into())
+                });
+                continue;
+            }
+            let reachable = if d.finally && !drafts[x].finally {
+                true // every main step has finished before cleanup starts
+            } else if d.finally != drafts[x].finally {
+                false
+            } else {
+                epoch += 1;
+                is_ancestor(&deps, i, x, order.as_deref(), &mut stamp, epoch, &mut queue)
+            };
+            if !reachable {
+                let step = r.step.clone();
+                v.report(r.span, format!("step `{me}` uses an output of `{step}`, which is not among its dependencies"), "not a dependency", || {
+                    Some(format!("add `{step}` to the `needs` of `{me}` (directly or through another step) so its outputs exist when `{me}` starts"))
+                });
+                continue;
+            }
+            if let Some(spec) = drafts[x].action
+                && spec.output(&r.output).is_none()
+            {
+                let (output, step) = (r.output.clone(), r.step.clone());
+                v.report(
+                    r.span,
+                    format!("step `{step}` (`{}`) has no output `{output}`", spec.name),
+                    "unknown output",
+                    || {
+                        Some(
+                            match did_you_mean(&output, spec.outputs.iter().map(|o| o.name)) {
+                                Some(d) => d,
+                                None if spec.outputs.is_empty() => {
+                                    format!("`{}` has no outputs", spec.name)
+                                }
+                                None => format!(
+                                    "outputs of `{}`: {}",
+                                    spec.name,
+                                    spec.outputs
+                                        .iter()
+                                        .map(|o| o.name)
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            },
+                        )
+                    },
+                );
+            }
+        }
+    }
+    (sound && !cyclic).then_some(deps)
+}
+
+/// One concrete cycle inside a strongly connected component, starting at its first step.
+fn find_cycle(deps: &[Vec<usize>], scc: &[usize]) -> Vec<usize> {
+    let start = scc[0];
+    let in_scc = |x: usize| scc.binary_search(&x).is_ok();
+    let mut parent: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(u) = queue.pop_front() {
+        for &w in &deps[u] {
+            if w == start {
+                let mut path = vec![u];
+                let mut cur = u;
+                while cur != start {
+                    cur = parent[&cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return path;
+            }
+            if in_scc(w) && !parent.contains_key(&w) {
+                parent.insert(w, u);
+                queue.push_back(w);
+            }
+        }
+    }
+    scc.to_vec()
+}
+
+/// Position of each step in a dependency-first order (Kahn), or `None` when cyclic.
+fn topo_positions(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+    let n = deps.len();
+    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &j in ds {
+            dependents[j].push(i);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut pos = vec![usize::MAX; n];
+    let mut next = 0;
+    while let Some(u) = ready.pop() {
+        pos[u] = next;
+        next += 1;
+        for &w in &dependents[u] {
+            remaining[w] -= 1;
+            if remaining[w] == 0 {
+                ready.push(w);
+            }
+        }
+    }
+    (next == n).then_some(pos)
+}
+
+/// Whether `target` is a transitive dependency of `from` (search over `needs`, pruned by
+/// topological position: nothing placed before `target` can lead to it).
+fn is_ancestor(
+    deps: &[Vec<usize>],
+    from: usize,
+    target: usize,
+    pos: Option<&[usize]>,
+    stamp: &mut [u32],
+    epoch: u32,
+    queue: &mut Vec<usize>,
+) -> bool {
+    if let Some(pos) = pos
+        && pos[target] >= pos[from]
+    {
+        return false;
+    }
+    queue.clear();
+    queue.push(from);
+    stamp[from] = epoch;
+    while let Some(u) = queue.pop() {
+        for &w in &deps[u] {
+            if w == target {
+                return true;
+            }
+            if stamp[w] == epoch {
+                continue;
+            }
+            if let Some(pos) = pos
+                && pos[w] < pos[target]
+            {
+                continue;
+            }
+            stamp[w] = epoch;
+            queue.push(w);
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

@@ -1,0 +1,444 @@
+//! One test per validation error: the rendered diagnostic (message, location, caret, help)
+//! is snapshotted without colour.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::runbook::model::OnFailure;
+use crate::runbook::{Diagnostics, load_str};
+
+const HEAD: &str = "version: 1\nname: t\n";
+
+fn errors(text: &str) -> Diagnostics {
+    errors_with(text, &[])
+}
+
+fn errors_with(text: &str, vars: &[(&str, &str)]) -> Diagnostics {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match load_str(Path::new("test.yaml"), text, &vars) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(d) => d,
+    }
+}
+
+/// Snapshots the rendering of a runbook that has exactly `n` problems.
+macro_rules! check {
+    ($name:ident, $n:expr, $text:expr) => {
+        #[test]
+        fn $name() {
+            let d = errors("- a\n- b\n");
+            let out = d.render(false);
+            assert_eq!(d.len(), $n, "{out}");
+            for p in &d.problems {
+                assert!(p.help.is_some(), "no help for `{}`", p.message);
+            }
+            insta::assert_snapshot!(out);
+        }
+    };
+}
+
+fn wait_step(id: &str) -> String {
+    format!("  - id: {id}\n    action: wait\n    with: {{ duration: 1s }}\n")
+}
+
+check!(invalid_yaml, 1, format!("{HEAD}steps: [ {{ id: a\n"));
+check!(
+    unknown_top_level_field,
+    1,
+    format!("{HEAD}descripton: x\nsteps:\n{}", wait_step("a"))
+);
+check!(
+    unknown_step_field,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: wait\n    nedds: [b]\n    with: {{ duration: 1s }}\n"
+    )
+);
+check!(steps_wrong_type, 1, format!("{HEAD}steps: {{ a: wait }}\n"));
+check!(
+    needs_wrong_type,
+    1,
+    format!("{HEAD}steps:\n{}    needs: {{ b: c }}\n", wait_step("a"))
+);
+check!(
+    bool_wrong_type,
+    1,
+    format!(
+        "{HEAD}allow_self_approval: \"yes\"\nsteps:\n{}",
+        wait_step("a")
+    )
+);
+check!(
+    duplicate_step_id,
+    1,
+    format!("{HEAD}steps:\n{}{}", wait_step("a"), wait_step("a"))
+);
+check!(
+    bad_step_id,
+    1,
+    format!("{HEAD}steps:\n{}", wait_step("Restore_Vault"))
+);
+check!(
+    missing_step_id,
+    1,
+    format!("{HEAD}steps:\n  - action: wait\n    with: {{ duration: 1s }}\n")
+);
+check!(
+    unknown_dependency,
+    1,
+    format!(
+        "{HEAD}steps:\n{}{}    needs: [restore-vaul]\n",
+        wait_step("restore-vault"),
+        wait_step("b")
+    )
+);
+check!(
+    self_dependency,
+    1,
+    format!("{HEAD}steps:\n{}    needs: [a]\n", wait_step("a"))
+);
+check!(
+    dependency_cycle,
+    1,
+    format!(
+        "{HEAD}steps:\n{}    needs: [b]\n{}    needs: [c]\n{}    needs: [a]\n{}",
+        wait_step("a"),
+        wait_step("b"),
+        wait_step("c"),
+        wait_step("d")
+    )
+);
+check!(
+    unknown_action,
+    1,
+    format!("{HEAD}steps:\n  - id: a\n    action: dynamodb.restore\n")
+);
+check!(missing_action, 1, format!("{HEAD}steps:\n  - id: a\n"));
+check!(
+    missing_parameter,
+    1,
+    format!("{HEAD}steps:\n  - id: a\n    action: wait\n")
+);
+check!(
+    unknown_parameter,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: wait\n    with: {{ duration: 1s, durration: 2s }}\n"
+    )
+);
+check!(
+    parameter_wrong_kind,
+    1,
+    format!(
+        "{HEAD}defaults: {{ region: eu-west-1 }}\nsteps:\n  - id: a\n    action: dynamodb.restore_pitr\n    with: {{ source_table: v, target_table: w, min_items: lots }}\n"
+    )
+);
+check!(
+    parameter_not_in_enum,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: route53.failover\n    with: {{ hosted_zone: z., record_name: r, to: secundary }}\n"
+    )
+);
+check!(
+    parameter_bad_duration,
+    1,
+    format!("{HEAD}steps:\n  - id: a\n    action: wait\n    with: {{ duration: 30 }}\n")
+);
+check!(
+    bad_duration,
+    1,
+    format!("{HEAD}steps:\n{}    timeout: 10 minutes\n", wait_step("a"))
+);
+check!(
+    zero_timeout,
+    1,
+    format!("{HEAD}steps:\n{}    timeout: 0s\n", wait_step("a"))
+);
+check!(
+    bad_region,
+    1,
+    format!(
+        "{HEAD}defaults: {{ region: eu-wset-1 }}\nsteps:\n{}",
+        wait_step("a")
+    )
+);
+check!(
+    missing_region,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: kms.verify_crypto\n    with: {{ key: alias/k }}\n"
+    )
+);
+check!(
+    undefined_var,
+    1,
+    format!(
+        "{HEAD}vars: {{ secondary: eu-west-1 }}\ndefaults: {{ region: \"{{{{ vars.secondry }}}}\" }}\nsteps:\n{}",
+        wait_step("a")
+    )
+);
+check!(
+    run_id_outside_with,
+    1,
+    format!(
+        "{HEAD}steps:\n{}    region: \"{{{{ run.id }}}}\"\n",
+        wait_step("a")
+    )
+);
+check!(
+    bad_template_reference,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: approval\n    with: {{ message: \"{{{{ env.HOME }}}}\" }}\n"
+    )
+);
+check!(
+    unclosed_template,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: a\n    action: approval\n    with: {{ message: \"{{{{ vars.x\" }}\n"
+    )
+);
+check!(
+    step_output_not_a_dependency,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    with: {{ message: \"by {{{{ steps.gate.approved_by }}}}\" }}\n"
+    )
+);
+check!(
+    step_output_unknown,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    needs: [gate]\n    with: {{ message: \"by {{{{ steps.gate.approver }}}}\" }}\n"
+    )
+);
+check!(
+    step_output_unknown_step,
+    1,
+    format!(
+        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    needs: [gate]\n    with: {{ message: \"by {{{{ steps.gat.approved_by }}}}\" }}\n"
+    )
+);
+check!(
+    unsupported_version,
+    1,
+    format!("version: 2\nname: t\nsteps:\n{}", wait_step("a"))
+);
+check!(
+    version_not_integer,
+    1,
+    format!("version: \"1\"\nname: t\nsteps:\n{}", wait_step("a"))
+);
+check!(
+    missing_version_and_name,
+    2,
+    format!("steps:\n{}", wait_step("a"))
+);
+check!(empty_steps, 1, format!("{HEAD}steps: []\n"));
+check!(no_steps, 1, HEAD.to_string());
+check!(empty_file, 1, String::new());
+check!(root_not_a_mapping, 1, "- a\n- b\n".to_string());
+check!(
+    account_not_12_digits,
+    1,
+    format!(
+        "{HEAD}accounts: {{ primary: \"12345\" }}\nsteps:\n{}",
+        wait_step("a")
+    )
+);
+check!(
+    duplicate_key,
+    1,
+    format!("{HEAD}name: again\nsteps:\n{}", wait_step("a"))
+);
+check!(
+    finally_needs_main_step,
+    1,
+    format!(
+        "{HEAD}steps:\n{}finally:\n{}    needs: [a]\n",
+        wait_step("a"),
+        wait_step("b")
+    )
+);
+check!(
+    main_step_needs_finally,
+    1,
+    format!(
+        "{HEAD}steps:\n{}    needs: [b]\nfinally:\n{}",
+        wait_step("a"),
+        wait_step("b")
+    )
+);
+check!(
+    retry_attempts_out_of_range,
+    1,
+    format!(
+        "{HEAD}steps:\n{}    retry: {{ attempts: 0 }}\n",
+        wait_step("a")
+    )
+);
+check!(
+    on_failure_unknown,
+    1,
+    format!("{HEAD}steps:\n{}    on_failure: contine\n", wait_step("a"))
+);
+check!(
+    bad_role_arn,
+    1,
+    format!("{HEAD}steps:\n{}    role_arn: drill-role\n", wait_step("a"))
+);
+check!(
+    second_document,
+    1,
+    format!("{HEAD}steps:\n{}---\nname: again\n", wait_step("a"))
+);
+check!(nul_byte, 1, format!("{HEAD}\0steps: []\n"));
+check!(deep_nesting, 1, "[".repeat(10_000));
+
+#[test]
+fn override_of_undeclared_var() {
+    let text = format!("{HEAD}vars: {{ table: vault }}\nsteps:\n{}", wait_step("a"));
+    let d = errors_with(&text, &[("tabel", "x")]);
+    assert_eq!(d.len(), 1);
+    insta::assert_snapshot!(d.render(false));
+}
+
+#[test]
+fn alias_bomb_is_rejected_quickly() {
+    let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut prev = "a".to_string();
+    for i in 0..12 {
+        let name = format!("b{i}");
+        let refs = vec![format!("*{prev}"); 9].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        prev = name;
+    }
+    let start = std::time::Instant::now();
+    let d = errors(&bomb);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(d.problems[0].message.contains("aliases expand"), "{d}");
+    assert!(d.problems[0].location.is_some());
+}
+
+#[test]
+fn every_problem_is_reported_in_one_pass() {
+    let text = "version: 3\nname: t\nsteps:\n  - id: a\n    action: wiat\n  - id: b\n    action: wait\n    needs: [zz]\n    timeout: 5x\n    with: { duration: 1s }\n".to_string();
+    let d = errors(&text);
+    let messages: Vec<&str> = d.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(d.len(), 4, "{messages:?}");
+}
+
+#[test]
+fn problems_are_capped() {
+    let mut text = format!("{HEAD}steps:\n");
+    for i in 0..300 {
+        text.push_str(&format!("  - id: s{i}\n    action: nope\n"));
+    }
+    let d = errors(&text);
+    assert_eq!(d.problems.len(), crate::runbook::diag::MAX_PROBLEMS);
+    assert_eq!(d.len(), 300);
+    assert!(d.render(false).contains("200 more problems"));
+}
+
+#[test]
+fn builds_the_model_with_defaults_vars_and_estimates() {
+    let text = r#"
+version: 1
+name: "{{ vars.app }}-failover"
+objectives: { rto: 15m, rpo: 5m }
+vars: { app: unolock, secondary: eu-west-1, table: vault }
+defaults:
+  region: "{{ vars.secondary }}"
+  timeout: 7m
+  retry: { attempts: 4, backoff: 3s }
+  on_failure: continue
+accounts: { primary: 111122223333 }
+steps:
+  - id: restore-vault
+    action: dynamodb.restore_pitr
+    with:
+      source_table: "{{ vars.table }}"
+      target_table: "{{ vars.table }}-{{ run.id }}"
+      tags: { run: "{{ run.id }}" }
+    retry: { attempts: 2 }
+  - id: point
+    action: apigateway.update_stage
+    region: ca-central-1
+    needs: [restore-vault]
+    estimate: 45s
+    timeout: 1m
+    on_failure: abort
+    with:
+      rest_api: api
+      variables: { table: "{{ steps.restore-vault.table_name }}" }
+  - id: dns
+    action: route53.assert_records
+    needs: [point]
+    with: { hosted_zone: z., record_name: r }
+finally:
+  - id: drop-restored
+    action: dynamodb.delete_table
+    with: { table: "{{ steps.restore-vault.table_name }}" }
+"#;
+    let vars = [("table".to_string(), "vault-test".to_string())];
+    let loaded = load_str(Path::new("t.yaml"), text, &vars).unwrap_or_else(|d| panic!("{d}"));
+    let rb = loaded.runbook;
+    assert_eq!(rb.name, "unolock-failover");
+    assert_eq!(rb.objectives.rto, Some(Duration::from_secs(900)));
+    assert_eq!(rb.accounts["primary"], "111122223333");
+    assert_eq!(rb.vars["table"], "vault-test");
+    let restore = &rb.steps[0];
+    assert_eq!(restore.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(restore.with["source_table"], "vault-test");
+    assert_eq!(restore.with["target_table"], "vault-test-{{ run.id }}");
+    assert_eq!(restore.with["tags"]["run"], "{{ run.id }}");
+    assert_eq!(restore.timeout, Duration::from_secs(420));
+    assert_eq!(restore.estimate, Duration::from_secs(20 * 60)); // the action's default
+    assert_eq!(restore.retry.attempts, 2);
+    assert_eq!(restore.retry.backoff, Duration::from_secs(3));
+    assert_eq!(restore.on_failure, OnFailure::Continue);
+    let point = &rb.steps[1];
+    assert_eq!(point.region.as_deref(), Some("ca-central-1"));
+    assert_eq!(point.estimate, Duration::from_secs(45));
+    assert_eq!(point.on_failure, OnFailure::Abort);
+    assert_eq!(
+        point.with["variables"]["table"],
+        "{{ steps.restore-vault.table_name }}"
+    );
+    assert_eq!(point.needs, vec!["restore-vault"]);
+    // Route 53 actions take no Region.
+    assert_eq!(rb.steps[2].region, None);
+    assert_eq!(rb.finally.len(), 1);
+    assert_eq!(
+        loaded.sha256,
+        crate::runbook::load::sha256_hex(text.as_bytes())
+    );
+}
+
+#[test]
+fn shipped_runbooks_are_valid() {
+    for file in ["region-failover.yaml", "data-corruption-restore.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("runbooks")
+            .join(file);
+        let loaded =
+            crate::runbook::load_file(&path, &[]).unwrap_or_else(|d| panic!("{file}: {d}"));
+        assert!(loaded.runbook.steps.len() >= 4, "{file}");
+        // Prefixed copies for isolated tests.
+        let vars = [("table".to_string(), "t1-vault".to_string())];
+        let loaded = crate::runbook::load_file(&path, &vars).unwrap();
+        assert!(
+            loaded
+                .runbook
+                .steps
+                .iter()
+                .any(|s| s.with.values().any(|v| v.to_string().contains("t1-vault"))),
+            "{file}"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! `drillbook validate` and `drillbook schema`, run as the built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn drillbook(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run drillbook")
+}
+
+fn corpus(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn has_location(stderr: &str, file: &Path) -> bool {
+    let name = file.display().to_string();
+    stderr.match_indices(&name).any(|(i, _)| {
+        let rest = &stderr[i + name.len()..];
+        let mut parts = rest.splitn(3, ':');
+        parts.next() == Some("")
+            && parts
+                .next()
+                .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+            && parts
+                .next()
+                .is_some_and(|c| c.starts_with(|ch: char| ch.is_ascii_digit()))
+    })
+}
+
+#[test]
+fn every_malformed_runbook_is_rejected_with_a_location() {
+    let files = corpus("invalid");
+    assert!(files.len() >= 50, "only {} corpus files", files.len());
+    for file in files {
+        let start = Instant::now();
+        let out = drillbook(&["validate", file.to_str().unwrap()]);
+        let elapsed = start.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}:\n{stderr}", file.display());
+        assert!(
+            has_location(&stderr, &file),
+            "no file:line:col for {}:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            stderr.contains("help:"),
+            "no help for {}:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "{}:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{} took {elapsed:?}",
+            file.display()
+        );
+        assert!(out.stdout.is_empty(), "{}", file.display());
+    }
+}
+
+#[test]
+fn valid_runbooks_pass() {
+    let mut files = corpus("valid");
+    let runbooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    files.push(runbooks.join("region-failover.yaml"));
+    files.push(runbooks.join("data-corruption-restore.yaml"));
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(files.iter().map(|f| f.to_str().unwrap()))
+        .collect();
+    let out = drillbook(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in &files {
+        assert!(stdout.contains(&format!("ok: {}", f.display())), "{stdout}");
+    }
+    assert!(
+        stdout.contains("region-failover.yaml (10 steps)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn one_bad_file_among_good_ones_gives_exit_2_and_reports_both() {
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml");
+    let bad =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/invalid/dependency-cycle.yaml");
+    let out = drillbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: "));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dependency cycle: a -> c -> b -> a"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn var_overrides_are_checked() {
+    let rb = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml");
+    let rb = rb.to_str().unwrap();
+    let out = drillbook(&[
+        "validate",
+        rb,
+        "--var",
+        "table=t1-vault",
+        "--var",
+        "secondary=eu-central-1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = drillbook(&["validate", rb, "--var", "tabel=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `table`?"), "{stderr}");
+
+    let out = drillbook(&["validate", rb, "--var", "secondary=eu-west-9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown Region `eu-west-9`"));
+
+    let out = drillbook(&["validate", rb, "--var", "novalue"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=VALUE"));
+}
+
+#[test]
+fn hostile_files_are_rejected_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    // 50 MB: refused before reading.
+    let huge = dir.path().join("huge.yaml");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(50 * 1024 * 1024).unwrap();
+    // Just under the limit: a long list of scalars.
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, "a: [".to_string() + &"1,".repeat(2_000_000) + "1]\n").unwrap();
+    for (file, expect) in [(&huge, "file too large"), (&big, "more than 1000000 nodes")] {
+        let start = Instant::now();
+        let out = drillbook(&["validate", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expect), "{stderr}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn missing_file_is_an_input_error() {
+    let out = drillbook(&["validate", "/nonexistent/runbook.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn rendered_diagnostic_matches_snapshot() {
+    let file = "tests/corpus/invalid/many-problems.yaml";
+    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args(["validate", file])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn schema_is_json_with_every_action() {
+    let out = drillbook(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "drillbook runbook");
+    let actions = schema
+        .pointer("/$defs/StepSpec/properties/action/enum")
+        .unwrap();
+    for a in [
+        "wait",
+        "approval",
+        "dynamodb.restore_pitr",
+        "route53.failover",
+    ] {
+        assert!(actions.as_array().unwrap().iter().any(|x| x == a), "{a}");
+    }
+    let required = &schema["required"];
+    assert!(required.as_array().unwrap().iter().any(|x| x == "steps"));
+}
+
+#[test]
+fn validate_help_has_examples() {
+    let out = drillbook(&["validate", "--help"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Examples:"), "{stdout}");
+    assert!(stdout.contains("--var"), "{stdout}");
+}
