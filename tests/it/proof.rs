@@ -26,7 +26,7 @@ fn text(o: &Output) -> String {
 
 // ----------------------------------------------------------------------- journal durability
 
-const WAITS: &str = "name: waits\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: b\n    action: wait\n    needs: [a]\n    with: { duration: 0s }\n  - id: c\n    action: wait\n    needs: [a]\n    with: { duration: 0s }\n  - id: d\n    action: wait\n    needs: [b, c]\n    with: { duration: 0s }\n";
+const WAITS: &str = "version: 1\nname: waits\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: b\n    action: wait\n    needs: [a]\n    with: { duration: 0s }\n  - id: c\n    action: wait\n    needs: [a]\n    with: { duration: 0s }\n  - id: d\n    action: wait\n    needs: [b, c]\n    with: { duration: 0s }\n";
 
 /// Runs the `WAITS` runbook for real with the binary; returns (state dir, run id).
 fn real_journal(tmp: &Path) -> (PathBuf, String) {
