@@ -965,7 +965,7 @@ mod tests {
     fn runbook() -> Runbook {
         crate::runbook::load_str(
             std::path::Path::new("rb.yaml"),
-            "name: rb\nobjectives: { rto: 1m }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 1s }\n",
+            "version: 1\nname: rb\nobjectives: { rto: 1m }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 1s }\n",
             &[],
         )
         .map(|l| l.runbook)

@@ -29,7 +29,8 @@ macro_rules! check {
     ($name:ident, $n:expr, $text:expr) => {
         #[test]
         fn $name() {
-            let d = errors("- a\n- b\n");
+            let text: String = ($text).into();
+            let d = errors(&text);
             let out = d.render(false);
             assert_eq!(d.len(), $n, "{out}");
             for p in &d.problems {
