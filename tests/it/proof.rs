@@ -674,6 +674,21 @@ async fn step_level_retries_are_journaled_when_the_sdk_gives_up() {
     let (_, records) = journal(dir.path()).await;
     assert_eq!(retries_of(&records, "switch-dns").len(), 1, "{records:#?}");
     assert_eq!(retries_of(&records, "key-crypto").len(), 1);
+    // The timing report printed at the end shows the second attempt too.
+    let out = text(&o);
+    for (step, action) in [
+        ("switch-dns", "route53.failover"),
+        ("key-crypto", "kms.verify_crypto"),
+    ] {
+        let row: Vec<&str> = out
+            .lines()
+            .find(|l| l.contains(step) && l.contains(action))
+            .unwrap_or_else(|| panic!("no report row for {step}:\n{out}"))
+            .split_whitespace()
+            .filter(|t| *t != "*")
+            .collect();
+        assert_eq!(row[4], "2", "attempts column of {step}: {row:?}");
+    }
     assert_failed_over_once(&seed, &before, "step-level retries").await;
 }
 
