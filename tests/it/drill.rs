@@ -4,28 +4,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::support::{self, Seeded, emulator, unique_prefix};
+use crate::support::{self, Seeded, emulator, unique_prefix, vars_for};
 
 fn repo(path: &str) -> PathBuf {
     support::repo_root().join(path)
-}
-
-/// `--var` arguments pointing the shipped runbooks at a seeded copy.
-fn vars_for(seed: &Seeded) -> Vec<String> {
-    let p = &seed.prefix;
-    [
-        ("table", format!("{p}vault")),
-        ("key", format!("alias/{p}unolock-root")),
-        ("api", format!("{p}unolock-api")),
-        ("domain", format!("api.{p}unolock.example")),
-        ("zone", format!("{p}unolock.example.")),
-        ("record", format!("api.{p}unolock.example")),
-        ("alarm", format!("{p}unolock-api-5xx")),
-        ("dns_ttl", "0s".to_string()),
-    ]
-    .into_iter()
-    .flat_map(|(k, v)| ["--var".to_string(), format!("{k}={v}")])
-    .collect()
 }
 
 struct Drill {

@@ -7,6 +7,7 @@ mod emulator;
 mod engine;
 mod evidence;
 mod plan;
+mod proof;
 mod report;
 mod reports;
 mod support;
