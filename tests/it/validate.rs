@@ -158,7 +158,7 @@ fn hostile_files_are_rejected_quickly() {
     // Just under the limit: a long list of scalars.
     let big = dir.path().join("big.yaml");
     std::fs::write(&big, "a: [".to_string() + &"1,".repeat(2_000_000) + "1]\n").unwrap();
-    for (file, expect) in [(&huge, "file too large"), (&big, "more than 1000000 nodes")] {
+    for (file, expect) in [(&huge, "file too large"), (&big, "nodes")] {
         let start = Instant::now();
         let out = drillbook(&["validate", file.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
