@@ -12,7 +12,7 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// Deepest nesting accepted (a runbook needs about 6 levels).
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes a document may expand to, aliases included.
-pub const MAX_NODES: usize = 1_000_000;
+pub const MAX_NODES: usize = 500_000;
 
 /// A byte range in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -252,10 +252,18 @@ impl Offsets<'_> {
 /// sits on one line, else the rest of its first line).
 fn scalar_end(text: &str, start: usize, value: &str, style: TScalarStyle) -> usize {
     let rest = &text[start..];
+    if style == TScalarStyle::Plain && rest.starts_with(value) && !value.contains('\n') {
+        return start + value.len();
+    }
+    // Look no further than a bounded window: a single huge line must not make this quadratic.
+    let mut window = rest.len().min(value.len().saturating_mul(2) + 256);
+    while !rest.is_char_boundary(window) {
+        window -= 1;
+    }
+    let rest = &rest[..window];
     let line_end = rest.find(['\n', '\r']).unwrap_or(rest.len());
     let line = &rest[..line_end];
     match style {
-        TScalarStyle::Plain if line.starts_with(value) => start + value.len(),
         TScalarStyle::SingleQuoted if line.starts_with('\'') => {
             let b = line.as_bytes();
             let mut i = 1;
