@@ -1,4 +1,5 @@
-//! How long building and rendering the timing report takes for large runs.
+//! How long building and rendering the timing report and the run document (HTML, Markdown,
+//! JUnit, JSON) take for large runs.
 //! `cargo bench --bench report` (target: a 1,000-step run under 1 s).
 
 use std::hint::black_box;
@@ -8,7 +9,7 @@ use chrono::{DateTime, Utc};
 use drillbook::actions::Outcome;
 use drillbook::checkpoint::{Entry, FORMAT_VERSION, GENESIS, Record, StoredRun};
 use drillbook::event::{Mode, RunStatus};
-use drillbook::report::TimingReport;
+use drillbook::report::{RunDocument, TimingReport, html, junit, markdown};
 use drillbook::runbook::{OnFailure, RetryPolicy, Runbook, Step};
 
 /// A random DAG of `n` steps (each needs up to three earlier ones) and the journal of a run
@@ -153,6 +154,28 @@ fn main() {
             "timing report, {n} steps ({} records): build + text + json in {:.1} ms (best of {rounds}; {chars} bytes)",
             run.records.len(),
             best.as_secs_f64() * 1000.0
+        );
+
+        let mut best_html = Duration::MAX;
+        let mut best_all = Duration::MAX;
+        let mut html_bytes = 0;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let doc = RunDocument::build(black_box(&run), black_box(&runbook));
+            let page = html::render(&doc);
+            best_html = best_html.min(t.elapsed());
+            let md = markdown::render(&doc);
+            let xml = junit::render(&doc);
+            let json = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            best_all = best_all.min(t.elapsed());
+            html_bytes = black_box(page.len());
+            black_box(md.len() + xml.len() + json.len());
+        }
+        println!(
+            "run document, {n} steps: build + html in {:.1} ms ({html_bytes} bytes of HTML); \
+             build + html + markdown + junit + json in {:.1} ms (best of {rounds})",
+            best_html.as_secs_f64() * 1000.0,
+            best_all.as_secs_f64() * 1000.0
         );
     }
 }

@@ -412,6 +412,20 @@ where
         ),
     };
     let lower = message.to_lowercase();
+    if lower.contains("loading credentials") || lower.contains("no credentials") {
+        return ActionError::Aws(Box::new(AwsFailure {
+            service: service.to_string(),
+            operation: operation.to_string(),
+            region: region.to_string(),
+            code: "NoCredentials".into(),
+            message: "no AWS credentials could be loaded".into(),
+            retryable: false,
+            request_id: None,
+            hint: "configure credentials (`aws configure`, `aws sso login`, or AWS_PROFILE); \
+                   for the emulator: `eval \"$(localstack/emulator env)\"`"
+                .into(),
+        }));
+    }
     if status == Some(501)
         || code == "NotImplemented"
         || lower.contains("not yet implemented")

@@ -39,6 +39,16 @@ pub fn policy_for(runbook: &Runbook) -> Value {
         entry
             .1
             .extend(resources(spec.service, &step.with, &region, &account));
+        // Calls outside the step's Region: UpdatePrimaryRegion goes to the key's current
+        // primary (unknown before the run), ReplicateKey creates the key in `replica_region`.
+        if spec.control_plane == catalog::ControlPlane::KeyPrimaryRegion {
+            entry.1.insert(format!("arn:aws:kms:*:{account}:key/*"));
+        }
+        if let Some(r) = step.with.get("replica_region").and_then(Value::as_str) {
+            let r = wildcard(r);
+            entry.1.insert(format!("arn:aws:kms:{r}:{account}:key/*"));
+            entry.1.insert(format!("arn:aws:kms:{r}:{account}:alias/*"));
+        }
     }
     let statements: Vec<Value> = groups
         .into_iter()

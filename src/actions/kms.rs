@@ -526,6 +526,54 @@ fn deferral_hint(primary: &str, region: &str) -> String {
     )
 }
 
+/// UpdatePrimaryRegion exactly once. The SDK's own retries are off for this call: when a
+/// response is lost after the request took effect, a blind retry repeats the change (and fails,
+/// since the key is no longer primary where it is sent). Instead, after a retryable error the
+/// key is described again in `region`, and the call is sent again only if the promotion has not
+/// happened (up to 3 sends, like the SDK's standard retry).
+async fn update_primary_region(
+    ctx: &StepContext,
+    region: &str,
+    key_arn: &str,
+    primary: &str,
+    primary_arn: &str,
+) -> Result<(), ActionError> {
+    let client = ctx.aws.kms(primary);
+    let mut sends = 0u32;
+    loop {
+        sends += 1;
+        let sent = send(
+            "UpdatePrimaryRegion",
+            primary,
+            client
+                .update_primary_region()
+                .key_id(primary_arn)
+                .primary_region(region)
+                .customize()
+                .config_override(
+                    aws_sdk_kms::config::Builder::default()
+                        .retry_config(aws_config::retry::RetryConfig::disabled()),
+                )
+                .send(),
+        )
+        .await;
+        let Err(e) = sent else { return Ok(()) };
+        if !e.retryable() {
+            return Err(e);
+        }
+        // Did it take effect although the answer never came?
+        if let Ok(Some(h)) = describe(ctx, region, key_arn).await
+            && h.primary_region.as_deref() == Some(region)
+        {
+            return Ok(());
+        }
+        if sends >= 3 {
+            return Err(e);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100 << sends)).await;
+    }
+}
+
 impl Promote {
     /// Waits while the step Region's copy is `Updating`; `None` when there is no copy.
     async fn settled(
@@ -603,17 +651,7 @@ impl Action for Promote {
         if !k.is_primary() {
             let primary = k.primary_region.clone().unwrap_or_default();
             let primary_arn = k.primary_arn.clone().unwrap_or_else(|| k.arn.clone());
-            let client = ctx.aws.kms(&primary);
-            let sent = send(
-                "UpdatePrimaryRegion",
-                &primary,
-                client
-                    .update_primary_region()
-                    .key_id(&primary_arn)
-                    .primary_region(region)
-                    .send(),
-            )
-            .await;
+            let sent = update_primary_region(ctx, region, &k.arn, &primary, &primary_arn).await;
             match sent {
                 Ok(_) => changes.push(format!("UpdatePrimaryRegion in {primary} to {region}")),
                 Err(e) if unreachable(&e) && optional => {

@@ -562,15 +562,38 @@ impl Action for Failover {
                 health_check_id,
                 to,
             } => {
-                send(
-                    "UpdateHealthCheck",
-                    client
-                        .update_health_check()
-                        .health_check_id(health_check_id)
-                        .inverted(*to)
-                        .send(),
-                )
-                .await?;
+                // Exactly once: the SDK's retries are off for this call; after a retryable
+                // error the health check is read again and the update sent again only if it
+                // did not take effect (a response lost after the change, up to 3 sends).
+                let mut sends = 0u32;
+                loop {
+                    sends += 1;
+                    let sent = send(
+                        "UpdateHealthCheck",
+                        client
+                            .update_health_check()
+                            .health_check_id(health_check_id)
+                            .inverted(*to)
+                            .customize()
+                            .config_override(
+                                aws_sdk_route53::config::Builder::default()
+                                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+                            )
+                            .send(),
+                    )
+                    .await;
+                    let Err(e) = sent else { break };
+                    if !e.retryable() {
+                        return Err(e);
+                    }
+                    if inverted(ctx, health_check_id).await.ok() == Some(*to) {
+                        break;
+                    }
+                    if sends >= 3 {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << sends)).await;
+                }
             }
             Move::Swap => {
                 let batch = ChangeBatch::builder()

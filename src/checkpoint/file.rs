@@ -46,6 +46,59 @@ pub fn line_hash(line: &[u8]) -> String {
     hex::encode(Sha256::digest(line))
 }
 
+/// Every line the store writes ends with `,"sum":"<64 hex>"}`: the SHA-256 of the line's bytes
+/// before that suffix. It makes damage to the *last* record detectable, which the `prev` chain
+/// cannot (nothing follows the last line).
+const SUM_KEY: &[u8] = b",\"sum\":\"";
+const SUM_SUFFIX_LEN: usize = SUM_KEY.len() + 64 + 2;
+
+/// Appends the checksum field to a serialized record (`{...}`).
+fn seal_line(mut line: Vec<u8>) -> Vec<u8> {
+    debug_assert_eq!(line.last(), Some(&b'}'));
+    line.pop();
+    let sum = line_hash(&line);
+    line.extend_from_slice(SUM_KEY);
+    line.extend_from_slice(sum.as_bytes());
+    line.extend_from_slice(b"\"}");
+    line
+}
+
+/// How a line's checksum reads.
+enum LineSum {
+    /// The line ends with a `sum` field matching its bytes.
+    Valid,
+    /// The line ends with a `sum` field that does not match (or a damaged one).
+    Mismatch,
+    /// No checksum (journals written before checksums existed).
+    Absent,
+}
+
+fn line_sum(line: &[u8]) -> LineSum {
+    if line.len() < SUM_SUFFIX_LEN + 1 || !line.ends_with(b"\"}") {
+        return LineSum::Absent;
+    }
+    let start = line.len() - SUM_SUFFIX_LEN;
+    let (body, suffix) = line.split_at(start);
+    let hex = &suffix[SUM_KEY.len()..SUM_KEY.len() + 64];
+    if suffix.starts_with(SUM_KEY) {
+        return if line_hash(body).as_bytes() == hex {
+            LineSum::Valid
+        } else {
+            LineSum::Mismatch
+        };
+    }
+    // `,"xyz":"<64 hex>"}` with another three-byte name: a damaged checksum key, not an old line.
+    let shaped = suffix[0] == b','
+        && suffix[1] == b'"'
+        && suffix[5..8] == *b"\":\""
+        && hex.iter().all(|b| b.is_ascii_hexdigit());
+    if shaped {
+        LineSum::Mismatch
+    } else {
+        LineSum::Absent
+    }
+}
+
 /// Where the next record goes.
 struct Tail {
     file: std::fs::File,
@@ -102,6 +155,24 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     }
 }
 
+/// One journal line (without its newline), exactly as every store writes it.
+pub fn encode_line(
+    seq: u64,
+    at: chrono::DateTime<Utc>,
+    prev: String,
+    entry: Entry,
+) -> Result<Vec<u8>, CheckpointError> {
+    let rec = Record {
+        seq,
+        at,
+        prev,
+        entry,
+    };
+    serde_json::to_vec(&rec)
+        .map(seal_line)
+        .map_err(|e| CheckpointError::Store(format!("cannot encode a record: {e}")))
+}
+
 /// Serializes entries as chained lines after (`next_seq`, `last_hash`); returns the bytes and
 /// the new tail position.
 fn encode(
@@ -112,14 +183,7 @@ fn encode(
     let mut buf = Vec::with_capacity(entries.len() * 256);
     let at = Utc::now();
     for entry in entries {
-        let rec = Record {
-            seq: next_seq,
-            at,
-            prev: last_hash,
-            entry,
-        };
-        let line = serde_json::to_vec(&rec)
-            .map_err(|e| CheckpointError::Store(format!("cannot encode a record: {e}")))?;
+        let line = encode_line(next_seq, at, last_hash, entry)?;
         last_hash = line_hash(&line);
         buf.extend_from_slice(&line);
         buf.push(b'\n');
@@ -145,6 +209,8 @@ pub fn verify_journal(
     let mut prev = GENESIS.to_string();
     let mut rest = bytes;
     let mut line_no = 0usize;
+    // Whether this journal's lines carry checksums (decided by the first line; all or none).
+    let mut journal_summed: Option<bool> = None;
     while !rest.is_empty() {
         line_no += 1;
         let expected_seq = line_no as u64;
@@ -168,6 +234,19 @@ pub fn verify_journal(
                  a write was torn by a crash\nhelp: if the process crashed while writing, delete \
                  this last partial line and resume; that write never completed, so no step relied \
                  on it and the step it described is treated as in doubt (observed again)"
+                    .into(),
+            ));
+        }
+        let sum = line_sum(line);
+        let summed = matches!(sum, LineSum::Valid | LineSum::Mismatch);
+        let first_summed = *journal_summed.get_or_insert(summed);
+        if matches!(sum, LineSum::Mismatch) || summed != first_summed {
+            return Err(corrupt(
+                expected_seq,
+                line_no,
+                "checksum mismatch: the record's bytes do not match its `sum` (the record was \
+                 damaged or edited after it was written)\nhelp: the journal cannot be trusted for \
+                 a resume; keep it as evidence and start a new run"
                     .into(),
             ));
         }
@@ -557,11 +636,51 @@ mod tests {
         std::fs::write(&p, &bad).unwrap();
         match FileStore::new(dir.path()).load("r2").await {
             Err(CheckpointError::Corrupt { line, reason, .. }) => {
-                assert_eq!(line, 3, "{reason}");
-                assert!(reason.contains("hash chain"), "{reason}");
+                assert_eq!(line, 2, "{reason}");
+                assert!(reason.contains("checksum mismatch"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
+
+        // The last record has no successor to carry its hash: its own checksum catches edits.
+        let mut bad = good.clone();
+        let pos = bad.windows(3).rposition(|w| w == b"two").unwrap();
+        bad[pos] = b'T';
+        std::fs::write(&p, &bad).unwrap();
+        match FileStore::new(dir.path()).load("r2").await {
+            Err(CheckpointError::Corrupt { line, reason, .. }) => {
+                assert_eq!(line, 3, "{reason}");
+                assert!(reason.contains("checksum mismatch"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lines_without_checksums_still_verify_but_never_mixed_with_checksummed_ones() {
+        let plain = |seq: u64, prev: &str| {
+            let rec = Record {
+                seq,
+                at: Utc::now(),
+                prev: prev.to_string(),
+                entry: Entry::Note {
+                    message: "m".into(),
+                    data: Default::default(),
+                },
+            };
+            serde_json::to_vec(&rec).unwrap()
+        };
+        let l1 = plain(1, GENESIS);
+        let l2 = plain(2, &line_hash(&l1));
+        let old = [l1.clone(), b"\n".to_vec(), l2, b"\n".to_vec()].concat();
+        assert_eq!(verify_journal("r", &old).unwrap().0.len(), 2);
+        let sealed = seal_line(l1);
+        let l2 = plain(2, &line_hash(&sealed));
+        let mixed = [sealed, b"\n".to_vec(), l2, b"\n".to_vec()].concat();
+        assert!(matches!(
+            verify_journal("r", &mixed),
+            Err(CheckpointError::Corrupt { line: 2, .. })
+        ));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! The first record's `prev` is 64 zeros. A record is durable (fsync'd) before any step that
 //! depends on it starts. See `docs/journal.md` for the full format.
 
+pub mod dynamodb;
 pub mod file;
+pub mod lock;
 mod record;
 
 pub use record::*;

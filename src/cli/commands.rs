@@ -16,10 +16,6 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Evidence(args) => super::evidence::evidence(args),
         Command::Validate(args) => super::validate::validate(&args),
         Command::Schema => super::validate::schema(),
-        #[allow(unreachable_patterns)]
-        _ => {
-            eprintln!("error: not implemented yet");
-            ExitCode::Failed
-        }
+        Command::State(args) => super::state::state(args),
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{ExecOptions, MessageFormat};
 use crate::actions::aws::Aws;
 use crate::checkpoint::file::FileStore;
-use crate::checkpoint::{CheckpointStore, Entry, StoredRun};
+use crate::checkpoint::{Entry, StoredRun};
 use crate::evidence::Signer;
 use crate::report::TimingReport;
 use crate::runbook::Runbook;
@@ -30,7 +30,7 @@ pub(super) struct Finished {
 
 /// Reads a run back (journal verified) with its runbook as run.
 pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finished, String> {
-    let store = FileStore::new(&exec.state_dir);
+    let store = super::state::open_exec(exec).await?;
     let stored = store.load(run_id).await.map_err(|e| e.to_string())?;
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let runbook = crate::runbook::load_str(
@@ -109,12 +109,18 @@ pub(super) async fn finish(
         std::fs::remove_dir_all(&dir).map_err(|e| io("the report directory", e))?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| io("the report directory", e))?;
+    let run_dir = FileStore::new(&exec.state_dir).run_dir(run_id);
+    // With DynamoDB state the run's files are exported into the report directory.
+    let exported = super::state::write_run_files(exec, run_id, &dir).await?;
+    let journal_dir = if exported { &dir } else { &run_dir };
+    let mut doc = crate::report::document::RunDocument::build(&run.stored, &run.runbook);
+    if let Ok(journal) = std::fs::read(journal_dir.join("journal.jsonl")) {
+        doc.set_journal_bytes(&journal);
+    }
+    crate::report::write_all(&dir, &doc).map_err(|e| io("the reports", e))?;
     std::fs::write(dir.join("timing.txt"), run.timing.render_text())
         .map_err(|e| io("timing.txt", e))?;
-    let json = serde_json::to_string_pretty(&run.timing).unwrap_or_default();
-    std::fs::write(dir.join("timing.json"), json).map_err(|e| io("timing.json", e))?;
-    let run_dir = FileStore::new(&exec.state_dir).run_dir(run_id);
-    for f in RUN_FILES {
+    for f in RUN_FILES.iter().filter(|_| !exported) {
         let from = run_dir.join(f);
         if from.exists() {
             std::fs::copy(&from, dir.join(f)).map_err(|e| io(f, e))?;
@@ -152,7 +158,11 @@ pub(super) async fn finish(
 
     if exec.message_format == MessageFormat::Human {
         println!("{}", run.timing.render_text());
-        eprintln!("reports and sealed evidence: {}", dir.display());
+        eprintln!(
+            "reports and sealed evidence: {} (open {})",
+            dir.display(),
+            dir.join("report.html").display()
+        );
     }
     Ok(dir)
 }

@@ -8,6 +8,7 @@ mod finish;
 mod plan;
 mod report;
 mod run;
+mod state;
 mod validate;
 
 pub use exit::ExitCode;
@@ -64,6 +65,8 @@ pub enum Command {
     VerifyEvidence(evidence::VerifyEvidenceArgs),
     /// Evidence keys and sealing.
     Evidence(evidence::EvidenceArgs),
+    /// Shared run state for a team (DynamoDB): create the table.
+    State(state::StateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +136,20 @@ pub struct ExecOptions {
     /// Sign the evidence: `ed25519:KEYFILE` or `kms:alias/NAME[@REGION]` (default: hashes only).
     #[arg(long, value_name = "SPEC")]
     pub sign_with: Option<String>,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
+    pub state: Option<String>,
+    /// Take over the runbook lock whose lease expired (DynamoDB state); recorded in the journal.
+    #[arg(long)]
+    pub steal_lock: bool,
+    /// Lease of the runbook lock (DynamoDB state), renewed every third of it.
+    #[arg(
+        long,
+        env = "DRILLBOOK_LOCK_LEASE",
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
+    pub lock_lease: String,
 }
 
 impl ExecOptions {
@@ -225,27 +242,67 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    #[arg(
+        long,
+        env = "DRILLBOOK_STATE_DIR",
+        default_value = ".drillbook",
+        global = true
+    )]
     pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL", global = true)]
+    pub state: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<state::RunsAction>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// The timing report, for a terminal.
     Text,
+    /// The run document (see docs/report-json.md).
     Json,
+    /// One self-contained page for people who do not run drillbook.
+    Html,
+    /// For a ticket or a pull request.
+    Markdown,
+    /// JUnit XML, for CI dashboards.
+    Junit,
+    /// report.html, report.md, report.json and junit.xml together.
+    All,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Where the report goes:
+  without --output, text, json, markdown and junit are printed to stdout; html is written to
+  ./drillbook-report-<RUN_ID>.html and `all` into ./drillbook-report-<RUN_ID>/.
+  With --output DIR, the report is written into DIR (created) under its usual name:
+  report.txt, report.json, report.html, report.md or junit.xml (all four for `all`, as every
+  run writes them into <report-dir>/<RUN_ID>/). The written paths are printed.
+  The exit code is 0 whenever the report was produced, whatever the run's verdict.")]
 pub struct ReportArgs {
     pub run_id: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
+    /// Write the report into this directory instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
+    pub state: Option<String>,
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away
+    // (`drillbook plan ... | head`) instead of failing to print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = commands::dispatch(cli);
     std::process::ExitCode::from(code as u8)

@@ -1,15 +1,22 @@
 //! `drillbook runs` and `drillbook report RUN_ID`: past runs, from their journals.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
-use crate::report::TimingReport;
+use crate::report::{RunDocument, TimingReport, html, junit, markdown};
 use crate::runbook::Runbook;
 
-/// The journal store for `--state-dir`.
-fn open_store(state_dir: &Path) -> impl CheckpointStore {
-    crate::checkpoint::file::FileStore::new(state_dir)
+/// The journal store of `--state`, else `--state-dir`.
+fn open_store(
+    state: &Option<String>,
+    state_dir: &Path,
+) -> Result<Arc<dyn CheckpointStore>, ExitCode> {
+    block_on(super::state::open(state, state_dir, &None))?.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::Invalid
+    })
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
@@ -25,14 +32,19 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
     }
 }
 
-fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
+/// `--state URL` or `--state-dir DIR`, for hints.
+fn location(state: &Option<String>, state_dir: &Path) -> String {
+    match state {
+        Some(url) => format!("--state '{url}'"),
+        None => format!("--state-dir {}", state_dir.display()),
+    }
+}
+
+fn report_store_error(e: &CheckpointError, location: &str) -> ExitCode {
     eprintln!("error: {e}");
     match e {
         CheckpointError::NotFound(_) => {
-            eprintln!(
-                "help: list the runs with `drillbook runs --state-dir {}`",
-                state_dir.display()
-            );
+            eprintln!("help: list the runs with `drillbook runs {location}`");
             ExitCode::Invalid
         }
         CheckpointError::Corrupt { .. } => {
@@ -47,14 +59,23 @@ fn report_store_error(e: &CheckpointError, state_dir: &Path) -> ExitCode {
 
 /// `drillbook runs`.
 pub(super) fn runs(args: RunsArgs) -> ExitCode {
-    let store = open_store(&args.state_dir);
+    if let Some(super::state::RunsAction::Export { run_id, dir }) = &args.action {
+        return super::state::export(&args, run_id, dir);
+    }
+    let store = match open_store(&args.state, &args.state_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let list = match block_on(store.list()) {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
         Err(code) => return code,
     };
     if list.is_empty() {
-        println!("no runs in {}", args.state_dir.display());
+        match &args.state {
+            Some(url) => println!("no runs in {url}"),
+            None => println!("no runs in {}", args.state_dir.display()),
+        }
         return ExitCode::Success;
     }
     print!("{}", runs_table(&list));
@@ -106,25 +127,84 @@ pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
 
 /// `drillbook report RUN_ID`.
 pub(super) fn report(args: ReportArgs) -> ExitCode {
-    let store = open_store(&args.state_dir);
+    let store = match open_store(&args.state, &args.state_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let run = match block_on(store.load(&args.run_id)) {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return report_store_error(&e, &args.state_dir),
+        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
         Err(code) => return code,
     };
     let runbook = runbook_of(&run);
-    let report = TimingReport::from_journal(&run, &runbook);
-    match args.format {
-        ReportFormat::Text => print!("{}", report.render_text()),
-        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+    let document = || {
+        let mut doc = RunDocument::build(&run, &runbook);
+        // The head of the chain from the journal's own bytes, when the file is there.
+        let journal =
+            crate::checkpoint::file::FileStore::new(&args.state_dir).journal_path(&run.run_id);
+        if let Ok(bytes) = std::fs::read(journal) {
+            doc.set_journal_bytes(&bytes);
+        }
+        doc
+    };
+    let default_name = format!("drillbook-report-{}", run.run_id);
+    let (name, text) = match args.format {
+        ReportFormat::Text => (
+            "report.txt",
+            TimingReport::from_journal(&run, &runbook).render_text(),
+        ),
+        ReportFormat::Json => match serde_json::to_string_pretty(&document()) {
+            Ok(s) => ("report.json", s + "\n"),
             Err(e) => {
                 eprintln!("error: cannot write the report as JSON: {e}");
                 return ExitCode::Failed;
             }
         },
+        ReportFormat::Markdown => ("report.md", markdown::render(&document())),
+        ReportFormat::Junit => ("junit.xml", junit::render(&document())),
+        ReportFormat::Html => ("report.html", html::render(&document())),
+        ReportFormat::All => {
+            let dir = args
+                .output
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from(&default_name));
+            return match crate::report::write_all(&dir, &document()) {
+                Ok(paths) => {
+                    for p in paths {
+                        println!("wrote {}", p.display());
+                    }
+                    ExitCode::Success
+                }
+                Err(e) => write_error(&dir, &e),
+            };
+        }
+    };
+    let path = match (&args.output, args.format) {
+        (Some(dir), _) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return write_error(dir, &e);
+            }
+            dir.join(name)
+        }
+        (None, ReportFormat::Html) => std::path::PathBuf::from(format!("{default_name}.html")),
+        (None, _) => {
+            print!("{text}");
+            return ExitCode::Success;
+        }
+    };
+    match std::fs::write(&path, text) {
+        Ok(()) => {
+            println!("wrote {}", path.display());
+            ExitCode::Success
+        }
+        Err(e) => write_error(&path, &e),
     }
-    ExitCode::Success
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> ExitCode {
+    eprintln!("error: cannot write the report to {}: {e}", path.display());
+    eprintln!("help: choose a writable directory with `--output DIR`");
+    ExitCode::Failed
 }
 
 /// The runbook as it was run, parsed from the text stored with the run. When it no longer

@@ -139,7 +139,7 @@ async fn after_run(
 
 /// Prints what the run ended with and maps it to an exit code.
 pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
-    let dir = state_dir_flag(&exec.state_dir);
+    let dir = super::state::location_flag(exec).unwrap_or_else(|| state_dir_flag(&exec.state_dir));
     for (step, err) in &res.failed {
         eprintln!("error: step `{step}` failed: {err}");
         if let Some(h) = err.hint() {
@@ -279,8 +279,15 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::Invalid;
             }
         }
-        let engine = engine_for(&args.exec, aws.clone());
-        match engine.run(&loaded, mode).await {
+        let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await
+        {
+            Ok(s) => s,
+            Err(c) => return c,
+        };
+        let engine = engine_with(&args.exec, aws.clone(), store);
+        let result = engine.run(&loaded, mode).await;
+        super::state::release(lock).await;
+        match result {
             Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
             Err(e) => engine_error(e),
         }
@@ -288,8 +295,17 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
 }
 
 pub(super) fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
+    engine_with(exec, aws, Arc::new(FileStore::new(&exec.state_dir)))
+}
+
+/// An engine writing to `store` (the file store, or the DynamoDB store under its lock).
+pub(super) fn engine_with(
+    exec: &ExecOptions,
+    aws: Arc<Aws>,
+    store: Arc<dyn crate::checkpoint::CheckpointStore>,
+) -> Engine {
     Engine::new(
-        Arc::new(FileStore::new(&exec.state_dir)),
+        store,
         Registry::builtin(),
         aws,
         Arc::new(crate::report::Console::detect(exec.message_format).state_dir(&exec.state_dir)),
@@ -315,8 +331,14 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
     rt.block_on(async {
         // Which AWS access the run needs is known only once its runbook is loaded; the
         // engine loads it, so decide from the stored copy here.
-        let store = FileStore::new(&args.exec.state_dir);
-        let stored = match crate::checkpoint::CheckpointStore::load(&store, &args.run_id).await {
+        let store = match super::state::open_exec(&args.exec).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::Invalid;
+            }
+        };
+        let stored = match store.load(&args.run_id).await {
             Ok(s) => s,
             Err(e) => return engine_error(e.into()),
         };
@@ -333,8 +355,18 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
         .ok()
         .map(|l| l.runbook);
         let aws = aws_for(runbook.as_ref(), mode, &args.exec.profile).await;
-        let engine = engine_for(&args.exec, aws.clone());
-        match engine.resume(&args.run_id, args.force).await {
+        let name = runbook
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| stored.runbook_path.clone());
+        let (store, lock) = match super::state::prepare(&args.exec, &name, &args.run_id).await {
+            Ok(s) => s,
+            Err(c) => return c,
+        };
+        let engine = engine_with(&args.exec, aws.clone(), store);
+        let result = engine.resume(&args.run_id, args.force).await;
+        super::state::release(lock).await;
+        match result {
             Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
             Err(e) => engine_error(e),
         }

@@ -232,10 +232,12 @@ impl Engine {
                     forced = true;
                 }
                 String::from_utf8(bytes).map_err(|_| {
-                    EngineError::Runbook(crate::runbook::Diagnostics::message(format!(
-                        "{}: not UTF-8",
-                        path.display()
-                    )))
+                    EngineError::Runbook(crate::runbook::Diagnostics::single(
+                        crate::runbook::diag::Problem::general(
+                            format!("{}: not UTF-8", path.display()),
+                            None,
+                        ),
+                    ))
                 })?
             }
             Err(e) => {
@@ -403,6 +405,9 @@ struct Walk {
     granted: HashMap<String, Identity>,
     /// Approval step -> its message, for steps awaiting approval.
     approval_messages: HashMap<String, String>,
+    /// Dry-run: the step (this one or an upstream one) whose changes this step comes after.
+    /// A read-only check downstream of a change cannot hold before the change is made.
+    after_change: Vec<Option<String>>,
     n_main: usize,
 }
 
@@ -434,6 +439,7 @@ impl Walk {
             ids,
             index,
             status: vec![Status::Pending; all.len()],
+            after_change: vec![None; all.len()],
             remaining,
             dependents,
             outputs: BTreeMap::new(),
@@ -654,6 +660,12 @@ impl Driver<'_> {
             }
         };
         self.walk.status[i] = Status::Running;
+        let upstream_change = step
+            .needs
+            .iter()
+            .filter_map(|n| self.walk.index.get(n))
+            .find_map(|&d| self.walk.after_change[d].clone());
+        self.walk.after_change[i] = upstream_change.clone();
         let job = StepJob {
             idx: i,
             action,
@@ -668,6 +680,7 @@ impl Driver<'_> {
                 waits: WaitMeter::default(),
             },
             mode: self.mode,
+            upstream_change,
             timeout: step.timeout,
             retry: step.retry,
             journal: self.tx.clone(),
@@ -683,6 +696,11 @@ impl Driver<'_> {
         match &d.result {
             Ok(outcome) => {
                 self.walk.status[d.idx] = Status::Succeeded;
+                let mutates = crate::actions::catalog::lookup(&self.step(d.idx).action)
+                    .is_some_and(|a| a.mutates);
+                if self.mode == Mode::DryRun && mutates && !outcome.changes.is_empty() {
+                    self.walk.after_change[d.idx] = Some(id.clone());
+                }
                 self.walk
                     .outputs
                     .insert(id.clone(), outcome.outputs.clone());

@@ -32,6 +32,8 @@ pub(super) struct StepJob {
     pub action: Arc<dyn Action>,
     pub ctx: StepContext,
     pub mode: Mode,
+    /// Dry-run: the upstream step whose (not yet made) changes this step comes after.
+    pub upstream_change: Option<String>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub journal: UnboundedSender<Entry>,
@@ -139,10 +141,28 @@ impl StepJob {
             step: ctx.step_id.clone(),
             observation: obs.clone(),
         });
+        let mut obs = obs;
         if !obs.findings.is_empty() {
-            return Err(ActionError::Precondition {
-                findings: obs.findings,
-            });
+            match (&self.mode, &self.upstream_change) {
+                // A check downstream of a change that a dry run does not make cannot hold yet:
+                // report it, do not fail on it.
+                (Mode::DryRun, Some(upstream)) => {
+                    obs.summary = format!(
+                        "not checkable before `{upstream}` makes its changes (a dry run makes none): {}",
+                        obs.findings
+                            .iter()
+                            .map(|f| f.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                    obs.findings.clear();
+                }
+                _ => {
+                    return Err(ActionError::Precondition {
+                        findings: obs.findings,
+                    });
+                }
+            }
         }
         match self.mode {
             Mode::DryRun => {

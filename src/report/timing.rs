@@ -827,15 +827,27 @@ name: failover
 objectives: { rto: 2m }
 defaults: { region: eu-west-1 }
 steps:
-  - { id: check-pitr, action: dynamodb.assert_pitr, with: { table: t } }
+  - { id: check-pitr, action: dynamodb.assert_pitr, with: { table: vault } }
   - { id: check-key, action: kms.assert_replica, with: { key: alias/k } }
-  - { id: restore-vault, action: dynamodb.restore_pitr, needs: [check-pitr], with: { source_table: t, target_table: r } }
+  - id: restore-vault
+    action: dynamodb.restore_pitr
+    needs: [check-pitr]
+    with: { source_table: vault, target_table: vault-copy }
   - { id: promote-key, action: kms.promote, needs: [check-key], with: { key: alias/k } }
-  - { id: update-stage, action: apigateway.update_stage, needs: [promote-key, restore-vault], with: { rest_api: a, variables: { table: r } } }
-  - { id: switch-dns, action: route53.failover, needs: [update-stage], with: { hosted_zone: z., record_name: r } }
-  - { id: verify-alarm, action: cloudwatch.wait_alarm, needs: [switch-dns], with: { alarms: [a] } }
+  - id: update-stage
+    action: apigateway.update_stage
+    needs: [promote-key, restore-vault]
+    with: { rest_api: api, variables: { table: vault-copy } }
+  - id: switch-dns
+    action: route53.failover
+    needs: [update-stage]
+    with: { hosted_zone: example.com., record_name: api.example.com }
+  - id: verify-alarm
+    action: cloudwatch.wait_alarm
+    needs: [switch-dns]
+    with: { alarms: [api-5xx] }
 finally:
-  - { id: delete-restored, action: dynamodb.delete_table, with: { table: r } }
+  - { id: delete-restored, action: dynamodb.delete_table, with: { table: vault-copy } }
 "#;
 
     fn t0() -> DateTime<Utc> {

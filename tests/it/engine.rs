@@ -227,15 +227,15 @@ fn a_byte_corrupted_journal_is_refused_with_a_clear_error() {
     let p = d.journal_path(&id);
     let mut bytes = std::fs::read(&p).unwrap();
     // Change one byte of the first record (its step list): `"s0"` becomes `"t0"`; the
-    // second line's `prev` no longer matches.
+    // line's own checksum (and the second line's `prev`) no longer match.
     let at = bytes.windows(4).position(|w| w == b"\"s0\"").unwrap();
     bytes[at + 1] = b't';
     std::fs::write(&p, &bytes).unwrap();
     let o = d.run(&["resume", &id]);
     assert_eq!(code(&o), 2);
     let err = stderr(&o);
-    assert!(err.contains("hash chain broken"), "{err}");
-    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("line 1"), "{err}");
     assert!(err.contains("help:"), "{err}");
 }
 

@@ -1,9 +1,15 @@
+//! The integration test binary: one module per area.
+
 mod actions_data;
 mod actions_net;
+mod drill;
 mod emulator;
 mod engine;
 mod evidence;
 mod plan;
+mod proof;
 mod report;
+mod reports;
 mod support;
+mod team;
 mod validate;

@@ -279,31 +279,31 @@ steps:
     with: { table: vault }
   - id: check-key
     action: kms.assert_replica
-    with: { key: alias/unolock-root }
+    with: { key: alias/k }
   - id: restore-vault
     action: dynamodb.restore_pitr
+    with: { source_table: vault, target_table: vault-copy }
     needs: [check-pitr]
-    with: { source_table: vault, target_table: vault-restored }
   - id: promote-key
     action: kms.promote
+    with: { key: alias/k }
     needs: [check-key]
-    with: { key: alias/unolock-root }
   - id: update-stage
     action: apigateway.update_stage
+    with: { rest_api: api, variables: { table: vault-copy } }
     needs: [promote-key, restore-vault]
-    with: { rest_api: unolock-api, variables: { table: vault-restored } }
   - id: switch-dns
     action: route53.failover
+    with: { hosted_zone: example.com., record_name: api.example.com }
     needs: [update-stage]
-    with: { hosted_zone: unolock.example., record_name: api.unolock.example }
   - id: verify-alarm
     action: cloudwatch.wait_alarm
+    with: { alarms: [api-5xx] }
     needs: [switch-dns]
-    with: { alarms: [unolock-api-5xx] }
 finally:
   - id: delete-restored
     action: dynamodb.delete_table
-    with: { table: vault-restored }
+    with: { table: vault-copy }
 "#;
 
 fn started_entry(mode: Mode) -> Entry {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod actions;
+pub mod faults;
 pub mod http;
 pub mod localstack;
 pub mod recorder;
@@ -295,6 +296,24 @@ where
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// `--var` arguments pointing the shipped runbooks at a seeded copy.
+pub fn vars_for(seed: &Seeded) -> Vec<String> {
+    let p = &seed.prefix;
+    [
+        ("table", format!("{p}vault")),
+        ("key", format!("alias/{p}unolock-root")),
+        ("api", format!("{p}unolock-api")),
+        ("domain", format!("api.{p}unolock.example")),
+        ("zone", format!("{p}unolock.example.")),
+        ("record", format!("api.{p}unolock.example")),
+        ("alarm", format!("{p}unolock-api-5xx")),
+        ("dns_ttl", "0s".to_string()),
+    ]
+    .into_iter()
+    .flat_map(|(k, v)| ["--var".to_string(), format!("{k}={v}")])
+    .collect()
 }
 
 // ----------------------------------------------------------------------------- seed output

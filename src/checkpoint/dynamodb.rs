@@ -1,0 +1,655 @@
+//! The DynamoDB checkpoint store: run state in one table, so any machine with access can list,
+//! report, resume or take over a run (`--state dynamodb://TABLE?region=REGION`).
+//!
+//! One table, partition key `run_id` (S), sort key `seq` (N):
+//!
+//! ```text
+//! run_id=<run id>       seq=0   kind=run: runbook_text, runbook_sha256, runbook_path, vars_json
+//! run_id=<run id>       seq=N   line: the journal line N, byte for byte as the file store writes it
+//! run_id=lock#<name>    seq=0   kind=lock: the runbook lock (see `lock.rs`)
+//! ```
+//!
+//! Every record is written with a conditional put (`attribute_not_exists(seq)`), so two writers
+//! can never both write record N; the loser gets [`CheckpointError::Store`] saying so. The hash
+//! chain is the file store's: `load` concatenates the lines in `seq` order and verifies them with
+//! [`super::file::verify_journal`], and [`DynamoDbStore::export`] writes the file-store layout.
+//! `list` scans the seq-0 items (fine for hundreds of runs; a GSI would be needed beyond).
+//! Throttling is retried by the SDK's standard retry policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+
+use super::file::{encode_line, line_hash, status_of, valid_run_id, verify_journal};
+use super::{CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, RunSummary, StoredRun};
+use crate::actions::aws::aws_error;
+use crate::event::Mode;
+
+/// A parsed `--state` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateUrl {
+    pub table: String,
+    pub region: String,
+}
+
+impl StateUrl {
+    /// Parses `dynamodb://TABLE?region=REGION`.
+    pub fn parse(url: &str) -> Result<StateUrl, String> {
+        let help = "help: write the state location as `dynamodb://TABLE?region=REGION`";
+        let Some(rest) = url.strip_prefix("dynamodb://") else {
+            return Err(format!("unsupported state URL `{url}`\n{help}"));
+        };
+        let (table, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let valid_table = (3..=255).contains(&table.len())
+            && table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid_table {
+            return Err(format!(
+                "invalid table name `{table}` in `{url}` (3-255 of a-z A-Z 0-9 _ - .)\n{help}"
+            ));
+        }
+        let mut region = None;
+        for kv in query.split('&').filter(|s| !s.is_empty()) {
+            match kv.split_once('=') {
+                Some(("region", r)) if !r.is_empty() => region = Some(r.to_string()),
+                _ => return Err(format!("unknown parameter `{kv}` in `{url}`\n{help}")),
+            }
+        }
+        let region = region
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+            .ok_or_else(|| format!("no Region in `{url}` and AWS_REGION is not set\n{help}"))?;
+        Ok(StateUrl {
+            table: table.to_string(),
+            region,
+        })
+    }
+}
+
+impl std::fmt::Display for StateUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dynamodb://{}?region={}", self.table, self.region)
+    }
+}
+
+/// The IAM actions the store needs on the table (`state init` prints them).
+pub const IAM_ACTIONS: &[&str] = &[
+    "dynamodb:DescribeTable",
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+];
+
+/// Additional actions `state init` needs once, to create the table.
+pub const IAM_INIT_ACTIONS: &[&str] = &[
+    "dynamodb:CreateTable",
+    "dynamodb:UpdateContinuousBackups",
+    "dynamodb:DescribeContinuousBackups",
+];
+
+/// Batches of at least this many records are written as one transaction (one round trip);
+/// smaller ones as consecutive conditional puts (transactions cost twice the write capacity).
+const TRANSACTION_MIN: usize = 8;
+
+/// Where the next record goes.
+#[derive(Debug, Clone)]
+struct Tail {
+    next_seq: u64,
+    last_hash: String,
+}
+
+/// The tail of one run's journal, read on first append.
+type TailSlot = Arc<tokio::sync::Mutex<Option<Tail>>>;
+
+/// Journals in a DynamoDB table. Cheap to clone.
+#[derive(Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    url: StateUrl,
+    tails: Arc<Mutex<HashMap<String, TailSlot>>>,
+}
+
+/// A store error from an SDK error.
+pub(crate) fn sdk_err<E>(
+    op: &str,
+    region: &str,
+    e: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> CheckpointError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let a = aws_error("dynamodb", op, region, e);
+    match a.hint() {
+        Some(h) => CheckpointError::Store(format!("{a}\nhelp: {h}")),
+        None => CheckpointError::Store(a.to_string()),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &HashMap<String, AttributeValue>, k: &str) -> Option<i64> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A run's stored pieces, unverified.
+struct Raw {
+    meta: HashMap<String, AttributeValue>,
+    journal: Vec<u8>,
+}
+
+impl DynamoDbStore {
+    pub fn new(client: Client, url: StateUrl) -> DynamoDbStore {
+        DynamoDbStore {
+            client,
+            url,
+            tails: Arc::default(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn url(&self) -> &StateUrl {
+        &self.url
+    }
+
+    fn err<E>(
+        &self,
+        op: &str,
+        e: SdkError<E, aws_smithy_runtime_api::http::Response>,
+    ) -> CheckpointError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
+    {
+        sdk_err(op, &self.url.region, e)
+    }
+
+    fn tail(&self, run_id: &str) -> TailSlot {
+        self.tails
+            .lock()
+            .expect("tail map poisoned")
+            .entry(run_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Writes record `seq` unless it exists. Returns false when another writer got there first.
+    async fn put_line(
+        &self,
+        run_id: &str,
+        seq: u64,
+        line: Vec<u8>,
+    ) -> Result<bool, CheckpointError> {
+        let line = String::from_utf8(line)
+            .map_err(|_| CheckpointError::Store("a record is not UTF-8".into()))?;
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.url.table)
+            .item("run_id", s(run_id))
+            .item("seq", n(seq))
+            .item("line", s(line))
+            .condition_expression("attribute_not_exists(seq)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err("PutItem", e)),
+        }
+    }
+
+    /// Writes several records in one transaction, each unless it exists. Returns false when
+    /// another writer got one of them first (then none is written).
+    async fn put_lines(
+        &self,
+        run_id: &str,
+        lines: Vec<(u64, Vec<u8>)>,
+    ) -> Result<bool, CheckpointError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let mut req = self.client.transact_write_items();
+        for (seq, line) in lines {
+            let line = String::from_utf8(line)
+                .map_err(|_| CheckpointError::Store("a record is not UTF-8".into()))?;
+            let put = Put::builder()
+                .table_name(&self.url.table)
+                .item("run_id", s(run_id))
+                .item("seq", n(seq))
+                .item("line", s(line))
+                .condition_expression("attribute_not_exists(seq)")
+                .build()
+                .map_err(|e| CheckpointError::Store(e.to_string()))?;
+            req = req.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                    match se {
+                        TransactWriteItemsError::TransactionCanceledException(t) => t
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                        _ => false,
+                    }
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err("TransactWriteItems", e)),
+        }
+    }
+
+    fn conflict(&self, run_id: &str, seq: u64) -> CheckpointError {
+        CheckpointError::Store(format!(
+            "record {seq} of run `{run_id}` was already written by another process: two \
+             processes are driving this run\nhelp: stop one of them; the runbook lock \
+             (`drillbook run` with `--state dynamodb://...`) prevents this"
+        ))
+    }
+
+    async fn raw(&self, run_id: &str) -> Result<Raw, CheckpointError> {
+        if !valid_run_id(run_id) {
+            return Err(CheckpointError::NotFound(run_id.to_string()));
+        }
+        let mut meta = None;
+        let mut journal = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.url.table)
+                .key_condition_expression("run_id = :r")
+                .expression_attribute_values(":r", s(run_id))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.err("Query", e))?;
+            for item in out.items() {
+                if get_n(item, "seq") == Some(0) {
+                    meta = Some(item.clone());
+                } else {
+                    journal.extend_from_slice(get_s(item, "line").unwrap_or_default().as_bytes());
+                    journal.push(b'\n');
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        let meta = meta.ok_or_else(|| CheckpointError::NotFound(run_id.to_string()))?;
+        Ok(Raw { meta, journal })
+    }
+
+    /// Writes the file-store layout of a run (`runbook.yaml`, `runbook.sha256`, `vars.json`,
+    /// `journal.jsonl`) into `dir`, after verifying its chain. Returns the stored run.
+    pub async fn export(&self, run_id: &str, dir: &Path) -> Result<StoredRun, CheckpointError> {
+        let raw = self.raw(run_id).await?;
+        let run = self.stored(run_id, &raw)?;
+        let vars_json = get_s(&raw.meta, "vars_json").unwrap_or_default();
+        let io = |p: &Path| {
+            let path = p.display().to_string();
+            move |source| CheckpointError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let sha_line = format!("{}\n", run.runbook_sha256);
+        let files: [(&str, &[u8]); 4] = [
+            ("runbook.yaml", run.runbook_text.as_bytes()),
+            ("runbook.sha256", sha_line.as_bytes()),
+            ("vars.json", vars_json.as_bytes()),
+            ("journal.jsonl", &raw.journal),
+        ];
+        for (name, bytes) in files {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).map_err(io(&p))?;
+        }
+        Ok(run)
+    }
+
+    fn stored(&self, run_id: &str, raw: &Raw) -> Result<StoredRun, CheckpointError> {
+        let (records, _) = verify_journal(run_id, &raw.journal)?;
+        let corrupt = |reason: &str| CheckpointError::Corrupt {
+            run_id: run_id.to_string(),
+            seq: 0,
+            line: 0,
+            reason: reason.to_string(),
+        };
+        let runbook_text =
+            get_s(&raw.meta, "runbook_text").ok_or_else(|| corrupt("no runbook text"))?;
+        let runbook_sha256 = get_s(&raw.meta, "runbook_sha256").unwrap_or_default();
+        if crate::runbook::load::sha256_hex(runbook_text.as_bytes()) != runbook_sha256 {
+            return Err(corrupt("the stored runbook does not match its SHA-256"));
+        }
+        let vars: BTreeMap<String, String> =
+            serde_json::from_str(&get_s(&raw.meta, "vars_json").unwrap_or_default())
+                .map_err(|e| corrupt(&format!("vars: {e}")))?;
+        let runbook_path = match &records[0].entry {
+            Entry::RunStarted { runbook, .. } => runbook.clone(),
+            _ => {
+                return Err(CheckpointError::Corrupt {
+                    run_id: run_id.to_string(),
+                    seq: 1,
+                    line: 1,
+                    reason: "the first record is not `run_started`".into(),
+                });
+            }
+        };
+        Ok(StoredRun {
+            run_id: run_id.to_string(),
+            runbook_text,
+            runbook_path,
+            runbook_sha256,
+            vars,
+            records,
+        })
+    }
+
+    /// Creates the table (on-demand, PITR on, deletion protection on) unless it exists; waits
+    /// until it is active. Returns true when it was created.
+    pub async fn create_table(&self) -> Result<bool, CheckpointError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType,
+            PointInTimeRecoverySpecification, ScalarAttributeType,
+        };
+        let attr = |name: &str, t: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(t)
+                .build()
+                .expect("complete attribute definition")
+        };
+        let key = |name: &str, t: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(t)
+                .build()
+                .expect("complete key element")
+        };
+        let res = self
+            .client
+            .create_table()
+            .table_name(&self.url.table)
+            .attribute_definitions(attr("run_id", ScalarAttributeType::S))
+            .attribute_definitions(attr("seq", ScalarAttributeType::N))
+            .key_schema(key("run_id", KeyType::Hash))
+            .key_schema(key("seq", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .deletion_protection_enabled(true)
+            .send()
+            .await;
+        let created = match res {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_in_use_exception()) =>
+            {
+                false
+            }
+            Err(e) => return Err(self.err("CreateTable", e)),
+        };
+        for _ in 0..120 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.url.table)
+                .send()
+                .await
+                .map_err(|e| self.err("DescribeTable", e))?;
+            let active = out
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| *s == aws_sdk_dynamodb::types::TableStatus::Active);
+            if active {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        self.client
+            .update_continuous_backups()
+            .table_name(&self.url.table)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder()
+                    .point_in_time_recovery_enabled(true)
+                    .build()
+                    .expect("complete PITR specification"),
+            )
+            .send()
+            .await
+            .map_err(|e| self.err("UpdateContinuousBackups", e))?;
+        Ok(created)
+    }
+}
+
+#[async_trait::async_trait]
+impl CheckpointStore for DynamoDbStore {
+    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError> {
+        if !valid_run_id(&run.run_id) {
+            return Err(CheckpointError::Store(format!(
+                "invalid run id `{}`",
+                run.run_id
+            )));
+        }
+        let sha = crate::runbook::load::sha256_hex(run.runbook_text.as_bytes());
+        let vars = serde_json::to_string_pretty(&run.vars)
+            .map_err(|e| CheckpointError::Store(e.to_string()))?;
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.url.table)
+            .item("run_id", s(&run.run_id))
+            .item("seq", n(0))
+            .item("kind", s("run"))
+            .item("runbook_text", s(&run.runbook_text))
+            .item("runbook_sha256", s(sha))
+            .item("runbook_path", s(&run.runbook_path))
+            .item("vars_json", s(vars))
+            .item("created_at", s(Utc::now().to_rfc3339()))
+            .condition_expression("attribute_not_exists(run_id)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                // The engine draws another id on AlreadyExists.
+                return Err(CheckpointError::Io {
+                    path: format!("{}/{}", self.url, run.run_id),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "the run already exists",
+                    ),
+                });
+            }
+            Err(e) => return Err(self.err("PutItem", e)),
+        }
+        let line = encode_line(1, Utc::now(), GENESIS.to_string(), first)?;
+        let hash = line_hash(&line);
+        if !self.put_line(&run.run_id, 1, line).await? {
+            return Err(self.conflict(&run.run_id, 1));
+        }
+        *self.tail(&run.run_id).lock().await = Some(Tail {
+            next_seq: 2,
+            last_hash: hash,
+        });
+        Ok(())
+    }
+
+    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let slot = self.tail(run_id);
+        let mut guard = slot.lock().await;
+        if guard.is_none() {
+            let raw = self.raw(run_id).await?;
+            let (records, last_hash) = verify_journal(run_id, &raw.journal)?;
+            *guard = Some(Tail {
+                next_seq: records.len() as u64 + 1,
+                last_hash,
+            });
+        }
+        let at = Utc::now();
+        let tail = guard.as_mut().expect("tail just set");
+        // Chunks of up to 100 records (the TransactWriteItems limit): one round trip each, all
+        // or nothing, every record conditional on its absence.
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            let mut lines = Vec::new();
+            let (mut seq, mut hash) = (tail.next_seq, tail.last_hash.clone());
+            for entry in entries.by_ref().take(100) {
+                let line = encode_line(seq, at, hash, entry)?;
+                hash = line_hash(&line);
+                lines.push((seq, line));
+                seq += 1;
+            }
+            let first = tail.next_seq;
+            let res = if lines.len() >= TRANSACTION_MIN {
+                self.put_lines(run_id, lines).await
+            } else {
+                // One conditional put after the other: a crash leaves a valid prefix.
+                let mut res = Ok(true);
+                let mut done = tail.next_seq;
+                for (seq, line) in lines {
+                    res = self.put_line(run_id, seq, line).await;
+                    if !matches!(res, Ok(true)) {
+                        break;
+                    }
+                    done = seq + 1;
+                }
+                if !matches!(res, Ok(true)) && done > tail.next_seq {
+                    // Part of the batch is written: forget the tail, re-read next time.
+                    *guard = None;
+                    return match res {
+                        Ok(_) => Err(self.conflict(run_id, done)),
+                        Err(e) => Err(e),
+                    };
+                }
+                res
+            };
+            match res {
+                Ok(true) => {
+                    tail.next_seq = seq;
+                    tail.last_hash = hash;
+                }
+                Ok(false) => {
+                    *guard = None;
+                    return Err(self.conflict(run_id, first));
+                }
+                Err(e) => {
+                    // Unknown whether it was written: re-read the journal next time.
+                    *guard = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
+        let raw = self.raw(run_id).await?;
+        self.stored(run_id, &raw)
+    }
+
+    async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError> {
+        let mut ids = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.url.table)
+                .filter_expression("#s = :z AND #k = :k")
+                .expression_attribute_names("#s", "seq")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":z", n(0))
+                .expression_attribute_values(":k", s("run"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.err("Scan", e))?;
+            ids.extend(out.items().iter().filter_map(|i| get_s(i, "run_id")));
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            let summary = match self.load(&id).await {
+                Ok(run) => match &run.records[0].entry {
+                    Entry::RunStarted { runbook, mode, .. } => RunSummary {
+                        run_id: id.clone(),
+                        runbook: runbook.clone(),
+                        started_at: run.records[0].at,
+                        mode: *mode,
+                        status: status_of(&run.records),
+                    },
+                    _ => continue,
+                },
+                Err(CheckpointError::Corrupt { .. }) => RunSummary {
+                    run_id: id.clone(),
+                    runbook: String::new(),
+                    started_at: chrono::DateTime::<Utc>::UNIX_EPOCH,
+                    mode: Mode::DryRun,
+                    status: "corrupt".into(),
+                },
+                Err(e) => return Err(e),
+            };
+            out.push(summary);
+        }
+        out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_state_urls() {
+        let u = StateUrl::parse("dynamodb://drill-state?region=eu-west-1").unwrap();
+        assert_eq!(u.table, "drill-state");
+        assert_eq!(u.region, "eu-west-1");
+        assert_eq!(u.to_string(), "dynamodb://drill-state?region=eu-west-1");
+        assert!(StateUrl::parse("s3://x").unwrap_err().contains("help:"));
+        assert!(StateUrl::parse("dynamodb://a?region=x").is_err());
+        assert!(StateUrl::parse("dynamodb://table?colour=red").is_err());
+    }
+}

@@ -1,0 +1,1124 @@
+//! The run document: everything a report says about one run, built once from the journal and
+//! rendered by the HTML, Markdown, JUnit and JSON writers. Its JSON shape (`format_version: 1`)
+//! is documented in `docs/report-json.md`.
+//!
+//! Cost: the timing report (O(records + steps + edges)), plus one pass over the records.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::timing::{RtoVerdict, StepStatus, TimingReport};
+use crate::actions::aws::{Identity, Impairment};
+use crate::actions::{Finding, Observation};
+use crate::checkpoint::{Entry, GENESIS, StoredRun};
+use crate::event::Mode;
+use crate::runbook::Runbook;
+use crate::scenario::ExpectationVerdict;
+
+/// Version of the JSON shape of [`RunDocument`].
+pub const DOCUMENT_FORMAT_VERSION: u32 = 1;
+
+/// The one-word answer a report leads with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Executed, every step succeeded, every objective and expectation held.
+    #[serde(rename = "passed")]
+    Passed,
+    /// A step failed, an objective was missed or an expectation did not hold.
+    #[serde(rename = "failed")]
+    Failed,
+    /// Waiting for an approval, interrupted, or still running: resumable.
+    #[serde(rename = "paused")]
+    Paused,
+    /// A dry run that found nothing wrong: nothing was changed.
+    #[serde(rename = "dry-run")]
+    DryRun,
+}
+
+impl Verdict {
+    /// `PASSED`, `FAILED`, `PAUSED`, `DRY RUN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Paused => "PAUSED",
+            Verdict::DryRun => "DRY RUN",
+        }
+    }
+    /// `passed`, `failed`, `paused`, `dry-run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Paused => "paused",
+            Verdict::DryRun => "dry-run",
+        }
+    }
+}
+
+/// What became of a step (the timing report's status, in the document's own, stable type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Succeeded,
+    /// Succeeded without acting: an optional step that could not act now (its outcome's summary
+    /// starts with `deferred`, e.g. a KMS promotion while the old primary Region is down).
+    Deferred,
+    Failed,
+    Skipped,
+    AwaitingApproval,
+    InDoubt,
+    NotStarted,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Succeeded => "succeeded",
+            StepState::Deferred => "deferred",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+            StepState::AwaitingApproval => "awaiting approval",
+            StepState::InDoubt => "in doubt",
+            StepState::NotStarted => "not started",
+        }
+    }
+}
+
+impl From<StepStatus> for StepState {
+    fn from(s: StepStatus) -> StepState {
+        match s {
+            StepStatus::Succeeded => StepState::Succeeded,
+            StepStatus::Failed => StepState::Failed,
+            StepStatus::Skipped => StepState::Skipped,
+            StepStatus::AwaitingApproval => StepState::AwaitingApproval,
+            StepStatus::InDoubt => StepState::InDoubt,
+            StepStatus::NotStarted => StepState::NotStarted,
+        }
+    }
+}
+
+/// Whether an objective held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveState {
+    Met,
+    Missed,
+    /// Dry run, unfinished run, or nothing to measure it with.
+    NotAssessed,
+}
+
+impl ObjectiveState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectiveState::Met => "met",
+            ObjectiveState::Missed => "missed",
+            ObjectiveState::NotAssessed => "not assessed",
+        }
+    }
+}
+
+/// The runbook as run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunbookInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Path as given to drillbook.
+    pub path: String,
+    /// Hex SHA-256 of the runbook file as run.
+    pub sha256: String,
+}
+
+/// The game-day scenario, for a drill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// Who ran it, from where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RanBy {
+    /// The AWS caller identity's ARN (STS GetCallerIdentity), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Local user name.
+    pub user: String,
+    pub host: String,
+}
+
+/// A resume of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    pub at: DateTime<Utc>,
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_arn: Option<String>,
+    /// Steps that were in flight when the previous process stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_doubt: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+}
+
+/// A stretch of time in which no process worked on the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+/// One recovery objective against what was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveRow {
+    /// `rto` or `rpo`.
+    pub objective: String,
+    pub target_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_ms: Option<u64>,
+    pub verdict: ObjectiveState,
+    /// How it was measured, or why it was not assessed.
+    pub how: String,
+}
+
+/// Calls an impaired Region refused, grouped by the step that made them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpairedStep {
+    /// `None`: made outside any step (expectation checks, identity lookup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub calls: Vec<RefusedCall>,
+}
+
+/// One distinct refused call and how often it was refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusedCall {
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+    pub count: u32,
+}
+
+/// An approval step: who was asked, who approved, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRow {
+    pub step: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+    /// `None` while it is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<Identity>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+}
+
+/// A failed attempt that was retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryRow {
+    pub attempt: u32,
+    pub error: String,
+    pub delay_ms: u64,
+}
+
+/// What a step observed (its last observation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+}
+
+/// One step of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub id: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// A `finally:` (cleanup) step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup: bool,
+    pub status: StepState,
+    /// Offsets in wall-clock milliseconds since the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_ms: Option<u64>,
+    /// Active duration (paused gaps left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    pub attempts: u32,
+    pub aws_wait_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_ms: Option<u64>,
+    /// On the actual critical path.
+    pub critical: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+    /// Changes the observation said `apply` would make (what a dry run would change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub would_change: Vec<String>,
+    /// The outcome's summary, for a step that succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Changes actually made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<RetryRow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// How many steps ended how.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepCounts {
+    pub total: usize,
+    pub succeeded: usize,
+    /// Optional steps that could not act (counted apart from `succeeded`).
+    pub deferred: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// Awaiting approval, in doubt or not started.
+    pub other: usize,
+}
+
+/// The journal's size and the head of its hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalInfo {
+    pub records: u64,
+    /// Hex SHA-256 of the journal's last line.
+    pub head_sha256: String,
+}
+
+/// Everything a report says about one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDocument {
+    pub format_version: u32,
+    pub verdict: Verdict,
+    /// One sentence saying why.
+    pub headline: String,
+    pub run_id: String,
+    /// The journal's status: `succeeded`, `failed`, `paused`, or `running` when it has no end.
+    pub status: String,
+    pub mode: Mode,
+    pub runbook: RunbookInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioInfo>,
+    pub ran_by: RanBy,
+    /// The drillbook version that ran it.
+    pub drillbook_version: String,
+    /// The drillbook version that wrote this report.
+    pub report_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Wall clock, first record to last.
+    pub total_ms: u64,
+    /// Wall clock minus paused gaps.
+    pub active_ms: u64,
+    pub resumes: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<Resume>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<Pause>,
+    pub objectives: Vec<ObjectiveRow>,
+    pub expectations: Vec<ExpectationVerdict>,
+    pub impaired: Vec<Impairment>,
+    pub impaired_steps: Vec<ImpairedStep>,
+    pub approvals: Vec<ApprovalRow>,
+    pub counts: StepCounts,
+    /// Step ids, first to last.
+    pub critical_path: Vec<String>,
+    pub critical_path_ms: u64,
+    /// Ordered by start; steps that never started last.
+    pub steps: Vec<StepRow>,
+    pub journal: JournalInfo,
+}
+
+/// Per-step facts gathered from the records.
+#[derive(Default)]
+struct Gathered<'a> {
+    observation: Option<&'a Observation>,
+    result: Option<&'a str>,
+    deferred: bool,
+    changed: Option<&'a [String]>,
+    outputs: Option<&'a BTreeMap<String, String>>,
+    retries: Vec<RetryRow>,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+impl RunDocument {
+    /// Builds the document of a stored run, with its runbook (parsed from the stored text).
+    pub fn build(run: &StoredRun, runbook: &Runbook) -> RunDocument {
+        let timing = TimingReport::from_journal(run, runbook);
+
+        let mut ran_by = RanBy {
+            identity_arn: None,
+            account: None,
+            user: String::new(),
+            host: String::new(),
+        };
+        let mut drillbook_version = String::new();
+        let mut runbook_path = run.runbook_path.clone();
+        let mut runbook_sha = run.runbook_sha256.clone();
+        let mut resumed = Vec::new();
+        let mut approvals: Vec<ApprovalRow> = Vec::new();
+        let mut judged = None;
+        let mut gathered: HashMap<&str, Gathered> = HashMap::new();
+
+        for rec in &run.records {
+            match &rec.entry {
+                Entry::RunStarted {
+                    runbook,
+                    runbook_sha256,
+                    identity,
+                    host,
+                    user,
+                    drillbook_version: v,
+                    ..
+                } => {
+                    if runbook_path.is_empty() {
+                        runbook_path = runbook.clone();
+                    }
+                    if runbook_sha.is_empty() {
+                        runbook_sha = runbook_sha256.clone();
+                    }
+                    ran_by.identity_arn = identity.as_ref().map(|i| i.arn.clone());
+                    ran_by.account = identity.as_ref().map(|i| i.account.clone());
+                    ran_by.user = user.clone();
+                    ran_by.host = host.clone();
+                    drillbook_version = v.clone();
+                }
+                Entry::RunResumed {
+                    identity,
+                    host,
+                    in_doubt,
+                    forced,
+                } => resumed.push(Resume {
+                    at: rec.at,
+                    host: host.clone(),
+                    identity_arn: identity.as_ref().map(|i| i.arn.clone()),
+                    in_doubt: in_doubt.clone(),
+                    forced: *forced,
+                }),
+                Entry::StepObserved { step, observation } => {
+                    gathered.entry(step).or_default().observation = Some(observation);
+                }
+                Entry::StepRetrying {
+                    step,
+                    attempt,
+                    error,
+                    delay_ms,
+                } => gathered.entry(step).or_default().retries.push(RetryRow {
+                    attempt: *attempt,
+                    error: error.to_string(),
+                    delay_ms: *delay_ms,
+                }),
+                Entry::StepSucceeded { step, outcome, .. } => {
+                    let g = gathered.entry(step).or_default();
+                    g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
+                    g.deferred = outcome.summary.starts_with("deferred");
+                    g.changed = Some(&outcome.changes);
+                    g.outputs = Some(&outcome.outputs);
+                }
+                Entry::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
+                    step: step.clone(),
+                    message: message.clone(),
+                    requested_at: Some(rec.at),
+                    granted_at: None,
+                    approver: None,
+                    comment: String::new(),
+                }),
+                Entry::ApprovalGranted {
+                    step,
+                    approver,
+                    comment,
+                } => {
+                    let row = match approvals
+                        .iter_mut()
+                        .rev()
+                        .find(|a| &a.step == step && a.granted_at.is_none())
+                    {
+                        Some(row) => row,
+                        None => {
+                            approvals.push(ApprovalRow {
+                                step: step.clone(),
+                                message: String::new(),
+                                requested_at: None,
+                                granted_at: None,
+                                approver: None,
+                                comment: String::new(),
+                            });
+                            approvals.last_mut().expect("just pushed")
+                        }
+                    };
+                    row.granted_at = Some(rec.at);
+                    row.approver = Some(approver.clone());
+                    row.comment = comment.clone();
+                }
+                Entry::DrillJudged {
+                    scenario,
+                    scenario_sha256,
+                    impaired,
+                    refused_calls,
+                    verdicts,
+                } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
+                Entry::StepStarted { .. }
+                | Entry::StepFailed { .. }
+                | Entry::StepSkipped { .. }
+                | Entry::RunPaused { .. }
+                | Entry::RunFinished { .. }
+                | Entry::Note { .. } => {}
+            }
+        }
+
+        // Steps: the timing rows, completed with what the runbook and the records say.
+        let spec: HashMap<&str, &crate::runbook::Step> = runbook
+            .steps
+            .iter()
+            .chain(&runbook.finally)
+            .map(|s| (s.id.as_str(), s))
+            .collect();
+        let mut counts = StepCounts::default();
+        let steps: Vec<StepRow> = timing
+            .steps
+            .iter()
+            .map(|t| {
+                let s = spec.get(t.id.as_str());
+                let g = gathered.remove(t.id.as_str()).unwrap_or_default();
+                let status = match StepState::from(t.status) {
+                    StepState::Succeeded if g.deferred => StepState::Deferred,
+                    other => other,
+                };
+                counts.total += 1;
+                match status {
+                    StepState::Succeeded => counts.succeeded += 1,
+                    StepState::Deferred => counts.deferred += 1,
+                    StepState::Failed => counts.failed += 1,
+                    StepState::Skipped => counts.skipped += 1,
+                    _ => counts.other += 1,
+                }
+                let outputs = match g.outputs {
+                    Some(o) if !o.is_empty() => o.clone(),
+                    _ => g.observation.map(|o| o.outputs.clone()).unwrap_or_default(),
+                };
+                StepRow {
+                    id: t.id.clone(),
+                    action: if t.action.is_empty() {
+                        s.map(|s| s.action.clone()).unwrap_or_default()
+                    } else {
+                        t.action.clone()
+                    },
+                    description: s.and_then(|s| s.description.clone()),
+                    region: s.and_then(|s| s.region.clone()),
+                    needs: s.map(|s| s.needs.clone()).unwrap_or_default(),
+                    cleanup: t.cleanup,
+                    status,
+                    start_ms: t.start_ms,
+                    finish_ms: t.finish_ms,
+                    duration_ms: t.duration_ms,
+                    attempts: t.attempts,
+                    aws_wait_ms: t.aws_wait_ms,
+                    slack_ms: t.slack_ms,
+                    critical: t.critical,
+                    observed: g.observation.map(|o| Observed {
+                        summary: o.summary.clone(),
+                        facts: o.facts.clone(),
+                        findings: o.findings.clone(),
+                    }),
+                    would_change: g.observation.map(|o| o.changes.clone()).unwrap_or_default(),
+                    result: g.result.map(str::to_string),
+                    changed: g.changed.map(<[String]>::to_vec).unwrap_or_default(),
+                    outputs,
+                    retries: g.retries,
+                    error: t.error.clone(),
+                    hint: t.hint.clone(),
+                    reason: t.reason.clone(),
+                }
+            })
+            .collect();
+
+        // Objectives: the drill's verdicts when it was judged, else the RTO from the timing
+        // report and the RPO from the largest exposure a step measured.
+        let objectives: Vec<ObjectiveRow> = match &judged {
+            Some((.., verdicts)) => verdicts
+                .objectives
+                .iter()
+                .map(|o| ObjectiveRow {
+                    objective: o.objective.clone(),
+                    target_ms: ms(o.target),
+                    measured_ms: o.measured.map(ms),
+                    verdict: match (o.met, o.measured) {
+                        (true, _) => ObjectiveState::Met,
+                        (false, Some(_)) => ObjectiveState::Missed,
+                        (false, None) => ObjectiveState::NotAssessed,
+                    },
+                    how: o.how.clone(),
+                })
+                .collect(),
+            None => {
+                let mut rows = Vec::new();
+                if let Some(r) = &timing.rto {
+                    rows.push(ObjectiveRow {
+                        objective: "rto".into(),
+                        target_ms: r.rto_ms,
+                        measured_ms: Some(r.total_ms),
+                        verdict: match r.verdict {
+                            RtoVerdict::Met => ObjectiveState::Met,
+                            RtoVerdict::Missed => ObjectiveState::Missed,
+                            RtoVerdict::NotAssessed => ObjectiveState::NotAssessed,
+                        },
+                        how: match &r.note {
+                            Some(n) => format!("wall-clock time of the run; {n}"),
+                            None => {
+                                "wall-clock time from the run's first record to its last".into()
+                            }
+                        },
+                    });
+                }
+                if let Some(rpo) = runbook.objectives.rpo {
+                    let exposure = steps
+                        .iter()
+                        .filter_map(|s| s.outputs.get("exposure_seconds"))
+                        .filter_map(|v| v.parse::<f64>().ok())
+                        .filter(|v| v.is_finite())
+                        .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
+                    let target_ms = ms(rpo);
+                    rows.push(match exposure {
+                        Some(secs) if timing.mode == Mode::Execute => {
+                            let measured = (secs.max(0.0) * 1000.0).round() as u64;
+                            ObjectiveRow {
+                                objective: "rpo".into(),
+                                target_ms,
+                                measured_ms: Some(measured),
+                                verdict: if measured <= target_ms {
+                                    ObjectiveState::Met
+                                } else {
+                                    ObjectiveState::Missed
+                                },
+                                how: "largest gap between now and the latest restorable time"
+                                    .into(),
+                            }
+                        }
+                        _ => ObjectiveRow {
+                            objective: "rpo".into(),
+                            target_ms,
+                            measured_ms: None,
+                            verdict: ObjectiveState::NotAssessed,
+                            how: if timing.mode == Mode::DryRun {
+                                "dry-run: not assessed".into()
+                            } else {
+                                "not measured: no step reported `exposure_seconds`".into()
+                            },
+                        },
+                    });
+                }
+                rows
+            }
+        };
+
+        let (scenario, expectations, impaired, impaired_steps) = match &judged {
+            Some((name, sha, impaired, refused, verdicts)) => {
+                // Group refused calls by step, in order of first refusal; count duplicates.
+                let mut groups: Vec<ImpairedStep> = Vec::new();
+                let mut by_step: HashMap<Option<&str>, usize> = HashMap::new();
+                for c in refused.iter() {
+                    let k = *by_step.entry(c.step.as_deref()).or_insert_with(|| {
+                        groups.push(ImpairedStep {
+                            step: c.step.clone(),
+                            calls: Vec::new(),
+                        });
+                        groups.len() - 1
+                    });
+                    let calls = &mut groups[k].calls;
+                    match calls.iter_mut().find(|x| {
+                        x.region == c.region && x.service == c.service && x.operation == c.operation
+                    }) {
+                        Some(x) => x.count += 1,
+                        None => calls.push(RefusedCall {
+                            region: c.region.clone(),
+                            service: c.service.clone(),
+                            operation: c.operation.clone(),
+                            count: 1,
+                        }),
+                    }
+                }
+                (
+                    Some(ScenarioInfo {
+                        name: name.to_string(),
+                        sha256: sha.to_string(),
+                    }),
+                    verdicts.expectations.clone(),
+                    impaired.to_vec(),
+                    groups,
+                )
+            }
+            None => (None, Vec::new(), Vec::new(), Vec::new()),
+        };
+
+        let failed_steps: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.status == StepState::Failed)
+            .map(|s| s.id.as_str())
+            .collect();
+        let failed_expectations: Vec<&str> = expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| e.id.as_str())
+            .collect();
+        let missed: Vec<String> = objectives
+            .iter()
+            .filter(|o| {
+                o.verdict == ObjectiveState::Missed
+                    || (judged.is_some() && o.verdict == ObjectiveState::NotAssessed)
+            })
+            .map(|o| o.objective.to_uppercase())
+            .collect();
+        let awaiting: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.status == StepState::AwaitingApproval)
+            .map(|s| s.id.as_str())
+            .collect();
+
+        let verdict = if timing.status == "failed"
+            || !failed_steps.is_empty()
+            || !failed_expectations.is_empty()
+            || !missed.is_empty()
+        {
+            Verdict::Failed
+        } else if timing.status != "succeeded" {
+            Verdict::Paused
+        } else if timing.mode == Mode::DryRun {
+            Verdict::DryRun
+        } else {
+            Verdict::Passed
+        };
+        let headline = headline(
+            verdict,
+            &timing.status,
+            timing.mode,
+            judged.is_some(),
+            &failed_steps,
+            &failed_expectations,
+            &missed,
+            &awaiting,
+            &run.run_id,
+            &counts,
+        );
+
+        let journal = JournalInfo {
+            records: run.records.len() as u64,
+            head_sha256: run
+                .records
+                .last()
+                .and_then(|r| serde_json::to_string(r).ok())
+                .map(|l| crate::runbook::load::sha256_hex(l.as_bytes()))
+                .unwrap_or_else(|| GENESIS.to_string()),
+        };
+
+        RunDocument {
+            format_version: DOCUMENT_FORMAT_VERSION,
+            verdict,
+            headline,
+            run_id: run.run_id.clone(),
+            status: timing.status.clone(),
+            mode: timing.mode,
+            runbook: RunbookInfo {
+                name: runbook.name.clone(),
+                description: runbook.description.clone(),
+                path: runbook_path,
+                sha256: runbook_sha,
+            },
+            scenario,
+            ran_by,
+            drillbook_version,
+            report_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: timing.started_at,
+            ended_at: timing.ended_at,
+            total_ms: timing.total_ms,
+            active_ms: timing.active_ms,
+            resumes: timing.resumes,
+            resumed,
+            pauses: timing
+                .gaps
+                .iter()
+                .map(|g| Pause {
+                    from_ms: g.from_ms,
+                    to_ms: g.to_ms,
+                })
+                .collect(),
+            objectives,
+            expectations,
+            impaired,
+            impaired_steps,
+            approvals,
+            counts,
+            critical_path: timing.critical_path.clone(),
+            critical_path_ms: timing.critical_path_ms,
+            steps,
+            journal,
+        }
+    }
+
+    /// Sets the journal's head from the journal file's bytes. [`RunDocument::build`] computes it
+    /// from the parsed records, which matches the file as drillbook writes it; a caller that has
+    /// the file should prefer its bytes.
+    pub fn set_journal_bytes(&mut self, journal: &[u8]) {
+        let body = journal.strip_suffix(b"\n").unwrap_or(journal);
+        let last = body.rsplit(|&b| b == b'\n').next().unwrap_or(b"");
+        if !last.is_empty() {
+            self.journal.head_sha256 = crate::runbook::load::sha256_hex(last);
+        }
+    }
+
+    /// True for a game-day drill (a scenario judged the run).
+    pub fn is_drill(&self) -> bool {
+        self.scenario.is_some()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn headline(
+    verdict: Verdict,
+    status: &str,
+    mode: Mode,
+    drill: bool,
+    failed_steps: &[&str],
+    failed_expectations: &[&str],
+    missed: &[String],
+    awaiting: &[&str],
+    run_id: &str,
+    counts: &StepCounts,
+) -> String {
+    let list = |ids: &[&str]| {
+        let shown: Vec<String> = ids.iter().take(3).map(|i| format!("`{i}`")).collect();
+        let more = ids.len().saturating_sub(3);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    match verdict {
+        Verdict::Failed => {
+            let mut why = Vec::new();
+            if !failed_steps.is_empty() {
+                why.push(format!(
+                    "{} {} failed",
+                    if failed_steps.len() == 1 {
+                        "step"
+                    } else {
+                        "steps"
+                    },
+                    list(failed_steps)
+                ));
+            }
+            if !failed_expectations.is_empty() {
+                why.push(format!(
+                    "{} {} did not hold",
+                    if failed_expectations.len() == 1 {
+                        "expectation"
+                    } else {
+                        "expectations"
+                    },
+                    list(failed_expectations)
+                ));
+            }
+            for m in missed {
+                why.push(format!("the {m} objective was not met"));
+            }
+            if why.is_empty() {
+                why.push("the run failed".into());
+            }
+            let mut s = why.join("; ");
+            if let Some(first) = s.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            if mode == Mode::DryRun {
+                s.push_str(" (dry run: nothing was changed)");
+            }
+            s.push('.');
+            s
+        }
+        Verdict::Paused => {
+            if !awaiting.is_empty() {
+                format!(
+                    "Waiting for approval of {}; resume with `drillbook resume {run_id}`.",
+                    list(awaiting)
+                )
+            } else if status == "paused" {
+                format!("The run was paused; resume with `drillbook resume {run_id}`.")
+            } else {
+                format!(
+                    "The journal has no end: the run is still going or was interrupted; resume with `drillbook resume {run_id}`."
+                )
+            }
+        }
+        Verdict::DryRun => format!(
+            "Dry run: {} of {} steps observed with no problem found; nothing was changed.",
+            counts.succeeded, counts.total
+        ),
+        Verdict::Passed => {
+            if drill {
+                format!(
+                    "Every objective and expectation held; {} steps succeeded{}.",
+                    counts.succeeded,
+                    if counts.deferred > 0 {
+                        format!(", {} deferred", counts.deferred)
+                    } else {
+                        String::new()
+                    }
+                )
+            } else {
+                let mut also = Vec::new();
+                if counts.deferred > 0 {
+                    also.push(format!("{} deferred", counts.deferred));
+                }
+                if counts.skipped > 0 {
+                    also.push(format!("{} skipped", counts.skipped));
+                }
+                if also.is_empty() {
+                    format!("All {} steps succeeded.", counts.succeeded)
+                } else {
+                    format!("{} steps succeeded, {}.", counts.succeeded, also.join(", "))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{FORMAT_VERSION, Record};
+    use crate::event::RunStatus;
+
+    fn rec(seq: u64, secs: i64, entry: Entry) -> Record {
+        Record {
+            seq,
+            at: DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap_or_default(),
+            prev: GENESIS.into(),
+            entry,
+        }
+    }
+
+    fn run(entries: Vec<(i64, Entry)>) -> StoredRun {
+        StoredRun {
+            run_id: "r1".into(),
+            runbook_text: String::new(),
+            runbook_path: "rb.yaml".into(),
+            runbook_sha256: "ab".repeat(32),
+            vars: Default::default(),
+            records: entries
+                .into_iter()
+                .enumerate()
+                .map(|(k, (s, e))| rec(k as u64 + 1, s, e))
+                .collect(),
+        }
+    }
+
+    fn started(mode: Mode) -> Entry {
+        Entry::RunStarted {
+            format_version: FORMAT_VERSION,
+            run_id: "r1".into(),
+            runbook: "rb.yaml".into(),
+            runbook_sha256: String::new(),
+            mode,
+            identity: Some(Identity {
+                account: "111122223333".into(),
+                arn: "arn:aws:iam::111122223333:user/oncall".into(),
+            }),
+            host: "laptop".into(),
+            user: "oncall".into(),
+            drillbook_version: "0.1.0".into(),
+            steps: vec![],
+        }
+    }
+
+    fn runbook() -> Runbook {
+        crate::runbook::load_str(
+            std::path::Path::new("rb.yaml"),
+            "version: 1\nname: rb\nobjectives: { rto: 1m }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 1s }\n",
+            &[],
+        )
+        .map(|l| l.runbook)
+        .unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn ok(step: &str) -> Entry {
+        Entry::StepSucceeded {
+            step: step.into(),
+            outcome: Default::default(),
+            attempts: 1,
+            duration_ms: 1000,
+            aws_wait_ms: 0,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_journal() {
+        let rb = runbook();
+        let finished = |s| Entry::RunFinished { status: s };
+        let d = RunDocument::build(
+            &run(vec![
+                (0, started(Mode::Execute)),
+                (
+                    0,
+                    Entry::StepStarted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ),
+                (1, ok("a")),
+                (1, finished(RunStatus::Succeeded)),
+            ]),
+            &rb,
+        );
+        assert_eq!(d.verdict, Verdict::Passed);
+        assert_eq!(d.objectives[0].verdict, ObjectiveState::Met);
+        assert_eq!(d.ran_by.account.as_deref(), Some("111122223333"));
+        assert_eq!(d.journal.records, 4);
+        assert_eq!(d.runbook.sha256, "ab".repeat(32));
+
+        let d = RunDocument::build(
+            &run(vec![
+                (0, started(Mode::DryRun)),
+                (
+                    0,
+                    Entry::StepStarted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ),
+                (1, ok("a")),
+                (1, finished(RunStatus::Succeeded)),
+            ]),
+            &rb,
+        );
+        assert_eq!(d.verdict, Verdict::DryRun);
+        assert_eq!(d.objectives[0].verdict, ObjectiveState::NotAssessed);
+
+        let d = RunDocument::build(
+            &run(vec![
+                (0, started(Mode::Execute)),
+                (
+                    0,
+                    Entry::StepStarted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ),
+            ]),
+            &rb,
+        );
+        assert_eq!(d.verdict, Verdict::Paused);
+        assert!(d.headline.contains("drillbook resume r1"), "{}", d.headline);
+
+        let d = RunDocument::build(
+            &run(vec![
+                (0, started(Mode::Execute)),
+                (
+                    0,
+                    Entry::StepStarted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ),
+                (90, ok("a")),
+                (90, finished(RunStatus::Succeeded)),
+            ]),
+            &rb,
+        );
+        assert_eq!(d.verdict, Verdict::Failed);
+        assert_eq!(d.headline, "The RTO objective was not met.");
+    }
+
+    #[test]
+    fn an_optional_step_that_could_not_act_is_deferred() {
+        let d = RunDocument::build(
+            &run(vec![
+                (0, started(Mode::Execute)),
+                (
+                    0,
+                    Entry::StepStarted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ),
+                (
+                    1,
+                    Entry::StepSucceeded {
+                        step: "a".into(),
+                        outcome: crate::actions::Outcome {
+                            summary: "deferred: ca-central-1 cannot be reached".into(),
+                            ..Default::default()
+                        },
+                        attempts: 1,
+                        duration_ms: 1000,
+                        aws_wait_ms: 0,
+                        dry_run: false,
+                    },
+                ),
+                (
+                    1,
+                    Entry::RunFinished {
+                        status: RunStatus::Succeeded,
+                    },
+                ),
+            ]),
+            &runbook(),
+        );
+        assert_eq!(d.steps[0].status, StepState::Deferred);
+        assert_eq!((d.counts.succeeded, d.counts.deferred), (0, 1));
+        assert_eq!(d.verdict, Verdict::Passed);
+        assert_eq!(d.headline, "0 steps succeeded, 1 deferred.");
+        assert!(
+            crate::report::junit::render(&d).contains("<skipped message=\"deferred: ca-central-1")
+        );
+    }
+
+    #[test]
+    fn empty_journal_does_not_panic() {
+        let d = RunDocument::build(&run(vec![]), &runbook());
+        assert_eq!(d.journal.head_sha256, GENESIS);
+        assert_eq!(d.verdict, Verdict::Paused);
+    }
+
+    #[test]
+    fn journal_head_from_bytes() {
+        let mut d = RunDocument::build(&run(vec![(0, started(Mode::Execute))]), &runbook());
+        d.set_journal_bytes(b"{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(
+            d.journal.head_sha256,
+            crate::runbook::load::sha256_hex(b"{\"b\":2}")
+        );
+    }
+}
