@@ -874,6 +874,23 @@ def control_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         return _json_response(start_response, "400 Bad Request", {"error": str(e)})
 
 
+# DynamoDB serves each request atomically: a conditional put either sees the item another
+# request wrote or wins. moto's threaded server checks the condition and writes the item in two
+# separate steps, so two concurrent conditional puts of one key could both succeed. Every
+# DynamoDB request is therefore handled whole under one lock (they take microseconds here).
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _serialized(inner: Any, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    with _DYNAMODB_LOCK:
+        chunks = inner(environ, start_response)
+        try:
+            return [b"".join(chunks)]
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+
+
 class DrillbookApp:
     def __init__(self, inner: Any):
         self.inner = inner
@@ -886,6 +903,8 @@ class DrillbookApp:
         if len(parts) == 4 and parts[0] == "service" and parts[2] == "operation" \
                 and parts[1] in _CBOR_SERVICES:
             return cbor_app(self.inner, environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return _serialized(self.inner, environ, start_response)
         return self.inner(environ, start_response)
 
 

@@ -221,29 +221,41 @@ async fn append_load_round_trip_keeps_the_file_store_chain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_writers_of_one_record_exactly_one_wins() {
     let store = new_table("team_race").await;
-    store.create(&new_run("r1"), started("r1")).await.unwrap();
-    let a = reopen(&store).await;
-    let b = reopen(&store).await;
-    let (ra, rb) = tokio::join!(
-        a.append("r1", vec![note("from a")]),
-        b.append("r1", vec![note("from b")])
-    );
-    let oks = [ra.is_ok(), rb.is_ok()];
-    assert_eq!(oks.iter().filter(|ok| **ok).count(), 1, "{ra:?} {rb:?}");
-    let err = ra.err().or(rb.err()).unwrap();
-    match &err {
-        CheckpointError::Store(m) => assert!(
-            m.contains("record 2") && m.contains("another process"),
-            "{m}"
-        ),
-        other => panic!("{other:?}"),
+    // Many rounds: the two requests must really race (a non-atomic conditional put in the
+    // emulator once let both win, rarely).
+    for round in 0..50 {
+        let run_id = format!("r{round}");
+        store
+            .create(&new_run(&run_id), started(&run_id))
+            .await
+            .unwrap();
+        let a = reopen(&store).await;
+        let b = reopen(&store).await;
+        let (ra, rb) = tokio::join!(
+            a.append(&run_id, vec![note("from a")]),
+            b.append(&run_id, vec![note("from b")])
+        );
+        let oks = [ra.is_ok(), rb.is_ok()];
+        assert_eq!(
+            oks.iter().filter(|ok| **ok).count(),
+            1,
+            "round {round}: {ra:?} {rb:?}"
+        );
+        let err = ra.err().or(rb.err()).unwrap();
+        match &err {
+            CheckpointError::Store(m) => assert!(
+                m.contains("record 2") && m.contains("another process"),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let run = store.load(&run_id).await.unwrap();
+        assert_eq!(run.records.len(), 2);
+        // The loser re-reads the journal and continues after the winner.
+        let loser = if oks[0] { &b } else { &a };
+        loser.append(&run_id, vec![note("after")]).await.unwrap();
+        assert_eq!(store.load(&run_id).await.unwrap().records.len(), 3);
     }
-    let run = store.load("r1").await.unwrap();
-    assert_eq!(run.records.len(), 2);
-    // The loser re-reads the journal and continues after the winner.
-    let loser = if oks[0] { &b } else { &a };
-    loser.append("r1", vec![note("after")]).await.unwrap();
-    assert_eq!(store.load("r1").await.unwrap().records.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
