@@ -7,6 +7,7 @@
 //! [`Event`](crate::event::Event) sent to an [`EventSink`](crate::event::EventSink).
 
 mod approve;
+mod crash;
 mod error;
 mod identity;
 
@@ -15,6 +16,7 @@ mod step;
 
 pub use crate::actions::limits::RateLimits;
 pub use approve::approve;
+pub use crash::CRASH_ENV;
 pub use error::EngineError;
 pub use identity::{IDENTITY_ENV, caller_identity, identity_region};
 pub use run::{Engine, RunResult, needs_aws};

@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::error::EngineError;
 use super::identity::{caller_identity, identity_region};
-use super::step::{StepDone, StepJob};
+use super::step::{StepDone, StepJob, ToJournal};
 use crate::actions::aws::{Aws, Identity};
 use crate::actions::{ActionError, Outcome, Params, Registry, Service, StepContext, WaitMeter};
 use crate::checkpoint::file::new_run_id;
@@ -184,7 +184,10 @@ impl Engine {
                 steps: order.clone(),
             };
             match self.store.create(&new, first).await {
-                Ok(()) => break run_id,
+                Ok(()) => {
+                    super::crash::point(super::crash::Point::Start, "");
+                    break run_id;
+                }
                 // Two runs in the same second with the same random suffix: draw again.
                 Err(CheckpointError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::AlreadyExists && attempt < 5 =>
@@ -306,6 +309,7 @@ impl Engine {
             tx,
             rx,
             pending: Vec::new(),
+            syncs: Vec::new(),
             flush_at: None,
             interrupt,
             interrupted: false,
@@ -530,9 +534,11 @@ struct Driver<'a> {
     mode: Mode,
     runbook: &'a Runbook,
     walk: Walk,
-    tx: mpsc::UnboundedSender<Entry>,
-    rx: mpsc::UnboundedReceiver<Entry>,
+    tx: mpsc::UnboundedSender<ToJournal>,
+    rx: mpsc::UnboundedReceiver<ToJournal>,
     pending: Vec<Entry>,
+    /// Steps waiting until what they sent is durable (answered by the next flush).
+    syncs: Vec<oneshot::Sender<()>>,
     flush_at: Option<Instant>,
     interrupt: Option<Interrupt>,
     interrupted: bool,
@@ -563,17 +569,36 @@ impl Driver<'_> {
 
     async fn flush(&mut self) -> Result<(), EngineError> {
         self.flush_at = None;
-        if self.pending.is_empty() {
-            return Ok(());
+        if !self.pending.is_empty() {
+            let batch = std::mem::take(&mut self.pending);
+            self.engine.store.append(&self.run_id, batch).await?;
         }
-        let batch = std::mem::take(&mut self.pending);
-        self.engine.store.append(&self.run_id, batch).await?;
+        for ack in self.syncs.drain(..) {
+            let _ = ack.send(());
+        }
         Ok(())
     }
 
+    /// Takes one message of a step: a record joins the next flush; a sync request makes that
+    /// flush happen now.
+    fn take(&mut self, m: ToJournal) {
+        match m {
+            ToJournal::Record(e) => {
+                self.pending.push(e);
+                if self.flush_at.is_none() {
+                    self.flush_at = Some(Instant::now() + self.engine.flush_delay);
+                }
+            }
+            ToJournal::Sync(ack) => {
+                self.syncs.push(ack);
+                self.flush_at = Some(Instant::now());
+            }
+        }
+    }
+
     fn drain_rx(&mut self) {
-        while let Ok(e) = self.rx.try_recv() {
-            self.pending.push(e);
+        while let Ok(m) = self.rx.try_recv() {
+            self.take(m);
         }
     }
 
@@ -813,12 +838,7 @@ impl Driver<'_> {
                             None => running = 0,
                         }
                     }
-                    Some(e) = self.rx.recv() => {
-                        self.pending.push(e);
-                        if self.flush_at.is_none() {
-                            self.flush_at = Some(Instant::now() + self.engine.flush_delay);
-                        }
-                    }
+                    Some(m) = self.rx.recv() => self.take(m),
                     _ = async { interrupt.expect("guarded").await }, if can_interrupt => {
                         self.interrupted = true;
                         self.stopping = true;
@@ -868,6 +888,9 @@ impl Driver<'_> {
                 self.record(d, in_finally);
             }
             self.flush().await?;
+            for d in &finished {
+                super::crash::point(super::crash::Point::After, &self.walk.ids[d.idx]);
+            }
             for d in finished {
                 let id = self.walk.ids[d.idx].clone();
                 match d.result {

@@ -7,8 +7,10 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::crash;
 use crate::actions::{Action, ActionError, Outcome, StepContext};
 use crate::checkpoint::Entry;
 use crate::event::{Event, EventSink, Mode};
@@ -27,6 +29,16 @@ pub fn backoff_delay(backoff: Duration, failed_attempt: u32) -> Duration {
     base.mul_f64(0.5 + 0.5 * fastrand::f64())
 }
 
+/// What a running step sends to the journal writer (the driver).
+// Records travel by value, as they did before syncs existed; a sync is rare (one per change).
+#[allow(clippy::large_enum_variant)]
+pub(super) enum ToJournal {
+    /// A record, durable at the next flush.
+    Record(Entry),
+    /// Flush now; answered once everything sent before it is durable.
+    Sync(oneshot::Sender<()>),
+}
+
 pub(super) struct StepJob {
     pub idx: usize,
     pub action: Arc<dyn Action>,
@@ -36,7 +48,7 @@ pub(super) struct StepJob {
     pub upstream_change: Option<String>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    pub journal: UnboundedSender<Entry>,
+    pub journal: UnboundedSender<ToJournal>,
     pub sink: Arc<dyn EventSink>,
 }
 
@@ -51,7 +63,26 @@ pub(super) struct StepDone {
 impl StepJob {
     fn journal(&self, e: Entry) {
         // The receiver lives as long as the run; a send error means the run is being torn down.
-        let _ = self.journal.send(e);
+        let _ = self.journal.send(ToJournal::Record(e));
+    }
+
+    /// Waits until every record this step sent is durable: before a step changes anything,
+    /// the journal holds its start and the changes it is about to make, so a crash during the
+    /// change leaves the step in doubt, never unrecorded.
+    async fn durable(&self) -> Result<(), ActionError> {
+        let (ack, done) = oneshot::channel();
+        if self.journal.send(ToJournal::Sync(ack)).is_ok() && done.await.is_ok() {
+            return Ok(());
+        }
+        Err(ActionError::Invalid {
+            message: format!(
+                "the journal could not be written before step `{}` made its changes; it made none",
+                self.ctx.step_id
+            ),
+            hint: "see the run's error; `drillbook resume RUN_ID` continues once the state store \
+                   is writable"
+                .into(),
+        })
     }
 
     pub(super) async fn run(self) -> StepDone {
@@ -188,7 +219,11 @@ impl StepJob {
                         outputs: obs.outputs.clone(),
                     }
                 } else {
-                    self.action.apply(ctx, &obs).await?
+                    self.durable().await?;
+                    crash::point(crash::Point::BeforeApply, &ctx.step_id);
+                    let outcome = self.action.apply(ctx, &obs).await?;
+                    crash::point(crash::Point::AfterApply, &ctx.step_id);
+                    outcome
                 };
                 self.action.verify(ctx, &outcome).await?;
                 Ok(outcome)

@@ -279,6 +279,10 @@ pub struct StepRow {
     /// Changes actually made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
+    /// The changes were sent by an attempt that a crash or Ctrl-C cut off; the resumed run
+    /// found them in place (`observed` is then what that attempt saw before changing).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed_before_resume: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -366,6 +370,9 @@ struct Gathered<'a> {
     result: Option<&'a str>,
     deferred: bool,
     changed: Option<&'a [String]>,
+    /// What an attempt cut off by a crash saw and was about to change.
+    interrupted: Option<&'a Observation>,
+    changed_before_resume: bool,
     outputs: Option<&'a BTreeMap<String, String>>,
     retries: Vec<RetryRow>,
 }
@@ -421,13 +428,21 @@ impl RunDocument {
                     host,
                     in_doubt,
                     forced,
-                } => resumed.push(Resume {
-                    at: rec.at,
-                    host: host.clone(),
-                    identity_arn: identity.as_ref().map(|i| i.arn.clone()),
-                    in_doubt: in_doubt.clone(),
-                    forced: *forced,
-                }),
+                } => {
+                    for step in in_doubt {
+                        let g = gathered.entry(step).or_default();
+                        if g.observation.is_some_and(|o| !o.changes.is_empty()) {
+                            g.interrupted = g.observation;
+                        }
+                    }
+                    resumed.push(Resume {
+                        at: rec.at,
+                        host: host.clone(),
+                        identity_arn: identity.as_ref().map(|i| i.arn.clone()),
+                        in_doubt: in_doubt.clone(),
+                        forced: *forced,
+                    })
+                }
                 Entry::StepObserved { step, observation } => {
                     gathered.entry(step).or_default().observation = Some(observation);
                 }
@@ -447,6 +462,16 @@ impl RunDocument {
                     g.deferred = outcome.summary.starts_with("deferred");
                     g.changed = Some(&outcome.changes);
                     g.outputs = Some(&outcome.outputs);
+                    // Resumed in doubt and nothing left to do: the cut-off attempt made the
+                    // changes it had planned.
+                    match g.interrupted.take() {
+                        Some(before) if outcome.changes.is_empty() => {
+                            g.observation = Some(before);
+                            g.changed = Some(&before.changes);
+                            g.changed_before_resume = true;
+                        }
+                        _ => {}
+                    }
                 }
                 Entry::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
                     step: step.clone(),
@@ -556,6 +581,7 @@ impl RunDocument {
                     would_change: g.observation.map(|o| o.changes.clone()).unwrap_or_default(),
                     result: g.result.map(str::to_string),
                     changed: g.changed.map(<[String]>::to_vec).unwrap_or_default(),
+                    changed_before_resume: g.changed_before_resume,
                     outputs,
                     retries: g.retries,
                     error: t.error.clone(),

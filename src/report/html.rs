@@ -815,7 +815,12 @@ fn step_card(o: &mut String, s: &StepRow, dry: bool) {
         dl.push_str("</ul></dd>");
     };
     if !s.changed.is_empty() {
-        list(&mut dl, "Changed", &s.changed);
+        let title = if s.changed_before_resume {
+            "Changed (before the interruption; found in place on resume)"
+        } else {
+            "Changed"
+        };
+        list(&mut dl, title, &s.changed);
     } else if !s.would_change.is_empty() && (dry || s.status != StepState::Succeeded) {
         list(&mut dl, "Would change", &s.would_change);
     } else if s.status == StepState::Succeeded && !dry && s.action != "approval" {

@@ -363,12 +363,17 @@ pub fn render(doc: &RunDocument) -> String {
         if let Some(r) = &s.result {
             let _ = writeln!(d, "- **Result:** {}", cell(r));
         }
-        let (title, items) = if !s.changed.is_empty() {
+        let (title, items) = if !s.changed.is_empty() && s.changed_before_resume {
+            (
+                "Changed (before the interruption; found in place on resume)",
+                &s.changed,
+            )
+        } else if !s.changed.is_empty() {
             ("Changed", &s.changed)
         } else {
             ("Would change", &s.would_change)
         };
-        if !items.is_empty() && (title == "Changed" || doc.mode == Mode::DryRun) {
+        if !items.is_empty() && (!s.changed.is_empty() || doc.mode == Mode::DryRun) {
             let _ = writeln!(d, "- **{title}:**");
             for c in items {
                 let _ = writeln!(d, "  - {}", cell(c));

@@ -2,6 +2,7 @@
 
 mod actions_data;
 mod actions_net;
+mod crash;
 mod drill;
 mod emulator;
 mod engine;

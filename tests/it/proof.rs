@@ -12,11 +12,11 @@ use drillbook::checkpoint::{CheckpointStore, Record};
 
 const BIN: &str = env!("CARGO_BIN_EXE_drillbook");
 
-fn code(o: &Output) -> i32 {
+pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -257,7 +257,7 @@ const SECRET: &str = "wJalrCANARYsecretK7MDENG-e2b9c41f-do-not-leak";
 const TOKEN: &str = "IQoJCANARYsessionTOKEN-7d1e0a6f-do-not-leak";
 
 /// Runs the binary in `dir` (state in `dir/state`) against `endpoint`, off the async workers.
-async fn drillbook_at(
+pub(crate) async fn drillbook_at(
     dir: &Path,
     endpoint: &str,
     extra_env: &[(&str, &str)],
@@ -284,7 +284,7 @@ async fn drillbook_at(
         .unwrap()
 }
 
-fn failover_runbook() -> String {
+pub(crate) fn failover_runbook() -> String {
     crate::support::repo_root()
         .join("runbooks/region-failover.yaml")
         .display()
@@ -303,7 +303,7 @@ fn run_ids(dir: &Path) -> Vec<String> {
 }
 
 /// The verified journal of the only run in `dir`.
-async fn journal(dir: &Path) -> (String, Vec<Record>) {
+pub(crate) async fn journal(dir: &Path) -> (String, Vec<Record>) {
     let ids = run_ids(dir);
     assert_eq!(ids.len(), 1, "one run expected: {ids:?}");
     let store = FileStore::new(dir.join("state"));
@@ -320,7 +320,7 @@ fn retries_of<'a>(records: &'a [Record], step: &str) -> Vec<&'a Record> {
         .collect()
 }
 
-async fn dns_answer(seed: &Seeded) -> String {
+pub(crate) async fn dns_answer(seed: &Seeded) -> String {
     let conf = emulator().sdk_config("us-east-1").await;
     let out = aws_sdk_route53::Client::new(&conf)
         .test_dns_answer()
@@ -333,7 +333,7 @@ async fn dns_answer(seed: &Seeded) -> String {
     out.record_data().join(",")
 }
 
-async fn key_type(seed: &Seeded, region: &str) -> String {
+pub(crate) async fn key_type(seed: &Seeded, region: &str) -> String {
     let conf = emulator().sdk_config(region).await;
     let out = aws_sdk_kms::Client::new(&conf)
         .describe_key()
@@ -349,7 +349,7 @@ async fn key_type(seed: &Seeded, region: &str) -> String {
 }
 
 /// Mutations of this seeded copy that reached the emulator, by label.
-fn mutations(seed: &Seeded) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn mutations(seed: &Seeded) -> std::collections::BTreeMap<String, usize> {
     let needles = [
         seed.prefix.as_str(),
         seed.kms.key_id.as_str(),
@@ -369,7 +369,7 @@ fn mutations(seed: &Seeded) -> std::collections::BTreeMap<String, usize> {
 }
 
 /// Mutations made since `before` (the seed itself makes some).
-fn mutations_since(
+pub(crate) fn mutations_since(
     seed: &Seeded,
     before: &std::collections::BTreeMap<String, usize>,
 ) -> std::collections::BTreeMap<String, usize> {
@@ -385,7 +385,7 @@ fn mutations_since(
 
 /// Asserts the system is failed over and each failover mutation reached the emulator exactly
 /// once since `before` (and nothing else was mutated).
-async fn assert_failed_over_once(
+pub(crate) async fn assert_failed_over_once(
     seed: &Seeded,
     before: &std::collections::BTreeMap<String, usize>,
     context: &str,
