@@ -11,16 +11,26 @@ use crate::checkpoint::file::FileStore;
 use crate::checkpoint::{CheckpointStore, Entry};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::duration::human;
-use crate::scenario::{Verdicts, check_expectations, judge_objectives, load_scenario};
+use crate::scenario::{
+    Verdicts, check_against, check_expectations, judge_objectives, load_scenario,
+};
 
 pub(super) fn drill(args: DrillArgs) -> ExitCode {
+    let color = super::validate::stderr_color();
     let scenario = match load_scenario(&args.scenario) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(d) => {
+            eprint!("{}", d.render(color));
             return ExitCode::Invalid;
         }
     };
+    // The scenario against the runbook as written, so its own mistakes point into it.
+    if let Err(d) = crate::runbook::load_file(&scenario.runbook, &[])
+        .and_then(|plain| check_against(&scenario, &plain.runbook))
+    {
+        eprint!("{}", d.render(color));
+        return ExitCode::Invalid;
+    }
     let cli_vars = match parse_vars(&args.vars) {
         Ok(v) => v,
         Err(c) => return c,
@@ -30,7 +40,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
     let mut loaded = match crate::runbook::load_file(&scenario.runbook, &overrides) {
         Ok(l) => l,
         Err(d) => {
-            eprintln!("error: {d}");
+            eprint!("{}", d.render(color));
             return ExitCode::Invalid;
         }
     };

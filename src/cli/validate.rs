@@ -1,18 +1,22 @@
 //! `drillbook validate` and `drillbook schema`.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use super::{ExitCode, ValidateArgs};
 use crate::runbook::{self, Diagnostics};
+use crate::scenario;
 
 /// Extra `--help` text for `drillbook validate`.
 pub(super) const VALIDATE_HELP: &str = "\
 Every problem in every file is reported at once, each with file:line:column, the source line
 with a caret under the spot, and a `help:` line saying what to do.
 
+A scenario file (one with `runbook:` at the top) is checked with the runbook it drives.
+
 Examples:
   drillbook validate runbooks/region-failover.yaml
-  drillbook validate runbooks/*.yaml
+  drillbook validate runbooks/*.yaml scenarios/*.yaml
   drillbook validate runbooks/region-failover.yaml --var secondary=eu-central-1 --var table=vault-test
 
 Exit codes: 0 every file is valid, 2 at least one is not.
@@ -50,15 +54,17 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
     let mut code = ExitCode::Success;
     let mut out = std::io::stdout().lock();
     for file in &args.files {
-        match runbook::load_file(file, &overrides) {
-            Ok(loaded) => {
+        let checked = if scenario::is_scenario_file(file) {
+            validate_scenario(file, &overrides)
+        } else {
+            runbook::load_file(file, &overrides).map(|loaded| {
                 let n = loaded.runbook.steps.len() + loaded.runbook.finally.len();
-                let _ = writeln!(
-                    out,
-                    "ok: {} ({n} step{})",
-                    file.display(),
-                    if n == 1 { "" } else { "s" }
-                );
+                format!("{n} step{}", if n == 1 { "" } else { "s" })
+            })
+        };
+        match checked {
+            Ok(what) => {
+                let _ = writeln!(out, "ok: {} ({what})", file.display());
             }
             Err(d) => {
                 let _ = out.flush();
@@ -74,6 +80,21 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
         }
     }
     code
+}
+
+/// A scenario, and the runbook it drives with the scenario's variables (then `--var`s).
+fn validate_scenario(file: &Path, overrides: &[(String, String)]) -> Result<String, Diagnostics> {
+    let s = scenario::load_scenario(file)?;
+    scenario::check_against(&s, &runbook::load_file(&s.runbook, &[])?.runbook)?;
+    let mut vars: Vec<(String, String)> = s.vars.clone().into_iter().collect();
+    vars.extend(overrides.iter().cloned());
+    runbook::load_file(&s.runbook, &vars)?;
+    Ok(format!(
+        "scenario: {} expectation{}, runbook {}",
+        s.expect.len(),
+        if s.expect.len() == 1 { "" } else { "s" },
+        s.runbook.display()
+    ))
 }
 
 pub(super) fn schema() -> ExitCode {

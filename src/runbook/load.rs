@@ -45,6 +45,12 @@ fn too_large(path: &Path, size: u64) -> Diagnostics {
 
 /// Reads and validates a runbook file. `overrides` are `--var k=v` pairs.
 pub fn load_file(path: &Path, overrides: &[(String, String)]) -> Result<Loaded, Diagnostics> {
+    let text = read_text(path)?;
+    load_str(path, &text, overrides)
+}
+
+/// Reads a runbook or scenario file: bounded in size, UTF-8 (a bad byte is located).
+pub fn read_text(path: &Path) -> Result<String, Diagnostics> {
     let cannot_read = |e: std::io::Error| {
         Diagnostics::single(Problem::general(
             format!("{}: cannot read: {e}", path.display()),
@@ -70,39 +76,41 @@ pub fn load_file(path: &Path, overrides: &[(String, String)]) -> Result<Loaded, 
     if bytes.len() as u64 > MAX_FILE_SIZE {
         return Err(too_large(path, bytes.len() as u64));
     }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let bytes = e.into_bytes();
-            let prefix = String::from_utf8_lossy(&bytes[..at]).into_owned();
-            let src = Source::new(path.display().to_string(), Arc::from(prefix));
-            return Err(Diagnostics::single(Problem::at(
-                &src,
-                yaml::Span::new(at, at),
-                format!(
-                    "not UTF-8: invalid byte 0x{:02x} at byte offset {at}",
-                    bytes[at]
-                ),
-                "invalid UTF-8 here",
-                Some("save the runbook as UTF-8 text".into()),
-            )));
-        }
-    };
-    load_str(path, &text, overrides)
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let prefix = String::from_utf8_lossy(&bytes[..at]).into_owned();
+        let src = Source::new(path.display().to_string(), Arc::from(prefix));
+        Diagnostics::single(Problem::at(
+            &src,
+            yaml::Span::new(at, at),
+            format!(
+                "not UTF-8: invalid byte 0x{:02x} at byte offset {at}",
+                bytes[at]
+            ),
+            "invalid UTF-8 here",
+            Some("save the file as UTF-8 text".into()),
+        ))
+    })
 }
 
-/// Validates runbook text; `path` is used in messages.
-pub fn load_str(
-    path: &Path,
-    text: &str,
-    overrides: &[(String, String)],
-) -> Result<Loaded, Diagnostics> {
+/// Runs `f`, turning a panic into a diagnostic instead of a crash.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, Diagnostics>) -> Result<T, Diagnostics> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Diagnostics::single(Problem::general(
+            format!("{}: the YAML parser failed on this file", path.display()),
+            Some("this is a bug in drillbook; please report it with the file".into()),
+        )))
+    })
+}
+
+/// Parses YAML text into a located tree, within the size, depth and node limits; every
+/// failure is a located diagnostic. Runbooks and scenarios both start here.
+pub fn parse_tree(path: &Path, text: &str) -> Result<(Source, yaml::Parsed), Diagnostics> {
     if text.len() as u64 > MAX_FILE_SIZE {
         return Err(too_large(path, text.len() as u64));
     }
-    let name = path.display().to_string();
-    let src = Source::new(name, Arc::from(text));
+    let src = Source::new(path.display().to_string(), Arc::from(text));
     if let Some(at) = text.find('\0') {
         return Err(Diagnostics::single(Problem::at(
             &src,
@@ -112,40 +120,40 @@ pub fn load_str(
             Some("a runbook is plain text; this looks like a binary file".into()),
         )));
     }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let parsed = match yaml::parse(text) {
-            Ok(p) => p,
-            Err(e) => {
-                // An error at the very end is best shown on the last written character.
-                let content_end = text.trim_end().len();
-                let at = if e.at >= content_end && content_end > 0 {
-                    text[..content_end]
-                        .char_indices()
-                        .next_back()
-                        .map_or(0, |(i, _)| i)
-                } else {
-                    e.at
-                };
-                return Err(Diagnostics::single(Problem::at(
-                    &src,
-                    yaml::Span::new(at, at),
-                    e.message,
-                    "here",
-                    Some(e.help),
-                )));
-            }
-        };
+    let parsed = guarded(path, || {
+        yaml::parse(text).map_err(|e| {
+            // An error at the very end is best shown on the last written character.
+            let content_end = text.trim_end().len();
+            let at = if e.at >= content_end && content_end > 0 {
+                text[..content_end]
+                    .char_indices()
+                    .next_back()
+                    .map_or(0, |(i, _)| i)
+            } else {
+                e.at
+            };
+            Diagnostics::single(Problem::at(
+                &src,
+                yaml::Span::new(at, at),
+                e.message,
+                "here",
+                Some(e.help),
+            ))
+        })
+    })?;
+    Ok((src, parsed))
+}
+
+/// Validates runbook text; `path` is used in messages.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    overrides: &[(String, String)],
+) -> Result<Loaded, Diagnostics> {
+    let (src, parsed) = parse_tree(path, text)?;
+    let runbook = guarded(path, || {
         validate::build(&src, parsed.root.as_ref(), &parsed.duplicates, overrides)
-    }));
-    let runbook = match result {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Diagnostics::single(Problem::general(
-                format!("{}: the YAML parser failed on this file", path.display()),
-                Some("this is a bug in drillbook; please report it with the file".into()),
-            )));
-        }
-    };
+    })?;
     Ok(Loaded {
         runbook,
         text: text.to_string(),

@@ -118,4 +118,13 @@ impl Runbook {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().chain(&self.finally).find(|s| s.id == id)
     }
+
+    /// Every step id, `steps` then `finally`.
+    pub fn step_ids(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .chain(&self.finally)
+            .map(|s| s.id.as_str())
+            .collect()
+    }
 }

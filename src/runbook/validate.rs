@@ -52,7 +52,10 @@ pub fn did_you_mean<'c>(
 ) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
-        let score = strsim::jaro_winkler(word, c);
+        // Jaro-Winkler misses swapped letters in short words (`kye` for `key`): one edit
+        // (transpositions included) counts as close too.
+        let close = strsim::osa_distance(word, c) <= 1 && c.len() > 1;
+        let score = strsim::jaro_winkler(word, c) + if close { 1.0 } else { 0.0 };
         if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }

@@ -443,3 +443,17 @@ fn shipped_runbooks_are_valid() {
         );
     }
 }
+
+#[test]
+fn did_you_mean_finds_near_misses_and_swapped_letters() {
+    let keys = ["key", "optional", "table"];
+    assert_eq!(
+        super::did_you_mean("kye", keys).as_deref(),
+        Some("did you mean `key`?")
+    );
+    assert_eq!(
+        super::did_you_mean("tabel", keys).as_deref(),
+        Some("did you mean `table`?")
+    );
+    assert_eq!(super::did_you_mean("region", keys), None);
+}

@@ -2,9 +2,11 @@
 //! expectations checked after the run.
 
 mod check;
+mod load;
 mod model;
 
 pub use check::{
     ExpectationVerdict, ObjectiveVerdict, Verdicts, check_expectations, judge_objectives,
 };
-pub use model::{Expectation, Scenario, load_scenario};
+pub use load::{check_against, is_scenario_file, load_scenario};
+pub use model::{Expectation, Scenario};

@@ -74,6 +74,75 @@ fn every_malformed_runbook_is_rejected_with_a_location() {
     }
 }
 
+/// Malformed scenarios, through `drill` (which stops before any AWS call) and `validate`.
+#[test]
+fn every_malformed_scenario_is_rejected_with_a_location() {
+    let files = corpus("invalid-scenarios");
+    assert!(files.len() >= 30, "only {} scenario cases", files.len());
+    assert!(
+        files.len() + corpus("invalid").len() >= 100,
+        "the malformed corpus holds at least 100 cases"
+    );
+    for file in files {
+        for cmd in ["drill", "validate"] {
+            let start = Instant::now();
+            let out = drillbook(&[cmd, file.to_str().unwrap()]);
+            let elapsed = start.elapsed();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{cmd} {}", file.display());
+            assert_eq!(out.status.code(), Some(2), "{what}:\n{stderr}");
+            assert!(
+                has_location(&stderr, &file),
+                "no file:line:col for {what}:\n{stderr}"
+            );
+            assert!(stderr.contains("help:"), "no help for {what}:\n{stderr}");
+            assert!(!stderr.contains("panicked"), "{what}:\n{stderr}");
+            assert!(elapsed < Duration::from_secs(1), "{what} took {elapsed:?}");
+        }
+    }
+}
+
+#[test]
+fn scenario_problems_are_all_reported_with_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml");
+    let file = dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1\nname: s\nrunbook: {}\nimpair: [{{ region: eu-wst-1 }}]\nexpect:\n  - {{ id: a, step: switch-dsn }}\n  - {{ id: b, action: kms.assert_replica, region: eu-west-1, with: {{ kye: k }} }}\n",
+            rb.display()
+        ),
+    )
+    .unwrap();
+    let out = drillbook(&["validate", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let f = file.display();
+    for (at, help) in [
+        (format!("{f}:4:20"), "did you mean `eu-west-1`?"),
+        (format!("{f}:7:69"), "did you mean `key`?"),
+    ] {
+        assert!(stderr.contains(&at), "{at} in:\n{stderr}");
+        assert!(stderr.contains(help), "{help} in:\n{stderr}");
+    }
+    assert!(stderr.contains("needs the parameter `key`"), "{stderr}");
+    // The step is checked against the runbook once the scenario itself is sound.
+    std::fs::write(
+        &file,
+        format!(
+            "version: 1\nname: s\nrunbook: {}\nexpect:\n  - {{ id: a, step: switch-dsn }}\n",
+            rb.display()
+        ),
+    )
+    .unwrap();
+    let out = drillbook(&["validate", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{f}:5:20")), "{stderr}");
+    assert!(stderr.contains("did you mean `switch-dns`?"), "{stderr}");
+}
+
 #[test]
 fn valid_runbooks_pass() {
     let mut files = corpus("valid");

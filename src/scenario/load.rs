@@ -1,0 +1,550 @@
+//! Loading scenarios: the same bounded, located YAML tree as runbooks, then every problem at
+//! once, each at its `file:line:column` with a `help:` line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::model::{Expectation, Scenario};
+use crate::actions::aws::Impairment;
+use crate::actions::catalog::{self, Service};
+use crate::runbook::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
+use crate::runbook::duration::parse_duration;
+use crate::runbook::yaml::{Node, Span, Value};
+use crate::runbook::{Objectives, Runbook, did_you_mean, load, regions};
+
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "runbook",
+    "vars",
+    "impair",
+    "objectives",
+    "expect",
+];
+const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
+const IMPAIR_KEYS: &[&str] = &["region", "service"];
+const EXPECT_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "action",
+    "region",
+    "with",
+    "outputs",
+    "step",
+    "status",
+];
+const STATUSES: &[&str] = &["succeeded", "failed", "skipped", "deferred"];
+const SERVICES: &[Service] = &[
+    Service::DynamoDb,
+    Service::Kms,
+    Service::ApiGateway,
+    Service::Route53,
+    Service::CloudWatch,
+];
+
+#[derive(Debug, Deserialize)]
+struct RawScenario {
+    version: u32,
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    runbook: String,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+    #[serde(default)]
+    impair: Vec<Impairment>,
+    #[serde(default)]
+    objectives: RawObjectives,
+    #[serde(default)]
+    expect: Vec<RawExpectation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawObjectives {
+    #[serde(default)]
+    rto: Option<String>,
+    #[serde(default)]
+    rpo: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawExpectation {
+    id: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    with: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    outputs: BTreeMap<String, String>,
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// One step of a path into the tree.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+use Seg::{Index, Key};
+
+/// The problems of one file, located through its tree.
+struct Checker<'a> {
+    src: &'a Source,
+    root: &'a Node,
+    problems: Vec<Problem>,
+}
+
+fn entry<'n>(node: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.scalar().is_some_and(|s| s.text == key))
+            .map(|(k, v)| (k, v)),
+        _ => None,
+    }
+}
+
+impl Checker<'_> {
+    /// The span of the value at `path`, or of the deepest part of it that exists.
+    fn span(&self, path: &[Seg]) -> Span {
+        let mut node = self.root;
+        for seg in path {
+            let next = match (seg, &node.value) {
+                (Key(k), _) => entry(node, k).map(|(_, v)| v),
+                (Index(i), Value::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node.span
+    }
+
+    /// The span of the key that ends `path` (the value's when it is not a key).
+    fn key_span(&self, path: &[Seg]) -> Span {
+        if let [parent @ .., Key(k)] = path {
+            let mut node = self.root;
+            for seg in parent {
+                node = match (seg, &node.value) {
+                    (Key(k), _) => match entry(node, k) {
+                        Some((_, v)) => v,
+                        None => return self.span(path),
+                    },
+                    (Index(i), Value::Seq(items)) => match items.get(*i) {
+                        Some(n) => n,
+                        None => return self.span(path),
+                    },
+                    _ => return self.span(path),
+                };
+            }
+            if let Some((key, _)) = entry(node, k) {
+                return key.span;
+            }
+        }
+        self.span(path)
+    }
+
+    fn report(&mut self, span: Span, message: String, label: &str, help: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems
+                .push(Problem::at(self.src, span, message, label, Some(help)));
+        }
+    }
+
+    /// Reports keys of the mapping at `path` that are not in `allowed`.
+    fn known_keys(&mut self, path: &[Seg], allowed: &[&str], what: &str) {
+        let mut node = self.root;
+        for seg in path {
+            let next = match (seg, &node.value) {
+                (Key(k), _) => entry(node, k).map(|(_, v)| v),
+                (Index(i), Value::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return,
+            }
+        }
+        let Value::Map(entries) = &node.value else {
+            return;
+        };
+        for (k, _) in entries {
+            let key = k.scalar().map_or("", |s| s.text.as_str());
+            if !allowed.contains(&key) {
+                let help = did_you_mean(key, allowed.iter().copied())
+                    .unwrap_or_else(|| format!("allowed fields: {}", allowed.join(", ")));
+                self.report(
+                    k.span,
+                    format!("unknown field `{key}` in {what}"),
+                    "unknown field",
+                    help,
+                );
+            }
+        }
+    }
+
+    /// The number of items of the list at `key` of the root (0 when it is not a list).
+    fn items(&self, key: &str) -> usize {
+        match entry(self.root, key).map(|(_, v)| &v.value) {
+            Some(Value::Seq(items)) => items.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Whether `path` holds a scenario (a mapping with `runbook:` at the top) rather than a
+/// runbook. Unreadable or unparsable files are not: the runbook loader reports them.
+pub fn is_scenario_file(path: &Path) -> bool {
+    let Ok(text) = load::read_text(path) else {
+        return false;
+    };
+    let Ok((_, parsed)) = load::parse_tree(path, &text) else {
+        return false;
+    };
+    parsed
+        .root
+        .as_ref()
+        .is_some_and(|r| entry(r, "runbook").is_some() && entry(r, "steps").is_none())
+}
+
+/// Reads and validates a scenario file: every problem at once, each located.
+pub fn load_scenario(path: &Path) -> Result<Scenario, Diagnostics> {
+    let text = load::read_text(path)?;
+    let (src, parsed) = load::parse_tree(path, &text)?;
+    let Some(root) = parsed.root.as_ref() else {
+        return Err(Diagnostics::single(Problem::at(
+            &src,
+            Span::new(0, 0),
+            "the scenario is empty",
+            "nothing here",
+            Some("a scenario starts with `version: 1`, `name:` and `runbook:`".into()),
+        )));
+    };
+    let mut c = Checker {
+        src: &src,
+        root,
+        problems: vec![],
+    };
+    for d in &parsed.duplicates {
+        c.report(
+            d.again,
+            format!("duplicate key `{}`", d.key),
+            "again here",
+            format!(
+                "it is already set on line {}; keep one",
+                src.line_col(d.first.start).0
+            ),
+        );
+    }
+    // Unknown fields everywhere, before the typed parse stops at the first of them.
+    c.known_keys(&[], TOP_KEYS, "the scenario");
+    c.known_keys(&[Key("objectives")], OBJECTIVE_KEYS, "`objectives`");
+    for i in 0..c.items("impair") {
+        c.known_keys(&[Key("impair"), Index(i)], IMPAIR_KEYS, "an impairment");
+    }
+    for i in 0..c.items("expect") {
+        c.known_keys(&[Key("expect"), Index(i)], EXPECT_KEYS, "an expectation");
+    }
+    if !c.problems.is_empty() {
+        return Err(Diagnostics {
+            problems: c.problems,
+            omitted: 0,
+        });
+    }
+    let raw: RawScenario = load::parse_document(path, &text)?;
+    let scenario = check(&mut c, path, &text, raw);
+    if c.problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(Diagnostics {
+            problems: c.problems,
+            omitted: 0,
+        })
+    }
+}
+
+/// The meaning of a well-typed scenario: every problem is reported into `c`.
+fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario {
+    if raw.version != 1 {
+        c.report(
+            c.span(&[Key("version")]),
+            format!("unsupported scenario version {}", raw.version),
+            "unsupported",
+            "this drillbook reads `version: 1`".into(),
+        );
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let runbook = base.join(&raw.runbook);
+    if !runbook.is_file() {
+        c.report(
+            c.span(&[Key("runbook")]),
+            format!(
+                "runbook `{}` not found (resolved to {})",
+                raw.runbook,
+                runbook.display()
+            ),
+            "no such file",
+            "`runbook:` is relative to the scenario file".into(),
+        );
+    }
+    let duration = |c: &mut Checker, v: &Option<String>, key: &str| {
+        let s = v.as_deref()?;
+        parse_duration(s)
+            .map_err(|e| {
+                c.report(
+                    c.span(&[Key("objectives"), Key(key)]),
+                    format!("objectives.{key}: {e}"),
+                    "not a duration",
+                    "durations look like `500ms`, `30s`, `15m` or `2h`".into(),
+                )
+            })
+            .ok()
+    };
+    let objectives = Objectives {
+        rto: duration(c, &raw.objectives.rto, "rto"),
+        rpo: duration(c, &raw.objectives.rpo, "rpo"),
+    };
+    for (i, imp) in raw.impair.iter().enumerate() {
+        if !regions::is_known(&imp.region) {
+            c.report(
+                c.span(&[Key("impair"), Index(i), Key("region")]),
+                format!("unknown Region `{}`", imp.region),
+                "unknown Region",
+                did_you_mean(&imp.region, regions::REGIONS.iter().copied())
+                    .unwrap_or_else(|| "use a Region name such as `ca-central-1`".into()),
+            );
+        }
+        if let Some(svc) = &imp.service
+            && !SERVICES.iter().any(|s| s.name() == svc)
+        {
+            let names: Vec<&str> = SERVICES.iter().map(|s| s.name()).collect();
+            c.report(
+                c.span(&[Key("impair"), Index(i), Key("service")]),
+                format!("unknown service `{svc}`"),
+                "unknown service",
+                did_you_mean(svc, names.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "leave it out for the whole Region, or use one of: {}",
+                        names.join(", ")
+                    )
+                }),
+            );
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut expect = vec![];
+    for (i, e) in raw.expect.into_iter().enumerate() {
+        let at = |k: &'static str| [Key("expect"), Index(i), Key(k)];
+        if !seen.insert(e.id.clone()) {
+            c.report(
+                c.span(&at("id")),
+                format!("duplicate expectation id `{}`", e.id),
+                "used before",
+                "give each expectation its own id".into(),
+            );
+        }
+        match (e.action, e.step) {
+            (Some(action), None) => {
+                if check_observe(c, i, &action, &e.with, &e.outputs, e.region.is_some()) {
+                    expect.push(Expectation::Observe {
+                        id: e.id,
+                        description: e.description,
+                        action,
+                        region: e.region,
+                        with: e.with,
+                        outputs: e.outputs,
+                    });
+                }
+            }
+            (None, Some(step)) => {
+                let status = e.status.unwrap_or_else(|| "succeeded".into());
+                if !STATUSES.contains(&status.as_str()) {
+                    c.report(
+                        c.span(&at("status")),
+                        format!("expectation `{}`: unknown status `{status}`", e.id),
+                        "unknown status",
+                        did_you_mean(&status, STATUSES.iter().copied())
+                            .unwrap_or_else(|| "use succeeded, failed, skipped or deferred".into()),
+                    );
+                }
+                expect.push(Expectation::StepStatus {
+                    id: e.id,
+                    description: e.description,
+                    step,
+                    status,
+                });
+            }
+            _ => c.report(
+                c.span(&[Key("expect"), Index(i)]),
+                format!(
+                    "expectation `{}` needs exactly one of `action` or `step`",
+                    e.id
+                ),
+                "here",
+                "`action:` observes the system; `step:` checks a runbook step's status".into(),
+            ),
+        }
+    }
+    Scenario {
+        name: raw.name,
+        description: raw.description,
+        path: path.to_path_buf(),
+        sha256: load::sha256_hex(text.as_bytes()),
+        runbook,
+        vars: raw.vars,
+        impair: raw.impair,
+        objectives,
+        expect,
+    }
+}
+
+/// Checks an observing expectation (`expect[i]`); false when it cannot be used.
+fn check_observe(
+    c: &mut Checker,
+    i: usize,
+    action: &str,
+    with: &BTreeMap<String, serde_json::Value>,
+    outputs: &BTreeMap<String, String>,
+    has_region: bool,
+) -> bool {
+    let item = |k: &'static str| [Key("expect"), Index(i), Key(k)];
+    let Some(spec) = catalog::lookup(action) else {
+        c.report(
+            c.span(&item("action")),
+            format!("unknown action `{action}`"),
+            "unknown action",
+            did_you_mean(action, catalog::names()).unwrap_or_else(|| {
+                "use a read-only action such as route53.assert_records or kms.assert_replica".into()
+            }),
+        );
+        return false;
+    };
+    if spec.mutates {
+        c.report(
+            c.span(&item("action")),
+            format!("`{action}` changes things; an expectation only observes"),
+            "mutating action",
+            "use a read-only action (assert_*, verify_*, wait_alarm)".into(),
+        );
+    }
+    for k in with.keys() {
+        if spec.param(k).is_none() {
+            let names = spec.params.iter().map(|p| p.name);
+            c.report(
+                c.key_span(&[Key("expect"), Index(i), Key("with"), Key(k)]),
+                format!("`{action}` has no parameter `{k}`"),
+                "unknown parameter",
+                did_you_mean(k, names.clone()).unwrap_or_else(|| {
+                    format!(
+                        "its parameters are: {}",
+                        names.collect::<Vec<_>>().join(", ")
+                    )
+                }),
+            );
+        }
+    }
+    for p in spec.params.iter().filter(|p| p.required) {
+        if !with.contains_key(p.name) {
+            c.report(
+                c.span(&item("action")),
+                format!("`{action}` needs the parameter `{}`", p.name),
+                "missing parameter",
+                format!("add `with: {{ {}: ... }}` ({})", p.name, p.help),
+            );
+        }
+    }
+    for (k, want) in outputs {
+        if let Some(n) = want.strip_prefix(">=")
+            && n.trim().parse::<f64>().is_err()
+        {
+            c.report(
+                c.span(&[Key("expect"), Index(i), Key("outputs"), Key(k)]),
+                format!("`>=` needs a number, found `{n}`"),
+                "not a number",
+                "write `\">=50\"`; `~text` means contains, `text` or `=text` equals".into(),
+            );
+        }
+        if spec.output(k).is_none() {
+            let names = spec.outputs.iter().map(|o| o.name);
+            c.report(
+                c.key_span(&[Key("expect"), Index(i), Key("outputs"), Key(k)]),
+                format!("`{action}` has no output `{k}`"),
+                "unknown output",
+                did_you_mean(k, names.clone()).unwrap_or_else(|| {
+                    format!("its outputs are: {}", names.collect::<Vec<_>>().join(", "))
+                }),
+            );
+        }
+    }
+    if spec.needs_region && !has_region {
+        c.report(
+            c.span(&item("action")),
+            format!("`{action}` needs a `region`"),
+            "no region",
+            "add `region: eu-west-1` (or a `{{ vars.x }}`) to the expectation".into(),
+        );
+    }
+    true
+}
+
+/// Checks the scenario against the runbook it drives: its `vars` must be declared there and
+/// its `step:` expectations name steps of it (reported at the scenario's `file:line:column`).
+pub fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnostics> {
+    let text = load::read_text(&scenario.path)?;
+    let (src, parsed) = load::parse_tree(&scenario.path, &text)?;
+    let Some(root) = parsed.root.as_ref() else {
+        return Ok(());
+    };
+    let mut c = Checker {
+        src: &src,
+        root,
+        problems: vec![],
+    };
+    for k in scenario.vars.keys() {
+        if !runbook.vars.contains_key(k) {
+            let declared: Vec<&str> = runbook.vars.keys().map(String::as_str).collect();
+            c.report(
+                c.key_span(&[Key("vars"), Key(k)]),
+                format!("the runbook declares no variable `{k}`"),
+                "undeclared",
+                did_you_mean(k, declared.iter().copied())
+                    .unwrap_or_else(|| format!("its variables are: {}", declared.join(", "))),
+            );
+        }
+    }
+    let step_ids = runbook.step_ids();
+    // A loaded scenario kept every expectation, so indices match the file's.
+    for (i, e) in scenario.expect.iter().enumerate() {
+        if let Expectation::StepStatus { id, step, .. } = e
+            && !step_ids.contains(&step.as_str())
+        {
+            c.report(
+                c.span(&[Key("expect"), Index(i), Key("step")]),
+                format!("expectation `{id}`: the runbook has no step `{step}`"),
+                "unknown step",
+                did_you_mean(step, step_ids.iter().copied())
+                    .unwrap_or_else(|| format!("its steps are: {}", step_ids.join(", "))),
+            );
+        }
+    }
+    if c.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics {
+            problems: c.problems,
+            omitted: 0,
+        })
+    }
+}
