@@ -221,8 +221,12 @@ pub fn is_scenario_file(path: &Path) -> bool {
 
 /// Reads and validates a scenario file: every problem at once, each located.
 pub fn load_scenario(path: &Path) -> Result<Scenario, Diagnostics> {
-    let text = load::read_text(path)?;
-    let (src, parsed) = load::parse_tree(path, &text)?;
+    load_scenario_str(path, &load::read_text(path)?)
+}
+
+/// Validates scenario text; `path` is used in messages and to find the runbook.
+pub fn load_scenario_str(path: &Path, text: &str) -> Result<Scenario, Diagnostics> {
+    let (src, parsed) = load::parse_tree(path, text)?;
     let Some(root) = parsed.root.as_ref() else {
         return Err(Diagnostics::single(Problem::at(
             &src,
@@ -263,8 +267,8 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Diagnostics> {
             omitted: 0,
         });
     }
-    let raw: RawScenario = load::parse_document(path, &text)?;
-    let scenario = check(&mut c, path, &text, raw);
+    let raw: RawScenario = load::parse_document(path, text)?;
+    let scenario = check(&mut c, path, text, raw);
     if c.problems.is_empty() {
         Ok(scenario)
     } else {
