@@ -33,7 +33,7 @@ fn engine(state: &Path, max_parallel: usize) -> Engine {
 
 /// `(id, needs, wait)` to YAML.
 fn yaml(steps: &[(String, Vec<String>, String)]) -> String {
-    let mut s = String::from("name: bench\nsteps:\n");
+    let mut s = String::from("version: 1\nname: bench\nsteps:\n");
     for (id, needs, wait) in steps {
         let _ = writeln!(
             s,

@@ -106,7 +106,7 @@ struct Tail {
     last_hash: String,
 }
 
-/// The tail of one run's journal, read on first append.
+/// The tail of one run's journal, known from `create`, `load` or the first append.
 type TailSlot = Arc<tokio::sync::Mutex<Option<Tail>>>;
 
 /// Journals in a DynamoDB table. Cheap to clone.
@@ -319,7 +319,7 @@ impl DynamoDbStore {
     /// `journal.jsonl`) into `dir`, after verifying its chain. Returns the stored run.
     pub async fn export(&self, run_id: &str, dir: &Path) -> Result<StoredRun, CheckpointError> {
         let raw = self.raw(run_id).await?;
-        let run = self.stored(run_id, &raw)?;
+        let (run, _) = self.stored(run_id, &raw)?;
         let vars_json = get_s(&raw.meta, "vars_json").unwrap_or_default();
         let io = |p: &Path| {
             let path = p.display().to_string();
@@ -340,8 +340,13 @@ impl DynamoDbStore {
         Ok(run)
     }
 
-    fn stored(&self, run_id: &str, raw: &Raw) -> Result<StoredRun, CheckpointError> {
-        let (records, _) = verify_journal(run_id, &raw.journal)?;
+    /// The verified run, and the tail an append continues from.
+    fn stored(&self, run_id: &str, raw: &Raw) -> Result<(StoredRun, Tail), CheckpointError> {
+        let (records, last_hash) = verify_journal(run_id, &raw.journal)?;
+        let tail = Tail {
+            next_seq: records.len() as u64 + 1,
+            last_hash,
+        };
         let corrupt = |reason: &str| CheckpointError::Corrupt {
             run_id: run_id.to_string(),
             seq: 0,
@@ -368,14 +373,15 @@ impl DynamoDbStore {
                 });
             }
         };
-        Ok(StoredRun {
+        let run = StoredRun {
             run_id: run_id.to_string(),
             runbook_text,
             runbook_path,
             runbook_sha256,
             vars,
             records,
-        })
+        };
+        Ok((run, tail))
     }
 
     /// Creates the table (on-demand, PITR on, deletion protection on) unless it exists; waits
@@ -583,7 +589,15 @@ impl CheckpointStore for DynamoDbStore {
 
     async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
         let raw = self.raw(run_id).await?;
-        self.stored(run_id, &raw)
+        let (run, tail) = self.stored(run_id, &raw)?;
+        // What was read is where this process appends next (resume loads, then appends): a
+        // record another process wrote since then makes that append fail, not follow it.
+        let slot = self.tail(run_id);
+        let mut guard = slot.lock().await;
+        if guard.is_none() {
+            *guard = Some(tail);
+        }
+        Ok(run)
     }
 
     async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError> {

@@ -54,14 +54,16 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
     let mut code = ExitCode::Success;
     let mut out = std::io::stdout().lock();
     for file in &args.files {
-        let checked = if scenario::is_scenario_file(file) {
-            validate_scenario(file, &overrides)
-        } else {
-            runbook::load_file(file, &overrides).map(|loaded| {
-                let n = loaded.runbook.steps.len() + loaded.runbook.finally.len();
-                format!("{n} step{}", if n == 1 { "" } else { "s" })
-            })
-        };
+        let checked = runbook::load::read_text(file).and_then(|text| {
+            if scenario::is_scenario_text(&text) {
+                validate_scenario(file, &text, &overrides)
+            } else {
+                runbook::load_str(file, &text, &overrides).map(|loaded| {
+                    let n = loaded.runbook.steps.len() + loaded.runbook.finally.len();
+                    format!("{n} step{}", if n == 1 { "" } else { "s" })
+                })
+            }
+        });
         match checked {
             Ok(what) => {
                 let _ = writeln!(out, "ok: {} ({what})", file.display());
@@ -83,8 +85,12 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
 }
 
 /// A scenario, and the runbook it drives with the scenario's variables (then `--var`s).
-fn validate_scenario(file: &Path, overrides: &[(String, String)]) -> Result<String, Diagnostics> {
-    let s = scenario::load_scenario(file)?;
+fn validate_scenario(
+    file: &Path,
+    text: &str,
+    overrides: &[(String, String)],
+) -> Result<String, Diagnostics> {
+    let s = scenario::load_scenario_str(file, text)?;
     scenario::check_against(&s, &runbook::load_file(&s.runbook, &[])?.runbook)?;
     let mut vars: Vec<(String, String)> = s.vars.clone().into_iter().collect();
     vars.extend(overrides.iter().cloned());

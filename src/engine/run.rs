@@ -579,8 +579,8 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Takes one message of a step: a record joins the next flush; a sync request makes that
-    /// flush happen now.
+    /// Takes one message of a step: a record joins the next flush; a sync request is answered
+    /// by it (the caller flushes at once when one is waiting).
     fn take(&mut self, m: ToJournal) {
         match m {
             ToJournal::Record(e) => {
@@ -589,10 +589,7 @@ impl Driver<'_> {
                     self.flush_at = Some(Instant::now() + self.engine.flush_delay);
                 }
             }
-            ToJournal::Sync(ack) => {
-                self.syncs.push(ack);
-                self.flush_at = Some(Instant::now());
-            }
+            ToJournal::Sync(ack) => self.syncs.push(ack),
         }
     }
 
@@ -838,7 +835,14 @@ impl Driver<'_> {
                             None => running = 0,
                         }
                     }
-                    Some(m) = self.rx.recv() => self.take(m),
+                    Some(m) = self.rx.recv() => {
+                        self.take(m);
+                        if !self.syncs.is_empty() {
+                            // A step waits to make a change: flush now, not on a timer tick.
+                            self.drain_rx();
+                            self.flush().await?;
+                        }
+                    }
                     _ = async { interrupt.expect("guarded").await }, if can_interrupt => {
                         self.interrupted = true;
                         self.stopping = true;

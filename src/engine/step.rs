@@ -219,7 +219,9 @@ impl StepJob {
                         outputs: obs.outputs.clone(),
                     }
                 } else {
-                    self.durable().await?;
+                    if self.action.spec().mutates {
+                        self.durable().await?;
+                    }
                     crash::point(crash::Point::BeforeApply, &ctx.step_id);
                     let outcome = self.action.apply(ctx, &obs).await?;
                     crash::point(crash::Point::AfterApply, &ctx.step_id);

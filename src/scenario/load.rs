@@ -204,19 +204,18 @@ impl Checker<'_> {
     }
 }
 
-/// Whether `path` holds a scenario (a mapping with `runbook:` at the top) rather than a
-/// runbook. Unreadable or unparsable files are not: the runbook loader reports them.
-pub fn is_scenario_file(path: &Path) -> bool {
-    let Ok(text) = load::read_text(path) else {
-        return false;
-    };
-    let Ok((_, parsed)) = load::parse_tree(path, &text) else {
-        return false;
-    };
-    parsed
-        .root
-        .as_ref()
-        .is_some_and(|r| entry(r, "runbook").is_some() && entry(r, "steps").is_none())
+/// Whether `text` is a scenario (`runbook:` at the top level) rather than a runbook (which has
+/// `steps:`). A line scan, so validating a large runbook does not parse it twice; a document
+/// written in flow style is taken for a runbook, whose validator then names the problem.
+pub fn is_scenario_text(text: &str) -> bool {
+    let mut runbook = false;
+    for line in text.lines() {
+        if line.starts_with("steps:") {
+            return false;
+        }
+        runbook |= line.starts_with("runbook:");
+    }
+    runbook
 }
 
 /// Reads and validates a scenario file: every problem at once, each located.

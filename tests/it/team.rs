@@ -221,8 +221,8 @@ async fn append_load_round_trip_keeps_the_file_store_chain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_writers_of_one_record_exactly_one_wins() {
     let store = new_table("team_race").await;
-    // Many rounds: the two requests must really race (a non-atomic conditional put in the
-    // emulator once let both win, rarely).
+    // Both writers know the journal's tail (record 2 is next) before either writes; many
+    // rounds, so the two puts of record 2 really race at the emulator.
     for round in 0..50 {
         let run_id = format!("r{round}");
         store
@@ -231,6 +231,8 @@ async fn two_writers_of_one_record_exactly_one_wins() {
             .unwrap();
         let a = reopen(&store).await;
         let b = reopen(&store).await;
+        assert_eq!(a.load(&run_id).await.unwrap().records.len(), 1);
+        assert_eq!(b.load(&run_id).await.unwrap().records.len(), 1);
         let (ra, rb) = tokio::join!(
             a.append(&run_id, vec![note("from a")]),
             b.append(&run_id, vec![note("from b")])
