@@ -8,83 +8,16 @@
 //! use); `DRILLBOOK_BENCH_AWS=/path/to/aws` uses another one. Target (issue 5): the whole
 //! failover executes in < 3 s against the emulator.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use common::{Emulator, repo};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 3;
 const TARGET: Duration = Duration::from_secs(3);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn script() -> PathBuf {
-    repo().join("localstack/emulator")
-}
-
-struct Emulator {
-    endpoint: String,
-    state_file: PathBuf,
-}
-
-impl Emulator {
-    fn start(state_file: &Path) -> Emulator {
-        let out = Command::new(script())
-            .arg("start")
-            .arg("--state-file")
-            .arg(state_file)
-            .output()
-            .expect("run localstack/emulator start");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "emulator start failed:\n{}\n{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let endpoint = stdout
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL="))
-            .expect("AWS_ENDPOINT_URL in the output of start")
-            .to_string();
-        Emulator {
-            endpoint,
-            state_file: state_file.to_path_buf(),
-        }
-    }
-
-    fn seed(&self, prefix: &str) -> serde_json::Value {
-        let out = Command::new(script())
-            .args(["seed", "--json", "--prefix", prefix, "--state-file"])
-            .arg(&self.state_file)
-            .output()
-            .expect("run localstack/emulator seed");
-        assert!(out.status.success(), "seed failed: {:?}", out);
-        serde_json::from_slice(&out.stdout).expect("seed JSON")
-    }
-
-    fn env(&self, cmd: &mut Command) {
-        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "ca-central-1")
-            .env("AWS_DEFAULT_REGION", "ca-central-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "")
-            .env_remove("AWS_PROFILE");
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // `stop` kills only the pid recorded in this state file.
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg("--state-file")
-            .arg(&self.state_file)
-            .output();
-    }
-}
 
 /// The AWS CLI: `DRILLBOOK_BENCH_AWS`, or `localstack/.venv-awscli/bin/aws`, installed with pip
 /// on first use. `None` (with the reason) when it cannot be installed.

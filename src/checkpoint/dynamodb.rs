@@ -95,9 +95,11 @@ pub const IAM_INIT_ACTIONS: &[&str] = &[
     "dynamodb:DescribeContinuousBackups",
 ];
 
-/// Batches of at least this many records are written as one transaction (one round trip);
-/// smaller ones as consecutive conditional puts (transactions cost twice the write capacity).
-const TRANSACTION_MIN: usize = 8;
+/// Batches of at least this many records are written as one transaction: one round trip
+/// instead of one per record, which is what a step waits for (a step's outcome is usually
+/// three records). Transactions cost twice the write capacity; a run writes a few hundred
+/// records. A single record is one conditional put.
+const TRANSACTION_MIN: usize = 2;
 
 /// Where the next record goes.
 #[derive(Debug, Clone)]
@@ -548,25 +550,8 @@ impl CheckpointStore for DynamoDbStore {
             let res = if lines.len() >= TRANSACTION_MIN {
                 self.put_lines(run_id, lines).await
             } else {
-                // One conditional put after the other: a crash leaves a valid prefix.
-                let mut res = Ok(true);
-                let mut done = tail.next_seq;
-                for (seq, line) in lines {
-                    res = self.put_line(run_id, seq, line).await;
-                    if !matches!(res, Ok(true)) {
-                        break;
-                    }
-                    done = seq + 1;
-                }
-                if !matches!(res, Ok(true)) && done > tail.next_seq {
-                    // Part of the batch is written: forget the tail, re-read next time.
-                    *guard = None;
-                    return match res {
-                        Ok(_) => Err(self.conflict(run_id, done)),
-                        Err(e) => Err(e),
-                    };
-                }
-                res
+                let (seq, line) = lines.pop().expect("a chunk has a record");
+                self.put_line(run_id, seq, line).await
             };
             match res {
                 Ok(true) => {

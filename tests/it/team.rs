@@ -585,65 +585,6 @@ async fn reopen_load(
     reopen(store).await.load(id).await
 }
 
-/// Median latency of one append on the emulator (`cargo test --test it team::append_latency --
-/// --ignored --nocapture`).
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "measurement"]
-async fn append_latency() {
-    let store = new_table("team_bench").await;
-    store.create(&new_run("b1"), started("b1")).await.unwrap();
-    let mut ms = Vec::new();
-    for i in 0..200 {
-        let t = Instant::now();
-        store
-            .append("b1", vec![note(&format!("n{i}"))])
-            .await
-            .unwrap();
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    ms.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "append latency over 200: median {:.2} ms, p90 {:.2} ms",
-        ms[100], ms[180]
-    );
-}
-
-/// A 200-step run with the DynamoDB store against the file store (`cargo test --test it
-/// team::run_200_steps_both_stores -- --ignored --nocapture`).
-#[test]
-#[ignore = "measurement"]
-fn run_200_steps_both_stores() {
-    let rt = rt();
-    let store = rt.block_on(new_table("team_bench200"));
-    let url = store.url().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("rb.yaml"),
-        chain_of_waits("bench", 200, "0s"),
-    )
-    .unwrap();
-    let time = |extra: &[&str]| {
-        let t = Instant::now();
-        let out = bin(
-            dir.path(),
-            ALICE,
-            &[&["run", "rb.yaml", "--execute", "--yes"][..], extra].concat(),
-        )
-        .output()
-        .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        t.elapsed()
-    };
-    let file = time(&["--state-dir", "st"]);
-    let ddb = time(&["--state", &url]);
-    println!(
-        "200 steps: file store {:.0} ms, DynamoDB store {:.0} ms ({:.2}x)",
-        file.as_secs_f64() * 1000.0,
-        ddb.as_secs_f64() * 1000.0,
-        ddb.as_secs_f64() / file.as_secs_f64()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_is_written_whole_or_not_at_all() {
     let store = new_table("team_batch").await;
