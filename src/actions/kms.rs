@@ -657,9 +657,10 @@ impl Action for Promote {
                 Err(e) if unreachable(&e) && optional => {
                     return Ok(Outcome {
                         summary: format!(
-                            "deferred: {primary} cannot be reached ({e}); the key stays primary in \
+                            "{} {primary} cannot be reached ({e}); the key stays primary in \
                              {primary} and its replica in {region} still encrypts and decrypts; run \
-                             the step again when {primary} is back"
+                             the step again when {primary} is back",
+                            Outcome::DEFERRED
                         ),
                         changes: vec![],
                         outputs: outputs(&[("primary_region", &primary), ("key_arn", &k.arn)]),
@@ -724,7 +725,7 @@ impl Action for Promote {
             .unwrap_or_default();
         if reported != region {
             // A deferred promotion (optional step, primary unreachable) keeps the old primary.
-            if optional && outcome.summary.starts_with("deferred:") {
+            if optional && outcome.is_deferred() {
                 return Ok(());
             }
             return Err(ActionError::Verification {

@@ -186,6 +186,16 @@ pub struct Outcome {
     pub outputs: BTreeMap<String, String>,
 }
 
+impl Outcome {
+    /// How the summary of an optional step that could not act begins (a KMS promotion whose
+    /// primary Region is unreachable): the step is *deferred*, not failed.
+    pub const DEFERRED: &'static str = "deferred:";
+
+    pub fn is_deferred(&self) -> bool {
+        self.summary.starts_with(Self::DEFERRED)
+    }
+}
+
 /// Why an action failed. Lowercase message fragments; `hint` says what to do.
 #[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -72,7 +72,7 @@ pub(super) fn step_results(
         match &r.entry {
             Entry::StepSucceeded { step, outcome, .. } => {
                 outputs.insert(step.clone(), outcome.outputs.clone());
-                let status = if outcome.summary.starts_with("deferred") {
+                let status = if outcome.is_deferred() {
                     "deferred"
                 } else {
                     "succeeded"

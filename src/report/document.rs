@@ -92,6 +92,7 @@ impl From<StepStatus> for StepState {
     fn from(s: StepStatus) -> StepState {
         match s {
             StepStatus::Succeeded => StepState::Succeeded,
+            StepStatus::Deferred => StepState::Deferred,
             StepStatus::Failed => StepState::Failed,
             StepStatus::Skipped => StepState::Skipped,
             StepStatus::AwaitingApproval => StepState::AwaitingApproval,
@@ -459,7 +460,7 @@ impl RunDocument {
                 Entry::StepSucceeded { step, outcome, .. } => {
                     let g = gathered.entry(step).or_default();
                     g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
-                    g.deferred = outcome.summary.starts_with("deferred");
+                    g.deferred = outcome.is_deferred();
                     g.changed = Some(&outcome.changes);
                     g.outputs = Some(&outcome.outputs);
                     // Resumed in doubt and nothing left to do: the cut-off attempt made the

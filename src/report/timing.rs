@@ -34,6 +34,8 @@ const MAX_ID_WIDTH: usize = 32;
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Succeeded,
+    /// An optional step that could not act (its outcome says `deferred ...`).
+    Deferred,
     Failed,
     Skipped,
     /// Waiting for `drillbook approve`.
@@ -47,6 +49,7 @@ impl StepStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             StepStatus::Succeeded => "succeeded",
+            StepStatus::Deferred => "deferred",
             StepStatus::Failed => "failed",
             StepStatus::Skipped => "skipped",
             StepStatus::AwaitingApproval => "awaiting approval",
@@ -274,13 +277,18 @@ impl TimingReport {
                 Entry::StepSucceeded {
                     attempts,
                     aws_wait_ms,
+                    outcome,
                     ..
                 } => {
                     let i = si;
                     let a = &mut acc[i];
                     a.start.get_or_insert((wall, active));
                     a.finish = Some((wall, active));
-                    a.status = Some(StepStatus::Succeeded);
+                    a.status = Some(if outcome.is_deferred() {
+                        StepStatus::Deferred
+                    } else {
+                        StepStatus::Succeeded
+                    });
                     a.attempts += (*attempts).max(a.pending_attempt).max(1);
                     a.pending_attempt = 0;
                     a.aws_wait_ms += aws_wait_ms;
@@ -303,7 +311,7 @@ impl TimingReport {
                 Entry::StepSkipped { reason, .. } => {
                     let i = si;
                     let a = &mut acc[i];
-                    if a.status != Some(StepStatus::Succeeded) {
+                    if !matches!(a.status, Some(StepStatus::Succeeded | StepStatus::Deferred)) {
                         a.finish = Some((wall, active));
                         a.status = Some(StepStatus::Skipped);
                         a.reason = Some(reason.clone());
@@ -356,7 +364,7 @@ impl TimingReport {
             acc[i].start.is_some() && acc[i].finish.is_some() && {
                 matches!(
                     acc[i].status,
-                    Some(StepStatus::Succeeded) | Some(StepStatus::Failed)
+                    Some(StepStatus::Succeeded | StepStatus::Deferred | StepStatus::Failed)
                 )
             }
         };
@@ -719,9 +727,10 @@ impl TimingReport {
                 (Some(st), f, _) => {
                     let a = col(st);
                     let b = match (f, s.status) {
-                        (Some(f), StepStatus::Succeeded | StepStatus::Failed) => {
-                            col_end(f).max(a + 1)
-                        }
+                        (
+                            Some(f),
+                            StepStatus::Succeeded | StepStatus::Deferred | StepStatus::Failed,
+                        ) => col_end(f).max(a + 1),
                         _ => w, // still open: up to the end of the journal
                     };
                     for (k, c) in cells.iter_mut().enumerate().take(b).skip(a) {

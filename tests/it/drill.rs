@@ -117,6 +117,12 @@ async fn outage_drill_passes_with_the_primary_impaired_and_names_the_steps_that_
     ] {
         assert!(all.contains(id), "missing `{id}` in:\n{all}");
     }
+    // The timing report says what the verdicts say: the promotion was deferred.
+    let row = all
+        .lines()
+        .find(|l| l.contains("promote-key") && l.contains("kms.promote"))
+        .unwrap_or_else(|| panic!("no timing row for promote-key in:\n{all}"));
+    assert!(row.trim_end().ends_with("deferred"), "{row}");
     // The system: DNS answers from eu-west-1; the key stayed primary in ca-central-1 (deferred).
     assert!(dns_answer(&seed).await.contains("eu-west-1"));
     assert_eq!(key_type(&seed, "ca-central-1").await, "PRIMARY");
