@@ -114,9 +114,9 @@ fn entry<'n>(node: &'n Node, key: &str) -> Option<(&'n Node, &'n Node)> {
     }
 }
 
-impl Checker<'_> {
-    /// The span of the value at `path`, or of the deepest part of it that exists.
-    fn span(&self, path: &[Seg]) -> Span {
+impl<'a> Checker<'a> {
+    /// The node at `path`, or (`Err`) the deepest part of the path that exists.
+    fn node(&self, path: &[Seg]) -> Result<&'a Node, &'a Node> {
         let mut node = self.root;
         for seg in path {
             let next = match (seg, &node.value) {
@@ -124,34 +124,25 @@ impl Checker<'_> {
                 (Index(i), Value::Seq(items)) => items.get(*i),
                 _ => None,
             };
-            match next {
-                Some(n) => node = n,
-                None => break,
-            }
+            node = next.ok_or(node)?;
         }
-        node.span
+        Ok(node)
+    }
+
+    /// The span of the value at `path`, or of the deepest part of it that exists.
+    fn span(&self, path: &[Seg]) -> Span {
+        match self.node(path) {
+            Ok(n) | Err(n) => n.span,
+        }
     }
 
     /// The span of the key that ends `path` (the value's when it is not a key).
     fn key_span(&self, path: &[Seg]) -> Span {
-        if let [parent @ .., Key(k)] = path {
-            let mut node = self.root;
-            for seg in parent {
-                node = match (seg, &node.value) {
-                    (Key(k), _) => match entry(node, k) {
-                        Some((_, v)) => v,
-                        None => return self.span(path),
-                    },
-                    (Index(i), Value::Seq(items)) => match items.get(*i) {
-                        Some(n) => n,
-                        None => return self.span(path),
-                    },
-                    _ => return self.span(path),
-                };
-            }
-            if let Some((key, _)) = entry(node, k) {
-                return key.span;
-            }
+        if let [parent @ .., Key(k)] = path
+            && let Ok(map) = self.node(parent)
+            && let Some((key, _)) = entry(map, k)
+        {
+            return key.span;
         }
         self.span(path)
     }
@@ -165,19 +156,11 @@ impl Checker<'_> {
 
     /// Reports keys of the mapping at `path` that are not in `allowed`.
     fn known_keys(&mut self, path: &[Seg], allowed: &[&str], what: &str) {
-        let mut node = self.root;
-        for seg in path {
-            let next = match (seg, &node.value) {
-                (Key(k), _) => entry(node, k).map(|(_, v)| v),
-                (Index(i), Value::Seq(items)) => items.get(*i),
-                _ => None,
-            };
-            match next {
-                Some(n) => node = n,
-                None => return,
-            }
-        }
-        let Value::Map(entries) = &node.value else {
+        let Ok(Node {
+            value: Value::Map(entries),
+            ..
+        }) = self.node(path)
+        else {
             return;
         };
         for (k, _) in entries {

@@ -195,6 +195,67 @@ fn kill_9_mid_run_then_resume_runs_every_step_exactly_once() {
     assert!(succeeded_counts(&d.records(&id)).values().all(|&c| c == 1));
 }
 
+/// Ctrl-C (SIGINT) mid-run: the running step finishes within the grace period, the journal
+/// is flushed and says why the run paused, the exact resume command is printed, exit 3; the
+/// resume then finishes the run with every step done once.
+#[test]
+fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
+    let d = Dir::new();
+    let rb = d.write("rb.yaml", &chain_of_waits(6, "300ms"));
+    let child = d
+        .cmd(&["run", rb.to_str().unwrap(), "--execute", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let started = d.run_ids().first().is_some_and(|id| {
+            std::fs::read_to_string(d.journal_path(id))
+                .unwrap_or_default()
+                .contains("\"type\":\"step_succeeded\",\"step\":\"s1\"")
+        });
+        if started {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress in the journal");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on the child's pid has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let o = child.wait_with_output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(code(&o), 3, "{all}");
+    let id = d.run_ids().remove(0);
+    assert!(all.contains(&format!("drillbook resume {id}")), "{all}");
+    let recs = d.records(&id);
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.entry, Entry::RunPaused { .. })),
+        "the journal says the run paused"
+    );
+    let before = succeeded_counts(&recs);
+    assert!(before.len() >= 2 && before.len() < 6, "{before:?}");
+    // The step running at the interrupt finished (grace period), nothing new started.
+    let started = recs
+        .iter()
+        .filter(|r| matches!(&r.entry, Entry::StepStarted { .. }))
+        .count();
+    assert_eq!(started, before.len(), "no step left in doubt: {recs:?}");
+
+    let o = d.run(&["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let counts = succeeded_counts(&d.records(&id));
+    assert_eq!(counts.len(), 6, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+}
+
 fn finished_run(d: &Dir) -> String {
     let rb = d.write("rb.yaml", &chain_of_waits(3, "0s"));
     let o = d.run(&["run", rb.to_str().unwrap(), "--execute", "--yes"]);
