@@ -388,6 +388,7 @@ fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario
         description: raw.description,
         path: path.to_path_buf(),
         sha256: load::sha256_hex(text.as_bytes()),
+        text: text.to_string(),
         runbook,
         vars: raw.vars,
         impair: raw.impair,
@@ -488,8 +489,7 @@ fn check_observe(
 /// Checks the scenario against the runbook it drives: its `vars` must be declared there and
 /// its `step:` expectations name steps of it (reported at the scenario's `file:line:column`).
 pub fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnostics> {
-    let text = load::read_text(&scenario.path)?;
-    let (src, parsed) = load::parse_tree(&scenario.path, &text)?;
+    let (src, parsed) = load::parse_tree(&scenario.path, &scenario.text)?;
     let Some(root) = parsed.root.as_ref() else {
         return Ok(());
     };

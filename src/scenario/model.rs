@@ -33,6 +33,8 @@ pub struct Scenario {
     pub path: PathBuf,
     /// Hex SHA-256 of the scenario file.
     pub sha256: String,
+    /// The file's text, as read (its problems are located in it).
+    pub text: String,
     pub runbook: PathBuf,
     pub vars: BTreeMap<String, String>,
     pub impair: Vec<Impairment>,
