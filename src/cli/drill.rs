@@ -12,7 +12,7 @@ use crate::checkpoint::{CheckpointStore, Entry};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::duration::human;
 use crate::scenario::{
-    Verdicts, check_against, check_expectations, judge_objectives, load_scenario,
+    Verdicts, check_expectations, judge_objectives, load_runbook, load_scenario,
 };
 
 pub(super) fn drill(args: DrillArgs) -> ExitCode {
@@ -24,30 +24,17 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             return ExitCode::Invalid;
         }
     };
-    // The scenario against the runbook as written, so its own mistakes point into it.
-    if let Err(d) = crate::runbook::load_file(&scenario.runbook, &[])
-        .and_then(|plain| check_against(&scenario, &plain.runbook))
-    {
-        eprint!("{}", d.render(color));
-        return ExitCode::Invalid;
-    }
     let cli_vars = match parse_vars(&args.vars) {
         Ok(v) => v,
         Err(c) => return c,
     };
-    let mut overrides: Vec<(String, String)> = scenario.vars.clone().into_iter().collect();
-    overrides.extend(cli_vars);
-    let mut loaded = match crate::runbook::load_file(&scenario.runbook, &overrides) {
+    let loaded = match load_runbook(&scenario, &cli_vars) {
         Ok(l) => l,
         Err(d) => {
             eprint!("{}", d.render(color));
             return ExitCode::Invalid;
         }
     };
-    // The scenario's objectives win over the runbook's.
-    let objectives = &mut loaded.runbook.objectives;
-    objectives.rto = scenario.objectives.rto.or(objectives.rto);
-    objectives.rpo = scenario.objectives.rpo.or(objectives.rpo);
     let signer = match super::run::signer_or_exit(&args.exec) {
         Ok(s) => s,
         Err(c) => return c,

@@ -91,10 +91,7 @@ fn validate_scenario(
     overrides: &[(String, String)],
 ) -> Result<String, Diagnostics> {
     let s = scenario::load_scenario_str(file, text)?;
-    scenario::check_against(&s, &runbook::load_file(&s.runbook, &[])?.runbook)?;
-    let mut vars: Vec<(String, String)> = s.vars.clone().into_iter().collect();
-    vars.extend(overrides.iter().cloned());
-    runbook::load_file(&s.runbook, &vars)?;
+    scenario::load_runbook(&s, overrides)?;
     Ok(format!(
         "scenario: {} expectation{}, runbook {}",
         s.expect.len(),

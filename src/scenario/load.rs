@@ -12,7 +12,7 @@ use crate::actions::catalog::{self, Service};
 use crate::runbook::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use crate::runbook::duration::parse_duration;
 use crate::runbook::yaml::{Node, Span, Value};
-use crate::runbook::{Objectives, Runbook, did_you_mean, load, regions};
+use crate::runbook::{Loaded, Objectives, Runbook, did_you_mean, load, regions};
 
 const TOP_KEYS: &[&str] = &[
     "version",
@@ -486,9 +486,30 @@ fn check_observe(
     true
 }
 
+/// The runbook a scenario drives, read once: first checked against the scenario as written
+/// (so the scenario's own mistakes point into the scenario), then loaded with the scenario's
+/// variables and `cli_vars` (which win), with the scenario's objectives over its own.
+pub fn load_runbook(
+    scenario: &Scenario,
+    cli_vars: &[(String, String)],
+) -> Result<Loaded, Diagnostics> {
+    let text = load::read_text(&scenario.runbook)?;
+    check_against(
+        scenario,
+        &load::load_str(&scenario.runbook, &text, &[])?.runbook,
+    )?;
+    let mut vars: Vec<(String, String)> = scenario.vars.clone().into_iter().collect();
+    vars.extend(cli_vars.iter().cloned());
+    let mut loaded = load::load_str(&scenario.runbook, &text, &vars)?;
+    let objectives = &mut loaded.runbook.objectives;
+    objectives.rto = scenario.objectives.rto.or(objectives.rto);
+    objectives.rpo = scenario.objectives.rpo.or(objectives.rpo);
+    Ok(loaded)
+}
+
 /// Checks the scenario against the runbook it drives: its `vars` must be declared there and
 /// its `step:` expectations name steps of it (reported at the scenario's `file:line:column`).
-pub fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnostics> {
+fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnostics> {
     let (src, parsed) = load::parse_tree(&scenario.path, &scenario.text)?;
     let Some(root) = parsed.root.as_ref() else {
         return Ok(());

@@ -8,5 +8,5 @@ mod model;
 pub use check::{
     ExpectationVerdict, ObjectiveVerdict, Verdicts, check_expectations, judge_objectives,
 };
-pub use load::{check_against, is_scenario_text, load_scenario, load_scenario_str};
+pub use load::{is_scenario_text, load_runbook, load_scenario, load_scenario_str};
 pub use model::{Expectation, Scenario};

@@ -15,9 +15,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::proof::{
-    assert_failed_over_once, code, drillbook_at, failover_runbook, journal, mutations, text,
+    FailoverRun, assert_failed_over_once, code, drillbook_at, failover_run, failover_runbook,
+    journal, text,
 };
-use crate::support::{Seeded, emulator, unique_prefix, vars_for};
+use crate::support::{Seeded, emulator};
 
 /// `start`, `after:STEP` for every step, and `before-apply:` / `after-apply:` for every step
 /// whose action mutates.
@@ -111,44 +112,14 @@ fn comparable(doc: &RunDocument, seed: &Seeded) -> Value {
     })
 }
 
-struct Failover {
-    seed: Seeded,
-    /// The seed's own mutations, to tell the run's apart.
-    before: BTreeMap<String, usize>,
-    dir: tempfile::TempDir,
-    out: std::process::Output,
-}
-
-/// Runs the failover for real on a fresh seeded copy, with `point` armed (or none).
-async fn failover(point: Option<&str>) -> Failover {
-    let seed = emulator().seed(&unique_prefix("crash"));
-    let before = mutations(&seed);
-    let dir = tempfile::tempdir().unwrap();
-    let env: Vec<(&str, &str)> = point.map(|p| (CRASH_ENV, p)).into_iter().collect();
-    let o = drillbook_at(
-        dir.path(),
-        emulator().endpoint(),
-        &env,
-        &["run", &failover_runbook(), "--execute", "--yes"],
-        &vars_for(&seed),
-    )
-    .await;
-    Failover {
-        seed,
-        before,
-        dir,
-        out: o,
-    }
-}
-
 /// Crashes at `point`, resumes, checks the outcome; returns the report, comparable.
 async fn crash_and_resume(point: String) -> (String, Value) {
-    let Failover {
+    let FailoverRun {
         seed,
         before,
         dir,
         out: o,
-    } = failover(Some(&point)).await;
+    } = failover_run("crash", emulator().endpoint(), &[(CRASH_ENV, &point)]).await;
     assert_eq!(
         o.status.signal(),
         Some(libc::SIGKILL),
@@ -257,7 +228,7 @@ async fn failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_en
     // 10 steps, 2 of them mutating (promote-key, switch-dns), and the start.
     assert_eq!(points.len(), 1 + 10 + 2 * 2, "{points:?}");
 
-    let base = failover(None).await;
+    let base = failover_run("crash", emulator().endpoint(), &[]).await;
     assert_eq!(code(&base.out), 0, "uninterrupted: {}", text(&base.out));
     assert_failed_over_once(&base.seed, &base.before, "uninterrupted").await;
     let (id, _) = journal(base.dir.path()).await;

@@ -320,7 +320,7 @@ fn retries_of<'a>(records: &'a [Record], step: &str) -> Vec<&'a Record> {
         .collect()
 }
 
-pub(crate) async fn dns_answer(seed: &Seeded) -> String {
+async fn dns_answer(seed: &Seeded) -> String {
     let conf = emulator().sdk_config("us-east-1").await;
     let out = aws_sdk_route53::Client::new(&conf)
         .test_dns_answer()
@@ -333,7 +333,7 @@ pub(crate) async fn dns_answer(seed: &Seeded) -> String {
     out.record_data().join(",")
 }
 
-pub(crate) async fn key_type(seed: &Seeded, region: &str) -> String {
+async fn key_type(seed: &Seeded, region: &str) -> String {
     let conf = emulator().sdk_config(region).await;
     let out = aws_sdk_kms::Client::new(&conf)
         .describe_key()
@@ -349,7 +349,7 @@ pub(crate) async fn key_type(seed: &Seeded, region: &str) -> String {
 }
 
 /// Mutations of this seeded copy that reached the emulator, by label.
-pub(crate) fn mutations(seed: &Seeded) -> std::collections::BTreeMap<String, usize> {
+fn mutations(seed: &Seeded) -> std::collections::BTreeMap<String, usize> {
     let needles = [
         seed.prefix.as_str(),
         seed.kms.key_id.as_str(),
@@ -369,7 +369,7 @@ pub(crate) fn mutations(seed: &Seeded) -> std::collections::BTreeMap<String, usi
 }
 
 /// Mutations made since `before` (the seed itself makes some).
-pub(crate) fn mutations_since(
+fn mutations_since(
     seed: &Seeded,
     before: &std::collections::BTreeMap<String, usize>,
 ) -> std::collections::BTreeMap<String, usize> {
@@ -512,34 +512,58 @@ async fn canary_credentials_never_appear_in_any_file_or_stream_drillbook_writes(
     }
 }
 
+/// An executed failover on a fresh seeded copy.
+pub(crate) struct FailoverRun {
+    pub(crate) seed: Seeded,
+    /// Mutations of the seeded copy before the run (made by the seed).
+    pub(crate) before: std::collections::BTreeMap<String, usize>,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) out: Output,
+}
+
+/// Runs the failover runbook (execute) on a fresh seeded copy against `endpoint`, with `env`.
+pub(crate) async fn failover_run(name: &str, endpoint: &str, env: &[(&str, &str)]) -> FailoverRun {
+    let seed = emulator().seed(&unique_prefix(name));
+    let before = mutations(&seed);
+    let dir = tempfile::tempdir().unwrap();
+    let out = drillbook_at(
+        dir.path(),
+        endpoint,
+        env,
+        &["run", &failover_runbook(), "--execute", "--yes"],
+        &vars_for(&seed),
+    )
+    .await;
+    FailoverRun {
+        seed,
+        before,
+        dir,
+        out,
+    }
+}
+
 struct Failover {
     seed: Seeded,
-    /// Mutations of the seeded copy before the run (made by the seed).
     before: std::collections::BTreeMap<String, usize>,
     dir: tempfile::TempDir,
     out: Output,
     proxy: FaultProxy,
 }
 
-/// Runs the failover runbook (execute) on a fresh seeded copy through a proxy with `rules`.
+/// The failover through a proxy with `rules`.
 async fn failover_through(name: &str, rules: Vec<Rule>) -> Failover {
-    let seed = emulator().seed(&unique_prefix(name));
-    let before = mutations(&seed);
     let proxy = FaultProxy::start(emulator().endpoint(), rules).await;
-    let dir = tempfile::tempdir().unwrap();
-    let o = drillbook_at(
-        dir.path(),
-        proxy.endpoint(),
-        &[],
-        &["run", &failover_runbook(), "--execute", "--yes"],
-        &vars_for(&seed),
-    )
-    .await;
+    let FailoverRun {
+        seed,
+        before,
+        dir,
+        out,
+    } = failover_run(name, proxy.endpoint(), &[]).await;
     Failover {
         seed,
         before,
         dir,
-        out: o,
+        out,
         proxy,
     }
 }
