@@ -1,6 +1,8 @@
 """Build drillbook's reference system in the emulator and print what was created as JSON.
 
     python seed.py --endpoint http://127.0.0.1:PORT [--prefix P] [--json]
+                   [--regions PRIMARY,SECONDARY] [--failover health-check|routing-control]
+                   [--dns cname|alias]
 
 Re-runnable: existing resources (found by name) are reused, not duplicated.
 """
@@ -15,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+# The reference pair; `--regions` picks another (set once in main(), before seeding).
 REGIONS = ["ca-central-1", "eu-west-1"]
 PRIMARY, SECONDARY = REGIONS
 
@@ -212,7 +215,8 @@ def seed_alarm(cw: Any, prefix: str, api_name: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- Route 53
 def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: str) -> dict[str, Any]:
-    r53 = client("route53", PRIMARY, endpoint)
+    # Route 53 is global; its API (control plane) is signed for us-east-1.
+    r53 = client("route53", "us-east-1", endpoint)
     zone_name = f"{prefix}unolock.example."
     record = f"api.{prefix}unolock.example."
     zone_id = None
@@ -273,7 +277,8 @@ def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: 
     }
 
 
-def seed(endpoint: str, prefix: str) -> dict[str, Any]:
+def seed(endpoint: str, prefix: str, failover: str = "health-check",
+         dns: str = "cname") -> dict[str, Any]:
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
                            "secondary_region": SECONDARY, "regions": {}}
     doc["kms"] = seed_key(endpoint, prefix)
@@ -298,9 +303,24 @@ def main() -> int:
     ap.add_argument("--endpoint", required=True)
     ap.add_argument("--prefix", default="")
     ap.add_argument("--json", action="store_true", help="compact JSON on one line")
+    ap.add_argument("--regions", default=",".join(REGIONS),
+                    help="PRIMARY,SECONDARY (default: %(default)s)")
+    ap.add_argument("--failover", choices=["health-check", "routing-control"],
+                    default="health-check",
+                    help="what the PRIMARY record's health check watches (default: %(default)s)")
+    ap.add_argument("--dns", choices=["cname", "alias"], default="cname",
+                    help="failover records as CNAMEs or alias A records (default: %(default)s)")
     args = ap.parse_args()
+    regions = [r.strip() for r in args.regions.split(",")]
+    if len(regions) != 2 or regions[0] == regions[1] or not all(regions):
+        print(f"seed: --regions needs two different Regions, PRIMARY,SECONDARY: {args.regions}",
+              file=sys.stderr)
+        return 2
+    global PRIMARY, SECONDARY
+    REGIONS[:] = regions
+    PRIMARY, SECONDARY = regions
     try:
-        doc = seed(args.endpoint, args.prefix)
+        doc = seed(args.endpoint, args.prefix, args.failover, args.dns)
     except ClientError as e:
         print(f"seed: AWS call failed: {e}", file=sys.stderr)
         return 1

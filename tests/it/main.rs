@@ -6,6 +6,7 @@ mod crash;
 mod drill;
 mod emulator;
 mod engine;
+mod fidelity;
 mod evidence;
 mod plan;
 mod proof;

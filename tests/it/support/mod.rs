@@ -155,10 +155,20 @@ impl Emulator {
     }
 
     /// Builds the reference system with resource names starting with `prefix`
-    /// (`localstack/emulator seed --prefix P --json`) and returns what was created.
+    /// (`localstack/emulator seed --prefix P --json`) and returns what was created. Every
+    /// AWS delay is set to 0 for `prefix` first ([`Emulator::fast`]): a test that studies a
+    /// delay sets it again after seeding.
     pub fn seed(&self, prefix: &str) -> Seeded {
+        self.seed_with(prefix, &SeedOptions::default())
+    }
+
+    /// [`Emulator::seed`] with another Region pair, failover mechanism or record type.
+    pub fn seed_with(&self, prefix: &str, options: &SeedOptions) -> Seeded {
+        self.fast(prefix);
         let out = Command::new(emulator_script())
-            .args(["seed", "--json", "--prefix", prefix, "--state-file"])
+            .args(["seed", "--json", "--prefix", prefix])
+            .args(options.args())
+            .arg("--state-file")
             .arg(&self.state_file)
             .output()
             .expect("run localstack/emulator seed");
@@ -181,6 +191,37 @@ impl Emulator {
     /// `{"prefix": "t1-", "dynamodb_restore_creating_seconds": 2}`; returns the full config.
     pub fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
         self.control("POST", "/_drillbook/config", Some(settings))
+    }
+
+    /// Sets every AWS delay of the emulator to 0 for resources named with `prefix`
+    /// (localstack/README.md, "Settings"): for tests that do not study a delay.
+    pub fn fast(&self, prefix: &str) -> serde_json::Value {
+        let mut doc = serde_json::json!({"prefix": prefix});
+        for name in DELAY_SETTINGS {
+            doc[name] = serde_json::json!(0);
+        }
+        self.configure(doc)
+    }
+
+    /// Adds a Region fault at the server (`POST /_drillbook/faults`): calls to `region`
+    /// (for `service` only, when given: a SigV4 signing name) are answered as `mode` says
+    /// (`reset`, `hang`, `error`, `throttle`). Faults hold for the whole emulator: on the shared
+    /// one, fault only a Region no other test uses, or use [`isolated_emulator`].
+    pub fn fault(&self, region: &str, service: Option<&str>, mode: &str) -> serde_json::Value {
+        let mut doc = serde_json::json!({"region": region, "mode": mode});
+        if let Some(s) = service {
+            doc["service"] = serde_json::json!(s);
+        }
+        self.control("POST", "/_drillbook/faults", Some(doc))
+    }
+
+    /// Clears the faults of `region` (every fault when `None`).
+    pub fn clear_faults(&self, region: Option<&str>) -> serde_json::Value {
+        let path = match region {
+            Some(r) => format!("/_drillbook/faults?region={r}"),
+            None => "/_drillbook/faults".to_string(),
+        };
+        self.control("DELETE", &path, None)
     }
 
     /// Drops the settings of `prefix` (all settings when `None`).
@@ -249,6 +290,85 @@ impl Emulator {
             .arg(&self.state_file)
             .output();
     }
+}
+
+/// Every delay setting of the emulator (localstack/README.md, "Settings").
+pub const DELAY_SETTINGS: &[&str] = &[
+    "dynamodb_restore_creating_seconds",
+    "route53_change_pending_seconds",
+    "kms_updating_seconds",
+    "pitr_lag_seconds",
+    "route53_health_seconds",
+    "global_table_replication_seconds",
+];
+
+/// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
+#[derive(Debug, Clone, Default)]
+pub struct SeedOptions {
+    /// `[primary, secondary]`; default `ca-central-1`, `eu-west-1`.
+    pub regions: Option<[String; 2]>,
+    /// `health-check` (default) or `routing-control`.
+    pub failover: Option<String>,
+    /// `cname` (default) or `alias`.
+    pub dns: Option<String>,
+}
+
+impl SeedOptions {
+    /// Another Region pair, e.g. `SeedOptions::regions("us-east-1", "us-west-2")`.
+    pub fn regions(primary: &str, secondary: &str) -> SeedOptions {
+        SeedOptions {
+            regions: Some([primary.to_string(), secondary.to_string()]),
+            ..SeedOptions::default()
+        }
+    }
+
+    pub fn failover(mut self, mechanism: &str) -> SeedOptions {
+        self.failover = Some(mechanism.to_string());
+        self
+    }
+
+    pub fn dns(mut self, kind: &str) -> SeedOptions {
+        self.dns = Some(kind.to_string());
+        self
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some([p, s]) = &self.regions {
+            out.extend(["--regions".to_string(), format!("{p},{s}")]);
+        }
+        if let Some(f) = &self.failover {
+            out.extend(["--failover".to_string(), f.clone()]);
+        }
+        if let Some(d) = &self.dns {
+            out.extend(["--dns".to_string(), d.clone()]);
+        }
+        out
+    }
+}
+
+/// An emulator of its own, for a test whose Region faults would disturb the tests sharing
+/// [`emulator`] (a fault on us-east-1 takes Route 53's control plane with it). It is stopped
+/// when dropped, and with the test binary at the latest.
+pub struct IsolatedEmulator(Emulator);
+
+impl std::ops::Deref for IsolatedEmulator {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        &self.0
+    }
+}
+
+impl Drop for IsolatedEmulator {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// Starts an [`IsolatedEmulator`]; `name` keeps its state file apart from the others'.
+pub fn isolated_emulator(name: &str) -> IsolatedEmulator {
+    let state = run_dir().join(format!("isolated-{name}.env"));
+    IsolatedEmulator(Emulator::start(&state, &[]).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// A short resource-name prefix unique per test and process, valid in DynamoDB table names,

@@ -1,0 +1,16 @@
+"""drillbook's extensions of moto: behaviours AWS documents that moto lacks (see ../README.md).
+
+Importing this package patches moto; `app(inner)` wraps moto's WSGI application.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import apigateway, cbor, dynamodb, kms, route53  # noqa: F401  (patch moto on import)
+from .control import DrillbookApp
+
+
+def app(inner: Any) -> DrillbookApp:
+    cbor.install(inner)
+    return DrillbookApp(inner)

@@ -1,0 +1,1 @@
+//! Fidelity: see mod.rs.
