@@ -18,8 +18,10 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # (restores of even small tables take minutes); 30 s makes a runbook that does not wait for
     # ACTIVE fail here as it would on AWS, without making every local restore slow.
     "dynamodb_restore_creating_seconds": ("DRILLBOOK_DYNAMODB_RESTORE_CREATING_SECONDS", 30.0),
-    # ChangeResourceRecordSets: PENDING until the change reaches every Route 53 DNS server,
-    # "generally within 60 seconds" (Route 53 API reference, ChangeResourceRecordSets).
+    # ChangeResourceRecordSets: PENDING until the change reaches every Route 53 DNS server;
+    # Route 53 "is designed to propagate updates you make to your DNS records to its world-wide
+    # network of authoritative DNS servers within 60 seconds under normal conditions" (Amazon
+    # Route 53 FAQ, "How quickly will changes I make to my DNS settings ... propagate globally?").
     "route53_change_pending_seconds": ("DRILLBOOK_ROUTE53_CHANGE_PENDING_SECONDS", 60.0),
     # UpdatePrimaryRegion: both keys are `Updating` "for a few more seconds" (KMS developer
     # guide, "Change the primary key in a set of multi-Region keys"); a few = 5.

@@ -25,12 +25,16 @@ pub fn localstack() -> Result<&'static Emulator, &'static str> {
         .map_err(|e| e.as_str())
 }
 
-/// `let ls = require_localstack!();` returns from the test (skip) when LocalStack is unavailable.
+/// `let ls = require_localstack!();` returns from the test (skip) when LocalStack is unavailable,
+/// or fails it when `DRILLBOOK_REQUIRE_LOCALSTACK` is set (CI, where LocalStack must start).
 #[macro_export]
 macro_rules! require_localstack {
     () => {
         match $crate::support::localstack::localstack() {
             Ok(ls) => ls,
+            Err(why) if std::env::var_os("DRILLBOOK_REQUIRE_LOCALSTACK").is_some() => {
+                panic!("LocalStack is required here (DRILLBOOK_REQUIRE_LOCALSTACK) but: {why}")
+            }
             Err(why) => {
                 eprintln!("SKIPPED: LocalStack is not available: {why}");
                 return;

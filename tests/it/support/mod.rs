@@ -64,7 +64,17 @@ pub fn emulator() -> &'static Emulator {
 impl Emulator {
     /// Runs `localstack/emulator start --parent-pid <pid> --state-file <state_file> <extra>`.
     pub(crate) fn start(state_file: &Path, extra: &[&str]) -> Result<Emulator, String> {
+        Emulator::start_with_env(state_file, extra, &[])
+    }
+
+    /// [`Emulator::start`] with extra environment variables for the server (`DRILLBOOK_*`).
+    pub(crate) fn start_with_env(
+        state_file: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Emulator, String> {
         let out = Command::new(emulator_script())
+            .envs(env.iter().copied())
             .arg("start")
             .arg("--parent-pid")
             .arg(std::process::id().to_string())
@@ -213,6 +223,11 @@ impl Emulator {
             doc["service"] = serde_json::json!(s);
         }
         self.control("POST", "/_drillbook/faults", Some(doc))
+    }
+
+    /// The active faults (`GET /_drillbook/faults`).
+    pub fn faults(&self) -> serde_json::Value {
+        self.control("GET", "/_drillbook/faults", None)
     }
 
     /// Clears the faults of `region` (every fault when `None`).
@@ -367,8 +382,13 @@ impl Drop for IsolatedEmulator {
 
 /// Starts an [`IsolatedEmulator`]; `name` keeps its state file apart from the others'.
 pub fn isolated_emulator(name: &str) -> IsolatedEmulator {
+    isolated_emulator_with_env(name, &[])
+}
+
+/// [`isolated_emulator`] started with `env` (e.g. `DRILLBOOK_PITR_LAG_SECONDS`).
+pub fn isolated_emulator_with_env(name: &str, env: &[(&str, &str)]) -> IsolatedEmulator {
     let state = run_dir().join(format!("isolated-{name}.env"));
-    IsolatedEmulator(Emulator::start(&state, &[]).unwrap_or_else(|e| panic!("{e}")))
+    IsolatedEmulator(Emulator::start_with_env(&state, &[], env).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// A short resource-name prefix unique per test and process, valid in DynamoDB table names,
