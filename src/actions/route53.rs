@@ -345,18 +345,17 @@ async fn failover_state(
                 }]));
             };
             let inv = inverted(ctx, &hc).await?;
-            let step = if answer.is(&target) {
+            // The wanted configuration, never a toggle of the current one: inverted to fail
+            // over, not inverted to fail back. A retry, a resume or a second run before DNS has
+            // moved then finds the configuration already set and only waits for the answer.
+            let want = side == Side::Secondary;
+            let step = if inv != want {
+                Move::Invert {
+                    health_check_id: hc.clone(),
+                    to: want,
+                }
+            } else if answer.is(&target) || want {
                 Move::Nothing
-            } else if side == Side::Secondary {
-                Move::Invert {
-                    health_check_id: hc.clone(),
-                    to: !inv,
-                }
-            } else if inv {
-                Move::Invert {
-                    health_check_id: hc.clone(),
-                    to: false,
-                }
             } else {
                 findings.push(Finding {
                     message: format!(
@@ -529,6 +528,11 @@ impl Action for Failover {
         let change = st.change_line();
         Ok(Observation {
             summary: match &change {
+                None if !st.answer.is(&st.target) => format!(
+                    "`{name}` is configured to answer {} and still answers {}: waiting for DNS",
+                    st.target,
+                    st.answer.text()
+                ),
                 None => format!("`{name}` already answers {}", st.target),
                 Some(_) => format!(
                     "`{name}` answers {}; it must answer {}",
@@ -642,7 +646,8 @@ impl Action for Failover {
     async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {
         let name = ctx.params.str("record_name")?;
         match failover_state(ctx).await? {
-            Ok(st) if st.step == Move::Nothing => Ok(()),
+            // The configuration is the wanted one (no move left) and the name answers with it.
+            Ok(st) if st.step == Move::Nothing && st.answer.is(&st.target) => Ok(()),
             Ok(st) => Err(ActionError::Verification {
                 message: format!("`{name}` answers {}, not {}", st.answer.text(), st.target),
                 hint:

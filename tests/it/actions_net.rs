@@ -797,6 +797,87 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
     emulator().set_health(&r.health_check_id, true);
 }
 
+/// `route53.failover` sets the wanted configuration, never a toggle of the current one: with
+/// the health check already inverted by an earlier attempt but DNS not yet answering with the
+/// secondary, a retry changes nothing (it waited for the answer); failing back un-inverts the
+/// health check even when the name already answers with the primary.
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_failover_sets_the_wanted_state_and_never_toggles() {
+    let (_p, s) = seed("r53notoggle");
+    let aws = aws().await;
+    let r = &s.route53;
+    let emu = emulator();
+    let inverted = || async {
+        r53()
+            .await
+            .get_health_check()
+            .health_check_id(&r.health_check_id)
+            .send()
+            .await
+            .unwrap()
+            .health_check()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .inverted()
+    };
+    let set_inverted = |to: bool| async move {
+        r53()
+            .await
+            .update_health_check()
+            .health_check_id(&r.health_check_id)
+            .inverted(to)
+            .send()
+            .await
+            .unwrap();
+    };
+    let over = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.zone_name, "record_name": r.record_name}),
+    );
+    let back = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.zone_name, "record_name": r.record_name, "to": "primary"}),
+    );
+
+    // An earlier attempt inverted the check; the name still answers with the primary (here: the
+    // primary's measured health reads unhealthy, so the inverted check reads healthy).
+    set_inverted(true).await;
+    emu.set_health(&r.health_check_id, false);
+    assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+    let obs = action("route53.failover").observe(&over).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert!(obs.changes.is_empty(), "no toggle back: {:?}", obs.changes);
+    assert!(obs.summary.contains("waiting for DNS"), "{}", obs.summary);
+
+    // Failing back while the name already answers with the primary still un-inverts.
+    let obs = action("route53.failover").observe(&back).await.unwrap();
+    assert_eq!(obs.changes.len(), 1, "{obs:?}");
+    assert!(
+        obs.changes[0].contains("Inverted=false"),
+        "{:?}",
+        obs.changes
+    );
+    emu.set_health(&r.health_check_id, true);
+    let (_, out) = run("route53.failover", &back).await.unwrap();
+    assert_eq!(out.outputs["answer"], r.primary_target);
+    assert_eq!(inverted().await, Some(false));
+
+    // Twice over, then twice back: each ends in the requested state.
+    for _ in 0..2 {
+        run("route53.failover", &over).await.unwrap();
+        assert_eq!(inverted().await, Some(true));
+        assert_eq!(answer(&s).await, vec![r.secondary_target.clone()]);
+    }
+    for _ in 0..2 {
+        run("route53.failover", &back).await.unwrap();
+        assert_eq!(inverted().await, Some(false));
+        assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn route53_failover_by_records_waits_for_insync() {
     let (p, s) = seed("r53rec");
