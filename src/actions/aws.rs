@@ -4,6 +4,7 @@
 //! game-day Region impairment (an SDK interceptor that refuses calls to impaired Regions).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -96,7 +97,7 @@ impl Aws {
     /// Uses a given SDK configuration (tests point it at the emulator).
     pub fn from_config(base: SdkConfig, options: AwsOptions) -> Aws {
         Aws {
-            base,
+            base: with_default_timeouts(base),
             options,
             refused: Arc::default(),
             limits: super::limits::RateLimits::default(),
@@ -258,6 +259,34 @@ impl HttpConnector for PacedConnector {
             inner.call(request).await
         })
     }
+}
+
+/// How long an AWS call may take to connect, unless the configuration says otherwise.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one attempt of an AWS call may take, unless the configuration says otherwise.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Gives every call a connect and an attempt timeout where the configuration sets none, so a
+/// Region that accepts connections and never answers costs seconds, not the step's timeout
+/// times its attempts.
+fn with_default_timeouts(base: SdkConfig) -> SdkConfig {
+    let t = base.timeout_config();
+    let mut b = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(
+            t.and_then(|t| t.connect_timeout())
+                .unwrap_or(CONNECT_TIMEOUT),
+        )
+        .operation_attempt_timeout(
+            t.and_then(|t| t.operation_attempt_timeout())
+                .unwrap_or(ATTEMPT_TIMEOUT),
+        );
+    if let Some(d) = t.and_then(|t| t.read_timeout()) {
+        b = b.read_timeout(d);
+    }
+    if let Some(d) = t.and_then(|t| t.operation_timeout()) {
+        b = b.operation_timeout(d);
+    }
+    base.to_builder().timeout_config(b.build()).build()
 }
 
 /// The error an impaired Region's calls fail with (found again in [`aws_error`]).

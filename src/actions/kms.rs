@@ -509,15 +509,6 @@ impl Action for ReplicateKey {
 
 pub(crate) struct Promote;
 
-/// Whether an error means the Region could not be reached (scenario impairment or network).
-fn unreachable(e: &ActionError) -> bool {
-    match e {
-        ActionError::Impaired { .. } => true,
-        ActionError::Aws(f) => matches!(f.code.as_str(), "ConnectionFailed" | "Timeout"),
-        _ => false,
-    }
-}
-
 fn deferral_hint(primary: &str, region: &str) -> String {
     format!(
         "UpdatePrimaryRegion must be called in {primary}, which cannot be reached; the replica in \
@@ -654,7 +645,7 @@ impl Action for Promote {
             let sent = update_primary_region(ctx, region, &k.arn, &primary, &primary_arn).await;
             match sent {
                 Ok(_) => changes.push(format!("UpdatePrimaryRegion in {primary} to {region}")),
-                Err(e) if unreachable(&e) && optional => {
+                Err(e) if e.region_unreachable() && optional => {
                     return Ok(Outcome {
                         summary: format!(
                             "{} {primary} cannot be reached ({e}); the key stays primary in \
@@ -666,7 +657,7 @@ impl Action for Promote {
                         outputs: outputs(&[("primary_region", &primary), ("key_arn", &k.arn)]),
                     });
                 }
-                Err(e) if unreachable(&e) => {
+                Err(e) if e.region_unreachable() => {
                     let hint = deferral_hint(&primary, region);
                     return Err(match e {
                         ActionError::Aws(mut f) => {
@@ -907,26 +898,41 @@ mod tests {
     }
 
     #[test]
-    fn impairment_and_connection_failures_count_as_unreachable() {
-        assert!(unreachable(&ActionError::Impaired {
-            region: "ca-central-1".into(),
-            service: "kms".into(),
-            operation: "UpdatePrimaryRegion".into(),
-        }));
-        let f = |code: &str| {
+    fn every_way_a_region_stops_answering_counts_as_unreachable() {
+        assert!(
+            ActionError::Impaired {
+                region: "ca-central-1".into(),
+                service: "kms".into(),
+                operation: "UpdatePrimaryRegion".into(),
+            }
+            .region_unreachable()
+        );
+        let f = |code: &str, retryable: bool| {
             ActionError::Aws(Box::new(super::super::AwsFailure {
                 service: "kms".into(),
                 operation: "UpdatePrimaryRegion".into(),
                 region: "ca-central-1".into(),
                 code: code.into(),
                 message: String::new(),
-                retryable: true,
+                retryable,
                 request_id: None,
                 hint: String::new(),
             }))
         };
-        assert!(unreachable(&f("ConnectionFailed")));
-        assert!(!unreachable(&f("KMSInvalidStateException")));
+        // Connection refused or reset, timeouts, 5xx and throttling (retryable after the SDK's
+        // own retries) all mean the Region is not answering.
+        for code in ["ConnectionFailed", "Timeout", "BadResponse"] {
+            assert!(f(code, false).region_unreachable(), "{code}");
+        }
+        for code in [
+            "ServiceUnavailable",
+            "ThrottlingException",
+            "KMSInternalException",
+        ] {
+            assert!(f(code, true).region_unreachable(), "{code}");
+        }
+        assert!(!f("KMSInvalidStateException", false).region_unreachable());
+        assert!(!f("AccessDeniedException", false).region_unreachable());
     }
 
     /// LocalStack answers UpdatePrimaryRegion with HTTP 501 `InternalFailure` ("not included in

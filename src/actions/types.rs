@@ -237,6 +237,24 @@ impl ActionError {
         }
     }
 
+    /// Whether the error means "that Region is not answering": the scenario refused the call,
+    /// the connection failed or was reset, the call timed out, the service answered 5xx, or it
+    /// kept throttling past the SDK's retries. An optional step is deferred on any of these
+    /// (a lost or impaired Region shows each of them: DESIGN.md, domain facts).
+    pub fn region_unreachable(&self) -> bool {
+        match self {
+            ActionError::Impaired { .. } => true,
+            ActionError::Aws(f) => {
+                f.retryable
+                    || matches!(
+                        f.code.as_str(),
+                        "ConnectionFailed" | "Timeout" | "BadResponse" | "RegionUnreachable"
+                    )
+            }
+            _ => false,
+        }
+    }
+
     /// What to do about it, when known.
     pub fn hint(&self) -> Option<&str> {
         let h = match self {

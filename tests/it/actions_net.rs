@@ -390,6 +390,71 @@ async fn kms_promote_with_the_primary_region_impaired_fails_or_is_deferred() {
     assert!(obs.findings.is_empty(), "{}", findings(&obs));
 }
 
+/// A primary Region that is lost at the server, in each way a Region stops answering
+/// (connections reset, requests hang, HTTP 503, throttling past the retries): an optional
+/// promotion is deferred, never failed, and costs seconds (the attempt timeout), not the step's
+/// timeout. Tried on a pair other than the reference one (sa-east-1 primary), whose Regions no
+/// other test faults.
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_promote_is_deferred_for_every_way_the_primary_stops_answering() {
+    let emu = emulator();
+    let p = unique_prefix("kmsfaults");
+    let (primary, secondary) = ("sa-east-1", "eu-central-2");
+    let s = emu.seed_with(
+        &p,
+        &crate::support::SeedOptions::regions(primary, secondary),
+    );
+    let conf = emu
+        .sdk_config(secondary)
+        .await
+        .to_builder()
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .build(),
+        )
+        .build();
+    let aws = Arc::new(Aws::from_config(conf, AwsOptions::default()));
+    let c = ctx(
+        &aws,
+        Some(secondary),
+        json!({"key": s.kms.alias, "optional": true}),
+    );
+    let strict = ctx(&aws, Some(secondary), json!({"key": s.kms.alias}));
+    for mode in ["reset", "hang", "error", "throttle"] {
+        emu.fault(primary, None, mode);
+        let started = std::time::Instant::now();
+        let result = run("kms.promote", &c).await;
+        let elapsed = started.elapsed();
+        let strict_err = action("kms.promote")
+            .apply(&strict, &Observation::default())
+            .await;
+        emu.clear_faults(Some(primary));
+        let (_, out) = result.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert!(
+            out.summary.starts_with("deferred:"),
+            "{mode}: {}",
+            out.summary
+        );
+        assert_eq!(out.outputs["primary_region"], primary, "{mode}");
+        assert!(
+            elapsed < Duration::from_secs(15),
+            "{mode}: took {elapsed:?}"
+        );
+        // Not optional: it fails, saying the promotion can wait.
+        let err = strict_err.expect_err(mode);
+        assert!(
+            err.hint().unwrap_or_default().contains("optional: true"),
+            "{mode}: {err}"
+        );
+    }
+    // The key never moved, and with the Region back the promotion goes through.
+    let md = describe(secondary, &s.kms.key_id).await;
+    assert_eq!(key_type(&md), MultiRegionKeyType::Replica);
+    let (_, out) = run("kms.promote", &c).await.unwrap();
+    assert_eq!(out.outputs["primary_region"], secondary, "{}", out.summary);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kms_promote_on_localstack_is_unsupported() {
     let ls = crate::require_localstack!();
