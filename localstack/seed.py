@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 import boto3
@@ -37,42 +38,101 @@ def code(e: ClientError) -> str:
 
 
 # ---------------------------------------------------------------------- DynamoDB
-def seed_table(ddb: Any, name: str, region: str) -> dict[str, Any]:
+def seed_table(endpoint: str, name: str) -> dict[str, dict[str, Any]]:
+    """`name` as ONE global table (version 2019.11.21) over PRIMARY and SECONDARY, as AWS's
+    tutorial builds one: the table in the primary (DynamoDB Streams NEW_AND_OLD_IMAGES), then
+    UpdateTable ReplicaUpdates [{Create: {RegionName: SECONDARY}}], then the items, written in
+    the primary and waited for in the secondary (replication). PITR (7 days) and TTL are turned
+    on in both Regions afterwards, so the earliest restorable state holds the 50 items.
+    Returns what was built, per Region."""
+    ddb_p = client("dynamodb", PRIMARY, endpoint)
+    ddb_s = client("dynamodb", SECONDARY, endpoint)
+
+    def wait_for(what: str, check: Any, timeout: float = 120.0) -> None:
+        deadline = time.time() + timeout
+        while not check():
+            if time.time() > deadline:
+                raise RuntimeError(f"seed: timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def replicas(ddb: Any) -> dict[str, str]:
+        desc = ddb.describe_table(TableName=name)["Table"]
+        return {r["RegionName"]: r.get("ReplicaStatus", "") for r in desc.get("Replicas", [])}
+
+    def active(ddb: Any) -> bool:
+        return ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
+
     try:
-        ddb.create_table(
+        ddb_p.create_table(
             TableName=name,
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
             Tags=[{"Key": "app", "Value": "unolock"}],
         )
     except ClientError as e:
         if code(e) != "ResourceInUseException":
             raise
-    spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 7}
-    ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
-    ddb.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    ) if _ttl_off(ddb, name) else None
-    for i in range(50):
-        ddb.put_item(
-            TableName=name,
-            Item={
-                "pk": {"S": f"item-{i:03d}"},
-                "region": {"S": region},
-                "n": {"N": str(i)},
-                "secret": {"S": f"ciphertext-{i}"},
-            },
-        )
-    desc = ddb.describe_table(TableName=name)["Table"]
-    pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
-    return {
-        "name": name,
-        "arn": desc["TableArn"],
-        "item_count": 50,
-        "pitr_status": pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"],
+    wait_for(f"{name} to be ACTIVE in {PRIMARY}", lambda: active(ddb_p))
+    if SECONDARY not in replicas(ddb_p):
+        try:
+            # A same-named table that is not a replica (an older seed's): a replica cannot be
+            # created over it ("one or more replicas already existed as tables").
+            ddb_s.describe_table(TableName=name)
+            ddb_s.delete_table(TableName=name)
+        except ClientError as e:
+            if code(e) != "ResourceNotFoundException":
+                raise
+        ddb_p.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": SECONDARY}}])
+    wait_for(f"the replica of {name} in {SECONDARY} to be ACTIVE",
+             lambda: replicas(ddb_p).get(SECONDARY) == "ACTIVE" and active(ddb_s))
+    items = {
+        f"item-{i:03d}": {
+            "pk": {"S": f"item-{i:03d}"},
+            "region": {"S": PRIMARY},  # the Region it was written in
+            "n": {"N": str(i)},
+            "secret": {"S": f"ciphertext-{i}"},
+        }
+        for i in range(50)
     }
+    for item in items.values():
+        ddb_p.put_item(TableName=name, Item=item)
+
+    def replicated() -> bool:
+        got = {}
+        for page in ddb_s.get_paginator("scan").paginate(TableName=name):
+            got.update({it["pk"]["S"]: it for it in page["Items"]})
+        return all(got.get(k) == v for k, v in items.items())
+
+    wait_for(f"the items of {name} to reach {SECONDARY}", replicated)
+    out: dict[str, dict[str, Any]] = {}
+    for region, ddb in ((PRIMARY, ddb_p), (SECONDARY, ddb_s)):
+        spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 7}
+        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+        if _ttl_off(ddb, name):
+            ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            )
+        desc = ddb.describe_table(TableName=name)["Table"]
+        if region == SECONDARY:
+            # Tags are per replica: the replica does not get the primary's.
+            ddb.tag_resource(ResourceArn=desc["TableArn"], Tags=[{"Key": "app", "Value": "unolock"}])
+        pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        out[region] = {
+            "name": name,
+            "arn": desc["TableArn"],
+            "item_count": len(items),
+            "pitr_status": pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"],
+            "global_table": True,
+            "global_table_version": desc.get("GlobalTableVersion"),
+            "replicas": [
+                {"region": r["RegionName"], "status": r.get("ReplicaStatus")}
+                for r in desc.get("Replicas", [])
+            ],
+        }
+    return out
 
 
 def _ttl_off(ddb: Any, name: str) -> bool:
@@ -214,7 +274,22 @@ def seed_alarm(cw: Any, prefix: str, api_name: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- Route 53
-def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: str) -> dict[str, Any]:
+def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: str,
+             failover: str = "health-check", dns: str = "cname",
+             primary_zone_id: str | None = None, secondary_zone_id: str | None = None,
+             arc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Zone, health checks and failover records `api.{P}unolock.example.`.
+
+    failover: `health-check` = an HTTPS check on the primary's regional domain name (the
+    secondary has none: "If you omit the HealthCheckId element for the secondary resource record
+    set, and if the primary resource record set is unhealthy, Route 53 always responds to DNS
+    queries with the applicable value from the secondary", Route 53 API reference,
+    ResourceRecordSet); `routing-control` = one RECOVERY_CONTROL check per Region on `arc`'s
+    routing controls, on both records.
+    dns: `cname` = CNAME records to the regional domain names; `alias` = alias A records to them
+    (AliasTarget HostedZoneId = the regional hosted zone id; "For failover alias resource record
+    sets, you must also include the EvaluateTargetHealth element and set the value to true").
+    """
     # Route 53 is global; its API (control plane) is signed for us-east-1.
     r53 = client("route53", "us-east-1", endpoint)
     zone_name = f"{prefix}unolock.example."
@@ -228,52 +303,169 @@ def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: 
         zone_id = r53.create_hosted_zone(
             Name=zone_name, CallerReference=f"drillbook-seed-{prefix}{zone_name}"
         )["HostedZone"]["Id"].split("/")[-1]
-    caller_ref = f"drillbook-seed-{prefix}primary-hc"
-    hc_id = None
+    existing: dict[str, str] = {}
     for page in r53.get_paginator("list_health_checks").paginate():
         for hc in page["HealthChecks"]:
-            if hc["CallerReference"] == caller_ref:
-                hc_id = hc["Id"]
-    if hc_id is None:
-        hc_id = r53.create_health_check(
-            CallerReference=caller_ref,
-            HealthCheckConfig={
-                "Type": "HTTPS",
-                "FullyQualifiedDomainName": primary_target,
-                "Port": 443,
-                "ResourcePath": "/prod/health",
-                "RequestInterval": 30,
-                "FailureThreshold": 3,
-            },
-        )["HealthCheck"]["Id"]
-        r53.change_tags_for_resource(
-            ResourceType="healthcheck", ResourceId=hc_id,
-            AddTags=[{"Key": "Name", "Value": f"{prefix}unolock-api-primary"}],
-        )
+            existing[hc["CallerReference"]] = hc["Id"]
+
+    def health_check(caller_ref: str, name_tag: str, config: dict[str, Any]) -> str:
+        if caller_ref in existing:
+            return existing[caller_ref]
+        hc_id = r53.create_health_check(CallerReference=caller_ref,
+                                        HealthCheckConfig=config)["HealthCheck"]["Id"]
+        r53.change_tags_for_resource(ResourceType="healthcheck", ResourceId=hc_id,
+                                     AddTags=[{"Key": "Name", "Value": name_tag}])
+        return hc_id
+
+    if failover == "routing-control":
+        assert arc is not None, "routing-control failover needs the ARC routing controls"
+        hc_ids = {
+            side: health_check(
+                f"drillbook-seed-{prefix}{side}-rc-hc", f"{prefix}unolock-api-{side}-rc",
+                {"Type": "RECOVERY_CONTROL",
+                 "RoutingControlArn": arc["routing_controls"][region]})
+            for side, region in (("primary", PRIMARY), ("secondary", SECONDARY))
+        }
+    else:
+        hc_ids = {
+            "primary": health_check(
+                f"drillbook-seed-{prefix}primary-hc", f"{prefix}unolock-api-primary",
+                {"Type": "HTTPS", "FullyQualifiedDomainName": primary_target, "Port": 443,
+                 "ResourcePath": "/prod/health", "RequestInterval": 30, "FailureThreshold": 3}),
+            "secondary": None,
+        }
+
+    def rrset(side: str, target: str, target_zone: str | None) -> dict[str, Any]:
+        rr: dict[str, Any] = {"Name": record, "SetIdentifier": side,
+                              "Failover": side.upper()}
+        if dns == "alias":
+            rr["Type"] = "A"
+            rr["AliasTarget"] = {"HostedZoneId": target_zone, "DNSName": target,
+                                 "EvaluateTargetHealth": True}
+        else:
+            rr.update({"Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": target}]})
+        if hc_ids[side]:
+            rr["HealthCheckId"] = hc_ids[side]
+        return rr
+
     change = r53.change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={
             "Comment": "drillbook seed",
             "Changes": [
-                {"Action": "UPSERT", "ResourceRecordSet": {
-                    "Name": record, "Type": "CNAME", "SetIdentifier": "primary",
-                    "Failover": "PRIMARY", "TTL": 60, "HealthCheckId": hc_id,
-                    "ResourceRecords": [{"Value": primary_target}]}},
-                {"Action": "UPSERT", "ResourceRecordSet": {
-                    "Name": record, "Type": "CNAME", "SetIdentifier": "secondary",
-                    "Failover": "SECONDARY", "TTL": 60,
-                    "ResourceRecords": [{"Value": secondary_target}]}},
+                {"Action": "UPSERT", "ResourceRecordSet": rrset("primary", primary_target,
+                                                                primary_zone_id)},
+                {"Action": "UPSERT", "ResourceRecordSet": rrset("secondary", secondary_target,
+                                                                secondary_zone_id)},
             ],
         },
     )["ChangeInfo"]
+    answers = {"primary": [primary_target], "secondary": [secondary_target]}
+    if dns == "alias":
+        answers = {side: _resolve(endpoint, target)
+                   for side, target in (("primary", primary_target),
+                                        ("secondary", secondary_target))}
     return {
         "hosted_zone_id": zone_id,
         "zone_name": zone_name,
         "record_name": record,
-        "health_check_id": hc_id,
+        "record_type": "A" if dns == "alias" else "CNAME",
+        "failover": failover,
+        "dns": dns,
+        "health_check_id": hc_ids["primary"],
+        "secondary_health_check_id": hc_ids["secondary"],
         "primary_target": primary_target,
         "secondary_target": secondary_target,
+        # what TestDNSAnswer gives for the record when that side answers
+        "answers": answers,
         "change_id": change["Id"],
+    }
+
+
+def _resolve(endpoint: str, name: str) -> list[str]:
+    """The addresses the emulator gives an alias to `name` (GET /_drillbook/resolve; moto only)."""
+    import urllib.parse
+    import urllib.request
+
+    url = f"{endpoint}/_drillbook/resolve?" + urllib.parse.urlencode({"name": name, "type": "A"})
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return list(json.loads(resp.read())["addresses"])
+    except Exception:
+        return []
+
+
+# ---------------------------------------------------------------------- ARC (routing control)
+def seed_arc(endpoint: str, prefix: str) -> dict[str, Any]:
+    """A cluster, a control panel, one routing control per Region and an assertion rule "at least
+    one On". Active/passive: the primary's control On, the secondary's Off ("To implement
+    failover, you set one routing control to ON and another one to OFF", Routing Control API
+    reference). The states are set only when the controls are new, so a re-run does not undo a
+    drill. ARC's configuration API is called in us-west-2 ("you must specify the US West (Oregon)
+    Region", ARC developer guide); states go through a cluster endpoint, each tried in turn ("We
+    recommend that your systems be prepared to retry with each of the available endpoints")."""
+    cfg = client("route53-recovery-control-config", "us-west-2", endpoint)
+    name = f"{prefix}unolock-cluster"
+    cluster_arn = next((c["ClusterArn"] for page in cfg.get_paginator("list_clusters").paginate()
+                        for c in page["Clusters"] if c["Name"] == name), None)
+    if cluster_arn is None:
+        cluster_arn = cfg.create_cluster(ClusterName=name)["Cluster"]["ClusterArn"]
+    cluster = cfg.describe_cluster(ClusterArn=cluster_arn)["Cluster"]
+    panel_name = f"{prefix}unolock-panel"
+    panel_arn = next((p["ControlPanelArn"] for p in cfg.list_control_panels(
+        ClusterArn=cluster_arn)["ControlPanels"] if p["Name"] == panel_name), None)
+    if panel_arn is None:
+        panel_arn = cfg.create_control_panel(ClusterArn=cluster_arn, ControlPanelName=panel_name
+                                             )["ControlPanel"]["ControlPanelArn"]
+    have = {rc["Name"]: rc["RoutingControlArn"]
+            for rc in cfg.list_routing_controls(ControlPanelArn=panel_arn)["RoutingControls"]}
+    controls: dict[str, str] = {}
+    new = False
+    for region in REGIONS:
+        rc_name = f"{prefix}unolock-{region}"
+        if rc_name not in have:
+            have[rc_name] = cfg.create_routing_control(
+                ClusterArn=cluster_arn, ControlPanelArn=panel_arn, RoutingControlName=rc_name
+            )["RoutingControl"]["RoutingControlArn"]
+            new = True
+        controls[region] = have[rc_name]
+    rule_name = f"{prefix}unolock-at-least-one-on"
+    rule_arn = next((r["ASSERTION"]["SafetyRuleArn"] for r in cfg.list_safety_rules(
+        ControlPanelArn=panel_arn)["SafetyRules"]
+        if "ASSERTION" in r and r["ASSERTION"]["Name"] == rule_name), None)
+    if rule_arn is None:
+        rule_arn = cfg.create_safety_rule(AssertionRule={
+            "AssertedControls": [controls[r] for r in REGIONS], "ControlPanelArn": panel_arn,
+            "Name": rule_name, "RuleConfig": {"Type": "ATLEAST", "Threshold": 1, "Inverted": False},
+            "WaitPeriodMs": 5000,
+        })["AssertionRule"]["SafetyRuleArn"]
+    endpoints = cluster.get("ClusterEndpoints", [])
+    states: dict[str, str] = {}
+    last_error: Exception | None = None
+    for ep in endpoints:
+        data = client("route53-recovery-cluster", ep["Region"], ep["Endpoint"])
+        try:
+            if new:
+                data.update_routing_control_states(UpdateRoutingControlStateEntries=[
+                    {"RoutingControlArn": controls[PRIMARY], "RoutingControlState": "On"},
+                    {"RoutingControlArn": controls[SECONDARY], "RoutingControlState": "Off"},
+                ])
+            for region, arn in controls.items():
+                states[region] = data.get_routing_control_state(
+                    RoutingControlArn=arn)["RoutingControlState"]
+            break
+        except ClientError as e:
+            last_error = e
+    else:
+        if last_error is not None:
+            raise last_error
+    return {
+        "cluster_arn": cluster_arn,
+        "cluster_endpoints": endpoints,
+        "control_panel_arn": panel_arn,
+        "routing_controls": controls,
+        "safety_rule_arn": rule_arn,
+        "states": states,
     }
 
 
@@ -282,18 +474,24 @@ def seed(endpoint: str, prefix: str, failover: str = "health-check",
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
                            "secondary_region": SECONDARY, "regions": {}}
     doc["kms"] = seed_key(endpoint, prefix)
+    tables = seed_table(endpoint, f"{prefix}vault")  # one global table over both Regions
     for region in REGIONS:
         r: dict[str, Any] = {}
-        r["dynamodb"] = seed_table(client("dynamodb", region, endpoint), f"{prefix}vault", region)
+        r["dynamodb"] = tables[region]
         r["kms"] = {"key_id": doc["kms"]["key_id"], "alias": doc["kms"]["alias"], **doc["kms"][region]}
         r["apigateway"] = seed_api(client("apigateway", region, endpoint), prefix, region)
         r["cloudwatch"] = seed_alarm(client("cloudwatch", region, endpoint), prefix,
                                      r["apigateway"]["rest_api_name"])
         doc["regions"][region] = r
+    doc["arc"] = seed_arc(endpoint, prefix) if failover == "routing-control" else None
     doc["route53"] = seed_dns(
         endpoint, prefix,
         doc["regions"][PRIMARY]["apigateway"]["regional_domain_name"],
         doc["regions"][SECONDARY]["apigateway"]["regional_domain_name"],
+        failover=failover, dns=dns,
+        primary_zone_id=doc["regions"][PRIMARY]["apigateway"]["regional_hosted_zone_id"],
+        secondary_zone_id=doc["regions"][SECONDARY]["apigateway"]["regional_hosted_zone_id"],
+        arc=doc["arc"],
     )
     return doc
 
