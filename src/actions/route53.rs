@@ -16,8 +16,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet, ResourceRecordSetFailover,
-    RrType,
+    Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckType, ResourceRecordSet,
+    ResourceRecordSetFailover, RrType,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -252,6 +252,8 @@ struct FailoverState {
     answer: Answer,
     /// The health check flipped in `health_check` mode, and its Inverted flag.
     health_check: Option<(String, bool)>,
+    /// Set when the move inverts a health check that measures the endpoint itself.
+    hazard: Option<String>,
     /// The value that must answer afterwards.
     target: String,
     step: Move,
@@ -288,17 +290,58 @@ fn params(ctx: &StepContext) -> Result<(String, String, Side, Mode, Option<Strin
 }
 
 async fn inverted(ctx: &StepContext, hc: &str) -> Result<bool, ActionError> {
+    Ok(health_check_config(ctx, hc).await?.0)
+}
+
+/// A health check's Inverted flag, and what it measures when that is an endpoint (its type and
+/// target: `HTTPS d-abc.execute-api.eu-west-1.amazonaws.com`).
+async fn health_check_config(
+    ctx: &StepContext,
+    hc: &str,
+) -> Result<(bool, Option<String>), ActionError> {
     let client = ctx.aws.route53();
     let out = send(
         "GetHealthCheck",
         client.get_health_check().health_check_id(hc).send(),
     )
     .await?;
-    Ok(out
-        .health_check()
-        .and_then(|h| h.health_check_config())
-        .and_then(|c| c.inverted())
-        .unwrap_or(false))
+    let config = out.health_check().and_then(|h| h.health_check_config());
+    let inverted = config.and_then(|c| c.inverted()).unwrap_or(false);
+    let endpoint = config
+        .filter(|c| measures_an_endpoint(c.r#type()))
+        .map(|c| {
+            let target = c
+                .fully_qualified_domain_name()
+                .or(c.ip_address())
+                .unwrap_or("?");
+            format!("{} {target}", c.r#type().as_str())
+        });
+    Ok((inverted, endpoint))
+}
+
+/// HTTP, HTTPS and TCP checks (and their string-matching forms) measure the endpoint itself;
+/// CALCULATED, CLOUDWATCH_METRIC and RECOVERY_CONTROL checks watch a signal.
+fn measures_an_endpoint(t: &HealthCheckType) -> bool {
+    matches!(
+        t,
+        HealthCheckType::Http
+            | HealthCheckType::Https
+            | HealthCheckType::HttpStrMatch
+            | HealthCheckType::HttpsStrMatch
+            | HealthCheckType::Tcp
+    )
+}
+
+/// The warning for inverting a health check that measures the endpoint itself.
+fn inversion_hazard(hc: &str, endpoint: &str) -> String {
+    format!(
+        "warning: health check {hc} measures the endpoint itself ({endpoint}); once that endpoint \
+         really fails, the inverted check reports healthy and the PRIMARY record answers again, \
+         sending traffic back to the failed Region (Route 53 developer guide, \"Inverting health \
+         checks\"). Fail over with a routing control (`arc.set_routing_controls`), or put a \
+         CALCULATED or CLOUDWATCH_METRIC health check on the PRIMARY record and use it as the \
+         switch"
+    )
 }
 
 /// Looks at the zone, the record set, the health check and the answer; decides the move.
@@ -329,7 +372,7 @@ async fn failover_state(
     let answer = test_dns_answer(ctx, &zone_id, &name, &rtype).await?;
     let (pv, sv) = (value_of(&primary), value_of(&secondary));
     let mut findings = vec![];
-    let (target, step, health_check) = match mode {
+    let (target, step, health_check, hazard) = match mode {
         Mode::HealthCheck => {
             let target = match side {
                 Side::Secondary => sv.clone(),
@@ -344,7 +387,7 @@ async fn failover_state(
                     hint: "set `health_check_id`, or use `mode: records`".into(),
                 }]));
             };
-            let inv = inverted(ctx, &hc).await?;
+            let (inv, endpoint) = health_check_config(ctx, &hc).await?;
             // The wanted configuration, never a toggle of the current one: inverted to fail
             // over, not inverted to fail back. A retry, a resume or a second run before DNS has
             // moved then finds the configuration already set and only waits for the answer.
@@ -366,7 +409,13 @@ async fn failover_state(
                 });
                 Move::Nothing
             };
-            (target, step, Some((hc, inv)))
+            let hazard = match (&step, endpoint) {
+                (Move::Invert { to: true, .. }, Some(endpoint)) => {
+                    Some(inversion_hazard(&hc, &endpoint))
+                }
+                _ => None,
+            };
+            (target, step, Some((hc, inv)), hazard)
         }
         Mode::Records => {
             let home_is_primary = match hc_param.as_deref() {
@@ -424,7 +473,7 @@ async fn failover_state(
                 });
                 Move::Nothing
             };
-            (target, step, None)
+            (target, step, None, None)
         }
     };
     if !findings.is_empty() {
@@ -438,6 +487,7 @@ async fn failover_state(
         secondary,
         answer,
         health_check,
+        hazard,
         target,
         step,
     }))
@@ -463,6 +513,14 @@ impl FailoverState {
         }
     }
 
+    /// `; warning: ...` when the move walks into the inversion trap, else nothing.
+    fn hazard_text(&self) -> String {
+        self.hazard
+            .as_deref()
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default()
+    }
+
     fn facts(&self) -> BTreeMap<String, serde_json::Value> {
         let mut f = BTreeMap::new();
         f.insert("hosted_zone_id".into(), self.zone_id.clone().into());
@@ -474,6 +532,9 @@ impl FailoverState {
         if let Some((hc, inv)) = &self.health_check {
             f.insert("health_check_id".into(), hc.clone().into());
             f.insert("health_check_inverted".into(), (*inv).into());
+        }
+        if let Some(h) = &self.hazard {
+            f.insert("inversion_hazard".into(), h.clone().into());
         }
         f
     }
@@ -535,9 +596,10 @@ impl Action for Failover {
                 ),
                 None => format!("`{name}` already answers {}", st.target),
                 Some(_) => format!(
-                    "`{name}` answers {}; it must answer {}",
+                    "`{name}` answers {}; it must answer {}{}",
                     st.answer.text(),
-                    st.target
+                    st.target,
+                    st.hazard_text()
                 ),
             },
             facts: st.facts(),
@@ -637,7 +699,7 @@ impl Action for Failover {
         })
         .await?;
         Ok(Outcome {
-            summary: format!("`{name}` answers {}", answer.text()),
+            summary: format!("`{name}` answers {}{}", answer.text(), st.hazard_text()),
             changes,
             outputs: failover_outputs(&change_id, &answer.text()),
         })

@@ -789,11 +789,30 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
         "{:?}",
         obs.changes
     );
+    // The seed's check is HTTPS on the primary endpoint itself: the dry run names the trap and
+    // the fix (Route 53 developer guide, "Inverting health checks").
+    assert!(
+        obs.summary.contains("measures the endpoint itself")
+            && obs.summary.contains("traffic back to the failed Region")
+            && obs.summary.contains("arc.set_routing_controls"),
+        "{}",
+        obs.summary
+    );
+    assert!(
+        obs.facts.contains_key("inversion_hazard"),
+        "{:?}",
+        obs.facts
+    );
     assert_eq!(mutations(&needles).len(), base, "observe is read-only");
 
     let (_, out) = run("route53.failover", &c).await.unwrap();
     assert_eq!(out.outputs["answer"], eu);
     assert_eq!(out.outputs["change_id"], "");
+    assert!(
+        out.summary.contains("warning: health check"),
+        "{}",
+        out.summary
+    );
     assert_eq!(answer(&s).await, vec![eu.clone()]);
     let hc = r53()
         .await
@@ -845,6 +864,11 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
         obs.changes[0].contains("Inverted=false"),
         "{:?}",
         obs.changes
+    );
+    assert!(
+        !obs.summary.contains("warning"),
+        "failing back is no trap: {}",
+        obs.summary
     );
     assert_eq!(out.outputs["answer"], r.primary_target);
     assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
