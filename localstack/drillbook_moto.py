@@ -1,6 +1,9 @@
 """drillbook's moto server: moto plus the extensions in drillbook_ext/ (see README.md).
 
-Run: python drillbook_moto.py --host 127.0.0.1 --port PORT [--parent-pid PID]
+Run: python drillbook_moto.py --host 127.0.0.1 --port PORT [--parent-pid PID] [--dns-port PORT]
+
+--dns-port serves the hosted zones over DNS (UDP and TCP) on --host; 0 picks a port free for
+both; without it there is no DNS server (README.md, "DNS server").
 """
 
 from __future__ import annotations
@@ -40,10 +43,17 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--parent-pid", type=int, default=0)
+    ap.add_argument("--dns-port", type=int, default=None)
     args = ap.parse_args()
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
     os.environ["MOTO_PORT"] = str(args.port)
+    if args.dns_port is not None:
+        from drillbook_ext import dns_server
+
+        host, port = dns_server.start(args.host, args.dns_port)
+        print(f"dns: serving the hosted zones on {host}:{port} (UDP and TCP)", file=sys.stderr,
+              flush=True)
     app = drillbook_ext.app(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import control, faults
 from .config import seconds
@@ -705,6 +705,12 @@ class _Resolver:
         return rrs[:1]
 
     def answer(self, name: str, rtype: str, depth: int = 0) -> tuple[str, list[str]]:
+        """TestDNSAnswer's view: (ResponseCode, RecordData)."""
+        code, recs = self.records(name, rtype, depth)
+        return code, [r.value for r in recs]
+
+    def records(self, name: str, rtype: str, depth: int = 0) -> tuple[str, list[Answer]]:
+        """(response code, the records that answer, each with its type and TTL)."""
         rrs = self.group(name, rtype)
         if not rrs and rtype != "CNAME":
             rrs = self.group(name, "CNAME")
@@ -713,25 +719,58 @@ class _Resolver:
             exists = self.names(key) or any(_norm(rr.name).endswith("." + key)
                                             for rr in self.zone.rrsets)
             return ("NOERROR" if exists else "NXDOMAIN"), []
-        data: list[str] = []
+        data: list[Answer] = []
         for rr in self.choose(rrs, depth):
             alias = _attr(rr, "alias_target")
             if not alias:
                 # CNAME records answer with the name they point to; others with their values.
-                data.extend(_values(rr))
+                ttl = _ttl(rr.ttl)
+                data.extend(Answer(rr.type, ttl, v) for v in _values(rr))
                 continue
             target = _norm(alias.get("DNSName"))
             if (alias.get("HostedZoneId") == self.zone_id or self.names(target)) and depth < 8:
-                _, sub = self.answer(target, rr.type, depth + 1)
+                # "If an alias record points to another record in the same hosted zone, Route 53
+                # uses the TTL of the record that the alias record points to" (developer guide,
+                # "Choosing between alias and non-alias records").
+                _, sub = self.records(target, rr.type, depth + 1)
                 data.extend(sub)
             elif rr.type in ("A", "AAAA"):
                 # Alias A/AAAA records answer with addresses, as dig does (TestDNSAnswer "returns
                 # information similar to what you would expect from the answer section of the dig
                 # command", Route 53 API reference, TestDNSAnswer).
-                data.extend(addresses(target, rr.type))
+                data.extend(Answer(rr.type, ALIAS_TTL, a) for a in addresses(target, rr.type))
             else:
-                data.append(target)
+                data.append(Answer(rr.type, ALIAS_TTL, target))
         return "NOERROR", data
+
+
+class Answer(NamedTuple):
+    """One record of an answer: type, TTL (seconds) and value as Route 53 stores it."""
+    rtype: str
+    ttl: int
+    value: str
+
+
+# "If an alias record points to an AWS resource, you can't set the time to live (TTL); Route 53
+# uses the default TTL for the resource" (developer guide, "Choosing between alias and non-alias
+# records"); the emulator uses 60 s, "the TTL for load balancers" (API reference,
+# ResourceRecordSet TTL), for every AWS resource.
+ALIAS_TTL = 60
+
+
+def _ttl(value: Any) -> int:
+    try:
+        return max(0, int(float(value)))
+    except (TypeError, ValueError):
+        return 300
+
+
+def answer(backend: Any, zone: Any, name: str, rtype: str) -> tuple[str, list[Answer]]:
+    """What Route 53 answers for `name` `rtype` in `zone` (a moto hosted zone of `backend`), with
+    the record selection of TestDNSAnswer: ("NOERROR" or "NXDOMAIN", [Answer(type, ttl, value)]).
+    A CNAME answers a query of another type with itself (not followed); alias records answer with
+    their target's records (same zone) or addresses (AWS resources)."""
+    return _Resolver(backend, zone).records(name, rtype)
 
 
 def _test_dns_answer(self: Any) -> Any:

@@ -4,6 +4,7 @@
 //! and shares the behaviour, the same check also runs against LocalStack.
 
 mod arc;
+mod dns;
 mod dynamodb;
 mod faults;
 mod route53;

@@ -129,6 +129,16 @@ impl Emulator {
         &self.state_file
     }
 
+    /// `127.0.0.1:PORT` of the emulator's DNS server (UDP and TCP), from the `dns=` line of the
+    /// state file; `None` when it serves no DNS (LocalStack).
+    pub fn dns_server(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.state_file).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("dns="))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
     /// Environment for a drillbook (or AWS CLI) subprocess pointed at the emulator.
     pub fn env(&self) -> Vec<(String, String)> {
         self.env_for_region(PRIMARY_REGION)
