@@ -39,6 +39,9 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     /// Regions whose calls fail as if unreachable.
     pub impaired: Vec<Impairment>,
+    /// The DNS server `dns.resolve` and alias answers ask (`HOST:PORT`); `None`: the system's
+    /// resolvers. [`Aws::load`] takes `DRILLBOOK_DNS_SERVER` when it is not set.
+    pub dns_server: Option<String>,
 }
 
 /// The caller identity (STS GetCallerIdentity).
@@ -85,7 +88,12 @@ impl std::fmt::Debug for Aws {
 
 impl Aws {
     /// Loads the configuration chain. Makes no AWS call.
-    pub async fn load(options: AwsOptions) -> Aws {
+    pub async fn load(mut options: AwsOptions) -> Aws {
+        if options.dns_server.is_none() {
+            options.dns_server = std::env::var(super::dns::DNS_SERVER_ENV)
+                .ok()
+                .filter(|s| !s.trim().is_empty());
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = &options.profile {
             loader = loader.profile_name(p);
@@ -145,7 +153,15 @@ impl Aws {
     }
 
     fn guard(&self, region: &str) -> RegionGuard {
+        self.guard_for(region, None)
+    }
+
+    /// A guard that matches service-scoped impairments by the catalogue's service name
+    /// (`catalog`) instead of the SDK's service name, for services whose SDK names do not
+    /// contain the catalogue's (ARC: `Route53RecoveryCluster` is impaired as `arc`).
+    fn guard_for(&self, region: &str, catalog: Option<Service>) -> RegionGuard {
         RegionGuard {
+            catalog: catalog.map(Service::name),
             region: region.to_string(),
             impaired: self
                 .options
@@ -202,6 +218,53 @@ impl Aws {
             .interceptor(self.guard(region))
             .build();
         aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    /// Whether a game-day impairment makes `service` in `region` unreachable (an impairment of
+    /// the whole Region, or of that service there).
+    pub fn is_impaired(&self, region: &str, service: Service) -> bool {
+        self.options
+            .impaired
+            .iter()
+            .any(|i| i.region == region && i.service.as_deref().is_none_or(|s| s == service.name()))
+    }
+
+    /// ARC's routing-control data plane at one of a cluster's Regional endpoints, signed for
+    /// that endpoint's Region: "You must specify one of these Regional endpoints (the AWS Region
+    /// and the endpoint URL) ... you must also specify the --region of the Regional endpoint"
+    /// (ARC developer guide, "List and update routing controls and states with the AWS CLI",
+    /// <https://docs.aws.amazon.com/r53recovery/latest/dg/getting-started-cli-routing.control-state.html>).
+    /// The URL is used as given, path included (real endpoints end in `/v1`).
+    ///
+    /// One attempt per call: the caller moves on to the next endpoint instead of retrying this
+    /// one ("be prepared to retry with each of the available endpoints", same page).
+    pub fn arc_cluster(
+        &self,
+        region: &str,
+        endpoint_url: &str,
+    ) -> aws_sdk_route53recoverycluster::Client {
+        use aws_sdk_route53recoverycluster::config::retry::RetryConfig;
+        let conf = aws_sdk_route53recoverycluster::config::Builder::from(
+            &self.service_config(region, Service::Arc),
+        )
+        .endpoint_url(endpoint_url)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .interceptor(self.guard_for(region, Some(Service::Arc)))
+        .build();
+        aws_sdk_route53recoverycluster::Client::from_conf(conf)
+    }
+
+    /// ARC's Recovery Control Config API (the control plane: DescribeCluster, ...), which is
+    /// called in us-west-2: "you must specify the US West (Oregon) Region for Route 53 ARC API
+    /// calls" (Routing Control API reference, Welcome,
+    /// <https://docs.aws.amazon.com/routing-control/latest/APIReference/Welcome.html>).
+    pub fn arc_config(&self) -> aws_sdk_route53recoverycontrolconfig::Client {
+        let conf = aws_sdk_route53recoverycontrolconfig::config::Builder::from(
+            &self.service_config(ARC_CONFIG_REGION, Service::Arc),
+        )
+        .interceptor(self.guard_for(ARC_CONFIG_REGION, Some(Service::Arc)))
+        .build();
+        aws_sdk_route53recoverycontrolconfig::Client::from_conf(conf)
     }
 
     /// Who is calling (STS GetCallerIdentity in `region`).
@@ -261,6 +324,9 @@ impl HttpConnector for PacedConnector {
     }
 }
 
+/// The Region of ARC's Recovery Control Config API (see [`Aws::arc_config`]).
+pub const ARC_CONFIG_REGION: &str = "us-west-2";
+
 /// How long an AWS call may take to connect, unless the configuration says otherwise.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one attempt of an AWS call may take, unless the configuration says otherwise.
@@ -302,6 +368,8 @@ pub struct RegionImpaired {
 /// sent, as if the Region were unreachable.
 #[derive(Debug, Clone)]
 struct RegionGuard {
+    /// The catalogue's name of the client's service, when impairments are matched by it.
+    catalog: Option<&'static str>,
     region: String,
     /// One entry per impairment of this Region: `None` = all services.
     impaired: Vec<Option<String>>,
@@ -326,9 +394,10 @@ impl Intercept for RegionGuard {
             .load::<Metadata>()
             .map(|m| (m.service().to_lowercase(), m.name().to_string()))
             .unwrap_or_default();
-        let hit = self.impaired.iter().any(|s| match s {
-            None => true,
-            Some(s) => service
+        let hit = self.impaired.iter().any(|s| match (s, self.catalog) {
+            (None, _) => true,
+            (Some(s), Some(name)) => s == name,
+            (Some(s), None) => service
                 .replace([' ', '-'], "")
                 .contains(&s.replace([' ', '-'], "")),
         });
@@ -522,7 +591,9 @@ pub(super) fn all() -> Vec<Arc<dyn Action>> {
         Arc::new(super::apigateway::MapDomain),
         Arc::new(super::route53::Failover),
         Arc::new(super::route53::AssertRecords),
+        Arc::new(super::dns::Resolve),
     ];
+    all.extend(super::arc::all());
     all.extend(super::dynamodb::all());
     all.extend(super::cloudwatch::all());
     all
@@ -553,6 +624,7 @@ mod tests {
                     region: "ca-central-1".into(),
                     service: None,
                 }],
+                ..Default::default()
             },
         );
         let err = in_step("probe", async {
@@ -581,6 +653,7 @@ mod tests {
                     region: "ca-central-1".into(),
                     service: Some("kms".into()),
                 }],
+                ..Default::default()
             },
         );
         // DynamoDB is not impaired: the call goes out and fails to connect (nothing listens).

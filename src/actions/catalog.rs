@@ -15,6 +15,8 @@ pub enum Service {
     ApiGateway,
     Route53,
     CloudWatch,
+    /// Route 53 Application Recovery Controller (routing control).
+    Arc,
 }
 
 impl Service {
@@ -26,6 +28,7 @@ impl Service {
             Service::ApiGateway => "apigateway",
             Service::Route53 => "route53",
             Service::CloudWatch => "cloudwatch",
+            Service::Arc => "arc",
         }
     }
 }
@@ -42,6 +45,10 @@ pub enum ControlPlane {
     UsEast1,
     /// The Region where the KMS key is currently primary (`UpdatePrimaryRegion`).
     KeyPrimaryRegion,
+    /// No control plane: a data plane served from several Regions, any of which will do (ARC
+    /// routing control: a cluster's five Regional endpoints, tried in turn). ARC's own control
+    /// plane (DescribeCluster, us-west-2) is called only when the step lists no `endpoints`.
+    DataPlane,
 }
 
 /// The type a parameter's value must have.
@@ -141,6 +148,37 @@ const fn secs(n: u64) -> Duration {
 use ParamKind as K;
 
 const ALARM_STATES: &[&str] = &["OK", "ALARM", "INSUFFICIENT_DATA"];
+
+/// The parameters the ARC actions share.
+const ARC_CLUSTER: ParamSpec = p(
+    "cluster",
+    K::String,
+    true,
+    None,
+    "the ARC cluster's ARN (arn:aws:route53-recovery-control::ACCOUNT:cluster/ID)",
+);
+const ARC_STATES: ParamSpec = p(
+    "states",
+    K::StringMap,
+    true,
+    None,
+    "routing control ARN or name -> `On` or `Off` (at most 10: ARC's limit per UpdateRoutingControlStates)",
+);
+const ARC_ENDPOINTS: ParamSpec = p(
+    "endpoints",
+    K::StringList,
+    false,
+    None,
+    "the cluster's Regional endpoint URLs (`URL` or `REGION=URL`; commas separate several in one string), tried in turn; default: DescribeCluster in us-west-2 (a control-plane call)",
+);
+const ARC_OUTPUTS: &[OutputSpec] = &[
+    o("endpoint", "the cluster endpoint URL that answered"),
+    o("endpoint_region", "the Region of that endpoint"),
+    o(
+        "states",
+        "routing control=state pairs as read back, comma-separated",
+    ),
+];
 
 /// Every action drillbook knows, in a stable order.
 pub static CATALOG: &[ActionSpec] = &[
@@ -614,6 +652,103 @@ pub static CATALOG: &[ActionSpec] = &[
             "route53:TestDNSAnswer",
         ],
         control_plane: ControlPlane::UsEast1,
+    },
+    // ---- arc (Route 53 Application Recovery Controller) ------------------------------------
+    // ---- dns --------------------------------------------------------------------------------
+    ActionSpec {
+        name: "dns.resolve",
+        summary: "Ask DNS what a name answers (Route 53's data plane: its name servers keep answering without us-east-1), optionally checked against `expect`.",
+        service: Service::Core,
+        params: &[
+            p(
+                "name",
+                K::String,
+                true,
+                None,
+                "the name to resolve, e.g. `api.example.com`",
+            ),
+            p(
+                "type",
+                K::Enum(&["A", "AAAA", "CNAME", "TXT"]),
+                false,
+                Some("A"),
+                "the record type to ask for",
+            ),
+            p(
+                "server",
+                K::String,
+                false,
+                None,
+                "DNS server to ask, `HOST:PORT` or an IP (default: DRILLBOOK_DNS_SERVER, else the system's resolvers)",
+            ),
+            p(
+                "expect",
+                K::String,
+                false,
+                None,
+                "text the answer must contain (an address, a name, or part of one)",
+            ),
+        ],
+        outputs: &[
+            o(
+                "answer",
+                "what the name answers (comma-separated), or the response code",
+            ),
+            o(
+                "server",
+                "the server asked (`system` for the system's resolvers)",
+            ),
+        ],
+        default_estimate: secs(1),
+        mutates: false,
+        needs_region: false,
+        iam: &[],
+        control_plane: ControlPlane::DataPlane,
+    },
+    ActionSpec {
+        name: "arc.set_routing_controls",
+        summary: "Set ARC routing controls to the given states in one UpdateRoutingControlStates call (a data-plane DNS switch), trying the cluster's Regional endpoints in turn; reads them back.",
+        service: Service::Arc,
+        params: &[
+            ARC_CLUSTER,
+            ARC_STATES,
+            ARC_ENDPOINTS,
+            p(
+                "safety_rules_to_override",
+                K::StringList,
+                false,
+                None,
+                "safety rule ARNs to override (\"break glass\"); default: none, a rule's refusal fails the step",
+            ),
+        ],
+        outputs: ARC_OUTPUTS,
+        default_estimate: secs(5),
+        mutates: true,
+        needs_region: false,
+        iam: &[
+            "route53-recovery-cluster:UpdateRoutingControlStates",
+            "route53-recovery-cluster:GetRoutingControlState",
+            "route53-recovery-cluster:ListRoutingControls",
+            "route53-recovery-control-config:DescribeCluster",
+            "route53-recovery-control-config:DescribeSafetyRule",
+        ],
+        control_plane: ControlPlane::DataPlane,
+    },
+    ActionSpec {
+        name: "arc.assert_routing_controls",
+        summary: "Check that ARC routing controls are in the given states, read through the cluster's Regional endpoints in turn.",
+        service: Service::Arc,
+        params: &[ARC_CLUSTER, ARC_STATES, ARC_ENDPOINTS],
+        outputs: ARC_OUTPUTS,
+        default_estimate: secs(2),
+        mutates: false,
+        needs_region: false,
+        iam: &[
+            "route53-recovery-cluster:GetRoutingControlState",
+            "route53-recovery-cluster:ListRoutingControls",
+            "route53-recovery-control-config:DescribeCluster",
+        ],
+        control_plane: ControlPlane::DataPlane,
     },
     // ---- cloudwatch -------------------------------------------------------------------------
     ActionSpec {

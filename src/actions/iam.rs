@@ -31,7 +31,8 @@ pub fn policy_for(runbook: &Runbook) -> Value {
             continue;
         }
         let region = match spec.service {
-            Service::Route53 => "global".to_string(),
+            // Route 53 and ARC resources are global (their ARNs name no Region).
+            Service::Route53 | Service::Arc => "global".to_string(),
             _ => step.region.clone().unwrap_or_else(|| "*".to_string()),
         };
         let entry = groups.entry((spec.service, region.clone())).or_default();
@@ -146,6 +147,25 @@ fn resources(
                 .into_iter()
                 .map(|n| format!("arn:aws:cloudwatch:{region}:{account}:alarm:{n}"))
                 .collect()
+        }
+        Service::Arc => {
+            // Resource types from the Service Authorization Reference, "Actions, resources, and
+            // condition keys for Amazon Route 53 Recovery Cluster" / "... Recovery Controls"
+            // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_route53-recovery-cluster.html):
+            // GetRoutingControlState and UpdateRoutingControlState(s) take a `routingcontrol`,
+            // DescribeCluster a `cluster`, DescribeSafetyRule a `safetyrule`;
+            // ListRoutingControls supports no resource-level scoping.
+            let mut r = vec![
+                format!(
+                    "arn:aws:route53-recovery-control::{account}:controlpanel/*/routingcontrol/*"
+                ),
+                format!("arn:aws:route53-recovery-control::{account}:controlpanel/*/safetyrule/*"),
+                "*".to_string(),
+            ];
+            if let Some(c) = param(with, "cluster") {
+                r.push(c);
+            }
+            r
         }
         Service::Core => vec![],
     }

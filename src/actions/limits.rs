@@ -2,7 +2,11 @@
 //!
 //! Actions call `ctx.aws.limits().acquire(service).await` before each AWS request. The
 //! defaults stay under the account quotas: Route 53 5 requests/s, KMS 5/s, API Gateway
-//! management 10/s; DynamoDB and CloudWatch control-plane calls get a generous 50/s.
+//! management 10/s; DynamoDB and CloudWatch control-plane calls get a generous 50/s; ARC 3/s
+//! ("Number of mutating API calls to a cluster endpoint, per second: 3", ARC developer guide,
+//! "Quotas for routing control",
+//! <https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.quotas.html>; reads share
+//! the bucket, a failover makes a handful of them).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -64,6 +68,7 @@ impl Default for RateLimits {
             (Service::ApiGateway, 10.0),
             (Service::DynamoDb, 50.0),
             (Service::CloudWatch, 50.0),
+            (Service::Arc, 3.0),
         ])
     }
 }

@@ -6,10 +6,12 @@
 //! - `verify`: the post-condition, checked after `apply`.
 
 mod apigateway;
+mod arc;
 pub mod aws;
 pub mod catalog;
 pub mod cloudwatch;
 mod core_actions;
+pub mod dns;
 mod dynamodb;
 pub mod iam;
 mod kms;

@@ -169,18 +169,60 @@ fn value_of(rrs: &ResourceRecordSet) -> String {
 struct Answer {
     code: String,
     data: Vec<String>,
+    /// For an alias A/AAAA record: the alias target whose addresses these are. Route 53
+    /// answers an alias record "like dig", with the target's addresses (TestDNSAnswer API
+    /// reference), so which record set answers is found by resolving each alias target.
+    via: Option<String>,
 }
 
 impl Answer {
     fn text(&self) -> String {
-        if self.data.is_empty() {
+        let data = if self.data.is_empty() {
             self.code.clone()
         } else {
             self.data.join(", ")
+        };
+        match &self.via {
+            Some(target) => format!("{} ({data})", target.trim_end_matches('.')),
+            None => data,
         }
     }
     fn is(&self, value: &str) -> bool {
-        !value.is_empty() && self.data.iter().any(|d| norm(d) == norm(value))
+        !value.is_empty()
+            && (self.data.iter().any(|d| norm(d) == norm(value))
+                || self.via.as_deref().is_some_and(|v| norm(v) == norm(value)))
+    }
+
+    /// Finds which alias record set of `sets` answers, by resolving each alias target over DNS
+    /// (the run's DNS server, else the system's resolvers). A target that does not resolve
+    /// stays unknown: the answer then matches no alias record.
+    async fn resolve_alias(
+        mut self,
+        ctx: &StepContext,
+        sets: &[ResourceRecordSet],
+        rtype: &RrType,
+    ) -> Answer {
+        if self.data.is_empty() || !matches!(rtype, RrType::A | RrType::Aaaa) {
+            return self;
+        }
+        for target in sets
+            .iter()
+            .filter_map(|s| s.alias_target())
+            .map(|a| a.dns_name())
+        {
+            let server = ctx.aws.options.dns_server.as_deref();
+            let Ok(resolved) = super::dns::resolve(target, rtype.as_str(), server).await else {
+                continue;
+            };
+            if !resolved.data.is_empty()
+                && resolved.data.iter().all(|a| self.data.contains(a))
+                && self.data.iter().all(|a| resolved.data.contains(a))
+            {
+                self.via = Some(target.to_string());
+                break;
+            }
+        }
+        self
     }
 }
 
@@ -204,6 +246,7 @@ async fn test_dns_answer(
     Ok(Answer {
         code: out.response_code().to_string(),
         data: out.record_data().to_vec(),
+        via: None,
     })
 }
 
@@ -369,7 +412,10 @@ async fn failover_state(
         }]));
     };
     let rtype = primary.r#type().clone();
-    let answer = test_dns_answer(ctx, &zone_id, &name, &rtype).await?;
+    let answer = test_dns_answer(ctx, &zone_id, &name, &rtype)
+        .await?
+        .resolve_alias(ctx, &sets, &rtype)
+        .await;
     let (pv, sv) = (value_of(&primary), value_of(&secondary));
     let mut findings = vec![];
     let (target, step, health_check, hazard) = match mode {
@@ -694,7 +740,10 @@ impl Action for Failover {
             }
         }
         let answer = super::poll::until(&ctx.waits, CHANGE_POLL_MAX, || async {
-            let a = test_dns_answer(ctx, &st.zone_id, &st.record_name, &st.rtype).await?;
+            let a = test_dns_answer(ctx, &st.zone_id, &st.record_name, &st.rtype)
+                .await?
+                .resolve_alias(ctx, &[st.primary.clone(), st.secondary.clone()], &st.rtype)
+                .await;
             Ok(a.is(&st.target).then_some(a))
         })
         .await?;
@@ -768,7 +817,10 @@ impl Action for AssertRecords {
                 ..Default::default()
             });
         };
-        let answer = test_dns_answer(ctx, &zone_id, &name, &rtype).await?;
+        let answer = test_dns_answer(ctx, &zone_id, &name, &rtype)
+            .await?
+            .resolve_alias(ctx, &sets, &rtype)
+            .await;
         let mut findings = vec![];
         if answer.data.is_empty() {
             findings.push(Finding {
@@ -832,13 +884,15 @@ mod tests {
         let a = Answer {
             code: "NOERROR".into(),
             data: vec!["d-1.execute-api.eu-west-1.amazonaws.com".into()],
+            via: None,
         };
         assert!(a.is("D-1.execute-api.eu-west-1.amazonaws.com."));
         assert!(!a.is(""));
         assert_eq!(
             Answer {
                 code: "NXDOMAIN".into(),
-                data: vec![]
+                data: vec![],
+                via: None
             }
             .text(),
             "NXDOMAIN"
@@ -873,8 +927,10 @@ mod tests {
             answer: Answer {
                 code: "NOERROR".into(),
                 data: vec!["ca".into()],
+                via: None,
             },
             health_check: None,
+            hazard: None,
             target: "eu".into(),
             step: Move::Swap,
         };

@@ -54,6 +54,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             Aws::load(AwsOptions {
                 profile: args.exec.profile.clone(),
                 impaired: scenario.impair.clone(),
+                ..Default::default()
             })
             .await,
         );

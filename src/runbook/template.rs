@@ -128,7 +128,8 @@ pub fn render(s: &str, ctx: &Context<'_>) -> Result<String, TemplateError> {
     Ok(out)
 }
 
-/// Renders every string inside a JSON value (used for a step's `with`).
+/// Renders every string inside a JSON value (used for a step's `with`), map keys included
+/// (a scenario's `with: { states: { "{{ vars.rc }}": On } }`).
 pub fn render_value(
     v: &serde_json::Value,
     ctx: &Context<'_>,
@@ -143,7 +144,7 @@ pub fn render_value(
         ),
         Value::Object(o) => Value::Object(
             o.iter()
-                .map(|(k, x)| Ok((k.clone(), render_value(x, ctx)?)))
+                .map(|(k, x)| Ok((render(k, ctx)?, render_value(x, ctx)?)))
                 .collect::<Result<_, TemplateError>>()?,
         ),
         other => other.clone(),

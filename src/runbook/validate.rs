@@ -573,6 +573,12 @@ impl<'a> V<'a> {
                         ok = false;
                         continue;
                     };
+                    // Keys may name things by variable (`states: { "{{ vars.rc }}": On }`);
+                    // only `{{ vars.* }}`: a key must be known before the run.
+                    let Some(key) = self.render(&key, k.span, what, false, None) else {
+                        ok = false;
+                        continue;
+                    };
                     match self.with_value_json(v, what, refs) {
                         Some(v) => {
                             out.entry(key).or_insert(v);

@@ -43,6 +43,7 @@ const SERVICES: &[Service] = &[
     Service::ApiGateway,
     Service::Route53,
     Service::CloudWatch,
+    Service::Arc,
 ];
 
 #[derive(Debug, Deserialize)]

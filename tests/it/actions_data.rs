@@ -95,6 +95,7 @@ async fn assert_pitr_reports_the_rpo_exposure_and_checks_it() {
                 region: R.into(),
                 service: Some("dynamodb".into()),
             }],
+            ..Default::default()
         },
     ));
     let err = act

@@ -967,6 +967,105 @@ async fn route53_failover_sets_the_wanted_state_and_never_toggles() {
     }
 }
 
+/// Alias A records (as AWS recommends for API Gateway custom domains) answer with the alias
+/// target's addresses ("returns information similar to what you would expect from the answer
+/// section of the dig command", Route 53 API reference, TestDNSAnswer). `route53.failover` and
+/// `route53.assert_records` tell which record set answers by resolving the alias targets over
+/// DNS, and `dns.resolve` asks the zone's name servers (the data plane) directly. Tried on a
+/// us-east-1 primary.
+#[tokio::test(flavor = "multi_thread")]
+async fn alias_records_fail_over_and_answer_over_dns() {
+    let emu = emulator();
+    let p = unique_prefix("alias");
+    let s = emu.seed_with(
+        &p,
+        &crate::support::SeedOptions::regions("us-east-1", "us-west-2").dns("alias"),
+    );
+    let dns = emu.dns_server().expect("the emulator serves DNS");
+    let aws = Arc::new(Aws::from_config(
+        emu.sdk_config("us-east-1").await,
+        AwsOptions {
+            dns_server: Some(dns.clone()),
+            ..Default::default()
+        },
+    ));
+    let r = &s.route53;
+    let zone = json!({"hosted_zone": r.zone_name, "record_name": r.record_name});
+    let with = |extra: serde_json::Value| {
+        let mut v = zone.clone();
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ctx(&aws, None, v)
+    };
+    let address = |name: String| {
+        let dns = dns.clone();
+        async move {
+            drillbook::actions::dns::resolve(&name, "A", Some(&dns))
+                .await
+                .unwrap()
+                .data
+        }
+    };
+    let primary_addresses = address(r.primary_target.clone()).await;
+    let secondary_addresses = address(r.secondary_target.clone()).await;
+    assert!(!secondary_addresses.is_empty() && primary_addresses != secondary_addresses);
+
+    // Before: the name answers the primary's addresses, recognised as the primary's target.
+    let obs = action("route53.assert_records")
+        .observe(&with(json!({"expect": "us-east-1"})))
+        .await
+        .unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert!(
+        obs.outputs["answer"].contains(&primary_addresses[0]),
+        "{:?}",
+        obs.outputs
+    );
+
+    // Fail over: the answer becomes the secondary's addresses, and the step knows it.
+    let (_, out) = run("route53.failover", &with(json!({}))).await.unwrap();
+    assert!(
+        out.outputs["answer"].contains(&r.secondary_target)
+            && out.outputs["answer"].contains(&secondary_addresses[0]),
+        "{:?}",
+        out.outputs
+    );
+    let obs = action("route53.assert_records")
+        .observe(&with(json!({"expect": "us-west-2"})))
+        .await
+        .unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+
+    // Over DNS, as clients see it.
+    let over_dns = |expect: &str| ctx(&aws, None, json!({"name": r.record_name, "expect": expect}));
+    let obs = action("dns.resolve")
+        .observe(&over_dns(&secondary_addresses[0]))
+        .await
+        .unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.outputs["server"], dns);
+    let obs = action("dns.resolve")
+        .observe(&over_dns(&primary_addresses[0]))
+        .await
+        .unwrap();
+    assert_eq!(
+        obs.findings.len(),
+        1,
+        "the primary no longer answers: {obs:?}"
+    );
+
+    // And back.
+    let (_, out) = run("route53.failover", &with(json!({"to": "primary"})))
+        .await
+        .unwrap();
+    assert!(
+        out.outputs["answer"].contains(&primary_addresses[0]),
+        "{:?}",
+        out.outputs
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn route53_failover_by_records_waits_for_insync() {
     let (p, s) = seed("r53rec");

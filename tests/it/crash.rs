@@ -2,7 +2,9 @@
 //! the middle of every mutating step (the `DRILLBOOK_TEST_CRASH_AT` hook, docs/journal.md),
 //! then resumed by a new process. Each time the run finishes, the system ends failed over with
 //! every mutation made exactly once (the emulator's request recording), every step succeeded
-//! once in the journal, and the report is the uninterrupted run's apart from timings.
+//! once in the journal, and the report is the uninterrupted run's apart from timings. The same
+//! for the ARC runbook (`runbooks/region-failover-arc.yaml`): the routing controls set by one
+//! UpdateRoutingControlStates call, the key promoted once.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -18,13 +20,16 @@ use crate::proof::{
     FailoverRun, assert_failed_over_once, code, drillbook_at, failover_run, failover_runbook,
     journal, text,
 };
-use crate::support::{Seeded, emulator};
+use std::time::Duration;
+
+use crate::arc_action::{ArcSeed, arc_vars};
+use crate::support::faults::{Fault, FaultProxy, Rule};
+use crate::support::{SeedOptions, Seeded, emulator, unique_prefix};
 
 /// `start`, `after:STEP` for every step, and `before-apply:` / `after-apply:` for every step
 /// whose action mutates.
-fn crash_points() -> Vec<String> {
-    let rb = failover_runbook();
-    let loaded = drillbook::runbook::load::load_file(Path::new(&rb), &[]).unwrap();
+fn crash_points(rb: &str) -> Vec<String> {
+    let loaded = drillbook::runbook::load::load_file(Path::new(rb), &[]).unwrap();
     let mut points = vec!["start".to_string()];
     for s in &loaded.runbook.steps {
         points.push(format!("after:{}", s.id));
@@ -49,9 +54,10 @@ fn report(dir: &Path, run_id: &str) -> RunDocument {
 
 /// What must not differ between two runs on two seeded copies: verdicts, step statuses, what
 /// each step would change and changed, its outputs. Names and ids of the copy are replaced by
-/// placeholders, timestamps and measured exposures by markers; timings are left out.
-fn comparable(doc: &RunDocument, seed: &Seeded) -> Value {
-    let mut names: Vec<(String, String)> = vec![];
+/// placeholders (and `extra`'s, first), timestamps and measured exposures by markers; timings
+/// are left out.
+fn comparable(doc: &RunDocument, seed: &Seeded, extra: &[(String, String)]) -> Value {
+    let mut names: Vec<(String, String)> = extra.to_vec();
     for (region, r) in &seed.regions {
         let api = &r.apigateway;
         names.push((api.rest_api_id.clone(), format!("<api@{region}>")));
@@ -112,21 +118,16 @@ fn comparable(doc: &RunDocument, seed: &Seeded) -> Value {
     })
 }
 
-/// Crashes at `point`, resumes, checks the outcome; returns the report, comparable.
-async fn crash_and_resume(point: String) -> (String, Value) {
-    let FailoverRun {
-        seed,
-        before,
-        dir,
-        out: o,
-    } = failover_run("crash", emulator().endpoint(), &[(CRASH_ENV, &point)]).await;
+/// Checks the journal of a run killed at `point`: not finished, the boundary's outcome durable,
+/// the planned change written ahead of a cut-off change. Returns the run id.
+async fn assert_cut_off(point: &str, o: &std::process::Output, dir: &Path) -> String {
     assert_eq!(
         o.status.signal(),
         Some(libc::SIGKILL),
         "{point}: killed by the hook: {}",
-        text(&o)
+        text(o)
     );
-    let (id, records) = journal(dir.path()).await;
+    let (id, records) = journal(dir).await;
     assert!(
         !records
             .iter()
@@ -141,10 +142,7 @@ async fn crash_and_resume(point: String) -> (String, Value) {
             "{point}: the boundary's outcome is durable"
         );
     }
-    let cut_off = point
-        .strip_prefix("after-apply:")
-        .or(point.strip_prefix("before-apply:"));
-    if let Some(step) = cut_off {
+    if let Some(step) = cut_off(point) {
         // Written ahead of the change: the step's start and the changes it was about to make.
         assert!(
             records.iter().any(|r| matches!(&r.entry,
@@ -158,26 +156,26 @@ async fn crash_and_resume(point: String) -> (String, Value) {
             "{point}"
         );
     }
-    let r = drillbook_at(
-        dir.path(),
-        emulator().endpoint(),
-        &[],
-        &["resume", &id],
-        &[],
-    )
-    .await;
-    assert_eq!(code(&r), 0, "{point}: resume: {}", text(&r));
-    // Across the crashed process and the resumed one.
-    assert_failed_over_once(&seed, &before, &point).await;
+    id
+}
 
-    let (_, records) = journal(dir.path()).await;
+fn cut_off(point: &str) -> Option<&str> {
+    point
+        .strip_prefix("after-apply:")
+        .or(point.strip_prefix("before-apply:"))
+}
+
+/// Checks the journal and report after the resume: each of the `steps` steps succeeded once,
+/// the cut-off step was in doubt, a change made before the crash is reported as such.
+async fn assert_resumed(point: &str, dir: &Path, id: &str, steps: usize) -> RunDocument {
+    let (_, records) = journal(dir).await;
     let mut succeeded = BTreeMap::<&str, usize>::new();
     for r in &records {
         if let Entry::StepSucceeded { step, .. } = &r.entry {
             *succeeded.entry(step.as_str()).or_default() += 1;
         }
     }
-    assert_eq!(succeeded.len(), 10, "{point}: {succeeded:?}");
+    assert_eq!(succeeded.len(), steps, "{point}: {succeeded:?}");
     assert!(
         succeeded.values().all(|&n| n == 1),
         "{point}: {succeeded:?}"
@@ -190,13 +188,13 @@ async fn crash_and_resume(point: String) -> (String, Value) {
             _ => None,
         })
         .unwrap_or_default();
-    if let Some(step) = cut_off {
+    if let Some(step) = cut_off(point) {
         assert!(
             in_doubt.iter().any(|s| s == step),
             "{point}: the cut-off step is in doubt: {in_doubt:?}"
         );
     }
-    let doc = report(dir.path(), &id);
+    let doc = report(dir, id);
     if let Some(step) = point.strip_prefix("after-apply:") {
         let row = doc.steps.iter().find(|s| s.id == step).unwrap();
         assert!(
@@ -204,7 +202,7 @@ async fn crash_and_resume(point: String) -> (String, Value) {
             "{point}: the report shows the change the cut-off attempt made: {row:?}"
         );
         for page in ["report.md", "report.html"] {
-            let p = dir.path().join("state/reports").join(&id).join(page);
+            let p = dir.join("state/reports").join(id).join(page);
             let body = std::fs::read_to_string(p).unwrap();
             assert!(
                 body.contains("Changed (before the interruption; found in place on resume)"),
@@ -219,12 +217,36 @@ async fn crash_and_resume(point: String) -> (String, Value) {
             s.id
         );
     }
-    (point, comparable(&doc, &seed))
+    doc
+}
+
+/// Crashes at `point`, resumes, checks the outcome; returns the report, comparable.
+async fn crash_and_resume(point: String) -> (String, Value) {
+    let FailoverRun {
+        seed,
+        before,
+        dir,
+        out: o,
+    } = failover_run("crash", emulator().endpoint(), &[(CRASH_ENV, &point)]).await;
+    let id = assert_cut_off(&point, &o, dir.path()).await;
+    let r = drillbook_at(
+        dir.path(),
+        emulator().endpoint(),
+        &[],
+        &["resume", &id],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&r), 0, "{point}: resume: {}", text(&r));
+    // Across the crashed process and the resumed one.
+    assert_failed_over_once(&seed, &before, &point).await;
+    let doc = assert_resumed(&point, dir.path(), &id, 10).await;
+    (point, comparable(&doc, &seed, &[]))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_end() {
-    let points = crash_points();
+    let points = crash_points(&failover_runbook());
     // 10 steps, 2 of them mutating (promote-key, switch-dns), and the start.
     assert_eq!(points.len(), 1 + 10 + 2 * 2, "{points:?}");
 
@@ -232,10 +254,156 @@ async fn failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_en
     assert_eq!(code(&base.out), 0, "uninterrupted: {}", text(&base.out));
     assert_failed_over_once(&base.seed, &base.before, "uninterrupted").await;
     let (id, _) = journal(base.dir.path()).await;
-    let baseline = comparable(&report(base.dir.path(), &id), &base.seed);
+    let baseline = comparable(&report(base.dir.path(), &id), &base.seed, &[]);
 
     let results: Vec<(String, Value)> = futures::stream::iter(points)
         .map(crash_and_resume)
+        .buffer_unordered(3)
+        .collect()
+        .await;
+    for (point, got) in results {
+        assert_eq!(
+            got, baseline,
+            "{point}: the report differs from the uninterrupted run's"
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------ the ARC runbook
+
+fn arc_runbook() -> String {
+    crate::support::repo_root()
+        .join("runbooks/region-failover-arc.yaml")
+        .display()
+        .to_string()
+}
+
+/// An executed ARC failover on a fresh seeded copy, through a proxy that counts the
+/// UpdateRoutingControlStates calls (the emulator's recording does not see ARC's data plane).
+struct ArcRun {
+    seed: Seeded,
+    arc: ArcSeed,
+    proxy: FaultProxy,
+    /// The copy's mutations (moto's recording) before the run.
+    before: BTreeMap<String, usize>,
+    dir: tempfile::TempDir,
+    out: std::process::Output,
+}
+
+impl ArcRun {
+    async fn start(env: &[(&str, &str)]) -> ArcRun {
+        let seed = emulator().seed_with(
+            &unique_prefix("arccrash"),
+            &SeedOptions::default().failover("routing-control"),
+        );
+        let arc = ArcSeed::of(&seed);
+        let proxy = FaultProxy::start(
+            emulator().endpoint(),
+            vec![Rule::new("UpdateRoutingControlStates", Fault::Delay(Duration::ZERO)).forever()],
+        )
+        .await;
+        let before = kms_mutations(&seed);
+        let dir = tempfile::tempdir().unwrap();
+        let out = drillbook_at(
+            dir.path(),
+            proxy.endpoint(),
+            env,
+            &["run", &arc_runbook(), "--execute", "--yes"],
+            &arc_vars(&seed, Some(proxy.endpoint())),
+        )
+        .await;
+        ArcRun {
+            seed,
+            arc,
+            proxy,
+            before,
+            dir,
+            out,
+        }
+    }
+
+    /// Replacements that make two runs' reports comparable (endpoint URLs, the cluster).
+    fn names(&self) -> Vec<(String, String)> {
+        let cluster_id = self.arc.cluster.rsplit('/').next().unwrap().to_string();
+        vec![
+            (self.proxy.endpoint().to_string(), "<proxy>".into()),
+            (cluster_id, "<cluster>".into()),
+        ]
+    }
+
+    /// Failed over (secondary On, primary Off, the key primary in the secondary), each of the
+    /// two mutations made exactly once (and nothing else mutated).
+    async fn assert_failed_over_once(&self, context: &str) {
+        let (p, s) = (&self.seed.primary_region, &self.seed.secondary_region);
+        assert_eq!(self.arc.state(emulator(), s).await, "On", "{context}");
+        assert_eq!(self.arc.state(emulator(), p).await, "Off", "{context}");
+        assert_eq!(
+            self.proxy.injected(),
+            vec![1],
+            "{context}: one UpdateRoutingControlStates call"
+        );
+        let mut m = kms_mutations(&self.seed);
+        for (k, n) in &self.before {
+            if let Some(v) = m.get_mut(k) {
+                *v -= (*n).min(*v);
+            }
+        }
+        m.retain(|_, v| *v > 0);
+        assert_eq!(
+            m,
+            BTreeMap::from([("UpdatePrimaryRegion".to_string(), 1)]),
+            "{context}"
+        );
+    }
+}
+
+/// Mutations of a seeded copy that moto recorded, by label.
+fn kms_mutations(seed: &Seeded) -> BTreeMap<String, usize> {
+    let needles = [
+        seed.prefix.as_str(),
+        seed.kms.key_id.as_str(),
+        seed.route53.hosted_zone_id.as_str(),
+    ];
+    let mut m = BTreeMap::new();
+    for r in emulator().mutating_calls_matching_any(&needles) {
+        *m.entry(r.label()).or_default() += 1;
+    }
+    m
+}
+
+/// Crashes the ARC failover at `point`, resumes, checks the outcome; returns the report,
+/// comparable.
+async fn arc_crash_and_resume(point: String) -> (String, Value) {
+    let run = ArcRun::start(&[(CRASH_ENV, &point)]).await;
+    let id = assert_cut_off(&point, &run.out, run.dir.path()).await;
+    let r = drillbook_at(
+        run.dir.path(),
+        run.proxy.endpoint(),
+        &[],
+        &["resume", &id],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&r), 0, "{point}: resume: {}", text(&r));
+    run.assert_failed_over_once(&point).await;
+    let doc = assert_resumed(&point, run.dir.path(), &id, 9).await;
+    (point, comparable(&doc, &run.seed, &run.names()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn arc_failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_end() {
+    let points = crash_points(&arc_runbook());
+    // 9 steps, 2 of them mutating (promote-key, switch-dns), and the start.
+    assert_eq!(points.len(), 1 + 9 + 2 * 2, "{points:?}");
+
+    let base = ArcRun::start(&[]).await;
+    assert_eq!(code(&base.out), 0, "uninterrupted: {}", text(&base.out));
+    base.assert_failed_over_once("uninterrupted").await;
+    let (id, _) = journal(base.dir.path()).await;
+    let baseline = comparable(&report(base.dir.path(), &id), &base.seed, &base.names());
+
+    let results: Vec<(String, Value)> = futures::stream::iter(points)
+        .map(arc_crash_and_resume)
         .buffer_unordered(3)
         .collect()
         .await;

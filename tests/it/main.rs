@@ -2,6 +2,7 @@
 
 mod actions_data;
 mod actions_net;
+mod arc_action;
 mod crash;
 mod drill;
 mod emulator;

@@ -145,7 +145,7 @@ impl Emulator {
     }
 
     pub fn env_for_region(&self, region: &str) -> Vec<(String, String)> {
-        [
+        let mut env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -155,7 +155,11 @@ impl Emulator {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+        if let Some(dns) = self.dns_server() {
+            env.push(("DRILLBOOK_DNS_SERVER".to_string(), dns));
+        }
+        env
     }
 
     /// SDK configuration for `region` against the emulator, with test credentials.
