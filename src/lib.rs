@@ -4,14 +4,25 @@
 //! runbook (load, validate) -> plan (DAG) -> engine (tokio) -> actions (AWS SDK),
 //! with checkpoints written to a journal and events sent to reporters.
 //! Nothing below `report/` and `cli/` prints.
+//!
+//! Feature `engine` (default) is everything after loading: plan, engine, the AWS actions,
+//! checkpoints, reports, the CLI. Without it the crate is the runbook and scenario loaders and
+//! the action catalogue they validate against, which is what the fuzz target links.
 
 pub mod actions;
+#[cfg(feature = "engine")]
 pub mod checkpoint;
+#[cfg(feature = "engine")]
 pub mod cli;
+#[cfg(feature = "engine")]
 pub mod engine;
+#[cfg(feature = "engine")]
 pub mod event;
+#[cfg(feature = "engine")]
 pub mod evidence;
+#[cfg(feature = "engine")]
 pub mod plan;
+#[cfg(feature = "engine")]
 pub mod report;
 pub mod runbook;
 pub mod scenario;

@@ -20,17 +20,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+pub use super::catalog::Impairment;
 use super::limits::RateLimits;
 use super::{Action, ActionError, AwsFailure, Service};
-
-/// A Region (optionally one service in it) that a game-day scenario makes unreachable.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Impairment {
-    pub region: String,
-    /// `None`: every service. Otherwise a service name as in the catalogue (`kms`, `dynamodb`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-}
 
 /// Settings that shape every AWS client of a run.
 #[derive(Debug, Clone, Default)]

@@ -33,6 +33,15 @@ impl Service {
     }
 }
 
+/// A Region (optionally one service in it) that a game-day scenario makes unreachable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Impairment {
+    pub region: String,
+    /// `None`: every service. Otherwise a service name as in the catalogue (`kms`, `dynamodb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
 /// Which Region's control plane an action calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,74 +5,38 @@
 //! - `apply`: mutate, idempotently. The engine calls it only when `observe` listed changes.
 //! - `verify`: the post-condition, checked after `apply`.
 
+#[cfg(feature = "engine")]
+mod action;
+#[cfg(feature = "engine")]
 mod apigateway;
+#[cfg(feature = "engine")]
 mod arc;
+#[cfg(feature = "engine")]
 pub mod aws;
 pub mod catalog;
+#[cfg(feature = "engine")]
 pub mod cloudwatch;
+#[cfg(feature = "engine")]
 mod core_actions;
+#[cfg(feature = "engine")]
 pub mod dns;
+#[cfg(feature = "engine")]
 mod dynamodb;
+#[cfg(feature = "engine")]
 pub mod iam;
+#[cfg(feature = "engine")]
 mod kms;
+#[cfg(feature = "engine")]
 pub mod limits;
+#[cfg(feature = "engine")]
 pub mod poll;
+#[cfg(feature = "engine")]
 mod route53;
+#[cfg(feature = "engine")]
 mod types;
 
+#[cfg(feature = "engine")]
+pub use action::{Action, Registry};
 pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
+#[cfg(feature = "engine")]
 pub use types::*;
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-/// The trait every action implements.
-#[async_trait::async_trait]
-pub trait Action: Send + Sync {
-    /// The catalogue entry (parameters, outputs, estimate, IAM).
-    fn spec(&self) -> &'static ActionSpec;
-
-    /// Read-only look at the world. Must make no mutating call.
-    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError>;
-
-    /// Make the changes `observed.changes` lists. Idempotent.
-    async fn apply(
-        &self,
-        ctx: &StepContext,
-        observed: &Observation,
-    ) -> Result<Outcome, ActionError>;
-
-    /// Check the post-condition after `apply` (or after an observe that found nothing to do).
-    async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError>;
-}
-
-/// Maps action names to implementations.
-#[derive(Clone)]
-pub struct Registry {
-    actions: BTreeMap<&'static str, Arc<dyn Action>>,
-}
-
-impl Registry {
-    /// Every built-in action.
-    pub fn builtin() -> Self {
-        let mut r = Registry {
-            actions: BTreeMap::new(),
-        };
-        for a in core_actions::all() {
-            r.register(a);
-        }
-        for a in aws::all() {
-            r.register(a);
-        }
-        r
-    }
-
-    /// Adds or replaces an implementation (tests use this for fault injection).
-    pub fn register(&mut self, action: Arc<dyn Action>) {
-        self.actions.insert(action.spec().name, action);
-    }
-
-    pub fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
-        self.actions.get(name).cloned()
-    }
-}

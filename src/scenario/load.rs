@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::model::{Expectation, Scenario};
-use crate::actions::aws::Impairment;
+use crate::actions::catalog::Impairment;
 use crate::actions::catalog::{self, Service};
 use crate::runbook::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use crate::runbook::duration::parse_duration;

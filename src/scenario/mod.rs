@@ -1,10 +1,12 @@
 //! Game-day scenarios: a runbook, its variables, the Regions to impair, the objectives and the
 //! expectations checked after the run.
 
+#[cfg(feature = "engine")]
 mod check;
 mod load;
 mod model;
 
+#[cfg(feature = "engine")]
 pub use check::{
     ExpectationVerdict, ObjectiveVerdict, Verdicts, check_expectations, judge_objectives,
 };

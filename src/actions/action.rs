@@ -1,0 +1,57 @@
+//! The [`Action`] trait and the [`Registry`] that maps action names to implementations.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{ActionError, ActionSpec, Observation, Outcome, StepContext, aws, core_actions};
+
+/// The trait every action implements.
+#[async_trait::async_trait]
+pub trait Action: Send + Sync {
+    /// The catalogue entry (parameters, outputs, estimate, IAM).
+    fn spec(&self) -> &'static ActionSpec;
+
+    /// Read-only look at the world. Must make no mutating call.
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError>;
+
+    /// Make the changes `observed.changes` lists. Idempotent.
+    async fn apply(
+        &self,
+        ctx: &StepContext,
+        observed: &Observation,
+    ) -> Result<Outcome, ActionError>;
+
+    /// Check the post-condition after `apply` (or after an observe that found nothing to do).
+    async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError>;
+}
+
+/// Maps action names to implementations.
+#[derive(Clone)]
+pub struct Registry {
+    actions: BTreeMap<&'static str, Arc<dyn Action>>,
+}
+
+impl Registry {
+    /// Every built-in action.
+    pub fn builtin() -> Self {
+        let mut r = Registry {
+            actions: BTreeMap::new(),
+        };
+        for a in core_actions::all() {
+            r.register(a);
+        }
+        for a in aws::all() {
+            r.register(a);
+        }
+        r
+    }
+
+    /// Adds or replaces an implementation (tests use this for fault injection).
+    pub fn register(&mut self, action: Arc<dyn Action>) {
+        self.actions.insert(action.spec().name, action);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn Action>> {
+        self.actions.get(name).cloned()
+    }
+}
