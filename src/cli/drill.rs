@@ -12,7 +12,8 @@ use crate::checkpoint::{CheckpointStore, Entry};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::duration::human;
 use crate::scenario::{
-    Verdicts, check_expectations, judge_objectives, load_runbook, load_scenario,
+    Verdicts, check_expectations, inject, judge_objectives, load_runbook, load_runbook_at,
+    load_scenario,
 };
 
 pub(super) fn drill(args: DrillArgs) -> ExitCode {
@@ -72,6 +73,36 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             eprintln!("not confirmed: nothing was run");
             return ExitCode::Invalid;
         }
+        // The damage comes first; `{{ drill.injected_at }}` is the moment before it.
+        let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut loaded = loaded;
+        let mut injected = vec![];
+        if !scenario.inject.is_empty() {
+            injected = match inject(&scenario.inject, aws.clone(), &loaded.runbook.vars, mode == Mode::Execute).await {
+                Ok(done) => done,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    eprintln!("help: nothing of the runbook ran; fix the scenario's `inject:` and run the drill again");
+                    return ExitCode::Failed;
+                }
+            };
+            if human_output {
+                let verb = if mode == Mode::Execute { "injected" } else { "would inject" };
+                for j in &injected {
+                    eprintln!("{verb} `{}`: {}", j.id, j.summary);
+                    for c in &j.changes {
+                        eprintln!("  - {c}");
+                    }
+                }
+            }
+            loaded = match load_runbook_at(&scenario, &cli_vars, &injected_at) {
+                Ok(l) => l,
+                Err(d) => {
+                    eprint!("{}", d.render(color));
+                    return ExitCode::Invalid;
+                }
+            };
+        }
         let engine = engine_for(&args.exec, aws.clone());
         let res = match engine.run(&loaded, mode).await {
             Ok(res) => res,
@@ -120,8 +151,19 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             refused_calls: refused_calls.clone(),
             verdicts: verdicts.clone(),
         };
+        let mut records = vec![];
+        if !injected.is_empty() {
+            records.push(Entry::Note {
+                message: format!("the scenario's injections, made before the runbook ran, from {injected_at}"),
+                data: std::collections::BTreeMap::from([
+                    ("injected_at".to_string(), serde_json::json!(injected_at)),
+                    ("injections".to_string(), serde_json::json!(injected)),
+                ]),
+            });
+        }
+        records.push(judged);
         let store = FileStore::new(&args.exec.state_dir);
-        if let Err(e) = store.append(&res.run_id, vec![judged]).await {
+        if let Err(e) = store.append(&res.run_id, records).await {
             eprintln!("error: cannot record the drill's verdicts: {e}");
             return ExitCode::Failed;
         }

@@ -16,7 +16,7 @@ use crate::actions::{Finding, Observation};
 use crate::checkpoint::{Entry, GENESIS, StoredRun};
 use crate::event::Mode;
 use crate::runbook::Runbook;
-use crate::scenario::ExpectationVerdict;
+use crate::scenario::{ExpectationVerdict, measured_rpo};
 
 /// Version of the JSON shape of [`RunDocument`].
 pub const DOCUMENT_FORMAT_VERSION: u32 = 1;
@@ -631,16 +631,10 @@ impl RunDocument {
                     });
                 }
                 if let Some(rpo) = runbook.objectives.rpo {
-                    let exposure = steps
-                        .iter()
-                        .filter_map(|s| s.outputs.get("exposure_seconds"))
-                        .filter_map(|v| v.parse::<f64>().ok())
-                        .filter(|v| v.is_finite())
-                        .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
                     let target_ms = ms(rpo);
-                    rows.push(match exposure {
-                        Some(secs) if timing.mode == Mode::Execute => {
-                            let measured = (secs.max(0.0) * 1000.0).round() as u64;
+                    rows.push(match measured_rpo(steps.iter().map(|s| &s.outputs)) {
+                        Some((measured, how)) if timing.mode == Mode::Execute => {
+                            let measured = ms(measured);
                             ObjectiveRow {
                                 objective: "rpo".into(),
                                 target_ms,
@@ -650,8 +644,7 @@ impl RunDocument {
                                 } else {
                                     ObjectiveState::Missed
                                 },
-                                how: "largest gap between now and the latest restorable time"
-                                    .into(),
+                                how,
                             }
                         }
                         _ => ObjectiveRow {
@@ -662,7 +655,7 @@ impl RunDocument {
                             how: if timing.mode == Mode::DryRun {
                                 "dry-run: not assessed".into()
                             } else {
-                                "not measured: no step reported `exposure_seconds`".into()
+                                "not measured: no step reported a replication or PITR lag".into()
                             },
                         },
                     });

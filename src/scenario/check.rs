@@ -201,7 +201,41 @@ pub async fn check_expectations(
     verdicts
 }
 
-/// Judges RTO (the run's active time) and RPO (the largest `exposure_seconds` a step measured).
+/// The data a recovery loses, from the steps' outputs, and how it was measured. The
+/// replication lag between Regions (`dynamodb.assert_replication`) is what a regional failover
+/// loses and is preferred; without it, the PITR lag (`dynamodb.assert_pitr`) is what a restore
+/// to the latest restorable time loses. The largest measurement of the kind wins.
+pub fn measured_rpo<'a>(
+    outputs: impl Iterator<Item = &'a BTreeMap<String, String>> + Clone,
+) -> Option<(Duration, String)> {
+    let largest = |names: &[&str]| {
+        outputs
+            .clone()
+            .flat_map(|o| names.iter().filter_map(|n| o.get(*n)))
+            .filter_map(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))))
+            .map(|secs| Duration::from_secs_f64(secs.max(0.0)))
+    };
+    if let Some(d) = largest(&["replication_lag_seconds"]) {
+        return Some((
+            d,
+            "replication lag between Regions (dynamodb.assert_replication): what a failover loses"
+                .into(),
+        ));
+    }
+    // `exposure_seconds`: the name of the PITR lag in journals written before it was renamed.
+    largest(&["pitr_lag_seconds", "exposure_seconds"]).map(|d| {
+        (
+            d,
+            "PITR lag (dynamodb.assert_pitr): what a restore to the latest restorable time loses; \
+             replication between Regions was not measured"
+                .into(),
+        )
+    })
+}
+
+/// Judges RTO (the run's active time) and RPO ([`measured_rpo`]).
 pub fn judge_objectives(
     objectives: &Objectives,
     active_time: Duration,
@@ -219,28 +253,21 @@ pub fn judge_objectives(
         });
     }
     if let Some(rpo) = objectives.rpo {
-        let exposure = outputs
-            .values()
-            .filter_map(|o| o.get("exposure_seconds"))
-            .filter_map(|s| s.parse::<f64>().ok())
-            .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
-        out.push(match exposure {
-            Some(secs) => {
-                let measured = Duration::from_secs_f64(secs.max(0.0));
-                ObjectiveVerdict {
-                    objective: "rpo".into(),
-                    target: rpo,
-                    measured: Some(measured),
-                    met: measured <= rpo,
-                    how: "largest gap between now and the latest restorable time (dynamodb.assert_pitr)".into(),
-                }
-            }
+        out.push(match measured_rpo(outputs.values()) {
+            Some((measured, how)) => ObjectiveVerdict {
+                objective: "rpo".into(),
+                target: rpo,
+                measured: Some(measured),
+                met: measured <= rpo,
+                how,
+            },
             None => ObjectiveVerdict {
                 objective: "rpo".into(),
                 target: rpo,
                 measured: None,
                 met: false,
-                how: "not measured: the runbook has no dynamodb.assert_pitr step".into(),
+                how: "not measured: the runbook has no dynamodb.assert_replication or dynamodb.assert_pitr step that ran"
+                    .into(),
             },
         });
     }
@@ -293,7 +320,7 @@ mod tests {
         };
         let outputs = BTreeMap::from([(
             "pitr".to_string(),
-            BTreeMap::from([("exposure_seconds".to_string(), "42".to_string())]),
+            BTreeMap::from([("pitr_lag_seconds".to_string(), "42".to_string())]),
         )]);
         let v = judge_objectives(&objectives, Duration::from_secs(61), &outputs);
         assert!(!v[0].met);

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::model::{Expectation, Scenario};
+use super::model::{Expectation, INJECTED_AT, Injection, Scenario, replace_injected_at};
 use crate::actions::catalog::Impairment;
 use crate::actions::catalog::{self, Service};
 use crate::runbook::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
@@ -23,7 +23,9 @@ const TOP_KEYS: &[&str] = &[
     "impair",
     "objectives",
     "expect",
+    "inject",
 ];
+const INJECT_KEYS: &[&str] = &["id", "description", "action", "region", "with"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
 const IMPAIR_KEYS: &[&str] = &["region", "service"];
 const EXPECT_KEYS: &[&str] = &[
@@ -61,6 +63,20 @@ struct RawScenario {
     objectives: RawObjectives,
     #[serde(default)]
     expect: Vec<RawExpectation>,
+    #[serde(default)]
+    inject: Vec<RawInjection>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawInjection {
+    id: String,
+    #[serde(default)]
+    description: Option<String>,
+    action: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    with: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -244,6 +260,9 @@ pub fn load_scenario_str(path: &Path, text: &str) -> Result<Scenario, Diagnostic
     for i in 0..c.items("expect") {
         c.known_keys(&[Key("expect"), Index(i)], EXPECT_KEYS, "an expectation");
     }
+    for i in 0..c.items("inject") {
+        c.known_keys(&[Key("inject"), Index(i)], INJECT_KEYS, "an injection");
+    }
     if !c.problems.is_empty() {
         return Err(Diagnostics {
             problems: c.problems,
@@ -344,7 +363,14 @@ fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario
         }
         match (e.action, e.step) {
             (Some(action), None) => {
-                if check_observe(c, i, &action, &e.with, &e.outputs, e.region.is_some()) {
+                if check_action(
+                    c,
+                    ("expect", i),
+                    &action,
+                    &e.with,
+                    &e.outputs,
+                    e.region.is_some(),
+                ) {
                     expect.push(Expectation::Observe {
                         id: e.id,
                         description: e.description,
@@ -384,6 +410,43 @@ fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario
             ),
         }
     }
+    let mut inject = vec![];
+    for (i, j) in raw.inject.into_iter().enumerate() {
+        if !seen.insert(j.id.clone()) {
+            c.report(
+                c.span(&[Key("inject"), Index(i), Key("id")]),
+                format!("duplicate id `{}`", j.id),
+                "used before",
+                "give each injection and expectation its own id".into(),
+            );
+        }
+        if check_action(
+            c,
+            ("inject", i),
+            &j.action,
+            &j.with,
+            &BTreeMap::new(),
+            j.region.is_some(),
+        ) {
+            inject.push(Injection {
+                id: j.id,
+                description: j.description,
+                action: j.action,
+                region: j.region,
+                with: j.with,
+            });
+        }
+    }
+    for (k, v) in &raw.vars {
+        if replace_injected_at(v, "") != *v && inject.is_empty() {
+            c.report(
+                c.span(&[Key("vars"), Key(k)]),
+                format!("variable `{k}` uses `{{{{ {INJECTED_AT} }}}}`, but the scenario injects nothing"),
+                "no injection",
+                "`{{ drill.injected_at }}` is the time just before the first `inject:` action; add one, or write a time".into(),
+            );
+        }
+    }
     Scenario {
         name: raw.name,
         description: raw.description,
@@ -395,19 +458,21 @@ fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario
         impair: raw.impair,
         objectives,
         expect,
+        inject,
     }
 }
 
-/// Checks an observing expectation (`expect[i]`); false when it cannot be used.
-fn check_observe(
+/// Checks an action of `expect[i]` (read-only) or `inject[i]` (may change things); false
+/// when it cannot be used.
+fn check_action(
     c: &mut Checker,
-    i: usize,
+    (list, i): (&'static str, usize),
     action: &str,
     with: &BTreeMap<String, serde_json::Value>,
     outputs: &BTreeMap<String, String>,
     has_region: bool,
 ) -> bool {
-    let item = |k: &'static str| [Key("expect"), Index(i), Key(k)];
+    let item = |k: &'static str| [Key(list), Index(i), Key(k)];
     let Some(spec) = catalog::lookup(action) else {
         c.report(
             c.span(&item("action")),
@@ -419,7 +484,7 @@ fn check_observe(
         );
         return false;
     };
-    if spec.mutates {
+    if spec.mutates && list == "expect" {
         c.report(
             c.span(&item("action")),
             format!("`{action}` changes things; an expectation only observes"),
@@ -431,7 +496,7 @@ fn check_observe(
         if spec.param(k).is_none() {
             let names = spec.params.iter().map(|p| p.name);
             c.report(
-                c.key_span(&[Key("expect"), Index(i), Key("with"), Key(k)]),
+                c.key_span(&[Key(list), Index(i), Key("with"), Key(k)]),
                 format!("`{action}` has no parameter `{k}`"),
                 "unknown parameter",
                 did_you_mean(k, names.clone()).unwrap_or_else(|| {
@@ -481,7 +546,7 @@ fn check_observe(
             c.span(&item("action")),
             format!("`{action}` needs a `region`"),
             "no region",
-            "add `region: eu-west-1` (or a `{{ vars.x }}`) to the expectation".into(),
+            format!("add `region: eu-west-1` (or a `{{{{ vars.x }}}}`) to `{list}[{i}]`"),
         );
     }
     true
@@ -490,16 +555,30 @@ fn check_observe(
 /// The runbook a scenario drives, read once: first checked against the scenario as written
 /// (so the scenario's own mistakes point into the scenario), then loaded with the scenario's
 /// variables and `cli_vars` (which win), with the scenario's objectives over its own.
+///
+/// `{{ drill.injected_at }}` in the scenario's variables reads as now; see
+/// [`load_runbook_at`].
 pub fn load_runbook(
     scenario: &Scenario,
     cli_vars: &[(String, String)],
+) -> Result<Loaded, Diagnostics> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    load_runbook_at(scenario, cli_vars, &now)
+}
+
+/// [`load_runbook`], with `{{ drill.injected_at }}` in the scenario's variables read as
+/// `injected_at` (the time just before the drill's first injection).
+pub fn load_runbook_at(
+    scenario: &Scenario,
+    cli_vars: &[(String, String)],
+    injected_at: &str,
 ) -> Result<Loaded, Diagnostics> {
     let text = load::read_text(&scenario.runbook)?;
     check_against(
         scenario,
         &load::load_str(&scenario.runbook, &text, &[])?.runbook,
     )?;
-    let mut vars: Vec<(String, String)> = scenario.vars.clone().into_iter().collect();
+    let mut vars: Vec<(String, String)> = scenario.vars_at(injected_at).into_iter().collect();
     vars.extend(cli_vars.iter().cloned());
     let mut loaded = load::load_str(&scenario.runbook, &text, &vars)?;
     let objectives = &mut loaded.runbook.objectives;

@@ -3,12 +3,17 @@
 
 #[cfg(feature = "engine")]
 mod check;
+#[cfg(feature = "engine")]
+mod inject;
 mod load;
 mod model;
 
 #[cfg(feature = "engine")]
 pub use check::{
     ExpectationVerdict, ObjectiveVerdict, Verdicts, check_expectations, judge_objectives,
+    measured_rpo,
 };
-pub use load::{is_scenario_text, load_runbook, load_scenario, load_scenario_str};
-pub use model::{Expectation, Scenario};
+#[cfg(feature = "engine")]
+pub use inject::{Injected, inject};
+pub use load::{is_scenario_text, load_runbook, load_runbook_at, load_scenario, load_scenario_str};
+pub use model::{Expectation, INJECTED_AT, Injection, Scenario};

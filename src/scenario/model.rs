@@ -41,6 +41,53 @@ pub struct Scenario {
     /// Overrides of the runbook's objectives (`None` keeps the runbook's).
     pub objectives: Objectives,
     pub expect: Vec<Expectation>,
+    /// Damage done before the runbook runs (execute only), in order.
+    pub inject: Vec<Injection>,
+}
+
+/// One action a drill runs before the runbook, to do the damage the runbook must recover from
+/// (for example `dynamodb.put_item` writing bad data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injection {
+    pub id: String,
+    pub description: Option<String>,
+    pub action: String,
+    pub region: Option<String>,
+    pub with: BTreeMap<String, serde_json::Value>,
+}
+
+/// The reference a scenario variable may hold for the time just before the first injection.
+pub const INJECTED_AT: &str = "drill.injected_at";
+
+impl Scenario {
+    /// The scenario's variables with `{{ drill.injected_at }}` replaced by `at` (RFC 3339).
+    pub fn vars_at(&self, at: &str) -> BTreeMap<String, String> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.clone(), replace_injected_at(v, at)))
+            .collect()
+    }
+}
+
+/// `text` with every `{{ drill.injected_at }}` (any inner spacing) replaced by `at`.
+pub fn replace_injected_at(text: &str, at: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        let inner = rest[open + 2..open + close].trim();
+        out.push_str(&rest[..open]);
+        if inner == INJECTED_AT {
+            out.push_str(at);
+        } else {
+            out.push_str(&rest[open..open + close + 2]);
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One check made after the run.

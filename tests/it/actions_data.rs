@@ -46,45 +46,53 @@ fn messages(obs: &drillbook::actions::Observation) -> String {
 // ------------------------------------------------------------------------- dynamodb
 
 #[tokio::test(flavor = "multi_thread")]
-async fn assert_pitr_reports_the_rpo_exposure_and_checks_it() {
+async fn assert_pitr_reports_the_pitr_lag_and_judges_it_against_aws_s_normal_lag() {
     let p = unique_prefix("assert_pitr");
     emulator().seed(&p);
     let aws = aws().await;
     let act = action("dynamodb.assert_pitr");
     let table = format!("{p}vault");
 
-    let c = ctx(&aws, R, json!({"table": table, "max_exposure": "1h"}));
+    let c = ctx(&aws, R, json!({"table": table, "max_lag": "1h"}));
     let obs = act.observe(&c).await.unwrap();
     assert!(obs.findings.is_empty(), "{}", messages(&obs));
     assert!(obs.changes.is_empty());
     for k in [
         "latest_restorable_time",
         "earliest_restorable_time",
-        "exposure_seconds",
+        "pitr_lag_seconds",
     ] {
         assert!(obs.outputs.contains_key(k), "missing output {k}: {obs:?}");
     }
-    let exposure: u64 = obs.outputs["exposure_seconds"].parse().unwrap();
-    assert!(exposure < 3600, "{exposure}");
+    let lag: u64 = obs.outputs["pitr_lag_seconds"].parse().unwrap();
+    assert!(lag < 3600, "{lag}");
     assert_eq!(obs.facts["pitr_status"], "ENABLED");
     assert_eq!(obs.facts["recovery_period_days"], 7);
-    assert!(obs.summary.contains("RPO exposure"), "{}", obs.summary);
+    assert!(obs.summary.contains("PITR lag"), "{}", obs.summary);
     assert!(obs.summary.contains("limit 1h"), "{}", obs.summary);
     let out = act.apply(&c, &obs).await.unwrap();
     act.verify(&c, &out).await.unwrap();
 
-    // Without max_exposure the runbook's RPO is the limit: 1 ms is always exceeded.
+    // The RPO is not the limit: a 1 ms RPO does not make AWS's normal lag a finding; the
+    // default limit is 15 minutes.
     let mut c = ctx(&aws, R, json!({"table": table}));
     c.objectives.rpo = Some(Duration::from_millis(1));
     let obs = act.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", messages(&obs));
+    assert_eq!(obs.facts["max_lag_seconds"], 900);
+
+    // A lag above `max_lag` is a finding that says what AWS documents.
+    let c = ctx(&aws, R, json!({"table": table, "max_lag": "1ms"}));
+    let obs = act.observe(&c).await.unwrap();
     assert_eq!(obs.findings.len(), 1, "{obs:?}");
     assert!(
-        obs.findings[0].message.contains("RPO exposure")
-            && obs.findings[0].message.contains("the runbook's RPO"),
+        obs.findings[0]
+            .message
+            .contains("more than the 1ms allowed")
+            && obs.findings[0].hint.contains("typically 5 minutes"),
         "{}",
         messages(&obs)
     );
-    assert!(obs.facts.contains_key("rpo_exposure"));
 
     // An impaired Region: the call is refused before it is sent, and says so.
     let impaired = std::sync::Arc::new(Aws::from_config(

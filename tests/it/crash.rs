@@ -90,7 +90,7 @@ fn comparable(doc: &RunDocument, seed: &Seeded, extra: &[(String, String)]) -> V
                 .outputs
                 .iter()
                 .map(|(k, v)| {
-                    let v = if k.contains("exposure") {
+                    let v = if k.contains("exposure") || k.ends_with("_lag_seconds") {
                         "<measured>".into()
                     } else {
                         norm(v)

@@ -10,12 +10,12 @@ fn repo(path: &str) -> PathBuf {
     support::repo_root().join(path)
 }
 
-struct Drill {
+pub(crate) struct Drill {
     dir: tempfile::TempDir,
 }
 
 impl Drill {
-    fn new() -> Drill {
+    pub(crate) fn new() -> Drill {
         Drill {
             dir: tempfile::tempdir().unwrap(),
         }
@@ -23,7 +23,7 @@ impl Drill {
     fn state(&self) -> PathBuf {
         self.dir.path().join("state")
     }
-    fn run(&self, args: &[&str], vars: &[String]) -> Output {
+    pub(crate) fn run(&self, args: &[&str], vars: &[String]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_drillbook"))
             .args(args)
             .args(vars)
@@ -36,7 +36,7 @@ impl Drill {
             .unwrap()
     }
     /// The only run directory's journal records, parsed.
-    fn journal(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn journal(&self) -> Vec<serde_json::Value> {
         let runs: Vec<_> = std::fs::read_dir(self.state().join("runs"))
             .unwrap()
             .flatten()
@@ -58,7 +58,7 @@ impl Drill {
     }
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -228,7 +228,15 @@ async fn dry_runs_of_the_shipped_runbooks_make_no_mutating_call() {
         "runbooks/data-corruption-restore.yaml",
         "runbooks/switchover-rehearsal.yaml",
     ] {
-        let out = d.run(&["run", repo(runbook).to_str().unwrap()], &vars_for(&seed));
+        let mut vars = vars_for(&seed);
+        if runbook.contains("data-corruption") {
+            // It has no default restore point: a corruption restore must name one.
+            vars.extend([
+                "--var".into(),
+                format!("restore_to={}", chrono::Utc::now().to_rfc3339()),
+            ]);
+        }
+        let out = d.run(&["run", repo(runbook).to_str().unwrap()], &vars);
         assert_eq!(out.status.code(), Some(0), "{runbook}: {}", text(&out));
     }
     let mutating = emulator().mutating_calls_matching_any(&needles);
@@ -286,7 +294,11 @@ async fn executing_the_data_corruption_runbook_points_the_api_at_the_restored_ta
             "--execute",
             "--yes",
         ],
-        &vars_for(&seed),
+        &[
+            vars_for(&seed),
+            vec!["--var".into(), "restore_to=latest".into()],
+        ]
+        .concat(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let restored = d

@@ -11,6 +11,7 @@ mod evidence;
 mod fidelity;
 mod plan;
 mod proof;
+mod recovery;
 mod report;
 mod reports;
 mod support;

@@ -131,9 +131,9 @@ fn journal() -> Vec<(f64, Entry)> {
                     summary: "table vault: PITR enabled, latest restorable 18:44:59".into(),
                     facts: BTreeMap::from([
                         ("pitr".into(), serde_json::json!("ENABLED")),
-                        ("exposure_seconds".into(), serde_json::json!(42)),
+                        ("pitr_lag_seconds".into(), serde_json::json!(42)),
                     ]),
-                    outputs: BTreeMap::from([("exposure_seconds".into(), "42".into())]),
+                    outputs: BTreeMap::from([("pitr_lag_seconds".into(), "42".into())]),
                     ..Default::default()
                 },
             },
@@ -148,7 +148,7 @@ fn journal() -> Vec<(f64, Entry)> {
                 Outcome {
                     summary: "PITR is on".into(),
                     changes: vec![],
-                    outputs: BTreeMap::from([("exposure_seconds".into(), "42".into())]),
+                    outputs: BTreeMap::from([("pitr_lag_seconds".into(), "42".into())]),
                 },
             ),
         ),

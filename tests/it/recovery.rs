@@ -1,0 +1,443 @@
+//! Recovering data, against the emulator's global tables and PITR history: `put_item` and
+//! `assert_item`, the replication probe, `add_replica`, `assert_replica`'s peer check, and the
+//! shipped data-corruption drill, which injects damage and must bring back the exact items in
+//! both Regions. Tables other than the seed's (other Regions, numeric and composite keys) too.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use drillbook::actions::ActionError;
+use serde_json::json;
+
+use crate::support::actions::{action, aws, ctx};
+use crate::support::{
+    PRIMARY_REGION, SECONDARY_REGION, emulator, repo_root, unique_prefix, vars_for,
+};
+
+async fn ddb(region: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&emulator().sdk_config(region).await)
+}
+
+/// A single-Region table with a numeric partition key and a string sort key.
+async fn ledger(region: &str, name: &str) {
+    let c = ddb(region).await;
+    c.create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("acct")
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("ts")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("acct")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("ts")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn item(
+    region: &str,
+    table: &str,
+    key: &[(&str, AttributeValue)],
+) -> Option<HashMap<String, AttributeValue>> {
+    ddb(region)
+        .await
+        .get_item()
+        .table_name(table)
+        .set_key(Some(
+            key.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        ))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn findings(obs: &drillbook::actions::Observation) -> String {
+    obs.findings
+        .iter()
+        .map(|f| format!("{} [{}]", f.message, f.hint))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_item_and_assert_item_type_keys_from_the_table_on_a_composite_numeric_key() {
+    let p = unique_prefix("items");
+    let region = "us-east-1";
+    let table = format!("{p}ledger");
+    ledger(region, &table).await;
+    let aws = aws().await;
+    let put = action("dynamodb.put_item");
+    let params = json!({
+        "table": table,
+        "item": {"acct": "42", "ts": "2026-12-01", "amount": "10.5", "ok": "true", "note": "x"},
+        "types": {"amount": "N", "ok": "BOOL"},
+    });
+    let c = ctx(&aws, region, params.clone());
+    let obs = put.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.changes.len(), 1, "{obs:?}");
+    let out = put.apply(&c, &obs).await.unwrap();
+    put.verify(&c, &out).await.unwrap();
+    assert!(out.outputs.contains_key("written_at"));
+    let got = item(
+        region,
+        &table,
+        &[
+            ("acct", AttributeValue::N("42".into())),
+            ("ts", AttributeValue::S("2026-12-01".into())),
+        ],
+    )
+    .await
+    .expect("the item was written with a numeric key");
+    assert_eq!(got["amount"], AttributeValue::N("10.5".into()));
+    assert_eq!(got["ok"], AttributeValue::Bool(true));
+    // Idempotent: the same item again is nothing to do.
+    assert!(put.observe(&c).await.unwrap().changes.is_empty());
+
+    let check = action("dynamodb.assert_item");
+    let key = json!({"acct": "42", "ts": "2026-12-01"});
+    let ok = check
+        .observe(&ctx(
+            &aws,
+            region,
+            json!({"table": table, "key": key, "expect": {"amount": "10.50", "ok": "true"}}),
+        ))
+        .await
+        .unwrap();
+    assert!(ok.findings.is_empty(), "{}", findings(&ok));
+    assert_eq!(ok.outputs["found"], "true");
+    let wrong = check
+        .observe(&ctx(
+            &aws,
+            region,
+            json!({"table": table, "key": key, "expect": {"note": "y", "gone": "z"}}),
+        ))
+        .await
+        .unwrap();
+    let f = findings(&wrong);
+    assert!(
+        f.contains("`note` is `x`, expected `y`") && f.contains("`gone` is missing"),
+        "{f}"
+    );
+    let present = check
+        .observe(&ctx(
+            &aws,
+            region,
+            json!({"table": table, "key": key, "absent": true}),
+        ))
+        .await
+        .unwrap();
+    assert!(findings(&present).contains("must be absent"), "{present:?}");
+    let absent = check
+        .observe(&ctx(
+            &aws,
+            region,
+            json!({"table": table, "key": {"acct": "43", "ts": "x"}, "absent": true}),
+        ))
+        .await
+        .unwrap();
+    assert!(absent.findings.is_empty(), "{}", findings(&absent));
+    // A key attribute missing, or a number that is not one: clear errors, nothing written.
+    let err = check
+        .observe(&ctx(
+            &aws,
+            region,
+            json!({"table": table, "key": {"acct": "42"}}),
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs attribute `ts`"), "{err}");
+    let err = put
+        .observe(&ctx(
+            &aws,
+            region,
+            json!({"table": table, "item": {"acct": "forty", "ts": "t"}}),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ActionError::Invalid { .. }) && err.to_string().contains("is a number (N)"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assert_replication_measures_the_lag_of_a_probe_and_removes_it() {
+    let p = unique_prefix("replication");
+    emulator().seed(&p);
+    let table = format!("{p}vault");
+    let aws = aws().await;
+    let act = action("dynamodb.assert_replication");
+    let c = ctx(
+        &aws,
+        PRIMARY_REGION,
+        json!({"table": table, "peer_region": SECONDARY_REGION, "max_lag": "30s"}),
+    );
+    let obs = act.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.changes.len(), 1, "the probe is a write: {obs:?}");
+    let out = act.apply(&c, &obs).await.unwrap();
+    act.verify(&c, &out).await.unwrap();
+    let lag: f64 = out.outputs["replication_lag_seconds"].parse().unwrap();
+    assert!((0.0..30.0).contains(&lag), "{lag}");
+    // The probe is gone from the primary (its deletion replicates too).
+    let key = out.outputs["probe_key"]
+        .strip_prefix("pk=")
+        .unwrap()
+        .to_string();
+    assert!(
+        item(PRIMARY_REGION, &table, &[("pk", AttributeValue::S(key))])
+            .await
+            .is_none()
+    );
+
+    // A Region that holds no replica is a finding: nothing replicates there.
+    let obs = act
+        .observe(&ctx(
+            &aws,
+            PRIMARY_REGION,
+            json!({"table": table, "peer_region": "us-east-1"}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        findings(&obs).contains("has no replica in us-east-1"),
+        "{obs:?}"
+    );
+
+    // Replication slower than the limit fails the step and says what a failover would lose.
+    emulator().configure(json!({"prefix": p, "global_table_replication_seconds": 3}));
+    let slow = ctx(
+        &aws,
+        PRIMARY_REGION,
+        json!({"table": table, "peer_region": SECONDARY_REGION, "max_lag": "500ms"}),
+    );
+    let obs = act.observe(&slow).await.unwrap();
+    let err = act.apply(&slow, &obs).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("had not reached eu-west-1 after 500ms"),
+        "{err}"
+    );
+    emulator().fast(&p);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_replica_makes_a_single_region_table_global_and_assert_replica_checks_the_peer() {
+    let p = unique_prefix("add_replica");
+    emulator().fast(&p);
+    let (home, away) = ("us-east-1", "us-west-2");
+    let table = format!("{p}ledger");
+    ledger(home, &table).await;
+    ddb(home)
+        .await
+        .put_item()
+        .table_name(&table)
+        .item("acct", AttributeValue::N("1".into()))
+        .item("ts", AttributeValue::S("a".into()))
+        .send()
+        .await
+        .unwrap();
+    let aws = aws().await;
+    let check = action("dynamodb.assert_replica");
+    let peer = ctx(&aws, away, json!({"table": table, "peer_region": home}));
+    // Not there yet.
+    let obs = check.observe(&peer).await.unwrap();
+    assert!(findings(&obs).contains("not found in us-west-2"), "{obs:?}");
+
+    let add = action("dynamodb.add_replica");
+    let c = ctx(&aws, home, json!({"table": table, "replica_region": away}));
+    let obs = add.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert!(obs.changes[0].contains("add a replica"), "{obs:?}");
+    let out = add.apply(&c, &obs).await.unwrap();
+    add.verify(&c, &out).await.unwrap();
+    assert!(out.outputs["replica_arn"].contains("us-west-2"), "{out:?}");
+    // Done is done: a second run changes nothing.
+    assert!(add.observe(&c).await.unwrap().changes.is_empty());
+    // The replica holds the items and is a replica of the home table.
+    assert!(
+        item(
+            away,
+            &table,
+            &[
+                ("acct", AttributeValue::N("1".into())),
+                ("ts", AttributeValue::S("a".into()))
+            ]
+        )
+        .await
+        .is_some()
+    );
+    let obs = check.observe(&peer).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert_eq!(obs.outputs["replica_regions"], "us-east-1");
+
+    // A same-named table that is not a replica is refused by the peer check.
+    let loner = format!("{p}loner");
+    ledger(home, &loner).await;
+    ledger(away, &loner).await;
+    let obs = check
+        .observe(&ctx(
+            &aws,
+            away,
+            json!({"table": loner, "peer_region": home}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        findings(&obs).contains("is not a global-table replica"),
+        "{obs:?}"
+    );
+    // And add_replica will not build a replica over it.
+    let obs = add
+        .observe(&ctx(
+            &aws,
+            home,
+            json!({"table": loner, "replica_region": away}),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        findings(&obs).contains("already has a table named"),
+        "{obs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions() {
+    let seed = emulator().seed(&unique_prefix("corruption"));
+    let p = &seed.prefix;
+    let d = crate::drill::Drill::new();
+    let scenario = repo_root().join("scenarios/data-corruption.yaml");
+    let mut args = vec![
+        "drill".to_string(),
+        scenario.to_str().unwrap().to_string(),
+        "--execute".into(),
+        "--yes".into(),
+    ];
+    args.extend(vars_for(&seed));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = d.run(&args, &[]);
+    let all = crate::drill::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("injected `overwrite-item-007`"), "{all}");
+    for e in [
+        "item-007-clean-in-primary",
+        "item-007-clean-in-secondary",
+        "bad-item-gone",
+        "restored-table-is-global",
+    ] {
+        assert!(all.contains(&format!("PASS  {e}")), "{e}: {all}");
+    }
+    // The damage is in the original table, in both Regions (the global table replicated it)...
+    let vault = format!("{p}vault");
+    for region in [PRIMARY_REGION, SECONDARY_REGION] {
+        let bad = item(
+            region,
+            &vault,
+            &[("pk", AttributeValue::S("item-007".into()))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            bad["secret"],
+            AttributeValue::S("CORRUPTED-BY-BATCH".into()),
+            "{region}"
+        );
+    }
+    // ...and not in the restored one, which both APIs now use.
+    let journal = d.journal();
+    let restored = journal
+        .iter()
+        .find(|r| r["type"] == "step_succeeded" && r["step"] == "restore-vault")
+        .and_then(|r| r["outcome"]["outputs"]["table_name"].as_str())
+        .expect("restore-vault succeeded")
+        .to_string();
+    for region in [PRIMARY_REGION, SECONDARY_REGION] {
+        let clean = item(
+            region,
+            &restored,
+            &[("pk", AttributeValue::S("item-007".into()))],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            clean["secret"],
+            AttributeValue::S("ciphertext-7".into()),
+            "{region}"
+        );
+        assert!(
+            item(
+                region,
+                &restored,
+                &[("pk", AttributeValue::S("bad-batch-001".into()))]
+            )
+            .await
+            .is_none()
+        );
+        let apigw = aws_sdk_apigateway::Client::new(&emulator().sdk_config(region).await);
+        let api = &seed.regions[region].apigateway.rest_api_id;
+        let stage = apigw
+            .get_stage()
+            .rest_api_id(api)
+            .stage_name("prod")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stage.variables().unwrap()["table"], restored, "{region}");
+    }
+    // The journal says what was injected, and when.
+    let note = journal
+        .iter()
+        .find(|r| r["type"] == "note" && r["data"]["injections"].is_array())
+        .expect("the injections are recorded");
+    assert_eq!(
+        note["data"]["injections"].as_array().unwrap().len(),
+        2,
+        "{note}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_corruption_runbook_refuses_to_run_without_a_restore_point() {
+    let seed = emulator().seed(&unique_prefix("no_restore_to"));
+    let d = crate::drill::Drill::new();
+    let runbook = repo_root().join("runbooks/data-corruption-restore.yaml");
+    let mut args = vec!["run".to_string(), runbook.to_str().unwrap().to_string()];
+    args.extend(vars_for(&seed));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = d.run(&args, &[]);
+    let all = crate::drill::text(&out);
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("restore_to"), "{all}");
+}
