@@ -176,6 +176,9 @@ pub async fn check_expectations(
                         let mismatches: Vec<String> = expected
                             .iter()
                             .filter_map(|(k, want)| {
+                                // `~{{ vars.secondary }}`: expected values may use variables.
+                                let want =
+                                    &template::render(want, &ctx).unwrap_or_else(|_| want.clone());
                                 let got = obs.outputs.get(k).map(String::as_str).unwrap_or("");
                                 (!matches(got, want))
                                     .then(|| format!("{k} is `{got}`, expected `{want}`"))

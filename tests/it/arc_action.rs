@@ -690,6 +690,7 @@ async fn us_east_1_and_primary_outage_drill_fails_a_us_east_1_primary_over() {
     for line in [
         "PASS  switch-made",
         "PASS  routing-controls-switched",
+        "PASS  dns-answers-over-dns",
         "PASS  promotion-deferred",
         "PASS  key-works-in-secondary",
         "PASS  data-in-secondary",
