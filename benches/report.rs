@@ -61,6 +61,7 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
             retry: RetryPolicy::default(),
             on_failure: OnFailure::Abort,
             role_arn: None,
+            call_timeouts: Default::default(),
         });
     }
     events.sort_by_key(|e| (e.0, e.1));

@@ -23,6 +23,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use super::catalog::Impairment;
 use super::limits::RateLimits;
 use super::{Action, ActionError, AwsFailure, Service};
+use crate::runbook::CallTimeouts;
 
 /// Settings that shape every AWS client of a run.
 #[derive(Debug, Clone, Default)]
@@ -54,11 +55,24 @@ pub struct ImpairedCall {
 
 tokio::task_local! {
     static CURRENT_STEP: String;
+    static CALL_TIMEOUTS: CallTimeouts;
 }
 
 /// Runs `fut` with `step` recorded as the current step, so refused calls name their step.
 pub async fn in_step<F: std::future::Future>(step: &str, fut: F) -> F::Output {
-    CURRENT_STEP.scope(step.to_string(), fut).await
+    in_step_with(step, CallTimeouts::default(), fut).await
+}
+
+/// [`in_step`], with the step's `connect_timeout` and `call_timeout` applied to every client
+/// built inside it (unset ones keep the run's: 3 s and 20 s unless the AWS config sets others).
+pub async fn in_step_with<F: std::future::Future>(
+    step: &str,
+    timeouts: CallTimeouts,
+    fut: F,
+) -> F::Output {
+    CURRENT_STEP
+        .scope(step.to_string(), CALL_TIMEOUTS.scope(timeouts, fut))
+        .await
 }
 
 /// AWS access for one run.
@@ -140,6 +154,27 @@ impl Aws {
                 limits: self.limits.clone(),
                 service,
             });
+        }
+        let step = CALL_TIMEOUTS.try_with(|t| *t).unwrap_or_default();
+        if !step.is_default() {
+            let run = self.base.timeout_config();
+            let mut t = aws_config::timeout::TimeoutConfig::builder();
+            if let Some(d) = step.connect.or(run.and_then(|t| t.connect_timeout())) {
+                t = t.connect_timeout(d);
+            }
+            if let Some(d) = step
+                .attempt
+                .or(run.and_then(|t| t.operation_attempt_timeout()))
+            {
+                t = t.operation_attempt_timeout(d);
+            }
+            if let Some(d) = run.and_then(|t| t.read_timeout()) {
+                t = t.read_timeout(d);
+            }
+            if let Some(d) = run.and_then(|t| t.operation_timeout()) {
+                t = t.operation_timeout(d);
+            }
+            b = b.timeout_config(t.build());
         }
         b.build()
     }

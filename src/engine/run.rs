@@ -701,6 +701,7 @@ impl Driver<'_> {
                 aws: self.engine.aws.clone(),
                 waits: WaitMeter::default(),
             },
+            call_timeouts: step.call_timeouts,
             mode: self.mode,
             upstream_change,
             timeout: step.timeout,

@@ -1,5 +1,6 @@
 //! One step's life: attempts with timeout, observe/apply/verify, retries with backoff.
 
+use crate::runbook::CallTimeouts;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub(super) struct StepJob {
     pub idx: usize,
     pub action: Arc<dyn Action>,
     pub ctx: StepContext,
+    /// The step's `connect_timeout` and `call_timeout`, for every AWS call it makes.
+    pub call_timeouts: CallTimeouts,
     pub mode: Mode,
     /// Dry-run: the upstream step whose (not yet made) changes this step comes after.
     pub upstream_change: Option<String>,
@@ -87,7 +90,8 @@ impl StepJob {
 
     pub(super) async fn run(self) -> StepDone {
         let step = self.ctx.step_id.clone();
-        crate::actions::aws::in_step(&step, self.run_inner()).await
+        let timeouts = self.call_timeouts;
+        crate::actions::aws::in_step_with(&step, timeouts, self.run_inner()).await
     }
 
     async fn run_inner(self) -> StepDone {

@@ -212,6 +212,7 @@ fn step(id: &str, needs: &[&str]) -> Step {
         },
         on_failure: OnFailure::Abort,
         role_arn: None,
+        call_timeouts: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) fn step(id: &str, estimate_secs: u64, needs: &[&str]) -> Step {
         retry: RetryPolicy::default(),
         on_failure: OnFailure::Abort,
         role_arn: None,
+        call_timeouts: Default::default(),
     }
 }
 

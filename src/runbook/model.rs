@@ -80,6 +80,34 @@ pub struct Step {
     /// IAM role to assume for this step (session name carries the run id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    /// Timeouts of each AWS call the step makes (`None`: drillbook's defaults, 3 s to connect
+    /// and 20 s per attempt).
+    #[serde(default, skip_serializing_if = "CallTimeouts::is_default")]
+    pub call_timeouts: CallTimeouts,
+}
+
+/// `connect_timeout` and `call_timeout` of a step (or `defaults`): how long one AWS call may
+/// take to connect, and one attempt of it to answer, before it counts as a Region not answering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallTimeouts {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::serde_opt"
+    )]
+    pub connect: Option<Duration>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::serde_opt"
+    )]
+    pub attempt: Option<Duration>,
+}
+
+impl CallTimeouts {
+    pub fn is_default(&self) -> bool {
+        *self == CallTimeouts::default()
+    }
 }
 
 /// Retry policy of a step. `attempts` counts the first try (1 = no retry).

@@ -79,6 +79,12 @@ pub struct DefaultsSpec {
     pub retry: Option<RetrySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailureSpec>,
+    /// How long an AWS call may take to connect (default 3s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<DurationSpec>,
+    /// How long one attempt of an AWS call may take (default 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_timeout: Option<DurationSpec>,
 }
 
 /// Retry policy; `attempts` counts the first try.
@@ -133,6 +139,12 @@ pub struct StepSpec {
     /// IAM role to assume for this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    /// How long an AWS call of this step may take to connect (default: `defaults`, else 3s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<DurationSpec>,
+    /// How long one attempt of an AWS call of this step may take (default: `defaults`, else 20s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_timeout: Option<DurationSpec>,
 }
 
 fn param_schema(kind: ParamKind) -> serde_json::Value {

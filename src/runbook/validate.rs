@@ -8,7 +8,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use super::duration::parse_duration;
-use super::model::{DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy, Runbook, Step};
+use super::model::{
+    CallTimeouts, DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy, Runbook, Step,
+};
 use super::regions;
 use super::template::{self, Ref, TemplateError};
 use super::yaml::{DuplicateKey, Node, Resolved, Span, Value};
@@ -27,7 +29,14 @@ const TOP_KEYS: &[&str] = &[
     "finally",
 ];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
-const DEFAULT_KEYS: &[&str] = &["region", "timeout", "retry", "on_failure"];
+const DEFAULT_KEYS: &[&str] = &[
+    "region",
+    "timeout",
+    "retry",
+    "on_failure",
+    "connect_timeout",
+    "call_timeout",
+];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
 const STEP_KEYS: &[&str] = &[
     "id",
@@ -41,6 +50,8 @@ const STEP_KEYS: &[&str] = &[
     "retry",
     "on_failure",
     "role_arn",
+    "connect_timeout",
+    "call_timeout",
 ];
 const ON_FAILURE: &[&str] = &["abort", "continue"];
 const MAX_ATTEMPTS: i64 = 100;
@@ -96,6 +107,7 @@ struct Draft {
     retry: Retry,
     on_failure: Option<OnFailure>,
     role_arn: Option<String>,
+    call_timeouts: CallTimeouts,
 }
 
 struct Defaults {
@@ -103,6 +115,7 @@ struct Defaults {
     timeout: Option<Duration>,
     retry: Retry,
     on_failure: Option<OnFailure>,
+    call_timeouts: CallTimeouts,
 }
 
 struct V<'a> {
@@ -386,6 +399,44 @@ impl<'a> V<'a> {
         match text.get(span.start..e).and_then(|hay| hay.find(needle)) {
             Some(i) => Span::new(span.start + i, span.start + i + needle.len()),
             None => span,
+        }
+    }
+
+    /// `connect_timeout` and `call_timeout` (under `prefix`, e.g. `defaults.`): positive, and
+    /// no longer than an hour (a call that hangs longer is a Region that does not answer).
+    fn call_timeouts(
+        &mut self,
+        connect: Option<(&Node, &Node)>,
+        call: Option<(&Node, &Node)>,
+        prefix: &str,
+    ) -> CallTimeouts {
+        let one = |v: &mut Self, field: Option<(&Node, &Node)>, name: &str| {
+            let (k, n) = field?;
+            let what = format!("{prefix}{name}");
+            let d = v.duration(k, n, &what)?;
+            if d.is_zero() || d > Duration::from_secs(3600) {
+                v.report(
+                    n.span,
+                    format!("`{what}` must be more than 0 and at most 1h"),
+                    "out of range",
+                    || {
+                        Some(format!(
+                            "for example `{name}: 10s`; the default is {}",
+                            if name == "connect_timeout" {
+                                "3s"
+                            } else {
+                                "20s"
+                            }
+                        ))
+                    },
+                );
+                return None;
+            }
+            Some(d)
+        };
+        CallTimeouts {
+            connect: one(self, connect, "connect_timeout"),
+            attempt: one(self, call, "call_timeout"),
         }
     }
 
@@ -750,6 +801,7 @@ impl<'a> V<'a> {
             retry: Retry::default(),
             on_failure: None,
             role_arn: None,
+            call_timeouts: CallTimeouts::default(),
         };
         // id
         match f[0] {
@@ -942,6 +994,7 @@ impl<'a> V<'a> {
         if let Some((k, v)) = f[9] {
             d.on_failure = self.on_failure(k, v, "on_failure");
         }
+        d.call_timeouts = self.call_timeouts(f[11], f[12], "");
         if let Some((k, v)) = f[10]
             && let Some(s) = self.string(k, v, "role_arn")
             && let Some(arn) = self.render(&s, v.span, "role_arn", false, None)
@@ -1169,6 +1222,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         timeout: None,
         retry: Retry::default(),
         on_failure: None,
+        call_timeouts: CallTimeouts::default(),
     };
     let mut defaults_region_given = false;
     if let Some((k, n)) = f[5]
@@ -1201,6 +1255,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         if let Some((k, n)) = d[3] {
             defaults.on_failure = v.on_failure(k, n, "defaults.on_failure");
         }
+        defaults.call_timeouts = v.call_timeouts(d[4], d[5], "defaults.");
     }
     let mut accounts = BTreeMap::new();
     if let Some((k, n)) = f[6]
@@ -1350,6 +1405,10 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             },
             on_failure: d.on_failure.or(defaults.on_failure).unwrap_or_default(),
             role_arn: d.role_arn,
+            call_timeouts: CallTimeouts {
+                connect: d.call_timeouts.connect.or(defaults.call_timeouts.connect),
+                attempt: d.call_timeouts.attempt.or(defaults.call_timeouts.attempt),
+            },
         };
         if d.finally {
             finally.push(step);

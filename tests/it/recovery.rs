@@ -441,3 +441,72 @@ async fn the_data_corruption_runbook_refuses_to_run_without_a_restore_point() {
     assert_ne!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("restore_to"), "{all}");
 }
+
+/// A step's `call_timeout` bounds each AWS call: against a Region that accepts the connection
+/// and never answers (the emulator's `hang` fault), the call gives up after the step's 1 s, not
+/// the 20 s default, and the error says that Region is not answering (so an optional step defers).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_s_call_timeout_bounds_each_call_to_a_hanging_region() {
+    let region = "us-gov-west-1"; // faulted here only: no other test uses it
+    emulator().fault(region, Some("dynamodb"), "hang");
+    let aws = aws().await;
+    let act = action("dynamodb.assert_replica");
+    let c = ctx(&aws, region, json!({"table": "anything"}));
+    let timeouts = drillbook::runbook::CallTimeouts {
+        connect: None,
+        attempt: Some(std::time::Duration::from_secs(1)),
+    };
+    let start = std::time::Instant::now();
+    let err = drillbook::actions::aws::in_step_with("probe", timeouts, act.observe(&c))
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    emulator().clear_faults(Some(region));
+    assert!(err.region_unreachable(), "{err:?}");
+    // Three attempts of 1 s each and their backoff; the default would be 3 x 20 s.
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "took {took:?}: {err}"
+    );
+}
+
+#[test]
+fn call_timeouts_are_validated_and_inherited_from_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nname: t\ndefaults: { region: eu-west-1, call_timeout: 5s, connect_timeout: 2s }\nsteps:\n  - id: a\n    action: dynamodb.assert_replica\n    with: { table: t }\n  - id: b\n    action: dynamodb.assert_replica\n    call_timeout: 45s\n    with: { table: t }\n",
+    )
+    .unwrap();
+    let loaded = drillbook::runbook::load_file(&path, &[]).unwrap();
+    let steps = &loaded.runbook.steps;
+    assert_eq!(
+        steps[0].call_timeouts.attempt,
+        Some(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(
+        steps[0].call_timeouts.connect,
+        Some(std::time::Duration::from_secs(2))
+    );
+    assert_eq!(
+        steps[1].call_timeouts.attempt,
+        Some(std::time::Duration::from_secs(45))
+    );
+    assert_eq!(
+        steps[1].call_timeouts.connect,
+        Some(std::time::Duration::from_secs(2))
+    );
+    std::fs::write(
+        &path,
+        "version: 1\nname: t\nsteps:\n  - id: a\n    action: dynamodb.assert_replica\n    region: eu-west-1\n    call_timeout: 0s\n    with: { table: t }\n",
+    )
+    .unwrap();
+    let err = drillbook::runbook::load_file(&path, &[])
+        .unwrap_err()
+        .render(false);
+    assert!(
+        err.contains("`call_timeout` must be more than 0 and at most 1h") && err.contains(":7:"),
+        "{err}"
+    );
+}
