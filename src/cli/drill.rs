@@ -12,12 +12,12 @@ use crate::checkpoint::{CheckpointStore, Entry};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::duration::human;
 use crate::scenario::{
-    Verdicts, check_expectations, judge_objectives, load_runbook, load_scenario,
+    Verdicts, check_expectations, judge_objectives, load_runbook, load_scenario_in,
 };
 
 pub(super) fn drill(args: DrillArgs) -> ExitCode {
     let color = super::validate::stderr_color();
-    let scenario = match load_scenario(&args.scenario) {
+    let scenario = match load_scenario_in(&args.scenario, args.root.as_deref()) {
         Ok(s) => s,
         Err(d) => {
             eprint!("{}", d.render(color));

@@ -10,5 +10,8 @@ mod model;
 pub use check::{
     ExpectationVerdict, ObjectiveVerdict, Verdicts, check_expectations, judge_objectives,
 };
-pub use load::{is_scenario_text, load_runbook, load_scenario, load_scenario_str};
+pub use load::{
+    is_scenario_text, load_runbook, load_scenario, load_scenario_in, load_scenario_str,
+    load_scenario_str_in,
+};
 pub use model::{Expectation, Scenario};

@@ -13,6 +13,7 @@ mod plan;
 mod proof;
 mod report;
 mod reports;
+mod security;
 mod support;
 mod team;
 mod validate;
