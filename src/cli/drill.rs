@@ -13,12 +13,12 @@ use crate::event::{Mode, RunStatus};
 use crate::runbook::duration::human;
 use crate::scenario::{
     Verdicts, check_expectations, inject, judge_objectives, load_runbook, load_runbook_at,
-    load_scenario,
+    load_scenario_in,
 };
 
 pub(super) fn drill(args: DrillArgs) -> ExitCode {
     let color = super::validate::stderr_color();
-    let scenario = match load_scenario(&args.scenario) {
+    let scenario = match load_scenario_in(&args.scenario, args.root.as_deref()) {
         Ok(s) => s,
         Err(d) => {
             eprint!("{}", d.render(color));

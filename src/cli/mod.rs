@@ -77,6 +77,10 @@ pub struct ValidateArgs {
     /// Override a variable (repeatable): `--var secondary=eu-west-1`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
+    /// Directory a scenario's `runbook:` must resolve inside, after symlinks (default: the
+    /// scenario file's directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -174,6 +178,10 @@ objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-
 pub struct DrillArgs {
     /// Scenario file (see scenarios/).
     pub scenario: PathBuf,
+    /// Directory a scenario's `runbook:` must resolve inside, after symlinks (default: the
+    /// scenario file's directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Override a runbook variable (wins over the scenario's `vars`).
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,

@@ -56,7 +56,7 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
     for file in &args.files {
         let checked = runbook::load::read_text(file).and_then(|text| {
             if scenario::is_scenario_text(&text) {
-                validate_scenario(file, &text, &overrides)
+                validate_scenario(file, &text, &overrides, args.root.as_deref())
             } else {
                 runbook::load_str(file, &text, &overrides).map(|loaded| {
                     let n = loaded.runbook.steps.len() + loaded.runbook.finally.len();
@@ -89,8 +89,9 @@ fn validate_scenario(
     file: &Path,
     text: &str,
     overrides: &[(String, String)],
+    root: Option<&Path>,
 ) -> Result<String, Diagnostics> {
-    let s = scenario::load_scenario_str(file, text)?;
+    let s = scenario::load_scenario_str_in(file, text, root)?;
     scenario::load_runbook(&s, overrides)?;
     Ok(format!(
         "scenario: {} expectation{}, runbook {}",

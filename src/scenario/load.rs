@@ -220,11 +220,26 @@ pub fn is_scenario_text(text: &str) -> bool {
 
 /// Reads and validates a scenario file: every problem at once, each located.
 pub fn load_scenario(path: &Path) -> Result<Scenario, Diagnostics> {
-    load_scenario_str(path, &load::read_text(path)?)
+    load_scenario_in(path, None)
+}
+
+/// [`load_scenario`], with the directory the scenario's runbook must resolve inside (`--root`);
+/// without it, the scenario file's own directory.
+pub fn load_scenario_in(path: &Path, root: Option<&Path>) -> Result<Scenario, Diagnostics> {
+    load_scenario_str_in(path, &load::read_text(path)?, root)
 }
 
 /// Validates scenario text; `path` is used in messages and to find the runbook.
 pub fn load_scenario_str(path: &Path, text: &str) -> Result<Scenario, Diagnostics> {
+    load_scenario_str_in(path, text, None)
+}
+
+/// [`load_scenario_str`] with a root for the runbook (see [`load_scenario_in`]).
+pub fn load_scenario_str_in(
+    path: &Path,
+    text: &str,
+    runbook_root: Option<&Path>,
+) -> Result<Scenario, Diagnostics> {
     let (src, parsed) = load::parse_tree(path, text)?;
     let Some(root) = parsed.root.as_ref() else {
         return Err(Diagnostics::single(Problem::at(
@@ -270,7 +285,7 @@ pub fn load_scenario_str(path: &Path, text: &str) -> Result<Scenario, Diagnostic
         });
     }
     let raw: RawScenario = load::parse_document(path, text)?;
-    let scenario = check(&mut c, path, text, raw);
+    let scenario = check(&mut c, path, text, raw, runbook_root);
     if c.problems.is_empty() {
         Ok(scenario)
     } else {
@@ -282,7 +297,13 @@ pub fn load_scenario_str(path: &Path, text: &str) -> Result<Scenario, Diagnostic
 }
 
 /// The meaning of a well-typed scenario: every problem is reported into `c`.
-fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario {
+fn check(
+    c: &mut Checker,
+    path: &Path,
+    text: &str,
+    raw: RawScenario,
+    root: Option<&Path>,
+) -> Scenario {
     if raw.version != 1 {
         c.report(
             c.span(&[Key("version")]),
@@ -304,6 +325,8 @@ fn check(c: &mut Checker, path: &Path, text: &str, raw: RawScenario) -> Scenario
             "no such file",
             "`runbook:` is relative to the scenario file".into(),
         );
+    } else if let Err((message, label, help)) = allowed_runbook(base, root, &runbook) {
+        c.report(c.span(&[Key("runbook")]), message, label, help);
     }
     let duration = |c: &mut Checker, v: &Option<String>, key: &str| {
         let s = v.as_deref()?;
@@ -552,6 +575,128 @@ fn check_action(
     true
 }
 
+/// Whether the runbook a scenario names may be read: after symlinks it must lie inside `root`
+/// (or, without one, inside the git repository holding the scenario, else the scenario's
+/// directory `base`) and be a `.yaml`/`.yml` file. A
+/// scenario comes from a pull request as often as a runbook does; without this, `runbook:
+/// ~/.aws/credentials` would read (and quote) any file the runner can read.
+fn allowed_runbook(
+    base: &Path,
+    root: Option<&Path>,
+    runbook: &Path,
+) -> Result<(), (String, &'static str, String)> {
+    let dir = root.unwrap_or(base);
+    let dir_shown = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let dir_real = std::fs::canonicalize(dir_shown).map_err(|e| {
+        (
+            format!("cannot resolve {}: {e}", dir_shown.display()),
+            "unresolvable",
+            "check the scenario's directory (or `--root`)".to_string(),
+        )
+    })?;
+    let real = std::fs::canonicalize(runbook).map_err(|e| {
+        (
+            format!("cannot resolve runbook {}: {e}", runbook.display()),
+            "unresolvable",
+            "check the path and the file's permissions".to_string(),
+        )
+    })?;
+    // Without `--root`, the scenario's repository (the nearest directory above it holding
+    // `.git`) is the tree: `../runbooks/x.yaml` from `scenarios/` stays inside the checkout a
+    // pull request can change, wherever drillbook is run from.
+    let dir_real = match root {
+        Some(_) => dir_real,
+        None => dir_real
+            .ancestors()
+            .find(|d| d.join(".git").exists())
+            .map(Path::to_path_buf)
+            .unwrap_or(dir_real),
+    };
+    let dir_shown = if root.is_none() {
+        dir_real.as_path()
+    } else {
+        dir_shown
+    };
+    if !real.starts_with(&dir_real) {
+        return Err((
+            format!(
+                "runbook {} resolves outside {} (to {})",
+                runbook.display(),
+                dir_shown.display(),
+                real.display()
+            ),
+            "outside the allowed directory",
+            format!(
+                "a scenario may name only runbooks inside {}{}; move the runbook there, or pass \
+                 `--root DIR` with a directory that holds both",
+                dir_shown.display(),
+                if root.is_some() {
+                    " (`--root`)"
+                } else {
+                    " (the scenario's repository, else its directory)"
+                }
+            ),
+        ));
+    }
+    let yaml = real
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if !yaml {
+        return Err((
+            format!(
+                "runbook {} is not a `.yaml` or `.yml` file (resolves to {})",
+                runbook.display(),
+                real.display()
+            ),
+            "not a YAML file",
+            "name a runbook file ending in `.yaml` or `.yml`".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A problem at the scenario's `runbook:` value (the scenario is the file named on the
+/// command line, so its own lines may be quoted).
+fn at_runbook_value(
+    scenario: &Scenario,
+    message: String,
+    label: &str,
+    help: String,
+) -> Diagnostics {
+    let Ok((src, parsed)) = load::parse_tree(&scenario.path, &scenario.text) else {
+        return Diagnostics::single(Problem::general(message, Some(help)));
+    };
+    let Some(root) = parsed.root.as_ref() else {
+        return Diagnostics::single(Problem::general(message, Some(help)));
+    };
+    let c = Checker {
+        src: &src,
+        root,
+        problems: vec![],
+    };
+    Diagnostics::single(Problem::at(
+        &src,
+        c.span(&[Key("runbook")]),
+        message,
+        label,
+        Some(help),
+    ))
+}
+
+/// Whether `text` parses as a YAML mapping: only then may diagnostics quote its lines. A file
+/// that is not one (credentials, keys, anything a `runbook:` was pointed at) is never quoted.
+fn is_mapping(path: &Path, text: &str) -> bool {
+    matches!(
+        load::parse_tree(path, text),
+        Ok((_, parsed)) if matches!(parsed.root.as_ref().map(|n| &n.value), Some(Value::Map(_)))
+    )
+}
+
 /// The runbook a scenario drives, read once: first checked against the scenario as written
 /// (so the scenario's own mistakes point into the scenario), then loaded with the scenario's
 /// variables and `cli_vars` (which win), with the scenario's objectives over its own.
@@ -574,6 +719,18 @@ pub fn load_runbook_at(
     injected_at: &str,
 ) -> Result<Loaded, Diagnostics> {
     let text = load::read_text(&scenario.runbook)?;
+    if !is_mapping(&scenario.runbook, &text) {
+        return Err(at_runbook_value(
+            scenario,
+            format!(
+                "runbook {} is not a runbook (not a YAML mapping); its content is not shown",
+                scenario.runbook.display()
+            ),
+            "not a runbook",
+            "point `runbook:` at a runbook file (a mapping with `version:`, `name:` and `steps:`)"
+                .into(),
+        ));
+    }
     check_against(
         scenario,
         &load::load_str(&scenario.runbook, &text, &[])?.runbook,

@@ -15,5 +15,8 @@ pub use check::{
 };
 #[cfg(feature = "engine")]
 pub use inject::{Injected, inject};
-pub use load::{is_scenario_text, load_runbook, load_runbook_at, load_scenario, load_scenario_str};
+pub use load::{
+    is_scenario_text, load_runbook, load_runbook_at, load_scenario, load_scenario_in,
+    load_scenario_str, load_scenario_str_in,
+};
 pub use model::{Expectation, INJECTED_AT, Injection, Scenario};

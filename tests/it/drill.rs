@@ -171,6 +171,12 @@ async fn a_drill_whose_expectation_does_not_hold_exits_1_and_names_it() {
     let seed = emulator().seed(&unique_prefix("drill_fail"));
     let d = Drill::new();
     let scenario = d.dir.path().join("wrong.yaml");
+    // A scenario names only runbooks in its own tree: the runbook goes beside it.
+    std::fs::copy(
+        repo("runbooks/region-failover.yaml"),
+        d.dir.path().join("region-failover.yaml"),
+    )
+    .unwrap();
     std::fs::write(
         &scenario,
         format!(
@@ -188,7 +194,7 @@ expect:
     step: promote-key
     status: succeeded
 "#,
-            repo("runbooks/region-failover.yaml").display()
+            "region-failover.yaml"
         ),
     )
     .unwrap();

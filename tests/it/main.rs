@@ -14,6 +14,7 @@ mod proof;
 mod recovery;
 mod report;
 mod reports;
+mod security;
 mod support;
 mod team;
 mod validate;

@@ -105,7 +105,13 @@ fn every_malformed_scenario_is_rejected_with_a_location() {
 #[test]
 fn scenario_problems_are_all_reported_with_did_you_mean() {
     let dir = tempfile::tempdir().unwrap();
-    let rb = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml");
+    // A scenario may name only a runbook inside its own directory tree.
+    let rb = dir.path().join("region-failover.yaml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover.yaml"),
+        &rb,
+    )
+    .unwrap();
     let file = dir.path().join("s.yaml");
     std::fs::write(
         &file,
