@@ -308,11 +308,7 @@ impl Action for AssertReady {
     }
 
     async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome {
-            summary: observed.summary.clone(),
-            changes: vec![],
-            outputs: observed.outputs.clone(),
-        })
+        Ok(Outcome::observed(observed))
     }
 
     async fn verify(&self, _: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {

@@ -957,11 +957,7 @@ impl Action for AssertRoutingControls {
     }
 
     async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome {
-            summary: observed.summary.clone(),
-            changes: vec![],
-            outputs: observed.outputs.clone(),
-        })
+        Ok(Outcome::observed(observed))
     }
 
     async fn verify(&self, _: &StepContext, _: &Outcome) -> Result<(), ActionError> {

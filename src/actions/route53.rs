@@ -852,11 +852,7 @@ impl Action for AssertRecords {
     }
 
     async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome {
-            summary: observed.summary.clone(),
-            changes: vec![],
-            outputs: observed.outputs.clone(),
-        })
+        Ok(Outcome::observed(observed))
     }
 
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {

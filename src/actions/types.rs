@@ -187,6 +187,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What a read-only action's `apply` reports: its observation, unchanged.
+    pub fn observed(observed: &Observation) -> Outcome {
+        Outcome {
+            summary: observed.summary.clone(),
+            changes: vec![],
+            outputs: observed.outputs.clone(),
+        }
+    }
+
     /// How the summary of an optional step that could not act begins (a KMS promotion whose
     /// primary Region is unreachable): the step is *deferred*, not failed.
     pub const DEFERRED: &'static str = "deferred:";

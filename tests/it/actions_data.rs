@@ -12,7 +12,7 @@ use drillbook::actions::aws::{Aws, AwsOptions, Impairment};
 use drillbook::actions::cloudwatch::publish_run_metrics;
 use serde_json::json;
 
-use crate::support::actions::{action, aws, ctx};
+use crate::support::actions::{action, aws, ctx, findings_text as messages};
 use crate::support::{PRIMARY_REGION, SECONDARY_REGION, emulator, unique_prefix};
 
 const R: &str = PRIMARY_REGION;
@@ -33,14 +33,6 @@ fn calls(needle: &str, op: &str) -> usize {
         .iter()
         .filter(|r| r.operation.as_deref() == Some(op) && r.mentions(needle))
         .count()
-}
-
-fn messages(obs: &drillbook::actions::Observation) -> String {
-    obs.findings
-        .iter()
-        .map(|f| format!("{} [{}]", f.message, f.hint))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 // ------------------------------------------------------------------------- dynamodb

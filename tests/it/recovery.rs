@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use drillbook::actions::ActionError;
 use serde_json::json;
 
-use crate::support::actions::{action, aws, ctx};
+use crate::support::actions::{action, aws, ctx, findings_text as findings};
 use crate::support::{
     PRIMARY_REGION, SECONDARY_REGION, emulator, repo_root, unique_prefix, vars_for,
 };
@@ -79,14 +79,6 @@ async fn item(
         .await
         .unwrap()
         .item
-}
-
-fn findings(obs: &drillbook::actions::Observation) -> String {
-    obs.findings
-        .iter()
-        .map(|f| format!("{} [{}]", f.message, f.hint))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -324,11 +324,7 @@ impl Action for AssertPitr {
     }
 
     async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome {
-            summary: observed.summary.clone(),
-            changes: vec![],
-            outputs: observed.outputs.clone(),
-        })
+        Ok(Outcome::observed(observed))
     }
 
     async fn verify(&self, _: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
@@ -1006,11 +1002,7 @@ impl Action for AssertReplica {
     }
 
     async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome {
-            summary: observed.summary.clone(),
-            changes: vec![],
-            outputs: observed.outputs.clone(),
-        })
+        Ok(Outcome::observed(observed))
     }
 
     async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {

@@ -37,3 +37,12 @@ pub fn action(name: &str) -> Arc<dyn Action> {
         .get(name)
         .unwrap_or_else(|| panic!("no built-in action `{name}`"))
 }
+
+/// An observation's findings, one `message [hint]` per line, for assertion messages.
+pub fn findings_text(obs: &drillbook::actions::Observation) -> String {
+    obs.findings
+        .iter()
+        .map(|f| format!("{} [{}]", f.message, f.hint))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
