@@ -275,7 +275,7 @@ def seed_alarm(cw: Any, prefix: str, api_name: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- Route 53
 def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: str,
-             failover: str = "health-check", dns: str = "cname",
+             failover: str = "health-check", dns: str = "alias",
              primary_zone_id: str | None = None, secondary_zone_id: str | None = None,
              arc: dict[str, Any] | None = None) -> dict[str, Any]:
     """Zone, health checks and failover records `api.{P}unolock.example.`.
@@ -470,7 +470,7 @@ def seed_arc(endpoint: str, prefix: str) -> dict[str, Any]:
 
 
 def seed(endpoint: str, prefix: str, failover: str = "health-check",
-         dns: str = "cname") -> dict[str, Any]:
+         dns: str = "alias") -> dict[str, Any]:
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
                            "secondary_region": SECONDARY, "regions": {}}
     doc["kms"] = seed_key(endpoint, prefix)
@@ -506,7 +506,7 @@ def main() -> int:
     ap.add_argument("--failover", choices=["health-check", "routing-control"],
                     default="health-check",
                     help="what the PRIMARY record's health check watches (default: %(default)s)")
-    ap.add_argument("--dns", choices=["cname", "alias"], default="cname",
+    ap.add_argument("--dns", choices=["cname", "alias"], default="alias",
                     help="failover records as CNAMEs or alias A records (default: %(default)s)")
     args = ap.parse_args()
     regions = [r.strip() for r in args.regions.split(",")]

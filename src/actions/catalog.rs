@@ -854,11 +854,22 @@ pub static CATALOG: &[ActionSpec] = &[
                 None,
                 "text the answer must contain (an address, a name, or part of one)",
             ),
+            p(
+                "same_as",
+                K::String,
+                false,
+                None,
+                "another name whose answer (same type, same server) this one must equal, e.g. the secondary's API Gateway regional domain name: an alias record answers with its target's addresses",
+            ),
         ],
         outputs: &[
             o(
                 "answer",
                 "what the name answers (comma-separated), or the response code",
+            ),
+            o(
+                "same",
+                "with `same_as`: `true` when both names answer the same records",
             ),
             o(
                 "server",

@@ -181,8 +181,11 @@ impl Action for Resolve {
             .opt_str("server")?
             .or_else(|| ctx.aws.options.dns_server.clone());
         let expect = ctx.params.opt_str("expect")?;
+        let same_as = ctx.params.opt_str("same_as")?;
         let answer = resolve(&name, &rtype, server.as_deref()).await?;
         let mut findings = vec![];
+        let mut outputs = BTreeMap::new();
+        let mut facts = BTreeMap::new();
         if answer.data.is_empty() {
             findings.push(Finding {
                 message: format!("`{name}` {rtype} answers {} over DNS", answer.code),
@@ -196,13 +199,32 @@ impl Action for Resolve {
                     "`{name}` answers {} over DNS, which does not contain `{e}`",
                     answer.text()
                 ),
-                hint: "fail over first, or wait for the record's TTL and the health checkers"
-                    .into(),
+                hint: RETRY_HINT.into(),
             });
         }
-        let mut facts = BTreeMap::new();
+        if let Some(other) = &same_as {
+            // An alias record answers with its target's addresses (Route 53 API reference,
+            // TestDNSAnswer: it answers "like dig"; AliasTarget), so which endpoint answers is
+            // found by comparing with what the endpoint's own name answers.
+            let theirs = resolve(other, &rtype, server.as_deref()).await?;
+            let same = same_records(&answer, &theirs);
+            if !answer.data.is_empty() && !same {
+                findings.push(Finding {
+                    message: format!(
+                        "`{name}` answers {} over DNS, `{other}` answers {}: not the same {rtype} records",
+                        answer.text(),
+                        theirs.text()
+                    ),
+                    hint: RETRY_HINT.into(),
+                });
+            }
+            facts.insert("same_as_answer".into(), theirs.text().into());
+            outputs.insert("same".to_string(), same.to_string());
+        }
         facts.insert("server".into(), answer.server.clone().into());
         facts.insert("response_code".into(), answer.code.clone().into());
+        outputs.insert("answer".to_string(), answer.text());
+        outputs.insert("server".to_string(), answer.server.clone());
         Ok(Observation {
             summary: format!(
                 "`{name}` {rtype} answers {} (asked {})",
@@ -212,11 +234,7 @@ impl Action for Resolve {
             facts,
             findings,
             changes: vec![],
-            outputs: [
-                ("answer".to_string(), answer.text()),
-                ("server".to_string(), answer.server),
-            ]
-            .into(),
+            outputs,
         })
     }
 
@@ -234,8 +252,29 @@ impl Action for Resolve {
                 hint: "check the failover records and health checks".into(),
             });
         }
+        if let Some(other) = ctx.params.opt_str("same_as")?
+            && outcome.outputs.get("same").map(String::as_str) != Some("true")
+        {
+            return Err(ActionError::Verification {
+                message: format!("the DNS answer {answer:?} is not what `{other}` answers"),
+                hint: "check the failover records and health checks".into(),
+            });
+        }
         Ok(())
     }
+}
+
+const RETRY_HINT: &str = "fail over first, or wait for the record's TTL and the health checkers";
+
+/// Whether two answers hold the same records (order aside), and any at all.
+fn same_records(a: &DnsAnswer, b: &DnsAnswer) -> bool {
+    let set = |x: &DnsAnswer| {
+        x.data
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    !a.data.is_empty() && set(a) == set(b)
 }
 
 #[cfg(test)]

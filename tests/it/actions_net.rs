@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_kms::types::{KeyState, MultiRegionKeyType};
-use aws_sdk_route53::types::{ResourceRecordSetFailover, RrType};
+use aws_sdk_route53::types::ResourceRecordSetFailover;
 use drillbook::actions::aws::{Aws, AwsOptions, Impairment};
 use drillbook::actions::{
     Action, ActionError, Observation, Outcome, Params, Registry, StepContext, WaitMeter,
@@ -18,7 +18,9 @@ use crate::support::{PRIMARY_REGION, SECONDARY_REGION, Seeded, emulator, unique_
 
 // ------------------------------------------------------------------------------ helpers
 
-async fn aws_with(options: AwsOptions) -> Arc<Aws> {
+/// The emulator's AWS, asking its DNS server (alias records resolve through it).
+async fn aws_with(mut options: AwsOptions) -> Arc<Aws> {
+    options.dns_server = options.dns_server.or_else(|| emulator().dns_server());
     Arc::new(Aws::from_config(
         emulator().sdk_config(PRIMARY_REGION).await,
         options,
@@ -414,7 +416,13 @@ async fn kms_promote_is_deferred_for_every_way_the_primary_stops_answering() {
                 .build(),
         )
         .build();
-    let aws = Arc::new(Aws::from_config(conf, AwsOptions::default()));
+    let aws = Arc::new(Aws::from_config(
+        conf,
+        AwsOptions {
+            dns_server: emulator().dns_server(),
+            ..Default::default()
+        },
+    ));
     let c = ctx(
         &aws,
         Some(secondary),
@@ -752,18 +760,14 @@ async fn r53() -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&emulator().sdk_config(PRIMARY_REGION).await)
 }
 
-async fn answer(s: &Seeded) -> Vec<String> {
-    r53()
-        .await
-        .test_dns_answer()
-        .hosted_zone_id(&s.route53.hosted_zone_id)
-        .record_name(s.route53.record_name.trim_end_matches('.'))
-        .record_type(RrType::Cname)
-        .send()
-        .await
-        .unwrap()
-        .record_data()
-        .to_vec()
+/// Asserts that a route53 action's `answer` output names `target`: the name itself (CNAME),
+/// or the alias target with the addresses it answers, `TARGET (ADDR, ...)`.
+#[track_caller]
+fn assert_answers(answer: &str, target: &str) {
+    assert!(
+        answer == target || answer.starts_with(&format!("{target} (")),
+        "answer `{answer}` does not name `{target}`"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -806,14 +810,14 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
     assert_eq!(mutations(&needles).len(), base, "observe is read-only");
 
     let (_, out) = run("route53.failover", &c).await.unwrap();
-    assert_eq!(out.outputs["answer"], eu);
+    assert_answers(&out.outputs["answer"], &eu);
     assert_eq!(out.outputs["change_id"], "");
     assert!(
         out.summary.contains("warning: health check"),
         "{}",
         out.summary
     );
-    assert_eq!(answer(&s).await, vec![eu.clone()]);
+    assert_eq!(s.dns_answer().await, eu);
     let hc = r53()
         .await
         .get_health_check()
@@ -833,7 +837,7 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
     // second run: no mutation
     let (obs, out) = run("route53.failover", &c).await.unwrap();
     assert!(obs.changes.is_empty(), "{:?}", obs.changes);
-    assert_eq!(out.outputs["answer"], eu);
+    assert_answers(&out.outputs["answer"], &eu);
     let calls = mutations(&needles)[base..].to_vec();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(
@@ -851,7 +855,7 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
         .await
         .unwrap();
     assert!(ok.findings.is_empty(), "{}", findings(&ok));
-    assert_eq!(ok.outputs["answer"], eu);
+    assert_answers(&ok.outputs["answer"], &eu);
 
     // switch back (rehearsal)
     let back = ctx(
@@ -870,8 +874,8 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
         "failing back is no trap: {}",
         obs.summary
     );
-    assert_eq!(out.outputs["answer"], r.primary_target);
-    assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+    assert_answers(&out.outputs["answer"], &r.primary_target);
+    assert_eq!(s.dns_answer().await, r.primary_target);
 
     // verify fails when the answer is not the target
     emulator().set_health(&r.health_check_id, false);
@@ -935,7 +939,7 @@ async fn route53_failover_sets_the_wanted_state_and_never_toggles() {
     // primary's measured health reads unhealthy, so the inverted check reads healthy).
     set_inverted(true).await;
     emu.set_health(&r.health_check_id, false);
-    assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+    assert_eq!(s.dns_answer().await, r.primary_target);
     let obs = action("route53.failover").observe(&over).await.unwrap();
     assert!(obs.findings.is_empty(), "{}", findings(&obs));
     assert!(obs.changes.is_empty(), "no toggle back: {:?}", obs.changes);
@@ -951,19 +955,19 @@ async fn route53_failover_sets_the_wanted_state_and_never_toggles() {
     );
     emu.set_health(&r.health_check_id, true);
     let (_, out) = run("route53.failover", &back).await.unwrap();
-    assert_eq!(out.outputs["answer"], r.primary_target);
+    assert_answers(&out.outputs["answer"], &r.primary_target);
     assert_eq!(inverted().await, Some(false));
 
     // Twice over, then twice back: each ends in the requested state.
     for _ in 0..2 {
         run("route53.failover", &over).await.unwrap();
         assert_eq!(inverted().await, Some(true));
-        assert_eq!(answer(&s).await, vec![r.secondary_target.clone()]);
+        assert_eq!(s.dns_answer().await, r.secondary_target);
     }
     for _ in 0..2 {
         run("route53.failover", &back).await.unwrap();
         assert_eq!(inverted().await, Some(false));
-        assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+        assert_eq!(s.dns_answer().await, r.primary_target);
     }
 }
 
@@ -1086,7 +1090,7 @@ async fn route53_failover_by_records_waits_for_insync() {
     let (_, out) = run("route53.failover", &c).await.unwrap();
     let change_id = out.outputs["change_id"].clone();
     assert!(!change_id.is_empty());
-    assert_eq!(out.outputs["answer"], r.secondary_target);
+    assert_answers(&out.outputs["answer"], &r.secondary_target);
     assert!(
         c.waits.total() >= Duration::from_millis(600),
         "waited for INSYNC: {:?}",
@@ -1117,14 +1121,20 @@ async fn route53_failover_by_records_waits_for_insync() {
     };
     let primary = by_role(ResourceRecordSetFailover::Primary);
     let secondary = by_role(ResourceRecordSetFailover::Secondary);
-    assert_eq!(primary.resource_records()[0].value(), r.secondary_target);
+    // Alias records (the seed's default): the alias targets swapped.
+    let target = |x: &aws_sdk_route53::types::ResourceRecordSet| {
+        x.alias_target()
+            .map(|a| a.dns_name().trim_end_matches('.').to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(target(&primary), r.secondary_target);
     assert_eq!(primary.health_check_id(), None);
-    assert_eq!(secondary.resource_records()[0].value(), r.primary_target);
+    assert_eq!(target(&secondary), r.primary_target);
     assert_eq!(
         secondary.health_check_id(),
         Some(r.health_check_id.as_str())
     );
-    assert_eq!(answer(&s).await, vec![r.secondary_target.clone()]);
+    assert_eq!(s.dns_answer().await, r.secondary_target);
 
     // second run: no mutation (one ChangeResourceRecordSets in all)
     let (obs, out) = run("route53.failover", &c).await.unwrap();
@@ -1142,8 +1152,8 @@ async fn route53_failover_by_records_waits_for_insync() {
     );
     let (obs, out) = run("route53.failover", &back).await.unwrap();
     assert_eq!(obs.changes.len(), 1);
-    assert_eq!(out.outputs["answer"], r.primary_target);
-    assert_eq!(answer(&s).await, vec![r.primary_target.clone()]);
+    assert_answers(&out.outputs["answer"], &r.primary_target);
+    assert_eq!(s.dns_answer().await, r.primary_target);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1163,7 +1173,7 @@ async fn route53_assert_records_with_a_wrong_expect_is_a_finding() {
     assert_eq!(obs.findings.len(), 1, "{obs:?}");
     assert!(obs.findings[0].message.contains(&r.primary_target));
     assert!(obs.findings[0].hint.contains("route53.failover"));
-    assert_eq!(obs.outputs["answer"], r.primary_target);
+    assert_answers(&obs.outputs["answer"], &r.primary_target);
 
     let obs = a
         .observe(&ctx(

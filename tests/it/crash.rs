@@ -67,6 +67,17 @@ fn comparable(doc: &RunDocument, seed: &Seeded, extra: &[(String, String)]) -> V
         ));
         names.push((api.health_resource_id.clone(), format!("<res@{region}>")));
     }
+    // An alias record answers with its target's addresses, which follow the target's name.
+    for side in ["primary", "secondary"] {
+        for addr in seed.raw["route53"]["answers"][side]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+        {
+            names.push((addr.to_string(), format!("<addr@{side}>")));
+        }
+    }
     names.push((seed.kms.key_id.clone(), "<key>".into()));
     names.push((seed.route53.hosted_zone_id.clone(), "<zone>".into()));
     names.push((seed.route53.health_check_id.clone(), "<hc>".into()));

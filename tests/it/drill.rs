@@ -66,20 +66,6 @@ pub(crate) fn text(o: &Output) -> String {
     )
 }
 
-async fn dns_answer(seed: &Seeded) -> String {
-    let conf = emulator().sdk_config("us-east-1").await;
-    let r53 = aws_sdk_route53::Client::new(&conf);
-    let out = r53
-        .test_dns_answer()
-        .hosted_zone_id(&seed.route53.hosted_zone_id)
-        .record_name(&seed.route53.record_name)
-        .record_type(aws_sdk_route53::types::RrType::Cname)
-        .send()
-        .await
-        .unwrap();
-    out.record_data().join(",")
-}
-
 async fn key_type(seed: &Seeded, region: &str) -> String {
     let conf = emulator().sdk_config(region).await;
     let kms = aws_sdk_kms::Client::new(&conf);
@@ -124,7 +110,7 @@ async fn outage_drill_passes_with_the_primary_impaired_and_names_the_steps_that_
         .unwrap_or_else(|| panic!("no timing row for promote-key in:\n{all}"));
     assert!(row.trim_end().ends_with("deferred"), "{row}");
     // The system: DNS answers from eu-west-1; the key stayed primary in ca-central-1 (deferred).
-    assert!(dns_answer(&seed).await.contains("eu-west-1"));
+    assert!(seed.dns_answer().await.contains("eu-west-1"));
     assert_eq!(key_type(&seed, "ca-central-1").await, "PRIMARY");
     // The journal records the verdicts and the refused call, attributed to its step.
     let journal = d.journal();
@@ -269,7 +255,7 @@ async fn executing_the_failover_runbook_fails_over_and_a_second_run_changes_noth
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(key_type(&seed, "eu-west-1").await, "PRIMARY");
     assert_eq!(key_type(&seed, "ca-central-1").await, "REPLICA");
-    assert!(dns_answer(&seed).await.contains("eu-west-1"));
+    assert!(seed.dns_answer().await.contains("eu-west-1"));
     let needles = [seed.prefix.as_str(), seed.route53.health_check_id.as_str()];
     let before = emulator().mutating_calls_matching_any(&needles).len();
     assert!(before >= 2, "the first run changed the key and DNS");

@@ -320,19 +320,6 @@ fn retries_of<'a>(records: &'a [Record], step: &str) -> Vec<&'a Record> {
         .collect()
 }
 
-async fn dns_answer(seed: &Seeded) -> String {
-    let conf = emulator().sdk_config("us-east-1").await;
-    let out = aws_sdk_route53::Client::new(&conf)
-        .test_dns_answer()
-        .hosted_zone_id(&seed.route53.hosted_zone_id)
-        .record_name(&seed.route53.record_name)
-        .record_type(aws_sdk_route53::types::RrType::Cname)
-        .send()
-        .await
-        .unwrap();
-    out.record_data().join(",")
-}
-
 async fn key_type(seed: &Seeded, region: &str) -> String {
     let conf = emulator().sdk_config(region).await;
     let out = aws_sdk_kms::Client::new(&conf)
@@ -390,7 +377,7 @@ pub(crate) async fn assert_failed_over_once(
     before: &std::collections::BTreeMap<String, usize>,
     context: &str,
 ) {
-    let dns = dns_answer(seed).await;
+    let dns = seed.dns_answer().await;
     assert!(dns.contains("eu-west-1"), "{context}: DNS answers {dns}");
     assert_eq!(key_type(seed, "eu-west-1").await, "PRIMARY", "{context}");
     let m = mutations_since(seed, before);
@@ -745,7 +732,7 @@ async fn a_fault_that_never_clears_fails_cleanly_and_resume_finishes_the_failove
         text(&o)
     );
     // Nothing was switched: switch-dns needs key-crypto.
-    assert!(dns_answer(&seed).await.contains("ca-central-1"));
+    assert!(seed.dns_answer().await.contains("ca-central-1"));
     proxy.set_rules(vec![]);
     let o = drillbook_at(dir.path(), proxy.endpoint(), &[], &["resume", &id], &[]).await;
     assert_eq!(code(&o), 0, "{}", text(&o));

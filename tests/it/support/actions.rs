@@ -10,7 +10,12 @@ use drillbook::runbook::model::Objectives;
 /// AWS access through the shared emulator, without impairment.
 pub async fn aws() -> Arc<Aws> {
     let conf = super::emulator().sdk_config(super::PRIMARY_REGION).await;
-    Arc::new(Aws::from_config(conf, AwsOptions::default()))
+    // Alias records resolve through the emulator's DNS server.
+    let options = AwsOptions {
+        dns_server: super::emulator().dns_server(),
+        ..Default::default()
+    };
+    Arc::new(Aws::from_config(conf, options))
 }
 
 /// A step context for `region` with `params` (a JSON object: the step's rendered `with:`).

@@ -338,7 +338,8 @@ pub struct SeedOptions {
     pub regions: Option<[String; 2]>,
     /// `health-check` (default) or `routing-control`.
     pub failover: Option<String>,
-    /// `cname` (default) or `alias`.
+    /// `alias` (default: alias A records, as AWS recommends for API Gateway custom domains) or
+    /// `cname`.
     pub dns: Option<String>,
 }
 
@@ -560,8 +561,48 @@ pub struct Route53Seed {
     pub hosted_zone_id: String,
     pub zone_name: String,
     pub record_name: String,
+    /// `A` for alias records (the default), `CNAME` for `--dns cname`.
+    pub record_type: String,
     pub health_check_id: String,
     pub primary_target: String,
     pub secondary_target: String,
     pub change_id: String,
+}
+
+impl Seeded {
+    /// Which regional domain name the failover record answers with now (TestDNSAnswer): for a
+    /// CNAME the name itself; for an alias A record (which answers with its target's
+    /// addresses) the target whose addresses these are. Anything else: the data as answered.
+    pub async fn dns_answer(&self) -> String {
+        let r = &self.route53;
+        let conf = emulator().sdk_config("us-east-1").await;
+        let out = aws_sdk_route53::Client::new(&conf)
+            .test_dns_answer()
+            .hosted_zone_id(&r.hosted_zone_id)
+            .record_name(r.record_name.trim_end_matches('.'))
+            .record_type(aws_sdk_route53::types::RrType::from(r.record_type.as_str()))
+            .send()
+            .await
+            .unwrap();
+        let mut data: Vec<String> = out.record_data().to_vec();
+        data.sort();
+        for (side, target) in [
+            ("primary", &r.primary_target),
+            ("secondary", &r.secondary_target),
+        ] {
+            let mut want: Vec<String> = self.raw["route53"]["answers"][side]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            want.sort();
+            if !data.is_empty() && data == want {
+                return target.clone();
+            }
+        }
+        data.join(",")
+    }
 }
