@@ -25,10 +25,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
-use super::file::{encode_line, line_hash, status_of, valid_run_id, verify_journal};
+use super::file::{encode_line, line_hash, valid_run_id, verify_journal};
 use super::{CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, RunSummary, StoredRun};
 use crate::actions::aws::aws_error;
-use crate::event::Mode;
 
 /// A parsed `--state` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -611,23 +610,11 @@ impl CheckpointStore for DynamoDbStore {
         let mut out = Vec::new();
         for id in ids {
             let summary = match self.load(&id).await {
-                Ok(run) => match &run.records[0].entry {
-                    Entry::RunStarted { runbook, mode, .. } => RunSummary {
-                        run_id: id.clone(),
-                        runbook: runbook.clone(),
-                        started_at: run.records[0].at,
-                        mode: *mode,
-                        status: status_of(&run.records),
-                    },
-                    _ => continue,
+                Ok(run) => match RunSummary::of(&id, &run.records) {
+                    Some(s) => s,
+                    None => continue,
                 },
-                Err(CheckpointError::Corrupt { .. }) => RunSummary {
-                    run_id: id.clone(),
-                    runbook: String::new(),
-                    started_at: chrono::DateTime::<Utc>::UNIX_EPOCH,
-                    mode: Mode::DryRun,
-                    status: "corrupt".into(),
-                },
+                Err(CheckpointError::Corrupt { .. }) => RunSummary::corrupt(&id),
                 Err(e) => return Err(e),
             };
             out.push(summary);

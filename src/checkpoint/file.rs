@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::{
     CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, Record, RunSummary, StoredRun,
 };
-use crate::event::{Mode, RunStatus};
+use crate::event::RunStatus;
 
 /// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).
 pub fn new_run_id() -> String {
@@ -467,23 +467,11 @@ impl FileStore {
                 continue;
             };
             let summary = match verify_journal(&id, &bytes) {
-                Ok((records, _)) => match &records[0].entry {
-                    Entry::RunStarted { runbook, mode, .. } => RunSummary {
-                        run_id: id.clone(),
-                        runbook: runbook.clone(),
-                        started_at: records[0].at,
-                        mode: *mode,
-                        status: status_of(&records),
-                    },
-                    _ => continue,
+                Ok((records, _)) => match RunSummary::of(&id, &records) {
+                    Some(s) => s,
+                    None => continue,
                 },
-                Err(_) => RunSummary {
-                    run_id: id.clone(),
-                    runbook: String::new(),
-                    started_at: chrono::DateTime::<Utc>::UNIX_EPOCH,
-                    mode: Mode::DryRun,
-                    status: "corrupt".into(),
-                },
+                Err(_) => RunSummary::corrupt(&id),
             };
             out.push(summary);
         }
@@ -560,7 +548,7 @@ mod tests {
             run_id: id.into(),
             runbook: "t.yaml".into(),
             runbook_sha256: String::new(),
-            mode: Mode::Execute,
+            mode: crate::event::Mode::Execute,
             identity: None,
             host: String::new(),
             user: String::new(),

@@ -63,6 +63,67 @@ pub struct RunSummary {
     pub mode: crate::event::Mode,
     /// `succeeded`, `failed`, `paused`, or `running` when the journal has no end.
     pub status: String,
+    /// For a game-day drill: its scenario and verdict.
+    pub drill: Option<DrillSummary>,
+}
+
+/// A drill's scenario and verdict, as `drillbook runs` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DrillSummary {
+    pub scenario: String,
+    /// `passed`, `failed`, or `pending` until the drill is judged.
+    pub verdict: String,
+}
+
+impl RunSummary {
+    /// The summary of a verified journal; `None` when it does not start with `run_started`.
+    pub fn of(run_id: &str, records: &[Record]) -> Option<RunSummary> {
+        let Entry::RunStarted { runbook, mode, .. } = &records.first()?.entry else {
+            return None;
+        };
+        let status = file::status_of(records);
+        let mut drill = None;
+        for r in records {
+            match &r.entry {
+                Entry::DrillStarted { scenario, .. } => {
+                    drill = Some(DrillSummary {
+                        scenario: scenario.clone(),
+                        verdict: "pending".into(),
+                    })
+                }
+                Entry::DrillJudged {
+                    scenario, verdicts, ..
+                } => {
+                    let passed = status == "succeeded" && verdicts.all_passed();
+                    drill = Some(DrillSummary {
+                        scenario: scenario.clone(),
+                        verdict: if passed { "passed" } else { "failed" }.into(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        Some(RunSummary {
+            run_id: run_id.to_string(),
+            runbook: runbook.clone(),
+            started_at: records[0].at,
+            mode: *mode,
+            status,
+            drill,
+        })
+    }
+
+    /// The summary of a run whose journal does not verify.
+    pub fn corrupt(run_id: &str) -> RunSummary {
+        RunSummary {
+            run_id: run_id.to_string(),
+            runbook: String::new(),
+            started_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+            mode: crate::event::Mode::DryRun,
+            status: "corrupt".into(),
+            drill: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -112,6 +112,30 @@ pub enum Entry {
     RunFinished {
         status: RunStatus,
     },
+    /// A game-day drill began (written right after `run_started`): the scenario it runs, its
+    /// file and SHA-256 (checked again by `drillbook resume`), what it impairs and the damage
+    /// it injected before the first step. A run with this record is a drill until it ends,
+    /// whichever of an approval, Ctrl-C, a crash or expired credentials pauses it.
+    DrillStarted {
+        scenario: String,
+        scenario_path: String,
+        scenario_sha256: String,
+        /// The `--root` the scenario's runbook was allowed under, if one was given.
+        #[serde(default)]
+        root: Option<String>,
+        #[serde(default)]
+        impaired: Vec<crate::actions::aws::Impairment>,
+        /// `{{ drill.injected_at }}`: the moment just before the first injection.
+        #[serde(default)]
+        injected_at: Option<String>,
+        #[serde(default)]
+        injections: Vec<crate::scenario::Injected>,
+    },
+    /// Calls the impairment refused in one process of a drill that then paused, so the verdict
+    /// of the resumed drill lists them all.
+    DrillRefusedCalls {
+        refused_calls: Vec<crate::actions::aws::ImpairedCall>,
+    },
     /// A game-day drill's verdicts, written after the run's steps (see `drillbook drill`).
     DrillJudged {
         scenario: String,

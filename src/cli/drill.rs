@@ -4,16 +4,16 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use super::finish::{finish, read_run, step_results};
-use super::run::{confirm, engine_error, engine_for, parse_vars, runtime};
+use super::run::{confirm, engine_error, engine_with, parse_vars, runtime};
 use super::{DrillArgs, ExitCode, IamPolicyArgs, MessageFormat};
 use crate::actions::aws::{Aws, AwsOptions};
-use crate::checkpoint::file::FileStore;
 use crate::checkpoint::{CheckpointStore, Entry};
+use crate::engine::RunResult;
 use crate::event::{Mode, RunStatus};
 use crate::runbook::duration::human;
 use crate::scenario::{
-    Verdicts, check_expectations, inject, judge_objectives, load_runbook, load_runbook_at,
-    load_scenario_in,
+    Scenario, Verdicts, check_expectations, inject, judge_objectives, load_runbook,
+    load_runbook_at, load_scenario_in,
 };
 
 pub(super) fn drill(args: DrillArgs) -> ExitCode {
@@ -103,96 +103,213 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
                 }
             };
         }
-        let engine = engine_for(&args.exec, aws.clone());
-        let res = match engine.run(&loaded, mode).await {
-            Ok(res) => res,
-            Err(e) => return engine_error(e),
+        let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await {
+            Ok(s) => s,
+            Err(c) => return c,
         };
-        if res.status == RunStatus::Paused {
-            // Approvals or Ctrl-C: the verdicts come when the run is resumed to its end.
-            if let Err(e) = finish(&args.exec, &aws, &signer, &res.run_id, None).await {
-                eprintln!("error: {e}");
-            }
-            return super::run::conclude(&res, &args.exec);
-        }
-        let run = match read_run(&args.exec, &res.run_id).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::Failed;
-            }
-        };
-        let (outputs, statuses) = step_results(&run.stored);
-        let verdicts = if mode == Mode::Execute {
-            Verdicts {
-                expectations: check_expectations(
-                    &scenario.expect,
-                    aws.clone(),
-                    &res.run_id,
-                    &loaded.runbook.vars,
-                    &outputs,
-                    &statuses,
-                )
-                .await,
-                objectives: judge_objectives(
-                    &loaded.runbook.objectives,
-                    std::time::Duration::from_millis(run.timing.active_ms),
-                    &outputs,
-                ),
-            }
-        } else {
-            Verdicts::default()
-        };
-        let refused_calls = aws.refused_calls();
-        let judged = Entry::DrillJudged {
+        let started = Entry::DrillStarted {
             scenario: scenario.name.clone(),
+            scenario_path: std::fs::canonicalize(&scenario.path)
+                .unwrap_or_else(|_| scenario.path.clone())
+                .display()
+                .to_string(),
             scenario_sha256: scenario.sha256.clone(),
+            root: args.root.as_ref().map(|r| {
+                std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()).display().to_string()
+            }),
             impaired: scenario.impair.clone(),
-            refused_calls: refused_calls.clone(),
-            verdicts: verdicts.clone(),
+            injected_at: (!injected.is_empty()).then(|| injected_at.clone()),
+            injections: injected,
         };
-        let mut records = vec![];
-        if !injected.is_empty() {
-            records.push(Entry::Note {
-                message: format!("the scenario's injections, made before the runbook ran, from {injected_at}"),
-                data: std::collections::BTreeMap::from([
-                    ("injected_at".to_string(), serde_json::json!(injected_at)),
-                    ("injections".to_string(), serde_json::json!(injected)),
-                ]),
-            });
+        let engine = engine_with(&args.exec, aws.clone(), store.clone());
+        let result = engine.run_with(&loaded, mode, vec![started]).await;
+        let code = match result {
+            Ok(res) => conclude_drill(&args.exec, &aws, &signer, &scenario, &res, store.as_ref()).await,
+            Err(e) => engine_error(e),
+        };
+        super::state::release(lock).await;
+        code
+    })
+}
+
+/// The end of a drill's process, for `drill` and for `resume` of a drill: a paused drill keeps
+/// the calls its impairment refused for the verdict to come; a drill that ran to its end is
+/// judged (expectations, objectives), its verdicts are recorded and sealed with the evidence,
+/// printed, and decide the exit code.
+pub(super) async fn conclude_drill(
+    exec: &super::ExecOptions,
+    aws: &Arc<Aws>,
+    signer: &crate::evidence::Signer,
+    scenario: &Scenario,
+    res: &RunResult,
+    store: &dyn CheckpointStore,
+) -> ExitCode {
+    let human_output = exec.message_format == MessageFormat::Human;
+    let refused_now = aws.refused_calls();
+    if res.status == RunStatus::Paused {
+        if !refused_now.is_empty()
+            && let Err(e) = store
+                .append(
+                    &res.run_id,
+                    vec![Entry::DrillRefusedCalls {
+                        refused_calls: refused_now,
+                    }],
+                )
+                .await
+        {
+            eprintln!("error: cannot record the calls the impairment refused: {e}");
         }
-        records.push(judged);
-        let store = FileStore::new(&args.exec.state_dir);
-        if let Err(e) = store.append(&res.run_id, records).await {
-            eprintln!("error: cannot record the drill's verdicts: {e}");
-            return ExitCode::Failed;
+        // Approvals, Ctrl-C, expired credentials: the verdicts come when the drill is resumed
+        // to its end (`drillbook resume` continues it as a drill).
+        if let Err(e) = finish(exec, aws, signer, &res.run_id, None).await {
+            eprintln!("error: {e}");
         }
-        let passed = res.status == RunStatus::Succeeded && verdicts.all_passed();
-        let finished = finish(&args.exec, &aws, &signer, &res.run_id, (mode == Mode::Execute).then_some(passed)).await;
         if human_output {
-            print_verdicts(&verdicts, &refused_calls, mode);
+            eprintln!(
+                "drill `{}` paused: its verdicts come when it is resumed to its end",
+                scenario.name
+            );
         }
-        let code = super::run::conclude(&res, &args.exec);
-        if let Err(e) = finished {
+        return super::run::conclude(res, exec);
+    }
+    let run = match read_run(exec, &res.run_id).await {
+        Ok(r) => r,
+        Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::Failed;
         }
-        match code {
-            ExitCode::Success if !verdicts.all_passed() => {
-                eprintln!("drill `{}` FAILED: see the verdicts above", scenario.name);
-                ExitCode::Failed
-            }
-            ExitCode::Success => {
-                if mode == Mode::Execute {
-                    eprintln!("drill `{}` PASSED", scenario.name);
-                } else {
-                    eprintln!("drill `{}`: dry run done; expectations and objectives are checked with --execute", scenario.name);
-                }
-                ExitCode::Success
-            }
-            other => other,
+    };
+    let mut refused_calls: Vec<_> = run
+        .stored
+        .records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::DrillRefusedCalls { refused_calls } => Some(refused_calls.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    refused_calls.extend(refused_now);
+    let (outputs, statuses) = step_results(&run.stored);
+    let mut objectives = run.runbook.objectives.clone();
+    objectives.rto = scenario.objectives.rto.or(objectives.rto);
+    objectives.rpo = scenario.objectives.rpo.or(objectives.rpo);
+    let verdicts = if res.mode == Mode::Execute {
+        Verdicts {
+            expectations: check_expectations(
+                &scenario.expect,
+                aws.clone(),
+                &res.run_id,
+                &run.runbook.vars,
+                &outputs,
+                &statuses,
+            )
+            .await,
+            objectives: judge_objectives(
+                &objectives,
+                std::time::Duration::from_millis(run.timing.active_ms),
+                &outputs,
+            ),
         }
-    })
+    } else {
+        Verdicts::default()
+    };
+    let judged = Entry::DrillJudged {
+        scenario: scenario.name.clone(),
+        scenario_sha256: scenario.sha256.clone(),
+        impaired: scenario.impair.clone(),
+        refused_calls: refused_calls.clone(),
+        verdicts: verdicts.clone(),
+    };
+    if let Err(e) = store.append(&res.run_id, vec![judged]).await {
+        eprintln!("error: cannot record the drill's verdicts: {e}");
+        return ExitCode::Failed;
+    }
+    let passed = res.status == RunStatus::Succeeded && verdicts.all_passed();
+    let finished = finish(
+        exec,
+        aws,
+        signer,
+        &res.run_id,
+        (res.mode == Mode::Execute).then_some(passed),
+    )
+    .await;
+    if human_output {
+        print_verdicts(&verdicts, &refused_calls, res.mode);
+    }
+    let code = super::run::conclude(res, exec);
+    if let Err(e) = finished {
+        eprintln!("error: {e}");
+        return ExitCode::Failed;
+    }
+    match code {
+        ExitCode::Success if !verdicts.all_passed() => {
+            eprintln!("drill `{}` FAILED: see the verdicts above", scenario.name);
+            ExitCode::Failed
+        }
+        ExitCode::Success => {
+            if res.mode == Mode::Execute {
+                eprintln!("drill `{}` PASSED", scenario.name);
+            } else {
+                eprintln!(
+                    "drill `{}`: dry run done; expectations and objectives are checked with --execute",
+                    scenario.name
+                );
+            }
+            ExitCode::Success
+        }
+        other => other,
+    }
+}
+
+/// The drill a stored run belongs to, if it is one: its scenario, loaded again from the file
+/// recorded at its start and checked against the SHA-256 recorded then, with the impairment
+/// as recorded. `Err` is the exit code after the message.
+pub(super) fn drill_of(
+    stored: &crate::checkpoint::StoredRun,
+) -> Result<Option<(Scenario, Vec<crate::actions::aws::Impairment>)>, ExitCode> {
+    let Some((path, sha, root, impaired)) = stored.records.iter().find_map(|r| match &r.entry {
+        Entry::DrillStarted {
+            scenario_path,
+            scenario_sha256,
+            root,
+            impaired,
+            ..
+        } => Some((
+            scenario_path.clone(),
+            scenario_sha256.clone(),
+            root.clone(),
+            impaired.clone(),
+        )),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let color = super::validate::stderr_color();
+    let scenario = match load_scenario_in(
+        std::path::Path::new(&path),
+        root.as_deref().map(std::path::Path::new),
+    ) {
+        Ok(s) => s,
+        Err(d) => {
+            eprint!("{}", d.render(color));
+            eprintln!(
+                "error: run {} is a drill of {path}, which cannot be loaded again
+help: restore the scenario file as it was when the drill started (SHA-256 {sha}), then resume",
+                stored.run_id
+            );
+            return Err(ExitCode::Invalid);
+        }
+    };
+    if scenario.sha256 != sha {
+        eprintln!(
+            "error: the scenario {path} changed since drill {} started (SHA-256 {sha}, now {})
+help: a drill is judged against the scenario it started with; restore that version of the file, then resume",
+            stored.run_id, scenario.sha256
+        );
+        return Err(ExitCode::Invalid);
+    }
+    Ok(Some((scenario, impaired)))
 }
 
 fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedCall], mode: Mode) {

@@ -244,6 +244,9 @@ pub struct ApproveArgs {
     pub comment: String,
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
+    pub state: Option<String>,
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 }

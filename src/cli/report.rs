@@ -84,9 +84,13 @@ pub(super) fn runs(args: RunsArgs) -> ExitCode {
 
 /// The table printed by `drillbook runs` (newest first, as the store lists them).
 pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
-    let rows: Vec<[String; 5]> = list
+    let rows: Vec<[String; 7]> = list
         .iter()
         .map(|r| {
+            let (scenario, verdict) = match &r.drill {
+                Some(d) => (d.scenario.clone(), d.verdict.clone()),
+                None => ("-".into(), "-".into()),
+            };
             [
                 r.run_id.clone(),
                 r.runbook.clone(),
@@ -96,17 +100,21 @@ pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
                     crate::event::Mode::Execute => "execute".into(),
                 },
                 r.status.clone(),
+                scenario,
+                verdict,
             ]
         })
         .collect();
-    let head = ["RUN ID", "RUNBOOK", "STARTED", "MODE", "STATUS"];
+    let head = [
+        "RUN ID", "RUNBOOK", "STARTED", "MODE", "STATUS", "SCENARIO", "VERDICT",
+    ];
     let mut w = head.map(|h| h.chars().count());
     for r in &rows {
         for (k, c) in r.iter().enumerate() {
             w[k] = w[k].max(c.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| {
+    let line = |cells: [&str; 7]| {
         let mut s = String::new();
         for (k, c) in cells.iter().enumerate() {
             if k + 1 == cells.len() {
@@ -120,7 +128,7 @@ pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
     };
     let mut out = line(head);
     for r in &rows {
-        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+        out.push_str(&line(r.each_ref().map(String::as_str)));
     }
     out
 }

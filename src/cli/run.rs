@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::{ApproveArgs, ExecOptions, ExitCode, ResumeArgs, RunArgs};
 use crate::actions::Registry;
 use crate::actions::aws::{Aws, AwsOptions};
-use crate::checkpoint::file::FileStore;
 use crate::engine::{Engine, EngineError, IDENTITY_ENV, RunResult, caller_identity, needs_aws};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::Runbook;
@@ -49,10 +48,18 @@ pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, ExitC
 /// The AWS handle: the real configuration chain when the runbook needs AWS (and the identity
 /// does not come from the testing override), otherwise an offline one that makes no call.
 async fn aws_for(runbook: Option<&Runbook>, mode: Mode, profile: &Option<String>) -> Arc<Aws> {
-    let options = AwsOptions {
-        profile: profile.clone(),
-        ..Default::default()
-    };
+    aws_with(
+        runbook,
+        mode,
+        AwsOptions {
+            profile: profile.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn aws_with(runbook: Option<&Runbook>, mode: Mode, options: AwsOptions) -> Arc<Aws> {
     let aws_steps = runbook.is_some_and(|r| {
         r.steps.iter().chain(&r.finally).any(|s| {
             crate::actions::catalog::lookup(&s.action)
@@ -294,10 +301,6 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     })
 }
 
-pub(super) fn engine_for(exec: &ExecOptions, aws: Arc<Aws>) -> Engine {
-    engine_with(exec, aws, Arc::new(FileStore::new(&exec.state_dir)))
-}
-
 /// An engine writing to `store` (the file store, or the DynamoDB store under its lock).
 pub(super) fn engine_with(
     exec: &ExecOptions,
@@ -354,7 +357,33 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
         )
         .ok()
         .map(|l| l.runbook);
-        let aws = aws_for(runbook.as_ref(), mode, &args.exec.profile).await;
+        // A drill resumes as a drill: the same scenario (unchanged), the same impairment,
+        // and its verdicts at the end.
+        let drill = match super::drill::drill_of(&stored) {
+            Ok(d) => d,
+            Err(c) => return c,
+        };
+        let options = AwsOptions {
+            profile: args.exec.profile.clone(),
+            impaired: drill.as_ref().map(|(_, i)| i.clone()).unwrap_or_default(),
+            ..Default::default()
+        };
+        let aws = aws_with(runbook.as_ref(), mode, options).await;
+        if let Some((scenario, impaired)) = &drill
+            && args.exec.message_format == super::MessageFormat::Human
+        {
+            eprintln!("resuming drill `{}`", scenario.name);
+            for i in impaired {
+                eprintln!(
+                    "impaired again: {}{}",
+                    i.region,
+                    i.service
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
         let name = runbook
             .as_ref()
             .map(|r| r.name.clone())
@@ -363,13 +392,25 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
             Ok(s) => s,
             Err(c) => return c,
         };
-        let engine = engine_with(&args.exec, aws.clone(), store);
+        let engine = engine_with(&args.exec, aws.clone(), store.clone());
         let result = engine.resume(&args.run_id, args.force).await;
+        let code = match (result, &drill) {
+            (Ok(res), Some((scenario, _))) => {
+                super::drill::conclude_drill(
+                    &args.exec,
+                    &aws,
+                    &signer,
+                    scenario,
+                    &res,
+                    store.as_ref(),
+                )
+                .await
+            }
+            (Ok(res), None) => after_run(&res, &args.exec, &aws, &signer).await,
+            (Err(e), _) => engine_error(e),
+        };
         super::state::release(lock).await;
-        match result {
-            Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
-            Err(e) => engine_error(e),
-        }
+        code
     })
 }
 
@@ -385,18 +426,27 @@ pub(super) fn approve(args: ApproveArgs) -> ExitCode {
             Ok(i) => i,
             Err(e) => return engine_error(EngineError::Identity(e)),
         };
-        let store = FileStore::new(&args.state_dir);
-        match crate::engine::approve(&store, &args.run_id, &args.step, &args.comment, approver.clone())
+        let store = match super::state::open(&args.state, &args.state_dir, &args.profile).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::Invalid;
+            }
+        };
+        match crate::engine::approve(store.as_ref(), &args.run_id, &args.step, &args.comment, approver.clone())
             .await
         {
             Ok(()) => {
+                let location = match &args.state {
+                    Some(u) => format!(" --state '{u}'"),
+                    None => state_dir_flag(&args.state_dir),
+                };
                 eprintln!(
-                    "approved `{}` of run {} as {}\ncontinue the run with:\n  drillbook resume {}{}",
+                    "approved `{}` of run {} as {}\ncontinue the run with:\n  drillbook resume {}{location}",
                     args.step,
                     args.run_id,
                     approver.arn,
                     args.run_id,
-                    state_dir_flag(&args.state_dir)
                 );
                 ExitCode::Success
             }

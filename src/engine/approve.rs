@@ -2,9 +2,25 @@
 
 use crate::actions::aws::Identity;
 use crate::checkpoint::file::status_of;
-use crate::checkpoint::{CheckpointStore, Entry};
+use crate::checkpoint::{CheckpointStore, Entry, Record};
 
 use super::error::EngineError;
+
+/// Who executed a run, and how (`started`, `resumed`), from its journal.
+pub(super) fn executors(records: &[Record]) -> Vec<(&'static str, &Identity)> {
+    records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::RunStarted {
+                identity: Some(i), ..
+            } => Some(("started", i)),
+            Entry::RunResumed {
+                identity: Some(i), ..
+            } => Some(("resumed", i)),
+            _ => None,
+        })
+        .collect()
+}
 
 /// Records `approver`'s approval of `step` in run `run_id`.
 ///
@@ -19,10 +35,12 @@ pub async fn approve(
     approver: Identity,
 ) -> Result<(), EngineError> {
     let stored = store.load(run_id).await?;
-    let starter = match &stored.records[0].entry {
-        Entry::RunStarted { identity, .. } => identity.clone(),
-        _ => None,
+    let started_sha = match &stored.records[0].entry {
+        Entry::RunStarted { runbook_sha256, .. } => runbook_sha256.clone(),
+        _ => String::new(),
     };
+    // Whoever executed the run (started it, or resumed it) cannot approve it.
+    let executors = executors(&stored.records);
     let mut requested = false;
     let mut granted = false;
     let mut succeeded = false;
@@ -50,7 +68,13 @@ pub async fn approve(
             run_id: run_id.to_string(),
         });
     }
-    // The runbook as run says whether self-approval is allowed.
+    // The runbook as run says whether self-approval is allowed: the copy the run started
+    // with, as the journal's first record hashed it.
+    if crate::runbook::load::sha256_hex(stored.runbook_text.as_bytes()) != started_sha {
+        return Err(EngineError::RunbookCopyChanged {
+            run_id: run_id.to_string(),
+        });
+    }
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let allow_self = crate::runbook::load_str(
         std::path::Path::new(&stored.runbook_path),
@@ -59,13 +83,13 @@ pub async fn approve(
     )
     .map(|l| l.runbook.allow_self_approval)
     .map_err(EngineError::Runbook)?;
-    if let Some(starter) = starter
-        && starter.arn == approver.arn
+    if let Some((how, _)) = executors.iter().find(|(_, i)| i.arn == approver.arn)
         && !allow_self
     {
         return Err(EngineError::SelfApproval {
             run_id: run_id.to_string(),
             arn: approver.arn,
+            how,
         });
     }
     store

@@ -47,11 +47,21 @@ pub enum EngineError {
         detail: String,
     },
     #[error(
-        "self-approval refused: `{arn}` started run `{run_id}` and cannot also approve it\n\
+        "self-approval refused: `{arn}` {how} run `{run_id}` and cannot also approve it\n\
          help: ask another person to run `drillbook approve`, or set `allow_self_approval: \
          true` in the runbook"
     )]
-    SelfApproval { run_id: String, arn: String },
+    SelfApproval {
+        run_id: String,
+        arn: String,
+        /// `started` or `resumed`.
+        how: &'static str,
+    },
+    #[error(
+        "run `{run_id}`'s stored runbook does not match the SHA-256 recorded when it started\n\
+         help: the run's files were changed after it started; approve nothing and investigate"
+    )]
+    RunbookCopyChanged { run_id: String },
     #[error(
         "run `{run_id}` is still in progress (its journal has no pause or end)\nhelp: wait for \
          it to pause at the approval; if its process died, `drillbook resume {run_id}` first"

@@ -59,6 +59,33 @@ pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
         })
 }
 
+/// Refuses a resume whose approvals were granted by someone who executed the run: who
+/// started it, resumed it before, or resumes it now (unless the runbook allows self-approval).
+fn check_approvers(
+    run_id: &str,
+    records: &[crate::checkpoint::Record],
+    resumer: Option<&Identity>,
+    runbook: &Runbook,
+) -> Result<(), EngineError> {
+    if runbook.allow_self_approval {
+        return Ok(());
+    }
+    let mut executors = super::approve::executors(records);
+    executors.extend(resumer.map(|i| ("resumes", i)));
+    for r in records {
+        if let Entry::ApprovalGranted { approver, .. } = &r.entry
+            && let Some((how, _)) = executors.iter().find(|(_, i)| i.arn == approver.arn)
+        {
+            return Err(EngineError::SelfApproval {
+                run_id: run_id.to_string(),
+                arn: approver.arn.clone(),
+                how,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Runs and resumes runbooks.
 pub struct Engine {
     store: Arc<dyn CheckpointStore>,
@@ -154,6 +181,17 @@ impl Engine {
 
     /// Starts a new run of `loaded` and drives it until it finishes or pauses.
     pub async fn run(&self, loaded: &Loaded, mode: Mode) -> Result<RunResult, EngineError> {
+        self.run_with(loaded, mode, vec![]).await
+    }
+
+    /// [`Engine::run`], with `preamble` recorded right after `run_started`, before any step
+    /// (a drill records its scenario so that a resume continues it as a drill).
+    pub async fn run_with(
+        &self,
+        loaded: &Loaded,
+        mode: Mode,
+        preamble: Vec<Entry>,
+    ) -> Result<RunResult, EngineError> {
         let runbook = &loaded.runbook;
         self.check_implementations(runbook)?;
         let identity = self.identity_for(runbook, mode).await?;
@@ -197,6 +235,9 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         };
+        if !preamble.is_empty() {
+            self.store.append(&run_id, preamble).await?;
+        }
         self.sink.emit(&Event::RunStarted {
             at: Utc::now(),
             run_id: run_id.clone(),
@@ -261,6 +302,7 @@ impl Engine {
         let runbook = &loaded.runbook;
         self.check_implementations(runbook)?;
         let identity = self.identity_for(runbook, mode).await?;
+        check_approvers(run_id, &stored.records, identity.as_ref(), runbook)?;
 
         let mut walk = Walk::new(runbook);
         let in_doubt = walk.restore(&stored.records);

@@ -521,6 +521,8 @@ impl RunDocument {
                 | Entry::StepSkipped { .. }
                 | Entry::RunPaused { .. }
                 | Entry::RunFinished { .. }
+                | Entry::DrillStarted { .. }
+                | Entry::DrillRefusedCalls { .. }
                 | Entry::Note { .. } => {}
             }
         }

@@ -253,6 +253,8 @@ impl TimingReport {
                 Entry::RunResumed { .. }
                 | Entry::Note { .. }
                 | Entry::StepObserved { .. }
+                | Entry::DrillStarted { .. }
+                | Entry::DrillRefusedCalls { .. }
                 | Entry::DrillJudged { .. } => {}
                 Entry::StepStarted { attempt, .. } => {
                     let i = si;

@@ -390,6 +390,63 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
             if step == "gate" && outcome.outputs.get("approved_by").map(String::as_str) == Some(bob))));
 }
 
+/// Whoever executed the run (resumed it, not only started it) cannot approve it, and the
+/// runbook copy that says whether self-approval is allowed must be the one the run started with.
+#[test]
+fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_copy_allow_it() {
+    let d = Dir::new();
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let carol = "arn:aws:iam::111122223333:user/carol";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    let gate = "version: 1\nname: gate2\nsteps:\n  - id: gate\n    action: approval\n    with: { message: go? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
+    let rb = d.write("rb.yaml", gate);
+    let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let id = d.run_ids().remove(0);
+    // Carol resumes (and so executes) the run; it pauses at the gate again.
+    let o = d.run_as(carol, &["resume", &id]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let n = d.records(&id).len();
+    let o = d.run_as(carol, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("`{carol}` resumed run")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.records(&id).len(), n, "nothing journaled");
+
+    // The run's copy of the runbook, swapped for one that allows self-approval (and its hash
+    // beside it recomputed), is refused: the journal's first record hashed the original.
+    let run_dir = d.state().join("runs").join(&id);
+    let forged = gate.replace("name: gate2\n", "name: gate2\nallow_self_approval: true\n");
+    std::fs::write(run_dir.join("runbook.yaml"), &forged).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(forged.as_bytes()))
+    };
+    std::fs::write(run_dir.join("runbook.sha256"), format!("{sha}\n")).unwrap();
+    let o = d.run_as(alice, &["approve", &id, "gate"]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(d.records(&id).len(), n, "nothing journaled");
+    std::fs::write(run_dir.join("runbook.yaml"), gate).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(gate.as_bytes()))
+    };
+    std::fs::write(run_dir.join("runbook.sha256"), format!("{sha}\n")).unwrap();
+
+    // Bob approves; Bob may not then resume it himself (he would have approved his own run).
+    let o = d.run_as(bob, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = d.run_as(bob, &["resume", &id]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("self-approval refused"), "{}", stderr(&o));
+    let o = d.run_as(alice, &["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));
+}
+
 #[test]
 fn bad_arguments_and_unknown_runs_exit_2() {
     let d = Dir::new();

@@ -5,6 +5,7 @@ mod actions_net;
 mod arc_action;
 mod crash;
 mod drill;
+mod drill_pause;
 mod emulator;
 mod engine;
 mod evidence;

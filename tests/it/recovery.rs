@@ -408,15 +408,21 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
             .unwrap();
         assert_eq!(stage.variables().unwrap()["table"], restored, "{region}");
     }
-    // The journal says what was injected, and when.
-    let note = journal
+    // The journal says what was injected, and when, before the first step.
+    let at = journal
         .iter()
-        .find(|r| r["type"] == "note" && r["data"]["injections"].is_array())
-        .expect("the injections are recorded");
+        .position(|r| r["type"] == "drill_started")
+        .expect("the drill is recorded");
+    let started = &journal[at];
     assert_eq!(
-        note["data"]["injections"].as_array().unwrap().len(),
+        started["injections"].as_array().unwrap().len(),
         2,
-        "{note}"
+        "{started}"
+    );
+    assert!(started["injected_at"].is_string(), "{started}");
+    assert!(
+        journal[..at].iter().all(|r| r["type"] != "step_started"),
+        "the injections are recorded before any step"
     );
 }
 
