@@ -60,7 +60,7 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
             estimate: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             on_failure: OnFailure::Abort,
-            role_arn: None,
+            role: None,
             call_timeouts: Default::default(),
         });
     }

@@ -24,6 +24,8 @@ pub use super::catalog::Impairment;
 use super::limits::RateLimits;
 use super::{Action, ActionError, AwsFailure, Service};
 use crate::runbook::CallTimeouts;
+use crate::runbook::model::Role;
+pub use aws_sdk_sts::config::SharedCredentialsProvider;
 
 /// Settings that shape every AWS client of a run.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +37,23 @@ pub struct AwsOptions {
     /// The DNS server `dns.resolve` and alias answers ask (`HOST:PORT`); `None`: the system's
     /// resolvers. [`Aws::load`] takes `DRILLBOOK_DNS_SERVER` when it is not set.
     pub dns_server: Option<String>,
+}
+
+/// The role session name of a run: `drillbook-<run id>`, within AWS's 64 characters of
+/// `[\w+=,.@-]` (run ids are `YYYYMMDD-HHMMSS-xxxx`).
+pub fn session_name(run_id: &str) -> String {
+    let id: String = run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(54)
+        .collect();
+    format!("drillbook-{id}")
 }
 
 /// The caller identity (STS GetCallerIdentity).
@@ -56,6 +75,8 @@ pub struct ImpairedCall {
 tokio::task_local! {
     static CURRENT_STEP: String;
     static CALL_TIMEOUTS: CallTimeouts;
+    /// The credentials of the role the current step assumes (`role_arn`), if it names one.
+    static STEP_CREDENTIALS: Option<SharedCredentialsProvider>;
 }
 
 /// Runs `fut` with `step` recorded as the current step, so refused calls name their step.
@@ -70,8 +91,22 @@ pub async fn in_step_with<F: std::future::Future>(
     timeouts: CallTimeouts,
     fut: F,
 ) -> F::Output {
+    in_step_as(step, timeouts, None, fut).await
+}
+
+/// [`in_step_with`], with every client built inside it signing with `credentials` (the role
+/// the step assumes, from [`Aws::role_credentials`]) instead of the caller's.
+pub async fn in_step_as<F: std::future::Future>(
+    step: &str,
+    timeouts: CallTimeouts,
+    credentials: Option<SharedCredentialsProvider>,
+    fut: F,
+) -> F::Output {
     CURRENT_STEP
-        .scope(step.to_string(), CALL_TIMEOUTS.scope(timeouts, fut))
+        .scope(
+            step.to_string(),
+            CALL_TIMEOUTS.scope(timeouts, STEP_CREDENTIALS.scope(credentials, fut)),
+        )
         .await
 }
 
@@ -82,6 +117,8 @@ pub struct Aws {
     refused: Arc<Mutex<Vec<ImpairedCall>>>,
     /// Per-service request-rate limits, shared by every step of the run.
     limits: super::limits::RateLimits,
+    /// Assumed-role credentials per role and step, kept in memory only.
+    roles: Arc<Mutex<std::collections::HashMap<(Role, String), SharedCredentialsProvider>>>,
 }
 
 impl std::fmt::Debug for Aws {
@@ -115,7 +152,45 @@ impl Aws {
             options,
             refused: Arc::default(),
             limits: super::limits::RateLimits::default(),
+            roles: Arc::default(),
         }
+    }
+
+    /// Credentials of `role` for one step of run `run_id`: STS AssumeRole with the caller's
+    /// credentials, in `region`, with session name `drillbook-<run id>` (so CloudTrail shows
+    /// which run acted) and the session tags `drillbook:run-id` and `drillbook:step`, with the
+    /// role's `external_id` and `duration` when set. Cached per role and step, in memory only;
+    /// the SDK's identity cache asks STS again before they expire, so a step that outlasts one
+    /// session (a long PITR restore) keeps working. No call is made until the step's first
+    /// AWS request.
+    pub async fn role_credentials(
+        &self,
+        role: &Role,
+        run_id: &str,
+        step: &str,
+        region: &str,
+    ) -> SharedCredentialsProvider {
+        let key = (role.clone(), step.to_string());
+        if let Some(p) = self.roles.lock().expect("role cache poisoned").get(&key) {
+            return p.clone();
+        }
+        let mut b = aws_config::sts::AssumeRoleProvider::builder(role.arn.clone())
+            .session_name(session_name(run_id))
+            .tags([("drillbook:run-id", run_id), ("drillbook:step", step)])
+            .configure(&self.config(region));
+        if let Some(x) = &role.external_id {
+            b = b.external_id(x.clone());
+        }
+        if let Some(d) = role.duration {
+            b = b.session_length(d);
+        }
+        let provider = SharedCredentialsProvider::new(b.build().await);
+        self.roles
+            .lock()
+            .expect("role cache poisoned")
+            .entry(key)
+            .or_insert(provider)
+            .clone()
     }
 
     /// The run's rate limiter. Every request of the clients below already passes through it
@@ -148,6 +223,9 @@ impl Aws {
             .base
             .to_builder()
             .region(Region::new(region.to_string()));
+        if let Ok(Some(creds)) = STEP_CREDENTIALS.try_with(|c| c.clone()) {
+            b = b.credentials_provider(creds);
+        }
         if let Some(inner) = self.base.http_client() {
             b = b.http_client(Paced {
                 inner,

@@ -22,8 +22,63 @@ pub fn policy_for(runbook: &Runbook) -> Value {
         .next()
         .cloned()
         .unwrap_or_else(|| "*".to_string());
+    let steps: Vec<&crate::runbook::Step> = runbook.steps.iter().chain(&runbook.finally).collect();
+    let roles: std::collections::BTreeSet<&str> = steps
+        .iter()
+        .filter_map(|s| s.role.as_ref().map(|r| r.arn.as_str()))
+        .collect();
+    if roles.is_empty() {
+        return policy_of(steps.iter().copied(), &account);
+    }
+    // Steps with a role run as the role: each role needs its steps' permissions, in its own
+    // account; the caller needs its own steps' permissions and to assume the roles (with
+    // session tags: drillbook tags each session with the run and the step).
+    let mut caller = policy_of(steps.iter().copied().filter(|s| s.role.is_none()), &account);
+    if let Some(list) = caller["Statement"].as_array_mut() {
+        list.push(json!({
+            "Sid": "AssumeRunbookRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Resource": roles.iter().collect::<Vec<_>>(),
+        }));
+    }
+    let per_role: serde_json::Map<String, Value> = roles
+        .iter()
+        .map(|arn| {
+            let role = steps
+                .iter()
+                .find_map(|s| s.role.as_ref().filter(|r| r.arn == *arn))
+                .expect("a step names the role");
+            let mine = steps
+                .iter()
+                .copied()
+                .filter(|s| s.role.as_ref().is_some_and(|r| r.arn == *arn));
+            let mut trust = json!({
+                "Effect": "Allow",
+                "Principal": { "AWS": "CALLER_PRINCIPAL_ARN" },
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            });
+            if let Some(x) = &role.external_id {
+                trust["Condition"] = json!({ "StringEquals": { "sts:ExternalId": x } });
+            }
+            (
+                arn.to_string(),
+                json!({
+                    "account": role.account(),
+                    "policy": policy_of(mine, role.account()),
+                    "trust_policy_statement": trust,
+                }),
+            )
+        })
+        .collect();
+    json!({ "caller": caller, "roles": per_role })
+}
+
+/// The identity policy for `steps`, their resources in `account`.
+fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account: &str) -> Value {
+    let account = account.to_string();
     let mut groups: BTreeMap<(Service, String), Grant> = BTreeMap::new();
-    for step in runbook.steps.iter().chain(&runbook.finally) {
+    for step in steps {
         let Some(spec) = catalog::lookup(&step.action) else {
             continue;
         };

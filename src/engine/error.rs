@@ -38,6 +38,18 @@ pub enum EngineError {
         expected: Vec<String>,
     },
     #[error(
+        "step `{step}` assumes {role}, in account {account}, which is not one of the runbook's \
+         accounts ({})\nhelp: fix the step's (or `defaults`') `role_arn`, or add the account to \
+         `accounts:`",
+        expected.join(", ")
+    )]
+    RoleOutsideAccounts {
+        step: String,
+        role: String,
+        account: String,
+        expected: Vec<String>,
+    },
+    #[error(
         "run `{run_id}` has no pending approval for step `{step}`{detail}\nhelp: `drillbook \
          runs` and the run's output show which approvals are awaited"
     )]

@@ -59,6 +59,45 @@ pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
         })
 }
 
+/// The `accounts` guard: every step's effective account (its role's, else the caller's) must
+/// be one of the runbook's accounts. The caller's own account is checked when some AWS step
+/// runs as the caller, or when there is no AWS step at all.
+fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineError> {
+    if runbook.accounts.is_empty() {
+        return Ok(());
+    }
+    let expected = || runbook.accounts.values().cloned().collect::<Vec<_>>();
+    let listed = |a: &str| runbook.accounts.values().any(|x| x == a);
+    // A runbook without AWS steps (waits and approvals) is guarded by the caller's account.
+    let mut as_caller = !runbook.steps.iter().chain(&runbook.finally).any(|s| {
+        crate::actions::catalog::lookup(&s.action).is_some_and(|a| a.service != Service::Core)
+    });
+    for s in runbook.steps.iter().chain(&runbook.finally) {
+        match &s.role {
+            Some(role) if !listed(role.account()) => {
+                return Err(EngineError::RoleOutsideAccounts {
+                    step: s.id.clone(),
+                    role: role.arn.clone(),
+                    account: role.account().to_string(),
+                    expected: expected(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                as_caller |= crate::actions::catalog::lookup(&s.action)
+                    .is_some_and(|a| a.service != Service::Core)
+            }
+        }
+    }
+    if as_caller && !listed(&caller.account) {
+        return Err(EngineError::WrongAccount {
+            actual: caller.account.clone(),
+            expected: expected(),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses a resume whose approvals were granted by someone who executed the run: who
 /// started it, resumed it before, or resumes it now (unless the runbook allows self-approval).
 fn check_approvers(
@@ -158,12 +197,7 @@ impl Engine {
                 .await
                 .map_err(EngineError::Identity)?,
         };
-        if !runbook.accounts.is_empty() && !runbook.accounts.values().any(|a| *a == id.account) {
-            return Err(EngineError::WrongAccount {
-                actual: id.account,
-                expected: runbook.accounts.values().cloned().collect(),
-            });
-        }
+        check_accounts(runbook, &id)?;
         Ok(Some(id))
     }
 
@@ -739,11 +773,12 @@ impl Driver<'_> {
                 region,
                 params: Params(params),
                 objectives: self.runbook.objectives.clone(),
-                role_arn: step.role_arn.clone(),
+                role_arn: step.role.as_ref().map(|r| r.arn.clone()),
                 aws: self.engine.aws.clone(),
                 waits: WaitMeter::default(),
             },
             call_timeouts: step.call_timeouts,
+            role: step.role.clone(),
             mode: self.mode,
             upstream_change,
             timeout: step.timeout,

@@ -46,6 +46,8 @@ pub(super) struct StepJob {
     pub ctx: StepContext,
     /// The step's `connect_timeout` and `call_timeout`, for every AWS call it makes.
     pub call_timeouts: CallTimeouts,
+    /// The role the step assumes, if any.
+    pub role: Option<crate::runbook::model::Role>,
     pub mode: Mode,
     /// Dry-run: the upstream step whose (not yet made) changes this step comes after.
     pub upstream_change: Option<String>,
@@ -91,7 +93,24 @@ impl StepJob {
     pub(super) async fn run(self) -> StepDone {
         let step = self.ctx.step_id.clone();
         let timeouts = self.call_timeouts;
-        crate::actions::aws::in_step_with(&step, timeouts, self.run_inner()).await
+        let credentials = match &self.role {
+            Some(role) => {
+                let region = self
+                    .ctx
+                    .region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+                    .unwrap_or_else(|| "us-east-1".into());
+                Some(
+                    self.ctx
+                        .aws
+                        .role_credentials(role, &self.ctx.run_id, &step, &region)
+                        .await,
+                )
+            }
+            None => None,
+        };
+        crate::actions::aws::in_step_as(&step, timeouts, credentials, self.run_inner()).await
     }
 
     async fn run_inner(self) -> StepDone {

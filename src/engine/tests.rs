@@ -211,7 +211,7 @@ fn step(id: &str, needs: &[&str]) -> Step {
             backoff: Duration::from_secs(1),
         },
         on_failure: OnFailure::Abort,
-        role_arn: None,
+        role: None,
         call_timeouts: Default::default(),
     }
 }

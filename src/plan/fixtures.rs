@@ -17,7 +17,7 @@ pub(crate) fn step(id: &str, estimate_secs: u64, needs: &[&str]) -> Step {
         estimate: Duration::from_secs(estimate_secs),
         retry: RetryPolicy::default(),
         on_failure: OnFailure::Abort,
-        role_arn: None,
+        role: None,
         call_timeouts: Default::default(),
     }
 }

@@ -77,13 +77,35 @@ pub struct Step {
     pub estimate: Duration,
     pub retry: RetryPolicy,
     pub on_failure: OnFailure,
-    /// IAM role to assume for this step (session name carries the run id).
+    /// IAM role to assume for this step (STS AssumeRole; the session name carries the run id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
+    pub role: Option<Role>,
     /// Timeouts of each AWS call the step makes (`None`: drillbook's defaults, 3 s to connect
     /// and 20 s per attempt).
     #[serde(default, skip_serializing_if = "CallTimeouts::is_default")]
     pub call_timeouts: CallTimeouts,
+}
+
+/// The role a step assumes: `role_arn`, with `external_id` and `role_duration` (the session's
+/// DurationSeconds) where given, on the step or in `defaults`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Role {
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration::serde_opt"
+    )]
+    pub duration: Option<Duration>,
+}
+
+impl Role {
+    /// The role's account (the ARN's fifth field).
+    pub fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
 }
 
 /// `connect_timeout` and `call_timeout` of a step (or `defaults`): how long one AWS call may

@@ -85,6 +85,13 @@ pub struct DefaultsSpec {
     /// How long one attempt of an AWS call may take (default 20s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_timeout: Option<DurationSpec>,
+    /// IAM role every step assumes unless it names its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_duration: Option<DurationSpec>,
 }
 
 /// Retry policy; `attempts` counts the first try.
@@ -136,9 +143,15 @@ pub struct StepSpec {
     pub retry: Option<RetrySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailureSpec>,
-    /// IAM role to assume for this step.
+    /// IAM role to assume for this step (default: `defaults.role_arn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    /// The external id the role's trust policy asks for (STS AssumeRole ExternalId).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// How long the role's session lasts (STS AssumeRole DurationSeconds): 15m to 12h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_duration: Option<DurationSpec>,
     /// How long an AWS call of this step may take to connect (default: `defaults`, else 3s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<DurationSpec>,

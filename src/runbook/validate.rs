@@ -36,6 +36,9 @@ const DEFAULT_KEYS: &[&str] = &[
     "on_failure",
     "connect_timeout",
     "call_timeout",
+    "role_arn",
+    "external_id",
+    "role_duration",
 ];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
 const STEP_KEYS: &[&str] = &[
@@ -52,6 +55,8 @@ const STEP_KEYS: &[&str] = &[
     "role_arn",
     "connect_timeout",
     "call_timeout",
+    "external_id",
+    "role_duration",
 ];
 const ON_FAILURE: &[&str] = &["abort", "continue"];
 const MAX_ATTEMPTS: i64 = 100;
@@ -106,8 +111,27 @@ struct Draft {
     estimate: Option<Duration>,
     retry: Retry,
     on_failure: Option<OnFailure>,
-    role_arn: Option<String>,
+    role: RoleDraft,
     call_timeouts: CallTimeouts,
+}
+
+/// `role_arn`, `external_id` and `role_duration` as written on a step or in `defaults`.
+#[derive(Default, Clone)]
+struct RoleDraft {
+    arn: Option<String>,
+    external_id: Option<String>,
+    duration: Option<Duration>,
+}
+
+impl RoleDraft {
+    /// The step's role: its own fields, else the defaults'.
+    fn over(self, defaults: &RoleDraft) -> Option<crate::runbook::model::Role> {
+        Some(crate::runbook::model::Role {
+            arn: self.arn.or_else(|| defaults.arn.clone())?,
+            external_id: self.external_id.or_else(|| defaults.external_id.clone()),
+            duration: self.duration.or(defaults.duration),
+        })
+    }
 }
 
 struct Defaults {
@@ -116,6 +140,7 @@ struct Defaults {
     retry: Retry,
     on_failure: Option<OnFailure>,
     call_timeouts: CallTimeouts,
+    role: RoleDraft,
 }
 
 struct V<'a> {
@@ -404,6 +429,66 @@ impl<'a> V<'a> {
 
     /// `connect_timeout` and `call_timeout` (under `prefix`, e.g. `defaults.`): positive, and
     /// no longer than an hour (a call that hangs longer is a Region that does not answer).
+    /// `role_arn`, `external_id` and `role_duration` (AWS STS AssumeRole: ExternalId is 2 to
+    /// 1224 characters of `[\w+=,.@:/-]`; DurationSeconds is 900 to 43200).
+    fn role(
+        &mut self,
+        arn: Option<(&Node, &Node)>,
+        external_id: Option<(&Node, &Node)>,
+        duration: Option<(&Node, &Node)>,
+        prefix: &str,
+    ) -> RoleDraft {
+        let mut r = RoleDraft::default();
+        if let Some((k, v)) = arn
+            && let Some(s) = self.string(k, v, &format!("{prefix}role_arn"))
+            && let Some(a) = self.render(&s, v.span, "role_arn", false, None)
+        {
+            if is_role_arn(&a) {
+                r.arn = Some(a);
+            } else {
+                self.report(
+                    v.span,
+                    format!("`{prefix}role_arn` is not an IAM role ARN: `{a}`"),
+                    "not a role ARN",
+                    || Some("write `arn:aws:iam::111122223333:role/NAME`".into()),
+                );
+            }
+        }
+        if let Some((k, v)) = external_id
+            && let Some(s) = self.string(k, v, &format!("{prefix}external_id"))
+            && let Some(x) = self.render(&s, v.span, "external_id", false, None)
+        {
+            let ok = (2..=1224).contains(&x.len())
+                && x.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+            if ok {
+                r.external_id = Some(x);
+            } else {
+                self.report(
+                    v.span,
+                    format!("`{prefix}external_id` must be 2 to 1224 characters of letters, digits and _+=,.@:/-"),
+                    "not an external id",
+                    || Some("copy the external id from the role's trust policy (`sts:ExternalId`)".into()),
+                );
+            }
+        }
+        if let Some((k, v)) = duration
+            && let Some(d) = self.duration(k, v, &format!("{prefix}role_duration"))
+        {
+            if (900..=43200).contains(&d.as_secs()) {
+                r.duration = Some(d);
+            } else {
+                self.report(
+                    v.span,
+                    format!("`{prefix}role_duration` must be from 15m to 12h"),
+                    "out of range",
+                    || Some("AssumeRole sessions last 15m to 12h, and at most the role's maximum session duration; the default is 1h".into()),
+                );
+            }
+        }
+        r
+    }
+
     fn call_timeouts(
         &mut self,
         connect: Option<(&Node, &Node)>,
@@ -800,7 +885,7 @@ impl<'a> V<'a> {
             estimate: None,
             retry: Retry::default(),
             on_failure: None,
-            role_arn: None,
+            role: RoleDraft::default(),
             call_timeouts: CallTimeouts::default(),
         };
         // id
@@ -995,21 +1080,7 @@ impl<'a> V<'a> {
             d.on_failure = self.on_failure(k, v, "on_failure");
         }
         d.call_timeouts = self.call_timeouts(f[11], f[12], "");
-        if let Some((k, v)) = f[10]
-            && let Some(s) = self.string(k, v, "role_arn")
-            && let Some(arn) = self.render(&s, v.span, "role_arn", false, None)
-        {
-            if is_role_arn(&arn) {
-                d.role_arn = Some(arn);
-            } else {
-                self.report(
-                    v.span,
-                    format!("`role_arn` is not an IAM role ARN: `{arn}`"),
-                    "not a role ARN",
-                    || Some("write `arn:aws:iam::111122223333:role/NAME`".into()),
-                );
-            }
-        }
+        d.role = self.role(f[10], f[13], f[14], "");
         Some(d)
     }
 }
@@ -1223,6 +1294,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         retry: Retry::default(),
         on_failure: None,
         call_timeouts: CallTimeouts::default(),
+        role: RoleDraft::default(),
     };
     let mut defaults_region_given = false;
     if let Some((k, n)) = f[5]
@@ -1256,6 +1328,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             defaults.on_failure = v.on_failure(k, n, "defaults.on_failure");
         }
         defaults.call_timeouts = v.call_timeouts(d[4], d[5], "defaults.");
+        defaults.role = v.role(d[6], d[7], d[8], "defaults.");
     }
     let mut accounts = BTreeMap::new();
     if let Some((k, n)) = f[6]
@@ -1404,7 +1477,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                     .unwrap_or(RetryPolicy::default().backoff),
             },
             on_failure: d.on_failure.or(defaults.on_failure).unwrap_or_default(),
-            role_arn: d.role_arn,
+            role: d.role.over(&defaults.role),
             call_timeouts: CallTimeouts {
                 connect: d.call_timeouts.connect.or(defaults.call_timeouts.connect),
                 attempt: d.call_timeouts.attempt.or(defaults.call_timeouts.attempt),

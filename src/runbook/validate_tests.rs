@@ -294,6 +294,14 @@ check!(
     format!("{HEAD}steps:\n{}    role_arn: drill-role\n", wait_step("a"))
 );
 check!(
+    bad_role_session_options,
+    3,
+    format!(
+        "{HEAD}defaults:\n  role_arn: arn:aws:iam::111122223333:role/dr\n  role_duration: 13h\nsteps:\n{}    external_id: \"x\"\n    role_duration: 5m\n",
+        wait_step("a")
+    )
+);
+check!(
     second_document,
     1,
     format!("{HEAD}steps:\n{}---\nname: again\n", wait_step("a"))

@@ -441,7 +441,11 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = d.run_as(bob, &["resume", &id]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("self-approval refused"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("self-approval refused"),
+        "{}",
+        stderr(&o)
+    );
     let o = d.run_as(alice, &["resume", &id]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));

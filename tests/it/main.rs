@@ -15,6 +15,7 @@ mod proof;
 mod recovery;
 mod report;
 mod reports;
+mod roles;
 mod security;
 mod support;
 mod team;

@@ -1,0 +1,262 @@
+//! Roles per step: `role_arn` is assumed with STS AssumeRole, and the `accounts` guard checks
+//! every step's effective account. The binary against the emulator with two accounts: the
+//! caller's (the emulator's default) and a second one whose resources are reached only through
+//! the role (the emulator answers calls signed with assumed-role credentials in the role's
+//! account).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+
+use crate::support::{emulator, unique_prefix};
+
+const REGION: &str = "eu-central-1";
+const PROD: &str = "222233334444";
+
+fn bin(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args(args)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .current_dir(dir)
+        .envs(emulator().env_for_region(REGION))
+        .env_remove("DRILLBOOK_IDENTITY_ARN")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A DynamoDB client signed with `role`'s credentials (so in its account).
+async fn dynamodb_as(role: &str) -> aws_sdk_dynamodb::Client {
+    let conf = emulator().sdk_config(REGION).await;
+    let creds = aws_sdk_sts::Client::new(&conf)
+        .assume_role()
+        .role_arn(role)
+        .role_session_name("test-setup")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let conf = conf
+        .to_builder()
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(creds.session_token().to_string()),
+                None,
+                "test",
+            ),
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::new(&conf)
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn runbook(name: &str, defaults_role: &str, table: &str) -> String {
+    format!(
+        r#"version: 1
+name: {name}
+accounts: {{ prod: "{PROD}" }}
+defaults:
+  region: {REGION}
+  role_arn: "{defaults_role}"
+  external_id: drill-2026
+  role_duration: 30m
+steps:
+  - id: mark-recovered
+    action: dynamodb.put_item
+    with:
+      table: {table}
+      item: {{ pk: order-1, state: recovered }}
+  - id: check-recovered
+    action: dynamodb.assert_item
+    needs: [mark-recovered]
+    with:
+      table: {table}
+      key: {{ pk: order-1 }}
+      expect: {{ state: recovered }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn steps_act_in_the_roles_account_through_assume_role_with_the_runs_session_name() {
+    let p = unique_prefix("roles");
+    let role = format!("arn:aws:iam::{PROD}:role/{p}recovery");
+    let table = format!("{p}orders");
+    let prod = dynamodb_as(&role).await;
+    create_table(&prod, &table).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    std::fs::write(&rb, runbook(&format!("{p}roles"), &role, &table)).unwrap();
+
+    let out = bin(
+        dir.path(),
+        &["run", rb.to_str().unwrap(), "--execute", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+
+    // The item is in the second account's table...
+    let item = prod
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("order-1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        item.item().and_then(|i| i.get("state")),
+        Some(&AttributeValue::S("recovered".into()))
+    );
+    // ... and the caller's account has no such table: nothing ran as the caller.
+    let caller = aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await);
+    assert!(
+        caller
+            .describe_table()
+            .table_name(&table)
+            .send()
+            .await
+            .is_err(),
+        "the table exists only in {PROD}"
+    );
+    // AssumeRole was called with the run's session name, the step's tags, the external id and
+    // the duration.
+    let assumed: Vec<_> = emulator()
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| {
+            r.operation.as_deref() == Some("AssumeRole")
+                && r.body.contains(&format!("drillbook-{run_id}"))
+        })
+        .collect();
+    assert!(!assumed.is_empty(), "no AssumeRole for run {run_id}");
+    let body = assumed
+        .iter()
+        .map(|r| r.body.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for want in [
+        "drillbook%3Astep",
+        "mark-recovered",
+        "ExternalId=drill-2026",
+        "DurationSeconds=1800",
+    ] {
+        assert!(body.contains(want), "missing {want} in:\n{body}");
+    }
+    // Credentials are never written: not in the journal, not in the reports.
+    let journal = std::fs::read_to_string(
+        dir.path()
+            .join("state/runs")
+            .join(&run_id)
+            .join("journal.jsonl"),
+    )
+    .unwrap();
+    assert!(
+        !journal.contains("SessionToken") && !journal.contains("secret"),
+        "{journal}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_outside_the_runbooks_accounts_is_refused_before_any_step() {
+    let p = unique_prefix("roles_guard");
+    let other = format!("arn:aws:iam::999988887777:role/{p}recovery");
+    let table = format!("{p}orders");
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    std::fs::write(&rb, runbook(&format!("{p}guard"), &other, &table)).unwrap();
+    for mode in [&[][..], &["--execute", "--yes"][..]] {
+        let mut args = vec!["run", rb.to_str().unwrap()];
+        args.extend_from_slice(mode);
+        let out = bin(dir.path(), &args);
+        let all = text(&out);
+        assert_ne!(out.status.code(), Some(0), "{all}");
+        assert!(
+            all.contains("in account 999988887777, which is not one of the runbook's accounts"),
+            "{all}"
+        );
+    }
+    assert!(
+        emulator().mutating_calls_matching(&table).is_empty(),
+        "nothing was changed"
+    );
+    // `iam-policy` says what the role needs, in its account, and what the caller needs to
+    // assume it (with session tags and the external id).
+    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args(["iam-policy", rb.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let role = &policy["roles"][&other];
+    assert_eq!(role["account"], "999988887777", "{policy:#}");
+    let actions = role["policy"]["Statement"].to_string();
+    assert!(
+        actions.contains("dynamodb:PutItem") && actions.contains("dynamodb:GetItem"),
+        "{policy:#}"
+    );
+    assert!(
+        role["policy"]["Statement"]
+            .to_string()
+            .contains(&format!("999988887777:table/{table}")),
+        "{policy:#}"
+    );
+    assert_eq!(
+        role["trust_policy_statement"]["Condition"]["StringEquals"]["sts:ExternalId"],
+        "drill-2026"
+    );
+    let assume = policy["caller"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "AssumeRunbookRoles")
+        .unwrap_or_else(|| panic!("{policy:#}"));
+    assert_eq!(assume["Resource"][0], other.as_str());
+    assert!(assume["Action"].to_string().contains("sts:TagSession"));
+}
