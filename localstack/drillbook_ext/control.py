@@ -6,6 +6,7 @@ Modules register what they serve here:
     (raise ValueError for a 400 answer).
   * `service_app(match, app)`: a WSGI app for AWS requests moto does not serve (ARC);
     `match(environ, region, service) -> bool`.
+  * `gate(check)`: a check before every AWS request (expired credentials);
   * `around(service, hook)`: a wrapper for one service's requests;
     `hook(inner, environ, start_response, region) -> body chunks`.
 """
@@ -23,6 +24,13 @@ Handler = Callable[[str, Any, dict[str, list[str]]], Any]
 _ROUTES: dict[str, Handler] = {}
 _SERVICE_APPS: list[tuple[Callable[..., bool], Any]] = []
 _AROUND: dict[str, list[Callable[..., Any]]] = {}
+_GATES: list[Callable[..., Any]] = []
+
+
+def gate(check: Callable[..., Any]) -> None:
+    """`check(environ, start_response, service)` answers a request itself (returns its body
+    chunks) or lets it through (returns None), before faults and moto."""
+    _GATES.append(check)
 
 
 def route(path: str, handler: Handler) -> None:
@@ -122,6 +130,10 @@ class DrillbookApp:
         if path.startswith("/moto-api/"):
             return self.inner(environ, start_response)
         region, service = faults.request_scope(environ)
+        for check in _GATES:
+            refused = check(environ, start_response, service or "")
+            if refused is not None:
+                return refused
         fault = faults.matching(region, service)
         if fault is not None:
             return faults.apply(fault, environ, start_response, service or "")

@@ -162,7 +162,7 @@ def changed_at() -> float:
 # ------------------------------------------------------------------------- answering
 
 
-def _protocol(environ: dict[str, Any], service: str) -> str:
+def protocol(environ: dict[str, Any], service: str) -> str:
     if environ.get("HTTP_SMITHY_PROTOCOL", "").startswith("rpc-v2-cbor") \
             or environ.get("PATH_INFO", "").startswith("/service/"):
         return "cbor"
@@ -180,7 +180,7 @@ def error_response(environ: dict[str, Any], start_response: Any, service: str, s
     """An error in the service's own protocol (what its SDK parses into `code`)."""
     from .cbor import cbor_encode  # the CloudWatch client speaks Smithy RPC v2 CBOR
 
-    proto = _protocol(environ, service)
+    proto = protocol(environ, service)
     headers = [("x-amzn-RequestId", f"drillbook-fault-{next(_IDS)}")]
     if proto == "json":
         body = json.dumps({"__type": code, "message": message}).encode()
@@ -200,7 +200,8 @@ def error_response(environ: dict[str, Any], start_response: Any, service: str, s
                 f"<Message>{message}</Message></Error><RequestId>{headers[0][1]}</RequestId>"
                 f"</ErrorResponse>").encode()
         ctype = "text/xml"
-    reason = {400: "Bad Request", 429: "Too Many Requests", 503: "Service Unavailable"}
+    reason = {400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests",
+              503: "Service Unavailable"}
     start_response(f"{status} {reason.get(status, 'Error')}",
                    headers + [("Content-Type", ctype), ("Content-Length", str(len(body)))])
     return [body]

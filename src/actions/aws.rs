@@ -193,6 +193,15 @@ impl Aws {
             .clone()
     }
 
+    /// When the caller's credentials expire, if they say (SSO and assumed-role sessions do;
+    /// long-term keys do not). `None` also when they cannot be loaded: the run then says so
+    /// at its first call.
+    pub async fn credentials_expiry(&self) -> Option<std::time::SystemTime> {
+        use aws_sdk_sts::config::ProvideCredentials;
+        let provider = self.base.credentials_provider()?;
+        provider.provide_credentials().await.ok()?.expiry()
+    }
+
     /// The run's rate limiter. Every request of the clients below already passes through it
     /// (see [`Paced`]); other callers may `acquire` directly.
     pub fn limits(&self) -> &super::limits::RateLimits {

@@ -236,7 +236,24 @@ pub enum ActionError {
     Timeout { message: String },
 }
 
+/// Error codes meaning the caller's credentials are expired, missing or not valid (AWS Common
+/// Errors: ExpiredTokenException, UnrecognizedClientException; STS and other Query APIs:
+/// ExpiredToken, InvalidClientTokenId), plus drillbook's own `NoCredentials`.
+pub const CREDENTIAL_ERRORS: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "NoCredentials",
+];
+
 impl ActionError {
+    /// Whether the credentials are expired, missing or invalid: nothing is wrong with the step,
+    /// so the run pauses (the step stays in doubt) until new credentials and a resume.
+    pub fn is_credentials(&self) -> bool {
+        matches!(self, ActionError::Aws(f) if CREDENTIAL_ERRORS.contains(&f.code.as_str()))
+    }
+
     /// Whether the engine may retry the step: throttling, 5xx and timeouts only.
     pub fn retryable(&self) -> bool {
         match self {

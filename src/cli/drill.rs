@@ -73,6 +73,9 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             eprintln!("not confirmed: nothing was run");
             return ExitCode::Invalid;
         }
+        if mode == Mode::Execute {
+            super::run::say_credentials_left(&aws, &loaded.runbook).await;
+        }
         // The damage comes first; `{{ drill.injected_at }}` is the moment before it.
         let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut loaded = loaded;

@@ -171,7 +171,29 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
             ExitCode::Failed
         }
         RunStatus::Paused => {
-            if res.interrupted {
+            if let Some(err) = &res.credentials {
+                let profile = exec
+                    .profile
+                    .clone()
+                    .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+                let login = match &profile {
+                    Some(p) => format!("aws sso login --profile {}", shell_quote(p)),
+                    None => "aws sso login (or refresh the credentials you use)".to_string(),
+                };
+                eprintln!(
+                    "run {} paused: the AWS credentials {} are expired, missing or not valid: {err}",
+                    res.run_id,
+                    profile
+                        .as_deref()
+                        .map(|p| format!("of profile `{p}`"))
+                        .unwrap_or_else(|| "in use".into()),
+                );
+                eprintln!(
+                    "nothing was marked failed; steps caught mid-call ({}) are observed again on resume",
+                    res.in_doubt.join(", ")
+                );
+                eprintln!("help: renew them with `{login}`, then resume the run");
+            } else if res.interrupted {
                 eprintln!("run {} interrupted", res.run_id);
                 if !res.in_doubt.is_empty() {
                     eprintln!(
@@ -191,6 +213,43 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
             ExitCode::Paused
         }
     }
+}
+
+/// Before an execute run: how long the credentials have left, when they say (see
+/// [`credentials_note`]).
+pub(super) async fn say_credentials_left(aws: &Aws, runbook: &Runbook) {
+    if !needs_aws(runbook, Mode::Execute) {
+        return;
+    }
+    let estimate = crate::plan::Plan::build(runbook)
+        .map(|p| p.total_with_cleanup())
+        .ok();
+    if let Some(note) = credentials_note(
+        aws.credentials_expiry().await,
+        std::time::SystemTime::now(),
+        estimate,
+    ) {
+        eprintln!("{note}");
+    }
+}
+
+/// What to say before an execute run about the credentials' remaining life: how long they have
+/// left when they say, and a warning when that is shorter than the plan's estimate (the run
+/// would then pause at the expiry, and resume after a new login).
+fn credentials_note(
+    expiry: Option<std::time::SystemTime>,
+    now: std::time::SystemTime,
+    estimate: Option<std::time::Duration>,
+) -> Option<String> {
+    let left = expiry?.duration_since(now).unwrap_or_default();
+    let left_text = human(std::time::Duration::from_secs(left.as_secs()));
+    Some(match estimate {
+        Some(e) if e > left => format!(
+            "warning: the AWS credentials expire in {left_text}, before the plan's estimate of {};              the run pauses when they do (renew them, e.g. `aws sso login`, then `drillbook              resume RUN_ID`), or renew them now",
+            human(e)
+        ),
+        _ => format!("AWS credentials expire in {left_text}"),
+    })
 }
 
 /// Asks for confirmation of an `--execute` run on a terminal.
@@ -285,6 +344,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 eprintln!("not confirmed: nothing was run");
                 return ExitCode::Invalid;
             }
+        }
+        if mode == Mode::Execute {
+            say_credentials_left(&aws, &loaded.runbook).await;
         }
         let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await
         {
@@ -453,4 +515,31 @@ pub(super) fn approve(args: ApproveArgs) -> ExitCode {
             Err(e) => engine_error(e),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials_note;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn credentials_left_are_shown_and_warned_about_when_shorter_than_the_plan() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let in_20m = Some(now + Duration::from_secs(1200));
+        assert_eq!(
+            credentials_note(None, now, Some(Duration::from_secs(60))),
+            None
+        );
+        assert_eq!(
+            credentials_note(in_20m, now, Some(Duration::from_secs(600))).unwrap(),
+            "AWS credentials expire in 20m00s"
+        );
+        let warn = credentials_note(in_20m, now, Some(Duration::from_secs(3600))).unwrap();
+        assert!(
+            warn.starts_with(
+                "warning: the AWS credentials expire in 20m00s, before the plan's estimate of 1h"
+            ),
+            "{warn}"
+        );
+    }
 }

@@ -45,6 +45,8 @@ pub struct RunResult {
     pub interrupted: bool,
     /// Steps abandoned while running (interrupt): in doubt until resumed.
     pub in_doubt: Vec<String>,
+    /// Set when expired, missing or invalid credentials paused the run: the first such error.
+    pub credentials: Option<String>,
     pub duration: Duration,
 }
 
@@ -389,6 +391,7 @@ impl Engine {
             flush_at: None,
             interrupt,
             interrupted: false,
+            credentials: None,
             stopping: false,
             failed_main: Vec::new(),
             failed_finally: Vec::new(),
@@ -411,7 +414,9 @@ impl Engine {
         }
         let awaiting = d.walk.awaiting();
         let end = if status == RunStatus::Paused {
-            let reason = if d.interrupted {
+            let reason = if let Some(c) = &d.credentials {
+                format!("credentials: {c}")
+            } else if d.interrupted {
                 "interrupted".to_string()
             } else {
                 format!(
@@ -445,6 +450,7 @@ impl Engine {
             awaiting_approval: awaiting,
             interrupted: d.interrupted,
             in_doubt: std::mem::take(&mut d.in_doubt),
+            credentials: d.credentials.take(),
             duration,
         })
     }
@@ -618,6 +624,8 @@ struct Driver<'a> {
     flush_at: Option<Instant>,
     interrupt: Option<Interrupt>,
     interrupted: bool,
+    /// The credentials error that paused the run, if one did.
+    credentials: Option<String>,
     stopping: bool,
     failed_main: Vec<(String, ActionError)>,
     failed_finally: Vec<(String, ActionError)>,
@@ -813,6 +821,16 @@ impl Driver<'_> {
                     dry_run: self.mode == Mode::DryRun,
                 });
             }
+            Err(e) if e.is_credentials() => {
+                // Not the step's failure: the credentials ran out (or were never there). The
+                // step stays in doubt (started, no outcome) and the run pauses, as on Ctrl-C;
+                // steps still running finish, and nothing new starts.
+                self.walk.status[d.idx] = Status::Pending;
+                self.in_doubt.push(id);
+                self.interrupted = true;
+                self.stopping = true;
+                self.credentials.get_or_insert_with(|| e.to_string());
+            }
             Err(e) => {
                 self.walk.status[d.idx] = Status::Failed;
                 self.pending.push(Entry::StepFailed {
@@ -992,6 +1010,8 @@ impl Driver<'_> {
                             }
                         }
                     }
+                    // In doubt, and the run pauses (see `record`).
+                    Err(error) if error.is_credentials() => {}
                     Err(error) => {
                         self.emit(Event::StepFailed {
                             at: Utc::now(),

@@ -260,3 +260,127 @@ async fn a_role_outside_the_runbooks_accounts_is_refused_before_any_step() {
     assert_eq!(assume["Resource"][0], other.as_str());
     assert!(assume["Action"].to_string().contains("sts:TagSession"));
 }
+
+/// Credentials that expire in the middle of a run pause it (exit 3): nothing is marked failed,
+/// the step caught mid-call stays in doubt, the message says what to run; after new
+/// credentials, `resume` finishes the run. The emulator expires this test's own access key.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_that_expire_mid_run_pause_it_and_resume_finishes_it() {
+    let p = unique_prefix("expiring");
+    let key = format!("AKIA{}", p.to_uppercase().replace(['-', '_'], ""));
+    let table = format!("{p}orders");
+    create_table(
+        &aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await),
+        &table,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    std::fs::write(
+        &rb,
+        format!(
+            r#"version: 1
+name: {p}expiring
+defaults: {{ region: {REGION} }}
+steps:
+  - id: mark
+    action: dynamodb.put_item
+    with: {{ table: {table}, item: {{ pk: order-1, state: recovered }} }}
+  - id: restore-takes-long
+    action: wait
+    needs: [mark]
+    with: {{ duration: 3s }}
+  - id: check
+    action: dynamodb.assert_item
+    needs: [restore-takes-long]
+    with: {{ table: {table}, key: {{ pk: order-1 }}, expect: {{ state: recovered }} }}
+"#
+        ),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    emulator().expire_credentials(&key, now + 1.5);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_drillbook"))
+            .args(args)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .current_dir(dir.path())
+            .envs(emulator().env_for_region(REGION))
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_PROFILE", "oncall-prod")
+            .env(
+                "DRILLBOOK_IDENTITY_ARN",
+                "arn:aws:iam::000000000000:user/oncall",
+            )
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{all}");
+    assert!(all.contains("expired, missing or not valid"), "{all}");
+    assert!(all.contains("aws sso login --profile oncall-prod"), "{all}");
+    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    assert!(all.contains(&format!("drillbook resume {run_id}")), "{all}");
+    let journal = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(
+            dir.path()
+                .join("state/runs")
+                .join(&run_id)
+                .join("journal.jsonl"),
+        )
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    };
+    let records = journal();
+    assert!(
+        !records.iter().any(|r| r["type"] == "step_failed"),
+        "nothing is marked failed: {records:#?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "step_started" && r["step"] == "check")
+    );
+    let paused = records.last().unwrap();
+    assert_eq!(paused["type"], "run_paused", "{paused}");
+    assert!(
+        paused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ExpiredTokenException"),
+        "{paused}"
+    );
+
+    emulator().renew_credentials(&key);
+    let out = run(&["resume", &run_id, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = journal();
+    let resumed = records.iter().find(|r| r["type"] == "run_resumed").unwrap();
+    assert_eq!(
+        resumed["in_doubt"],
+        serde_json::json!(["check"]),
+        "{resumed}"
+    );
+    let succeeded: Vec<_> = records
+        .iter()
+        .filter(|r| r["type"] == "step_succeeded")
+        .map(|r| r["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(succeeded, ["mark", "restore-takes-long", "check"]);
+}

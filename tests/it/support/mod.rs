@@ -239,6 +239,25 @@ impl Emulator {
         self.control("POST", "/_drillbook/faults", Some(doc))
     }
 
+    /// Requests signed with `access_key` answer `ExpiredTokenException` from `expires_at`
+    /// (seconds since the epoch) on (`POST /_drillbook/credentials`).
+    pub fn expire_credentials(&self, access_key: &str, expires_at: f64) -> serde_json::Value {
+        self.control(
+            "POST",
+            "/_drillbook/credentials",
+            Some(serde_json::json!({"access_key": access_key, "expires_at": expires_at})),
+        )
+    }
+
+    /// Renews `access_key` (`DELETE /_drillbook/credentials?access_key=K`).
+    pub fn renew_credentials(&self, access_key: &str) -> serde_json::Value {
+        self.control(
+            "DELETE",
+            &format!("/_drillbook/credentials?access_key={access_key}"),
+            None,
+        )
+    }
+
     /// The active faults (`GET /_drillbook/faults`).
     pub fn faults(&self) -> serde_json::Value {
         self.control("GET", "/_drillbook/faults", None)
