@@ -29,7 +29,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-MODES = ("reset", "hang", "error", "throttle")
+MODES = ("reset", "hang", "error", "throttle", "scp_deny")
 
 # Signing names as they appear in credential scopes; aliases accepted in fault definitions.
 SERVICE_ALIASES = {
@@ -255,8 +255,29 @@ def apply(fault: dict[str, Any], environ: dict[str, Any], start_response: Any,
     if mode == "throttle":
         status, code = THROTTLE.get(service, (400, "ThrottlingException"))
         return error_response(environ, start_response, service, status, code, "Rate exceeded")
+    if mode == "scp_deny":
+        # An organization's Region-deny SCP, as AWS words the denial (IAM user guide,
+        # "Troubleshoot access denied error messages": "... with an explicit deny in a service
+        # control policy").
+        query_api = protocol(environ, service) in ("query", "rest-xml")
+        action = f"{service}:{_operation(environ)}"
+        return error_response(
+            environ, start_response, service, 403,
+            "AccessDenied" if query_api else "AccessDeniedException",
+            f"User: arn:aws:sts::123456789012:assumed-role/drillbook/session is not authorized "
+            f"to perform: {action} on resource: * in {region} with an explicit deny in a "
+            f"service control policy")
     return error_response(environ, start_response, service, 503, "ServiceUnavailable",
                           f"{service} in {region} is unavailable (drillbook fault)")
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """The operation a request names (X-Amz-Target, or the Query API's Action), else `*`."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    action = (parse_qs(environ.get("QUERY_STRING", "")).get("Action") or [""])[0]
+    return action or "*"
 
 
 def describe() -> dict[str, Any]:

@@ -652,7 +652,18 @@ where
             ),
         };
     }
-    let hint = hint_for(service, operation, &code, retryable);
+    let hint = if is_scp_denial(&code, &message) {
+        // An organization guardrail, not a missing permission of the caller: AWS's denial says
+        // so ("with an explicit deny in a service control policy", IAM user guide,
+        // "Troubleshoot access denied error messages").
+        format!(
+            "the organization's service control policy (SCP) denies {service}:{operation} in \
+             {region}: a Region-deny SCP must allow the recovery Region; ask the organization's \
+             administrators to allow {region} for the recovery roles before the next drill"
+        )
+    } else {
+        hint_for(service, operation, &code, retryable)
+    };
     ActionError::Aws(Box::new(AwsFailure {
         service: service.to_string(),
         operation: operation.to_string(),
@@ -663,6 +674,14 @@ where
         request_id,
         hint,
     }))
+}
+
+/// Whether an error is AWS Organizations' service control policy denying the call.
+pub fn is_scp_denial(code: &str, message: &str) -> bool {
+    code.contains("AccessDenied")
+        && message
+            .to_lowercase()
+            .contains("explicit deny in a service control policy")
 }
 
 fn hint_for(service: &str, operation: &str, code: &str, retryable: bool) -> String {

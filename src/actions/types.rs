@@ -254,6 +254,11 @@ impl ActionError {
         matches!(self, ActionError::Aws(f) if CREDENTIAL_ERRORS.contains(&f.code.as_str()))
     }
 
+    /// Whether an organization's service control policy denied the call.
+    pub fn is_scp_denial(&self) -> bool {
+        matches!(self, ActionError::Aws(f) if super::aws::is_scp_denial(&f.code, &f.message))
+    }
+
     /// Whether the engine may retry the step: throttling, 5xx and timeouts only.
     pub fn retryable(&self) -> bool {
         match self {

@@ -245,7 +245,9 @@ fn credentials_note(
     let left_text = human(std::time::Duration::from_secs(left.as_secs()));
     Some(match estimate {
         Some(e) if e > left => format!(
-            "warning: the AWS credentials expire in {left_text}, before the plan's estimate of {};              the run pauses when they do (renew them, e.g. `aws sso login`, then `drillbook              resume RUN_ID`), or renew them now",
+            "warning: the AWS credentials expire in {left_text}, before the plan's estimate of {}; \
+             the run pauses when they do (renew them, e.g. `aws sso login`, then `drillbook \
+             resume RUN_ID`), or renew them now",
             human(e)
         ),
         _ => format!("AWS credentials expire in {left_text}"),

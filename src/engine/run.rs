@@ -1013,12 +1013,15 @@ impl Driver<'_> {
                     // In doubt, and the run pauses (see `record`).
                     Err(error) if error.is_credentials() => {}
                     Err(error) => {
+                        // A dry run goes on past an SCP denial, so that it names every step
+                        // the organization's guardrails would stop, before any change.
+                        let scp_in_dry_run = self.mode == Mode::DryRun && error.is_scp_denial();
                         self.emit(Event::StepFailed {
                             at: Utc::now(),
                             step: id,
                             error,
                         });
-                        let policy = if in_finally {
+                        let policy = if in_finally || scp_in_dry_run {
                             OnFailure::Continue
                         } else {
                             self.step(d.idx).on_failure

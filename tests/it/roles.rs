@@ -1,8 +1,9 @@
-//! Roles per step: `role_arn` is assumed with STS AssumeRole, and the `accounts` guard checks
-//! every step's effective account. The binary against the emulator with two accounts: the
-//! caller's (the emulator's default) and a second one whose resources are reached only through
-//! the role (the emulator answers calls signed with assumed-role credentials in the role's
-//! account).
+//! Identities in an organization, through the binary against the emulator: roles per step
+//! (`role_arn` assumed with STS AssumeRole; the `accounts` guard checks every step's effective
+//! account), with two accounts (the caller's, the emulator's default, and a second one whose
+//! resources are reached only through the role: the emulator answers calls signed with
+//! assumed-role credentials in the role's account); credentials that expire mid-run; and a
+//! Region denied by a service control policy.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -383,4 +384,70 @@ steps:
         .map(|r| r["step"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(succeeded, ["mark", "restore-takes-long", "check"]);
+}
+
+/// An organization's Region-deny SCP is named for what it is, and a dry run names every step it
+/// would stop, before any change. The emulator answers the SCP's denial for one Region (a
+/// Region no other test uses, since faults are shared by the tests of this binary).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_denied_by_an_scp_is_reported_as_such_on_every_affected_step_of_a_dry_run() {
+    let region = "ap-southeast-6";
+    let p = unique_prefix("scp");
+    emulator().fault(region, Some("dynamodb"), "scp_deny");
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    std::fs::write(
+        &rb,
+        format!(
+            r#"version: 1
+name: {p}scp
+defaults: {{ region: {region} }}
+steps:
+  - id: vault-replica
+    action: dynamodb.assert_replica
+    with: {{ table: {p}vault }}
+  - id: orders-pitr
+    action: dynamodb.assert_pitr
+    with: {{ table: {p}orders }}
+  - id: settle
+    action: wait
+    with: {{ duration: 0s }}
+"#
+        ),
+    )
+    .unwrap();
+    let out = bin(dir.path(), &["run", rb.to_str().unwrap()]);
+    emulator().clear_faults(Some(region));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for step in ["vault-replica", "orders-pitr"] {
+        let line = all
+            .lines()
+            .find(|l| l.starts_with(&format!("error: step `{step}` failed")))
+            .unwrap_or_else(|| panic!("no failure of `{step}` in:\n{all}"));
+        assert!(
+            line.contains("explicit deny in a service control policy"),
+            "{line}"
+        );
+    }
+    assert!(
+        all.contains(
+            "service control policy (SCP) denies dynamodb:DescribeTable in ap-southeast-6"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("allow ap-southeast-6"), "{all}");
+    // The dry run went on: the independent step ran.
+    let journal = std::fs::read_dir(dir.path().join("state/runs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("journal.jsonl");
+    let journal = std::fs::read_to_string(journal).unwrap();
+    assert!(
+        journal.contains(r#""type":"step_succeeded","step":"settle""#),
+        "{journal}"
+    );
 }
