@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import apigateway, arc, cbor, credentials, dynamodb, kms, route53  # noqa: F401  (patch moto on import)
+from . import apigateway, arc, cbor, cloudtrail, credentials, dynamodb, kms, route53  # noqa: F401  (patch moto on import)
 from .control import DrillbookApp
 
 

@@ -36,6 +36,9 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # Global tables: "a newly written item is usually propagated to all replica tables within a
     # second" (DynamoDB developer guide, "Global tables: how it works").
     "global_table_replication_seconds": ("DRILLBOOK_GLOBAL_TABLE_REPLICATION_SECONDS", 1.0),
+    # CloudTrail "typically delivers events within an average of about 5 minutes of an API
+    # call" (CloudTrail user guide, "How CloudTrail works"): LookupEvents sees an event then.
+    "cloudtrail_delivery_seconds": ("DRILLBOOK_CLOUDTRAIL_DELIVERY_SECONDS", 300.0),
 }
 
 _LOCK = threading.RLock()

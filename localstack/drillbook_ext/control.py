@@ -7,6 +7,7 @@ Modules register what they serve here:
   * `service_app(match, app)`: a WSGI app for AWS requests moto does not serve (ARC);
     `match(environ, region, service) -> bool`.
   * `gate(check)`: a check before every AWS request (expired credentials);
+  * `wrap_all(wrapper)`: a wrapper around every AWS request that is answered (CloudTrail);
   * `around(service, hook)`: a wrapper for one service's requests;
     `hook(inner, environ, start_response, region) -> body chunks`.
 """
@@ -25,12 +26,19 @@ _ROUTES: dict[str, Handler] = {}
 _SERVICE_APPS: list[tuple[Callable[..., bool], Any]] = []
 _AROUND: dict[str, list[Callable[..., Any]]] = {}
 _GATES: list[Callable[..., Any]] = []
+_WRAPPERS: list[Callable[..., Any]] = []
 
 
 def gate(check: Callable[..., Any]) -> None:
     """`check(environ, start_response, service)` answers a request itself (returns its body
     chunks) or lets it through (returns None), before faults and moto."""
     _GATES.append(check)
+
+
+def wrap_all(wrapper: Callable[..., Any]) -> None:
+    """`wrapper(app, region, service) -> app` around every AWS request that reaches an app
+    (moto or a service app): it sees the request and its answer (CloudTrail's recorder)."""
+    _WRAPPERS.append(wrapper)
 
 
 def route(path: str, handler: Handler) -> None:
@@ -137,13 +145,15 @@ class DrillbookApp:
         fault = faults.matching(region, service)
         if fault is not None:
             return faults.apply(fault, environ, start_response, service or "")
-        for match, app in _SERVICE_APPS:
-            if match(environ, region, service):
-                return app(environ, start_response)
-        app = self.inner
-        for hook in _AROUND.get(service or "", []):
-            app = _wrap(hook, app, region)
-        return app(environ, start_response)
+        chosen = next((app for match, app in _SERVICE_APPS
+                       if match(environ, region, service)), None)
+        if chosen is None:
+            chosen = self.inner
+            for hook in _AROUND.get(service or "", []):
+                chosen = _wrap(hook, chosen, region)
+        for wrapper in _WRAPPERS:
+            chosen = wrapper(chosen, region, service)
+        return chosen(environ, start_response)
 
 
 def _wrap(hook: Callable[..., Any], inner: Any, region: str | None) -> Any:

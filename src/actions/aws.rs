@@ -13,7 +13,9 @@ use aws_smithy_runtime_api::client::http::{
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -75,8 +77,8 @@ pub struct ImpairedCall {
 tokio::task_local! {
     static CURRENT_STEP: String;
     static CALL_TIMEOUTS: CallTimeouts;
-    /// The credentials of the role the current step assumes (`role_arn`), if it names one.
-    static STEP_CREDENTIALS: Option<SharedCredentialsProvider>;
+    /// The role the current step assumes (`role_arn`), if it names one.
+    static STEP_ROLE: Option<StepRole>;
 }
 
 /// Runs `fut` with `step` recorded as the current step, so refused calls name their step.
@@ -94,20 +96,72 @@ pub async fn in_step_with<F: std::future::Future>(
     in_step_as(step, timeouts, None, fut).await
 }
 
-/// [`in_step_with`], with every client built inside it signing with `credentials` (the role
-/// the step assumes, from [`Aws::role_credentials`]) instead of the caller's.
+/// The role a step assumes and its credentials (from [`Aws::role_credentials`]).
+#[derive(Debug, Clone)]
+pub struct StepRole {
+    pub arn: String,
+    pub credentials: SharedCredentialsProvider,
+}
+
+/// [`in_step_with`], with every client built inside it signing with `role`'s credentials
+/// instead of the caller's.
 pub async fn in_step_as<F: std::future::Future>(
     step: &str,
     timeouts: CallTimeouts,
-    credentials: Option<SharedCredentialsProvider>,
+    role: Option<StepRole>,
     fut: F,
 ) -> F::Output {
     CURRENT_STEP
         .scope(
             step.to_string(),
-            CALL_TIMEOUTS.scope(timeouts, STEP_CREDENTIALS.scope(credentials, fut)),
+            CALL_TIMEOUTS.scope(timeouts, STEP_ROLE.scope(role, fut)),
         )
         .await
+}
+
+/// An AWS call that changed something (or was meant to): what an auditor looks up in
+/// CloudTrail (the request id, with the operation, Region, role and time).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AwsCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub service: String,
+    pub operation: String,
+    pub region: String,
+    /// The AWS request id (`x-amzn-RequestId`), CloudTrail's `requestID`.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// The role the call was signed with (none: the caller's credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The account it acted in (the role's, else the caller's), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// Operations that only read (by the name's first word): the rest change something and are
+/// recorded for CloudTrail. KMS's cryptographic operations change nothing either.
+const READ_ONLY_PREFIXES: &[&str] = &[
+    "Describe",
+    "Get",
+    "List",
+    "Test",
+    "Lookup",
+    "Query",
+    "Scan",
+    "BatchGet",
+    "Encrypt",
+    "Decrypt",
+    "GenerateDataKey",
+    "Sign",
+    "Verify",
+];
+
+fn is_mutating(operation: &str) -> bool {
+    !READ_ONLY_PREFIXES.iter().any(|p| operation.starts_with(p))
 }
 
 /// AWS access for one run.
@@ -119,6 +173,8 @@ pub struct Aws {
     limits: super::limits::RateLimits,
     /// Assumed-role credentials per role and step, kept in memory only.
     roles: Arc<Mutex<std::collections::HashMap<(Role, String), SharedCredentialsProvider>>>,
+    /// Calls that changed something, until the engine journals them ([`Aws::take_calls`]).
+    calls: Arc<Mutex<Vec<AwsCall>>>,
 }
 
 impl std::fmt::Debug for Aws {
@@ -153,7 +209,18 @@ impl Aws {
             refused: Arc::default(),
             limits: super::limits::RateLimits::default(),
             roles: Arc::default(),
+            calls: Arc::default(),
         }
+    }
+
+    /// The calls that changed something made so far by `step` (removed from the log).
+    pub fn take_calls(&self, step: &str) -> Vec<AwsCall> {
+        let mut calls = self.calls.lock().expect("call log poisoned");
+        let (mine, rest): (Vec<AwsCall>, Vec<AwsCall>) = calls
+            .drain(..)
+            .partition(|c| c.step.as_deref() == Some(step));
+        *calls = rest;
+        mine
     }
 
     /// Credentials of `role` for one step of run `run_id`: STS AssumeRole with the caller's
@@ -232,8 +299,8 @@ impl Aws {
             .base
             .to_builder()
             .region(Region::new(region.to_string()));
-        if let Ok(Some(creds)) = STEP_CREDENTIALS.try_with(|c| c.clone()) {
-            b = b.credentials_provider(creds);
+        if let Ok(Some(role)) = STEP_ROLE.try_with(|r| r.clone()) {
+            b = b.credentials_provider(role.credentials);
         }
         if let Some(inner) = self.base.http_client() {
             b = b.http_client(Paced {
@@ -285,6 +352,7 @@ impl Aws {
                 .map(|i| i.service.clone())
                 .collect(),
             refused: self.refused.clone(),
+            calls: self.calls.clone(),
         }
     }
 
@@ -326,6 +394,15 @@ impl Aws {
         .interceptor(self.guard(region))
         .build();
         aws_sdk_cloudwatch::Client::from_conf(conf)
+    }
+    /// CloudTrail in `region` (event history: LookupEvents), signed with the current step's
+    /// role when [`in_step_as`] set one.
+    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        let conf =
+            aws_sdk_cloudtrail::config::Builder::from(&self.service_config(region, Service::Core))
+                .interceptor(self.guard(region))
+                .build();
+        aws_sdk_cloudtrail::Client::from_conf(conf)
     }
     pub fn sts(&self, region: &str) -> aws_sdk_sts::Client {
         let conf = aws_sdk_sts::config::Builder::from(&self.service_config(region, Service::Core))
@@ -488,11 +565,58 @@ struct RegionGuard {
     /// One entry per impairment of this Region: `None` = all services.
     impaired: Vec<Option<String>>,
     refused: Arc<Mutex<Vec<ImpairedCall>>>,
+    /// Where calls that changed something are logged (see [`AwsCall`]).
+    calls: Arc<Mutex<Vec<AwsCall>>>,
 }
 
 impl Intercept for RegionGuard {
     fn name(&self) -> &'static str {
         "drillbook-region-impairment"
+    }
+
+    /// Logs every answered call of a mutating operation with its request id, so the journal
+    /// can say which CloudTrail events are drillbook's.
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some((service, operation)) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+        else {
+            return Ok(());
+        };
+        let Some(response) = context.response() else {
+            return Ok(());
+        };
+        if !is_mutating(&operation) {
+            return Ok(());
+        }
+        let request_id = ["x-amzn-requestid", "x-amz-request-id", "x-amzn-request-id"]
+            .iter()
+            .find_map(|h| response.headers().get(*h))
+            .map(str::to_string);
+        let role_arn = STEP_ROLE
+            .try_with(|r| r.as_ref().map(|r| r.arn.clone()))
+            .ok()
+            .flatten();
+        self.calls.lock().expect("call log poisoned").push(AwsCall {
+            step: CURRENT_STEP.try_with(|s| s.clone()).ok(),
+            service,
+            operation,
+            region: self.region.clone(),
+            request_id,
+            at: chrono::Utc::now(),
+            status: response.status().as_u16(),
+            account: role_arn
+                .as_deref()
+                .and_then(|a| a.split(':').nth(4))
+                .map(str::to_string),
+            role_arn,
+        });
+        Ok(())
     }
 
     fn read_before_serialization(

@@ -73,6 +73,12 @@ pub enum Entry {
         error: ActionError,
         delay_ms: u64,
     },
+    /// The AWS calls of one step that changed something, with their request ids (what an
+    /// auditor finds in CloudTrail), written with the step's outcome.
+    AwsCalls {
+        step: String,
+        calls: Vec<crate::actions::aws::AwsCall>,
+    },
     StepSucceeded {
         step: String,
         outcome: Outcome,

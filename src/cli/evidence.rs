@@ -18,6 +18,13 @@ pub struct VerifyEvidenceArgs {
     /// public key (base64 DER, as `aws kms get-public-key` prints it, or PEM).
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
+    /// Also look up every AWS call the run recorded as a change in CloudTrail (LookupEvents,
+    /// in the call's Region, through the role it used): found, not yet delivered (younger
+    /// than 15 minutes), or missing (a failure).
+    #[arg(long)]
+    pub cloudtrail: bool,
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -53,17 +60,85 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> ExitCode {
     match evidence::verify_with(&args.dir, &VerifyOptions { trusted_key }) {
         Ok(report) => {
             print!("{}", render_report(&report));
-            if report.intact() {
-                ExitCode::Success
-            } else {
-                ExitCode::Failed
+            if !report.intact() {
+                return ExitCode::Failed;
             }
+            if args.cloudtrail {
+                return verify_cloudtrail(&args);
+            }
+            ExitCode::Success
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::Invalid
         }
     }
+}
+
+/// `--cloudtrail`: each recorded change looked up in CloudTrail.
+fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> ExitCode {
+    use crate::evidence::cloudtrail::{TrailStatus, check, recorded_calls};
+    let (run_id, calls) = match recorded_calls(&args.dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::Invalid;
+        }
+    };
+    if calls.is_empty() {
+        println!("cloudtrail: the run recorded no AWS call that changed something");
+        return ExitCode::Success;
+    }
+    let rt = match super::run::runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    rt.block_on(async {
+        let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
+            profile: args.profile.clone(),
+            ..Default::default()
+        })
+        .await;
+        let checks = match check(&aws, &run_id, &calls, chrono::Utc::now()).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: cannot look the calls up in CloudTrail: {e}");
+                if let Some(h) = e.hint() {
+                    eprintln!("help: {h}");
+                }
+                return ExitCode::Failed;
+            }
+        };
+        let mut missing = 0;
+        for c in &checks {
+            let what = format!(
+                "{} {} in {} ({}), request {}",
+                c.call.service,
+                c.call.operation,
+                c.call.region,
+                c.call.step.as_deref().unwrap_or("-"),
+                c.call.request_id.as_deref().unwrap_or("-")
+            );
+            match &c.status {
+                TrailStatus::Found(event) => println!("  found      {what}: event {event}"),
+                TrailStatus::NotYetDelivered => println!(
+                    "  pending    {what}: not in CloudTrail yet (events arrive within about 5 minutes on average)"
+                ),
+                TrailStatus::NoRequestId => println!("  unchecked  {what}: AWS gave no request id"),
+                TrailStatus::Missing => {
+                    missing += 1;
+                    println!("  MISSING    {what}: not in CloudTrail 15 minutes after the call")
+                }
+            }
+        }
+        if missing > 0 {
+            println!("cloudtrail: {missing} of {} changes MISSING", checks.len());
+            ExitCode::Failed
+        } else {
+            println!("cloudtrail: {} changes checked, none missing", checks.len());
+            ExitCode::Success
+        }
+    })
 }
 
 /// The text `verify-evidence` prints.

@@ -282,7 +282,7 @@ impl Engine {
             steps: runbook.steps.len() + runbook.finally.len(),
             resumed: false,
         });
-        self.drive(run_id, mode, runbook, walk).await
+        self.drive(run_id, mode, runbook, walk, identity).await
     }
 
     /// Continues an interrupted, paused or failed run. Succeeded steps never run again; steps
@@ -346,7 +346,7 @@ impl Engine {
             .append(
                 run_id,
                 vec![Entry::RunResumed {
-                    identity,
+                    identity: identity.clone(),
                     host: host_name(),
                     in_doubt,
                     forced,
@@ -361,7 +361,8 @@ impl Engine {
             steps: runbook.steps.len() + runbook.finally.len(),
             resumed: true,
         });
-        self.drive(run_id.to_string(), mode, runbook, walk).await
+        self.drive(run_id.to_string(), mode, runbook, walk, identity)
+            .await
     }
 
     async fn drive(
@@ -370,6 +371,7 @@ impl Engine {
         mode: Mode,
         runbook: &Runbook,
         walk: Walk,
+        caller: Option<Identity>,
     ) -> Result<RunResult, EngineError> {
         let start = Instant::now();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -392,6 +394,7 @@ impl Engine {
             interrupt,
             interrupted: false,
             credentials: None,
+            caller,
             stopping: false,
             failed_main: Vec::new(),
             failed_finally: Vec::new(),
@@ -626,6 +629,8 @@ struct Driver<'a> {
     interrupted: bool,
     /// The credentials error that paused the run, if one did.
     credentials: Option<String>,
+    /// Who runs it (the account of calls made without a role).
+    caller: Option<Identity>,
     stopping: bool,
     failed_main: Vec<(String, ActionError)>,
     failed_finally: Vec<(String, ActionError)>,
@@ -801,6 +806,18 @@ impl Driver<'_> {
     /// Records an outcome into `pending` (durable at the next flush).
     fn record(&mut self, d: &StepDone, in_finally: bool) {
         let id = self.walk.ids[d.idx].clone();
+        let mut calls = self.engine.aws.take_calls(&id);
+        if !calls.is_empty() {
+            for c in &mut calls {
+                if c.account.is_none() {
+                    c.account = self.caller.as_ref().map(|i| i.account.clone());
+                }
+            }
+            self.pending.push(Entry::AwsCalls {
+                step: id.clone(),
+                calls,
+            });
+        }
         match &d.result {
             Ok(outcome) => {
                 self.walk.status[d.idx] = Status::Succeeded;

@@ -101,12 +101,14 @@ impl StepJob {
                     .clone()
                     .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
                     .unwrap_or_else(|| "us-east-1".into());
-                Some(
-                    self.ctx
+                Some(crate::actions::aws::StepRole {
+                    arn: role.arn.clone(),
+                    credentials: self
+                        .ctx
                         .aws
                         .role_credentials(role, &self.ctx.run_id, &step, &region)
                         .await,
-                )
+                })
             }
             None => None,
         };

@@ -2,6 +2,7 @@
 //! every file and the head of the journal's hash chain, signed with an Ed25519 key file or an
 //! AWS KMS asymmetric key. [`seal`] writes it, [`verify`] checks it. See `docs/evidence.md`.
 
+pub mod cloudtrail;
 mod error;
 mod journal;
 mod manifest;

@@ -355,6 +355,10 @@ pub struct RunDocument {
     pub impaired: Vec<Impairment>,
     pub impaired_steps: Vec<ImpairedStep>,
     pub approvals: Vec<ApprovalRow>,
+    /// Every AWS call that changed something, with its request id: what to look up in
+    /// CloudTrail (`drillbook verify-evidence DIR --cloudtrail`).
+    #[serde(default)]
+    pub aws_calls: Vec<crate::actions::aws::AwsCall>,
     pub counts: StepCounts,
     /// Step ids, first to last.
     pub critical_path: Vec<String>,
@@ -398,6 +402,7 @@ impl RunDocument {
         let mut runbook_sha = run.runbook_sha256.clone();
         let mut resumed = Vec::new();
         let mut approvals: Vec<ApprovalRow> = Vec::new();
+        let mut aws_calls: Vec<crate::actions::aws::AwsCall> = Vec::new();
         let mut judged = None;
         let mut gathered: HashMap<&str, Gathered> = HashMap::new();
 
@@ -516,6 +521,7 @@ impl RunDocument {
                     refused_calls,
                     verdicts,
                 } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
+                Entry::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
                 Entry::StepStarted { .. }
                 | Entry::StepFailed { .. }
                 | Entry::StepSkipped { .. }
@@ -801,6 +807,7 @@ impl RunDocument {
             impaired,
             impaired_steps,
             approvals,
+            aws_calls,
             counts,
             critical_path: timing.critical_path.clone(),
             critical_path_ms: timing.critical_path_ms,

@@ -186,6 +186,7 @@ pub fn render(doc: &RunDocument) -> String {
     impairment(&mut o, doc);
     gantt(&mut o, doc);
     approvals(&mut o, doc);
+    aws_calls(&mut o, doc);
     steps(&mut o, doc);
     evidence(&mut o, doc);
 
@@ -706,6 +707,36 @@ fn approvals(o: &mut String, doc: &RunDocument) {
             } else {
                 e(&a.comment)
             }
+        );
+    }
+    o.push_str("</tbody></table></section>\n");
+}
+
+fn aws_calls(o: &mut String, doc: &RunDocument) {
+    if doc.aws_calls.is_empty() {
+        return;
+    }
+    o.push_str(
+        "<section id=\"aws-calls\"><h2>AWS changes</h2>\
+         <p class=\"lead\">Every AWS call that changed something, with its request id: the \
+         CloudTrail events to look for (<code>drillbook verify-evidence DIR --cloudtrail</code>).</p>\
+         <table><thead><tr><th>Step</th><th>Call</th><th>Region</th><th>Account</th><th>Role</th><th>Request id</th><th>When</th></tr></thead><tbody>",
+    );
+    for c in &doc.aws_calls {
+        let _ = write!(
+            o,
+            "<tr class=\"aws-call\"><td><code>{}</code></td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            e(c.step.as_deref().unwrap_or("-")),
+            e(&c.service),
+            e(&c.operation),
+            e(&c.region),
+            e(c.account.as_deref().unwrap_or("-")),
+            c.role_arn
+                .as_deref()
+                .map(|r| format!("<code>{}</code>", e(r)))
+                .unwrap_or_else(|| "caller".into()),
+            e(c.request_id.as_deref().unwrap_or("-")),
+            when(&Some(c.at)),
         );
     }
     o.push_str("</tbody></table></section>\n");

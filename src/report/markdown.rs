@@ -281,6 +281,29 @@ pub fn render(doc: &RunDocument) -> String {
         }
     }
 
+    if !doc.aws_calls.is_empty() {
+        o.push_str("\n## AWS changes (for CloudTrail)\n\n| Step | Call | Region | Account | Role | Request id | When |\n|---|---|---|---|---|---|---|\n");
+        for c in &doc.aws_calls {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                c.step.as_deref().map(code).unwrap_or_else(|| "-".into()),
+                code(&format!("{} {}", c.service, c.operation)),
+                cell(&c.region),
+                c.account.as_deref().map(cell).unwrap_or_else(|| "-".into()),
+                c.role_arn
+                    .as_deref()
+                    .map(code)
+                    .unwrap_or_else(|| "caller".into()),
+                c.request_id
+                    .as_deref()
+                    .map(code)
+                    .unwrap_or_else(|| "-".into()),
+                when(&Some(c.at)),
+            );
+        }
+    }
+
     o.push_str("\n## Steps\n\n");
     if !doc.critical_path.is_empty() {
         let _ = writeln!(

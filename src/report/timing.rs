@@ -255,6 +255,7 @@ impl TimingReport {
                 | Entry::StepObserved { .. }
                 | Entry::DrillStarted { .. }
                 | Entry::DrillRefusedCalls { .. }
+                | Entry::AwsCalls { .. }
                 | Entry::DrillJudged { .. } => {}
                 Entry::StepStarted { attempt, .. } => {
                     let i = si;

@@ -451,3 +451,115 @@ steps:
         "{journal}"
     );
 }
+
+/// Evidence CloudTrail can confirm: every AWS call that changed something is journaled with
+/// its request id, operation, Region, account and role, listed in the reports, and
+/// `verify-evidence --cloudtrail` finds each in the emulator's CloudTrail event history (through
+/// the role for the call made with it): pending before the delivery delay, found after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_journaled_with_request_ids_and_verify_evidence_finds_them_in_cloudtrail() {
+    let p = unique_prefix("trail");
+    let role = format!("arn:aws:iam::{PROD}:role/{p}recovery");
+    let prod_table = format!("{p}prod");
+    let own_table = format!("{p}own");
+    create_table(&dynamodb_as(&role).await, &prod_table).await;
+    create_table(
+        &aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await),
+        &own_table,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("rb.yaml");
+    std::fs::write(
+        &rb,
+        format!(
+            r#"version: 1
+name: {p}trail
+defaults: {{ region: {REGION} }}
+steps:
+  - id: mark-prod
+    action: dynamodb.put_item
+    role_arn: "{role}"
+    with: {{ table: {prod_table}, item: {{ pk: order-1, state: recovered }} }}
+  - id: mark-own
+    action: dynamodb.put_item
+    with: {{ table: {own_table}, item: {{ pk: order-1, state: recovered }} }}
+"#
+        ),
+    )
+    .unwrap();
+    // CloudTrail delivers late: nothing is in the event history yet.
+    emulator().configure(serde_json::json!({"cloudtrail_delivery_seconds": 3600}));
+    let out = bin(
+        dir.path(),
+        &["run", rb.to_str().unwrap(), "--execute", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let reports = std::fs::read_dir(dir.path().join("state/reports"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join("report.json")).unwrap()).unwrap();
+    let calls = doc["aws_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    let by_step = |s: &str| calls.iter().find(|c| c["step"] == s).unwrap().clone();
+    let prod = by_step("mark-prod");
+    assert_eq!(prod["operation"], "PutItem");
+    assert_eq!(prod["region"], REGION);
+    assert_eq!(prod["role_arn"], role.as_str());
+    assert_eq!(prod["account"], PROD);
+    assert!(
+        prod["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{prod}"
+    );
+    let own = by_step("mark-own");
+    assert!(own.get("role_arn").is_none(), "{own}");
+    assert!(own["account"].is_string(), "the caller's account: {own}");
+    let md = std::fs::read_to_string(reports.join("report.md")).unwrap();
+    assert!(md.contains("## AWS changes (for CloudTrail)"), "{md}");
+    assert!(md.contains(prod["request_id"].as_str().unwrap()));
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(html.contains("id=\"aws-calls\""));
+
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_drillbook"))
+            .args(["verify-evidence", reports.to_str().unwrap(), "--cloudtrail"])
+            .envs(emulator().env_for_region(REGION))
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(all.matches("  pending ").count(), 2, "{all}");
+
+    emulator().configure(serde_json::json!({"cloudtrail_delivery_seconds": 0}));
+    let out = verify();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(all.matches("  found ").count(), 2, "{all}");
+    assert!(all.contains("2 changes checked, none missing"), "{all}");
+
+    // A change CloudTrail never saw, older than the delivery delay, is missing.
+    let aws = drillbook::actions::aws::Aws::from_config(
+        emulator().sdk_config(REGION).await,
+        Default::default(),
+    );
+    let forged: drillbook::actions::aws::AwsCall = serde_json::from_value(serde_json::json!({
+        "step": "mark-own", "service": "DynamoDB", "operation": "PutItem", "region": REGION,
+        "request_id": "not-a-real-request", "status": 200,
+        "at": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+    }))
+    .unwrap();
+    let checks = drillbook::evidence::cloudtrail::check(&aws, "run", &[forged], chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        checks[0].status,
+        drillbook::evidence::cloudtrail::TrailStatus::Missing
+    );
+}
