@@ -614,7 +614,11 @@ impl CheckpointStore for DynamoDbStore {
                     Some(s) => s,
                     None => continue,
                 },
-                Err(CheckpointError::Corrupt { .. }) => RunSummary::corrupt(&id),
+                // One malformed item (a bad id, a missing attribute, a broken chain) is
+                // flagged with its run id; it does not hide everyone else's runs.
+                Err(CheckpointError::Corrupt { .. } | CheckpointError::NotFound(_)) => {
+                    RunSummary::corrupt(&id)
+                }
                 Err(e) => return Err(e),
             };
             out.push(summary);

@@ -320,9 +320,10 @@ fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedC
         println!("expectations:");
         for e in &verdicts.expectations {
             let mark = if e.passed { "PASS" } else { "FAIL" };
-            println!("  {mark}  {}  {}", e.id, e.description);
+            let safe = crate::report::console::terminal_safe;
+            println!("  {mark}  {}  {}", e.id, safe(&e.description));
             if let Some(r) = &e.reason {
-                println!("        {r}");
+                println!("        {}", safe(r));
             }
         }
         println!("objectives:");

@@ -157,7 +157,10 @@ pub(super) async fn finish(
     }
 
     if exec.message_format == MessageFormat::Human {
-        println!("{}", run.timing.render_text());
+        println!(
+            "{}",
+            crate::report::console::terminal_safe(&run.timing.render_text())
+        );
         eprintln!(
             "reports and sealed evidence: {} (open {})",
             dir.display(),

@@ -147,10 +147,11 @@ async fn after_run(
 /// Prints what the run ended with and maps it to an exit code.
 pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
     let dir = super::state::location_flag(exec).unwrap_or_else(|| state_dir_flag(&exec.state_dir));
+    use crate::report::console::terminal_safe as safe;
     for (step, err) in &res.failed {
-        eprintln!("error: step `{step}` failed: {err}");
+        eprintln!("error: step `{step}` failed: {}", safe(&err.to_string()));
         if let Some(h) = err.hint() {
-            eprintln!("help: {h}");
+            eprintln!("help: {}", safe(h));
         }
     }
     match res.status {
@@ -181,12 +182,13 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
                     None => "aws sso login (or refresh the credentials you use)".to_string(),
                 };
                 eprintln!(
-                    "run {} paused: the AWS credentials {} are expired, missing or not valid: {err}",
+                    "run {} paused: the AWS credentials {} are expired, missing or not valid: {}",
                     res.run_id,
                     profile
                         .as_deref()
                         .map(|p| format!("of profile `{p}`"))
                         .unwrap_or_else(|| "in use".into()),
+                    safe(err),
                 );
                 eprintln!(
                     "nothing was marked failed; steps caught mid-call ({}) are observed again on resume",
@@ -203,7 +205,11 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
                 }
             }
             for (step, msg) in &res.awaiting_approval {
-                eprintln!("run {} awaits approval of `{step}`: {msg}", res.run_id);
+                eprintln!(
+                    "run {} awaits approval of `{step}`: {}",
+                    res.run_id,
+                    safe(msg)
+                );
                 eprintln!(
                     "  approve (as another identity): drillbook approve {} {step}{dir}",
                     res.run_id

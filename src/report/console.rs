@@ -164,6 +164,21 @@ impl Console {
     }
 }
 
+/// `s` with every control character but newline and tab shown as an escape (`\u{1b}`), so
+/// text from a runbook or an AWS answer cannot move the cursor, recolour or rewrite a line of
+/// the terminal (an approval message printing a fake "APPROVED").
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl EventSink for Console {
     fn emit(&self, event: &Event) {
         let mut st = self.lock();
@@ -175,7 +190,13 @@ impl EventSink for Console {
             return;
         }
         st.track(event);
-        let lines = st.lines(event);
+        // Runbook text and AWS answers can hold escape sequences: never let them reach the
+        // terminal as control characters.
+        let lines: Vec<(Kind, String)> = st
+            .lines(event)
+            .into_iter()
+            .map(|(k, l)| (k, terminal_safe(&l)))
+            .collect();
         st.show(event, &lines);
     }
 }
@@ -701,5 +722,20 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).unwrap();
         assert_eq!(back, e);
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        let forged = "check dashboards\r\u{1b}[32mAPPROVED\u{1b}[0m\u{7}";
+        let safe = super::terminal_safe(forged);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
+        assert_eq!(
+            safe,
+            "check dashboards\\u{d}\\u{1b}[32mAPPROVED\\u{1b}[0m\\u{7}"
+        );
+        assert_eq!(super::terminal_safe("two\nlines\tok"), "two\nlines\tok");
     }
 }

@@ -16,6 +16,11 @@ fn cell(s: &str) -> String {
     for c in s.chars() {
         match c {
             '|' => o.push_str("\\|"),
+            // Link and image syntax (`[x](javascript:...)`, `![](https://tracker/...)`) is
+            // shown, not followed or fetched.
+            '[' => o.push_str("\\["),
+            ']' => o.push_str("\\]"),
+            '!' => o.push_str("\\!"),
             '<' => o.push_str("&lt;"),
             '>' => o.push_str("&gt;"),
             '\n' => o.push_str("<br>"),
@@ -465,6 +470,10 @@ mod tests {
     #[test]
     fn cells_escape_table_syntax() {
         assert_eq!(cell("a|b\n<c>"), "a\\|b<br>&lt;c&gt;");
+        assert_eq!(
+            cell("[x](javascript:alert(1)) ![p](https://t.example/p.png)"),
+            "\\[x\\](javascript:alert(1)) \\!\\[p\\](https://t.example/p.png)"
+        );
         assert_eq!(code("x`y"), "`` x`y ``");
     }
 }

@@ -451,6 +451,24 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));
 }
 
+/// An approval message cannot rewrite the terminal: its escape sequences are shown, not sent.
+#[test]
+fn control_characters_in_runbook_text_never_reach_the_terminal() {
+    let d = Dir::new();
+    let rb = d.write(
+        "rb.yaml",
+        "version: 1\nname: inject\nsteps:\n  - id: gate\n    action: approval\n    with: { message: \"check\\r\\e[32mAPPROVED\\e[0m\" }\n",
+    );
+    let o = d.run_as(
+        "arn:aws:iam::111122223333:user/alice",
+        &["run", rb.to_str().unwrap(), "--execute", "--yes"],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(!all.contains('\u{1b}') && !all.contains('\r'), "{all:?}");
+    assert!(all.contains("\\u{1b}[32mAPPROVED"), "{all}");
+}
+
 #[test]
 fn bad_arguments_and_unknown_runs_exit_2() {
     let d = Dir::new();

@@ -721,3 +721,56 @@ async fn a_live_holder_keeps_renewing_its_lease() {
     assert!(!held.is_lost());
     held.release().await.unwrap();
 }
+
+/// One malformed item in the shared table (a bad run id, a run item without its runbook) is
+/// flagged by name in `drillbook runs`; the team's other runs are still listed.
+#[test]
+fn malformed_items_are_flagged_and_do_not_hide_the_other_runs() {
+    let rt = rt();
+    let store = rt.block_on(new_table("team_malformed"));
+    let url = store.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rb.yaml"), chain_of_waits("fine", 1, "0s")).unwrap();
+    let out = bin(
+        dir.path(),
+        ALICE,
+        &["run", "rb.yaml", "--execute", "--yes", "--state", &url],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let good = run_ids(&rt, &store).remove(0);
+    for bad in ["not a run id!", "20990101-000000-dead"] {
+        rt.block_on(async {
+            store
+                .client()
+                .put_item()
+                .table_name(&store.url().table)
+                .item("run_id", AttributeValue::S(bad.into()))
+                .item("seq", AttributeValue::N("0".into()))
+                .item("kind", AttributeValue::S("run".into()))
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+    let out = bin(dir.path(), ALICE, &["runs", "--state", &url])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{listed}{}", stderr(&out));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&good) && l.contains("succeeded")),
+        "{listed}"
+    );
+    for bad in ["not a run id!", "20990101-000000-dead"] {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(bad) && l.contains("corrupt")),
+            "{bad} is flagged: {listed}"
+        );
+    }
+}

@@ -205,6 +205,11 @@ pub fn mermaid(plan: &Plan, runbook: &Runbook) -> String {
 
 fn mermaid_title(plan: &Plan) -> String {
     // Front-matter is YAML: keep the title on one line and quoted.
-    let t = format!("{}: {}", plan.name(), rto_label(plan));
+    // A newline or another control character in the runbook's name would end the front
+    // matter: they become spaces.
+    let t: String = format!("{}: {}", plan.name(), rto_label(plan))
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""))
 }

@@ -86,4 +86,12 @@ fn diagrams_escape_labels() {
     assert!(d.contains(r#"label="x\"y\\z\n\nestimated"#), "{d}");
     let m = mermaid(&p, &rb);
     assert!(m.contains(r#"s0["a#quot;b<br/>wait"#), "{m}");
+    // The front matter stays three lines: a newline in the name cannot end it early.
+    let front: Vec<&str> = m.lines().take(3).collect();
+    assert_eq!(front[0], "---");
+    assert!(
+        front[1].starts_with(r#"title: "x\"y\\z : estimated"#),
+        "{m}"
+    );
+    assert_eq!(front[2], "---");
 }
