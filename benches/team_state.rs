@@ -94,10 +94,6 @@ fn run_time(emu: &Emulator, dir: &std::path::Path, state: &[&str]) -> Duration {
             cmd.args(["run", "rb.yaml", "--execute", "--yes"])
                 .args(state)
                 .current_dir(dir)
-                .env(
-                    "DRILLBOOK_IDENTITY_ARN",
-                    "arn:aws:iam::123456789012:user/bench",
-                )
                 .env_remove("DRILLBOOK_STATE")
                 .env_remove("DRILLBOOK_STATE_DIR")
                 .stdin(std::process::Stdio::null())

@@ -66,7 +66,7 @@ async fn aws_with(runbook: Option<&Runbook>, mode: Mode, options: AwsOptions) ->
                 .is_some_and(|a| a.service != crate::actions::Service::Core)
         })
     });
-    let identity_overridden = std::env::var(IDENTITY_ENV).is_ok_and(|v| !v.trim().is_empty());
+    let identity_overridden = crate::engine::test_hook(IDENTITY_ENV).is_some();
     let needed = match runbook {
         Some(r) => aws_steps || (needs_aws(r, mode) && !identity_overridden),
         None => !identity_overridden,

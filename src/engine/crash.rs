@@ -9,7 +9,8 @@
 //! | `before-apply:STEP`   | STEP observed and is about to make its changes                    |
 //! | `after-apply:STEP`    | STEP's changes reached AWS, its outcome is not journaled          |
 //!
-//! Unset (always, outside tests), every check is one comparison against `None`.
+//! Unset (always, outside tests), every check is one comparison against `None`. Release builds
+//! ignore the variable (see `identity::TEST_HOOKS`).
 
 use std::sync::OnceLock;
 
@@ -47,7 +48,7 @@ fn parse(value: &str) -> Option<CrashAt> {
 fn armed() -> Option<&'static CrashAt> {
     static ARMED: OnceLock<Option<CrashAt>> = OnceLock::new();
     ARMED
-        .get_or_init(|| std::env::var(CRASH_ENV).ok().as_deref().and_then(parse))
+        .get_or_init(|| super::identity::test_hook(CRASH_ENV).as_deref().and_then(parse))
         .as_ref()
 }
 

@@ -4,19 +4,37 @@ use crate::actions::ActionError;
 use crate::actions::aws::{Aws, Identity};
 use crate::runbook::Runbook;
 
-/// TESTING AID: when this environment variable holds an ARN, drillbook uses it as the caller
-/// identity instead of calling STS GetCallerIdentity (the account is the ARN's fifth field).
+/// TESTING AID (debug builds only, see [`TEST_HOOKS`]): when this environment variable holds an
+/// ARN, drillbook uses it as the caller identity instead of calling STS GetCallerIdentity (the
+/// account is the ARN's fifth field).
 /// It exists so approval and account-guard behaviour can be tested without AWS; it bypasses
 /// no AWS permission (every AWS call still uses the real credentials), but it does let whoever
 /// sets it claim any identity in the journal, so do not set it in real runs.
 pub const IDENTITY_ENV: &str = "DRILLBOOK_IDENTITY_ARN";
 
-/// Who is running drillbook: `DRILLBOOK_IDENTITY_ARN` when set (testing aid), else STS.
+/// Whether this build honours the testing aids (`DRILLBOOK_IDENTITY_ARN`,
+/// `DRILLBOOK_TEST_CRASH_AT`): debug builds only, which is what `cargo test` builds. A release
+/// build, the one anyone runs in production, ignores them (and says so once), so nobody can
+/// claim another identity or arm a crash through the environment.
+pub const TEST_HOOKS: bool = cfg!(debug_assertions);
+
+/// The value of a testing-aid variable, in a build that honours it.
+pub fn test_hook(var: &str) -> Option<String> {
+    let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+    if TEST_HOOKS {
+        return Some(value.trim().to_string());
+    }
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        eprintln!("warning: {var} is a testing aid and is ignored by this release build");
+    });
+    None
+}
+
+/// Who is running drillbook: `DRILLBOOK_IDENTITY_ARN` when set (testing aid, debug builds
+/// only), else STS.
 pub async fn caller_identity(aws: &Aws, region: &str) -> Result<Identity, ActionError> {
-    if let Ok(arn) = std::env::var(IDENTITY_ENV)
-        && !arn.trim().is_empty()
-    {
-        let arn = arn.trim().to_string();
+    if let Some(arn) = test_hook(IDENTITY_ENV) {
         let account = arn.split(':').nth(4).unwrap_or_default().to_string();
         return Ok(Identity { account, arn });
     }

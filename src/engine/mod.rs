@@ -18,7 +18,7 @@ pub use crate::actions::limits::RateLimits;
 pub use approve::approve;
 pub use crash::CRASH_ENV;
 pub use error::EngineError;
-pub use identity::{IDENTITY_ENV, caller_identity, identity_region};
+pub use identity::{IDENTITY_ENV, TEST_HOOKS, caller_identity, identity_region, test_hook};
 pub use run::{Engine, RunResult, needs_aws};
 pub use step::backoff_delay;
 
