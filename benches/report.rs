@@ -94,6 +94,9 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
                     host: String::new(),
                     in_doubt: vec![],
                     forced: false,
+                    runbook_sha256: None,
+                    runbook_text: None,
+                    reapprove: vec![],
                 },
             ));
         }

@@ -382,6 +382,11 @@ impl DynamoDbStore {
             vars,
             records,
         };
+        if !run.copy_matches_start() {
+            return Err(corrupt(
+                "the stored runbook is not the one `run_started` hashed",
+            ));
+        }
         Ok((run, tail))
     }
 

@@ -437,14 +437,23 @@ impl FileStore {
                 reason: "runbook.yaml does not match runbook.sha256".into(),
             });
         }
-        Ok(StoredRun {
+        let run = StoredRun {
             run_id: run_id.to_string(),
             runbook_text,
             runbook_path,
             runbook_sha256,
             vars,
             records,
-        })
+        };
+        if !run.copy_matches_start() {
+            return Err(CheckpointError::Corrupt {
+                run_id: run_id.to_string(),
+                seq: 1,
+                line: 1,
+                reason: "runbook.yaml is not the runbook `run_started` hashed".into(),
+            });
+        }
+        Ok(run)
     }
 
     fn list_blocking(&self) -> Result<Vec<RunSummary>, CheckpointError> {
@@ -547,7 +556,7 @@ mod tests {
             format_version: super::super::FORMAT_VERSION,
             run_id: id.into(),
             runbook: "t.yaml".into(),
-            runbook_sha256: String::new(),
+            runbook_sha256: crate::runbook::load::sha256_hex(b"name: t\nsteps: []\n"),
             mode: crate::event::Mode::Execute,
             identity: None,
             host: String::new(),

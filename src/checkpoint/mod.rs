@@ -54,6 +54,35 @@ pub struct StoredRun {
     pub records: Vec<Record>,
 }
 
+impl StoredRun {
+    /// Whether the run's copy of the runbook is the one `run_started` hashed (a swapped copy,
+    /// with its `runbook.sha256` recomputed, is not).
+    pub fn copy_matches_start(&self) -> bool {
+        match self.records.first().map(|r| &r.entry) {
+            Some(Entry::RunStarted { runbook_sha256, .. }) => {
+                crate::runbook::load::sha256_hex(self.runbook_text.as_bytes()) == *runbook_sha256
+            }
+            _ => false,
+        }
+    }
+
+    /// The runbook text the run goes on with: the last one a forced resume recorded, else the
+    /// run's copy.
+    pub fn current_runbook_text(&self) -> &str {
+        self.records
+            .iter()
+            .rev()
+            .find_map(|r| match &r.entry {
+                Entry::RunResumed {
+                    runbook_text: Some(t),
+                    ..
+                } => Some(t.as_str()),
+                _ => None,
+            })
+            .unwrap_or(&self.runbook_text)
+    }
+}
+
 /// One line of `drillbook runs`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {

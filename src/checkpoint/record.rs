@@ -57,6 +57,16 @@ pub enum Entry {
         /// True when `--force` accepted a changed runbook.
         #[serde(default)]
         forced: bool,
+        /// With `forced`: the runbook text the run goes on with, and its SHA-256 (the run's
+        /// own copy stays the one `run_started` hashed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        runbook_sha256: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        runbook_text: Option<String>,
+        /// Approval steps whose definition, or a dependency's, the forced runbook changed:
+        /// their earlier approvals no longer count.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reapprove: Vec<String>,
     },
     /// The step is about to do something. Without a later outcome it is in doubt.
     StepStarted {

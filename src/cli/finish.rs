@@ -35,7 +35,7 @@ pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finishe
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let runbook = crate::runbook::load_str(
         Path::new(&stored.runbook_path),
-        &stored.runbook_text,
+        stored.current_runbook_text(),
         &overrides,
     )
     .map_err(|d| d.to_string())?

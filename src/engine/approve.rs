@@ -35,10 +35,6 @@ pub async fn approve(
     approver: Identity,
 ) -> Result<(), EngineError> {
     let stored = store.load(run_id).await?;
-    let started_sha = match &stored.records[0].entry {
-        Entry::RunStarted { runbook_sha256, .. } => runbook_sha256.clone(),
-        _ => String::new(),
-    };
     // Whoever executed the run (started it, or resumed it) cannot approve it.
     let executors = executors(&stored.records);
     let mut requested = false;
@@ -49,6 +45,10 @@ pub async fn approve(
             Entry::ApprovalRequested { step: s, .. } if s == step => requested = true,
             Entry::ApprovalGranted { step: s, .. } if s == step => granted = true,
             Entry::StepSucceeded { step: s, .. } if s == step => succeeded = true,
+            // A forced resume changed the step (or what it depends on): approve it again.
+            Entry::RunResumed { reapprove, .. } if reapprove.iter().any(|s| s == step) => {
+                (requested, granted, succeeded) = (false, false, false);
+            }
             _ => {}
         }
     }
@@ -69,16 +69,11 @@ pub async fn approve(
         });
     }
     // The runbook as run says whether self-approval is allowed: the copy the run started
-    // with, as the journal's first record hashed it.
-    if crate::runbook::load::sha256_hex(stored.runbook_text.as_bytes()) != started_sha {
-        return Err(EngineError::RunbookCopyChanged {
-            run_id: run_id.to_string(),
-        });
-    }
+    // with, as the journal's first record hashed it, or the one a forced resume recorded.
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let allow_self = crate::runbook::load_str(
         std::path::Path::new(&stored.runbook_path),
-        &stored.runbook_text,
+        stored.current_runbook_text(),
         &overrides,
     )
     .map(|l| l.runbook.allow_self_approval)

@@ -48,7 +48,11 @@ fn parse(value: &str) -> Option<CrashAt> {
 fn armed() -> Option<&'static CrashAt> {
     static ARMED: OnceLock<Option<CrashAt>> = OnceLock::new();
     ARMED
-        .get_or_init(|| super::identity::test_hook(CRASH_ENV).as_deref().and_then(parse))
+        .get_or_init(|| {
+            super::identity::test_hook(CRASH_ENV)
+                .as_deref()
+                .and_then(parse)
+        })
         .as_ref()
 }
 

@@ -69,11 +69,7 @@ pub enum EngineError {
         /// `started` or `resumed`.
         how: &'static str,
     },
-    #[error(
-        "run `{run_id}`'s stored runbook does not match the SHA-256 recorded when it started\n\
-         help: the run's files were changed after it started; approve nothing and investigate"
-    )]
-    RunbookCopyChanged { run_id: String },
+
     #[error(
         "run `{run_id}` is still in progress (its journal has no pause or end)\nhelp: wait for \
          it to pause at the approval; if its process died, `drillbook resume {run_id}` first"

@@ -61,6 +61,55 @@ pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
         })
 }
 
+/// Approval steps of `after` that must be approved again after a forced resume: new ones, and
+/// those whose definition (action, parameters, dependencies, Region, role) or any transitive
+/// dependency's differs from `before`.
+fn changed_approvals(before: &Runbook, after: &Runbook) -> Vec<String> {
+    let def =
+        |s: &crate::runbook::Step| serde_json::json!([s.action, s.with, s.needs, s.region, s.role]);
+    let old: HashMap<&str, serde_json::Value> = before
+        .steps
+        .iter()
+        .chain(&before.finally)
+        .map(|s| (s.id.as_str(), def(s)))
+        .collect();
+    let steps: HashMap<&str, &crate::runbook::Step> = after
+        .steps
+        .iter()
+        .chain(&after.finally)
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    fn changed<'a>(
+        id: &'a str,
+        steps: &HashMap<&'a str, &'a crate::runbook::Step>,
+        old: &HashMap<&str, serde_json::Value>,
+        def: &dyn Fn(&crate::runbook::Step) -> serde_json::Value,
+        memo: &mut HashMap<&'a str, bool>,
+    ) -> bool {
+        if let Some(&c) = memo.get(id) {
+            return c;
+        }
+        memo.insert(id, false); // the graph is acyclic; this only guards the recursion
+        let Some(s) = steps.get(id) else {
+            return true;
+        };
+        let c = old.get(id) != Some(&def(s))
+            || s.needs.iter().any(|n| changed(n, steps, old, def, memo));
+        memo.insert(id, c);
+        c
+    }
+    let mut memo = HashMap::new();
+    let mut out: Vec<String> = after
+        .steps
+        .iter()
+        .chain(&after.finally)
+        .filter(|s| s.action == "approval" && changed(&s.id, &steps, &old, &def, &mut memo))
+        .map(|s| s.id.clone())
+        .collect();
+    out.sort();
+    out
+}
+
 /// The `accounts` guard: every step's effective account (its role's, else the caller's) must
 /// be one of the runbook's accounts. The caller's own account is checked when some AWS step
 /// runs as the caller, or when there is no AWS step at all.
@@ -298,11 +347,26 @@ impl Engine {
             } => (*mode, runbook_sha256.clone()),
             _ => unreachable!("the store checks the first record"),
         };
+        // The runbook the run goes on with: the one it started with, or the one an earlier
+        // `--force` recorded.
+        let (current_sha, current_text) = stored
+            .records
+            .iter()
+            .rev()
+            .find_map(|r| match &r.entry {
+                Entry::RunResumed {
+                    runbook_sha256: Some(sha),
+                    runbook_text: Some(text),
+                    ..
+                } => Some((sha.clone(), text.clone())),
+                _ => None,
+            })
+            .unwrap_or((started_sha, stored.runbook_text.clone()));
         let path = Path::new(&stored.runbook_path);
         let mut forced = false;
         let text = match std::fs::read(path) {
             Ok(bytes) => {
-                if crate::runbook::load::sha256_hex(&bytes) != started_sha {
+                if crate::runbook::load::sha256_hex(&bytes) != current_sha {
                     if !force {
                         return Err(EngineError::RunbookChanged {
                             run_id: run_id.to_string(),
@@ -328,8 +392,8 @@ impl Engine {
                         reason: e.to_string(),
                     });
                 }
-                forced = true;
-                stored.runbook_text.clone()
+                // The file is gone: go on with the runbook as last run (nothing changes).
+                current_text.clone()
             }
         };
         let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
@@ -339,9 +403,19 @@ impl Engine {
         self.check_implementations(runbook)?;
         let identity = self.identity_for(runbook, mode).await?;
         check_approvers(run_id, &stored.records, identity.as_ref(), runbook)?;
+        let changed = text != current_text;
+        let reapprove = if changed {
+            let before = crate::runbook::load_str(path, &current_text, &overrides)
+                .map_err(EngineError::Runbook)?
+                .runbook;
+            changed_approvals(&before, runbook)
+        } else {
+            vec![]
+        };
 
         let mut walk = Walk::new(runbook);
         let in_doubt = walk.restore(&stored.records);
+        walk.revoke(&reapprove);
         self.store
             .append(
                 run_id,
@@ -350,6 +424,9 @@ impl Engine {
                     host: host_name(),
                     in_doubt,
                     forced,
+                    runbook_sha256: changed.then(|| loaded.sha256.clone()),
+                    runbook_text: changed.then(|| text.clone()),
+                    reapprove,
                 }],
             )
             .await?;
@@ -582,6 +659,7 @@ impl Walk {
                 Entry::ApprovalGranted { step, approver, .. } => {
                     self.granted.insert(step.clone(), approver.clone());
                 }
+                Entry::RunResumed { reapprove, .. } => self.revoke(reapprove),
                 _ => {}
             }
         }
@@ -600,6 +678,18 @@ impl Walk {
             .collect();
         in_doubt.sort();
         in_doubt
+    }
+
+    /// Approval steps whose earlier approval no longer counts: asked again.
+    fn revoke(&mut self, steps: &[String]) {
+        for step in steps {
+            if let Some(&i) = self.index.get(step) {
+                self.status[i] = Status::Pending;
+            }
+            self.outputs.remove(step);
+            self.requested.remove(step);
+            self.granted.remove(step);
+        }
     }
 
     fn awaiting(&self) -> Vec<(String, String)> {

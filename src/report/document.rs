@@ -434,6 +434,7 @@ impl RunDocument {
                     host,
                     in_doubt,
                     forced,
+                    ..
                 } => {
                     for step in in_doubt {
                         let g = gathered.entry(step).or_default();

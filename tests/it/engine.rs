@@ -427,14 +427,27 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     };
     std::fs::write(run_dir.join("runbook.sha256"), format!("{sha}\n")).unwrap();
     let o = d.run_as(alice, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is not the runbook `run_started` hashed"),
+        "{}",
+        stderr(&o)
+    );
+    // Every reader refuses the swapped copy, not only `approve`.
+    let o = d.run_as(bob, &["report", &id]);
     assert_ne!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(d.records(&id).len(), n, "nothing journaled");
+    assert!(
+        stderr(&o).contains("is not the runbook `run_started` hashed"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(run_dir.join("runbook.yaml"), gate).unwrap();
     let sha = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(gate.as_bytes()))
     };
     std::fs::write(run_dir.join("runbook.sha256"), format!("{sha}\n")).unwrap();
+    assert_eq!(d.records(&id).len(), n, "nothing journaled");
 
     // Bob approves; Bob may not then resume it himself (he would have approved his own run).
     let o = d.run_as(bob, &["approve", &id, "gate"]);
@@ -446,6 +459,76 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
         "{}",
         stderr(&o)
     );
+    let o = d.run_as(alice, &["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));
+}
+
+/// `resume --force` with a changed runbook records the new text and hash, and asks again for
+/// any approval whose step, or a step it depends on, changed: an approval given for one
+/// runbook does not carry over to another.
+#[test]
+fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals() {
+    let d = Dir::new();
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    let v1 = "version: 1\nname: gate3\nsteps:\n  - id: prepare\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [prepare]\n    with: { message: switch DNS? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
+    let rb = d.write("rb.yaml", v1);
+    let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let id = d.run_ids().remove(0);
+    let o = d.run_as(bob, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // After the approval, what the gate depends on changes.
+    let v2 = v1.replace(
+        "duration: 0s }\n  - id: gate",
+        "duration: 1s }\n  - id: gate",
+    );
+    assert_ne!(v2, v1);
+    std::fs::write(&rb, &v2).unwrap();
+    let o = d.run_as(alice, &["resume", &id]);
+    assert_eq!(
+        code(&o),
+        2,
+        "a changed runbook needs --force: {}",
+        stderr(&o)
+    );
+    let o = d.run_as(alice, &["resume", &id, "--force"]);
+    assert_eq!(code(&o), 3, "the gate is asked again: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("awaits approval of `gate`"),
+        "{}",
+        stderr(&o)
+    );
+    let recs = d.records(&id);
+    let forced = recs
+        .iter()
+        .find_map(|r| match &r.entry {
+            Entry::RunResumed {
+                forced: true,
+                runbook_sha256,
+                runbook_text,
+                reapprove,
+                ..
+            } => Some((
+                runbook_sha256.clone(),
+                runbook_text.clone(),
+                reapprove.clone(),
+            )),
+            _ => None,
+        })
+        .expect("a forced resume record");
+    assert_eq!(forced.1.as_deref(), Some(v2.as_str()));
+    assert_eq!(forced.0.unwrap().len(), 64);
+    assert_eq!(forced.2, ["gate"]);
+    assert_eq!(
+        succeeded_counts(&recs).get("b"),
+        None,
+        "nothing past the gate ran"
+    );
+    // A new approval, for the new runbook, lets it go on; the next resume needs no --force.
+    let o = d.run_as(bob, &["approve", &id, "gate"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = d.run_as(alice, &["resume", &id]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));
