@@ -269,6 +269,8 @@ fn main() {
         _ => {}
     }
 
+    adversarial(&bin);
+
     // In process: what the plan itself costs, apart from loading and printing.
     let loaded = drillbook::runbook::load_file(Path::new(&path), &[]).expect("load runbook");
     let runbook = &loaded.runbook;
@@ -310,4 +312,70 @@ fn main() {
         render::short_duration(plan.makespan()),
         plan.critical_path().len()
     );
+}
+
+/// Inputs shaped to exhaust a validator (issue 14), each within the 4 MiB file limit: target
+/// under 2 s and 300 MB for each, whatever its verdict (valid or not).
+fn adversarial(bin: &Path) {
+    const LIMIT: usize = 4 * 1024 * 1024 - 4096;
+    let head = "version: 1\nname: adversarial\ndefaults: { region: eu-west-1 }\n";
+    let producer = "  - id: s0\n    action: kms.assert_replica\n    with: { key: alias/k }\n";
+    let mut shapes: Vec<(&str, String)> = Vec::new();
+    // 1. One value with as many `{{ steps.s0.key_arn }}` as fit.
+    let r = "{{ steps.s0.key_arn }}";
+    let n = (LIMIT - 400) / r.len();
+    shapes.push((
+        "one value, ~170k refs to one step",
+        format!(
+            "{head}steps:\n{producer}  - id: s1\n    action: kms.verify_crypto\n    needs: [s0]\n    with:\n      key: \"{}\"\n",
+            r.repeat(n)
+        ),
+    ));
+    // 2. A chain of steps, each using the first step's output (deep ancestor searches).
+    let mut chain = format!("{head}steps:\n{producer}");
+    let mut i = 1;
+    loop {
+        let step = format!(
+            "  - id: s{i}\n    action: kms.verify_crypto\n    needs: [s{}]\n    with: {{ key: \"{r}\" }}\n",
+            i - 1
+        );
+        if chain.len() + step.len() > LIMIT {
+            break;
+        }
+        chain.push_str(&step);
+        i += 1;
+    }
+    shapes.push(("a chain of ~25k steps, each using s0's output", chain));
+    // 3. A large variable repeated: renders to gigabytes unless bounded.
+    let big = "x".repeat(1024 * 1024);
+    let mut explode = format!("{head}vars: {{ big: \"{big}\" }}\nsteps:\n");
+    let mut k = 0;
+    while explode.len() + 60 < LIMIT {
+        let _ = write!(
+            explode,
+            "  - id: w{k}\n    action: wait\n    with: {{ duration: \"{{{{ vars.big }}}}\" }}\n"
+        );
+        k += 1;
+    }
+    shapes.push(("a 1 MiB variable used by every step", explode));
+
+    println!();
+    println!(
+        "{:<48} {:>8} {:>11} {:>10} {:>6}",
+        "adversarial validate (4 MiB inputs)", "exit", "wall", "peak RSS", ""
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in shapes {
+        let path = dir.path().join("adversarial.yaml");
+        std::fs::write(&path, &text).expect("write");
+        let r = run_once(bin, &["validate", path.to_str().unwrap()]);
+        let ok = r.wall < Duration::from_secs(2) && r.max_rss_kb < 300 * 1024;
+        println!(
+            "{name:<48} {:>8} {:>11} {:>7} MB {:>6}",
+            r.code,
+            ms(r.wall),
+            r.max_rss_kb / 1024,
+            verdict(ok)
+        );
+    }
 }

@@ -31,6 +31,33 @@ pub enum TemplateError {
     UndefinedVar { name: String, start: usize },
     #[error("unknown output `{output}` of step `{step}`")]
     MissingOutput { step: String, output: String },
+    #[error(
+        "this value renders to {size} bytes, more than the limit of {} KiB per value",
+        MAX_RENDERED_VALUE / 1024
+    )]
+    TooLarge { size: usize },
+}
+
+/// The most one rendered value may hold: templates repeating a large variable cannot make
+/// drillbook allocate without bound (a 4 MiB runbook could otherwise ask for gigabytes).
+pub const MAX_RENDERED_VALUE: usize = 1024 * 1024;
+
+/// The length `s` renders to with `ctx` (unknown references count as left in place), without
+/// building it.
+pub fn rendered_len(s: &str, placeholders: &[Placeholder], ctx: &Context<'_>) -> usize {
+    let mut size = s.len();
+    for p in placeholders {
+        let value = match &p.reference {
+            Ref::Var(name) => ctx.vars.and_then(|v| v.get(name)).map(String::len),
+            Ref::RunId => ctx.run_id.map(str::len),
+            Ref::StepOutput { step, output } => ctx
+                .outputs
+                .and_then(|all| all.get(step).and_then(|o| o.get(output)))
+                .map(String::len),
+        };
+        size = (size - (p.end - p.start)) + value.unwrap_or(p.end - p.start);
+    }
+    size
 }
 
 /// Finds every placeholder in `s`.
@@ -90,7 +117,11 @@ pub fn render(s: &str, ctx: &Context<'_>) -> Result<String, TemplateError> {
     if placeholders.is_empty() {
         return Ok(s.to_string());
     }
-    let mut out = String::with_capacity(s.len());
+    let size = rendered_len(s, &placeholders, ctx);
+    if size > MAX_RENDERED_VALUE {
+        return Err(TemplateError::TooLarge { size });
+    }
+    let mut out = String::with_capacity(size);
     let mut last = 0;
     for p in placeholders {
         out.push_str(&s[last..p.start]);

@@ -1,6 +1,6 @@
 //! From a YAML tree to a validated [`Runbook`], reporting every problem in one pass.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use petgraph::algo::tarjan_scc;
@@ -60,6 +60,24 @@ const STEP_KEYS: &[&str] = &[
 ];
 const ON_FAILURE: &[&str] = &["abort", "continue"];
 const MAX_ATTEMPTS: i64 = 100;
+/// The most all of a runbook's rendered values may hold together (each value also has
+/// `template::MAX_RENDERED_VALUE`).
+const MAX_RENDERED_TOTAL: usize = 32 * 1024 * 1024;
+
+/// The longest message a problem keeps: a value quoted in it (a megabyte of bad duration) is
+/// cut, so that reporting stays cheap whatever the input.
+const MAX_MESSAGE: usize = 400;
+
+fn shorten(message: String) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message;
+    }
+    let mut end = MAX_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &message[..end], message.len())
+}
 
 /// `did you mean `x`?` for the closest candidate, when one is close enough.
 pub fn did_you_mean<'c>(
@@ -148,6 +166,9 @@ struct V<'a> {
     problems: Vec<Problem>,
     omitted: usize,
     vars: BTreeMap<String, String>,
+    /// Bytes rendered so far, against `MAX_RENDERED_TOTAL`.
+    rendered_total: usize,
+    over_budget: bool,
 }
 
 type Field<'n> = Option<(&'n Node, &'n Node)>;
@@ -169,7 +190,7 @@ impl<'a> V<'a> {
             self.omitted += 1;
             return;
         }
-        let p = Problem::at(self.src, span, message, label, help());
+        let p = Problem::at(self.src, span, shorten(message.into()), label, help());
         self.problems.push(p);
     }
 
@@ -338,8 +359,32 @@ impl<'a> V<'a> {
             vars: Some(&self.vars),
             ..Default::default()
         };
+        // Counted before it is built: over the budget, nothing more is rendered.
+        let size = template::rendered_len(s, &placeholders, &ctx);
+        if self.rendered_total + size > MAX_RENDERED_TOTAL {
+            if !self.over_budget {
+                self.over_budget = true;
+                self.report(
+                    span,
+                    format!(
+                        "the runbook's values render to more than {} MiB in all",
+                        MAX_RENDERED_TOTAL >> 20
+                    ),
+                    "too large",
+                    || Some("use shorter variables, or fewer references to them".into()),
+                );
+            }
+            return None;
+        }
+        self.rendered_total += size;
         let rendered = match template::render(s, &ctx) {
             Ok(r) => r,
+            Err(e @ TemplateError::TooLarge { .. }) => {
+                self.report(span, e.to_string(), "too large", || {
+                    Some("use shorter variables, or fewer references to them".into())
+                });
+                return None;
+            }
             Err(e) => {
                 self.report(span, e.to_string(), "bad template", || {
                     Some("check the `{{ }}` references in this value".into())
@@ -347,6 +392,7 @@ impl<'a> V<'a> {
                 return None;
             }
         };
+
         // Variable values may themselves hold `{{ run.id }}` or `{{ steps.X.Y }}`.
         let after = match template::parse(&rendered) {
             Ok(p) => p,
@@ -1134,6 +1180,8 @@ pub(crate) fn build(
         problems: Vec::new(),
         omitted: 0,
         vars: BTreeMap::new(),
+        rendered_total: 0,
+        over_budget: false,
     };
     for dup in duplicates {
         let first_line = v.line_of(dup.first);
@@ -1648,6 +1696,28 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     let mut stamp: Vec<u32> = Vec::new();
     let mut epoch = 0u32;
     let mut queue: Vec<usize> = Vec::new();
+    // One search per (step, referenced step), however many references repeat the pair; for a
+    // step referenced from several steps, one walk down from it answers them all.
+    let mut known: HashMap<(usize, usize), bool> = HashMap::new();
+    let mut descendants: HashMap<usize, HashSet<usize>> = HashMap::new();
+    let mut refs_to: HashMap<usize, usize> = HashMap::new();
+    for (i, d) in drafts.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for r in &d.refs {
+            if let Some(&x) = index.get(r.step.as_str())
+                && seen.insert(x)
+                && x != i
+            {
+                *refs_to.entry(x).or_default() += 1;
+            }
+        }
+    }
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &j in ds {
+            dependents[j].push(i);
+        }
+    }
     for (i, d) in drafts.iter().enumerate() {
         if d.refs.is_empty() {
             continue;
@@ -1685,9 +1755,19 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
                 true // every main step has finished before cleanup starts
             } else if d.finally != drafts[x].finally {
                 false
+            } else if let Some(below) = descendants.get(&x) {
+                below.contains(&i)
+            } else if refs_to.get(&x).is_some_and(|n| *n > 1) {
+                // Referenced from several steps: find everything below it once.
+                let below = descendants_of(&dependents, x);
+                let r = below.contains(&i);
+                descendants.insert(x, below);
+                r
             } else {
-                epoch += 1;
-                is_ancestor(&deps, i, x, order.as_deref(), &mut stamp, epoch, &mut queue)
+                *known.entry((i, x)).or_insert_with(|| {
+                    epoch += 1;
+                    is_ancestor(&deps, i, x, order.as_deref(), &mut stamp, epoch, &mut queue)
+                })
             };
             if !reachable {
                 let step = r.step.clone();
@@ -1781,6 +1861,20 @@ fn topo_positions(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
         }
     }
     (next == n).then_some(pos)
+}
+
+/// Every step that depends on `x`, directly or not.
+fn descendants_of(dependents: &[Vec<usize>], x: usize) -> HashSet<usize> {
+    let mut out = HashSet::new();
+    let mut stack = vec![x];
+    while let Some(u) = stack.pop() {
+        for &w in &dependents[u] {
+            if out.insert(w) {
+                stack.push(w);
+            }
+        }
+    }
+    out
 }
 
 /// Whether `target` is a transitive dependency of `from` (search over `needs`, pruned by

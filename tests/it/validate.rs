@@ -295,3 +295,38 @@ fn validate_help_has_examples() {
     assert!(stdout.contains("Examples:"), "{stdout}");
     assert!(stdout.contains("--var"), "{stdout}");
 }
+
+/// A large variable repeated cannot make validation allocate without bound: a value is
+/// limited to 1 MiB once rendered, the whole runbook to 32 MiB, and problems quote at most a
+/// few hundred bytes of a value.
+#[test]
+fn templates_that_would_render_to_gigabytes_are_refused_cheaply() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = "x".repeat(600 * 1024);
+    let mut text = format!(
+        "version: 1\nname: explode\nvars: {{ big: \"{big}\" }}\nsteps:\n  - id: twice\n    action: wait\n    with: {{ duration: \"{{{{ vars.big }}}}{{{{ vars.big }}}}\" }}\n"
+    );
+    for k in 0..60 {
+        text.push_str(&format!(
+            "  - id: w{k}\n    action: wait\n    with: {{ duration: \"{{{{ vars.big }}}}\" }}\n"
+        ));
+    }
+    let path = dir.path().join("explode.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = drillbook(&["validate", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err:.2000}");
+    assert!(
+        err.contains("more than the limit of 1024 KiB per value"),
+        "{err:.2000}"
+    );
+    assert!(
+        err.contains("render to more than 32 MiB in all"),
+        "{err:.2000}"
+    );
+    assert!(
+        err.len() < 200_000,
+        "problems quote values briefly: {} bytes",
+        err.len()
+    );
+}
