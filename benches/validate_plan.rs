@@ -345,7 +345,7 @@ fn adversarial(bin: &Path) {
         chain.push_str(&step);
         i += 1;
     }
-    shapes.push(("a chain of ~25k steps, each using s0's output", chain));
+    shapes.push(("a chain of ~38k steps, each using s0's output", chain));
     // 3. A large variable repeated: renders to gigabytes unless bounded.
     let big = "x".repeat(1024 * 1024);
     let mut explode = format!("{head}vars: {{ big: \"{big}\" }}\nsteps:\n");
