@@ -194,9 +194,7 @@ pub(super) async fn conclude_drill(
         .collect();
     refused_calls.extend(refused_now);
     let (outputs, statuses) = step_results(&run.stored);
-    let mut objectives = run.runbook.objectives.clone();
-    objectives.rto = scenario.objectives.rto.or(objectives.rto);
-    objectives.rpo = scenario.objectives.rpo.or(objectives.rpo);
+    let objectives = scenario.objectives_over(&run.runbook.objectives);
     let verdicts = if res.mode == Mode::Execute {
         Verdicts {
             expectations: check_expectations(

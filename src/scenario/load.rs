@@ -738,9 +738,7 @@ pub fn load_runbook_at(
     let mut vars: Vec<(String, String)> = scenario.vars_at(injected_at).into_iter().collect();
     vars.extend(cli_vars.iter().cloned());
     let mut loaded = load::load_str(&scenario.runbook, &text, &vars)?;
-    let objectives = &mut loaded.runbook.objectives;
-    objectives.rto = scenario.objectives.rto.or(objectives.rto);
-    objectives.rpo = scenario.objectives.rpo.or(objectives.rpo);
+    loaded.runbook.objectives = scenario.objectives_over(&loaded.runbook.objectives);
     Ok(loaded)
 }
 

@@ -60,6 +60,15 @@ pub struct Injection {
 pub const INJECTED_AT: &str = "drill.injected_at";
 
 impl Scenario {
+    /// The objectives a drill is judged by: the scenario's, where it sets them, over the
+    /// runbook's.
+    pub fn objectives_over(&self, runbook: &Objectives) -> Objectives {
+        let mut o = runbook.clone();
+        o.rto = self.objectives.rto.or(o.rto);
+        o.rpo = self.objectives.rpo.or(o.rpo);
+        o
+    }
+
     /// The scenario's variables with `{{ drill.injected_at }}` replaced by `at` (RFC 3339).
     pub fn vars_at(&self, at: &str) -> BTreeMap<String, String> {
         self.vars

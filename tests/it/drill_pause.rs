@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::drill::text;
 use crate::support::{self, SeedOptions, Seeded, emulator, unique_prefix, vars_for};
 
 const PRIMARY: &str = "ap-southeast-2";
@@ -54,14 +55,6 @@ fn bin(dir: &Path, who: &str, location: &[String], args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The run id printed in `resume with: drillbook resume ID`.

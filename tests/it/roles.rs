@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 
+use crate::drill::text;
 use crate::support::{emulator, unique_prefix};
 
 const REGION: &str = "eu-central-1";
@@ -32,12 +33,21 @@ fn bin(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// The id of the only run in `dir`'s state directory.
+fn only_run_id(dir: &Path) -> String {
+    std::fs::read_dir(dir.join("state/runs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap()
+}
+
+/// A DynamoDB client in the caller's account (the emulator's default).
+async fn caller_dynamodb() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await)
 }
 
 /// A DynamoDB client signed with `role`'s credentials (so in its account).
@@ -134,14 +144,7 @@ async fn steps_act_in_the_roles_account_through_assume_role_with_the_runs_sessio
         &["run", rb.to_str().unwrap(), "--execute", "--yes"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .file_name()
-        .into_string()
-        .unwrap();
+    let run_id = only_run_id(dir.path());
 
     // The item is in the second account's table...
     let item = prod
@@ -156,7 +159,7 @@ async fn steps_act_in_the_roles_account_through_assume_role_with_the_runs_sessio
         Some(&AttributeValue::S("recovered".into()))
     );
     // ... and the caller's account has no such table: nothing ran as the caller.
-    let caller = aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await);
+    let caller = caller_dynamodb().await;
     assert!(
         caller
             .describe_table()
@@ -270,11 +273,7 @@ async fn credentials_that_expire_mid_run_pause_it_and_resume_finishes_it() {
     let p = unique_prefix("expiring");
     let key = format!("AKIA{}", p.to_uppercase().replace(['-', '_'], ""));
     let table = format!("{p}orders");
-    create_table(
-        &aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await),
-        &table,
-    )
-    .await;
+    create_table(&caller_dynamodb().await, &table).await;
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.yaml");
     std::fs::write(
@@ -327,14 +326,7 @@ steps:
     assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(all.contains("expired, missing or not valid"), "{all}");
     assert!(all.contains("aws sso login --profile oncall-prod"), "{all}");
-    let run_id = std::fs::read_dir(dir.path().join("state/runs"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .file_name()
-        .into_string()
-        .unwrap();
+    let run_id = only_run_id(dir.path());
     assert!(all.contains(&format!("drillbook resume {run_id}")), "{all}");
     let journal = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(
@@ -438,12 +430,10 @@ steps:
     );
     assert!(all.contains("allow ap-southeast-6"), "{all}");
     // The dry run went on: the independent step ran.
-    let journal = std::fs::read_dir(dir.path().join("state/runs"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
+    let journal = dir
         .path()
+        .join("state/runs")
+        .join(only_run_id(dir.path()))
         .join("journal.jsonl");
     let journal = std::fs::read_to_string(journal).unwrap();
     assert!(
@@ -463,11 +453,7 @@ async fn changes_are_journaled_with_request_ids_and_verify_evidence_finds_them_i
     let prod_table = format!("{p}prod");
     let own_table = format!("{p}own");
     create_table(&dynamodb_as(&role).await, &prod_table).await;
-    create_table(
-        &aws_sdk_dynamodb::Client::new(&emulator().sdk_config(REGION).await),
-        &own_table,
-    )
-    .await;
+    create_table(&caller_dynamodb().await, &own_table).await;
     let dir = tempfile::tempdir().unwrap();
     let rb = dir.path().join("rb.yaml");
     std::fs::write(
