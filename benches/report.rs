@@ -126,10 +126,12 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
         vars: Default::default(),
         accounts: Default::default(),
         allow_self_approval: false,
+        approvers: Default::default(),
         steps,
         finally: vec![],
     };
     let run = StoredRun {
+        head_sha256: String::new(),
         run_id: "bench".into(),
         runbook_text: String::new(),
         runbook_path: "bench.yaml".into(),

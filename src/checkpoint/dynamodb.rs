@@ -346,7 +346,7 @@ impl DynamoDbStore {
         let (records, last_hash) = verify_journal(run_id, &raw.journal)?;
         let tail = Tail {
             next_seq: records.len() as u64 + 1,
-            last_hash,
+            last_hash: last_hash.clone(),
         };
         let corrupt = |reason: &str| CheckpointError::Corrupt {
             run_id: run_id.to_string(),
@@ -381,6 +381,7 @@ impl DynamoDbStore {
             runbook_sha256,
             vars,
             records,
+            head_sha256: last_hash,
         };
         if !run.copy_matches_start() {
             return Err(corrupt(

@@ -409,7 +409,7 @@ impl FileStore {
         }
         let dir = self.run_dir(run_id);
         let bytes = read_or_not_found(&dir.join("journal.jsonl"), run_id)?;
-        let (records, _) = verify_journal(run_id, &bytes)?;
+        let (records, head_sha256) = verify_journal(run_id, &bytes)?;
         let read = |name: &str| -> Result<String, CheckpointError> {
             let p = dir.join(name);
             std::fs::read_to_string(&p).map_err(io_err(&p))
@@ -444,6 +444,7 @@ impl FileStore {
             runbook_sha256,
             vars,
             records,
+            head_sha256,
         };
         if !run.copy_matches_start() {
             return Err(CheckpointError::Corrupt {

@@ -52,6 +52,8 @@ pub struct StoredRun {
     pub runbook_sha256: String,
     pub vars: BTreeMap<String, String>,
     pub records: Vec<Record>,
+    /// Hex SHA-256 of the journal's last line: the `prev` the next record carries.
+    pub head_sha256: String,
 }
 
 impl StoredRun {

@@ -26,6 +26,17 @@ pub struct Record {
     pub entry: Entry,
 }
 
+/// An approval signed by the approver's own key (`drillbook approve --sign-with`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedApproval {
+    /// The exact JSON text that was signed (`crate::evidence::approval::Statement`).
+    pub statement: String,
+    pub signer: crate::evidence::SignerInfo,
+    /// Base64 of the signature over the bytes of `statement`.
+    pub signature: String,
+}
+
 /// What a record says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -120,6 +131,10 @@ pub enum Entry {
         approver: Identity,
         #[serde(default)]
         comment: String,
+        /// The approver's signed statement; `None` for an unsigned approval (accepted only
+        /// when the runbook sets `approvers: { allow_unsigned: true }`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed: Option<SignedApproval>,
     },
     /// The run stopped but can be resumed (approval pending, Ctrl-C).
     RunPaused {

@@ -57,7 +57,14 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> ExitCode {
             return ExitCode::Invalid;
         }
     };
-    match evidence::verify_with(&args.dir, &VerifyOptions { trusted_key }) {
+    let kms_keys = approval_kms_keys(&args);
+    match evidence::verify_with(
+        &args.dir,
+        &VerifyOptions {
+            trusted_key,
+            kms_keys,
+        },
+    ) {
         Ok(report) => {
             print!("{}", render_report(&report));
             if !report.intact() {
@@ -73,6 +80,26 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> ExitCode {
             ExitCode::Invalid
         }
     }
+}
+
+/// The public keys of the KMS keys that signed the run's approvals, fetched with the caller's
+/// credentials (`--profile`). Nothing is fetched when no approval was signed with KMS.
+fn approval_kms_keys(args: &VerifyEvidenceArgs) -> evidence::approval::KmsKeys {
+    let arns = evidence::approval::kms_keys_in(&args.dir);
+    if arns.is_empty() {
+        return Default::default();
+    }
+    let Ok(rt) = super::run::runtime() else {
+        return Default::default();
+    };
+    rt.block_on(async {
+        let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
+            profile: args.profile.clone(),
+            ..Default::default()
+        })
+        .await;
+        evidence::approval::fetch_kms_keys(&aws, &arns).await
+    })
 }
 
 /// `--cloudtrail`: each recorded change looked up in CloudTrail.
@@ -200,6 +227,21 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
                 "  note:      the signer's key was not pinned; pass --public-key FILE to prove who signed\n",
             );
         }
+    }
+    for a in &report.approvals {
+        let how = match &a.standing {
+            crate::evidence::approval::Standing::Signed { signer } => {
+                format!("signed with {signer}, trusted")
+            }
+            crate::evidence::approval::Standing::Unsigned => {
+                "UNSIGNED (the runbook accepts unsigned approvals)".to_string()
+            }
+            crate::evidence::approval::Standing::Refused { reason } => reason.clone(),
+        };
+        out.push_str(&format!(
+            "  approval:  `{}` by {}: {how}\n",
+            a.step, a.approver
+        ));
     }
     out.push_str(&format!(
         "  sealed:    {} by drillbook {}\n",

@@ -52,6 +52,14 @@ pub enum Command {
     /// Continue an interrupted, paused or failed run.
     Resume(ResumeArgs),
     /// Approve a pending `approval` step of a run.
+    #[command(after_help = "\
+Examples:
+  drillbook evidence keygen ~/.drillbook/approver.key     # once; put approver.key.pub in the runbook's approvers.keys
+  drillbook approve 20261203-101500-ab12 gate --sign-with ed25519:$HOME/.drillbook/approver.key --comment 'dashboards green'
+  drillbook approve 20261203-101500-ab12 gate --sign-with kms:alias/dr-approver@eu-west-1 --state 'dynamodb://drillbook-state?region=eu-west-1'
+
+The approval is refused (exit 2) when you started or resumed the run, or when the runbook's
+`approvers:` would not count it (unsigned, or not a key it trusts for you).")]
     Approve(ApproveArgs),
     /// List past runs.
     Runs(RunsArgs),
@@ -242,6 +250,11 @@ pub struct ApproveArgs {
     /// A note kept with the approval.
     #[arg(long, default_value = "")]
     pub comment: String,
+    /// Sign the approval with your own key: `ed25519:KEY_FILE` (from `drillbook evidence
+    /// keygen`) or `kms:KEY` (an asymmetric ECC_NIST_P256 SIGN_VERIFY key you may use; alias,
+    /// key id or ARN, `@REGION` optional). The runbook's `approvers.keys` must list it.
+    #[arg(long, value_name = "SIGNER")]
+    pub sign_with: Option<String>,
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).

@@ -240,6 +240,7 @@ fn runbook_of(run: &StoredRun) -> Runbook {
                 vars: run.vars.clone(),
                 accounts: Default::default(),
                 allow_self_approval: false,
+                approvers: Default::default(),
                 steps: vec![],
                 finally: vec![],
             }

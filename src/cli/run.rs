@@ -485,12 +485,36 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
 }
 
 pub(super) fn approve(args: ApproveArgs) -> ExitCode {
+    let signer = match args
+        .sign_with
+        .as_deref()
+        .map(crate::evidence::Signer::parse)
+    {
+        None => crate::evidence::Signer::None,
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            eprintln!(
+                "error: {e}\nhelp: use `--sign-with ed25519:KEY_FILE` or `--sign-with kms:alias/NAME`"
+            );
+            return ExitCode::Invalid;
+        }
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
     };
     rt.block_on(async {
-        let aws = aws_for(None, Mode::Execute, &args.profile).await;
+        // A KMS signature is made through the approver's own credentials.
+        let aws = match signer {
+            crate::evidence::Signer::Kms { .. } => Arc::new(
+                Aws::load(AwsOptions {
+                    profile: args.profile.clone(),
+                    ..Default::default()
+                })
+                .await,
+            ),
+            _ => aws_for(None, Mode::Execute, &args.profile).await,
+        };
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         let approver = match caller_identity(&aws, &region).await {
             Ok(i) => i,
@@ -503,16 +527,28 @@ pub(super) fn approve(args: ApproveArgs) -> ExitCode {
                 return ExitCode::Invalid;
             }
         };
-        match crate::engine::approve(store.as_ref(), &args.run_id, &args.step, &args.comment, approver.clone())
-            .await
+        match crate::engine::approve(
+            store.as_ref(),
+            &aws,
+            &args.run_id,
+            &args.step,
+            &args.comment,
+            approver.clone(),
+            &signer,
+        )
+        .await
         {
             Ok(()) => {
                 let location = match &args.state {
                     Some(u) => format!(" --state '{u}'"),
                     None => state_dir_flag(&args.state_dir),
                 };
+                let how = match &signer {
+                    crate::evidence::Signer::None => "unsigned".to_string(),
+                    s => format!("signed with {s}"),
+                };
                 eprintln!(
-                    "approved `{}` of run {} as {}\ncontinue the run with:\n  drillbook resume {}{location}",
+                    "approved `{}` of run {} as {} ({how})\ncontinue the run with:\n  drillbook resume {}{location}",
                     args.step,
                     args.run_id,
                     approver.arn,

@@ -75,6 +75,17 @@ pub enum EngineError {
          it to pause at the approval; if its process died, `drillbook resume {run_id}` first"
     )]
     RunInProgress { run_id: String },
+    #[error(
+        "the approval of step `{step}` in run `{run_id}` does not count: {reason}\nhelp: {help}"
+    )]
+    ApprovalNotTrusted {
+        run_id: String,
+        step: String,
+        reason: String,
+        help: String,
+    },
+    #[error("cannot sign the approval: {0}")]
+    Signing(crate::evidence::EvidenceError),
     #[error("step `{step}` of the runbook uses action `{action}`, which has no implementation")]
     NoImplementation { step: String, action: String },
 }
@@ -87,6 +98,7 @@ impl EngineError {
             EngineError::Checkpoint(CheckpointError::Io { .. })
                 | EngineError::Checkpoint(CheckpointError::Store(_))
                 | EngineError::Identity(_)
+                | EngineError::Signing(_)
         )
     }
 }

@@ -99,11 +99,17 @@ fn changed_approvals(before: &Runbook, after: &Runbook) -> Vec<String> {
         c
     }
     let mut memo = HashMap::new();
+    // Whom the runbook trusts changed: no earlier approval counts.
+    let trust_changed = before.approvers != after.approvers
+        || before.allow_self_approval != after.allow_self_approval;
     let mut out: Vec<String> = after
         .steps
         .iter()
         .chain(&after.finally)
-        .filter(|s| s.action == "approval" && changed(&s.id, &steps, &old, &def, &mut memo))
+        .filter(|s| {
+            s.action == "approval"
+                && (trust_changed || changed(&s.id, &steps, &old, &def, &mut memo))
+        })
         .map(|s| s.id.clone())
         .collect();
     out.sort();
@@ -250,6 +256,53 @@ impl Engine {
         };
         check_accounts(runbook, &id)?;
         Ok(Some(id))
+    }
+
+    /// Refuses a resume past an approval that does not count under the runbook's
+    /// `approvers:` (forged, untrusted, unsigned without the opt-in), and past an approval step
+    /// the journal says passed with no approval at all. Approvals a forced resume revokes now
+    /// (`revoking`) no longer gate anything and are not judged.
+    async fn check_approvals(
+        &self,
+        run_id: &str,
+        records: &[crate::checkpoint::Record],
+        runbook: &Runbook,
+        revoking: &[String],
+    ) -> Result<(), EngineError> {
+        use crate::evidence::approval;
+        let refuse = |step: &str, reason: String| EngineError::ApprovalNotTrusted {
+            run_id: run_id.to_string(),
+            step: step.to_string(),
+            reason,
+            help: "the run stops here: find out who wrote this record (the journal's host and \
+                   time, CloudTrail for the DynamoDB store), and start a new run"
+                .into(),
+        };
+        let approval_steps: Vec<&str> = runbook
+            .steps
+            .iter()
+            .chain(&runbook.finally)
+            .filter(|s| s.action == "approval" && !revoking.contains(&s.id))
+            .map(|s| s.id.as_str())
+            .collect();
+        if let Some((seq, step)) = approval::unapproved_passes(records, &approval_steps).first() {
+            return Err(refuse(
+                step,
+                format!("journal record {seq} passes the step, but nobody approved it"),
+            ));
+        }
+        let live = approval::live_approvals(records, revoking);
+        let kms =
+            approval::fetch_kms_keys(&self.aws, &approval::kms_keys_to_fetch(records, &live)).await;
+        for g in live {
+            if let approval::Standing::Refused { reason } =
+                approval::check(run_id, records, g, &runbook.approvers, &kms)
+                && let Entry::ApprovalGranted { step, .. } = &records[g].entry
+            {
+                return Err(refuse(step, reason));
+            }
+        }
+        Ok(())
     }
 
     fn check_implementations(&self, runbook: &Runbook) -> Result<(), EngineError> {
@@ -412,6 +465,9 @@ impl Engine {
         } else {
             vec![]
         };
+
+        self.check_approvals(run_id, &stored.records, runbook, &reapprove)
+            .await?;
 
         let mut walk = Walk::new(runbook);
         let in_doubt = walk.restore(&stored.records);

@@ -225,6 +225,7 @@ fn loaded(steps: Vec<Step>, finally: Vec<Step>) -> Loaded {
             vars: BTreeMap::new(),
             accounts: BTreeMap::new(),
             allow_self_approval: false,
+            approvers: Default::default(),
             steps,
             finally,
         },

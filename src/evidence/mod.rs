@@ -2,6 +2,7 @@
 //! every file and the head of the journal's hash chain, signed with an Ed25519 key file or an
 //! AWS KMS asymmetric key. [`seal`] writes it, [`verify`] checks it. See `docs/evidence.md`.
 
+pub mod approval;
 pub mod cloudtrail;
 mod error;
 mod journal;
@@ -16,6 +17,7 @@ pub use manifest::{
     SIGNING_PREFIX, SignerInfo, canonical_body, signing_message,
 };
 pub use seal::{seal, seal_with_aws};
+pub(crate) use signer::prepare as prepare_signer;
 pub use signer::{
     Signer, TrustedKey, generate_ed25519_key, load_ed25519_key, public_key_path, verify_signature,
 };

@@ -22,6 +22,9 @@ use super::signer::{TrustedKey, verify_signature};
 pub struct VerifyOptions {
     /// The public key the manifest must be signed with (`--public-key`).
     pub trusted_key: Option<TrustedKey>,
+    /// Public keys of the KMS keys that signed approvals (GetPublicKey; see
+    /// [`super::approval::kms_keys_in`]). A KMS-signed approval without its key here fails.
+    pub kms_keys: super::approval::KmsKeys,
 }
 
 /// The signature's verdict.
@@ -70,6 +73,13 @@ pub enum Problem {
     Signature { reason: String },
     /// Signed, but not with the key the auditor trusts.
     UntrustedKey { expected: String, found: String },
+    /// An approval that does not count under the runbook's `approvers:`.
+    Approval {
+        seq: u64,
+        step: String,
+        approver: String,
+        reason: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -109,6 +119,15 @@ impl fmt::Display for Problem {
             }
             Problem::JournalHead { reason } => write!(f, "{JOURNAL_FILE}: {reason}"),
             Problem::Signature { reason } => write!(f, "signature: {reason}"),
+            Problem::Approval {
+                seq,
+                step,
+                approver,
+                reason,
+            } => write!(
+                f,
+                "{JOURNAL_FILE} record {seq}: approval of `{step}` by `{approver}` does not count: {reason}"
+            ),
             Problem::UntrustedKey { expected, found } => write!(
                 f,
                 "signature: made with {found}, not with the trusted key {expected}"
@@ -128,8 +147,10 @@ pub struct VerifyReport {
     pub signature: SignatureStatus,
     /// Whether the signer's key was compared with a trusted key (`--public-key`).
     pub key_pinned: bool,
-    /// Everything wrong, in order: manifest, files (by path), journal, signature.
+    /// Everything wrong, in order: manifest, files (by path), journal, signature, approvals.
     pub problems: Vec<Problem>,
+    /// Every approval in the journal, judged against the runbook's `approvers:`.
+    pub approvals: Vec<super::approval::Checked>,
 }
 
 impl VerifyReport {
@@ -158,6 +179,7 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, 
         signature: SignatureStatus::NotChecked,
         key_pinned: false,
         problems: Vec::new(),
+        approvals: Vec::new(),
     };
     let bytes = match std::fs::read(&manifest_path) {
         Ok(b) => b,
@@ -210,8 +232,37 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, 
     check_files(dir, &manifest, &mut report);
     check_journal(dir, &manifest, &mut report);
     check_signature(&value, &manifest, options, &mut report);
+    check_approvals(dir, options, &mut report);
     report.manifest = Some(manifest);
     Ok(report)
+}
+
+/// Every approval re-checked: signature, signer, statement, trust (see [`super::approval`]).
+fn check_approvals(dir: &Path, options: &VerifyOptions, report: &mut VerifyReport) {
+    use super::approval::Standing;
+    match super::approval::check_evidence(dir, &options.kms_keys) {
+        Ok(Some(checked)) => {
+            for c in &checked {
+                if let Standing::Refused { reason } = &c.standing {
+                    report.problems.push(Problem::Approval {
+                        seq: c.seq,
+                        step: c.step.clone(),
+                        approver: c.approver.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            report.approvals = checked;
+        }
+        Ok(None) => {}
+        // A broken journal is already reported; a runbook that no longer loads is not.
+        Err(reason) => report.problems.push(Problem::Approval {
+            seq: 0,
+            step: "-".into(),
+            approver: "-".into(),
+            reason: format!("approvals cannot be checked: {reason}"),
+        }),
+    }
 }
 
 /// What is on disk at a path.

@@ -33,6 +33,7 @@ pub(crate) fn runbook(steps: Vec<Step>, finally: Vec<Step>, rto_secs: Option<u64
         vars: BTreeMap::new(),
         accounts: BTreeMap::new(),
         allow_self_approval: false,
+        approvers: Default::default(),
         steps,
         finally,
     }

@@ -220,6 +220,10 @@ pub struct ApprovalRow {
     pub approver: Option<Identity>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// The key the approval was signed with (`ed25519 key HEX`, `KMS key ARN`); `None` for an
+    /// unsigned approval. Whether the runbook trusts it is `verify-evidence`'s to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_with: Option<String>,
 }
 
 /// A failed attempt that was retried.
@@ -487,11 +491,13 @@ impl RunDocument {
                     granted_at: None,
                     approver: None,
                     comment: String::new(),
+                    signed_with: None,
                 }),
                 Entry::ApprovalGranted {
                     step,
                     approver,
                     comment,
+                    signed,
                 } => {
                     let row = match approvals
                         .iter_mut()
@@ -507,6 +513,7 @@ impl RunDocument {
                                 granted_at: None,
                                 approver: None,
                                 comment: String::new(),
+                                signed_with: None,
                             });
                             approvals.last_mut().expect("just pushed")
                         }
@@ -514,6 +521,9 @@ impl RunDocument {
                     row.granted_at = Some(rec.at);
                     row.approver = Some(approver.clone());
                     row.comment = comment.clone();
+                    row.signed_with = signed
+                        .as_ref()
+                        .map(|s| crate::evidence::approval::describe(&s.signer));
                 }
                 Entry::DrillJudged {
                     scenario,
@@ -961,6 +971,7 @@ mod tests {
 
     fn run(entries: Vec<(i64, Entry)>) -> StoredRun {
         StoredRun {
+            head_sha256: String::new(),
             run_id: "r1".into(),
             runbook_text: String::new(),
             runbook_path: "rb.yaml".into(),

@@ -698,7 +698,15 @@ fn approvals(o: &mut String, doc: &RunDocument) {
             inline(&a.message),
             when(&a.requested_at),
             match &a.approver {
-                Some(i) => format!("<code>{}</code><br>account {}", e(&i.arn), e(&i.account)),
+                Some(i) => format!(
+                    "<code>{}</code><br>account {}<br>{}",
+                    e(&i.arn),
+                    e(&i.account),
+                    match &a.signed_with {
+                        Some(k) => format!("signed with {}", e(k)),
+                        None => "<strong>unsigned</strong>".to_string(),
+                    }
+                ),
                 None => pill(None, "pending"),
             },
             when(&a.granted_at),

@@ -274,7 +274,15 @@ pub fn render(doc: &RunDocument) -> String {
                 cell(&a.message),
                 a.approver
                     .as_ref()
-                    .map(|i| format!("{} (account {})", code(&i.arn), cell(&i.account)))
+                    .map(|i| format!(
+                        "{} (account {}), {}",
+                        code(&i.arn),
+                        cell(&i.account),
+                        a.signed_with
+                            .as_ref()
+                            .map(|k| format!("signed with {}", cell(k)))
+                            .unwrap_or_else(|| "**unsigned**".into())
+                    ))
                     .unwrap_or_else(|| "pending".into()),
                 when(&a.granted_at),
                 if a.comment.is_empty() {

@@ -880,6 +880,7 @@ finally:
             })
             .collect();
         StoredRun {
+            head_sha256: String::new(),
             run_id: "r1".into(),
             runbook_text: RUNBOOK.into(),
             runbook_path: "failover.yaml".into(),

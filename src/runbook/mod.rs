@@ -12,5 +12,8 @@ pub mod yaml;
 
 pub use diag::Problem;
 pub use load::{Diagnostics, Loaded, load_file, load_str, parse_var_overrides};
-pub use model::{CallTimeouts, Objectives, OnFailure, RetryPolicy, Runbook, Step};
+pub use model::{
+    ApproverKey, Approvers, CallTimeouts, Objectives, OnFailure, RetryPolicy, Runbook, Step,
+    TrustedKeyRef,
+};
 pub use validate::did_you_mean;

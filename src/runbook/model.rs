@@ -30,10 +30,128 @@ pub struct Runbook {
     /// When false (the default), an `approval` step must be approved by another identity.
     #[serde(default)]
     pub allow_self_approval: bool,
+    /// Who may approve `approval` steps, and which keys prove it.
+    #[serde(default, skip_serializing_if = "Approvers::is_empty")]
+    pub approvers: Approvers,
     pub steps: Vec<Step>,
     /// Cleanup steps, run after the graph whatever its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<Step>,
+}
+
+/// The runbook's `approvers:`: whom it trusts to pass its `approval` steps.
+///
+/// An approval counts when the approver's ARN matches `principals` (when any are listed) and
+/// the approval is signed by one of `keys` (whose own `principal`, when given, the approver's
+/// ARN must also match). Unsigned approvals count only with `allow_unsigned: true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approvers {
+    /// ARN patterns (`*` any run of characters, `?` one character).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<ApproverKey>,
+    #[serde(default)]
+    pub allow_unsigned: bool,
+}
+
+impl Approvers {
+    pub fn is_empty(&self) -> bool {
+        *self == Approvers::default()
+    }
+
+    /// Whether `arn` matches `principals` (always, when none are listed).
+    pub fn admits(&self, arn: &str) -> bool {
+        self.principals.is_empty() || self.principals.iter().any(|p| arn_matches(p, arn))
+    }
+}
+
+/// One trusted approval key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApproverKey {
+    pub key: TrustedKeyRef,
+    /// The ARN pattern of the person the key belongs to; an approval signed with it must name
+    /// a matching approver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+}
+
+/// A key written as `ed25519:HEX` (the 64 hex digits of a `KEY.pub`) or `kms:KEY_ARN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum TrustedKeyRef {
+    /// Lowercase hex of the 32-byte public key.
+    Ed25519 { public_key: String },
+    /// ARN of an AWS KMS asymmetric signing key (not an alias: an alias can be re-pointed).
+    Kms { key_arn: String },
+}
+
+impl TrustedKeyRef {
+    /// Parses `ed25519:HEX` or `kms:arn:PARTITION:kms:REGION:ACCOUNT:key/ID`.
+    pub fn parse(s: &str) -> Result<TrustedKeyRef, String> {
+        let s = s.trim();
+        if let Some(hex) = s.strip_prefix("ed25519:") {
+            let hex = hex.trim().to_ascii_lowercase();
+            if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(TrustedKeyRef::Ed25519 { public_key: hex });
+            }
+            return Err("an Ed25519 key is the 64 hex digits of the `KEY.pub` file".into());
+        }
+        if let Some(arn) = s.strip_prefix("kms:") {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let ok = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[2] == "kms"
+                && !parts[3].is_empty()
+                && parts[4].len() == 12
+                && parts[5]
+                    .strip_prefix("key/")
+                    .is_some_and(|id| !id.is_empty());
+            if ok {
+                return Ok(TrustedKeyRef::Kms {
+                    key_arn: arn.to_string(),
+                });
+            }
+            return Err(
+                "a KMS key is named by its key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias"
+                    .into(),
+            );
+        }
+        Err("expected `ed25519:HEX` or `kms:KEY_ARN`".into())
+    }
+}
+
+impl std::fmt::Display for TrustedKeyRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustedKeyRef::Ed25519 { public_key } => write!(f, "ed25519:{public_key}"),
+            TrustedKeyRef::Kms { key_arn } => write!(f, "kms:{key_arn}"),
+        }
+    }
+}
+
+/// Whether `arn` matches the pattern `pattern`: `*` stands for any run of characters (also
+/// none), `?` for one; everything else matches itself.
+pub fn arn_matches(pattern: &str, arn: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// Recovery objectives.
@@ -176,5 +294,51 @@ impl Runbook {
             .chain(&self.finally)
             .map(|s| s.id.as_str())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod approver_tests {
+    use super::*;
+
+    #[test]
+    fn arn_patterns() {
+        let role = "arn:aws:sts::222233334444:assumed-role/DrApprover/bob";
+        assert!(arn_matches(
+            "arn:aws:sts::222233334444:assumed-role/DrApprover/*",
+            role
+        ));
+        assert!(arn_matches("*", role));
+        assert!(arn_matches(
+            "arn:aws:sts::????????????:assumed-role/*/bob",
+            role
+        ));
+        assert!(!arn_matches(
+            "arn:aws:sts::222233334444:assumed-role/DrApprover",
+            role
+        ));
+        assert!(!arn_matches("arn:aws:sts::111122223333:*", role));
+        assert!(!arn_matches("", role));
+        assert!(arn_matches("a*b*c", "aXbYc"));
+        assert!(!arn_matches("a*b*c", "aXbY"));
+    }
+
+    #[test]
+    fn key_refs() {
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            TrustedKeyRef::parse(&format!("ed25519:{}", hex.to_uppercase())),
+            Ok(TrustedKeyRef::Ed25519 { public_key: hex })
+        );
+        let arn = "arn:aws:kms:us-east-1:222233334444:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(
+            TrustedKeyRef::parse(&format!("kms:{arn}"))
+                .unwrap()
+                .to_string(),
+            format!("kms:{arn}")
+        );
+        assert!(TrustedKeyRef::parse("kms:arn:aws:kms:us-east-1:222233334444:alias/x").is_err());
+        assert!(TrustedKeyRef::parse("ed25519:abcd").is_err());
+        assert!(TrustedKeyRef::parse("rsa:xyz").is_err());
     }
 }

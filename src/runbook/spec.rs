@@ -37,12 +37,51 @@ pub struct RunbookSpec {
     /// Let the identity that started the run approve its `approval` steps.
     #[serde(default)]
     pub allow_self_approval: bool,
+    /// Who may approve `approval` steps, and the keys that prove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<ApproversSpec>,
     /// The recovery steps, a dependency graph.
     #[schemars(length(min = 1))]
     pub steps: Vec<StepSpec>,
     /// Cleanup steps, run after the graph whatever its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<StepSpec>,
+}
+
+/// `approvers:`: an approval counts when the approver matches `principals` (if any) and it is
+/// signed with one of `keys`; unsigned approvals count only with `allow_unsigned: true`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproversSpec {
+    /// ARN patterns of who may approve (`*` any run of characters, `?` one character).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    /// Trusted keys: `ed25519:HEX` (a `KEY.pub`) or `kms:KEY_ARN`, or `{ key, principal }`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<ApproverKeySpec>,
+    /// Accept approvals that are not signed (reports label them unsigned).
+    #[serde(default)]
+    pub allow_unsigned: bool,
+}
+
+/// A trusted approval key, alone or bound to the principal it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ApproverKeySpec {
+    Key(
+        #[schemars(regex(
+            pattern = r"^(ed25519:[0-9a-fA-F]{64}|kms:arn:[^:]+:kms:[^:]+:[0-9]{12}:key/.+)$"
+        ))]
+        String,
+    ),
+    Bound {
+        #[schemars(regex(
+            pattern = r"^(ed25519:[0-9a-fA-F]{64}|kms:arn:[^:]+:kms:[^:]+:[0-9]{12}:key/.+)$"
+        ))]
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        principal: Option<String>,
+    },
 }
 
 /// A 12-digit AWS account id.

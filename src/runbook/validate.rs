@@ -9,7 +9,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use super::duration::parse_duration;
 use super::model::{
-    CallTimeouts, DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy, Runbook, Step,
+    ApproverKey, Approvers, CallTimeouts, DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy,
+    Runbook, Step, TrustedKeyRef,
 };
 use super::regions;
 use super::template::{self, Ref, TemplateError};
@@ -27,7 +28,10 @@ const TOP_KEYS: &[&str] = &[
     "allow_self_approval",
     "steps",
     "finally",
+    "approvers",
 ];
+const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
+const APPROVER_KEY_KEYS: &[&str] = &["key", "principal"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
 const DEFAULT_KEYS: &[&str] = &[
     "region",
@@ -612,6 +616,121 @@ impl<'a> V<'a> {
                 None
             }
         }
+    }
+
+    /// `approvers: { principals: [ARN pattern], keys: [KEY | { key: KEY, principal: ARN }],
+    /// allow_unsigned: bool }`.
+    fn approvers(&mut self, key: &Node, node: &Node) -> Approvers {
+        let mut out = Approvers::default();
+        if !self.expect_map(
+            key,
+            node,
+            "approvers",
+            "approvers: { keys: [\"ed25519:<hex of KEY.pub>\"] }",
+        ) {
+            return out;
+        }
+        let f = self.fields(node, APPROVER_KEYS, "`approvers`");
+        if let Some((k, n)) = f[0] {
+            for (item, text) in self.string_items(k, n, "approvers.principals") {
+                if let Some(p) = self.principal_pattern(item, &text) {
+                    out.principals.push(p);
+                }
+            }
+        }
+        if let Some((k, n)) = f[1] {
+            let items: Vec<&Node> = match &n.value {
+                Value::Seq(items) => items.iter().collect(),
+                _ => {
+                    self.report(n.span, "`approvers.keys` must be a list", "expected a list", || {
+                        Some("write `keys: [\"ed25519:<hex>\", { key: \"kms:<key ARN>\", principal: \"arn:...\" }]`".into())
+                    });
+                    vec![]
+                }
+            };
+            let _ = k;
+            for item in items {
+                let (key_node, principal) = if matches!(item.value, Value::Map(_)) {
+                    let kf = self.fields(item, APPROVER_KEY_KEYS, "an approver key");
+                    let principal = kf[1].and_then(|(pk, pn)| {
+                        let t = self.string(pk, pn, "approvers.keys[].principal")?;
+                        self.principal_pattern(pn, &t)
+                    });
+                    match kf[0] {
+                        Some((_, kn)) => (kn, principal),
+                        None => {
+                            self.report(item.span, "an approver key needs `key:`", "no key", || {
+                                Some("write `{ key: \"ed25519:<hex>\", principal: \"arn:...\" }`".into())
+                            });
+                            continue;
+                        }
+                    }
+                } else {
+                    (item, None)
+                };
+                let Some(text) = self.string(key_node, key_node, "approvers.keys[]") else {
+                    continue;
+                };
+                match TrustedKeyRef::parse(&text) {
+                    Ok(key) => out.keys.push(ApproverKey { key, principal }),
+                    Err(reason) => self.report(
+                        key_node.span,
+                        format!("`{}` is not an approval key", shorten(text.clone())),
+                        "not a key",
+                        || Some(reason),
+                    ),
+                }
+            }
+        }
+        if let Some((k, n)) = f[2] {
+            out.allow_unsigned = self
+                .boolean(k, n, "approvers.allow_unsigned")
+                .unwrap_or(false);
+        }
+        out
+    }
+
+    /// The items of a list of strings, each with its node.
+    fn string_items<'n>(
+        &mut self,
+        key: &'n Node,
+        node: &'n Node,
+        what: &str,
+    ) -> Vec<(&'n Node, String)> {
+        let Value::Seq(items) = &node.value else {
+            let span = if node.scalar().is_some() {
+                node.span
+            } else {
+                key.span
+            };
+            let found = node.kind_name();
+            self.report(
+                span,
+                format!("`{what}` must be a list of strings, found {found}"),
+                "expected a list",
+                || Some(format!("write `{what}: [\"...\"]`")),
+            );
+            return vec![];
+        };
+        items
+            .iter()
+            .filter_map(|i| self.string(i, i, what).map(|s| (i, s)))
+            .collect()
+    }
+
+    /// An ARN pattern: `arn:` and at least the six fields of an ARN.
+    fn principal_pattern(&mut self, node: &Node, text: &str) -> Option<String> {
+        let t = text.trim();
+        if (t.starts_with("arn:") && t.split(':').count() >= 6) || t == "*" {
+            return Some(t.to_string());
+        }
+        self.report(
+            node.span,
+            format!("`{}` is not an ARN pattern", shorten(t.to_string())),
+            "not an ARN",
+            || Some("write the approver's ARN, with `*` for any run of characters: `arn:aws:sts::222233334444:assumed-role/DrApprover/*`".into()),
+        );
+        None
     }
 
     fn boolean(&mut self, key: &Node, node: &Node, what: &str) -> Option<bool> {
@@ -1488,6 +1607,22 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         }
     }
 
+    let approvers = f[10].map(|(k, n)| v.approvers(k, n)).unwrap_or_default();
+    if approvers.keys.is_empty()
+        && !approvers.allow_unsigned
+        && let Some(d) = drafts
+            .iter()
+            .find(|d| d.action.is_some_and(|a| a.name == "approval"))
+    {
+        let id = d.name.clone();
+        v.report(
+            d.action_span.unwrap_or(d.span),
+            format!("approval step `{id}` can never be approved: the runbook trusts no approval key"),
+            "needs a trusted approver",
+            || Some("name the approvers' keys: `approvers: { keys: [\"ed25519:<64 hex digits of KEY.pub>\", \"kms:<key ARN>\"] }` (create one with `drillbook evidence keygen KEY`), or accept unsigned approvals with `approvers: { allow_unsigned: true }`".into()),
+        );
+    }
+
     let deps = graph_checks(v, &drafts);
 
     if !v.problems.is_empty() || v.omitted > 0 {
@@ -1544,6 +1679,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         vars: v.vars.clone(),
         accounts,
         allow_self_approval,
+        approvers,
         steps,
         finally,
     })

@@ -194,35 +194,35 @@ check!(
     bad_template_reference,
     1,
     format!(
-        "{HEAD}steps:\n  - id: a\n    action: approval\n    with: {{ message: \"{{{{ env.HOME }}}}\" }}\n"
+        "{HEAD}steps:\n  - id: a\n    action: approval\n    with: {{ message: \"{{{{ env.HOME }}}}\" }}\napprovers: {{ allow_unsigned: true }}\n"
     )
 );
 check!(
     unclosed_template,
     1,
     format!(
-        "{HEAD}steps:\n  - id: a\n    action: approval\n    with: {{ message: \"{{{{ vars.x\" }}\n"
+        "{HEAD}steps:\n  - id: a\n    action: approval\n    with: {{ message: \"{{{{ vars.x\" }}\napprovers: {{ allow_unsigned: true }}\n"
     )
 );
 check!(
     step_output_not_a_dependency,
     1,
     format!(
-        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    with: {{ message: \"by {{{{ steps.gate.approved_by }}}}\" }}\n"
+        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    with: {{ message: \"by {{{{ steps.gate.approved_by }}}}\" }}\napprovers: {{ allow_unsigned: true }}\n"
     )
 );
 check!(
     step_output_unknown,
     1,
     format!(
-        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    needs: [gate]\n    with: {{ message: \"by {{{{ steps.gate.approver }}}}\" }}\n"
+        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    needs: [gate]\n    with: {{ message: \"by {{{{ steps.gate.approver }}}}\" }}\napprovers: {{ allow_unsigned: true }}\n"
     )
 );
 check!(
     step_output_unknown_step,
     1,
     format!(
-        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    needs: [gate]\n    with: {{ message: \"by {{{{ steps.gat.approved_by }}}}\" }}\n"
+        "{HEAD}steps:\n  - id: gate\n    action: approval\n  - id: b\n    action: approval\n    needs: [gate]\n    with: {{ message: \"by {{{{ steps.gat.approved_by }}}}\" }}\napprovers: {{ allow_unsigned: true }}\n"
     )
 );
 check!(
@@ -464,4 +464,40 @@ fn did_you_mean_finds_near_misses_and_swapped_letters() {
         Some("did you mean `table`?")
     );
     assert_eq!(super::did_you_mean("region", keys), None);
+}
+
+check!(
+    approval_without_trusted_keys,
+    1,
+    format!("{HEAD}steps:\n  - id: gate\n    action: approval\n")
+);
+check!(
+    approvers_with_bad_entries,
+    4,
+    format!(
+        "{HEAD}approvers:\n  principals: [bob]\n  keys:\n    - \"ed25519:abcd\"\n    - key: \"kms:arn:aws:kms:eu-west-1:222233334444:alias/approver\"\nsteps:\n  - id: gate\n    action: approval\n"
+    )
+);
+#[test]
+fn approvers_are_read_with_their_keys_and_principals() {
+    let text = format!(
+        "{HEAD}approvers:\n  principals: [\"arn:aws:sts::222233334444:assumed-role/DrApprover/*\"]\n  keys:\n    - \"ed25519:{}\"\n    - key: \"kms:arn:aws:kms:eu-west-1:222233334444:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n      principal: \"arn:aws:sts::222233334444:assumed-role/DrApprover/lead\"\nsteps:\n  - id: gate\n    action: approval\n",
+        "AB".repeat(32)
+    );
+    let rb = load_str(Path::new("test.yaml"), &text, &[])
+        .unwrap()
+        .runbook;
+    let a = &rb.approvers;
+    assert!(a.admits("arn:aws:sts::222233334444:assumed-role/DrApprover/bob"));
+    assert!(!a.admits("arn:aws:iam::222233334444:user/bob"));
+    assert!(!a.allow_unsigned);
+    assert_eq!(
+        a.keys[0].key.to_string(),
+        format!("ed25519:{}", "ab".repeat(32))
+    );
+    assert_eq!(a.keys[0].principal, None);
+    assert_eq!(
+        a.keys[1].principal.as_deref(),
+        Some("arn:aws:sts::222233334444:assumed-role/DrApprover/lead")
+    );
 }

@@ -20,7 +20,8 @@ const SCENARIO: &str = "ap-southeast-2-outage";
 
 /// The shipped failover runbook with `gate` (an approval) before every step, and the shipped
 /// outage scenario moved to the PRIMARY/SECONDARY pair, written into `dir`.
-fn write_drill(dir: &Path) -> std::path::PathBuf {
+/// `approvers` (a top-level `approvers:` block) is appended to the runbook.
+fn write_drill(dir: &Path, approvers: &str) -> std::path::PathBuf {
     let runbook =
         std::fs::read_to_string(support::repo_root().join("runbooks/region-failover.yaml"))
             .unwrap();
@@ -30,6 +31,7 @@ fn write_drill(dir: &Path) -> std::path::PathBuf {
         1,
     );
     assert_ne!(gated, runbook, "the runbook's first step moved");
+    let gated = format!("{gated}{approvers}");
     std::fs::write(dir.join("gated-failover.yaml"), gated).unwrap();
     let scenario =
         std::fs::read_to_string(support::repo_root().join("scenarios/ca-central-1-outage.yaml"))
@@ -108,12 +110,71 @@ async fn key_type(seed: &Seeded, region: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Drill until the approval, approve as someone else, resume: the resumed process impairs the
-/// primary again, judges the scenario, records and seals the verdicts, and exits by them.
-async fn paused_drill_resumes_to_a_sealed_verdict(seed: &Seeded, location: Vec<String>) {
+/// How the approver signs.
+enum ApproverKey {
+    /// A key file from `drillbook evidence keygen`.
+    Ed25519,
+    /// An emulator KMS key in the secondary Region (the resumed drill impairs the primary, so
+    /// a key there could not be checked).
+    Kms,
+}
+
+/// The runbook's `approvers:` block and the approver's `--sign-with`.
+async fn approver_key(d: &Path, kind: ApproverKey) -> (String, String) {
+    match kind {
+        ApproverKey::Ed25519 => {
+            let key = d.join("approver.key");
+            let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+                .args(["evidence", "keygen"])
+                .arg(&key)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            let public =
+                std::fs::read_to_string(drillbook::evidence::public_key_path(&key)).unwrap();
+            (
+                format!("approvers:\n  keys: [\"ed25519:{}\"]\n", public.trim()),
+                format!("ed25519:{}", key.display()),
+            )
+        }
+        ApproverKey::Kms => {
+            use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+            let kms = aws_sdk_kms::Client::new(&emulator().sdk_config(SECONDARY).await);
+            let arn = kms
+                .create_key()
+                .key_usage(KeyUsageType::SignVerify)
+                .key_spec(KeySpec::EccNistP256)
+                .description("incident commander's approval key")
+                .send()
+                .await
+                .unwrap()
+                .key_metadata()
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_string();
+            (
+                format!(
+                    "approvers:\n  keys:\n    - key: \"kms:{arn}\"\n      principal: \"{APPROVER}\"\n"
+                ),
+                format!("kms:{arn}"),
+            )
+        }
+    }
+}
+
+/// Drill until the approval, approve as someone else (signed with `key`), resume: the resumed
+/// process impairs the primary again, judges the scenario, records and seals the verdicts, and
+/// exits by them.
+async fn paused_drill_resumes_to_a_sealed_verdict(
+    seed: &Seeded,
+    location: Vec<String>,
+    key: ApproverKey,
+) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let scenario = write_drill(d);
+    let (approvers, sign_with) = approver_key(d, key).await;
+    let scenario = write_drill(d, &approvers);
     let mut vars = vars_for(seed);
     vars.extend(
         [
@@ -170,6 +231,18 @@ async fn paused_drill_resumes_to_a_sealed_verdict(seed: &Seeded, location: Vec<S
     std::fs::write(&scenario, &original).unwrap();
 
     let out = bin(d, APPROVER, &location, &["approve", &id, "gate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unsigned approval does not count: {}",
+        text(&out)
+    );
+    let out = bin(
+        d,
+        APPROVER,
+        &location,
+        &["approve", &id, "gate", "--sign-with", &sign_with],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     let out = bin(d, RUNNER, &location, &["resume", &id, "--yes"]);
@@ -215,12 +288,19 @@ async fn paused_drill_resumes_to_a_sealed_verdict(seed: &Seeded, location: Vec<S
         doc.contains("promotion-deferred"),
         "the report carries the verdicts"
     );
+    // With the emulator's credentials: a KMS-signed approval is checked with GetPublicKey.
     let v = Command::new(env!("CARGO_BIN_EXE_drillbook"))
         .arg("verify-evidence")
         .arg(&report)
+        .envs(emulator().env())
         .output()
         .unwrap();
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(
+        text(&v).contains(&format!("approval:  `gate` by {APPROVER}: signed with")),
+        "{}",
+        text(&v)
+    );
     let listed = text(&bin(d, RUNNER, &location, &["runs"]));
     let row = listed.lines().find(|l| l.contains(&id)).unwrap();
     assert!(row.contains(SCENARIO) && row.contains("passed"), "{listed}");
@@ -233,7 +313,7 @@ fn pair() -> SeedOptions {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drill_paused_for_approval_resumes_as_a_drill_on_the_file_store() {
     let seed = emulator().seed_with(&unique_prefix("drill_pause"), &pair());
-    paused_drill_resumes_to_a_sealed_verdict(&seed, vec![]).await;
+    paused_drill_resumes_to_a_sealed_verdict(&seed, vec![], ApproverKey::Ed25519).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -245,5 +325,5 @@ async fn a_drill_on_the_dynamodb_store_pauses_and_resumes_under_its_lock() {
     let dir = tempfile::tempdir().unwrap();
     let out = bin(dir.path(), RUNNER, &[], &["state", "init", "--state", &url]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    paused_drill_resumes_to_a_sealed_verdict(&seed, location).await;
+    paused_drill_resumes_to_a_sealed_verdict(&seed, location, ApproverKey::Kms).await;
 }

@@ -46,6 +46,15 @@ impl Dir {
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
+    /// A command that takes no `--state-dir` (`evidence`, `verify-evidence`).
+    fn offline(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
     fn run_as(&self, arn: &str, args: &[&str]) -> Output {
         self.cmd(args)
             .env("DRILLBOOK_IDENTITY_ARN", arn)
@@ -305,7 +314,7 @@ fn a_changed_runbook_is_refused_unless_forced() {
     let d = Dir::new();
     let rb = d.write(
         "rb.yaml",
-        "version: 1\nname: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
+        "version: 1\nname: gate\napprovers: { allow_unsigned: true }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
     );
     let o = d.run_as(
         "arn:aws:iam::111122223333:user/alice",
@@ -336,7 +345,7 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
     let bob = "arn:aws:iam::111122223333:user/bob";
     let rb = d.write(
         "rb.yaml",
-        "version: 1\nname: gate\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: check the dashboards }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
+        "version: 1\nname: gate\napprovers: { allow_unsigned: true }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: check the dashboards }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
     );
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
@@ -375,7 +384,7 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let recs = d.records(&id);
     assert!(recs.iter().any(|r| matches!(&r.entry,
-        Entry::ApprovalGranted { step, approver, comment }
+        Entry::ApprovalGranted { step, approver, comment, .. }
             if step == "gate" && approver.arn == bob && comment == "dashboards green")));
     let starter = match &recs[0].entry {
         Entry::RunStarted { identity, .. } => identity.clone().unwrap().arn,
@@ -398,7 +407,7 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     let alice = "arn:aws:iam::111122223333:user/alice";
     let carol = "arn:aws:iam::111122223333:user/carol";
     let bob = "arn:aws:iam::111122223333:user/bob";
-    let gate = "version: 1\nname: gate2\nsteps:\n  - id: gate\n    action: approval\n    with: { message: go? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
+    let gate = "version: 1\nname: gate2\napprovers: { allow_unsigned: true }\nsteps:\n  - id: gate\n    action: approval\n    with: { message: go? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
     let rb = d.write("rb.yaml", gate);
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
@@ -472,7 +481,7 @@ fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals(
     let d = Dir::new();
     let alice = "arn:aws:iam::111122223333:user/alice";
     let bob = "arn:aws:iam::111122223333:user/bob";
-    let v1 = "version: 1\nname: gate3\nsteps:\n  - id: prepare\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [prepare]\n    with: { message: switch DNS? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
+    let v1 = "version: 1\nname: gate3\napprovers: { allow_unsigned: true }\nsteps:\n  - id: prepare\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [prepare]\n    with: { message: switch DNS? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
     let rb = d.write("rb.yaml", v1);
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
@@ -540,7 +549,7 @@ fn control_characters_in_runbook_text_never_reach_the_terminal() {
     let d = Dir::new();
     let rb = d.write(
         "rb.yaml",
-        "version: 1\nname: inject\nsteps:\n  - id: gate\n    action: approval\n    with: { message: \"check\\r\\e[32mAPPROVED\\e[0m\" }\n",
+        "version: 1\nname: inject\napprovers: { allow_unsigned: true }\nsteps:\n  - id: gate\n    action: approval\n    with: { message: \"check\\r\\e[32mAPPROVED\\e[0m\" }\n",
     );
     let o = d.run_as(
         "arn:aws:iam::111122223333:user/alice",
@@ -561,4 +570,256 @@ fn bad_arguments_and_unknown_runs_exit_2() {
     let o = d.run(&["resume", "20990101-000000-abcd"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+}
+
+// ----------------------------------------------------------------------------- signed approvals
+
+const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+const CAROL: &str = "arn:aws:iam::111122223333:user/carol";
+
+/// `drillbook evidence keygen DIR/NAME`: the key file and its public key (hex).
+fn keygen(d: &Dir, name: &str) -> (String, String) {
+    let key = d.path().join(name);
+    let o = d.offline(&["evidence", "keygen", key.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let public = std::fs::read_to_string(drillbook::evidence::public_key_path(&key)).unwrap();
+    (key.to_str().unwrap().to_string(), public.trim().to_string())
+}
+
+/// A gate that trusts Bob's key for Bob and Alice's key for Alice, and only users.
+fn signed_gate(alice_pub: &str, bob_pub: &str) -> String {
+    format!(
+        "version: 1\nname: signed-gate\napprovers:\n  principals: [\"arn:aws:iam::111122223333:user/*\"]\n  keys:\n    - key: \"ed25519:{bob_pub}\"\n      principal: \"{BOB}\"\n    - key: \"ed25519:{alice_pub}\"\n      principal: \"{ALICE}\"\nsteps:\n  - id: gate\n    action: approval\n    with: {{ message: go? }}\n  - id: b\n    action: wait\n    needs: [gate]\n    with: {{ duration: 0s }}\n"
+    )
+}
+
+/// Appends `entry` to the run's journal as its writer would: the next `seq`, `prev` the hash of
+/// the last line, the line's checksum. What anyone who can write the run directory can do.
+fn forge(d: &Dir, id: &str, entry: Entry) {
+    use drillbook::checkpoint::file::{encode_line, verify_journal};
+    let path = d.journal_path(id);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (records, head) = verify_journal(id, &bytes).unwrap();
+    let line = encode_line(records.len() as u64 + 1, chrono::Utc::now(), head, entry).unwrap();
+    bytes.extend_from_slice(&line);
+    bytes.push(b'\n');
+    std::fs::write(&path, bytes).unwrap();
+}
+
+fn bob_identity() -> drillbook::actions::aws::Identity {
+    drillbook::actions::aws::Identity {
+        account: "111122223333".into(),
+        arn: BOB.into(),
+    }
+}
+
+/// A statement claiming Bob approved, signed with the key in `key_file`.
+fn signed_as_bob(d: &Dir, id: &str, key_file: &str) -> drillbook::checkpoint::SignedApproval {
+    use drillbook::evidence::approval::Statement;
+    use ed25519_dalek::Signer as _;
+    let store = FileStore::new(d.state());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let run = rt.block_on(store.load(id)).unwrap();
+    let sha = drillbook::runbook::load::sha256_hex(run.runbook_text.as_bytes());
+    let st = Statement::new(
+        id,
+        "gate",
+        &sha,
+        &run.head_sha256,
+        &bob_identity(),
+        "",
+        chrono::Utc::now(),
+    );
+    let text = serde_json::to_string(&st).unwrap();
+    let key = drillbook::evidence::load_ed25519_key(Path::new(key_file)).unwrap();
+    drillbook::checkpoint::SignedApproval {
+        signature: aws_smithy_types::base64::encode(key.sign(text.as_bytes()).to_bytes()),
+        signer: drillbook::evidence::SignerInfo::Ed25519 {
+            public_key: hex::encode(key.verifying_key().as_bytes()),
+        },
+        statement: text,
+    }
+}
+
+/// Only the trusted approver's own key makes an approval that `approve`, `resume` and
+/// `verify-evidence` accept; the report says who signed.
+#[test]
+fn only_the_approvers_own_key_makes_an_approval() {
+    let d = Dir::new();
+    let (alice_key, alice_pub) = keygen(&d, "alice.key");
+    let (bob_key, bob_pub) = keygen(&d, "bob.key");
+    let (carol_key, _) = keygen(&d, "carol.key");
+    let rb = d.write("rb.yaml", &signed_gate(&alice_pub, &bob_pub));
+    let o = d.run_as(ALICE, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let id = d.run_ids().remove(0);
+
+    let refused = |who: &str, extra: &[&str], why: &str| {
+        let mut args = vec!["approve", &id, "gate"];
+        args.extend_from_slice(extra);
+        let o = d.run_as(who, &args);
+        assert_eq!(code(&o), 2, "{who} {extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{who} {extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("help:"), "{}", stderr(&o));
+    };
+    refused(BOB, &[], "accepts only signed");
+    refused(
+        BOB,
+        &["--sign-with", &format!("ed25519:{alice_key}")],
+        "belongs to",
+    );
+    refused(
+        CAROL,
+        &["--sign-with", &format!("ed25519:{carol_key}")],
+        "does not list",
+    );
+    refused(
+        "arn:aws:sts::111122223333:assumed-role/Ops/bob",
+        &["--sign-with", &format!("ed25519:{bob_key}")],
+        "matches none",
+    );
+    assert!(
+        !d.records(&id)
+            .iter()
+            .any(|r| matches!(r.entry, Entry::ApprovalGranted { .. })),
+        "a refused approval writes nothing"
+    );
+
+    let o = d.run_as(
+        BOB,
+        &[
+            "approve",
+            &id,
+            "gate",
+            "--sign-with",
+            &format!("ed25519:{bob_key}"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("signed with ed25519:"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.run_as(ALICE, &["resume", &id]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let signed = d.records(&id).into_iter().find_map(|r| match r.entry {
+        Entry::ApprovalGranted { signed, .. } => signed,
+        _ => None,
+    });
+    let signed = signed.expect("the approval is signed");
+    let st: serde_json::Value = serde_json::from_str(&signed.statement).unwrap();
+    assert_eq!(st["run_id"], id.as_str());
+    assert_eq!(st["step"], "gate");
+    assert_eq!(st["approver"]["arn"], BOB);
+    assert_eq!(st["journal_head"].as_str().unwrap().len(), 64);
+
+    let evidence = d.state().join("reports").join(&id);
+    let md = std::fs::read_to_string(evidence.join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!("signed with ed25519 key {bob_pub}")),
+        "{md}"
+    );
+    let o = d.offline(&["verify-evidence", evidence.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(code(&o), 0, "{out}{}", stderr(&o));
+    assert!(
+        out.contains(&format!(
+            "approval:  `gate` by {BOB}: signed with ed25519 key {bob_pub}, trusted"
+        )),
+        "{out}"
+    );
+
+    // The executor rewrites the sealed evidence: the approval now claims Carol, the chain is
+    // recomputed and the directory re-sealed. The hashes all match; the approval does not.
+    let forged = d.path().join("forged");
+    std::fs::create_dir(&forged).unwrap();
+    for e in std::fs::read_dir(&evidence).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "manifest.json" {
+            std::fs::copy(e.path(), forged.join(e.file_name())).unwrap();
+        }
+    }
+    let journal = forged.join("journal.jsonl");
+    let bytes = std::fs::read(&journal).unwrap();
+    let (records, _) = drillbook::checkpoint::file::verify_journal(&id, &bytes).unwrap();
+    let mut out_bytes = Vec::new();
+    let mut prev = drillbook::checkpoint::GENESIS.to_string();
+    for mut r in records {
+        if let Entry::ApprovalGranted { approver, .. } = &mut r.entry {
+            approver.arn = CAROL.into();
+        }
+        let line = drillbook::checkpoint::file::encode_line(r.seq, r.at, prev, r.entry).unwrap();
+        prev = drillbook::checkpoint::file::line_hash(&line);
+        out_bytes.extend_from_slice(&line);
+        out_bytes.push(b'\n');
+    }
+    std::fs::write(&journal, out_bytes).unwrap();
+    let o = d.offline(&["evidence", "seal", forged.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = d.offline(&["verify-evidence", forged.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("approval of `gate`"), "{out}");
+    assert!(out.contains("does not count"), "{out}");
+}
+
+/// Records appended to the journal by whoever can write it (recomputed chain and all): an
+/// unsigned approval, one signed with the executor's own key in someone else's name, and a
+/// passed approval step with no approval. `resume` refuses each; nothing runs.
+#[test]
+fn forged_approvals_in_the_journal_stop_the_resume() {
+    let d = Dir::new();
+    let (alice_key, alice_pub) = keygen(&d, "alice.key");
+    let (_, bob_pub) = keygen(&d, "bob.key");
+    let rb = d.write("rb.yaml", &signed_gate(&alice_pub, &bob_pub));
+    let o = d.run_as(ALICE, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let id = d.run_ids().remove(0);
+    let original = std::fs::read(d.journal_path(&id)).unwrap();
+
+    let forgeries: Vec<(Entry, &str)> = vec![
+        (
+            Entry::ApprovalGranted {
+                step: "gate".into(),
+                approver: bob_identity(),
+                comment: String::new(),
+                signed: None,
+            },
+            "accepts only signed",
+        ),
+        (
+            Entry::ApprovalGranted {
+                step: "gate".into(),
+                approver: bob_identity(),
+                comment: String::new(),
+                signed: Some(signed_as_bob(&d, &id, &alice_key)),
+            },
+            "belongs to",
+        ),
+        (
+            Entry::StepSucceeded {
+                step: "gate".into(),
+                outcome: Default::default(),
+                attempts: 1,
+                duration_ms: 0,
+                aws_wait_ms: 0,
+                dry_run: false,
+            },
+            "nobody approved it",
+        ),
+    ];
+    for (entry, why) in forgeries {
+        std::fs::write(d.journal_path(&id), &original).unwrap();
+        forge(&d, &id, entry);
+        let o = d.run_as(ALICE, &["resume", &id]);
+        assert_eq!(code(&o), 2, "{why}: {}", stderr(&o));
+        assert!(stderr(&o).contains("does not count"), "{}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+        let counts = succeeded_counts(&d.records(&id));
+        assert_eq!(counts.get("b"), None, "nothing ran past the gate");
+    }
 }

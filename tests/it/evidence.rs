@@ -505,6 +505,7 @@ fn re_signing_with_another_key_is_caught_by_pinning_the_public_key() {
         &dir,
         &VerifyOptions {
             trusted_key: Some(TrustedKey::load(&trusted).unwrap()),
+            ..Default::default()
         },
     )
     .unwrap();

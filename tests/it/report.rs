@@ -433,6 +433,7 @@ fn stored_run(entries: Vec<(f64, Entry)>) -> StoredRun {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     StoredRun {
+        head_sha256: String::new(),
         run_id: "20261123-184501-ab12".into(),
         runbook_text: RUNBOOK.into(),
         runbook_path: "runbooks/region-failover.yaml".into(),

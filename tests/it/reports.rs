@@ -25,6 +25,7 @@ description: Move the payments API from ca-central-1 to eu-west-1.
 objectives:
   rto: 2m
   rpo: 5m
+approvers: { allow_unsigned: true }
 steps:
   - id: check-pitr
     action: dynamodb.assert_pitr
@@ -233,6 +234,7 @@ fn journal() -> Vec<(f64, Entry)> {
                     arn: "arn:aws:iam::111122223333:user/lead <&>".into(),
                 },
                 comment: "dashboards green".into(),
+                signed: None,
             },
         ),
         (55.0, ok("approve-cutover", 1, 15_000, 0, Outcome::default())),
@@ -356,6 +358,7 @@ fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
 
 fn stored_run() -> StoredRun {
     StoredRun {
+        head_sha256: String::new(),
         run_id: RUN_ID.into(),
         runbook_text: RUNBOOK.into(),
         runbook_path: "runbooks/region-failover.yaml".into(),
@@ -664,7 +667,7 @@ fn markdown_has_the_verdict_tables() {
         "| `dns-on-eu` | The API name answers from eu-west-1 | api.example.com answers ca-central-1<br>**answer is `d-1.execute-api.ca-central-1.amazonaws.com`, expected `~eu-west-1`** | ❌ did not hold |",
         "| `vault-restored` | The restored table holds at least 1,000 items | vault-restored-dr01: 1204 items | ✅ held |",
         "| `promote-key` | kms `DescribeKey` in ca-central-1 ×2<br>kms `UpdatePrimaryRegion` in ca-central-1 |",
-        "| `approve-cutover` | Check the dashboards before DNS moves | `arn:aws:iam::111122223333:user/lead &lt;&&gt;` (account 111122223333) | 2026-11-23 18:45:56 UTC | dashboards green |",
+        "| `approve-cutover` | Check the dashboards before DNS moves | `arn:aws:iam::111122223333:user/lead &lt;&&gt;` (account 111122223333), **unsigned** | 2026-11-23 18:45:56 UTC | dashboards green |",
         "| `restore-vault` | `dynamodb.restore_pitr` | eu-west-1 | ✅ succeeded | +1.0s | 39.0s | 2 | 30.0s | ● |",
         "| `promote-key` | `kms.promote` | eu-west-1 | ❌ failed |",
         "| `switch-dns` | `route53.failover` | - | ⏭ skipped |",

@@ -778,3 +778,112 @@ fn malformed_items_are_flagged_and_do_not_hide_the_other_runs() {
         );
     }
 }
+
+/// Any runner can PutItem into the state table. An approval item written that way, with the
+/// chain recomputed and the approver's name in it, is not signed by a trusted key: `resume`
+/// refuses it and nothing past the gate runs; the approver's real, signed approval works on a
+/// clean run.
+#[test]
+fn a_forged_approval_item_stops_the_resume_and_a_signed_one_passes() {
+    let rt = rt();
+    let store = rt.block_on(new_table("team_forged_approval"));
+    let url = store.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("bob.key");
+    let out = bin(
+        dir.path(),
+        BOB,
+        &["evidence", "keygen", key.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let public = std::fs::read_to_string(drillbook::evidence::public_key_path(&key)).unwrap();
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        format!(
+            "version: 1\nname: gated\napprovers:\n  keys: [\"ed25519:{}\"]\nsteps:\n  - id: gate\n    action: approval\n  - id: after\n    action: wait\n    needs: [gate]\n    with: {{ duration: 0s }}\n",
+            public.trim()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let out = bin(
+            dir.path(),
+            ALICE,
+            &["run", "rb.yaml", "--execute", "--yes", "--state", &url],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    };
+    run();
+    let forged_id = run_ids(&rt, &store).remove(0);
+    let stored = rt.block_on(reopen_load(&store, &forged_id)).unwrap();
+    let seq = stored.records.len() as u64 + 1;
+    let line = drillbook::checkpoint::file::encode_line(
+        seq,
+        chrono::Utc::now(),
+        stored.head_sha256.clone(),
+        Entry::ApprovalGranted {
+            step: "gate".into(),
+            approver: drillbook::actions::aws::Identity {
+                account: "123456789012".into(),
+                arn: BOB.into(),
+            },
+            comment: String::new(),
+            signed: None,
+        },
+    )
+    .unwrap();
+    rt.block_on(put_line(
+        &store,
+        &forged_id,
+        seq,
+        std::str::from_utf8(&line).unwrap(),
+    ));
+    let resume = |id: &str| {
+        bin(dir.path(), ALICE, &["resume", id, "--yes", "--state", &url])
+            .output()
+            .unwrap()
+    };
+    let out = resume(&forged_id);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not count"), "{}", stderr(&out));
+    let records = rt
+        .block_on(reopen_load(&store, &forged_id))
+        .unwrap()
+        .records;
+    assert_eq!(
+        successes(&records).get("after"),
+        None,
+        "nothing ran past the gate"
+    );
+
+    // The same gate, approved by Bob with his key, through the table.
+    run();
+    let id = run_ids(&rt, &store)
+        .into_iter()
+        .find(|i| *i != forged_id)
+        .unwrap();
+    let out = bin(
+        dir.path(),
+        BOB,
+        &[
+            "approve",
+            &id,
+            "gate",
+            "--state",
+            &url,
+            "--sign-with",
+            &format!("ed25519:{}", key.display()),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = resume(&id);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = rt.block_on(reopen_load(&store, &id)).unwrap().records;
+    assert_eq!(successes(&records).get("after"), Some(&1));
+}
