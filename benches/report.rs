@@ -127,6 +127,7 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
         accounts: Default::default(),
         allow_self_approval: false,
         approvers: Default::default(),
+        secrets: Default::default(),
         steps,
         finally: vec![],
     };

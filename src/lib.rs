@@ -26,3 +26,4 @@ pub mod plan;
 pub mod report;
 pub mod runbook;
 pub mod scenario;
+pub mod secret;

@@ -169,6 +169,7 @@ pub fn encode_line(
         entry,
     };
     serde_json::to_vec(&rec)
+        .map(crate::secret::redact_bytes)
         .map(seal_line)
         .map_err(|e| CheckpointError::Store(format!("cannot encode a record: {e}")))
 }

@@ -66,6 +66,7 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
         PlanFormat::Dot => render::dot(&plan, &loaded.runbook),
         PlanFormat::Mermaid => render::mermaid(&plan, &loaded.runbook),
     };
+    let out = crate::secret::redact(&out);
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
         .write_all(out.as_bytes())

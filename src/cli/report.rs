@@ -241,6 +241,7 @@ fn runbook_of(run: &StoredRun) -> Runbook {
                 accounts: Default::default(),
                 allow_self_approval: false,
                 approvers: Default::default(),
+                secrets: Default::default(),
                 steps: vec![],
                 finally: vec![],
             }

@@ -104,7 +104,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 pub(super) fn engine_error(e: EngineError) -> ExitCode {
-    eprintln!("error: {e}");
+    eprintln!("error: {}", crate::secret::redact(&e.to_string()));
     if e.is_invalid_input() {
         ExitCode::Invalid
     } else {

@@ -84,6 +84,12 @@ pub enum EngineError {
         reason: String,
         help: String,
     },
+    #[error(
+        "secret variable `{name}` has no value: `{env}` is not set\nhelp: `export {env}=...` \
+         (from your secret store) and run again; a secret is never stored, so `resume` needs it \
+         too"
+    )]
+    SecretMissing { name: String, env: String },
     #[error("cannot sign the approval: {0}")]
     Signing(crate::evidence::EvidenceError),
     #[error("step `{step}` of the runbook uses action `{action}`, which has no implementation")]

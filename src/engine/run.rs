@@ -155,6 +155,17 @@ fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineErro
     Ok(())
 }
 
+/// Refuses to start while a secret variable's environment variable is unset.
+fn check_secrets(runbook: &Runbook) -> Result<(), EngineError> {
+    match runbook.missing_secrets().first() {
+        Some((name, env)) => Err(EngineError::SecretMissing {
+            name: name.to_string(),
+            env: env.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a resume whose approvals were granted by someone who executed the run: who
 /// started it, resumed it before, or resumes it now (unless the runbook allows self-approval).
 fn check_approvers(
@@ -332,6 +343,7 @@ impl Engine {
     ) -> Result<RunResult, EngineError> {
         let runbook = &loaded.runbook;
         self.check_implementations(runbook)?;
+        check_secrets(runbook)?;
         let identity = self.identity_for(runbook, mode).await?;
         let path = std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| loaded.path.clone());
         let path = path.display().to_string();
@@ -344,7 +356,7 @@ impl Engine {
                 run_id: run_id.clone(),
                 runbook_text: loaded.text.clone(),
                 runbook_path: path.clone(),
-                vars: runbook.vars.clone(),
+                vars: runbook.shown_vars(),
                 identity: identity.clone(),
             };
             let first = Entry::RunStarted {
@@ -454,6 +466,7 @@ impl Engine {
             crate::runbook::load_str(path, &text, &overrides).map_err(EngineError::Runbook)?;
         let runbook = &loaded.runbook;
         self.check_implementations(runbook)?;
+        check_secrets(runbook)?;
         let identity = self.identity_for(runbook, mode).await?;
         check_approvers(run_id, &stored.records, identity.as_ref(), runbook)?;
         let changed = text != current_text;

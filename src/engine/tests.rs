@@ -226,6 +226,7 @@ fn loaded(steps: Vec<Step>, finally: Vec<Step>) -> Loaded {
             accounts: BTreeMap::new(),
             allow_self_approval: false,
             approvers: Default::default(),
+            secrets: Default::default(),
             steps,
             finally,
         },

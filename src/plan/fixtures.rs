@@ -34,6 +34,7 @@ pub(crate) fn runbook(steps: Vec<Step>, finally: Vec<Step>, rto_secs: Option<u64
         accounts: BTreeMap::new(),
         allow_self_approval: false,
         approvers: Default::default(),
+        secrets: Default::default(),
         steps,
         finally,
     }

@@ -168,6 +168,7 @@ impl Console {
 /// text from a runbook or an AWS answer cannot move the cursor, recolour or rewrite a line of
 /// the terminal (an approval message printing a fake "APPROVED").
 pub fn terminal_safe(s: &str) -> String {
+    let s = crate::secret::redact(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() && c != '\n' && c != '\t' {
@@ -204,6 +205,7 @@ impl EventSink for Console {
 /// One event as a JSON line: the event's serde form with `"v":1` first.
 pub fn json_line(event: &Event) -> Option<String> {
     let s = serde_json::to_string(event).ok()?;
+    let s = crate::secret::redact(&s);
     let rest = s.strip_prefix('{')?;
     Some(format!("{{\"v\":{EVENTS_FORMAT_VERSION},{rest}"))
 }

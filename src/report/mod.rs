@@ -31,7 +31,8 @@ pub fn write_all(
     for (name, text) in files {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)?;
+        // Reports come from the journal (already redacted) and the runbook as loaded.
+        std::fs::write(&tmp, crate::secret::redact(&text).as_bytes())?;
         std::fs::rename(&tmp, &path)?;
         written.push(path);
     }

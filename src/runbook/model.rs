@@ -21,9 +21,13 @@ pub struct Runbook {
     pub description: Option<String>,
     #[serde(default)]
     pub objectives: Objectives,
-    /// Variables after `--var` overrides.
+    /// Variables after `--var` overrides. A secret's entry holds its value when its
+    /// environment variable is set, else [`crate::secret::marker`].
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// Secret variables: read from the environment, written nowhere (see `crate::secret`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretVar>,
     /// Account guard: label -> AWS account id. Empty means no guard.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accounts: BTreeMap<String, String>,
@@ -37,6 +41,36 @@ pub struct Runbook {
     /// Cleanup steps, run after the graph whatever its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<Step>,
+}
+
+/// A variable declared `{ secret: true, env: ENV_VAR }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretVar {
+    /// The environment variable its value is read from.
+    pub env: String,
+    /// Whether that variable was set when the runbook loaded.
+    pub set: bool,
+}
+
+impl Runbook {
+    /// The variables as they may be stored and shown: every secret's value replaced by its
+    /// marker.
+    pub fn shown_vars(&self) -> BTreeMap<String, String> {
+        let mut vars = self.vars.clone();
+        for name in self.secrets.keys() {
+            vars.insert(name.clone(), crate::secret::marker(name));
+        }
+        vars
+    }
+
+    /// Secrets whose environment variable is unset: (name, env).
+    pub fn missing_secrets(&self) -> Vec<(&str, &str)> {
+        self.secrets
+            .iter()
+            .filter(|(_, s)| !s.set)
+            .map(|(n, s)| (n.as_str(), s.env.as_str()))
+            .collect()
+    }
 }
 
 /// The runbook's `approvers:`: whom it trusts to pass its `approval` steps.

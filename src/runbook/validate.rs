@@ -10,7 +10,7 @@ use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use super::duration::parse_duration;
 use super::model::{
     ApproverKey, Approvers, CallTimeouts, DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy,
-    Runbook, Step, TrustedKeyRef,
+    Runbook, SecretVar, Step, TrustedKeyRef,
 };
 use super::regions;
 use super::template::{self, Ref, TemplateError};
@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "finally",
     "approvers",
 ];
+const SECRET_KEYS: &[&str] = &["secret", "env"];
 const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
 const APPROVER_KEY_KEYS: &[&str] = &["key", "principal"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
@@ -170,6 +171,10 @@ struct V<'a> {
     problems: Vec<Problem>,
     omitted: usize,
     vars: BTreeMap<String, String>,
+    /// Secret variables (their values are in `vars`).
+    secrets: BTreeMap<String, SecretVar>,
+    /// Whether a secret may be rendered here: the `with:` of an AWS action.
+    secret_ok: bool,
     /// Bytes rendered so far, against `MAX_RENDERED_TOTAL`.
     rendered_total: usize,
     over_budget: bool,
@@ -342,6 +347,16 @@ impl<'a> V<'a> {
                         format!("undefined variable `{name}`"),
                         "not declared under `vars`",
                         || Some(help),
+                    );
+                }
+                Ref::Var(name) if self.secrets.contains_key(name) && !self.secret_ok => {
+                    ok = false;
+                    let name = name.clone();
+                    self.report(
+                        pspan,
+                        format!("secret variable `{name}` cannot be used in `{what}`"),
+                        "a secret",
+                        || Some("a secret is passed only to the AWS call that needs it: use it in a `with:` parameter of an AWS action (not in names, descriptions, Regions, roles, messages or core actions)".into()),
                     );
                 }
                 Ref::RunId | Ref::StepOutput { .. } if !runtime => {
@@ -616,6 +631,73 @@ impl<'a> V<'a> {
                 None
             }
         }
+    }
+
+    /// `NAME: { secret: true, env: ENV_VAR }`: the value is read from `ENV_VAR` now (the
+    /// marker stands in while it is unset; running then refuses to start).
+    fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, String)> {
+        let f = self.fields(node, SECRET_KEYS, &format!("`vars.{name}`"));
+        let secret = match f[0] {
+            Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.secret")),
+            None => None,
+        };
+        if secret != Some(true) {
+            self.report(node.span, format!("variable `{name}` is a mapping but not `secret: true`"), "not a secret", || {
+                Some(format!("a variable is a string (`{name}: value`) or a secret read from the environment (`{name}: {{ secret: true, env: DR_{} }}`)", name.to_ascii_uppercase().replace('-', "_")))
+            });
+            return None;
+        }
+        let env = match f[1] {
+            Some((k, n)) => self.string(k, n, &format!("vars.{name}.env"))?,
+            None => {
+                self.report(node.span, format!("secret variable `{name}` needs `env:`"), "no environment variable", || {
+                    Some(format!("name the environment variable that holds it: `{name}: {{ secret: true, env: DR_{} }}`", name.to_ascii_uppercase().replace('-', "_")))
+                });
+                return None;
+            }
+        };
+        let env_ok = !env.is_empty()
+            && !env.starts_with(|c: char| c.is_ascii_digit())
+            && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !env_ok {
+            let span = f[1].map(|(_, n)| n.span).unwrap_or(node.span);
+            self.report(
+                span,
+                format!("`{env}` is not an environment variable name"),
+                "bad name",
+                || Some("use letters, digits and `_`, not starting with a digit".into()),
+            );
+            return None;
+        }
+        let value = std::env::var(&env).ok().filter(|v| !v.is_empty());
+        if let Some(v) = &value
+            && v.len() < crate::secret::MIN_LEN
+        {
+            let span = f[1].map(|(_, n)| n.span).unwrap_or(node.span);
+            self.report(
+                span,
+                format!(
+                    "secret `{name}` from `{env}` is shorter than {} characters",
+                    crate::secret::MIN_LEN
+                ),
+                "too short to redact",
+                || {
+                    Some(
+                        "a shorter value would also redact ordinary text; use the real credential"
+                            .into(),
+                    )
+                },
+            );
+            return None;
+        }
+        let set = value.is_some();
+        if let Some(v) = &value {
+            crate::secret::register(name, v);
+        }
+        Some((
+            SecretVar { env, set },
+            value.unwrap_or_else(|| crate::secret::marker(name)),
+        ))
     }
 
     /// `approvers: { principals: [ARN pattern], keys: [KEY | { key: KEY, principal: ARN }],
@@ -1162,7 +1244,12 @@ impl<'a> V<'a> {
                     }
                     d.written.push(pname.clone());
                     let what = format!("with.{pname}");
-                    if let Some(j) = self.with_value_json(pv, &what, &mut d.refs) {
+                    self.secret_ok = d
+                        .action
+                        .is_some_and(|a| a.service != catalog::Service::Core);
+                    let rendered = self.with_value_json(pv, &what, &mut d.refs);
+                    self.secret_ok = false;
+                    if let Some(j) = rendered {
                         d.with.insert(pname, j);
                         with_entries.push((pk, pv));
                     }
@@ -1299,6 +1386,8 @@ pub(crate) fn build(
         problems: Vec::new(),
         omitted: 0,
         vars: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        secret_ok: false,
         rendered_total: 0,
         over_budget: false,
     };
@@ -1376,13 +1465,41 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 );
                 continue;
             }
+            if matches!(vv.value, Value::Map(_)) {
+                if !v.vars.contains_key(&name)
+                    && let Some((secret, value)) = v.secret_var(&name, vv)
+                {
+                    v.vars.insert(name.clone(), value);
+                    v.secrets.insert(name, secret);
+                }
+                continue;
+            }
             if let Some(val) = v.string(vk, vv, &format!("vars.{name}")) {
                 v.vars.entry(name).or_insert(val);
             }
         }
     }
     for (name, value) in overrides {
-        if v.vars.contains_key(name) {
+        if let Some(secret) = v.secrets.get(name) {
+            // A stored run keeps the marker in place of the value: the value comes from the
+            // environment again.
+            if *value != crate::secret::marker(name) {
+                let env = secret.env.clone();
+                let message = format!("`--var {name}=...` sets a secret variable");
+                let help = format!(
+                    "a secret is read from the environment only (a command line is visible to other users and kept in shell history): `export {env}=...`"
+                );
+                match f[4] {
+                    Some((k, _)) => v.report(
+                        k.span,
+                        message,
+                        "secret variables are declared here",
+                        || Some(help),
+                    ),
+                    None => v.problems.push(Problem::general(message, Some(help))),
+                }
+            }
+        } else if v.vars.contains_key(name) {
             v.vars.insert(name.clone(), value.clone());
         } else {
             let help = did_you_mean(name, v.vars.keys().map(String::as_str))
@@ -1680,6 +1797,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         accounts,
         allow_self_approval,
         approvers,
+        secrets: v.secrets.clone(),
         steps,
         finally,
     })

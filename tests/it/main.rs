@@ -16,6 +16,7 @@ mod recovery;
 mod report;
 mod reports;
 mod roles;
+mod secrets;
 mod security;
 mod support;
 mod team;

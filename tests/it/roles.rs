@@ -77,7 +77,7 @@ async fn dynamodb_as(role: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&conf)
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+pub(crate) async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
     client
         .create_table()
         .table_name(name)
