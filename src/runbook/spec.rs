@@ -27,7 +27,7 @@ pub struct RunbookSpec {
     pub objectives: Option<ObjectivesSpec>,
     /// Variables, used as `{{ vars.NAME }}`; overridable with `--var NAME=VALUE`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub vars: BTreeMap<String, String>,
+    pub vars: BTreeMap<String, VarSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<DefaultsSpec>,
     /// Account guard: label -> 12-digit AWS account id.
@@ -46,6 +46,21 @@ pub struct RunbookSpec {
     /// Cleanup steps, run after the graph whatever its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<StepSpec>,
+}
+
+/// A variable: a value, or a secret read from the environment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum VarSpec {
+    Value(String),
+    /// Read from `env` when the runbook loads; usable only in an AWS action's `with:`; never
+    /// written anywhere (`[secret:NAME]` stands in).
+    Secret {
+        secret: bool,
+        /// The environment variable holding the value.
+        #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+        env: String,
+    },
 }
 
 /// `approvers:`: an approval counts when the approver matches `principals` (if any) and it is
