@@ -74,7 +74,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             return ExitCode::Invalid;
         }
         if mode == Mode::Execute {
-            super::run::say_credentials_left(&aws, &loaded.runbook).await;
+            super::run::say_credentials_left(&aws, &loaded.runbook, args.exec.max_parallel).await;
         }
         // The damage comes first; `{{ drill.injected_at }}` is the moment before it.
         let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

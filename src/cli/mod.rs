@@ -114,6 +114,10 @@ pub struct PlanArgs {
     /// Exit 1 when the estimated makespan exceeds `objectives.rto`.
     #[arg(long)]
     pub strict: bool,
+    /// Steps the run will start at once (as `run --max-parallel`): the makespan is estimated
+    /// under this limit.
+    #[arg(long, default_value_t = 8)]
+    pub max_parallel: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]

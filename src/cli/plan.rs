@@ -14,9 +14,11 @@ Examples:
   drillbook plan runbooks/region-failover.yaml --format mermaid > plan.mmd
   drillbook plan runbooks/region-failover.yaml --var secondary=eu-west-1 --strict   # in CI
 
-The estimated makespan assumes unlimited parallelism and uses each step's `estimate` (or its
-action's default estimate). When it exceeds `objectives.rto`, a warning goes to stderr; with
---strict the exit code is then 1.
+The estimated makespan uses each step's `estimate` (or its action's default estimate) and
+schedules the steps as the run will: at most --max-parallel at once (default 8, as `run`), ready
+steps first come, first served. The critical path is the makespan with unlimited parallelism.
+When the makespan exceeds `objectives.rto`, a warning goes to stderr; with --strict the exit
+code is then 1.
 
 Exit codes: 0 plan printed, 1 estimate exceeds the RTO (with --strict), 2 invalid runbook.";
 
@@ -54,7 +56,7 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
         }
     };
     let plan = match Plan::build(&loaded.runbook) {
-        Ok(p) => p,
+        Ok(p) => p.with_max_parallel(args.max_parallel),
         Err(e) => {
             eprintln!("{}: error: {e}", args.file.display());
             return ExitCode::Invalid;

@@ -223,12 +223,12 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
 
 /// Before an execute run: how long the credentials have left, when they say (see
 /// [`credentials_note`]).
-pub(super) async fn say_credentials_left(aws: &Aws, runbook: &Runbook) {
+pub(super) async fn say_credentials_left(aws: &Aws, runbook: &Runbook, max_parallel: usize) {
     if !needs_aws(runbook, Mode::Execute) {
         return;
     }
     let estimate = crate::plan::Plan::build(runbook)
-        .map(|p| p.total_with_cleanup())
+        .map(|p| p.with_max_parallel(max_parallel).total_with_cleanup())
         .ok();
     if let Some(note) = credentials_note(
         aws.credentials_expiry().await,
@@ -354,7 +354,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             }
         }
         if mode == Mode::Execute {
-            say_credentials_left(&aws, &loaded.runbook).await;
+            say_credentials_left(&aws, &loaded.runbook, args.exec.max_parallel).await;
         }
         let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await
         {

@@ -95,6 +95,10 @@ pub struct Plan {
     rto: Option<Duration>,
     main: Graph,
     cleanup: Graph,
+    /// Steps the run will start at once (`--max-parallel`); `None`: unlimited.
+    max_parallel: Option<usize>,
+    /// Makespans of the main and cleanup graphs under `max_parallel`.
+    forecast: (Duration, Duration),
 }
 
 impl Plan {
@@ -108,13 +112,40 @@ impl Plan {
         }
         let main = Graph::build(&runbook.steps, "steps", None)?;
         let cleanup = Graph::build(&runbook.finally, "finally", Some(&main))?;
+        let forecast = (main.makespan(), cleanup.makespan());
         Ok(Plan {
             name: runbook.name.clone(),
             description: runbook.description.clone(),
             rto: runbook.objectives.rto,
             main,
             cleanup,
+            max_parallel: None,
+            forecast,
         })
+    }
+
+    /// The plan of a run that starts at most `n` steps at once (`--max-parallel`, at least 1):
+    /// [`Plan::makespan`] becomes the list-scheduled makespan the engine's ready queue gives.
+    pub fn with_max_parallel(mut self, n: usize) -> Plan {
+        let n = n.max(1);
+        self.max_parallel = Some(n);
+        self.forecast = (self.main.list_schedule(n), self.cleanup.list_schedule(n));
+        self
+    }
+
+    /// The `--max-parallel` the makespan assumes; `None` for unlimited parallelism.
+    pub fn max_parallel(&self) -> Option<usize> {
+        self.max_parallel
+    }
+
+    /// The length of the critical path: the makespan with unlimited parallelism.
+    pub fn critical_length(&self) -> Duration {
+        self.main.makespan()
+    }
+
+    /// Estimated makespan of the cleanup graph under [`Plan::max_parallel`].
+    pub fn cleanup_makespan(&self) -> Duration {
+        self.forecast.1
     }
 
     pub fn name(&self) -> &str {
@@ -180,8 +211,10 @@ impl Plan {
         self.main.is_critical(idx)
     }
     /// Estimated duration of the main graph with unlimited parallelism.
+    /// Estimated makespan of the main graph under [`Plan::max_parallel`] (the critical path's
+    /// length when parallelism is unlimited).
     pub fn makespan(&self) -> Duration {
-        self.main.makespan()
+        self.forecast.0
     }
     /// Critical path of the main graph for other durations (for example measured ones).
     pub fn critical_path_with(&self, durations: &[Duration]) -> (Vec<StepIdx>, Duration) {
@@ -197,7 +230,7 @@ impl Plan {
     }
     /// Estimated duration of the main graph followed by the cleanup graph.
     pub fn total_with_cleanup(&self) -> Duration {
-        self.makespan().saturating_add(self.cleanup.makespan())
+        self.makespan().saturating_add(self.cleanup_makespan())
     }
 }
 
@@ -379,6 +412,52 @@ impl Graph {
     pub fn makespan(&self) -> Duration {
         self.makespan
     }
+
+    /// The makespan when at most `workers` steps run at once, scheduled as the engine does:
+    /// ready steps start in a FIFO queue (first the steps that need nothing, in runbook order;
+    /// then each finished step's dependents, in runbook order), each taking its estimate.
+    pub fn list_schedule(&self, workers: usize) -> Duration {
+        use std::collections::VecDeque;
+        let n = self.len();
+        let mut remaining: Vec<usize> = (0..n)
+            .map(|i| {
+                self.graph
+                    .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for j in 0..n {
+            for i in self
+                .graph
+                .neighbors_directed(NodeIndex::new(j), Direction::Incoming)
+            {
+                dependents[i.index()].push(j);
+            }
+        }
+        let mut ready: VecDeque<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+        // (finish time, start sequence, step): the earliest finish first, ties in start order.
+        let mut running: BinaryHeap<Reverse<(Duration, usize, usize)>> = BinaryHeap::new();
+        let (mut now, mut started) = (Duration::ZERO, 0usize);
+        loop {
+            while running.len() < workers.max(1) {
+                let Some(i) = ready.pop_front() else { break };
+                running.push(Reverse((now.saturating_add(self.estimates[i]), started, i)));
+                started += 1;
+            }
+            let Some(Reverse((at, _, i))) = running.pop() else {
+                break;
+            };
+            now = at;
+            for &j in &dependents[i] {
+                remaining[j] -= 1;
+                if remaining[j] == 0 {
+                    ready.push_back(j);
+                }
+            }
+        }
+        now
+    }
     /// The critical path and its length for other durations, indexed by `idx.index()` (for
     /// example measured durations; steps that did not run count as zero). Missing entries count
     /// as zero, extra entries are ignored.
@@ -543,6 +622,44 @@ mod tests {
         );
         assert!(plan.is_critical(idx(&plan, "restore-vault")));
         assert!(!plan.is_critical(idx(&plan, "promote-key")));
+    }
+
+    #[test]
+    fn list_scheduling_bounds_the_makespan_by_max_parallel() {
+        // Four independent 1 s steps, then one that needs them all (1 s).
+        let mut rb = failover(None);
+        let wait = |id: &str, needs: &[&str]| {
+            let mut s = rb.steps[0].clone();
+            s.id = id.into();
+            s.needs = needs.iter().map(|n| n.to_string()).collect();
+            s.estimate = secs(1);
+            s
+        };
+        rb.steps = vec![
+            wait("a", &[]),
+            wait("b", &[]),
+            wait("c", &[]),
+            wait("d", &[]),
+            wait("e", &["a", "b", "c", "d"]),
+        ];
+        rb.finally.clear();
+        let plan = Plan::build(&rb).unwrap();
+        assert_eq!(plan.makespan(), secs(2), "unlimited: the critical path");
+        assert_eq!(plan.max_parallel(), None);
+        for (n, want) in [(1, 5), (2, 3), (3, 3), (4, 2), (8, 2)] {
+            let p = plan.clone().with_max_parallel(n);
+            assert_eq!(p.makespan(), secs(want), "--max-parallel {n}");
+            assert_eq!(p.critical_length(), secs(2));
+        }
+        let rb = failover(Some(1));
+        let p = Plan::build(&rb).unwrap().with_max_parallel(0);
+        assert_eq!(p.max_parallel(), Some(1), "at least one step at a time");
+        let serial: Duration = rb.steps.iter().map(|s| s.estimate).sum();
+        assert_eq!(
+            p.makespan(),
+            serial,
+            "one at a time: the sum of the estimates"
+        );
     }
 
     #[test]

@@ -150,3 +150,93 @@ fn help_has_examples() {
     assert!(help.contains("--strict"), "{help}");
     assert!(help.contains("--format <FORMAT>"), "{help}");
 }
+
+/// Four independent 500 ms waits, then one that needs them all.
+const FAN_IN: &str = "version: 1\nname: fan-in\nobjectives: { rto: 1s }\nsteps:\n  - { id: a, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: b, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: c, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: d, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: e, action: wait, needs: [a, b, c, d], with: { duration: 0s }, estimate: 0s }\n";
+
+/// The plan's makespan is the run's, under the run's `--max-parallel`: two at a time, four
+/// half-second steps take a second whatever the critical path says; the RTO is judged on that.
+#[test]
+fn the_makespan_is_scheduled_under_max_parallel_as_the_run_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = dir.path().join("fan-in.yaml");
+    std::fs::write(&rb, FAN_IN).unwrap();
+    let rb = rb.to_str().unwrap();
+    let json = |extra: &[&str]| {
+        let mut args = vec!["plan", rb, "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = drillbook(&args);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let two = json(&["--max-parallel", "2"]);
+    assert_eq!(two["max_parallel"], 2);
+    assert_eq!(two["makespan_ms"], 1000);
+    assert_eq!(two["critical_path_ms"], 500);
+    assert_eq!(two["rto_check"]["within"], true);
+    let one = json(&["--max-parallel", "1"]);
+    assert_eq!(one["makespan_ms"], 2000);
+    assert_eq!(
+        one["rto_check"]["within"], false,
+        "serial, it misses the RTO"
+    );
+    assert_eq!(
+        json(&[])["makespan_ms"],
+        500,
+        "the default, 8, runs all four at once"
+    );
+    let out = drillbook(&["plan", rb, "--max-parallel", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "Estimated makespan: 1s with --max-parallel 2 (500ms with unlimited parallelism)"
+        ),
+        "{text}"
+    );
+
+    // The run with that limit cannot be faster than the plan says (a lower bound only).
+    let state = dir.path().join("state");
+    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        .args([
+            "run",
+            rb,
+            "--execute",
+            "--yes",
+            "--max-parallel",
+            "2",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .env(
+            "DRILLBOOK_IDENTITY_ARN",
+            "arn:aws:iam::111122223333:user/alice",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<_> = std::fs::read_dir(state.join("runs")).unwrap().collect();
+    let journal =
+        std::fs::read_to_string(runs[0].as_ref().unwrap().path().join("journal.jsonl")).unwrap();
+    let at = |line: &str| {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        chrono::DateTime::parse_from_rfc3339(v["at"].as_str().unwrap()).unwrap()
+    };
+    let lines: Vec<&str> = journal.lines().collect();
+    let first_start = lines
+        .iter()
+        .find(|l| l.contains("\"step_started\""))
+        .unwrap();
+    let last_done = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("\"step_succeeded\""))
+        .unwrap();
+    // Records are stamped when their batch is written: allow 100 ms. Four at once would take
+    // 500 ms.
+    let took = at(last_done) - at(first_start);
+    assert!(took >= chrono::Duration::milliseconds(900), "took {took}");
+}

@@ -16,7 +16,12 @@ struct PlanJson<'a> {
     runbook: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
+    /// Under `max_parallel` (list scheduling, as the engine starts steps).
     makespan_ms: u64,
+    /// `null`: unlimited parallelism.
+    max_parallel: Option<usize>,
+    /// The critical path's length: the makespan with unlimited parallelism.
+    critical_path_ms: u64,
     rto_check: Option<RtoJson>,
     critical_path: Vec<&'a str>,
     steps: Vec<StepJson<'a>>,
@@ -98,6 +103,8 @@ fn doc<'a>(plan: &'a Plan, runbook: &'a Runbook) -> PlanJson<'a> {
         runbook: plan.name(),
         description: plan.description(),
         makespan_ms: ms(plan.makespan()),
+        max_parallel: plan.max_parallel(),
+        critical_path_ms: ms(plan.critical_length()),
         rto_check: plan.rto_check().map(|c| RtoJson {
             rto_ms: ms(c.rto),
             makespan_ms: ms(c.makespan),
@@ -107,7 +114,7 @@ fn doc<'a>(plan: &'a Plan, runbook: &'a Runbook) -> PlanJson<'a> {
         critical_path: path(&View::main(plan, runbook)),
         steps: steps(&View::main(plan, runbook)),
         cleanup: CleanupJson {
-            makespan_ms: ms(plan.cleanup().makespan()),
+            makespan_ms: ms(plan.cleanup_makespan()),
             critical_path: path(&View::cleanup(plan, runbook)),
             steps: steps(&View::cleanup(plan, runbook)),
         },

@@ -68,20 +68,33 @@ pub fn text(plan: &Plan, runbook: &Runbook) -> String {
         let _ = writeln!(
             o,
             "Critical path ({}): {}",
-            d(plan.makespan()),
+            d(plan.critical_length()),
             path.join(" -> ")
         );
     }
-    let _ = write!(
-        o,
-        "Estimated makespan: {} (unlimited parallelism)",
-        d(plan.makespan())
-    );
+    let _ = match plan.max_parallel() {
+        None => write!(
+            o,
+            "Estimated makespan: {} (unlimited parallelism)",
+            d(plan.makespan())
+        ),
+        Some(n) if plan.makespan() == plan.critical_length() => write!(
+            o,
+            "Estimated makespan: {} with --max-parallel {n} (the critical path)",
+            d(plan.makespan())
+        ),
+        Some(n) => write!(
+            o,
+            "Estimated makespan: {} with --max-parallel {n} ({} with unlimited parallelism)",
+            d(plan.makespan()),
+            d(plan.critical_length())
+        ),
+    };
     if !cleanup.is_empty() {
         let _ = write!(
             o,
             "; cleanup adds {}, total {}",
-            d(cleanup.makespan()),
+            d(plan.cleanup_makespan()),
             d(plan.total_with_cleanup())
         );
     }
