@@ -1,6 +1,7 @@
 //! Engine overhead and scheduling fidelity, with the durable file journal.
 //!
 //! `cargo bench --bench engine` (release). Prints one line per figure with its target.
+#![expect(clippy::print_stdout, reason = "benches print their figures")]
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -7,6 +7,7 @@
 //! The AWS CLI comes from `localstack/.venv-awscli` (created with `pip install awscli` on first
 //! use); `DRILLBOOK_BENCH_AWS=/path/to/aws` uses another one. Target (issue 5): the whole
 //! failover executes in < 3 s against the emulator.
+#![expect(clippy::print_stdout, reason = "benches print their figures")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! How long building and rendering the timing report and the run document (HTML, Markdown,
 //! JUnit, JSON) take for large runs.
 //! `cargo bench --bench report` (target: a 1,000-step run under 1 s).
+#![expect(clippy::print_stdout, reason = "benches print their figures")]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 //!
 //! `cargo bench --bench team_state` (release). Starts and stops its own emulator. Targets:
 //! append median < 5 ms; the 200-step run with the DynamoDB store <= 2x the file store.
+#![expect(clippy::print_stdout, reason = "benches print their figures")]
 
 mod common;
 

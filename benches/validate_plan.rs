@@ -3,6 +3,11 @@
 //! Targets (issue 2): `validate` + `plan` under 150 ms wall and under 100 MB peak RSS.
 //! Run with `cargo bench --bench validate_plan`; it prints a table, it does not fail on a miss.
 //! Environment: `DRILLBOOK_BENCH_STEPS` (default 10000), `DRILLBOOK_BENCH_RUNS` (default 15).
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "benches print their figures"
+)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -78,7 +83,10 @@ struct Run {
 /// peak RSS from `wait4`.
 fn run_once(bin: &Path, args: &[&str]) -> Run {
     let start = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by `wait4` below, which also gives its rusage
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped by `wait4` below, which also gives its rusage"
+    )]
     let child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())

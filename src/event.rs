@@ -93,17 +93,6 @@ pub trait EventSink: Send + Sync {
     fn emit(&self, event: &Event);
 }
 
-/// Sends every event to several sinks.
-pub struct Fanout(pub Vec<Box<dyn EventSink>>);
-
-impl EventSink for Fanout {
-    fn emit(&self, event: &Event) {
-        for s in &self.0 {
-            s.emit(event);
-        }
-    }
-}
-
 /// Collects events in memory (tests, report building).
 #[derive(Default)]
 pub struct Collect(pub std::sync::Mutex<Vec<Event>>);

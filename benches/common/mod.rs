@@ -42,7 +42,11 @@ impl Emulator {
         }
     }
 
-    #[allow(dead_code)] // not every bench seeds
+    #[expect(
+        clippy::allow_attributes,
+        reason = "shared by every bench, used by some: `expect(dead_code)` would fail in the others"
+    )]
+    #[allow(dead_code, reason = "not every bench seeds")]
     pub fn seed(&self, prefix: &str) -> serde_json::Value {
         let out = Command::new(script())
             .args(["seed", "--json", "--prefix", prefix, "--state-file"])

@@ -55,3 +55,31 @@ impl Registry {
         self.actions.get(name).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Registry;
+    use crate::actions::catalog::CATALOG;
+
+    /// Adding an action to the catalogue without an implementation (or the reverse) fails here,
+    /// not in a user's run.
+    #[test]
+    fn every_catalogue_entry_has_an_implementation_and_back() {
+        let registry = Registry::builtin();
+        for spec in CATALOG {
+            let action = registry.get(spec.name).unwrap_or_else(|| {
+                panic!(
+                    "`{}` is in the catalogue but has no implementation",
+                    spec.name
+                )
+            });
+            assert_eq!(action.spec().name, spec.name);
+        }
+        for name in registry.actions.keys() {
+            assert!(
+                CATALOG.iter().any(|s| s.name == *name),
+                "`{name}` is implemented but not in the catalogue"
+            );
+        }
+    }
+}

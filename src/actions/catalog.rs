@@ -983,6 +983,44 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     CATALOG.iter().map(|a| a.name)
 }
 
+/// The action table of docs/runbook-format.md (between its `actions:begin` and `actions:end`
+/// markers), generated from [`CATALOG`]; a test keeps the document equal to it.
+pub fn markdown_table() -> String {
+    let mut o = String::from(
+        "| action | what it does | changes AWS | parameters (**required**) | outputs |\n|---|---|---|---|---|\n",
+    );
+    for a in CATALOG {
+        let params: Vec<String> = a
+            .params
+            .iter()
+            .map(|p| {
+                if p.required {
+                    format!("**`{}`**", p.name)
+                } else {
+                    format!("`{}`", p.name)
+                }
+            })
+            .collect();
+        let outputs: Vec<String> = a.outputs.iter().map(|o| format!("`{}`", o.name)).collect();
+        let cell = |v: Vec<String>| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        o.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            a.name,
+            a.summary.replace('|', "\\|"),
+            if a.mutates { "yes" } else { "no" },
+            cell(params),
+            cell(outputs)
+        ));
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1006,6 +1044,27 @@ mod tests {
             }
             for iam in a.iam {
                 assert!(!iam.contains('*'), "{} has a wildcard IAM action", a.name);
+            }
+        }
+    }
+
+    /// The hand-written list of actions in the docs drifted from the catalogue before; the
+    /// table is now generated. `DRILLBOOK_UPDATE_DOCS=1 cargo test --lib` rewrites it.
+    #[test]
+    fn the_docs_action_table_is_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/runbook-format.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = ("<!-- actions:begin -->\n", "<!-- actions:end -->");
+        let start = doc.find(begin).expect("the begin marker") + begin.len();
+        let stop = doc.find(end).expect("the end marker");
+        let table = super::markdown_table();
+        if doc[start..stop] != table {
+            if std::env::var_os("DRILLBOOK_UPDATE_DOCS").is_some() {
+                std::fs::write(path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+            } else {
+                panic!(
+                    "docs/runbook-format.md's action table differs from the catalogue; rewrite it with `DRILLBOOK_UPDATE_DOCS=1 cargo test --lib the_docs_action_table`"
+                );
             }
         }
     }

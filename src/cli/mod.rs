@@ -1,4 +1,9 @@
 //! The command line: arguments, dispatch, exit codes. `main.rs` only calls [`main`].
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the CLI is where drillbook talks to people"
+)]
 
 mod commands;
 mod drill;
@@ -332,6 +337,9 @@ pub fn main() -> std::process::ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    for var in crate::engine::ignored_test_hooks() {
+        eprintln!("warning: {var} is a testing aid and is ignored by this release build");
+    }
     let code = commands::dispatch(cli);
     std::process::ExitCode::from(code as u8)
 }

@@ -14,21 +14,26 @@ pub const IDENTITY_ENV: &str = "DRILLBOOK_IDENTITY_ARN";
 
 /// Whether this build honours the testing aids (`DRILLBOOK_IDENTITY_ARN`,
 /// `DRILLBOOK_TEST_CRASH_AT`): debug builds only, which is what `cargo test` builds. A release
-/// build, the one anyone runs in production, ignores them (and says so once), so nobody can
+/// build, the one anyone runs in production, ignores them (the CLI says so), so nobody can
 /// claim another identity or arm a crash through the environment.
 pub const TEST_HOOKS: bool = cfg!(debug_assertions);
 
 /// The value of a testing-aid variable, in a build that honours it.
 pub fn test_hook(var: &str) -> Option<String> {
     let value = std::env::var(var).ok().filter(|v| !v.trim().is_empty())?;
+    TEST_HOOKS.then(|| value.trim().to_string())
+}
+
+/// The testing-aid variables set in the environment that this build ignores (a release
+/// build): the CLI warns about each once.
+pub fn ignored_test_hooks() -> Vec<&'static str> {
     if TEST_HOOKS {
-        return Some(value.trim().to_string());
+        return vec![];
     }
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| {
-        eprintln!("warning: {var} is a testing aid and is ignored by this release build");
-    });
-    None
+    [IDENTITY_ENV, super::crash::CRASH_ENV]
+        .into_iter()
+        .filter(|v| std::env::var(v).is_ok_and(|x| !x.trim().is_empty()))
+        .collect()
 }
 
 /// Who is running drillbook: `DRILLBOOK_IDENTITY_ARN` when set (testing aid, debug builds

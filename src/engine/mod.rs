@@ -14,11 +14,12 @@ mod identity;
 mod run;
 mod step;
 
-pub use crate::actions::limits::RateLimits;
 pub use approve::approve;
 pub use crash::CRASH_ENV;
 pub use error::EngineError;
-pub use identity::{IDENTITY_ENV, TEST_HOOKS, caller_identity, identity_region, test_hook};
+pub use identity::{
+    IDENTITY_ENV, TEST_HOOKS, caller_identity, identity_region, ignored_test_hooks, test_hook,
+};
 pub use run::{Engine, RunResult, needs_aws};
 pub use step::backoff_delay;
 

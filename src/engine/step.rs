@@ -32,7 +32,7 @@ pub fn backoff_delay(backoff: Duration, failed_attempt: u32) -> Duration {
 
 /// What a running step sends to the journal writer (the driver).
 // Records travel by value, as they did before syncs existed; a sync is rare (one per change).
-#[allow(clippy::large_enum_variant)]
+#[expect(clippy::large_enum_variant, reason = "one value per step, moved once")]
 pub(super) enum ToJournal {
     /// A record, durable at the next flush.
     Record(Entry),

@@ -844,7 +844,10 @@ impl RunDocument {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one document, named at the one call"
+)]
 fn headline(
     verdict: Verdict,
     status: &str,

@@ -101,7 +101,7 @@ pub enum ApproverKeySpec {
 
 /// A 12-digit AWS account id.
 #[derive(JsonSchema)]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "only its JSON Schema is used")]
 struct AccountId(#[schemars(regex(pattern = r"^[0-9]{12}$"))] String);
 
 /// A duration such as `500ms`, `30s`, `15m`, `2h` or `1d`.

@@ -1,4 +1,9 @@
 //! The integration test binary: one module per area.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "tests say what they skip and why"
+)]
 
 mod actions_data;
 mod actions_net;

@@ -2,7 +2,7 @@
 //! extensions, see `localstack/README.md`) per test binary, started on first use through
 //! `localstack/emulator start --parent-pid <this process>`, so it exits by itself when the test
 //! binary ends. Tests share it concurrently and keep apart through `unique_prefix`.
-#![allow(dead_code)]
+#![expect(dead_code, reason = "not every helper is used by every module")]
 
 pub mod actions;
 pub mod faults;
