@@ -18,19 +18,11 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
+#[cfg(test)]
+use super::new_run_id;
 use super::{
     CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, Record, RunSummary, StoredRun,
 };
-use crate::event::RunStatus;
-
-/// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).
-pub fn new_run_id() -> String {
-    format!(
-        "{}-{:04x}",
-        Utc::now().format("%Y%m%d-%H%M%S"),
-        fastrand::u16(..)
-    )
-}
 
 /// Whether `id` has the shape of a run id (guards against paths such as `../x`).
 pub fn valid_run_id(id: &str) -> bool {
@@ -291,26 +283,6 @@ pub fn verify_journal(
         return Err(corrupt(1, 1, "the journal is empty".into()));
     }
     Ok((records, prev))
-}
-
-/// The status of a run as its records tell it.
-pub fn status_of(records: &[Record]) -> String {
-    let mut status = "running";
-    for r in records {
-        match &r.entry {
-            Entry::RunStarted { .. } | Entry::RunResumed { .. } => status = "running",
-            Entry::RunPaused { .. } => status = "paused",
-            Entry::RunFinished { status: s } => {
-                status = match s {
-                    RunStatus::Succeeded => "succeeded",
-                    RunStatus::Failed => "failed",
-                    RunStatus::Paused => "paused",
-                }
-            }
-            _ => {}
-        }
-    }
-    status.to_string()
 }
 
 fn fsync_dir(dir: &Path) {

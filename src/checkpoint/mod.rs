@@ -10,9 +10,14 @@ pub mod file;
 pub mod lock;
 mod record;
 
+pub use file::{encode_line, line_hash, verify_journal};
 pub use record::*;
 
 use std::collections::BTreeMap;
+
+use chrono::Utc;
+
+use crate::event::RunStatus;
 
 use crate::actions::aws::Identity;
 
@@ -112,7 +117,7 @@ impl RunSummary {
         let Entry::RunStarted { runbook, mode, .. } = &records.first()?.entry else {
             return None;
         };
-        let status = file::status_of(records);
+        let status = status_of(records);
         let mut drill = None;
         for r in records {
             match &r.entry {
@@ -176,4 +181,33 @@ pub enum CheckpointError {
     },
     #[error("checkpoint store error: {0}")]
     Store(String),
+}
+
+/// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:04x}",
+        Utc::now().format("%Y%m%d-%H%M%S"),
+        fastrand::u16(..)
+    )
+}
+
+/// The status of a run as its records tell it.
+pub fn status_of(records: &[Record]) -> String {
+    let mut status = "running";
+    for r in records {
+        match &r.entry {
+            Entry::RunStarted { .. } | Entry::RunResumed { .. } => status = "running",
+            Entry::RunPaused { .. } => status = "paused",
+            Entry::RunFinished { status: s } => {
+                status = match s {
+                    RunStatus::Succeeded => "succeeded",
+                    RunStatus::Failed => "failed",
+                    RunStatus::Paused => "paused",
+                }
+            }
+            _ => {}
+        }
+    }
+    status.to_string()
 }

@@ -208,7 +208,7 @@ pub(super) async fn conclude_drill(
             .await,
             objectives: judge_objectives(
                 &objectives,
-                std::time::Duration::from_millis(run.timing.active_ms),
+                std::time::Duration::from_millis(run.timing.recovery_ms),
                 &outputs,
             ),
         }

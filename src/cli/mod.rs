@@ -125,14 +125,7 @@ pub struct PlanArgs {
     pub max_parallel: usize,
 }
 
-#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
-pub enum MessageFormat {
-    /// Progress on a terminal, plain lines otherwise.
-    #[default]
-    Human,
-    /// JSON lines on stdout, one event per line.
-    Json,
-}
+pub use crate::report::console::MessageFormat;
 
 /// Options shared by commands that run steps.
 #[derive(Debug, Args, Clone)]

@@ -1,8 +1,7 @@
 //! `drillbook approve`: records who approved a pending approval step.
 
 use crate::actions::aws::{Aws, Identity};
-use crate::checkpoint::file::status_of;
-use crate::checkpoint::{CheckpointStore, Entry, Record};
+use crate::checkpoint::{CheckpointStore, Entry, Record, status_of};
 use crate::evidence::approval::{self, KmsKeys, Standing, Statement};
 use crate::evidence::{Signer, SignerInfo};
 use crate::runbook::Approvers;

@@ -24,7 +24,6 @@ use super::identity::{caller_identity, identity_region};
 use super::step::{StepDone, StepJob, ToJournal};
 use crate::actions::aws::{Aws, Identity};
 use crate::actions::{ActionError, Outcome, Params, Registry, Service, StepContext, WaitMeter};
-use crate::checkpoint::file::new_run_id;
 use crate::checkpoint::{CheckpointError, CheckpointStore, Entry, FORMAT_VERSION, NewRun};
 use crate::event::{Event, EventSink, Mode, RunStatus};
 use crate::runbook::{Loaded, OnFailure, Runbook, Step, template};
@@ -351,7 +350,7 @@ impl Engine {
         let order: Vec<String> = walk.topo_order();
         let mut attempt = 0;
         let run_id = loop {
-            let run_id = new_run_id();
+            let run_id = crate::checkpoint::new_run_id();
             let new = NewRun {
                 run_id: run_id.clone(),
                 runbook_text: loaded.text.clone(),

@@ -395,7 +395,7 @@ fn read_evidence(dir: &std::path::Path) -> Result<Option<EvidenceRun>, String> {
         return Ok(None);
     };
     // A broken journal is reported as such by the chain check.
-    let Ok((records, _)) = crate::checkpoint::file::verify_journal("evidence", &bytes) else {
+    let Ok((records, _)) = crate::checkpoint::verify_journal("evidence", &bytes) else {
         return Ok(None);
     };
     let Some(Entry::RunStarted {

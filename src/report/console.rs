@@ -19,9 +19,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::MessageFormat;
 use crate::event::{Event, EventSink, Mode, RunStatus};
 use crate::runbook::duration::{format_duration, human};
+
+/// How events are shown (`--message-format`).
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// Progress on a terminal, plain lines otherwise.
+    #[default]
+    Human,
+    /// JSON lines on stdout, one event per line.
+    Json,
+}
 
 /// Version of the JSON lines written with `--message-format json` (the `v` field).
 pub const EVENTS_FORMAT_VERSION: u32 = 1;

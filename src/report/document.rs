@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::timing::{RtoVerdict, StepStatus, TimingReport};
+use super::timing::{RTO_MEASURE, RtoVerdict, StepStatus, TimingReport};
 use crate::actions::aws::{Identity, Impairment};
 use crate::actions::{Finding, Observation};
 use crate::checkpoint::{Entry, GENESIS, StoredRun};
@@ -642,10 +642,8 @@ impl RunDocument {
                             RtoVerdict::NotAssessed => ObjectiveState::NotAssessed,
                         },
                         how: match &r.note {
-                            Some(n) => format!("wall-clock time of the run; {n}"),
-                            None => {
-                                "wall-clock time from the run's first record to its last".into()
-                            }
+                            Some(n) => format!("{RTO_MEASURE}; {n}"),
+                            None => RTO_MEASURE.into(),
                         },
                     });
                 }

@@ -238,10 +238,11 @@ pub fn measured_rpo<'a>(
     })
 }
 
-/// Judges RTO (the run's active time) and RPO ([`measured_rpo`]).
+/// Judges RTO (the run's recovery time, [`crate::report::timing::RTO_MEASURE`], as every
+/// report does) and RPO ([`measured_rpo`]).
 pub fn judge_objectives(
     objectives: &Objectives,
-    active_time: Duration,
+    recovery_time: Duration,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Vec<ObjectiveVerdict> {
     let mut out = vec![];
@@ -249,10 +250,9 @@ pub fn judge_objectives(
         out.push(ObjectiveVerdict {
             objective: "rto".into(),
             target: rto,
-            measured: Some(active_time),
-            met: active_time <= rto,
-            how: "time from the run's start to its last recovery step (paused time excluded)"
-                .into(),
+            measured: Some(recovery_time),
+            met: recovery_time <= rto,
+            how: crate::report::timing::RTO_MEASURE.into(),
         });
     }
     if let Some(rpo) = objectives.rpo {
