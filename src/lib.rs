@@ -21,6 +21,8 @@ pub mod event;
 #[cfg(feature = "engine")]
 pub mod evidence;
 #[cfg(feature = "engine")]
+pub mod history;
+#[cfg(feature = "engine")]
 pub mod plan;
 #[cfg(feature = "engine")]
 pub mod report;

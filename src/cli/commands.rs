@@ -17,5 +17,7 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Validate(args) => super::validate::validate(&args),
         Command::Schema => super::validate::schema(),
         Command::State(args) => super::state::state(args),
+        Command::Status(args) => super::status::status(args),
+        Command::History(args) => super::status::history(args),
     }
 }

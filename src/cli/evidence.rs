@@ -40,6 +40,30 @@ pub enum EvidenceCommand {
         /// Where to write the secret key; never overwritten.
         file: PathBuf,
     },
+    /// Copy the sealed evidence of every run since DATE into one bundle, with an index (JSON
+    /// and HTML) of runbooks, hashes, verdicts, objectives, approvers and signature status; the
+    /// bundle itself is sealed. `drillbook verify-evidence OUT` verifies it whole.
+    #[command(after_help = "\
+Examples:
+  drillbook evidence export --since 2026-01-01 --out audit-2026
+  drillbook evidence export --since 2026-10-01 --out q4 --sign-with kms:alias/evidence@eu-west-1 --state 'dynamodb://drillbook-state?region=eu-west-1'
+  drillbook verify-evidence audit-2026")]
+    Export {
+        /// The first day (UTC) whose runs are included: `YYYY-MM-DD`.
+        #[arg(long, value_name = "DATE")]
+        since: String,
+        /// The bundle directory; must not exist yet.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Where the runs' sealed evidence is (default: `<state-dir>/reports`).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Seal the bundle with `none`, `ed25519:KEY_FILE` or `kms:KEY`.
+        #[arg(long, value_name = "SIGNER", default_value = "none")]
+        sign_with: String,
+        #[command(flatten)]
+        source: super::status::HistorySource,
+    },
     /// Seal a directory: write its manifest.json (hashes, journal head, signature).
     Seal {
         dir: PathBuf,
@@ -58,17 +82,18 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> ExitCode {
         }
     };
     let kms_keys = approval_kms_keys(&args);
-    match evidence::verify_with(
-        &args.dir,
-        &VerifyOptions {
-            trusted_key,
-            kms_keys,
-        },
-    ) {
+    let options = VerifyOptions {
+        trusted_key,
+        kms_keys,
+    };
+    match evidence::verify_with(&args.dir, &options) {
         Ok(report) => {
             print!("{}", render_report(&report));
             if !report.intact() {
                 return ExitCode::Failed;
+            }
+            if args.dir.join(BUNDLE_INDEX).is_file() {
+                return verify_bundle(&args, &options);
             }
             if args.cloudtrail {
                 return verify_cloudtrail(&args);
@@ -80,6 +105,243 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> ExitCode {
             ExitCode::Invalid
         }
     }
+}
+
+/// The index of an evidence bundle (`drillbook evidence export`).
+const BUNDLE_INDEX: &str = "index.json";
+
+/// Each run's evidence in a bundle, verified on its own (hashes, chain, signature, approvals).
+fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> ExitCode {
+    let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&args.dir) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("manifest.json").is_file())
+            .collect(),
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.dir.display());
+            return ExitCode::Invalid;
+        }
+    };
+    dirs.sort();
+    let mut bad = 0;
+    for d in &dirs {
+        let mut o = options.clone();
+        o.kms_keys.extend(approval_kms_keys(&VerifyEvidenceArgs {
+            dir: d.clone(),
+            public_key: None,
+            cloudtrail: false,
+            profile: args.profile.clone(),
+        }));
+        match evidence::verify_with(d, &o) {
+            Ok(r) if r.intact() => println!(
+                "  run {}: intact{}",
+                d.file_name().unwrap_or_default().to_string_lossy(),
+                if r.signature == SignatureStatus::Unsigned {
+                    " (unsigned)"
+                } else {
+                    ""
+                }
+            ),
+            Ok(r) => {
+                bad += 1;
+                print!("{}", render_report(&r));
+            }
+            Err(e) => {
+                bad += 1;
+                println!("  {}: {e}", d.display());
+            }
+        }
+    }
+    if bad > 0 {
+        println!("bundle: {bad} of {} runs' evidence TAMPERED", dirs.len());
+        ExitCode::Failed
+    } else {
+        println!("bundle: {} runs' evidence intact", dirs.len());
+        ExitCode::Success
+    }
+}
+
+/// `drillbook evidence export`.
+fn export(
+    since: &str,
+    out: &std::path::Path,
+    report_dir: Option<&std::path::Path>,
+    sign_with: &str,
+    source: &super::status::HistorySource,
+) -> ExitCode {
+    let Ok(day) = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d") else {
+        eprintln!(
+            "error: --since `{since}` is not a date\nhelp: write it as YYYY-MM-DD, for example `--since 2026-01-01`"
+        );
+        return ExitCode::Invalid;
+    };
+    let since = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let signer = match Signer::parse(sign_with) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    if out.exists() {
+        eprintln!(
+            "error: {} exists\nhelp: export into a new directory; a bundle is sealed once",
+            out.display()
+        );
+        return ExitCode::Invalid;
+    }
+    let reports = report_dir
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| source.state_dir.join("reports"));
+    let rt = match super::run::runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    let runs = match rt.block_on(source.digests()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read past runs: {e}");
+            return ExitCode::Failed;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("error: cannot create {}: {e}", out.display());
+        return ExitCode::Failed;
+    }
+    let mut rows = Vec::new();
+    let mut missing = 0;
+    for r in runs.iter().filter(|r| r.started_at >= since) {
+        let src = reports.join(&r.run_id);
+        let dst = out.join(&r.run_id);
+        let copied = src.join("manifest.json").is_file() && copy_dir(&src, &dst).is_ok();
+        let (integrity, approvals) = if copied {
+            match evidence::verify(&dst) {
+                Ok(v) if !v.intact() => ("tampered", v.approvals),
+                Ok(v) if v.signature == SignatureStatus::Unsigned => {
+                    ("intact, unsigned", v.approvals)
+                }
+                Ok(v) => ("intact, signed", v.approvals),
+                Err(_) => ("unreadable", vec![]),
+            }
+        } else {
+            missing += 1;
+            ("missing", vec![])
+        };
+        rows.push(serde_json::json!({
+            "run_id": r.run_id,
+            "runbook": r.runbook,
+            "runbook_sha256": r.runbook_sha256,
+            "started_at": r.started_at,
+            "mode": r.mode,
+            "status": r.status,
+            "scenario": r.drill.as_ref().map(|d| &d.scenario),
+            "verdict": r.drill.as_ref().map(|d| &d.verdict),
+            "objectives": {
+                "rto_ms": r.rto_ms,
+                "recovery_ms": r.recovery_ms,
+                "rpo_ms": r.rpo_ms,
+                "rpo_measured_ms": r.rpo_measured_ms,
+            },
+            "approvals": approvals,
+            "evidence": integrity,
+        }));
+    }
+    let index = serde_json::json!({
+        "kind": "drillbook-evidence-bundle",
+        "format_version": 1,
+        "since": since,
+        "exported_at": chrono::Utc::now(),
+        "runs": rows,
+    });
+    let written = std::fs::write(
+        out.join(BUNDLE_INDEX),
+        serde_json::to_string_pretty(&index).unwrap_or_default() + "\n",
+    )
+    .and_then(|_| std::fs::write(out.join("index.html"), bundle_html(&index)));
+    if let Err(e) = written {
+        eprintln!("error: cannot write the index: {e}");
+        return ExitCode::Failed;
+    }
+    match rt.block_on(evidence::seal(out, &signer)) {
+        Ok(m) => {
+            println!(
+                "exported {} runs since {day} into {} ({missing} without sealed evidence); sealed, signer {}",
+                rows.len(),
+                out.display(),
+                m.signer.algorithm()
+            );
+            println!("verify with: drillbook verify-evidence {}", out.display());
+            if missing > 0 {
+                eprintln!(
+                    "warning: {missing} runs have no sealed evidence in {} (run on another machine, or pass --report-dir)",
+                    reports.display()
+                );
+            }
+            ExitCode::Success
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = e.file_type()?;
+        if t.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else if t.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The bundle's index.html: one row per run, linking to its report.
+fn bundle_html(index: &serde_json::Value) -> String {
+    let e = |v: &serde_json::Value| {
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => "-".into(),
+            other => other.to_string(),
+        };
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut o = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>drillbook evidence</title><style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}</style></head><body><h1>drillbook evidence bundle</h1>",
+    );
+    o.push_str(&format!(
+        "<p>Runs since {}. Each run directory is sealed, and so is the bundle: <code>drillbook verify-evidence</code> checks both.</p>",
+        e(&index["since"])
+    ));
+    o.push_str("<table><thead><tr><th>Run</th><th>Runbook</th><th>SHA-256</th><th>Scenario</th><th>Verdict</th><th>RTO achieved / objective (ms)</th><th>Approvers</th><th>Evidence</th></tr></thead><tbody>");
+    for r in index["runs"].as_array().into_iter().flatten() {
+        let approvers: Vec<String> = r["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| format!("{} ({})", e(&a["approver"]), e(&a["status"])))
+            .collect();
+        o.push_str(&format!(
+            "<tr><td><a href=\"{id}/report.html\"><code>{id}</code></a></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
+            e(&r["runbook"]),
+            e(&r["runbook_sha256"]),
+            e(&r["scenario"]),
+            e(&r["verdict"]),
+            e(&r["objectives"]["recovery_ms"]),
+            e(&r["objectives"]["rto_ms"]),
+            if approvers.is_empty() {
+                "-".to_string()
+            } else {
+                approvers.join("<br>")
+            },
+            e(&r["evidence"]),
+            id = e(&r["run_id"]),
+        ));
+    }
+    o.push_str("</tbody></table></body></html>\n");
+    o
 }
 
 /// The public keys of the KMS keys that signed the run's approvals, fetched with the caller's
@@ -252,6 +514,13 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
 
 pub(super) fn evidence(args: EvidenceArgs) -> ExitCode {
     match args.command {
+        EvidenceCommand::Export {
+            since,
+            out,
+            report_dir,
+            sign_with,
+            source,
+        } => export(&since, &out, report_dir.as_deref(), &sign_with, &source),
         EvidenceCommand::Keygen { file } => match evidence::generate_ed25519_key(&file) {
             Ok(public) => {
                 println!("wrote {} (secret, mode 0600)", file.display());

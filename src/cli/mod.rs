@@ -14,6 +14,7 @@ mod plan;
 mod report;
 mod run;
 mod state;
+mod status;
 mod validate;
 
 pub use exit::ExitCode;
@@ -80,6 +81,12 @@ The approval is refused (exit 2) when you started or resumed the run, or when th
     Evidence(evidence::EvidenceArgs),
     /// Shared run state for a team (DynamoDB): create the table.
     State(state::StateArgs),
+    /// Which runbooks passed a drill, how recently, and whether they changed since.
+    #[command(after_help = status::STATUS_HELP)]
+    Status(status::StatusArgs),
+    /// Every run of one runbook: dates, verdicts, achieved RTO and RPO, slowest steps.
+    #[command(after_help = status::HISTORY_HELP)]
+    History(status::HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +130,13 @@ pub struct PlanArgs {
     /// under this limit.
     #[arg(long, default_value_t = 8)]
     pub max_parallel: usize,
+    /// Step estimates: `declared` (`estimate:`), `learned` (measured in past executed runs of
+    /// this runbook; every step needs 5), `auto` (learned where a step has 5 samples).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub estimates: crate::history::Estimates,
+    /// Where past runs are read from (as `run`).
+    #[command(flatten)]
+    pub history: status::HistorySource,
 }
 
 pub use crate::report::console::MessageFormat;

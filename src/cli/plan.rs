@@ -3,6 +3,7 @@
 use std::io::Write as _;
 
 use super::{ExitCode, PlanArgs, PlanFormat};
+use crate::history::{Estimate, EstimateSource, Estimates, MIN_SAMPLES};
 use crate::plan::{Plan, render};
 use crate::runbook;
 
@@ -55,18 +56,50 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
             return ExitCode::Invalid;
         }
     };
-    let plan = match Plan::build(&loaded.runbook) {
+    let estimates = match learned(&args, &loaded.runbook) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let estimated = |p90: bool| match &estimates {
+        Some(e) => crate::history::with_estimates(&loaded.runbook, e, p90),
+        None => loaded.runbook.clone(),
+    };
+    let runbook_p50 = estimated(false);
+    // With learned estimates, the RTO is judged on the p90 forecast.
+    let plan_p90 = estimates.as_ref().and_then(|_| {
+        Plan::build(&estimated(true))
+            .ok()
+            .map(|p| p.with_max_parallel(args.max_parallel))
+    });
+    let plan = match Plan::build(&runbook_p50) {
         Ok(p) => p.with_max_parallel(args.max_parallel),
         Err(e) => {
             eprintln!("{}: error: {e}", args.file.display());
             return ExitCode::Invalid;
         }
     };
+    let forecast = estimates
+        .as_ref()
+        .zip(plan_p90.as_ref())
+        .map(|(e, p90)| Forecast {
+            estimates: e,
+            p50: plan.makespan(),
+            p90: p90.makespan(),
+            rto: p90.rto_check(),
+        });
     let out = match args.format {
-        PlanFormat::Text => render::text(&plan, &loaded.runbook),
-        PlanFormat::Json => render::json(&plan, &loaded.runbook),
-        PlanFormat::Dot => render::dot(&plan, &loaded.runbook),
-        PlanFormat::Mermaid => render::mermaid(&plan, &loaded.runbook),
+        PlanFormat::Text => {
+            let mut o = render::text(&plan, &runbook_p50);
+            if let Some(f) = &forecast {
+                o.push_str(&f.text(&loaded.runbook.name));
+            }
+            o
+        }
+        PlanFormat::Json => {
+            render::json_with(&plan, &runbook_p50, forecast.as_ref().map(Forecast::json))
+        }
+        PlanFormat::Dot => render::dot(&plan, &runbook_p50),
+        PlanFormat::Mermaid => render::mermaid(&plan, &runbook_p50),
     };
     let out = crate::secret::redact(&out);
     let mut stdout = std::io::stdout().lock();
@@ -78,7 +111,11 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
         eprintln!("error: cannot write the plan: {e}");
         return ExitCode::Failed;
     }
-    match plan.rto_check() {
+    let rto_check = match &forecast {
+        Some(f) if f.learned() => f.rto,
+        _ => plan.rto_check(),
+    };
+    match rto_check {
         Some(c) if !c.within => {
             let d = render::short_duration;
             eprintln!(
@@ -102,5 +139,127 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
             }
         }
         _ => ExitCode::Success,
+    }
+}
+
+/// The steps' learned estimates (`None` with `--estimates declared`); exit 2 when `learned` is
+/// asked and a step has too few samples, exit 1 when past runs cannot be read.
+fn learned(
+    args: &PlanArgs,
+    runbook: &crate::runbook::Runbook,
+) -> Result<Option<Vec<Estimate>>, ExitCode> {
+    if args.estimates == Estimates::Declared {
+        return Ok(None);
+    }
+    let rt = super::run::runtime()?;
+    let history = rt.block_on(args.history.digests()).map_err(|e| {
+        eprintln!("error: cannot read past runs for learned estimates: {e}\n  help: pass --estimates declared to plan without them");
+        ExitCode::Failed
+    })?;
+    match crate::history::learn(runbook, &history, args.estimates) {
+        Ok(e) => Ok(Some(e)),
+        Err(short) => {
+            eprintln!(
+                "error: --estimates learned needs {MIN_SAMPLES} measured runs of every step; too few for: {}\n  help: execute the runbook more often, or use --estimates auto",
+                short.join(", ")
+            );
+            Err(ExitCode::Invalid)
+        }
+    }
+}
+
+/// The makespan forecast at p50 and p90 of the learned estimates.
+struct Forecast<'a> {
+    estimates: &'a [Estimate],
+    p50: std::time::Duration,
+    p90: std::time::Duration,
+    rto: Option<crate::plan::RtoCheck>,
+}
+
+impl Forecast<'_> {
+    fn learned(&self) -> bool {
+        self.estimates
+            .iter()
+            .any(|e| matches!(e.source, EstimateSource::Learned { .. }))
+    }
+
+    fn text(&self, name: &str) -> String {
+        use std::fmt::Write as _;
+        let d = render::short_duration;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "\nEstimates (learned from executed runs of `{name}` once a step has {MIN_SAMPLES} samples; dry runs do not count):"
+        );
+        let _ = writeln!(
+            o,
+            "  {:<24} {:<28} {:>9} {:>9} {:>9} {:>7}  USED",
+            "STEP", "ACTION", "DECLARED", "P50", "P90", "SAMPLES"
+        );
+        for e in self.estimates {
+            let opt = |v: Option<std::time::Duration>| v.map(d).unwrap_or_else(|| "-".into());
+            let used = match e.source {
+                EstimateSource::Declared => "declared".to_string(),
+                EstimateSource::Learned { samples } => format!("learned ({samples})"),
+            };
+            let _ = writeln!(
+                o,
+                "  {:<24} {:<28} {:>9} {:>9} {:>9} {:>7}  {used}",
+                e.step,
+                e.action,
+                d(e.declared),
+                opt(e.p50),
+                opt(e.p90),
+                e.samples
+            );
+        }
+        if !self.learned() {
+            let _ = writeln!(
+                o,
+                "No step has enough samples yet: the plan uses the declared estimates."
+            );
+            return o;
+        }
+        let _ = write!(
+            o,
+            "Forecast makespan: p50 {}, p90 {}",
+            d(self.p50),
+            d(self.p90)
+        );
+        match self.rto {
+            Some(c) if c.within => {
+                let _ = writeln!(
+                    o,
+                    " (RTO {}: within at p90, {} to spare)",
+                    d(c.rto),
+                    d(c.rto - c.makespan)
+                );
+            }
+            Some(c) => {
+                let _ = writeln!(
+                    o,
+                    " (RTO {}: EXCEEDED at p90 by {})",
+                    d(c.rto),
+                    d(c.over_by())
+                );
+            }
+            None => {
+                let _ = writeln!(o);
+            }
+        }
+        o
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        serde_json::json!({
+            "min_samples": MIN_SAMPLES,
+            "steps": self.estimates,
+            "forecast": {
+                "p50_ms": ms(self.p50),
+                "p90_ms": ms(self.p90),
+                "rto_within_at_p90": self.rto.map(|c| c.within),
+            },
+        })
     }
 }

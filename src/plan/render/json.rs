@@ -26,6 +26,9 @@ struct PlanJson<'a> {
     critical_path: Vec<&'a str>,
     steps: Vec<StepJson<'a>>,
     cleanup: CleanupJson<'a>,
+    /// Learned estimates and the p50/p90 forecast (`drillbook plan --estimates`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimates: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -118,6 +121,7 @@ fn doc<'a>(plan: &'a Plan, runbook: &'a Runbook) -> PlanJson<'a> {
             critical_path: path(&View::cleanup(plan, runbook)),
             steps: steps(&View::cleanup(plan, runbook)),
         },
+        estimates: None,
     }
 }
 
@@ -128,7 +132,14 @@ pub fn json_value(plan: &Plan, runbook: &Runbook) -> serde_json::Value {
 
 /// The plan as pretty-printed JSON (fields in documented order), ending with a newline.
 pub fn json(plan: &Plan, runbook: &Runbook) -> String {
-    let mut s = serde_json::to_string_pretty(&doc(plan, runbook)).unwrap_or_default();
+    json_with(plan, runbook, None)
+}
+
+/// [`json`], with the learned estimates and forecast under `estimates`.
+pub fn json_with(plan: &Plan, runbook: &Runbook, estimates: Option<serde_json::Value>) -> String {
+    let mut d = doc(plan, runbook);
+    d.estimates = estimates;
+    let mut s = serde_json::to_string_pretty(&d).unwrap_or_default();
     s.push('\n');
     s
 }

@@ -7,7 +7,7 @@ mod text;
 
 pub use common::short_duration;
 pub use diagram::{dot, mermaid};
-pub use json::{FORMAT_VERSION, json, json_value};
+pub use json::{FORMAT_VERSION, json, json_value, json_with};
 pub use text::text;
 
 #[cfg(test)]

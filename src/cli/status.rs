@@ -1,0 +1,502 @@
+//! `drillbook status` and `drillbook history`: readiness over all runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::ExitCode;
+use crate::history::{RunDigest, digests};
+use crate::runbook::duration::{format_duration, parse_duration};
+
+/// Where past runs are read from (the same options as `run`).
+#[derive(Debug, Args, Clone)]
+pub struct HistorySource {
+    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
+    pub state: Option<String>,
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+}
+
+impl HistorySource {
+    /// Every run's digest, newest first (the file store's index is updated on the way).
+    pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, String> {
+        let store = super::state::open(&self.state, &self.state_dir, &self.profile).await?;
+        let dir = self.state.is_none().then_some(self.state_dir.as_path());
+        digests(store.as_ref(), dir)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum StatusFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Runbook or scenario files (a scenario stands for its runbook, and must itself be the one
+    /// that passed).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Exit 1 when a runbook has no passing drill this recent, or changed since it passed
+    /// (`90d`, `12h`, ...).
+    #[arg(long, value_name = "AGE")]
+    pub max_age: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: StatusFormat,
+    #[command(flatten)]
+    pub source: HistorySource,
+}
+
+pub(super) const STATUS_HELP: &str = "\
+Examples:
+  drillbook status runbooks/*.yaml
+  drillbook status scenarios/ca-central-1-outage.yaml --max-age 90d     # in a scheduled CI job
+  drillbook status runbooks/region-failover.yaml --format json --state 'dynamodb://drillbook-state?region=eu-west-1'
+
+STATE is OK (a passing drill of this exact runbook within --max-age), CHANGED (the file
+differs from the one that passed), STALE (the last pass is older than --max-age) or NEVER (no
+drill of it passed). Exit codes: 0 all OK, 1 some runbook is not (with --max-age), 2 bad input.";
+
+/// One runbook's line.
+#[derive(Debug, Serialize)]
+struct Status {
+    file: String,
+    runbook: String,
+    sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scenario: Option<String>,
+    last_run: Option<RunRef>,
+    last_pass: Option<PassRef>,
+    /// `ok`, `changed`, `stale` or `never`.
+    state: &'static str,
+    /// Days since the last pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_days: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunRef {
+    run_id: String,
+    started_at: DateTime<Utc>,
+    mode: crate::event::Mode,
+    status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PassRef {
+    run_id: String,
+    scenario: String,
+    started_at: DateTime<Utc>,
+    verdict: String,
+    recovery_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rto_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rpo_measured_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rpo_ms: Option<u64>,
+}
+
+/// What a file on the command line names: the runbook, and for a scenario its own hash too.
+struct Target {
+    file: String,
+    name: String,
+    runbook_sha: String,
+    scenario: Option<(String, String)>,
+}
+
+fn target(path: &Path) -> Result<Target, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let sha = crate::runbook::load::sha256_hex(&bytes);
+    if crate::scenario::is_scenario_text(&text) {
+        let scenario = crate::scenario::load_scenario(path).map_err(|d| d.to_string())?;
+        let rb = crate::scenario::load_runbook(&scenario, &[]).map_err(|d| d.to_string())?;
+        return Ok(Target {
+            file: path.display().to_string(),
+            name: rb.runbook.name,
+            runbook_sha: rb.sha256,
+            scenario: Some((scenario.name.clone(), sha)),
+        });
+    }
+    let rb = crate::runbook::load_file(path, &[]).map_err(|d| d.to_string())?;
+    Ok(Target {
+        file: path.display().to_string(),
+        name: rb.runbook.name,
+        runbook_sha: sha,
+        scenario: None,
+    })
+}
+
+fn status_of(
+    t: &Target,
+    runs: &[RunDigest],
+    max_age: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Status {
+    let mine = runs.iter().filter(|d| d.runbook == t.name);
+    let last_run = mine
+        .clone()
+        .find(|d| d.mode == crate::event::Mode::Execute)
+        .map(|d| RunRef {
+            run_id: d.run_id.clone(),
+            started_at: d.started_at,
+            mode: d.mode,
+            status: d.status.clone(),
+        });
+    let pass = mine.clone().find(|d| {
+        d.passed_drill()
+            && t.scenario
+                .as_ref()
+                .is_none_or(|(name, _)| d.drill.as_ref().is_some_and(|x| &x.scenario == name))
+    });
+    let age = pass.map(|p| (now - p.ended_at).to_std().unwrap_or_default());
+    let changed = pass.is_some_and(|p| {
+        p.runbook_sha256 != t.runbook_sha
+            || t.scenario
+                .as_ref()
+                .is_some_and(|(_, sha)| p.drill.as_ref().is_some_and(|d| &d.scenario_sha256 != sha))
+    });
+    let state = match (pass, age, max_age) {
+        (None, ..) => "never",
+        _ if changed => "changed",
+        (Some(_), Some(a), Some(m)) if a > m => "stale",
+        _ => "ok",
+    };
+    Status {
+        file: t.file.clone(),
+        runbook: t.name.clone(),
+        sha256: t.runbook_sha.clone(),
+        scenario: t.scenario.as_ref().map(|(n, _)| n.clone()),
+        last_run,
+        last_pass: pass.map(|p| PassRef {
+            run_id: p.run_id.clone(),
+            scenario: p
+                .drill
+                .as_ref()
+                .map(|d| d.scenario.clone())
+                .unwrap_or_default(),
+            started_at: p.started_at,
+            verdict: p
+                .drill
+                .as_ref()
+                .map(|d| d.verdict.clone())
+                .unwrap_or_default(),
+            recovery_ms: p.recovery_ms,
+            rto_ms: p.rto_ms,
+            rpo_measured_ms: p.rpo_measured_ms,
+            rpo_ms: p.rpo_ms,
+        }),
+        state,
+        age_days: age.map(|a| (a.as_secs_f64() / 86_400.0 * 10.0).round() / 10.0),
+    }
+}
+
+fn d(ms: u64) -> String {
+    format_duration(Duration::from_millis(ms))
+}
+
+fn against(measured: Option<u64>, objective: Option<u64>) -> String {
+    match (measured, objective) {
+        (Some(m), Some(o)) => format!("{}/{}", d(m), d(o)),
+        (Some(m), None) => d(m),
+        (None, Some(o)) => format!("-/{}", d(o)),
+        (None, None) => "-".into(),
+    }
+}
+
+pub(super) fn status(args: StatusArgs) -> ExitCode {
+    let max_age = match args.max_age.as_deref().map(parse_duration).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --max-age: {e}\nhelp: write it like `--max-age 90d`");
+            return ExitCode::Invalid;
+        }
+    };
+    let mut targets = Vec::new();
+    for f in &args.files {
+        match target(f) {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                eprintln!("{}", crate::report::console::terminal_safe(&e));
+                return ExitCode::Invalid;
+            }
+        }
+    }
+    let rt = match super::run::runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    let runs = match rt.block_on(args.source.digests()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read past runs: {e}");
+            return ExitCode::Failed;
+        }
+    };
+    let now = Utc::now();
+    let rows: Vec<Status> = targets
+        .iter()
+        .map(|t| status_of(t, &runs, max_age, now))
+        .collect();
+    match args.format {
+        StatusFormat::Json => {
+            let doc = serde_json::json!({ "format_version": 1, "max_age": args.max_age, "runbooks": rows });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        StatusFormat::Text => {
+            println!(
+                "{:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} AGE",
+                "RUNBOOK",
+                "SHA256",
+                "STATE",
+                "LAST EXECUTED RUN",
+                "LAST PASSING DRILL",
+                "RTO",
+                "RPO"
+            );
+            for r in &rows {
+                let last = r
+                    .last_run
+                    .as_ref()
+                    .map(|l| format!("{} {}", l.run_id, l.status))
+                    .unwrap_or_else(|| "-".into());
+                let pass = r
+                    .last_pass
+                    .as_ref()
+                    .map(|p| format!("{} {}", p.started_at.format("%Y-%m-%d"), p.scenario))
+                    .unwrap_or_else(|| "-".into());
+                let rto = r
+                    .last_pass
+                    .as_ref()
+                    .map(|p| against(Some(p.recovery_ms), p.rto_ms))
+                    .unwrap_or_else(|| "-".into());
+                let rpo = r
+                    .last_pass
+                    .as_ref()
+                    .map(|p| against(p.rpo_measured_ms, p.rpo_ms))
+                    .unwrap_or_else(|| "-".into());
+                let age = r
+                    .age_days
+                    .map(|a| format!("{a}d"))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{}",
+                    crate::report::console::terminal_safe(&format!(
+                        "{:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} {age}",
+                        r.runbook,
+                        &r.sha256[..12.min(r.sha256.len())],
+                        r.state.to_uppercase(),
+                        last,
+                        pass,
+                        rto,
+                        rpo
+                    ))
+                );
+            }
+        }
+    }
+    let failing: Vec<&Status> = rows.iter().filter(|r| r.state != "ok").collect();
+    if max_age.is_some() && !failing.is_empty() {
+        for r in &failing {
+            let why = match r.state {
+                "never" => "no drill of it has passed".to_string(),
+                "changed" => "it changed since its drill passed: run the drill again".to_string(),
+                _ => format!(
+                    "its last passing drill is older than {}",
+                    args.max_age.as_deref().unwrap_or_default()
+                ),
+            };
+            eprintln!("not ready: {} ({}): {why}", r.runbook, r.file);
+        }
+        return ExitCode::Failed;
+    }
+    ExitCode::Success
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum HistoryFormat {
+    #[default]
+    Text,
+    Json,
+    /// One self-contained page with an SVG chart of the achieved RTO per drill.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A runbook or scenario file, or a runbook's `name`.
+    pub runbook: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: HistoryFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: HistorySource,
+}
+
+pub(super) const HISTORY_HELP: &str = "\
+Examples:
+  drillbook history runbooks/region-failover.yaml
+  drillbook history region-failover --format html --out history.html
+  drillbook history scenarios/ca-central-1-outage.yaml --format json | jq '.runs[0]'
+
+Every run of the runbook (matched by its `name`), newest first: date, mode, scenario, status,
+achieved RTO (recovery time: approvals and pauses included) and RPO where measured, and the
+slowest steps.";
+
+pub(super) fn history(args: HistoryArgs) -> ExitCode {
+    let path = Path::new(&args.runbook);
+    let name = if path.is_file() {
+        match target(path) {
+            Ok(t) => t.name,
+            Err(e) => {
+                eprintln!("{}", crate::report::console::terminal_safe(&e));
+                return ExitCode::Invalid;
+            }
+        }
+    } else {
+        args.runbook.clone()
+    };
+    let rt = match super::run::runtime() {
+        Ok(rt) => rt,
+        Err(c) => return c,
+    };
+    let all = match rt.block_on(args.source.digests()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read past runs: {e}");
+            return ExitCode::Failed;
+        }
+    };
+    let runs: Vec<&RunDigest> = all.iter().filter(|d| d.runbook == name).collect();
+    let out = match args.format {
+        HistoryFormat::Html => crate::history::page::render(&name, &runs),
+        HistoryFormat::Json => {
+            let doc = serde_json::json!({ "format_version": 1, "runbook": name, "runs": runs });
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        }
+        HistoryFormat::Text => {
+            let mut o = format!(
+                "{:<22} {:<17} {:<8} {:<24} {:<10} {:<8} {:<20} {:<16} SLOWEST STEPS\n",
+                "RUN", "STARTED", "MODE", "SCENARIO", "STATUS", "VERDICT", "RTO", "RPO"
+            );
+            for r in &runs {
+                let slowest: Vec<String> = r
+                    .slowest(3)
+                    .iter()
+                    .map(|s| format!("{} {}", s.id, d(s.duration_ms)))
+                    .collect();
+                o.push_str(&crate::report::console::terminal_safe(&format!(
+                    "{:<22} {:<17} {:<8} {:<24} {:<10} {:<8} {:<20} {:<16} {}\n",
+                    r.run_id,
+                    r.started_at.format("%Y-%m-%d %H:%M"),
+                    match r.mode {
+                        crate::event::Mode::Execute => "execute",
+                        crate::event::Mode::DryRun => "dry-run",
+                    },
+                    r.drill.as_ref().map(|x| x.scenario.as_str()).unwrap_or("-"),
+                    r.status,
+                    r.drill.as_ref().map(|x| x.verdict.as_str()).unwrap_or("-"),
+                    against(Some(r.recovery_ms), r.rto_ms),
+                    against(r.rpo_measured_ms, r.rpo_ms),
+                    if slowest.is_empty() {
+                        "-".to_string()
+                    } else {
+                        slowest.join(", ")
+                    }
+                )));
+            }
+            if runs.is_empty() {
+                o.push_str(&format!("no run of `{name}` in this state\n"));
+            }
+            o
+        }
+    };
+    match &args.out {
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, out) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return ExitCode::Failed;
+            }
+            eprintln!("wrote {}", p.display());
+        }
+        None => print!("{out}"),
+    }
+    ExitCode::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(id: &str, sha: &str, verdict: Option<&str>, days_ago: i64) -> RunDigest {
+        let at = Utc::now() - chrono::Duration::days(days_ago);
+        RunDigest {
+            run_id: id.into(),
+            runbook: "failover".into(),
+            runbook_sha256: sha.into(),
+            started_at: at,
+            ended_at: at,
+            mode: crate::event::Mode::Execute,
+            status: "succeeded".into(),
+            drill: verdict.map(|v| crate::history::DrillDigest {
+                scenario: "outage".into(),
+                scenario_sha256: "s1".into(),
+                verdict: v.into(),
+            }),
+            rto_ms: Some(900_000),
+            recovery_ms: 60_000,
+            rpo_ms: None,
+            rpo_measured_ms: None,
+            steps: vec![],
+        }
+    }
+
+    fn target(sha: &str) -> Target {
+        Target {
+            file: "f.yaml".into(),
+            name: "failover".into(),
+            runbook_sha: sha.into(),
+            scenario: None,
+        }
+    }
+
+    #[test]
+    fn states() {
+        let day = Duration::from_secs(86_400);
+        let now = Utc::now();
+        // Newest first, as `digests` returns them.
+        let runs = vec![
+            digest("3", "new", Some("failed"), 1),
+            digest("2", "old", Some("passed"), 10),
+            digest("1", "old", None, 20),
+        ];
+        let s = status_of(&target("old"), &runs, Some(day * 30), now);
+        assert_eq!(
+            (s.state, s.last_pass.as_ref().unwrap().run_id.as_str()),
+            ("ok", "2")
+        );
+        assert_eq!(s.last_run.unwrap().run_id, "3");
+        assert_eq!(
+            status_of(&target("old"), &runs, Some(day * 5), now).state,
+            "stale"
+        );
+        assert_eq!(status_of(&target("new"), &runs, None, now).state, "changed");
+        assert_eq!(
+            status_of(&target("x"), &runs[..1], None, now).state,
+            "never"
+        );
+    }
+}
