@@ -17,6 +17,7 @@ mod evidence;
 mod fidelity;
 mod plan;
 mod proof;
+mod readiness;
 mod recovery;
 mod report;
 mod reports;

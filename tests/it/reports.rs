@@ -841,7 +841,7 @@ fn cli_writes_each_format() {
 
 // ---- the HTML page in a real browser -------------------------------------------------------
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let fixed = Path::new("/usr/bin/chromium");
     if fixed.is_file() {
         return Some(fixed.to_path_buf());
@@ -854,7 +854,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on `page` with `args`, killed after 120 s.
-fn run_chromium(
+pub(crate) fn run_chromium(
     chromium: &Path,
     profile: &Path,
     args: &[String],
