@@ -69,12 +69,17 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
                 );
             }
         }
-        if mode == Mode::Execute && !args.yes && std::io::stdin().is_terminal() && !confirm(&loaded.runbook, None) {
+        let forecast = if mode == Mode::Execute {
+            super::status::forecast(&args.exec, &loaded.runbook).await
+        } else {
+            None
+        };
+        if mode == Mode::Execute && !args.yes && std::io::stdin().is_terminal() && !confirm(&loaded.runbook, None, forecast) {
             eprintln!("not confirmed: nothing was run");
             return ExitCode::Invalid;
         }
         if mode == Mode::Execute {
-            super::run::say_credentials_left(&aws, &loaded.runbook, args.exec.max_parallel).await;
+            super::run::say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
         // The damage comes first; `{{ drill.injected_at }}` is the moment before it.
         let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

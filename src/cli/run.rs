@@ -223,13 +223,16 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
 
 /// Before an execute run: how long the credentials have left, when they say (see
 /// [`credentials_note`]).
-pub(super) async fn say_credentials_left(aws: &Aws, runbook: &Runbook, max_parallel: usize) {
+pub(super) async fn say_credentials_left(
+    aws: &Aws,
+    runbook: &Runbook,
+    forecast: Option<(std::time::Duration, std::time::Duration)>,
+) {
     if !needs_aws(runbook, Mode::Execute) {
         return;
     }
-    let estimate = crate::plan::Plan::build(runbook)
-        .map(|p| p.with_max_parallel(max_parallel).total_with_cleanup())
-        .ok();
+    // The p90 forecast: the run should not outlive the credentials nine times out of ten.
+    let estimate = forecast.map(|(_, p90)| p90);
     if let Some(note) = credentials_note(
         aws.credentials_expiry().await,
         std::time::SystemTime::now(),
@@ -261,7 +264,11 @@ fn credentials_note(
 }
 
 /// Asks for confirmation of an `--execute` run on a terminal.
-pub(super) fn confirm(runbook: &Runbook, account: Option<&str>) -> bool {
+pub(super) fn confirm(
+    runbook: &Runbook,
+    account: Option<&str>,
+    forecast: Option<(std::time::Duration, std::time::Duration)>,
+) -> bool {
     let mutating: Vec<&crate::runbook::Step> = runbook
         .steps
         .iter()
@@ -303,6 +310,16 @@ pub(super) fn confirm(runbook: &Runbook, account: Option<&str>) -> bool {
             regions.join(", ")
         }
     );
+    if let Some((p50, p90)) = forecast {
+        let d = crate::plan::render::short_duration;
+        let _ = writeln!(
+            err,
+            "expected duration: {} (p50), {} (p90), from past runs where a step has {} samples",
+            d(p50),
+            d(p90),
+            crate::history::MIN_SAMPLES
+        );
+    }
     let _ = write!(err, "type `yes` to continue: ");
     let _ = err.flush();
     let mut line = String::new();
@@ -339,6 +356,11 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     };
     rt.block_on(async {
         let aws = aws_for(Some(&loaded.runbook), mode, &args.exec.profile).await;
+        let forecast = if mode == Mode::Execute {
+            super::status::forecast(&args.exec, &loaded.runbook).await
+        } else {
+            None
+        };
         if mode == Mode::Execute && !args.yes && std::io::stdin().is_terminal() {
             let account = if needs_aws(&loaded.runbook, mode) {
                 caller_identity(&aws, &crate::engine::identity_region(&loaded.runbook))
@@ -348,13 +370,13 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             } else {
                 None
             };
-            if !confirm(&loaded.runbook, account.as_deref()) {
+            if !confirm(&loaded.runbook, account.as_deref(), forecast) {
                 eprintln!("not confirmed: nothing was run");
                 return ExitCode::Invalid;
             }
         }
         if mode == Mode::Execute {
-            say_credentials_left(&aws, &loaded.runbook, args.exec.max_parallel).await;
+            say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
         let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await
         {

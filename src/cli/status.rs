@@ -34,6 +34,33 @@ impl HistorySource {
     }
 }
 
+/// The run's duration before it starts, cleanup included, at p50 and p90 (learned estimates
+/// where a step has enough samples, declared elsewhere; `--max-parallel` applied). The history
+/// is read from the file store only: reading every run of a DynamoDB table before each run
+/// would cost more than the figure is worth.
+pub(super) async fn forecast(
+    exec: &super::ExecOptions,
+    runbook: &crate::runbook::Runbook,
+) -> Option<(Duration, Duration)> {
+    let runs = if exec.state.is_none() {
+        let source = HistorySource {
+            state_dir: exec.state_dir.clone(),
+            state: None,
+            profile: exec.profile.clone(),
+        };
+        source.digests().await.unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let est = crate::history::learn(runbook, &runs, crate::history::Estimates::Auto).ok()?;
+    let at = |p90: bool| {
+        crate::plan::Plan::build(&crate::history::with_estimates(runbook, &est, p90))
+            .ok()
+            .map(|p| p.with_max_parallel(exec.max_parallel).total_with_cleanup())
+    };
+    Some((at(false)?, at(true)?))
+}
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
 pub enum StatusFormat {
     #[default]
