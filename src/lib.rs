@@ -14,6 +14,7 @@ pub mod actions;
 pub mod checkpoint;
 #[cfg(feature = "engine")]
 pub mod cli;
+pub mod dag;
 #[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]

@@ -187,6 +187,10 @@ impl Forecast<'_> {
         use std::fmt::Write as _;
         let d = render::short_duration;
         let mut o = String::new();
+        if self.estimates.iter().all(|e| e.samples == 0) {
+            // No executed run measured anything yet: nothing to show.
+            return o;
+        }
         let _ = writeln!(
             o,
             "\nEstimates (learned from executed runs of `{name}` once a step has {MIN_SAMPLES} samples; dry runs do not count):"

@@ -684,20 +684,15 @@ impl Walk {
         }
     }
 
-    /// A valid start order (Kahn), main steps then finally steps.
+    /// A valid start order (the one Kahn order of `crate::dag`), main steps then finally steps.
     fn topo_order(&self) -> Vec<String> {
-        let mut rem = self.remaining.clone();
-        let mut q: VecDeque<usize> = (0..self.ids.len()).filter(|&i| rem[i] == 0).collect();
-        let mut out = Vec::with_capacity(self.ids.len());
-        while let Some(i) = q.pop_front() {
-            out.push(i);
-            for &j in &self.dependents[i] {
-                rem[j] -= 1;
-                if rem[j] == 0 {
-                    q.push_back(j);
-                }
+        let mut needs: Vec<Vec<usize>> = vec![Vec::new(); self.ids.len()];
+        for (i, ds) in self.dependents.iter().enumerate() {
+            for &j in ds {
+                needs[j].push(i);
             }
         }
+        let (mut out, _) = crate::dag::topo_order(&needs);
         out.sort_by_key(|&i| i >= self.n_main);
         out.into_iter().map(|i| self.ids[i].clone()).collect()
     }

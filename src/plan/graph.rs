@@ -251,6 +251,9 @@ impl Graph {
             index.insert(s.id.as_str(), idx);
         }
         let mut deps: Vec<StepIdx> = Vec::new();
+        // Each step's dependencies as indices, in the order `needs` lists them (for the cycle
+        // message), without repeats.
+        let mut needs: Vec<Vec<usize>> = Vec::with_capacity(n);
         for (i, s) in steps.iter().enumerate() {
             deps.clear();
             for need in &s.needs {
@@ -265,6 +268,13 @@ impl Graph {
                     }
                 }
             }
+            let mut listed: Vec<usize> = Vec::with_capacity(deps.len());
+            for d in &deps {
+                if !listed.contains(&d.index()) {
+                    listed.push(d.index());
+                }
+            }
+            needs.push(listed);
             deps.sort_unstable();
             deps.dedup();
             for &d in &deps {
@@ -273,7 +283,7 @@ impl Graph {
         }
 
         let topo =
-            topo_order(&graph, steps).map_err(|cycle| PlanError::Cycle { section, cycle })?;
+            topo_order(&needs, steps).map_err(|cycle| PlanError::Cycle { section, cycle })?;
         let est: Vec<Duration> = steps.iter().map(|s| s.estimate).collect();
         let forward = longest_paths(&graph, &topo, &est);
         let makespan = forward.length;
@@ -471,74 +481,28 @@ impl Graph {
     }
 }
 
-/// Kahn's algorithm. On a cycle, returns one whole cycle as ids (each needs the next, the last
-/// equal to the first), rotated so that its smallest id comes first.
-fn topo_order(graph: &DiGraph<Box<str>, ()>, steps: &[Step]) -> Result<Vec<StepIdx>, Vec<String>> {
-    let n = graph.node_count();
-    let mut indegree: Vec<u32> = graph
-        .node_indices()
-        .map(|v| graph.neighbors_directed(v, Direction::Incoming).count() as u32)
-        .collect();
-    let mut queue: Vec<StepIdx> = graph
-        .node_indices()
-        .filter(|v| indegree[v.index()] == 0)
-        .collect();
-    let mut order = Vec::with_capacity(n);
-    let mut head = 0;
-    while head < queue.len() {
-        let v = queue[head];
-        head += 1;
-        order.push(v);
-        for w in graph.neighbors_directed(v, Direction::Outgoing) {
-            indegree[w.index()] -= 1;
-            if indegree[w.index()] == 0 {
-                queue.push(w);
-            }
-        }
+/// The one topological order (`crate::dag`), or the ids of one cycle: found from the
+/// smallest id left, following each step's first listed need that is also left, then rotated
+/// to start at its smallest id, with the first id repeated at the end.
+fn topo_order(needs: &[Vec<usize>], steps: &[Step]) -> Result<Vec<StepIdx>, Vec<String>> {
+    let (order, left) = crate::dag::topo_order(needs);
+    if left.is_empty() {
+        return Ok(order.into_iter().map(NodeIndex::new).collect());
     }
-    if order.len() == n {
-        return Ok(order);
-    }
-    // Every node left has a dependency that is also left: walk "needs" until a node repeats.
-    let left = |v: StepIdx| indegree[v.index()] > 0;
-    let start = graph
-        .node_indices()
-        .filter(|&v| left(v))
-        .min_by(|&a, &b| graph[a].cmp(&graph[b]))
+    let start = left
+        .iter()
+        .copied()
+        .min_by(|&a, &b| steps[a].id.cmp(&steps[b].id))
         .unwrap_or_default();
-    let mut pos_in_walk: HashMap<StepIdx, usize> = HashMap::new();
-    let mut walk = vec![];
-    let mut v = start;
-    loop {
-        if let Some(&p) = pos_in_walk.get(&v) {
-            walk.drain(..p);
-            break;
-        }
-        pos_in_walk.insert(v, walk.len());
-        walk.push(v);
-        // Follow the first entry of `needs` that is still left, for a stable answer.
-        let step = &steps[v.index()];
-        let deps: Vec<StepIdx> = graph
-            .neighbors_directed(v, Direction::Incoming)
-            .filter(|&d| left(d))
-            .collect();
-        let next = step
-            .needs
-            .iter()
-            .find_map(|id| deps.iter().copied().find(|&d| *graph[d] == **id));
-        match next {
-            Some(d) => v = d,
-            None => break, // unreachable for a real cycle; never panic
-        }
-    }
+    let mut walk = crate::dag::cycle_from(needs, &left, start);
     let min = walk
         .iter()
         .enumerate()
-        .min_by(|a, b| graph[*a.1].cmp(&graph[*b.1]))
+        .min_by(|a, b| steps[*a.1].id.cmp(&steps[*b.1].id))
         .map(|(i, _)| i)
         .unwrap_or(0);
     walk.rotate_left(min);
-    let mut ids: Vec<String> = walk.iter().map(|&v| graph[v].to_string()).collect();
+    let mut ids: Vec<String> = walk.iter().map(|&v| steps[v].id.clone()).collect();
     if let Some(first) = ids.first().cloned() {
         ids.push(first);
     }

@@ -806,39 +806,21 @@ fn entry_step(e: &Entry) -> Option<&str> {
 /// Kahn's algorithm: main steps first, then cleanup steps; ties keep runbook order. Steps left
 /// over by a cycle (impossible after validation) are appended in runbook order.
 fn topo_order(needs: &[Vec<usize>], cleanup: &[bool]) -> Vec<usize> {
-    let n = needs.len();
-    let mut order = Vec::with_capacity(n);
-    let mut placed = vec![false; n];
-    for group in [false, true] {
-        let in_group = |i: usize| cleanup[i] == group;
-        let mut indeg = vec![0usize; n];
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for i in (0..n).filter(|&i| in_group(i)) {
-            for &d in &needs[i] {
-                if in_group(d) && !placed[d] {
-                    indeg[i] += 1;
-                    dependents[d].push(i);
-                }
-            }
-        }
-        let mut queue: std::collections::VecDeque<usize> =
-            (0..n).filter(|&i| in_group(i) && indeg[i] == 0).collect();
-        while let Some(i) = queue.pop_front() {
-            placed[i] = true;
-            order.push(i);
-            for &j in &dependents[i] {
-                indeg[j] -= 1;
-                if indeg[j] == 0 {
-                    queue.push_back(j);
-                }
-            }
-        }
-        let left: Vec<usize> = (0..n).filter(|&i| in_group(i) && !placed[i]).collect();
-        for i in left {
-            placed[i] = true;
-            order.push(i);
-        }
-    }
+    // Within its own group only: a cleanup step's need on a main step is only an ordering.
+    let local: Vec<Vec<usize>> = needs
+        .iter()
+        .enumerate()
+        .map(|(i, ds)| {
+            ds.iter()
+                .copied()
+                .filter(|&d| cleanup[d] == cleanup[i])
+                .collect()
+        })
+        .collect();
+    let (mut order, left) = crate::dag::topo_order(&local);
+    // Steps of a cycle in a hand-edited journal go last, never lost.
+    order.extend(left);
+    order.sort_by_key(|&i| cleanup[i]);
     order
 }
 

@@ -2093,28 +2093,15 @@ fn find_cycle(deps: &[Vec<usize>], scc: &[usize]) -> Vec<usize> {
 
 /// Position of each step in a dependency-first order (Kahn), or `None` when cyclic.
 fn topo_positions(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
-    let n = deps.len();
-    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        for &j in ds {
-            dependents[j].push(i);
-        }
+    let (order, left) = crate::dag::topo_order(deps);
+    if !left.is_empty() {
+        return None;
     }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
-    let mut pos = vec![usize::MAX; n];
-    let mut next = 0;
-    while let Some(u) = ready.pop() {
-        pos[u] = next;
-        next += 1;
-        for &w in &dependents[u] {
-            remaining[w] -= 1;
-            if remaining[w] == 0 {
-                ready.push(w);
-            }
-        }
+    let mut pos = vec![usize::MAX; deps.len()];
+    for (p, &v) in order.iter().enumerate() {
+        pos[v] = p;
     }
-    (next == n).then_some(pos)
+    Some(pos)
 }
 
 /// Every step that depends on `x`, directly or not.
