@@ -14,12 +14,23 @@ pub trait Action: Send + Sync {
     /// Read-only look at the world. Must make no mutating call.
     async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError>;
 
-    /// Make the changes `observed.changes` lists. Idempotent.
+    /// Make the changes `observed.changes` lists. Idempotent. A read-only action changes
+    /// nothing: by default its outcome is what it observed. An action the catalogue marks as
+    /// mutating must implement it (the default refuses, so a forgotten `apply` cannot pass as
+    /// done).
     async fn apply(
         &self,
-        ctx: &StepContext,
+        _ctx: &StepContext,
         observed: &Observation,
-    ) -> Result<Outcome, ActionError>;
+    ) -> Result<Outcome, ActionError> {
+        if self.spec().mutates {
+            return Err(ActionError::Invalid {
+                message: format!("`{}` has no apply", self.spec().name),
+                hint: "a bug in drillbook: report it".into(),
+            });
+        }
+        Ok(Outcome::observed(observed))
+    }
 
     /// Check the post-condition after `apply` (or after an observe that found nothing to do).
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError>;

@@ -307,10 +307,6 @@ impl Action for AssertReady {
         Ok(obs)
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, _: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
         if outcome
             .outputs

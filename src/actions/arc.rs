@@ -956,10 +956,6 @@ impl Action for AssertRoutingControls {
         Ok(obs)
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, _: &StepContext, _: &Outcome) -> Result<(), ActionError> {
         Ok(())
     }

@@ -238,10 +238,6 @@ impl Action for Resolve {
         })
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
         let answer = outcome.outputs.get("answer").cloned().unwrap_or_default();
         if let Some(e) = ctx.params.opt_str("expect")?

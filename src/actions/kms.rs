@@ -250,10 +250,6 @@ impl Action for AssertReplica {
         })
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
         if outcome.outputs.get("key_arn").is_none_or(String::is_empty) {
             return Err(ActionError::Verification {

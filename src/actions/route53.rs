@@ -851,10 +851,6 @@ impl Action for AssertRecords {
         })
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
         let answer = outcome.outputs.get("answer").cloned().unwrap_or_default();
         if let Some(e) = ctx.params.opt_str("expect")?

@@ -339,10 +339,6 @@ impl Action for AssertItem {
         Ok(obs)
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, _: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
         if outcome.outputs.contains_key("found") {
             Ok(())

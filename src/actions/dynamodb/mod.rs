@@ -323,10 +323,6 @@ impl Action for AssertPitr {
         Ok(obs)
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
-    }
-
     async fn verify(&self, _: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
         if outcome.outputs.contains_key("latest_restorable_time") {
             Ok(())
@@ -999,10 +995,6 @@ impl Action for AssertReplica {
         obs.outputs.insert("item_count".into(), count.to_string());
         obs.summary = format!("`{table}` is {status} in {region} (about {count} items)");
         Ok(obs)
-    }
-
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome::observed(observed))
     }
 
     async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {
