@@ -7,6 +7,7 @@
 //! run_id=<run id>       seq=0   kind=run: runbook_text, runbook_sha256, runbook_path, vars_json
 //! run_id=<run id>       seq=N   line: the journal line N, byte for byte as the file store writes it
 //! run_id=lock#<name>    seq=0   kind=lock: the runbook lock (see `lock.rs`)
+//! run_id=summary#<id>   seq=0   kind=summary: a finished run's summary for `status` and `history`
 //! ```
 //!
 //! Every record is written with a conditional put (`attribute_not_exists(seq)`), so two writers
@@ -464,6 +465,72 @@ impl DynamoDbStore {
             .await
             .map_err(|e| self.err("UpdateContinuousBackups", e))?;
         Ok(created)
+    }
+}
+
+/// Partition key prefix of the cached run summaries (`drillbook status`, `history`).
+const SUMMARY_PREFIX: &str = "summary#";
+
+impl DynamoDbStore {
+    /// In one scan: every run's id (its seq-0 `run` item) and the cached summaries (seq-0
+    /// `summary` items: run id -> the summary's JSON text). Summaries are opaque here; the
+    /// history layer writes and reads them.
+    pub async fn runs_and_summaries(
+        &self,
+    ) -> Result<(Vec<String>, HashMap<String, String>), CheckpointError> {
+        let mut ids = Vec::new();
+        let mut summaries = HashMap::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.url.table)
+                .filter_expression("#s = :z AND (#k = :run OR #k = :summary)")
+                .expression_attribute_names("#s", "seq")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":z", n(0))
+                .expression_attribute_values(":run", s("run"))
+                .expression_attribute_values(":summary", s("summary"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.err("Scan", e))?;
+            for item in out.items() {
+                let Some(key) = get_s(item, "run_id") else {
+                    continue;
+                };
+                match key.strip_prefix(SUMMARY_PREFIX) {
+                    Some(id) => {
+                        if let Some(json) = get_s(item, "summary_json") {
+                            summaries.insert(id.to_string(), json);
+                        }
+                    }
+                    None => ids.push(key),
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        ids.sort();
+        Ok((ids, summaries))
+    }
+
+    /// Caches a finished run's summary (overwrites an older one).
+    pub async fn put_summary(&self, run_id: &str, json: &str) -> Result<(), CheckpointError> {
+        self.client
+            .put_item()
+            .table_name(&self.url.table)
+            .item("run_id", s(format!("{SUMMARY_PREFIX}{run_id}")))
+            .item("seq", n(0))
+            .item("kind", s("summary"))
+            .item("summary_json", s(json))
+            .send()
+            .await
+            .map_err(|e| self.err("PutItem", e))?;
+        Ok(())
     }
 }
 

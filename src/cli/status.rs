@@ -26,11 +26,17 @@ pub struct HistorySource {
 impl HistorySource {
     /// Every run's digest, newest first (the file store's index is updated on the way).
     pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, String> {
-        let store = super::state::open(&self.state, &self.state_dir, &self.profile).await?;
-        let dir = self.state.is_none().then_some(self.state_dir.as_path());
-        digests(store.as_ref(), dir)
-            .await
-            .map_err(|e| e.to_string())
+        match &self.state {
+            Some(url) => {
+                let store = super::state::dynamodb(url, &self.profile).await?;
+                crate::history::digests_dynamodb(&store).await
+            }
+            None => {
+                let store = crate::checkpoint::file::FileStore::new(&self.state_dir);
+                digests(&store, Some(&self.state_dir)).await
+            }
+        }
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -31,8 +31,47 @@ struct Line {
     digest: Option<RunDigest>,
 }
 
+/// Every run's digest from the DynamoDB store, newest first. A finished run's digest is cached
+/// in the table as a summary item (it cannot change any more), so a read loads only the runs
+/// that are new, still going, paused, or failed (a failed run can be resumed).
+pub async fn digests_dynamodb(
+    store: &crate::checkpoint::dynamodb::DynamoDbStore,
+) -> Result<Vec<RunDigest>, CheckpointError> {
+    let (ids, cached) = store.runs_and_summaries().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(d) = cached
+            .get(&id)
+            .and_then(|j| serde_json::from_str::<Line>(j).ok())
+            .filter(|l| l.v == DIGEST_VERSION)
+            .and_then(|l| l.digest)
+        {
+            out.push(d);
+            continue;
+        }
+        let Some(d) = store.load(&id).await.ok().as_ref().and_then(RunDigest::of) else {
+            continue;
+        };
+        if d.is_final() {
+            let line = Line {
+                v: DIGEST_VERSION,
+                run_id: id.clone(),
+                journal_len: 0,
+                digest: Some(d.clone()),
+            };
+            // A cache: a failed write costs only speed next time.
+            if let Ok(json) = serde_json::to_string(&line) {
+                let _ = store.put_summary(&id, &json).await;
+            }
+        }
+        out.push(d);
+    }
+    out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    Ok(out)
+}
+
 /// Every run's digest, newest first. `file_state_dir`: the file store's directory, whose index
-/// is read and updated; other stores (DynamoDB) are digested run by run.
+/// is read and updated; other stores are digested run by run.
 pub async fn digests(
     store: &dyn CheckpointStore,
     file_state_dir: Option<&Path>,

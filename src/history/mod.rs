@@ -11,7 +11,7 @@ mod index;
 pub mod page;
 
 pub use estimates::{Estimate, EstimateSource, Estimates, MIN_SAMPLES, learn, with_estimates};
-pub use index::{DIGEST_VERSION, INDEX_FILE, digests};
+pub use index::{DIGEST_VERSION, INDEX_FILE, digests, digests_dynamodb};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -166,6 +166,11 @@ impl RunDigest {
             rpo_measured_ms,
             steps,
         })
+    }
+
+    /// Whether the run can change no more: it succeeded and, for a drill, was judged.
+    pub fn is_final(&self) -> bool {
+        self.status == "succeeded" && self.drill.as_ref().is_none_or(|d| d.verdict != "pending")
     }
 
     /// A drill that passed.

@@ -330,9 +330,35 @@ async fn status_on_the_dynamodb_store() {
         write_dynamodb(&client, &format!("{prefix}state"), g).await;
     }
     let dir = d.to_path_buf();
-    tokio::task::spawn_blocking(move || check_status(&dir, &files, &["--state", &url]))
+    let (f, u) = (files.clone(), url.clone());
+    tokio::task::spawn_blocking(move || check_status(&dir, &f, &["--state", &u]))
         .await
         .unwrap();
+    // Every run here is finished: each got a summary item, and the next read uses them.
+    let summaries = client
+        .scan()
+        .table_name(format!("{prefix}state"))
+        .filter_expression("#k = :s")
+        .expression_attribute_names("#k", "kind")
+        .expression_attribute_values(":s", AttributeValue::S("summary".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(summaries.count() as usize, runs.len());
+    let dir = d.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        check_status(&dir, &files, &["--state", &url]);
+        let o = bin(&dir, &["runs", "--state", &url]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        assert_eq!(
+            out(&o).lines().count(),
+            7,
+            "a header and the six runs, no summary item:\n{}",
+            out(&o)
+        );
+    })
+    .await
+    .unwrap();
 }
 
 #[test]
