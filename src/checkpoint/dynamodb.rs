@@ -658,28 +658,7 @@ impl CheckpointStore for DynamoDbStore {
     }
 
     async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError> {
-        let mut ids = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.url.table)
-                .filter_expression("#s = :z AND #k = :k")
-                .expression_attribute_names("#s", "seq")
-                .expression_attribute_names("#k", "kind")
-                .expression_attribute_values(":z", n(0))
-                .expression_attribute_values(":k", s("run"))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| self.err("Scan", e))?;
-            ids.extend(out.items().iter().filter_map(|i| get_s(i, "run_id")));
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
+        let (ids, _) = self.runs_and_summaries().await?;
         let mut out = Vec::new();
         for id in ids {
             let summary = match self.load(&id).await {

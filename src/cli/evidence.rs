@@ -298,15 +298,11 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()>
 /// The bundle's index.html: one row per run, linking to its report.
 fn bundle_html(index: &serde_json::Value) -> String {
     let e = |v: &serde_json::Value| {
-        let s = match v {
+        crate::report::html::escape(&match v {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Null => "-".into(),
             other => other.to_string(),
-        };
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
+        })
     };
     let mut o = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>drillbook evidence</title><style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}</style></head><body><h1>drillbook evidence bundle</h1>",

@@ -8,21 +8,7 @@ use std::time::Duration;
 use super::RunDigest;
 use crate::runbook::duration::format_duration;
 
-fn e(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c if c.is_control() => {}
-            c => o.push(c),
-        }
-    }
-    o
-}
+use crate::report::html::escape as e;
 
 fn d(ms: u64) -> String {
     format_duration(Duration::from_millis(ms))

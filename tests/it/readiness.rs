@@ -356,6 +356,56 @@ async fn status_on_the_dynamodb_store() {
             "a header and the six runs, no summary item:\n{}",
             out(&o)
         );
+        // history, learned estimates and the bundle read the same table.
+        let o = bin(
+            &dir,
+            &["history", "alpha", "--format", "json", "--state", &url],
+        );
+        let doc: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+        assert_eq!(doc["runs"].as_array().unwrap().len(), 3, "{doc}");
+        let alpha = dir.join("alpha.yaml");
+        let o = bin(
+            &dir,
+            &[
+                "plan",
+                alpha.to_str().unwrap(),
+                "--format",
+                "json",
+                "--state",
+                &url,
+            ],
+        );
+        let doc: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+        assert_eq!(doc["estimates"]["steps"][1]["samples"], 3, "{doc}");
+        assert_eq!(doc["estimates"]["steps"][1]["p50"], 60_000, "{doc}");
+        let o = bin(
+            &dir,
+            &[
+                "evidence",
+                "export",
+                "--since",
+                "2000-01-01",
+                "--out",
+                "bundle",
+                "--state",
+                &url,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("bundle/index.json")).unwrap())
+                .unwrap();
+        let runs = index["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 6);
+        assert!(
+            runs.iter().all(|r| r["evidence"] == "missing"),
+            "no evidence on this machine"
+        );
+        assert!(
+            err(&o).contains("6 runs have no sealed evidence"),
+            "{}",
+            err(&o)
+        );
     })
     .await
     .unwrap();
