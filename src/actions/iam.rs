@@ -100,10 +100,25 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
         if spec.control_plane == catalog::ControlPlane::KeyPrimaryRegion {
             entry.1.insert(format!("arn:aws:kms:*:{account}:key/*"));
         }
+        // The new replica lives in `replica_region`: ReplicateKey creates the key there, and
+        // adding a DynamoDB replica needs CreateTable, CreateTableReplica and the data-plane
+        // actions on the replica table in that Region (AWS, "DynamoDB global tables
+        // security": permissions in the destination Regions).
         if let Some(r) = step.with.get("replica_region").and_then(Value::as_str) {
             let r = wildcard(r);
-            entry.1.insert(format!("arn:aws:kms:{r}:{account}:key/*"));
-            entry.1.insert(format!("arn:aws:kms:{r}:{account}:alias/*"));
+            match spec.service {
+                Service::Kms => {
+                    entry.1.insert(format!("arn:aws:kms:{r}:{account}:key/*"));
+                    entry.1.insert(format!("arn:aws:kms:{r}:{account}:alias/*"));
+                }
+                Service::DynamoDb => {
+                    entry.0.insert("dynamodb:CreateTable");
+                    entry
+                        .1
+                        .extend(resources(spec.service, &step.with, &r, &account));
+                }
+                _ => {}
+            }
         }
     }
     let statements: Vec<Value> = groups
@@ -261,5 +276,34 @@ steps:
                 assert!(!a.as_str().unwrap().contains('*'));
             }
         }
+    }
+
+    /// Adding a replica acts in two Regions: the source table's (UpdateTable) and the new
+    /// replica's (CreateTable, CreateTableReplica and the data-plane actions on the replica
+    /// table), as AWS documents for global tables. No KMS grant comes with it.
+    #[test]
+    fn add_replica_is_granted_on_the_replica_table_in_the_replica_region() {
+        let text = r#"
+version: 1
+name: t
+steps:
+  - id: replicate
+    action: dynamodb.add_replica
+    region: us-east-1
+    with: { table: orders, replica_region: us-west-2 }
+"#;
+        let rb = load_str(Path::new("t.yaml"), text, &[]).unwrap().runbook;
+        let all = policy_for(&rb).to_string();
+        for want in [
+            "arn:aws:dynamodb:us-east-1:*:table/orders",
+            "arn:aws:dynamodb:us-west-2:*:table/orders",
+            "arn:aws:dynamodb:us-west-2:*:table/orders/*",
+            "dynamodb:CreateTable\"",
+            "dynamodb:CreateTableReplica",
+            "dynamodb:UpdateTable",
+        ] {
+            assert!(all.contains(want), "missing {want} in {all}");
+        }
+        assert!(!all.contains("kms:"), "{all}");
     }
 }
