@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use drillbook::actions::Outcome;
-use drillbook::checkpoint::file::FileStore;
 use drillbook::checkpoint::{Entry, GENESIS, encode_line, line_hash};
 use drillbook::event::{Mode, RunStatus};
 
@@ -115,7 +114,6 @@ fn main() {
     let t = Instant::now();
     generate(&state, 50, 10_000);
     println!("generated 10,000 runs of 50 runbooks in {:?}", t.elapsed());
-    let store = FileStore::new(&state);
     let status = || {
         let t = Instant::now();
         let books: Vec<String> = (0..50)
@@ -126,9 +124,7 @@ fn main() {
                     .name
             })
             .collect();
-        let runs = rt
-            .block_on(drillbook::history::digests(&store, Some(&state)))
-            .unwrap();
+        let runs = rt.block_on(drillbook::history::digests(&state)).unwrap();
         let last: usize = books
             .iter()
             .filter(|b| runs.iter().any(|r| &r.runbook == *b))
@@ -145,14 +141,11 @@ fn main() {
     // plan with learned estimates: 1,000 runs of one runbook.
     let state = tmp.path().join("plan");
     generate(&state, 1, 1_000);
-    let store = FileStore::new(&state);
     let book = state.join("book-00.yaml");
     let plan = || {
         let t = Instant::now();
         let rb = drillbook::runbook::load_file(&book, &[]).unwrap().runbook;
-        let runs = rt
-            .block_on(drillbook::history::digests(&store, Some(&state)))
-            .unwrap();
+        let runs = rt.block_on(drillbook::history::digests(&state)).unwrap();
         let est =
             drillbook::history::learn(&rb, &runs, drillbook::history::Estimates::Auto).unwrap();
         for p90 in [false, true] {

@@ -31,10 +31,7 @@ impl HistorySource {
                 let store = super::state::dynamodb(url, &self.profile).await?;
                 crate::history::digests_dynamodb(&store).await
             }
-            None => {
-                let store = crate::checkpoint::file::FileStore::new(&self.state_dir);
-                digests(&store, Some(&self.state_dir)).await
-            }
+            None => digests(&self.state_dir).await,
         }
         .map_err(|e| e.to_string())
     }
@@ -149,10 +146,9 @@ struct Target {
 }
 
 fn target(path: &Path) -> Result<Target, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let sha = crate::runbook::load::sha256_hex(&bytes);
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if crate::scenario::is_scenario_text(&text) {
+        let sha = crate::runbook::load::sha256_hex(text.as_bytes());
         let scenario = crate::scenario::load_scenario(path).map_err(|d| d.to_string())?;
         let rb = crate::scenario::load_runbook(&scenario, &[]).map_err(|d| d.to_string())?;
         return Ok(Target {
@@ -162,11 +158,11 @@ fn target(path: &Path) -> Result<Target, String> {
             scenario: Some((scenario.name.clone(), sha)),
         });
     }
-    let rb = crate::runbook::load_file(path, &[]).map_err(|d| d.to_string())?;
+    let rb = crate::runbook::load_str(path, &text, &[]).map_err(|d| d.to_string())?;
     Ok(Target {
         file: path.display().to_string(),
         name: rb.runbook.name,
-        runbook_sha: sha,
+        runbook_sha: rb.sha256,
         scenario: None,
     })
 }

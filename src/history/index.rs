@@ -70,34 +70,14 @@ pub async fn digests_dynamodb(
     Ok(out)
 }
 
-/// Every run's digest, newest first. `file_state_dir`: the file store's directory, whose index
-/// is read and updated; other stores are digested run by run.
-pub async fn digests(
-    store: &dyn CheckpointStore,
-    file_state_dir: Option<&Path>,
-) -> Result<Vec<RunDigest>, CheckpointError> {
-    let mut out = match file_state_dir {
-        Some(dir) => indexed(store, dir).await?,
-        None => {
-            let mut out = Vec::new();
-            for s in store.list().await? {
-                if let Ok(run) = store.load(&s.run_id).await
-                    && let Some(d) = RunDigest::of(&run)
-                {
-                    out.push(d);
-                }
-            }
-            out
-        }
-    };
+/// Every run's digest from the file store in `state_dir`, newest first, through its index.
+pub async fn digests(state_dir: &Path) -> Result<Vec<RunDigest>, CheckpointError> {
+    let mut out = indexed(state_dir).await?;
     out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
     Ok(out)
 }
 
-async fn indexed(
-    store: &dyn CheckpointStore,
-    dir: &Path,
-) -> Result<Vec<RunDigest>, CheckpointError> {
+async fn indexed(dir: &Path) -> Result<Vec<RunDigest>, CheckpointError> {
     let files = FileStore::new(dir);
     let index_path = dir.join(INDEX_FILE);
     let mut known: HashMap<String, Line> = std::fs::read_to_string(&index_path)
@@ -136,7 +116,7 @@ async fn indexed(
             Some(line) if line.journal_len == len => lines.push(line),
             _ => {
                 changed = true;
-                let digest = store.load(&id).await.ok().as_ref().and_then(RunDigest::of);
+                let digest = files.load(&id).await.ok().as_ref().and_then(RunDigest::of);
                 lines.push(Line {
                     v: DIGEST_VERSION,
                     run_id: id,

@@ -21,7 +21,6 @@ const PAD: f64 = 40.0;
 /// The chart: one point per executed drill (x: when it started, y: achieved RTO), the
 /// objective as a dashed line. `None` when no drill was executed.
 fn chart(drills: &[&RunDigest]) -> Option<String> {
-    let first = drills.first()?;
     let t0 = drills.iter().map(|r| r.started_at).min()?;
     let t1 = drills.iter().map(|r| r.started_at).max()?;
     let span = (t1 - t0).num_milliseconds().max(1) as f64;
@@ -97,7 +96,6 @@ fn chart(drills: &[&RunDigest]) -> Option<String> {
         H - PAD + 18.0,
         e(&t1.format("%Y-%m-%d").to_string())
     );
-    let _ = first;
     Some(o)
 }
 

@@ -429,22 +429,16 @@ impl Graph {
     pub fn list_schedule(&self, workers: usize) -> Duration {
         use std::collections::VecDeque;
         let n = self.len();
-        let mut remaining: Vec<usize> = (0..n)
+        let needs: Vec<Vec<usize>> = (0..n)
             .map(|i| {
                 self.graph
                     .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
-                    .count()
+                    .map(|d| d.index())
+                    .collect()
             })
             .collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for j in 0..n {
-            for i in self
-                .graph
-                .neighbors_directed(NodeIndex::new(j), Direction::Incoming)
-            {
-                dependents[i.index()].push(j);
-            }
-        }
+        let dependents = crate::dag::dependents(&needs);
+        let mut remaining: Vec<usize> = needs.iter().map(Vec::len).collect();
         let mut ready: VecDeque<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
         // (finish time, start sequence, step): the earliest finish first, ties in start order.
         let mut running: BinaryHeap<Reverse<(Duration, usize, usize)>> = BinaryHeap::new();

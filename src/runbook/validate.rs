@@ -720,7 +720,7 @@ impl<'a> V<'a> {
                 }
             }
         }
-        if let Some((k, n)) = f[1] {
+        if let Some((_, n)) = f[1] {
             let items: Vec<&Node> = match &n.value {
                 Value::Seq(items) => items.iter().collect(),
                 _ => {
@@ -730,7 +730,6 @@ impl<'a> V<'a> {
                     vec![]
                 }
             };
-            let _ = k;
             for item in items {
                 let (key_node, principal) = if matches!(item.value, Value::Map(_)) {
                     let kf = self.fields(item, APPROVER_KEY_KEYS, "an approver key");
