@@ -108,6 +108,10 @@ pub struct ActionSpec {
     /// Used by the planner when a step has no `estimate`.
     #[serde(serialize_with = "ser_duration")]
     pub default_estimate: Duration,
+    /// A `Duration` parameter whose value is the step's estimate when the step has no
+    /// `estimate` (a `wait` takes as long as it waits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate_param: Option<&'static str>,
     /// Whether `apply` changes anything. Non-mutating actions do the same in dry-run and execute.
     pub mutates: bool,
     /// Whether the step needs a `region`.
@@ -205,6 +209,7 @@ pub static CATALOG: &[ActionSpec] = &[
         )],
         outputs: &[],
         default_estimate: secs(0),
+        estimate_param: Some("duration"),
         mutates: false,
         needs_region: false,
         iam: &[],
@@ -223,6 +228,7 @@ pub static CATALOG: &[ActionSpec] = &[
         )],
         outputs: &[o("approved_by", "ARN of the identity that approved")],
         default_estimate: secs(300),
+        estimate_param: None,
         mutates: false,
         needs_region: false,
         iam: &[],
@@ -258,6 +264,7 @@ pub static CATALOG: &[ActionSpec] = &[
             ),
         ],
         default_estimate: secs(5),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &[
@@ -328,6 +335,7 @@ pub static CATALOG: &[ActionSpec] = &[
             o("restored_to", "the point in time restored"),
         ],
         default_estimate: secs(20 * 60),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &[
@@ -372,6 +380,7 @@ pub static CATALOG: &[ActionSpec] = &[
             ),
         ],
         default_estimate: secs(5),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &["dynamodb:DescribeTable"],
@@ -406,6 +415,7 @@ pub static CATALOG: &[ActionSpec] = &[
             o("probe_key", "the probe item's key, as written"),
         ],
         default_estimate: secs(5),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &[
@@ -438,6 +448,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("replica_arn", "ARN of the replica table")],
         default_estimate: secs(5 * 60),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &[
@@ -477,6 +488,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("written_at", "RFC 3339 time just before the write")],
         default_estimate: secs(1),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &[
@@ -516,6 +528,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("found", "`true` or `false`")],
         default_estimate: secs(1),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &["dynamodb:DescribeTable", "dynamodb:GetItem"],
@@ -528,6 +541,7 @@ pub static CATALOG: &[ActionSpec] = &[
         params: &[p("table", K::String, true, None, "table name")],
         outputs: &[],
         default_estimate: secs(30),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &["dynamodb:DeleteTable", "dynamodb:DescribeTable"],
@@ -550,6 +564,7 @@ pub static CATALOG: &[ActionSpec] = &[
             o("primary_region", "Region where the key is primary"),
         ],
         default_estimate: secs(2),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &["kms:DescribeKey"],
@@ -577,6 +592,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("replica_key_arn", "ARN of the replica")],
         default_estimate: secs(60),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &[
@@ -616,6 +632,7 @@ pub static CATALOG: &[ActionSpec] = &[
             o("key_arn", "ARN of the key in the new primary Region"),
         ],
         default_estimate: secs(60),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &["kms:DescribeKey", "kms:UpdatePrimaryRegion"],
@@ -634,6 +651,7 @@ pub static CATALOG: &[ActionSpec] = &[
         )],
         outputs: &[],
         default_estimate: secs(2),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"],
@@ -671,6 +689,7 @@ pub static CATALOG: &[ActionSpec] = &[
             o("invoke_url", "the stage's invoke URL"),
         ],
         default_estimate: secs(3),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &["apigateway:GET"],
@@ -693,6 +712,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("rest_api_id", "id of the REST API")],
         default_estimate: secs(5),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &["apigateway:GET", "apigateway:PATCH"],
@@ -716,6 +736,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("rest_api_id", "id of the REST API")],
         default_estimate: secs(5),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &["apigateway:GET", "apigateway:POST", "apigateway:PATCH"],
@@ -771,6 +792,7 @@ pub static CATALOG: &[ActionSpec] = &[
             o("answer", "the value the name answers with afterwards"),
         ],
         default_estimate: secs(90),
+        estimate_param: None,
         mutates: true,
         needs_region: false,
         iam: &[
@@ -808,6 +830,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("answer", "the value the name answers with")],
         default_estimate: secs(2),
+        estimate_param: None,
         mutates: false,
         needs_region: false,
         iam: &[
@@ -877,6 +900,7 @@ pub static CATALOG: &[ActionSpec] = &[
             ),
         ],
         default_estimate: secs(1),
+        estimate_param: None,
         mutates: false,
         needs_region: false,
         iam: &[],
@@ -900,6 +924,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: ARC_OUTPUTS,
         default_estimate: secs(5),
+        estimate_param: None,
         mutates: true,
         needs_region: false,
         iam: &[
@@ -918,6 +943,7 @@ pub static CATALOG: &[ActionSpec] = &[
         params: &[ARC_CLUSTER, ARC_STATES, ARC_ENDPOINTS],
         outputs: ARC_OUTPUTS,
         default_estimate: secs(2),
+        estimate_param: None,
         mutates: false,
         needs_region: false,
         iam: &[
@@ -944,6 +970,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[o("states", "alarm=state pairs as observed last")],
         default_estimate: secs(10),
+        estimate_param: None,
         mutates: false,
         needs_region: true,
         iam: &["cloudwatch:DescribeAlarms"],
@@ -966,6 +993,7 @@ pub static CATALOG: &[ActionSpec] = &[
         ],
         outputs: &[],
         default_estimate: secs(2),
+        estimate_param: None,
         mutates: true,
         needs_region: true,
         iam: &["cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"],

@@ -1750,6 +1750,10 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
     let mut finally = Vec::new();
     for d in drafts {
         let spec = d.action?;
+        let estimate = d
+            .estimate
+            .or_else(|| estimate_from_param(spec, &d.with))
+            .unwrap_or(spec.default_estimate);
         let step = Step {
             id: d.id?.0,
             action: spec.name.to_string(),
@@ -1762,7 +1766,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             },
             with: d.with,
             timeout: d.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
-            estimate: d.estimate.unwrap_or(spec.default_estimate),
+            estimate,
             retry: RetryPolicy {
                 attempts: d
                     .retry
@@ -1811,6 +1815,18 @@ fn valid_var_name(name: &str) -> bool {
 
 /// Ids, dependencies, cycles and step-output references. Returns each step's resolved
 /// dependencies (indices into `drafts`) when the graph is sound.
+/// The step's estimate read from the parameter its action plans by (a `wait`'s `duration`),
+/// when that value is known before the run (no step outputs or run id in it).
+fn estimate_from_param(
+    spec: &ActionSpec,
+    with: &BTreeMap<String, serde_json::Value>,
+) -> Option<Duration> {
+    match with.get(spec.estimate_param?)? {
+        serde_json::Value::String(s) if !s.contains("{{") => parse_duration(s).ok(),
+        _ => None,
+    }
+}
+
 fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     let n = drafts.len();
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(n);

@@ -355,6 +355,31 @@ fn problems_are_capped() {
 }
 
 #[test]
+fn a_wait_is_planned_by_its_duration() {
+    let text = r#"
+version: 1
+name: waits
+vars: { ttl: 2s }
+steps:
+  - { id: literal, action: wait, with: { duration: 1500ms } }
+  - { id: from-var, action: wait, with: { duration: "{{ vars.ttl }}" } }
+  - { id: declared, action: wait, estimate: 4s, with: { duration: 1s } }
+"#;
+    let rb = load_str(Path::new("t.yaml"), text, &[])
+        .unwrap_or_else(|d| panic!("{d}"))
+        .runbook;
+    let estimates: Vec<Duration> = rb.steps.iter().map(|s| s.estimate).collect();
+    assert_eq!(
+        estimates,
+        [
+            Duration::from_millis(1500),
+            Duration::from_secs(2),
+            Duration::from_secs(4), // a declared estimate wins
+        ]
+    );
+}
+
+#[test]
 fn builds_the_model_with_defaults_vars_and_estimates() {
     let text = r#"
 version: 1

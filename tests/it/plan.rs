@@ -151,8 +151,9 @@ fn help_has_examples() {
     assert!(help.contains("--format <FORMAT>"), "{help}");
 }
 
-/// Four independent 500 ms waits, then one that needs them all.
-const FAN_IN: &str = "version: 1\nname: fan-in\nobjectives: { rto: 1s }\nsteps:\n  - { id: a, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: b, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: c, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: d, action: wait, with: { duration: 500ms }, estimate: 500ms }\n  - { id: e, action: wait, needs: [a, b, c, d], with: { duration: 0s }, estimate: 0s }\n";
+/// Four independent 500 ms waits, then one that needs them all. No `estimate`: a `wait` is
+/// planned by its `duration`.
+const FAN_IN: &str = "version: 1\nname: fan-in\nobjectives: { rto: 1s }\nsteps:\n  - { id: a, action: wait, with: { duration: 500ms } }\n  - { id: b, action: wait, with: { duration: 500ms } }\n  - { id: c, action: wait, with: { duration: 500ms } }\n  - { id: d, action: wait, with: { duration: 500ms } }\n  - { id: e, action: wait, needs: [a, b, c, d], with: { duration: 0s } }\n";
 
 /// The plan's makespan is the run's, under the run's `--max-parallel`: two at a time, four
 /// half-second steps take a second whatever the critical path says; the RTO is judged on that.
