@@ -2,8 +2,9 @@
 //!
 //! Format (version 1), one JSON object per line in `journal.jsonl`:
 //! `{"seq":N,"at":"RFC3339","prev":"<hex sha256 of the previous line's bytes>", "type": ..., ...}`.
-//! The first record's `prev` is 64 zeros. A record is durable (fsync'd) before any step that
-//! depends on it starts. See `docs/journal.md` for the full format.
+//! The first record's `prev` is 64 zeros. Everything before a change to AWS, a failure, or the
+//! run's end is durable (fsync'd) before that goes on; the outcomes of read-only steps may be
+//! batched. See `docs/journal.md` for the format and the durability rules.
 
 pub mod dynamodb;
 pub mod file;

@@ -45,7 +45,7 @@ fn parse(value: &str) -> Option<CrashAt> {
     })
 }
 
-fn armed() -> Option<&'static CrashAt> {
+fn armed_point() -> Option<&'static CrashAt> {
     static ARMED: OnceLock<Option<CrashAt>> = OnceLock::new();
     ARMED
         .get_or_init(|| {
@@ -56,12 +56,14 @@ fn armed() -> Option<&'static CrashAt> {
         .as_ref()
 }
 
+/// Whether this point is the armed one.
+pub(super) fn armed(at: Point, step: &str) -> bool {
+    armed_point().is_some_and(|a| a.point == at && a.step == step)
+}
+
 /// Dies here, with SIGKILL, when this point is the armed one.
 pub(super) fn point(at: Point, step: &str) {
-    if let Some(armed) = armed()
-        && armed.point == at
-        && armed.step == step
-    {
+    if armed(at, step) {
         tracing::warn!(?at, step, "{CRASH_ENV}: killing the process");
         // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
         unsafe {

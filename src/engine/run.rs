@@ -2,9 +2,11 @@
 //!
 //! One loop owns all state. Step tasks run on a `JoinSet`; they send their `StepStarted`,
 //! `StepObserved` and `StepRetrying` records through a channel. When steps finish, the loop
-//! takes every outcome available at that moment, appends them (with the buffered records) in
-//! one batch — one fsync: group commit — and only then releases their dependents. Records that
-//! gate nothing (a step started) are flushed with the next batch or after a short idle delay.
+//! takes every outcome available at that moment and appends them (with the buffered records)
+//! in one batch — one fsync: group commit. When one of them may have changed AWS, or failed,
+//! their dependents start only after that append; outcomes of steps that changed nothing may
+//! wait for the next batch (a flush timer, the sync a step asks for before it changes AWS, or
+//! the run's end).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -956,6 +958,25 @@ impl Driver<'_> {
         Start::Spawned
     }
 
+    /// Whether the outcomes just recorded must be durable before anything else starts.
+    ///
+    /// An outcome that is lost in a crash is not lost work when the step changed nothing: the
+    /// resumed run does it again. So the outcomes of steps that change nothing (read-only
+    /// actions, and every step of a dry run) may be batched; a step that is about to change AWS
+    /// waits until everything before it is durable anyway (`StepJob::durable`), and so does the
+    /// run's end. The outcome of a step that may have changed AWS, and a failure (which decides
+    /// what is skipped), are made durable at once.
+    fn must_flush(&self, finished: &[StepDone]) -> bool {
+        finished.iter().any(|d| {
+            let step = self.step(d.idx);
+            let mutates = self.mode == Mode::Execute
+                && crate::actions::catalog::lookup(&step.action).is_none_or(|a| a.mutates);
+            mutates
+                || d.result.is_err()
+                || super::crash::armed(super::crash::Point::After, &step.id)
+        })
+    }
+
     /// Records an outcome into `pending` (durable at the next flush).
     fn record(&mut self, d: &StepDone, in_finally: bool) {
         let id = self.walk.ids[d.idx].clone();
@@ -1151,13 +1172,19 @@ impl Driver<'_> {
                 continue;
             }
             // Group commit: every outcome available now, with the records the steps sent
-            // before finishing, in one append (one fsync). Dependents start only after it.
+            // before finishing, in one append (one fsync). Outcomes that can wait (see
+            // `must_flush`) join the next append instead: at the latest the flush timer's, or
+            // the one a step that changes AWS asks for before its change, or the run's end.
             self.drain_rx();
             let finished = std::mem::take(&mut done);
             for d in &finished {
                 self.record(d, in_finally);
             }
-            self.flush().await?;
+            if self.must_flush(&finished) {
+                self.flush().await?;
+            } else if self.flush_at.is_none() && !self.pending.is_empty() {
+                self.flush_at = Some(Instant::now() + self.engine.flush_delay);
+            }
             for d in &finished {
                 super::crash::point(super::crash::Point::After, &self.walk.ids[d.idx]);
             }
