@@ -670,9 +670,11 @@ Table.describe = _table_describe  # type: ignore[method-assign]
 # =============================================================================== transactions
 #
 # TransactWriteItems: moto deep-copies every table a transaction touches, once per item, to
-# roll back on failure: a transaction costs O(table size), so appending to a long journal
-# took seconds. The rollback copy here copies the table's item maps and deep-copies only the
-# items the transaction names (UpdateItem changes an item in place); the result is the same.
+# roll back on failure: a transaction costs O(items x table size), so appending to a long
+# journal took seconds. The rollback copy here is made once per table and transaction (moto
+# makes all its copies before the first write, so they are equal), copies only the partitions
+# the transaction names, and deep-copies only the items it names (UpdateItem changes an item in
+# place); the result is the same.
 
 _orig_transact_write_items = DynamoDBBackend.transact_write_items
 
@@ -682,24 +684,28 @@ class _RollbackCopy:
 
     def __init__(self, touched: dict[str, list[dict[str, Any]]]):
         self.touched = touched
+        self.copies: dict[str, Any] = {}
 
     def deepcopy(self, obj: Any, memo: Any = None) -> Any:
         if not isinstance(obj, Table):
             return copymod.deepcopy(obj, memo)
+        if obj.name in self.copies:
+            return self.copies[obj.name]
         new = copymod.copy(obj)
-        if obj.range_key_attr is not None:
-            new.items = defaultdict(dict, {h: dict(r) for h, r in obj.items.items()})
-        else:
-            new.items = defaultdict(dict, obj.items)
+        # Partitions the transaction does not name are shared: it does not change them.
+        new.items = defaultdict(dict, obj.items)
         for key in self.touched.get(obj.name, []):
             h = DynamoType(key[obj.hash_key_attr])
             if obj.range_key_attr is None:
                 if h in new.items:
                     new.items[h] = copymod.deepcopy(new.items[h])
                 continue
+            if h in obj.items and new.items[h] is obj.items[h]:
+                new.items[h] = dict(obj.items[h])
             r = DynamoType(key[obj.range_key_attr])
             if h in new.items and r in new.items[h]:
                 new.items[h][r] = copymod.deepcopy(new.items[h][r])
+        self.copies[obj.name] = new
         return new
 
     def __getattr__(self, name: str) -> Any:

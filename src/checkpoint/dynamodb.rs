@@ -5,13 +5,17 @@
 //!
 //! ```text
 //! run_id=<run id>       seq=0   kind=run: runbook_text, runbook_sha256, runbook_path, vars_json
-//! run_id=<run id>       seq=N   line: the journal line N, byte for byte as the file store writes it
+//! run_id=<run id>       seq=N   line: the run's Nth write to its journal: one or more journal
+//!                               lines (`\n` between them), byte for byte as the file store writes them
 //! run_id=lock#<name>    seq=0   kind=lock: the runbook lock (see `lock.rs`)
 //! run_id=summary#<id>   seq=0   kind=summary: a finished run's summary for `status` and `history`
 //! ```
 //!
-//! Every record is written with a conditional put (`attribute_not_exists(seq)`), so two writers
-//! can never both write record N; the loser gets [`CheckpointError::Store`] saying so. The hash
+//! A batch of records (the engine's group commit) is one item, or several when it is larger than
+//! an item may be, so a batch costs one write whatever its length; a journal written one record
+//! per item (item N holding record N) is the same layout. Every item is written with a
+//! conditional put (`attribute_not_exists(seq)`), so two writers can never both write item N;
+//! the loser gets [`CheckpointError::Store`] saying so. The hash
 //! chain is the file store's: `load` concatenates the lines in `seq` order and verifies them with
 //! [`super::file::verify_journal`], and [`DynamoDbStore::export`] writes the file-store layout.
 //! `list` scans the seq-0 items (fine for hundreds of runs; a GSI would be needed beyond).
@@ -95,17 +99,20 @@ pub const IAM_INIT_ACTIONS: &[&str] = &[
     "dynamodb:DescribeContinuousBackups",
 ];
 
-/// Batches of at least this many records are written as one transaction: one round trip
-/// instead of one per record, which is what a step waits for (a step's outcome is usually
-/// three records). Transactions cost twice the write capacity; a run writes a few hundred
-/// records. A single record is one conditional put.
-const TRANSACTION_MIN: usize = 2;
+/// The most journal text one item holds (DynamoDB's item limit is 400 KB, names included). A
+/// batch larger than this is several items written in one transaction (at most 100 items, the
+/// TransactWriteItems limit, per round trip); a single item is one conditional put. A record
+/// longer than this has an item of its own.
+const ITEM_TEXT_MAX: usize = 300 * 1024;
 
 /// Where the next record goes.
 #[derive(Debug, Clone)]
 struct Tail {
+    /// The next record's sequence number (its `seq` in the journal line).
     next_seq: u64,
     last_hash: String,
+    /// The next item's sort key.
+    next_item: u64,
 }
 
 /// The tail of one run's journal, known from `create`, `load` or the first append.
@@ -135,6 +142,10 @@ where
     }
 }
 
+fn utf8(line: Vec<u8>) -> Result<String, CheckpointError> {
+    String::from_utf8(line).map_err(|_| CheckpointError::Store("a record is not UTF-8".into()))
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -157,6 +168,8 @@ fn get_n(item: &HashMap<String, AttributeValue>, k: &str) -> Option<i64> {
 struct Raw {
     meta: HashMap<String, AttributeValue>,
     journal: Vec<u8>,
+    /// The sort key of the last journal item (0 when there is none).
+    last_item: u64,
 }
 
 impl DynamoDbStore {
@@ -200,15 +213,14 @@ impl DynamoDbStore {
             .clone()
     }
 
-    /// Writes record `seq` unless it exists. Returns false when another writer got there first.
+    /// Writes item `seq` (journal text) unless it exists. Returns false when another writer got
+    /// there first.
     async fn put_line(
         &self,
         run_id: &str,
         seq: u64,
-        line: Vec<u8>,
+        line: String,
     ) -> Result<bool, CheckpointError> {
-        let line = String::from_utf8(line)
-            .map_err(|_| CheckpointError::Store("a record is not UTF-8".into()))?;
         let res = self
             .client
             .put_item()
@@ -231,18 +243,16 @@ impl DynamoDbStore {
         }
     }
 
-    /// Writes several records in one transaction, each unless it exists. Returns false when
+    /// Writes several items in one transaction, each unless it exists. Returns false when
     /// another writer got one of them first (then none is written).
     async fn put_lines(
         &self,
         run_id: &str,
-        lines: Vec<(u64, Vec<u8>)>,
+        lines: Vec<(u64, String)>,
     ) -> Result<bool, CheckpointError> {
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
         let mut req = self.client.transact_write_items();
         for (seq, line) in lines {
-            let line = String::from_utf8(line)
-                .map_err(|_| CheckpointError::Store("a record is not UTF-8".into()))?;
             let put = Put::builder()
                 .table_name(&self.url.table)
                 .item("run_id", s(run_id))
@@ -287,6 +297,7 @@ impl DynamoDbStore {
         }
         let mut meta = None;
         let mut journal = Vec::new();
+        let mut last_item = 0;
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
@@ -306,6 +317,7 @@ impl DynamoDbStore {
                 } else {
                     journal.extend_from_slice(get_s(item, "line").unwrap_or_default().as_bytes());
                     journal.push(b'\n');
+                    last_item = get_n(item, "seq").map_or(last_item, |n| n as u64);
                 }
             }
             match out.last_evaluated_key() {
@@ -314,7 +326,11 @@ impl DynamoDbStore {
             }
         }
         let meta = meta.ok_or_else(|| CheckpointError::NotFound(run_id.to_string()))?;
-        Ok(Raw { meta, journal })
+        Ok(Raw {
+            meta,
+            journal,
+            last_item,
+        })
     }
 
     /// Writes the file-store layout of a run (`runbook.yaml`, `runbook.sha256`, `vars.json`,
@@ -348,6 +364,7 @@ impl DynamoDbStore {
         let tail = Tail {
             next_seq: records.len() as u64 + 1,
             last_hash: last_hash.clone(),
+            next_item: raw.last_item + 1,
         };
         let corrupt = |reason: &str| CheckpointError::Corrupt {
             run_id: run_id.to_string(),
@@ -580,12 +597,13 @@ impl CheckpointStore for DynamoDbStore {
         }
         let line = encode_line(1, Utc::now(), GENESIS.to_string(), first)?;
         let hash = line_hash(&line);
-        if !self.put_line(&run.run_id, 1, line).await? {
+        if !self.put_line(&run.run_id, 1, utf8(line)?).await? {
             return Err(self.conflict(&run.run_id, 1));
         }
         *self.tail(&run.run_id).lock().await = Some(Tail {
             next_seq: 2,
             last_hash: hash,
+            next_item: 2,
         });
         Ok(())
     }
@@ -602,37 +620,59 @@ impl CheckpointStore for DynamoDbStore {
             *guard = Some(Tail {
                 next_seq: records.len() as u64 + 1,
                 last_hash,
+                next_item: raw.last_item + 1,
             });
         }
         let at = Utc::now();
         let tail = guard.as_mut().expect("tail just set");
-        // Chunks of up to 100 records (the TransactWriteItems limit): one round trip each, all
-        // or nothing, every record conditional on its absence.
-        let mut entries = entries.into_iter().peekable();
-        while entries.peek().is_some() {
-            let mut lines = Vec::new();
-            let (mut seq, mut hash) = (tail.next_seq, tail.last_hash.clone());
-            for entry in entries.by_ref().take(100) {
-                let line = encode_line(seq, at, hash, entry)?;
-                hash = line_hash(&line);
-                lines.push((seq, line));
-                seq += 1;
+        // The batch as items of up to ITEM_TEXT_MAX bytes of journal text.
+        let (mut seq, mut hash) = (tail.next_seq, tail.last_hash.clone());
+        let mut items: Vec<String> = Vec::new();
+        for entry in entries {
+            let line = encode_line(seq, at, hash, entry)?;
+            hash = line_hash(&line);
+            seq += 1;
+            let line = utf8(line)?;
+            match items.last_mut() {
+                Some(text) if text.len() + 1 + line.len() <= ITEM_TEXT_MAX => {
+                    text.push('\n');
+                    text.push_str(&line);
+                }
+                _ => items.push(line),
             }
-            let first = tail.next_seq;
-            let res = if lines.len() >= TRANSACTION_MIN {
-                self.put_lines(run_id, lines).await
+        }
+        // Up to 100 items per round trip (the TransactWriteItems limit), all or nothing, every
+        // item conditional on its absence. Each chunk is durable before the next is sent.
+        let mut items = items.into_iter().peekable();
+        let mut next_item = tail.next_item;
+        while items.peek().is_some() {
+            let chunk: Vec<(u64, String)> = items
+                .by_ref()
+                .take(100)
+                .map(|text| {
+                    next_item += 1;
+                    (next_item - 1, text)
+                })
+                .collect();
+            let first_record = tail.next_seq;
+            let records = chunk
+                .iter()
+                .map(|(_, t)| t.matches('\n').count() as u64 + 1)
+                .sum::<u64>();
+            let res = if chunk.len() > 1 {
+                self.put_lines(run_id, chunk).await
             } else {
-                let (seq, line) = lines.pop().expect("a chunk has a record");
-                self.put_line(run_id, seq, line).await
+                let (item, text) = chunk.into_iter().next().expect("a chunk has an item");
+                self.put_line(run_id, item, text).await
             };
             match res {
                 Ok(true) => {
-                    tail.next_seq = seq;
-                    tail.last_hash = hash;
+                    tail.next_seq += records;
+                    tail.next_item = next_item;
                 }
                 Ok(false) => {
                     *guard = None;
-                    return Err(self.conflict(run_id, first));
+                    return Err(self.conflict(run_id, first_record));
                 }
                 Err(e) => {
                     // Unknown whether it was written: re-read the journal next time.
@@ -641,6 +681,7 @@ impl CheckpointStore for DynamoDbStore {
                 }
             }
         }
+        tail.last_hash = hash;
         Ok(())
     }
 

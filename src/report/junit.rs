@@ -7,147 +7,57 @@
 //! `<skipped>` (in a drill, an objective it could not measure is a failure, as in its verdict).
 
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::document::{ObjectiveState, RunDocument, StepState};
 
-/// Escapes text for XML content and attribute values; drops characters XML 1.0 forbids, and
-/// writes line breaks as character references so attributes keep them.
-pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            '\n' => o.push_str("&#10;"),
-            '\r' => o.push_str("&#13;"),
-            '\t' => o.push_str("&#9;"),
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {}
-            c => o.push(c),
-        }
-    }
-    o
+/// A failure with its message and text (the element's body).
+fn failure(message: &str, ty: &str, text: &str) -> TestCaseStatus {
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    s.set_message(message).set_type(ty).set_description(text);
+    s
 }
 
-fn secs(ms: u64) -> String {
-    format!("{:.3}", ms as f64 / 1000.0)
+fn skipped(message: &str) -> TestCaseStatus {
+    let mut s = TestCaseStatus::skipped();
+    s.set_message(message);
+    s
 }
 
-enum Result_ {
-    Pass,
-    Fail { message: String, text: String },
-    Skip { message: String },
+fn case(classname: &str, name: &str, time_ms: u64, status: TestCaseStatus) -> TestCase {
+    let mut c = TestCase::new(name, status);
+    c.set_classname(classname)
+        .set_time(Duration::from_millis(time_ms));
+    c
 }
 
-struct Case {
-    classname: &'static str,
-    name: String,
-    time_ms: u64,
-    result: Result_,
-}
-
-/// Renders the report as JUnit XML.
-pub fn render(doc: &RunDocument) -> String {
-    let mut cases: Vec<Case> =
-        Vec::with_capacity(doc.steps.len() + doc.expectations.len() + doc.objectives.len());
-    for s in &doc.steps {
-        let result = match s.status {
-            StepState::Succeeded => Result_::Pass,
-            StepState::Failed => {
-                let message = s.error.clone().unwrap_or_else(|| "step failed".into());
-                let mut text = message.clone();
-                if let Some(h) = &s.hint {
-                    let _ = write!(text, "\nhelp: {h}");
-                }
-                for r in &s.retries {
-                    let _ = write!(text, "\nattempt {} failed: {}", r.attempt, r.error);
-                }
-                Result_::Fail { message, text }
+fn step_status(s: &super::document::StepRow) -> TestCaseStatus {
+    match s.status {
+        StepState::Succeeded => TestCaseStatus::success(),
+        StepState::Failed => {
+            let message = s.error.clone().unwrap_or_else(|| "step failed".into());
+            let mut text = message.clone();
+            if let Some(h) = &s.hint {
+                let _ = write!(text, "\nhelp: {h}");
             }
-            StepState::Skipped => Result_::Skip {
-                message: s.reason.clone().unwrap_or_else(|| "skipped".into()),
-            },
-            StepState::Deferred => Result_::Skip {
-                message: s.result.clone().unwrap_or_else(|| "deferred".into()),
-            },
-            StepState::AwaitingApproval => Result_::Skip {
-                message: "awaiting approval".into(),
-            },
-            StepState::InDoubt => Result_::Skip {
-                message: "in doubt: started, no outcome recorded (resume the run)".into(),
-            },
-            StepState::NotStarted => Result_::Skip {
-                message: "not started".into(),
-            },
-        };
-        cases.push(Case {
-            classname: "drillbook.steps",
-            name: s.id.clone(),
-            time_ms: s.duration_ms.unwrap_or(0),
-            result,
-        });
+            for r in &s.retries {
+                let _ = write!(text, "\nattempt {} failed: {}", r.attempt, r.error);
+            }
+            failure(&message, "steps", &text)
+        }
+        StepState::Skipped => skipped(s.reason.as_deref().unwrap_or("skipped")),
+        StepState::Deferred => skipped(s.result.as_deref().unwrap_or("deferred")),
+        StepState::AwaitingApproval => skipped("awaiting approval"),
+        StepState::InDoubt => skipped("in doubt: started, no outcome recorded (resume the run)"),
+        StepState::NotStarted => skipped("not started"),
     }
-    for x in &doc.expectations {
-        cases.push(Case {
-            classname: "drillbook.expectations",
-            name: x.id.clone(),
-            time_ms: 0,
-            result: if x.passed {
-                Result_::Pass
-            } else {
-                Result_::Fail {
-                    message: x
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| "expectation did not hold".into()),
-                    text: format!("{}\nobserved: {}", x.description, x.observed),
-                }
-            },
-        });
-    }
-    let drill = doc.scenario.is_some();
-    for r in &doc.objectives {
-        let target = crate::runbook::duration::format_duration(std::time::Duration::from_millis(
-            r.target_ms,
-        ));
-        let measured = r
-            .measured_ms
-            .map(|m| crate::runbook::duration::human(std::time::Duration::from_millis(m)))
-            .unwrap_or_else(|| "not measured".into());
-        let result = match r.verdict {
-            ObjectiveState::Met => Result_::Pass,
-            ObjectiveState::Missed => Result_::Fail {
-                message: format!("{} missed: {measured} against {target}", r.objective),
-                text: r.how.clone(),
-            },
-            ObjectiveState::NotAssessed if drill => Result_::Fail {
-                message: format!("{} not measured (target {target})", r.objective),
-                text: r.how.clone(),
-            },
-            ObjectiveState::NotAssessed => Result_::Skip {
-                message: format!("not assessed: {}", r.how),
-            },
-        };
-        cases.push(Case {
-            classname: "drillbook.objectives",
-            name: r.objective.clone(),
-            time_ms: r.measured_ms.unwrap_or(0),
-            result,
-        });
-    }
+}
 
-    let tests = cases.len();
-    let failures = cases
-        .iter()
-        .filter(|c| matches!(c.result, Result_::Fail { .. }))
-        .count();
-    let skipped = cases
-        .iter()
-        .filter(|c| matches!(c.result, Result_::Skip { .. }))
-        .count();
-    let time = secs(doc.total_ms);
+/// Renders the report as JUnit XML (written by `quick-junit`, which escapes every value and
+/// drops the characters XML 1.0 forbids).
+pub fn render(doc: &RunDocument) -> String {
     let name = format!(
         "drillbook.{}",
         doc.scenario
@@ -155,35 +65,20 @@ pub fn render(doc: &RunDocument) -> String {
             .map(|s| s.name.as_str())
             .unwrap_or(doc.runbook.name.as_str())
     );
+    let mut suite = TestSuite::new(name);
+    suite.set_time(Duration::from_millis(doc.total_ms));
+    if let Some(t) = doc.started_at {
+        suite.set_timestamp(t);
+    }
+    suite.extra.insert("id".into(), doc.run_id.as_str().into());
+    if !doc.ran_by.host.is_empty() {
+        suite
+            .extra
+            .insert("hostname".into(), doc.ran_by.host.as_str().into());
+    }
 
-    let mut o = String::with_capacity(1024 + cases.len() * 200);
-    o.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        o,
-        "<testsuites name=\"drillbook\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">"
-    );
-    let _ = writeln!(
-        o,
-        "  <testsuite name=\"{}\" id=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\"{}{}>",
-        escape(&name),
-        escape(&doc.run_id),
-        doc.started_at
-            .map(|t| format!(" timestamp=\"{}\"", t.format("%Y-%m-%dT%H:%M:%S")))
-            .unwrap_or_default(),
-        if doc.ran_by.host.is_empty() {
-            String::new()
-        } else {
-            format!(" hostname=\"{}\"", escape(&doc.ran_by.host))
-        }
-    );
-    o.push_str("    <properties>\n");
     let mut prop = |k: &str, v: &str| {
-        let _ = writeln!(
-            o,
-            "      <property name=\"{}\" value=\"{}\"/>",
-            escape(k),
-            escape(v)
-        );
+        suite.add_property(Property::new(k, v));
     };
     prop("verdict", doc.verdict.as_str());
     prop("run_id", &doc.run_id);
@@ -217,48 +112,65 @@ pub fn render(doc: &RunDocument) -> String {
     }
     prop("journal_head_sha256", &doc.journal.head_sha256);
     prop("drillbook_version", &doc.drillbook_version);
-    o.push_str("    </properties>\n");
-    for c in &cases {
-        let _ = write!(
-            o,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
-            c.classname,
-            escape(&c.name),
-            secs(c.time_ms)
-        );
-        match &c.result {
-            Result_::Pass => o.push_str("/>\n"),
-            Result_::Fail { message, text } => {
-                let _ = write!(
-                    o,
-                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    escape(message),
-                    c.classname.trim_start_matches("drillbook."),
-                    escape(text)
-                );
-            }
-            Result_::Skip { message } => {
-                let _ = write!(
-                    o,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                    escape(message)
-                );
-            }
-        }
+
+    for s in &doc.steps {
+        suite.add_test_case(case(
+            "drillbook.steps",
+            &s.id,
+            s.duration_ms.unwrap_or(0),
+            step_status(s),
+        ));
     }
-    o.push_str("  </testsuite>\n</testsuites>\n");
-    o
-}
+    for x in &doc.expectations {
+        let status = if x.passed {
+            TestCaseStatus::success()
+        } else {
+            failure(
+                x.reason.as_deref().unwrap_or("expectation did not hold"),
+                "expectations",
+                &format!("{}\nobserved: {}", x.description, x.observed),
+            )
+        };
+        suite.add_test_case(case("drillbook.expectations", &x.id, 0, status));
+    }
+    let drill = doc.scenario.is_some();
+    for r in &doc.objectives {
+        let target = crate::runbook::duration::format_duration(Duration::from_millis(r.target_ms));
+        let measured = r
+            .measured_ms
+            .map(|m| crate::runbook::duration::human(Duration::from_millis(m)))
+            .unwrap_or_else(|| "not measured".into());
+        let status = match r.verdict {
+            ObjectiveState::Met => TestCaseStatus::success(),
+            ObjectiveState::Missed => failure(
+                &format!("{} missed: {measured} against {target}", r.objective),
+                "objectives",
+                &r.how,
+            ),
+            ObjectiveState::NotAssessed if drill => failure(
+                &format!("{} not measured (target {target})", r.objective),
+                "objectives",
+                &r.how,
+            ),
+            ObjectiveState::NotAssessed => skipped(&format!("not assessed: {}", r.how)),
+        };
+        suite.add_test_case(case(
+            "drillbook.objectives",
+            &r.objective,
+            r.measured_ms.unwrap_or(0),
+            status,
+        ));
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_xml() {
-        assert_eq!(
-            escape("a<b>&\"c'\n\u{1}"),
-            "a&lt;b&gt;&amp;&quot;c&apos;&#10;"
-        );
+    let mut report = Report::new("drillbook");
+    report.set_time(Duration::from_millis(doc.total_ms));
+    report.add_test_suite(suite);
+    match report.to_string() {
+        Ok(xml) => xml,
+        // Writing to a String fails only on a bug in the writer; say so in the report.
+        Err(e) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- drillbook could not write this report: {} -->\n<testsuites/>\n",
+            e.to_string().replace("--", "- -")
+        ),
     }
 }

@@ -8,8 +8,8 @@
 //! The emulator's request recording does not see ARC's data plane (it is served beside moto), so
 //! the in-process tests count calls with a proxy in front of the emulator.
 
+use crate::support::Ran;
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use drillbook::actions::aws::{Aws, AwsOptions, Impairment};
@@ -646,14 +646,6 @@ async fn a_safety_rule_refusal_names_the_rule_and_is_not_retried() {
 
 // ------------------------------------------------------------------------------ the shipped scenario
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// A team whose primary is us-east-1 loses it: `scenarios/us-east-1-and-primary-outage.yaml`
 /// through the binary fails over to us-west-2 without Route 53's control plane, and the
 /// routing controls in the emulator show it.
@@ -671,22 +663,19 @@ async fn us_east_1_and_primary_outage_drill_fails_a_us_east_1_primary_over() {
         let state = dir.path().join("state");
         let vars = arc_vars(&seed, None);
         move || {
-            Command::new(env!("CARGO_BIN_EXE_drillbook"))
+            crate::support::cli::bin()
                 .args(["drill", scenario.to_str().unwrap(), "--execute", "--yes"])
                 .args(&vars)
                 .arg("--state-dir")
                 .arg(&state)
                 .envs(emulator().env())
-                .env("NO_COLOR", "1")
-                .env_remove("DRILLBOOK_IDENTITY_ARN")
                 .output()
-                .unwrap()
         }
     })
     .await
     .unwrap();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    let all = out.text();
+    out.assert_exit(0);
     for line in [
         "PASS  switch-made",
         "PASS  routing-controls-switched",

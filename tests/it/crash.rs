@@ -6,6 +6,7 @@
 //! for the ARC runbook (`runbooks/region-failover-arc.yaml`): the routing controls set by one
 //! UpdateRoutingControlStates call, the key promoted once.
 
+use crate::support::Ran;
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -17,8 +18,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::proof::{
-    FailoverRun, assert_failed_over_once, code, drillbook_at, failover_run, failover_runbook,
-    journal, text,
+    FailoverRun, assert_failed_over_once, drillbook_at, failover_run, failover_runbook, journal,
 };
 use std::time::Duration;
 
@@ -136,7 +136,7 @@ async fn assert_cut_off(point: &str, o: &std::process::Output, dir: &Path) -> St
         o.status.signal(),
         Some(libc::SIGKILL),
         "{point}: killed by the hook: {}",
-        text(o)
+        o.text()
     );
     let (id, records) = journal(dir).await;
     assert!(
@@ -248,7 +248,7 @@ async fn crash_and_resume(point: String) -> (String, Value) {
         &[],
     )
     .await;
-    assert_eq!(code(&r), 0, "{point}: resume: {}", text(&r));
+    assert_eq!(r.code(), 0, "{point}: resume: {}", r.text());
     // Across the crashed process and the resumed one.
     assert_failed_over_once(&seed, &before, &point).await;
     let doc = assert_resumed(&point, dir.path(), &id, 10).await;
@@ -262,7 +262,7 @@ async fn failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_en
     assert_eq!(points.len(), 1 + 10 + 2 * 2, "{points:?}");
 
     let base = failover_run("crash", emulator().endpoint(), &[]).await;
-    assert_eq!(code(&base.out), 0, "uninterrupted: {}", text(&base.out));
+    assert_eq!(base.out.code(), 0, "uninterrupted: {}", base.out.text());
     assert_failed_over_once(&base.seed, &base.before, "uninterrupted").await;
     let (id, _) = journal(base.dir.path()).await;
     let baseline = comparable(&report(base.dir.path(), &id), &base.seed, &[]);
@@ -395,7 +395,7 @@ async fn arc_crash_and_resume(point: String) -> (String, Value) {
         &[],
     )
     .await;
-    assert_eq!(code(&r), 0, "{point}: resume: {}", text(&r));
+    assert_eq!(r.code(), 0, "{point}: resume: {}", r.text());
     run.assert_failed_over_once(&point).await;
     let doc = assert_resumed(&point, run.dir.path(), &id, 9).await;
     (point, comparable(&doc, &run.seed, &run.names()))
@@ -408,7 +408,7 @@ async fn arc_failover_killed_at_every_boundary_and_mid_change_resumes_to_the_sam
     assert_eq!(points.len(), 1 + 9 + 2 * 2, "{points:?}");
 
     let base = ArcRun::start(&[]).await;
-    assert_eq!(code(&base.out), 0, "uninterrupted: {}", text(&base.out));
+    assert_eq!(base.out.code(), 0, "uninterrupted: {}", base.out.text());
     base.assert_failed_over_once("uninterrupted").await;
     let (id, _) = journal(base.dir.path()).await;
     let baseline = comparable(&report(base.dir.path(), &id), &base.seed, &base.names());

@@ -1,8 +1,9 @@
 //! Drills and the shipped runbooks end to end: the binary against the emulator's seeded
 //! reference system (one prefixed copy per test).
 
+use crate::support::Ran;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::{self, Seeded, emulator, unique_prefix, vars_for};
 
@@ -24,16 +25,14 @@ impl Drill {
         self.dir.path().join("state")
     }
     pub(crate) fn run(&self, args: &[&str], vars: &[String]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        crate::support::cli::bin()
             .args(args)
             .args(vars)
             .arg("--state-dir")
             .arg(self.state())
             .envs(emulator().env())
-            .env("NO_COLOR", "1")
             .current_dir(self.dir.path())
             .output()
-            .unwrap()
     }
     /// The only run directory's journal records, parsed.
     pub(crate) fn journal(&self) -> Vec<serde_json::Value> {
@@ -56,14 +55,6 @@ impl Drill {
         assert_eq!(dirs.len(), 1);
         dirs[0].path()
     }
-}
-
-pub(crate) fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 async fn key_type(seed: &Seeded, region: &str) -> String {
@@ -91,8 +82,8 @@ async fn outage_drill_passes_with_the_primary_impaired_and_names_the_steps_that_
         &["drill", scenario.to_str().unwrap(), "--execute", "--yes"],
         &vars_for(&seed),
     );
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    let all = out.text();
+    out.assert_exit(0);
     for id in [
         "PASS  dns-answers-from-secondary",
         "PASS  key-works-in-secondary",
@@ -144,12 +135,11 @@ async fn outage_drill_passes_with_the_primary_impaired_and_names_the_steps_that_
     assert!(html.contains("promote-key"));
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains("dns-answers-from-secondary"));
-    let v = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    let v = crate::support::cli::bin()
         .arg("verify-evidence")
         .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+        .output();
+    v.assert_exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -188,8 +178,8 @@ expect:
         &["drill", scenario.to_str().unwrap(), "--execute", "--yes"],
         &vars_for(&seed),
     );
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let all = out.text();
+    out.assert_exit(1);
     assert!(all.contains("FAIL  dns-still-on-primary"), "{all}");
     assert!(all.contains("FAIL  promotion-succeeded"), "{all}");
     assert!(
@@ -229,7 +219,7 @@ async fn dry_runs_of_the_shipped_runbooks_make_no_mutating_call() {
             ]);
         }
         let out = d.run(&["run", repo(runbook).to_str().unwrap()], &vars);
-        assert_eq!(out.status.code(), Some(0), "{runbook}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{runbook}: {}", out.text());
     }
     let mutating = emulator().mutating_calls_matching_any(&needles);
     assert_eq!(
@@ -252,7 +242,7 @@ async fn executing_the_failover_runbook_fails_over_and_a_second_run_changes_noth
         &["run", runbook.to_str().unwrap(), "--execute", "--yes"],
         &vars_for(&seed),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     assert_eq!(key_type(&seed, "eu-west-1").await, "PRIMARY");
     assert_eq!(key_type(&seed, "ca-central-1").await, "REPLICA");
     assert!(seed.dns_answer().await.contains("eu-west-1"));
@@ -263,7 +253,7 @@ async fn executing_the_failover_runbook_fails_over_and_a_second_run_changes_noth
         &["run", runbook.to_str().unwrap(), "--execute", "--yes"],
         &vars_for(&seed),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     let after = emulator().mutating_calls_matching_any(&needles);
     assert_eq!(
         after.len(),
@@ -292,7 +282,7 @@ async fn executing_the_data_corruption_runbook_points_the_api_at_the_restored_ta
         ]
         .concat(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     let restored = d
         .journal()
         .iter()
@@ -342,10 +332,12 @@ fn a_scenario_with_an_unknown_action_is_rejected_with_exit_2() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    let out = crate::support::cli::bin()
         .args(["drill", scenario.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("unknown action `route53.assert_recrds`"));
+        .output();
+    out.assert_exit(2);
+    assert!(
+        out.text()
+            .contains("unknown action `route53.assert_recrds`")
+    );
 }

@@ -5,10 +5,10 @@
 //! everything that needs the impairment runs in the resumed process: the KMS promotion is
 //! deferred only if the resume impairs the primary again.
 
+use crate::support::Ran;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use crate::drill::text;
 use crate::support::{self, SeedOptions, Seeded, emulator, unique_prefix, vars_for};
 
 const PRIMARY: &str = "ap-southeast-2";
@@ -45,18 +45,13 @@ fn write_drill(dir: &Path, approvers: &str) -> std::path::PathBuf {
 }
 
 fn bin(dir: &Path, who: &str, location: &[String], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    crate::support::cli::bin()
         .args(args)
         .args(location)
-        .current_dir(dir)
-        .envs(emulator().env())
-        .env("DRILLBOOK_IDENTITY_ARN", who)
-        .env("NO_COLOR", "1")
-        .env_remove("DRILLBOOK_STATE")
-        .env_remove("DRILLBOOK_STATE_DIR")
-        .stdin(Stdio::null())
+        .dir(dir)
+        .emulator()
+        .identity(who)
         .output()
-        .unwrap()
 }
 
 /// The run id printed in `resume with: drillbook resume ID`.
@@ -80,7 +75,7 @@ fn journal(dir: &Path, location: &[String], id: &str) -> Vec<serde_json::Value> 
         location,
         &["runs", "export", id, export.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     std::fs::read_to_string(export.join("runs").join(id).join("journal.jsonl"))
         .unwrap()
         .lines()
@@ -124,12 +119,11 @@ async fn approver_key(d: &Path, kind: ApproverKey) -> (String, String) {
     match kind {
         ApproverKey::Ed25519 => {
             let key = d.join("approver.key");
-            let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+            let out = crate::support::cli::bin()
                 .args(["evidence", "keygen"])
                 .arg(&key)
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+                .output();
+            out.assert_exit(0);
             let public =
                 std::fs::read_to_string(drillbook::evidence::public_key_path(&key)).unwrap();
             (
@@ -187,7 +181,7 @@ async fn paused_drill_resumes_to_a_sealed_verdict(
     let mut args = vec!["drill", scenario.to_str().unwrap(), "--execute", "--yes"];
     args.extend(vars.iter().map(String::as_str));
     let out = bin(d, RUNNER, &location, &args);
-    let all = text(&out);
+    let all = out.text();
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -211,7 +205,7 @@ async fn paused_drill_resumes_to_a_sealed_verdict(
         "{started}"
     );
     assert!(!records.iter().any(|r| r["type"] == "drill_judged"));
-    let listed = text(&bin(d, RUNNER, &location, &["runs"]));
+    let listed = bin(d, RUNNER, &location, &["runs"]).text();
     let row = listed.lines().find(|l| l.contains(&id)).unwrap();
     assert!(
         row.contains(SCENARIO) && row.contains("pending"),
@@ -226,8 +220,8 @@ async fn paused_drill_resumes_to_a_sealed_verdict(
     )
     .unwrap();
     let out = bin(d, RUNNER, &location, &["resume", &id, "--yes"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("changed since drill"), "{}", text(&out));
+    out.assert_exit(2);
+    assert!(out.text().contains("changed since drill"), "{}", out.text());
     std::fs::write(&scenario, &original).unwrap();
 
     let out = bin(d, APPROVER, &location, &["approve", &id, "gate"]);
@@ -235,7 +229,7 @@ async fn paused_drill_resumes_to_a_sealed_verdict(
         out.status.code(),
         Some(2),
         "an unsigned approval does not count: {}",
-        text(&out)
+        out.text()
     );
     let out = bin(
         d,
@@ -243,11 +237,11 @@ async fn paused_drill_resumes_to_a_sealed_verdict(
         &location,
         &["approve", &id, "gate", "--sign-with", &sign_with],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
 
     let out = bin(d, RUNNER, &location, &["resume", &id, "--yes"]);
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    let all = out.text();
+    out.assert_exit(0);
     for want in [
         format!("resuming drill `{SCENARIO}`"),
         "PASS  promotion-deferred".into(),
@@ -289,19 +283,19 @@ async fn paused_drill_resumes_to_a_sealed_verdict(
         "the report carries the verdicts"
     );
     // With the emulator's credentials: a KMS-signed approval is checked with GetPublicKey.
-    let v = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    let v = crate::support::cli::bin()
         .arg("verify-evidence")
         .arg(&report)
         .envs(emulator().env())
-        .output()
-        .unwrap();
-    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+        .output();
+    v.assert_exit(0);
     assert!(
-        text(&v).contains(&format!("approval:  `gate` by {APPROVER}: signed with")),
+        v.text()
+            .contains(&format!("approval:  `gate` by {APPROVER}: signed with")),
         "{}",
-        text(&v)
+        v.text()
     );
-    let listed = text(&bin(d, RUNNER, &location, &["runs"]));
+    let listed = bin(d, RUNNER, &location, &["runs"]).text();
     let row = listed.lines().find(|l| l.contains(&id)).unwrap();
     assert!(row.contains(SCENARIO) && row.contains("passed"), "{listed}");
 }
@@ -324,6 +318,6 @@ async fn a_drill_on_the_dynamodb_store_pauses_and_resumes_under_its_lock() {
     let location = vec!["--state".to_string(), url.clone()];
     let dir = tempfile::tempdir().unwrap();
     let out = bin(dir.path(), RUNNER, &[], &["state", "init", "--state", &url]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     paused_drill_resumes_to_a_sealed_verdict(&seed, location, ApproverKey::Kms).await;
 }

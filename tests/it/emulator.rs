@@ -13,7 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::json;
 
 use crate::support::{
-    self, PRIMARY_REGION, SECONDARY_REGION, SeedOptions, emulator, unique_prefix,
+    self, Emulator, PRIMARY_REGION, SECONDARY_REGION, SeedOptions, emulator, unique_prefix,
 };
 
 fn err_code<E: ProvideErrorMetadata>(e: &E) -> (String, String) {
@@ -718,13 +718,39 @@ async fn recorder_sees_this_tests_mutating_calls_only() {
     assert!(calls.iter().all(|c| c.mentions(&p)));
 }
 
-// ----------------------------------------------------------------------------- LocalStack
+// ------------------------------------------------------------- both emulators, one check each
+
+// Each check below runs against moto (drillbook's emulator) and against LocalStack: the calls
+// drillbook makes behave the same on both, except where the check says otherwise.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moto_serves_route53_apigateway_cloudwatch() {
+    serves_route53_apigateway_cloudwatch(emulator(), "moto_svc").await;
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn localstack_serves_route53_apigateway_cloudwatch() {
-    let ls = crate::require_localstack!();
-    let p = unique_prefix("ls_svc");
-    let conf = ls.sdk_config(PRIMARY_REGION).await;
+    serves_route53_apigateway_cloudwatch(crate::require_localstack!(), "ls_svc").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moto_kms_multi_region_keys_and_update_primary_region() {
+    kms_multi_region_keys(emulator(), "moto_kms", Promotion::Moves).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn localstack_kms_multi_region_and_update_primary_region_unsupported() {
+    kms_multi_region_keys(
+        crate::require_localstack!(),
+        "ls_kms",
+        Promotion::Unsupported,
+    )
+    .await;
+}
+
+async fn serves_route53_apigateway_cloudwatch(emu: &Emulator, prefix: &str) {
+    let p = unique_prefix(prefix);
+    let conf = emu.sdk_config(PRIMARY_REGION).await;
 
     let r53 = aws_sdk_route53::Client::new(&conf);
     let zone = r53
@@ -943,12 +969,18 @@ async fn localstack_serves_route53_apigateway_cloudwatch() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn localstack_kms_multi_region_and_update_primary_region_unsupported() {
-    let ls = crate::require_localstack!();
-    let p = unique_prefix("ls_kms");
-    let ca = aws_sdk_kms::Client::new(&ls.sdk_config(PRIMARY_REGION).await);
-    let eu = aws_sdk_kms::Client::new(&ls.sdk_config(SECONDARY_REGION).await);
+/// What an emulator does with KMS UpdatePrimaryRegion.
+enum Promotion {
+    /// The primary moves, as on AWS (moto with drillbook's extension).
+    Moves,
+    /// LocalStack's community edition answers 501, and nothing moves.
+    Unsupported,
+}
+
+async fn kms_multi_region_keys(emu: &Emulator, prefix: &str, promotion: Promotion) {
+    let p = unique_prefix(prefix);
+    let ca = aws_sdk_kms::Client::new(&emu.sdk_config(PRIMARY_REGION).await);
+    let eu = aws_sdk_kms::Client::new(&emu.sdk_config(SECONDARY_REGION).await);
     let key = ca
         .create_key()
         .multi_region(true)
@@ -998,6 +1030,23 @@ async fn localstack_kms_multi_region_and_update_primary_region_unsupported() {
         .primary_region(SECONDARY_REGION)
         .send()
         .await;
+    if let Promotion::Moves = promotion {
+        result.unwrap();
+        // AWS documents the new primary as the one DescribeKey names in both Regions (the
+        // change is eventually consistent: moto makes it at once).
+        let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
+        let mrc = d
+            .key_metadata()
+            .unwrap()
+            .multi_region_configuration()
+            .unwrap();
+        assert_eq!(
+            mrc.multi_region_key_type(),
+            Some(&MultiRegionKeyType::Primary)
+        );
+        assert_eq!(mrc.primary_key().unwrap().region(), Some(SECONDARY_REGION));
+        return;
+    }
     let err = result.expect_err("LocalStack (community) does not implement UpdatePrimaryRegion");
     let (code, message) = match err.as_service_error() {
         Some(e) => err_code(e),

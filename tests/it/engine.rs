@@ -1,15 +1,14 @@
 //! The engine through the binary: durable journal, kill -9 and resume, corruption, changed
 //! runbooks, approvals. Only core `wait` and `approval` steps: no AWS needed.
 
+use crate::support::Ran;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use drillbook::checkpoint::file::FileStore;
 use drillbook::checkpoint::{CheckpointStore, Entry, Record};
-
-const BIN: &str = env!("CARGO_BIN_EXE_drillbook");
 
 struct Dir {
     tmp: tempfile::TempDir,
@@ -32,34 +31,26 @@ impl Dir {
         std::fs::write(&p, text).unwrap();
         p
     }
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+    fn cmd(&self, args: &[&str]) -> crate::support::cli::Drillbook {
+        let mut c = crate::support::cli::bin();
         c.args(args)
             .arg("--state-dir")
             .arg(self.state())
-            .current_dir(self.path())
-            .env_remove("DRILLBOOK_IDENTITY_ARN")
-            .env_remove("DRILLBOOK_STATE_DIR")
-            .stdin(Stdio::null());
+            .current_dir(self.path());
         c
     }
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
+        self.cmd(args).output()
     }
     /// A command that takes no `--state-dir` (`evidence`, `verify-evidence`).
     fn offline(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+        crate::support::cli::bin()
             .args(args)
             .current_dir(self.path())
-            .stdin(Stdio::null())
             .output()
-            .unwrap()
     }
     fn run_as(&self, arn: &str, args: &[&str]) -> Output {
-        self.cmd(args)
-            .env("DRILLBOOK_IDENTITY_ARN", arn)
-            .output()
-            .unwrap()
+        self.cmd(args).env("DRILLBOOK_IDENTITY_ARN", arn).output()
     }
     fn run_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = std::fs::read_dir(self.state().join("runs"))
@@ -82,14 +73,6 @@ impl Dir {
             .unwrap();
         rt.block_on(store.load(id)).unwrap().records
     }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn succeeded_counts(records: &[Record]) -> BTreeMap<String, usize> {
@@ -120,7 +103,7 @@ fn dry_run_is_the_default_and_journals_observations_only() {
     let d = Dir::new();
     let rb = d.write("rb.yaml", &chain_of_waits(3, "1h"));
     let o = d.run(&["run", rb.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let ids = d.run_ids();
     assert_eq!(ids.len(), 1);
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -161,8 +144,7 @@ fn kill_9_mid_run_then_resume_runs_every_step_exactly_once() {
         .cmd(&["run", rb.to_str().unwrap(), "--execute", "--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     // Wait until the journal shows progress, then kill -9.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -183,7 +165,7 @@ fn kill_9_mid_run_then_resume_runs_every_step_exactly_once() {
     assert!(before.len() >= 3 && before.len() < 12, "{before:?}");
 
     let o = d.run(&["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let recs = d.records(&id);
     let counts = succeeded_counts(&recs);
     assert_eq!(counts.len(), 12, "{counts:?}");
@@ -200,7 +182,7 @@ fn kill_9_mid_run_then_resume_runs_every_step_exactly_once() {
     ));
     // Resuming a finished run runs nothing again.
     let o = d.run(&["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     assert!(succeeded_counts(&d.records(&id)).values().all(|&c| c == 1));
 }
 
@@ -215,8 +197,7 @@ fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
         .cmd(&["run", rb.to_str().unwrap(), "--execute", "--yes"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let started = d.run_ids().first().is_some_and(|id| {
@@ -240,7 +221,7 @@ fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_eq!(code(&o), 3, "{all}");
+    assert_eq!(o.code(), 3, "{all}");
     let id = d.run_ids().remove(0);
     assert!(all.contains(&format!("drillbook resume {id}")), "{all}");
     let recs = d.records(&id);
@@ -259,7 +240,7 @@ fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
     assert_eq!(started, before.len(), "no step left in doubt: {recs:?}");
 
     let o = d.run(&["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let counts = succeeded_counts(&d.records(&id));
     assert_eq!(counts.len(), 6, "{counts:?}");
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
@@ -268,7 +249,7 @@ fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
 fn finished_run(d: &Dir) -> String {
     let rb = d.write("rb.yaml", &chain_of_waits(3, "0s"));
     let o = d.run(&["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     d.run_ids().remove(0)
 }
 
@@ -280,8 +261,8 @@ fn a_truncated_journal_is_refused_with_a_clear_error() {
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() - 7]).unwrap();
     let o = d.run(&["resume", &id]);
-    assert_eq!(code(&o), 2);
-    let err = stderr(&o);
+    o.assert_exit(2);
+    let err = o.stderr_text();
     assert!(
         err.contains(&format!("journal of run `{id}` is corrupt")),
         "{err}"
@@ -302,8 +283,8 @@ fn a_byte_corrupted_journal_is_refused_with_a_clear_error() {
     bytes[at + 1] = b't';
     std::fs::write(&p, &bytes).unwrap();
     let o = d.run(&["resume", &id]);
-    assert_eq!(code(&o), 2);
-    let err = stderr(&o);
+    o.assert_exit(2);
+    let err = o.stderr_text();
     assert!(err.contains("checksum mismatch"), "{err}");
     assert!(err.contains("line 1"), "{err}");
     assert!(err.contains("help:"), "{err}");
@@ -320,17 +301,21 @@ fn a_changed_runbook_is_refused_unless_forced() {
         "arn:aws:iam::111122223333:user/alice",
         &["run", rb.to_str().unwrap(), "--execute", "--yes"],
     );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let id = d.run_ids().remove(0);
     std::fs::write(&rb, std::fs::read_to_string(&rb).unwrap() + "# edited\n").unwrap();
     let o = d.run_as("arn:aws:iam::111122223333:user/alice", &["resume", &id]);
-    assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("changed since run"), "{}", stderr(&o));
+    o.assert_exit(2);
+    assert!(
+        o.stderr_text().contains("changed since run"),
+        "{}",
+        o.stderr_text()
+    );
     let o = d.run_as(
         "arn:aws:iam::111122223333:user/alice",
         &["resume", &id, "--force"],
     );
-    assert_eq!(code(&o), 3, "still awaiting approval: {}", stderr(&o));
+    assert_eq!(o.code(), 3, "still awaiting approval: {}", o.stderr_text());
     assert!(
         d.records(&id)
             .iter()
@@ -348,9 +333,9 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
         "version: 1\nname: gate\napprovers: { allow_unsigned: true }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: check the dashboards }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n",
     );
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let id = d.run_ids().remove(0);
-    let err = stderr(&o);
+    let err = o.stderr_text();
     assert!(err.contains("check the dashboards"), "{err}");
     assert!(
         err.contains(&format!("drillbook approve {id} gate")),
@@ -360,28 +345,28 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
     // Same identity: refused, exit 2 (the request is invalid), nothing journaled.
     let n = d.records(&id).len();
     let o = d.run_as(alice, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 2);
+    o.assert_exit(2);
     assert!(
-        stderr(&o).contains("self-approval refused"),
+        o.stderr_text().contains("self-approval refused"),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     assert_eq!(d.records(&id).len(), n);
 
     // Resuming without approval pauses again.
     let o = d.run_as(alice, &["resume", &id]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
 
     let o = d.run_as(
         bob,
         &["approve", &id, "gate", "--comment", "dashboards green"],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let o = d.run_as(bob, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 2, "approving twice is refused");
+    assert_eq!(o.code(), 2, "approving twice is refused");
 
     let o = d.run_as(alice, &["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let recs = d.records(&id);
     assert!(recs.iter().any(|r| matches!(&r.entry,
         Entry::ApprovalGranted { step, approver, comment, .. }
@@ -410,18 +395,18 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     let gate = "version: 1\nname: gate2\napprovers: { allow_unsigned: true }\nsteps:\n  - id: gate\n    action: approval\n    with: { message: go? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
     let rb = d.write("rb.yaml", gate);
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let id = d.run_ids().remove(0);
     // Carol resumes (and so executes) the run; it pauses at the gate again.
     let o = d.run_as(carol, &["resume", &id]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let n = d.records(&id).len();
     let o = d.run_as(carol, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    o.assert_exit(2);
     assert!(
-        stderr(&o).contains(&format!("`{carol}` resumed run")),
+        o.stderr_text().contains(&format!("`{carol}` resumed run")),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     assert_eq!(d.records(&id).len(), n, "nothing journaled");
 
@@ -436,19 +421,21 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     };
     std::fs::write(run_dir.join("runbook.sha256"), format!("{sha}\n")).unwrap();
     let o = d.run_as(alice, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    o.assert_exit(2);
     assert!(
-        stderr(&o).contains("is not the runbook `run_started` hashed"),
+        o.stderr_text()
+            .contains("is not the runbook `run_started` hashed"),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     // Every reader refuses the swapped copy, not only `approve`.
     let o = d.run_as(bob, &["report", &id]);
-    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert_ne!(o.code(), 0, "{}", o.stderr_text());
     assert!(
-        stderr(&o).contains("is not the runbook `run_started` hashed"),
+        o.stderr_text()
+            .contains("is not the runbook `run_started` hashed"),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     std::fs::write(run_dir.join("runbook.yaml"), gate).unwrap();
     let sha = {
@@ -460,16 +447,16 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
 
     // Bob approves; Bob may not then resume it himself (he would have approved his own run).
     let o = d.run_as(bob, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let o = d.run_as(bob, &["resume", &id]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    o.assert_exit(2);
     assert!(
-        stderr(&o).contains("self-approval refused"),
+        o.stderr_text().contains("self-approval refused"),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     let o = d.run_as(alice, &["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));
 }
 
@@ -484,10 +471,10 @@ fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals(
     let v1 = "version: 1\nname: gate3\napprovers: { allow_unsigned: true }\nsteps:\n  - id: prepare\n    action: wait\n    with: { duration: 0s }\n  - id: gate\n    action: approval\n    needs: [prepare]\n    with: { message: switch DNS? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 0s }\n";
     let rb = d.write("rb.yaml", v1);
     let o = d.run_as(alice, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let id = d.run_ids().remove(0);
     let o = d.run_as(bob, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     // After the approval, what the gate depends on changes.
     let v2 = v1.replace(
         "duration: 0s }\n  - id: gate",
@@ -497,17 +484,17 @@ fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals(
     std::fs::write(&rb, &v2).unwrap();
     let o = d.run_as(alice, &["resume", &id]);
     assert_eq!(
-        code(&o),
+        o.code(),
         2,
         "a changed runbook needs --force: {}",
-        stderr(&o)
+        o.stderr_text()
     );
     let o = d.run_as(alice, &["resume", &id, "--force"]);
-    assert_eq!(code(&o), 3, "the gate is asked again: {}", stderr(&o));
+    assert_eq!(o.code(), 3, "the gate is asked again: {}", o.stderr_text());
     assert!(
-        stderr(&o).contains("awaits approval of `gate`"),
+        o.stderr_text().contains("awaits approval of `gate`"),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     let recs = d.records(&id);
     let forced = recs
@@ -537,9 +524,9 @@ fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals(
     );
     // A new approval, for the new runbook, lets it go on; the next resume needs no --force.
     let o = d.run_as(bob, &["approve", &id, "gate"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let o = d.run_as(alice, &["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     assert_eq!(succeeded_counts(&d.records(&id)).get("b"), Some(&1));
 }
 
@@ -555,8 +542,8 @@ fn control_characters_in_runbook_text_never_reach_the_terminal() {
         "arn:aws:iam::111122223333:user/alice",
         &["run", rb.to_str().unwrap(), "--execute", "--yes"],
     );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    o.assert_exit(3);
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), o.stderr_text());
     assert!(!all.contains('\u{1b}') && !all.contains('\r'), "{all:?}");
     assert!(all.contains("\\u{1b}[32mAPPROVED"), "{all}");
 }
@@ -566,10 +553,10 @@ fn bad_arguments_and_unknown_runs_exit_2() {
     let d = Dir::new();
     let rb = d.write("rb.yaml", &chain_of_waits(1, "0s"));
     let o = d.run(&["run", rb.to_str().unwrap(), "--var", "novalue"]);
-    assert_eq!(code(&o), 2);
+    o.assert_exit(2);
     let o = d.run(&["resume", "20990101-000000-abcd"]);
-    assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    o.assert_exit(2);
+    assert!(o.stderr_text().contains("not found"), "{}", o.stderr_text());
 }
 
 // ----------------------------------------------------------------------------- signed approvals
@@ -582,7 +569,7 @@ const CAROL: &str = "arn:aws:iam::111122223333:user/carol";
 fn keygen(d: &Dir, name: &str) -> (String, String) {
     let key = d.path().join(name);
     let o = d.offline(&["evidence", "keygen", key.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let public = std::fs::read_to_string(drillbook::evidence::public_key_path(&key)).unwrap();
     (key.to_str().unwrap().to_string(), public.trim().to_string())
 }
@@ -654,16 +641,20 @@ fn only_the_approvers_own_key_makes_an_approval() {
     let (carol_key, _) = keygen(&d, "carol.key");
     let rb = d.write("rb.yaml", &signed_gate(&alice_pub, &bob_pub));
     let o = d.run_as(ALICE, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let id = d.run_ids().remove(0);
 
     let refused = |who: &str, extra: &[&str], why: &str| {
         let mut args = vec!["approve", &id, "gate"];
         args.extend_from_slice(extra);
         let o = d.run_as(who, &args);
-        assert_eq!(code(&o), 2, "{who} {extra:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains(why), "{who} {extra:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("help:"), "{}", stderr(&o));
+        assert_eq!(o.code(), 2, "{who} {extra:?}: {}", o.stderr_text());
+        assert!(
+            o.stderr_text().contains(why),
+            "{who} {extra:?}: {}",
+            o.stderr_text()
+        );
+        assert!(o.stderr_text().contains("help:"), "{}", o.stderr_text());
     };
     refused(BOB, &[], "accepts only signed");
     refused(
@@ -698,14 +689,14 @@ fn only_the_approvers_own_key_makes_an_approval() {
             &format!("ed25519:{bob_key}"),
         ],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     assert!(
-        stderr(&o).contains("signed with ed25519:"),
+        o.stderr_text().contains("signed with ed25519:"),
         "{}",
-        stderr(&o)
+        o.stderr_text()
     );
     let o = d.run_as(ALICE, &["resume", &id]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let signed = d.records(&id).into_iter().find_map(|r| match r.entry {
         Entry::ApprovalGranted { signed, .. } => signed,
         _ => None,
@@ -725,7 +716,7 @@ fn only_the_approvers_own_key_makes_an_approval() {
     );
     let o = d.offline(&["verify-evidence", evidence.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(code(&o), 0, "{out}{}", stderr(&o));
+    assert_eq!(o.code(), 0, "{out}{}", o.stderr_text());
     assert!(
         out.contains(&format!(
             "approval:  `gate` by {BOB}: signed with ed25519 key {bob_pub}, trusted"
@@ -759,10 +750,10 @@ fn only_the_approvers_own_key_makes_an_approval() {
     }
     std::fs::write(&journal, out_bytes).unwrap();
     let o = d.offline(&["evidence", "seal", forged.to_str().unwrap()]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    o.assert_exit(0);
     let o = d.offline(&["verify-evidence", forged.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(code(&o), 1, "{out}");
+    assert_eq!(o.code(), 1, "{out}");
     assert!(out.contains("approval of `gate`"), "{out}");
     assert!(out.contains("does not count"), "{out}");
 }
@@ -777,7 +768,7 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
     let (_, bob_pub) = keygen(&d, "bob.key");
     let rb = d.write("rb.yaml", &signed_gate(&alice_pub, &bob_pub));
     let o = d.run_as(ALICE, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    o.assert_exit(3);
     let id = d.run_ids().remove(0);
     let original = std::fs::read(d.journal_path(&id)).unwrap();
 
@@ -816,9 +807,13 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
         std::fs::write(d.journal_path(&id), &original).unwrap();
         forge(&d, &id, entry);
         let o = d.run_as(ALICE, &["resume", &id]);
-        assert_eq!(code(&o), 2, "{why}: {}", stderr(&o));
-        assert!(stderr(&o).contains("does not count"), "{}", stderr(&o));
-        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+        assert_eq!(o.code(), 2, "{why}: {}", o.stderr_text());
+        assert!(
+            o.stderr_text().contains("does not count"),
+            "{}",
+            o.stderr_text()
+        );
+        assert!(o.stderr_text().contains(why), "{}", o.stderr_text());
         let counts = succeeded_counts(&d.records(&id));
         assert_eq!(counts.get("b"), None, "nothing ran past the gate");
     }

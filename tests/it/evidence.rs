@@ -2,8 +2,8 @@
 //! addition or reordering of any byte of any file is detected (library and binary), with Ed25519
 //! keys and with a KMS key on the emulator.
 
+use crate::support::Ran;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
@@ -21,8 +21,8 @@ use crate::support::{PRIMARY_REGION, emulator, unique_prefix};
 
 const SEED_HEX: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+fn bin() -> crate::support::Drillbook {
+    crate::support::cli::bin()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -520,9 +520,8 @@ fn re_signing_with_another_key_is_caught_by_pinning_the_public_key() {
         .arg(&dir)
         .arg("--public-key")
         .arg(&trusted)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .output();
+    out.assert_exit(1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("not with the trusted key"));
 }
 
@@ -540,8 +539,7 @@ fn verify_evidence_exits_0_when_intact() {
         .arg(&dir)
         .arg("--public-key")
         .arg(public_key_file(tmp.path(), &key))
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -551,8 +549,8 @@ fn verify_evidence_exits_0_when_intact() {
     let stdout = stable(&String::from_utf8_lossy(&out.stdout), &dir, &created_at);
     insta::assert_snapshot!("verify_evidence_intact", stdout);
 
-    let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = bin().arg("verify-evidence").arg(&dir).output();
+    out.assert_exit(0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("--public-key FILE to prove who signed"));
 }
 
@@ -575,8 +573,8 @@ fn verify_evidence_exits_1_and_lists_every_problem() {
         .unwrap()
         .to_string();
 
-    let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = bin().arg("verify-evidence").arg(&dir).output();
+    out.assert_exit(1);
     let stdout = stable(&String::from_utf8_lossy(&out.stdout), &dir, &created_at);
     insta::assert_snapshot!("verify_evidence_tampered", stdout);
 }
@@ -587,8 +585,8 @@ fn verify_evidence_exits_1_when_the_manifest_is_damaged() {
     let mut m = std::fs::read(dir.join(MANIFEST_FILE)).unwrap();
     m.truncate(m.len() / 2);
     std::fs::write(dir.join(MANIFEST_FILE), m).unwrap();
-    let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let out = bin().arg("verify-evidence").arg(&dir).output();
+    out.assert_exit(1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("manifest.json: unreadable: not valid JSON"),
@@ -599,8 +597,8 @@ fn verify_evidence_exits_1_when_the_manifest_is_damaged() {
 #[test]
 fn verify_evidence_exits_2_when_the_directory_is_not_evidence() {
     let (_tmp, dir) = run_dir();
-    let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = bin().arg("verify-evidence").arg(&dir).output();
+    out.assert_exit(2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("is not an evidence directory: it has no manifest.json"),
@@ -611,9 +609,8 @@ fn verify_evidence_exits_2_when_the_directory_is_not_evidence() {
     let out = bin()
         .arg("verify-evidence")
         .arg(dir.join("no-such-dir"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        .output();
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
 }
 
@@ -621,11 +618,7 @@ fn verify_evidence_exits_2_when_the_directory_is_not_evidence() {
 fn keygen_then_seal_then_verify_through_the_binary() {
     let (tmp, dir) = run_dir();
     let key = tmp.path().join("keys.key");
-    let out = bin()
-        .args(["evidence", "keygen"])
-        .arg(&key)
-        .output()
-        .unwrap();
+    let out = bin().args(["evidence", "keygen"]).arg(&key).output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -642,12 +635,8 @@ fn keygen_then_seal_then_verify_through_the_binary() {
     }
     // Never overwritten.
     let before = std::fs::read(&key).unwrap();
-    let out = bin()
-        .args(["evidence", "keygen"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = bin().args(["evidence", "keygen"]).arg(&key).output();
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(std::fs::read(&key).unwrap(), before);
 
@@ -655,8 +644,7 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .args(["evidence", "seal"])
         .arg(&dir)
         .arg(format!("--sign-with=ed25519:{}", key.display()))
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -669,8 +657,7 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .arg(&dir)
         .arg("--public-key")
         .arg(evidence::public_key_path(&key))
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -682,9 +669,8 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .args(["evidence", "seal"])
         .arg(tmp.path())
         .args(["--sign-with", "gpg:x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        .output();
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid signer `gpg:x`"));
 }
 
@@ -699,8 +685,8 @@ fn unsigned_evidence_is_marked_and_fails_a_pinned_key() {
     let report = verify(&dir);
     assert!(report.intact());
     assert_eq!(report.signature, SignatureStatus::Unsigned);
-    let out = bin().arg("verify-evidence").arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = bin().arg("verify-evidence").arg(&dir).output();
+    out.assert_exit(0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("signature: UNSIGNED"));
 
     std::fs::write(dir.join("runbook.yaml"), b"version: 1\n").unwrap();
@@ -715,9 +701,8 @@ fn unsigned_evidence_is_marked_and_fails_a_pinned_key() {
         .arg(&dir)
         .arg("--public-key")
         .arg(public_key_file(tmp.path(), &key))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .output();
+    out.assert_exit(1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("manifest is unsigned"));
 }
 
@@ -802,8 +787,7 @@ async fn kms_signed_evidence_verifies_offline_and_with_the_kms_verify_api() {
         .arg(&dir)
         .arg("--public-key")
         .arg(&pk_file)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -846,8 +830,7 @@ async fn kms_seal_through_the_binary_uses_the_standard_aws_configuration() {
         .arg(&dir)
         .arg(format!("--sign-with=kms:{alias}"))
         .envs(emu.env())
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -860,8 +843,7 @@ async fn kms_seal_through_the_binary_uses_the_standard_aws_configuration() {
         .arg("verify-evidence")
         .arg(&dir)
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),

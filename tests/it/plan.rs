@@ -1,7 +1,8 @@
 //! `drillbook plan`, run as a binary.
 
+use crate::support::Ran;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn corpus(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -10,11 +11,10 @@ fn corpus(name: &str) -> PathBuf {
 }
 
 fn drillbook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    crate::support::cli::bin()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .dir(crate::support::repo_root())
         .output()
-        .expect("run drillbook")
 }
 
 fn plan(file: &str, extra: &[&str]) -> (i32, String, String) {
@@ -132,7 +132,7 @@ fn invalid_input_exits_2() {
     )
     .unwrap();
     let out = drillbook(&["plan", file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("cycle"), "{stderr}");
@@ -144,7 +144,7 @@ fn invalid_input_exits_2() {
 #[test]
 fn help_has_examples() {
     let out = drillbook(&["plan", "--help"]);
-    assert_eq!(out.status.code(), Some(0));
+    out.assert_exit(0);
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("Examples:"), "{help}");
     assert!(help.contains("--strict"), "{help}");
@@ -196,7 +196,7 @@ fn the_makespan_is_scheduled_under_max_parallel_as_the_run_is() {
 
     // The run with that limit cannot be faster than the plan says (a lower bound only).
     let state = dir.path().join("state");
-    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    let out = crate::support::cli::bin()
         .args([
             "run",
             rb,
@@ -211,8 +211,7 @@ fn the_makespan_is_scheduled_under_max_parallel_as_the_run_is() {
             "DRILLBOOK_IDENTITY_ARN",
             "arn:aws:iam::111122223333:user/alice",
         )
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.status.code(),
         Some(0),

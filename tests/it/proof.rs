@@ -3,26 +3,13 @@
 //! (throttling, 5xx, slow responses, connection resets, responses lost after the request took
 //! effect) through the proxy in `support::faults`.
 
+use crate::support::Ran;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use drillbook::checkpoint::CheckpointError;
 use drillbook::checkpoint::file::FileStore;
 use drillbook::checkpoint::{CheckpointStore, Record};
-
-const BIN: &str = env!("CARGO_BIN_EXE_drillbook");
-
-pub(crate) fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-pub(crate) fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 // ----------------------------------------------------------------------- journal durability
 
@@ -33,7 +20,7 @@ fn real_journal(tmp: &Path) -> (PathBuf, String) {
     let rb = tmp.join("waits.yaml");
     std::fs::write(&rb, WAITS).unwrap();
     let state = tmp.join("state");
-    let o = Command::new(BIN)
+    let o = crate::support::cli::bin()
         .args([
             "run",
             rb.to_str().unwrap(),
@@ -47,11 +34,8 @@ fn real_journal(tmp: &Path) -> (PathBuf, String) {
             "DRILLBOOK_IDENTITY_ARN",
             "arn:aws:iam::111122223333:user/alice",
         )
-        .env_remove("DRILLBOOK_STATE_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}", text(&o));
+        .output();
+    o.assert_exit(0);
     let ids: Vec<String> = std::fs::read_dir(state.join("runs"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -223,7 +207,7 @@ fn resume_of_a_damaged_journal_exits_2_with_a_clear_error_on_a_sample_of_offsets
     let scratch = tempfile::tempdir().unwrap();
     for (what, bytes) in cases {
         let copy = state_with_journal(scratch.path(), &state, &id, &bytes);
-        let o = Command::new(BIN)
+        let o = crate::support::cli::bin()
             .args(["resume", &id, "--state-dir"])
             .arg(&copy)
             .current_dir(tmp.path())
@@ -231,11 +215,9 @@ fn resume_of_a_damaged_journal_exits_2_with_a_clear_error_on_a_sample_of_offsets
                 "DRILLBOOK_IDENTITY_ARN",
                 "arn:aws:iam::111122223333:user/alice",
             )
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+            .output();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(code(&o), 2, "{what}: {}", text(&o));
+        assert_eq!(o.code(), 2, "{what}: {}", o.text());
         assert!(
             err.contains(&format!("journal of run `{id}` is corrupt at record")),
             "{what}: {err}"
@@ -264,22 +246,18 @@ pub(crate) async fn drillbook_at(
     args: &[&str],
     vars: &[String],
 ) -> Output {
-    let mut c = Command::new(BIN);
+    let mut c = crate::support::cli::bin();
     c.args(args).args(vars);
     if args[0] != "plan" {
         c.arg("--state-dir").arg(dir.join("state"));
     }
     c.envs(emulator().env())
         .env("AWS_ENDPOINT_URL", endpoint)
-        .env("NO_COLOR", "1")
-        .env_remove("DRILLBOOK_IDENTITY_ARN")
-        .env_remove("DRILLBOOK_STATE_DIR")
-        .current_dir(dir)
-        .stdin(Stdio::null());
+        .current_dir(dir);
     for (k, v) in extra_env {
         c.env(k, v);
     }
-    tokio::task::spawn_blocking(move || c.output().unwrap())
+    tokio::task::spawn_blocking(move || c.output())
         .await
         .unwrap()
 }
@@ -428,8 +406,8 @@ async fn canary_credentials_never_appear_in_any_file_or_stream_drillbook_writes(
         &vars,
     )
     .await;
-    assert_eq!(code(&plan), 0, "{}", text(&plan));
-    streams.push(("plan", text(&plan)));
+    plan.assert_exit(0);
+    streams.push(("plan", plan.text()));
     let dry = drillbook_at(
         dir.path(),
         emulator().endpoint(),
@@ -438,8 +416,8 @@ async fn canary_credentials_never_appear_in_any_file_or_stream_drillbook_writes(
         &vars,
     )
     .await;
-    assert_eq!(code(&dry), 0, "{}", text(&dry));
-    streams.push(("dry run", text(&dry)));
+    dry.assert_exit(0);
+    streams.push(("dry run", dry.text()));
     let exec = drillbook_at(
         dir.path(),
         emulator().endpoint(),
@@ -448,8 +426,8 @@ async fn canary_credentials_never_appear_in_any_file_or_stream_drillbook_writes(
         &vars,
     )
     .await;
-    assert_eq!(code(&exec), 0, "{}", text(&exec));
-    streams.push(("execute", text(&exec)));
+    exec.assert_exit(0);
+    streams.push(("execute", exec.text()));
     let scenario = crate::support::repo_root().join("scenarios/ca-central-1-outage.yaml");
     let drill = drillbook_at(
         dir.path(),
@@ -459,8 +437,8 @@ async fn canary_credentials_never_appear_in_any_file_or_stream_drillbook_writes(
         &vars_for(&emulator().seed(&unique_prefix("canarydrill"))),
     )
     .await;
-    assert_eq!(code(&drill), 0, "{}", text(&drill));
-    streams.push(("drill", text(&drill)));
+    drill.assert_exit(0);
+    streams.push(("drill", drill.text()));
     for id in run_ids(dir.path()) {
         let o = drillbook_at(
             dir.path(),
@@ -470,7 +448,7 @@ async fn canary_credentials_never_appear_in_any_file_or_stream_drillbook_writes(
             &[],
         )
         .await;
-        streams.push(("report", text(&o)));
+        streams.push(("report", o.text()));
     }
     // The state dir holds runs, reports and sealed evidence; the working dir anything else.
     let files = files_under(dir.path());
@@ -578,7 +556,7 @@ async fn completes_after_transient_faults(name: &str, fault: Fault) {
         ],
     )
     .await;
-    assert_eq!(code(&o), 0, "{fault:?}: {}", text(&o));
+    assert_eq!(o.code(), 0, "{fault:?}: {}", o.text());
     assert_eq!(proxy.injected(), [1, 1, 1], "{fault:?}: every fault fired");
     assert_failed_over_once(&seed, &before, &format!("{fault:?}")).await;
     let (_, records) = journal(dir.path()).await;
@@ -625,7 +603,7 @@ async fn failover_completes_once_under_slow_responses() {
         ],
     )
     .await;
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    o.assert_exit(0);
     assert!(
         proxy.injected().iter().all(|n| *n >= 1),
         "{:?}",
@@ -650,7 +628,7 @@ async fn failover_completes_once_when_responses_are_lost_after_the_request_took_
         ],
     )
     .await;
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    o.assert_exit(0);
     assert_eq!(proxy.injected(), [1, 1]);
     let (_, records) = journal(dir.path()).await;
     eprintln!(
@@ -680,13 +658,13 @@ async fn step_level_retries_are_journaled_when_the_sdk_gives_up() {
         ],
     )
     .await;
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    o.assert_exit(0);
     assert_eq!(proxy.injected(), [3, 3]);
     let (_, records) = journal(dir.path()).await;
     assert_eq!(retries_of(&records, "switch-dns").len(), 1, "{records:#?}");
     assert_eq!(retries_of(&records, "key-crypto").len(), 1);
     // The timing report printed at the end shows the second attempt too.
-    let out = text(&o);
+    let out = o.text();
     for (step, action) in [
         ("switch-dns", "route53.failover"),
         ("key-crypto", "kms.verify_crypto"),
@@ -718,8 +696,8 @@ async fn a_fault_that_never_clears_fails_cleanly_and_resume_finishes_the_failove
         vec![Rule::new("TrentService.Encrypt", Fault::Status(500)).forever()],
     )
     .await;
-    assert_eq!(code(&o), 1, "{}", text(&o));
-    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    o.assert_exit(1);
+    assert!(!o.text().contains("panicked"), "{}", o.text());
     let (id, records) = journal(dir.path()).await;
     assert_eq!(
         retries_of(&records, "key-crypto").len(),
@@ -727,14 +705,14 @@ async fn a_fault_that_never_clears_fails_cleanly_and_resume_finishes_the_failove
         "3 step attempts"
     );
     assert!(
-        text(&o).contains(&format!("drillbook resume {id}")),
+        o.text().contains(&format!("drillbook resume {id}")),
         "{}",
-        text(&o)
+        o.text()
     );
     // Nothing was switched: switch-dns needs key-crypto.
     assert!(seed.dns_answer().await.contains("ca-central-1"));
     proxy.set_rules(vec![]);
     let o = drillbook_at(dir.path(), proxy.endpoint(), &[], &["resume", &id], &[]).await;
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    o.assert_exit(0);
     assert_failed_over_once(&seed, &before, "after resume").await;
 }

@@ -2,8 +2,9 @@
 //! bundle, on histories the tests generate (passing and failing drills, changed runbooks, aged
 //! passes), on the file store and on the emulator's DynamoDB store.
 
+use crate::support::Ran;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
@@ -13,8 +14,6 @@ use drillbook::event::{Mode, RunStatus};
 use drillbook::scenario::{ObjectiveVerdict, Verdicts};
 
 use crate::support::{PRIMARY_REGION, emulator, unique_prefix};
-
-const BIN: &str = env!("CARGO_BIN_EXE_drillbook");
 
 fn runbook(name: &str, version: &str) -> String {
     format!(
@@ -216,28 +215,12 @@ fn history(dir: &Path) -> (Vec<PathBuf>, Vec<Gen>) {
 }
 
 fn bin(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    crate::support::cli::bin()
         .args(args)
-        .current_dir(dir)
-        .envs(emulator().env())
-        .env(
-            "DRILLBOOK_IDENTITY_ARN",
-            "arn:aws:iam::123456789012:user/alice",
-        )
-        .env("NO_COLOR", "1")
-        .env_remove("DRILLBOOK_STATE")
-        .env_remove("DRILLBOOK_STATE_DIR")
-        .stdin(Stdio::null())
+        .dir(dir)
+        .emulator()
+        .identity("arn:aws:iam::123456789012:user/alice")
         .output()
-        .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// `status` over the generated history, wherever it is stored (`location`: extra arguments).
@@ -247,8 +230,14 @@ fn check_status(dir: &Path, files: &[PathBuf], location: &[&str]) {
     args.extend(location);
     args.extend(&f);
     let o = bin(dir, &args);
-    assert_eq!(o.status.code(), Some(1), "{}{}", out(&o), err(&o));
-    let doc: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        o.stdout_text(),
+        o.stderr_text()
+    );
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout_text()).unwrap();
     let state = |i: usize| doc["runbooks"][i]["state"].as_str().unwrap().to_string();
     assert_eq!(
         (0..4).map(state).collect::<Vec<_>>(),
@@ -267,9 +256,9 @@ fn check_status(dir: &Path, files: &[PathBuf], location: &[&str]) {
     );
     for name in ["beta", "gamma", "delta"] {
         assert!(
-            err(&o).contains(&format!("not ready: {name}")),
+            o.stderr_text().contains(&format!("not ready: {name}")),
             "{}",
-            err(&o)
+            o.stderr_text()
         );
     }
     // Only alpha, in text: ready, exit 0.
@@ -277,8 +266,14 @@ fn check_status(dir: &Path, files: &[PathBuf], location: &[&str]) {
     args.extend(location);
     args.push(f[0]);
     let o = bin(dir, &args);
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    let line = out(&o).lines().nth(1).unwrap().to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        o.stdout_text(),
+        o.stderr_text()
+    );
+    let line = o.stdout_text().lines().nth(1).unwrap().to_string();
     assert!(line.starts_with("alpha") && line.contains(" OK "), "{line}");
     assert!(
         line.contains("90s/15m"),
@@ -308,7 +303,13 @@ fn status_on_the_file_store_reads_the_index_and_gates_on_max_age() {
         d,
         &["status", "--max-age", "90d", files[1].to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        o.stdout_text(),
+        o.stderr_text()
+    );
     assert_eq!(
         std::fs::read_to_string(&index).unwrap().lines().count(),
         runs.len() + 1,
@@ -323,7 +324,7 @@ async fn status_on_the_dynamodb_store() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let o = bin(d, &["state", "init", "--state", &url]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    o.assert_exit(0);
     let (files, runs) = history(d);
     let client = aws_sdk_dynamodb::Client::new(&emulator().sdk_config(PRIMARY_REGION).await);
     for g in &runs {
@@ -349,19 +350,19 @@ async fn status_on_the_dynamodb_store() {
     tokio::task::spawn_blocking(move || {
         check_status(&dir, &files, &["--state", &url]);
         let o = bin(&dir, &["runs", "--state", &url]);
-        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        o.assert_exit(0);
         assert_eq!(
-            out(&o).lines().count(),
+            o.stdout_text().lines().count(),
             7,
             "a header and the six runs, no summary item:\n{}",
-            out(&o)
+            o.stdout_text()
         );
         // history, learned estimates and the bundle read the same table.
         let o = bin(
             &dir,
             &["history", "alpha", "--format", "json", "--state", &url],
         );
-        let doc: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&o.stdout_text()).unwrap();
         assert_eq!(doc["runs"].as_array().unwrap().len(), 3, "{doc}");
         let alpha = dir.join("alpha.yaml");
         let o = bin(
@@ -375,7 +376,7 @@ async fn status_on_the_dynamodb_store() {
                 &url,
             ],
         );
-        let doc: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&o.stdout_text()).unwrap();
         assert_eq!(doc["estimates"]["steps"][1]["samples"], 3, "{doc}");
         assert_eq!(doc["estimates"]["steps"][1]["p50"], 60_000, "{doc}");
         let o = bin(
@@ -391,7 +392,7 @@ async fn status_on_the_dynamodb_store() {
                 &url,
             ],
         );
-        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        o.assert_exit(0);
         let index: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("bundle/index.json")).unwrap())
                 .unwrap();
@@ -402,9 +403,9 @@ async fn status_on_the_dynamodb_store() {
             "no evidence on this machine"
         );
         assert!(
-            err(&o).contains("6 runs have no sealed evidence"),
+            o.stderr_text().contains("6 runs have no sealed evidence"),
             "{}",
-            err(&o)
+            o.stderr_text()
         );
     })
     .await
@@ -421,8 +422,8 @@ fn history_lists_every_run_and_its_page_renders_in_headless_chromium() {
         write_file_store(&state, g);
     }
     let o = bin(d, &["history", files[0].to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    o.assert_exit(0);
+    let text = o.stdout_text();
     assert_eq!(
         text.lines().count(),
         4,
@@ -446,7 +447,7 @@ fn history_lists_every_run_and_its_page_renders_in_headless_chromium() {
             page.to_str().unwrap(),
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    o.assert_exit(0);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains("<script"), "no JavaScript");
     assert!(
@@ -506,8 +507,8 @@ fn plan_learns_each_steps_duration_from_executed_runs() {
         let o = bin(d, &args);
         (
             o.status.code(),
-            serde_json::from_str::<serde_json::Value>(&out(&o)).ok(),
-            err(&o),
+            serde_json::from_str::<serde_json::Value>(&o.stdout_text()).ok(),
+            o.stderr_text(),
         )
     };
     for i in 0..5 {
@@ -515,10 +516,10 @@ fn plan_learns_each_steps_duration_from_executed_runs() {
         assert_eq!(code, Some(0));
         assert_eq!(doc.unwrap()["estimates"]["steps"][0]["samples"], i);
         let o = bin(d, &["run", rb, "--execute", "--yes"]);
-        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        o.assert_exit(0);
     }
     let o = bin(d, &["run", rb]);
-    assert_eq!(o.status.code(), Some(0), "a dry run: {}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "a dry run: {}", o.stderr_text());
     let (code, doc, _) = plan(&[]);
     assert_eq!(code, Some(0));
     let doc = doc.unwrap();
@@ -535,8 +536,16 @@ fn plan_learns_each_steps_duration_from_executed_runs() {
     let (_, declared, _) = plan(&["--estimates", "declared"]);
     assert_eq!(declared.unwrap()["makespan_ms"], 600_000);
     let o = bin(d, &["plan", rb]);
-    assert!(out(&o).contains("learned (5)"), "{}", out(&o));
-    assert!(out(&o).contains("Forecast makespan: p50"), "{}", out(&o));
+    assert!(
+        o.stdout_text().contains("learned (5)"),
+        "{}",
+        o.stdout_text()
+    );
+    assert!(
+        o.stdout_text().contains("Forecast makespan: p50"),
+        "{}",
+        o.stdout_text()
+    );
     let other = tmp.path().join("elsewhere");
     let (code, _, stderr) = plan(&[
         "--estimates",
@@ -562,7 +571,7 @@ fn evidence_export_bundles_every_run_since_a_date_and_verifies_whole() {
     .unwrap();
     for _ in 0..2 {
         let o = bin(d, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        o.assert_exit(0);
     }
     let since = (Utc::now() - Duration::days(1))
         .format("%Y-%m-%d")
@@ -571,7 +580,13 @@ fn evidence_export_bundles_every_run_since_a_date_and_verifies_whole() {
         d,
         &["evidence", "export", "--since", &since, "--out", "bundle"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        o.stdout_text(),
+        o.stderr_text()
+    );
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("bundle/index.json")).unwrap())
             .unwrap();
@@ -587,11 +602,11 @@ fn evidence_export_bundles_every_run_since_a_date_and_verifies_whole() {
             .contains("quick")
     );
     let o = bin(d, &["verify-evidence", "bundle"]);
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stdout_text());
     assert!(
-        out(&o).contains("bundle: 2 runs' evidence intact"),
+        o.stdout_text().contains("bundle: 2 runs' evidence intact"),
         "{}",
-        out(&o)
+        o.stdout_text()
     );
 
     let tomorrow = (Utc::now() + Duration::days(1))
@@ -601,8 +616,12 @@ fn evidence_export_bundles_every_run_since_a_date_and_verifies_whole() {
         d,
         &["evidence", "export", "--since", &tomorrow, "--out", "empty"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert!(out(&o).contains("exported 0 runs"), "{}", out(&o));
+    o.assert_exit(0);
+    assert!(
+        o.stdout_text().contains("exported 0 runs"),
+        "{}",
+        o.stdout_text()
+    );
 
     let id = runs[0]["run_id"].as_str().unwrap();
     let journal = d.join("bundle").join(id).join("journal.jsonl");
@@ -610,6 +629,6 @@ fn evidence_export_bundles_every_run_since_a_date_and_verifies_whole() {
     bytes.push(b'\n');
     std::fs::write(&journal, bytes).unwrap();
     let o = bin(d, &["verify-evidence", "bundle"]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("TAMPERED"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", o.stdout_text());
+    assert!(o.stdout_text().contains("TAMPERED"), "{}", o.stdout_text());
 }

@@ -3,6 +3,7 @@
 //! shipped data-corruption drill, which injects damage and must bring back the exact items in
 //! both Regions. Tables other than the seed's (other Regions, numeric and composite keys) too.
 
+use crate::support::Ran;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
@@ -340,8 +341,8 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
     args.extend(vars_for(&seed));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = d.run(&args, &[]);
-    let all = crate::drill::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    let all = out.text();
+    out.assert_exit(0);
     assert!(all.contains("injected `overwrite-item-007`"), "{all}");
     for e in [
         "item-007-clean-in-primary",
@@ -435,7 +436,7 @@ async fn the_data_corruption_runbook_refuses_to_run_without_a_restore_point() {
     args.extend(vars_for(&seed));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = d.run(&args, &[]);
-    let all = crate::drill::text(&out);
+    let all = out.text();
     assert_ne!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("restore_to"), "{all}");
 }

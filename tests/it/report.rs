@@ -1,8 +1,8 @@
 //! Reporters: the console (plain lines, JSON lines), the timing report, `runs` and `report`.
 
+use crate::support::Ran;
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -494,17 +494,8 @@ fn write_run(state: &Path, run_id: &str, entries: Vec<(f64, Entry)>) {
 }
 
 fn drillbook(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_drillbook"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("DRILLBOOK_STATE_DIR")
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let o = crate::support::cli::bin().args(args).output();
+    (o.code(), o.stdout_text(), o.stderr_text())
 }
 
 fn state_with_two_runs() -> tempfile::TempDir {

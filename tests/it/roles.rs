@@ -5,32 +5,27 @@
 //! assumed-role credentials in the role's account); credentials that expire mid-run; and a
 //! Region denied by a service control policy.
 
+use crate::support::Ran;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
 
-use crate::drill::text;
 use crate::support::{emulator, unique_prefix};
 
 const REGION: &str = "eu-central-1";
 const PROD: &str = "222233334444";
 
 fn bin(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    crate::support::cli::bin()
         .args(args)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .current_dir(dir)
+        .state_dir(dir.join("state"))
+        .dir(dir)
         .envs(emulator().env_for_region(REGION))
-        .env_remove("DRILLBOOK_IDENTITY_ARN")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
         .output()
-        .unwrap()
 }
 
 /// The id of the only run in `dir`'s state directory.
@@ -143,7 +138,7 @@ async fn steps_act_in_the_roles_account_through_assume_role_with_the_runs_sessio
         dir.path(),
         &["run", rb.to_str().unwrap(), "--execute", "--yes"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     let run_id = only_run_id(dir.path());
 
     // The item is in the second account's table...
@@ -219,7 +214,7 @@ async fn a_role_outside_the_runbooks_accounts_is_refused_before_any_step() {
         let mut args = vec!["run", rb.to_str().unwrap()];
         args.extend_from_slice(mode);
         let out = bin(dir.path(), &args);
-        let all = text(&out);
+        let all = out.text();
         assert_ne!(out.status.code(), Some(0), "{all}");
         assert!(
             all.contains("in account 999988887777, which is not one of the runbook's accounts"),
@@ -232,11 +227,10 @@ async fn a_role_outside_the_runbooks_accounts_is_refused_before_any_step() {
     );
     // `iam-policy` says what the role needs, in its account, and what the caller needs to
     // assume it (with session tags and the external id).
-    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    let out = crate::support::cli::bin()
         .args(["iam-policy", rb.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        .output();
+    out.assert_exit(0);
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let role = &policy["roles"][&other];
     assert_eq!(role["account"], "999988887777", "{policy:#}");
@@ -304,7 +298,7 @@ steps:
         .as_secs_f64();
     emulator().expire_credentials(&key, now + 1.5);
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        crate::support::cli::bin()
             .args(args)
             .arg("--state-dir")
             .arg(dir.path().join("state"))
@@ -316,14 +310,11 @@ steps:
                 "DRILLBOOK_IDENTITY_ARN",
                 "arn:aws:iam::000000000000:user/oncall",
             )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
             .output()
-            .unwrap()
     };
     let out = run(&["run", rb.to_str().unwrap(), "--execute", "--yes"]);
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{all}");
+    let all = out.text();
+    out.assert_exit(3);
     assert!(all.contains("expired, missing or not valid"), "{all}");
     assert!(all.contains("aws sso login --profile oncall-prod"), "{all}");
     let run_id = only_run_id(dir.path());
@@ -362,7 +353,7 @@ steps:
 
     emulator().renew_credentials(&key);
     let out = run(&["resume", &run_id, "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     let records = journal();
     let resumed = records.iter().find(|r| r["type"] == "run_resumed").unwrap();
     assert_eq!(
@@ -410,8 +401,8 @@ steps:
     .unwrap();
     let out = bin(dir.path(), &["run", rb.to_str().unwrap()]);
     emulator().clear_faults(Some(region));
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let all = out.text();
+    out.assert_exit(1);
     for step in ["vault-replica", "orders-pitr"] {
         let line = all
             .lines()
@@ -480,7 +471,7 @@ steps:
         dir.path(),
         &["run", rb.to_str().unwrap(), "--execute", "--yes"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.assert_exit(0);
     let reports = std::fs::read_dir(dir.path().join("state/reports"))
         .unwrap()
         .flatten()
@@ -511,22 +502,21 @@ steps:
     assert!(html.contains("id=\"aws-calls\""));
 
     let verify = || {
-        Command::new(env!("CARGO_BIN_EXE_drillbook"))
+        crate::support::cli::bin()
             .args(["verify-evidence", reports.to_str().unwrap(), "--cloudtrail"])
             .envs(emulator().env_for_region(REGION))
             .env_remove("AWS_PROFILE")
             .output()
-            .unwrap()
     };
     let out = verify();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    let all = out.text();
+    out.assert_exit(0);
     assert_eq!(all.matches("  pending ").count(), 2, "{all}");
 
     emulator().configure(serde_json::json!({"cloudtrail_delivery_seconds": 0}));
     let out = verify();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    let all = out.text();
+    out.assert_exit(0);
     assert_eq!(all.matches("  found ").count(), 2, "{all}");
     assert!(all.contains("2 changes checked, none missing"), "{all}");
 

@@ -3,7 +3,7 @@
 //! evidence, the DynamoDB store).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crate::roles::create_table;
 use crate::support::{PRIMARY_REGION, emulator, unique_prefix};
@@ -36,23 +36,16 @@ steps:
 }
 
 fn bin(dir: &Path, secret: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_drillbook"));
+    let mut c = crate::support::cli::bin();
     c.args(args)
-        .current_dir(dir)
-        .envs(emulator().env())
-        .env(
-            "DRILLBOOK_IDENTITY_ARN",
-            "arn:aws:iam::123456789012:user/alice",
-        )
-        .env("NO_COLOR", "1")
-        .env_remove("DRILLBOOK_STATE")
-        .env_remove("DRILLBOOK_STATE_DIR")
-        .env_remove(ENV)
-        .stdin(Stdio::null());
+        .dir(dir)
+        .emulator()
+        .identity("arn:aws:iam::123456789012:user/alice")
+        .env_remove(ENV);
     if let Some(s) = secret {
         c.env(ENV, s);
     }
-    c.output().unwrap()
+    c.output()
 }
 
 fn all(o: &Output) -> String {

@@ -1,15 +1,10 @@
 //! Attacks from runbook and scenario authors (docs/security.md), run through the binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn drillbook_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drillbook"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run drillbook")
+    crate::support::cli::bin().args(args).dir(dir).output()
 }
 
 const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY";

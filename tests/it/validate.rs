@@ -1,15 +1,12 @@
 //! `drillbook validate` and `drillbook schema`, run as the built binary.
 
+use crate::support::Ran;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn drillbook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_drillbook"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run drillbook")
+    crate::support::cli::bin().args(args).output()
 }
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
@@ -181,7 +178,7 @@ fn one_bad_file_among_good_ones_gives_exit_2_and_reports_both() {
     let bad =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/invalid/dependency-cycle.yaml");
     let out = drillbook(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: "));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -210,16 +207,16 @@ fn var_overrides_are_checked() {
     );
 
     let out = drillbook(&["validate", rb, "--var", "tabel=x"]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did you mean `table`?"), "{stderr}");
 
     let out = drillbook(&["validate", rb, "--var", "secondary=eu-west-9"]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown Region `eu-west-9`"));
 
     let out = drillbook(&["validate", rb, "--var", "novalue"]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME=VALUE"));
 }
 
@@ -250,27 +247,25 @@ fn hostile_files_are_rejected_quickly() {
 #[test]
 fn missing_file_is_an_input_error() {
     let out = drillbook(&["validate", "/nonexistent/runbook.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
 
 #[test]
 fn rendered_diagnostic_matches_snapshot() {
     let file = "tests/corpus/invalid/many-problems.yaml";
-    let out = Command::new(env!("CARGO_BIN_EXE_drillbook"))
+    let out = crate::support::cli::bin()
         .args(["validate", file])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+        .output();
+    out.assert_exit(2);
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
 fn schema_is_json_with_every_action() {
     let out = drillbook(&["schema"]);
-    assert_eq!(out.status.code(), Some(0));
+    out.assert_exit(0);
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schema["title"], "drillbook runbook");
     let actions = schema

@@ -5,6 +5,7 @@
 #![expect(dead_code, reason = "not every helper is used by every module")]
 
 pub mod actions;
+pub mod cli;
 pub mod faults;
 pub mod http;
 pub mod localstack;
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Deserialize;
 
+pub use cli::{Drillbook, Ran};
 pub use recorder::RecordedRequest;
 
 pub const PRIMARY_REGION: &str = "ca-central-1";
