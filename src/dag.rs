@@ -3,7 +3,7 @@
 //! the nodes `i` needs, as indices); everything here is linear in nodes plus edges.
 
 /// Each node's dependents, in node order: the reverse of `needs`.
-pub fn dependents(needs: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(crate) fn dependents(needs: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); needs.len()];
     for (i, ds) in needs.iter().enumerate() {
         for &d in ds {
@@ -18,7 +18,7 @@ pub fn dependents(needs: &[Vec<usize>]) -> Vec<Vec<usize>> {
 /// the engine's ready queue starts them). Returns the placed nodes in that order and the nodes
 /// that could not be placed, in node order: each is on a cycle or needs a node that is. The
 /// graph is acyclic exactly when nothing is left.
-pub fn topo_order(needs: &[Vec<usize>]) -> (Vec<usize>, Vec<usize>) {
+pub(crate) fn topo_order(needs: &[Vec<usize>]) -> (Vec<usize>, Vec<usize>) {
     let n = needs.len();
     let deps = dependents(needs);
     let mut remaining: Vec<usize> = needs.iter().map(Vec::len).collect();
@@ -46,7 +46,7 @@ pub fn topo_order(needs: &[Vec<usize>]) -> (Vec<usize>, Vec<usize>) {
 /// (in `needs` order) that is also left until a node repeats. The cycle is returned from that
 /// node on, each node needing the next and the last needing the first; empty when `start` is
 /// not left.
-pub fn cycle_from(needs: &[Vec<usize>], left: &[usize], start: usize) -> Vec<usize> {
+pub(crate) fn cycle_from(needs: &[Vec<usize>], left: &[usize], start: usize) -> Vec<usize> {
     let is_left = |v: usize| left.binary_search(&v).is_ok();
     if !is_left(start) {
         return vec![];

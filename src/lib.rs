@@ -9,12 +9,21 @@
 //! checkpoints, reports, the CLI. Without it the crate is the runbook and scenario loaders and
 //! the action catalogue they validate against, which is what the fuzz target links.
 
+// Without `engine` (the fuzz target's build) the loaders keep what only the engine reads.
+#![cfg_attr(
+    not(feature = "engine"),
+    expect(
+        dead_code,
+        reason = "the loader-only build leaves the engine's helpers unused"
+    )
+)]
+
 pub mod actions;
 #[cfg(feature = "engine")]
 pub mod checkpoint;
 #[cfg(feature = "engine")]
 pub mod cli;
-pub mod dag;
+pub(crate) mod dag;
 #[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]
@@ -29,4 +38,4 @@ pub mod plan;
 pub mod report;
 pub mod runbook;
 pub mod scenario;
-pub mod secret;
+pub(crate) mod secret;

@@ -10,18 +10,18 @@ use std::borrow::Cow;
 use std::sync::RwLock;
 
 /// Shortest secret value accepted: shorter ones would redact ordinary text.
-pub const MIN_LEN: usize = 8;
+pub(crate) const MIN_LEN: usize = 8;
 
 /// (value, JSON-escaped value, marker) of every secret this process loaded.
 static SECRETS: RwLock<Vec<(String, String, String)>> = RwLock::new(Vec::new());
 
 /// What stands in for the value of secret variable `name`: `[secret:NAME]`.
-pub fn marker(name: &str) -> String {
+pub(crate) fn marker(name: &str) -> String {
     format!("[secret:{name}]")
 }
 
 /// Registers a secret value (values shorter than [`MIN_LEN`] are refused by validation first).
-pub fn register(name: &str, value: &str) {
+pub(crate) fn register(name: &str, value: &str) {
     if value.len() < MIN_LEN {
         return;
     }
@@ -36,7 +36,7 @@ pub fn register(name: &str, value: &str) {
 }
 
 /// `text` with every registered secret value replaced by its marker.
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     if all.is_empty()
         || !all
@@ -56,7 +56,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 }
 
 /// [`redact`] for bytes that are UTF-8 (JSON lines, reports); other bytes are returned as-is.
-pub fn redact_bytes(bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn redact_bytes(bytes: Vec<u8>) -> Vec<u8> {
     match std::str::from_utf8(&bytes) {
         Ok(s) => match redact(s) {
             Cow::Borrowed(_) => bytes,

@@ -4,21 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn script() -> PathBuf {
+pub(crate) fn script() -> PathBuf {
     repo().join("localstack/emulator")
 }
 
-pub struct Emulator {
+pub(crate) struct Emulator {
     pub endpoint: String,
     state_file: PathBuf,
 }
 
 impl Emulator {
-    pub fn start(state_file: &Path) -> Emulator {
+    pub(crate) fn start(state_file: &Path) -> Emulator {
         let out = Command::new(script())
             .arg("start")
             .arg("--state-file")
@@ -47,7 +47,7 @@ impl Emulator {
         reason = "shared by every bench, used by some: `expect(dead_code)` would fail in the others"
     )]
     #[allow(dead_code, reason = "not every bench seeds")]
-    pub fn seed(&self, prefix: &str) -> serde_json::Value {
+    pub(crate) fn seed(&self, prefix: &str) -> serde_json::Value {
         let out = Command::new(script())
             .args(["seed", "--json", "--prefix", prefix, "--state-file"])
             .arg(&self.state_file)
@@ -57,7 +57,7 @@ impl Emulator {
         serde_json::from_slice(&out.stdout).expect("seed JSON")
     }
 
-    pub fn env(&self, cmd: &mut Command) {
+    pub(crate) fn env(&self, cmd: &mut Command) {
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -15,7 +15,7 @@ use crate::runbook::{Runbook, template};
 type Grant = (BTreeSet<&'static str>, BTreeSet<String>);
 
 /// Builds the policy document for `runbook`.
-pub fn policy_for(runbook: &Runbook) -> Value {
+pub(crate) fn policy_for(runbook: &Runbook) -> Value {
     let account = runbook
         .accounts
         .values()

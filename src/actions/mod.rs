@@ -23,13 +23,13 @@ pub mod dns;
 #[cfg(feature = "engine")]
 mod dynamodb;
 #[cfg(feature = "engine")]
-pub mod iam;
+pub(crate) mod iam;
 #[cfg(feature = "engine")]
 mod kms;
 #[cfg(feature = "engine")]
-pub mod limits;
+pub(crate) mod limits;
 #[cfg(feature = "engine")]
-pub mod poll;
+pub(crate) mod poll;
 #[cfg(feature = "engine")]
 mod route53;
 #[cfg(feature = "engine")]

@@ -15,20 +15,16 @@ use tokio::time::Instant;
 use super::{ActionError, WaitMeter};
 
 /// The first pause between two checks.
-pub const INITIAL_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const INITIAL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Maximum pause while waiting for a DynamoDB restore.
-pub const RESTORE_MAX_INTERVAL: Duration = Duration::from_secs(15);
-/// Maximum pause while waiting for a Route 53 change to be INSYNC.
-pub const ROUTE53_MAX_INTERVAL: Duration = Duration::from_secs(5);
-/// Maximum pause while waiting for a KMS key state.
-pub const KMS_MAX_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const RESTORE_MAX_INTERVAL: Duration = Duration::from_secs(15);
 /// Maximum pause while waiting for CloudWatch alarm states.
-pub const ALARM_MAX_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const ALARM_MAX_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Calls `check` until it returns `Ok(Some(value))` (returned) or an error (returned at once).
 /// `Ok(None)` means "not yet": sleep, then check again.
-pub async fn until<T, F, Fut>(
+pub(crate) async fn until<T, F, Fut>(
     waits: &WaitMeter,
     max_interval: Duration,
     mut check: F,

@@ -83,7 +83,7 @@ pub(super) fn runs(args: RunsArgs) -> ExitCode {
 }
 
 /// The table printed by `drillbook runs` (newest first, as the store lists them).
-pub fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
+pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
     let rows: Vec<[String; 7]> = list
         .iter()
         .map(|r| {

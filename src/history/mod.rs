@@ -8,7 +8,7 @@
 
 mod estimates;
 mod index;
-pub mod page;
+pub(crate) mod page;
 
 pub use estimates::{Estimate, EstimateSource, Estimates, MIN_SAMPLES, learn, with_estimates};
 pub use index::{DIGEST_VERSION, INDEX_FILE, digests, digests_dynamodb};

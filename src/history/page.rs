@@ -100,7 +100,7 @@ fn chart(drills: &[&RunDigest]) -> Option<String> {
 }
 
 /// The page for `runbook`'s runs (newest first).
-pub fn render(runbook: &str, runs: &[&RunDigest]) -> String {
+pub(crate) fn render(runbook: &str, runs: &[&RunDigest]) -> String {
     let mut drills: Vec<&RunDigest> = runs
         .iter()
         .copied()

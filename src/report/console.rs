@@ -33,7 +33,7 @@ pub enum MessageFormat {
 }
 
 /// Version of the JSON lines written with `--message-format json` (the `v` field).
-pub const EVENTS_FORMAT_VERSION: u32 = 1;
+pub(crate) const EVENTS_FORMAT_VERSION: u32 = 1;
 
 /// Reports events to a person or a program. See the module docs.
 pub struct Console {
@@ -176,7 +176,7 @@ impl Console {
 /// `s` with every control character but newline and tab shown as an escape (`\u{1b}`), so
 /// text from a runbook or an AWS answer cannot move the cursor, recolour or rewrite a line of
 /// the terminal (an approval message printing a fake "APPROVED").
-pub fn terminal_safe(s: &str) -> String {
+pub(crate) fn terminal_safe(s: &str) -> String {
     let s = crate::secret::redact(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -212,7 +212,7 @@ impl EventSink for Console {
 }
 
 /// One event as a JSON line: the event's serde form with `"v":1` first.
-pub fn json_line(event: &Event) -> Option<String> {
+pub(crate) fn json_line(event: &Event) -> Option<String> {
     let s = serde_json::to_string(event).ok()?;
     let s = crate::secret::redact(&s);
     let rest = s.strip_prefix('{')?;

@@ -1,12 +1,12 @@
 //! Reporters: progress on a terminal, plain lines, JSON lines, timing and drill reports.
 //! The only module (with `cli/`) that prints.
 
-pub mod console;
+pub(crate) mod console;
 pub mod document;
 pub mod html;
 pub mod junit;
 pub mod markdown;
-pub mod timing;
+pub(crate) mod timing;
 
 pub use console::Console;
 pub use document::RunDocument;

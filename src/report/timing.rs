@@ -22,7 +22,7 @@ use crate::runbook::Runbook;
 use crate::runbook::duration::{format_duration, human};
 
 /// Version of the JSON shape of [`TimingReport`].
-pub const REPORT_FORMAT_VERSION: u32 = 1;
+pub(crate) const REPORT_FORMAT_VERSION: u32 = 1;
 
 /// Columns of the Gantt chart's time axis.
 const GANTT_WIDTH: usize = 60;
@@ -116,7 +116,7 @@ pub enum RtoVerdict {
 /// What every report and verdict calls the achieved RTO. Recovery time is downtime: an approval
 /// someone waited for, or a pause before a resume, is part of it (NIST SP 800-34 defines the RTO
 /// as the overall time the system can be in the recovery phase). Cleanup (`finally`) is not.
-pub const RTO_MEASURE: &str = "wall clock from the run's start to the end of its last recovery step, approvals and pauses included, cleanup excluded";
+pub(crate) const RTO_MEASURE: &str = "wall clock from the run's start to the end of its last recovery step, approvals and pauses included, cleanup excluded";
 
 /// Recovery time against `objectives.rto`.
 #[derive(Debug, Clone, Serialize)]

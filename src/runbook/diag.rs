@@ -251,7 +251,7 @@ pub struct Diagnostics {
 }
 
 /// Most problems listed per file; the rest are counted.
-pub const MAX_PROBLEMS: usize = 100;
+pub(crate) const MAX_PROBLEMS: usize = 100;
 
 impl Diagnostics {
     pub fn single(p: Problem) -> Diagnostics {

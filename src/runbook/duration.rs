@@ -1,18 +1,17 @@
 //! Durations as written in runbooks: `500ms`, `30s`, `15m`, `2h` (one number, one unit).
 
-use std::fmt;
 use std::time::Duration;
 
 /// Why a duration string was rejected. The message is a lowercase fragment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration `{input}`: {reason}")]
-pub struct DurationError {
+pub(crate) struct DurationError {
     pub input: String,
     pub reason: &'static str,
 }
 
 /// Parses `500ms`, `30s`, `15m`, `2h` or `1d`. A bare `0` is accepted as zero.
-pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let err = |reason| DurationError {
         input: input.to_string(),
         reason,
@@ -54,7 +53,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
 
 /// Formats a duration the way runbooks write it, choosing the largest exact unit
 /// (`90s` stays `90s`; `1h30m` is written `90m`).
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         return "0s".into();
@@ -73,7 +72,7 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// Formats a measured duration for humans: `1.2s`, `3m04s`, `1h02m`.
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 1.0 {
         format!("{}ms", d.as_millis())
@@ -89,42 +88,36 @@ pub fn human(d: Duration) -> String {
 }
 
 /// Serde helpers: a `Duration` serialized as a runbook duration string.
-pub mod serde_str {
+pub(crate) mod serde_str {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_duration(*d))
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         parse_duration(&s).map_err(serde::de::Error::custom)
     }
 }
 
 /// Serde helpers for `Option<Duration>`.
-pub mod serde_opt {
+pub(crate) mod serde_opt {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_str(&format_duration(*d)),
             None => s.serialize_none(),
         }
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         Option::<String>::deserialize(d)?
             .map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
             .transpose()
-    }
-}
-
-/// Newtype for places that want `Display`.
-pub struct Pretty(pub Duration);
-impl fmt::Display for Pretty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&human(self.0))
     }
 }
 

@@ -1,14 +1,14 @@
 //! Runbooks: the YAML model, its loader and validator.
 
-pub mod diag;
-pub mod duration;
+pub(crate) mod diag;
+pub(crate) mod duration;
 pub mod load;
 pub mod model;
-pub mod regions;
-pub mod spec;
-pub mod template;
+pub(crate) mod regions;
+pub(crate) mod spec;
+pub(crate) mod template;
 mod validate;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use diag::Problem;
 pub use load::{Diagnostics, Loaded, load_file, load_str, parse_var_overrides};

@@ -1,7 +1,7 @@
 //! AWS Region names drillbook accepts.
 
 /// Every Region name a runbook may use.
-pub const REGIONS: &[&str] = &[
+pub(crate) const REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
     "us-west-1",
@@ -43,6 +43,6 @@ pub const REGIONS: &[&str] = &[
 ];
 
 /// Whether `name` is a known Region.
-pub fn is_known(name: &str) -> bool {
+pub(crate) fn is_known(name: &str) -> bool {
     REGIONS.contains(&name)
 }

@@ -15,7 +15,7 @@ const DURATION: &str = r"^(0|[0-9]+(ms|s|m|h|d))$";
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "drillbook runbook")]
-pub struct RunbookSpec {
+pub(crate) struct RunbookSpec {
     /// Format version; must be 1.
     #[schemars(range(min = 1, max = 1))]
     pub version: u32,
@@ -51,7 +51,7 @@ pub struct RunbookSpec {
 /// A variable: a value, or a secret read from the environment.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum VarSpec {
+pub(crate) enum VarSpec {
     Value(String),
     /// Read from `env` when the runbook loads; usable only in an AWS action's `with:`; never
     /// written anywhere (`[secret:NAME]` stands in).
@@ -67,7 +67,7 @@ pub enum VarSpec {
 /// signed with one of `keys`; unsigned approvals count only with `allow_unsigned: true`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ApproversSpec {
+pub(crate) struct ApproversSpec {
     /// ARN patterns of who may approve (`*` any run of characters, `?` one character).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub principals: Vec<String>,
@@ -82,7 +82,7 @@ pub struct ApproversSpec {
 /// A trusted approval key, alone or bound to the principal it belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum ApproverKeySpec {
+pub(crate) enum ApproverKeySpec {
     Key(
         #[schemars(regex(
             pattern = r"^(ed25519:[0-9a-fA-F]{64}|kms:arn:[^:]+:kms:[^:]+:[0-9]{12}:key/.+)$"
@@ -107,12 +107,14 @@ struct AccountId(#[schemars(regex(pattern = r"^[0-9]{12}$"))] String);
 /// A duration such as `500ms`, `30s`, `15m`, `2h` or `1d`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct DurationSpec(#[schemars(regex(pattern = r"^(0|[0-9]+(ms|s|m|h|d))$"))] pub String);
+pub(crate) struct DurationSpec(
+    #[schemars(regex(pattern = r"^(0|[0-9]+(ms|s|m|h|d))$"))] pub String,
+);
 
 /// Recovery objectives.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ObjectivesSpec {
+pub(crate) struct ObjectivesSpec {
     /// Recovery time objective.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rto: Option<DurationSpec>,
@@ -124,7 +126,7 @@ pub struct ObjectivesSpec {
 /// Values every step inherits unless it sets its own.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DefaultsSpec {
+pub(crate) struct DefaultsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,7 +153,7 @@ pub struct DefaultsSpec {
 /// Retry policy; `attempts` counts the first try.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RetrySpec {
+pub(crate) struct RetrySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub attempts: Option<u32>,
@@ -161,7 +163,7 @@ pub struct RetrySpec {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OnFailureSpec {
+pub(crate) enum OnFailureSpec {
     /// Start nothing new; the rest is skipped.
     Abort,
     /// Keep going with steps that do not depend on the failed one.
@@ -171,7 +173,7 @@ pub enum OnFailureSpec {
 /// One step of the graph.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StepSpec {
+pub(crate) struct StepSpec {
     /// Unique id: lowercase letters, digits, `-` and `_`.
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
     pub id: String,
@@ -239,7 +241,7 @@ fn param_schema(kind: ParamKind) -> serde_json::Value {
 
 /// The JSON Schema of the runbook format, with each action's parameters spelled out so
 /// editors can complete `with:` blocks.
-pub fn json_schema() -> serde_json::Value {
+pub(crate) fn json_schema() -> serde_json::Value {
     use serde_json::json;
     let mut schema =
         serde_json::to_value(schemars::schema_for!(RunbookSpec)).unwrap_or_else(|_| json!({}));

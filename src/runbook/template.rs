@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// One reference found in a string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ref {
+pub(crate) enum Ref {
     Var(String),
     RunId,
     StepOutput { step: String, output: String },
@@ -15,14 +15,14 @@ pub enum Ref {
 
 /// A reference with its byte range in the string (the whole `{{ ... }}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placeholder {
+pub(crate) struct Placeholder {
     pub reference: Ref,
     pub start: usize,
     pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     #[error("unclosed `{{{{` at byte {0}")]
     Unclosed(usize),
     #[error("unknown reference `{expr}`: expected `vars.NAME`, `run.id` or `steps.STEP.OUTPUT`")]
@@ -40,11 +40,11 @@ pub enum TemplateError {
 
 /// The most one rendered value may hold: templates repeating a large variable cannot make
 /// drillbook allocate without bound (a 4 MiB runbook could otherwise ask for gigabytes).
-pub const MAX_RENDERED_VALUE: usize = 1024 * 1024;
+pub(crate) const MAX_RENDERED_VALUE: usize = 1024 * 1024;
 
 /// The length `s` renders to with `ctx` (unknown references count as left in place), without
 /// building it.
-pub fn rendered_len(s: &str, placeholders: &[Placeholder], ctx: &Context<'_>) -> usize {
+pub(crate) fn rendered_len(s: &str, placeholders: &[Placeholder], ctx: &Context<'_>) -> usize {
     let mut size = s.len();
     for p in placeholders {
         let value = match &p.reference {
@@ -61,7 +61,7 @@ pub fn rendered_len(s: &str, placeholders: &[Placeholder], ctx: &Context<'_>) ->
 }
 
 /// Finds every placeholder in `s`.
-pub fn parse(s: &str) -> Result<Vec<Placeholder>, TemplateError> {
+pub(crate) fn parse(s: &str) -> Result<Vec<Placeholder>, TemplateError> {
     let mut out = Vec::new();
     let mut rest = 0;
     while let Some(open) = s[rest..].find("{{") {
@@ -103,7 +103,7 @@ pub fn parse(s: &str) -> Result<Vec<Placeholder>, TemplateError> {
 
 /// Values available when rendering a string.
 #[derive(Debug, Default, Clone)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub vars: Option<&'a BTreeMap<String, String>>,
     pub run_id: Option<&'a str>,
     /// step id -> output name -> value
@@ -112,7 +112,7 @@ pub struct Context<'a> {
 
 /// Substitutes every reference the context knows; references it does not know
 /// (for example `{{ run.id }}` when `run_id` is `None`) are left in place.
-pub fn render(s: &str, ctx: &Context<'_>) -> Result<String, TemplateError> {
+pub(crate) fn render(s: &str, ctx: &Context<'_>) -> Result<String, TemplateError> {
     let placeholders = parse(s)?;
     if placeholders.is_empty() {
         return Ok(s.to_string());
@@ -161,7 +161,7 @@ pub fn render(s: &str, ctx: &Context<'_>) -> Result<String, TemplateError> {
 
 /// Renders every string inside a JSON value (used for a step's `with`), map keys included
 /// (a scenario's `with: { states: { "{{ vars.rc }}": On } }`).
-pub fn render_value(
+pub(crate) fn render_value(
     v: &serde_json::Value,
     ctx: &Context<'_>,
 ) -> Result<serde_json::Value, TemplateError> {

@@ -10,9 +10,9 @@ use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Deepest nesting accepted (a runbook needs about 6 levels).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most nodes a document may expand to, aliases included.
-pub const MAX_NODES: usize = 500_000;
+pub(crate) const MAX_NODES: usize = 500_000;
 
 /// A byte range in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,7 +180,7 @@ impl Node {
 
 /// Why the text could not be turned into a tree. `at` is a byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct YamlError {
+pub(crate) struct YamlError {
     pub message: String,
     pub help: String,
     pub at: usize,
@@ -304,7 +304,7 @@ fn err(message: impl Into<String>, help: impl Into<String>, at: usize) -> YamlEr
 }
 
 /// Parses one YAML document into a [`Node`] tree, within the limits above.
-pub fn parse(text: &str) -> Result<Parsed, YamlError> {
+pub(crate) fn parse(text: &str) -> Result<Parsed, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut offsets = Offsets {
         text,

@@ -79,7 +79,7 @@ impl Scenario {
 }
 
 /// `text` with every `{{ drill.injected_at }}` (any inner spacing) replaced by `at`.
-pub fn replace_injected_at(text: &str, at: &str) -> String {
+pub(super) fn replace_injected_at(text: &str, at: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find("{{") {

@@ -37,7 +37,7 @@ pub(crate) struct ArcSeed {
 }
 
 impl ArcSeed {
-    pub fn of(s: &Seeded) -> ArcSeed {
+    pub(crate) fn of(s: &Seeded) -> ArcSeed {
         let arc = &s.raw["arc"];
         assert!(arc.is_object(), "not seeded with routing controls: {arc}");
         ArcSeed {
@@ -61,15 +61,15 @@ impl ArcSeed {
     }
 
     /// The routing control's name for `region`, as the seed names it.
-    pub fn name(&self, region: &str) -> String {
+    pub(crate) fn name(&self, region: &str) -> String {
         format!("{}unolock-{region}", self.prefix)
     }
 
-    pub fn urls(&self) -> Vec<String> {
+    pub(crate) fn urls(&self) -> Vec<String> {
         self.endpoints.iter().map(|(u, _)| u.clone()).collect()
     }
 
-    pub fn url(&self, region: &str) -> String {
+    pub(crate) fn url(&self, region: &str) -> String {
         self.endpoints
             .iter()
             .find(|(_, r)| r == region)
@@ -78,7 +78,7 @@ impl ArcSeed {
     }
 
     /// The state of `region`'s routing control, read at the ap-southeast-2 endpoint.
-    pub async fn state(&self, emu: &Emulator, region: &str) -> String {
+    pub(crate) async fn state(&self, emu: &Emulator, region: &str) -> String {
         let conf = aws_sdk_route53recoverycluster::config::Builder::from(
             &emu.sdk_config("ap-southeast-2").await,
         )

@@ -744,7 +744,11 @@ fn cli_writes_each_format() {
     let xml = check_junit(&out);
     let root = xml.root_element();
     let counts = ["tests", "failures", "errors", "skipped"].map(|a| root.attribute(a));
-    assert_eq!(counts, [Some("11"), Some("2"), Some("0"), Some("1")], "{out}");
+    assert_eq!(
+        counts,
+        [Some("11"), Some("2"), Some("0"), Some("1")],
+        "{out}"
+    );
 
     let (code, out, err) = drillbook(
         &["report", RUN_ID, "--format", "markdown", "--state-dir", sd],

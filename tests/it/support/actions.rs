@@ -8,7 +8,7 @@ use drillbook::actions::{Action, Params, Registry, StepContext, WaitMeter};
 use drillbook::runbook::model::Objectives;
 
 /// AWS access through the shared emulator, without impairment.
-pub async fn aws() -> Arc<Aws> {
+pub(crate) async fn aws() -> Arc<Aws> {
     let conf = super::emulator().sdk_config(super::PRIMARY_REGION).await;
     // Alias records resolve through the emulator's DNS server.
     let options = AwsOptions {
@@ -19,7 +19,7 @@ pub async fn aws() -> Arc<Aws> {
 }
 
 /// A step context for `region` with `params` (a JSON object: the step's rendered `with:`).
-pub fn ctx(aws: &Arc<Aws>, region: &str, params: serde_json::Value) -> StepContext {
+pub(crate) fn ctx(aws: &Arc<Aws>, region: &str, params: serde_json::Value) -> StepContext {
     let params = match params {
         serde_json::Value::Object(m) => m.into_iter().collect(),
         other => panic!("params must be a JSON object, got {other}"),
@@ -37,14 +37,14 @@ pub fn ctx(aws: &Arc<Aws>, region: &str, params: serde_json::Value) -> StepConte
 }
 
 /// A built-in action by catalogue name.
-pub fn action(name: &str) -> Arc<dyn Action> {
+pub(crate) fn action(name: &str) -> Arc<dyn Action> {
     Registry::builtin()
         .get(name)
         .unwrap_or_else(|| panic!("no built-in action `{name}`"))
 }
 
 /// An observation's findings, one `message [hint]` per line, for assertion messages.
-pub fn findings_text(obs: &drillbook::actions::Observation) -> String {
+pub(crate) fn findings_text(obs: &drillbook::actions::Observation) -> String {
     obs.findings
         .iter()
         .map(|f| format!("{} [{}]", f.message, f.hint))

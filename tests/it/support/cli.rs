@@ -23,7 +23,7 @@ const SCRUBBED: &[&str] = &[
 ];
 
 /// The binary under test, with nothing inherited that changes what it does.
-pub fn bin() -> Drillbook {
+pub(crate) fn bin() -> Drillbook {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drillbook"));
     cmd.env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -36,16 +36,16 @@ pub fn bin() -> Drillbook {
 }
 
 /// A drillbook command being built.
-pub struct Drillbook {
+pub(crate) struct Drillbook {
     cmd: Command,
 }
 
 impl Drillbook {
-    pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Self {
+    pub(crate) fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Self {
         self.cmd.arg(a);
         self
     }
-    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    pub(crate) fn args<I, S>(&mut self, args: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -54,34 +54,34 @@ impl Drillbook {
         self
     }
     /// Runs in `dir` (`current_dir` is the same, for code written against `Command`).
-    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+    pub(crate) fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.dir(dir)
     }
     /// Standard input (closed unless set).
-    pub fn stdin(&mut self, stdin: Stdio) -> &mut Self {
+    pub(crate) fn stdin(&mut self, stdin: Stdio) -> &mut Self {
         self.cmd.stdin(stdin);
         self
     }
     /// Standard error (piped unless set).
-    pub fn stderr(&mut self, stderr: Stdio) -> &mut Self {
+    pub(crate) fn stderr(&mut self, stderr: Stdio) -> &mut Self {
         self.cmd.stderr(stderr);
         self
     }
     /// Standard output (piped unless set).
-    pub fn stdout(&mut self, stdout: Stdio) -> &mut Self {
+    pub(crate) fn stdout(&mut self, stdout: Stdio) -> &mut Self {
         self.cmd.stdout(stdout);
         self
     }
     /// Runs in `dir`.
-    pub fn dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+    pub(crate) fn dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cmd.current_dir(dir.as_ref());
         self
     }
-    pub fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Self {
+    pub(crate) fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Self {
         self.cmd.env(k, v);
         self
     }
-    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    pub(crate) fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<OsStr>,
@@ -90,50 +90,50 @@ impl Drillbook {
         self.cmd.envs(vars);
         self
     }
-    pub fn env_remove(&mut self, k: impl AsRef<OsStr>) -> &mut Self {
+    pub(crate) fn env_remove(&mut self, k: impl AsRef<OsStr>) -> &mut Self {
         self.cmd.env_remove(k);
         self
     }
     /// Talks to the shared emulator (endpoint, credentials, default Region).
-    pub fn emulator(&mut self) -> &mut Self {
+    pub(crate) fn emulator(&mut self) -> &mut Self {
         self.envs(emulator().env())
     }
     /// As `identity` (the emulator's caller identity is overridden for the run).
-    pub fn identity(&mut self, arn: &str) -> &mut Self {
+    pub(crate) fn identity(&mut self, arn: &str) -> &mut Self {
         self.env("DRILLBOOK_IDENTITY_ARN", arn)
     }
     /// `--state-dir DIR`.
-    pub fn state_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+    pub(crate) fn state_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.arg("--state-dir").arg(dir.as_ref())
     }
     /// The command, for what the builder does not cover.
-    pub fn command(&mut self) -> &mut Command {
+    pub(crate) fn command(&mut self) -> &mut Command {
         &mut self.cmd
     }
     /// Starts it (for tests that signal or race it); both streams are piped unless set.
-    pub fn spawn(&mut self) -> Child {
+    pub(crate) fn spawn(&mut self) -> Child {
         self.cmd.spawn().expect("spawn drillbook")
     }
     /// Runs it to the end.
-    pub fn output(&mut self) -> Output {
+    pub(crate) fn output(&mut self) -> Output {
         self.cmd.output().expect("run drillbook")
     }
     /// Runs it and fails the test unless it exits with `code`.
     #[track_caller]
-    pub fn exits(&mut self, code: i32) -> Output {
+    pub(crate) fn exits(&mut self, code: i32) -> Output {
         let out = self.output();
         out.assert_exit(code);
         out
     }
     /// Runs it and fails the test unless it exits with 0.
     #[track_caller]
-    pub fn succeeds(&mut self) -> Output {
+    pub(crate) fn succeeds(&mut self) -> Output {
         self.exits(0)
     }
 }
 
 /// What a finished drillbook printed, and how it ended.
-pub trait Ran {
+pub(crate) trait Ran {
     /// The exit code (-1 when a signal ended it).
     fn code(&self) -> i32;
     fn stdout_text(&self) -> String;

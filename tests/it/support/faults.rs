@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone)]
-pub enum Fault {
+pub(crate) enum Fault {
     Status(u16),
     Throttle,
     Delay(Duration),
@@ -37,7 +37,7 @@ pub enum Fault {
 }
 
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub needle: String,
     pub fault: Fault,
     pub skip: usize,
@@ -47,7 +47,7 @@ pub struct Rule {
 
 impl Rule {
     /// Injects `fault` into the first request matching `needle`, once.
-    pub fn new(needle: &str, fault: Fault) -> Rule {
+    pub(crate) fn new(needle: &str, fault: Fault) -> Rule {
         Rule {
             needle: needle.to_string(),
             fault,
@@ -57,22 +57,22 @@ impl Rule {
         }
     }
     /// Lets the first `n` matching requests through.
-    pub fn skip(mut self, n: usize) -> Rule {
+    pub(crate) fn skip(mut self, n: usize) -> Rule {
         self.skip = n;
         self
     }
     /// Injects on every `n`-th matching request (after `skip`).
-    pub fn every(mut self, n: usize) -> Rule {
+    pub(crate) fn every(mut self, n: usize) -> Rule {
         self.every = n.max(1);
         self
     }
     /// Injects at most `n` times.
-    pub fn times(mut self, n: usize) -> Rule {
+    pub(crate) fn times(mut self, n: usize) -> Rule {
         self.times = Some(n);
         self
     }
     /// Injects forever: a fault that never clears.
-    pub fn forever(mut self) -> Rule {
+    pub(crate) fn forever(mut self) -> Rule {
         self.times = None;
         self
     }
@@ -106,7 +106,7 @@ impl State {
     }
 }
 
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     endpoint: String,
     state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
@@ -114,7 +114,7 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// Starts the proxy on the current tokio runtime; `upstream` is `http://127.0.0.1:PORT`.
-    pub async fn start(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
+    pub(crate) async fn start(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream
@@ -139,12 +139,12 @@ impl FaultProxy {
     }
 
     /// `http://127.0.0.1:PORT`: give it to drillbook as `AWS_ENDPOINT_URL`.
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// Replaces the rules (and their counters): `set_rules(vec![])` clears every fault.
-    pub fn set_rules(&self, rules: Vec<Rule>) {
+    pub(crate) fn set_rules(&self, rules: Vec<Rule>) {
         let mut s = self.state.lock().unwrap();
         s.seen = vec![0; rules.len()];
         s.injected = vec![0; rules.len()];
@@ -152,12 +152,12 @@ impl FaultProxy {
     }
 
     /// How many times each rule injected its fault.
-    pub fn injected(&self) -> Vec<usize> {
+    pub(crate) fn injected(&self) -> Vec<usize> {
         self.state.lock().unwrap().injected.clone()
     }
 
     /// How many requests matched each rule.
-    pub fn seen(&self) -> Vec<usize> {
+    pub(crate) fn seen(&self) -> Vec<usize> {
         self.state.lock().unwrap().seen.clone()
     }
 }

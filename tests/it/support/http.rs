@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// Sends `method path` to `endpoint` (`http://127.0.0.1:PORT`) and returns (status, body).
-pub fn request(
+pub(crate) fn request(
     endpoint: &str,
     method: &str,
     path: &str,

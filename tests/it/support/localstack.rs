@@ -10,10 +10,10 @@ use super::{Emulator, run_dir};
 static LOCALSTACK: OnceLock<Result<Emulator, String>> = OnceLock::new();
 
 /// Exit code of `localstack/emulator` when no Python >= 3.12 exists.
-pub const EXIT_NO_PYTHON312: i32 = 4;
+pub(crate) const EXIT_NO_PYTHON312: i32 = 4;
 
 /// The shared LocalStack instance, or why it is unavailable.
-pub fn localstack() -> Result<&'static Emulator, &'static str> {
+pub(crate) fn localstack() -> Result<&'static Emulator, &'static str> {
     LOCALSTACK
         .get_or_init(|| {
             if std::env::var_os("DRILLBOOK_SKIP_LOCALSTACK").is_some() {

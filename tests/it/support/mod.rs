@@ -4,12 +4,12 @@
 //! binary ends. Tests share it concurrently and keep apart through `unique_prefix`.
 #![expect(dead_code, reason = "not every helper is used by every module")]
 
-pub mod actions;
-pub mod cli;
-pub mod faults;
-pub mod http;
-pub mod localstack;
-pub mod recorder;
+pub(crate) mod actions;
+pub(crate) mod cli;
+pub(crate) mod faults;
+pub(crate) mod http;
+pub(crate) mod localstack;
+pub(crate) mod recorder;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,15 +19,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Deserialize;
 
-pub use cli::{Drillbook, Ran};
-pub use recorder::RecordedRequest;
+pub(crate) use cli::{Drillbook, Ran};
+pub(crate) use recorder::RecordedRequest;
 
-pub const PRIMARY_REGION: &str = "ca-central-1";
-pub const SECONDARY_REGION: &str = "eu-west-1";
+pub(crate) const PRIMARY_REGION: &str = "ca-central-1";
+pub(crate) const SECONDARY_REGION: &str = "eu-west-1";
 
 /// A running emulator (moto with drillbook's extensions, or LocalStack).
 #[derive(Debug)]
-pub struct Emulator {
+pub(crate) struct Emulator {
     endpoint: String,
     pid: u32,
     state_file: PathBuf,
@@ -36,17 +36,17 @@ pub struct Emulator {
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
 
 /// The repository root (where Cargo.toml is).
-pub fn repo_root() -> &'static Path {
+pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The script that installs, starts, seeds and stops the emulator.
-pub fn emulator_script() -> PathBuf {
+pub(crate) fn emulator_script() -> PathBuf {
     repo_root().join("localstack").join("emulator")
 }
 
 /// A scratch directory unique to this test-binary run.
-pub fn run_dir() -> &'static Path {
+pub(crate) fn run_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("drillbook-it-{}", std::process::id()));
@@ -57,7 +57,7 @@ pub fn run_dir() -> &'static Path {
 
 /// The shared moto emulator of this test binary, started (and installed) on first use.
 /// Panics with the script's output if it cannot start.
-pub fn emulator() -> &'static Emulator {
+pub(crate) fn emulator() -> &'static Emulator {
     EMULATOR.get_or_init(|| {
         Emulator::start(&run_dir().join("moto.env"), &[]).unwrap_or_else(|e| panic!("{e}"))
     })
@@ -117,23 +117,23 @@ impl Emulator {
     }
 
     /// `http://127.0.0.1:PORT`
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// Process id of the emulator server.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.pid
     }
 
     /// The state file the script uses for this instance (pass to `localstack/emulator --state-file`).
-    pub fn state_file(&self) -> &Path {
+    pub(crate) fn state_file(&self) -> &Path {
         &self.state_file
     }
 
     /// `127.0.0.1:PORT` of the emulator's DNS server (UDP and TCP), from the `dns=` line of the
     /// state file; `None` when it serves no DNS (LocalStack).
-    pub fn dns_server(&self) -> Option<String> {
+    pub(crate) fn dns_server(&self) -> Option<String> {
         let text = std::fs::read_to_string(&self.state_file).ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix("dns="))
@@ -142,11 +142,11 @@ impl Emulator {
     }
 
     /// Environment for a drillbook (or AWS CLI) subprocess pointed at the emulator.
-    pub fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         self.env_for_region(PRIMARY_REGION)
     }
 
-    pub fn env_for_region(&self, region: &str) -> Vec<(String, String)> {
+    pub(crate) fn env_for_region(&self, region: &str) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "test"),
@@ -165,7 +165,7 @@ impl Emulator {
     }
 
     /// SDK configuration for `region` against the emulator, with test credentials.
-    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+    pub(crate) async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_sdk_kms::config::Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
@@ -184,12 +184,12 @@ impl Emulator {
     /// (`localstack/emulator seed --prefix P --json`) and returns what was created. Every
     /// AWS delay is set to 0 for `prefix` first ([`Emulator::fast`]): a test that studies a
     /// delay sets it again after seeding.
-    pub fn seed(&self, prefix: &str) -> Seeded {
+    pub(crate) fn seed(&self, prefix: &str) -> Seeded {
         self.seed_with(prefix, &SeedOptions::default())
     }
 
     /// [`Emulator::seed`] with another Region pair, failover mechanism or record type.
-    pub fn seed_with(&self, prefix: &str, options: &SeedOptions) -> Seeded {
+    pub(crate) fn seed_with(&self, prefix: &str, options: &SeedOptions) -> Seeded {
         self.fast(prefix);
         let out = Command::new(emulator_script())
             .args(["seed", "--json", "--prefix", prefix])
@@ -215,13 +215,13 @@ impl Emulator {
 
     /// POSTs a settings document to the control endpoint (`/_drillbook/config`), e.g.
     /// `{"prefix": "t1-", "dynamodb_restore_creating_seconds": 2}`; returns the full config.
-    pub fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
+    pub(crate) fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
         self.control("POST", "/_drillbook/config", Some(settings))
     }
 
     /// Sets every AWS delay of the emulator to 0 for resources named with `prefix`
     /// (localstack/README.md, "Settings"): for tests that do not study a delay.
-    pub fn fast(&self, prefix: &str) -> serde_json::Value {
+    pub(crate) fn fast(&self, prefix: &str) -> serde_json::Value {
         let mut doc = serde_json::json!({"prefix": prefix});
         for name in DELAY_SETTINGS {
             doc[name] = serde_json::json!(0);
@@ -233,7 +233,12 @@ impl Emulator {
     /// (for `service` only, when given: a SigV4 signing name) are answered as `mode` says
     /// (`reset`, `hang`, `error`, `throttle`). Faults hold for the whole emulator: on the shared
     /// one, fault only a Region no other test uses, or use [`isolated_emulator`].
-    pub fn fault(&self, region: &str, service: Option<&str>, mode: &str) -> serde_json::Value {
+    pub(crate) fn fault(
+        &self,
+        region: &str,
+        service: Option<&str>,
+        mode: &str,
+    ) -> serde_json::Value {
         let mut doc = serde_json::json!({"region": region, "mode": mode});
         if let Some(s) = service {
             doc["service"] = serde_json::json!(s);
@@ -243,7 +248,11 @@ impl Emulator {
 
     /// Requests signed with `access_key` answer `ExpiredTokenException` from `expires_at`
     /// (seconds since the epoch) on (`POST /_drillbook/credentials`).
-    pub fn expire_credentials(&self, access_key: &str, expires_at: f64) -> serde_json::Value {
+    pub(crate) fn expire_credentials(
+        &self,
+        access_key: &str,
+        expires_at: f64,
+    ) -> serde_json::Value {
         self.control(
             "POST",
             "/_drillbook/credentials",
@@ -252,7 +261,7 @@ impl Emulator {
     }
 
     /// Renews `access_key` (`DELETE /_drillbook/credentials?access_key=K`).
-    pub fn renew_credentials(&self, access_key: &str) -> serde_json::Value {
+    pub(crate) fn renew_credentials(&self, access_key: &str) -> serde_json::Value {
         self.control(
             "DELETE",
             &format!("/_drillbook/credentials?access_key={access_key}"),
@@ -261,12 +270,12 @@ impl Emulator {
     }
 
     /// The active faults (`GET /_drillbook/faults`).
-    pub fn faults(&self) -> serde_json::Value {
+    pub(crate) fn faults(&self) -> serde_json::Value {
         self.control("GET", "/_drillbook/faults", None)
     }
 
     /// Clears the faults of `region` (every fault when `None`).
-    pub fn clear_faults(&self, region: Option<&str>) -> serde_json::Value {
+    pub(crate) fn clear_faults(&self, region: Option<&str>) -> serde_json::Value {
         let path = match region {
             Some(r) => format!("/_drillbook/faults?region={r}"),
             None => "/_drillbook/faults".to_string(),
@@ -275,7 +284,7 @@ impl Emulator {
     }
 
     /// Drops the settings of `prefix` (all settings when `None`).
-    pub fn reset_config(&self, prefix: Option<&str>) -> serde_json::Value {
+    pub(crate) fn reset_config(&self, prefix: Option<&str>) -> serde_json::Value {
         let path = match prefix {
             Some(p) => format!("/_drillbook/config?prefix={p}"),
             None => "/_drillbook/config".to_string(),
@@ -284,7 +293,7 @@ impl Emulator {
     }
 
     /// Sets the measured health of a Route 53 health check (before `Inverted` is applied).
-    pub fn set_health(&self, health_check_id: &str, healthy: bool) {
+    pub(crate) fn set_health(&self, health_check_id: &str, healthy: bool) {
         self.control(
             "POST",
             "/_drillbook/health",
@@ -306,7 +315,7 @@ impl Emulator {
     }
 
     /// Every request the emulator recorded so far (all tests of this binary).
-    pub fn recorded_requests(&self) -> Vec<RecordedRequest> {
+    pub(crate) fn recorded_requests(&self) -> Vec<RecordedRequest> {
         let (status, text) = http::request(
             &self.endpoint,
             "GET",
@@ -320,12 +329,12 @@ impl Emulator {
 
     /// Recorded mutating calls whose path or body mentions `needle` (typically the test's
     /// unique prefix).
-    pub fn mutating_calls_matching(&self, needle: &str) -> Vec<RecordedRequest> {
+    pub(crate) fn mutating_calls_matching(&self, needle: &str) -> Vec<RecordedRequest> {
         self.mutating_calls_matching_any(&[needle])
     }
 
     /// Recorded mutating calls mentioning any of `needles` (prefix, key ids, zone ids, ...).
-    pub fn mutating_calls_matching_any(&self, needles: &[&str]) -> Vec<RecordedRequest> {
+    pub(crate) fn mutating_calls_matching_any(&self, needles: &[&str]) -> Vec<RecordedRequest> {
         self.recorded_requests()
             .into_iter()
             .filter(|r| r.is_mutating() && needles.iter().any(|n| r.mentions(n)))
@@ -333,7 +342,7 @@ impl Emulator {
     }
 
     /// Stops this instance now (normally not needed: it exits with the test binary).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let _ = Command::new(emulator_script())
             .arg("stop")
             .arg("--state-file")
@@ -343,7 +352,7 @@ impl Emulator {
 }
 
 /// Every delay setting of the emulator (localstack/README.md, "Settings").
-pub const DELAY_SETTINGS: &[&str] = &[
+pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "dynamodb_restore_creating_seconds",
     "route53_change_pending_seconds",
     "kms_updating_seconds",
@@ -354,7 +363,7 @@ pub const DELAY_SETTINGS: &[&str] = &[
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
 #[derive(Debug, Clone, Default)]
-pub struct SeedOptions {
+pub(crate) struct SeedOptions {
     /// `[primary, secondary]`; default `ca-central-1`, `eu-west-1`.
     pub regions: Option<[String; 2]>,
     /// `health-check` (default) or `routing-control`.
@@ -366,19 +375,19 @@ pub struct SeedOptions {
 
 impl SeedOptions {
     /// Another Region pair, e.g. `SeedOptions::regions("us-east-1", "us-west-2")`.
-    pub fn regions(primary: &str, secondary: &str) -> SeedOptions {
+    pub(crate) fn regions(primary: &str, secondary: &str) -> SeedOptions {
         SeedOptions {
             regions: Some([primary.to_string(), secondary.to_string()]),
             ..SeedOptions::default()
         }
     }
 
-    pub fn failover(mut self, mechanism: &str) -> SeedOptions {
+    pub(crate) fn failover(mut self, mechanism: &str) -> SeedOptions {
         self.failover = Some(mechanism.to_string());
         self
     }
 
-    pub fn dns(mut self, kind: &str) -> SeedOptions {
+    pub(crate) fn dns(mut self, kind: &str) -> SeedOptions {
         self.dns = Some(kind.to_string());
         self
     }
@@ -401,7 +410,7 @@ impl SeedOptions {
 /// An emulator of its own, for a test whose Region faults would disturb the tests sharing
 /// [`emulator`] (a fault on us-east-1 takes Route 53's control plane with it). It is stopped
 /// when dropped, and with the test binary at the latest.
-pub struct IsolatedEmulator(Emulator);
+pub(crate) struct IsolatedEmulator(Emulator);
 
 impl std::ops::Deref for IsolatedEmulator {
     type Target = Emulator;
@@ -417,19 +426,19 @@ impl Drop for IsolatedEmulator {
 }
 
 /// Starts an [`IsolatedEmulator`]; `name` keeps its state file apart from the others'.
-pub fn isolated_emulator(name: &str) -> IsolatedEmulator {
+pub(crate) fn isolated_emulator(name: &str) -> IsolatedEmulator {
     isolated_emulator_with_env(name, &[])
 }
 
 /// [`isolated_emulator`] started with `env` (e.g. `DRILLBOOK_PITR_LAG_SECONDS`).
-pub fn isolated_emulator_with_env(name: &str, env: &[(&str, &str)]) -> IsolatedEmulator {
+pub(crate) fn isolated_emulator_with_env(name: &str, env: &[(&str, &str)]) -> IsolatedEmulator {
     let state = run_dir().join(format!("isolated-{name}.env"));
     IsolatedEmulator(Emulator::start_with_env(&state, &[], env).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// A short resource-name prefix unique per test and process, valid in DynamoDB table names,
 /// KMS aliases, API names and DNS labels: lowercase letters, digits and `-`, ending in `-`.
-pub fn unique_prefix(test_name: &str) -> String {
+pub(crate) fn unique_prefix(test_name: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let short: String = test_name
@@ -457,7 +466,7 @@ fn base36(mut v: u32) -> String {
 }
 
 /// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
-pub async fn poll<T, F, Fut>(timeout: std::time::Duration, mut check: F) -> Option<T>
+pub(crate) async fn poll<T, F, Fut>(timeout: std::time::Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -475,7 +484,7 @@ where
 }
 
 /// `--var` arguments pointing the shipped runbooks at a seeded copy.
-pub fn vars_for(seed: &Seeded) -> Vec<String> {
+pub(crate) fn vars_for(seed: &Seeded) -> Vec<String> {
     let p = &seed.prefix;
     [
         ("table", format!("{p}vault")),
@@ -496,7 +505,7 @@ pub fn vars_for(seed: &Seeded) -> Vec<String> {
 
 /// What `localstack/emulator seed` created (see `localstack/seed.py`).
 #[derive(Debug, Clone, Deserialize)]
-pub struct Seeded {
+pub(crate) struct Seeded {
     pub prefix: String,
     pub endpoint: String,
     pub primary_region: String,
@@ -511,16 +520,16 @@ pub struct Seeded {
 }
 
 impl Seeded {
-    pub fn primary(&self) -> &RegionSeed {
+    pub(crate) fn primary(&self) -> &RegionSeed {
         &self.regions[&self.primary_region]
     }
-    pub fn secondary(&self) -> &RegionSeed {
+    pub(crate) fn secondary(&self) -> &RegionSeed {
         &self.regions[&self.secondary_region]
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct RegionSeed {
+pub(crate) struct RegionSeed {
     pub dynamodb: TableSeed,
     pub kms: RegionKeySeed,
     pub apigateway: ApiSeed,
@@ -528,7 +537,7 @@ pub struct RegionSeed {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct TableSeed {
+pub(crate) struct TableSeed {
     pub name: String,
     pub arn: String,
     pub item_count: usize,
@@ -536,7 +545,7 @@ pub struct TableSeed {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct RegionKeySeed {
+pub(crate) struct RegionKeySeed {
     pub key_id: String,
     pub alias: String,
     pub arn: String,
@@ -544,13 +553,13 @@ pub struct RegionKeySeed {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct KmsSeed {
+pub(crate) struct KmsSeed {
     pub key_id: String,
     pub alias: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ApiSeed {
+pub(crate) struct ApiSeed {
     pub rest_api_id: String,
     pub rest_api_name: String,
     pub health_resource_id: String,
@@ -564,21 +573,21 @@ pub struct ApiSeed {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct BasePathMappingSeed {
+pub(crate) struct BasePathMappingSeed {
     pub base_path: String,
     pub rest_api_id: String,
     pub stage: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct AlarmSeed {
+pub(crate) struct AlarmSeed {
     pub name: String,
     pub arn: String,
     pub state: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Route53Seed {
+pub(crate) struct Route53Seed {
     pub hosted_zone_id: String,
     pub zone_name: String,
     pub record_name: String,
@@ -594,7 +603,7 @@ impl Seeded {
     /// Which regional domain name the failover record answers with now (TestDNSAnswer): for a
     /// CNAME the name itself; for an alias A record (which answers with its target's
     /// addresses) the target whose addresses these are. Anything else: the data as answered.
-    pub async fn dns_answer(&self) -> String {
+    pub(crate) async fn dns_answer(&self) -> String {
         let r = &self.route53;
         let conf = emulator().sdk_config("us-east-1").await;
         let out = aws_sdk_route53::Client::new(&conf)

@@ -9,7 +9,7 @@ use aws_smithy_types::base64;
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
-pub struct RecordedRequest {
+pub(crate) struct RecordedRequest {
     /// HTTP method (`POST`, `GET`, `PATCH`, ...).
     pub method: String,
     /// Path and query, percent-decoded (`/2013-04-01/hostedzone/Z1/rrset`).
@@ -44,7 +44,7 @@ const READ_ONLY_PREFIXES: &[&str] = &[
 
 impl RecordedRequest {
     /// Whether the request changes state: by operation name when known, else by HTTP method.
-    pub fn is_mutating(&self) -> bool {
+    pub(crate) fn is_mutating(&self) -> bool {
         match &self.operation {
             Some(op) => !READ_ONLY_PREFIXES.iter().any(|p| op.starts_with(p)),
             None => !matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS"),
@@ -52,12 +52,12 @@ impl RecordedRequest {
     }
 
     /// Whether the path or body mentions `needle` (a resource-name prefix, key id, zone id...).
-    pub fn mentions(&self, needle: &str) -> bool {
+    pub(crate) fn mentions(&self, needle: &str) -> bool {
         !needle.is_empty() && (self.path.contains(needle) || self.body.contains(needle))
     }
 
     /// `operation` if known, else `METHOD /path` (for REST protocols).
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         self.operation
             .clone()
             .unwrap_or_else(|| format!("{} {}", self.method, self.path))
@@ -76,7 +76,7 @@ struct RawEntry {
     body_encoded: bool,
 }
 
-pub fn parse_recording(text: &str) -> Vec<RecordedRequest> {
+pub(crate) fn parse_recording(text: &str) -> Vec<RecordedRequest> {
     text.lines()
         .filter_map(|line| serde_json::from_str::<RawEntry>(line).ok())
         .map(to_request)
