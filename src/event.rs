@@ -54,14 +54,14 @@ pub enum Event {
         step: String,
         attempt: u32,
         error: ActionError,
-        #[serde(with = "crate::runbook::duration::serde_str")]
+        #[serde(with = "crate::duration::serde_str")]
         delay: Duration,
     },
     StepSucceeded {
         at: DateTime<Utc>,
         step: String,
         outcome: Outcome,
-        #[serde(with = "crate::runbook::duration::serde_str")]
+        #[serde(with = "crate::duration::serde_str")]
         duration: Duration,
     },
     StepFailed {
@@ -82,7 +82,7 @@ pub enum Event {
     RunFinished {
         at: DateTime<Utc>,
         status: RunStatus,
-        #[serde(with = "crate::runbook::duration::serde_str")]
+        #[serde(with = "crate::duration::serde_str")]
         duration: Duration,
     },
 }

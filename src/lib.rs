@@ -5,6 +5,11 @@
 //! with checkpoints written to a journal and events sent to reporters.
 //! Nothing below `report/` and `cli/` prints.
 //!
+//! Floors, lowest first (the integration test `layers` keeps them): `duration`, `dag`,
+//! `template`, `secret`, then `catalog`; `runbook`; `actions` and `plan`; `event` and
+//! `scenario`; `checkpoint`; `evidence`; `engine` and `report`; `history`; `cli`. A module uses
+//! only modules on lower floors.
+//!
 //! Feature `engine` (default) is everything after loading: plan, engine, the AWS actions,
 //! checkpoints, reports, the CLI. Without it the crate is the runbook and scenario loaders and
 //! the action catalogue they validate against, which is what the fuzz target links.
@@ -19,11 +24,13 @@
 )]
 
 pub mod actions;
+pub mod catalog;
 #[cfg(feature = "engine")]
 pub mod checkpoint;
 #[cfg(feature = "engine")]
 pub mod cli;
 pub(crate) mod dag;
+pub(crate) mod duration;
 #[cfg(feature = "engine")]
 pub mod engine;
 #[cfg(feature = "engine")]
@@ -39,3 +46,4 @@ pub mod report;
 pub mod runbook;
 pub mod scenario;
 pub(crate) mod secret;
+pub(crate) mod template;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{ActionError, ActionSpec, Observation, Outcome, StepContext, aws, core_actions};
+use super::{ActionError, ActionSpec, Observation, Outcome, StepContext, core_actions};
 
 /// The trait every action implements.
 #[async_trait::async_trait]
@@ -48,10 +48,18 @@ impl Registry {
         let mut r = Registry {
             actions: BTreeMap::new(),
         };
-        for a in core_actions::all() {
-            r.register(a);
-        }
-        for a in aws::all() {
+        // Each service file declares its actions; this is the one list of services.
+        let services = [
+            core_actions::all,
+            super::dynamodb::all,
+            super::kms::all,
+            super::apigateway::all,
+            super::route53::all,
+            super::dns::all,
+            super::arc::all,
+            super::cloudwatch::all,
+        ];
+        for a in services.into_iter().flat_map(|all| all()) {
             r.register(a);
         }
         r
@@ -70,7 +78,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::Registry;
-    use crate::actions::catalog::CATALOG;
+    use crate::catalog::CATALOG;
 
     /// Adding an action to the catalogue without an implementation (or the reverse) fails here,
     /// not in a user's run.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -12,7 +13,17 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::aws_error;
-use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog};
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext};
+use crate::catalog;
+
+/// This service's actions, for the registry.
+pub(super) fn all() -> Vec<Arc<dyn Action>> {
+    vec![
+        Arc::new(AssertReady),
+        Arc::new(UpdateStage),
+        Arc::new(MapDomain),
+    ]
+}
 
 /// The base path of a mapping without one.
 const NO_BASE_PATH: &str = "(none)";

@@ -51,8 +51,8 @@ use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingCo
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::{ARC_CONFIG_REGION, aws_error};
-use super::catalog::{self, ActionSpec, Service};
 use super::{Action, ActionError, AwsFailure, Finding, Observation, Outcome, StepContext};
+use crate::catalog::{self, ActionSpec, Service};
 use crate::runbook::regions;
 
 /// The SDK's service names, for errors.

@@ -22,9 +22,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-pub use super::catalog::Impairment;
 use super::limits::RateLimits;
-use super::{Action, ActionError, AwsFailure, Service};
+use super::{ActionError, AwsFailure, Service};
+pub use crate::catalog::Impairment;
 use crate::runbook::CallTimeouts;
 use crate::runbook::model::Role;
 pub use aws_sdk_sts::config::SharedCredentialsProvider;
@@ -834,26 +834,6 @@ fn hint_for(service: &str, operation: &str, code: &str, retryable: bool) -> Stri
         return "transient; drillbook retries it as the step's `retry:` allows".to_string();
     }
     String::new()
-}
-
-/// The AWS actions (one file per service, added as they are implemented).
-pub(super) fn all() -> Vec<Arc<dyn Action>> {
-    let mut all: Vec<Arc<dyn Action>> = vec![
-        Arc::new(super::kms::AssertReplica),
-        Arc::new(super::kms::ReplicateKey),
-        Arc::new(super::kms::Promote),
-        Arc::new(super::kms::VerifyCrypto),
-        Arc::new(super::apigateway::AssertReady),
-        Arc::new(super::apigateway::UpdateStage),
-        Arc::new(super::apigateway::MapDomain),
-        Arc::new(super::route53::Failover),
-        Arc::new(super::route53::AssertRecords),
-        Arc::new(super::dns::Resolve),
-    ];
-    all.extend(super::arc::all());
-    all.extend(super::dynamodb::all());
-    all.extend(super::cloudwatch::all());
-    all
 }
 
 #[cfg(test)]

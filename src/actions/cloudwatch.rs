@@ -10,10 +10,9 @@ use aws_sdk_cloudwatch::types::{AlarmType, Dimension, MetricDatum, StandardUnit,
 use serde_json::json;
 
 use super::aws::{Aws, aws_error};
-use super::{
-    Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog, poll,
-};
-use crate::runbook::duration::human;
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, poll};
+use crate::catalog;
+use crate::duration::human;
 
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
     vec![Arc::new(WaitAlarm), Arc::new(SetAlarmState)]

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use super::{Action, ActionError, ActionSpec, Observation, Outcome, StepContext, catalog};
+use super::{Action, ActionError, ActionSpec, Observation, Outcome, StepContext};
+use crate::catalog;
 
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
     vec![Arc::new(Wait), Arc::new(Approval)]
@@ -22,14 +23,8 @@ impl Action for Wait {
     async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
         let d = ctx.params.opt_duration("duration")?.unwrap_or_default();
         Ok(Observation {
-            summary: format!(
-                "would wait {}",
-                crate::runbook::duration::format_duration(d)
-            ),
-            changes: vec![format!(
-                "wait {}",
-                crate::runbook::duration::format_duration(d)
-            )],
+            summary: format!("would wait {}", crate::duration::format_duration(d)),
+            changes: vec![format!("wait {}", crate::duration::format_duration(d))],
             ..Default::default()
         })
     }
@@ -40,7 +35,7 @@ impl Action for Wait {
             tokio::time::sleep(d).await;
         }
         Ok(Outcome {
-            summary: format!("waited {}", crate::runbook::duration::format_duration(d)),
+            summary: format!("waited {}", crate::duration::format_duration(d)),
             ..Default::default()
         })
     }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::Resolver;
@@ -15,7 +16,13 @@ use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfi
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RecordType;
 
-use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog};
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext};
+use crate::catalog;
+
+/// This service's actions, for the registry.
+pub(super) fn all() -> Vec<Arc<dyn Action>> {
+    vec![Arc::new(Resolve)]
+}
 
 /// The environment variable naming the DNS server to ask (`HOST:PORT`).
 pub const DNS_SERVER_ENV: &str = "DRILLBOOK_DNS_SERVER";

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::catalog::{self, Service};
-use crate::runbook::{Runbook, template};
+use crate::catalog::{self, Service};
+use crate::runbook::Runbook;
+use crate::template;
 
 /// IAM actions and resources granted for one (service, Region).
 type Grant = (BTreeSet<&'static str>, BTreeSet<String>);

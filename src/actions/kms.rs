@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_kms::primitives::Blob;
@@ -16,7 +17,18 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::aws_error;
-use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog};
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext};
+use crate::catalog;
+
+/// This service's actions, for the registry.
+pub(super) fn all() -> Vec<Arc<dyn Action>> {
+    vec![
+        Arc::new(AssertReplica),
+        Arc::new(ReplicateKey),
+        Arc::new(Promote),
+        Arc::new(VerifyCrypto),
+    ]
+}
 
 /// Longest pause between two looks at a key's state.
 const KEY_STATE_POLL_MAX: Duration = Duration::from_secs(2);

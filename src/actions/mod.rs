@@ -13,7 +13,6 @@ mod apigateway;
 mod arc;
 #[cfg(feature = "engine")]
 pub mod aws;
-pub mod catalog;
 #[cfg(feature = "engine")]
 pub mod cloudwatch;
 #[cfg(feature = "engine")]
@@ -35,8 +34,8 @@ mod route53;
 #[cfg(feature = "engine")]
 mod types;
 
+pub use crate::catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
 #[cfg(feature = "engine")]
 pub use action::{Action, Registry};
-pub use catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
 #[cfg(feature = "engine")]
 pub use types::*;

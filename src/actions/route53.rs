@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
@@ -24,7 +25,13 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::aws_error;
-use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog};
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext};
+use crate::catalog;
+
+/// This service's actions, for the registry.
+pub(super) fn all() -> Vec<Arc<dyn Action>> {
+    vec![Arc::new(Failover), Arc::new(AssertRecords)]
+}
 
 /// Longest pause between two GetChange / TestDNSAnswer looks.
 const CHANGE_POLL_MAX: Duration = Duration::from_secs(5);

@@ -108,7 +108,7 @@ impl Params {
     pub fn opt_duration(&self, name: &str) -> Result<Option<Duration>, ActionError> {
         self.opt_str(name)?
             .map(|s| {
-                crate::runbook::duration::parse_duration(&s)
+                crate::duration::parse_duration(&s)
                     .map_err(|_| Self::invalid(name, "a duration such as `30s`"))
             })
             .transpose()

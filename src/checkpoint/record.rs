@@ -30,9 +30,9 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedApproval {
-    /// The exact JSON text that was signed (`crate::evidence::approval::Statement`).
+    /// The exact JSON text that was signed (an `evidence::approval::Statement`).
     pub statement: String,
-    pub signer: crate::evidence::SignerInfo,
+    pub signer: SignerInfo,
     /// Base64 of the signature over the bytes of `statement`.
     pub signature: String,
 }
@@ -185,4 +185,39 @@ pub enum Entry {
         #[serde(default)]
         data: BTreeMap<String, serde_json::Value>,
     },
+}
+
+/// A signer, as recorded in an evidence manifest and in a signed approval record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", deny_unknown_fields)]
+pub enum SignerInfo {
+    /// Hashes only: anyone can rewrite such a manifest.
+    #[serde(rename = "none")]
+    None,
+    /// Ed25519 (RFC 8032) over the signing message.
+    #[serde(rename = "ed25519")]
+    Ed25519 {
+        /// Lowercase hex of the 32-byte public key.
+        public_key: String,
+    },
+    /// AWS KMS asymmetric key, key spec `ECC_NIST_P256`, signing algorithm `ECDSA_SHA_256`,
+    /// message type `RAW`. The signature is DER (as KMS returns it).
+    #[serde(rename = "kms-ecdsa-p256-sha256")]
+    KmsEcdsaP256 {
+        /// ARN of the KMS key.
+        key_arn: String,
+        /// Base64 of the DER SubjectPublicKeyInfo (as `kms get-public-key` returns it).
+        public_key: String,
+    },
+}
+
+impl SignerInfo {
+    /// `none`, `ed25519` or `kms-ecdsa-p256-sha256`.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            SignerInfo::None => "none",
+            SignerInfo::Ed25519 { .. } => "ed25519",
+            SignerInfo::KmsEcdsaP256 { .. } => "kms-ecdsa-p256-sha256",
+        }
+    }
 }

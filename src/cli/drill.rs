@@ -4,13 +4,14 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use super::finish::{finish, read_run, step_results};
-use super::run::{confirm, engine_error, engine_with, parse_vars, runtime};
+use super::runtime;
+use super::setup::{confirm, engine_error, engine_with, parse_vars};
 use super::{DrillArgs, ExitCode, IamPolicyArgs, MessageFormat};
 use crate::actions::aws::{Aws, AwsOptions};
 use crate::checkpoint::{CheckpointStore, Entry};
+use crate::duration::human;
 use crate::engine::RunResult;
 use crate::event::{Mode, RunStatus};
-use crate::runbook::duration::human;
 use crate::scenario::{
     Scenario, Verdicts, check_expectations, inject, judge_objectives, load_runbook,
     load_runbook_at, load_scenario_in,
@@ -36,7 +37,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             return ExitCode::Invalid;
         }
     };
-    let signer = match super::run::signer_or_exit(&args.exec) {
+    let signer = match super::setup::signer_or_exit(&args.exec) {
         Ok(s) => s,
         Err(c) => return c,
     };
@@ -79,7 +80,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             return ExitCode::Invalid;
         }
         if mode == Mode::Execute {
-            super::run::say_credentials_left(&aws, &loaded.runbook, forecast).await;
+            super::setup::say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
         // The damage comes first; `{{ drill.injected_at }}` is the moment before it.
         let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -178,7 +179,7 @@ pub(super) async fn conclude_drill(
                 scenario.name
             );
         }
-        return super::run::conclude(res, exec);
+        return super::setup::conclude(res, exec);
     }
     let run = match read_run(exec, &res.run_id).await {
         Ok(r) => r,
@@ -243,7 +244,7 @@ pub(super) async fn conclude_drill(
     if human_output {
         print_verdicts(&verdicts, &refused_calls, res.mode);
     }
-    let code = super::run::conclude(res, exec);
+    let code = super::setup::conclude(res, exec);
     if let Err(e) = finished {
         eprintln!("error: {e}");
         return ExitCode::Failed;

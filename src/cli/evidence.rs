@@ -191,7 +191,7 @@ fn export(
     let reports = report_dir
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| source.state_dir.join("reports"));
-    let rt = match super::run::runtime() {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
     };
@@ -347,7 +347,7 @@ fn approval_kms_keys(args: &VerifyEvidenceArgs) -> evidence::approval::KmsKeys {
     if arns.is_empty() {
         return Default::default();
     }
-    let Ok(rt) = super::run::runtime() else {
+    let Ok(rt) = super::runtime() else {
         return Default::default();
     };
     rt.block_on(async {
@@ -374,7 +374,7 @@ fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> ExitCode {
         println!("cloudtrail: the run recorded no AWS call that changed something");
         return ExitCode::Success;
     }
-    let rt = match super::run::runtime() {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
     };

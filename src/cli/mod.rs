@@ -13,6 +13,7 @@ mod finish;
 mod plan;
 mod report;
 mod run;
+mod setup;
 mod state;
 mod status;
 mod validate;
@@ -332,6 +333,17 @@ pub struct ReportArgs {
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
     #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
     pub state: Option<String>,
+}
+
+/// The async runtime every command that talks to AWS or a state table runs on.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::Failed
+        })
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.

@@ -151,7 +151,7 @@ fn learned(
     if args.estimates == Estimates::Declared {
         return Ok(None);
     }
-    let rt = super::run::runtime()?;
+    let rt = super::runtime()?;
     let history = rt.block_on(args.history.digests()).map_err(|e| {
         eprintln!("error: cannot read past runs for learned estimates: {e}\n  help: pass --estimates declared to plan without them");
         ExitCode::Failed

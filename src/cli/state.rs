@@ -80,7 +80,7 @@ pub(super) async fn prepare(
     let Some(url) = &exec.state else {
         return Ok((Arc::new(FileStore::new(&exec.state_dir)), None));
     };
-    let lease = crate::runbook::duration::parse_duration(&exec.lock_lease).map_err(|e| {
+    let lease = crate::duration::parse_duration(&exec.lock_lease).map_err(|e| {
         eprintln!(
             "error: invalid `--lock-lease {}`: {e}\nhelp: write a duration such as `60s`",
             exec.lock_lease
@@ -165,7 +165,7 @@ pub(super) async fn write_run_files(
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    super::run::runtime()
+    super::runtime()
 }
 
 /// `drillbook state ...`.

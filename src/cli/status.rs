@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::ExitCode;
+use crate::duration::{format_duration, parse_duration};
 use crate::history::{RunDigest, digests};
-use crate::runbook::duration::{format_duration, parse_duration};
 
 /// Where past runs are read from (the same options as `run`).
 #[derive(Debug, Args, Clone)]
@@ -262,7 +262,7 @@ pub(super) fn status(args: StatusArgs) -> ExitCode {
             }
         }
     }
-    let rt = match super::run::runtime() {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
     };
@@ -398,7 +398,7 @@ pub(super) fn history(args: HistoryArgs) -> ExitCode {
     } else {
         args.runbook.clone()
     };
-    let rt = match super::run::runtime() {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(c) => return c,
     };

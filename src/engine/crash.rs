@@ -10,12 +10,11 @@
 //! | `after-apply:STEP`    | STEP's changes reached AWS, its outcome is not journaled          |
 //!
 //! Unset (always, outside tests), every check is one comparison against `None`. Release builds
-//! ignore the variable (see `identity::TEST_HOOKS`).
+//! ignore the variable (see `hooks::TEST_HOOKS`).
 
 use std::sync::OnceLock;
 
-/// The environment variable that arms a crash point.
-pub const CRASH_ENV: &str = "DRILLBOOK_TEST_CRASH_AT";
+use super::hooks::CRASH_ENV;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Point {
@@ -49,7 +48,7 @@ fn armed_point() -> Option<&'static CrashAt> {
     static ARMED: OnceLock<Option<CrashAt>> = OnceLock::new();
     ARMED
         .get_or_init(|| {
-            super::identity::test_hook(CRASH_ENV)
+            super::hooks::test_hook(CRASH_ENV)
                 .as_deref()
                 .and_then(parse)
         })

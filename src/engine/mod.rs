@@ -9,17 +9,16 @@
 mod approve;
 mod crash;
 mod error;
+mod hooks;
 mod identity;
 
 mod run;
 mod step;
 
 pub use approve::approve;
-pub use crash::CRASH_ENV;
 pub use error::EngineError;
-pub use identity::{
-    IDENTITY_ENV, TEST_HOOKS, caller_identity, identity_region, ignored_test_hooks, test_hook,
-};
+pub use hooks::{CRASH_ENV, IDENTITY_ENV, TEST_HOOKS, ignored_test_hooks, test_hook};
+pub use identity::{caller_identity, identity_region};
 pub use run::{Engine, RunResult, needs_aws};
 pub use step::backoff_delay;
 

@@ -28,7 +28,8 @@ use crate::actions::aws::{Aws, Identity};
 use crate::actions::{ActionError, Outcome, Params, Registry, Service, StepContext, WaitMeter};
 use crate::checkpoint::{CheckpointError, CheckpointStore, Entry, FORMAT_VERSION, NewRun};
 use crate::event::{Event, EventSink, Mode, RunStatus};
-use crate::runbook::{Loaded, OnFailure, Runbook, Step, template};
+use crate::runbook::{Loaded, OnFailure, Runbook, Step};
+use crate::template;
 
 type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -56,7 +57,7 @@ pub struct RunResult {
 pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
     !runbook.accounts.is_empty()
         || runbook.steps.iter().chain(&runbook.finally).any(|s| {
-            let service = crate::actions::catalog::lookup(&s.action).map(|a| a.service);
+            let service = crate::catalog::lookup(&s.action).map(|a| a.service);
             service.is_some_and(|sv| sv != Service::Core)
                 || (s.action == "approval" && mode == Mode::Execute)
         })
@@ -127,9 +128,11 @@ fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineErro
     let expected = || runbook.accounts.values().cloned().collect::<Vec<_>>();
     let listed = |a: &str| runbook.accounts.values().any(|x| x == a);
     // A runbook without AWS steps (waits and approvals) is guarded by the caller's account.
-    let mut as_caller = !runbook.steps.iter().chain(&runbook.finally).any(|s| {
-        crate::actions::catalog::lookup(&s.action).is_some_and(|a| a.service != Service::Core)
-    });
+    let mut as_caller = !runbook
+        .steps
+        .iter()
+        .chain(&runbook.finally)
+        .any(|s| crate::catalog::lookup(&s.action).is_some_and(|a| a.service != Service::Core));
     for s in runbook.steps.iter().chain(&runbook.finally) {
         match &s.role {
             Some(role) if !listed(role.account()) => {
@@ -142,8 +145,8 @@ fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineErro
             }
             Some(_) => {}
             None => {
-                as_caller |= crate::actions::catalog::lookup(&s.action)
-                    .is_some_and(|a| a.service != Service::Core)
+                as_caller |=
+                    crate::catalog::lookup(&s.action).is_some_and(|a| a.service != Service::Core)
             }
         }
     }
@@ -970,7 +973,7 @@ impl Driver<'_> {
         finished.iter().any(|d| {
             let step = self.step(d.idx);
             let mutates = self.mode == Mode::Execute
-                && crate::actions::catalog::lookup(&step.action).is_none_or(|a| a.mutates);
+                && crate::catalog::lookup(&step.action).is_none_or(|a| a.mutates);
             mutates
                 || d.result.is_err()
                 || super::crash::armed(super::crash::Point::After, &step.id)
@@ -995,8 +998,8 @@ impl Driver<'_> {
         match &d.result {
             Ok(outcome) => {
                 self.walk.status[d.idx] = Status::Succeeded;
-                let mutates = crate::actions::catalog::lookup(&self.step(d.idx).action)
-                    .is_some_and(|a| a.mutates);
+                let mutates =
+                    crate::catalog::lookup(&self.step(d.idx).action).is_some_and(|a| a.mutates);
                 if self.mode == Mode::DryRun && mutates && !outcome.changes.is_empty() {
                     self.walk.after_change[d.idx] = Some(id.clone());
                 }

@@ -141,7 +141,7 @@ impl StepJob {
                 Err(_) => Err(ActionError::Timeout {
                     message: format!(
                         "step `{step}` did not finish within its timeout of {}",
-                        crate::runbook::duration::format_duration(self.timeout)
+                        crate::duration::format_duration(self.timeout)
                     ),
                 }),
                 Ok(Err(_panic)) => Err(ActionError::Invalid {

@@ -121,7 +121,7 @@ impl Scripted {
 #[async_trait::async_trait]
 impl Action for Scripted {
     fn spec(&self) -> &'static ActionSpec {
-        crate::actions::catalog::lookup("wait").unwrap()
+        crate::catalog::lookup("wait").unwrap()
     }
     async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
         self.log(&ctx.step_id, "observe");

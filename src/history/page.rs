@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::RunDigest;
-use crate::runbook::duration::format_duration;
+use crate::duration::format_duration;
 
 use crate::report::html::escape as e;
 

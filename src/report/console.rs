@@ -19,8 +19,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::duration::{format_duration, human};
 use crate::event::{Event, EventSink, Mode, RunStatus};
-use crate::runbook::duration::{format_duration, human};
 
 /// How events are shown (`--message-format`).
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum, PartialEq, Eq)]

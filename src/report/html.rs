@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::document::{ObjectiveState, RunDocument, StepRow, StepState};
+use crate::duration::{format_duration, human};
 use crate::event::Mode;
-use crate::runbook::duration::{format_duration, human};
 
 /// Escapes text for HTML element content and quoted attribute values. Control characters other
 /// than tab and newline are dropped.

@@ -135,10 +135,10 @@ pub fn render(doc: &RunDocument) -> String {
     }
     let drill = doc.scenario.is_some();
     for r in &doc.objectives {
-        let target = crate::runbook::duration::format_duration(Duration::from_millis(r.target_ms));
+        let target = crate::duration::format_duration(Duration::from_millis(r.target_ms));
         let measured = r
             .measured_ms
-            .map(|m| crate::runbook::duration::human(Duration::from_millis(m)))
+            .map(|m| crate::duration::human(Duration::from_millis(m)))
             .unwrap_or_else(|| "not measured".into());
         let status = match r.verdict {
             ObjectiveState::Met => TestCaseStatus::success(),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::document::{ObjectiveState, RunDocument, StepState};
+use crate::duration::{format_duration, human};
 use crate::event::Mode;
-use crate::runbook::duration::{format_duration, human};
 
 /// Escapes text for a table cell: pipes, angle brackets and line breaks.
 fn cell(s: &str) -> String {

@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::checkpoint::{Entry, StoredRun};
+use crate::duration::{format_duration, human};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::Runbook;
-use crate::runbook::duration::{format_duration, human};
 
 /// Version of the JSON shape of [`TimingReport`].
 pub(crate) const REPORT_FORMAT_VERSION: u32 = 1;
@@ -112,11 +112,7 @@ pub enum RtoVerdict {
     /// Dry-run, or the run did not finish successfully yet.
     NotAssessed,
 }
-
-/// What every report and verdict calls the achieved RTO. Recovery time is downtime: an approval
-/// someone waited for, or a pause before a resume, is part of it (NIST SP 800-34 defines the RTO
-/// as the overall time the system can be in the recovery phase). Cleanup (`finally`) is not.
-pub(crate) const RTO_MEASURE: &str = "wall clock from the run's start to the end of its last recovery step, approvals and pauses included, cleanup excluded";
+pub(crate) use crate::runbook::model::RTO_MEASURE;
 
 /// Recovery time against `objectives.rto`.
 #[derive(Debug, Clone, Serialize)]

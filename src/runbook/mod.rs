@@ -1,12 +1,10 @@
 //! Runbooks: the YAML model, its loader and validator.
 
 pub(crate) mod diag;
-pub(crate) mod duration;
 pub mod load;
 pub mod model;
 pub(crate) mod regions;
 pub(crate) mod spec;
-pub(crate) mod template;
 mod validate;
 pub(crate) mod yaml;
 

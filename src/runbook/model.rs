@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration;
+use crate::duration;
 
 /// A runbook after validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -330,6 +330,11 @@ impl Runbook {
             .collect()
     }
 }
+
+/// What every report and verdict calls the achieved RTO. Recovery time is downtime: an approval
+/// someone waited for, or a pause before a resume, is part of it (NIST SP 800-34 defines the RTO
+/// as the overall time the system can be in the recovery phase). Cleanup (`finally`) is not.
+pub const RTO_MEASURE: &str = "wall clock from the run's start to the end of its last recovery step, approvals and pauses included, cleanup excluded";
 
 #[cfg(test)]
 mod approver_tests {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::actions::catalog::{self, ParamKind};
+use crate::catalog::{self, ParamKind};
 
 const DURATION: &str = r"^(0|[0-9]+(ms|s|m|h|d))$";
 

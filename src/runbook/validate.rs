@@ -7,15 +7,15 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
-use super::duration::parse_duration;
 use super::model::{
     ApproverKey, Approvers, CallTimeouts, DEFAULT_TIMEOUT, Objectives, OnFailure, RetryPolicy,
     Runbook, SecretVar, Step, TrustedKeyRef,
 };
 use super::regions;
-use super::template::{self, Ref, TemplateError};
 use super::yaml::{DuplicateKey, Node, Resolved, Span, Value};
-use crate::actions::catalog::{self, ActionSpec, ParamKind, ParamSpec};
+use crate::catalog::{self, ActionSpec, ParamKind, ParamSpec};
+use crate::duration::parse_duration;
+use crate::template::{self, Ref, TemplateError};
 
 const TOP_KEYS: &[&str] = &[
     "version",

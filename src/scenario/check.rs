@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::model::Expectation;
 use crate::actions::aws::Aws;
 use crate::actions::{Params, Registry, StepContext, WaitMeter};
-use crate::runbook::{Objectives, template};
+use crate::runbook::Objectives;
+use crate::template;
 
 /// The verdict on one expectation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -29,13 +30,13 @@ pub struct ExpectationVerdict {
 pub struct ObjectiveVerdict {
     /// `rto` or `rpo`.
     pub objective: String,
-    #[serde(with = "crate::runbook::duration::serde_str")]
+    #[serde(with = "crate::duration::serde_str")]
     pub target: Duration,
     /// `None` when the run gave nothing to measure it with.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::runbook::duration::serde_opt"
+        with = "crate::duration::serde_opt"
     )]
     pub measured: Option<Duration>,
     pub met: bool,
@@ -238,7 +239,7 @@ pub fn measured_rpo<'a>(
     })
 }
 
-/// Judges RTO (the run's recovery time, [`crate::report::timing::RTO_MEASURE`], as every
+/// Judges RTO (the run's recovery time, [`crate::runbook::model::RTO_MEASURE`], as every
 /// report does) and RPO ([`measured_rpo`]).
 pub fn judge_objectives(
     objectives: &Objectives,
@@ -252,7 +253,7 @@ pub fn judge_objectives(
             target: rto,
             measured: Some(recovery_time),
             met: recovery_time <= rto,
-            how: crate::report::timing::RTO_MEASURE.into(),
+            how: crate::runbook::model::RTO_MEASURE.into(),
         });
     }
     if let Some(rpo) = objectives.rpo {

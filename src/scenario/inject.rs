@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::model::Injection;
 use crate::actions::aws::{Aws, in_step};
 use crate::actions::{Params, Registry, StepContext, WaitMeter};
-use crate::runbook::{Objectives, template};
+use crate::runbook::Objectives;
+use crate::template;
 
 /// What one injection did (or, in a dry run, would do).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

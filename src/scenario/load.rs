@@ -7,10 +7,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::model::{Expectation, INJECTED_AT, Injection, Scenario, replace_injected_at};
-use crate::actions::catalog::Impairment;
-use crate::actions::catalog::{self, Service};
+use crate::catalog::Impairment;
+use crate::catalog::{self, Service};
+use crate::duration::parse_duration;
 use crate::runbook::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
-use crate::runbook::duration::parse_duration;
 use crate::runbook::yaml::{Node, Span, Value};
 use crate::runbook::{Loaded, Objectives, Runbook, did_you_mean, load, regions};
 

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::actions::catalog::Impairment;
+use crate::catalog::Impairment;
 use crate::runbook::Objectives;
 
 /// A validated scenario.

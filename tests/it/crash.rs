@@ -33,7 +33,7 @@ fn crash_points(rb: &str) -> Vec<String> {
     let mut points = vec!["start".to_string()];
     for s in &loaded.runbook.steps {
         points.push(format!("after:{}", s.id));
-        if drillbook::actions::catalog::lookup(&s.action).is_some_and(|a| a.mutates) {
+        if drillbook::catalog::lookup(&s.action).is_some_and(|a| a.mutates) {
             points.push(format!("before-apply:{}", s.id));
             points.push(format!("after-apply:{}", s.id));
         }

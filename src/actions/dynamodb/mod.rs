@@ -19,10 +19,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use super::aws::aws_error;
-use super::{
-    Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, catalog, poll,
-};
-use crate::runbook::duration::human;
+use super::{Action, ActionError, ActionSpec, Finding, Observation, Outcome, StepContext, poll};
+use crate::catalog;
+use crate::duration::human;
 
 mod items;
 mod replication;

@@ -19,7 +19,7 @@ use super::{
     rfc3339, spec, status_str,
 };
 use crate::actions::{Action, ActionError, ActionSpec, Observation, Outcome, StepContext, poll};
-use crate::runbook::duration::human;
+use crate::duration::human;
 
 /// `assert_replication`'s limit when neither `max_lag` nor the runbook's RPO is set.
 const DEFAULT_MAX_REPLICATION_LAG: Duration = Duration::from_secs(60);

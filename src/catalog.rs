@@ -122,7 +122,7 @@ pub struct ActionSpec {
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::runbook::duration::format_duration(*d))
+    s.serialize_str(&crate::duration::format_duration(*d))
 }
 
 impl ActionSpec {

@@ -1,0 +1,375 @@
+//! What the commands that execute share: variables, the AWS handle, the engine, the signer, the
+//! confirmation before a change, the credentials note, and the exit code a run ends with.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{ExecOptions, ExitCode};
+use crate::actions::Registry;
+use crate::actions::aws::{Aws, AwsOptions};
+use crate::duration::human;
+use crate::engine::{Engine, EngineError, IDENTITY_ENV, RunResult, needs_aws};
+use crate::event::{Mode, RunStatus};
+use crate::runbook::Runbook;
+
+pub(super) fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::DryRun => "dry-run",
+        Mode::Execute => "execute",
+    }
+}
+
+pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
+    vars.iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => {
+                eprintln!(
+                    "error: invalid `--var {kv}`\nhelp: write variables as `--var name=value`"
+                );
+                Err(ExitCode::Invalid)
+            }
+        })
+        .collect()
+}
+
+/// The AWS handle: the real configuration chain when the runbook needs AWS (and the identity
+/// does not come from the testing override), otherwise an offline one that makes no call.
+pub(super) async fn aws_for(
+    runbook: Option<&Runbook>,
+    mode: Mode,
+    profile: &Option<String>,
+) -> Arc<Aws> {
+    aws_with(
+        runbook,
+        mode,
+        AwsOptions {
+            profile: profile.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+pub(super) async fn aws_with(
+    runbook: Option<&Runbook>,
+    mode: Mode,
+    options: AwsOptions,
+) -> Arc<Aws> {
+    let aws_steps = runbook.is_some_and(|r| {
+        r.steps.iter().chain(&r.finally).any(|s| {
+            crate::catalog::lookup(&s.action)
+                .is_some_and(|a| a.service != crate::actions::Service::Core)
+        })
+    });
+    let identity_overridden = crate::engine::test_hook(IDENTITY_ENV).is_some();
+    let needed = match runbook {
+        Some(r) => aws_steps || (needs_aws(r, mode) && !identity_overridden),
+        None => !identity_overridden,
+    };
+    if needed {
+        Arc::new(Aws::load(options).await)
+    } else {
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Arc::new(Aws::from_config(conf, options))
+    }
+}
+
+pub(super) fn state_dir_flag(exec_dir: &Path) -> String {
+    if exec_dir == Path::new(".drillbook") {
+        String::new()
+    } else {
+        format!(
+            " --state-dir {}",
+            shell_quote(&exec_dir.display().to_string())
+        )
+    }
+}
+
+pub(super) fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+pub(super) fn engine_error(e: EngineError) -> ExitCode {
+    eprintln!("error: {}", crate::secret::redact(&e.to_string()));
+    if e.is_invalid_input() {
+        ExitCode::Invalid
+    } else {
+        ExitCode::Failed
+    }
+}
+
+/// The `--sign-with` signer, or exit 2 with a hint.
+pub(super) fn signer_or_exit(exec: &ExecOptions) -> Result<crate::evidence::Signer, ExitCode> {
+    super::finish::signer(exec).map_err(|e| {
+        eprintln!(
+            "error: {e}\nhelp: use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`"
+        );
+        ExitCode::Invalid
+    })
+}
+
+/// Reports, evidence and metrics for a run that stopped, then its exit code.
+pub(super) async fn after_run(
+    res: &RunResult,
+    exec: &ExecOptions,
+    aws: &Aws,
+    signer: &crate::evidence::Signer,
+) -> ExitCode {
+    let finished = super::finish::finish(exec, aws, signer, &res.run_id, None).await;
+    let code = conclude(res, exec);
+    match finished {
+        Ok(_) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if code == ExitCode::Success {
+                ExitCode::Failed
+            } else {
+                code
+            }
+        }
+    }
+}
+
+/// Prints what the run ended with and maps it to an exit code.
+pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
+    let dir = super::state::location_flag(exec).unwrap_or_else(|| state_dir_flag(&exec.state_dir));
+    use crate::report::console::terminal_safe as safe;
+    for (step, err) in &res.failed {
+        eprintln!("error: step `{step}` failed: {}", safe(&err.to_string()));
+        if let Some(h) = err.hint() {
+            eprintln!("help: {}", safe(h));
+        }
+    }
+    match res.status {
+        RunStatus::Succeeded => {
+            eprintln!(
+                "run {} succeeded ({}) in {}",
+                res.run_id,
+                mode_name(res.mode),
+                human(res.duration)
+            );
+            ExitCode::Success
+        }
+        RunStatus::Failed => {
+            eprintln!(
+                "run {} failed; after fixing the cause, continue it with:\n  drillbook resume {}{dir}",
+                res.run_id, res.run_id
+            );
+            ExitCode::Failed
+        }
+        RunStatus::Paused => {
+            if let Some(err) = &res.credentials {
+                let profile = exec
+                    .profile
+                    .clone()
+                    .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+                let login = match &profile {
+                    Some(p) => format!("aws sso login --profile {}", shell_quote(p)),
+                    None => "aws sso login (or refresh the credentials you use)".to_string(),
+                };
+                eprintln!(
+                    "run {} paused: the AWS credentials {} are expired, missing or not valid: {}",
+                    res.run_id,
+                    profile
+                        .as_deref()
+                        .map(|p| format!("of profile `{p}`"))
+                        .unwrap_or_else(|| "in use".into()),
+                    safe(err),
+                );
+                eprintln!(
+                    "nothing was marked failed; steps caught mid-call ({}) are observed again on resume",
+                    res.in_doubt.join(", ")
+                );
+                eprintln!("help: renew them with `{login}`, then resume the run");
+            } else if res.interrupted {
+                eprintln!("run {} interrupted", res.run_id);
+                if !res.in_doubt.is_empty() {
+                    eprintln!(
+                        "steps left in doubt (observed again on resume): {}",
+                        res.in_doubt.join(", ")
+                    );
+                }
+            }
+            for (step, msg) in &res.awaiting_approval {
+                eprintln!(
+                    "run {} awaits approval of `{step}`: {}",
+                    res.run_id,
+                    safe(msg)
+                );
+                eprintln!(
+                    "  approve (as another identity): drillbook approve {} {step}{dir}",
+                    res.run_id
+                );
+            }
+            eprintln!("resume with:\n  drillbook resume {}{dir}", res.run_id);
+            ExitCode::Paused
+        }
+    }
+}
+
+/// Before an execute run: how long the credentials have left, when they say (see
+/// [`credentials_note`]).
+pub(super) async fn say_credentials_left(
+    aws: &Aws,
+    runbook: &Runbook,
+    forecast: Option<(std::time::Duration, std::time::Duration)>,
+) {
+    if !needs_aws(runbook, Mode::Execute) {
+        return;
+    }
+    // The p90 forecast: the run should not outlive the credentials nine times out of ten.
+    let estimate = forecast.map(|(_, p90)| p90);
+    if let Some(note) = credentials_note(
+        aws.credentials_expiry().await,
+        std::time::SystemTime::now(),
+        estimate,
+    ) {
+        eprintln!("{note}");
+    }
+}
+
+/// What to say before an execute run about the credentials' remaining life: how long they have
+/// left when they say, and a warning when that is shorter than the plan's estimate (the run
+/// would then pause at the expiry, and resume after a new login).
+pub(super) fn credentials_note(
+    expiry: Option<std::time::SystemTime>,
+    now: std::time::SystemTime,
+    estimate: Option<std::time::Duration>,
+) -> Option<String> {
+    let left = expiry?.duration_since(now).unwrap_or_default();
+    let left_text = human(std::time::Duration::from_secs(left.as_secs()));
+    Some(match estimate {
+        Some(e) if e > left => format!(
+            "warning: the AWS credentials expire in {left_text}, before the plan's estimate of {}; \
+             the run pauses when they do (renew them, e.g. `aws sso login`, then `drillbook \
+             resume RUN_ID`), or renew them now",
+            human(e)
+        ),
+        _ => format!("AWS credentials expire in {left_text}"),
+    })
+}
+
+/// Asks for confirmation of an `--execute` run on a terminal.
+pub(super) fn confirm(
+    runbook: &Runbook,
+    account: Option<&str>,
+    forecast: Option<(std::time::Duration, std::time::Duration)>,
+) -> bool {
+    let mutating: Vec<&crate::runbook::Step> = runbook
+        .steps
+        .iter()
+        .chain(&runbook.finally)
+        .filter(|s| crate::catalog::lookup(&s.action).is_some_and(|a| a.mutates))
+        .collect();
+    let mut regions: Vec<&str> = mutating
+        .iter()
+        .filter_map(|s| s.region.as_deref())
+        .collect();
+    regions.sort();
+    regions.dedup();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "about to EXECUTE `{}`: {} step(s) change AWS resources",
+        runbook.name,
+        mutating.len()
+    );
+    for s in &mutating {
+        let _ = writeln!(
+            err,
+            "  {} ({}{})",
+            s.id,
+            s.action,
+            s.region
+                .as_deref()
+                .map(|r| format!(" in {r}"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        err,
+        "account: {}\nregions: {}",
+        account.unwrap_or("(the account of the current credentials)"),
+        if regions.is_empty() {
+            "none".to_string()
+        } else {
+            regions.join(", ")
+        }
+    );
+    if let Some((p50, p90)) = forecast {
+        let d = crate::plan::render::short_duration;
+        let _ = writeln!(
+            err,
+            "expected duration: {} (p50), {} (p90), from past runs where a step has {} samples",
+            d(p50),
+            d(p90),
+            crate::history::MIN_SAMPLES
+        );
+    }
+    let _ = write!(err, "type `yes` to continue: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "yes" | "y")
+}
+
+/// An engine writing to `store` (the file store, or the DynamoDB store under its lock).
+pub(super) fn engine_with(
+    exec: &ExecOptions,
+    aws: Arc<Aws>,
+    store: Arc<dyn crate::checkpoint::CheckpointStore>,
+) -> Engine {
+    Engine::new(
+        store,
+        Registry::builtin(),
+        aws,
+        Arc::new(crate::report::Console::detect(exec.message_format).state_dir(&exec.state_dir)),
+    )
+    .max_parallel(exec.max_parallel)
+    .interrupt(async {
+        // If the handler cannot be installed, never interrupt.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::credentials_note;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn credentials_left_are_shown_and_warned_about_when_shorter_than_the_plan() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let in_20m = Some(now + Duration::from_secs(1200));
+        assert_eq!(
+            credentials_note(None, now, Some(Duration::from_secs(60))),
+            None
+        );
+        assert_eq!(
+            credentials_note(in_20m, now, Some(Duration::from_secs(600))).unwrap(),
+            "AWS credentials expire in 20m00s"
+        );
+        let warn = credentials_note(in_20m, now, Some(Duration::from_secs(3600))).unwrap();
+        assert!(
+            warn.starts_with(
+                "warning: the AWS credentials expire in 20m00s, before the plan's estimate of 1h"
+            ),
+            "{warn}"
+        );
+    }
+}
