@@ -11,6 +11,9 @@ pub enum EngineError {
     Checkpoint(#[from] CheckpointError),
     #[error("{0}")]
     Runbook(Diagnostics),
+    /// The runbook's graph does not plan (a validated runbook always does).
+    #[error("{0}")]
+    Plan(#[from] crate::plan::PlanError),
     #[error(
         "the runbook `{path}` changed since run `{run_id}` began\nhelp: restore the file, or \
          pass `--force` to resume with the new version (recorded in the journal)"

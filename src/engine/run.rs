@@ -28,6 +28,7 @@ use crate::actions::aws::{Aws, Identity};
 use crate::actions::{ActionError, Outcome, Params, Registry, Service, StepContext, WaitMeter};
 use crate::checkpoint::{CheckpointError, CheckpointStore, Entry, FORMAT_VERSION, NewRun};
 use crate::event::{Event, EventSink, Mode, RunStatus};
+use crate::plan::{Plan, StepIdx};
 use crate::runbook::{Loaded, OnFailure, Runbook, Step};
 use crate::template;
 
@@ -351,7 +352,7 @@ impl Engine {
         let identity = self.identity_for(runbook, mode).await?;
         let path = std::fs::canonicalize(&loaded.path).unwrap_or_else(|_| loaded.path.clone());
         let path = path.display().to_string();
-        let walk = Walk::new(runbook);
+        let walk = Walk::new(&Plan::build(runbook)?);
         let order: Vec<String> = walk.topo_order();
         let mut attempt = 0;
         let run_id = loop {
@@ -486,7 +487,7 @@ impl Engine {
         self.check_approvals(run_id, &stored.records, runbook, &reapprove)
             .await?;
 
-        let mut walk = Walk::new(runbook);
+        let mut walk = Walk::new(&Plan::build(runbook)?);
         let in_doubt = walk.restore(&stored.records);
         walk.revoke(&reapprove);
         self.store
@@ -651,34 +652,37 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(runbook: &Runbook) -> Walk {
-        let all: Vec<&Step> = runbook.steps.iter().chain(&runbook.finally).collect();
-        let n_main = runbook.steps.len();
-        let ids: Vec<String> = all.iter().map(|s| s.id.clone()).collect();
+    /// The walk of a plan: its main graph's steps, then its cleanup graph's (a cleanup step's
+    /// need on a main step is only an ordering, satisfied by the time cleanup runs).
+    fn new(plan: &Plan) -> Walk {
+        let (main, cleanup) = (plan.main(), plan.cleanup());
+        let n_main = main.len();
+        let n = n_main + cleanup.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut remaining = Vec::with_capacity(n);
+        let mut dependents = Vec::with_capacity(n);
+        for (offset, graph) in [(0, main), (n_main, cleanup)] {
+            for i in 0..graph.len() {
+                let idx = StepIdx::new(i);
+                ids.push(graph.id(idx).to_string());
+                remaining.push(graph.dependencies(idx).count());
+                // In step order, as the ready queue takes them (and the plan's list schedule).
+                let mut ds: Vec<usize> =
+                    graph.dependents(idx).map(|d| offset + d.index()).collect();
+                ds.sort_unstable();
+                dependents.push(ds);
+            }
+        }
         let index: HashMap<String, usize> = ids
             .iter()
             .enumerate()
             .map(|(i, s)| (s.clone(), i))
             .collect();
-        let mut remaining = vec![0; all.len()];
-        let mut dependents = vec![Vec::new(); all.len()];
-        for (i, s) in all.iter().enumerate() {
-            for need in &s.needs {
-                let Some(&j) = index.get(need) else { continue };
-                // A finally step's need on a main step is only an ordering: satisfied by the
-                // time finally steps run.
-                if (i < n_main) != (j < n_main) {
-                    continue;
-                }
-                remaining[i] += 1;
-                dependents[j].push(i);
-            }
-        }
         Walk {
             ids,
             index,
-            status: vec![Status::Pending; all.len()],
-            after_change: vec![None; all.len()],
+            status: vec![Status::Pending; n],
+            after_change: vec![None; n],
             remaining,
             dependents,
             outputs: BTreeMap::new(),
