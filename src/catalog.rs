@@ -88,6 +88,25 @@ pub struct ParamSpec {
     /// Default value as it would be written in YAML, when there is one.
     pub default: Option<&'static str>,
     pub help: &'static str,
+    /// What the value names, for the least-privilege policy `drillbook iam-policy` writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+}
+
+/// What a parameter's value names, so `drillbook iam-policy` can scope the step's grants to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// A DynamoDB table, by name or ARN, in the step's Region.
+    DynamoDbTable,
+    /// A KMS key: its id or ARN (any key of the account in the Region), or `alias/NAME`.
+    KmsKey,
+    /// A CloudWatch alarm name, or a list of them.
+    Alarm,
+    /// An ARC cluster ARN.
+    ArcCluster,
+    /// The Region where the step creates a replica: its resources are granted there too.
+    ReplicaRegion,
 }
 
 /// A named output of an action, usable as `{{ steps.ID.NAME }}` by later steps.
@@ -147,6 +166,15 @@ const fn p(
         required,
         default,
         help,
+        scope: None,
+    }
+}
+
+impl ParamSpec {
+    /// The parameter, naming what `scope` says.
+    const fn scoped(mut self, scope: Scope) -> ParamSpec {
+        self.scope = Some(scope);
+        self
     }
 }
 
@@ -159,6 +187,7 @@ const fn secs(n: u64) -> Duration {
 }
 
 use ParamKind as K;
+use Scope as S;
 
 const ALARM_STATES: &[&str] = &["OK", "ALARM", "INSUFFICIENT_DATA"];
 
@@ -169,7 +198,8 @@ const ARC_CLUSTER: ParamSpec = p(
     true,
     None,
     "the ARC cluster's ARN (arn:aws:route53-recovery-control::ACCOUNT:cluster/ID)",
-);
+)
+.scoped(S::ArcCluster);
 const ARC_STATES: ParamSpec = p(
     "states",
     K::StringMap,
@@ -240,7 +270,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Check that point-in-time recovery is on and recent enough for the RPO.",
         service: Service::DynamoDb,
         params: &[
-            p("table", K::String, true, None, "table name or ARN"),
+            p("table", K::String, true, None, "table name or ARN").scoped(S::DynamoDbTable),
             p(
                 "max_lag",
                 K::Duration,
@@ -284,14 +314,16 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "table name (same Region) or ARN",
-            ),
+            )
+            .scoped(S::DynamoDbTable),
             p(
                 "target_table",
                 K::String,
                 true,
                 None,
                 "name of the new table",
-            ),
+            )
+            .scoped(S::DynamoDbTable),
             p(
                 "restore_to",
                 K::String,
@@ -362,7 +394,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Check that a table (or global-table replica) is ACTIVE in the Region, and a replica of the peer Region's table when one is named.",
         service: Service::DynamoDb,
         params: &[
-            p("table", K::String, true, None, "table name"),
+            p("table", K::String, true, None, "table name").scoped(S::DynamoDbTable),
             p(
                 "peer_region",
                 K::Region,
@@ -391,7 +423,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Write a probe item in the step's Region, time its arrival in the peer Region, then delete it: the replication lag, which is the data a failover loses.",
         service: Service::DynamoDb,
         params: &[
-            p("table", K::String, true, None, "global table name"),
+            p("table", K::String, true, None, "global table name").scoped(S::DynamoDbTable),
             p(
                 "peer_region",
                 K::Region,
@@ -437,14 +469,16 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "table name, in the step's Region",
-            ),
+            )
+            .scoped(S::DynamoDbTable),
             p(
                 "replica_region",
                 K::Region,
                 true,
                 None,
                 "the Region of the new replica",
-            ),
+            )
+            .scoped(S::ReplicaRegion),
         ],
         outputs: &[o("replica_arn", "ARN of the replica table")],
         default_estimate: secs(5 * 60),
@@ -470,7 +504,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Write one item (PutItem). Game-day scenarios use it to inject damage.",
         service: Service::DynamoDb,
         params: &[
-            p("table", K::String, true, None, "table name"),
+            p("table", K::String, true, None, "table name").scoped(S::DynamoDbTable),
             p(
                 "item",
                 K::StringMap,
@@ -503,7 +537,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Read one item by key (GetItem, strongly consistent) and compare attributes, or check that it is absent.",
         service: Service::DynamoDb,
         params: &[
-            p("table", K::String, true, None, "table name"),
+            p("table", K::String, true, None, "table name").scoped(S::DynamoDbTable),
             p(
                 "key",
                 K::StringMap,
@@ -538,7 +572,7 @@ pub static CATALOG: &[ActionSpec] = &[
         name: "dynamodb.delete_table",
         summary: "Delete a table (drill cleanup). Missing tables are fine.",
         service: Service::DynamoDb,
-        params: &[p("table", K::String, true, None, "table name")],
+        params: &[p("table", K::String, true, None, "table name").scoped(S::DynamoDbTable)],
         outputs: &[],
         default_estimate: secs(30),
         estimate_param: None,
@@ -558,7 +592,8 @@ pub static CATALOG: &[ActionSpec] = &[
             true,
             None,
             "key id, key ARN or `alias/NAME`",
-        )],
+        )
+        .scoped(S::KmsKey)],
         outputs: &[
             o("key_arn", "ARN of the key in this Region"),
             o("primary_region", "Region where the key is primary"),
@@ -581,14 +616,16 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "key id, key ARN or `alias/NAME` in the step's Region (the primary)",
-            ),
+            )
+            .scoped(S::KmsKey),
             p(
                 "replica_region",
                 K::Region,
                 true,
                 None,
                 "Region to create the replica in",
-            ),
+            )
+            .scoped(S::ReplicaRegion),
         ],
         outputs: &[o("replica_key_arn", "ARN of the replica")],
         default_estimate: secs(60),
@@ -615,7 +652,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "key id, key ARN or `alias/NAME` as known in the step's Region (the new primary)",
-            ),
+            )
+            .scoped(S::KmsKey),
             p(
                 "optional",
                 K::Bool,
@@ -648,7 +686,8 @@ pub static CATALOG: &[ActionSpec] = &[
             true,
             None,
             "key id, key ARN or `alias/NAME`",
-        )],
+        )
+        .scoped(S::KmsKey)],
         outputs: &[],
         default_estimate: secs(2),
         estimate_param: None,
@@ -959,7 +998,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Wait until every listed alarm is in the given state (a health gate).",
         service: Service::CloudWatch,
         params: &[
-            p("alarms", K::StringList, true, None, "alarm names"),
+            p("alarms", K::StringList, true, None, "alarm names").scoped(S::Alarm),
             p(
                 "state",
                 K::Enum(ALARM_STATES),
@@ -981,7 +1020,7 @@ pub static CATALOG: &[ActionSpec] = &[
         summary: "Force an alarm into a state (drills).",
         service: Service::CloudWatch,
         params: &[
-            p("alarm", K::String, true, None, "alarm name"),
+            p("alarm", K::String, true, None, "alarm name").scoped(S::Alarm),
             p("state", K::Enum(ALARM_STATES), true, None, "state to set"),
             p(
                 "reason",

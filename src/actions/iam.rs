@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::catalog::{self, Service};
+use crate::catalog::{self, ActionSpec, Scope, Service};
 use crate::runbook::Runbook;
 use crate::template;
 
@@ -95,7 +95,7 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
         entry.0.extend(spec.iam.iter().copied());
         entry
             .1
-            .extend(resources(spec.service, &step.with, &region, &account));
+            .extend(resources(spec, &step.with, &region, &account));
         // Calls outside the step's Region: UpdatePrimaryRegion goes to the key's current
         // primary (unknown before the run), ReplicateKey creates the key in `replica_region`.
         if spec.control_plane == catalog::ControlPlane::KeyPrimaryRegion {
@@ -105,8 +105,7 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
         // adding a DynamoDB replica needs CreateTable, CreateTableReplica and the data-plane
         // actions on the replica table in that Region (AWS, "DynamoDB global tables
         // security": permissions in the destination Regions).
-        if let Some(r) = step.with.get("replica_region").and_then(Value::as_str) {
-            let r = wildcard(r);
+        for r in scoped(spec, &step.with, Scope::ReplicaRegion) {
             match spec.service {
                 Service::Kms => {
                     entry.1.insert(format!("arn:aws:kms:{r}:{account}:key/*"));
@@ -114,9 +113,7 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
                 }
                 Service::DynamoDb => {
                     entry.0.insert("dynamodb:CreateTable");
-                    entry
-                        .1
-                        .extend(resources(spec.service, &step.with, &r, &account));
+                    entry.1.extend(resources(spec, &step.with, &r, &account));
                 }
                 _ => {}
             }
@@ -163,20 +160,35 @@ fn wildcard(s: &str) -> String {
     }
 }
 
-fn param(with: &BTreeMap<String, Value>, name: &str) -> Option<String> {
-    with.get(name).and_then(Value::as_str).map(wildcard)
+/// The values of the step's parameters that name `scope` (the catalogue says which), with
+/// templates as `*`.
+fn scoped(spec: &ActionSpec, with: &BTreeMap<String, Value>, scope: Scope) -> Vec<String> {
+    spec.params
+        .iter()
+        .filter(|p| p.scope == Some(scope))
+        .filter_map(|p| with.get(p.name))
+        .flat_map(|v| match v {
+            // A list may be one string: one item (as `Params::str_list` reads it).
+            Value::String(s) => vec![wildcard(s)],
+            Value::Array(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(wildcard)
+                .collect(),
+            _ => vec![],
+        })
+        .collect()
 }
 
 fn resources(
-    service: Service,
+    spec: &ActionSpec,
     with: &BTreeMap<String, Value>,
     region: &str,
     account: &str,
 ) -> Vec<String> {
-    match service {
-        Service::DynamoDb => ["table", "source_table", "target_table"]
-            .iter()
-            .filter_map(|k| param(with, k))
+    match spec.service {
+        Service::DynamoDb => scoped(spec, with, Scope::DynamoDbTable)
+            .into_iter()
             .flat_map(|t| {
                 let name = t.rsplit('/').next().unwrap_or(&t).to_string();
                 let arn = format!("arn:aws:dynamodb:{region}:{account}:table/{name}");
@@ -185,8 +197,10 @@ fn resources(
             .collect(),
         Service::Kms => {
             let mut r = vec![format!("arn:aws:kms:{region}:{account}:key/*")];
-            if let Some(k) = param(with, "key").filter(|k| k.starts_with("alias/")) {
-                r.push(format!("arn:aws:kms:{region}:{account}:{k}"));
+            for k in scoped(spec, with, Scope::KmsKey) {
+                if k.starts_with("alias/") {
+                    r.push(format!("arn:aws:kms:{region}:{account}:{k}"));
+                }
             }
             r
         }
@@ -204,13 +218,7 @@ fn resources(
             "*".into(),
         ],
         Service::CloudWatch => {
-            let mut names = vec![];
-            if let Some(a) = param(with, "alarm") {
-                names.push(a);
-            }
-            if let Some(Value::Array(list)) = with.get("alarms") {
-                names.extend(list.iter().filter_map(Value::as_str).map(wildcard));
-            }
+            let mut names = scoped(spec, with, Scope::Alarm);
             if names.is_empty() {
                 names.push("*".into());
             }
@@ -233,9 +241,7 @@ fn resources(
                 format!("arn:aws:route53-recovery-control::{account}:controlpanel/*/safetyrule/*"),
                 "*".to_string(),
             ];
-            if let Some(c) = param(with, "cluster") {
-                r.push(c);
-            }
+            r.extend(scoped(spec, with, Scope::ArcCluster));
             r
         }
         Service::Core => vec![],
@@ -282,6 +288,43 @@ steps:
     /// Adding a replica acts in two Regions: the source table's (UpdateTable) and the new
     /// replica's (CreateTable, CreateTableReplica and the data-plane actions on the replica
     /// table), as AWS documents for global tables. No KMS grant comes with it.
+    /// Scoping follows the catalogue's parameter scopes, not parameter names: a KMS alias is
+    /// granted for `kms.*`'s `key`, and `dynamodb.assert_item`'s `key` (an item key) is not.
+    #[test]
+    fn resources_come_from_the_parameters_the_catalogue_scopes() {
+        let text = r#"
+version: 1
+name: t
+steps:
+  - id: item
+    action: dynamodb.assert_item
+    region: us-east-1
+    with: { table: orders, key: { pk: "alias/not-a-key" } }
+  - id: key
+    action: kms.assert_replica
+    region: us-east-1
+    with: { key: alias/orders-root }
+"#;
+        let rb = load_str(Path::new("t.yaml"), text, &[]).unwrap().runbook;
+        let all = policy_for(&rb).to_string();
+        assert!(
+            all.contains("arn:aws:dynamodb:us-east-1:*:table/orders"),
+            "{all}"
+        );
+        assert!(
+            all.contains("arn:aws:kms:us-east-1:*:alias/orders-root"),
+            "{all}"
+        );
+        assert!(!all.contains("not-a-key"), "{all}");
+        let scoped: Vec<&str> = crate::catalog::CATALOG
+            .iter()
+            .flat_map(|a| a.params)
+            .filter(|p| p.scope.is_some())
+            .map(|p| p.name)
+            .collect();
+        assert!(scoped.contains(&"replica_region") && scoped.contains(&"cluster"));
+    }
+
     #[test]
     fn add_replica_is_granted_on_the_replica_table_in_the_replica_region() {
         let text = r#"
