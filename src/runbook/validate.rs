@@ -182,6 +182,21 @@ struct V<'a> {
 
 type Field<'n> = Option<(&'n Node, &'n Node)>;
 
+/// The fields of a mapping, read by name; only names of the allowed list exist.
+struct Fields<'n> {
+    allowed: &'static [&'static str],
+    found: Vec<Field<'n>>,
+}
+
+impl<'n> Fields<'n> {
+    /// The key and value of field `name`, when the mapping has it.
+    fn get(&self, name: &str) -> Field<'n> {
+        let i = self.allowed.iter().position(|a| *a == name);
+        debug_assert!(i.is_some(), "`{name}` is not one of {:?}", self.allowed);
+        i.and_then(|i| self.found[i])
+    }
+}
+
 impl<'a> V<'a> {
     fn full(&self) -> bool {
         self.problems.len() >= MAX_PROBLEMS
@@ -211,12 +226,15 @@ impl<'a> V<'a> {
     fn fields<'n>(
         &mut self,
         node: &'n Node,
-        allowed: &[&'static str],
+        allowed: &'static [&'static str],
         what: &str,
-    ) -> Vec<Field<'n>> {
+    ) -> Fields<'n> {
         let mut out = vec![None; allowed.len()];
         let Value::Map(entries) = &node.value else {
-            return out;
+            return Fields {
+                allowed,
+                found: out,
+            };
         };
         for (k, v) in entries {
             let Some(key) = k.scalar().map(|s| s.text.as_str()) else {
@@ -250,7 +268,10 @@ impl<'a> V<'a> {
                 }
             }
         }
-        out
+        Fields {
+            allowed,
+            found: out,
+        }
     }
 
     /// Requires `node` to be a mapping.
@@ -637,7 +658,7 @@ impl<'a> V<'a> {
     /// marker stands in while it is unset; running then refuses to start).
     fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, String)> {
         let f = self.fields(node, SECRET_KEYS, &format!("`vars.{name}`"));
-        let secret = match f[0] {
+        let secret = match f.get("secret") {
             Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.secret")),
             None => None,
         };
@@ -647,7 +668,7 @@ impl<'a> V<'a> {
             });
             return None;
         }
-        let env = match f[1] {
+        let env = match f.get("env") {
             Some((k, n)) => self.string(k, n, &format!("vars.{name}.env"))?,
             None => {
                 self.report(node.span, format!("secret variable `{name}` needs `env:`"), "no environment variable", || {
@@ -660,7 +681,7 @@ impl<'a> V<'a> {
             && !env.starts_with(|c: char| c.is_ascii_digit())
             && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !env_ok {
-            let span = f[1].map(|(_, n)| n.span).unwrap_or(node.span);
+            let span = f.get("env").map(|(_, n)| n.span).unwrap_or(node.span);
             self.report(
                 span,
                 format!("`{env}` is not an environment variable name"),
@@ -673,7 +694,7 @@ impl<'a> V<'a> {
         if let Some(v) = &value
             && v.len() < crate::secret::MIN_LEN
         {
-            let span = f[1].map(|(_, n)| n.span).unwrap_or(node.span);
+            let span = f.get("env").map(|(_, n)| n.span).unwrap_or(node.span);
             self.report(
                 span,
                 format!(
@@ -713,14 +734,14 @@ impl<'a> V<'a> {
             return out;
         }
         let f = self.fields(node, APPROVER_KEYS, "`approvers`");
-        if let Some((k, n)) = f[0] {
+        if let Some((k, n)) = f.get("principals") {
             for (item, text) in self.string_items(k, n, "approvers.principals") {
                 if let Some(p) = self.principal_pattern(item, &text) {
                     out.principals.push(p);
                 }
             }
         }
-        if let Some((_, n)) = f[1] {
+        if let Some((_, n)) = f.get("keys") {
             let items: Vec<&Node> = match &n.value {
                 Value::Seq(items) => items.iter().collect(),
                 _ => {
@@ -733,11 +754,11 @@ impl<'a> V<'a> {
             for item in items {
                 let (key_node, principal) = if matches!(item.value, Value::Map(_)) {
                     let kf = self.fields(item, APPROVER_KEY_KEYS, "an approver key");
-                    let principal = kf[1].and_then(|(pk, pn)| {
+                    let principal = kf.get("principal").and_then(|(pk, pn)| {
                         let t = self.string(pk, pn, "approvers.keys[].principal")?;
                         self.principal_pattern(pn, &t)
                     });
-                    match kf[0] {
+                    match kf.get("key") {
                         Some((_, kn)) => (kn, principal),
                         None => {
                             self.report(item.span, "an approver key needs `key:`", "no key", || {
@@ -763,7 +784,7 @@ impl<'a> V<'a> {
                 }
             }
         }
-        if let Some((k, n)) = f[2] {
+        if let Some((k, n)) = f.get("allow_unsigned") {
             out.allow_unsigned = self
                 .boolean(k, n, "approvers.allow_unsigned")
                 .unwrap_or(false);
@@ -889,7 +910,7 @@ impl<'a> V<'a> {
             return r;
         }
         let f = self.fields(node, RETRY_KEYS, &format!("`{what}`"));
-        if let Some((k, v)) = f[0]
+        if let Some((k, v)) = f.get("attempts")
             && let Some(n) = self.integer(k, v, "retry.attempts")
         {
             if (1..=MAX_ATTEMPTS).contains(&n) {
@@ -903,7 +924,7 @@ impl<'a> V<'a> {
                 );
             }
         }
-        if let Some((k, v)) = f[1] {
+        if let Some((k, v)) = f.get("backoff") {
             r.backoff = self.duration(k, v, "retry.backoff");
         }
         r
@@ -1135,7 +1156,7 @@ impl<'a> V<'a> {
             call_timeouts: CallTimeouts::default(),
         };
         // id
-        match f[0] {
+        match f.get("id") {
             None => self.report(
                 node.span,
                 format!("step without `id` in `{section}`"),
@@ -1158,15 +1179,15 @@ impl<'a> V<'a> {
                 }
             }
         }
-        let id_text = match (&d.id, f[0].and_then(|(_, v)| v.scalar())) {
+        let id_text = match (&d.id, f.get("id").and_then(|(_, v)| v.scalar())) {
             (Some((i, _)), _) => i.clone(),
             (None, Some(raw)) => raw.text.clone(),
             (None, None) => "?".to_string(),
         };
         d.name = id_text.clone();
         // action
-        match f[1] {
-            None => self.report(f[0].map_or(node.span, |(k, _)| k.span), format!("step `{id_text}` has no `action`"), "no action", || {
+        match f.get("action") {
+            None => self.report(f.get("id").map_or(node.span, |(k, _)| k.span), format!("step `{id_text}` has no `action`"), "no action", || {
                 Some("add `action: ...`, for example `action: wait` with `with: { duration: 30s }`".into())
             }),
             Some((k, v)) => {
@@ -1183,12 +1204,12 @@ impl<'a> V<'a> {
                 }
             }
         }
-        if let Some((k, v)) = f[2]
+        if let Some((k, v)) = f.get("description")
             && let Some(s) = self.string(k, v, "description")
         {
             d.description = self.render(&s, v.span, "description", true, None);
         }
-        if let Some((k, v)) = f[3] {
+        if let Some((k, v)) = f.get("needs") {
             match &v.value {
                 Value::Seq(items) => {
                     for item in items {
@@ -1210,13 +1231,13 @@ impl<'a> V<'a> {
                 }
             }
         }
-        if let Some((k, v)) = f[4] {
+        if let Some((k, v)) = f.get("region") {
             d.region_given = true;
             d.region = self.region(k, v, "region");
         }
         let mut with_entries: Vec<(&Node, &Node)> = Vec::new();
         let mut with_key: Option<&Node> = None;
-        if let Some((k, v)) = f[5] {
+        if let Some((k, v)) = f.get("with") {
             with_key = Some(k);
             if v.is_null() {
                 // `with:` with nothing under it
@@ -1310,7 +1331,7 @@ impl<'a> V<'a> {
                 }
             }
         }
-        if let Some((k, v)) = f[6] {
+        if let Some((k, v)) = f.get("timeout") {
             d.timeout = self.duration(k, v, "timeout");
             if d.timeout == Some(Duration::ZERO) {
                 self.report(
@@ -1321,17 +1342,22 @@ impl<'a> V<'a> {
                 );
             }
         }
-        if let Some((k, v)) = f[7] {
+        if let Some((k, v)) = f.get("estimate") {
             d.estimate = self.duration(k, v, "estimate");
         }
-        if let Some((k, v)) = f[8] {
+        if let Some((k, v)) = f.get("retry") {
             d.retry = self.retry(k, v, "retry");
         }
-        if let Some((k, v)) = f[9] {
+        if let Some((k, v)) = f.get("on_failure") {
             d.on_failure = self.on_failure(k, v, "on_failure");
         }
-        d.call_timeouts = self.call_timeouts(f[11], f[12], "");
-        d.role = self.role(f[10], f[13], f[14], "");
+        d.call_timeouts = self.call_timeouts(f.get("connect_timeout"), f.get("call_timeout"), "");
+        d.role = self.role(
+            f.get("role_arn"),
+            f.get("external_id"),
+            f.get("role_duration"),
+            "",
+        );
         Some(d)
     }
 }
@@ -1440,7 +1466,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
     let head = Span::new(root.span.start, root.span.start);
     // `root.span` is the first key of the document.
     // vars first: everything else may use them.
-    if let Some((k, n)) = f[4]
+    if let Some((k, n)) = f.get("vars")
         && !n.is_null()
         && v.expect_map(k, n, "vars", "vars: { primary: ca-central-1 }")
         && let Value::Map(entries) = &n.value
@@ -1488,7 +1514,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 let help = format!(
                     "a secret is read from the environment only (a command line is visible to other users and kept in shell history): `export {env}=...`"
                 );
-                match f[4] {
+                match f.get("vars") {
                     Some((k, _)) => v.report(
                         k.span,
                         message,
@@ -1505,7 +1531,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 .map(|d| format!("{d} only variables declared under `vars:` can be set with `--var`"))
                 .unwrap_or_else(|| format!("declare `{name}` under `vars:` first; only declared variables can be set with `--var`"));
             let message = format!("`--var {name}=...` sets an undeclared variable");
-            match f[4] {
+            match f.get("vars") {
                 Some((k, _)) => v.report(k.span, message, "variables are declared here", || {
                     Some(help)
                 }),
@@ -1520,7 +1546,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         }
     }
     // version
-    match f[0] {
+    match f.get("version") {
         None => v.report(head, "missing `version`", "runbook starts here", || {
             Some("add `version: 1` at the top".into())
         }),
@@ -1544,7 +1570,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             }
         },
     }
-    let name = match f[1] {
+    let name = match f.get("name") {
         None => {
             v.report(head, "missing `name`", "runbook starts here", || {
                 Some("add `name: my-runbook`".into())
@@ -1555,19 +1581,19 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             .string(k, n, "name")
             .and_then(|s| v.render(&s, n.span, "name", false, None)),
     };
-    let description = f[2].and_then(|(k, n)| {
+    let description = f.get("description").and_then(|(k, n)| {
         let s = v.string(k, n, "description")?;
         v.render(&s, n.span, "description", true, None)
     });
     let mut objectives = Objectives::default();
-    if let Some((k, n)) = f[3]
+    if let Some((k, n)) = f.get("objectives")
         && v.expect_map(k, n, "objectives", "objectives: { rto: 15m, rpo: 5m }")
     {
         let o = v.fields(n, OBJECTIVE_KEYS, "`objectives`");
-        if let Some((k, n)) = o[0] {
+        if let Some((k, n)) = o.get("rto") {
             objectives.rto = v.duration(k, n, "objectives.rto");
         }
-        if let Some((k, n)) = o[1] {
+        if let Some((k, n)) = o.get("rpo") {
             objectives.rpo = v.duration(k, n, "objectives.rpo");
         }
     }
@@ -1580,7 +1606,7 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         role: RoleDraft::default(),
     };
     let mut defaults_region_given = false;
-    if let Some((k, n)) = f[5]
+    if let Some((k, n)) = f.get("defaults")
         && v.expect_map(
             k,
             n,
@@ -1589,11 +1615,11 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         )
     {
         let d = v.fields(n, DEFAULT_KEYS, "`defaults`");
-        if let Some((k, n)) = d[0] {
+        if let Some((k, n)) = d.get("region") {
             defaults_region_given = true;
             defaults.region = v.region(k, n, "defaults.region");
         }
-        if let Some((k, n)) = d[1] {
+        if let Some((k, n)) = d.get("timeout") {
             defaults.timeout = v.duration(k, n, "defaults.timeout");
             if defaults.timeout == Some(Duration::ZERO) {
                 v.report(
@@ -1604,17 +1630,23 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 );
             }
         }
-        if let Some((k, n)) = d[2] {
+        if let Some((k, n)) = d.get("retry") {
             defaults.retry = v.retry(k, n, "defaults.retry");
         }
-        if let Some((k, n)) = d[3] {
+        if let Some((k, n)) = d.get("on_failure") {
             defaults.on_failure = v.on_failure(k, n, "defaults.on_failure");
         }
-        defaults.call_timeouts = v.call_timeouts(d[4], d[5], "defaults.");
-        defaults.role = v.role(d[6], d[7], d[8], "defaults.");
+        defaults.call_timeouts =
+            v.call_timeouts(d.get("connect_timeout"), d.get("call_timeout"), "defaults.");
+        defaults.role = v.role(
+            d.get("role_arn"),
+            d.get("external_id"),
+            d.get("role_duration"),
+            "defaults.",
+        );
     }
     let mut accounts = BTreeMap::new();
-    if let Some((k, n)) = f[6]
+    if let Some((k, n)) = f.get("accounts")
         && v.expect_map(k, n, "accounts", "accounts: { primary: \"111122223333\" }")
         && let Value::Map(entries) = &n.value
     {
@@ -1642,14 +1674,15 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             }
         }
     }
-    let allow_self_approval = f[7]
+    let allow_self_approval = f
+        .get("allow_self_approval")
         .and_then(|(k, n)| v.boolean(k, n, "allow_self_approval"))
         .unwrap_or(false);
 
     let mut drafts: Vec<Draft> = Vec::new();
-    for (idx, finally) in [(8, false), (9, true)] {
+    for finally in [false, true] {
         let section = if finally { "finally" } else { "steps" };
-        match f[idx] {
+        match f.get(section) {
             None => {
                 if !finally {
                     v.report(
@@ -1723,7 +1756,10 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         }
     }
 
-    let approvers = f[10].map(|(k, n)| v.approvers(k, n)).unwrap_or_default();
+    let approvers = f
+        .get("approvers")
+        .map(|(k, n)| v.approvers(k, n))
+        .unwrap_or_default();
     if approvers.keys.is_empty()
         && !approvers.allow_unsigned
         && let Some(d) = drafts
