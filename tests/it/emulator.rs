@@ -977,6 +977,25 @@ enum Promotion {
     Unsupported,
 }
 
+/// A multi-Region key's type in the client's Region, and the Region its primary is in.
+async fn key_role(kms: &aws_sdk_kms::Client, key_id: &str) -> (MultiRegionKeyType, String) {
+    let d = kms.describe_key().key_id(key_id).send().await.unwrap();
+    let mrc = d
+        .key_metadata()
+        .unwrap()
+        .multi_region_configuration()
+        .unwrap()
+        .clone();
+    let primary = mrc
+        .primary_key()
+        .and_then(|p| p.region())
+        .unwrap_or_default();
+    (
+        mrc.multi_region_key_type().unwrap().clone(),
+        primary.to_string(),
+    )
+}
+
 async fn kms_multi_region_keys(emu: &Emulator, prefix: &str, promotion: Promotion) {
     let p = unique_prefix(prefix);
     let ca = aws_sdk_kms::Client::new(&emu.sdk_config(PRIMARY_REGION).await);
@@ -1002,27 +1021,11 @@ async fn kms_multi_region_keys(emu: &Emulator, prefix: &str, promotion: Promotio
         .send()
         .await
         .unwrap();
-    let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
-    let mrc = d
-        .key_metadata()
-        .unwrap()
-        .multi_region_configuration()
-        .unwrap();
     assert_eq!(
-        mrc.multi_region_key_type(),
-        Some(&MultiRegionKeyType::Replica)
+        key_role(&eu, &key_id).await,
+        (MultiRegionKeyType::Replica, PRIMARY_REGION.to_string())
     );
-    assert_eq!(mrc.primary_key().unwrap().region(), Some(PRIMARY_REGION));
-    let d = ca.describe_key().key_id(&key_id).send().await.unwrap();
-    let mrc = d
-        .key_metadata()
-        .unwrap()
-        .multi_region_configuration()
-        .unwrap();
-    assert_eq!(
-        mrc.multi_region_key_type(),
-        Some(&MultiRegionKeyType::Primary)
-    );
+    assert_eq!(key_role(&ca, &key_id).await.0, MultiRegionKeyType::Primary);
 
     let result = ca
         .update_primary_region()
@@ -1034,17 +1037,10 @@ async fn kms_multi_region_keys(emu: &Emulator, prefix: &str, promotion: Promotio
         result.unwrap();
         // AWS documents the new primary as the one DescribeKey names in both Regions (the
         // change is eventually consistent: moto makes it at once).
-        let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
-        let mrc = d
-            .key_metadata()
-            .unwrap()
-            .multi_region_configuration()
-            .unwrap();
         assert_eq!(
-            mrc.multi_region_key_type(),
-            Some(&MultiRegionKeyType::Primary)
+            key_role(&eu, &key_id).await,
+            (MultiRegionKeyType::Primary, SECONDARY_REGION.to_string())
         );
-        assert_eq!(mrc.primary_key().unwrap().region(), Some(SECONDARY_REGION));
         return;
     }
     let err = result.expect_err("LocalStack (community) does not implement UpdatePrimaryRegion");
@@ -1064,13 +1060,5 @@ async fn kms_multi_region_keys(emu: &Emulator, prefix: &str, promotion: Promotio
         "unexpected LocalStack message: {message}"
     );
     // the key did not move
-    let d = eu.describe_key().key_id(&key_id).send().await.unwrap();
-    assert_eq!(
-        d.key_metadata()
-            .unwrap()
-            .multi_region_configuration()
-            .unwrap()
-            .multi_region_key_type(),
-        Some(&MultiRegionKeyType::Replica)
-    );
+    assert_eq!(key_role(&eu, &key_id).await.0, MultiRegionKeyType::Replica);
 }
