@@ -540,12 +540,7 @@ fn verify_evidence_exits_0_when_intact() {
         .arg("--public-key")
         .arg(public_key_file(tmp.path(), &key))
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
     let stdout = stable(&String::from_utf8_lossy(&out.stdout), &dir, &created_at);
     insta::assert_snapshot!("verify_evidence_intact", stdout);
 
@@ -619,12 +614,7 @@ fn keygen_then_seal_then_verify_through_the_binary() {
     let (tmp, dir) = run_dir();
     let key = tmp.path().join("keys.key");
     let out = bin().args(["evidence", "keygen"]).arg(&key).output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -645,12 +635,7 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .arg(&dir)
         .arg(format!("--sign-with=ed25519:{}", key.display()))
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("8 files"));
     let out = bin()
         .arg("verify-evidence")
@@ -658,12 +643,7 @@ fn keygen_then_seal_then_verify_through_the_binary() {
         .arg("--public-key")
         .arg(evidence::public_key_path(&key))
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    out.assert_exit(0);
 
     let out = bin()
         .args(["evidence", "seal"])
@@ -788,12 +768,7 @@ async fn kms_signed_evidence_verifies_offline_and_with_the_kms_verify_api() {
         .arg("--public-key")
         .arg(&pk_file)
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    out.assert_exit(0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("(ECDSA P-256), the trusted key"));
 
     // Tampering is caught the same way.
@@ -831,12 +806,7 @@ async fn kms_seal_through_the_binary_uses_the_standard_aws_configuration() {
         .arg(format!("--sign-with=kms:{alias}"))
         .envs(emu.env())
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("signer kms-ecdsa-p256-sha256"));
     // Verification is offline: no AWS environment needed.
     let out = bin()
@@ -844,12 +814,7 @@ async fn kms_seal_through_the_binary_uses_the_standard_aws_configuration() {
         .arg(&dir)
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    out.assert_exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

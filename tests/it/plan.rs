@@ -212,12 +212,7 @@ fn the_makespan_is_scheduled_under_max_parallel_as_the_run_is() {
             "arn:aws:iam::111122223333:user/alice",
         )
         .output();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
     let runs: Vec<_> = std::fs::read_dir(state.join("runs")).unwrap().collect();
     let journal =
         std::fs::read_to_string(runs[0].as_ref().unwrap().path().join("journal.jsonl")).unwrap();

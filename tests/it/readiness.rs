@@ -230,13 +230,7 @@ fn check_status(dir: &Path, files: &[PathBuf], location: &[&str]) {
     args.extend(location);
     args.extend(&f);
     let o = bin(dir, &args);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}{}",
-        o.stdout_text(),
-        o.stderr_text()
-    );
+    o.assert_exit(1);
     let doc: serde_json::Value = serde_json::from_str(&o.stdout_text()).unwrap();
     let state = |i: usize| doc["runbooks"][i]["state"].as_str().unwrap().to_string();
     assert_eq!(
@@ -266,13 +260,7 @@ fn check_status(dir: &Path, files: &[PathBuf], location: &[&str]) {
     args.extend(location);
     args.push(f[0]);
     let o = bin(dir, &args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        o.stdout_text(),
-        o.stderr_text()
-    );
+    o.assert_exit(0);
     let line = o.stdout_text().lines().nth(1).unwrap().to_string();
     assert!(line.starts_with("alpha") && line.contains(" OK "), "{line}");
     assert!(
@@ -303,13 +291,7 @@ fn status_on_the_file_store_reads_the_index_and_gates_on_max_age() {
         d,
         &["status", "--max-age", "90d", files[1].to_str().unwrap()],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        o.stdout_text(),
-        o.stderr_text()
-    );
+    o.assert_exit(0);
     assert_eq!(
         std::fs::read_to_string(&index).unwrap().lines().count(),
         runs.len() + 1,
@@ -580,13 +562,7 @@ fn evidence_export_bundles_every_run_since_a_date_and_verifies_whole() {
         d,
         &["evidence", "export", "--since", &since, "--out", "bundle"],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        o.stdout_text(),
-        o.stderr_text()
-    );
+    o.assert_exit(0);
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("bundle/index.json")).unwrap())
             .unwrap();

@@ -1,5 +1,6 @@
 //! Attacks from runbook and scenario authors (docs/security.md), run through the binary.
 
+use crate::support::Ran;
 use std::path::Path;
 use std::process::Output;
 
@@ -106,17 +107,7 @@ fn root_admits_a_runbook_beside_the_scenario_directory() {
     let d = dir.path();
     scenario(d, "ok.yaml", "../runbooks/region-failover.yaml");
     let out = drillbook_in(&d.join("repo/scenarios"), &["validate", "ok.yaml"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(2);
     let out = drillbook_in(d, &["validate", "--root", "repo", "repo/scenarios/ok.yaml"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
 }

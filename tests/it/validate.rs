@@ -157,12 +157,7 @@ fn valid_runbooks_pass() {
         .collect();
     let out = drillbook(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
     for f in &files {
         assert!(stdout.contains(&format!("ok: {}", f.display())), "{stdout}");
     }
@@ -199,12 +194,7 @@ fn var_overrides_are_checked() {
         "--var",
         "secondary=eu-central-1",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    out.assert_exit(0);
 
     let out = drillbook(&["validate", rb, "--var", "tabel=x"]);
     out.assert_exit(2);
