@@ -2,11 +2,14 @@
 //! that someone who does not run drillbook can read: the verdict first, then objectives,
 //! expectations, impaired Regions, a Gantt chart with the critical path, approvals, every step,
 //! and the evidence (identity, hashes, versions).
+//!
+//! The markup is written with maud: every value is escaped by construction (`(value)`), and
+//! only our own markup (the style sheet) goes in unescaped.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::document::{ObjectiveState, RunDocument, StepRow, StepState};
 use crate::duration::{format_duration, human};
@@ -15,29 +18,14 @@ use crate::event::Mode;
 /// Escapes text for HTML element content and quoted attribute values. Control characters other
 /// than tab and newline are dropped.
 pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 8);
-    escape_into(&mut o, s);
-    o
+    drop_controls(&html! { (s) }.into_string())
 }
 
-fn escape_into(o: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            '\t' | '\n' => o.push(c),
-            c if c.is_control() => {}
-            c => o.push(c),
-        }
-    }
-}
-
-/// Shorthand: escaped text.
-fn e(s: &str) -> String {
-    escape(s)
+/// Drops the control characters HTML does not allow (all but tab and newline).
+fn drop_controls(s: &str) -> String {
+    s.chars()
+        .filter(|&c| c == '\t' || c == '\n' || !c.is_control())
+        .collect()
 }
 
 fn dur(ms: u64) -> String {
@@ -62,19 +50,18 @@ fn when(t: &Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Renders `text` with `code spans` (backquoted) as <code>.
-fn inline(text: &str) -> String {
-    let mut o = String::with_capacity(text.len() + 16);
-    for (k, part) in text.split('`').enumerate() {
-        if k % 2 == 1 {
-            o.push_str("<code>");
-            escape_into(&mut o, part);
-            o.push_str("</code>");
-        } else {
-            escape_into(&mut o, part);
+/// `text` with `code spans` (backquoted) as <code>.
+fn inline(text: &str) -> Markup {
+    html! {
+        @for (k, part) in text.split('`').enumerate() {
+            @if k % 2 == 1 { code { (part) } } @else { (part) }
         }
     }
-    o
+}
+
+/// One decimal, as SVG coordinates are written.
+fn f1(v: f64) -> String {
+    format!("{v:.1}")
 }
 
 const CSS: &str = r#"
@@ -140,309 +127,243 @@ svg text{font-family:"DejaVu Sans",Arial,sans-serif}
 
 /// Renders the report as one self-contained HTML page.
 pub fn render(doc: &RunDocument) -> String {
-    let mut o = String::with_capacity(16_384 + doc.steps.len() * 1_400);
     let vclass = doc.verdict.as_str();
-    let _ = write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"drillbook {}\">\n\
-         <title>{} — {} — drillbook run {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        e(&doc.report_version),
-        doc.verdict.label(),
-        e(&doc.runbook.name),
-        e(&doc.run_id)
-    );
-
-    // Banner.
     let what = match (&doc.scenario, doc.mode) {
-        (Some(s), _) => format!("Game-day drill <b>{}</b> of runbook", e(&s.name)),
-        (None, Mode::DryRun) => "Dry run of runbook".to_string(),
-        (None, Mode::Execute) => "Run of runbook".to_string(),
+        (Some(s), _) => html! { "Game-day drill " b { (s.name) } " of runbook" },
+        (None, Mode::DryRun) => html! { "Dry run of runbook" },
+        (None, Mode::Execute) => html! { "Run of runbook" },
     };
-    let _ = write!(
-        o,
-        "<header class=\"banner v-{vclass}\" id=\"verdict\"><div class=\"in\">\
-         <div class=\"verdict\" data-verdict=\"{vclass}\">{}</div>\
-         <div class=\"headline\">{}</div>\
-         <div class=\"sub\">{what} <b>{}</b> · run <code>{}</code> · started {} · took {}{}</div>\
-         </div></header>\n<main>\n",
-        doc.verdict.label(),
-        inline(&doc.headline),
-        e(&doc.runbook.name),
-        e(&doc.run_id),
-        when(&doc.started_at),
-        dur(doc.total_ms),
-        if doc.pauses.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} active)", dur(doc.active_ms))
-        },
-    );
-
-    summary(&mut o, doc);
-    objectives(&mut o, doc);
-    expectations(&mut o, doc);
-    impairment(&mut o, doc);
-    gantt(&mut o, doc);
-    approvals(&mut o, doc);
-    aws_calls(&mut o, doc);
-    steps(&mut o, doc);
-    evidence(&mut o, doc);
-
-    o.push_str("</main>\n</body>\n</html>\n");
-    o
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content={ "drillbook " (doc.report_version) };
+                title { (doc.verdict.label()) " — " (doc.runbook.name) " — drillbook run " (doc.run_id) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header.banner.{ "v-" (vclass) } #verdict {
+                    div.in {
+                        div.verdict data-verdict=(vclass) { (doc.verdict.label()) }
+                        div.headline { (inline(&doc.headline)) }
+                        div.sub {
+                            (what) " " b { (doc.runbook.name) } " · run " code { (doc.run_id) }
+                            " · started " (when(&doc.started_at)) " · took " (dur(doc.total_ms))
+                            @if !doc.pauses.is_empty() { " (" (dur(doc.active_ms)) " active)" }
+                        }
+                    }
+                }
+                main {
+                    (summary(doc))
+                    (objectives(doc))
+                    (expectations(doc))
+                    (impairment(doc))
+                    (gantt(doc))
+                    (approvals(doc))
+                    (aws_calls(doc))
+                    (steps(doc))
+                    (evidence(doc))
+                }
+            }
+        }
+    };
+    let mut out = drop_controls(&page.into_string());
+    out.push('\n');
+    out
 }
 
-fn summary(o: &mut String, doc: &RunDocument) {
+fn summary(doc: &RunDocument) -> Markup {
     let c = &doc.counts;
-    let _ = write!(
-        o,
-        "<section id=\"summary\"><h2>At a glance</h2><dl class=\"grid\">\
-         <div><dt>Runbook</dt><dd>{}{}</dd></div>",
-        e(&doc.runbook.name),
-        doc.runbook
-            .description
-            .as_deref()
-            .map(|d| format!("<br><span class=\"lead\">{}</span>", e(d)))
-            .unwrap_or_default()
-    );
-    if let Some(s) = &doc.scenario {
-        let _ = write!(o, "<div><dt>Scenario</dt><dd>{}</dd></div>", e(&s.name));
+    let n = doc.critical_path.len();
+    html! {
+        section #summary {
+            h2 { "At a glance" }
+            dl.grid {
+                div { dt { "Runbook" } dd {
+                    (doc.runbook.name)
+                    @if let Some(d) = &doc.runbook.description { br; span.lead { (d) } }
+                } }
+                @if let Some(s) = &doc.scenario { div { dt { "Scenario" } dd { (s.name) } } }
+                div { dt { "Mode" } dd { (match doc.mode {
+                    Mode::DryRun => "dry run (observed only, nothing changed)",
+                    Mode::Execute => "execute (changes were made)",
+                }) } }
+                div { dt { "Run by" } dd {
+                    @match &doc.ran_by.identity_arn { Some(a) => code { (a) }, None => "unknown identity" }
+                } }
+                div { dt { "AWS account" } dd { (doc.ran_by.account.as_deref().unwrap_or("-")) } }
+                div { dt { "From" } dd { (from(&doc.ran_by.user, &doc.ran_by.host)) } }
+                div { dt { "Started" } dd { (when(&doc.started_at)) } }
+                div { dt { "Ended" } dd { (when(&doc.ended_at)) } }
+                div { dt { "Duration" } dd {
+                    @if doc.pauses.is_empty() { (dur(doc.total_ms)) } @else {
+                        (dur(doc.total_ms)) " (" (dur(doc.active_ms)) " active, " (doc.resumes)
+                        " resume" @if doc.resumes != 1 { "s" } ")"
+                    }
+                } }
+                div { dt { "Critical path" } dd {
+                    (n) " step" @if n != 1 { "s" } ", " (dur(doc.critical_path_ms))
+                } }
+            }
+            p.counts {
+                span { b { (c.total) } " steps" }
+                span { (c.succeeded) " succeeded" }
+                @if c.deferred > 0 { span { (c.deferred) " deferred" } }
+                span.warn[c.failed > 0] { (c.failed) " failed" }
+                span { (c.skipped) " skipped" }
+                @if c.other > 0 { span { (c.other) " not finished" } }
+            }
+        }
     }
-    let _ = write!(
-        o,
-        "<div><dt>Mode</dt><dd>{}</dd></div>\
-         <div><dt>Run by</dt><dd>{}</dd></div>\
-         <div><dt>AWS account</dt><dd>{}</dd></div>\
-         <div><dt>From</dt><dd>{}</dd></div>\
-         <div><dt>Started</dt><dd>{}</dd></div>\
-         <div><dt>Ended</dt><dd>{}</dd></div>\
-         <div><dt>Duration</dt><dd>{}</dd></div>\
-         <div><dt>Critical path</dt><dd>{} step{}, {}</dd></div>\
-         </dl>\n<p class=\"counts\"><span><b>{}</b> steps</span><span>{} succeeded</span>\
-         {}<span{}>{} failed</span><span>{} skipped</span>{}</p>",
-        match doc.mode {
-            Mode::DryRun => "dry run (observed only, nothing changed)",
-            Mode::Execute => "execute (changes were made)",
-        },
-        doc.ran_by
-            .identity_arn
-            .as_deref()
-            .map(|a| format!("<code>{}</code>", e(a)))
-            .unwrap_or_else(|| "unknown identity".into()),
-        doc.ran_by
-            .account
-            .as_deref()
-            .map(e)
-            .unwrap_or_else(|| "-".into()),
-        from(&doc.ran_by.user, &doc.ran_by.host),
-        when(&doc.started_at),
-        when(&doc.ended_at),
-        if doc.pauses.is_empty() {
-            dur(doc.total_ms)
-        } else {
-            format!(
-                "{} ({} active, {} resume{})",
-                dur(doc.total_ms),
-                dur(doc.active_ms),
-                doc.resumes,
-                if doc.resumes == 1 { "" } else { "s" }
-            )
-        },
-        doc.critical_path.len(),
-        if doc.critical_path.len() == 1 {
-            ""
-        } else {
-            "s"
-        },
-        dur(doc.critical_path_ms),
-        c.total,
-        c.succeeded,
-        if c.deferred > 0 {
-            format!("<span>{} deferred</span>", c.deferred)
-        } else {
-            String::new()
-        },
-        if c.failed > 0 { " class=\"warn\"" } else { "" },
-        c.failed,
-        c.skipped,
-        if c.other > 0 {
-            format!("<span>{} not finished</span>", c.other)
-        } else {
-            String::new()
-        },
-    );
-    o.push_str("</section>\n");
 }
 
 /// `user@host`, or whichever is known.
 fn from(user: &str, host: &str) -> String {
     match (user.is_empty(), host.is_empty()) {
         (true, true) => "-".into(),
-        (true, false) => e(host),
-        (false, true) => e(user),
-        (false, false) => format!("{}@{}", e(user), e(host)),
+        (true, false) => host.to_string(),
+        (false, true) => user.to_string(),
+        (false, false) => format!("{user}@{host}"),
     }
 }
 
-fn pill(ok: Option<bool>, text: &str) -> String {
+fn pill(ok: Option<bool>, text: &str) -> Markup {
     let class = match ok {
         Some(true) => "p-ok",
         Some(false) => "p-bad",
         None => "p-na",
     };
-    format!("<span class=\"pill {class}\">{}</span>", e(text))
+    html! { span class={ "pill " (class) } { (text) } }
 }
 
-fn objectives(o: &mut String, doc: &RunDocument) {
-    o.push_str(
-        "<section id=\"objectives\"><h2>Recovery objectives</h2>\
-         <p class=\"lead\">RTO (recovery time objective): how long recovery may take. \
-         RPO (recovery point objective): how much recent data may be lost.</p>",
-    );
-    if doc.objectives.is_empty() {
-        o.push_str("<p>No objective was set for this run.</p></section>\n");
-        return;
+fn objectives(doc: &RunDocument) -> Markup {
+    html! {
+        section #objectives {
+            h2 { "Recovery objectives" }
+            p.lead {
+                "RTO (recovery time objective): how long recovery may take. "
+                "RPO (recovery point objective): how much recent data may be lost."
+            }
+            @if doc.objectives.is_empty() {
+                p { "No objective was set for this run." }
+            } @else {
+                table {
+                    thead { tr { th { "Objective" } th { "Target" } th { "Measured" } th { "Result" } th { "How it was measured" } } }
+                    tbody {
+                        @for r in &doc.objectives {
+                            @let ok = match r.verdict {
+                                ObjectiveState::Met => Some(true),
+                                ObjectiveState::Missed => Some(false),
+                                ObjectiveState::NotAssessed => None,
+                            };
+                            tr.objective data-objective=(r.objective) {
+                                td { b { (match r.objective.as_str() {
+                                    "rto" => "RTO — time to recover",
+                                    "rpo" => "RPO — data loss window",
+                                    other => other,
+                                }) } }
+                                td { (target(r.target_ms)) }
+                                td { (r.measured_ms.map(dur).unwrap_or_else(|| "-".into())) }
+                                td { (pill(ok, r.verdict.as_str())) }
+                                td { (inline(&r.how)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    o.push_str(
-        "<table><thead><tr><th>Objective</th><th>Target</th><th>Measured</th><th>Result</th>\
-         <th>How it was measured</th></tr></thead><tbody>",
-    );
-    for r in &doc.objectives {
-        let name = match r.objective.as_str() {
-            "rto" => "RTO — time to recover".to_string(),
-            "rpo" => "RPO — data loss window".to_string(),
-            other => e(other),
-        };
-        let ok = match r.verdict {
-            ObjectiveState::Met => Some(true),
-            ObjectiveState::Missed => Some(false),
-            ObjectiveState::NotAssessed => None,
-        };
-        let _ = write!(
-            o,
-            "<tr class=\"objective\" data-objective=\"{}\"><td><b>{name}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&r.objective),
-            target(r.target_ms),
-            r.measured_ms.map(dur).unwrap_or_else(|| "-".into()),
-            pill(ok, r.verdict.as_str()),
-            inline(&r.how)
-        );
-    }
-    o.push_str("</tbody></table></section>\n");
 }
 
-fn expectations(o: &mut String, doc: &RunDocument) {
+fn expectations(doc: &RunDocument) -> Markup {
     if doc.scenario.is_none() && doc.expectations.is_empty() {
-        return;
+        return html! {};
     }
     let failed = doc.expectations.iter().filter(|x| !x.passed).count();
-    let _ = write!(
-        o,
-        "<section id=\"expectations\"><h2>Expectations</h2>\
-         <p class=\"lead\">What the scenario expects to be true after the recovery: {} of {} held.</p>",
-        doc.expectations.len() - failed,
-        doc.expectations.len()
-    );
-    if doc.expectations.is_empty() {
-        o.push_str("<p>The scenario has no expectations.</p></section>\n");
-        return;
-    }
-    o.push_str(
-        "<table><thead><tr><th>Expectation</th><th>What was found</th><th>Result</th></tr></thead><tbody>",
-    );
-    for x in &doc.expectations {
-        let _ = write!(
-            o,
-            "<tr class=\"expectation\"><td><b>{}</b><br><code>{}</code></td><td>{}{}</td><td>{}</td></tr>",
-            inline(&x.description),
-            e(&x.id),
-            inline(&x.observed),
-            x.reason
-                .as_deref()
-                .map(|r| format!("<div class=\"warn\">{}</div>", inline(r)))
-                .unwrap_or_default(),
-            pill(
-                Some(x.passed),
-                if x.passed { "held" } else { "did not hold" }
-            )
-        );
-    }
-    o.push_str("</tbody></table></section>\n");
-}
-
-fn impairment(o: &mut String, doc: &RunDocument) {
-    if doc.impaired.is_empty() && doc.impaired_steps.is_empty() {
-        return;
-    }
-    o.push_str(
-        "<section id=\"impairment\"><h2>Impaired Regions</h2>\
-         <p class=\"lead\">The scenario made these Regions unreachable, as in a real outage. \
-         Steps listed below tried to reach them: in a real outage they would be blocked.</p>\
-         <p class=\"chips\">",
-    );
-    for i in &doc.impaired {
-        let _ = write!(
-            o,
-            "<span>{}{}</span>",
-            e(&i.region),
-            i.service
-                .as_deref()
-                .map(|s| format!(" ({} only)", e(s)))
-                .unwrap_or_default()
-        );
-    }
-    o.push_str("</p>");
-    if doc.impaired_steps.is_empty() {
-        o.push_str("<p>No step needed an impaired Region.</p></section>\n");
-        return;
-    }
-    o.push_str(
-        "<table><thead><tr><th>Step that needed it</th><th>Status</th><th>Calls refused</th></tr></thead><tbody>",
-    );
-    for g in &doc.impaired_steps {
-        let status = g
-            .step
-            .as_deref()
-            .and_then(|id| doc.steps.iter().find(|s| s.id == id))
-            .map(|s| status_pill(s.status))
-            .unwrap_or_default();
-        let _ = write!(
-            o,
-            "<tr class=\"impaired-step\"><td>{}</td><td>{status}</td><td><ul>",
-            g.step
-                .as_deref()
-                .map(|s| format!("<code>{}</code>", e(s)))
-                .unwrap_or_else(|| "outside any step (checks)".into()),
-        );
-        for c in &g.calls {
-            let _ = write!(
-                o,
-                "<li>{} <code>{}</code> in {}{}</li>",
-                e(&c.service),
-                e(&c.operation),
-                e(&c.region),
-                if c.count > 1 {
-                    format!(" ×{}", c.count)
-                } else {
-                    String::new()
+    html! {
+        section #expectations {
+            h2 { "Expectations" }
+            p.lead {
+                "What the scenario expects to be true after the recovery: "
+                (doc.expectations.len() - failed) " of " (doc.expectations.len()) " held."
+            }
+            @if doc.expectations.is_empty() {
+                p { "The scenario has no expectations." }
+            } @else {
+                table {
+                    thead { tr { th { "Expectation" } th { "What was found" } th { "Result" } } }
+                    tbody {
+                        @for x in &doc.expectations {
+                            tr.expectation {
+                                td { b { (inline(&x.description)) } br; code { (x.id) } }
+                                td {
+                                    (inline(&x.observed))
+                                    @if let Some(r) = &x.reason { div.warn { (inline(r)) } }
+                                }
+                                td { (pill(Some(x.passed), if x.passed { "held" } else { "did not hold" })) }
+                            }
+                        }
+                    }
                 }
-            );
+            }
         }
-        o.push_str("</ul></td></tr>");
     }
-    o.push_str("</tbody></table></section>\n");
 }
 
-fn status_pill(s: StepState) -> String {
+fn impairment(doc: &RunDocument) -> Markup {
+    if doc.impaired.is_empty() && doc.impaired_steps.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #impairment {
+            h2 { "Impaired Regions" }
+            p.lead {
+                "The scenario made these Regions unreachable, as in a real outage. "
+                "Steps listed below tried to reach them: in a real outage they would be blocked."
+            }
+            p.chips {
+                @for i in &doc.impaired {
+                    span { (i.region) @if let Some(s) = &i.service { " (" (s) " only)" } }
+                }
+            }
+            @if doc.impaired_steps.is_empty() {
+                p { "No step needed an impaired Region." }
+            } @else {
+                table {
+                    thead { tr { th { "Step that needed it" } th { "Status" } th { "Calls refused" } } }
+                    tbody {
+                        @for g in &doc.impaired_steps {
+                            @let status = g.step.as_deref().and_then(|id| doc.steps.iter().find(|s| s.id == id));
+                            tr.impaired-step {
+                                td { @match &g.step { Some(s) => code { (s) }, None => "outside any step (checks)" } }
+                                td { @if let Some(s) = status { (status_pill(s.status)) } }
+                                td { ul {
+                                    @for c in &g.calls {
+                                        li {
+                                            (c.service) " " code { (c.operation) } " in " (c.region)
+                                            @if c.count > 1 { " ×" (c.count) }
+                                        }
+                                    }
+                                } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn status_pill(s: StepState) -> Markup {
     let class = match s {
         StepState::Succeeded => "p-ok",
         StepState::Failed => "p-bad",
         StepState::AwaitingApproval | StepState::InDoubt | StepState::Deferred => "p-wait",
         StepState::Skipped | StepState::NotStarted => "p-na",
     };
-    format!("<span class=\"pill {class}\">{}</span>", s.as_str())
+    html! { span class={ "pill " (class) } { (s.as_str()) } }
 }
 
 /// A tick interval giving at most about ten ticks.
@@ -469,21 +390,22 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-fn gantt(o: &mut String, doc: &RunDocument) {
-    o.push_str(
-        "<section id=\"timeline\"><h2>Timeline</h2>\
-         <p class=\"lead\">One bar per step, from its start to its outcome (wall clock). \
-         The critical path — the chain of steps that decided how long recovery took — is orange.</p>",
-    );
-    if doc.steps.is_empty() {
-        o.push_str("<p>No step.</p></section>\n");
-        return;
-    }
+fn gantt(doc: &RunDocument) -> Markup {
     const LABEL: f64 = 230.0;
     const CHART: f64 = 900.0;
     const RIGHT: f64 = 90.0;
     const ROW: f64 = 26.0;
     const TOP: f64 = 28.0;
+    let lead = html! {
+        h2 { "Timeline" }
+        p.lead {
+            "One bar per step, from its start to its outcome (wall clock). "
+            "The critical path — the chain of steps that decided how long recovery took — is orange."
+        }
+    };
+    if doc.steps.is_empty() {
+        return html! { section #timeline { (lead) p { "No step." } } };
+    }
     let width = LABEL + CHART + RIGHT;
     let height = TOP + ROW * doc.steps.len() as f64 + 12.0;
     let rto = doc
@@ -491,263 +413,218 @@ fn gantt(o: &mut String, doc: &RunDocument) {
         .iter()
         .find(|r| r.objective == "rto")
         .map(|r| r.target_ms);
+    let rto_inside = rto.filter(|&r| r <= doc.total_ms);
     let total = doc.total_ms.max(1);
     let x = |ms: u64| LABEL + (ms.min(total) as f64 / total as f64) * CHART;
-
-    let _ = write!(
-        o,
-        "<div class=\"gantt\"><svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" \
-         aria-label=\"Gantt chart of the run's steps\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" data-critical-path=\"{}\">\
-         <defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
-         <rect width=\"6\" height=\"6\" fill=\"#f1f2f4\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#c5cad1\" stroke-width=\"2\"/></pattern>\
-         <pattern id=\"stripes\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\">\
-         <rect width=\"8\" height=\"8\" fill=\"#d7dbe0\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"8\" stroke=\"#9aa3ad\" stroke-width=\"3\"/></pattern></defs>",
-        e(&doc.critical_path.join(" "))
-    );
-    // Paused stretches.
-    for p in &doc.pauses {
-        let (a, b) = (x(p.from_ms), x(p.to_ms));
-        let _ = write!(
-            o,
-            "<rect class=\"pause\" x=\"{a:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.1}\"><title>paused {} (no process worked on the run)</title></rect>",
-            (b - a).max(1.0),
-            ROW * doc.steps.len() as f64,
-            dur(p.to_ms.saturating_sub(p.from_ms))
-        );
-    }
-    // Axis.
     let tick = tick_ms(total);
-    let mut t = 0;
-    while t <= total {
-        let xt = x(t);
-        let _ = write!(
-            o,
-            "<line class=\"g-grid\" x1=\"{xt:.1}\" y1=\"{:.1}\" x2=\"{xt:.1}\" y2=\"{:.1}\"/>\
-             <text class=\"g-tick\" x=\"{xt:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            TOP - 6.0,
-            height - 10.0,
-            TOP - 10.0,
-            if t == 0 {
-                "0".to_string()
-            } else {
-                format!("+{}", dur(t))
-            }
-        );
-        t += tick;
-    }
-    // Rows.
-    for (k, s) in doc.steps.iter().enumerate() {
-        let y = TOP + ROW * k as f64;
-        let _ = write!(
-            o,
-            "<text class=\"g-label{}\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            if s.critical { " crit-label" } else { "" },
-            LABEL - 8.0,
-            y + 18.0,
-            e(&clip(&s.id, 30))
-        );
-        let tip = format!(
-            "{}: {}{}{}",
-            s.id,
-            s.status.as_str(),
-            s.duration_ms
-                .map(|d| format!(", {}", dur(d)))
-                .unwrap_or_default(),
-            if s.critical { ", critical path" } else { "" }
-        );
-        match (s.status, s.start_ms, s.finish_ms) {
-            (StepState::Skipped, _, f) => {
-                let cx = x(f.or(s.start_ms).unwrap_or(0));
-                let cy = y + 13.0;
-                let _ = write!(
-                    o,
-                    "<g class=\"skipped\" data-step=\"{}\"><path class=\"skip\" d=\"M{:.1} {:.1}l8 8m0 -8l-8 8\"/>\
-                     <text class=\"g-note\" x=\"{:.1}\" y=\"{:.1}\">skipped</text><title>{}</title></g>",
-                    e(&s.id),
-                    cx - 4.0,
-                    cy - 4.0,
-                    cx + 8.0,
-                    cy + 4.0,
-                    e(&tip)
-                );
-            }
-            (_, Some(a), f) => {
-                let end = f.unwrap_or(doc.total_ms);
-                let (xa, xb) = (x(a), x(end));
-                let mut class = String::from("bar");
-                if s.cleanup {
-                    class.push_str(" cleanup");
-                }
-                if s.critical {
-                    class.push_str(" critical");
-                }
-                match s.status {
-                    StepState::Failed => class.push_str(" failed"),
-                    StepState::InDoubt => class.push_str(" in-doubt"),
-                    StepState::AwaitingApproval => class.push_str(" awaiting"),
-                    StepState::Deferred => class.push_str(" deferred"),
-                    _ => {}
-                }
-                let w = (xb - xa).max(2.0);
-                let _ = write!(
-                    o,
-                    "<rect class=\"{class}\" data-step=\"{}\"{} x=\"{xa:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"16\" rx=\"2\"><title>{}</title></rect>",
-                    e(&s.id),
-                    if s.critical {
-                        " data-critical=\"true\""
-                    } else {
-                        ""
-                    },
-                    y + 5.0,
-                    e(&tip)
-                );
-                let note = match s.status {
-                    StepState::Failed => "failed".to_string(),
-                    StepState::InDoubt => "in doubt".to_string(),
-                    StepState::AwaitingApproval => "awaiting approval".to_string(),
-                    StepState::Deferred => "deferred".to_string(),
-                    _ => s.duration_ms.map(dur).unwrap_or_default(),
-                };
-                let _ = write!(
-                    o,
-                    "<text class=\"g-note\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                    xa + w + 4.0,
-                    y + 18.0,
-                    e(&note)
-                );
-            }
-            _ => {
-                let _ = write!(
-                    o,
-                    "<text class=\"g-note\" x=\"{LABEL:.1}\" y=\"{:.1}\">not run</text>",
-                    y + 18.0
-                );
-            }
-        }
-    }
-    // The RTO, when it falls inside the chart.
-    if let Some(r) = rto.filter(|&r| r <= doc.total_ms) {
-        let xr = x(r);
-        let _ = write!(
-            o,
-            "<line class=\"rto\" x1=\"{xr:.1}\" y1=\"{:.1}\" x2=\"{xr:.1}\" y2=\"{:.1}\"/>\
-             <text class=\"g-tick\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#b3261e\">RTO {}</text>",
-            TOP - 4.0,
-            height - 6.0,
-            xr + 4.0,
-            TOP + 10.0,
-            target(r)
-        );
-    }
-    o.push_str("</svg></div>");
-    let _ = write!(
-        o,
-        "<div class=\"legend\"><span><i style=\"background:var(--crit)\"></i>critical path</span>\
-         <span><i style=\"background:var(--bar)\"></i>other step</span>\
-         <span><i style=\"background:var(--clean)\"></i>cleanup step</span>\
-         <span><i style=\"background:var(--bad)\"></i>failed</span>\
-         <span><i style=\"background:repeating-linear-gradient(45deg,#d7dbe0 0 3px,#9aa3ad 3px 5px)\"></i>in doubt / awaiting approval</span>\
-         <span>✕ skipped</span>\
-         {}{}{}</div>",
-        if doc.counts.deferred == 0 {
-            ""
-        } else {
-            "<span><i style=\"background:#e3b341\"></i>deferred (optional, could not act)</span>"
-        },
-        if doc.pauses.is_empty() {
-            ""
-        } else {
-            "<span><i style=\"background:repeating-linear-gradient(45deg,#f1f2f4 0 3px,#c5cad1 3px 5px)\"></i>paused (no process running)</span>"
-        },
-        if rto.is_some_and(|r| r <= doc.total_ms) {
-            "<span><i style=\"border-top:2px dashed var(--bad);height:0;border-radius:0\"></i>RTO</span>"
-        } else {
-            ""
-        }
-    );
-    if !doc.critical_path.is_empty() {
-        let _ = write!(
-            o,
-            "<p class=\"lead\" style=\"margin-top:8px\">Critical path ({}): {}</p>",
-            dur(doc.critical_path_ms),
-            doc.critical_path
-                .iter()
-                .map(|s| format!("<code>{}</code>", e(s)))
-                .collect::<Vec<_>>()
-                .join(" → ")
-        );
-    }
-    o.push_str("</section>\n");
-}
-
-fn approvals(o: &mut String, doc: &RunDocument) {
-    if doc.approvals.is_empty() {
-        return;
-    }
-    o.push_str(
-        "<section id=\"approvals\"><h2>Approvals</h2>\
-         <p class=\"lead\">Steps that waited for a person to approve before going on.</p>\
-         <table><thead><tr><th>Step</th><th>Asked</th><th>Approved by</th><th>When</th><th>Comment</th></tr></thead><tbody>",
-    );
-    for a in &doc.approvals {
-        let _ = write!(
-            o,
-            "<tr class=\"approval\"><td><code>{}</code></td><td>{}<br><span class=\"lead\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&a.step),
-            inline(&a.message),
-            when(&a.requested_at),
-            match &a.approver {
-                Some(i) => format!(
-                    "<code>{}</code><br>account {}<br>{}",
-                    e(&i.arn),
-                    e(&i.account),
-                    match &a.signed_with {
-                        Some(k) => format!("signed with {}", e(k)),
-                        None => "<strong>unsigned</strong>".to_string(),
+    let ticks: Vec<u64> = (0..=total / tick).map(|k| k * tick).collect();
+    html! {
+        section #timeline {
+            (lead)
+            div.gantt {
+                svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Gantt chart of the run's steps"
+                    width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) }
+                    data-critical-path=(doc.critical_path.join(" ")) {
+                    defs {
+                        pattern #hatch width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)" {
+                            rect width="6" height="6" fill="#f1f2f4" {}
+                            line x1="0" y1="0" x2="0" y2="6" stroke="#c5cad1" stroke-width="2" {}
+                        }
+                        pattern #stripes width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(45)" {
+                            rect width="8" height="8" fill="#d7dbe0" {}
+                            line x1="0" y1="0" x2="0" y2="8" stroke="#9aa3ad" stroke-width="3" {}
+                        }
                     }
-                ),
-                None => pill(None, "pending"),
-            },
-            when(&a.granted_at),
-            if a.comment.is_empty() {
-                "-".to_string()
-            } else {
-                e(&a.comment)
+                    // Paused stretches.
+                    @for p in &doc.pauses {
+                        @let (a, b) = (x(p.from_ms), x(p.to_ms));
+                        rect.pause x=(f1(a)) y=(TOP) width=(f1((b - a).max(1.0))) height=(f1(ROW * doc.steps.len() as f64)) {
+                            title { "paused " (dur(p.to_ms.saturating_sub(p.from_ms))) " (no process worked on the run)" }
+                        }
+                    }
+                    // Axis.
+                    @for t in &ticks {
+                        @let xt = f1(x(*t));
+                        line.g-grid x1=(xt) y1=(f1(TOP - 6.0)) x2=(xt) y2=(f1(height - 10.0)) {}
+                        text.g-tick x=(xt) y=(f1(TOP - 10.0)) text-anchor="middle" {
+                            @if *t == 0 { "0" } @else { "+" (dur(*t)) }
+                        }
+                    }
+                    // Rows.
+                    @for (k, s) in doc.steps.iter().enumerate() {
+                        @let y = TOP + ROW * k as f64;
+                        text.g-label.crit-label[s.critical] x=(f1(LABEL - 8.0)) y=(f1(y + 18.0)) text-anchor="end" {
+                            (clip(&s.id, 30))
+                        }
+                        (gantt_row(s, y, doc.total_ms, &x))
+                    }
+                    // The RTO, when it falls inside the chart.
+                    @if let Some(r) = rto_inside {
+                        @let xr = f1(x(r));
+                        line.rto x1=(xr) y1=(f1(TOP - 4.0)) x2=(xr) y2=(f1(height - 6.0)) {}
+                        text.g-tick x=(f1(x(r) + 4.0)) y=(f1(TOP + 10.0)) fill="#b3261e" { "RTO " (target(r)) }
+                    }
+                }
             }
-        );
+            div.legend {
+                span { i style="background:var(--crit)" {} "critical path" }
+                span { i style="background:var(--bar)" {} "other step" }
+                span { i style="background:var(--clean)" {} "cleanup step" }
+                span { i style="background:var(--bad)" {} "failed" }
+                span { i style="background:repeating-linear-gradient(45deg,#d7dbe0 0 3px,#9aa3ad 3px 5px)" {} "in doubt / awaiting approval" }
+                span { "✕ skipped" }
+                @if doc.counts.deferred > 0 {
+                    span { i style="background:#e3b341" {} "deferred (optional, could not act)" }
+                }
+                @if !doc.pauses.is_empty() {
+                    span { i style="background:repeating-linear-gradient(45deg,#f1f2f4 0 3px,#c5cad1 3px 5px)" {} "paused (no process running)" }
+                }
+                @if rto_inside.is_some() {
+                    span { i style="border-top:2px dashed var(--bad);height:0;border-radius:0" {} "RTO" }
+                }
+            }
+            @if !doc.critical_path.is_empty() {
+                p.lead style="margin-top:8px" {
+                    "Critical path (" (dur(doc.critical_path_ms)) "): "
+                    @for (k, s) in doc.critical_path.iter().enumerate() {
+                        @if k > 0 { " → " }
+                        code { (s) }
+                    }
+                }
+            }
+        }
     }
-    o.push_str("</tbody></table></section>\n");
 }
 
-fn aws_calls(o: &mut String, doc: &RunDocument) {
-    if doc.aws_calls.is_empty() {
-        return;
-    }
-    o.push_str(
-        "<section id=\"aws-calls\"><h2>AWS changes</h2>\
-         <p class=\"lead\">Every AWS call that changed something, with its request id: the \
-         CloudTrail events to look for (<code>drillbook verify-evidence DIR --cloudtrail</code>).</p>\
-         <table><thead><tr><th>Step</th><th>Call</th><th>Region</th><th>Account</th><th>Role</th><th>Request id</th><th>When</th></tr></thead><tbody>",
+/// One step's mark in the chart: a bar from its start to its outcome, a cross when skipped.
+fn gantt_row(s: &StepRow, y: f64, total_ms: u64, x: &dyn Fn(u64) -> f64) -> Markup {
+    let tip = format!(
+        "{}: {}{}{}",
+        s.id,
+        s.status.as_str(),
+        s.duration_ms
+            .map(|d| format!(", {}", dur(d)))
+            .unwrap_or_default(),
+        if s.critical { ", critical path" } else { "" }
     );
-    for c in &doc.aws_calls {
-        let _ = write!(
-            o,
-            "<tr class=\"aws-call\"><td><code>{}</code></td><td><code>{} {}</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            e(c.step.as_deref().unwrap_or("-")),
-            e(&c.service),
-            e(&c.operation),
-            e(&c.region),
-            e(c.account.as_deref().unwrap_or("-")),
-            c.role_arn
-                .as_deref()
-                .map(|r| format!("<code>{}</code>", e(r)))
-                .unwrap_or_else(|| "caller".into()),
-            e(c.request_id.as_deref().unwrap_or("-")),
-            when(&Some(c.at)),
-        );
+    match (s.status, s.start_ms, s.finish_ms) {
+        (StepState::Skipped, _, f) => {
+            let cx = x(f.or(s.start_ms).unwrap_or(0));
+            let cy = y + 13.0;
+            html! {
+                g.skipped data-step=(s.id) {
+                    path.skip d={ "M" (f1(cx - 4.0)) " " (f1(cy - 4.0)) "l8 8m0 -8l-8 8" } {}
+                    text.g-note x=(f1(cx + 8.0)) y=(f1(cy + 4.0)) { "skipped" }
+                    title { (tip) }
+                }
+            }
+        }
+        (_, Some(a), f) => {
+            let (xa, xb) = (x(a), x(f.unwrap_or(total_ms)));
+            let mut class = String::from("bar");
+            if s.cleanup {
+                class.push_str(" cleanup");
+            }
+            if s.critical {
+                class.push_str(" critical");
+            }
+            match s.status {
+                StepState::Failed => class.push_str(" failed"),
+                StepState::InDoubt => class.push_str(" in-doubt"),
+                StepState::AwaitingApproval => class.push_str(" awaiting"),
+                StepState::Deferred => class.push_str(" deferred"),
+                _ => {}
+            }
+            let w = (xb - xa).max(2.0);
+            let note = match s.status {
+                StepState::Failed => "failed".to_string(),
+                StepState::InDoubt => "in doubt".to_string(),
+                StepState::AwaitingApproval => "awaiting approval".to_string(),
+                StepState::Deferred => "deferred".to_string(),
+                _ => s.duration_ms.map(dur).unwrap_or_default(),
+            };
+            html! {
+                rect class=(class) data-step=(s.id) data-critical=[s.critical.then_some("true")]
+                    x=(f1(xa)) y=(f1(y + 5.0)) width=(f1(w)) height="16" rx="2" {
+                    title { (tip) }
+                }
+                text.g-note x=(f1(xa + w + 4.0)) y=(f1(y + 18.0)) { (note) }
+            }
+        }
+        _ => html! {
+            text.g-note x=(f1(230.0)) y=(f1(y + 18.0)) { "not run" }
+        },
     }
-    o.push_str("</tbody></table></section>\n");
+}
+
+fn approvals(doc: &RunDocument) -> Markup {
+    if doc.approvals.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #approvals {
+            h2 { "Approvals" }
+            p.lead { "Steps that waited for a person to approve before going on." }
+            table {
+                thead { tr { th { "Step" } th { "Asked" } th { "Approved by" } th { "When" } th { "Comment" } } }
+                tbody {
+                    @for a in &doc.approvals {
+                        tr.approval {
+                            td { code { (a.step) } }
+                            td { (inline(&a.message)) br; span.lead { (when(&a.requested_at)) } }
+                            td {
+                                @match &a.approver {
+                                    Some(i) => {
+                                        code { (i.arn) } br; "account " (i.account) br;
+                                        @match &a.signed_with {
+                                            Some(k) => { "signed with " (k) },
+                                            None => strong { "unsigned" },
+                                        }
+                                    },
+                                    None => (pill(None, "pending")),
+                                }
+                            }
+                            td { (when(&a.granted_at)) }
+                            td { @if a.comment.is_empty() { "-" } @else { (a.comment) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn aws_calls(doc: &RunDocument) -> Markup {
+    if doc.aws_calls.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #aws-calls {
+            h2 { "AWS changes" }
+            p.lead {
+                "Every AWS call that changed something, with its request id: the CloudTrail events to look for ("
+                code { "drillbook verify-evidence DIR --cloudtrail" } ")."
+            }
+            table {
+                thead { tr {
+                    th { "Step" } th { "Call" } th { "Region" } th { "Account" } th { "Role" } th { "Request id" } th { "When" }
+                } }
+                tbody {
+                    @for c in &doc.aws_calls {
+                        tr.aws-call {
+                            td { code { (c.step.as_deref().unwrap_or("-")) } }
+                            td { code { (c.service) " " (c.operation) } }
+                            td { (c.region) }
+                            td { (c.account.as_deref().unwrap_or("-")) }
+                            td { @match &c.role_arn { Some(r) => code { (r) }, None => "caller" } }
+                            td { code { (c.request_id.as_deref().unwrap_or("-")) } }
+                            td { (when(&Some(c.at))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn fact_value(v: &serde_json::Value) -> String {
@@ -757,213 +634,165 @@ fn fact_value(v: &serde_json::Value) -> String {
     }
 }
 
-fn step_card(o: &mut String, s: &StepRow, dry: bool) {
-    let _ = write!(
-        o,
-        "<article class=\"step s-{}\" id=\"step-{}\" data-step=\"{}\"><h3>{} <code>{}</code>{}{}</h3>",
-        s.status.as_str().replace(' ', "-"),
-        e(&s.id),
-        e(&s.id),
-        status_pill(s.status),
-        e(&s.id),
-        if s.critical {
-            "<span class=\"crit\">critical path</span>"
-        } else {
-            ""
-        },
-        if s.cleanup {
-            "<span class=\"lead\" style=\"margin-left:8px\">cleanup</span>"
-        } else {
-            ""
-        }
-    );
-    let mut meta = vec![format!("<code>{}</code>", e(&s.action))];
+fn step_card(s: &StepRow, dry: bool) -> Markup {
+    let mut meta: Vec<Markup> = vec![html! { code { (s.action) } }];
     if let Some(r) = &s.region {
-        meta.push(format!("Region {}", e(r)));
+        meta.push(html! { "Region " (r) });
     }
     if let Some(a) = s.start_ms {
-        meta.push(format!("started at {}", offset(a)));
+        meta.push(html! { "started at " (offset(a)) });
     }
     if let Some(d) = s.duration_ms {
-        meta.push(format!("took {}", dur(d)));
+        meta.push(html! { "took " (dur(d)) });
     }
     if s.attempts > 1 {
-        meta.push(format!("{} attempts", s.attempts));
+        meta.push(html! { (s.attempts) " attempts" });
     }
     if s.aws_wait_ms > 0 {
-        meta.push(format!("{} waiting on AWS", dur(s.aws_wait_ms)));
+        meta.push(html! { (dur(s.aws_wait_ms)) " waiting on AWS" });
     }
     if let Some(sl) = s.slack_ms.filter(|&sl| sl > 0) {
-        meta.push(format!("{} slack", dur(sl)));
+        meta.push(html! { (dur(sl)) " slack" });
     }
     if !s.needs.is_empty() {
-        meta.push(format!(
-            "after {}",
-            s.needs.iter().map(|n| e(n)).collect::<Vec<_>>().join(", ")
-        ));
+        meta.push(html! { "after " (s.needs.join(", ")) });
     }
-    let _ = write!(o, "<p class=\"meta\">{}</p>", meta.join(" · "));
-    if let Some(d) = &s.description {
-        let _ = write!(o, "<p>{}</p>", inline(d));
-    }
-    if let Some(err) = &s.error {
-        let _ = write!(
-            o,
-            "<div class=\"err\"><b>What went wrong:</b> {}",
-            inline(err)
-        );
-        if let Some(h) = &s.hint {
-            let _ = write!(o, "<br><b>What to do:</b> {}", inline(h));
-        }
-        o.push_str("</div>");
-    }
-    let mut dl = String::new();
-    if let Some(r) = &s.reason {
-        let _ = write!(dl, "<dt>Skipped because</dt><dd>{}</dd>", inline(r));
-    }
-    if let Some(obs) = &s.observed {
-        let _ = write!(dl, "<dt>Observed</dt><dd>{}", inline(&obs.summary));
-        if !obs.facts.is_empty() {
-            dl.push_str("<ul class=\"facts\">");
-            for (k, v) in &obs.facts {
-                let _ = write!(dl, "<li>{}: <code>{}</code></li>", e(k), e(&fact_value(v)));
-            }
-            dl.push_str("</ul>");
-        }
-        if !obs.findings.is_empty() {
-            dl.push_str("<ul class=\"findings warn\">");
-            for f in &obs.findings {
-                let _ = write!(dl, "<li>{}", inline(&f.message));
-                if !f.hint.is_empty() {
-                    let _ = write!(dl, " — {}", inline(&f.hint));
-                }
-                dl.push_str("</li>");
-            }
-            dl.push_str("</ul>");
-        }
-        dl.push_str("</dd>");
-    }
-    if let Some(r) = &s.result {
-        let _ = write!(dl, "<dt>Result</dt><dd>{}</dd>", inline(r));
-    }
-    let list = |dl: &mut String, title: &str, items: &[String]| {
-        let _ = write!(dl, "<dt>{title}</dt><dd><ul>");
-        for c in items {
-            let _ = write!(dl, "<li>{}</li>", inline(c));
-        }
-        dl.push_str("</ul></dd>");
+    let changed_title = if s.changed_before_resume {
+        "Changed (before the interruption; found in place on resume)"
+    } else {
+        "Changed"
     };
-    if !s.changed.is_empty() {
-        let title = if s.changed_before_resume {
-            "Changed (before the interruption; found in place on resume)"
-        } else {
-            "Changed"
-        };
-        list(&mut dl, title, &s.changed);
-    } else if !s.would_change.is_empty() && (dry || s.status != StepState::Succeeded) {
-        list(&mut dl, "Would change", &s.would_change);
-    } else if s.status == StepState::Succeeded && !dry && s.action != "approval" {
-        dl.push_str("<dt>Changed</dt><dd>nothing (already in the wanted state, or read-only)</dd>");
-    }
-    if !s.outputs.is_empty() {
-        dl.push_str("<dt>Outputs</dt><dd><ul>");
-        for (k, v) in &s.outputs {
-            let _ = write!(dl, "<li>{}: <code>{}</code></li>", e(k), e(v));
-        }
-        dl.push_str("</ul></dd>");
-    }
-    if !s.retries.is_empty() {
-        dl.push_str("<dt>Retried</dt><dd><ul>");
-        for r in &s.retries {
-            let _ = write!(
-                dl,
-                "<li>attempt {} failed: {} (retried after {})</li>",
-                r.attempt,
-                inline(&r.error),
-                dur(r.delay_ms)
-            );
-        }
-        dl.push_str("</ul></dd>");
-    }
-    if !dl.is_empty() {
-        let _ = write!(o, "<dl>{dl}</dl>");
-    }
-    o.push_str("</article>\n");
-}
-
-fn steps(o: &mut String, doc: &RunDocument) {
-    let _ = write!(
-        o,
-        "<section id=\"steps\"><h2>Steps</h2><p class=\"lead\">Every step in the order it \
-         started: what it observed before acting and what it {}.</p>",
-        if doc.mode == Mode::DryRun {
-            "would change (dry run: nothing was changed)"
-        } else {
-            "changed"
-        }
-    );
-    let dry = doc.mode == Mode::DryRun;
-    for s in &doc.steps {
-        step_card(o, s, dry);
-    }
-    o.push_str("</section>\n");
-}
-
-fn evidence(o: &mut String, doc: &RunDocument) {
-    let _ = write!(
-        o,
-        "<section id=\"evidence\"><footer><h2>Evidence</h2><dl class=\"grid\">\
-         <div><dt>Run id</dt><dd><code>{}</code></dd></div>\
-         <div><dt>Runbook file</dt><dd><code>{}</code></dd></div>\
-         <div><dt>Runbook SHA-256</dt><dd><code>{}</code></dd></div>{}\
-         <div><dt>Journal</dt><dd>{} records</dd></div>\
-         <div><dt>Journal head (SHA-256 of the last record)</dt><dd><code>{}</code></dd></div>\
-         <div><dt>AWS identity</dt><dd>{}</dd></div>\
-         <div><dt>Run with</dt><dd>drillbook {}</dd></div>\
-         <div><dt>Report written by</dt><dd>drillbook {}</dd></div>",
-        e(&doc.run_id),
-        e(&doc.runbook.path),
-        e(&doc.runbook.sha256),
-        doc.scenario
-            .as_ref()
-            .map(|s| format!(
-                "<div><dt>Scenario SHA-256</dt><dd><code>{}</code></dd></div>",
-                e(&s.sha256)
-            ))
-            .unwrap_or_default(),
-        doc.journal.records,
-        e(&doc.journal.head_sha256),
-        match (&doc.ran_by.identity_arn, &doc.ran_by.account) {
-            (Some(a), Some(acc)) => format!("<code>{}</code> (account {})", e(a), e(acc)),
-            (Some(a), None) => format!("<code>{}</code>", e(a)),
-            _ => "unknown".into(),
-        },
-        e(&doc.drillbook_version),
-        e(&doc.report_version),
-    );
-    for r in &doc.resumed {
-        let _ = write!(
-            o,
-            "<div><dt>Resumed</dt><dd>{} on {}{}{}</dd></div>",
-            r.at.format("%Y-%m-%d %H:%M:%S UTC"),
-            e(&r.host),
-            r.identity_arn
-                .as_deref()
-                .map(|a| format!(" by <code>{}</code>", e(a)))
-                .unwrap_or_default(),
-            if r.forced {
-                " (changed runbook accepted with --force)"
-            } else {
-                ""
+    let would_change = s.changed.is_empty()
+        && !s.would_change.is_empty()
+        && (dry || s.status != StepState::Succeeded);
+    let nothing_changed = s.changed.is_empty()
+        && !would_change
+        && s.status == StepState::Succeeded
+        && !dry
+        && s.action != "approval";
+    let list = |items: &[String]| html! { ul { @for c in items { li { (inline(c)) } } } };
+    let has_dl = s.reason.is_some()
+        || s.observed.is_some()
+        || s.result.is_some()
+        || !s.changed.is_empty()
+        || would_change
+        || nothing_changed
+        || !s.outputs.is_empty()
+        || !s.retries.is_empty();
+    html! {
+        article class={ "step s-" (s.status.as_str().replace(' ', "-")) } id={ "step-" (s.id) } data-step=(s.id) {
+            h3 {
+                (status_pill(s.status)) " " code { (s.id) }
+                @if s.critical { span.crit { "critical path" } }
+                @if s.cleanup { span.lead style="margin-left:8px" { "cleanup" } }
             }
-        );
+            p.meta {
+                @for (k, m) in meta.iter().enumerate() {
+                    @if k > 0 { " · " }
+                    (m)
+                }
+            }
+            @if let Some(d) = &s.description { p { (inline(d)) } }
+            @if let Some(err) = &s.error {
+                div.err {
+                    b { "What went wrong:" } " " (inline(err))
+                    @if let Some(h) = &s.hint { br; b { "What to do:" } " " (inline(h)) }
+                }
+            }
+            @if has_dl {
+                dl {
+                    @if let Some(r) = &s.reason { dt { "Skipped because" } dd { (inline(r)) } }
+                    @if let Some(obs) = &s.observed {
+                        dt { "Observed" }
+                        dd {
+                            (inline(&obs.summary))
+                            @if !obs.facts.is_empty() {
+                                ul.facts { @for (k, v) in &obs.facts { li { (k) ": " code { (fact_value(v)) } } } }
+                            }
+                            @if !obs.findings.is_empty() {
+                                ul.findings.warn {
+                                    @for f in &obs.findings {
+                                        li { (inline(&f.message)) @if !f.hint.is_empty() { " — " (inline(&f.hint)) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(r) = &s.result { dt { "Result" } dd { (inline(r)) } }
+                    @if !s.changed.is_empty() {
+                        dt { (changed_title) } dd { (list(&s.changed)) }
+                    } @else if would_change {
+                        dt { "Would change" } dd { (list(&s.would_change)) }
+                    } @else if nothing_changed {
+                        dt { "Changed" } dd { "nothing (already in the wanted state, or read-only)" }
+                    }
+                    @if !s.outputs.is_empty() {
+                        dt { "Outputs" } dd { ul { @for (k, v) in &s.outputs { li { (k) ": " code { (v) } } } } }
+                    }
+                    @if !s.retries.is_empty() {
+                        dt { "Retried" }
+                        dd { ul { @for r in &s.retries {
+                            li { "attempt " (r.attempt) " failed: " (inline(&r.error)) " (retried after " (dur(r.delay_ms)) ")" }
+                        } } }
+                    }
+                }
+            }
+        }
     }
-    let _ = writeln!(
-        o,
-        "</dl><p>Rebuild this report at any time with <code>drillbook report {} --format html</code>; \
-         the journal is hash-chained, so the head above changes if any record does.</p></footer></section>",
-        e(&doc.run_id)
-    );
+}
+
+fn steps(doc: &RunDocument) -> Markup {
+    let dry = doc.mode == Mode::DryRun;
+    html! {
+        section #steps {
+            h2 { "Steps" }
+            p.lead {
+                "Every step in the order it started: what it observed before acting and what it "
+                (if dry { "would change (dry run: nothing was changed)" } else { "changed" }) "."
+            }
+            @for s in &doc.steps { (step_card(s, dry)) }
+        }
+    }
+}
+
+fn evidence(doc: &RunDocument) -> Markup {
+    html! {
+        section #evidence {
+            footer {
+                h2 { "Evidence" }
+                dl.grid {
+                    div { dt { "Run id" } dd { code { (doc.run_id) } } }
+                    div { dt { "Runbook file" } dd { code { (doc.runbook.path) } } }
+                    div { dt { "Runbook SHA-256" } dd { code { (doc.runbook.sha256) } } }
+                    @if let Some(s) = &doc.scenario {
+                        div { dt { "Scenario SHA-256" } dd { code { (s.sha256) } } }
+                    }
+                    div { dt { "Journal" } dd { (doc.journal.records) " records" } }
+                    div { dt { "Journal head (SHA-256 of the last record)" } dd { code { (doc.journal.head_sha256) } } }
+                    div { dt { "AWS identity" } dd {
+                        @match (&doc.ran_by.identity_arn, &doc.ran_by.account) {
+                            (Some(a), Some(acc)) => { code { (a) } " (account " (acc) ")" },
+                            (Some(a), None) => code { (a) },
+                            _ => "unknown",
+                        }
+                    } }
+                    div { dt { "Run with" } dd { "drillbook " (doc.drillbook_version) } }
+                    div { dt { "Report written by" } dd { "drillbook " (doc.report_version) } }
+                    @for r in &doc.resumed {
+                        div { dt { "Resumed" } dd {
+                            (r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()) " on " (r.host)
+                            @if let Some(a) = &r.identity_arn { " by " code { (a) } }
+                            @if r.forced { " (changed runbook accepted with --force)" }
+                        } }
+                    }
+                }
+                p {
+                    "Rebuild this report at any time with " code { "drillbook report " (doc.run_id) " --format html" }
+                    "; the journal is hash-chained, so the head above changes if any record does."
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -975,10 +804,11 @@ mod tests {
     fn escapes_markup_and_drops_controls() {
         assert_eq!(
             escape("<a href=\"x\">'&'</a>\u{1}"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            // Attributes are always double-quoted, so a single quote needs no escape.
+            "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
         );
         assert_eq!(
-            inline("step `<x>` failed"),
+            inline("step `<x>` failed").into_string(),
             "step <code>&lt;x&gt;</code> failed"
         );
     }
