@@ -295,49 +295,61 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()>
     Ok(())
 }
 
-/// The bundle's index.html: one row per run, linking to its report.
+/// The bundle's index.html: one row per run, linking to its report (maud escapes every value).
 fn bundle_html(index: &serde_json::Value) -> String {
-    let e = |v: &serde_json::Value| {
-        crate::report::html::escape(&match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => "-".into(),
-            other => other.to_string(),
-        })
+    use maud::{DOCTYPE, PreEscaped, html};
+    let t = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
     };
-    let mut o = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>drillbook evidence</title><style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}</style></head><body><h1>drillbook evidence bundle</h1>",
-    );
-    o.push_str(&format!(
-        "<p>Runs since {}. Each run directory is sealed, and so is the bundle: <code>drillbook verify-evidence</code> checks both.</p>",
-        e(&index["since"])
-    ));
-    o.push_str("<table><thead><tr><th>Run</th><th>Runbook</th><th>SHA-256</th><th>Scenario</th><th>Verdict</th><th>RTO achieved / objective (ms)</th><th>Approvers</th><th>Evidence</th></tr></thead><tbody>");
-    for r in index["runs"].as_array().into_iter().flatten() {
-        let approvers: Vec<String> = r["approvals"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| format!("{} ({})", e(&a["approver"]), e(&a["status"])))
-            .collect();
-        o.push_str(&format!(
-            "<tr><td><a href=\"{id}/report.html\"><code>{id}</code></a></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
-            e(&r["runbook"]),
-            e(&r["runbook_sha256"]),
-            e(&r["scenario"]),
-            e(&r["verdict"]),
-            e(&r["objectives"]["recovery_ms"]),
-            e(&r["objectives"]["rto_ms"]),
-            if approvers.is_empty() {
-                "-".to_string()
-            } else {
-                approvers.join("<br>")
-            },
-            e(&r["evidence"]),
-            id = e(&r["run_id"]),
-        ));
-    }
-    o.push_str("</tbody></table></body></html>\n");
-    o
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "drillbook evidence" }
+                style { (PreEscaped("body{font-family:system-ui,sans-serif;margin:2rem}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}")) }
+            }
+            body {
+                h1 { "drillbook evidence bundle" }
+                p {
+                    "Runs since " (t(&index["since"])) ". Each run directory is sealed, and so is the bundle: "
+                    code { "drillbook verify-evidence" } " checks both."
+                }
+                table {
+                    thead { tr {
+                        th { "Run" } th { "Runbook" } th { "SHA-256" } th { "Scenario" } th { "Verdict" }
+                        th { "RTO achieved / objective (ms)" } th { "Approvers" } th { "Evidence" }
+                    } }
+                    tbody {
+                        @for r in index["runs"].as_array().into_iter().flatten() {
+                            @let approvals: Vec<&serde_json::Value> = r["approvals"].as_array().into_iter().flatten().collect();
+                            tr {
+                                td { a href={ (t(&r["run_id"])) "/report.html" } { code { (t(&r["run_id"])) } } }
+                                td { (t(&r["runbook"])) }
+                                td { code { (t(&r["runbook_sha256"])) } }
+                                td { (t(&r["scenario"])) }
+                                td { (t(&r["verdict"])) }
+                                td { (t(&r["objectives"]["recovery_ms"])) " / " (t(&r["objectives"]["rto_ms"])) }
+                                td {
+                                    @if approvals.is_empty() { "-" }
+                                    @for (k, a) in approvals.iter().enumerate() {
+                                        @if k > 0 { br; }
+                                        (t(&a["approver"])) " (" (t(&a["status"])) ")"
+                                    }
+                                }
+                                td { (t(&r["evidence"])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
 }
 
 /// The public keys of the KMS keys that signed the run's approvals, fetched with the caller's
