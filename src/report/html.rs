@@ -15,11 +15,14 @@ use super::document::{ObjectiveState, RunDocument, StepRow, StepState};
 use crate::duration::{format_duration, human};
 use crate::event::Mode;
 
-/// Drops the control characters HTML does not allow (all but tab and newline).
-fn drop_controls(s: &str) -> String {
-    s.chars()
-        .filter(|&c| c == '\t' || c == '\n' || !c.is_control())
-        .collect()
+/// Drops the control characters HTML does not allow (all but tab and newline); a page without
+/// any (nearly every page) is returned as it is.
+fn drop_controls(s: String) -> String {
+    let bad = |c: char| c != '\t' && c != '\n' && c.is_control();
+    if !s.chars().any(bad) {
+        return s;
+    }
+    s.chars().filter(|&c| !bad(c)).collect()
 }
 
 fn dur(ms: u64) -> String {
@@ -163,7 +166,7 @@ pub fn render(doc: &RunDocument) -> String {
             }
         }
     };
-    let mut out = drop_controls(&page.into_string());
+    let mut out = drop_controls(page.into_string());
     out.push('\n');
     out
 }
@@ -798,7 +801,7 @@ mod tests {
     fn escapes_markup_and_drops_controls() {
         // Attributes are always double-quoted, so a single quote needs no escape.
         assert_eq!(
-            drop_controls(&html! { ("<a href=\"x\">'&'</a>\u{1}") }.into_string()),
+            drop_controls(html! { ("<a href=\"x\">'&'</a>\u{1}") }.into_string()),
             "&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"
         );
         assert_eq!(
