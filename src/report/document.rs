@@ -386,6 +386,193 @@ struct Gathered<'a> {
     retries: Vec<RetryRow>,
 }
 
+/// What the journal's records say beyond the timing report: who ran it and from where,
+/// resumes, approvals, AWS calls, the drill's judgement, and each step's observations,
+/// outcome and retries.
+struct Read<'r> {
+    ran_by: RanBy,
+    drillbook_version: String,
+    runbook_path: String,
+    runbook_sha: String,
+    resumed: Vec<Resume>,
+    approvals: Vec<ApprovalRow>,
+    aws_calls: Vec<crate::actions::aws::AwsCall>,
+    judged: Option<Judged<'r>>,
+    gathered: HashMap<&'r str, Gathered<'r>>,
+}
+
+/// A drill's `drill_judged` record: scenario, its SHA-256, impairment, refused calls, verdicts.
+type Judged<'r> = (
+    &'r String,
+    &'r String,
+    &'r Vec<crate::catalog::Impairment>,
+    &'r Vec<crate::actions::aws::ImpairedCall>,
+    &'r crate::scenario::Verdicts,
+);
+
+fn read(run: &StoredRun) -> Read<'_> {
+    let mut ran_by = RanBy {
+        identity_arn: None,
+        account: None,
+        user: String::new(),
+        host: String::new(),
+    };
+    let mut drillbook_version = String::new();
+    let mut runbook_path = run.runbook_path.clone();
+    let mut runbook_sha = run.runbook_sha256.clone();
+    let mut resumed = Vec::new();
+    let mut approvals: Vec<ApprovalRow> = Vec::new();
+    let mut aws_calls: Vec<crate::actions::aws::AwsCall> = Vec::new();
+    let mut judged = None;
+    let mut gathered: HashMap<&str, Gathered> = HashMap::new();
+
+    for rec in &run.records {
+        match &rec.entry {
+            Entry::RunStarted {
+                runbook,
+                runbook_sha256,
+                identity,
+                host,
+                user,
+                drillbook_version: v,
+                ..
+            } => {
+                if runbook_path.is_empty() {
+                    runbook_path = runbook.clone();
+                }
+                if runbook_sha.is_empty() {
+                    runbook_sha = runbook_sha256.clone();
+                }
+                ran_by.identity_arn = identity.as_ref().map(|i| i.arn.clone());
+                ran_by.account = identity.as_ref().map(|i| i.account.clone());
+                ran_by.user = user.clone();
+                ran_by.host = host.clone();
+                drillbook_version = v.clone();
+            }
+            Entry::RunResumed {
+                identity,
+                host,
+                in_doubt,
+                forced,
+                ..
+            } => {
+                for step in in_doubt {
+                    let g = gathered.entry(step).or_default();
+                    if g.observation.is_some_and(|o| !o.changes.is_empty()) {
+                        g.interrupted = g.observation;
+                    }
+                }
+                resumed.push(Resume {
+                    at: rec.at,
+                    host: host.clone(),
+                    identity_arn: identity.as_ref().map(|i| i.arn.clone()),
+                    in_doubt: in_doubt.clone(),
+                    forced: *forced,
+                })
+            }
+            Entry::StepObserved { step, observation } => {
+                gathered.entry(step).or_default().observation = Some(observation);
+            }
+            Entry::StepRetrying {
+                step,
+                attempt,
+                error,
+                delay_ms,
+            } => gathered.entry(step).or_default().retries.push(RetryRow {
+                attempt: *attempt,
+                error: error.to_string(),
+                delay_ms: *delay_ms,
+            }),
+            Entry::StepSucceeded { step, outcome, .. } => {
+                let g = gathered.entry(step).or_default();
+                g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
+                g.deferred = outcome.is_deferred();
+                g.changed = Some(&outcome.changes);
+                g.outputs = Some(&outcome.outputs);
+                // Resumed in doubt and nothing left to do: the cut-off attempt made the
+                // changes it had planned.
+                match g.interrupted.take() {
+                    Some(before) if outcome.changes.is_empty() => {
+                        g.observation = Some(before);
+                        g.changed = Some(&before.changes);
+                        g.changed_before_resume = true;
+                    }
+                    _ => {}
+                }
+            }
+            Entry::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
+                step: step.clone(),
+                message: message.clone(),
+                requested_at: Some(rec.at),
+                granted_at: None,
+                approver: None,
+                comment: String::new(),
+                signed_with: None,
+            }),
+            Entry::ApprovalGranted {
+                step,
+                approver,
+                comment,
+                signed,
+            } => {
+                let row = match approvals
+                    .iter_mut()
+                    .rev()
+                    .find(|a| &a.step == step && a.granted_at.is_none())
+                {
+                    Some(row) => row,
+                    None => {
+                        approvals.push(ApprovalRow {
+                            step: step.clone(),
+                            message: String::new(),
+                            requested_at: None,
+                            granted_at: None,
+                            approver: None,
+                            comment: String::new(),
+                            signed_with: None,
+                        });
+                        approvals.last_mut().expect("just pushed")
+                    }
+                };
+                row.granted_at = Some(rec.at);
+                row.approver = Some(approver.clone());
+                row.comment = comment.clone();
+                row.signed_with = signed
+                    .as_ref()
+                    .map(|s| crate::evidence::approval::describe(&s.signer));
+            }
+            Entry::DrillJudged {
+                scenario,
+                scenario_sha256,
+                impaired,
+                refused_calls,
+                verdicts,
+            } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
+            Entry::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
+            Entry::StepStarted { .. }
+            | Entry::StepFailed { .. }
+            | Entry::StepSkipped { .. }
+            | Entry::RunPaused { .. }
+            | Entry::RunFinished { .. }
+            | Entry::DrillStarted { .. }
+            | Entry::DrillRefusedCalls { .. }
+            | Entry::Note { .. } => {}
+        }
+    }
+
+    Read {
+        ran_by,
+        drillbook_version,
+        runbook_path,
+        runbook_sha,
+        resumed,
+        approvals,
+        aws_calls,
+        judged,
+        gathered,
+    }
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
@@ -394,155 +581,17 @@ impl RunDocument {
     /// Builds the document of a stored run, with its runbook (parsed from the stored text).
     pub fn build(run: &StoredRun, runbook: &Runbook) -> RunDocument {
         let timing = TimingReport::from_journal(run, runbook);
-
-        let mut ran_by = RanBy {
-            identity_arn: None,
-            account: None,
-            user: String::new(),
-            host: String::new(),
-        };
-        let mut drillbook_version = String::new();
-        let mut runbook_path = run.runbook_path.clone();
-        let mut runbook_sha = run.runbook_sha256.clone();
-        let mut resumed = Vec::new();
-        let mut approvals: Vec<ApprovalRow> = Vec::new();
-        let mut aws_calls: Vec<crate::actions::aws::AwsCall> = Vec::new();
-        let mut judged = None;
-        let mut gathered: HashMap<&str, Gathered> = HashMap::new();
-
-        for rec in &run.records {
-            match &rec.entry {
-                Entry::RunStarted {
-                    runbook,
-                    runbook_sha256,
-                    identity,
-                    host,
-                    user,
-                    drillbook_version: v,
-                    ..
-                } => {
-                    if runbook_path.is_empty() {
-                        runbook_path = runbook.clone();
-                    }
-                    if runbook_sha.is_empty() {
-                        runbook_sha = runbook_sha256.clone();
-                    }
-                    ran_by.identity_arn = identity.as_ref().map(|i| i.arn.clone());
-                    ran_by.account = identity.as_ref().map(|i| i.account.clone());
-                    ran_by.user = user.clone();
-                    ran_by.host = host.clone();
-                    drillbook_version = v.clone();
-                }
-                Entry::RunResumed {
-                    identity,
-                    host,
-                    in_doubt,
-                    forced,
-                    ..
-                } => {
-                    for step in in_doubt {
-                        let g = gathered.entry(step).or_default();
-                        if g.observation.is_some_and(|o| !o.changes.is_empty()) {
-                            g.interrupted = g.observation;
-                        }
-                    }
-                    resumed.push(Resume {
-                        at: rec.at,
-                        host: host.clone(),
-                        identity_arn: identity.as_ref().map(|i| i.arn.clone()),
-                        in_doubt: in_doubt.clone(),
-                        forced: *forced,
-                    })
-                }
-                Entry::StepObserved { step, observation } => {
-                    gathered.entry(step).or_default().observation = Some(observation);
-                }
-                Entry::StepRetrying {
-                    step,
-                    attempt,
-                    error,
-                    delay_ms,
-                } => gathered.entry(step).or_default().retries.push(RetryRow {
-                    attempt: *attempt,
-                    error: error.to_string(),
-                    delay_ms: *delay_ms,
-                }),
-                Entry::StepSucceeded { step, outcome, .. } => {
-                    let g = gathered.entry(step).or_default();
-                    g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
-                    g.deferred = outcome.is_deferred();
-                    g.changed = Some(&outcome.changes);
-                    g.outputs = Some(&outcome.outputs);
-                    // Resumed in doubt and nothing left to do: the cut-off attempt made the
-                    // changes it had planned.
-                    match g.interrupted.take() {
-                        Some(before) if outcome.changes.is_empty() => {
-                            g.observation = Some(before);
-                            g.changed = Some(&before.changes);
-                            g.changed_before_resume = true;
-                        }
-                        _ => {}
-                    }
-                }
-                Entry::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
-                    step: step.clone(),
-                    message: message.clone(),
-                    requested_at: Some(rec.at),
-                    granted_at: None,
-                    approver: None,
-                    comment: String::new(),
-                    signed_with: None,
-                }),
-                Entry::ApprovalGranted {
-                    step,
-                    approver,
-                    comment,
-                    signed,
-                } => {
-                    let row = match approvals
-                        .iter_mut()
-                        .rev()
-                        .find(|a| &a.step == step && a.granted_at.is_none())
-                    {
-                        Some(row) => row,
-                        None => {
-                            approvals.push(ApprovalRow {
-                                step: step.clone(),
-                                message: String::new(),
-                                requested_at: None,
-                                granted_at: None,
-                                approver: None,
-                                comment: String::new(),
-                                signed_with: None,
-                            });
-                            approvals.last_mut().expect("just pushed")
-                        }
-                    };
-                    row.granted_at = Some(rec.at);
-                    row.approver = Some(approver.clone());
-                    row.comment = comment.clone();
-                    row.signed_with = signed
-                        .as_ref()
-                        .map(|s| crate::evidence::approval::describe(&s.signer));
-                }
-                Entry::DrillJudged {
-                    scenario,
-                    scenario_sha256,
-                    impaired,
-                    refused_calls,
-                    verdicts,
-                } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
-                Entry::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
-                Entry::StepStarted { .. }
-                | Entry::StepFailed { .. }
-                | Entry::StepSkipped { .. }
-                | Entry::RunPaused { .. }
-                | Entry::RunFinished { .. }
-                | Entry::DrillStarted { .. }
-                | Entry::DrillRefusedCalls { .. }
-                | Entry::Note { .. } => {}
-            }
-        }
+        let Read {
+            ran_by,
+            drillbook_version,
+            runbook_path,
+            runbook_sha,
+            resumed,
+            approvals,
+            aws_calls,
+            judged,
+            mut gathered,
+        } = read(run);
 
         // Steps: the timing rows, completed with what the runbook and the records say.
         let spec: HashMap<&str, &crate::runbook::Step> = runbook
