@@ -178,179 +178,231 @@ fn ms_between(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
     (to - from).num_milliseconds().max(0) as u64
 }
 
+/// The pass over the records: every step indexed (runbook steps, then cleanup steps, then
+/// steps only the journal names) with what its records say, and the run's mode, status,
+/// pauses and length.
+struct Scan<'r> {
+    ids: Vec<&'r str>,
+    actions: Vec<&'r str>,
+    cleanup: Vec<bool>,
+    index: HashMap<&'r str, usize>,
+    acc: Vec<Acc>,
+    mode: Mode,
+    status: String,
+    gaps: Vec<Gap>,
+    resumes: u32,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    total_ms: u64,
+    active_ms: u64,
+}
+
+fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
+    // Index of every step: runbook steps, then cleanup steps, then journal-only steps.
+    let mut ids: Vec<&str> = Vec::with_capacity(runbook.steps.len() + runbook.finally.len());
+    let mut actions: Vec<&str> = Vec::new();
+    let mut cleanup: Vec<bool> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (s, is_cleanup) in runbook
+        .steps
+        .iter()
+        .map(|s| (s, false))
+        .chain(runbook.finally.iter().map(|s| (s, true)))
+    {
+        if index.contains_key(s.id.as_str()) {
+            continue;
+        }
+        index.insert(&s.id, ids.len());
+        ids.push(&s.id);
+        actions.push(&s.action);
+        cleanup.push(is_cleanup);
+    }
+    let n_runbook = ids.len();
+
+    let mut acc: Vec<Acc> = vec![Acc::default(); n_runbook];
+    let mut pending: Vec<usize> = Vec::new();
+    let mut mode = Mode::DryRun;
+    let mut status = String::from("running");
+    let mut gaps: Vec<Gap> = Vec::new();
+    let mut gap_total: u64 = 0;
+    let mut resumes = 0u32;
+    let started_at = run.records.first().map(|r| r.at);
+    let ended_at = run.records.last().map(|r| r.at);
+    let mut prev_wall: u64 = 0;
+
+    for rec in &run.records {
+        let start = started_at.unwrap_or(rec.at);
+        // Offsets never go backwards, even with clock skew between hosts.
+        let wall = ms_between(start, rec.at).max(prev_wall);
+        if let Entry::RunResumed { .. } = rec.entry {
+            resumes += 1;
+            let d = wall - prev_wall;
+            if d > 0 {
+                gaps.push(Gap {
+                    from_ms: prev_wall,
+                    to_ms: wall,
+                    duration_ms: d,
+                });
+                gap_total += d;
+            }
+            // Attempts of steps that were in flight when the process stopped.
+            for i in pending.drain(..) {
+                acc[i].attempts += std::mem::take(&mut acc[i].pending_attempt);
+            }
+            status = "running".into();
+        }
+        prev_wall = wall;
+        let active = wall - gap_total;
+        // The step the record is about, indexed (journal-only steps are added: the runbook
+        // changed under `resume --force`, or is partial).
+        let si = match entry_step(&rec.entry) {
+            Some(step) => match index.get(step) {
+                Some(&i) => i,
+                None => {
+                    let i = ids.len();
+                    ids.push(step);
+                    actions.push("");
+                    cleanup.push(false);
+                    acc.push(Acc::default());
+                    index.insert(step, i);
+                    i
+                }
+            },
+            None => usize::MAX,
+        };
+        match &rec.entry {
+            Entry::RunStarted { mode: m, .. } => mode = *m,
+            Entry::RunResumed { .. }
+            | Entry::Note { .. }
+            | Entry::StepObserved { .. }
+            | Entry::DrillStarted { .. }
+            | Entry::DrillRefusedCalls { .. }
+            | Entry::AwsCalls { .. }
+            | Entry::DrillJudged { .. } => {}
+            Entry::StepStarted { attempt, .. } => {
+                let i = si;
+                let a = &mut acc[i];
+                a.start.get_or_insert((wall, active));
+                if a.pending_attempt == 0 {
+                    pending.push(i);
+                }
+                a.pending_attempt = a.pending_attempt.max((*attempt).max(1));
+                if a.finish.is_none() || a.status == Some(StepStatus::Failed) {
+                    a.status = Some(StepStatus::InDoubt);
+                }
+            }
+            Entry::StepRetrying { attempt, .. } => {
+                let i = si;
+                let a = &mut acc[i];
+                if a.pending_attempt == 0 {
+                    pending.push(i);
+                }
+                a.pending_attempt = a.pending_attempt.max(*attempt);
+            }
+            Entry::StepSucceeded {
+                attempts,
+                aws_wait_ms,
+                outcome,
+                ..
+            } => {
+                let i = si;
+                let a = &mut acc[i];
+                a.start.get_or_insert((wall, active));
+                a.finish = Some((wall, active));
+                a.status = Some(if outcome.is_deferred() {
+                    StepStatus::Deferred
+                } else {
+                    StepStatus::Succeeded
+                });
+                a.attempts += (*attempts).max(a.pending_attempt).max(1);
+                a.pending_attempt = 0;
+                a.aws_wait_ms += aws_wait_ms;
+                a.error = None;
+                a.hint = None;
+            }
+            Entry::StepFailed {
+                error, attempts, ..
+            } => {
+                let i = si;
+                let a = &mut acc[i];
+                a.start.get_or_insert((wall, active));
+                a.finish = Some((wall, active));
+                a.status = Some(StepStatus::Failed);
+                a.attempts += (*attempts).max(a.pending_attempt).max(1);
+                a.pending_attempt = 0;
+                a.error = Some(error.to_string());
+                a.hint = error.hint().map(str::to_string);
+            }
+            Entry::StepSkipped { reason, .. } => {
+                let i = si;
+                let a = &mut acc[i];
+                if !matches!(a.status, Some(StepStatus::Succeeded | StepStatus::Deferred)) {
+                    a.finish = Some((wall, active));
+                    a.status = Some(StepStatus::Skipped);
+                    a.reason = Some(reason.clone());
+                }
+            }
+            Entry::ApprovalRequested { .. } => {
+                let i = si;
+                let a = &mut acc[i];
+                a.start.get_or_insert((wall, active));
+                if a.finish.is_none() {
+                    a.status = Some(StepStatus::AwaitingApproval);
+                }
+            }
+            Entry::ApprovalGranted { .. } => {}
+            Entry::RunPaused { .. } => status = "paused".into(),
+            Entry::RunFinished { status: s } => {
+                status = match s {
+                    RunStatus::Succeeded => "succeeded",
+                    RunStatus::Failed => "failed",
+                    RunStatus::Paused => "paused",
+                }
+                .into()
+            }
+        }
+    }
+    for i in pending {
+        acc[i].attempts += acc[i].pending_attempt;
+    }
+    let total_ms = prev_wall;
+    let active_ms = total_ms - gap_total;
+    Scan {
+        ids,
+        actions,
+        cleanup,
+        index,
+        acc,
+        mode,
+        status,
+        gaps,
+        resumes,
+        started_at,
+        ended_at,
+        total_ms,
+        active_ms,
+    }
+}
+
 impl TimingReport {
     /// Builds the report from a stored run and its runbook (parsed from the stored text).
     /// Steps found in the journal but not in the runbook are reported too.
     pub fn from_journal(run: &StoredRun, runbook: &Runbook) -> TimingReport {
-        // Index of every step: runbook steps, then cleanup steps, then journal-only steps.
-        let mut ids: Vec<&str> = Vec::with_capacity(runbook.steps.len() + runbook.finally.len());
-        let mut actions: Vec<&str> = Vec::new();
-        let mut cleanup: Vec<bool> = Vec::new();
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for (s, is_cleanup) in runbook
-            .steps
-            .iter()
-            .map(|s| (s, false))
-            .chain(runbook.finally.iter().map(|s| (s, true)))
-        {
-            if index.contains_key(s.id.as_str()) {
-                continue;
-            }
-            index.insert(&s.id, ids.len());
-            ids.push(&s.id);
-            actions.push(&s.action);
-            cleanup.push(is_cleanup);
-        }
-        let n_runbook = ids.len();
-
-        let mut acc: Vec<Acc> = vec![Acc::default(); n_runbook];
-        let mut pending: Vec<usize> = Vec::new();
-        let mut mode = Mode::DryRun;
-        let mut status = String::from("running");
-        let mut gaps: Vec<Gap> = Vec::new();
-        let mut gap_total: u64 = 0;
-        let mut resumes = 0u32;
-        let started_at = run.records.first().map(|r| r.at);
-        let ended_at = run.records.last().map(|r| r.at);
-        let mut prev_wall: u64 = 0;
-
-        for rec in &run.records {
-            let start = started_at.unwrap_or(rec.at);
-            // Offsets never go backwards, even with clock skew between hosts.
-            let wall = ms_between(start, rec.at).max(prev_wall);
-            if let Entry::RunResumed { .. } = rec.entry {
-                resumes += 1;
-                let d = wall - prev_wall;
-                if d > 0 {
-                    gaps.push(Gap {
-                        from_ms: prev_wall,
-                        to_ms: wall,
-                        duration_ms: d,
-                    });
-                    gap_total += d;
-                }
-                // Attempts of steps that were in flight when the process stopped.
-                for i in pending.drain(..) {
-                    acc[i].attempts += std::mem::take(&mut acc[i].pending_attempt);
-                }
-                status = "running".into();
-            }
-            prev_wall = wall;
-            let active = wall - gap_total;
-            // The step the record is about, indexed (journal-only steps are added: the runbook
-            // changed under `resume --force`, or is partial).
-            let si = match entry_step(&rec.entry) {
-                Some(step) => match index.get(step) {
-                    Some(&i) => i,
-                    None => {
-                        let i = ids.len();
-                        ids.push(step);
-                        actions.push("");
-                        cleanup.push(false);
-                        acc.push(Acc::default());
-                        index.insert(step, i);
-                        i
-                    }
-                },
-                None => usize::MAX,
-            };
-            match &rec.entry {
-                Entry::RunStarted { mode: m, .. } => mode = *m,
-                Entry::RunResumed { .. }
-                | Entry::Note { .. }
-                | Entry::StepObserved { .. }
-                | Entry::DrillStarted { .. }
-                | Entry::DrillRefusedCalls { .. }
-                | Entry::AwsCalls { .. }
-                | Entry::DrillJudged { .. } => {}
-                Entry::StepStarted { attempt, .. } => {
-                    let i = si;
-                    let a = &mut acc[i];
-                    a.start.get_or_insert((wall, active));
-                    if a.pending_attempt == 0 {
-                        pending.push(i);
-                    }
-                    a.pending_attempt = a.pending_attempt.max((*attempt).max(1));
-                    if a.finish.is_none() || a.status == Some(StepStatus::Failed) {
-                        a.status = Some(StepStatus::InDoubt);
-                    }
-                }
-                Entry::StepRetrying { attempt, .. } => {
-                    let i = si;
-                    let a = &mut acc[i];
-                    if a.pending_attempt == 0 {
-                        pending.push(i);
-                    }
-                    a.pending_attempt = a.pending_attempt.max(*attempt);
-                }
-                Entry::StepSucceeded {
-                    attempts,
-                    aws_wait_ms,
-                    outcome,
-                    ..
-                } => {
-                    let i = si;
-                    let a = &mut acc[i];
-                    a.start.get_or_insert((wall, active));
-                    a.finish = Some((wall, active));
-                    a.status = Some(if outcome.is_deferred() {
-                        StepStatus::Deferred
-                    } else {
-                        StepStatus::Succeeded
-                    });
-                    a.attempts += (*attempts).max(a.pending_attempt).max(1);
-                    a.pending_attempt = 0;
-                    a.aws_wait_ms += aws_wait_ms;
-                    a.error = None;
-                    a.hint = None;
-                }
-                Entry::StepFailed {
-                    error, attempts, ..
-                } => {
-                    let i = si;
-                    let a = &mut acc[i];
-                    a.start.get_or_insert((wall, active));
-                    a.finish = Some((wall, active));
-                    a.status = Some(StepStatus::Failed);
-                    a.attempts += (*attempts).max(a.pending_attempt).max(1);
-                    a.pending_attempt = 0;
-                    a.error = Some(error.to_string());
-                    a.hint = error.hint().map(str::to_string);
-                }
-                Entry::StepSkipped { reason, .. } => {
-                    let i = si;
-                    let a = &mut acc[i];
-                    if !matches!(a.status, Some(StepStatus::Succeeded | StepStatus::Deferred)) {
-                        a.finish = Some((wall, active));
-                        a.status = Some(StepStatus::Skipped);
-                        a.reason = Some(reason.clone());
-                    }
-                }
-                Entry::ApprovalRequested { .. } => {
-                    let i = si;
-                    let a = &mut acc[i];
-                    a.start.get_or_insert((wall, active));
-                    if a.finish.is_none() {
-                        a.status = Some(StepStatus::AwaitingApproval);
-                    }
-                }
-                Entry::ApprovalGranted { .. } => {}
-                Entry::RunPaused { .. } => status = "paused".into(),
-                Entry::RunFinished { status: s } => {
-                    status = match s {
-                        RunStatus::Succeeded => "succeeded",
-                        RunStatus::Failed => "failed",
-                        RunStatus::Paused => "paused",
-                    }
-                    .into()
-                }
-            }
-        }
-        for i in pending {
-            acc[i].attempts += acc[i].pending_attempt;
-        }
-        let total_ms = prev_wall;
-        let active_ms = total_ms - gap_total;
+        let Scan {
+            ids,
+            actions,
+            cleanup,
+            index,
+            acc,
+            mode,
+            status,
+            gaps,
+            resumes,
+            started_at,
+            ended_at,
+            total_ms,
+            active_ms,
+        } = scan(run, runbook);
 
         // Dependencies (by index). Cleanup steps without `needs` follow the whole main graph.
         let n = ids.len();
