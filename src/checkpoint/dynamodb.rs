@@ -99,11 +99,61 @@ pub const IAM_INIT_ACTIONS: &[&str] = &[
     "dynamodb:DescribeContinuousBackups",
 ];
 
-/// The most journal text one item holds (DynamoDB's item limit is 400 KB, names included). A
-/// batch larger than this is several items written in one transaction (at most 100 items, the
-/// TransactWriteItems limit, per round trip); a single item is one conditional put. A record
-/// longer than this has an item of its own.
+/// The most journal text one item holds: DynamoDB's item limit is 400 KB, attribute names
+/// included (Developer Guide, "Constraints in Amazon DynamoDB", Items). A record longer than
+/// this has an item of its own.
 const ITEM_TEXT_MAX: usize = 300 * 1024;
+/// Items per transaction: TransactWriteItems "groups up to 100 action requests" (API
+/// reference, TransactWriteItems).
+const TRANSACTION_ITEMS: usize = 100;
+/// Journal text per transaction: "the aggregate size of the items in the transaction cannot
+/// exceed 4 MB" (API reference, TransactWriteItems); the rest is left for keys and names.
+const TRANSACTION_TEXT_MAX: usize = 3 * 1024 * 1024;
+
+/// One journal item: its text (lines with `\n` between them) and how many records it holds.
+#[derive(Debug, PartialEq)]
+struct Item {
+    text: String,
+    records: u64,
+}
+
+/// A batch's lines packed into items of at most `ITEM_TEXT_MAX` bytes, and the items into
+/// writes of at most `TRANSACTION_ITEMS` items and `TRANSACTION_TEXT_MAX` bytes (one
+/// conditional put when a write has one item).
+fn pack(lines: Vec<String>) -> Vec<Vec<Item>> {
+    let mut items: Vec<Item> = Vec::new();
+    for line in lines {
+        match items.last_mut() {
+            Some(item) if item.text.len() + 1 + line.len() <= ITEM_TEXT_MAX => {
+                item.text.push('\n');
+                item.text.push_str(&line);
+                item.records += 1;
+            }
+            _ => items.push(Item {
+                text: line,
+                records: 1,
+            }),
+        }
+    }
+    let mut writes: Vec<Vec<Item>> = Vec::new();
+    let mut text = 0;
+    for item in items {
+        match writes.last_mut() {
+            Some(w)
+                if w.len() < TRANSACTION_ITEMS
+                    && text + item.text.len() <= TRANSACTION_TEXT_MAX =>
+            {
+                text += item.text.len();
+                w.push(item);
+            }
+            _ => {
+                text = item.text.len();
+                writes.push(vec![item]);
+            }
+        }
+    }
+    writes
+}
 
 /// Where the next record goes.
 #[derive(Debug, Clone)]
@@ -625,45 +675,30 @@ impl CheckpointStore for DynamoDbStore {
         }
         let at = Utc::now();
         let tail = guard.as_mut().expect("tail just set");
-        // The batch as items of up to ITEM_TEXT_MAX bytes of journal text.
         let (mut seq, mut hash) = (tail.next_seq, tail.last_hash.clone());
-        let mut items: Vec<String> = Vec::new();
+        let mut lines = Vec::with_capacity(entries.len());
         for entry in entries {
             let line = encode_line(seq, at, hash, entry)?;
             hash = line_hash(&line);
             seq += 1;
-            let line = utf8(line)?;
-            match items.last_mut() {
-                Some(text) if text.len() + 1 + line.len() <= ITEM_TEXT_MAX => {
-                    text.push('\n');
-                    text.push_str(&line);
-                }
-                _ => items.push(line),
-            }
+            lines.push(utf8(line)?);
         }
-        // Up to 100 items per round trip (the TransactWriteItems limit), all or nothing, every
-        // item conditional on its absence. Each chunk is durable before the next is sent.
-        let mut items = items.into_iter().peekable();
-        let mut next_item = tail.next_item;
-        while items.peek().is_some() {
-            let chunk: Vec<(u64, String)> = items
-                .by_ref()
-                .take(100)
-                .map(|text| {
-                    next_item += 1;
-                    (next_item - 1, text)
-                })
-                .collect();
+        // Each write is all or nothing, every item conditional on its absence, and durable
+        // before the next is sent.
+        for write in pack(lines) {
             let first_record = tail.next_seq;
-            let records = chunk
-                .iter()
-                .map(|(_, t)| t.matches('\n').count() as u64 + 1)
-                .sum::<u64>();
-            let res = if chunk.len() > 1 {
-                self.put_lines(run_id, chunk).await
+            let records: u64 = write.iter().map(|i| i.records).sum();
+            let mut keyed: Vec<(u64, String)> = write
+                .into_iter()
+                .zip(tail.next_item..)
+                .map(|(item, key)| (key, item.text))
+                .collect();
+            let next_item = tail.next_item + keyed.len() as u64;
+            let res = if keyed.len() > 1 {
+                self.put_lines(run_id, keyed).await
             } else {
-                let (item, text) = chunk.into_iter().next().expect("a chunk has an item");
-                self.put_line(run_id, item, text).await
+                let (key, text) = keyed.pop().expect("a write has an item");
+                self.put_line(run_id, key, text).await
             };
             match res {
                 Ok(true) => {
@@ -724,6 +759,44 @@ impl CheckpointStore for DynamoDbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_pack_into_items_and_writes_within_dynamodb_limits() {
+        let small: Vec<String> = (0..5).map(|i| format!("line {i}")).collect();
+        let writes = pack(small);
+        assert_eq!(writes.len(), 1);
+        assert_eq!(
+            writes[0],
+            [Item {
+                text: "line 0\nline 1\nline 2\nline 3\nline 4".into(),
+                records: 5
+            }]
+        );
+        // 200 KB records: one per item; 15 of them (3 MB) per transaction, not 100 (20 MB).
+        let big: Vec<String> = (0..40).map(|_| "x".repeat(200 * 1024)).collect();
+        let writes = pack(big);
+        assert!(writes.iter().flatten().all(|i| i.records == 1));
+        assert_eq!(writes.iter().map(Vec::len).sum::<usize>(), 40);
+        for w in &writes {
+            let text: usize = w.iter().map(|i| i.text.len()).sum();
+            assert!(
+                w.len() <= TRANSACTION_ITEMS && text <= TRANSACTION_TEXT_MAX,
+                "{text}"
+            );
+        }
+        assert_eq!(writes[0].len(), 15);
+        // Many small records: 300 KB items, at most 100 per write.
+        let many: Vec<String> = (0..200_000).map(|i| format!("{i:0>20}")).collect();
+        let writes = pack(many);
+        let records: u64 = writes.iter().flatten().map(|i| i.records).sum();
+        assert_eq!(records, 200_000);
+        assert!(
+            writes
+                .iter()
+                .flatten()
+                .all(|i| i.text.len() <= ITEM_TEXT_MAX)
+        );
+    }
 
     #[test]
     fn parses_state_urls() {

@@ -387,12 +387,15 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// The Gantt chart's geometry: label column, chart and right margin widths, row height, and
+/// the axis band above the rows.
+const LABEL: f64 = 230.0;
+const CHART: f64 = 900.0;
+const RIGHT: f64 = 90.0;
+const ROW: f64 = 26.0;
+const TOP: f64 = 28.0;
+
 fn gantt(doc: &RunDocument) -> Markup {
-    const LABEL: f64 = 230.0;
-    const CHART: f64 = 900.0;
-    const RIGHT: f64 = 90.0;
-    const ROW: f64 = 26.0;
-    const TOP: f64 = 28.0;
     let lead = html! {
         h2 { "Timeline" }
         p.lead {
@@ -549,7 +552,7 @@ fn gantt_row(s: &StepRow, y: f64, total_ms: u64, x: &dyn Fn(u64) -> f64) -> Mark
             }
         }
         _ => html! {
-            text.g-note x=(f1(230.0)) y=(f1(y + 18.0)) { "not run" }
+            text.g-note x=(f1(LABEL)) y=(f1(y + 18.0)) { "not run" }
         },
     }
 }

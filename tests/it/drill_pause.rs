@@ -48,7 +48,7 @@ fn bin(dir: &Path, who: &str, location: &[String], args: &[&str]) -> Output {
     crate::support::cli::bin()
         .args(args)
         .args(location)
-        .dir(dir)
+        .current_dir(dir)
         .emulator()
         .identity(who)
         .output()

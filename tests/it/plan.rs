@@ -13,7 +13,7 @@ fn corpus(name: &str) -> PathBuf {
 fn drillbook(args: &[&str]) -> Output {
     crate::support::cli::bin()
         .args(args)
-        .dir(crate::support::repo_root())
+        .current_dir(crate::support::repo_root())
         .output()
 }
 

@@ -217,7 +217,7 @@ fn history(dir: &Path) -> (Vec<PathBuf>, Vec<Gen>) {
 fn bin(dir: &Path, args: &[&str]) -> Output {
     crate::support::cli::bin()
         .args(args)
-        .dir(dir)
+        .current_dir(dir)
         .emulator()
         .identity("arn:aws:iam::123456789012:user/alice")
         .output()

@@ -401,7 +401,10 @@ fn state_dir() -> tempfile::TempDir {
 }
 
 fn drillbook(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let o = crate::support::cli::bin().args(args).dir(cwd).output();
+    let o = crate::support::cli::bin()
+        .args(args)
+        .current_dir(cwd)
+        .output();
     (o.code(), o.stdout_text(), o.stderr_text())
 }
 

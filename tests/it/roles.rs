@@ -23,7 +23,7 @@ fn bin(dir: &Path, args: &[&str]) -> Output {
     crate::support::cli::bin()
         .args(args)
         .state_dir(dir.join("state"))
-        .dir(dir)
+        .current_dir(dir)
         .envs(emulator().env_for_region(REGION))
         .output()
 }

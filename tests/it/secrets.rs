@@ -38,7 +38,7 @@ steps:
 fn bin(dir: &Path, secret: Option<&str>, args: &[&str]) -> Output {
     let mut c = crate::support::cli::bin();
     c.args(args)
-        .dir(dir)
+        .current_dir(dir)
         .emulator()
         .identity("arn:aws:iam::123456789012:user/alice")
         .env_remove(ENV);

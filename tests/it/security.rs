@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::Output;
 
 fn drillbook_in(dir: &Path, args: &[&str]) -> Output {
-    crate::support::cli::bin().args(args).dir(dir).output()
+    crate::support::cli::bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
 }
 
 const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY";

@@ -95,7 +95,7 @@ fn chain_of_waits(name: &str, n: usize, wait: &str) -> String {
 /// The binary in `cwd` against the emulator, as `who`, with nothing inherited about state.
 fn bin(cwd: &Path, who: &str, args: &[&str]) -> crate::support::Drillbook {
     let mut c = crate::support::cli::bin();
-    c.args(args).dir(cwd).emulator().identity(who);
+    c.args(args).current_dir(cwd).emulator().identity(who);
     c
 }
 

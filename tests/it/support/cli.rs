@@ -3,8 +3,8 @@
 //!
 //! `bin()` starts from the same clean slate every time: nothing about state, identity,
 //! locks or colour is inherited from the caller's environment, and stdin is closed. What a test
-//! needs it adds (`.emulator()`, `.state_dir(..)`, `.env(..)`), then `.exits(code)` runs it and
-//! fails with both output streams when the exit code is another.
+//! needs it adds (`.emulator()`, `.state_dir(..)`, `.env(..)`), then `.output()` runs it, and
+//! `Ran::assert_exit(code)` fails with both output streams when the exit code is another.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -53,13 +53,9 @@ impl Drillbook {
         self.cmd.args(args);
         self
     }
-    /// Runs in `dir` (`current_dir` is the same, for code written against `Command`).
+    /// Runs in `dir`.
     pub(crate) fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.dir(dir)
-    }
-    /// Standard input (closed unless set).
-    pub(crate) fn stdin(&mut self, stdin: Stdio) -> &mut Self {
-        self.cmd.stdin(stdin);
+        self.cmd.current_dir(dir.as_ref());
         self
     }
     /// Standard error (piped unless set).
@@ -70,11 +66,6 @@ impl Drillbook {
     /// Standard output (piped unless set).
     pub(crate) fn stdout(&mut self, stdout: Stdio) -> &mut Self {
         self.cmd.stdout(stdout);
-        self
-    }
-    /// Runs in `dir`.
-    pub(crate) fn dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.cmd.current_dir(dir.as_ref());
         self
     }
     pub(crate) fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Self {
@@ -106,10 +97,6 @@ impl Drillbook {
     pub(crate) fn state_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.arg("--state-dir").arg(dir.as_ref())
     }
-    /// The command, for what the builder does not cover.
-    pub(crate) fn command(&mut self) -> &mut Command {
-        &mut self.cmd
-    }
     /// Starts it (for tests that signal or race it); both streams are piped unless set.
     pub(crate) fn spawn(&mut self) -> Child {
         self.cmd.spawn().expect("spawn drillbook")
@@ -117,18 +104,6 @@ impl Drillbook {
     /// Runs it to the end.
     pub(crate) fn output(&mut self) -> Output {
         self.cmd.output().expect("run drillbook")
-    }
-    /// Runs it and fails the test unless it exits with `code`.
-    #[track_caller]
-    pub(crate) fn exits(&mut self, code: i32) -> Output {
-        let out = self.output();
-        out.assert_exit(code);
-        out
-    }
-    /// Runs it and fails the test unless it exits with 0.
-    #[track_caller]
-    pub(crate) fn succeeds(&mut self) -> Output {
-        self.exits(0)
     }
 }
 
@@ -142,12 +117,6 @@ pub(crate) trait Ran {
     fn text(&self) -> String {
         format!("{}{}", self.stdout_text(), self.stderr_text())
     }
-    /// Standard output as JSON.
-    #[track_caller]
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout_text())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.text()))
-    }
     /// Fails the test, with both streams, unless the exit code is `code`.
     #[track_caller]
     fn assert_exit(&self, code: i32) -> &Self {
@@ -158,20 +127,6 @@ pub(crate) trait Ran {
             self.stdout_text(),
             self.stderr_text()
         );
-        self
-    }
-    /// Fails the test unless standard error contains `needle`.
-    #[track_caller]
-    fn assert_stderr_has(&self, needle: &str) -> &Self {
-        let err = self.stderr_text();
-        assert!(err.contains(needle), "no `{needle}` in stderr:\n{err}");
-        self
-    }
-    /// Fails the test unless standard output contains `needle`.
-    #[track_caller]
-    fn assert_stdout_has(&self, needle: &str) -> &Self {
-        let out = self.stdout_text();
-        assert!(out.contains(needle), "no `{needle}` in stdout:\n{out}");
         self
     }
 }
