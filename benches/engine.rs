@@ -16,7 +16,7 @@ use drillbook::event::{Event, EventSink, Mode, RunStatus};
 
 struct Null;
 impl EventSink for Null {
-    fn emit(&self, _: &Event) {}
+    fn emit(&self, _: chrono::DateTime<chrono::Utc>, _: &Event) {}
 }
 
 fn engine(state: &Path, max_parallel: usize) -> Engine {

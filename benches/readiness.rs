@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use drillbook::actions::Outcome;
-use drillbook::checkpoint::{Entry, GENESIS, encode_line, line_hash};
+use drillbook::checkpoint::{GENESIS, encode_line, line_hash};
+use drillbook::event::Event;
 use drillbook::event::{Mode, RunStatus};
 
 const STEPS: usize = 8;
@@ -50,7 +51,7 @@ fn generate(state: &Path, books: usize, runs: usize) {
         std::fs::write(dir.join("runbook.sha256"), format!("{sha}\n")).unwrap();
         std::fs::write(dir.join("vars.json"), "{}").unwrap();
         let at = t0 + chrono::Duration::minutes(r as i64 * 50);
-        let mut entries = vec![Entry::RunStarted {
+        let mut entries = vec![Event::RunStarted {
             format_version: 1,
             run_id: id.clone(),
             runbook: format!("/runbooks/book-{:02}.yaml", r % books),
@@ -63,11 +64,12 @@ fn generate(state: &Path, books: usize, runs: usize) {
             steps: (0..STEPS).map(|i| format!("s{i}")).collect(),
         }];
         for i in 0..STEPS {
-            entries.push(Entry::StepStarted {
+            entries.push(Event::StepStarted {
+                action: String::new(),
                 step: format!("s{i}"),
                 attempt: 1,
             });
-            entries.push(Entry::StepSucceeded {
+            entries.push(Event::StepSucceeded {
                 step: format!("s{i}"),
                 outcome: Outcome::default(),
                 attempts: 1,
@@ -76,7 +78,7 @@ fn generate(state: &Path, books: usize, runs: usize) {
                 dry_run: false,
             });
         }
-        entries.push(Entry::RunFinished {
+        entries.push(Event::RunFinished {
             status: RunStatus::Succeeded,
         });
         let mut prev = GENESIS.to_string();

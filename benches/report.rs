@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use drillbook::actions::Outcome;
-use drillbook::checkpoint::{Entry, FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::checkpoint::{FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::event::Event;
 use drillbook::event::{Mode, RunStatus};
 use drillbook::report::{RunDocument, TimingReport, html, junit, markdown};
 use drillbook::runbook::{OnFailure, RetryPolicy, Runbook, Step};
@@ -19,7 +20,7 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
     let mut rng = fastrand::Rng::with_seed(7);
     let mut steps = Vec::with_capacity(n);
     let mut finish = vec![0u64; n];
-    let mut events: Vec<(u64, u64, Entry)> = Vec::new(); // (ms, order, entry)
+    let mut events: Vec<(u64, u64, Event)> = Vec::new(); // (ms, order, entry)
     for i in 0..n {
         let needs: Vec<usize> = if i == 0 {
             vec![]
@@ -33,7 +34,8 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
         events.push((
             start,
             2 * i as u64,
-            Entry::StepStarted {
+            Event::StepStarted {
+                action: String::new(),
                 step: id.clone(),
                 attempt: 1,
             },
@@ -41,7 +43,7 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
         events.push((
             finish[i],
             2 * i as u64 + 1,
-            Entry::StepSucceeded {
+            Event::StepSucceeded {
                 step: id.clone(),
                 outcome: Outcome::default(),
                 attempts: 1,
@@ -68,9 +70,9 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
     events.sort_by_key(|e| (e.0, e.1));
     let mid = events[events.len() / 2].0;
     let t0: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-    let mut entries: Vec<(u64, Entry)> = vec![(
+    let mut entries: Vec<(u64, Event)> = vec![(
         0,
-        Entry::RunStarted {
+        Event::RunStarted {
             format_version: FORMAT_VERSION,
             run_id: "bench".into(),
             runbook: "bench.yaml".into(),
@@ -90,7 +92,11 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
             resumed = true;
             entries.push((
                 mid + pause,
-                Entry::RunResumed {
+                Event::RunResumed {
+                    run_id: String::new(),
+                    runbook: String::new(),
+                    mode: None,
+                    steps: vec![],
                     identity: None,
                     host: String::new(),
                     in_doubt: vec![],
@@ -106,18 +112,18 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
     let last = entries.last().map(|e| e.0).unwrap_or(0);
     entries.push((
         last,
-        Entry::RunFinished {
+        Event::RunFinished {
             status: RunStatus::Succeeded,
         },
     ));
     let records = entries
         .into_iter()
         .enumerate()
-        .map(|(seq, (ms, entry))| Record {
+        .map(|(seq, (ms, event))| Record {
             seq: seq as u64,
             at: t0 + chrono::Duration::milliseconds(ms as i64),
             prev: GENESIS.into(),
-            entry,
+            event,
         })
         .collect();
     let runbook = Runbook {

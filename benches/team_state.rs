@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use common::Emulator;
 use drillbook::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
-use drillbook::checkpoint::{CheckpointStore, Entry, FORMAT_VERSION, NewRun};
+use drillbook::checkpoint::{CheckpointStore, FORMAT_VERSION, NewRun};
+use drillbook::event::Event;
 use drillbook::event::Mode;
 
 const APPENDS: usize = 200;
@@ -60,7 +61,7 @@ async fn append_latency(store: &DynamoDbStore) -> (f64, f64) {
         vars: BTreeMap::new(),
         identity: None,
     };
-    let first = Entry::RunStarted {
+    let first = Event::RunStarted {
         format_version: FORMAT_VERSION,
         run_id: run.run_id.clone(),
         runbook: "b.yaml".into(),
@@ -75,7 +76,7 @@ async fn append_latency(store: &DynamoDbStore) -> (f64, f64) {
     store.create(&run, first).await.expect("create the run");
     let mut ms = Vec::with_capacity(APPENDS);
     for i in 0..APPENDS {
-        let note = Entry::Note {
+        let note = Event::Note {
             message: format!("n{i}"),
             data: BTreeMap::new(),
         };

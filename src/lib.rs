@@ -6,9 +6,14 @@
 //! Nothing below `report/` and `cli/` prints.
 //!
 //! Floors, lowest first (the integration test `layers` keeps them): `duration`, `dag`,
-//! `template`, `secret`, then `catalog`; `runbook`; `actions` and `plan`; `event` and
-//! `scenario`; `checkpoint`; `evidence`; `engine` and `report`; `history`; `cli`. A module uses
-//! only modules on lower floors.
+//! `template`, `secret`, then `catalog`; `runbook`; `actions` and `plan`; `scenario`; `event`;
+//! `checkpoint`; `evidence`; `engine` and `report`; `history`; `cli`. A module uses only modules
+//! on lower floors.
+//!
+//! One event stream: the engine reports each [`event::Event`] once, to its sink (the console,
+//! JSON lines) and to the journal, which keeps it inside its envelope
+//! ([`checkpoint::Record`]: sequence number, time, hash of the record before). Reports are
+//! rebuilt from the journal's events.
 //!
 //! Feature `engine` (default) is everything after loading: plan, engine, the AWS actions,
 //! checkpoints, reports, the CLI. Without it the crate is the runbook and scenario loaders and

@@ -31,8 +31,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 
 use super::file::{encode_line, line_hash, valid_run_id, verify_journal};
-use super::{CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, RunSummary, StoredRun};
+use super::{CheckpointError, CheckpointStore, GENESIS, NewRun, RunSummary, StoredRun};
 use crate::actions::aws::aws_error;
+use crate::event::Event;
 
 /// A parsed `--state` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -431,8 +432,8 @@ impl DynamoDbStore {
         let vars: BTreeMap<String, String> =
             serde_json::from_str(&get_s(&raw.meta, "vars_json").unwrap_or_default())
                 .map_err(|e| corrupt(&format!("vars: {e}")))?;
-        let runbook_path = match &records[0].entry {
-            Entry::RunStarted { runbook, .. } => runbook.clone(),
+        let runbook_path = match &records[0].event {
+            Event::RunStarted { runbook, .. } => runbook.clone(),
             _ => {
                 return Err(CheckpointError::Corrupt {
                     run_id: run_id.to_string(),
@@ -603,7 +604,7 @@ impl DynamoDbStore {
 
 #[async_trait::async_trait]
 impl CheckpointStore for DynamoDbStore {
-    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError> {
+    async fn create(&self, run: &NewRun, first: Event) -> Result<(), CheckpointError> {
         if !valid_run_id(&run.run_id) {
             return Err(CheckpointError::Store(format!(
                 "invalid run id `{}`",
@@ -658,7 +659,7 @@ impl CheckpointStore for DynamoDbStore {
         Ok(())
     }
 
-    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+    async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
         if entries.is_empty() {
             return Ok(());
         }

@@ -20,9 +20,8 @@ use sha2::{Digest, Sha256};
 
 #[cfg(test)]
 use super::new_run_id;
-use super::{
-    CheckpointError, CheckpointStore, Entry, GENESIS, NewRun, Record, RunSummary, StoredRun,
-};
+use super::{CheckpointError, CheckpointStore, GENESIS, NewRun, Record, RunSummary, StoredRun};
+use crate::event::Event;
 
 /// Whether `id` has the shape of a run id (guards against paths such as `../x`).
 pub fn valid_run_id(id: &str) -> bool {
@@ -152,13 +151,13 @@ pub fn encode_line(
     seq: u64,
     at: chrono::DateTime<Utc>,
     prev: String,
-    entry: Entry,
+    event: Event,
 ) -> Result<Vec<u8>, CheckpointError> {
     let rec = Record {
         seq,
         at,
         prev,
-        entry,
+        event,
     };
     serde_json::to_vec(&rec)
         .map(crate::secret::redact_bytes)
@@ -169,7 +168,7 @@ pub fn encode_line(
 /// Serializes entries as chained lines after (`next_seq`, `last_hash`); returns the bytes and
 /// the new tail position.
 fn encode(
-    entries: Vec<Entry>,
+    entries: Vec<Event>,
     mut next_seq: u64,
     mut last_hash: String,
 ) -> Result<(Vec<u8>, u64, String), CheckpointError> {
@@ -293,7 +292,7 @@ fn fsync_dir(dir: &Path) {
 }
 
 impl FileStore {
-    fn create_blocking(&self, run: &NewRun, first: Entry) -> Result<Tail, CheckpointError> {
+    fn create_blocking(&self, run: &NewRun, first: Event) -> Result<Tail, CheckpointError> {
         if !valid_run_id(&run.run_id) {
             return Err(CheckpointError::Store(format!(
                 "invalid run id `{}`",
@@ -349,7 +348,7 @@ impl FileStore {
         })
     }
 
-    fn append_blocking(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+    fn append_blocking(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -391,8 +390,8 @@ impl FileStore {
         let runbook_sha256 = read("runbook.sha256")?.trim().to_string();
         let vars: BTreeMap<String, String> = serde_json::from_str(&read("vars.json")?)
             .map_err(|e| CheckpointError::Store(format!("vars.json of run `{run_id}`: {e}")))?;
-        let runbook_path = match &records[0].entry {
-            Entry::RunStarted { runbook, .. } => runbook.clone(),
+        let runbook_path = match &records[0].event {
+            Event::RunStarted { runbook, .. } => runbook.clone(),
             _ => {
                 return Err(CheckpointError::Corrupt {
                     run_id: run_id.to_string(),
@@ -484,7 +483,7 @@ async fn blocking<T: Send + 'static>(
 
 #[async_trait::async_trait]
 impl CheckpointStore for FileStore {
-    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError> {
+    async fn create(&self, run: &NewRun, first: Event) -> Result<(), CheckpointError> {
         let slot = self.tail(&run.run_id);
         let s = self.clone();
         let run = run.clone();
@@ -493,7 +492,7 @@ impl CheckpointStore for FileStore {
         Ok(())
     }
 
-    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+    async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
         let s = self.clone();
         let id = run_id.to_string();
         blocking(move || s.append_blocking(&id, entries)).await
@@ -525,8 +524,8 @@ mod tests {
         }
     }
 
-    fn started(id: &str) -> Entry {
-        Entry::RunStarted {
+    fn started(id: &str) -> Event {
+        Event::RunStarted {
             format_version: super::super::FORMAT_VERSION,
             run_id: id.into(),
             runbook: "t.yaml".into(),
@@ -540,8 +539,8 @@ mod tests {
         }
     }
 
-    fn note(m: &str) -> Entry {
-        Entry::Note {
+    fn note(m: &str) -> Event {
+        Event::Note {
             message: m.into(),
             data: BTreeMap::new(),
         }
@@ -634,7 +633,7 @@ mod tests {
                 seq,
                 at: Utc::now(),
                 prev: prev.to_string(),
-                entry: Entry::Note {
+                event: Event::Note {
                     message: "m".into(),
                     data: Default::default(),
                 },

@@ -19,7 +19,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::dynamodb::{StateUrl, sdk_err};
-use super::{CheckpointError, CheckpointStore, Entry, NewRun, RunSummary, StoredRun};
+use super::{CheckpointError, CheckpointStore, NewRun, RunSummary, StoredRun};
+use crate::event::Event;
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -298,14 +299,14 @@ impl LockGuard {
     }
 
     /// The journal note recording a take-over, if the lock was stolen.
-    pub fn steal_note(&self) -> Option<Entry> {
+    pub fn steal_note(&self) -> Option<Event> {
         let prev = self.stolen_from.as_ref()?;
         let mut data = BTreeMap::new();
         data.insert(
             "previous_holder".to_string(),
             serde_json::to_value(prev).unwrap_or_default(),
         );
-        Some(Entry::Note {
+        Some(Event::Note {
             message: "lock stolen".into(),
             data,
         })
@@ -323,7 +324,7 @@ impl Drop for LockGuard {
 pub struct LockedStore {
     inner: Arc<dyn CheckpointStore>,
     guard: Arc<LockGuard>,
-    pending: Mutex<Vec<Entry>>,
+    pending: Mutex<Vec<Event>>,
 }
 
 impl LockedStore {
@@ -347,14 +348,14 @@ impl LockedStore {
         Ok(())
     }
 
-    fn take_pending(&self) -> Vec<Entry> {
+    fn take_pending(&self) -> Vec<Event> {
         std::mem::take(&mut *self.pending.lock().expect("pending notes poisoned"))
     }
 }
 
 #[async_trait::async_trait]
 impl CheckpointStore for LockedStore {
-    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError> {
+    async fn create(&self, run: &NewRun, first: Event) -> Result<(), CheckpointError> {
         self.check()?;
         self.inner.create(run, first).await?;
         self.guard.set_run_id(&run.run_id).await?;
@@ -362,7 +363,7 @@ impl CheckpointStore for LockedStore {
         self.inner.append(&run.run_id, notes).await
     }
 
-    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+    async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
         self.check()?;
         let mut all = self.take_pending();
         all.extend(entries);

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 
-use crate::event::RunStatus;
+use crate::event::{Event, RunStatus};
 
 use crate::actions::aws::Identity;
 
@@ -37,10 +37,10 @@ pub struct NewRun {
 #[async_trait::async_trait]
 pub trait CheckpointStore: Send + Sync {
     /// Creates the run (runbook copy, its SHA-256, variables) and writes its first record.
-    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError>;
+    async fn create(&self, run: &NewRun, first: Event) -> Result<(), CheckpointError>;
 
     /// Appends records; they are durable when this returns.
-    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError>;
+    async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError>;
 
     /// Reads a run back, verifying the hash chain.
     async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError>;
@@ -66,8 +66,8 @@ impl StoredRun {
     /// Whether the run's copy of the runbook is the one `run_started` hashed (a swapped copy,
     /// with its `runbook.sha256` recomputed, is not).
     pub fn copy_matches_start(&self) -> bool {
-        match self.records.first().map(|r| &r.entry) {
-            Some(Entry::RunStarted { runbook_sha256, .. }) => {
+        match self.records.first().map(|r| &r.event) {
+            Some(Event::RunStarted { runbook_sha256, .. }) => {
                 crate::runbook::load::sha256_hex(self.runbook_text.as_bytes()) == *runbook_sha256
             }
             _ => false,
@@ -80,8 +80,8 @@ impl StoredRun {
         self.records
             .iter()
             .rev()
-            .find_map(|r| match &r.entry {
-                Entry::RunResumed {
+            .find_map(|r| match &r.event {
+                Event::RunResumed {
                     runbook_text: Some(t),
                     ..
                 } => Some(t.as_str()),
@@ -115,20 +115,20 @@ pub struct DrillSummary {
 impl RunSummary {
     /// The summary of a verified journal; `None` when it does not start with `run_started`.
     pub fn of(run_id: &str, records: &[Record]) -> Option<RunSummary> {
-        let Entry::RunStarted { runbook, mode, .. } = &records.first()?.entry else {
+        let Event::RunStarted { runbook, mode, .. } = &records.first()?.event else {
             return None;
         };
         let status = status_of(records);
         let mut drill = None;
         for r in records {
-            match &r.entry {
-                Entry::DrillStarted { scenario, .. } => {
+            match &r.event {
+                Event::DrillStarted { scenario, .. } => {
                     drill = Some(DrillSummary {
                         scenario: scenario.clone(),
                         verdict: "pending".into(),
                     })
                 }
-                Entry::DrillJudged {
+                Event::DrillJudged {
                     scenario, verdicts, ..
                 } => {
                     let passed = status == "succeeded" && verdicts.all_passed();
@@ -197,10 +197,10 @@ pub fn new_run_id() -> String {
 pub fn status_of(records: &[Record]) -> String {
     let mut status = "running";
     for r in records {
-        match &r.entry {
-            Entry::RunStarted { .. } | Entry::RunResumed { .. } => status = "running",
-            Entry::RunPaused { .. } => status = "paused",
-            Entry::RunFinished { status: s } => {
+        match &r.event {
+            Event::RunStarted { .. } | Event::RunResumed { .. } => status = "running",
+            Event::RunPaused { .. } => status = "paused",
+            Event::RunFinished { status: s } => {
                 status = match s {
                     RunStatus::Succeeded => "succeeded",
                     RunStatus::Failed => "failed",

@@ -8,9 +8,10 @@ use super::runtime;
 use super::setup::{confirm, engine_error, engine_with, parse_vars};
 use super::{DrillArgs, ExitCode, IamPolicyArgs, MessageFormat};
 use crate::actions::aws::{Aws, AwsOptions};
-use crate::checkpoint::{CheckpointStore, Entry};
 use crate::duration::human;
+use crate::engine::Engine;
 use crate::engine::RunResult;
+use crate::event::Event;
 use crate::event::{Mode, RunStatus};
 use crate::scenario::{
     Scenario, Verdicts, check_expectations, inject, judge_objectives, load_runbook,
@@ -116,7 +117,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             Ok(s) => s,
             Err(c) => return c,
         };
-        let started = Entry::DrillStarted {
+        let started = Event::DrillStarted {
             scenario: scenario.name.clone(),
             scenario_path: std::fs::canonicalize(&scenario.path)
                 .unwrap_or_else(|_| scenario.path.clone())
@@ -133,7 +134,7 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
         let engine = engine_with(&args.exec, aws.clone(), store.clone());
         let result = engine.run_with(&loaded, mode, vec![started]).await;
         let code = match result {
-            Ok(res) => conclude_drill(&args.exec, &aws, &signer, &scenario, &res, store.as_ref()).await,
+            Ok(res) => conclude_drill(&args.exec, &aws, &signer, &scenario, &res, &engine).await,
             Err(e) => engine_error(e),
         };
         super::state::release(lock).await;
@@ -151,16 +152,16 @@ pub(super) async fn conclude_drill(
     signer: &crate::evidence::Signer,
     scenario: &Scenario,
     res: &RunResult,
-    store: &dyn CheckpointStore,
+    engine: &Engine,
 ) -> ExitCode {
     let human_output = exec.message_format == MessageFormat::Human;
     let refused_now = aws.refused_calls();
     if res.status == RunStatus::Paused {
         if !refused_now.is_empty()
-            && let Err(e) = store
-                .append(
+            && let Err(e) = engine
+                .record(
                     &res.run_id,
-                    vec![Entry::DrillRefusedCalls {
+                    vec![Event::DrillRefusedCalls {
                         refused_calls: refused_now,
                     }],
                 )
@@ -192,8 +193,8 @@ pub(super) async fn conclude_drill(
         .stored
         .records
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::DrillRefusedCalls { refused_calls } => Some(refused_calls.clone()),
+        .filter_map(|r| match &r.event {
+            Event::DrillRefusedCalls { refused_calls } => Some(refused_calls.clone()),
             _ => None,
         })
         .flatten()
@@ -221,14 +222,14 @@ pub(super) async fn conclude_drill(
     } else {
         Verdicts::default()
     };
-    let judged = Entry::DrillJudged {
+    let judged = Event::DrillJudged {
         scenario: scenario.name.clone(),
         scenario_sha256: scenario.sha256.clone(),
         impaired: scenario.impair.clone(),
         refused_calls: refused_calls.clone(),
         verdicts: verdicts.clone(),
     };
-    if let Err(e) = store.append(&res.run_id, vec![judged]).await {
+    if let Err(e) = engine.record(&res.run_id, vec![judged]).await {
         eprintln!("error: cannot record the drill's verdicts: {e}");
         return ExitCode::Failed;
     }
@@ -275,8 +276,8 @@ pub(super) async fn conclude_drill(
 pub(super) fn drill_of(
     stored: &crate::checkpoint::StoredRun,
 ) -> Result<Option<(Scenario, Vec<crate::actions::aws::Impairment>)>, ExitCode> {
-    let Some((path, sha, root, impaired)) = stored.records.iter().find_map(|r| match &r.entry {
-        Entry::DrillStarted {
+    let Some((path, sha, root, impaired)) = stored.records.iter().find_map(|r| match &r.event {
+        Event::DrillStarted {
             scenario_path,
             scenario_sha256,
             root,

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::{ExecOptions, MessageFormat};
 use crate::actions::aws::Aws;
+use crate::checkpoint::StoredRun;
 use crate::checkpoint::file::FileStore;
-use crate::checkpoint::{Entry, StoredRun};
+use crate::event::Event;
 use crate::evidence::Signer;
 use crate::report::TimingReport;
 use crate::runbook::Runbook;
@@ -69,8 +70,8 @@ pub(super) fn step_results(
     let mut outputs = BTreeMap::new();
     let mut statuses = BTreeMap::new();
     for r in &stored.records {
-        match &r.entry {
-            Entry::StepSucceeded { step, outcome, .. } => {
+        match &r.event {
+            Event::StepSucceeded { step, outcome, .. } => {
                 outputs.insert(step.clone(), outcome.outputs.clone());
                 let status = if outcome.is_deferred() {
                     "deferred"
@@ -79,10 +80,10 @@ pub(super) fn step_results(
                 };
                 statuses.insert(step.clone(), status.to_string());
             }
-            Entry::StepFailed { step, .. } => {
+            Event::StepFailed { step, .. } => {
                 statuses.insert(step.clone(), "failed".into());
             }
-            Entry::StepSkipped { step, .. } => {
+            Event::StepSkipped { step, .. } => {
                 statuses.insert(step.clone(), "skipped".into());
             }
             _ => {}

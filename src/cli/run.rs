@@ -102,8 +102,8 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
             Ok(s) => s,
             Err(e) => return engine_error(e.into()),
         };
-        let mode = match &stored.records[0].entry {
-            crate::checkpoint::Entry::RunStarted { mode, .. } => *mode,
+        let mode = match &stored.records[0].event {
+            crate::event::Event::RunStarted { mode, .. } => *mode,
             _ => Mode::DryRun,
         };
         let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
@@ -153,15 +153,8 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
         let result = engine.resume(&args.run_id, args.force).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => {
-                super::drill::conclude_drill(
-                    &args.exec,
-                    &aws,
-                    &signer,
-                    scenario,
-                    &res,
-                    store.as_ref(),
-                )
-                .await
+                super::drill::conclude_drill(&args.exec, &aws, &signer, scenario, &res, &engine)
+                    .await
             }
             (Ok(res), None) => after_run(&res, &args.exec, &aws, &signer).await,
             (Err(e), _) => engine_error(e),

@@ -1,7 +1,8 @@
 //! `drillbook approve`: records who approved a pending approval step.
 
 use crate::actions::aws::{Aws, Identity};
-use crate::checkpoint::{CheckpointStore, Entry, Record, status_of};
+use crate::checkpoint::{CheckpointStore, Record, status_of};
+use crate::event::Event;
 use crate::evidence::approval::{self, KmsKeys, Standing, Statement};
 use crate::evidence::{Signer, SignerInfo};
 use crate::runbook::Approvers;
@@ -12,11 +13,11 @@ use super::error::EngineError;
 pub(super) fn executors(records: &[Record]) -> Vec<(&'static str, &Identity)> {
     records
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::RunStarted {
+        .filter_map(|r| match &r.event {
+            Event::RunStarted {
                 identity: Some(i), ..
             } => Some(("started", i)),
-            Entry::RunResumed {
+            Event::RunResumed {
                 identity: Some(i), ..
             } => Some(("resumed", i)),
             _ => None,
@@ -48,12 +49,12 @@ pub async fn approve(
     let mut granted = false;
     let mut succeeded = false;
     for r in &stored.records {
-        match &r.entry {
-            Entry::ApprovalRequested { step: s, .. } if s == step => requested = true,
-            Entry::ApprovalGranted { step: s, .. } if s == step => granted = true,
-            Entry::StepSucceeded { step: s, .. } if s == step => succeeded = true,
+        match &r.event {
+            Event::ApprovalRequested { step: s, .. } if s == step => requested = true,
+            Event::ApprovalGranted { step: s, .. } if s == step => granted = true,
+            Event::StepSucceeded { step: s, .. } if s == step => succeeded = true,
             // A forced resume changed the step (or what it depends on): approve it again.
-            Entry::RunResumed { reapprove, .. } if reapprove.iter().any(|s| s == step) => {
+            Event::RunResumed { reapprove, .. } if reapprove.iter().any(|s| s == step) => {
                 (requested, granted, succeeded) = (false, false, false);
             }
             _ => {}
@@ -123,7 +124,7 @@ pub async fn approve(
             (Some(signed), kms)
         }
     };
-    let entry = Entry::ApprovalGranted {
+    let entry = Event::ApprovalGranted {
         step: step.to_string(),
         approver,
         comment: comment.to_string(),
@@ -135,7 +136,7 @@ pub async fn approve(
         seq: records.len() as u64 + 1,
         at: chrono::Utc::now(),
         prev: stored.head_sha256.clone(),
-        entry: entry.clone(),
+        event: entry.clone(),
     });
     if let Standing::Refused { reason } = approval::check(
         run_id,

@@ -26,8 +26,8 @@ use super::identity::{caller_identity, identity_region};
 use super::step::{StepDone, StepJob, ToJournal};
 use crate::actions::aws::{Aws, Identity};
 use crate::actions::{ActionError, Outcome, Params, Registry, Service, StepContext, WaitMeter};
-use crate::checkpoint::{CheckpointError, CheckpointStore, Entry, FORMAT_VERSION, NewRun};
-use crate::event::{Event, EventSink, Mode, RunStatus};
+use crate::checkpoint::{CheckpointError, CheckpointStore, FORMAT_VERSION, NewRun};
+use crate::event::{Awaited, Event, EventSink, Mode, RunStatus, StepStatus};
 use crate::plan::{Plan, StepIdx};
 use crate::runbook::{Loaded, OnFailure, Runbook, Step};
 use crate::template;
@@ -185,7 +185,7 @@ fn check_approvers(
     let mut executors = super::approve::executors(records);
     executors.extend(resumer.map(|i| ("resumes", i)));
     for r in records {
-        if let Entry::ApprovalGranted { approver, .. } = &r.entry
+        if let Event::ApprovalGranted { approver, .. } = &r.event
             && let Some((how, _)) = executors.iter().find(|(_, i)| i.arn == approver.arn)
         {
             return Err(EngineError::SelfApproval {
@@ -313,7 +313,7 @@ impl Engine {
         for g in live {
             if let approval::Standing::Refused { reason } =
                 approval::check(run_id, records, g, &runbook.approvers, &kms)
-                && let Entry::ApprovalGranted { step, .. } = &records[g].entry
+                && let Event::ApprovalGranted { step, .. } = &records[g].event
             {
                 return Err(refuse(step, reason));
             }
@@ -344,7 +344,7 @@ impl Engine {
         &self,
         loaded: &Loaded,
         mode: Mode,
-        preamble: Vec<Entry>,
+        preamble: Vec<Event>,
     ) -> Result<RunResult, EngineError> {
         let runbook = &loaded.runbook;
         self.check_implementations(runbook)?;
@@ -364,7 +364,7 @@ impl Engine {
                 vars: runbook.shown_vars(),
                 identity: identity.clone(),
             };
-            let first = Entry::RunStarted {
+            let first = Event::RunStarted {
                 format_version: FORMAT_VERSION,
                 run_id: run_id.clone(),
                 runbook: path.clone(),
@@ -376,9 +376,10 @@ impl Engine {
                 drillbook_version: env!("CARGO_PKG_VERSION").to_string(),
                 steps: order.clone(),
             };
-            match self.store.create(&new, first).await {
+            match self.store.create(&new, first.clone()).await {
                 Ok(()) => {
                     super::crash::point(super::crash::Point::Start, "");
+                    self.sink.emit(Utc::now(), &first);
                     break run_id;
                 }
                 // Two runs in the same second with the same random suffix: draw again.
@@ -391,17 +392,18 @@ impl Engine {
             }
         };
         if !preamble.is_empty() {
-            self.store.append(&run_id, preamble).await?;
+            self.store.append(&run_id, preamble.clone()).await?;
+            preamble.iter().for_each(|e| self.sink.emit(Utc::now(), e));
         }
-        self.sink.emit(&Event::RunStarted {
-            at: Utc::now(),
-            run_id: run_id.clone(),
-            runbook: path,
-            mode,
-            steps: runbook.steps.len() + runbook.finally.len(),
-            resumed: false,
-        });
         self.drive(run_id, mode, runbook, walk, identity).await
+    }
+
+    /// Records events of a run outside its steps (a drill's verdicts) the way the run's own are:
+    /// durable in the journal, then reported to the sink.
+    pub async fn record(&self, run_id: &str, events: Vec<Event>) -> Result<(), EngineError> {
+        self.store.append(run_id, events.clone()).await?;
+        events.iter().for_each(|e| self.sink.emit(Utc::now(), e));
+        Ok(())
     }
 
     /// Continues an interrupted, paused or failed run. Succeeded steps never run again; steps
@@ -409,8 +411,8 @@ impl Engine {
     /// first and applies only what is still needed.
     pub async fn resume(&self, run_id: &str, force: bool) -> Result<RunResult, EngineError> {
         let stored = self.store.load(run_id).await?;
-        let (mode, started_sha) = match &stored.records[0].entry {
-            Entry::RunStarted {
+        let (mode, started_sha) = match &stored.records[0].event {
+            Event::RunStarted {
                 mode,
                 runbook_sha256,
                 ..
@@ -423,8 +425,8 @@ impl Engine {
             .records
             .iter()
             .rev()
-            .find_map(|r| match &r.entry {
-                Entry::RunResumed {
+            .find_map(|r| match &r.event {
+                Event::RunResumed {
                     runbook_sha256: Some(sha),
                     runbook_text: Some(text),
                     ..
@@ -490,28 +492,21 @@ impl Engine {
         let mut walk = Walk::new(&Plan::build(runbook)?);
         let in_doubt = walk.restore(&stored.records);
         walk.revoke(&reapprove);
-        self.store
-            .append(
-                run_id,
-                vec![Entry::RunResumed {
-                    identity: identity.clone(),
-                    host: host_name(),
-                    in_doubt,
-                    forced,
-                    runbook_sha256: changed.then(|| loaded.sha256.clone()),
-                    runbook_text: changed.then(|| text.clone()),
-                    reapprove,
-                }],
-            )
-            .await?;
-        self.sink.emit(&Event::RunStarted {
-            at: Utc::now(),
+        let resumed = Event::RunResumed {
             run_id: run_id.to_string(),
             runbook: stored.runbook_path.clone(),
-            mode,
-            steps: runbook.steps.len() + runbook.finally.len(),
-            resumed: true,
-        });
+            mode: Some(mode),
+            steps: walk.topo_order(),
+            identity: identity.clone(),
+            host: host_name(),
+            in_doubt,
+            forced,
+            runbook_sha256: changed.then(|| loaded.sha256.clone()),
+            runbook_text: changed.then(|| text.clone()),
+            reapprove,
+        };
+        self.store.append(run_id, vec![resumed.clone()]).await?;
+        self.sink.emit(Utc::now(), &resumed);
         self.drive(run_id.to_string(), mode, runbook, walk, identity)
             .await
     }
@@ -582,18 +577,21 @@ impl Engine {
                         .join(", ")
                 )
             };
-            Entry::RunPaused { reason }
+            let awaiting = awaiting
+                .iter()
+                .map(|(step, message)| Awaited {
+                    step: step.clone(),
+                    message: message.clone(),
+                })
+                .collect();
+            Event::RunPaused { reason, awaiting }
         } else {
-            Entry::RunFinished { status }
+            Event::RunFinished { status }
         };
-        d.pending.push(end);
+        d.pending.push(end.clone());
         d.flush().await?;
+        self.sink.emit(Utc::now(), &end);
         let duration = start.elapsed();
-        self.sink.emit(&Event::RunFinished {
-            at: Utc::now(),
-            status,
-            duration,
-        });
         let mut failed = std::mem::take(&mut d.failed_main);
         failed.append(&mut d.failed_finally);
         Ok(RunResult {
@@ -622,21 +620,11 @@ fn host_name() -> String {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Skipped,
-    AwaitingApproval,
-}
-
 /// The graph and each step's state, indexed by position (main steps, then `finally`).
 struct Walk {
     ids: Vec<String>,
     index: HashMap<String, usize>,
-    status: Vec<Status>,
+    status: Vec<StepStatus>,
     /// Dependencies not yet succeeded (within the same phase).
     remaining: Vec<usize>,
     dependents: Vec<Vec<usize>>,
@@ -681,7 +669,7 @@ impl Walk {
         Walk {
             ids,
             index,
-            status: vec![Status::Pending; n],
+            status: vec![StepStatus::NotStarted; n],
             after_change: vec![None; n],
             remaining,
             dependents,
@@ -711,32 +699,32 @@ impl Walk {
     fn restore(&mut self, records: &[crate::checkpoint::Record]) -> Vec<String> {
         let mut started: HashSet<&str> = HashSet::new();
         for r in records {
-            match &r.entry {
-                Entry::StepStarted { step, .. } => {
+            match &r.event {
+                Event::StepStarted { step, .. } => {
                     started.insert(step);
                 }
-                Entry::StepSucceeded { step, outcome, .. } => {
+                Event::StepSucceeded { step, outcome, .. } => {
                     started.remove(step.as_str());
                     if let Some(&i) = self.index.get(step) {
-                        self.status[i] = Status::Succeeded;
+                        self.status[i] = StepStatus::Succeeded;
                         self.outputs.insert(step.clone(), outcome.outputs.clone());
                     }
                 }
-                Entry::StepFailed { step, .. } | Entry::StepSkipped { step, .. } => {
+                Event::StepFailed { step, .. } | Event::StepSkipped { step, .. } => {
                     started.remove(step.as_str());
                 }
-                Entry::ApprovalRequested { step, .. } => {
+                Event::ApprovalRequested { step, .. } => {
                     self.requested.insert(step.clone());
                 }
-                Entry::ApprovalGranted { step, approver, .. } => {
+                Event::ApprovalGranted { step, approver, .. } => {
                     self.granted.insert(step.clone(), approver.clone());
                 }
-                Entry::RunResumed { reapprove, .. } => self.revoke(reapprove),
+                Event::RunResumed { reapprove, .. } => self.revoke(reapprove),
                 _ => {}
             }
         }
         for i in 0..self.ids.len() {
-            if self.status[i] == Status::Succeeded {
+            if self.status[i] == StepStatus::Succeeded {
                 for k in 0..self.dependents[i].len() {
                     let j = self.dependents[i][k];
                     self.remaining[j] -= 1;
@@ -756,7 +744,7 @@ impl Walk {
     fn revoke(&mut self, steps: &[String]) {
         for step in steps {
             if let Some(&i) = self.index.get(step) {
-                self.status[i] = Status::Pending;
+                self.status[i] = StepStatus::NotStarted;
             }
             self.outputs.remove(step);
             self.requested.remove(step);
@@ -766,7 +754,7 @@ impl Walk {
 
     fn awaiting(&self) -> Vec<(String, String)> {
         (0..self.ids.len())
-            .filter(|&i| self.status[i] == Status::AwaitingApproval)
+            .filter(|&i| self.status[i] == StepStatus::AwaitingApproval)
             .map(|i| {
                 let msg = self.approval_messages.get(&self.ids[i]).cloned();
                 (self.ids[i].clone(), msg.unwrap_or_default())
@@ -783,7 +771,7 @@ struct Driver<'a> {
     walk: Walk,
     tx: mpsc::UnboundedSender<ToJournal>,
     rx: mpsc::UnboundedReceiver<ToJournal>,
-    pending: Vec<Entry>,
+    pending: Vec<Event>,
     /// Steps waiting until what they sent is durable (answered by the next flush).
     syncs: Vec<oneshot::Sender<()>>,
     flush_at: Option<Instant>,
@@ -850,8 +838,10 @@ impl Driver<'_> {
         }
     }
 
-    fn emit(&self, e: Event) {
-        self.engine.sink.emit(&e);
+    /// Reports an event and keeps it for the journal (durable at the next flush).
+    fn emit(&mut self, e: Event) {
+        self.engine.sink.emit(Utc::now(), &e);
+        self.pending.push(e);
     }
 
     fn start(&mut self, i: usize, tasks: &mut JoinSet<StepDone>) -> Start {
@@ -876,21 +866,17 @@ impl Driver<'_> {
                 .and_then(|m| m.as_str())
                 .unwrap_or_default()
                 .to_string();
-            if self.walk.requested.insert(step.id.clone()) {
-                self.pending.push(Entry::ApprovalRequested {
-                    step: step.id.clone(),
-                    message: message.clone(),
-                });
-            }
-            self.walk.status[i] = Status::AwaitingApproval;
+            self.walk.status[i] = StepStatus::AwaitingApproval;
             self.walk
                 .approval_messages
                 .insert(step.id.clone(), message.clone());
-            self.emit(Event::ApprovalNeeded {
-                at: Utc::now(),
-                step: step.id.clone(),
-                message,
-            });
+            // Requested once per run; a resume that still waits says so when it pauses.
+            if self.walk.requested.insert(step.id.clone()) {
+                self.emit(Event::ApprovalRequested {
+                    step: step.id.clone(),
+                    message,
+                });
+            }
             return Start::Awaiting;
         }
         let failed = |e: ActionError| {
@@ -932,7 +918,8 @@ impl Driver<'_> {
                 });
             }
         };
-        self.walk.status[i] = Status::Running;
+        // Running: started, and in doubt until its outcome is recorded.
+        self.walk.status[i] = StepStatus::InDoubt;
         let upstream_change = step
             .needs
             .iter()
@@ -994,14 +981,14 @@ impl Driver<'_> {
                     c.account = self.caller.as_ref().map(|i| i.account.clone());
                 }
             }
-            self.pending.push(Entry::AwsCalls {
+            self.emit(Event::AwsCalls {
                 step: id.clone(),
                 calls,
             });
         }
         match &d.result {
             Ok(outcome) => {
-                self.walk.status[d.idx] = Status::Succeeded;
+                self.walk.status[d.idx] = StepStatus::Succeeded;
                 let mutates =
                     crate::catalog::lookup(&self.step(d.idx).action).is_some_and(|a| a.mutates);
                 if self.mode == Mode::DryRun && mutates && !outcome.changes.is_empty() {
@@ -1010,7 +997,7 @@ impl Driver<'_> {
                 self.walk
                     .outputs
                     .insert(id.clone(), outcome.outputs.clone());
-                self.pending.push(Entry::StepSucceeded {
+                self.emit(Event::StepSucceeded {
                     step: id,
                     outcome: outcome.clone(),
                     attempts: d.attempts,
@@ -1023,15 +1010,15 @@ impl Driver<'_> {
                 // Not the step's failure: the credentials ran out (or were never there). The
                 // step stays in doubt (started, no outcome) and the run pauses, as on Ctrl-C;
                 // steps still running finish, and nothing new starts.
-                self.walk.status[d.idx] = Status::Pending;
+                self.walk.status[d.idx] = StepStatus::NotStarted;
                 self.in_doubt.push(id);
                 self.interrupted = true;
                 self.stopping = true;
                 self.credentials.get_or_insert_with(|| e.to_string());
             }
             Err(e) => {
-                self.walk.status[d.idx] = Status::Failed;
-                self.pending.push(Entry::StepFailed {
+                self.walk.status[d.idx] = StepStatus::Failed;
+                self.emit(Event::StepFailed {
                     step: id.clone(),
                     error: e.clone(),
                     attempts: d.attempts,
@@ -1047,17 +1034,9 @@ impl Driver<'_> {
     }
 
     fn skip(&mut self, i: usize, reason: String) {
-        self.walk.status[i] = Status::Skipped;
+        self.walk.status[i] = StepStatus::Skipped;
         let step = self.walk.ids[i].clone();
-        self.pending.push(Entry::StepSkipped {
-            step: step.clone(),
-            reason: reason.clone(),
-        });
-        self.emit(Event::StepSkipped {
-            at: Utc::now(),
-            step,
-            reason,
-        });
+        self.emit(Event::StepSkipped { step, reason });
     }
 
     /// Skips every pending step that (transitively) needs `failed`.
@@ -1067,7 +1046,7 @@ impl Driver<'_> {
         while let Some(i) = stack.pop() {
             for k in 0..self.walk.dependents[i].len() {
                 let j = self.walk.dependents[i][k];
-                if self.walk.status[j] == Status::Pending {
+                if self.walk.status[j] == StepStatus::NotStarted {
                     let reason = if i == failed {
                         format!("needs `{name}`, which failed")
                     } else {
@@ -1089,13 +1068,13 @@ impl Driver<'_> {
         let max = self.engine.max_parallel;
         let mut ready: VecDeque<usize> = range
             .clone()
-            .filter(|&i| self.walk.status[i] != Status::Succeeded)
+            .filter(|&i| self.walk.status[i] != StepStatus::Succeeded)
             .filter(|&i| self.walk.remaining[i] == 0)
             .collect();
         // Statuses of a resumed run: failed/skipped steps run again.
         for i in range.clone() {
-            if self.walk.status[i] != Status::Succeeded {
-                self.walk.status[i] = Status::Pending;
+            if self.walk.status[i] != StepStatus::Succeeded {
+                self.walk.status[i] = StepStatus::NotStarted;
             }
         }
         let mut tasks: JoinSet<StepDone> = JoinSet::new();
@@ -1152,10 +1131,10 @@ impl Driver<'_> {
                         }
                         running = 0;
                         for i in range.clone() {
-                            if self.walk.status[i] == Status::Running
+                            if self.walk.status[i] == StepStatus::InDoubt
                                 && !done.iter().any(|d| d.idx == i)
                             {
-                                self.walk.status[i] = Status::Pending;
+                                self.walk.status[i] = StepStatus::NotStarted;
                                 self.in_doubt.push(self.walk.ids[i].clone());
                             }
                         }
@@ -1196,19 +1175,13 @@ impl Driver<'_> {
                 super::crash::point(super::crash::Point::After, &self.walk.ids[d.idx]);
             }
             for d in finished {
-                let id = self.walk.ids[d.idx].clone();
                 match d.result {
-                    Ok(outcome) => {
-                        self.emit(Event::StepSucceeded {
-                            at: Utc::now(),
-                            step: id,
-                            outcome,
-                            duration: d.duration,
-                        });
+                    Ok(_) => {
                         for k in 0..self.walk.dependents[d.idx].len() {
                             let j = self.walk.dependents[d.idx][k];
                             self.walk.remaining[j] -= 1;
-                            if self.walk.remaining[j] == 0 && self.walk.status[j] == Status::Pending
+                            if self.walk.remaining[j] == 0
+                                && self.walk.status[j] == StepStatus::NotStarted
                             {
                                 ready.push_back(j);
                             }
@@ -1220,11 +1193,6 @@ impl Driver<'_> {
                         // A dry run goes on past an SCP denial, so that it names every step
                         // the organization's guardrails would stop, before any change.
                         let scp_in_dry_run = self.mode == Mode::DryRun && error.is_scp_denial();
-                        self.emit(Event::StepFailed {
-                            at: Utc::now(),
-                            step: id,
-                            error,
-                        });
                         let policy = if in_finally || scp_in_dry_run {
                             OnFailure::Continue
                         } else {
@@ -1241,7 +1209,9 @@ impl Driver<'_> {
         if self.interrupted {
             return Ok(RunStatus::Paused);
         }
-        let any_failed = range.clone().any(|i| self.walk.status[i] == Status::Failed);
+        let any_failed = range
+            .clone()
+            .any(|i| self.walk.status[i] == StepStatus::Failed);
         if self.stopping {
             let first = if in_finally {
                 self.failed_finally.first()
@@ -1253,7 +1223,7 @@ impl Driver<'_> {
             for i in range.clone() {
                 if matches!(
                     self.walk.status[i],
-                    Status::Pending | Status::AwaitingApproval
+                    StepStatus::NotStarted | StepStatus::AwaitingApproval
                 ) {
                     self.skip(i, format!("the run was aborted after `{first}` failed"));
                 }
@@ -1262,7 +1232,7 @@ impl Driver<'_> {
         }
         if range
             .clone()
-            .any(|i| self.walk.status[i] == Status::AwaitingApproval)
+            .any(|i| self.walk.status[i] == StepStatus::AwaitingApproval)
         {
             return Ok(RunStatus::Paused);
         }

@@ -5,7 +5,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -13,7 +12,6 @@ use tokio::time::Instant;
 
 use super::crash;
 use crate::actions::{Action, ActionError, Outcome, StepContext};
-use crate::checkpoint::Entry;
 use crate::event::{Event, EventSink, Mode};
 use crate::runbook::RetryPolicy;
 
@@ -35,7 +33,7 @@ pub fn backoff_delay(backoff: Duration, failed_attempt: u32) -> Duration {
 #[expect(clippy::large_enum_variant, reason = "one value per step, moved once")]
 pub(super) enum ToJournal {
     /// A record, durable at the next flush.
-    Record(Entry),
+    Record(Event),
     /// Flush now; answered once everything sent before it is durable.
     Sync(oneshot::Sender<()>),
 }
@@ -66,7 +64,9 @@ pub(super) struct StepDone {
 }
 
 impl StepJob {
-    fn journal(&self, e: Entry) {
+    /// Reports an event and sends it to the journal (durable at the driver's next flush).
+    fn emit(&self, e: Event) {
+        self.sink.emit(chrono::Utc::now(), &e);
         // The receiver lives as long as the run; a send error means the run is being torn down.
         let _ = self.journal.send(ToJournal::Record(e));
     }
@@ -121,12 +121,7 @@ impl StepJob {
         let max_attempts = self.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            self.journal(Entry::StepStarted {
-                step: step.clone(),
-                attempt,
-            });
-            self.sink.emit(&Event::StepStarted {
-                at: Utc::now(),
+            self.emit(Event::StepStarted {
                 step: step.clone(),
                 action: self.action.spec().name.to_string(),
                 attempt,
@@ -155,18 +150,11 @@ impl StepJob {
                 Err(e) if e.retryable() && attempt < max_attempts => {
                     let delay = backoff_delay(self.retry.backoff, attempt);
                     attempt += 1;
-                    self.journal(Entry::StepRetrying {
-                        step: step.clone(),
-                        attempt,
-                        error: e.clone(),
-                        delay_ms: delay.as_millis() as u64,
-                    });
-                    self.sink.emit(&Event::StepRetrying {
-                        at: Utc::now(),
+                    self.emit(Event::StepRetrying {
                         step: step.clone(),
                         attempt,
                         error: e,
-                        delay,
+                        delay_ms: delay.as_millis() as u64,
                     });
                     tokio::time::sleep(delay).await;
                 }
@@ -188,12 +176,7 @@ impl StepJob {
     async fn attempt(&self) -> Result<Outcome, ActionError> {
         let ctx = &self.ctx;
         let obs = self.action.observe(ctx).await?;
-        self.journal(Entry::StepObserved {
-            step: ctx.step_id.clone(),
-            observation: obs.clone(),
-        });
-        self.sink.emit(&Event::StepObserved {
-            at: Utc::now(),
+        self.emit(Event::StepObserved {
             step: ctx.step_id.clone(),
             observation: obs.clone(),
         });

@@ -14,18 +14,16 @@ use crate::actions::{
     Action, ActionError, ActionSpec, AwsFailure, Finding, Observation, Outcome, Registry,
     StepContext,
 };
-use crate::checkpoint::{
-    CheckpointError, CheckpointStore, Entry, NewRun, Record, RunSummary, StoredRun,
-};
+use crate::checkpoint::{CheckpointError, CheckpointStore, NewRun, Record, RunSummary, StoredRun};
 use crate::event::{Collect, Event, Mode, RunStatus};
 use crate::runbook::{Loaded, OnFailure, RetryPolicy, Runbook, Step};
 
 /// Journals in memory.
 #[derive(Default)]
-struct MemStore(Mutex<HashMap<String, Vec<Entry>>>);
+struct MemStore(Mutex<HashMap<String, Vec<Event>>>);
 
 impl MemStore {
-    fn entries(&self) -> Vec<Entry> {
+    fn entries(&self) -> Vec<Event> {
         self.0
             .lock()
             .unwrap()
@@ -38,14 +36,14 @@ impl MemStore {
 
 #[async_trait::async_trait]
 impl CheckpointStore for MemStore {
-    async fn create(&self, run: &NewRun, first: Entry) -> Result<(), CheckpointError> {
+    async fn create(&self, run: &NewRun, first: Event) -> Result<(), CheckpointError> {
         self.0
             .lock()
             .unwrap()
             .insert(run.run_id.clone(), vec![first]);
         Ok(())
     }
-    async fn append(&self, run_id: &str, entries: Vec<Entry>) -> Result<(), CheckpointError> {
+    async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
         self.0
             .lock()
             .unwrap()
@@ -273,11 +271,11 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
-fn outcome_of(entries: &[Entry], id: &str) -> Option<&'static str> {
+fn outcome_of(entries: &[Event], id: &str) -> Option<&'static str> {
     entries.iter().rev().find_map(|e| match e {
-        Entry::StepSucceeded { step, .. } if step == id => Some("succeeded"),
-        Entry::StepFailed { step, .. } if step == id => Some("failed"),
-        Entry::StepSkipped { step, .. } if step == id => Some("skipped"),
+        Event::StepSucceeded { step, .. } if step == id => Some("succeeded"),
+        Event::StepFailed { step, .. } if step == id => Some("failed"),
+        Event::StepSkipped { step, .. } if step == id => Some("skipped"),
         _ => None,
     })
 }
@@ -404,16 +402,16 @@ async fn retries_only_retryable_errors_with_backoff() {
     assert!(gap1 >= secs(0.5) && gap1 <= secs(1.0), "{gap1:?}");
     assert!(gap2 >= secs(1.0) && gap2 <= secs(2.0), "{gap2:?}");
     assert!(entries.iter().any(|e| matches!(e,
-        Entry::StepSucceeded { step, attempts: 3, .. } if step == "flaky")));
+        Event::StepSucceeded { step, attempts: 3, .. } if step == "flaky")));
     let retries = entries
         .iter()
-        .filter(|e| matches!(e, Entry::StepRetrying { step, .. } if step == "flaky"))
+        .filter(|e| matches!(e, Event::StepRetrying { step, .. } if step == "flaky"))
         .count();
     assert_eq!(retries, 2);
     // The validation error is not retried although 5 attempts are allowed.
     assert_eq!(h.action.calls_of("bad", "apply").len(), 1);
     assert!(entries.iter().any(|e| matches!(e,
-        Entry::StepFailed { step, attempts: 1, .. } if step == "bad")));
+        Event::StepFailed { step, attempts: 1, .. } if step == "bad")));
     assert_eq!(res.status, RunStatus::Failed);
 }
 
@@ -458,7 +456,7 @@ async fn abort_lets_running_steps_finish_and_skips_the_rest() {
     assert_eq!(res.failed[0].0, "a");
     assert!(matches!(
         e.last(),
-        Some(Entry::RunFinished {
+        Some(Event::RunFinished {
             status: RunStatus::Failed
         })
     ));
@@ -556,7 +554,7 @@ async fn dry_run_calls_only_observe_and_renders_placeholders() {
     );
     assert!(
         e.iter().any(
-            |x| matches!(x, Entry::StepSucceeded { step, dry_run: true, .. } if step == "use")
+            |x| matches!(x, Event::StepSucceeded { step, dry_run: true, .. } if step == "use")
         )
     );
 }
@@ -604,7 +602,7 @@ async fn interrupt_waits_a_grace_period_then_leaves_steps_in_doubt() {
         None,
         "in doubt: started, no outcome"
     );
-    assert!(matches!(e.last(), Some(Entry::RunPaused { reason }) if reason == "interrupted"));
+    assert!(matches!(e.last(), Some(Event::RunPaused { reason, .. }) if reason == "interrupted"));
     // Paused after the grace period, counted from the interrupt at 0.5 s.
     assert!(
         res.duration >= secs(5.5) && res.duration < secs(5.7),
@@ -645,15 +643,34 @@ async fn approval_pauses_the_run_once_nothing_else_can_progress() {
     );
     assert!(
         e.iter()
-            .any(|x| matches!(x, Entry::ApprovalRequested { step, .. } if step == "gate"))
+            .any(|x| matches!(x, Event::ApprovalRequested { step, .. } if step == "gate"))
     );
-    assert!(matches!(e.last(), Some(Entry::RunPaused { .. })));
-    let events = h.events.0.lock().unwrap();
-    assert!(
-        events
+    assert!(matches!(e.last(), Some(Event::RunPaused { .. })));
+    assert!(matches!(
+        e.last(),
+        Some(Event::RunPaused { awaiting, .. })
+            if awaiting.len() == 1 && awaiting[0].step == "gate"
+    ));
+    // One stream: the console saw exactly the events the journal keeps (a step's own events
+    // in order; steps running side by side may interleave differently).
+    let seen = h.events.0.lock().unwrap();
+    let as_json = |v: &[Event]| {
+        let mut v: Vec<String> = v
             .iter()
-            .any(|ev| matches!(ev, Event::ApprovalNeeded { step, .. } if step == "gate"))
-    );
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(as_json(&seen), as_json(&e));
+    let of = |v: &[Event], id: &str| -> Vec<Event> {
+        v.iter()
+            .filter(|x| serde_json::to_value(x).unwrap()["step"] == id)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of(&seen, "other"), of(&e, "other"));
+    assert!(of(&e, "other").len() >= 3, "started, observed, succeeded");
 }
 
 #[test]
@@ -663,7 +680,10 @@ fn records_are_what_the_file_store_verifies() {
         seq: 1,
         at: chrono::Utc::now(),
         prev: crate::checkpoint::GENESIS.into(),
-        entry: Entry::RunPaused { reason: "x".into() },
+        event: Event::RunPaused {
+            reason: "x".into(),
+            awaiting: vec![],
+        },
     };
     let line = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);

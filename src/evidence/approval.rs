@@ -16,7 +16,8 @@ use super::error::EvidenceError;
 use super::manifest::SignerInfo;
 use super::signer::{Prepared, verify_signature};
 use crate::actions::aws::{Aws, Identity};
-use crate::checkpoint::{Entry, Record, SignedApproval};
+use crate::checkpoint::Record;
+use crate::event::{Event, SignedApproval};
 use crate::runbook::{Approvers, TrustedKeyRef};
 
 /// `kind` of a statement.
@@ -121,12 +122,12 @@ pub fn check(
     kms: &KmsKeys,
 ) -> Standing {
     let refused = |reason: String| Standing::Refused { reason };
-    let Entry::ApprovalGranted {
+    let Event::ApprovalGranted {
         step,
         approver,
         comment,
         signed,
-    } = &records[at].entry
+    } = &records[at].event
     else {
         return refused("not an approval".into());
     };
@@ -252,9 +253,9 @@ pub fn describe(signer: &SignerInfo) -> String {
 fn runbook_shas_before(records: &[Record], at: usize) -> Vec<&str> {
     records[..at]
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::RunStarted { runbook_sha256, .. } => Some(runbook_sha256.as_str()),
-            Entry::RunResumed {
+        .filter_map(|r| match &r.event {
+            Event::RunStarted { runbook_sha256, .. } => Some(runbook_sha256.as_str()),
+            Event::RunResumed {
                 runbook_sha256: Some(s),
                 ..
             } => Some(s.as_str()),
@@ -267,7 +268,7 @@ fn runbook_shas_before(records: &[Record], at: usize) -> Vec<&str> {
 fn heads_since_request<'r>(records: &'r [Record], at: usize, step: &str) -> Vec<&'r str> {
     let from = records[..at]
         .iter()
-        .rposition(|r| matches!(&r.entry, Entry::ApprovalRequested { step: s, .. } if s == step));
+        .rposition(|r| matches!(&r.event, Event::ApprovalRequested { step: s, .. } if s == step));
     match from {
         Some(i) => records[i + 1..=at]
             .iter()
@@ -282,16 +283,16 @@ fn heads_since_request<'r>(records: &'r [Record], at: usize, step: &str) -> Vec<
 pub fn live_approvals(records: &[Record], revoking_now: &[String]) -> Vec<usize> {
     let mut live: Vec<usize> = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        match &r.entry {
-            Entry::ApprovalGranted { .. } => live.push(i),
-            Entry::RunResumed { reapprove, .. } => live.retain(|&g| {
-                !matches!(&records[g].entry, Entry::ApprovalGranted { step, .. } if reapprove.contains(step))
+        match &r.event {
+            Event::ApprovalGranted { .. } => live.push(i),
+            Event::RunResumed { reapprove, .. } => live.retain(|&g| {
+                !matches!(&records[g].event, Event::ApprovalGranted { step, .. } if reapprove.contains(step))
             }),
             _ => {}
         }
     }
     live.retain(|&g| {
-        !matches!(&records[g].entry, Entry::ApprovalGranted { step, .. } if revoking_now.contains(step))
+        !matches!(&records[g].event, Event::ApprovalGranted { step, .. } if revoking_now.contains(step))
     });
     live
 }
@@ -305,16 +306,16 @@ pub fn unapproved_passes<'r>(
     let mut granted: HashMap<&str, bool> = HashMap::new();
     let mut out = Vec::new();
     for r in records {
-        match &r.entry {
-            Entry::ApprovalGranted { step, .. } => {
+        match &r.event {
+            Event::ApprovalGranted { step, .. } => {
                 granted.insert(step, true);
             }
-            Entry::RunResumed { reapprove, .. } => {
+            Event::RunResumed { reapprove, .. } => {
                 for s in reapprove {
                     granted.remove(s.as_str());
                 }
             }
-            Entry::StepSucceeded {
+            Event::StepSucceeded {
                 step,
                 dry_run: false,
                 ..
@@ -333,8 +334,8 @@ pub fn unapproved_passes<'r>(
 pub fn kms_keys_to_fetch(records: &[Record], at: &[usize]) -> Vec<String> {
     let mut arns: Vec<String> = at
         .iter()
-        .filter_map(|&i| match &records[i].entry {
-            Entry::ApprovalGranted {
+        .filter_map(|&i| match &records[i].event {
+            Event::ApprovalGranted {
                 signed:
                     Some(SignedApproval {
                         signer: SignerInfo::KmsEcdsaP256 { key_arn, .. },
@@ -398,9 +399,9 @@ fn read_evidence(dir: &std::path::Path) -> Result<Option<EvidenceRun>, String> {
     let Ok((records, _)) = crate::checkpoint::verify_journal("evidence", &bytes) else {
         return Ok(None);
     };
-    let Some(Entry::RunStarted {
+    let Some(Event::RunStarted {
         run_id, runbook, ..
-    }) = records.first().map(|r| &r.entry)
+    }) = records.first().map(|r| &r.event)
     else {
         return Err("the journal does not start with `run_started`".into());
     };
@@ -451,8 +452,8 @@ pub fn check_evidence(
         Err(_)
             if !run.records.iter().any(|r| {
                 matches!(
-                    r.entry,
-                    Entry::ApprovalGranted { .. } | Entry::ApprovalRequested { .. }
+                    r.event,
+                    Event::ApprovalGranted { .. } | Event::ApprovalRequested { .. }
                 )
             }) =>
         {
@@ -462,12 +463,12 @@ pub fn check_evidence(
     };
     let mut out = Vec::new();
     for (i, r) in run.records.iter().enumerate() {
-        match &r.entry {
-            Entry::RunResumed {
+        match &r.event {
+            Event::RunResumed {
                 runbook_text: Some(t),
                 ..
             } => current = parse(t)?,
-            Entry::ApprovalGranted { step, approver, .. } => out.push(Checked {
+            Event::ApprovalGranted { step, approver, .. } => out.push(Checked {
                 seq: r.seq,
                 step: step.clone(),
                 approver: approver.arn.clone(),
@@ -514,17 +515,17 @@ mod tests {
         }
     }
 
-    fn rec(seq: u64, prev: &str, entry: Entry) -> Record {
+    fn rec(seq: u64, prev: &str, event: Event) -> Record {
         Record {
             seq,
             at: Utc::now(),
             prev: prev.to_string(),
-            entry,
+            event,
         }
     }
 
-    fn started() -> Entry {
-        Entry::RunStarted {
+    fn started() -> Event {
+        Event::RunStarted {
             format_version: 1,
             run_id: RUN.into(),
             runbook: "r.yaml".into(),
@@ -555,7 +556,7 @@ mod tests {
             rec(
                 2,
                 "h2",
-                Entry::ApprovalRequested {
+                Event::ApprovalRequested {
                     step: "gate".into(),
                     message: String::new(),
                 },
@@ -563,14 +564,15 @@ mod tests {
             rec(
                 3,
                 "h3",
-                Entry::RunPaused {
+                Event::RunPaused {
+                    awaiting: vec![],
                     reason: "approval".into(),
                 },
             ),
             rec(
                 4,
                 "h4",
-                Entry::ApprovalGranted {
+                Event::ApprovalGranted {
                     step: "gate".into(),
                     approver: bob(),
                     comment: "ok".into(),
@@ -648,22 +650,22 @@ mod tests {
         );
         // The record's approver rewritten after signing.
         let mut recs = journal(&key, |_| {});
-        if let Entry::ApprovalGranted { approver, .. } = &mut recs[3].entry {
+        if let Event::ApprovalGranted { approver, .. } = &mut recs[3].event {
             approver.arn = "arn:aws:iam::222233334444:user/mallory".into();
         }
         refused(standing(&recs, &trust), "another approver");
         // The signature itself tampered with.
         let mut recs = journal(&key, |_| {});
-        if let Entry::ApprovalGranted {
+        if let Event::ApprovalGranted {
             signed: Some(s), ..
-        } = &mut recs[3].entry
+        } = &mut recs[3].event
         {
             s.statement = s.statement.replace("\"ok\"", "\"ok\" ");
         }
         refused(standing(&recs, &trust), "does not verify");
         // Unsigned, without the opt-in.
         let mut recs = journal(&key, |_| {});
-        if let Entry::ApprovalGranted { signed, .. } = &mut recs[3].entry {
+        if let Event::ApprovalGranted { signed, .. } = &mut recs[3].event {
             *signed = None;
         }
         refused(standing(&recs, &trust), "accepts only signed");
@@ -684,7 +686,7 @@ mod tests {
             rec(
                 seq,
                 "h",
-                Entry::StepSucceeded {
+                Event::StepSucceeded {
                     step: "gate".into(),
                     outcome: Default::default(),
                     attempts: 1,
@@ -709,7 +711,11 @@ mod tests {
         recs.push(rec(
             5,
             "h5",
-            Entry::RunResumed {
+            Event::RunResumed {
+                run_id: String::new(),
+                runbook: String::new(),
+                mode: None,
+                steps: vec![],
                 identity: None,
                 host: String::new(),
                 in_doubt: vec![],

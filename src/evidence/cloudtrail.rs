@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 
 use crate::actions::ActionError;
 use crate::actions::aws::{Aws, AwsCall, StepRole, in_step_as};
-use crate::checkpoint::{Entry, Record};
+use crate::checkpoint::Record;
+use crate::event::Event;
 use crate::runbook::CallTimeouts;
 use crate::runbook::model::Role;
 
@@ -50,9 +51,9 @@ pub fn recorded_calls(dir: &Path) -> Result<(String, Vec<AwsCall>), String> {
     for (n, line) in text.lines().enumerate() {
         let r: Record = serde_json::from_str(line)
             .map_err(|e| format!("{}:{}: not a journal record: {e}", path.display(), n + 1))?;
-        match r.entry {
-            Entry::RunStarted { run_id: id, .. } => run_id = id,
-            Entry::AwsCalls { calls: c, .. } => calls.extend(c),
+        match r.event {
+            Event::RunStarted { run_id: id, .. } => run_id = id,
+            Event::AwsCalls { calls: c, .. } => calls.extend(c),
             _ => {}
         }
     }

@@ -66,7 +66,7 @@ pub struct JournalHead {
 }
 
 /// The signer, as recorded in the manifest (defined with the journal record that also holds it).
-pub use crate::checkpoint::SignerInfo;
+pub use crate::event::SignerInfo;
 
 /// The canonical bytes of a manifest body: the manifest's JSON object without its `signature`
 /// member, object members sorted by name (bytewise, recursively), no whitespace, strings and

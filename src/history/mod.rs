@@ -19,7 +19,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Entry, StoredRun, status_of};
+use crate::checkpoint::{StoredRun, status_of};
+use crate::event::Event;
 use crate::event::Mode;
 use crate::report::TimingReport;
 
@@ -75,7 +76,7 @@ impl RunDigest {
     /// The digest of a stored run. `None` when its journal has no `run_started`.
     pub fn of(stored: &StoredRun) -> Option<RunDigest> {
         let first = stored.records.first()?;
-        let Entry::RunStarted { mode, .. } = &first.entry else {
+        let Event::RunStarted { mode, .. } = &first.event else {
             return None;
         };
         let mode = *mode;
@@ -91,8 +92,8 @@ impl RunDigest {
         let mut rpo_ms = runbook.objectives.rpo.map(ms);
         let mut rpo_measured_ms = None;
         for r in &stored.records {
-            match &r.entry {
-                Entry::DrillStarted {
+            match &r.event {
+                Event::DrillStarted {
                     scenario,
                     scenario_sha256,
                     ..
@@ -103,7 +104,7 @@ impl RunDigest {
                         verdict: "pending".into(),
                     })
                 }
-                Entry::DrillJudged { verdicts, .. } => {
+                Event::DrillJudged { verdicts, .. } => {
                     if let Some(d) = &mut drill {
                         let passed = status == "succeeded" && verdicts.all_passed();
                         d.verdict = if passed { "passed" } else { "failed" }.into();
@@ -126,8 +127,8 @@ impl RunDigest {
             let outputs: BTreeMap<String, BTreeMap<String, String>> = stored
                 .records
                 .iter()
-                .filter_map(|r| match &r.entry {
-                    Entry::StepSucceeded { step, outcome, .. } => {
+                .filter_map(|r| match &r.event {
+                    Event::StepSucceeded { step, outcome, .. } => {
                         Some((step.clone(), outcome.outputs.clone()))
                     }
                     _ => None,
@@ -139,7 +140,7 @@ impl RunDigest {
             timing
                 .steps
                 .iter()
-                .filter(|s| s.status == crate::report::timing::StepStatus::Succeeded)
+                .filter(|s| s.status == crate::event::StepStatus::Succeeded)
                 .filter_map(|s| {
                     Some(StepSample {
                         id: s.id.clone(),

@@ -10,7 +10,7 @@
 //!
 //! `NO_COLOR` (set and not empty) turns colours off; plain lines never have any.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -32,8 +32,9 @@ pub enum MessageFormat {
     Json,
 }
 
-/// Version of the JSON lines written with `--message-format json` (the `v` field).
-pub(crate) const EVENTS_FORMAT_VERSION: u32 = 1;
+/// Version of the JSON lines written with `--message-format json` (the `v` field). Version 2:
+/// the journal's events (`type`), where version 1 had a vocabulary of its own (`event`).
+pub(crate) const EVENTS_FORMAT_VERSION: u32 = 2;
 
 /// Reports events to a person or a program. See the module docs.
 pub struct Console {
@@ -53,8 +54,6 @@ struct Bars {
 
 struct StepInfo {
     action: String,
-    attempt: u32,
-    first_start: DateTime<Utc>,
     /// Unmet preconditions were already printed (from the observation).
     findings_shown: bool,
     bar: Option<ProgressBar>,
@@ -74,6 +73,8 @@ struct State {
     failed: usize,
     skipped: usize,
     steps: HashMap<String, StepInfo>,
+    /// Approval steps whose request this process printed.
+    approvals_shown: HashSet<String>,
 }
 
 /// What a line is about; decides its colour on a terminal.
@@ -163,6 +164,7 @@ impl Console {
                 failed: 0,
                 skipped: 0,
                 steps: HashMap::new(),
+                approvals_shown: HashSet::new(),
             }),
         }
     }
@@ -190,60 +192,66 @@ pub(crate) fn terminal_safe(s: &str) -> String {
 }
 
 impl EventSink for Console {
-    fn emit(&self, event: &Event) {
+    fn emit(&self, at: DateTime<Utc>, event: &Event) {
         let mut st = self.lock();
         if let Shape::Json = st.shape {
-            if let Some(line) = json_line(event) {
+            if let Some(line) = json_line(at, event) {
                 let _ = writeln!(st.out, "{line}");
                 let _ = st.out.flush();
             }
             return;
         }
-        st.track(event);
+        st.track(at, event);
         // Runbook text and AWS answers can hold escape sequences: never let them reach the
         // terminal as control characters.
         let lines: Vec<(Kind, String)> = st
-            .lines(event)
+            .lines(at, event)
             .into_iter()
             .map(|(k, l)| (k, terminal_safe(&l)))
             .collect();
-        st.show(event, &lines);
+        st.show(at, event, &lines);
     }
 }
 
-/// One event as a JSON line: the event's serde form with `"v":1` first.
-pub(crate) fn json_line(event: &Event) -> Option<String> {
-    let s = serde_json::to_string(event).ok()?;
-    let s = crate::secret::redact(&s);
-    let rest = s.strip_prefix('{')?;
-    Some(format!("{{\"v\":{EVENTS_FORMAT_VERSION},{rest}"))
+/// One event as a JSON line: the format version, the time, then the event as the journal
+/// records it.
+pub(crate) fn json_line(at: DateTime<Utc>, event: &Event) -> Option<String> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        v: u32,
+        at: DateTime<Utc>,
+        #[serde(flatten)]
+        event: &'a Event,
+    }
+    let line = Line {
+        v: EVENTS_FORMAT_VERSION,
+        at,
+        event,
+    };
+    let s = serde_json::to_string(&line).ok()?;
+    Some(crate::secret::redact(&s).into_owned())
 }
 
 impl State {
     /// Updates what the lines need to know (before rendering).
-    fn track(&mut self, event: &Event) {
+    fn track(&mut self, at: DateTime<Utc>, event: &Event) {
         match event {
-            Event::RunStarted {
-                at, run_id, mode, ..
-            } => {
-                self.run_start = Some(*at);
+            Event::RunStarted { run_id, mode, .. } => {
+                self.run_start = Some(at);
                 self.run_id = run_id.clone();
                 self.mode = *mode;
             }
-            Event::StepStarted {
-                at,
-                step,
-                action,
-                attempt,
-            } => {
-                let info = self.steps.entry(step.clone()).or_insert_with(|| StepInfo {
+            Event::RunResumed { run_id, mode, .. } => {
+                self.run_start = Some(at);
+                self.run_id = run_id.clone();
+                self.mode = mode.unwrap_or(self.mode);
+            }
+            Event::StepStarted { step, action, .. } => {
+                self.steps.entry(step.clone()).or_insert_with(|| StepInfo {
                     action: action.clone(),
-                    attempt: 0,
-                    first_start: *at,
                     findings_shown: false,
                     bar: None,
                 });
-                info.attempt = info.attempt.max(*attempt);
             }
             Event::StepObserved {
                 step, observation, ..
@@ -251,6 +259,9 @@ impl State {
                 if let Some(info) = self.steps.get_mut(step) {
                     info.findings_shown = true;
                 }
+            }
+            Event::ApprovalRequested { step, .. } => {
+                self.approvals_shown.insert(step.clone());
             }
             Event::StepSucceeded { .. } => self.succeeded += 1,
             Event::StepFailed { .. } => self.failed += 1,
@@ -266,12 +277,24 @@ impl State {
             .unwrap_or("")
     }
 
-    fn attempts_of(&self, step: &str) -> u32 {
-        self.steps.get(step).map(|s| s.attempt).unwrap_or(1).max(1)
+    /// The lines that ask for an approval.
+    fn approval_lines(&self, step: &str, message: &str) -> [(Kind, String); 2] {
+        [
+            (Kind::Warn, format!("⏸ {step}  approval needed: {message}")),
+            (
+                Kind::Detail,
+                format!(
+                    "  {step}: approve with: drillbook approve {} {}{}",
+                    shell_word(&self.run_id),
+                    shell_word(step),
+                    self.state_dir_arg
+                ),
+            ),
+        ]
     }
 
     /// The lines an event prints (without time prefix or colour).
-    fn lines(&self, event: &Event) -> Vec<(Kind, String)> {
+    fn lines(&self, at: DateTime<Utc>, event: &Event) -> Vec<(Kind, String)> {
         let dry = self.mode == Mode::DryRun;
         let mut v = Vec::new();
         let with_action = |step: &str| {
@@ -286,19 +309,30 @@ impl State {
             Event::RunStarted {
                 run_id,
                 runbook,
-                mode,
                 steps,
-                resumed,
+                ..
+            }
+            | Event::RunResumed {
+                run_id,
+                runbook,
+                steps,
                 ..
             } => {
-                let mode = match mode {
+                let mode = match self.mode {
                     Mode::DryRun => "dry-run",
                     Mode::Execute => "execute",
                 };
-                let verb = if *resumed { "resumed" } else { "started" };
+                let verb = if matches!(event, Event::RunResumed { .. }) {
+                    "resumed"
+                } else {
+                    "started"
+                };
                 v.push((
                     Kind::Info,
-                    format!("run {run_id} {verb}: {runbook} ({mode}, {steps} steps)"),
+                    format!(
+                        "run {run_id} {verb}: {runbook} ({mode}, {} steps)",
+                        steps.len()
+                    ),
                 ));
                 if mode == "dry-run" {
                     v.push((
@@ -342,26 +376,31 @@ impl State {
                 }
             }
             Event::StepRetrying {
-                step, error, delay, ..
+                step,
+                attempt,
+                error,
+                delay_ms,
             } => {
                 v.push((
                     Kind::Warn,
                     format!(
                         "↻ {}  attempt {} failed: {error}; retrying in {}",
                         with_action(step),
-                        self.attempts_of(step),
-                        format_duration(*delay)
+                        attempt.saturating_sub(1).max(1),
+                        format_duration(Duration::from_millis(*delay_ms))
                     ),
                 ));
             }
             Event::StepSucceeded {
                 step,
                 outcome,
-                duration,
+                attempts,
+                duration_ms,
                 ..
             } => {
-                let n = self.attempts_of(step);
-                let mut s = format!("✓ {}  {}", with_action(step), human(*duration));
+                let n = *attempts;
+                let took = human(Duration::from_millis(*duration_ms));
+                let mut s = format!("✓ {}  {took}", with_action(step));
                 if n > 1 {
                     s.push_str(&format!(" ({n} attempts)"));
                 }
@@ -372,15 +411,19 @@ impl State {
                     }
                 }
             }
-            Event::StepFailed { at, step, error } => {
-                let n = self.attempts_of(step);
-                let took = self
-                    .steps
-                    .get(step)
-                    .map(|s| human((*at - s.first_start).to_std().unwrap_or_default()));
+            Event::StepFailed {
+                step,
+                error,
+                attempts,
+                duration_ms,
+            } => {
+                let n = *attempts;
                 let mut s = format!("✗ {}  failed", with_action(step));
-                if let Some(t) = took {
-                    s.push_str(&format!(" after {t}"));
+                if self.steps.contains_key(step) {
+                    s.push_str(&format!(
+                        " after {}",
+                        human(Duration::from_millis(*duration_ms))
+                    ));
                 }
                 if n > 1 {
                     s.push_str(&format!(" ({n} attempts)"));
@@ -396,21 +439,26 @@ impl State {
             Event::StepSkipped { step, reason, .. } => {
                 v.push((Kind::Warn, format!("↷ {step}  skipped: {reason}")));
             }
-            Event::ApprovalNeeded { step, message, .. } => {
-                v.push((Kind::Warn, format!("⏸ {step}  approval needed: {message}")));
-                v.push((
-                    Kind::Detail,
-                    format!(
-                        "  {step}: approve with: drillbook approve {} {}{}",
-                        shell_word(&self.run_id),
-                        shell_word(step),
-                        self.state_dir_arg
-                    ),
-                ));
+            Event::ApprovalRequested { step, message } => {
+                v.extend(self.approval_lines(step, message));
             }
-            Event::RunFinished {
-                status, duration, ..
-            } => {
+            Event::RunFinished { .. } | Event::RunPaused { .. } => {
+                let status = match event {
+                    Event::RunFinished { status } => *status,
+                    _ => RunStatus::Paused,
+                };
+                if let Event::RunPaused { awaiting, .. } = event {
+                    // Approvals requested by an earlier process, still awaited.
+                    for a in awaiting {
+                        if !self.approvals_shown.contains(&a.step) {
+                            v.extend(self.approval_lines(&a.step, &a.message));
+                        }
+                    }
+                }
+                let duration = self
+                    .run_start
+                    .map(|s| (at - s).to_std().unwrap_or_default())
+                    .unwrap_or_default();
                 let (kind, word) = match status {
                     RunStatus::Succeeded => (Kind::Ok, "succeeded"),
                     RunStatus::Failed => (Kind::Fail, "failed"),
@@ -421,7 +469,7 @@ impl State {
                     format!(
                         "run {} {word} after {}: {} succeeded, {} failed, {} skipped",
                         self.run_id,
-                        human(*duration),
+                        human(duration),
                         self.succeeded,
                         self.failed,
                         self.skipped
@@ -447,15 +495,22 @@ impl State {
                     _ => {}
                 }
             }
+            // What the journal keeps for reports and evidence; nothing to show as it happens.
+            Event::AwsCalls { .. }
+            | Event::ApprovalGranted { .. }
+            | Event::DrillStarted { .. }
+            | Event::DrillRefusedCalls { .. }
+            | Event::DrillJudged { .. }
+            | Event::Note { .. } => {}
         }
         v
     }
 
     /// Prints the lines (and moves the bars on a terminal).
-    fn show(&mut self, event: &Event, lines: &[(Kind, String)]) {
+    fn show(&mut self, at: DateTime<Utc>, event: &Event, lines: &[(Kind, String)]) {
         let color = self.color;
         let prefix = match &self.shape {
-            Shape::Plain => Some(clock(self.run_start, event_at(event))),
+            Shape::Plain => Some(clock(self.run_start, at)),
             _ => None,
         };
         match &mut self.shape {
@@ -469,8 +524,8 @@ impl State {
             }
             Shape::Progress(bars) => {
                 match event {
-                    Event::RunStarted { steps, .. } => {
-                        let overall = bars.multi.add(ProgressBar::new(*steps as u64));
+                    Event::RunStarted { steps, .. } | Event::RunResumed { steps, .. } => {
+                        let overall = bars.multi.add(ProgressBar::new(steps.len() as u64));
                         overall.set_style(
                             ProgressStyle::with_template(if color {
                                 "{bar:30.cyan/blue} {pos}/{len} steps  {elapsed_precise}"
@@ -522,18 +577,18 @@ impl State {
                     Event::StepSucceeded { step, .. }
                     | Event::StepFailed { step, .. }
                     | Event::StepSkipped { step, .. }
-                    | Event::ApprovalNeeded { step, .. } => {
+                    | Event::ApprovalRequested { step, .. } => {
                         if let Some(b) = self.steps.get_mut(step).and_then(|i| i.bar.take()) {
                             b.finish_and_clear();
                             bars.multi.remove(&b);
                         }
-                        if !matches!(event, Event::ApprovalNeeded { .. })
+                        if !matches!(event, Event::ApprovalRequested { .. })
                             && let Some(o) = &bars.overall
                         {
                             o.inc(1);
                         }
                     }
-                    Event::RunFinished { .. } => {
+                    Event::RunFinished { .. } | Event::RunPaused { .. } => {
                         for info in self.steps.values_mut() {
                             if let Some(b) = info.bar.take() {
                                 b.finish_and_clear();
@@ -555,20 +610,6 @@ impl State {
                 }
             }
         }
-    }
-}
-
-fn event_at(e: &Event) -> DateTime<Utc> {
-    match e {
-        Event::RunStarted { at, .. }
-        | Event::StepStarted { at, .. }
-        | Event::StepObserved { at, .. }
-        | Event::StepRetrying { at, .. }
-        | Event::StepSucceeded { at, .. }
-        | Event::StepFailed { at, .. }
-        | Event::StepSkipped { at, .. }
-        | Event::ApprovalNeeded { at, .. }
-        | Event::RunFinished { at, .. } => *at,
     }
 }
 
@@ -637,22 +678,28 @@ mod tests {
             Box::new(std::io::sink()),
         );
         let start = |step: &str, attempt| Event::StepStarted {
-            at: t,
             step: step.into(),
             action: "wait".into(),
             attempt,
         };
-        console.emit(&Event::RunStarted {
-            at: t,
-            run_id: "r".into(),
-            runbook: "rb".into(),
-            mode: Mode::Execute,
-            steps: 2,
-            resumed: false,
-        });
-        console.emit(&start("a", 1));
-        console.emit(&start("b", 1));
-        console.emit(&start("a", 2));
+        console.emit(
+            t,
+            &Event::RunStarted {
+                format_version: crate::checkpoint::FORMAT_VERSION,
+                run_id: "r".into(),
+                runbook: "rb".into(),
+                runbook_sha256: String::new(),
+                mode: Mode::Execute,
+                identity: None,
+                host: String::new(),
+                user: String::new(),
+                drillbook_version: String::new(),
+                steps: vec!["a".into(), "b".into()],
+            },
+        );
+        console.emit(t, &start("a", 1));
+        console.emit(t, &start("b", 1));
+        console.emit(t, &start("a", 2));
         let running = |c: &Console| {
             let st = c.lock();
             let mut v: Vec<String> = st
@@ -665,12 +712,17 @@ mod tests {
             v
         };
         assert_eq!(running(&console), ["a", "b"]);
-        console.emit(&Event::StepSucceeded {
-            at: t,
-            step: "a".into(),
-            outcome: Default::default(),
-            duration: Duration::from_secs(1),
-        });
+        console.emit(
+            t,
+            &Event::StepSucceeded {
+                step: "a".into(),
+                outcome: Default::default(),
+                attempts: 2,
+                duration_ms: 1000,
+                aws_wait_ms: 0,
+                dry_run: false,
+            },
+        );
         assert_eq!(running(&console), ["b"]);
         {
             let st = console.lock();
@@ -678,13 +730,14 @@ mod tests {
                 panic!("progress shape expected")
             };
             assert_eq!(bars.overall.as_ref().map(|o| o.position()), Some(1));
-            assert_eq!(st.steps["a"].attempt, 2);
         }
-        console.emit(&Event::RunFinished {
-            at: t,
-            status: RunStatus::Paused,
-            duration: Duration::from_secs(1),
-        });
+        console.emit(
+            t,
+            &Event::RunPaused {
+                reason: "interrupted".into(),
+                awaiting: vec![],
+            },
+        );
         assert!(running(&console).is_empty());
         let st = console.lock();
         let Shape::Progress(bars) = &st.shape else {
@@ -719,16 +772,16 @@ mod tests {
 
     #[test]
     fn json_lines_carry_the_version_and_round_trip() {
+        let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let e = Event::StepSkipped {
-            at: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc),
             step: "a".into(),
             reason: "r".into(),
         };
-        let line = json_line(&e).unwrap();
+        let line = json_line(at, &e).unwrap();
         assert!(
-            line.starts_with("{\"v\":1,\"event\":\"step_skipped\""),
+            line.starts_with("{\"v\":2,\"at\":\"2026-01-01T00:00:00Z\",\"type\":\"step_skipped\""),
             "{line}"
         );
         let back: Event = serde_json::from_str(&line).unwrap();

@@ -10,11 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::timing::{RTO_MEASURE, RtoVerdict, StepStatus, TimingReport};
+use super::timing::{RTO_MEASURE, RtoVerdict, TimingReport};
 use crate::actions::aws::{Identity, Impairment};
 use crate::actions::{Finding, Observation};
-use crate::checkpoint::{Entry, GENESIS, StoredRun};
+use crate::checkpoint::{GENESIS, StoredRun};
+use crate::event::Event;
 use crate::event::Mode;
+use crate::event::StepStatus;
 use crate::runbook::Runbook;
 use crate::scenario::{ExpectationVerdict, measured_rpo};
 
@@ -55,49 +57,6 @@ impl Verdict {
             Verdict::Failed => "failed",
             Verdict::Paused => "paused",
             Verdict::DryRun => "dry-run",
-        }
-    }
-}
-
-/// What became of a step (the timing report's status, in the document's own, stable type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    Succeeded,
-    /// Succeeded without acting: an optional step that could not act now (its outcome's summary
-    /// starts with `deferred`, e.g. a KMS promotion while the old primary Region is down).
-    Deferred,
-    Failed,
-    Skipped,
-    AwaitingApproval,
-    InDoubt,
-    NotStarted,
-}
-
-impl StepState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Succeeded => "succeeded",
-            StepState::Deferred => "deferred",
-            StepState::Failed => "failed",
-            StepState::Skipped => "skipped",
-            StepState::AwaitingApproval => "awaiting approval",
-            StepState::InDoubt => "in doubt",
-            StepState::NotStarted => "not started",
-        }
-    }
-}
-
-impl From<StepStatus> for StepState {
-    fn from(s: StepStatus) -> StepState {
-        match s {
-            StepStatus::Succeeded => StepState::Succeeded,
-            StepStatus::Deferred => StepState::Deferred,
-            StepStatus::Failed => StepState::Failed,
-            StepStatus::Skipped => StepState::Skipped,
-            StepStatus::AwaitingApproval => StepState::AwaitingApproval,
-            StepStatus::InDoubt => StepState::InDoubt,
-            StepStatus::NotStarted => StepState::NotStarted,
         }
     }
 }
@@ -258,7 +217,7 @@ pub struct StepRow {
     /// A `finally:` (cleanup) step.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cleanup: bool,
-    pub status: StepState,
+    pub status: StepStatus,
     /// Offsets in wall-clock milliseconds since the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ms: Option<u64>,
@@ -427,8 +386,8 @@ fn read(run: &StoredRun) -> Read<'_> {
     let mut gathered: HashMap<&str, Gathered> = HashMap::new();
 
     for rec in &run.records {
-        match &rec.entry {
-            Entry::RunStarted {
+        match &rec.event {
+            Event::RunStarted {
                 runbook,
                 runbook_sha256,
                 identity,
@@ -449,7 +408,7 @@ fn read(run: &StoredRun) -> Read<'_> {
                 ran_by.host = host.clone();
                 drillbook_version = v.clone();
             }
-            Entry::RunResumed {
+            Event::RunResumed {
                 identity,
                 host,
                 in_doubt,
@@ -470,10 +429,10 @@ fn read(run: &StoredRun) -> Read<'_> {
                     forced: *forced,
                 })
             }
-            Entry::StepObserved { step, observation } => {
+            Event::StepObserved { step, observation } => {
                 gathered.entry(step).or_default().observation = Some(observation);
             }
-            Entry::StepRetrying {
+            Event::StepRetrying {
                 step,
                 attempt,
                 error,
@@ -483,7 +442,7 @@ fn read(run: &StoredRun) -> Read<'_> {
                 error: error.to_string(),
                 delay_ms: *delay_ms,
             }),
-            Entry::StepSucceeded { step, outcome, .. } => {
+            Event::StepSucceeded { step, outcome, .. } => {
                 let g = gathered.entry(step).or_default();
                 g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
                 g.deferred = outcome.is_deferred();
@@ -500,7 +459,7 @@ fn read(run: &StoredRun) -> Read<'_> {
                     _ => {}
                 }
             }
-            Entry::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
+            Event::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
                 step: step.clone(),
                 message: message.clone(),
                 requested_at: Some(rec.at),
@@ -509,7 +468,7 @@ fn read(run: &StoredRun) -> Read<'_> {
                 comment: String::new(),
                 signed_with: None,
             }),
-            Entry::ApprovalGranted {
+            Event::ApprovalGranted {
                 step,
                 approver,
                 comment,
@@ -541,22 +500,22 @@ fn read(run: &StoredRun) -> Read<'_> {
                     .as_ref()
                     .map(|s| crate::evidence::approval::describe(&s.signer));
             }
-            Entry::DrillJudged {
+            Event::DrillJudged {
                 scenario,
                 scenario_sha256,
                 impaired,
                 refused_calls,
                 verdicts,
             } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
-            Entry::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
-            Entry::StepStarted { .. }
-            | Entry::StepFailed { .. }
-            | Entry::StepSkipped { .. }
-            | Entry::RunPaused { .. }
-            | Entry::RunFinished { .. }
-            | Entry::DrillStarted { .. }
-            | Entry::DrillRefusedCalls { .. }
-            | Entry::Note { .. } => {}
+            Event::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
+            Event::StepStarted { .. }
+            | Event::StepFailed { .. }
+            | Event::StepSkipped { .. }
+            | Event::RunPaused { .. }
+            | Event::RunFinished { .. }
+            | Event::DrillStarted { .. }
+            | Event::DrillRefusedCalls { .. }
+            | Event::Note { .. } => {}
         }
     }
 
@@ -607,16 +566,16 @@ impl RunDocument {
             .map(|t| {
                 let s = spec.get(t.id.as_str());
                 let g = gathered.remove(t.id.as_str()).unwrap_or_default();
-                let status = match StepState::from(t.status) {
-                    StepState::Succeeded if g.deferred => StepState::Deferred,
+                let status = match t.status {
+                    StepStatus::Succeeded if g.deferred => StepStatus::Deferred,
                     other => other,
                 };
                 counts.total += 1;
                 match status {
-                    StepState::Succeeded => counts.succeeded += 1,
-                    StepState::Deferred => counts.deferred += 1,
-                    StepState::Failed => counts.failed += 1,
-                    StepState::Skipped => counts.skipped += 1,
+                    StepStatus::Succeeded => counts.succeeded += 1,
+                    StepStatus::Deferred => counts.deferred += 1,
+                    StepStatus::Failed => counts.failed += 1,
+                    StepStatus::Skipped => counts.skipped += 1,
                     _ => counts.other += 1,
                 }
                 let outputs = match g.outputs {
@@ -771,7 +730,7 @@ impl RunDocument {
 
         let failed_steps: Vec<&str> = steps
             .iter()
-            .filter(|s| s.status == StepState::Failed)
+            .filter(|s| s.status == StepStatus::Failed)
             .map(|s| s.id.as_str())
             .collect();
         let failed_expectations: Vec<&str> = expectations
@@ -789,7 +748,7 @@ impl RunDocument {
             .collect();
         let awaiting: Vec<&str> = steps
             .iter()
-            .filter(|s| s.status == StepState::AwaitingApproval)
+            .filter(|s| s.status == StepStatus::AwaitingApproval)
             .map(|s| s.id.as_str())
             .collect();
 
@@ -1010,16 +969,16 @@ mod tests {
     use crate::checkpoint::{FORMAT_VERSION, Record};
     use crate::event::RunStatus;
 
-    fn rec(seq: u64, secs: i64, entry: Entry) -> Record {
+    fn rec(seq: u64, secs: i64, event: Event) -> Record {
         Record {
             seq,
             at: DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap_or_default(),
             prev: GENESIS.into(),
-            entry,
+            event,
         }
     }
 
-    fn run(entries: Vec<(i64, Entry)>) -> StoredRun {
+    fn run(entries: Vec<(i64, Event)>) -> StoredRun {
         StoredRun {
             head_sha256: String::new(),
             run_id: "r1".into(),
@@ -1035,8 +994,8 @@ mod tests {
         }
     }
 
-    fn started(mode: Mode) -> Entry {
-        Entry::RunStarted {
+    fn started(mode: Mode) -> Event {
+        Event::RunStarted {
             format_version: FORMAT_VERSION,
             run_id: "r1".into(),
             runbook: "rb.yaml".into(),
@@ -1063,8 +1022,8 @@ mod tests {
         .unwrap_or_else(|d| panic!("{d}"))
     }
 
-    fn ok(step: &str) -> Entry {
-        Entry::StepSucceeded {
+    fn ok(step: &str) -> Event {
+        Event::StepSucceeded {
             step: step.into(),
             outcome: Default::default(),
             attempts: 1,
@@ -1077,13 +1036,14 @@ mod tests {
     #[test]
     fn verdicts_follow_the_journal() {
         let rb = runbook();
-        let finished = |s| Entry::RunFinished { status: s };
+        let finished = |s| Event::RunFinished { status: s };
         let d = RunDocument::build(
             &run(vec![
                 (0, started(Mode::Execute)),
                 (
                     0,
-                    Entry::StepStarted {
+                    Event::StepStarted {
+                        action: String::new(),
                         step: "a".into(),
                         attempt: 1,
                     },
@@ -1104,7 +1064,8 @@ mod tests {
                 (0, started(Mode::DryRun)),
                 (
                     0,
-                    Entry::StepStarted {
+                    Event::StepStarted {
+                        action: String::new(),
                         step: "a".into(),
                         attempt: 1,
                     },
@@ -1122,7 +1083,8 @@ mod tests {
                 (0, started(Mode::Execute)),
                 (
                     0,
-                    Entry::StepStarted {
+                    Event::StepStarted {
+                        action: String::new(),
                         step: "a".into(),
                         attempt: 1,
                     },
@@ -1138,7 +1100,8 @@ mod tests {
                 (0, started(Mode::Execute)),
                 (
                     0,
-                    Entry::StepStarted {
+                    Event::StepStarted {
+                        action: String::new(),
                         step: "a".into(),
                         attempt: 1,
                     },
@@ -1159,14 +1122,15 @@ mod tests {
                 (0, started(Mode::Execute)),
                 (
                     0,
-                    Entry::StepStarted {
+                    Event::StepStarted {
+                        action: String::new(),
                         step: "a".into(),
                         attempt: 1,
                     },
                 ),
                 (
                     1,
-                    Entry::StepSucceeded {
+                    Event::StepSucceeded {
                         step: "a".into(),
                         outcome: crate::actions::Outcome {
                             summary: "deferred: ca-central-1 cannot be reached".into(),
@@ -1180,14 +1144,14 @@ mod tests {
                 ),
                 (
                     1,
-                    Entry::RunFinished {
+                    Event::RunFinished {
                         status: RunStatus::Succeeded,
                     },
                 ),
             ]),
             &runbook(),
         );
-        assert_eq!(d.steps[0].status, StepState::Deferred);
+        assert_eq!(d.steps[0].status, StepStatus::Deferred);
         assert_eq!((d.counts.succeeded, d.counts.deferred), (0, 1));
         assert_eq!(d.verdict, Verdict::Passed);
         assert_eq!(d.headline, "0 steps succeeded, 1 deferred.");

@@ -11,9 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::document::{ObjectiveState, RunDocument, StepRow, StepState};
+use super::document::{ObjectiveState, RunDocument, StepRow};
 use crate::duration::{format_duration, human};
 use crate::event::Mode;
+use crate::event::StepStatus;
 
 /// Drops the control characters HTML does not allow (all but tab and newline); a page without
 /// any (nearly every page) is returned as it is.
@@ -353,12 +354,12 @@ fn impairment(doc: &RunDocument) -> Markup {
     }
 }
 
-fn status_pill(s: StepState) -> Markup {
+fn status_pill(s: StepStatus) -> Markup {
     let class = match s {
-        StepState::Succeeded => "p-ok",
-        StepState::Failed => "p-bad",
-        StepState::AwaitingApproval | StepState::InDoubt | StepState::Deferred => "p-wait",
-        StepState::Skipped | StepState::NotStarted => "p-na",
+        StepStatus::Succeeded => "p-ok",
+        StepStatus::Failed => "p-bad",
+        StepStatus::AwaitingApproval | StepStatus::InDoubt | StepStatus::Deferred => "p-wait",
+        StepStatus::Skipped | StepStatus::NotStarted => "p-na",
     };
     html! { span class={ "pill " (class) } { (s.as_str()) } }
 }
@@ -508,7 +509,7 @@ fn gantt_row(s: &StepRow, y: f64, total_ms: u64, x: &dyn Fn(u64) -> f64) -> Mark
         if s.critical { ", critical path" } else { "" }
     );
     match (s.status, s.start_ms, s.finish_ms) {
-        (StepState::Skipped, _, f) => {
+        (StepStatus::Skipped, _, f) => {
             let cx = x(f.or(s.start_ms).unwrap_or(0));
             let cy = y + 13.0;
             html! {
@@ -529,18 +530,18 @@ fn gantt_row(s: &StepRow, y: f64, total_ms: u64, x: &dyn Fn(u64) -> f64) -> Mark
                 class.push_str(" critical");
             }
             match s.status {
-                StepState::Failed => class.push_str(" failed"),
-                StepState::InDoubt => class.push_str(" in-doubt"),
-                StepState::AwaitingApproval => class.push_str(" awaiting"),
-                StepState::Deferred => class.push_str(" deferred"),
+                StepStatus::Failed => class.push_str(" failed"),
+                StepStatus::InDoubt => class.push_str(" in-doubt"),
+                StepStatus::AwaitingApproval => class.push_str(" awaiting"),
+                StepStatus::Deferred => class.push_str(" deferred"),
                 _ => {}
             }
             let w = (xb - xa).max(2.0);
             let note = match s.status {
-                StepState::Failed => "failed".to_string(),
-                StepState::InDoubt => "in doubt".to_string(),
-                StepState::AwaitingApproval => "awaiting approval".to_string(),
-                StepState::Deferred => "deferred".to_string(),
+                StepStatus::Failed => "failed".to_string(),
+                StepStatus::InDoubt => "in doubt".to_string(),
+                StepStatus::AwaitingApproval => "awaiting approval".to_string(),
+                StepStatus::Deferred => "deferred".to_string(),
                 _ => s.duration_ms.map(dur).unwrap_or_default(),
             };
             html! {
@@ -664,10 +665,10 @@ fn step_card(s: &StepRow, dry: bool) -> Markup {
     };
     let would_change = s.changed.is_empty()
         && !s.would_change.is_empty()
-        && (dry || s.status != StepState::Succeeded);
+        && (dry || s.status != StepStatus::Succeeded);
     let nothing_changed = s.changed.is_empty()
         && !would_change
-        && s.status == StepState::Succeeded
+        && s.status == StepStatus::Succeeded
         && !dry
         && s.action != "approval";
     let list = |items: &[String]| html! { ul { @for c in items { li { (inline(c)) } } } };

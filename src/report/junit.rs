@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::document::{ObjectiveState, RunDocument, StepState};
+use super::document::{ObjectiveState, RunDocument};
+use crate::event::StepStatus;
 
 /// A failure with its message and text (the element's body).
 fn failure(message: &str, ty: &str, text: &str) -> TestCaseStatus {
@@ -35,8 +36,8 @@ fn case(classname: &str, name: &str, time_ms: u64, status: TestCaseStatus) -> Te
 
 fn step_status(s: &super::document::StepRow) -> TestCaseStatus {
     match s.status {
-        StepState::Succeeded => TestCaseStatus::success(),
-        StepState::Failed => {
+        StepStatus::Succeeded => TestCaseStatus::success(),
+        StepStatus::Failed => {
             let message = s.error.clone().unwrap_or_else(|| "step failed".into());
             let mut text = message.clone();
             if let Some(h) = &s.hint {
@@ -47,11 +48,11 @@ fn step_status(s: &super::document::StepRow) -> TestCaseStatus {
             }
             failure(&message, "steps", &text)
         }
-        StepState::Skipped => skipped(s.reason.as_deref().unwrap_or("skipped")),
-        StepState::Deferred => skipped(s.result.as_deref().unwrap_or("deferred")),
-        StepState::AwaitingApproval => skipped("awaiting approval"),
-        StepState::InDoubt => skipped("in doubt: started, no outcome recorded (resume the run)"),
-        StepState::NotStarted => skipped("not started"),
+        StepStatus::Skipped => skipped(s.reason.as_deref().unwrap_or("skipped")),
+        StepStatus::Deferred => skipped(s.result.as_deref().unwrap_or("deferred")),
+        StepStatus::AwaitingApproval => skipped("awaiting approval"),
+        StepStatus::InDoubt => skipped("in doubt: started, no outcome recorded (resume the run)"),
+        StepStatus::NotStarted => skipped("not started"),
     }
 }
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::document::{ObjectiveState, RunDocument, StepState};
+use super::document::{ObjectiveState, RunDocument};
 use crate::duration::{format_duration, human};
 use crate::event::Mode;
+use crate::event::StepStatus;
 
 /// Escapes text for a table cell: pipes, angle brackets and line breaks.
 fn cell(s: &str) -> String {
@@ -59,15 +60,15 @@ fn objective_result(v: ObjectiveState) -> &'static str {
     }
 }
 
-fn step_status(s: StepState) -> &'static str {
+fn step_status(s: StepStatus) -> &'static str {
     match s {
-        StepState::Succeeded => "✅ succeeded",
-        StepState::Deferred => "⏳ deferred",
-        StepState::Failed => "❌ failed",
-        StepState::Skipped => "⏭ skipped",
-        StepState::AwaitingApproval => "⏸ awaiting approval",
-        StepState::InDoubt => "❔ in doubt",
-        StepState::NotStarted => "➖ not started",
+        StepStatus::Succeeded => "✅ succeeded",
+        StepStatus::Deferred => "⏳ deferred",
+        StepStatus::Failed => "❌ failed",
+        StepStatus::Skipped => "⏭ skipped",
+        StepStatus::AwaitingApproval => "⏸ awaiting approval",
+        StepStatus::InDoubt => "❔ in doubt",
+        StepStatus::NotStarted => "➖ not started",
     }
 }
 

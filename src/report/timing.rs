@@ -16,9 +16,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::checkpoint::{Entry, StoredRun};
+use crate::checkpoint::StoredRun;
 use crate::duration::{format_duration, human};
-use crate::event::{Mode, RunStatus};
+use crate::event::Event;
+use crate::event::{Mode, RunStatus, StepStatus};
 use crate::runbook::Runbook;
 
 /// Version of the JSON shape of [`TimingReport`].
@@ -28,36 +29,6 @@ pub(crate) const REPORT_FORMAT_VERSION: u32 = 1;
 const GANTT_WIDTH: usize = 60;
 /// Step ids longer than this are shortened in the text tables.
 const MAX_ID_WIDTH: usize = 32;
-
-/// What became of a step, as far as the journal tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Succeeded,
-    /// An optional step that could not act (its outcome says `deferred ...`).
-    Deferred,
-    Failed,
-    Skipped,
-    /// Waiting for `drillbook approve`.
-    AwaitingApproval,
-    /// Started, no outcome recorded (the process stopped while it ran).
-    InDoubt,
-    NotStarted,
-}
-
-impl StepStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepStatus::Succeeded => "succeeded",
-            StepStatus::Deferred => "deferred",
-            StepStatus::Failed => "failed",
-            StepStatus::Skipped => "skipped",
-            StepStatus::AwaitingApproval => "awaiting approval",
-            StepStatus::InDoubt => "in doubt",
-            StepStatus::NotStarted => "not started",
-        }
-    }
-}
 
 /// Timings of one step. Offsets are milliseconds of wall-clock time since the run started.
 #[derive(Debug, Clone, Serialize)]
@@ -234,7 +205,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
         let start = started_at.unwrap_or(rec.at);
         // Offsets never go backwards, even with clock skew between hosts.
         let wall = ms_between(start, rec.at).max(prev_wall);
-        if let Entry::RunResumed { .. } = rec.entry {
+        if let Event::RunResumed { .. } = rec.event {
             resumes += 1;
             let d = wall - prev_wall;
             if d > 0 {
@@ -255,7 +226,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
         let active = wall - gap_total;
         // The step the record is about, indexed (journal-only steps are added: the runbook
         // changed under `resume --force`, or is partial).
-        let si = match entry_step(&rec.entry) {
+        let si = match entry_step(&rec.event) {
             Some(step) => match index.get(step) {
                 Some(&i) => i,
                 None => {
@@ -270,16 +241,16 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
             },
             None => usize::MAX,
         };
-        match &rec.entry {
-            Entry::RunStarted { mode: m, .. } => mode = *m,
-            Entry::RunResumed { .. }
-            | Entry::Note { .. }
-            | Entry::StepObserved { .. }
-            | Entry::DrillStarted { .. }
-            | Entry::DrillRefusedCalls { .. }
-            | Entry::AwsCalls { .. }
-            | Entry::DrillJudged { .. } => {}
-            Entry::StepStarted { attempt, .. } => {
+        match &rec.event {
+            Event::RunStarted { mode: m, .. } => mode = *m,
+            Event::RunResumed { .. }
+            | Event::Note { .. }
+            | Event::StepObserved { .. }
+            | Event::DrillStarted { .. }
+            | Event::DrillRefusedCalls { .. }
+            | Event::AwsCalls { .. }
+            | Event::DrillJudged { .. } => {}
+            Event::StepStarted { attempt, .. } => {
                 let i = si;
                 let a = &mut acc[i];
                 a.start.get_or_insert((wall, active));
@@ -291,7 +262,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                     a.status = Some(StepStatus::InDoubt);
                 }
             }
-            Entry::StepRetrying { attempt, .. } => {
+            Event::StepRetrying { attempt, .. } => {
                 let i = si;
                 let a = &mut acc[i];
                 if a.pending_attempt == 0 {
@@ -299,7 +270,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                 }
                 a.pending_attempt = a.pending_attempt.max(*attempt);
             }
-            Entry::StepSucceeded {
+            Event::StepSucceeded {
                 attempts,
                 aws_wait_ms,
                 outcome,
@@ -320,7 +291,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                 a.error = None;
                 a.hint = None;
             }
-            Entry::StepFailed {
+            Event::StepFailed {
                 error, attempts, ..
             } => {
                 let i = si;
@@ -333,7 +304,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                 a.error = Some(error.to_string());
                 a.hint = error.hint().map(str::to_string);
             }
-            Entry::StepSkipped { reason, .. } => {
+            Event::StepSkipped { reason, .. } => {
                 let i = si;
                 let a = &mut acc[i];
                 if !matches!(a.status, Some(StepStatus::Succeeded | StepStatus::Deferred)) {
@@ -342,7 +313,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                     a.reason = Some(reason.clone());
                 }
             }
-            Entry::ApprovalRequested { .. } => {
+            Event::ApprovalRequested { .. } => {
                 let i = si;
                 let a = &mut acc[i];
                 a.start.get_or_insert((wall, active));
@@ -350,9 +321,9 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                     a.status = Some(StepStatus::AwaitingApproval);
                 }
             }
-            Entry::ApprovalGranted { .. } => {}
-            Entry::RunPaused { .. } => status = "paused".into(),
-            Entry::RunFinished { status: s } => {
+            Event::ApprovalGranted { .. } => {}
+            Event::RunPaused { .. } => status = "paused".into(),
+            Event::RunFinished { status: s } => {
                 status = match s {
                     RunStatus::Succeeded => "succeeded",
                     RunStatus::Failed => "failed",
@@ -837,16 +808,16 @@ fn short_id(id: &str) -> String {
 }
 
 /// The step a record is about.
-fn entry_step(e: &Entry) -> Option<&str> {
+fn entry_step(e: &Event) -> Option<&str> {
     match e {
-        Entry::StepStarted { step, .. }
-        | Entry::StepObserved { step, .. }
-        | Entry::StepRetrying { step, .. }
-        | Entry::StepSucceeded { step, .. }
-        | Entry::StepFailed { step, .. }
-        | Entry::StepSkipped { step, .. }
-        | Entry::ApprovalRequested { step, .. }
-        | Entry::ApprovalGranted { step, .. } => Some(step),
+        Event::StepStarted { step, .. }
+        | Event::StepObserved { step, .. }
+        | Event::StepRetrying { step, .. }
+        | Event::StepSucceeded { step, .. }
+        | Event::StepFailed { step, .. }
+        | Event::StepSkipped { step, .. }
+        | Event::ApprovalRequested { step, .. }
+        | Event::ApprovalGranted { step, .. } => Some(step),
         _ => None,
     }
 }
@@ -913,15 +884,15 @@ finally:
             .with_timezone(&Utc)
     }
 
-    fn run_of(entries: Vec<(f64, Entry)>) -> StoredRun {
+    fn run_of(entries: Vec<(f64, Event)>) -> StoredRun {
         let records = entries
             .into_iter()
             .enumerate()
-            .map(|(i, (secs, entry))| Record {
+            .map(|(i, (secs, event))| Record {
                 seq: i as u64,
                 at: t0() + chrono::Duration::milliseconds((secs * 1000.0) as i64),
                 prev: GENESIS.into(),
-                entry,
+                event,
             })
             .collect();
         StoredRun {
@@ -941,8 +912,8 @@ finally:
             .runbook
     }
 
-    fn started(mode: Mode) -> Entry {
-        Entry::RunStarted {
+    fn started(mode: Mode) -> Event {
+        Event::RunStarted {
             format_version: FORMAT_VERSION,
             run_id: "r1".into(),
             runbook: "failover.yaml".into(),
@@ -955,14 +926,15 @@ finally:
             steps: vec![],
         }
     }
-    fn start(step: &str, attempt: u32) -> Entry {
-        Entry::StepStarted {
+    fn start(step: &str, attempt: u32) -> Event {
+        Event::StepStarted {
+            action: String::new(),
             step: step.into(),
             attempt,
         }
     }
-    fn ok(step: &str, attempts: u32, wait: u64) -> Entry {
-        Entry::StepSucceeded {
+    fn ok(step: &str, attempts: u32, wait: u64) -> Event {
+        Event::StepSucceeded {
             step: step.into(),
             outcome: Outcome::default(),
             attempts,
@@ -988,7 +960,7 @@ finally:
             (70.0, start("switch-dns", 1)),
             (
                 75.0,
-                Entry::StepFailed {
+                Event::StepFailed {
                     step: "switch-dns".into(),
                     error: ActionError::Invalid {
                         message: "bad".into(),
@@ -1000,7 +972,7 @@ finally:
             ),
             (
                 75.0,
-                Entry::StepSkipped {
+                Event::StepSkipped {
                     step: "verify-alarm".into(),
                     reason: "switch-dns failed".into(),
                 },
@@ -1009,7 +981,7 @@ finally:
             (80.0, ok("delete-restored", 1, 0)),
             (
                 80.0,
-                Entry::RunFinished {
+                Event::RunFinished {
                     status: RunStatus::Failed,
                 },
             ),
@@ -1071,7 +1043,11 @@ finally:
             // the process dies here; restore-vault is in doubt
             (
                 100.0,
-                Entry::RunResumed {
+                Event::RunResumed {
+                    run_id: String::new(),
+                    runbook: String::new(),
+                    mode: None,
+                    steps: vec![],
                     identity: None,
                     host: String::new(),
                     in_doubt: vec!["restore-vault".into()],
@@ -1085,7 +1061,7 @@ finally:
             (130.0, ok("restore-vault", 1, 0)),
             (
                 130.0,
-                Entry::RunFinished {
+                Event::RunFinished {
                     status: RunStatus::Succeeded,
                 },
             ),
@@ -1124,7 +1100,7 @@ finally:
             (400.0, ok("delete-restored", 1, 0)),
             (
                 400.0,
-                Entry::RunFinished {
+                Event::RunFinished {
                     status: RunStatus::Succeeded,
                 },
             ),

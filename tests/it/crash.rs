@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
-use drillbook::checkpoint::Entry;
 use drillbook::engine::CRASH_ENV;
+use drillbook::event::Event;
 use drillbook::report::RunDocument;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -142,28 +142,28 @@ async fn assert_cut_off(point: &str, o: &std::process::Output, dir: &Path) -> St
     assert!(
         !records
             .iter()
-            .any(|r| matches!(r.entry, Entry::RunFinished { .. })),
+            .any(|r| matches!(r.event, Event::RunFinished { .. })),
         "{point}: the run did not finish before the crash"
     );
     if let Some(step) = point.strip_prefix("after:") {
         assert!(
             records
                 .iter()
-                .any(|r| matches!(&r.entry, Entry::StepSucceeded { step: s, .. } if s == step)),
+                .any(|r| matches!(&r.event, Event::StepSucceeded { step: s, .. } if s == step)),
             "{point}: the boundary's outcome is durable"
         );
     }
     if let Some(step) = cut_off(point) {
         // Written ahead of the change: the step's start and the changes it was about to make.
         assert!(
-            records.iter().any(|r| matches!(&r.entry,
-                Entry::StepObserved { step: s, observation } if s == step && !observation.changes.is_empty())),
+            records.iter().any(|r| matches!(&r.event,
+                Event::StepObserved { step: s, observation } if s == step && !observation.changes.is_empty())),
             "{point}: the planned change is durable before it is made"
         );
         assert!(
             !records
                 .iter()
-                .any(|r| matches!(&r.entry, Entry::StepSucceeded { step: s, .. } if s == step)),
+                .any(|r| matches!(&r.event, Event::StepSucceeded { step: s, .. } if s == step)),
             "{point}"
         );
     }
@@ -182,7 +182,7 @@ async fn assert_resumed(point: &str, dir: &Path, id: &str, steps: usize) -> RunD
     let (_, records) = journal(dir).await;
     let mut succeeded = BTreeMap::<&str, usize>::new();
     for r in &records {
-        if let Entry::StepSucceeded { step, .. } = &r.entry {
+        if let Event::StepSucceeded { step, .. } = &r.event {
             *succeeded.entry(step.as_str()).or_default() += 1;
         }
     }
@@ -194,8 +194,8 @@ async fn assert_resumed(point: &str, dir: &Path, id: &str, steps: usize) -> RunD
     // Steps cut off by the crash (the armed one, and any that ran beside it).
     let in_doubt = records
         .iter()
-        .find_map(|r| match &r.entry {
-            Entry::RunResumed { in_doubt, .. } => Some(in_doubt.clone()),
+        .find_map(|r| match &r.event {
+            Event::RunResumed { in_doubt, .. } => Some(in_doubt.clone()),
             _ => None,
         })
         .unwrap_or_default();

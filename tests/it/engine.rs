@@ -8,7 +8,8 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use drillbook::checkpoint::file::FileStore;
-use drillbook::checkpoint::{CheckpointStore, Entry, Record};
+use drillbook::checkpoint::{CheckpointStore, Record};
+use drillbook::event::Event;
 
 struct Dir {
     tmp: tempfile::TempDir,
@@ -78,7 +79,7 @@ impl Dir {
 fn succeeded_counts(records: &[Record]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in records {
-        if let Entry::StepSucceeded { step, .. } = &r.entry {
+        if let Event::StepSucceeded { step, .. } = &r.event {
             *m.entry(step.clone()).or_default() += 1;
         }
     }
@@ -110,12 +111,12 @@ fn dry_run_is_the_default_and_journals_observations_only() {
     assert!(stdout.contains(&ids[0]), "the run id is printed: {stdout}");
     let recs = d.records(&ids[0]);
     assert!(
-        matches!(&recs[0].entry, Entry::RunStarted { mode, .. } if *mode == drillbook::event::Mode::DryRun)
+        matches!(&recs[0].event, Event::RunStarted { mode, .. } if *mode == drillbook::event::Mode::DryRun)
     );
     let dry: Vec<bool> = recs
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::StepSucceeded { dry_run, .. } => Some(*dry_run),
+        .filter_map(|r| match &r.event {
+            Event::StepSucceeded { dry_run, .. } => Some(*dry_run),
             _ => None,
         })
         .collect();
@@ -172,11 +173,11 @@ fn kill_9_mid_run_then_resume_runs_every_step_exactly_once() {
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
     assert!(
         recs.iter()
-            .any(|r| matches!(&r.entry, Entry::RunResumed { forced: false, .. }))
+            .any(|r| matches!(&r.event, Event::RunResumed { forced: false, .. }))
     );
     assert!(matches!(
-        recs.last().map(|r| &r.entry),
-        Some(Entry::RunFinished {
+        recs.last().map(|r| &r.event),
+        Some(Event::RunFinished {
             status: drillbook::event::RunStatus::Succeeded
         })
     ));
@@ -227,7 +228,7 @@ fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
     let recs = d.records(&id);
     assert!(
         recs.iter()
-            .any(|r| matches!(&r.entry, Entry::RunPaused { .. })),
+            .any(|r| matches!(&r.event, Event::RunPaused { .. })),
         "the journal says the run paused"
     );
     let before = succeeded_counts(&recs);
@@ -235,7 +236,7 @@ fn ctrl_c_pauses_with_a_flushed_journal_and_the_resume_command() {
     // The step running at the interrupt finished (grace period), nothing new started.
     let started = recs
         .iter()
-        .filter(|r| matches!(&r.entry, Entry::StepStarted { .. }))
+        .filter(|r| matches!(&r.event, Event::StepStarted { .. }))
         .count();
     assert_eq!(started, before.len(), "no step left in doubt: {recs:?}");
 
@@ -319,7 +320,7 @@ fn a_changed_runbook_is_refused_unless_forced() {
     assert!(
         d.records(&id)
             .iter()
-            .any(|r| matches!(&r.entry, Entry::RunResumed { forced: true, .. }))
+            .any(|r| matches!(&r.event, Event::RunResumed { forced: true, .. }))
     );
 }
 
@@ -353,9 +354,18 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
     );
     assert_eq!(d.records(&id).len(), n);
 
-    // Resuming without approval pauses again.
+    // Resuming without approval pauses again, and says again what it waits for.
     let o = d.run_as(alice, &["resume", &id]);
     o.assert_exit(3);
+    let err = o.stderr_text();
+    assert!(
+        err.contains("gate  approval needed: check the dashboards"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("drillbook approve {id} gate")),
+        "{err}"
+    );
 
     let o = d.run_as(
         bob,
@@ -368,20 +378,87 @@ fn approval_by_the_starter_is_refused_and_another_identity_unblocks_the_run() {
     let o = d.run_as(alice, &["resume", &id]);
     o.assert_exit(0);
     let recs = d.records(&id);
-    assert!(recs.iter().any(|r| matches!(&r.entry,
-        Entry::ApprovalGranted { step, approver, comment, .. }
+    assert!(recs.iter().any(|r| matches!(&r.event,
+        Event::ApprovalGranted { step, approver, comment, .. }
             if step == "gate" && approver.arn == bob && comment == "dashboards green")));
-    let starter = match &recs[0].entry {
-        Entry::RunStarted { identity, .. } => identity.clone().unwrap().arn,
+    let starter = match &recs[0].event {
+        Event::RunStarted { identity, .. } => identity.clone().unwrap().arn,
         _ => unreachable!(),
     };
     assert_eq!(starter, alice);
     let counts = succeeded_counts(&recs);
     assert_eq!(counts.get("b"), Some(&1));
     assert_eq!(counts.get("gate"), Some(&1));
-    assert!(recs.iter().any(|r| matches!(&r.entry,
-        Entry::StepSucceeded { step, outcome, .. }
+    assert!(recs.iter().any(|r| matches!(&r.event,
+        Event::StepSucceeded { step, outcome, .. }
             if step == "gate" && outcome.outputs.get("approved_by").map(String::as_str) == Some(bob))));
+}
+
+/// `--message-format json` streams the journal's own events: every line is a journal record's
+/// event (the envelope aside), in the journal's order, for the run and for its resume.
+#[test]
+fn json_lines_are_the_journals_events() {
+    let d = Dir::new();
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    let rb = d.write(
+        "rb.yaml",
+        "version: 1\nname: stream\napprovers: { allow_unsigned: true }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 10ms }\n  - id: gate\n    action: approval\n    needs: [a]\n    with: { message: go? }\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 10ms }\n",
+    );
+    let json = ["--message-format", "json"];
+    let mut args = vec!["run", rb.to_str().unwrap(), "--execute", "--yes"];
+    args.extend(json);
+    let first = d.run_as(alice, &args);
+    first.assert_exit(3);
+    let id = d.run_ids().remove(0);
+    d.run_as(bob, &["approve", &id, "gate"]).assert_exit(0);
+    let mut args = vec!["resume", id.as_str()];
+    args.extend(json);
+    let second = d.run_as(alice, &args);
+    second.assert_exit(0);
+
+    let strip = |mut v: serde_json::Value, envelope: &[&str]| {
+        for k in envelope {
+            v.as_object_mut().unwrap().remove(*k);
+        }
+        v
+    };
+    let streamed: Vec<serde_json::Value> = [&first, &second]
+        .iter()
+        .flat_map(|o| {
+            o.stdout_text()
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    assert_eq!(v["v"], 2, "{l}");
+                    assert!(v["at"].is_string(), "{l}");
+                    strip(v, &["v", "at"])
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // `approve` wrote one record between the two processes; nothing streamed it.
+    let journal: Vec<serde_json::Value> = d
+        .records(&id)
+        .into_iter()
+        .filter(|r| !matches!(r.event, Event::ApprovalGranted { .. }))
+        .map(|r| strip(serde_json::to_value(&r).unwrap(), &["seq", "at", "prev"]))
+        .collect();
+    assert_eq!(streamed, journal);
+    let kinds: Vec<&str> = streamed
+        .iter()
+        .map(|v| v["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run_started"));
+    assert!(kinds.contains(&"approval_requested") && kinds.contains(&"run_paused"));
+    assert!(kinds.contains(&"run_resumed"));
+    assert_eq!(kinds.last(), Some(&"run_finished"));
+    let resumed = streamed
+        .iter()
+        .find(|v| v["type"] == "run_resumed")
+        .unwrap();
+    assert_eq!(resumed["run_id"], id.as_str());
+    assert_eq!(resumed["mode"], "execute");
 }
 
 /// Whoever executed the run (resumed it, not only started it) cannot approve it, and the
@@ -499,8 +576,8 @@ fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals(
     let recs = d.records(&id);
     let forced = recs
         .iter()
-        .find_map(|r| match &r.entry {
-            Entry::RunResumed {
+        .find_map(|r| match &r.event {
+            Event::RunResumed {
                 forced: true,
                 runbook_sha256,
                 runbook_text,
@@ -583,7 +660,7 @@ fn signed_gate(alice_pub: &str, bob_pub: &str) -> String {
 
 /// Appends `entry` to the run's journal as its writer would: the next `seq`, `prev` the hash of
 /// the last line, the line's checksum. What anyone who can write the run directory can do.
-fn forge(d: &Dir, id: &str, entry: Entry) {
+fn forge(d: &Dir, id: &str, entry: Event) {
     use drillbook::checkpoint::file::{encode_line, verify_journal};
     let path = d.journal_path(id);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -602,7 +679,7 @@ fn bob_identity() -> drillbook::actions::aws::Identity {
 }
 
 /// A statement claiming Bob approved, signed with the key in `key_file`.
-fn signed_as_bob(d: &Dir, id: &str, key_file: &str) -> drillbook::checkpoint::SignedApproval {
+fn signed_as_bob(d: &Dir, id: &str, key_file: &str) -> drillbook::event::SignedApproval {
     use drillbook::evidence::approval::Statement;
     use ed25519_dalek::Signer as _;
     let store = FileStore::new(d.state());
@@ -622,7 +699,7 @@ fn signed_as_bob(d: &Dir, id: &str, key_file: &str) -> drillbook::checkpoint::Si
     );
     let text = serde_json::to_string(&st).unwrap();
     let key = drillbook::evidence::load_ed25519_key(Path::new(key_file)).unwrap();
-    drillbook::checkpoint::SignedApproval {
+    drillbook::event::SignedApproval {
         signature: aws_smithy_types::base64::encode(key.sign(text.as_bytes()).to_bytes()),
         signer: drillbook::evidence::SignerInfo::Ed25519 {
             public_key: hex::encode(key.verifying_key().as_bytes()),
@@ -675,7 +752,7 @@ fn only_the_approvers_own_key_makes_an_approval() {
     assert!(
         !d.records(&id)
             .iter()
-            .any(|r| matches!(r.entry, Entry::ApprovalGranted { .. })),
+            .any(|r| matches!(r.event, Event::ApprovalGranted { .. })),
         "a refused approval writes nothing"
     );
 
@@ -697,8 +774,8 @@ fn only_the_approvers_own_key_makes_an_approval() {
     );
     let o = d.run_as(ALICE, &["resume", &id]);
     o.assert_exit(0);
-    let signed = d.records(&id).into_iter().find_map(|r| match r.entry {
-        Entry::ApprovalGranted { signed, .. } => signed,
+    let signed = d.records(&id).into_iter().find_map(|r| match r.event {
+        Event::ApprovalGranted { signed, .. } => signed,
         _ => None,
     });
     let signed = signed.expect("the approval is signed");
@@ -740,10 +817,10 @@ fn only_the_approvers_own_key_makes_an_approval() {
     let mut out_bytes = Vec::new();
     let mut prev = drillbook::checkpoint::GENESIS.to_string();
     for mut r in records {
-        if let Entry::ApprovalGranted { approver, .. } = &mut r.entry {
+        if let Event::ApprovalGranted { approver, .. } = &mut r.event {
             approver.arn = CAROL.into();
         }
-        let line = drillbook::checkpoint::file::encode_line(r.seq, r.at, prev, r.entry).unwrap();
+        let line = drillbook::checkpoint::file::encode_line(r.seq, r.at, prev, r.event).unwrap();
         prev = drillbook::checkpoint::file::line_hash(&line);
         out_bytes.extend_from_slice(&line);
         out_bytes.push(b'\n');
@@ -772,9 +849,9 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
     let id = d.run_ids().remove(0);
     let original = std::fs::read(d.journal_path(&id)).unwrap();
 
-    let forgeries: Vec<(Entry, &str)> = vec![
+    let forgeries: Vec<(Event, &str)> = vec![
         (
-            Entry::ApprovalGranted {
+            Event::ApprovalGranted {
                 step: "gate".into(),
                 approver: bob_identity(),
                 comment: String::new(),
@@ -783,7 +860,7 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
             "accepts only signed",
         ),
         (
-            Entry::ApprovalGranted {
+            Event::ApprovalGranted {
                 step: "gate".into(),
                 approver: bob_identity(),
                 comment: String::new(),
@@ -792,7 +869,7 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
             "belongs to",
         ),
         (
-            Entry::StepSucceeded {
+            Event::StepSucceeded {
                 step: "gate".into(),
                 outcome: Default::default(),
                 attempts: 1,

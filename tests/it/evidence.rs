@@ -9,7 +9,8 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
 use chrono::{TimeZone, Utc};
 use drillbook::actions::aws::{Aws, AwsOptions};
-use drillbook::checkpoint::{Entry, GENESIS, Record};
+use drillbook::checkpoint::{GENESIS, Record};
+use drillbook::event::Event;
 use drillbook::event::{Mode, RunStatus};
 use drillbook::evidence::{
     self, EvidenceError, MANIFEST_FILE, Problem, SignatureStatus, Signer, SignerInfo, TrustedKey,
@@ -36,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn journal() -> Vec<u8> {
     let at = |s| Utc.with_ymd_and_hms(2026, 11, 23, 18, 45, s).unwrap();
     let entries = vec![
-        Entry::RunStarted {
+        Event::RunStarted {
             format_version: 1,
             run_id: "20261123-184500-ab12".into(),
             runbook: "runbooks/region-failover.yaml".into(),
@@ -48,11 +49,12 @@ fn journal() -> Vec<u8> {
             drillbook_version: "0.1.0".into(),
             steps: vec!["restore-vault".into()],
         },
-        Entry::StepStarted {
+        Event::StepStarted {
+            action: String::new(),
             step: "restore-vault".into(),
             attempt: 1,
         },
-        Entry::RunFinished {
+        Event::RunFinished {
             status: RunStatus::Succeeded,
         },
     ];
@@ -63,7 +65,7 @@ fn journal() -> Vec<u8> {
             seq: i as u64 + 1,
             at: at(i as u32),
             prev: prev.clone(),
-            entry,
+            event: entry,
         };
         let line = serde_json::to_vec(&rec).unwrap();
         prev = hex::encode(Sha256::digest(&line));

@@ -293,7 +293,7 @@ fn retries_of<'a>(records: &'a [Record], step: &str) -> Vec<&'a Record> {
     records
         .iter()
         .filter(|r| {
-            matches!(&r.entry, drillbook::checkpoint::Entry::StepRetrying { step: s, .. } if s == step)
+            matches!(&r.event, drillbook::event::Event::StepRetrying { step: s, .. } if s == step)
         })
         .collect()
 }

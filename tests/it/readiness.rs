@@ -9,7 +9,8 @@ use std::process::Output;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use drillbook::actions::Outcome;
-use drillbook::checkpoint::{Entry, GENESIS, encode_line, line_hash};
+use drillbook::checkpoint::{GENESIS, encode_line, line_hash};
+use drillbook::event::Event;
 use drillbook::event::{Mode, RunStatus};
 use drillbook::scenario::{ObjectiveVerdict, Verdicts};
 
@@ -42,7 +43,7 @@ fn generated(
     let t0: DateTime<Utc> = Utc::now() - Duration::days(days_ago);
     let id = format!("{}-{n:04x}", t0.format("%Y%m%d-%H%M%S"));
     let sha = drillbook::runbook::load::sha256_hex(text.as_bytes());
-    let ok = |step: &str, ms: u64| Entry::StepSucceeded {
+    let ok = |step: &str, ms: u64| Event::StepSucceeded {
         step: step.into(),
         outcome: Outcome::default(),
         attempts: 1,
@@ -50,13 +51,14 @@ fn generated(
         aws_wait_ms: 0,
         dry_run: false,
     };
-    let start = |step: &str| Entry::StepStarted {
+    let start = |step: &str| Event::StepStarted {
+        action: String::new(),
         step: step.into(),
         attempt: 1,
     };
-    let mut entries: Vec<(i64, Entry)> = vec![(
+    let mut entries: Vec<(i64, Event)> = vec![(
         0,
-        Entry::RunStarted {
+        Event::RunStarted {
             format_version: 1,
             run_id: id.clone(),
             runbook: path.display().to_string(),
@@ -72,7 +74,7 @@ fn generated(
     if verdict.is_some() {
         entries.push((
             0,
-            Entry::DrillStarted {
+            Event::DrillStarted {
                 scenario: "outage".into(),
                 scenario_path: "/s/outage.yaml".into(),
                 scenario_sha256: "feed".into(),
@@ -92,7 +94,7 @@ fn generated(
     if let Some(passed) = verdict {
         entries.push((
             check_s + 60,
-            Entry::DrillJudged {
+            Event::DrillJudged {
                 scenario: "outage".into(),
                 scenario_sha256: "feed".into(),
                 impaired: vec![],
@@ -112,7 +114,7 @@ fn generated(
     }
     entries.push((
         check_s + 60,
-        Entry::RunFinished {
+        Event::RunFinished {
             status: RunStatus::Succeeded,
         },
     ));

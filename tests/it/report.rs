@@ -4,11 +4,10 @@ use crate::support::Ran;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drillbook::actions::{ActionError, AwsFailure, Finding, Observation, Outcome};
-use drillbook::checkpoint::{Entry, FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::checkpoint::{FORMAT_VERSION, GENESIS, Record, StoredRun};
 use drillbook::cli::MessageFormat;
 use drillbook::event::{Event, EventSink, Mode, RunStatus};
 use drillbook::report::{Console, TimingReport};
@@ -42,11 +41,11 @@ fn at(secs: f64) -> DateTime<Utc> {
     t0() + chrono::Duration::milliseconds((secs * 1000.0).round() as i64)
 }
 
-fn run_events(out: Buf, err: Buf, format: MessageFormat, events: &[Event]) {
+fn run_events(out: Buf, err: Buf, format: MessageFormat, events: &[(DateTime<Utc>, Event)]) {
     let console =
         Console::with_writers(format, Box::new(out), Box::new(err)).state_dir(Path::new("/tmp/s"));
-    for e in events {
-        console.emit(e);
+    for (at, e) in events {
+        console.emit(*at, e);
     }
 }
 
@@ -63,150 +62,197 @@ fn throttled() -> ActionError {
     }))
 }
 
-/// An executed run: parallel branches, a retry, a failure with a hint, a skip, an approval.
-fn execute_events() -> Vec<Event> {
-    let started = |s: f64, step: &str, action: &str, attempt: u32| Event::StepStarted {
-        at: at(s),
-        step: step.into(),
-        action: action.into(),
-        attempt,
-    };
-    let ok = |s: f64, step: &str, d: f64, changes: &[&str]| Event::StepSucceeded {
-        at: at(s),
+fn run_started(run_id: &str, mode: Mode, steps: &[&str]) -> Event {
+    Event::RunStarted {
+        format_version: FORMAT_VERSION,
+        run_id: run_id.into(),
+        runbook: "region-failover".into(),
+        runbook_sha256: "5f1e".into(),
+        mode,
+        identity: None,
+        host: "laptop".into(),
+        user: "oncall".into(),
+        drillbook_version: "0.1.0".into(),
+        steps: steps.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn succeeded(step: &str, ms: u64, attempts: u32, changes: &[&str]) -> Event {
+    Event::StepSucceeded {
         step: step.into(),
         outcome: Outcome {
             summary: String::new(),
             changes: changes.iter().map(|c| c.to_string()).collect(),
             outputs: Default::default(),
         },
-        duration: Duration::from_secs_f64(d),
-    };
+        attempts,
+        duration_ms: ms,
+        aws_wait_ms: 0,
+        dry_run: false,
+    }
+}
+
+fn started(step: &str, action: &str, attempt: u32) -> Event {
+    Event::StepStarted {
+        step: step.into(),
+        action: action.into(),
+        attempt,
+    }
+}
+
+/// An executed run: parallel branches, a retry, a failure with a hint, a skip, an approval.
+fn execute_events() -> Vec<(DateTime<Utc>, Event)> {
+    let steps = [
+        "restore-vault",
+        "promote-key",
+        "update-stage",
+        "switch-dns",
+        "confirm-cutover",
+        "verify",
+    ];
     vec![
-        Event::RunStarted {
-            at: at(0.0),
-            run_id: "20261123-184501-ab12".into(),
-            runbook: "region-failover".into(),
-            mode: Mode::Execute,
-            steps: 6,
-            resumed: false,
-        },
-        started(0.0, "restore-vault", "dynamodb.restore_pitr", 1),
-        started(0.0, "promote-key", "kms.promote", 1),
-        Event::StepRetrying {
-            at: at(1.2),
-            step: "restore-vault".into(),
-            attempt: 1,
-            error: throttled(),
-            delay: Duration::from_secs(2),
-        },
-        started(3.2, "restore-vault", "dynamodb.restore_pitr", 2),
-        ok(
-            4.5,
-            "promote-key",
-            4.5,
-            &["made eu-west-1 the primary Region of key mrk-1"],
+        (
+            at(0.0),
+            run_started("20261123-184501-ab12", Mode::Execute, &steps),
         ),
-        ok(
-            12.3,
-            "restore-vault",
-            12.3,
-            &["restored vault to vault-restored-ab12"],
+        (
+            at(0.0),
+            started("restore-vault", "dynamodb.restore_pitr", 1),
         ),
-        started(12.3, "update-stage", "apigateway.update_stage", 1),
-        Event::StepFailed {
-            at: at(14.0),
-            step: "update-stage".into(),
-            error: ActionError::Verification {
-                message: "stage `prod` still points at the old table".into(),
-                hint: "check the stage variable `table` of the API".into(),
+        (at(0.0), started("promote-key", "kms.promote", 1)),
+        (
+            at(1.2),
+            Event::StepRetrying {
+                step: "restore-vault".into(),
+                attempt: 2,
+                error: throttled(),
+                delay_ms: 2000,
             },
-        },
-        Event::StepSkipped {
-            at: at(14.0),
-            step: "switch-dns".into(),
-            reason: "needs update-stage, which failed".into(),
-        },
-        Event::ApprovalNeeded {
-            at: at(14.0),
-            step: "confirm-cutover".into(),
-            message: "check the dashboards before DNS moves".into(),
-        },
-        Event::RunFinished {
-            at: at(14.1),
-            status: RunStatus::Failed,
-            duration: Duration::from_millis(14_100),
-        },
+        ),
+        (
+            at(3.2),
+            started("restore-vault", "dynamodb.restore_pitr", 2),
+        ),
+        (
+            at(4.5),
+            succeeded(
+                "promote-key",
+                4500,
+                1,
+                &["made eu-west-1 the primary Region of key mrk-1"],
+            ),
+        ),
+        (
+            at(12.3),
+            succeeded(
+                "restore-vault",
+                12_300,
+                2,
+                &["restored vault to vault-restored-ab12"],
+            ),
+        ),
+        (
+            at(12.3),
+            started("update-stage", "apigateway.update_stage", 1),
+        ),
+        (
+            at(14.0),
+            Event::StepFailed {
+                step: "update-stage".into(),
+                error: ActionError::Verification {
+                    message: "stage `prod` still points at the old table".into(),
+                    hint: "check the stage variable `table` of the API".into(),
+                },
+                attempts: 1,
+                duration_ms: 1700,
+            },
+        ),
+        (
+            at(14.0),
+            Event::StepSkipped {
+                step: "switch-dns".into(),
+                reason: "needs update-stage, which failed".into(),
+            },
+        ),
+        (
+            at(14.0),
+            Event::ApprovalRequested {
+                step: "confirm-cutover".into(),
+                message: "check the dashboards before DNS moves".into(),
+            },
+        ),
+        (
+            at(14.1),
+            Event::RunFinished {
+                status: RunStatus::Failed,
+            },
+        ),
     ]
 }
 
 /// A dry run: observations, would-change lines, an unmet precondition.
-fn dry_run_events() -> Vec<Event> {
+fn dry_run_events() -> Vec<(DateTime<Utc>, Event)> {
+    let unmet = Finding {
+        message: "no replica of mrk-1 in eu-west-1".into(),
+        hint: "replicate the key first (kms.replicate_key)".into(),
+    };
     vec![
-        Event::RunStarted {
-            at: at(0.0),
-            run_id: "20261123-184501-cd34".into(),
-            runbook: "region-failover".into(),
-            mode: Mode::DryRun,
-            steps: 2,
-            resumed: false,
-        },
-        Event::StepStarted {
-            at: at(0.0),
-            step: "restore-vault".into(),
-            action: "dynamodb.restore_pitr".into(),
-            attempt: 1,
-        },
-        Event::StepStarted {
-            at: at(0.0),
-            step: "promote-key".into(),
-            action: "kms.promote".into(),
-            attempt: 1,
-        },
-        Event::StepObserved {
-            at: at(0.4),
-            step: "restore-vault".into(),
-            observation: Observation {
-                summary: "table vault: PITR enabled, latest restorable 18:44:56".into(),
-                changes: vec![
-                    "restore vault to vault-restored-cd34 at the latest restorable time".into(),
-                    "enable PITR on vault-restored-cd34".into(),
-                ],
-                ..Default::default()
+        (
+            at(0.0),
+            run_started(
+                "20261123-184501-cd34",
+                Mode::DryRun,
+                &["restore-vault", "promote-key"],
+            ),
+        ),
+        (
+            at(0.0),
+            started("restore-vault", "dynamodb.restore_pitr", 1),
+        ),
+        (at(0.0), started("promote-key", "kms.promote", 1)),
+        (
+            at(0.4),
+            Event::StepObserved {
+                step: "restore-vault".into(),
+                observation: Observation {
+                    summary: "table vault: PITR enabled, latest restorable 18:44:56".into(),
+                    changes: vec![
+                        "restore vault to vault-restored-cd34 at the latest restorable time".into(),
+                        "enable PITR on vault-restored-cd34".into(),
+                    ],
+                    ..Default::default()
+                },
             },
-        },
-        Event::StepSucceeded {
-            at: at(0.4),
-            step: "restore-vault".into(),
-            outcome: Outcome::default(),
-            duration: Duration::from_millis(400),
-        },
-        Event::StepObserved {
-            at: at(0.6),
-            step: "promote-key".into(),
-            observation: Observation {
-                summary: "key mrk-1: primary in ca-central-1".into(),
-                findings: vec![Finding {
-                    message: "no replica of mrk-1 in eu-west-1".into(),
-                    hint: "replicate the key first (kms.replicate_key)".into(),
-                }],
-                ..Default::default()
+        ),
+        (at(0.4), succeeded("restore-vault", 400, 1, &[])),
+        (
+            at(0.6),
+            Event::StepObserved {
+                step: "promote-key".into(),
+                observation: Observation {
+                    summary: "key mrk-1: primary in ca-central-1".into(),
+                    findings: vec![unmet.clone()],
+                    ..Default::default()
+                },
             },
-        },
-        Event::StepFailed {
-            at: at(0.6),
-            step: "promote-key".into(),
-            error: ActionError::Precondition {
-                findings: vec![Finding {
-                    message: "no replica of mrk-1 in eu-west-1".into(),
-                    hint: "replicate the key first (kms.replicate_key)".into(),
-                }],
+        ),
+        (
+            at(0.6),
+            Event::StepFailed {
+                step: "promote-key".into(),
+                error: ActionError::Precondition {
+                    findings: vec![unmet],
+                },
+                attempts: 1,
+                duration_ms: 600,
             },
-        },
-        Event::RunFinished {
-            at: at(0.7),
-            status: RunStatus::Failed,
-            duration: Duration::from_millis(700),
-        },
+        ),
+        (
+            at(0.7),
+            Event::RunFinished {
+                status: RunStatus::Failed,
+            },
+        ),
     ]
 }
 
@@ -256,11 +302,20 @@ fn json_lines_are_every_event_and_nothing_else() {
     let text = out.text();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), events.len());
-    for (line, e) in lines.iter().zip(&events) {
+    for (line, (at, e)) in lines.iter().zip(&events) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["v"], 1);
+        assert_eq!(v["v"], 2);
+        assert_eq!(
+            v["at"].as_str(),
+            Some(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)).as_deref()
+        );
+        // The same event the journal records, with the same fields.
         let back: Event = serde_json::from_str(line).unwrap();
         assert_eq!(&back, e);
+        let record = serde_json::to_value(e).unwrap();
+        for (k, val) in record.as_object().unwrap() {
+            assert_eq!(&v[k], val, "field {k} of {line}");
+        }
     }
     insta::assert_snapshot!("console_json_execute", text);
 }
@@ -306,8 +361,8 @@ finally:
     with: { table: vault-copy }
 "#;
 
-fn started_entry(mode: Mode) -> Entry {
-    Entry::RunStarted {
+fn started_entry(mode: Mode) -> Event {
+    Event::RunStarted {
         format_version: FORMAT_VERSION,
         run_id: "20261123-184501-ab12".into(),
         runbook: "runbooks/region-failover.yaml".into(),
@@ -321,15 +376,16 @@ fn started_entry(mode: Mode) -> Entry {
     }
 }
 
-fn start(step: &str, attempt: u32) -> Entry {
-    Entry::StepStarted {
+fn start(step: &str, attempt: u32) -> Event {
+    Event::StepStarted {
+        action: String::new(),
         step: step.into(),
         attempt,
     }
 }
 
-fn ok(step: &str, attempts: u32, duration_ms: u64, wait: u64) -> Entry {
-    Entry::StepSucceeded {
+fn ok(step: &str, attempts: u32, duration_ms: u64, wait: u64) -> Event {
+    Event::StepSucceeded {
         step: step.into(),
         outcome: Outcome::default(),
         attempts,
@@ -341,7 +397,7 @@ fn ok(step: &str, attempts: u32, duration_ms: u64, wait: u64) -> Entry {
 
 /// Two parallel branches joined by update-stage; restore-vault retried once, switch-dns failed,
 /// verify-alarm skipped, a cleanup step; the run paused once for 5 minutes (crash, resume).
-fn journal() -> Vec<(f64, Entry)> {
+fn journal() -> Vec<(f64, Event)> {
     vec![
         (0.0, started_entry(Mode::Execute)),
         (0.0, start("check-pitr", 1)),
@@ -352,7 +408,7 @@ fn journal() -> Vec<(f64, Entry)> {
         (2.0, start("restore-vault", 1)),
         (
             5.0,
-            Entry::StepRetrying {
+            Event::StepRetrying {
                 step: "restore-vault".into(),
                 attempt: 1,
                 error: throttled(),
@@ -366,7 +422,11 @@ fn journal() -> Vec<(f64, Entry)> {
         // the laptop dies; resumed five minutes later: update-stage was in doubt
         (
             362.0,
-            Entry::RunResumed {
+            Event::RunResumed {
+                run_id: String::new(),
+                runbook: String::new(),
+                mode: None,
+                steps: vec![],
                 identity: None,
                 host: "laptop".into(),
                 in_doubt: vec!["update-stage".into()],
@@ -381,7 +441,7 @@ fn journal() -> Vec<(f64, Entry)> {
         (368.0, start("switch-dns", 1)),
         (
             373.0,
-            Entry::StepFailed {
+            Event::StepFailed {
                 step: "switch-dns".into(),
                 error: ActionError::Verification {
                     message: "record api.example.com still answers ca-central-1".into(),
@@ -393,7 +453,7 @@ fn journal() -> Vec<(f64, Entry)> {
         ),
         (
             373.0,
-            Entry::StepSkipped {
+            Event::StepSkipped {
                 step: "verify-alarm".into(),
                 reason: "needs switch-dns, which failed".into(),
             },
@@ -402,7 +462,7 @@ fn journal() -> Vec<(f64, Entry)> {
         (378.0, ok("delete-restored", 1, 5000, 3000)),
         (
             378.0,
-            Entry::RunFinished {
+            Event::RunFinished {
                 status: RunStatus::Failed,
             },
         ),
@@ -410,7 +470,7 @@ fn journal() -> Vec<(f64, Entry)> {
 }
 
 /// Journal lines with a correct hash chain, as the file store writes them.
-fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
+fn journal_lines(entries: Vec<(f64, Event)>) -> Vec<String> {
     let mut prev = GENESIS.to_string();
     let mut lines = Vec::new();
     for (seq, (secs, entry)) in entries.into_iter().enumerate() {
@@ -418,7 +478,7 @@ fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
             seq: seq as u64 + 1,
             at: at(secs),
             prev: prev.clone(),
-            entry,
+            event: entry,
         };
         let line = serde_json::to_string(&rec).unwrap();
         prev = drillbook::runbook::load::sha256_hex(line.as_bytes());
@@ -427,7 +487,7 @@ fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
     lines
 }
 
-fn stored_run(entries: Vec<(f64, Entry)>) -> StoredRun {
+fn stored_run(entries: Vec<(f64, Event)>) -> StoredRun {
     let records = journal_lines(entries)
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -478,7 +538,7 @@ fn timing_report_json() {
 
 // ---- `drillbook runs` and `drillbook report` ---------------------------------------------
 
-fn write_run(state: &Path, run_id: &str, entries: Vec<(f64, Entry)>) {
+fn write_run(state: &Path, run_id: &str, entries: Vec<(f64, Event)>) {
     let dir = state.join("runs").join(run_id);
     std::fs::create_dir_all(&dir).unwrap();
     let mut j = journal_lines(entries).join("\n");
@@ -507,7 +567,8 @@ fn state_with_two_runs() -> tempfile::TempDir {
     older.push((-3598.0, ok("check-pitr", 1, 1000, 0)));
     older.push((
         -3598.0,
-        Entry::RunPaused {
+        Event::RunPaused {
+            awaiting: vec![],
             reason: "approval".into(),
         },
     ));

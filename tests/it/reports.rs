@@ -12,9 +12,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use drillbook::actions::aws::{Identity, ImpairedCall, Impairment};
 use drillbook::actions::{ActionError, AwsFailure, Observation, Outcome};
-use drillbook::checkpoint::{Entry, FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::checkpoint::{FORMAT_VERSION, GENESIS, Record, StoredRun};
+use drillbook::event::Event;
+use drillbook::event::StepStatus;
 use drillbook::event::{Mode, RunStatus};
-use drillbook::report::document::{ObjectiveState, StepState, Verdict};
+use drillbook::report::document::{ObjectiveState, Verdict};
 use drillbook::report::{RunDocument, html, junit, markdown};
 use drillbook::scenario::{ExpectationVerdict, ObjectiveVerdict, Verdicts};
 
@@ -75,15 +77,16 @@ fn oncall() -> Identity {
     }
 }
 
-fn start(step: &str, attempt: u32) -> Entry {
-    Entry::StepStarted {
+fn start(step: &str, attempt: u32) -> Event {
+    Event::StepStarted {
+        action: String::new(),
         step: step.into(),
         attempt,
     }
 }
 
-fn ok(step: &str, attempts: u32, ms: u64, wait: u64, outcome: Outcome) -> Entry {
-    Entry::StepSucceeded {
+fn ok(step: &str, attempts: u32, ms: u64, wait: u64, outcome: Outcome) -> Event {
+    Event::StepSucceeded {
         step: step.into(),
         outcome,
         attempts,
@@ -106,11 +109,11 @@ fn refused(step: Option<&str>, service: &str, operation: &str) -> ImpairedCall {
 /// promote-key fails (its call to the impaired ca-central-1 is refused), the cut-over is
 /// approved by another engineer, update-stage succeeds, switch-dns is skipped, the cleanup
 /// runs; the drill's verdict: RTO and RPO met, one expectation did not hold.
-fn journal() -> Vec<(f64, Entry)> {
+fn journal() -> Vec<(f64, Event)> {
     vec![
         (
             0.0,
-            Entry::RunStarted {
+            Event::RunStarted {
                 format_version: FORMAT_VERSION,
                 run_id: RUN_ID.into(),
                 runbook: "runbooks/region-failover.yaml".into(),
@@ -127,7 +130,7 @@ fn journal() -> Vec<(f64, Entry)> {
         (0.0, start("promote-key", 1)),
         (
             0.8,
-            Entry::StepObserved {
+            Event::StepObserved {
                 step: "check-pitr".into(),
                 observation: Observation {
                     summary: "table vault: PITR enabled, latest restorable 18:44:59".into(),
@@ -157,7 +160,7 @@ fn journal() -> Vec<(f64, Entry)> {
         (1.0, start("restore-vault", 1)),
         (
             2.0,
-            Entry::StepFailed {
+            Event::StepFailed {
                 step: "promote-key".into(),
                 error: ActionError::Impaired {
                     region: "ca-central-1".into(),
@@ -170,7 +173,7 @@ fn journal() -> Vec<(f64, Entry)> {
         ),
         (
             3.0,
-            Entry::StepRetrying {
+            Event::StepRetrying {
                 step: "restore-vault".into(),
                 attempt: 1,
                 error: ActionError::Aws(Box::new(AwsFailure {
@@ -189,7 +192,7 @@ fn journal() -> Vec<(f64, Entry)> {
         (5.0, start("restore-vault", 2)),
         (
             5.5,
-            Entry::StepObserved {
+            Event::StepObserved {
                 step: "restore-vault".into(),
                 observation: Observation {
                     summary: "vault-restored-dr01 does not exist yet".into(),
@@ -221,14 +224,14 @@ fn journal() -> Vec<(f64, Entry)> {
         (40.0, start("approve-cutover", 1)),
         (
             40.0,
-            Entry::ApprovalRequested {
+            Event::ApprovalRequested {
                 step: "approve-cutover".into(),
                 message: "Check the dashboards before DNS moves".into(),
             },
         ),
         (
             55.0,
-            Entry::ApprovalGranted {
+            Event::ApprovalGranted {
                 step: "approve-cutover".into(),
                 approver: Identity {
                     account: "111122223333".into(),
@@ -256,7 +259,7 @@ fn journal() -> Vec<(f64, Entry)> {
         ),
         (
             61.0,
-            Entry::StepSkipped {
+            Event::StepSkipped {
                 step: "switch-dns".into(),
                 reason: "needs promote-key, which failed".into(),
             },
@@ -278,13 +281,13 @@ fn journal() -> Vec<(f64, Entry)> {
         ),
         (
             70.0,
-            Entry::RunFinished {
+            Event::RunFinished {
                 status: RunStatus::Failed,
             },
         ),
         (
             72.0,
-            Entry::DrillJudged {
+            Event::DrillJudged {
                 scenario: "ca-central-1-outage".into(),
                 scenario_sha256: "5c".repeat(32),
                 impaired: vec![Impairment {
@@ -340,7 +343,7 @@ fn journal() -> Vec<(f64, Entry)> {
 }
 
 /// Journal lines with a correct hash chain, as the file store writes them.
-fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
+fn journal_lines(entries: Vec<(f64, Event)>) -> Vec<String> {
     let mut prev = GENESIS.to_string();
     let mut lines = Vec::new();
     for (seq, (secs, entry)) in entries.into_iter().enumerate() {
@@ -348,7 +351,7 @@ fn journal_lines(entries: Vec<(f64, Entry)>) -> Vec<String> {
             seq: seq as u64 + 1,
             at: at(secs),
             prev: prev.clone(),
-            entry,
+            event: entry,
         };
         let line = serde_json::to_string(&rec).unwrap();
         prev = drillbook::runbook::load::sha256_hex(line.as_bytes());
@@ -479,7 +482,7 @@ fn document_gathers_the_whole_drill() {
     let cp = step("check-pitr");
     assert_eq!(cp.observed.as_ref().unwrap().facts["pitr"], "ENABLED");
     let pk = step("promote-key");
-    assert_eq!(pk.status, StepState::Failed);
+    assert_eq!(pk.status, StepStatus::Failed);
     assert!(
         pk.error
             .as_deref()
@@ -487,7 +490,7 @@ fn document_gathers_the_whole_drill() {
             .contains("ca-central-1 is impaired")
     );
     assert!(pk.hint.as_deref().unwrap().contains("impaired Region"));
-    assert_eq!(step("switch-dns").status, StepState::Skipped);
+    assert_eq!(step("switch-dns").status, StepStatus::Skipped);
     assert!(step("delete-restored").cleanup);
     assert_eq!(
         d.critical_path,
@@ -630,7 +633,7 @@ fn junit_parses_and_counts() {
 fn junit_escapes_hostile_text() {
     let mut d = document();
     d.steps[0].id = "a\"<b>&'c\u{1}\nd".into();
-    d.steps[0].status = StepState::Failed;
+    d.steps[0].status = StepStatus::Failed;
     d.steps[0].error = Some("]]></failure><x y=\"".into());
     let xml = junit::render(&d);
     let doc = check_junit(&xml);

@@ -142,7 +142,7 @@ async fn a_secret_reaches_only_the_aws_call_that_needs_it() {
     let o = bin(d, Some(&secret), &shared);
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("\"v\":1"),
+        String::from_utf8_lossy(&o.stdout).contains("\"v\":2"),
         "JSON events"
     );
     assert!(!all(&o).contains(&secret), "{}", all(&o));

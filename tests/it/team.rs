@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use drillbook::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
 use drillbook::checkpoint::file::{FileStore, line_hash};
 use drillbook::checkpoint::lock::{LockError, acquire};
-use drillbook::checkpoint::{CheckpointError, CheckpointStore, Entry, GENESIS, NewRun};
+use drillbook::checkpoint::{CheckpointError, CheckpointStore, GENESIS, NewRun};
+use drillbook::event::Event;
 use drillbook::event::Mode;
 
 use crate::support::{PRIMARY_REGION, emulator, unique_prefix};
@@ -53,8 +54,8 @@ fn new_run(id: &str) -> NewRun {
     }
 }
 
-fn started(id: &str) -> Entry {
-    Entry::RunStarted {
+fn started(id: &str) -> Event {
+    Event::RunStarted {
         format_version: drillbook::checkpoint::FORMAT_VERSION,
         run_id: id.into(),
         runbook: "t.yaml".into(),
@@ -72,8 +73,8 @@ fn started(id: &str) -> Entry {
     }
 }
 
-fn note(m: &str) -> Entry {
-    Entry::Note {
+fn note(m: &str) -> Event {
+    Event::Note {
         message: m.into(),
         data: BTreeMap::new(),
     }
@@ -192,7 +193,7 @@ fn run_ids(rt: &tokio::runtime::Runtime, store: &DynamoDbStore) -> Vec<String> {
 fn successes(records: &[drillbook::checkpoint::Record]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in records {
-        if let Entry::StepSucceeded { step, .. } = &r.entry {
+        if let Event::StepSucceeded { step, .. } = &r.event {
             *m.entry(step.clone()).or_default() += 1;
         }
     }
@@ -336,7 +337,7 @@ async fn an_expired_lease_can_only_be_stolen_explicitly() {
     let prev = stolen.stolen_from.clone().unwrap();
     assert_eq!(prev.identity, ALICE);
     match stolen.steal_note().unwrap() {
-        Entry::Note { message, data } => {
+        Event::Note { message, data } => {
             assert_eq!(message, "lock stolen");
             assert_eq!(data["previous_holder"]["identity"], ALICE);
         }
@@ -516,8 +517,8 @@ fn a_killed_run_is_taken_over_from_another_machine_with_the_url_only() {
     let stolen: Vec<_> = run
         .records
         .iter()
-        .filter_map(|r| match &r.entry {
-            Entry::Note { message, data } if message == "lock stolen" => Some(data.clone()),
+        .filter_map(|r| match &r.event {
+            Event::Note { message, data } if message == "lock stolen" => Some(data.clone()),
             _ => None,
         })
         .collect();
@@ -625,7 +626,7 @@ async fn a_batch_is_written_whole_or_not_at_all() {
     assert!(err.to_string().contains("record 3"), "{err}");
     let run = store.load("r1").await.unwrap();
     assert_eq!(run.records.len(), 5);
-    assert!(matches!(&run.records[3].entry, Entry::Note { message, .. } if message == "a2"));
+    assert!(matches!(&run.records[3].event, Event::Note { message, .. } if message == "a2"));
     // 250 records in one append: three transactions, one chain.
     b.append("r1", (0..250).map(|i| note(&format!("n{i}"))).collect())
         .await
@@ -832,7 +833,7 @@ fn a_forged_approval_item_stops_the_resume_and_a_signed_one_passes() {
         seq,
         chrono::Utc::now(),
         stored.head_sha256.clone(),
-        Entry::ApprovalGranted {
+        Event::ApprovalGranted {
             step: "gate".into(),
             approver: drillbook::actions::aws::Identity {
                 account: "123456789012".into(),
