@@ -16,7 +16,8 @@ pub enum Mode {
     Execute,
 }
 
-/// How a run ended.
+/// Where a run stands: how a process's part of it ended (`run_finished`, [`Event::RunPaused`])
+/// or, read from a journal, `Running` while no end is recorded after its last start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -24,6 +25,39 @@ pub enum RunStatus {
     Failed,
     /// Awaiting approval or interrupted: resumable (exit 3).
     Paused,
+    /// Started or resumed, no end recorded (in progress, or its process stopped).
+    Running,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Paused => "paused",
+            RunStatus::Running => "running",
+        }
+    }
+
+    /// The status of a run as its records tell it.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> RunStatus {
+        let mut status = RunStatus::Running;
+        for e in events {
+            match e {
+                Event::RunStarted { .. } | Event::RunResumed { .. } => status = RunStatus::Running,
+                Event::RunPaused { .. } => status = RunStatus::Paused,
+                Event::RunFinished { status: s } => status = *s,
+                _ => {}
+            }
+        }
+        status
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What became of a step, as far as the events tell: in the engine while it runs, in every

@@ -576,7 +576,7 @@ mod tests {
         );
         let list = store.list().await.unwrap();
         assert_eq!(list.len(), 1);
-        assert_eq!(list[0].status, "running");
+        assert_eq!(list[0].status, Some(crate::event::RunStatus::Running));
     }
 
     #[tokio::test]

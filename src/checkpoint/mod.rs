@@ -98,8 +98,9 @@ pub struct RunSummary {
     pub runbook: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub mode: crate::event::Mode,
-    /// `succeeded`, `failed`, `paused`, or `running` when the journal has no end.
-    pub status: String,
+    /// `running` when the journal has no end after its last start; `None` when the journal
+    /// cannot be read (listed as `corrupt`).
+    pub status: Option<RunStatus>,
     /// For a game-day drill: its scenario and verdict.
     pub drill: Option<DrillSummary>,
 }
@@ -131,7 +132,7 @@ impl RunSummary {
                 Event::DrillJudged {
                     scenario, verdicts, ..
                 } => {
-                    let passed = status == "succeeded" && verdicts.all_passed();
+                    let passed = status == RunStatus::Succeeded && verdicts.all_passed();
                     drill = Some(DrillSummary {
                         scenario: scenario.clone(),
                         verdict: if passed { "passed" } else { "failed" }.into(),
@@ -145,7 +146,7 @@ impl RunSummary {
             runbook: runbook.clone(),
             started_at: records[0].at,
             mode: *mode,
-            status,
+            status: Some(status),
             drill,
         })
     }
@@ -157,7 +158,7 @@ impl RunSummary {
             runbook: String::new(),
             started_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
             mode: crate::event::Mode::DryRun,
-            status: "corrupt".into(),
+            status: None,
             drill: None,
         }
     }
@@ -194,21 +195,6 @@ pub fn new_run_id() -> String {
 }
 
 /// The status of a run as its records tell it.
-pub fn status_of(records: &[Record]) -> String {
-    let mut status = "running";
-    for r in records {
-        match &r.event {
-            Event::RunStarted { .. } | Event::RunResumed { .. } => status = "running",
-            Event::RunPaused { .. } => status = "paused",
-            Event::RunFinished { status: s } => {
-                status = match s {
-                    RunStatus::Succeeded => "succeeded",
-                    RunStatus::Failed => "failed",
-                    RunStatus::Paused => "paused",
-                }
-            }
-            _ => {}
-        }
-    }
-    status.to_string()
+pub fn status_of(records: &[Record]) -> RunStatus {
+    RunStatus::of(records.iter().map(|r| &r.event))
 }

@@ -3,9 +3,10 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use super::exit::Failure;
 use super::finish::{finish, read_run, step_results};
 use super::runtime;
-use super::setup::{confirm, engine_error, engine_with, parse_vars};
+use super::setup::{confirm, engine_with, parse_vars};
 use super::{DrillArgs, ExitCode, IamPolicyArgs, MessageFormat};
 use crate::actions::aws::{Aws, AwsOptions};
 use crate::duration::human;
@@ -18,40 +19,31 @@ use crate::scenario::{
     load_runbook_at, load_scenario_in,
 };
 
-pub(super) fn drill(args: DrillArgs) -> ExitCode {
+pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
     let color = super::validate::stderr_color();
     let scenario = match load_scenario_in(&args.scenario, args.root.as_deref()) {
         Ok(s) => s,
         Err(d) => {
             eprint!("{}", d.render(color));
-            return ExitCode::Invalid;
+            return Ok(ExitCode::Invalid);
         }
     };
-    let cli_vars = match parse_vars(&args.vars) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let cli_vars = parse_vars(&args.vars)?;
     let loaded = match load_runbook(&scenario, &cli_vars) {
         Ok(l) => l,
         Err(d) => {
             eprint!("{}", d.render(color));
-            return ExitCode::Invalid;
+            return Ok(ExitCode::Invalid);
         }
     };
-    let signer = match super::setup::signer_or_exit(&args.exec) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+    let signer = super::setup::signer(&args.exec)?;
     let mode = if args.execute {
         Mode::Execute
     } else {
         Mode::DryRun
     };
     let human_output = args.exec.message_format == MessageFormat::Human;
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
+    let rt = runtime()?;
     rt.block_on(async {
         let aws = Arc::new(
             Aws::load(AwsOptions {
@@ -62,12 +54,19 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
             .await,
         );
         if human_output {
-            eprintln!("drill `{}`: {}", scenario.name, scenario.description.as_deref().unwrap_or(""));
+            eprintln!(
+                "drill `{}`: {}",
+                scenario.name,
+                scenario.description.as_deref().unwrap_or("")
+            );
             for i in &scenario.impair {
                 eprintln!(
                     "impaired: {}{} (every call to it fails as if unreachable)",
                     i.region,
-                    i.service.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+                    i.service
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -76,9 +75,13 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
         } else {
             None
         };
-        if mode == Mode::Execute && !args.yes && std::io::stdin().is_terminal() && !confirm(&loaded.runbook, None, forecast) {
+        if mode == Mode::Execute
+            && !args.yes
+            && std::io::stdin().is_terminal()
+            && !confirm(&loaded.runbook, None, forecast)
+        {
             eprintln!("not confirmed: nothing was run");
-            return ExitCode::Invalid;
+            return Ok(ExitCode::Invalid);
         }
         if mode == Mode::Execute {
             super::setup::say_credentials_left(&aws, &loaded.runbook, forecast).await;
@@ -88,16 +91,28 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
         let mut loaded = loaded;
         let mut injected = vec![];
         if !scenario.inject.is_empty() {
-            injected = match inject(&scenario.inject, aws.clone(), &loaded.runbook.vars, mode == Mode::Execute).await {
+            injected = match inject(
+                &scenario.inject,
+                aws.clone(),
+                &loaded.runbook.vars,
+                mode == Mode::Execute,
+            )
+            .await
+            {
                 Ok(done) => done,
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    eprintln!("help: nothing of the runbook ran; fix the scenario's `inject:` and run the drill again");
-                    return ExitCode::Failed;
+                    return Err(Failure::failed(e.to_string()).help(
+                        "nothing of the runbook ran; fix the scenario's `inject:` and run the \
+                         drill again",
+                    ));
                 }
             };
             if human_output {
-                let verb = if mode == Mode::Execute { "injected" } else { "would inject" };
+                let verb = if mode == Mode::Execute {
+                    "injected"
+                } else {
+                    "would inject"
+                };
                 for j in &injected {
                     eprintln!("{verb} `{}`: {}", j.id, j.summary);
                     for c in &j.changes {
@@ -109,14 +124,11 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
                 Ok(l) => l,
                 Err(d) => {
                     eprint!("{}", d.render(color));
-                    return ExitCode::Invalid;
+                    return Ok(ExitCode::Invalid);
                 }
             };
         }
-        let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await {
-            Ok(s) => s,
-            Err(c) => return c,
-        };
+        let (store, lock) = super::state::prepare(&args.exec, &loaded.runbook.name, "").await?;
         let started = Event::DrillStarted {
             scenario: scenario.name.clone(),
             scenario_path: std::fs::canonicalize(&scenario.path)
@@ -125,7 +137,10 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
                 .to_string(),
             scenario_sha256: scenario.sha256.clone(),
             root: args.root.as_ref().map(|r| {
-                std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()).display().to_string()
+                std::fs::canonicalize(r)
+                    .unwrap_or_else(|_| r.clone())
+                    .display()
+                    .to_string()
             }),
             impaired: scenario.impair.clone(),
             injected_at: (!injected.is_empty()).then(|| injected_at.clone()),
@@ -134,8 +149,10 @@ pub(super) fn drill(args: DrillArgs) -> ExitCode {
         let engine = engine_with(&args.exec, aws.clone(), store.clone());
         let result = engine.run_with(&loaded, mode, vec![started]).await;
         let code = match result {
-            Ok(res) => conclude_drill(&args.exec, &aws, &signer, &scenario, &res, &engine).await,
-            Err(e) => engine_error(e),
+            Ok(res) => {
+                Ok(conclude_drill(&args.exec, &aws, &signer, &scenario, &res, &engine).await)
+            }
+            Err(e) => Err(e.into()),
         };
         super::state::release(lock).await;
         code
@@ -275,7 +292,7 @@ pub(super) async fn conclude_drill(
 /// as recorded. `Err` is the exit code after the message.
 pub(super) fn drill_of(
     stored: &crate::checkpoint::StoredRun,
-) -> Result<Option<(Scenario, Vec<crate::actions::aws::Impairment>)>, ExitCode> {
+) -> Result<Option<(Scenario, Vec<crate::actions::aws::Impairment>)>, Failure> {
     let Some((path, sha, root, impaired)) = stored.records.iter().find_map(|r| match &r.event {
         Event::DrillStarted {
             scenario_path,
@@ -301,21 +318,24 @@ pub(super) fn drill_of(
         Ok(s) => s,
         Err(d) => {
             eprint!("{}", d.render(color));
-            eprintln!(
-                "error: run {} is a drill of {path}, which cannot be loaded again
-help: restore the scenario file as it was when the drill started (SHA-256 {sha}), then resume",
+            return Err(Failure::invalid(format!(
+                "run {} is a drill of {path}, which cannot be loaded again",
                 stored.run_id
-            );
-            return Err(ExitCode::Invalid);
+            ))
+            .help(format!(
+                "restore the scenario file as it was when the drill started (SHA-256 {sha}), then resume"
+            )));
         }
     };
     if scenario.sha256 != sha {
-        eprintln!(
-            "error: the scenario {path} changed since drill {} started (SHA-256 {sha}, now {})
-help: a drill is judged against the scenario it started with; restore that version of the file, then resume",
+        return Err(Failure::invalid(format!(
+            "the scenario {path} changed since drill {} started (SHA-256 {sha}, now {})",
             stored.run_id, scenario.sha256
-        );
-        return Err(ExitCode::Invalid);
+        ))
+        .help(
+            "a drill is judged against the scenario it started with; restore that version of the \
+             file, then resume",
+        ));
     }
     Ok(Some((scenario, impaired)))
 }
@@ -364,11 +384,8 @@ fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedC
     }
 }
 
-pub(super) fn iam_policy(args: IamPolicyArgs) -> ExitCode {
-    let overrides = match parse_vars(&args.vars) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+pub(super) fn iam_policy(args: IamPolicyArgs) -> Result<ExitCode, Failure> {
+    let overrides = parse_vars(&args.vars)?;
     match crate::runbook::load_file(&args.file, &overrides) {
         Ok(l) => {
             let policy = crate::actions::iam::policy_for(&l.runbook);
@@ -376,11 +393,8 @@ pub(super) fn iam_policy(args: IamPolicyArgs) -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&policy).unwrap_or_default()
             );
-            ExitCode::Success
+            Ok(ExitCode::Success)
         }
-        Err(d) => {
-            eprintln!("error: {d}");
-            ExitCode::Invalid
-        }
+        Err(d) => Err(Failure::invalid(d.to_string())),
     }
 }

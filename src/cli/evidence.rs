@@ -193,7 +193,7 @@ fn export(
         .unwrap_or_else(|| source.state_dir.join("reports"));
     let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(c) => return c,
+        Err(f) => return f.report(),
     };
     let runs = match rt.block_on(source.digests()) {
         Ok(r) => r,
@@ -388,7 +388,7 @@ fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> ExitCode {
     }
     let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(c) => return c,
+        Err(f) => return f.report(),
     };
     rt.block_on(async {
         let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {

@@ -14,3 +14,77 @@ pub enum ExitCode {
     /// Another run holds the lock.
     Locked = 4,
 }
+
+impl std::fmt::Display for Failure {
+    /// The message alone (without `help:`), for errors that become part of another message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a command stopped before doing its job: what it prints (`error: ...`, and `help: ...`
+/// saying what to do) and the exit code it ends with. Commands return it with `?`; the
+/// dispatcher prints it once.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: ExitCode,
+    message: String,
+    help: Option<String>,
+}
+
+impl Failure {
+    /// Invalid input (exit 2): arguments, a runbook, a state URL.
+    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
+        Failure::new(ExitCode::Invalid, message)
+    }
+
+    /// Something outside the input failed (exit 1): the runtime, a store, AWS.
+    pub(crate) fn failed(message: impl Into<String>) -> Failure {
+        Failure::new(ExitCode::Failed, message)
+    }
+
+    pub(crate) fn new(code: ExitCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// What to do about it, printed as `help: ...`.
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Failure {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Prints the failure on stderr (secrets redacted) and returns its exit code.
+    pub(crate) fn report(&self) -> ExitCode {
+        eprintln!("error: {}", crate::secret::redact(&self.message));
+        if let Some(h) = &self.help {
+            eprintln!("help: {h}");
+        }
+        self.code
+    }
+}
+
+impl From<crate::engine::EngineError> for Failure {
+    fn from(e: crate::engine::EngineError) -> Failure {
+        let code = if e.is_invalid_input() {
+            ExitCode::Invalid
+        } else {
+            ExitCode::Failed
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<crate::checkpoint::CheckpointError> for Failure {
+    fn from(e: crate::checkpoint::CheckpointError) -> Failure {
+        crate::engine::EngineError::from(e).into()
+    }
+}
+
+/// A command's end: its exit code, or its failure printed.
+pub(crate) fn finish(r: Result<ExitCode, Failure>) -> ExitCode {
+    r.unwrap_or_else(|f| f.report())
+}

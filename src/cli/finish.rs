@@ -31,7 +31,9 @@ pub(super) struct Finished {
 
 /// Reads a run back (journal verified) with its runbook as run.
 pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finished, String> {
-    let store = super::state::open_exec(exec).await?;
+    let store = super::state::open_exec(exec)
+        .await
+        .map_err(|f| f.to_string())?;
     let stored = store.load(run_id).await.map_err(|e| e.to_string())?;
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let runbook = crate::runbook::load_str(
@@ -47,15 +49,6 @@ pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finishe
         runbook,
         timing,
     })
-}
-
-/// The signer of `--sign-with` (hashes only without it). Parsed before a run starts, so a bad
-/// spec fails fast with exit 2.
-pub(super) fn signer(exec: &ExecOptions) -> Result<Signer, String> {
-    match &exec.sign_with {
-        None => Ok(Signer::None),
-        Some(spec) => Signer::parse(spec).map_err(|e| e.to_string()),
-    }
 }
 
 /// Each step's outputs and final status (`succeeded`, `deferred`, `failed`, `skipped`) from the

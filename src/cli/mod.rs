@@ -19,6 +19,7 @@ mod status;
 mod validate;
 
 pub use exit::ExitCode;
+use exit::Failure;
 
 use std::path::PathBuf;
 
@@ -336,14 +337,11 @@ pub struct ReportArgs {
 }
 
 /// The async runtime every command that talks to AWS or a state table runs on.
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::Failed
-        })
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
 }
 
 /// Parses arguments, runs the command, maps the outcome to an exit code.

@@ -2,6 +2,8 @@
 
 use std::io::Write as _;
 
+use super::exit::Failure;
+use super::setup::parse_vars;
 use super::{ExitCode, PlanArgs, PlanFormat};
 use crate::history::{Estimate, EstimateSource, Estimates, MIN_SAMPLES};
 use crate::plan::{Plan, render};
@@ -23,26 +25,8 @@ code is then 1.
 
 Exit codes: 0 plan printed, 1 estimate exceeds the RTO (with --strict), 2 invalid runbook.";
 
-/// Splits `--var k=v` arguments. Errors name the bad argument.
-pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, String> {
-    vars.iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(format!(
-                "error: invalid --var `{kv}`: expected KEY=VALUE\n  help: write it like `--var secondary=eu-west-1`"
-            )),
-        })
-        .collect()
-}
-
-pub(super) fn run(args: PlanArgs) -> ExitCode {
-    let overrides = match parse_vars(&args.vars) {
-        Ok(o) => o,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::Invalid;
-        }
-    };
+pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
+    let overrides = parse_vars(&args.vars)?;
     let loaded = match runbook::load_file(&args.file, &overrides) {
         Ok(l) => l,
         Err(diags) => {
@@ -53,13 +37,10 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
                 diags.len(),
                 if diags.len() == 1 { "" } else { "s" }
             );
-            return ExitCode::Invalid;
+            return Ok(ExitCode::Invalid);
         }
     };
-    let estimates = match learned(&args, &loaded.runbook) {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    let estimates = learned(&args, &loaded.runbook)?;
     let estimated = |p90: bool| match &estimates {
         Some(e) => crate::history::with_estimates(&loaded.runbook, e, p90),
         None => loaded.runbook.clone(),
@@ -75,7 +56,7 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
         Ok(p) => p.with_max_parallel(args.max_parallel),
         Err(e) => {
             eprintln!("{}: error: {e}", args.file.display());
-            return ExitCode::Invalid;
+            return Ok(ExitCode::Invalid);
         }
     };
     let forecast = estimates
@@ -108,8 +89,7 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
         .and_then(|_| stdout.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("error: cannot write the plan: {e}");
-        return ExitCode::Failed;
+        return Err(Failure::failed(format!("cannot write the plan: {e}")));
     }
     let rto_check = match &forecast {
         Some(f) if f.learned() => f.rto,
@@ -132,13 +112,13 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
                     " (--strict makes this an error)"
                 }
             );
-            if args.strict {
+            Ok(if args.strict {
                 ExitCode::Failed
             } else {
                 ExitCode::Success
-            }
+            })
         }
-        _ => ExitCode::Success,
+        _ => Ok(ExitCode::Success),
     }
 }
 
@@ -147,24 +127,22 @@ pub(super) fn run(args: PlanArgs) -> ExitCode {
 fn learned(
     args: &PlanArgs,
     runbook: &crate::runbook::Runbook,
-) -> Result<Option<Vec<Estimate>>, ExitCode> {
+) -> Result<Option<Vec<Estimate>>, Failure> {
     if args.estimates == Estimates::Declared {
         return Ok(None);
     }
     let rt = super::runtime()?;
     let history = rt.block_on(args.history.digests()).map_err(|e| {
-        eprintln!("error: cannot read past runs for learned estimates: {e}\n  help: pass --estimates declared to plan without them");
-        ExitCode::Failed
+        Failure::failed(format!("cannot read past runs for learned estimates: {e}"))
+            .help("pass --estimates declared to plan without them")
     })?;
     match crate::history::learn(runbook, &history, args.estimates) {
         Ok(e) => Ok(Some(e)),
-        Err(short) => {
-            eprintln!(
-                "error: --estimates learned needs {MIN_SAMPLES} measured runs of every step; too few for: {}\n  help: execute the runbook more often, or use --estimates auto",
-                short.join(", ")
-            );
-            Err(ExitCode::Invalid)
-        }
+        Err(short) => Err(Failure::invalid(format!(
+            "--estimates learned needs {MIN_SAMPLES} measured runs of every step; too few for: {}",
+            short.join(", ")
+        ))
+        .help("execute the runbook more often, or use --estimates auto")),
     }
 }
 

@@ -3,8 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::exit::Failure;
 use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
+use crate::event::RunStatus;
 use crate::report::{RunDocument, TimingReport, html, junit, markdown};
 use crate::runbook::Runbook;
 
@@ -12,24 +14,16 @@ use crate::runbook::Runbook;
 fn open_store(
     state: &Option<String>,
     state_dir: &Path,
-) -> Result<Arc<dyn CheckpointStore>, ExitCode> {
-    block_on(super::state::open(state, state_dir, &None))?.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::Invalid
-    })
+) -> Result<Arc<dyn CheckpointStore>, Failure> {
+    block_on(super::state::open(state, state_dir, &None))?
 }
 
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ExitCode> {
-    match tokio::runtime::Builder::new_current_thread()
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Failure> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => Ok(rt.block_on(f)),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            Err(ExitCode::Failed)
-        }
-    }
+        .map(|rt| rt.block_on(f))
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
 }
 
 /// `--state URL` or `--state-dir DIR`, for hints.
@@ -40,46 +34,38 @@ fn location(state: &Option<String>, state_dir: &Path) -> String {
     }
 }
 
-fn report_store_error(e: &CheckpointError, location: &str) -> ExitCode {
-    eprintln!("error: {e}");
+fn store_failure(e: &CheckpointError, location: &str) -> Failure {
     match e {
-        CheckpointError::NotFound(_) => {
-            eprintln!("help: list the runs with `drillbook runs {location}`");
-            ExitCode::Invalid
-        }
-        CheckpointError::Corrupt { .. } => {
-            eprintln!(
-                "help: the journal was changed or cut short after it was written; keep a copy for investigation"
-            );
-            ExitCode::Failed
-        }
-        _ => ExitCode::Failed,
+        CheckpointError::NotFound(_) => Failure::invalid(e.to_string())
+            .help(format!("list the runs with `drillbook runs {location}`")),
+        CheckpointError::Corrupt { .. } => Failure::failed(e.to_string()).help(
+            "the journal was changed or cut short after it was written; keep a copy for \
+             investigation",
+        ),
+        _ => Failure::failed(e.to_string()),
     }
 }
 
 /// `drillbook runs`.
-pub(super) fn runs(args: RunsArgs) -> ExitCode {
+pub(super) fn runs(args: RunsArgs) -> Result<ExitCode, Failure> {
     if let Some(super::state::RunsAction::Export { run_id, dir }) = &args.action {
         return super::state::export(&args, run_id, dir);
     }
-    let store = match open_store(&args.state, &args.state_dir) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+    let store = open_store(&args.state, &args.state_dir)?;
     let list = match block_on(store.list()) {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
-        Err(code) => return code,
+        Ok(Err(e)) => return Err(store_failure(&e, &location(&args.state, &args.state_dir))),
+        Err(f) => return Err(f),
     };
     if list.is_empty() {
         match &args.state {
             Some(url) => println!("no runs in {url}"),
             None => println!("no runs in {}", args.state_dir.display()),
         }
-        return ExitCode::Success;
+        return Ok(ExitCode::Success);
     }
     print!("{}", runs_table(&list));
-    ExitCode::Success
+    Ok(ExitCode::Success)
 }
 
 /// The table printed by `drillbook runs` (newest first, as the store lists them).
@@ -99,7 +85,7 @@ pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
                     crate::event::Mode::DryRun => "dry-run".into(),
                     crate::event::Mode::Execute => "execute".into(),
                 },
-                r.status.clone(),
+                r.status.map_or("corrupt", RunStatus::as_str).to_string(),
                 scenario,
                 verdict,
             ]
@@ -134,15 +120,12 @@ pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
 }
 
 /// `drillbook report RUN_ID`.
-pub(super) fn report(args: ReportArgs) -> ExitCode {
-    let store = match open_store(&args.state, &args.state_dir) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+pub(super) fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
+    let store = open_store(&args.state, &args.state_dir)?;
     let run = match block_on(store.load(&args.run_id)) {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return report_store_error(&e, &location(&args.state, &args.state_dir)),
-        Err(code) => return code,
+        Ok(Err(e)) => return Err(store_failure(&e, &location(&args.state, &args.state_dir))),
+        Err(f) => return Err(f),
     };
     let runbook = runbook_of(&run);
     let document = || {
@@ -164,8 +147,9 @@ pub(super) fn report(args: ReportArgs) -> ExitCode {
         ReportFormat::Json => match serde_json::to_string_pretty(&document()) {
             Ok(s) => ("report.json", s + "\n"),
             Err(e) => {
-                eprintln!("error: cannot write the report as JSON: {e}");
-                return ExitCode::Failed;
+                return Err(Failure::failed(format!(
+                    "cannot write the report as JSON: {e}"
+                )));
             }
         },
         ReportFormat::Markdown => ("report.md", markdown::render(&document())),
@@ -181,38 +165,40 @@ pub(super) fn report(args: ReportArgs) -> ExitCode {
                     for p in paths {
                         println!("wrote {}", p.display());
                     }
-                    ExitCode::Success
+                    Ok(ExitCode::Success)
                 }
-                Err(e) => write_error(&dir, &e),
+                Err(e) => Err(write_failure(&dir, &e)),
             };
         }
     };
     let path = match (&args.output, args.format) {
         (Some(dir), _) => {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                return write_error(dir, &e);
+                return Err(write_failure(dir, &e));
             }
             dir.join(name)
         }
         (None, ReportFormat::Html) => std::path::PathBuf::from(format!("{default_name}.html")),
         (None, _) => {
             print!("{text}");
-            return ExitCode::Success;
+            return Ok(ExitCode::Success);
         }
     };
     match std::fs::write(&path, text) {
         Ok(()) => {
             println!("wrote {}", path.display());
-            ExitCode::Success
+            Ok(ExitCode::Success)
         }
-        Err(e) => write_error(&path, &e),
+        Err(e) => Err(write_failure(&path, &e)),
     }
 }
 
-fn write_error(path: &Path, e: &std::io::Error) -> ExitCode {
-    eprintln!("error: cannot write the report to {}: {e}", path.display());
-    eprintln!("help: choose a writable directory with `--output DIR`");
-    ExitCode::Failed
+fn write_failure(path: &Path, e: &std::io::Error) -> Failure {
+    Failure::failed(format!(
+        "cannot write the report to {}: {e}",
+        path.display()
+    ))
+    .help("choose a writable directory with `--output DIR`")
 }
 
 /// The runbook as it was run, parsed from the text stored with the run. When it no longer

@@ -4,9 +4,10 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::exit::Failure;
 use super::setup::{
-    after_run, aws_for, aws_with, confirm, engine_error, engine_with, parse_vars,
-    say_credentials_left, signer_or_exit, state_dir_flag,
+    after_run, aws_for, aws_with, confirm, engine_with, parse_vars, say_credentials_left, signer,
+    state_dir_flag,
 };
 use super::{ApproveArgs, ExitCode, ResumeArgs, RunArgs, runtime};
 use crate::actions::aws::{Aws, AwsOptions};
@@ -15,31 +16,19 @@ use crate::event::Mode;
 
 // ---- commands --------------------------------------------------------------------------------
 
-pub(super) fn run(args: RunArgs) -> ExitCode {
-    let overrides = match parse_vars(&args.vars) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let overrides = parse_vars(&args.vars)?;
     let loaded = match crate::runbook::load_file(&args.file, &overrides) {
         Ok(l) => l,
-        Err(d) => {
-            eprintln!("error: {d}");
-            return ExitCode::Invalid;
-        }
+        Err(d) => return Err(Failure::invalid(d.to_string())),
     };
     let mode = if args.execute {
         Mode::Execute
     } else {
         Mode::DryRun
     };
-    let signer = match signer_or_exit(&args.exec) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
+    let signer = signer(&args.exec)?;
+    let rt = runtime()?;
     rt.block_on(async {
         let aws = aws_for(Some(&loaded.runbook), mode, &args.exec.profile).await;
         let forecast = if mode == Mode::Execute {
@@ -58,50 +47,31 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             };
             if !confirm(&loaded.runbook, account.as_deref(), forecast) {
                 eprintln!("not confirmed: nothing was run");
-                return ExitCode::Invalid;
+                return Ok(ExitCode::Invalid);
             }
         }
         if mode == Mode::Execute {
             say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
-        let (store, lock) = match super::state::prepare(&args.exec, &loaded.runbook.name, "").await
-        {
-            Ok(s) => s,
-            Err(c) => return c,
-        };
+        let (store, lock) = super::state::prepare(&args.exec, &loaded.runbook.name, "").await?;
         let engine = engine_with(&args.exec, aws.clone(), store);
         let result = engine.run(&loaded, mode).await;
         super::state::release(lock).await;
         match result {
-            Ok(res) => after_run(&res, &args.exec, &aws, &signer).await,
-            Err(e) => engine_error(e),
+            Ok(res) => Ok(after_run(&res, &args.exec, &aws, &signer).await),
+            Err(e) => Err(e.into()),
         }
     })
 }
 
-pub(super) fn resume(args: ResumeArgs) -> ExitCode {
-    let signer = match signer_or_exit(&args.exec) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
+pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
+    let signer = signer(&args.exec)?;
+    let rt = runtime()?;
     rt.block_on(async {
         // Which AWS access the run needs is known only once its runbook is loaded; the
         // engine loads it, so decide from the stored copy here.
-        let store = match super::state::open_exec(&args.exec).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::Invalid;
-            }
-        };
-        let stored = match store.load(&args.run_id).await {
-            Ok(s) => s,
-            Err(e) => return engine_error(e.into()),
-        };
+        let store = super::state::open_exec(&args.exec).await?;
+        let stored = store.load(&args.run_id).await?;
         let mode = match &stored.records[0].event {
             crate::event::Event::RunStarted { mode, .. } => *mode,
             _ => Mode::DryRun,
@@ -116,10 +86,7 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
         .map(|l| l.runbook);
         // A drill resumes as a drill: the same scenario (unchanged), the same impairment,
         // and its verdicts at the end.
-        let drill = match super::drill::drill_of(&stored) {
-            Ok(d) => d,
-            Err(c) => return c,
-        };
+        let drill = super::drill::drill_of(&stored)?;
         let options = AwsOptions {
             profile: args.exec.profile.clone(),
             impaired: drill.as_ref().map(|(_, i)| i.clone()).unwrap_or_default(),
@@ -145,26 +112,23 @@ pub(super) fn resume(args: ResumeArgs) -> ExitCode {
             .as_ref()
             .map(|r| r.name.clone())
             .unwrap_or_else(|| stored.runbook_path.clone());
-        let (store, lock) = match super::state::prepare(&args.exec, &name, &args.run_id).await {
-            Ok(s) => s,
-            Err(c) => return c,
-        };
+        let (store, lock) = super::state::prepare(&args.exec, &name, &args.run_id).await?;
         let engine = engine_with(&args.exec, aws.clone(), store.clone());
         let result = engine.resume(&args.run_id, args.force).await;
         let code = match (result, &drill) {
-            (Ok(res), Some((scenario, _))) => {
-                super::drill::conclude_drill(&args.exec, &aws, &signer, scenario, &res, &engine)
-                    .await
-            }
-            (Ok(res), None) => after_run(&res, &args.exec, &aws, &signer).await,
-            (Err(e), _) => engine_error(e),
+            (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
+                &args.exec, &aws, &signer, scenario, &res, &engine,
+            )
+            .await),
+            (Ok(res), None) => Ok(after_run(&res, &args.exec, &aws, &signer).await),
+            (Err(e), _) => Err(e.into()),
         };
         super::state::release(lock).await;
         code
     })
 }
 
-pub(super) fn approve(args: ApproveArgs) -> ExitCode {
+pub(super) fn approve(args: ApproveArgs) -> Result<ExitCode, Failure> {
     let signer = match args
         .sign_with
         .as_deref()
@@ -173,16 +137,11 @@ pub(super) fn approve(args: ApproveArgs) -> ExitCode {
         None => crate::evidence::Signer::None,
         Some(Ok(s)) => s,
         Some(Err(e)) => {
-            eprintln!(
-                "error: {e}\nhelp: use `--sign-with ed25519:KEY_FILE` or `--sign-with kms:alias/NAME`"
-            );
-            return ExitCode::Invalid;
+            return Err(Failure::invalid(e.to_string())
+                .help("use `--sign-with ed25519:KEY_FILE` or `--sign-with kms:alias/NAME`"));
         }
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
+    let rt = runtime()?;
     rt.block_on(async {
         // A KMS signature is made through the approver's own credentials.
         let aws = match signer {
@@ -198,15 +157,9 @@ pub(super) fn approve(args: ApproveArgs) -> ExitCode {
         let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
         let approver = match caller_identity(&aws, &region).await {
             Ok(i) => i,
-            Err(e) => return engine_error(EngineError::Identity(e)),
+            Err(e) => return Err(Failure::from(EngineError::Identity(e))),
         };
-        let store = match super::state::open(&args.state, &args.state_dir, &args.profile).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::Invalid;
-            }
-        };
+        let store = super::state::open(&args.state, &args.state_dir, &args.profile).await?;
         match crate::engine::approve(
             store.as_ref(),
             &aws,
@@ -234,9 +187,9 @@ pub(super) fn approve(args: ApproveArgs) -> ExitCode {
                     approver.arn,
                     args.run_id,
                 );
-                ExitCode::Success
+                Ok(ExitCode::Success)
             }
-            Err(e) => engine_error(e),
+            Err(e) => Err(e.into()),
         }
     })
 }

@@ -5,11 +5,12 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::exit::Failure;
 use super::{ExecOptions, ExitCode};
 use crate::actions::Registry;
 use crate::actions::aws::{Aws, AwsOptions};
 use crate::duration::human;
-use crate::engine::{Engine, EngineError, IDENTITY_ENV, RunResult, needs_aws};
+use crate::engine::{Engine, IDENTITY_ENV, RunResult, needs_aws};
 use crate::event::{Mode, RunStatus};
 use crate::runbook::Runbook;
 
@@ -20,16 +21,15 @@ pub(super) fn mode_name(m: Mode) -> &'static str {
     }
 }
 
-pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, ExitCode> {
+/// Splits `--var k=v` arguments. Errors name the bad argument.
+pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, Failure> {
     vars.iter()
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => {
-                eprintln!(
-                    "error: invalid `--var {kv}`\nhelp: write variables as `--var name=value`"
-                );
-                Err(ExitCode::Invalid)
-            }
+            _ => Err(
+                Failure::invalid(format!("invalid --var `{kv}`: expected KEY=VALUE"))
+                    .help("write it like `--var secondary=eu-west-1`"),
+            ),
         })
         .collect()
 }
@@ -100,23 +100,16 @@ pub(super) fn shell_quote(s: &str) -> String {
     }
 }
 
-pub(super) fn engine_error(e: EngineError) -> ExitCode {
-    eprintln!("error: {}", crate::secret::redact(&e.to_string()));
-    if e.is_invalid_input() {
-        ExitCode::Invalid
-    } else {
-        ExitCode::Failed
+/// The `--sign-with` signer (hashes only without it), parsed before a run starts so that a bad
+/// spec fails fast with exit 2.
+pub(super) fn signer(exec: &ExecOptions) -> Result<crate::evidence::Signer, Failure> {
+    match &exec.sign_with {
+        None => Ok(crate::evidence::Signer::None),
+        Some(spec) => crate::evidence::Signer::parse(spec).map_err(|e| {
+            Failure::invalid(e.to_string())
+                .help("use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`")
+        }),
     }
-}
-
-/// The `--sign-with` signer, or exit 2 with a hint.
-pub(super) fn signer_or_exit(exec: &ExecOptions) -> Result<crate::evidence::Signer, ExitCode> {
-    super::finish::signer(exec).map_err(|e| {
-        eprintln!(
-            "error: {e}\nhelp: use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`"
-        );
-        ExitCode::Invalid
-    })
 }
 
 /// Reports, evidence and metrics for a run that stopped, then its exit code.
@@ -168,7 +161,8 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
             );
             ExitCode::Failed
         }
-        RunStatus::Paused => {
+        // The engine ends a process paused, never running; a journal without an end is resumable.
+        RunStatus::Paused | RunStatus::Running => {
             if let Some(err) = &res.credentials {
                 let profile = exec
                     .profile

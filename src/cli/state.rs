@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
+use super::exit::Failure;
 use super::{ExecOptions, ExitCode, RunsArgs};
 use crate::actions::aws::{Aws, AwsOptions};
 use crate::checkpoint::dynamodb::{DynamoDbStore, IAM_ACTIONS, IAM_INIT_ACTIONS, StateUrl};
@@ -42,9 +43,12 @@ pub enum RunsAction {
     Export { run_id: String, dir: PathBuf },
 }
 
-/// The DynamoDB store of a `--state` URL, or a message.
-pub(super) async fn dynamodb(url: &str, profile: &Option<String>) -> Result<DynamoDbStore, String> {
-    let url = StateUrl::parse(url)?;
+/// The DynamoDB store of a `--state` URL.
+pub(super) async fn dynamodb(
+    url: &str,
+    profile: &Option<String>,
+) -> Result<DynamoDbStore, Failure> {
+    let url = StateUrl::parse(url).map_err(Failure::invalid)?;
     let aws = Aws::load(AwsOptions {
         profile: profile.clone(),
         ..Default::default()
@@ -58,7 +62,7 @@ pub(super) async fn open(
     state: &Option<String>,
     state_dir: &Path,
     profile: &Option<String>,
-) -> Result<Arc<dyn CheckpointStore>, String> {
+) -> Result<Arc<dyn CheckpointStore>, Failure> {
     Ok(match state {
         Some(url) => Arc::new(dynamodb(url, profile).await?),
         None => Arc::new(FileStore::new(state_dir)),
@@ -66,7 +70,7 @@ pub(super) async fn open(
 }
 
 /// The store for a command that runs steps.
-pub(super) async fn open_exec(exec: &ExecOptions) -> Result<Arc<dyn CheckpointStore>, String> {
+pub(super) async fn open_exec(exec: &ExecOptions) -> Result<Arc<dyn CheckpointStore>, Failure> {
     open(&exec.state, &exec.state_dir, &exec.profile).await
 }
 
@@ -76,21 +80,15 @@ pub(super) async fn prepare(
     exec: &ExecOptions,
     runbook_name: &str,
     run_id: &str,
-) -> Result<(Arc<dyn CheckpointStore>, Option<Arc<LockGuard>>), ExitCode> {
+) -> Result<(Arc<dyn CheckpointStore>, Option<Arc<LockGuard>>), Failure> {
     let Some(url) = &exec.state else {
         return Ok((Arc::new(FileStore::new(&exec.state_dir)), None));
     };
     let lease = crate::duration::parse_duration(&exec.lock_lease).map_err(|e| {
-        eprintln!(
-            "error: invalid `--lock-lease {}`: {e}\nhelp: write a duration such as `60s`",
-            exec.lock_lease
-        );
-        ExitCode::Invalid
+        Failure::invalid(format!("invalid `--lock-lease {}`: {e}", exec.lock_lease))
+            .help("write a duration such as `60s`")
     })?;
-    let store = dynamodb(url, &exec.profile).await.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::Invalid
-    })?;
+    let store = dynamodb(url, &exec.profile).await?;
     let aws = Aws::load(AwsOptions {
         profile: exec.profile.clone(),
         ..Default::default()
@@ -111,11 +109,11 @@ pub(super) async fn prepare(
     )
     .await
     .map_err(|e| {
-        eprintln!("error: {e}");
-        match e {
+        let code = match e {
             LockError::Held { .. } | LockError::Expired { .. } => ExitCode::Locked,
             LockError::Store(_) => ExitCode::Failed,
-        }
+        };
+        Failure::new(code, e.to_string())
     })?;
     if let Some(prev) = &guard.stolen_from {
         eprintln!(
@@ -156,7 +154,9 @@ pub(super) async fn write_run_files(
     let Some(url) = &exec.state else {
         return Ok(false);
     };
-    let store = dynamodb(url, &exec.profile).await?;
+    let store = dynamodb(url, &exec.profile)
+        .await
+        .map_err(|f| f.to_string())?;
     store
         .export(run_id, dir)
         .await
@@ -164,25 +164,16 @@ pub(super) async fn write_run_files(
         .map_err(|e| e.to_string())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     super::runtime()
 }
 
 /// `drillbook state ...`.
-pub(super) fn state(args: StateArgs) -> ExitCode {
+pub(super) fn state(args: StateArgs) -> Result<ExitCode, Failure> {
     let StateCommand::Init { state, profile } = args.command;
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
+    let rt = runtime()?;
     rt.block_on(async {
-        let store = match dynamodb(&state, &profile).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::Invalid;
-            }
-        };
+        let store = dynamodb(&state, &profile).await?;
         match store.create_table().await {
             Ok(created) => {
                 let url = store.url();
@@ -199,12 +190,11 @@ pub(super) fn state(args: StateArgs) -> ExitCode {
                     IAM_INIT_ACTIONS.join(", ")
                 );
                 eprintln!("use it with: drillbook run RUNBOOK --state '{url}'");
-                ExitCode::Success
+                Ok(ExitCode::Success)
             }
-            Err(e) => {
-                eprintln!("error: cannot create the state table: {e}");
-                ExitCode::Failed
-            }
+            Err(e) => Err(Failure::failed(format!(
+                "cannot create the state table: {e}"
+            ))),
         }
     })
 }
@@ -224,22 +214,13 @@ fn iam_policy(url: &StateUrl) -> String {
 }
 
 /// `drillbook runs export RUN_ID DIR`: `DIR/runs/RUN_ID/` in the file-store layout.
-pub(super) fn export(args: &RunsArgs, run_id: &str, dir: &Path) -> ExitCode {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(c) => return c,
-    };
+pub(super) fn export(args: &RunsArgs, run_id: &str, dir: &Path) -> Result<ExitCode, Failure> {
+    let rt = runtime()?;
     rt.block_on(async {
         let target = FileStore::new(dir).run_dir(run_id);
         let res: Result<(), CheckpointError> = match &args.state {
             Some(url) => {
-                let store = match dynamodb(url, &None).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::Invalid;
-                    }
-                };
+                let store = dynamodb(url, &None).await?;
                 store.export(run_id, &target).await.map(|_| ())
             }
             None => {
@@ -257,14 +238,14 @@ pub(super) fn export(args: &RunsArgs, run_id: &str, dir: &Path) -> ExitCode {
                     target.display(),
                     dir.display()
                 );
-                ExitCode::Success
+                Ok(ExitCode::Success)
             }
             Err(e) => {
-                eprintln!("error: {e}");
-                match e {
+                let code = match e {
                     CheckpointError::NotFound(_) => ExitCode::Invalid,
                     _ => ExitCode::Failed,
-                }
+                };
+                Err(Failure::new(code, e.to_string()))
             }
         }
     })

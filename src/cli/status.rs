@@ -28,7 +28,9 @@ impl HistorySource {
     pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, String> {
         match &self.state {
             Some(url) => {
-                let store = super::state::dynamodb(url, &self.profile).await?;
+                let store = super::state::dynamodb(url, &self.profile)
+                    .await
+                    .map_err(|f| f.to_string())?;
                 crate::history::digests_dynamodb(&store).await
             }
             None => digests(&self.state_dir).await,
@@ -119,7 +121,7 @@ struct RunRef {
     run_id: String,
     started_at: DateTime<Utc>,
     mode: crate::event::Mode,
-    status: String,
+    status: crate::event::RunStatus,
 }
 
 #[derive(Debug, Serialize)]
@@ -181,7 +183,7 @@ fn status_of(
             run_id: d.run_id.clone(),
             started_at: d.started_at,
             mode: d.mode,
-            status: d.status.clone(),
+            status: d.status,
         });
     let pass = mine.clone().find(|d| {
         d.passed_drill()
@@ -264,7 +266,7 @@ pub(super) fn status(args: StatusArgs) -> ExitCode {
     }
     let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(c) => return c,
+        Err(f) => return f.report(),
     };
     let runs = match rt.block_on(args.source.digests()) {
         Ok(r) => r,
@@ -400,7 +402,7 @@ pub(super) fn history(args: HistoryArgs) -> ExitCode {
     };
     let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(c) => return c,
+        Err(f) => return f.report(),
     };
     let all = match rt.block_on(args.source.digests()) {
         Ok(r) => r,
@@ -479,7 +481,7 @@ mod tests {
             started_at: at,
             ended_at: at,
             mode: crate::event::Mode::Execute,
-            status: "succeeded".into(),
+            status: crate::event::RunStatus::Succeeded,
             drill: verdict.map(|v| crate::history::DrillDigest {
                 scenario: "outage".into(),
                 scenario_sha256: "s1".into(),

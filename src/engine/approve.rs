@@ -71,7 +71,7 @@ pub async fn approve(
     if !requested {
         return Err(no(""));
     }
-    if status_of(&stored.records) == "running" {
+    if status_of(&stored.records) == crate::event::RunStatus::Running {
         return Err(EngineError::RunInProgress {
             run_id: run_id.to_string(),
         });

@@ -36,8 +36,7 @@ pub struct RunDigest {
     /// The last record's time.
     pub ended_at: DateTime<Utc>,
     pub mode: Mode,
-    /// `succeeded`, `failed`, `paused`, or `running`.
-    pub status: String,
+    pub status: crate::event::RunStatus,
     /// For a drill: its scenario, the scenario file's SHA-256, and `passed`/`failed`/`pending`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillDigest>,
@@ -106,7 +105,8 @@ impl RunDigest {
                 }
                 Event::DrillJudged { verdicts, .. } => {
                     if let Some(d) = &mut drill {
-                        let passed = status == "succeeded" && verdicts.all_passed();
+                        let passed =
+                            status == crate::event::RunStatus::Succeeded && verdicts.all_passed();
                         d.verdict = if passed { "passed" } else { "failed" }.into();
                     }
                     for o in &verdicts.objectives {
@@ -171,7 +171,8 @@ impl RunDigest {
 
     /// Whether the run can change no more: it succeeded and, for a drill, was judged.
     pub fn is_final(&self) -> bool {
-        self.status == "succeeded" && self.drill.as_ref().is_none_or(|d| d.verdict != "pending")
+        self.status == crate::event::RunStatus::Succeeded
+            && self.drill.as_ref().is_none_or(|d| d.verdict != "pending")
     }
 
     /// A drill that passed.
@@ -181,7 +182,7 @@ impl RunDigest {
 
     /// Whether the achieved RTO met the objective (`None`: no objective, or not assessed).
     pub fn rto_met(&self) -> Option<bool> {
-        (self.mode == Mode::Execute && self.status == "succeeded")
+        (self.mode == Mode::Execute && self.status == crate::event::RunStatus::Succeeded)
             .then_some(())
             .and(self.rto_ms)
             .map(|rto| self.recovery_ms <= rto)

@@ -462,7 +462,7 @@ impl State {
                 let (kind, word) = match status {
                     RunStatus::Succeeded => (Kind::Ok, "succeeded"),
                     RunStatus::Failed => (Kind::Fail, "failed"),
-                    RunStatus::Paused => (Kind::Warn, "paused"),
+                    RunStatus::Paused | RunStatus::Running => (Kind::Warn, "paused"),
                 };
                 v.push((
                     kind,

@@ -14,9 +14,7 @@ use super::timing::{RTO_MEASURE, RtoVerdict, TimingReport};
 use crate::actions::aws::{Identity, Impairment};
 use crate::actions::{Finding, Observation};
 use crate::checkpoint::{GENESIS, StoredRun};
-use crate::event::Event;
-use crate::event::Mode;
-use crate::event::StepStatus;
+use crate::event::{Event, Mode, RunStatus, StepStatus};
 use crate::runbook::Runbook;
 use crate::scenario::{ExpectationVerdict, measured_rpo};
 
@@ -289,8 +287,8 @@ pub struct RunDocument {
     /// One sentence saying why.
     pub headline: String,
     pub run_id: String,
-    /// The journal's status: `succeeded`, `failed`, `paused`, or `running` when it has no end.
-    pub status: String,
+    /// The journal's status: `running` when it has no end after its last start.
+    pub status: RunStatus,
     pub mode: Mode,
     pub runbook: RunbookInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -752,13 +750,13 @@ impl RunDocument {
             .map(|s| s.id.as_str())
             .collect();
 
-        let verdict = if timing.status == "failed"
+        let verdict = if timing.status == RunStatus::Failed
             || !failed_steps.is_empty()
             || !failed_expectations.is_empty()
             || !missed.is_empty()
         {
             Verdict::Failed
-        } else if timing.status != "succeeded" {
+        } else if timing.status != RunStatus::Succeeded {
             Verdict::Paused
         } else if timing.mode == Mode::DryRun {
             Verdict::DryRun
@@ -767,7 +765,7 @@ impl RunDocument {
         };
         let headline = headline(
             verdict,
-            &timing.status,
+            timing.status,
             timing.mode,
             judged.is_some(),
             &failed_steps,
@@ -793,7 +791,7 @@ impl RunDocument {
             verdict,
             headline,
             run_id: run.run_id.clone(),
-            status: timing.status.clone(),
+            status: timing.status,
             mode: timing.mode,
             runbook: RunbookInfo {
                 name: runbook.name.clone(),
@@ -856,7 +854,7 @@ impl RunDocument {
 )]
 fn headline(
     verdict: Verdict,
-    status: &str,
+    status: RunStatus,
     mode: Mode,
     drill: bool,
     failed_steps: &[&str],
@@ -922,7 +920,7 @@ fn headline(
                     "Waiting for approval of {}; resume with `drillbook resume {run_id}`.",
                     list(awaiting)
                 )
-            } else if status == "paused" {
+            } else if status == RunStatus::Paused {
                 format!("The run was paused; resume with `drillbook resume {run_id}`.")
             } else {
                 format!(

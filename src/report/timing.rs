@@ -105,8 +105,8 @@ pub struct TimingReport {
     /// The runbook's name.
     pub runbook: String,
     pub mode: Mode,
-    /// `succeeded`, `failed`, `paused`, or `running` when the journal has no end.
-    pub status: String,
+    /// `running` when the journal has no end after its last start.
+    pub status: RunStatus,
     pub started_at: Option<DateTime<Utc>>,
     /// The last record's time.
     pub ended_at: Option<DateTime<Utc>>,
@@ -159,7 +159,7 @@ struct Scan<'r> {
     index: HashMap<&'r str, usize>,
     acc: Vec<Acc>,
     mode: Mode,
-    status: String,
+    status: RunStatus,
     gaps: Vec<Gap>,
     resumes: u32,
     started_at: Option<DateTime<Utc>>,
@@ -193,7 +193,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
     let mut acc: Vec<Acc> = vec![Acc::default(); n_runbook];
     let mut pending: Vec<usize> = Vec::new();
     let mut mode = Mode::DryRun;
-    let mut status = String::from("running");
+    let mut status = RunStatus::Running;
     let mut gaps: Vec<Gap> = Vec::new();
     let mut gap_total: u64 = 0;
     let mut resumes = 0u32;
@@ -220,7 +220,7 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
             for i in pending.drain(..) {
                 acc[i].attempts += std::mem::take(&mut acc[i].pending_attempt);
             }
-            status = "running".into();
+            status = RunStatus::Running;
         }
         prev_wall = wall;
         let active = wall - gap_total;
@@ -322,15 +322,8 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
                 }
             }
             Event::ApprovalGranted { .. } => {}
-            Event::RunPaused { .. } => status = "paused".into(),
-            Event::RunFinished { status: s } => {
-                status = match s {
-                    RunStatus::Succeeded => "succeeded",
-                    RunStatus::Failed => "failed",
-                    RunStatus::Paused => "paused",
-                }
-                .into()
-            }
+            Event::RunPaused { .. } => status = RunStatus::Paused,
+            Event::RunFinished { status: s } => status = *s,
         }
     }
     for i in pending {
@@ -520,17 +513,17 @@ impl TimingReport {
                     RtoVerdict::NotAssessed,
                     Some("dry-run: only observation was timed".to_string()),
                 )
-            } else if status == "succeeded" {
+            } else if status == RunStatus::Succeeded {
                 if recovery_ms <= rto_ms {
                     (RtoVerdict::Met, None)
                 } else {
                     (RtoVerdict::Missed, None)
                 }
             } else {
-                let what = match status.as_str() {
-                    "failed" => "the run failed",
-                    "paused" => "the run is paused",
-                    _ => "the run has not finished",
+                let what = match status {
+                    RunStatus::Failed => "the run failed",
+                    RunStatus::Paused => "the run is paused",
+                    RunStatus::Succeeded | RunStatus::Running => "the run has not finished",
                 };
                 if recovery_ms > rto_ms {
                     (
@@ -1007,7 +1000,7 @@ finally:
         );
         assert_eq!(r.critical_path_ms, 80_000);
         assert_eq!(r.total_ms, 80_000);
-        assert_eq!(r.status, "failed");
+        assert_eq!(r.status, RunStatus::Failed);
         for id in &r.critical_path {
             assert_eq!(step(&r, id).slack_ms, Some(0), "{id}");
             assert!(step(&r, id).critical);
@@ -1125,7 +1118,7 @@ finally:
         let rb = runbook();
         let r = TimingReport::from_journal(&run_of(vec![]), &rb);
         assert!(r.critical_path.is_empty());
-        assert_eq!(r.status, "running");
+        assert_eq!(r.status, RunStatus::Running);
         assert!(r.render_text().contains("critical path: none"));
         // A step the runbook does not know, and an outcome without a start.
         let r = TimingReport::from_journal(

@@ -420,7 +420,7 @@ fn document_gathers_the_whole_drill() {
         d.headline,
         "Step `promote-key` failed; expectation `dns-on-eu` did not hold."
     );
-    assert_eq!(d.status, "failed");
+    assert_eq!(d.status, drillbook::event::RunStatus::Failed);
     assert_eq!(d.scenario.as_ref().unwrap().name, "ca-central-1-outage");
     assert_eq!(
         d.ran_by.identity_arn.as_deref(),

@@ -239,7 +239,7 @@ async fn append_load_round_trip_keeps_the_file_store_chain() {
     let list = store.list().await.unwrap();
     assert_eq!(list.len(), 1, "the lock and record items are not runs");
     assert_eq!(list[0].run_id, "r1");
-    assert_eq!(list[0].status, "running");
+    assert_eq!(list[0].status, Some(drillbook::event::RunStatus::Running));
 }
 
 #[tokio::test(flavor = "multi_thread")]
