@@ -7,8 +7,13 @@
 //!
 //! Floors, lowest first (the integration test `layers` keeps them): `duration`, `dag`,
 //! `template`, `secret`, then `catalog`; `runbook`; `actions` and `plan`; `scenario`; `event`;
-//! `checkpoint`; `evidence`; `engine` and `report`; `history`; `cli`. A module uses only modules
-//! on lower floors.
+//! `checkpoint`; `evidence`; `engine` and `report`; `history`; `app`; `cli`. A module uses
+//! only modules on lower floors.
+//!
+//! The application layer ([`app`]) is what the commands do, given resolved settings: store
+//! selection, the end of a run (reports, evidence, metrics), a drill's verdicts; it prints
+//! nothing and fails with a typed [`app::Failure`] (exit code, message, `help:`). `cli/`
+//! parses, resolves, calls it and renders.
 //!
 //! One event stream: the engine reports each [`event::Event`] once, to its sink (the console,
 //! JSON lines) and to the journal, which keeps it inside its envelope
@@ -29,6 +34,8 @@
 )]
 
 pub mod actions;
+#[cfg(feature = "engine")]
+pub mod app;
 pub mod catalog;
 #[cfg(feature = "engine")]
 pub mod checkpoint;

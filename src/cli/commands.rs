@@ -1,6 +1,6 @@
 //! Dispatch from parsed arguments to each command's implementation.
 
-use super::exit::finish;
+use super::finish;
 use super::{Cli, Command, ExitCode};
 
 pub(super) fn dispatch(cli: Cli) -> ExitCode {

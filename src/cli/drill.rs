@@ -3,20 +3,22 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use super::exit::Failure;
-use super::finish::{finish, read_run, step_results};
+use super::Report as _;
 use super::runtime;
-use super::setup::{confirm, engine_with, parse_vars};
+use super::setup::{conclude, show_reported};
+use super::setup::{confirm, engine_with, parse_vars, prepare, release};
 use super::{DrillArgs, ExitCode, IamPolicyArgs, MessageFormat};
 use crate::actions::aws::{Aws, AwsOptions};
+use crate::app::Failure;
+use crate::app::Settings;
+use crate::app::finish::finish;
 use crate::duration::human;
 use crate::engine::Engine;
 use crate::engine::RunResult;
 use crate::event::Event;
 use crate::event::{Mode, RunStatus};
 use crate::scenario::{
-    Scenario, Verdicts, check_expectations, inject, judge_objectives, load_runbook,
-    load_runbook_at, load_scenario_in,
+    Scenario, Verdicts, inject, load_runbook, load_runbook_at, load_scenario_in,
 };
 
 pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
@@ -36,7 +38,8 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::Invalid);
         }
     };
-    let signer = super::setup::signer(&args.exec)?;
+    let settings = args.exec.settings()?;
+    let format = args.exec.message_format;
     let mode = if args.execute {
         Mode::Execute
     } else {
@@ -128,7 +131,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                 }
             };
         }
-        let (store, lock) = super::state::prepare(&args.exec, &loaded.runbook.name, "").await?;
+        let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
         let started = Event::DrillStarted {
             scenario: scenario.name.clone(),
             scenario_path: std::fs::canonicalize(&scenario.path)
@@ -146,15 +149,13 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
             injected_at: (!injected.is_empty()).then(|| injected_at.clone()),
             injections: injected,
         };
-        let engine = engine_with(&args.exec, aws.clone(), store.clone());
+        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
         let result = engine.run_with(&loaded, mode, vec![started]).await;
         let code = match result {
-            Ok(res) => {
-                Ok(conclude_drill(&args.exec, &aws, &signer, &scenario, &res, &engine).await)
-            }
+            Ok(res) => Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine).await),
             Err(e) => Err(e.into()),
         };
-        super::state::release(lock).await;
+        release(prepared).await;
         code
     })
 }
@@ -164,32 +165,24 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
 /// judged (expectations, objectives), its verdicts are recorded and sealed with the evidence,
 /// printed, and decide the exit code.
 pub(super) async fn conclude_drill(
-    exec: &super::ExecOptions,
+    format: MessageFormat,
+    settings: &Settings,
     aws: &Arc<Aws>,
-    signer: &crate::evidence::Signer,
     scenario: &Scenario,
     res: &RunResult,
     engine: &Engine,
 ) -> ExitCode {
-    let human_output = exec.message_format == MessageFormat::Human;
-    let refused_now = aws.refused_calls();
+    let human_output = format == MessageFormat::Human;
     if res.status == RunStatus::Paused {
-        if !refused_now.is_empty()
-            && let Err(e) = engine
-                .record(
-                    &res.run_id,
-                    vec![Event::DrillRefusedCalls {
-                        refused_calls: refused_now,
-                    }],
-                )
-                .await
-        {
-            eprintln!("error: cannot record the calls the impairment refused: {e}");
+        if let Err(e) = crate::app::drill::keep_refused_calls(engine, aws, &res.run_id).await {
+            e.report();
         }
         // Approvals, Ctrl-C, expired credentials: the verdicts come when the drill is resumed
         // to its end (`drillbook resume` continues it as a drill).
-        if let Err(e) = finish(exec, aws, signer, &res.run_id, None).await {
-            eprintln!("error: {e}");
+        let reported = finish(settings, aws, &res.run_id, None).await;
+        show_reported(&reported, format);
+        if let Err(e) = reported {
+            e.report();
         }
         if human_output {
             eprintln!(
@@ -197,74 +190,31 @@ pub(super) async fn conclude_drill(
                 scenario.name
             );
         }
-        return super::setup::conclude(res, exec);
+        return conclude(res, settings);
     }
-    let run = match read_run(exec, &res.run_id).await {
-        Ok(r) => r,
+    let judged = match crate::app::drill::judge(settings, engine, aws, scenario, res).await {
+        Ok(j) => j,
         Err(e) => {
-            eprintln!("error: {e}");
+            e.report();
             return ExitCode::Failed;
         }
     };
-    let mut refused_calls: Vec<_> = run
-        .stored
-        .records
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::DrillRefusedCalls { refused_calls } => Some(refused_calls.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    refused_calls.extend(refused_now);
-    let (outputs, statuses) = step_results(&run.stored);
-    let objectives = scenario.objectives_over(&run.runbook.objectives);
-    let verdicts = if res.mode == Mode::Execute {
-        Verdicts {
-            expectations: check_expectations(
-                &scenario.expect,
-                aws.clone(),
-                &res.run_id,
-                &run.runbook.vars,
-                &outputs,
-                &statuses,
-            )
-            .await,
-            objectives: judge_objectives(
-                &objectives,
-                std::time::Duration::from_millis(run.timing.recovery_ms),
-                &outputs,
-            ),
-        }
-    } else {
-        Verdicts::default()
-    };
-    let judged = Event::DrillJudged {
-        scenario: scenario.name.clone(),
-        scenario_sha256: scenario.sha256.clone(),
-        impaired: scenario.impair.clone(),
-        refused_calls: refused_calls.clone(),
-        verdicts: verdicts.clone(),
-    };
-    if let Err(e) = engine.record(&res.run_id, vec![judged]).await {
-        eprintln!("error: cannot record the drill's verdicts: {e}");
-        return ExitCode::Failed;
-    }
+    let verdicts = &judged.verdicts;
     let passed = res.status == RunStatus::Succeeded && verdicts.all_passed();
-    let finished = finish(
-        exec,
+    let reported = finish(
+        settings,
         aws,
-        signer,
         &res.run_id,
         (res.mode == Mode::Execute).then_some(passed),
     )
     .await;
+    show_reported(&reported, format);
     if human_output {
-        print_verdicts(&verdicts, &refused_calls, res.mode);
+        print_verdicts(verdicts, &judged.refused_calls, res.mode);
     }
-    let code = super::setup::conclude(res, exec);
-    if let Err(e) = finished {
-        eprintln!("error: {e}");
+    let code = conclude(res, settings);
+    if let Err(e) = reported {
+        e.report();
         return ExitCode::Failed;
     }
     match code {

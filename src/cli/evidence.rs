@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::ExitCode;
+use super::Report as _;
 use crate::evidence::{
     self, EvidenceError, Problem, SignatureStatus, Signer, SignerInfo, TrustedKey, VerifyOptions,
     VerifyReport,

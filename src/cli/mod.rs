@@ -8,8 +8,6 @@
 mod commands;
 mod drill;
 mod evidence;
-mod exit;
-mod finish;
 mod plan;
 mod report;
 mod run;
@@ -18,8 +16,8 @@ mod state;
 mod status;
 mod validate;
 
-pub use exit::ExitCode;
-use exit::Failure;
+pub use crate::app::ExitCode;
+use crate::app::Failure;
 
 use std::path::PathBuf;
 
@@ -183,12 +181,33 @@ pub struct ExecOptions {
 }
 
 impl ExecOptions {
-    /// `<report-dir>/<run-id>/`.
-    pub fn report_dir_for(&self, run_id: &str) -> PathBuf {
-        self.report_dir
-            .clone()
-            .unwrap_or_else(|| self.state_dir.join("reports"))
-            .join(run_id)
+    /// The settings a run needs, resolved: the signer parsed, the lock lease read (exit 2 when
+    /// either is invalid).
+    pub(crate) fn settings(&self) -> Result<crate::app::Settings, Failure> {
+        let signer = match &self.sign_with {
+            None => crate::evidence::Signer::None,
+            Some(spec) => crate::evidence::Signer::parse(spec).map_err(|e| {
+                Failure::invalid(e.to_string())
+                    .help("use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`")
+            })?,
+        };
+        let lock_lease = crate::duration::parse_duration(&self.lock_lease).map_err(|e| {
+            Failure::invalid(format!("invalid `--lock-lease {}`: {e}", self.lock_lease))
+                .help("write a duration such as `60s`")
+        })?;
+        Ok(crate::app::Settings {
+            state: crate::app::State {
+                dir: self.state_dir.clone(),
+                url: self.state.clone(),
+                lock_lease,
+                steal_lock: self.steal_lock,
+            },
+            profile: self.profile.clone(),
+            max_parallel: self.max_parallel,
+            report_dir: self.report_dir.clone(),
+            publish_metrics: self.publish_metrics.clone(),
+            signer,
+        })
     }
 }
 
@@ -334,6 +353,27 @@ pub struct ReportArgs {
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
     #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
     pub state: Option<String>,
+}
+
+/// Printing a [`Failure`]: `error: ...` and `help: ...` on stderr (secrets redacted).
+pub(crate) trait Report {
+    /// Prints it and returns its exit code.
+    fn report(&self) -> ExitCode;
+}
+
+impl Report for Failure {
+    fn report(&self) -> ExitCode {
+        eprintln!("error: {}", crate::secret::redact(&self.to_string()));
+        if let Some(h) = self.hint() {
+            eprintln!("help: {h}");
+        }
+        self.code
+    }
+}
+
+/// A command's end: its exit code, or its failure printed.
+pub(crate) fn finish(r: Result<ExitCode, Failure>) -> ExitCode {
+    r.unwrap_or_else(|f| f.report())
 }
 
 /// The async runtime every command that talks to AWS or a state table runs on.

@@ -2,9 +2,9 @@
 
 use std::io::Write as _;
 
-use super::exit::Failure;
 use super::setup::parse_vars;
 use super::{ExitCode, PlanArgs, PlanFormat};
+use crate::app::Failure;
 use crate::history::{Estimate, EstimateSource, Estimates, MIN_SAMPLES};
 use crate::plan::{Plan, render};
 use crate::runbook;

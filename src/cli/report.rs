@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::exit::Failure;
 use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
+use crate::app::Failure;
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
 use crate::event::RunStatus;
 use crate::report::{RunDocument, TimingReport, html, junit, markdown};
@@ -15,7 +15,7 @@ fn open_store(
     state: &Option<String>,
     state_dir: &Path,
 ) -> Result<Arc<dyn CheckpointStore>, Failure> {
-    block_on(super::state::open(state, state_dir, &None))?
+    block_on(crate::app::store::open(state, state_dir, &None))?
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Failure> {

@@ -4,13 +4,13 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::exit::Failure;
 use super::setup::{
-    after_run, aws_for, aws_with, confirm, engine_with, parse_vars, say_credentials_left, signer,
-    state_dir_flag,
+    after_run, aws_for, aws_with, confirm, engine_with, parse_vars, prepare, release,
+    say_credentials_left,
 };
 use super::{ApproveArgs, ExitCode, ResumeArgs, RunArgs, runtime};
 use crate::actions::aws::{Aws, AwsOptions};
+use crate::app::Failure;
 use crate::engine::{EngineError, caller_identity, needs_aws};
 use crate::event::Mode;
 
@@ -27,10 +27,11 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     } else {
         Mode::DryRun
     };
-    let signer = signer(&args.exec)?;
+    let settings = args.exec.settings()?;
+    let format = args.exec.message_format;
     let rt = runtime()?;
     rt.block_on(async {
-        let aws = aws_for(Some(&loaded.runbook), mode, &args.exec.profile).await;
+        let aws = aws_for(Some(&loaded.runbook), mode, &settings.profile).await;
         let forecast = if mode == Mode::Execute {
             super::status::forecast(&args.exec, &loaded.runbook).await
         } else {
@@ -53,24 +54,25 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         if mode == Mode::Execute {
             say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
-        let (store, lock) = super::state::prepare(&args.exec, &loaded.runbook.name, "").await?;
-        let engine = engine_with(&args.exec, aws.clone(), store);
+        let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
+        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
         let result = engine.run(&loaded, mode).await;
-        super::state::release(lock).await;
+        release(prepared).await;
         match result {
-            Ok(res) => Ok(after_run(&res, &args.exec, &aws, &signer).await),
+            Ok(res) => Ok(after_run(&res, format, &settings, &aws).await),
             Err(e) => Err(e.into()),
         }
     })
 }
 
 pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
-    let signer = signer(&args.exec)?;
+    let settings = args.exec.settings()?;
+    let format = args.exec.message_format;
     let rt = runtime()?;
     rt.block_on(async {
         // Which AWS access the run needs is known only once its runbook is loaded; the
         // engine loads it, so decide from the stored copy here.
-        let store = super::state::open_exec(&args.exec).await?;
+        let store = crate::app::store::open_for(&settings).await?;
         let stored = store.load(&args.run_id).await?;
         let mode = match &stored.records[0].event {
             crate::event::Event::RunStarted { mode, .. } => *mode,
@@ -88,7 +90,7 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         // and its verdicts at the end.
         let drill = super::drill::drill_of(&stored)?;
         let options = AwsOptions {
-            profile: args.exec.profile.clone(),
+            profile: settings.profile.clone(),
             impaired: drill.as_ref().map(|(_, i)| i.clone()).unwrap_or_default(),
             ..Default::default()
         };
@@ -112,18 +114,18 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             .as_ref()
             .map(|r| r.name.clone())
             .unwrap_or_else(|| stored.runbook_path.clone());
-        let (store, lock) = super::state::prepare(&args.exec, &name, &args.run_id).await?;
-        let engine = engine_with(&args.exec, aws.clone(), store.clone());
+        let prepared = prepare(&settings, &name, &args.run_id).await?;
+        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
         let result = engine.resume(&args.run_id, args.force).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
-                &args.exec, &aws, &signer, scenario, &res, &engine,
+                format, &settings, &aws, scenario, &res, &engine,
             )
             .await),
-            (Ok(res), None) => Ok(after_run(&res, &args.exec, &aws, &signer).await),
+            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws).await),
             (Err(e), _) => Err(e.into()),
         };
-        super::state::release(lock).await;
+        release(prepared).await;
         code
     })
 }
@@ -159,7 +161,7 @@ pub(super) fn approve(args: ApproveArgs) -> Result<ExitCode, Failure> {
             Ok(i) => i,
             Err(e) => return Err(Failure::from(EngineError::Identity(e))),
         };
-        let store = super::state::open(&args.state, &args.state_dir, &args.profile).await?;
+        let store = crate::app::store::open(&args.state, &args.state_dir, &args.profile).await?;
         match crate::engine::approve(
             store.as_ref(),
             &aws,
@@ -174,7 +176,7 @@ pub(super) fn approve(args: ApproveArgs) -> Result<ExitCode, Failure> {
             Ok(()) => {
                 let location = match &args.state {
                     Some(u) => format!(" --state '{u}'"),
-                    None => state_dir_flag(&args.state_dir),
+                    None => crate::app::state_dir_flag(&args.state_dir),
                 };
                 let how = match &signer {
                     crate::evidence::Signer::None => "unsigned".to_string(),

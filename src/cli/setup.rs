@@ -2,13 +2,16 @@
 //! confirmation before a change, the credentials note, and the exit code a run ends with.
 
 use std::io::{BufRead, Write};
-use std::path::Path;
 use std::sync::Arc;
 
-use super::exit::Failure;
-use super::{ExecOptions, ExitCode};
+use super::Report as _;
+use super::{ExitCode, MessageFormat};
 use crate::actions::Registry;
 use crate::actions::aws::{Aws, AwsOptions};
+use crate::app::Failure;
+use crate::app::Settings;
+use crate::app::finish::Reported;
+use crate::app::shell_quote;
 use crate::duration::human;
 use crate::engine::{Engine, IDENTITY_ENV, RunResult, needs_aws};
 use crate::event::{Mode, RunStatus};
@@ -78,53 +81,20 @@ pub(super) async fn aws_with(
     }
 }
 
-pub(super) fn state_dir_flag(exec_dir: &Path) -> String {
-    if exec_dir == Path::new(".drillbook") {
-        String::new()
-    } else {
-        format!(
-            " --state-dir {}",
-            shell_quote(&exec_dir.display().to_string())
-        )
-    }
-}
-
-pub(super) fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// The `--sign-with` signer (hashes only without it), parsed before a run starts so that a bad
-/// spec fails fast with exit 2.
-pub(super) fn signer(exec: &ExecOptions) -> Result<crate::evidence::Signer, Failure> {
-    match &exec.sign_with {
-        None => Ok(crate::evidence::Signer::None),
-        Some(spec) => crate::evidence::Signer::parse(spec).map_err(|e| {
-            Failure::invalid(e.to_string())
-                .help("use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`")
-        }),
-    }
-}
-
 /// Reports, evidence and metrics for a run that stopped, then its exit code.
 pub(super) async fn after_run(
     res: &RunResult,
-    exec: &ExecOptions,
+    format: MessageFormat,
+    settings: &Settings,
     aws: &Aws,
-    signer: &crate::evidence::Signer,
 ) -> ExitCode {
-    let finished = super::finish::finish(exec, aws, signer, &res.run_id, None).await;
-    let code = conclude(res, exec);
+    let finished = crate::app::finish::finish(settings, aws, &res.run_id, None).await;
+    show_reported(&finished, format);
+    let code = conclude(res, settings);
     match finished {
         Ok(_) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            e.report();
             if code == ExitCode::Success {
                 ExitCode::Failed
             } else {
@@ -134,9 +104,24 @@ pub(super) async fn after_run(
     }
 }
 
+/// For a person: the timing report, and where the reports and evidence are.
+pub(super) fn show_reported(r: &Result<Reported, Failure>, format: MessageFormat) {
+    if let (Ok(r), MessageFormat::Human) = (r, format) {
+        println!(
+            "{}",
+            crate::report::console::terminal_safe(&r.timing.render_text())
+        );
+        eprintln!(
+            "reports and sealed evidence: {} (open {})",
+            r.dir.display(),
+            r.dir.join("report.html").display()
+        );
+    }
+}
+
 /// Prints what the run ended with and maps it to an exit code.
-pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
-    let dir = super::state::location_flag(exec).unwrap_or_else(|| state_dir_flag(&exec.state_dir));
+pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
+    let dir = settings.location_flag();
     use crate::report::console::terminal_safe as safe;
     for (step, err) in &res.failed {
         eprintln!("error: step `{step}` failed: {}", safe(&err.to_string()));
@@ -164,7 +149,7 @@ pub(super) fn conclude(res: &RunResult, exec: &ExecOptions) -> ExitCode {
         // The engine ends a process paused, never running; a journal without an end is resumable.
         RunStatus::Paused | RunStatus::Running => {
             if let Some(err) = &res.credentials {
-                let profile = exec
+                let profile = settings
                     .profile
                     .clone()
                     .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
@@ -254,6 +239,34 @@ pub(super) fn credentials_note(
     })
 }
 
+/// The store a run writes to, prepared (with DynamoDB state: locked), saying so when an expired
+/// lock was taken over.
+pub(super) async fn prepare(
+    settings: &Settings,
+    runbook_name: &str,
+    run_id: &str,
+) -> Result<crate::app::store::Prepared, Failure> {
+    let prepared = crate::app::store::prepare(settings, runbook_name, run_id).await?;
+    if let Some(prev) = &prepared.stolen_from {
+        eprintln!(
+            "warning: took over the lock of `{runbook_name}` from {} (host {}, pid {}, lease \
+             expired {})",
+            prev.identity,
+            prev.host,
+            prev.pid,
+            prev.lease_expires_at.format("%H:%M:%S UTC")
+        );
+    }
+    Ok(prepared)
+}
+
+/// Releases the runbook lock of a run that stopped; a failure only warns.
+pub(super) async fn release(prepared: crate::app::store::Prepared) {
+    if let Err(e) = prepared.release().await {
+        eprintln!("warning: cannot release the runbook lock: {e}\nhelp: it expires with its lease");
+    }
+}
+
 /// Asks for confirmation of an `--execute` run on a terminal.
 pub(super) fn confirm(
     runbook: &Runbook,
@@ -320,9 +333,11 @@ pub(super) fn confirm(
     matches!(line.trim(), "yes" | "y")
 }
 
-/// An engine writing to `store` (the file store, or the DynamoDB store under its lock).
+/// An engine writing to `store` (the file store, or the DynamoDB store under its lock), with
+/// the console for `format` as its event sink.
 pub(super) fn engine_with(
-    exec: &ExecOptions,
+    format: MessageFormat,
+    settings: &Settings,
     aws: Arc<Aws>,
     store: Arc<dyn crate::checkpoint::CheckpointStore>,
 ) -> Engine {
@@ -330,9 +345,9 @@ pub(super) fn engine_with(
         store,
         Registry::builtin(),
         aws,
-        Arc::new(crate::report::Console::detect(exec.message_format).state_dir(&exec.state_dir)),
+        Arc::new(crate::report::Console::detect(format).state_dir(&settings.state.dir)),
     )
-    .max_parallel(exec.max_parallel)
+    .max_parallel(settings.max_parallel)
     .interrupt(async {
         // If the handler cannot be installed, never interrupt.
         if tokio::signal::ctrl_c().await.is_err() {

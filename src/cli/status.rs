@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::ExitCode;
+use super::Report as _;
 use crate::duration::{format_duration, parse_duration};
 use crate::history::{RunDigest, digests};
 
@@ -28,7 +29,7 @@ impl HistorySource {
     pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, String> {
         match &self.state {
             Some(url) => {
-                let store = super::state::dynamodb(url, &self.profile)
+                let store = crate::app::store::dynamodb(url, &self.profile)
                     .await
                     .map_err(|f| f.to_string())?;
                 crate::history::digests_dynamodb(&store).await

@@ -18,6 +18,7 @@ const FLOORS: &[&[&str]] = &[
     &["evidence"],
     &["engine", "report"],
     &["history"],
+    &["app"],
     &["cli"],
 ];
 

@@ -1,4 +1,4 @@
-//! Documented exit codes.
+//! Documented exit codes, and the failure a command ends with.
 
 /// Exit codes of drillbook (see `--help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,24 +26,24 @@ impl std::fmt::Display for Failure {
 /// saying what to do) and the exit code it ends with. Commands return it with `?`; the
 /// dispatcher prints it once.
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) code: ExitCode,
+pub struct Failure {
+    pub code: ExitCode,
     message: String,
     help: Option<String>,
 }
 
 impl Failure {
     /// Invalid input (exit 2): arguments, a runbook, a state URL.
-    pub(crate) fn invalid(message: impl Into<String>) -> Failure {
+    pub fn invalid(message: impl Into<String>) -> Failure {
         Failure::new(ExitCode::Invalid, message)
     }
 
     /// Something outside the input failed (exit 1): the runtime, a store, AWS.
-    pub(crate) fn failed(message: impl Into<String>) -> Failure {
+    pub fn failed(message: impl Into<String>) -> Failure {
         Failure::new(ExitCode::Failed, message)
     }
 
-    pub(crate) fn new(code: ExitCode, message: impl Into<String>) -> Failure {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -52,18 +52,14 @@ impl Failure {
     }
 
     /// What to do about it, printed as `help: ...`.
-    pub(crate) fn help(mut self, help: impl Into<String>) -> Failure {
+    pub fn help(mut self, help: impl Into<String>) -> Failure {
         self.help = Some(help.into());
         self
     }
 
-    /// Prints the failure on stderr (secrets redacted) and returns its exit code.
-    pub(crate) fn report(&self) -> ExitCode {
-        eprintln!("error: {}", crate::secret::redact(&self.message));
-        if let Some(h) = &self.help {
-            eprintln!("help: {h}");
-        }
-        self.code
+    /// What to do about it, if the failure says.
+    pub fn hint(&self) -> Option<&str> {
+        self.help.as_deref()
     }
 }
 
@@ -82,9 +78,4 @@ impl From<crate::checkpoint::CheckpointError> for Failure {
     fn from(e: crate::checkpoint::CheckpointError) -> Failure {
         crate::engine::EngineError::from(e).into()
     }
-}
-
-/// A command's end: its exit code, or its failure printed.
-pub(crate) fn finish(r: Result<ExitCode, Failure>) -> ExitCode {
-    r.unwrap_or_else(|f| f.report())
 }

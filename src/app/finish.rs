@@ -1,16 +1,15 @@
 //! What happens after every run, resume and drill: the reports and a copy of the run's files go
 //! into `<report-dir>/<run-id>/`, which is sealed as evidence (`manifest.json`); metrics are
-//! published when asked; the timing report is printed for humans.
+//! published when asked.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{ExecOptions, MessageFormat};
+use super::{Failure, Settings};
 use crate::actions::aws::Aws;
 use crate::checkpoint::StoredRun;
 use crate::checkpoint::file::FileStore;
 use crate::event::Event;
-use crate::evidence::Signer;
 use crate::report::TimingReport;
 use crate::runbook::Runbook;
 
@@ -23,25 +22,23 @@ const RUN_FILES: &[&str] = &[
 ];
 
 /// A finished run read back from its journal.
-pub(super) struct Finished {
+pub struct Finished {
     pub stored: StoredRun,
     pub runbook: Runbook,
     pub timing: TimingReport,
 }
 
 /// Reads a run back (journal verified) with its runbook as run.
-pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finished, String> {
-    let store = super::state::open_exec(exec)
-        .await
-        .map_err(|f| f.to_string())?;
-    let stored = store.load(run_id).await.map_err(|e| e.to_string())?;
+pub async fn read_run(settings: &Settings, run_id: &str) -> Result<Finished, Failure> {
+    let store = super::store::open_for(settings).await?;
+    let stored = store.load(run_id).await?;
     let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
     let runbook = crate::runbook::load_str(
         Path::new(&stored.runbook_path),
         stored.current_runbook_text(),
         &overrides,
     )
-    .map_err(|d| d.to_string())?
+    .map_err(|d| Failure::invalid(d.to_string()))?
     .runbook;
     let timing = TimingReport::from_journal(&stored, &runbook);
     Ok(Finished {
@@ -54,7 +51,7 @@ pub(super) async fn read_run(exec: &ExecOptions, run_id: &str) -> Result<Finishe
 /// Each step's outputs and final status (`succeeded`, `deferred`, `failed`, `skipped`) from the
 /// journal. A step whose outcome summary starts with `deferred` (an optional step that could
 /// not act, e.g. a KMS promotion while the old primary is down) counts as deferred.
-pub(super) fn step_results(
+pub fn step_results(
     stored: &StoredRun,
 ) -> (
     BTreeMap<String, BTreeMap<String, String>>,
@@ -85,27 +82,33 @@ pub(super) fn step_results(
     (outputs, statuses)
 }
 
-/// Writes the reports, copies the run's files, seals the directory, publishes metrics and
-/// prints the timing report. Returns the report directory.
-pub(super) async fn finish(
-    exec: &ExecOptions,
+/// A run's reports and evidence, written.
+pub struct Reported {
+    /// `<report-dir>/<run-id>/`.
+    pub dir: PathBuf,
+    pub timing: TimingReport,
+}
+
+/// Writes the reports, copies the run's files, seals the directory and publishes metrics.
+pub async fn finish(
+    settings: &Settings,
     aws: &Aws,
-    signer: &Signer,
     run_id: &str,
     objectives_met: Option<bool>,
-) -> Result<PathBuf, String> {
-    let run = read_run(exec, run_id).await?;
-    let dir = exec.report_dir_for(run_id);
-    let io =
-        |what: &str, e: std::io::Error| format!("cannot write {what} in {}: {e}", dir.display());
+) -> Result<Reported, Failure> {
+    let run = read_run(settings, run_id).await?;
+    let dir = settings.report_dir_for(run_id);
+    let io = |what: &str, e: std::io::Error| {
+        Failure::failed(format!("cannot write {what} in {}: {e}", dir.display()))
+    };
     // A resumed run is reported (and sealed) again from scratch.
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| io("the report directory", e))?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| io("the report directory", e))?;
-    let run_dir = FileStore::new(&exec.state_dir).run_dir(run_id);
+    let run_dir = FileStore::new(&settings.state.dir).run_dir(run_id);
     // With DynamoDB state the run's files are exported into the report directory.
-    let exported = super::state::write_run_files(exec, run_id, &dir).await?;
+    let exported = super::store::write_run_files(settings, run_id, &dir).await?;
     let journal_dir = if exported { &dir } else { &run_dir };
     let mut doc = crate::report::document::RunDocument::build(&run.stored, &run.runbook);
     if let Ok(journal) = std::fs::read(journal_dir.join("journal.jsonl")) {
@@ -120,11 +123,16 @@ pub(super) async fn finish(
             std::fs::copy(&from, dir.join(f)).map_err(|e| io(f, e))?;
         }
     }
-    crate::evidence::seal_with_aws(&dir, signer, aws)
+    crate::evidence::seal_with_aws(&dir, &settings.signer, aws)
         .await
-        .map_err(|e| format!("cannot seal the evidence in {}: {e}", dir.display()))?;
+        .map_err(|e| {
+            Failure::failed(format!(
+                "cannot seal the evidence in {}: {e}",
+                dir.display()
+            ))
+        })?;
 
-    if let Some(namespace) = &exec.publish_metrics {
+    if let Some(namespace) = &settings.publish_metrics {
         let steps: Vec<(String, std::time::Duration)> = run
             .timing
             .steps
@@ -147,19 +155,10 @@ pub(super) async fn finish(
             objectives_met,
         )
         .await
-        .map_err(|e| format!("cannot publish metrics to {namespace}: {e}"))?;
+        .map_err(|e| Failure::failed(format!("cannot publish metrics to {namespace}: {e}")))?;
     }
-
-    if exec.message_format == MessageFormat::Human {
-        println!(
-            "{}",
-            crate::report::console::terminal_safe(&run.timing.render_text())
-        );
-        eprintln!(
-            "reports and sealed evidence: {} (open {})",
-            dir.display(),
-            dir.join("report.html").display()
-        );
-    }
-    Ok(dir)
+    Ok(Reported {
+        dir,
+        timing: run.timing,
+    })
 }

@@ -1,0 +1,130 @@
+//! Store selection, in one place: the files of `--state-dir`, or the DynamoDB table of
+//! `--state`, wrapped in the runbook's lock for the commands that run steps.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{ExitCode, Failure, Settings};
+use crate::actions::aws::{Aws, AwsOptions};
+use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
+use crate::checkpoint::file::FileStore;
+use crate::checkpoint::lock::{LockError, LockGuard, LockOwner, LockedStore, acquire};
+
+/// The DynamoDB store of a `--state` URL.
+pub async fn dynamodb(url: &str, profile: &Option<String>) -> Result<DynamoDbStore, Failure> {
+    let url = StateUrl::parse(url).map_err(Failure::invalid)?;
+    let aws = Aws::load(AwsOptions {
+        profile: profile.clone(),
+        ..Default::default()
+    })
+    .await;
+    Ok(DynamoDbStore::new(aws.dynamodb(&url.region), url))
+}
+
+/// The store of `--state` (DynamoDB) or else `--state-dir` (files), for reading and for
+/// commands that add to a run without running it (`approve`).
+pub async fn open(
+    url: &Option<String>,
+    dir: &Path,
+    profile: &Option<String>,
+) -> Result<Arc<dyn CheckpointStore>, Failure> {
+    Ok(match url {
+        Some(url) => Arc::new(dynamodb(url, profile).await?),
+        None => Arc::new(FileStore::new(dir)),
+    })
+}
+
+/// The store of a run's settings.
+pub async fn open_for(settings: &Settings) -> Result<Arc<dyn CheckpointStore>, Failure> {
+    open(&settings.state.url, &settings.state.dir, &settings.profile).await
+}
+
+/// The store a run, resume or drill writes to: with DynamoDB state, behind the runbook's lock.
+pub struct Prepared {
+    pub store: Arc<dyn CheckpointStore>,
+    lock: Option<Arc<LockGuard>>,
+    /// The holder whose expired lock was taken over (`--steal-lock`).
+    pub stolen_from: Option<LockOwner>,
+}
+
+/// The store a `run`, `resume` or `drill` writes to; with DynamoDB state, wrapped in the
+/// runbook's lock (exit 4 when someone else holds it).
+pub async fn prepare(
+    settings: &Settings,
+    runbook_name: &str,
+    run_id: &str,
+) -> Result<Prepared, Failure> {
+    let Some(url) = &settings.state.url else {
+        return Ok(Prepared {
+            store: Arc::new(FileStore::new(&settings.state.dir)),
+            lock: None,
+            stolen_from: None,
+        });
+    };
+    let store = dynamodb(url, &settings.profile).await?;
+    let aws = Aws::load(AwsOptions {
+        profile: settings.profile.clone(),
+        ..Default::default()
+    })
+    .await;
+    let identity = crate::engine::caller_identity(&aws, &store.url().region)
+        .await
+        .map(|i| i.arn)
+        .unwrap_or_else(|_| format!("user {}", std::env::var("USER").unwrap_or_default()));
+    let guard = acquire(
+        store.client().clone(),
+        store.url().clone(),
+        runbook_name,
+        &identity,
+        run_id,
+        settings.state.lock_lease,
+        settings.state.steal_lock,
+    )
+    .await
+    .map_err(|e| {
+        let code = match e {
+            LockError::Held { .. } | LockError::Expired { .. } => ExitCode::Locked,
+            LockError::Store(_) => ExitCode::Failed,
+        };
+        Failure::new(code, e.to_string())
+    })?;
+    // The guard keeps it too: the locked store journals the take-over.
+    let stolen_from = guard.stolen_from.clone();
+    let guard = Arc::new(guard);
+    let locked = LockedStore::new(Arc::new(store), guard.clone());
+    Ok(Prepared {
+        store: Arc::new(locked),
+        lock: Some(guard),
+        stolen_from,
+    })
+}
+
+impl Prepared {
+    /// Releases the lock, if one was taken. A failure only matters as a warning: the lease
+    /// expires anyway.
+    pub async fn release(self) -> Result<(), String> {
+        match self.lock {
+            Some(l) => l.release().await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes the run files into `dir` (the evidence copy) from the table; `false` with the file
+/// store, whose run directory is copied instead.
+pub async fn write_run_files(
+    settings: &Settings,
+    run_id: &str,
+    dir: &Path,
+) -> Result<bool, Failure> {
+    let Some(url) = &settings.state.url else {
+        return Ok(false);
+    };
+    let store = dynamodb(url, &settings.profile).await?;
+    store
+        .export(run_id, dir)
+        .await
+        .map(|_| true)
+        .map_err(|e| Failure::failed(e.to_string()))
+}
