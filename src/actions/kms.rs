@@ -833,13 +833,6 @@ impl Action for VerifyCrypto {
         })
     }
 
-    async fn apply(&self, _: &StepContext, observed: &Observation) -> Result<Outcome, ActionError> {
-        Ok(Outcome {
-            summary: observed.summary.clone(),
-            ..Default::default()
-        })
-    }
-
     async fn verify(&self, _: &StepContext, _: &Outcome) -> Result<(), ActionError> {
         // The round trip itself is checked in `observe`.
         Ok(())

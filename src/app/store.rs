@@ -10,6 +10,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
 use crate::checkpoint::file::FileStore;
 use crate::checkpoint::lock::{LockError, LockGuard, LockOwner, LockedStore, acquire};
+use crate::history::RunDigest;
 
 /// The DynamoDB store of a `--state` URL.
 pub async fn dynamodb(url: &str, profile: &Option<String>) -> Result<DynamoDbStore, Failure> {
@@ -127,4 +128,18 @@ pub async fn write_run_files(
         .await
         .map(|_| true)
         .map_err(|e| Failure::failed(e.to_string()))
+}
+
+/// Every run's digest, newest first, from the table of `--state` or else the files of
+/// `--state-dir` (whose index is updated on the way).
+pub async fn digests(
+    url: &Option<String>,
+    dir: &Path,
+    profile: &Option<String>,
+) -> Result<Vec<RunDigest>, Failure> {
+    match url {
+        Some(url) => crate::history::digests_dynamodb(&dynamodb(url, profile).await?).await,
+        None => crate::history::digests(dir).await,
+    }
+    .map_err(|e| Failure::failed(e.to_string()))
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::ExitCode;
 use super::Report as _;
 use crate::duration::{format_duration, parse_duration};
-use crate::history::{RunDigest, digests};
+use crate::history::RunDigest;
 
 /// Where past runs are read from (the same options as `run`).
 #[derive(Debug, Args, Clone)]
@@ -25,18 +25,9 @@ pub struct HistorySource {
 }
 
 impl HistorySource {
-    /// Every run's digest, newest first (the file store's index is updated on the way).
-    pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, String> {
-        match &self.state {
-            Some(url) => {
-                let store = crate::app::store::dynamodb(url, &self.profile)
-                    .await
-                    .map_err(|f| f.to_string())?;
-                crate::history::digests_dynamodb(&store).await
-            }
-            None => digests(&self.state_dir).await,
-        }
-        .map_err(|e| e.to_string())
+    /// Every run's digest, newest first (see [`crate::app::store::digests`]).
+    pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, crate::app::Failure> {
+        crate::app::store::digests(&self.state, &self.state_dir, &self.profile).await
     }
 }
 
