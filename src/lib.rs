@@ -6,7 +6,7 @@
 //! Nothing below `report/` and `cli/` prints.
 //!
 //! Floors, lowest first (the integration test `layers` keeps them): `duration`, `dag`,
-//! `template`, `secret`, then `catalog`; `runbook`; `actions` and `plan`; `scenario`; `event`;
+//! `template`, `secret`, then `catalog`; `event`; `runbook`; `actions` and `plan`; `scenario`;
 //! `checkpoint`; `evidence`; `engine` and `report`; `history`; `app`; `cli`. A module uses
 //! only modules on lower floors.
 //!

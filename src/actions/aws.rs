@@ -58,21 +58,7 @@ pub fn session_name(run_id: &str) -> String {
     format!("drillbook-{id}")
 }
 
-/// The caller identity (STS GetCallerIdentity).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Identity {
-    pub account: String,
-    pub arn: String,
-}
-
-/// A call that the impairment refused: which step tried to reach the lost Region.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ImpairedCall {
-    pub step: Option<String>,
-    pub region: String,
-    pub service: String,
-    pub operation: String,
-}
+pub use crate::event::{AwsCall, Identity, ImpairedCall, is_scp_denial};
 
 tokio::task_local! {
     static CURRENT_STEP: String;
@@ -117,29 +103,6 @@ pub async fn in_step_as<F: std::future::Future>(
             CALL_TIMEOUTS.scope(timeouts, STEP_ROLE.scope(role, fut)),
         )
         .await
-}
-
-/// An AWS call that changed something (or was meant to): what an auditor looks up in
-/// CloudTrail (the request id, with the operation, Region, role and time).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AwsCall {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
-    pub service: String,
-    pub operation: String,
-    pub region: String,
-    /// The AWS request id (`x-amzn-RequestId`), CloudTrail's `requestID`.
-    #[serde(default)]
-    pub request_id: Option<String>,
-    pub at: chrono::DateTime<chrono::Utc>,
-    /// HTTP status of the answer.
-    pub status: u16,
-    /// The role the call was signed with (none: the caller's credentials).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    /// The account it acted in (the role's, else the caller's), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
 }
 
 /// Operations that only read (by the name's first word): the rest change something and are
@@ -204,7 +167,7 @@ impl Aws {
     /// Uses a given SDK configuration (tests point it at the emulator).
     pub fn from_config(base: SdkConfig, options: AwsOptions) -> Aws {
         Aws {
-            base: with_default_timeouts(base),
+            base: with_default_timeouts(with_http_client(base)),
             options,
             refused: Arc::default(),
             limits: super::limits::RateLimits::default(),
@@ -291,9 +254,7 @@ impl Aws {
             .clone()
     }
 
-    /// The HTTP client of the configuration, with every request paced by the run's limits.
-    /// The configuration for one service in a Region, its HTTP client paced by the run's limits
-    /// (a configuration without an HTTP client, built by hand in tests, stays unpaced).
+    /// The configuration for one service in a Region, its HTTP client paced by the run's limits.
     fn service_config(&self, region: &str, service: Service) -> SdkConfig {
         let mut b = self
             .base
@@ -522,6 +483,30 @@ pub const ARC_CONFIG_REGION: &str = "us-west-2";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one attempt of an AWS call may take, unless the configuration says otherwise.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Gives the configuration an HTTPS client when it names none (what `aws_config::defaults`
+/// loads: each service client would then build the SDK's default itself, out of reach), so
+/// that [`Aws::service_config`] has a client to pace. Without it no request was paced. The
+/// client is the SDK's default: hyper 1.x, rustls with aws-lc, the `HTTPS_PROXY`/`NO_PROXY`
+/// environment honoured.
+fn with_http_client(base: SdkConfig) -> SdkConfig {
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
+    if base.http_client().is_some() {
+        return base;
+    }
+    let client = Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(c) = components {
+            conn.set_sleep_impl(c.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    });
+    base.to_builder().http_client(client).build()
+}
 
 /// Gives every call a connect and an attempt timeout where the configuration sets none, so a
 /// Region that accepts connections and never answers costs seconds, not the step's timeout
@@ -798,14 +783,6 @@ where
         request_id,
         hint,
     }))
-}
-
-/// Whether an error is AWS Organizations' service control policy denying the call.
-pub fn is_scp_denial(code: &str, message: &str) -> bool {
-    code.contains("AccessDenied")
-        && message
-            .to_lowercase()
-            .contains("explicit deny in a service control policy")
 }
 
 fn hint_for(service: &str, operation: &str, code: &str, retryable: bool) -> String {

@@ -4,57 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::model::Expectation;
 use crate::actions::aws::Aws;
 use crate::actions::{Params, Registry, StepContext, WaitMeter};
 use crate::runbook::Objectives;
 use crate::template;
 
-/// The verdict on one expectation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ExpectationVerdict {
-    pub id: String,
-    pub description: String,
-    pub passed: bool,
-    /// What was found (the observation's summary, or the step's status).
-    pub observed: String,
-    /// Why it failed, when it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// The verdict on one objective.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ObjectiveVerdict {
-    /// `rto` or `rpo`.
-    pub objective: String,
-    #[serde(with = "crate::duration::serde_str")]
-    pub target: Duration,
-    /// `None` when the run gave nothing to measure it with.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::duration::serde_opt"
-    )]
-    pub measured: Option<Duration>,
-    pub met: bool,
-    pub how: String,
-}
-
-/// All verdicts of a drill.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Verdicts {
-    pub expectations: Vec<ExpectationVerdict>,
-    pub objectives: Vec<ObjectiveVerdict>,
-}
-
-impl Verdicts {
-    pub fn all_passed(&self) -> bool {
-        self.expectations.iter().all(|e| e.passed) && self.objectives.iter().all(|o| o.met)
-    }
-}
+pub use crate::event::{ExpectationVerdict, ObjectiveVerdict, Verdicts};
 
 /// Compares an output with an expected value: `~x` contains, `>=N` at least, `=x` or `x` equals.
 fn matches(actual: &str, expected: &str) -> bool {

@@ -5,24 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::model::Injection;
 use crate::actions::aws::{Aws, in_step};
 use crate::actions::{Params, Registry, StepContext, WaitMeter};
 use crate::runbook::Objectives;
 use crate::template;
 
-/// What one injection did (or, in a dry run, would do).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Injected {
-    pub id: String,
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    pub summary: String,
-    pub changes: Vec<String>,
-}
+pub use crate::event::Injected;
 
 /// Runs (`execute`) or observes the injections in order. `Err` names the injection that failed.
 pub async fn inject(

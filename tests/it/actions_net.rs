@@ -1204,3 +1204,24 @@ async fn route53_assert_records_with_a_wrong_expect_is_a_finding() {
         .unwrap();
     assert_eq!(obs.findings.len(), 1, "{obs:?}");
 }
+
+// ------------------------------------------------------------------------------ rate limits
+
+/// Every request of the service clients passes the run's rate limit, also on a configuration
+/// loaded without an HTTP client (as `aws_config::defaults` loads it): Route 53's quota is five
+/// requests per second per account ("Quotas on Route 53 API requests", Route 53 developer
+/// guide), so 15 calls take at least two seconds (five at once, then five per second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route53_requests_are_paced_by_the_runs_limits() {
+    let aws = aws().await;
+    let client = aws.route53();
+    let start = std::time::Instant::now();
+    for _ in 0..15 {
+        client.list_hosted_zones().send().await.unwrap();
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900),
+        "15 Route 53 calls took {took:?}: the limit of 5/s was not applied"
+    );
+}

@@ -10,10 +10,10 @@ const FLOORS: &[&[&str]] = &[
     // The ground floor: plain data and helpers every layer above shares.
     &["duration", "dag", "template", "secret"],
     &["catalog"],
+    &["event"],
     &["runbook"],
     &["actions", "plan"],
     &["scenario"],
-    &["event"],
     &["checkpoint"],
     &["evidence"],
     &["engine", "report"],

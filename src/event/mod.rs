@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::actions::aws::Identity;
-use crate::actions::{ActionError, Observation, Outcome};
+mod facts;
+
+pub use facts::*;
 
 /// Dry-run or execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +167,7 @@ pub enum Event {
     /// auditor finds in CloudTrail), written with the step's outcome.
     AwsCalls {
         step: String,
-        calls: Vec<crate::actions::aws::AwsCall>,
+        calls: Vec<AwsCall>,
     },
     StepSucceeded {
         step: String,
@@ -226,17 +227,17 @@ pub enum Event {
         #[serde(default)]
         root: Option<String>,
         #[serde(default)]
-        impaired: Vec<crate::actions::aws::Impairment>,
+        impaired: Vec<crate::catalog::Impairment>,
         /// `{{ drill.injected_at }}`: the moment just before the first injection.
         #[serde(default)]
         injected_at: Option<String>,
         #[serde(default)]
-        injections: Vec<crate::scenario::Injected>,
+        injections: Vec<Injected>,
     },
     /// Calls the impairment refused in one process of a drill that then paused, so the verdict
     /// of the resumed drill lists them all.
     DrillRefusedCalls {
-        refused_calls: Vec<crate::actions::aws::ImpairedCall>,
+        refused_calls: Vec<ImpairedCall>,
     },
     /// A game-day drill's verdicts, written after the run's steps (see `drillbook drill`).
     DrillJudged {
@@ -244,11 +245,11 @@ pub enum Event {
         scenario_sha256: String,
         /// Regions (or services in them) the scenario made unreachable.
         #[serde(default)]
-        impaired: Vec<crate::actions::aws::Impairment>,
+        impaired: Vec<crate::catalog::Impairment>,
         /// Calls refused by the impairment, with the step that made them.
         #[serde(default)]
-        refused_calls: Vec<crate::actions::aws::ImpairedCall>,
-        verdicts: crate::scenario::Verdicts,
+        refused_calls: Vec<ImpairedCall>,
+        verdicts: Verdicts,
     },
     /// Free-form, for additions that older readers can skip.
     Note {
