@@ -247,6 +247,7 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing to filter.
     let tmp = tempfile::tempdir().expect("tempdir");
     let emu = Emulator::start(&tmp.path().join("moto.env"));
+    emu.without_delays();
     let aws = aws_cli();
     let tag = std::process::id();
     let (mut ours, mut theirs, mut verify, mut ncalls) = (vec![], vec![], vec![], 0);

@@ -12,8 +12,20 @@ pub(crate) fn script() -> PathBuf {
     repo().join("localstack/emulator")
 }
 
+/// Every delay setting of the emulator (localstack/README.md, "Settings").
+const DELAYS: &[&str] = &[
+    "dynamodb_restore_creating_seconds",
+    "route53_change_pending_seconds",
+    "kms_updating_seconds",
+    "pitr_lag_seconds",
+    "route53_health_seconds",
+    "global_table_replication_seconds",
+];
+
 pub(crate) struct Emulator {
     pub endpoint: String,
+    /// The emulator's DNS server (`DRILLBOOK_DNS_SERVER`), which answers for its hosted zones.
+    dns_server: Option<String>,
     state_file: PathBuf,
 }
 
@@ -36,8 +48,13 @@ impl Emulator {
             .find_map(|l| l.trim().strip_prefix("export AWS_ENDPOINT_URL="))
             .expect("AWS_ENDPOINT_URL in the output of start")
             .to_string();
+        let dns_server = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("export DRILLBOOK_DNS_SERVER="))
+            .map(str::to_string);
         Emulator {
             endpoint,
+            dns_server,
             state_file: state_file.to_path_buf(),
         }
     }
@@ -57,6 +74,25 @@ impl Emulator {
         serde_json::from_slice(&out.stdout).expect("seed JSON")
     }
 
+    /// Sets every AWS delay the emulator models to zero (`localstack/emulator config`,
+    /// localstack/README.md "Settings"): a bench measures drillbook, not the 60 s a Route 53
+    /// change takes to be INSYNC.
+    #[expect(
+        clippy::allow_attributes,
+        reason = "shared by every bench, used by some: `expect(dead_code)` would fail in the others"
+    )]
+    #[allow(dead_code, reason = "not every bench waits on AWS")]
+    pub(crate) fn without_delays(&self) {
+        let out = Command::new(script())
+            .arg("config")
+            .arg("--state-file")
+            .arg(&self.state_file)
+            .args(DELAYS.iter().map(|d| format!("{d}=0")))
+            .output()
+            .expect("run localstack/emulator config");
+        assert!(out.status.success(), "config failed: {:?}", out);
+    }
+
     pub(crate) fn env(&self, cmd: &mut Command) {
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -66,6 +102,9 @@ impl Emulator {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_PAGER", "")
             .env_remove("AWS_PROFILE");
+        if let Some(dns) = &self.dns_server {
+            cmd.env("DRILLBOOK_DNS_SERVER", dns);
+        }
     }
 }
 

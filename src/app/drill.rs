@@ -1,15 +1,125 @@
-//! The end of a game-day drill's process: a paused drill keeps the calls its impairment
-//! refused, for the verdict to come; a drill that ran to its end is judged (expectations
-//! checked against AWS, objectives against the recovery time) and its verdicts are recorded.
+//! A game-day drill around its run: the start (the damage done, the runbook loaded against
+//! it, the event that opens the journal), the scenario of a stored drill found again for its
+//! resume, and the end of each process: a paused drill keeps the calls its impairment refused,
+//! for the verdict to come; a drill that ran to its end is judged (expectations checked
+//! against AWS, objectives against the recovery time) and its verdicts are recorded.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Failure, Settings};
-use crate::actions::aws::{Aws, ImpairedCall};
+use crate::actions::aws::{Aws, ImpairedCall, Impairment};
+use crate::checkpoint::StoredRun;
 use crate::engine::{Engine, RunResult};
-use crate::event::{Event, Mode};
-use crate::scenario::{Scenario, Verdicts, check_expectations, judge_objectives};
+use crate::event::{Event, Injected, Mode};
+use crate::runbook::Loaded;
+use crate::scenario::{
+    Scenario, Verdicts, check_expectations, inject, judge_objectives, load_runbook_at,
+    load_scenario_in,
+};
+
+/// A drill ready to run.
+pub struct Started {
+    /// The runbook, its `{{ drill.injected_at }}` the moment before the first injection.
+    pub loaded: Loaded,
+    /// What the injections did (in a dry run: would do).
+    pub injected: Vec<Injected>,
+    /// `drill_started`, the journal's first event after the run's own.
+    pub event: Event,
+}
+
+/// Starts a drill whose runbook `loaded` was loaded and confirmed: the damage comes first
+/// (executed only in execute mode), then the runbook is loaded again with the moment before
+/// it as `{{ drill.injected_at }}`.
+pub async fn start(
+    scenario: &Scenario,
+    root: Option<&Path>,
+    cli_vars: &[(String, String)],
+    loaded: Loaded,
+    aws: Arc<Aws>,
+    mode: Mode,
+) -> Result<Started, Failure> {
+    let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (loaded, injected) = if scenario.inject.is_empty() {
+        (loaded, vec![])
+    } else {
+        let injected = inject(
+            &scenario.inject,
+            aws,
+            &loaded.runbook.vars,
+            mode == Mode::Execute,
+        )
+        .await
+        .map_err(|e| {
+            Failure::failed(e).help(
+                "nothing of the runbook ran; fix the scenario's `inject:` and run the drill again",
+            )
+        })?;
+        (load_runbook_at(scenario, cli_vars, &injected_at)?, injected)
+    };
+    let absolute = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let event = Event::DrillStarted {
+        scenario: scenario.name.clone(),
+        scenario_path: absolute(&scenario.path),
+        scenario_sha256: scenario.sha256.clone(),
+        root: root.map(absolute),
+        impaired: scenario.impair.clone(),
+        injected_at: (!injected.is_empty()).then_some(injected_at),
+        injections: injected.clone(),
+    };
+    Ok(Started {
+        loaded,
+        injected,
+        event,
+    })
+}
+
+/// The drill a stored run belongs to, if it is one: its scenario, loaded again from the file
+/// recorded at its start and checked against the SHA-256 recorded then, with the impairment
+/// as recorded.
+pub fn drill_of(stored: &StoredRun) -> Result<Option<(Scenario, Vec<Impairment>)>, Failure> {
+    let Some((path, sha, root, impaired)) = stored.records.iter().find_map(|r| match &r.event {
+        Event::DrillStarted {
+            scenario_path,
+            scenario_sha256,
+            root,
+            impaired,
+            ..
+        } => Some((scenario_path, scenario_sha256, root, impaired)),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let scenario = load_scenario_in(Path::new(path), root.as_deref().map(Path::new)).map_err(|d| {
+        Failure::in_input(
+            d,
+            format!(
+                "run {} is a drill of {path}, which cannot be loaded again",
+                stored.run_id
+            ),
+        )
+        .help(format!(
+            "restore the scenario file as it was when the drill started (SHA-256 {sha}), then resume"
+        ))
+    })?;
+    if &scenario.sha256 != sha {
+        return Err(Failure::invalid(format!(
+            "the scenario {path} changed since drill {} started (SHA-256 {sha}, now {})",
+            stored.run_id, scenario.sha256
+        ))
+        .help(
+            "a drill is judged against the scenario it started with; restore that version of the \
+             file, then resume",
+        ));
+    }
+    Ok(Some((scenario, impaired.clone())))
+}
 
 /// Records the calls the impairment refused in this process of a drill that paused, so that
 /// the verdict of the resumed drill lists them all.

@@ -30,6 +30,9 @@ pub struct Failure {
     pub code: ExitCode,
     message: String,
     help: Option<String>,
+    /// Problems found in an input file, printed with their file, line and column before the
+    /// message.
+    problems: Option<crate::runbook::Diagnostics>,
 }
 
 impl Failure {
@@ -48,6 +51,7 @@ impl Failure {
             code,
             message: message.into(),
             help: None,
+            problems: None,
         }
     }
 
@@ -60,6 +64,26 @@ impl Failure {
     /// What to do about it, if the failure says.
     pub fn hint(&self) -> Option<&str> {
         self.help.as_deref()
+    }
+
+    /// The input problems behind it (with file, line and column), if any.
+    pub fn problems(&self) -> Option<&crate::runbook::Diagnostics> {
+        self.problems.as_ref()
+    }
+
+    /// An input file's problems (exit 2), with what they mean for the command; an empty
+    /// message prints the problems alone.
+    pub fn in_input(problems: crate::runbook::Diagnostics, message: impl Into<String>) -> Failure {
+        Failure {
+            problems: Some(problems),
+            ..Failure::invalid(message)
+        }
+    }
+}
+
+impl From<crate::runbook::Diagnostics> for Failure {
+    fn from(problems: crate::runbook::Diagnostics) -> Failure {
+        Failure::in_input(problems, "")
     }
 }
 

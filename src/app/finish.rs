@@ -38,7 +38,12 @@ pub async fn read_run(settings: &Settings, run_id: &str) -> Result<Finished, Fai
         stored.current_runbook_text(),
         &overrides,
     )
-    .map_err(|d| Failure::invalid(d.to_string()))?
+    .map_err(|d| {
+        Failure::in_input(
+            d,
+            format!("the runbook stored with run {run_id} no longer loads"),
+        )
+    })?
     .runbook;
     let timing = TimingReport::from_journal(&stored, &runbook);
     Ok(Finished {

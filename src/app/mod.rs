@@ -9,6 +9,7 @@
 pub mod drill;
 mod error;
 pub mod finish;
+pub mod resume;
 mod settings;
 pub mod store;
 

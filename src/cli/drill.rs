@@ -15,29 +15,13 @@ use crate::app::finish::finish;
 use crate::duration::human;
 use crate::engine::Engine;
 use crate::engine::RunResult;
-use crate::event::Event;
 use crate::event::{Mode, RunStatus};
-use crate::scenario::{
-    Scenario, Verdicts, inject, load_runbook, load_runbook_at, load_scenario_in,
-};
+use crate::scenario::{Scenario, Verdicts, load_runbook, load_scenario_in};
 
 pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
-    let color = super::validate::stderr_color();
-    let scenario = match load_scenario_in(&args.scenario, args.root.as_deref()) {
-        Ok(s) => s,
-        Err(d) => {
-            eprint!("{}", d.render(color));
-            return Ok(ExitCode::Invalid);
-        }
-    };
+    let scenario = load_scenario_in(&args.scenario, args.root.as_deref())?;
     let cli_vars = parse_vars(&args.vars)?;
-    let loaded = match load_runbook(&scenario, &cli_vars) {
-        Ok(l) => l,
-        Err(d) => {
-            eprint!("{}", d.render(color));
-            return Ok(ExitCode::Invalid);
-        }
-    };
+    let loaded = load_runbook(&scenario, &cli_vars)?;
     let settings = args.exec.settings()?;
     let format = args.exec.message_format;
     let mode = if args.execute {
@@ -89,68 +73,32 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         if mode == Mode::Execute {
             super::setup::say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
-        // The damage comes first; `{{ drill.injected_at }}` is the moment before it.
-        let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut loaded = loaded;
-        let mut injected = vec![];
-        if !scenario.inject.is_empty() {
-            injected = match inject(
-                &scenario.inject,
-                aws.clone(),
-                &loaded.runbook.vars,
-                mode == Mode::Execute,
-            )
-            .await
-            {
-                Ok(done) => done,
-                Err(e) => {
-                    return Err(Failure::failed(e.to_string()).help(
-                        "nothing of the runbook ran; fix the scenario's `inject:` and run the \
-                         drill again",
-                    ));
-                }
+        let started = crate::app::drill::start(
+            &scenario,
+            args.root.as_deref(),
+            &cli_vars,
+            loaded,
+            aws.clone(),
+            mode,
+        )
+        .await?;
+        if human_output {
+            let verb = if mode == Mode::Execute {
+                "injected"
+            } else {
+                "would inject"
             };
-            if human_output {
-                let verb = if mode == Mode::Execute {
-                    "injected"
-                } else {
-                    "would inject"
-                };
-                for j in &injected {
-                    eprintln!("{verb} `{}`: {}", j.id, j.summary);
-                    for c in &j.changes {
-                        eprintln!("  - {c}");
-                    }
+            for j in &started.injected {
+                eprintln!("{verb} `{}`: {}", j.id, j.summary);
+                for c in &j.changes {
+                    eprintln!("  - {c}");
                 }
             }
-            loaded = match load_runbook_at(&scenario, &cli_vars, &injected_at) {
-                Ok(l) => l,
-                Err(d) => {
-                    eprint!("{}", d.render(color));
-                    return Ok(ExitCode::Invalid);
-                }
-            };
         }
+        let loaded = started.loaded;
         let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
-        let started = Event::DrillStarted {
-            scenario: scenario.name.clone(),
-            scenario_path: std::fs::canonicalize(&scenario.path)
-                .unwrap_or_else(|_| scenario.path.clone())
-                .display()
-                .to_string(),
-            scenario_sha256: scenario.sha256.clone(),
-            root: args.root.as_ref().map(|r| {
-                std::fs::canonicalize(r)
-                    .unwrap_or_else(|_| r.clone())
-                    .display()
-                    .to_string()
-            }),
-            impaired: scenario.impair.clone(),
-            injected_at: (!injected.is_empty()).then(|| injected_at.clone()),
-            injections: injected,
-        };
         let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
-        let result = engine.run_with(&loaded, mode, vec![started]).await;
+        let result = engine.run_with(&loaded, mode, vec![started.event]).await;
         let code = match result {
             Ok(res) => Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine).await),
             Err(e) => Err(e.into()),
@@ -237,59 +185,6 @@ pub(super) async fn conclude_drill(
     }
 }
 
-/// The drill a stored run belongs to, if it is one: its scenario, loaded again from the file
-/// recorded at its start and checked against the SHA-256 recorded then, with the impairment
-/// as recorded. `Err` is the exit code after the message.
-pub(super) fn drill_of(
-    stored: &crate::checkpoint::StoredRun,
-) -> Result<Option<(Scenario, Vec<crate::actions::aws::Impairment>)>, Failure> {
-    let Some((path, sha, root, impaired)) = stored.records.iter().find_map(|r| match &r.event {
-        Event::DrillStarted {
-            scenario_path,
-            scenario_sha256,
-            root,
-            impaired,
-            ..
-        } => Some((
-            scenario_path.clone(),
-            scenario_sha256.clone(),
-            root.clone(),
-            impaired.clone(),
-        )),
-        _ => None,
-    }) else {
-        return Ok(None);
-    };
-    let color = super::validate::stderr_color();
-    let scenario = match load_scenario_in(
-        std::path::Path::new(&path),
-        root.as_deref().map(std::path::Path::new),
-    ) {
-        Ok(s) => s,
-        Err(d) => {
-            eprint!("{}", d.render(color));
-            return Err(Failure::invalid(format!(
-                "run {} is a drill of {path}, which cannot be loaded again",
-                stored.run_id
-            ))
-            .help(format!(
-                "restore the scenario file as it was when the drill started (SHA-256 {sha}), then resume"
-            )));
-        }
-    };
-    if scenario.sha256 != sha {
-        return Err(Failure::invalid(format!(
-            "the scenario {path} changed since drill {} started (SHA-256 {sha}, now {})",
-            stored.run_id, scenario.sha256
-        ))
-        .help(
-            "a drill is judged against the scenario it started with; restore that version of the \
-             file, then resume",
-        ));
-    }
-    Ok(Some((scenario, impaired)))
-}
-
 fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedCall], mode: Mode) {
     if mode == Mode::Execute {
         println!("expectations:");
@@ -345,6 +240,6 @@ pub(super) fn iam_policy(args: IamPolicyArgs) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::Success)
         }
-        Err(d) => Err(Failure::invalid(d.to_string())),
+        Err(d) => Err(d.into()),
     }
 }

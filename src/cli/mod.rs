@@ -363,7 +363,12 @@ pub(crate) trait Report {
 
 impl Report for Failure {
     fn report(&self) -> ExitCode {
-        eprintln!("error: {}", crate::secret::redact(&self.to_string()));
+        if let Some(d) = self.problems() {
+            eprint!("{}", d.render(validate::stderr_color()));
+        }
+        if !self.to_string().is_empty() {
+            eprintln!("error: {}", crate::secret::redact(&self.to_string()));
+        }
         if let Some(h) = self.hint() {
             eprintln!("help: {h}");
         }

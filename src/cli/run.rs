@@ -1,7 +1,6 @@
 //! `drillbook run`, `resume` and `approve`.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::setup::{
@@ -18,10 +17,7 @@ use crate::event::Mode;
 
 pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let overrides = parse_vars(&args.vars)?;
-    let loaded = match crate::runbook::load_file(&args.file, &overrides) {
-        Ok(l) => l,
-        Err(d) => return Err(Failure::invalid(d.to_string())),
-    };
+    let loaded = crate::runbook::load_file(&args.file, &overrides)?;
     let mode = if args.execute {
         Mode::Execute
     } else {
@@ -72,23 +68,12 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
     rt.block_on(async {
         // Which AWS access the run needs is known only once its runbook is loaded; the
         // engine loads it, so decide from the stored copy here.
-        let store = crate::app::store::open_for(&settings).await?;
-        let stored = store.load(&args.run_id).await?;
-        let mode = match &stored.records[0].event {
-            crate::event::Event::RunStarted { mode, .. } => *mode,
-            _ => Mode::DryRun,
-        };
-        let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
-        let runbook = crate::runbook::load_str(
-            Path::new(&stored.runbook_path),
-            &stored.runbook_text,
-            &overrides,
-        )
-        .ok()
-        .map(|l| l.runbook);
-        // A drill resumes as a drill: the same scenario (unchanged), the same impairment,
-        // and its verdicts at the end.
-        let drill = super::drill::drill_of(&stored)?;
+        let crate::app::resume::Resumable {
+            mode,
+            runbook,
+            name,
+            drill,
+        } = crate::app::resume::resumable(&settings, &args.run_id).await?;
         let options = AwsOptions {
             profile: settings.profile.clone(),
             impaired: drill.as_ref().map(|(_, i)| i.clone()).unwrap_or_default(),
@@ -110,10 +95,6 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
-        let name = runbook
-            .as_ref()
-            .map(|r| r.name.clone())
-            .unwrap_or_else(|| stored.runbook_path.clone());
         let prepared = prepare(&settings, &name, &args.run_id).await?;
         let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
         let result = engine.resume(&args.run_id, args.force).await;

@@ -547,182 +547,23 @@ impl RunDocument {
             approvals,
             aws_calls,
             judged,
-            mut gathered,
+            gathered,
         } = read(run);
 
-        // Steps: the timing rows, completed with what the runbook and the records say.
-        let spec: HashMap<&str, &crate::runbook::Step> = runbook
-            .steps
-            .iter()
-            .chain(&runbook.finally)
-            .map(|s| (s.id.as_str(), s))
-            .collect();
-        let mut counts = StepCounts::default();
-        let steps: Vec<StepRow> = timing
-            .steps
-            .iter()
-            .map(|t| {
-                let s = spec.get(t.id.as_str());
-                let g = gathered.remove(t.id.as_str()).unwrap_or_default();
-                let status = match t.status {
-                    StepStatus::Succeeded if g.deferred => StepStatus::Deferred,
-                    other => other,
-                };
-                counts.total += 1;
-                match status {
-                    StepStatus::Succeeded => counts.succeeded += 1,
-                    StepStatus::Deferred => counts.deferred += 1,
-                    StepStatus::Failed => counts.failed += 1,
-                    StepStatus::Skipped => counts.skipped += 1,
-                    _ => counts.other += 1,
-                }
-                let outputs = match g.outputs {
-                    Some(o) if !o.is_empty() => o.clone(),
-                    _ => g.observation.map(|o| o.outputs.clone()).unwrap_or_default(),
-                };
-                StepRow {
-                    id: t.id.clone(),
-                    action: if t.action.is_empty() {
-                        s.map(|s| s.action.clone()).unwrap_or_default()
-                    } else {
-                        t.action.clone()
-                    },
-                    description: s.and_then(|s| s.description.clone()),
-                    region: s.and_then(|s| s.region.clone()),
-                    needs: s.map(|s| s.needs.clone()).unwrap_or_default(),
-                    cleanup: t.cleanup,
-                    status,
-                    start_ms: t.start_ms,
-                    finish_ms: t.finish_ms,
-                    duration_ms: t.duration_ms,
-                    attempts: t.attempts,
-                    aws_wait_ms: t.aws_wait_ms,
-                    slack_ms: t.slack_ms,
-                    critical: t.critical,
-                    observed: g.observation.map(|o| Observed {
-                        summary: o.summary.clone(),
-                        facts: o.facts.clone(),
-                        findings: o.findings.clone(),
-                    }),
-                    would_change: g.observation.map(|o| o.changes.clone()).unwrap_or_default(),
-                    result: g.result.map(str::to_string),
-                    changed: g.changed.map(<[String]>::to_vec).unwrap_or_default(),
-                    changed_before_resume: g.changed_before_resume,
-                    outputs,
-                    retries: g.retries,
-                    error: t.error.clone(),
-                    hint: t.hint.clone(),
-                    reason: t.reason.clone(),
-                }
-            })
-            .collect();
+        let (steps, counts) = step_rows(&timing, runbook, gathered);
 
-        // Objectives: the drill's verdicts when it was judged, else the RTO from the timing
-        // report and the RPO from the largest exposure a step measured.
-        let objectives: Vec<ObjectiveRow> = match &judged {
-            Some((.., verdicts)) => verdicts
-                .objectives
-                .iter()
-                .map(|o| ObjectiveRow {
-                    objective: o.objective.clone(),
-                    target_ms: ms(o.target),
-                    measured_ms: o.measured.map(ms),
-                    verdict: match (o.met, o.measured) {
-                        (true, _) => ObjectiveState::Met,
-                        (false, Some(_)) => ObjectiveState::Missed,
-                        (false, None) => ObjectiveState::NotAssessed,
-                    },
-                    how: o.how.clone(),
-                })
-                .collect(),
-            None => {
-                let mut rows = Vec::new();
-                if let Some(r) = &timing.rto {
-                    rows.push(ObjectiveRow {
-                        objective: "rto".into(),
-                        target_ms: r.rto_ms,
-                        measured_ms: Some(r.total_ms),
-                        verdict: match r.verdict {
-                            RtoVerdict::Met => ObjectiveState::Met,
-                            RtoVerdict::Missed => ObjectiveState::Missed,
-                            RtoVerdict::NotAssessed => ObjectiveState::NotAssessed,
-                        },
-                        how: match &r.note {
-                            Some(n) => format!("{RTO_MEASURE}; {n}"),
-                            None => RTO_MEASURE.into(),
-                        },
-                    });
-                }
-                if let Some(rpo) = runbook.objectives.rpo {
-                    let target_ms = ms(rpo);
-                    rows.push(match measured_rpo(steps.iter().map(|s| &s.outputs)) {
-                        Some((measured, how)) if timing.mode == Mode::Execute => {
-                            let measured = ms(measured);
-                            ObjectiveRow {
-                                objective: "rpo".into(),
-                                target_ms,
-                                measured_ms: Some(measured),
-                                verdict: if measured <= target_ms {
-                                    ObjectiveState::Met
-                                } else {
-                                    ObjectiveState::Missed
-                                },
-                                how,
-                            }
-                        }
-                        _ => ObjectiveRow {
-                            objective: "rpo".into(),
-                            target_ms,
-                            measured_ms: None,
-                            verdict: ObjectiveState::NotAssessed,
-                            how: if timing.mode == Mode::DryRun {
-                                "dry-run: not assessed".into()
-                            } else {
-                                "not measured: no step reported a replication or PITR lag".into()
-                            },
-                        },
-                    });
-                }
-                rows
-            }
-        };
+        let objectives = objective_rows(judged.as_ref(), &timing, runbook, &steps);
 
         let (scenario, expectations, impaired, impaired_steps) = match &judged {
-            Some((name, sha, impaired, refused, verdicts)) => {
-                // Group refused calls by step, in order of first refusal; count duplicates.
-                let mut groups: Vec<ImpairedStep> = Vec::new();
-                let mut by_step: HashMap<Option<&str>, usize> = HashMap::new();
-                for c in refused.iter() {
-                    let k = *by_step.entry(c.step.as_deref()).or_insert_with(|| {
-                        groups.push(ImpairedStep {
-                            step: c.step.clone(),
-                            calls: Vec::new(),
-                        });
-                        groups.len() - 1
-                    });
-                    let calls = &mut groups[k].calls;
-                    match calls.iter_mut().find(|x| {
-                        x.region == c.region && x.service == c.service && x.operation == c.operation
-                    }) {
-                        Some(x) => x.count += 1,
-                        None => calls.push(RefusedCall {
-                            region: c.region.clone(),
-                            service: c.service.clone(),
-                            operation: c.operation.clone(),
-                            count: 1,
-                        }),
-                    }
-                }
-                (
-                    Some(ScenarioInfo {
-                        name: name.to_string(),
-                        sha256: sha.to_string(),
-                    }),
-                    verdicts.expectations.clone(),
-                    impaired.to_vec(),
-                    groups,
-                )
-            }
+            Some((name, sha, impaired, refused, verdicts)) => (
+                Some(ScenarioInfo {
+                    name: name.to_string(),
+                    sha256: sha.to_string(),
+                }),
+                verdicts.expectations.clone(),
+                impaired.to_vec(),
+                refused_by_step(refused),
+            ),
             None => (None, Vec::new(), Vec::new(), Vec::new()),
         };
 
@@ -852,6 +693,187 @@ impl RunDocument {
     clippy::too_many_arguments,
     reason = "the parts of one document, named at the one call"
 )]
+/// The timing rows, completed with what the runbook and the records say, and their counts.
+fn step_rows(
+    timing: &TimingReport,
+    runbook: &Runbook,
+    mut gathered: HashMap<&str, Gathered<'_>>,
+) -> (Vec<StepRow>, StepCounts) {
+    let spec: HashMap<&str, &crate::runbook::Step> = runbook
+        .steps
+        .iter()
+        .chain(&runbook.finally)
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let mut counts = StepCounts::default();
+    let steps: Vec<StepRow> = timing
+        .steps
+        .iter()
+        .map(|t| {
+            let s = spec.get(t.id.as_str());
+            let g = gathered.remove(t.id.as_str()).unwrap_or_default();
+            let status = match t.status {
+                StepStatus::Succeeded if g.deferred => StepStatus::Deferred,
+                other => other,
+            };
+            counts.total += 1;
+            match status {
+                StepStatus::Succeeded => counts.succeeded += 1,
+                StepStatus::Deferred => counts.deferred += 1,
+                StepStatus::Failed => counts.failed += 1,
+                StepStatus::Skipped => counts.skipped += 1,
+                _ => counts.other += 1,
+            }
+            let outputs = match g.outputs {
+                Some(o) if !o.is_empty() => o.clone(),
+                _ => g.observation.map(|o| o.outputs.clone()).unwrap_or_default(),
+            };
+            StepRow {
+                id: t.id.clone(),
+                action: if t.action.is_empty() {
+                    s.map(|s| s.action.clone()).unwrap_or_default()
+                } else {
+                    t.action.clone()
+                },
+                description: s.and_then(|s| s.description.clone()),
+                region: s.and_then(|s| s.region.clone()),
+                needs: s.map(|s| s.needs.clone()).unwrap_or_default(),
+                cleanup: t.cleanup,
+                status,
+                start_ms: t.start_ms,
+                finish_ms: t.finish_ms,
+                duration_ms: t.duration_ms,
+                attempts: t.attempts,
+                aws_wait_ms: t.aws_wait_ms,
+                slack_ms: t.slack_ms,
+                critical: t.critical,
+                observed: g.observation.map(|o| Observed {
+                    summary: o.summary.clone(),
+                    facts: o.facts.clone(),
+                    findings: o.findings.clone(),
+                }),
+                would_change: g.observation.map(|o| o.changes.clone()).unwrap_or_default(),
+                result: g.result.map(str::to_string),
+                changed: g.changed.map(<[String]>::to_vec).unwrap_or_default(),
+                changed_before_resume: g.changed_before_resume,
+                outputs,
+                retries: g.retries,
+                error: t.error.clone(),
+                hint: t.hint.clone(),
+                reason: t.reason.clone(),
+            }
+        })
+        .collect();
+    (steps, counts)
+}
+
+/// The objectives: the drill's verdicts when it was judged, else the RTO from the timing report
+/// and the RPO from the largest exposure a step measured.
+fn objective_rows(
+    judged: Option<&Judged<'_>>,
+    timing: &TimingReport,
+    runbook: &Runbook,
+    steps: &[StepRow],
+) -> Vec<ObjectiveRow> {
+    match judged {
+        Some((.., verdicts)) => verdicts
+            .objectives
+            .iter()
+            .map(|o| ObjectiveRow {
+                objective: o.objective.clone(),
+                target_ms: ms(o.target),
+                measured_ms: o.measured.map(ms),
+                verdict: match (o.met, o.measured) {
+                    (true, _) => ObjectiveState::Met,
+                    (false, Some(_)) => ObjectiveState::Missed,
+                    (false, None) => ObjectiveState::NotAssessed,
+                },
+                how: o.how.clone(),
+            })
+            .collect(),
+        None => {
+            let mut rows = Vec::new();
+            if let Some(r) = &timing.rto {
+                rows.push(ObjectiveRow {
+                    objective: "rto".into(),
+                    target_ms: r.rto_ms,
+                    measured_ms: Some(r.total_ms),
+                    verdict: match r.verdict {
+                        RtoVerdict::Met => ObjectiveState::Met,
+                        RtoVerdict::Missed => ObjectiveState::Missed,
+                        RtoVerdict::NotAssessed => ObjectiveState::NotAssessed,
+                    },
+                    how: match &r.note {
+                        Some(n) => format!("{RTO_MEASURE}; {n}"),
+                        None => RTO_MEASURE.into(),
+                    },
+                });
+            }
+            if let Some(rpo) = runbook.objectives.rpo {
+                let target_ms = ms(rpo);
+                rows.push(match measured_rpo(steps.iter().map(|s| &s.outputs)) {
+                    Some((measured, how)) if timing.mode == Mode::Execute => {
+                        let measured = ms(measured);
+                        ObjectiveRow {
+                            objective: "rpo".into(),
+                            target_ms,
+                            measured_ms: Some(measured),
+                            verdict: if measured <= target_ms {
+                                ObjectiveState::Met
+                            } else {
+                                ObjectiveState::Missed
+                            },
+                            how,
+                        }
+                    }
+                    _ => ObjectiveRow {
+                        objective: "rpo".into(),
+                        target_ms,
+                        measured_ms: None,
+                        verdict: ObjectiveState::NotAssessed,
+                        how: if timing.mode == Mode::DryRun {
+                            "dry-run: not assessed".into()
+                        } else {
+                            "not measured: no step reported a replication or PITR lag".into()
+                        },
+                    },
+                });
+            }
+            rows
+        }
+    }
+}
+
+/// The calls an impairment refused, grouped by step in order of first refusal, duplicates
+/// counted.
+fn refused_by_step(refused: &[crate::actions::aws::ImpairedCall]) -> Vec<ImpairedStep> {
+    let mut groups: Vec<ImpairedStep> = Vec::new();
+    let mut by_step: HashMap<Option<&str>, usize> = HashMap::new();
+    for c in refused.iter() {
+        let k = *by_step.entry(c.step.as_deref()).or_insert_with(|| {
+            groups.push(ImpairedStep {
+                step: c.step.clone(),
+                calls: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let calls = &mut groups[k].calls;
+        match calls
+            .iter_mut()
+            .find(|x| x.region == c.region && x.service == c.service && x.operation == c.operation)
+        {
+            Some(x) => x.count += 1,
+            None => calls.push(RefusedCall {
+                region: c.region.clone(),
+                service: c.service.clone(),
+                operation: c.operation.clone(),
+                count: 1,
+            }),
+        }
+    }
+    groups
+}
+
 fn headline(
     verdict: Verdict,
     status: RunStatus,

@@ -1,0 +1,50 @@
+//! What resuming a stored run needs to know before the engine takes it over: its mode, its
+//! runbook as stored (which AWS access it needs), its name (the lock it runs under) and, for
+//! a drill, the scenario and the impairment it started with.
+
+use std::path::Path;
+
+use super::{Failure, Settings};
+use crate::actions::aws::Impairment;
+use crate::event::{Event, Mode};
+use crate::runbook::Runbook;
+use crate::scenario::Scenario;
+
+/// A stored run, read for its resume.
+pub struct Resumable {
+    pub mode: Mode,
+    /// The runbook as stored, when it still loads (the engine reports why it does not).
+    pub runbook: Option<Runbook>,
+    /// The runbook's name, else its path: the lock the resumed run takes.
+    pub name: String,
+    /// A drill resumes as a drill: the same scenario (unchanged) and the same impairment.
+    pub drill: Option<(Scenario, Vec<Impairment>)>,
+}
+
+/// Reads run `run_id` from the selected store.
+pub async fn resumable(settings: &Settings, run_id: &str) -> Result<Resumable, Failure> {
+    let store = super::store::open_for(settings).await?;
+    let stored = store.load(run_id).await?;
+    let mode = match stored.records.first().map(|r| &r.event) {
+        Some(Event::RunStarted { mode, .. }) => *mode,
+        _ => Mode::DryRun,
+    };
+    let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
+    let runbook = crate::runbook::load_str(
+        Path::new(&stored.runbook_path),
+        &stored.runbook_text,
+        &overrides,
+    )
+    .ok()
+    .map(|l| l.runbook);
+    let name = runbook
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| stored.runbook_path.clone());
+    Ok(Resumable {
+        mode,
+        runbook,
+        name,
+        drill: super::drill::drill_of(&stored)?,
+    })
+}
