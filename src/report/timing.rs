@@ -368,103 +368,22 @@ impl TimingReport {
             active_ms,
         } = scan(run, runbook);
 
-        // Dependencies (by index). Cleanup steps without `needs` follow the whole main graph.
-        let n = ids.len();
-        let mut needs: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for s in runbook.steps.iter().chain(&runbook.finally) {
-            let i = index[s.id.as_str()];
-            if needs[i].is_empty() {
-                needs[i] = s
-                    .needs
-                    .iter()
-                    .filter_map(|d| index.get(d.as_str()).copied())
-                    .filter(|&d| d != i)
-                    .collect();
-            }
-        }
-        let cleanup_root: Vec<bool> = (0..n).map(|i| cleanup[i] && needs[i].is_empty()).collect();
-        let order = topo_order(&needs, &cleanup);
-
-        let ran = |i: usize| {
-            acc[i].start.is_some() && acc[i].finish.is_some() && {
-                matches!(
-                    acc[i].status,
-                    Some(StepStatus::Succeeded | StepStatus::Deferred | StepStatus::Failed)
-                )
-            }
-        };
-        let fin = |i: usize| acc[i].finish.map(|f| f.1).unwrap_or(0);
-        let pos: Vec<usize> = {
-            let mut p = vec![0; n];
-            for (k, &i) in order.iter().enumerate() {
-                p[i] = k;
-            }
-            p
-        };
-        let later = |a: usize, b: usize| (fin(a), pos[a]) > (fin(b), pos[b]);
-        let argmax = |it: &mut dyn Iterator<Item = usize>| -> Option<usize> {
-            it.filter(|&i| ran(i))
-                .fold(None, |best: Option<usize>, i| match best {
-                    Some(b) if !later(i, b) => Some(b),
-                    _ => Some(i),
-                })
-        };
-        let last_main = argmax(&mut (0..n).filter(|&i| !cleanup[i]));
+        let graph = RunGraph::new(runbook, &index, &acc, &cleanup);
+        let last_main = graph.last_finished(&mut (0..ids.len()).filter(|&i| !cleanup[i]));
         let (recovery_ms, recovery_active_ms) = last_main
             .and_then(|i| acc[i].finish)
             .unwrap_or((total_ms, active_ms));
-
-        // The actual critical path: from the step that finished last, follow the dependency that
-        // finished last.
-        let mut critical_path: Vec<usize> = Vec::new();
-        let mut on_path = vec![false; n];
-        let mut cur = argmax(&mut (0..n));
-        while let Some(c) = cur {
-            if on_path[c] {
-                break; // a cycle in a hand-edited journal; never loop
-            }
-            on_path[c] = true;
-            critical_path.push(c);
-            cur = if cleanup_root[c] {
-                last_main
-            } else {
-                argmax(&mut needs[c].iter().copied())
-            };
-        }
-        critical_path.reverse();
+        let (critical_path, on_path) = graph.critical_path(last_main);
         let critical_path_ms = match (critical_path.first(), critical_path.last()) {
-            (Some(&a), Some(&b)) => fin(b).saturating_sub(acc[a].start.map(|s| s.1).unwrap_or(0)),
+            (Some(&a), Some(&b)) => graph
+                .fin(b)
+                .saturating_sub(acc[a].start.map(|s| s.1).unwrap_or(0)),
             _ => 0,
         };
-
-        // Slack: backward pass in reverse topological order on active time. A step may finish
-        // as late as the latest start of every step that needs it allows; steps nothing needs
-        // may finish as late as the run's last finish.
-        let run_end = (0..n).filter(|&i| ran(i)).map(fin).max().unwrap_or(0) as i64;
-        let mut cap: Vec<i64> = vec![run_end; n];
-        let mut cleanup_cap = run_end;
-        let mut slack: Vec<Option<u64>> = vec![None; n];
-        for &i in order.iter().rev() {
-            if !ran(i) {
-                continue;
-            }
-            let (_, s) = acc[i].start.unwrap_or_default();
-            let f = fin(i);
-            let mut lf = cap[i];
-            if !cleanup[i] {
-                lf = lf.min(cleanup_cap);
-            }
-            slack[i] = Some((lf - f as i64).max(0) as u64);
-            let ls = lf - (f.saturating_sub(s)) as i64;
-            if cleanup_root[i] {
-                cleanup_cap = cleanup_cap.min(ls);
-            }
-            for &d in &needs[i] {
-                cap[d] = cap[d].min(ls);
-            }
-        }
-
-        let mut steps: Vec<StepTiming> = (0..n)
+        let slack = graph.slack();
+        let steps: Vec<StepTiming> = graph
+            .rows()
+            .into_iter()
             .map(|i| {
                 let a = &acc[i];
                 let status = a.status.unwrap_or(StepStatus::NotStarted);
@@ -491,56 +410,10 @@ impl TimingReport {
                 }
             })
             .collect();
-        let row_key: Vec<(u64, usize)> = (0..n)
-            .map(|i| {
-                let t = acc[i]
-                    .start
-                    .or(acc[i].finish)
-                    .map(|t| t.0)
-                    .unwrap_or(u64::MAX);
-                (t, pos[i])
-            })
-            .collect();
-        let mut rows: Vec<usize> = (0..n).collect();
-        rows.sort_by_key(|&i| row_key[i]);
-        let mut taken: Vec<Option<StepTiming>> = steps.drain(..).map(Some).collect();
-        let steps: Vec<StepTiming> = rows.iter().filter_map(|&i| taken[i].take()).collect();
-
-        let rto = runbook.objectives.rto.map(|rto| {
-            let rto_ms = rto.as_millis() as u64;
-            let (verdict, note) = if mode == Mode::DryRun {
-                (
-                    RtoVerdict::NotAssessed,
-                    Some("dry-run: only observation was timed".to_string()),
-                )
-            } else if status == RunStatus::Succeeded {
-                if recovery_ms <= rto_ms {
-                    (RtoVerdict::Met, None)
-                } else {
-                    (RtoVerdict::Missed, None)
-                }
-            } else {
-                let what = match status {
-                    RunStatus::Failed => "the run failed",
-                    RunStatus::Paused => "the run is paused",
-                    RunStatus::Succeeded | RunStatus::Running => "the run has not finished",
-                };
-                if recovery_ms > rto_ms {
-                    (
-                        RtoVerdict::Missed,
-                        Some(format!("{what}, already past the RTO")),
-                    )
-                } else {
-                    (RtoVerdict::NotAssessed, Some(what.to_string()))
-                }
-            };
-            RtoCheck {
-                rto_ms,
-                total_ms: recovery_ms,
-                verdict,
-                note,
-            }
-        });
+        let rto = runbook
+            .objectives
+            .rto
+            .map(|rto| rto_check(rto, mode, status, recovery_ms));
 
         TimingReport {
             format_version: REPORT_FORMAT_VERSION,
@@ -812,6 +685,190 @@ fn entry_step(e: &Event) -> Option<&str> {
         | Event::ApprovalRequested { step, .. }
         | Event::ApprovalGranted { step, .. } => Some(step),
         _ => None,
+    }
+}
+
+/// A run's steps as a graph (by index), with what each did: what the critical path, the slack
+/// and the rows' order are computed on. Cleanup steps without `needs` follow the whole main
+/// graph.
+struct RunGraph<'a> {
+    acc: &'a [Acc],
+    cleanup: &'a [bool],
+    needs: Vec<Vec<usize>>,
+    /// Cleanup steps without `needs`.
+    cleanup_root: Vec<bool>,
+    order: Vec<usize>,
+    /// Each step's place in `order`.
+    pos: Vec<usize>,
+}
+
+impl<'a> RunGraph<'a> {
+    fn new(
+        runbook: &Runbook,
+        index: &HashMap<&str, usize>,
+        acc: &'a [Acc],
+        cleanup: &'a [bool],
+    ) -> RunGraph<'a> {
+        let n = acc.len();
+        let mut needs: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for s in runbook.steps.iter().chain(&runbook.finally) {
+            let i = index[s.id.as_str()];
+            if needs[i].is_empty() {
+                needs[i] = s
+                    .needs
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .filter(|&d| d != i)
+                    .collect();
+            }
+        }
+        let cleanup_root = (0..n).map(|i| cleanup[i] && needs[i].is_empty()).collect();
+        let order = topo_order(&needs, cleanup);
+        let mut pos = vec![0; n];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i] = k;
+        }
+        RunGraph {
+            acc,
+            cleanup,
+            needs,
+            cleanup_root,
+            order,
+            pos,
+        }
+    }
+
+    /// Whether step `i` ran to an end (succeeded, deferred or failed).
+    fn ran(&self, i: usize) -> bool {
+        let a = &self.acc[i];
+        a.start.is_some()
+            && a.finish.is_some()
+            && matches!(
+                a.status,
+                Some(StepStatus::Succeeded | StepStatus::Deferred | StepStatus::Failed)
+            )
+    }
+
+    /// When step `i` finished, in active time.
+    fn fin(&self, i: usize) -> u64 {
+        self.acc[i].finish.map(|f| f.1).unwrap_or(0)
+    }
+
+    /// The step of `steps` that ran and finished last (ties: the later in topological order).
+    fn last_finished(&self, steps: &mut dyn Iterator<Item = usize>) -> Option<usize> {
+        let later = |a: usize, b: usize| (self.fin(a), self.pos[a]) > (self.fin(b), self.pos[b]);
+        steps
+            .filter(|&i| self.ran(i))
+            .fold(None, |best: Option<usize>, i| match best {
+                Some(b) if !later(i, b) => Some(b),
+                _ => Some(i),
+            })
+    }
+
+    /// The actual critical path, first step first, and each step's membership: from the step
+    /// that finished last, follow the dependency that finished last.
+    fn critical_path(&self, last_main: Option<usize>) -> (Vec<usize>, Vec<bool>) {
+        let mut path: Vec<usize> = Vec::new();
+        let mut on_path = vec![false; self.acc.len()];
+        let mut cur = self.last_finished(&mut (0..self.acc.len()));
+        while let Some(c) = cur {
+            if on_path[c] {
+                break; // a cycle in a hand-edited journal; never loop
+            }
+            on_path[c] = true;
+            path.push(c);
+            cur = if self.cleanup_root[c] {
+                last_main
+            } else {
+                self.last_finished(&mut self.needs[c].iter().copied())
+            };
+        }
+        path.reverse();
+        (path, on_path)
+    }
+
+    /// Each step's slack: a backward pass in reverse topological order on active time. A step
+    /// may finish as late as the latest start of every step that needs it allows; steps
+    /// nothing needs may finish as late as the run's last finish.
+    fn slack(&self) -> Vec<Option<u64>> {
+        let n = self.acc.len();
+        let run_end = (0..n)
+            .filter(|&i| self.ran(i))
+            .map(|i| self.fin(i))
+            .max()
+            .unwrap_or(0) as i64;
+        let mut cap: Vec<i64> = vec![run_end; n];
+        let mut cleanup_cap = run_end;
+        let mut slack: Vec<Option<u64>> = vec![None; n];
+        for &i in self.order.iter().rev() {
+            if !self.ran(i) {
+                continue;
+            }
+            let (_, s) = self.acc[i].start.unwrap_or_default();
+            let f = self.fin(i);
+            let mut lf = cap[i];
+            if !self.cleanup[i] {
+                lf = lf.min(cleanup_cap);
+            }
+            slack[i] = Some((lf - f as i64).max(0) as u64);
+            let ls = lf - (f.saturating_sub(s)) as i64;
+            if self.cleanup_root[i] {
+                cleanup_cap = cleanup_cap.min(ls);
+            }
+            for &d in &self.needs[i] {
+                cap[d] = cap[d].min(ls);
+            }
+        }
+        slack
+    }
+
+    /// The report's rows: by start (else finish) time, then topological order; steps that
+    /// never started last.
+    fn rows(&self) -> Vec<usize> {
+        let mut rows: Vec<usize> = (0..self.acc.len()).collect();
+        rows.sort_by_key(|&i| {
+            let a = &self.acc[i];
+            let t = a.start.or(a.finish).map(|t| t.0).unwrap_or(u64::MAX);
+            (t, self.pos[i])
+        });
+        rows
+    }
+}
+
+/// The RTO against the recovery time (the last main step's finish, wall clock since the start).
+fn rto_check(rto: Duration, mode: Mode, status: RunStatus, recovery_ms: u64) -> RtoCheck {
+    let rto_ms = rto.as_millis() as u64;
+    let (verdict, note) = if mode == Mode::DryRun {
+        (
+            RtoVerdict::NotAssessed,
+            Some("dry-run: only observation was timed".to_string()),
+        )
+    } else if status == RunStatus::Succeeded {
+        if recovery_ms <= rto_ms {
+            (RtoVerdict::Met, None)
+        } else {
+            (RtoVerdict::Missed, None)
+        }
+    } else {
+        let what = match status {
+            RunStatus::Failed => "the run failed",
+            RunStatus::Paused => "the run is paused",
+            RunStatus::Succeeded | RunStatus::Running => "the run has not finished",
+        };
+        if recovery_ms > rto_ms {
+            (
+                RtoVerdict::Missed,
+                Some(format!("{what}, already past the RTO")),
+            )
+        } else {
+            (RtoVerdict::NotAssessed, Some(what.to_string()))
+        }
+    };
+    RtoCheck {
+        rto_ms,
+        total_ms: recovery_ms,
+        verdict,
+        note,
     }
 }
 
