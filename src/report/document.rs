@@ -689,10 +689,6 @@ impl RunDocument {
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the parts of one document, named at the one call"
-)]
 /// The timing rows, completed with what the runbook and the records say, and their counts.
 fn step_rows(
     timing: &TimingReport,
@@ -874,6 +870,10 @@ fn refused_by_step(refused: &[crate::actions::aws::ImpairedCall]) -> Vec<Impaire
     groups
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one document, named at the one call"
+)]
 fn headline(
     verdict: Verdict,
     status: RunStatus,
