@@ -103,3 +103,15 @@ impl From<crate::checkpoint::CheckpointError> for Failure {
         crate::engine::EngineError::from(e).into()
     }
 }
+
+impl From<crate::evidence::EvidenceError> for Failure {
+    /// KMS and I/O failures are outside the input (exit 1); the rest is the input (exit 2).
+    fn from(e: crate::evidence::EvidenceError) -> Failure {
+        use crate::evidence::EvidenceError;
+        let code = match e {
+            EvidenceError::Kms { .. } | EvidenceError::Io { .. } => ExitCode::Failed,
+            _ => ExitCode::Invalid,
+        };
+        Failure::new(code, e.to_string())
+    }
+}

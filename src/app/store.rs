@@ -104,9 +104,9 @@ pub async fn prepare(
 impl Prepared {
     /// Releases the lock, if one was taken. A failure only matters as a warning: the lease
     /// expires anyway.
-    pub async fn release(self) -> Result<(), String> {
+    pub async fn release(self) -> Result<(), crate::checkpoint::CheckpointError> {
         match self.lock {
-            Some(l) => l.release().await.map_err(|e| e.to_string()),
+            Some(l) => l.release().await,
             None => Ok(()),
         }
     }

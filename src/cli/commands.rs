@@ -13,12 +13,12 @@ pub(super) fn dispatch(cli: Cli) -> ExitCode {
         Command::Approve(args) => finish(super::run::approve(args)),
         Command::Drill(args) => finish(super::drill::drill(args)),
         Command::IamPolicy(args) => finish(super::drill::iam_policy(args)),
-        Command::VerifyEvidence(args) => super::evidence::verify_evidence(args),
-        Command::Evidence(args) => super::evidence::evidence(args),
+        Command::VerifyEvidence(args) => finish(super::evidence::verify_evidence(args)),
+        Command::Evidence(args) => finish(super::evidence::evidence(args)),
         Command::Validate(args) => super::validate::validate(&args),
         Command::Schema => super::validate::schema(),
         Command::State(args) => finish(super::state::state(args)),
-        Command::Status(args) => super::status::status(args),
-        Command::History(args) => super::status::history(args),
+        Command::Status(args) => finish(super::status::status(args)),
+        Command::History(args) => finish(super::status::history(args)),
     }
 }

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::ExitCode;
-use super::Report as _;
+use crate::app::Failure;
 use crate::evidence::{
-    self, EvidenceError, Problem, SignatureStatus, Signer, SignerInfo, TrustedKey, VerifyOptions,
-    VerifyReport,
+    self, Problem, SignatureStatus, Signer, SignerInfo, TrustedKey, VerifyOptions, VerifyReport,
 };
 
 #[derive(Debug, Args)]
@@ -74,56 +73,44 @@ Examples:
     },
 }
 
-pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> ExitCode {
-    let trusted_key = match args.public_key.as_deref().map(TrustedKey::load).transpose() {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::Invalid;
-        }
-    };
+pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
+    let trusted_key = args
+        .public_key
+        .as_deref()
+        .map(TrustedKey::load)
+        .transpose()
+        .map_err(|e| Failure::invalid(e.to_string()))?;
     let kms_keys = approval_kms_keys(&args);
     let options = VerifyOptions {
         trusted_key,
         kms_keys,
     };
-    match evidence::verify_with(&args.dir, &options) {
-        Ok(report) => {
-            print!("{}", render_report(&report));
-            if !report.intact() {
-                return ExitCode::Failed;
-            }
-            if args.dir.join(BUNDLE_INDEX).is_file() {
-                return verify_bundle(&args, &options);
-            }
-            if args.cloudtrail {
-                return verify_cloudtrail(&args);
-            }
-            ExitCode::Success
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::Invalid
-        }
+    let report =
+        evidence::verify_with(&args.dir, &options).map_err(|e| Failure::invalid(e.to_string()))?;
+    print!("{}", render_report(&report));
+    if !report.intact() {
+        return Ok(ExitCode::Failed);
     }
+    if args.dir.join(BUNDLE_INDEX).is_file() {
+        return verify_bundle(&args, &options);
+    }
+    if args.cloudtrail {
+        return verify_cloudtrail(&args);
+    }
+    Ok(ExitCode::Success)
 }
 
 /// The index of an evidence bundle (`drillbook evidence export`).
 const BUNDLE_INDEX: &str = "index.json";
 
 /// Each run's evidence in a bundle, verified on its own (hashes, chain, signature, approvals).
-fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> ExitCode {
-    let mut dirs: Vec<PathBuf> = match std::fs::read_dir(&args.dir) {
-        Ok(rd) => rd
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.join("manifest.json").is_file())
-            .collect(),
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.dir.display());
-            return ExitCode::Invalid;
-        }
-    };
+fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> Result<ExitCode, Failure> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&args.dir)
+        .map_err(|e| Failure::invalid(format!("{}: {e}", args.dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
     dirs.sort();
     let mut bad = 0;
     for d in &dirs {
@@ -156,10 +143,10 @@ fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> ExitCode
     }
     if bad > 0 {
         println!("bundle: {bad} of {} runs' evidence TAMPERED", dirs.len());
-        ExitCode::Failed
+        Ok(ExitCode::Failed)
     } else {
         println!("bundle: {} runs' evidence intact", dirs.len());
-        ExitCode::Success
+        Ok(ExitCode::Success)
     }
 }
 
@@ -170,43 +157,26 @@ fn export(
     report_dir: Option<&std::path::Path>,
     sign_with: &str,
     source: &super::status::HistorySource,
-) -> ExitCode {
-    let Ok(day) = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d") else {
-        eprintln!(
-            "error: --since `{since}` is not a date\nhelp: write it as YYYY-MM-DD, for example `--since 2026-01-01`"
-        );
-        return ExitCode::Invalid;
-    };
+) -> Result<ExitCode, Failure> {
+    let day = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").map_err(|_| {
+        Failure::invalid(format!("--since `{since}` is not a date"))
+            .help("write it as YYYY-MM-DD, for example `--since 2026-01-01`")
+    })?;
     let since = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let signer = match Signer::parse(sign_with) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let signer = Signer::parse(sign_with)?;
     if out.exists() {
-        eprintln!(
-            "error: {} exists\nhelp: export into a new directory; a bundle is sealed once",
-            out.display()
-        );
-        return ExitCode::Invalid;
+        return Err(Failure::invalid(format!("{} exists", out.display()))
+            .help("export into a new directory; a bundle is sealed once"));
     }
     let reports = report_dir
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| source.state_dir.join("reports"));
-    let rt = match super::runtime() {
-        Ok(rt) => rt,
-        Err(f) => return f.report(),
-    };
-    let runs = match rt.block_on(source.digests()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot read past runs: {e}");
-            return ExitCode::Failed;
-        }
-    };
-    if let Err(e) = std::fs::create_dir_all(out) {
-        eprintln!("error: cannot create {}: {e}", out.display());
-        return ExitCode::Failed;
-    }
+    let rt = super::runtime()?;
+    let runs = rt
+        .block_on(source.digests())
+        .map_err(super::status::past_runs)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Failure::failed(format!("cannot create {}: {e}", out.display())))?;
     let mut rows = Vec::new();
     let mut missing = 0;
     for r in runs.iter().filter(|r| r.started_at >= since) {
@@ -257,29 +227,22 @@ fn export(
         serde_json::to_string_pretty(&index).unwrap_or_default() + "\n",
     )
     .and_then(|_| std::fs::write(out.join("index.html"), bundle_html(&index)));
-    if let Err(e) = written {
-        eprintln!("error: cannot write the index: {e}");
-        return ExitCode::Failed;
+    written.map_err(|e| Failure::failed(format!("cannot write the index: {e}")))?;
+    let m = rt.block_on(evidence::seal(out, &signer))?;
+    println!(
+        "exported {} runs since {day} into {} ({missing} without sealed evidence); sealed, signer {}",
+        rows.len(),
+        out.display(),
+        m.signer.algorithm()
+    );
+    println!("verify with: drillbook verify-evidence {}", out.display());
+    if missing > 0 {
+        eprintln!(
+            "warning: {missing} runs have no sealed evidence in {} (run on another machine, or pass --report-dir)",
+            reports.display()
+        );
     }
-    match rt.block_on(evidence::seal(out, &signer)) {
-        Ok(m) => {
-            println!(
-                "exported {} runs since {day} into {} ({missing} without sealed evidence); sealed, signer {}",
-                rows.len(),
-                out.display(),
-                m.signer.algorithm()
-            );
-            println!("verify with: drillbook verify-evidence {}", out.display());
-            if missing > 0 {
-                eprintln!(
-                    "warning: {missing} runs have no sealed evidence in {} (run on another machine, or pass --report-dir)",
-                    reports.display()
-                );
-            }
-            ExitCode::Success
-        }
-        Err(e) => fail(e),
-    }
+    Ok(ExitCode::Success)
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
@@ -374,39 +337,28 @@ fn approval_kms_keys(args: &VerifyEvidenceArgs) -> evidence::approval::KmsKeys {
 }
 
 /// `--cloudtrail`: each recorded change looked up in CloudTrail.
-fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> ExitCode {
+fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
     use crate::evidence::cloudtrail::{TrailStatus, check, recorded_calls};
-    let (run_id, calls) = match recorded_calls(&args.dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::Invalid;
-        }
-    };
+    let (run_id, calls) = recorded_calls(&args.dir).map_err(Failure::invalid)?;
     if calls.is_empty() {
         println!("cloudtrail: the run recorded no AWS call that changed something");
-        return ExitCode::Success;
+        return Ok(ExitCode::Success);
     }
-    let rt = match super::runtime() {
-        Ok(rt) => rt,
-        Err(f) => return f.report(),
-    };
-    rt.block_on(async {
+    super::runtime()?.block_on(async {
         let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
             profile: args.profile.clone(),
             ..Default::default()
         })
         .await;
-        let checks = match check(&aws, &run_id, &calls, chrono::Utc::now()).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: cannot look the calls up in CloudTrail: {e}");
-                if let Some(h) = e.hint() {
-                    eprintln!("help: {h}");
+        let checks = check(&aws, &run_id, &calls, chrono::Utc::now())
+            .await
+            .map_err(|e| {
+                let f = Failure::failed(format!("cannot look the calls up in CloudTrail: {e}"));
+                match e.hint() {
+                    Some(h) => f.help(h),
+                    None => f,
                 }
-                return ExitCode::Failed;
-            }
-        };
+            })?;
         let mut missing = 0;
         for c in &checks {
             let what = format!(
@@ -431,10 +383,10 @@ fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> ExitCode {
         }
         if missing > 0 {
             println!("cloudtrail: {missing} of {} changes MISSING", checks.len());
-            ExitCode::Failed
+            Ok(ExitCode::Failed)
         } else {
             println!("cloudtrail: {} changes checked, none missing", checks.len());
-            ExitCode::Success
+            Ok(ExitCode::Success)
         }
     })
 }
@@ -521,7 +473,7 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
     out
 }
 
-pub(super) fn evidence(args: EvidenceArgs) -> ExitCode {
+pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
     match args.command {
         EvidenceCommand::Export {
             since,
@@ -530,64 +482,34 @@ pub(super) fn evidence(args: EvidenceArgs) -> ExitCode {
             sign_with,
             source,
         } => export(&since, &out, report_dir.as_deref(), &sign_with, &source),
-        EvidenceCommand::Keygen { file } => match evidence::generate_ed25519_key(&file) {
-            Ok(public) => {
-                println!("wrote {} (secret, mode 0600)", file.display());
-                println!(
-                    "wrote {} (public key {public})",
-                    evidence::public_key_path(&file).display()
-                );
-                println!(
-                    "sign with `--sign-with ed25519:{}`; auditors verify with `drillbook verify-evidence DIR --public-key {}`",
-                    file.display(),
-                    evidence::public_key_path(&file).display()
-                );
-                ExitCode::Success
-            }
-            Err(e) => fail(e),
-        },
-        EvidenceCommand::Seal { dir, sign_with } => {
-            let signer = match Signer::parse(&sign_with) {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::Failed;
-                }
-            };
-            match runtime.block_on(evidence::seal(&dir, &signer)) {
-                Ok(m) => {
-                    println!(
-                        "sealed {}: {} files, {}, signer {}",
-                        dir.display(),
-                        m.files.len(),
-                        m.journal
-                            .as_ref()
-                            .map(|j| format!(
-                                "journal head {} ({} records)",
-                                j.head_sha256, j.records
-                            ))
-                            .unwrap_or_else(|| "no journal".into()),
-                        m.signer.algorithm()
-                    );
-                    ExitCode::Success
-                }
-                Err(e) => fail(e),
-            }
+        EvidenceCommand::Keygen { file } => {
+            let public = evidence::generate_ed25519_key(&file)?;
+            println!("wrote {} (secret, mode 0600)", file.display());
+            println!(
+                "wrote {} (public key {public})",
+                evidence::public_key_path(&file).display()
+            );
+            println!(
+                "sign with `--sign-with ed25519:{}`; auditors verify with `drillbook verify-evidence DIR --public-key {}`",
+                file.display(),
+                evidence::public_key_path(&file).display()
+            );
+            Ok(ExitCode::Success)
         }
-    }
-}
-
-fn fail(e: EvidenceError) -> ExitCode {
-    eprintln!("error: {e}");
-    match e {
-        EvidenceError::Kms { .. } | EvidenceError::Io { .. } => ExitCode::Failed,
-        _ => ExitCode::Invalid,
+        EvidenceCommand::Seal { dir, sign_with } => {
+            let signer = Signer::parse(&sign_with)?;
+            let m = super::runtime()?.block_on(evidence::seal(&dir, &signer))?;
+            println!(
+                "sealed {}: {} files, {}, signer {}",
+                dir.display(),
+                m.files.len(),
+                m.journal
+                    .as_ref()
+                    .map(|j| format!("journal head {} ({} records)", j.head_sha256, j.records))
+                    .unwrap_or_else(|| "no journal".into()),
+                m.signer.algorithm()
+            );
+            Ok(ExitCode::Success)
+        }
     }
 }

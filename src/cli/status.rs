@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::ExitCode;
-use super::Report as _;
+use crate::app::Failure;
 use crate::duration::{format_duration, parse_duration};
 use crate::history::RunDigest;
 
@@ -26,7 +26,7 @@ pub struct HistorySource {
 
 impl HistorySource {
     /// Every run's digest, newest first (see [`crate::app::store::digests`]).
-    pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, crate::app::Failure> {
+    pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, Failure> {
         crate::app::store::digests(&self.state, &self.state_dir, &self.profile).await
     }
 }
@@ -139,12 +139,13 @@ struct Target {
     scenario: Option<(String, String)>,
 }
 
-fn target(path: &Path) -> Result<Target, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn target(path: &Path) -> Result<Target, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::invalid(format!("cannot read {}: {e}", path.display())))?;
     if crate::scenario::is_scenario_text(&text) {
         let sha = crate::runbook::load::sha256_hex(text.as_bytes());
-        let scenario = crate::scenario::load_scenario(path).map_err(|d| d.to_string())?;
-        let rb = crate::scenario::load_runbook(&scenario, &[]).map_err(|d| d.to_string())?;
+        let scenario = crate::scenario::load_scenario(path)?;
+        let rb = crate::scenario::load_runbook(&scenario, &[])?;
         return Ok(Target {
             file: path.display().to_string(),
             name: rb.runbook.name,
@@ -152,7 +153,7 @@ fn target(path: &Path) -> Result<Target, String> {
             scenario: Some((scenario.name.clone(), sha)),
         });
     }
-    let rb = crate::runbook::load_str(path, &text, &[]).map_err(|d| d.to_string())?;
+    let rb = crate::runbook::load_str(path, &text, &[])?;
     Ok(Target {
         file: path.display().to_string(),
         name: rb.runbook.name,
@@ -238,35 +239,23 @@ fn against(measured: Option<u64>, objective: Option<u64>) -> String {
     }
 }
 
-pub(super) fn status(args: StatusArgs) -> ExitCode {
-    let max_age = match args.max_age.as_deref().map(parse_duration).transpose() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: --max-age: {e}\nhelp: write it like `--max-age 90d`");
-            return ExitCode::Invalid;
-        }
-    };
-    let mut targets = Vec::new();
-    for f in &args.files {
-        match target(f) {
-            Ok(t) => targets.push(t),
-            Err(e) => {
-                eprintln!("{}", crate::report::console::terminal_safe(&e));
-                return ExitCode::Invalid;
-            }
-        }
-    }
-    let rt = match super::runtime() {
-        Ok(rt) => rt,
-        Err(f) => return f.report(),
-    };
-    let runs = match rt.block_on(args.source.digests()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot read past runs: {e}");
-            return ExitCode::Failed;
-        }
-    };
+pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
+    let max_age = args
+        .max_age
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| {
+            Failure::invalid(format!("--max-age: {e}")).help("write it like `--max-age 90d`")
+        })?;
+    let targets = args
+        .files
+        .iter()
+        .map(|f| target(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let runs = super::runtime()?
+        .block_on(args.source.digests())
+        .map_err(past_runs)?;
     let now = Utc::now();
     let rows: Vec<Status> = targets
         .iter()
@@ -342,9 +331,9 @@ pub(super) fn status(args: StatusArgs) -> ExitCode {
             };
             eprintln!("not ready: {} ({}): {why}", r.runbook, r.file);
         }
-        return ExitCode::Failed;
+        return Ok(ExitCode::Failed);
     }
-    ExitCode::Success
+    Ok(ExitCode::Success)
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
@@ -379,30 +368,16 @@ Every run of the runbook (matched by its `name`), newest first: date, mode, scen
 achieved RTO (recovery time: approvals and pauses included) and RPO where measured, and the
 slowest steps.";
 
-pub(super) fn history(args: HistoryArgs) -> ExitCode {
+pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
     let path = Path::new(&args.runbook);
     let name = if path.is_file() {
-        match target(path) {
-            Ok(t) => t.name,
-            Err(e) => {
-                eprintln!("{}", crate::report::console::terminal_safe(&e));
-                return ExitCode::Invalid;
-            }
-        }
+        target(path)?.name
     } else {
         args.runbook.clone()
     };
-    let rt = match super::runtime() {
-        Ok(rt) => rt,
-        Err(f) => return f.report(),
-    };
-    let all = match rt.block_on(args.source.digests()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot read past runs: {e}");
-            return ExitCode::Failed;
-        }
-    };
+    let all = super::runtime()?
+        .block_on(args.source.digests())
+        .map_err(past_runs)?;
     let runs: Vec<&RunDigest> = all.iter().filter(|d| d.runbook == name).collect();
     let out = match args.format {
         HistoryFormat::Html => crate::history::page::render(&name, &runs),
@@ -449,15 +424,23 @@ pub(super) fn history(args: HistoryArgs) -> ExitCode {
     };
     match &args.out {
         Some(p) => {
-            if let Err(e) = std::fs::write(p, out) {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                return ExitCode::Failed;
-            }
+            std::fs::write(p, out)
+                .map_err(|e| Failure::failed(format!("cannot write {}: {e}", p.display())))?;
             eprintln!("wrote {}", p.display());
         }
         None => print!("{out}"),
     }
-    ExitCode::Success
+    Ok(ExitCode::Success)
+}
+
+/// A failure to read the history, said as such.
+pub(super) fn past_runs(e: Failure) -> Failure {
+    let hint = e.hint().map(str::to_string);
+    let f = Failure::new(e.code, format!("cannot read past runs: {e}"));
+    match hint {
+        Some(h) => f.help(h),
+        None => f,
+    }
 }
 
 #[cfg(test)]
