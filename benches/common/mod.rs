@@ -12,16 +12,6 @@ pub(crate) fn script() -> PathBuf {
     repo().join("localstack/emulator")
 }
 
-/// Every delay setting of the emulator (localstack/README.md, "Settings").
-const DELAYS: &[&str] = &[
-    "dynamodb_restore_creating_seconds",
-    "route53_change_pending_seconds",
-    "kms_updating_seconds",
-    "pitr_lag_seconds",
-    "route53_health_seconds",
-    "global_table_replication_seconds",
-];
-
 pub(crate) struct Emulator {
     pub endpoint: String,
     /// The emulator's DNS server (`DRILLBOOK_DNS_SERVER`), which answers for its hosted zones.
@@ -74,23 +64,35 @@ impl Emulator {
         serde_json::from_slice(&out.stdout).expect("seed JSON")
     }
 
-    /// Sets every AWS delay the emulator models to zero (`localstack/emulator config`,
-    /// localstack/README.md "Settings"): a bench measures drillbook, not the 60 s a Route 53
-    /// change takes to be INSYNC.
+    /// Sets every AWS delay the emulator models to zero (`localstack/emulator config`, which
+    /// without arguments prints them; localstack/README.md "Settings"): a bench measures
+    /// drillbook, not the 60 s a Route 53 change takes to be INSYNC.
     #[expect(
         clippy::allow_attributes,
         reason = "shared by every bench, used by some: `expect(dead_code)` would fail in the others"
     )]
     #[allow(dead_code, reason = "not every bench waits on AWS")]
     pub(crate) fn without_delays(&self) {
-        let out = Command::new(script())
-            .arg("config")
-            .arg("--state-file")
-            .arg(&self.state_file)
-            .args(DELAYS.iter().map(|d| format!("{d}=0")))
-            .output()
-            .expect("run localstack/emulator config");
-        assert!(out.status.success(), "config failed: {:?}", out);
+        let config = |args: &[String]| {
+            let out = Command::new(script())
+                .arg("config")
+                .arg("--state-file")
+                .arg(&self.state_file)
+                .args(args)
+                .output()
+                .expect("run localstack/emulator config");
+            assert!(out.status.success(), "config failed: {:?}", out);
+            out.stdout
+        };
+        let current: serde_json::Value =
+            serde_json::from_slice(&config(&[])).expect("the emulator's settings as JSON");
+        let zero: Vec<String> = current["global"]
+            .as_object()
+            .expect("global settings")
+            .keys()
+            .map(|name| format!("{name}=0"))
+            .collect();
+        config(&zero);
     }
 
     pub(crate) fn env(&self, cmd: &mut Command) {
