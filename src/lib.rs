@@ -11,9 +11,11 @@
 //! only modules on lower floors.
 //!
 //! The application layer ([`app`]) is what the commands do, given resolved settings: store
-//! selection, the end of a run (reports, evidence, metrics), a drill's verdicts; it prints
-//! nothing and fails with a typed [`app::Failure`] (exit code, message, `help:`). `cli/`
-//! parses, resolves, calls it and renders.
+//! selection, a drill's start (the damage, the runbook loaded against it), what a stored run
+//! needs for its resume, the end of a run (reports, evidence, metrics), a drill's verdicts; it
+//! prints nothing and fails with a typed [`app::Failure`] (exit code, message, `help:`, and
+//! the input problems with their file, line and column). `cli/` parses, resolves, calls it
+//! and renders.
 //!
 //! One event stream: the engine reports each [`event::Event`] once, to its sink (the console,
 //! JSON lines) and to the journal, which keeps it inside its envelope
