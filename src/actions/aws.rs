@@ -233,7 +233,7 @@ impl Aws {
     }
 
     /// The run's rate limiter. Every request of the clients below already passes through it
-    /// (see [`Paced`]); other callers may `acquire` directly.
+    /// (see `Paced`); other callers may `acquire` directly.
     pub fn limits(&self) -> &super::limits::RateLimits {
         &self.limits
     }

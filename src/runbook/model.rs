@@ -22,7 +22,7 @@ pub struct Runbook {
     #[serde(default)]
     pub objectives: Objectives,
     /// Variables after `--var` overrides. A secret's entry holds its value when its
-    /// environment variable is set, else [`crate::secret::marker`].
+    /// environment variable is set, else `crate::secret::marker`.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
     /// Secret variables: read from the environment, written nowhere (see `crate::secret`).
