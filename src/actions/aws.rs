@@ -60,6 +60,17 @@ pub fn session_name(run_id: &str) -> String {
 
 pub use crate::event::{AwsCall, Identity, ImpairedCall, is_scp_denial};
 
+/// Values found by name, keyed by (the role they were read as, the name).
+type Lookups = std::collections::HashMap<(Option<String>, String), String>;
+
+/// The role the current step signs with, if it assumes one.
+fn current_role_arn() -> Option<String> {
+    STEP_ROLE
+        .try_with(|r| r.as_ref().map(|r| r.arn.clone()))
+        .ok()
+        .flatten()
+}
+
 tokio::task_local! {
     static CURRENT_STEP: String;
     static CALL_TIMEOUTS: CallTimeouts;
@@ -138,6 +149,8 @@ pub struct Aws {
     roles: Arc<Mutex<std::collections::HashMap<(Role, String), SharedCredentialsProvider>>>,
     /// Calls that changed something, until the engine journals them ([`Aws::take_calls`]).
     calls: Arc<Mutex<Vec<AwsCall>>>,
+    /// Names looked up once per run ([`Aws::remembered`]), by the role they were read as.
+    lookups: Arc<Mutex<Lookups>>,
 }
 
 impl std::fmt::Debug for Aws {
@@ -173,7 +186,30 @@ impl Aws {
             limits: super::limits::RateLimits::default(),
             roles: Arc::default(),
             calls: Arc::default(),
+            lookups: Arc::default(),
         }
+    }
+
+    /// What `key` (e.g. a hosted zone's name) was found to be earlier in this run, by the same
+    /// role as the current step's: for lookups whose answer does not change during a run, so
+    /// that a run spends its request quota (Route 53: 5 requests per second per account) on
+    /// what does change.
+    pub fn remembered(&self, key: &str) -> Option<String> {
+        let k = (current_role_arn(), key.to_string());
+        self.lookups
+            .lock()
+            .expect("lookups poisoned")
+            .get(&k)
+            .cloned()
+    }
+
+    /// Keeps what `key` was found to be, for [`Aws::remembered`].
+    pub fn remember(&self, key: &str, value: &str) {
+        let k = (current_role_arn(), key.to_string());
+        self.lookups
+            .lock()
+            .expect("lookups poisoned")
+            .insert(k, value.to_string());
     }
 
     /// The calls that changed something made so far by `step` (removed from the log).
@@ -583,10 +619,7 @@ impl Intercept for RegionGuard {
             .iter()
             .find_map(|h| response.headers().get(*h))
             .map(str::to_string);
-        let role_arn = STEP_ROLE
-            .try_with(|r| r.as_ref().map(|r| r.arn.clone()))
-            .ok()
-            .flatten();
+        let role_arn = current_role_arn();
         self.calls.lock().expect("call log poisoned").push(AwsCall {
             step: CURRENT_STEP.try_with(|s| s.clone()).ok(),
             service,

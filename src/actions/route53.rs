@@ -74,8 +74,13 @@ async fn zone_id(ctx: &StepContext, zone: &str) -> Result<Result<String, Finding
     if !zone.contains('.') {
         return Ok(Ok(zone.trim_start_matches("/hostedzone/").to_string()));
     }
-    let client = ctx.aws.route53();
     let wanted = fqdn(zone);
+    // A zone's id does not change during a run: looked up once per run and role.
+    let memo = format!("route53 hosted zone {wanted}");
+    if let Some(id) = ctx.aws.remembered(&memo) {
+        return Ok(Ok(id));
+    }
+    let client = ctx.aws.route53();
     let out = send(
         "ListHostedZonesByName",
         client
@@ -97,21 +102,27 @@ async fn zone_id(ctx: &StepContext, zone: &str) -> Result<Result<String, Finding
     let id = |z: &aws_sdk_route53::types::HostedZone| {
         z.id().trim_start_matches("/hostedzone/").to_string()
     };
-    match (matches.len(), public.len()) {
-        (0, _) => Ok(Err(Finding {
-            message: format!("no hosted zone named `{zone}`"),
-            hint: "check `hosted_zone` (aws route53 list-hosted-zones-by-name)".into(),
-        })),
-        (1, _) => Ok(Ok(id(matches[0]))),
-        (_, 1) => Ok(Ok(id(public[0]))),
-        (n, _) => Ok(Err(Finding {
-            message: format!("{n} hosted zones are named `{zone}`"),
-            hint: format!(
-                "give the zone id instead: one of {}",
-                matches.iter().map(|z| id(z)).collect::<Vec<_>>().join(", ")
-            ),
-        })),
-    }
+    let found = match (matches.len(), public.len()) {
+        (0, _) => {
+            return Ok(Err(Finding {
+                message: format!("no hosted zone named `{zone}`"),
+                hint: "check `hosted_zone` (aws route53 list-hosted-zones-by-name)".into(),
+            }));
+        }
+        (1, _) => id(matches[0]),
+        (_, 1) => id(public[0]),
+        (n, _) => {
+            return Ok(Err(Finding {
+                message: format!("{n} hosted zones are named `{zone}`"),
+                hint: format!(
+                    "give the zone id instead: one of {}",
+                    matches.iter().map(|z| id(z)).collect::<Vec<_>>().join(", ")
+                ),
+            }));
+        }
+    };
+    ctx.aws.remember(&memo, &found);
+    Ok(Ok(found))
 }
 
 /// Every record set named `name` in the zone.

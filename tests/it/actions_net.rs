@@ -1225,3 +1225,30 @@ async fn route53_requests_are_paced_by_the_runs_limits() {
         "15 Route 53 calls took {took:?}: the limit of 5/s was not applied"
     );
 }
+
+/// A hosted zone's id is looked up once per run (and role): its steps spend Route 53's
+/// 5 requests per second on what changes. Another run looks it up again.
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_zone_ids_are_looked_up_once_per_run() {
+    let (_p, s) = seed("r53zonememo");
+    let r = &s.route53;
+    let params = json!({"hosted_zone": r.zone_name, "record_name": r.record_name});
+    let zone = r.zone_name.trim_end_matches('.').to_string();
+    let lookups = || {
+        emulator()
+            .recorded_requests()
+            .into_iter()
+            .filter(|q| q.path.contains("hostedzonesbyname") && q.path.contains(&zone))
+            .count()
+    };
+    let a = action("route53.assert_records");
+    let first_run = aws().await;
+    for _ in 0..3 {
+        a.observe(&ctx(&first_run, None, params.clone()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(lookups(), 1, "three observations of one run");
+    a.observe(&ctx(&aws().await, None, params)).await.unwrap();
+    assert_eq!(lookups(), 2, "another run looks the zone up again");
+}
