@@ -1849,8 +1849,6 @@ fn valid_var_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
-/// Ids, dependencies, cycles and step-output references. Returns each step's resolved
-/// dependencies (indices into `drafts`) when the graph is sound.
 /// The step's estimate read from the parameter its action plans by (a `wait`'s `duration`),
 /// when that value is known before the run (no step outputs or run id in it).
 fn estimate_from_param(
@@ -1863,6 +1861,8 @@ fn estimate_from_param(
     }
 }
 
+/// Ids, dependencies, cycles and step-output references. Returns each step's resolved
+/// dependencies (indices into `drafts`) when the graph is sound.
 fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     let n = drafts.len();
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(n);
