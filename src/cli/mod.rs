@@ -158,7 +158,7 @@ pub struct ExecOptions {
     /// Publish run metrics to this CloudWatch namespace.
     #[arg(long, value_name = "NAMESPACE")]
     pub publish_metrics: Option<String>,
-    /// Where reports go: `<report-dir>/<run-id>/` [default: `<state-dir>/reports`].
+    /// Where reports go: `<report-dir>/<run-id>/` (default: `<state-dir>/reports`).
     #[arg(long, env = "DRILLBOOK_REPORT_DIR")]
     pub report_dir: Option<PathBuf>,
     /// Sign the evidence: `ed25519:KEYFILE` or `kms:alias/NAME[@REGION]` (default: hashes only).
