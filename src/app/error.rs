@@ -66,6 +66,14 @@ impl Failure {
         self.help.as_deref()
     }
 
+    /// The same failure, its message said as part of `what` (`what: message`).
+    pub fn context(self, what: &str) -> Failure {
+        Failure {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
+
     /// The input problems behind it (with file, line and column), if any.
     pub fn problems(&self) -> Option<&crate::runbook::Diagnostics> {
         self.problems.as_ref()

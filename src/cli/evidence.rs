@@ -174,7 +174,7 @@ fn export(
     let rt = super::runtime()?;
     let runs = rt
         .block_on(source.digests())
-        .map_err(super::status::past_runs)?;
+        .map_err(|e| e.context("cannot read past runs"))?;
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", out.display())))?;
     let mut rows = Vec::new();

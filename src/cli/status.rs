@@ -255,7 +255,7 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     let runs = super::runtime()?
         .block_on(args.source.digests())
-        .map_err(past_runs)?;
+        .map_err(|e| e.context("cannot read past runs"))?;
     let now = Utc::now();
     let rows: Vec<Status> = targets
         .iter()
@@ -377,7 +377,7 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
     };
     let all = super::runtime()?
         .block_on(args.source.digests())
-        .map_err(past_runs)?;
+        .map_err(|e| e.context("cannot read past runs"))?;
     let runs: Vec<&RunDigest> = all.iter().filter(|d| d.runbook == name).collect();
     let out = match args.format {
         HistoryFormat::Html => crate::history::page::render(&name, &runs),
@@ -431,16 +431,6 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
         None => print!("{out}"),
     }
     Ok(ExitCode::Success)
-}
-
-/// A failure to read the history, said as such.
-pub(super) fn past_runs(e: Failure) -> Failure {
-    let hint = e.hint().map(str::to_string);
-    let f = Failure::new(e.code, format!("cannot read past runs: {e}"));
-    match hint {
-        Some(h) => f.help(h),
-        None => f,
-    }
 }
 
 #[cfg(test)]
