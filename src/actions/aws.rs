@@ -192,7 +192,7 @@ impl Aws {
 
     /// What `key` (e.g. a hosted zone's name) was found to be earlier in this run, by the same
     /// role as the current step's: for lookups whose answer does not change during a run, so
-    /// that a run spends its request quota (Route 53: 5 requests per second per account) on
+    /// that a run spends its request quota (Route 53: 10 requests per second per account) on
     /// what does change.
     pub fn remembered(&self, key: &str) -> Option<String> {
         let k = (current_role_arn(), key.to_string());

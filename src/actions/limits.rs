@@ -1,8 +1,13 @@
 //! Per-service request-rate limits: a token bucket per [`Service`].
 //!
-//! Actions call `ctx.aws.limits().acquire(service).await` before each AWS request. The
-//! defaults stay under the account quotas: Route 53 5 requests/s, KMS 5/s, API Gateway
-//! management 10/s; DynamoDB and CloudWatch control-plane calls get a generous 50/s; ARC 3/s
+//! Every request of a service client built by [`crate::actions::aws::Aws`] takes a token first
+//! (its HTTP client is paced). The defaults stay under the account quotas. Route 53: 5
+//! requests/s, half of the account's quota (a bucket of 50 refilled at 10 per second, "All
+//! Amazon Route 53 API actions combined (account level)", Route 53 developer guide, "Throttling
+//! for Amazon Route 53 API requests",
+//! <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html>),
+//! the rest left to whatever else acts in the account during the same incident; KMS 5/s, API
+//! Gateway management 10/s; DynamoDB and CloudWatch control-plane calls get a generous 50/s; ARC 3/s
 //! ("Number of mutating API calls to a cluster endpoint, per second: 3", ARC developer guide,
 //! "Quotas for routing control",
 //! <https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.quotas.html>; reads share

@@ -1,7 +1,8 @@
 //! Route 53 actions: `route53.failover` and `route53.assert_records`.
 //!
-//! Route 53's control plane is in us-east-1 and allows 5 requests/s per account: every
-//! request of this file goes through [`send`], the one place for the engine's pacing hook.
+//! Route 53's control plane is in us-east-1 and throttles per account (10 requests/s after a
+//! burst of 50); a run keeps to 5/s (`actions::limits`), its requests paced by the HTTP
+//! client. Every request of this file goes through [`send`], which maps its error.
 //! What a name answers is observed with TestDNSAnswer (failover routing and health applied).
 //!
 //! Sides of a failover record set: in `health_check` mode the PRIMARY record's value is the
@@ -36,8 +37,8 @@ pub(super) fn all() -> Vec<Arc<dyn Action>> {
 /// Longest pause between two GetChange / TestDNSAnswer looks.
 const CHANGE_POLL_MAX: Duration = Duration::from_secs(5);
 
-/// Sends one Route 53 request (us-east-1) and maps its error. EVERY Route 53 call of this file
-/// passes here: the per-service pacing (5 requests/s) hooks in at this one line.
+/// Sends one Route 53 request (us-east-1) and maps its error. Every Route 53 call of this file
+/// passes here.
 async fn send<T, E>(
     operation: &str,
     request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,

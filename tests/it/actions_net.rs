@@ -1208,9 +1208,10 @@ async fn route53_assert_records_with_a_wrong_expect_is_a_finding() {
 // ------------------------------------------------------------------------------ rate limits
 
 /// Every request of the service clients passes the run's rate limit, also on a configuration
-/// loaded without an HTTP client (as `aws_config::defaults` loads it): Route 53's quota is five
-/// requests per second per account ("Quotas on Route 53 API requests", Route 53 developer
-/// guide), so 15 calls take at least two seconds (five at once, then five per second).
+/// loaded without an HTTP client (as `aws_config::defaults` loads it). A run keeps Route 53 to
+/// 5 requests per second, half the account's quota (10 per second after a burst of 50,
+/// "Throttling for Amazon Route 53 API requests", Route 53 developer guide), so 15 calls take
+/// at least two seconds (five at once, then five per second).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route53_requests_are_paced_by_the_runs_limits() {
     let aws = aws().await;
@@ -1226,8 +1227,8 @@ async fn route53_requests_are_paced_by_the_runs_limits() {
     );
 }
 
-/// A hosted zone's id is looked up once per run (and role): its steps spend Route 53's
-/// 5 requests per second on what changes. Another run looks it up again.
+/// A hosted zone's id is looked up once per run (and role): its steps spend the run's Route 53
+/// requests (5 per second) on what changes. Another run looks it up again.
 #[tokio::test(flavor = "multi_thread")]
 async fn route53_zone_ids_are_looked_up_once_per_run() {
     let (_p, s) = seed("r53zonememo");
