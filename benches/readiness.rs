@@ -62,6 +62,8 @@ fn generate(state: &Path, books: usize, runs: usize) {
             user: "ci".into(),
             drillbook_version: "0.1.0".into(),
             steps: (0..STEPS).map(|i| format!("s{i}")).collect(),
+            vars_sha256: None,
+            sealed_by: None,
         }];
         for i in 0..STEPS {
             entries.push(Event::StepStarted {

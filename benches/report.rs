@@ -83,6 +83,8 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
             user: String::new(),
             drillbook_version: "0".into(),
             steps: vec![],
+            vars_sha256: None,
+            sealed_by: None,
         },
     )];
     let pause = 60_000;
@@ -104,6 +106,8 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
                     runbook_sha256: None,
                     runbook_text: None,
                     reapprove: vec![],
+                    vars: None,
+                    vars_sha256: None,
                 },
             ));
         }

@@ -72,6 +72,8 @@ async fn append_latency(store: &DynamoDbStore) -> (f64, f64) {
         user: String::new(),
         drillbook_version: "bench".into(),
         steps: vec![],
+        vars_sha256: None,
+        sealed_by: None,
     };
     store.create(&run, first).await.expect("create the run");
     let mut ms = Vec::with_capacity(APPENDS);

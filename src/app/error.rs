@@ -97,7 +97,10 @@ impl From<crate::runbook::Diagnostics> for Failure {
 
 impl From<crate::engine::EngineError> for Failure {
     fn from(e: crate::engine::EngineError) -> Failure {
-        let code = if e.is_invalid_input() {
+        let code = if matches!(e, crate::engine::EngineError::SignerRequired { .. }) {
+            // Nothing ran and nothing is lost: the same resume with the key goes on.
+            ExitCode::Paused
+        } else if e.is_invalid_input() {
             ExitCode::Invalid
         } else {
             ExitCode::Failed

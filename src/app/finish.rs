@@ -9,7 +9,7 @@ use super::{Failure, Settings};
 use crate::actions::aws::Aws;
 use crate::checkpoint::StoredRun;
 use crate::checkpoint::file::FileStore;
-use crate::event::Event;
+use crate::event::{Event, SignerInfo};
 use crate::report::TimingReport;
 use crate::runbook::Runbook;
 
@@ -85,6 +85,60 @@ pub fn step_results(
         }
     }
     (outputs, statuses)
+}
+
+/// The key the run's evidence will be sealed with, as `run_started` records it. A resume
+/// passes what its run recorded: a run that began signed goes on with the same key (a KMS key
+/// by itself, an Ed25519 key file only when given again) and never ends unsigned.
+pub async fn seal_key(
+    settings: &mut Settings,
+    recorded: Option<&SignerInfo>,
+    run_id: &str,
+    aws: &Aws,
+) -> Result<Option<SignerInfo>, Failure> {
+    use crate::evidence::Signer;
+    if matches!(settings.signer, Signer::None) {
+        match recorded {
+            None | Some(SignerInfo::None) => return Ok(None),
+            Some(SignerInfo::KmsEcdsaP256 { key_arn, .. }) => {
+                settings.signer = Signer::Kms {
+                    key: key_arn.clone(),
+                    region: key_arn.split(':').nth(3).map(str::to_string),
+                };
+            }
+            Some(SignerInfo::Ed25519 { public_key }) => {
+                return Err(crate::engine::EngineError::SignerRequired {
+                    run_id: run_id.to_string(),
+                    signer: format!("ed25519 key {public_key}"),
+                    hint: "ed25519:KEYFILE".into(),
+                }
+                .into());
+            }
+        }
+    }
+    let info = crate::evidence::prepare_signer(&settings.signer, Some(aws))
+        .await?
+        .info();
+    let same = match (recorded, &info) {
+        (None | Some(SignerInfo::None), _) => true,
+        (Some(SignerInfo::Ed25519 { public_key: a }), SignerInfo::Ed25519 { public_key: b }) => {
+            a.eq_ignore_ascii_case(b)
+        }
+        (
+            Some(SignerInfo::KmsEcdsaP256 { key_arn: a, .. }),
+            SignerInfo::KmsEcdsaP256 { key_arn: b, .. },
+        ) => a == b,
+        _ => false,
+    };
+    if !same {
+        let was = recorded.map(crate::evidence::approval::describe).unwrap_or_default();
+        return Err(Failure::invalid(format!(
+            "run {run_id} began signed by {was}; `--sign-with` names {}",
+            crate::evidence::approval::describe(&info)
+        ))
+        .help("resume with the key the run began with: its evidence is sealed with one key"));
+    }
+    Ok((info != SignerInfo::None).then_some(info))
 }
 
 /// A run's reports and evidence, written.

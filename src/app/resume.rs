@@ -19,20 +19,25 @@ pub struct Resumable {
     pub name: String,
     /// A drill resumes as a drill: the same scenario (unchanged) and the same impairment.
     pub drill: Option<(Scenario, Vec<Impairment>)>,
+    /// The key the run's evidence is sealed with, as `run_started` recorded it.
+    pub sealed_by: Option<crate::event::SignerInfo>,
 }
 
 /// Reads run `run_id` from the selected store.
 pub async fn resumable(settings: &Settings, run_id: &str) -> Result<Resumable, Failure> {
     let store = super::store::open_for(settings).await?;
     let stored = store.load(run_id).await?;
-    let mode = match stored.records.first().map(|r| &r.event) {
-        Some(Event::RunStarted { mode, .. }) => *mode,
-        _ => Mode::DryRun,
+    let (mode, sealed_by) = match stored.records.first().map(|r| &r.event) {
+        Some(Event::RunStarted {
+            mode, sealed_by, ..
+        }) => (*mode, sealed_by.clone()),
+        _ => (Mode::DryRun, None),
     };
-    let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
+    let in_effect = stored.in_effect();
+    let overrides: Vec<(String, String)> = in_effect.vars.clone().into_iter().collect();
     let runbook = crate::runbook::load_str(
         Path::new(&stored.runbook_path),
-        &stored.runbook_text,
+        in_effect.runbook_text,
         &overrides,
     )
     .ok()
@@ -46,5 +51,6 @@ pub async fn resumable(settings: &Settings, run_id: &str) -> Result<Resumable, F
         runbook,
         name,
         drill: super::drill::drill_of(&stored)?,
+        sealed_by,
     })
 }

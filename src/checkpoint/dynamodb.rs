@@ -452,11 +452,7 @@ impl DynamoDbStore {
             records,
             head_sha256: last_hash,
         };
-        if !run.copy_matches_start() {
-            return Err(corrupt(
-                "the stored runbook is not the one `run_started` hashed",
-            ));
-        }
+        run.check_integrity()?;
         Ok((run, tail))
     }
 

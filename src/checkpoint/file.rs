@@ -418,14 +418,7 @@ impl FileStore {
             records,
             head_sha256,
         };
-        if !run.copy_matches_start() {
-            return Err(CheckpointError::Corrupt {
-                run_id: run_id.to_string(),
-                seq: 1,
-                line: 1,
-                reason: "runbook.yaml is not the runbook `run_started` hashed".into(),
-            });
-        }
+        run.check_integrity()?;
         Ok(run)
     }
 
@@ -536,6 +529,8 @@ mod tests {
             user: String::new(),
             drillbook_version: "0".into(),
             steps: vec!["a".into()],
+            vars_sha256: None,
+            sealed_by: None,
         }
     }
 

@@ -62,6 +62,19 @@ pub struct StoredRun {
     pub head_sha256: String,
 }
 
+/// What a run goes on with: the runbook and variables it started with, or the ones the last
+/// forced resume recorded (`resume --force --runbook FILE --var ...`).
+#[derive(Debug, Clone)]
+pub struct InEffect<'a> {
+    pub runbook_text: &'a str,
+    pub runbook_sha256: String,
+    pub vars: BTreeMap<String, String>,
+    pub vars_sha256: String,
+    /// Index of the record from which they hold (0, or the forced `run_resumed`): an approval
+    /// request or grant before it was made for something else.
+    pub since: usize,
+}
+
 impl StoredRun {
     /// Whether the run's copy of the runbook is the one `run_started` hashed (a swapped copy,
     /// with its `runbook.sha256` recomputed, is not).
@@ -74,21 +87,143 @@ impl StoredRun {
         }
     }
 
+    /// The checks every reader of a stored run relies on, made by both stores when they load
+    /// it: the runbook copy and the variables are the ones `run_started` hashed, what a forced
+    /// resume recorded matches its own hashes, and the run is a dry run or an execution as a
+    /// whole (a record of the other mode is corruption: it cannot pass a step).
+    pub fn check_integrity(&self) -> Result<(), CheckpointError> {
+        let corrupt = |at: usize, reason: String| CheckpointError::Corrupt {
+            run_id: self.run_id.clone(),
+            seq: self.records.get(at).map_or(1, |r| r.seq),
+            line: at + 1,
+            reason,
+        };
+        let Some(Event::RunStarted {
+            mode, vars_sha256, ..
+        }) = self.records.first().map(|r| &r.event)
+        else {
+            return Err(corrupt(0, "the first record is not `run_started`".into()));
+        };
+        if !self.copy_matches_start() {
+            return Err(corrupt(
+                0,
+                "the stored runbook is not the one `run_started` hashed".into(),
+            ));
+        }
+        if let Some(expected) = vars_sha256
+            && vars_sha256_of(&self.vars) != *expected
+        {
+            return Err(corrupt(
+                0,
+                "the stored variables are not the ones `run_started` hashed (they change only \
+                 through `resume --force --var`)"
+                    .into(),
+            ));
+        }
+        let dry = *mode == crate::event::Mode::DryRun;
+        for (i, r) in self.records.iter().enumerate().skip(1) {
+            match &r.event {
+                Event::RunStarted { .. } => {
+                    return Err(corrupt(i, "a second `run_started`".into()));
+                }
+                Event::StepSucceeded { step, dry_run, .. } if *dry_run != dry => {
+                    return Err(corrupt(
+                        i,
+                        format!(
+                            "a {} record of step `{step}` in {} run",
+                            if *dry_run { "dry-run" } else { "executed" },
+                            if dry { "a dry" } else { "an executed" }
+                        ),
+                    ));
+                }
+                Event::RunResumed {
+                    mode: Some(m), ..
+                } if m != mode => {
+                    return Err(corrupt(i, format!("a resume in another mode ({m:?})")));
+                }
+                Event::RunResumed {
+                    forced,
+                    runbook_sha256,
+                    runbook_text,
+                    vars,
+                    vars_sha256,
+                    ..
+                } => {
+                    let changes = runbook_text.is_some() || vars.is_some();
+                    if changes && !forced {
+                        return Err(corrupt(
+                            i,
+                            "a resume that changes the runbook or variables without `--force`"
+                                .into(),
+                        ));
+                    }
+                    let text_ok = match (runbook_text, runbook_sha256) {
+                        (Some(t), Some(s)) => crate::runbook::load::sha256_hex(t.as_bytes()) == *s,
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    let vars_ok = match (vars, vars_sha256) {
+                        (Some(v), Some(s)) => vars_sha256_of(v) == *s,
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if !text_ok || !vars_ok {
+                        return Err(corrupt(
+                            i,
+                            "a forced resume whose runbook or variables do not match their hash"
+                                .into(),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The runbook and variables the run goes on with.
+    pub fn in_effect(&self) -> InEffect<'_> {
+        let mut out = InEffect {
+            runbook_text: &self.runbook_text,
+            runbook_sha256: crate::runbook::load::sha256_hex(self.runbook_text.as_bytes()),
+            vars: self.vars.clone(),
+            vars_sha256: vars_sha256_of(&self.vars),
+            since: 0,
+        };
+        for (i, r) in self.records.iter().enumerate() {
+            if let Event::RunResumed {
+                runbook_text,
+                vars,
+                ..
+            } = &r.event
+                && (runbook_text.is_some() || vars.is_some())
+            {
+                if let Some(t) = runbook_text {
+                    out.runbook_text = t;
+                    out.runbook_sha256 = crate::runbook::load::sha256_hex(t.as_bytes());
+                }
+                if let Some(v) = vars {
+                    out.vars = v.clone();
+                    out.vars_sha256 = vars_sha256_of(v);
+                }
+                out.since = i;
+            }
+        }
+        out
+    }
+
     /// The runbook text the run goes on with: the last one a forced resume recorded, else the
     /// run's copy.
     pub fn current_runbook_text(&self) -> &str {
-        self.records
-            .iter()
-            .rev()
-            .find_map(|r| match &r.event {
-                Event::RunResumed {
-                    runbook_text: Some(t),
-                    ..
-                } => Some(t.as_str()),
-                _ => None,
-            })
-            .unwrap_or(&self.runbook_text)
+        self.in_effect().runbook_text
     }
+}
+
+/// SHA-256 of a run's variables as stored: the compact JSON of the sorted map (a secret's
+/// entry is its marker, so the hash binds its name, never its value).
+pub fn vars_sha256_of(vars: &BTreeMap<String, String>) -> String {
+    let json = serde_json::to_string(vars).expect("a map of strings serializes");
+    crate::runbook::load::sha256_hex(json.as_bytes())
 }
 
 /// One line of `drillbook runs`.

@@ -22,7 +22,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
     let scenario = load_scenario_in(&args.scenario, args.root.as_deref())?;
     let cli_vars = parse_vars(&args.vars)?;
     let loaded = load_runbook(&scenario, &cli_vars)?;
-    let settings = args.exec.settings()?;
+    let mut settings = args.exec.settings()?;
     let format = args.exec.message_format;
     let mode = if args.execute {
         Mode::Execute
@@ -73,6 +73,8 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         if mode == Mode::Execute {
             super::setup::say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
+        // The seal key is checked (and recorded) before anything is damaged.
+        let sealed_by = crate::app::finish::seal_key(&mut settings, None, "", &aws).await?;
         let started = crate::app::drill::start(
             &scenario,
             args.root.as_deref(),
@@ -97,7 +99,8 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         }
         let loaded = started.loaded;
         let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
+        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
+            .sealed_by(sealed_by);
         let result = engine.run_with(&loaded, mode, vec![started.event]).await;
         let code = match result {
             Ok(res) => Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine).await),

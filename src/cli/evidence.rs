@@ -14,10 +14,18 @@ use crate::evidence::{
 pub struct VerifyEvidenceArgs {
     /// The evidence directory (holding manifest.json).
     pub dir: PathBuf,
-    /// The public key the evidence must be signed with: `KEY.pub` (Ed25519, hex) or a KMS
-    /// public key (base64 DER, as `aws kms get-public-key` prints it, or PEM).
+    /// A public key a run's evidence may be signed with (repeatable): `KEY.pub` (Ed25519, hex)
+    /// or a KMS public key (base64 DER, as `aws kms get-public-key` prints it, or PEM). Evidence
+    /// signed with any other key fails; unsigned evidence is reported as unsigned.
     #[arg(long, value_name = "FILE")]
-    pub public_key: Option<PathBuf>,
+    pub public_key: Vec<PathBuf>,
+    /// For a bundle (`drillbook evidence export`): the public key its own manifest must be
+    /// signed with. Each run inside is checked against `--public-key`.
+    #[arg(long, value_name = "FILE")]
+    pub bundle_key: Option<PathBuf>,
+    /// Fail (exit 1) on evidence that is intact but unsigned.
+    #[arg(long)]
+    pub require_signed: bool,
     /// Also look up every AWS call the run recorded as a change in CloudTrail (LookupEvents,
     /// in the call's Region, through the role it used): found, not yet delivered (younger
     /// than 15 minutes), or missing (a failure).
@@ -74,25 +82,30 @@ Examples:
 }
 
 pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
-    let trusted_key = args
-        .public_key
-        .as_deref()
-        .map(TrustedKey::load)
-        .transpose()
-        .map_err(|e| Failure::invalid(e.to_string()))?;
-    let kms_keys = approval_kms_keys(&args);
-    let options = VerifyOptions {
-        trusted_key,
-        kms_keys,
+    let load = |files: &[PathBuf]| -> Result<Vec<TrustedKey>, Failure> {
+        files
+            .iter()
+            .map(|f| TrustedKey::load(f).map_err(|e| Failure::invalid(e.to_string())))
+            .collect()
     };
-    let report =
-        evidence::verify_with(&args.dir, &options).map_err(|e| Failure::invalid(e.to_string()))?;
+    let run_keys = VerifyOptions {
+        trusted_keys: load(&args.public_key)?,
+    };
+    if args.dir.join(BUNDLE_INDEX).is_file() {
+        let bundle_keys = VerifyOptions {
+            trusted_keys: load(args.bundle_key.as_slice())?,
+        };
+        return verify_bundle(&args, &bundle_keys, &run_keys);
+    }
+    let report = evidence::verify_with(&args.dir, &run_keys)
+        .map_err(|e| Failure::invalid(e.to_string()))?;
     print!("{}", render_report(&report));
     if !report.intact() {
         return Ok(ExitCode::Failed);
     }
-    if args.dir.join(BUNDLE_INDEX).is_file() {
-        return verify_bundle(&args, &options);
+    if args.require_signed && report.signature == SignatureStatus::Unsigned {
+        println!("not accepted: the evidence is unsigned and --require-signed was given");
+        return Ok(ExitCode::Failed);
     }
     if args.cloudtrail {
         return verify_cloudtrail(&args);
@@ -103,8 +116,20 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Fail
 /// The index of an evidence bundle (`drillbook evidence export`).
 const BUNDLE_INDEX: &str = "index.json";
 
-/// Each run's evidence in a bundle, verified on its own (hashes, chain, signature, approvals).
-fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> Result<ExitCode, Failure> {
+/// A bundle: its own manifest against `--bundle-key`, then each run's evidence on its own
+/// (hashes, chain, signature against `--public-key`, approvals).
+fn verify_bundle(
+    args: &VerifyEvidenceArgs,
+    bundle: &VerifyOptions,
+    runs: &VerifyOptions,
+) -> Result<ExitCode, Failure> {
+    let report =
+        evidence::verify_with(&args.dir, bundle).map_err(|e| Failure::invalid(e.to_string()))?;
+    print!("{}", render_report(&report));
+    let mut unsigned = usize::from(report.signature == SignatureStatus::Unsigned);
+    if !report.intact() {
+        return Ok(ExitCode::Failed);
+    }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&args.dir)
         .map_err(|e| Failure::invalid(format!("{}: {e}", args.dir.display())))?
         .flatten()
@@ -114,23 +139,16 @@ fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> Result<E
     dirs.sort();
     let mut bad = 0;
     for d in &dirs {
-        let mut o = options.clone();
-        o.kms_keys.extend(approval_kms_keys(&VerifyEvidenceArgs {
-            dir: d.clone(),
-            public_key: None,
-            cloudtrail: false,
-            profile: args.profile.clone(),
-        }));
-        match evidence::verify_with(d, &o) {
-            Ok(r) if r.intact() => println!(
-                "  run {}: intact{}",
-                d.file_name().unwrap_or_default().to_string_lossy(),
-                if r.signature == SignatureStatus::Unsigned {
-                    " (unsigned)"
-                } else {
-                    ""
-                }
-            ),
+        match evidence::verify_with(d, runs) {
+            Ok(r) if r.intact() => {
+                let is_unsigned = r.signature == SignatureStatus::Unsigned;
+                unsigned += usize::from(is_unsigned);
+                println!(
+                    "  run {}: intact{}",
+                    d.file_name().unwrap_or_default().to_string_lossy(),
+                    if is_unsigned { " (unsigned)" } else { "" }
+                )
+            }
             Ok(r) => {
                 bad += 1;
                 print!("{}", render_report(&r));
@@ -143,11 +161,16 @@ fn verify_bundle(args: &VerifyEvidenceArgs, options: &VerifyOptions) -> Result<E
     }
     if bad > 0 {
         println!("bundle: {bad} of {} runs' evidence TAMPERED", dirs.len());
-        Ok(ExitCode::Failed)
-    } else {
-        println!("bundle: {} runs' evidence intact", dirs.len());
-        Ok(ExitCode::Success)
+        return Ok(ExitCode::Failed);
     }
+    println!("bundle: {} runs' evidence intact", dirs.len());
+    if args.require_signed && unsigned > 0 {
+        println!(
+            "not accepted: {unsigned} manifest(s) unsigned and --require-signed was given"
+        );
+        return Ok(ExitCode::Failed);
+    }
+    Ok(ExitCode::Success)
 }
 
 /// `drillbook evidence export`.
@@ -316,26 +339,6 @@ fn bundle_html(index: &serde_json::Value) -> String {
     out
 }
 
-/// The public keys of the KMS keys that signed the run's approvals, fetched with the caller's
-/// credentials (`--profile`). Nothing is fetched when no approval was signed with KMS.
-fn approval_kms_keys(args: &VerifyEvidenceArgs) -> evidence::approval::KmsKeys {
-    let arns = evidence::approval::kms_keys_in(&args.dir);
-    if arns.is_empty() {
-        return Default::default();
-    }
-    let Ok(rt) = super::runtime() else {
-        return Default::default();
-    };
-    rt.block_on(async {
-        let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
-            profile: args.profile.clone(),
-            ..Default::default()
-        })
-        .await;
-        evidence::approval::fetch_kms_keys(&aws, &arns).await
-    })
-}
-
 /// `--cloudtrail`: each recorded change looked up in CloudTrail.
 fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
     use crate::evidence::cloudtrail::{TrailStatus, check, recorded_calls};
@@ -420,7 +423,11 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
     let Some(m) = &report.manifest else {
         return out;
     };
-    out.push_str(&format!("evidence intact: {dir}\n"));
+    if report.signature == SignatureStatus::Unsigned {
+        out.push_str(&format!("evidence intact (unsigned): {dir}\n"));
+    } else {
+        out.push_str(&format!("evidence intact: {dir}\n"));
+    }
     out.push_str(&format!(
         "  files:     {} match their sealed SHA-256\n",
         report.files_checked
@@ -458,6 +465,9 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
             }
             crate::evidence::approval::Standing::Unsigned => {
                 "UNSIGNED (the runbook accepts unsigned approvals)".to_string()
+            }
+            crate::evidence::approval::Standing::Revoked { reason } => {
+                format!("revoked ({reason})")
             }
             crate::evidence::approval::Standing::Refused { reason } => reason.clone(),
         };

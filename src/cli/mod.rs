@@ -162,7 +162,8 @@ pub struct ExecOptions {
     #[arg(long, env = "DRILLBOOK_REPORT_DIR")]
     pub report_dir: Option<PathBuf>,
     /// Sign the evidence: `ed25519:KEYFILE` or `kms:alias/NAME[@REGION]` (default: hashes only).
-    #[arg(long, value_name = "SPEC")]
+    /// Recorded when the run starts: a resume seals with the same key.
+    #[arg(long, env = "DRILLBOOK_SIGN_WITH", value_name = "SPEC")]
     pub sign_with: Option<String>,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
     #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
@@ -271,7 +272,15 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     pub run_id: String,
-    /// Resume even though the runbook file changed since the run began.
+    /// The runbook to go on with. Without it the run goes on with its own copy; a different
+    /// runbook needs `--force`.
+    #[arg(long, value_name = "FILE")]
+    pub runbook: Option<PathBuf>,
+    /// Change a variable (NAME=VALUE, repeatable); needs `--force`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Go on with the changed `--runbook` or `--var` values. Recorded in the journal; every
+    /// approval is asked again, since an approval binds the runbook and variables it approved.
     #[arg(long)]
     pub force: bool,
     #[arg(long, short = 'y')]

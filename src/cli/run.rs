@@ -50,8 +50,11 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         if mode == Mode::Execute {
             say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
+        let mut settings = settings;
+        let sealed_by = crate::app::finish::seal_key(&mut settings, None, "", &aws).await?;
         let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
+        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
+            .sealed_by(sealed_by);
         let result = engine.run(&loaded, mode).await;
         release(prepared).await;
         match result {
@@ -62,7 +65,12 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 }
 
 pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
-    let settings = args.exec.settings()?;
+    let mut settings = args.exec.settings()?;
+    let with = crate::engine::ResumeWith {
+        runbook: args.runbook.clone(),
+        vars: parse_vars(&args.vars)?,
+        force: args.force,
+    };
     let format = args.exec.message_format;
     let rt = runtime()?;
     rt.block_on(async {
@@ -73,6 +81,7 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             runbook,
             name,
             drill,
+            sealed_by,
         } = crate::app::resume::resumable(&settings, &args.run_id).await?;
         let options = AwsOptions {
             profile: settings.profile.clone(),
@@ -95,9 +104,11 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
+        crate::app::finish::seal_key(&mut settings, sealed_by.as_ref(), &args.run_id, &aws)
+            .await?;
         let prepared = prepare(&settings, &name, &args.run_id).await?;
         let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
-        let result = engine.resume(&args.run_id, args.force).await;
+        let result = engine.resume(&args.run_id, &with).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
                 format, &settings, &aws, scenario, &res, &engine,

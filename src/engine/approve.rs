@@ -3,8 +3,8 @@
 use crate::actions::aws::{Aws, Identity};
 use crate::checkpoint::{CheckpointStore, Record, status_of};
 use crate::event::Event;
-use crate::evidence::approval::{self, KmsKeys, Standing, Statement};
-use crate::evidence::{Signer, SignerInfo};
+use crate::evidence::Signer;
+use crate::evidence::approval::{self, Standing, Statement};
 use crate::runbook::Approvers;
 
 use super::error::EngineError;
@@ -43,48 +43,41 @@ pub async fn approve(
     signer: &Signer,
 ) -> Result<(), EngineError> {
     let stored = store.load(run_id).await?;
-    // Whoever executed the run (started it, or resumed it) cannot approve it.
-    let executors = executors(&stored.records);
-    let mut requested = false;
-    let mut granted = false;
-    let mut succeeded = false;
-    for r in &stored.records {
-        match &r.event {
-            Event::ApprovalRequested { step: s, .. } if s == step => requested = true,
-            Event::ApprovalGranted { step: s, .. } if s == step => granted = true,
-            Event::StepSucceeded { step: s, .. } if s == step => succeeded = true,
-            // A forced resume changed the step (or what it depends on): approve it again.
-            Event::RunResumed { reapprove, .. } if reapprove.iter().any(|s| s == step) => {
-                (requested, granted, succeeded) = (false, false, false);
-            }
-            _ => {}
-        }
-    }
     let no = |detail: &str| EngineError::NoPendingApproval {
         run_id: run_id.to_string(),
         step: step.to_string(),
         detail: detail.to_string(),
     };
-    if succeeded || granted {
+    // Who may approve, and what the approval binds, come from the runbook and variables the
+    // run goes on with: the ones it started with, or those a forced resume recorded.
+    let in_effect = stored.in_effect();
+    let overrides: Vec<(String, String)> = in_effect.vars.clone().into_iter().collect();
+    let runbook = crate::runbook::load_str(
+        std::path::Path::new(&stored.runbook_path),
+        in_effect.runbook_text,
+        &overrides,
+    )
+    .map_err(EngineError::Runbook)?
+    .runbook;
+    let gates = approval::gates(run_id, &stored.records, &runbook, &in_effect);
+    let Some(gate) = gates.get(step) else {
+        return Err(no(""));
+    };
+    if gate.passed.is_some() {
         return Err(no(" (it was already approved)"));
     }
-    if !requested {
+    let Some((_, nonce)) = &gate.request else {
         return Err(no(""));
-    }
+    };
     if status_of(&stored.records) == crate::event::RunStatus::Running {
         return Err(EngineError::RunInProgress {
             run_id: run_id.to_string(),
         });
     }
-    // The runbook as run says who may approve: the copy the run started with, as the
-    // journal's first record hashed it, or the one a forced resume recorded.
-    let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
-    let text = stored.current_runbook_text();
-    let runbook =
-        crate::runbook::load_str(std::path::Path::new(&stored.runbook_path), text, &overrides)
-            .map_err(EngineError::Runbook)?
-            .runbook;
-    if let Some((how, _)) = executors.iter().find(|(_, i)| i.arn == approver.arn)
+    // Whoever executed the run (started it, or resumed it) cannot approve it.
+    if let Some((how, _)) = executors(&stored.records)
+        .iter()
+        .find(|(_, i)| i.arn == approver.arn)
         && !runbook.allow_self_approval
     {
         return Err(EngineError::SelfApproval {
@@ -93,58 +86,27 @@ pub async fn approve(
             how,
         });
     }
-    let (signed, kms) = match signer {
-        Signer::None => (None, KmsKeys::new()),
+    let binding = approval::Binding::of(run_id, step, &runbook, &in_effect, nonce);
+    let statement = Statement::new(&binding, &approver, comment, chrono::Utc::now());
+    let signed = match signer {
+        Signer::None => approval::unsigned(&statement),
         signer => {
             let prepared = crate::evidence::prepare_signer(signer, Some(aws))
                 .await
                 .map_err(EngineError::Signing)?;
-            let statement = Statement::new(
-                run_id,
-                step,
-                &crate::runbook::load::sha256_hex(text.as_bytes()),
-                &stored.head_sha256,
-                &approver,
-                comment,
-                chrono::Utc::now(),
-            );
-            let signed = approval::sign(&prepared, &statement)
+            approval::sign(&prepared, &statement)
                 .await
-                .map_err(EngineError::Signing)?;
-            // The KMS key's public key was just fetched with the approver's credentials.
-            let mut kms = KmsKeys::new();
-            if let SignerInfo::KmsEcdsaP256 {
-                key_arn,
-                public_key,
-            } = &signed.signer
-            {
-                let der = aws_smithy_types::base64::decode(public_key).unwrap_or_default();
-                kms.insert(key_arn.clone(), Ok(der));
-            }
-            (Some(signed), kms)
+                .map_err(EngineError::Signing)?
         }
     };
     let entry = Event::ApprovalGranted {
         step: step.to_string(),
         approver,
         comment: comment.to_string(),
-        signed,
+        signed: Some(signed),
     };
     // Judge the approval as `resume` will, before it is written.
-    let mut records = stored.records.clone();
-    records.push(Record {
-        seq: records.len() as u64 + 1,
-        at: chrono::Utc::now(),
-        prev: stored.head_sha256.clone(),
-        event: entry.clone(),
-    });
-    if let Standing::Refused { reason } = approval::check(
-        run_id,
-        &records,
-        records.len() - 1,
-        &runbook.approvers,
-        &kms,
-    ) {
+    if let Standing::Refused { reason } = approval::check(&entry, &binding, &runbook.approvers) {
         return Err(EngineError::ApprovalNotTrusted {
             run_id: run_id.to_string(),
             step: step.to_string(),

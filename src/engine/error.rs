@@ -15,18 +15,31 @@ pub enum EngineError {
     #[error("{0}")]
     Plan(#[from] crate::plan::PlanError),
     #[error(
-        "the runbook `{path}` changed since run `{run_id}` began\nhelp: restore the file, or \
-         pass `--force` to resume with the new version (recorded in the journal)"
+        "{what} given to resume run `{run_id}` differ from the ones it goes on with\nhelp: \
+         resume without them to go on with the run's own copy, or add `--force` to go on with \
+         the new ones (recorded in the journal; every approval is asked again)"
     )]
-    RunbookChanged { run_id: String, path: String },
-    #[error(
-        "the runbook `{path}` of run `{run_id}` cannot be read: {reason}\nhelp: restore the \
-         file, or pass `--force` to resume with the copy saved in the run directory"
-    )]
+    RunbookChanged { run_id: String, what: String },
+    #[error("cannot read the runbook `{path}` given to resume run `{run_id}`: {reason}")]
     RunbookMissing {
         run_id: String,
         path: String,
         reason: String,
+    },
+    #[error(
+        "`--force` given without a change to resume run `{run_id}` with\nhelp: pass the changed \
+         runbook with `--runbook FILE` and/or changed variables with `--var NAME=VALUE`"
+    )]
+    NothingToForce { run_id: String },
+    #[error(
+        "run `{run_id}` began signed by {signer}, and would end unsigned\nhelp: resume with \
+         `--sign-with {hint}` (or set DRILLBOOK_SIGN_WITH): a run that began signed is sealed \
+         with the same key; nothing was run"
+    )]
+    SignerRequired {
+        run_id: String,
+        signer: String,
+        hint: String,
     },
     #[error("cannot determine the caller identity: {0}\nhelp: check your AWS credentials")]
     Identity(ActionError),

@@ -19,7 +19,7 @@ pub use approve::approve;
 pub use error::EngineError;
 pub use hooks::{CRASH_ENV, IDENTITY_ENV, TEST_HOOKS, ignored_test_hooks, test_hook};
 pub use identity::{caller_identity, identity_region};
-pub use run::{Engine, RunResult, needs_aws};
+pub use run::{Engine, ResumeWith, RunResult, needs_aws};
 pub use step::backoff_delay;
 
 #[cfg(test)]

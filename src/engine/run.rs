@@ -64,61 +64,6 @@ pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
         })
 }
 
-/// Approval steps of `after` that must be approved again after a forced resume: new ones, and
-/// those whose definition (action, parameters, dependencies, Region, role) or any transitive
-/// dependency's differs from `before`.
-fn changed_approvals(before: &Runbook, after: &Runbook) -> Vec<String> {
-    let def =
-        |s: &crate::runbook::Step| serde_json::json!([s.action, s.with, s.needs, s.region, s.role]);
-    let old: HashMap<&str, serde_json::Value> = before
-        .steps
-        .iter()
-        .chain(&before.finally)
-        .map(|s| (s.id.as_str(), def(s)))
-        .collect();
-    let steps: HashMap<&str, &crate::runbook::Step> = after
-        .steps
-        .iter()
-        .chain(&after.finally)
-        .map(|s| (s.id.as_str(), s))
-        .collect();
-    fn changed<'a>(
-        id: &'a str,
-        steps: &HashMap<&'a str, &'a crate::runbook::Step>,
-        old: &HashMap<&str, serde_json::Value>,
-        def: &dyn Fn(&crate::runbook::Step) -> serde_json::Value,
-        memo: &mut HashMap<&'a str, bool>,
-    ) -> bool {
-        if let Some(&c) = memo.get(id) {
-            return c;
-        }
-        memo.insert(id, false); // the graph is acyclic; this only guards the recursion
-        let Some(s) = steps.get(id) else {
-            return true;
-        };
-        let c = old.get(id) != Some(&def(s))
-            || s.needs.iter().any(|n| changed(n, steps, old, def, memo));
-        memo.insert(id, c);
-        c
-    }
-    let mut memo = HashMap::new();
-    // Whom the runbook trusts changed: no earlier approval counts.
-    let trust_changed = before.approvers != after.approvers
-        || before.allow_self_approval != after.allow_self_approval;
-    let mut out: Vec<String> = after
-        .steps
-        .iter()
-        .chain(&after.finally)
-        .filter(|s| {
-            s.action == "approval"
-                && (trust_changed || changed(&s.id, &steps, &old, &def, &mut memo))
-        })
-        .map(|s| s.id.clone())
-        .collect();
-    out.sort();
-    out
-}
-
 /// The `accounts` guard: every step's effective account (its role's, else the caller's) must
 /// be one of the runbook's accounts. The caller's own account is checked when some AWS step
 /// runs as the caller, or when there is no AWS step at all.
@@ -209,6 +154,22 @@ pub struct Engine {
     flush_delay: Duration,
     interrupt: Mutex<Option<Interrupt>>,
     identity: Option<Identity>,
+    /// The key the run's evidence will be sealed with, recorded in `run_started`.
+    sealed_by: Option<crate::event::SignerInfo>,
+}
+
+/// What a resume goes on with besides the stored run.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeWith {
+    /// `--runbook FILE`: compared with the runbook the run goes on with; a different one needs
+    /// `force`. Without it the run goes on with its own copy (no path recorded in the journal
+    /// is ever read).
+    pub runbook: Option<std::path::PathBuf>,
+    /// `--var NAME=VALUE`: changes the run's variables (needs `force`).
+    pub vars: Vec<(String, String)>,
+    /// `--force`: go on with a changed runbook or variables, recorded; every approval is asked
+    /// again, since each statement binds what it approved.
+    pub force: bool,
 }
 
 impl Engine {
@@ -228,7 +189,14 @@ impl Engine {
             flush_delay: Duration::from_millis(20),
             interrupt: Mutex::new(None),
             identity: None,
+            sealed_by: None,
         }
+    }
+
+    /// Records in `run_started` the key the run's evidence will be sealed with.
+    pub fn sealed_by(mut self, signer: Option<crate::event::SignerInfo>) -> Engine {
+        self.sealed_by = signer;
+        self
     }
 
     /// Steps running at once (at least 1).
@@ -272,53 +240,6 @@ impl Engine {
         };
         check_accounts(runbook, &id)?;
         Ok(Some(id))
-    }
-
-    /// Refuses a resume past an approval that does not count under the runbook's
-    /// `approvers:` (forged, untrusted, unsigned without the opt-in), and past an approval step
-    /// the journal says passed with no approval at all. Approvals a forced resume revokes now
-    /// (`revoking`) no longer gate anything and are not judged.
-    async fn check_approvals(
-        &self,
-        run_id: &str,
-        records: &[crate::checkpoint::Record],
-        runbook: &Runbook,
-        revoking: &[String],
-    ) -> Result<(), EngineError> {
-        use crate::evidence::approval;
-        let refuse = |step: &str, reason: String| EngineError::ApprovalNotTrusted {
-            run_id: run_id.to_string(),
-            step: step.to_string(),
-            reason,
-            help: "the run stops here: find out who wrote this record (the journal's host and \
-                   time, CloudTrail for the DynamoDB store), and start a new run"
-                .into(),
-        };
-        let approval_steps: Vec<&str> = runbook
-            .steps
-            .iter()
-            .chain(&runbook.finally)
-            .filter(|s| s.action == "approval" && !revoking.contains(&s.id))
-            .map(|s| s.id.as_str())
-            .collect();
-        if let Some((seq, step)) = approval::unapproved_passes(records, &approval_steps).first() {
-            return Err(refuse(
-                step,
-                format!("journal record {seq} passes the step, but nobody approved it"),
-            ));
-        }
-        let live = approval::live_approvals(records, revoking);
-        let kms =
-            approval::fetch_kms_keys(&self.aws, &approval::kms_keys_to_fetch(records, &live)).await;
-        for g in live {
-            if let approval::Standing::Refused { reason } =
-                approval::check(run_id, records, g, &runbook.approvers, &kms)
-                && let Event::ApprovalGranted { step, .. } = &records[g].event
-            {
-                return Err(refuse(step, reason));
-            }
-        }
-        Ok(())
     }
 
     fn check_implementations(&self, runbook: &Runbook) -> Result<(), EngineError> {
@@ -375,6 +296,8 @@ impl Engine {
                 user: std::env::var("USER").unwrap_or_default(),
                 drillbook_version: env!("CARGO_PKG_VERSION").to_string(),
                 steps: order.clone(),
+                vars_sha256: Some(crate::checkpoint::vars_sha256_of(&new.vars)),
+                sealed_by: self.sealed_by.clone(),
             };
             match self.store.create(&new, first.clone()).await {
                 Ok(()) => {
@@ -408,90 +331,112 @@ impl Engine {
 
     /// Continues an interrupted, paused or failed run. Succeeded steps never run again; steps
     /// that were running when the previous process stopped are in doubt: their action observes
-    /// first and applies only what is still needed.
-    pub async fn resume(&self, run_id: &str, force: bool) -> Result<RunResult, EngineError> {
+    /// first and applies only what is still needed. An approval step passes only on an approval
+    /// statement that matches the run as it goes on (see [`crate::evidence::approval`]).
+    pub async fn resume(&self, run_id: &str, with: &ResumeWith) -> Result<RunResult, EngineError> {
+        // The store checks the chain, the runbook copy and variables against `run_started`,
+        // and that the run is all one mode.
         let stored = self.store.load(run_id).await?;
-        let (mode, started_sha) = match &stored.records[0].event {
-            Event::RunStarted {
-                mode,
-                runbook_sha256,
-                ..
-            } => (*mode, runbook_sha256.clone()),
-            _ => unreachable!("the store checks the first record"),
+        let Event::RunStarted { mode, .. } = &stored.records[0].event else {
+            unreachable!("the store checks the first record")
         };
-        // The runbook the run goes on with: the one it started with, or the one an earlier
-        // `--force` recorded.
-        let (current_sha, current_text) = stored
-            .records
-            .iter()
-            .rev()
-            .find_map(|r| match &r.event {
-                Event::RunResumed {
-                    runbook_sha256: Some(sha),
-                    runbook_text: Some(text),
-                    ..
-                } => Some((sha.clone(), text.clone())),
-                _ => None,
-            })
-            .unwrap_or((started_sha, stored.runbook_text.clone()));
+        let mode = *mode;
+        let effect = stored.in_effect();
         let path = Path::new(&stored.runbook_path);
-        let mut forced = false;
-        let text = match std::fs::read(path) {
-            Ok(bytes) => {
-                if crate::runbook::load::sha256_hex(&bytes) != current_sha {
-                    if !force {
-                        return Err(EngineError::RunbookChanged {
-                            run_id: run_id.to_string(),
-                            path: stored.runbook_path.clone(),
-                        });
-                    }
-                    forced = true;
-                }
-                String::from_utf8(bytes).map_err(|_| {
-                    EngineError::Runbook(crate::runbook::Diagnostics::single(
-                        crate::runbook::diag::Problem::general(
-                            format!("{}: not UTF-8", path.display()),
-                            None,
-                        ),
-                    ))
+        let text = match &with.runbook {
+            None => effect.runbook_text.to_string(),
+            Some(file) => {
+                let bytes = std::fs::read(file).map_err(|e| EngineError::RunbookMissing {
+                    run_id: run_id.to_string(),
+                    path: file.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                String::from_utf8(bytes).map_err(|_| EngineError::RunbookMissing {
+                    run_id: run_id.to_string(),
+                    path: file.display().to_string(),
+                    reason: "not UTF-8".into(),
                 })?
             }
-            Err(e) => {
-                if !force {
-                    return Err(EngineError::RunbookMissing {
-                        run_id: run_id.to_string(),
-                        path: stored.runbook_path.clone(),
-                        reason: e.to_string(),
-                    });
-                }
-                // The file is gone: go on with the runbook as last run (nothing changes).
-                current_text.clone()
-            }
         };
-        let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
+        let mut overrides: Vec<(String, String)> = effect.vars.clone().into_iter().collect();
+        overrides.extend(with.vars.iter().cloned());
         let loaded =
             crate::runbook::load_str(path, &text, &overrides).map_err(EngineError::Runbook)?;
         let runbook = &loaded.runbook;
+        let vars = runbook.shown_vars();
+        let text_changed = text != effect.runbook_text;
+        let vars_changed = vars != effect.vars;
+        let changed = text_changed || vars_changed;
+        if changed && !with.force {
+            let what = match (text_changed, vars_changed) {
+                (true, true) => "the runbook and variables",
+                (true, false) => "the runbook",
+                _ => "the variables",
+            };
+            return Err(EngineError::RunbookChanged {
+                run_id: run_id.to_string(),
+                what: what.to_string(),
+            });
+        }
+        if with.force && !changed {
+            return Err(EngineError::NothingToForce {
+                run_id: run_id.to_string(),
+            });
+        }
         self.check_implementations(runbook)?;
         check_secrets(runbook)?;
         let identity = self.identity_for(runbook, mode).await?;
         check_approvers(run_id, &stored.records, identity.as_ref(), runbook)?;
-        let changed = text != current_text;
-        let reapprove = if changed {
-            let before = crate::runbook::load_str(path, &current_text, &overrides)
-                .map_err(EngineError::Runbook)?
-                .runbook;
-            changed_approvals(&before, runbook)
+
+        // The gates: judged on the runbook and variables in effect. A change starts a new
+        // epoch in which nothing is approved yet.
+        let approval_steps: Vec<String> = runbook
+            .steps
+            .iter()
+            .chain(&runbook.finally)
+            .filter(|s| s.action == "approval")
+            .map(|s| s.id.clone())
+            .collect();
+        let mut granted: HashMap<String, Identity> = HashMap::new();
+        let since = if changed {
+            stored.records.len()
         } else {
-            vec![]
+            let gates = crate::evidence::approval::gates(run_id, &stored.records, runbook, &effect);
+            for (step, gate) in gates {
+                let refuse = |reason: String| EngineError::ApprovalNotTrusted {
+                    run_id: run_id.to_string(),
+                    step: step.clone(),
+                    reason,
+                    help: "the run stops here: find out who wrote this record (the journal's \
+                           host and time, CloudTrail for the DynamoDB store); an approver can \
+                           approve the step again with `drillbook approve`"
+                        .into(),
+                };
+                if let Some(&at) = gate.unapproved_passes.first() {
+                    return Err(refuse(format!(
+                        "journal record {} passes the step, but no approval statement matches it",
+                        stored.records[at].seq
+                    )));
+                }
+                match gate.passed {
+                    Some((_, who)) => {
+                        granted.insert(step, who);
+                    }
+                    None => {
+                        if let Some((at, reason)) = gate.refused.into_iter().next() {
+                            return Err(refuse(format!(
+                                "record {}: {reason}",
+                                stored.records[at].seq
+                            )));
+                        }
+                    }
+                }
+            }
+            effect.since
         };
 
-        self.check_approvals(run_id, &stored.records, runbook, &reapprove)
-            .await?;
-
         let mut walk = Walk::new(&Plan::build(runbook)?);
-        let in_doubt = walk.restore(&stored.records);
-        walk.revoke(&reapprove);
+        let in_doubt = walk.restore(&stored.records, mode, &approval_steps, granted, since);
         let resumed = Event::RunResumed {
             run_id: run_id.to_string(),
             runbook: stored.runbook_path.clone(),
@@ -500,10 +445,12 @@ impl Engine {
             identity: identity.clone(),
             host: host_name(),
             in_doubt,
-            forced,
-            runbook_sha256: changed.then(|| loaded.sha256.clone()),
-            runbook_text: changed.then(|| text.clone()),
-            reapprove,
+            forced: changed,
+            runbook_sha256: text_changed.then(|| loaded.sha256.clone()),
+            runbook_text: text_changed.then(|| text.clone()),
+            reapprove: if changed { approval_steps } else { vec![] },
+            vars_sha256: vars_changed.then(|| crate::checkpoint::vars_sha256_of(&vars)),
+            vars: vars_changed.then_some(vars),
         };
         self.store.append(run_id, vec![resumed.clone()]).await?;
         self.sink.emit(Utc::now(), &resumed);
@@ -608,6 +555,13 @@ impl Engine {
     }
 }
 
+/// 128 random bits, hex: the nonce of one approval request.
+fn new_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    hex::encode(bytes)
+}
+
 fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -694,18 +648,33 @@ impl Walk {
         out.into_iter().map(|i| self.ids[i].clone()).collect()
     }
 
-    /// Applies a journal: succeeded steps and their outputs, approvals. Returns the steps in
-    /// doubt (started, no outcome).
-    fn restore(&mut self, records: &[crate::checkpoint::Record]) -> Vec<String> {
+    /// Applies a journal: succeeded steps and their outputs. Returns the steps in doubt
+    /// (started, no outcome). In an execution an approval step counts as passed only when
+    /// `granted` (judged from approval statements) says so, whatever the journal records;
+    /// requests made before `since` (the epoch's first record) were for another runbook or
+    /// variables, and are made again.
+    fn restore(
+        &mut self,
+        records: &[crate::checkpoint::Record],
+        mode: Mode,
+        approval_steps: &[String],
+        granted: HashMap<String, Identity>,
+        since: usize,
+    ) -> Vec<String> {
         let mut started: HashSet<&str> = HashSet::new();
-        for r in records {
+        for (at, r) in records.iter().enumerate() {
             match &r.event {
                 Event::StepStarted { step, .. } => {
                     started.insert(step);
                 }
                 Event::StepSucceeded { step, outcome, .. } => {
                     started.remove(step.as_str());
-                    if let Some(&i) = self.index.get(step) {
+                    let gate_closed = mode == Mode::Execute
+                        && approval_steps.contains(step)
+                        && !granted.contains_key(step);
+                    if let Some(&i) = self.index.get(step)
+                        && !gate_closed
+                    {
                         self.status[i] = StepStatus::Succeeded;
                         self.outputs.insert(step.clone(), outcome.outputs.clone());
                     }
@@ -713,16 +682,13 @@ impl Walk {
                 Event::StepFailed { step, .. } | Event::StepSkipped { step, .. } => {
                     started.remove(step.as_str());
                 }
-                Event::ApprovalRequested { step, .. } => {
+                Event::ApprovalRequested { step, .. } if at >= since => {
                     self.requested.insert(step.clone());
                 }
-                Event::ApprovalGranted { step, approver, .. } => {
-                    self.granted.insert(step.clone(), approver.clone());
-                }
-                Event::RunResumed { reapprove, .. } => self.revoke(reapprove),
                 _ => {}
             }
         }
+        self.granted = granted;
         for i in 0..self.ids.len() {
             if self.status[i] == StepStatus::Succeeded {
                 for k in 0..self.dependents[i].len() {
@@ -738,18 +704,6 @@ impl Walk {
             .collect();
         in_doubt.sort();
         in_doubt
-    }
-
-    /// Approval steps whose earlier approval no longer counts: asked again.
-    fn revoke(&mut self, steps: &[String]) {
-        for step in steps {
-            if let Some(&i) = self.index.get(step) {
-                self.status[i] = StepStatus::NotStarted;
-            }
-            self.outputs.remove(step);
-            self.requested.remove(step);
-            self.granted.remove(step);
-        }
     }
 
     fn awaiting(&self) -> Vec<(String, String)> {
@@ -875,6 +829,7 @@ impl Driver<'_> {
                 self.emit(Event::ApprovalRequested {
                     step: step.id.clone(),
                     message,
+                    nonce: new_nonce(),
                 });
             }
             return Start::Awaiting;

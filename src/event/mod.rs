@@ -112,6 +112,15 @@ pub enum Event {
         drillbook_version: String,
         /// Steps in the plan, in a valid start order.
         steps: Vec<String>,
+        /// SHA-256 of the run's variables as stored (`vars.json`; a secret by name only, see
+        /// [`crate::checkpoint::vars_sha256`]): both stores refuse a copy that does not match,
+        /// and every approval statement binds it. `None` in older journals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vars_sha256: Option<String>,
+        /// The key the run's evidence is sealed with, chosen at the start: a resume seals with
+        /// the same key (or refuses to seal), so a signed run never ends unsigned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_by: Option<SignerInfo>,
     },
     /// A resume began (by whom, from where).
     RunResumed {
@@ -144,6 +153,12 @@ pub enum Event {
         /// their earlier approvals no longer count.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         reapprove: Vec<String>,
+        /// With `forced`: the variables the run goes on with (`resume --force --var`) and their
+        /// SHA-256; `None` when they did not change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vars: Option<std::collections::BTreeMap<String, String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vars_sha256: Option<String>,
     },
     /// The step is about to do something. Without a later outcome it is in doubt.
     StepStarted {
@@ -194,6 +209,10 @@ pub enum Event {
     ApprovalRequested {
         step: String,
         message: String,
+        /// A random value drawn for this request: an approval statement names it, so a
+        /// statement made for an earlier request (before a forced resume) matches no later one.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        nonce: String,
     },
     ApprovalGranted {
         step: String,

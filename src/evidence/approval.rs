@@ -1,12 +1,18 @@
-//! Signed approvals: the statement `drillbook approve --sign-with` signs, and the checks that
-//! `resume` and `verify-evidence` make on every approval in a journal.
+//! Approval statements: what `drillbook approve` signs, and the one rule by which `resume`,
+//! `approve` and `verify-evidence` decide whether a gate passed.
 //!
-//! A statement names the run, the step, the runbook's SHA-256, the journal head the approver
-//! saw, the approver and the time. It is signed with the approver's own key (an Ed25519 key
-//! file, or an AWS KMS key through the approver's credentials), so whoever executes the run
-//! cannot write an approval that verifies: the journal's hash chain has no key, a signature does.
+//! Everything in a run's state (its journal, its copy of the runbook and variables, the
+//! DynamoDB items) is the executor's word. So a gate passes on one thing only: a statement
+//! that binds the run, the step, the SHA-256 of the runbook and of the variables the run goes
+//! on with, the definition of every step the gate guards, and the nonce of the request it
+//! answers, signed by a key the runbook trusts (or, where the runbook opts into
+//! `allow_unsigned: true`, the same statement unsigned, labelled unsigned everywhere). All of it
+//! is recomputed from the runbook and variables in effect; a record of the approval step's
+//! success, a resume's list, or any other record is never evidence that a gate passed. A
+//! forced resume (a changed runbook or variables) starts a new epoch: every earlier statement
+//! stops matching, and each gate is asked again with a new nonce. That is revocation by binding.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_smithy_types::base64;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,13 +21,29 @@ use serde::{Deserialize, Serialize};
 use super::error::EvidenceError;
 use super::manifest::SignerInfo;
 use super::signer::{Prepared, verify_signature};
-use crate::actions::aws::{Aws, Identity};
-use crate::checkpoint::Record;
+use crate::actions::aws::Identity;
+use crate::checkpoint::{InEffect, Record};
 use crate::event::{Event, SignedApproval};
-use crate::runbook::{Approvers, TrustedKeyRef};
+use crate::runbook::{Approvers, Runbook, TrustedKeyRef};
 
 /// `kind` of a statement.
 pub const STATEMENT_KIND: &str = "drillbook-approval";
+/// The statement format this build writes and accepts.
+pub const STATEMENT_VERSION: u32 = 2;
+
+/// What a gate's approval must bind, recomputed from the runbook and variables in effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub run_id: String,
+    pub step: String,
+    pub runbook_sha256: String,
+    pub vars_sha256: String,
+    /// Each step the gate guards (its transitive dependents) -> SHA-256 of its definition as
+    /// it will run (action, rendered parameters, Region, role, needs).
+    pub guards: BTreeMap<String, String>,
+    /// The nonce of the request the approval answers.
+    pub nonce: String,
+}
 
 /// What an approver signs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,14 +51,18 @@ pub const STATEMENT_KIND: &str = "drillbook-approval";
 pub struct Statement {
     /// Always [`STATEMENT_KIND`].
     pub kind: String,
-    /// Always 1.
+    /// Always [`STATEMENT_VERSION`].
     pub version: u32,
     pub run_id: String,
     pub step: String,
     /// SHA-256 of the runbook text the run goes on with.
     pub runbook_sha256: String,
-    /// SHA-256 of the journal's last line when the approver looked (the `prev` of a later record).
-    pub journal_head: String,
+    /// SHA-256 of the variables the run goes on with (a secret by name only).
+    pub vars_sha256: String,
+    /// The steps the gate guards, each with the SHA-256 of its definition.
+    pub guards: BTreeMap<String, String>,
+    /// The nonce `approval_requested` recorded.
+    pub nonce: String,
     pub approver: Identity,
     pub comment: String,
     pub time: String,
@@ -44,24 +70,102 @@ pub struct Statement {
 
 impl Statement {
     pub fn new(
-        run_id: &str,
-        step: &str,
-        runbook_sha256: &str,
-        journal_head: &str,
+        binding: &Binding,
         approver: &Identity,
         comment: &str,
         time: DateTime<Utc>,
     ) -> Statement {
         Statement {
             kind: STATEMENT_KIND.to_string(),
-            version: 1,
-            run_id: run_id.to_string(),
-            step: step.to_string(),
-            runbook_sha256: runbook_sha256.to_string(),
-            journal_head: journal_head.to_string(),
+            version: STATEMENT_VERSION,
+            run_id: binding.run_id.clone(),
+            step: binding.step.clone(),
+            runbook_sha256: binding.runbook_sha256.clone(),
+            vars_sha256: binding.vars_sha256.clone(),
+            guards: binding.guards.clone(),
+            nonce: binding.nonce.clone(),
             approver: approver.clone(),
             comment: comment.to_string(),
             time: time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
+
+    /// The statement as recorded (signed or not): its exact JSON text.
+    pub fn text(&self) -> String {
+        serde_json::to_string(self).expect("a statement serializes")
+    }
+}
+
+/// The steps `step` guards: every step that (transitively) needs it, main and `finally`.
+pub fn guarded_steps<'r>(runbook: &'r Runbook, step: &str) -> Vec<&'r crate::runbook::Step> {
+    let all: Vec<&crate::runbook::Step> = runbook.steps.iter().chain(&runbook.finally).collect();
+    let mut dependents: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in all.iter().enumerate() {
+        for n in &s.needs {
+            dependents.entry(n.as_str()).or_default().push(i);
+        }
+    }
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut queue: Vec<&str> = vec![step];
+    while let Some(id) = queue.pop() {
+        for &i in dependents.get(id).map(Vec::as_slice).unwrap_or_default() {
+            if seen.insert(i) {
+                queue.push(&all[i].id);
+            }
+        }
+    }
+    let mut out: Vec<&crate::runbook::Step> = seen.into_iter().map(|i| all[i]).collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The SHA-256 of a step's definition as it will run: variables are rendered when the runbook
+/// loads, the run id here; other steps' outputs stay references (they are bound by the steps
+/// that produce them, which the gate guards or which ran before it).
+fn definition_sha256(run_id: &str, step: &crate::runbook::Step) -> String {
+    let ctx = crate::template::Context {
+        vars: None,
+        run_id: Some(run_id),
+        outputs: None,
+    };
+    let with: BTreeMap<&String, serde_json::Value> = step
+        .with
+        .iter()
+        .map(|(k, v)| {
+            let v = crate::template::render_value(v, &ctx).unwrap_or_else(|_| v.clone());
+            (k, v)
+        })
+        .collect();
+    let def = serde_json::json!({
+        "action": step.action,
+        "with": with,
+        "region": step.region,
+        "role": step.role.as_ref().map(|r| &r.arn),
+        "needs": step.needs,
+    });
+    crate::runbook::load::sha256_hex(def.to_string().as_bytes())
+}
+
+impl Binding {
+    /// The binding of `step`'s approval under `runbook` (the one in effect), answering the
+    /// request with `nonce`.
+    pub fn of(
+        run_id: &str,
+        step: &str,
+        runbook: &Runbook,
+        in_effect: &InEffect<'_>,
+        nonce: &str,
+    ) -> Binding {
+        Binding {
+            run_id: run_id.to_string(),
+            step: step.to_string(),
+            runbook_sha256: in_effect.runbook_sha256.clone(),
+            vars_sha256: in_effect.vars_sha256.clone(),
+            guards: guarded_steps(runbook, step)
+                .into_iter()
+                .map(|s| (s.id.clone(), definition_sha256(run_id, s)))
+                .collect(),
+            nonce: nonce.to_string(),
         }
     }
 }
@@ -71,7 +175,7 @@ pub(crate) async fn sign(
     prepared: &Prepared,
     statement: &Statement,
 ) -> Result<SignedApproval, EvidenceError> {
-    let text = serde_json::to_string(statement).expect("a statement serializes");
+    let text = statement.text();
     let signature =
         prepared
             .sign(text.as_bytes())
@@ -87,16 +191,34 @@ pub(crate) async fn sign(
     })
 }
 
+/// An unsigned approval: the statement, with no key (counts only under `allow_unsigned`).
+pub fn unsigned(statement: &Statement) -> SignedApproval {
+    SignedApproval {
+        statement: statement.text(),
+        signer: SignerInfo::None,
+        signature: String::new(),
+    }
+}
+
 /// How an approval stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Standing {
-    /// Signed by a key the runbook trusts; the statement matches the journal.
+    /// Signed by a key the runbook trusts; the statement matches the run.
     Signed { signer: String },
     /// Unsigned, and the runbook accepts unsigned approvals.
     Unsigned,
+    /// Given for an earlier runbook or variables: a forced resume revoked it (by changing what
+    /// it bound). History, not a problem.
+    Revoked { reason: String },
     /// Does not count, and why.
     Refused { reason: String },
+}
+
+impl Standing {
+    pub fn counts(&self) -> bool {
+        matches!(self, Standing::Signed { .. } | Standing::Unsigned)
+    }
 }
 
 /// One approval in a journal, judged.
@@ -109,25 +231,17 @@ pub struct Checked {
     pub standing: Standing,
 }
 
-/// Public keys of KMS keys, fetched with GetPublicKey (key ARN -> DER, or why not).
-pub type KmsKeys = HashMap<String, Result<Vec<u8>, String>>;
-
-/// Judges the approval at `records[at]` against `approvers` (the runbook in effect then).
-/// `kms` holds the public keys of the KMS keys the runbook trusts.
-pub fn check(
-    run_id: &str,
-    records: &[Record],
-    at: usize,
-    approvers: &Approvers,
-    kms: &KmsKeys,
-) -> Standing {
+/// Judges one `approval_granted` record against the binding its gate needs now and the
+/// runbook's `approvers:`. Nothing here asks an endpoint: a KMS key is trusted by the SHA-256
+/// of its public key that the runbook pins.
+pub fn check(event: &Event, binding: &Binding, approvers: &Approvers) -> Standing {
     let refused = |reason: String| Standing::Refused { reason };
     let Event::ApprovalGranted {
         step,
         approver,
         comment,
         signed,
-    } = &records[at].event
+    } = event
     else {
         return refused("not an approval".into());
     };
@@ -138,6 +252,70 @@ pub fn check(
         ));
     }
     let Some(signed) = signed else {
+        return refused("it carries no approval statement (an older drillbook wrote it)".into());
+    };
+    let statement: Statement = match serde_json::from_str(&signed.statement) {
+        Ok(s) => s,
+        Err(e) => return refused(format!("the approval statement is not readable: {e}")),
+    };
+    if statement.kind != STATEMENT_KIND || statement.version != STATEMENT_VERSION {
+        return refused(format!(
+            "the statement is not a drillbook approval of version {STATEMENT_VERSION}"
+        ));
+    }
+    if statement.run_id != binding.run_id {
+        return refused("the statement approves another run".into());
+    }
+    if statement.step != *step || statement.step != binding.step {
+        return refused("the statement approves another step".into());
+    }
+    if statement.approver != *approver || statement.comment != *comment {
+        return refused(
+            "the statement names another approver or comment than the journal's record".into(),
+        );
+    }
+    if statement.runbook_sha256 != binding.runbook_sha256 {
+        return refused(format!(
+            "the statement approves runbook {}, but the run goes on with runbook {} (a forced \
+             resume changed it, which revokes every earlier approval)",
+            short(&statement.runbook_sha256),
+            short(&binding.runbook_sha256)
+        ));
+    }
+    if statement.vars_sha256 != binding.vars_sha256 {
+        return refused(format!(
+            "the statement approves variables {}, but the run goes on with variables {} \
+             (changed after the approval)",
+            short(&statement.vars_sha256),
+            short(&binding.vars_sha256)
+        ));
+    }
+    if statement.guards != binding.guards {
+        let changed: Vec<&str> = binding
+            .guards
+            .iter()
+            .filter(|(k, v)| statement.guards.get(*k) != Some(*v))
+            .map(|(k, _)| k.as_str())
+            .chain(
+                statement
+                    .guards
+                    .keys()
+                    .filter(|k| !binding.guards.contains_key(*k))
+                    .map(String::as_str),
+            )
+            .collect();
+        return refused(format!(
+            "the statement approves other definitions of the guarded steps ({})",
+            changed.join(", ")
+        ));
+    }
+    if statement.nonce != binding.nonce {
+        return refused(
+            "the statement answers another approval request (an earlier one: a replayed approval)"
+                .into(),
+        );
+    }
+    if signed.signer == SignerInfo::None {
         return if approvers.allow_unsigned {
             Standing::Unsigned
         } else {
@@ -145,39 +323,6 @@ pub fn check(
                 "unsigned, and the runbook accepts only signed approvals (`approvers.keys`)".into(),
             )
         };
-    };
-    if approvers.keys.is_empty() && approvers.allow_unsigned {
-        // Nothing to check a signature against: it proves no more than no signature.
-        return Standing::Unsigned;
-    }
-    let statement: Statement = match serde_json::from_str(&signed.statement) {
-        Ok(s) => s,
-        Err(e) => return refused(format!("the signed statement is not readable: {e}")),
-    };
-    if statement.kind != STATEMENT_KIND || statement.version != 1 {
-        return refused("the signed statement is not a drillbook approval".into());
-    }
-    let mismatch = [
-        ("run", statement.run_id == run_id),
-        ("step", statement.step == *step),
-        ("approver", statement.approver == *approver),
-        ("comment", statement.comment == *comment),
-    ];
-    if let Some((what, _)) = mismatch.iter().find(|(_, ok)| !ok) {
-        return refused(format!(
-            "the signed statement names another {what} than the journal's record"
-        ));
-    }
-    if !runbook_shas_before(records, at).contains(&statement.runbook_sha256.as_str()) {
-        return refused(format!(
-            "the signed statement approves runbook {}, which this run never ran",
-            statement.runbook_sha256
-        ));
-    }
-    if !heads_since_request(records, at, step).contains(&statement.journal_head.as_str()) {
-        return refused(
-            "the signed statement's journal head is not a point of this run between the request and the approval".into(),
-        );
     }
     let Some(trusted) = approvers
         .keys
@@ -203,15 +348,17 @@ pub fn check(
         public_key,
     } = &signed.signer
     {
-        match kms.get(key_arn) {
-            Some(Ok(der)) if base64::decode(public_key).is_ok_and(|p| &p == der) => {}
-            Some(Ok(_)) => {
-                return refused(format!(
-                    "the public key recorded for KMS key {key_arn} is not the key's (GetPublicKey)"
-                ));
-            }
-            Some(Err(e)) => return refused(format!("cannot check KMS key {key_arn}: {e}")),
-            None => return refused(format!("KMS key {key_arn} was not checked")),
+        let pinned = trusted.sha256.as_deref().unwrap_or_default();
+        let actual = base64::decode(public_key)
+            .map(|der| crate::runbook::load::sha256_hex(&der))
+            .unwrap_or_default();
+        if pinned.is_empty() || !actual.eq_ignore_ascii_case(pinned) {
+            return refused(format!(
+                "the public key recorded for KMS key {key_arn} is not the one the runbook pins \
+                 (sha256 {}, pinned {})",
+                short(&actual),
+                if pinned.is_empty() { "nothing" } else { short(pinned) }
+            ));
         }
     }
     match verify_signature(
@@ -224,6 +371,10 @@ pub fn check(
         },
         Err(reason) => refused(format!("the signature does not verify: {reason}")),
     }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 /// Whether a trusted key is the signer's.
@@ -248,146 +399,149 @@ pub fn describe(signer: &SignerInfo) -> String {
     }
 }
 
-/// The runbook SHA-256s in effect up to `records[at]`: the one the run started with and any a
-/// forced resume recorded.
-fn runbook_shas_before(records: &[Record], at: usize) -> Vec<&str> {
-    records[..at]
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::RunStarted { runbook_sha256, .. } => Some(runbook_sha256.as_str()),
-            Event::RunResumed {
-                runbook_sha256: Some(s),
-                ..
-            } => Some(s.as_str()),
-            _ => None,
-        })
-        .collect()
+/// One gate of a run, judged.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    /// The request the gate waits on in the current epoch (index, nonce); `None` when it was
+    /// not asked since the runbook or variables last changed.
+    pub request: Option<(usize, String)>,
+    /// The approval that passes it, and who gave it.
+    pub passed: Option<(usize, Identity)>,
+    /// Approvals recorded for the current request that do not count, with why.
+    pub refused: Vec<(usize, String)>,
+    /// Records of the current epoch that say the approval step succeeded although no approval
+    /// passes it: forged, since the engine writes one only after a passing approval.
+    pub unapproved_passes: Vec<usize>,
 }
 
-/// The journal heads between the last request of `step` before `records[at]` and `at`.
-fn heads_since_request<'r>(records: &'r [Record], at: usize, step: &str) -> Vec<&'r str> {
-    let from = records[..at]
+/// Every approval step of `runbook` (the one in effect), judged on `records` by the one rule.
+pub fn gates(
+    run_id: &str,
+    records: &[Record],
+    runbook: &Runbook,
+    in_effect: &InEffect<'_>,
+) -> BTreeMap<String, Gate> {
+    let mut out: BTreeMap<String, Gate> = runbook
+        .steps
         .iter()
-        .rposition(|r| matches!(&r.event, Event::ApprovalRequested { step: s, .. } if s == step));
-    match from {
-        Some(i) => records[i + 1..=at]
-            .iter()
-            .map(|r| r.prev.as_str())
-            .collect(),
-        None => vec![],
-    }
-}
-
-/// Indices of the approvals that still gate their step: not revoked by a later forced resume
-/// (`reapprove`), nor by `revoking_now`.
-pub fn live_approvals(records: &[Record], revoking_now: &[String]) -> Vec<usize> {
-    let mut live: Vec<usize> = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        match &r.event {
-            Event::ApprovalGranted { .. } => live.push(i),
-            Event::RunResumed { reapprove, .. } => live.retain(|&g| {
-                !matches!(&records[g].event, Event::ApprovalGranted { step, .. } if reapprove.contains(step))
-            }),
-            _ => {}
+        .chain(&runbook.finally)
+        .filter(|s| s.action == "approval")
+        .map(|s| (s.id.clone(), Gate::default()))
+        .collect();
+    let epoch = &records[in_effect.since.min(records.len())..];
+    let at = |i: usize| in_effect.since + i;
+    for (i, r) in epoch.iter().enumerate() {
+        if let Event::ApprovalRequested { step, nonce, .. } = &r.event
+            && let Some(g) = out.get_mut(step)
+        {
+            // A new request replaces the old one: its answers no longer count.
+            *g = Gate {
+                request: Some((at(i), nonce.clone())),
+                ..Gate::default()
+            };
         }
     }
-    live.retain(|&g| {
-        !matches!(&records[g].event, Event::ApprovalGranted { step, .. } if revoking_now.contains(step))
-    });
-    live
-}
-
-/// Approval steps the journal records as passed (`step_succeeded`, not a dry run) with no
-/// approval before it since the step was last asked again: a forged step record.
-pub fn unapproved_passes<'r>(
-    records: &'r [Record],
-    approval_steps: &[&str],
-) -> Vec<(u64, &'r str)> {
-    let mut granted: HashMap<&str, bool> = HashMap::new();
-    let mut out = Vec::new();
-    for r in records {
-        match &r.event {
-            Event::ApprovalGranted { step, .. } => {
-                granted.insert(step, true);
-            }
-            Event::RunResumed { reapprove, .. } => {
-                for s in reapprove {
-                    granted.remove(s.as_str());
+    for (step, gate) in out.iter_mut() {
+        let Some((from, nonce)) = gate.request.clone() else {
+            continue;
+        };
+        let binding = Binding::of(run_id, step, runbook, in_effect, &nonce);
+        for (i, r) in records.iter().enumerate().skip(from + 1) {
+            if let Event::ApprovalGranted { step: s, approver, .. } = &r.event
+                && s == step
+            {
+                match check(&r.event, &binding, &runbook.approvers) {
+                    Standing::Refused { reason } | Standing::Revoked { reason } => {
+                        gate.refused.push((i, reason))
+                    }
+                    _ if gate.passed.is_none() => gate.passed = Some((i, approver.clone())),
+                    _ => {}
                 }
             }
-            Event::StepSucceeded {
-                step,
-                dry_run: false,
-                ..
-            } if approval_steps.contains(&step.as_str())
-                && !granted.get(step.as_str()).copied().unwrap_or(false) =>
-            {
-                out.push((r.seq, step.as_str()));
-            }
-            _ => {}
+        }
+    }
+    for (i, r) in epoch.iter().enumerate() {
+        if let Event::StepSucceeded { step, .. } = &r.event
+            && let Some(g) = out.get_mut(step)
+            && g.passed.as_ref().is_none_or(|(p, _)| *p > at(i))
+        {
+            g.unapproved_passes.push(at(i));
         }
     }
     out
 }
 
-/// The trusted KMS keys that signed the approvals at `at`: what [`fetch_kms_keys`] must fetch.
-pub fn kms_keys_to_fetch(records: &[Record], at: &[usize]) -> Vec<String> {
-    let mut arns: Vec<String> = at
-        .iter()
-        .filter_map(|&i| match &records[i].event {
-            Event::ApprovalGranted {
-                signed:
-                    Some(SignedApproval {
-                        signer: SignerInfo::KmsEcdsaP256 { key_arn, .. },
-                        ..
-                    }),
-                ..
-            } => Some(key_arn.clone()),
-            _ => None,
-        })
-        .collect();
-    arns.sort();
-    arns.dedup();
-    arns
-}
-
-/// Fetches each KMS key's public key (GetPublicKey, in the key's Region). A key that is not a
-/// well-formed ARN, or that AWS refuses, comes back as the reason.
-pub async fn fetch_kms_keys(aws: &Aws, arns: &[String]) -> KmsKeys {
-    let mut out = KmsKeys::new();
-    for arn in arns {
-        let got = match arn.split(':').nth(3).filter(|r| !r.is_empty()) {
-            None => Err("not a KMS key ARN".to_string()),
-            Some(region) => aws
-                .kms(region)
-                .get_public_key()
-                .key_id(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    crate::actions::aws::aws_error("kms", "GetPublicKey", region, e).to_string()
-                })
-                .and_then(|o| {
-                    o.public_key()
-                        .map(|b| b.as_ref().to_vec())
-                        .ok_or_else(|| "GetPublicKey returned no key".to_string())
-                }),
+/// Every approval in a stored run's journal, judged: those of the current epoch against the
+/// gate they answer, earlier ones as revoked by the change that ended their epoch.
+pub fn check_all(
+    run_id: &str,
+    records: &[Record],
+    runbook: &Runbook,
+    in_effect: &InEffect<'_>,
+) -> Vec<Checked> {
+    let gates = gates(run_id, records, runbook, in_effect);
+    let mut out = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let Event::ApprovalGranted { step, approver, .. } = &r.event else {
+            continue;
         };
-        out.insert(arn.clone(), got);
+        let gate = gates.get(step);
+        let standing = match gate {
+            None => Standing::Refused {
+                reason: format!("the runbook in effect has no approval step `{step}`"),
+            },
+            Some(g) if g.passed.as_ref().is_some_and(|(p, _)| *p == i) => {
+                let nonce = g.request.as_ref().map(|(_, n)| n.as_str()).unwrap_or("");
+                check(
+                    &r.event,
+                    &Binding::of(run_id, step, runbook, in_effect, nonce),
+                    &runbook.approvers,
+                )
+            }
+            Some(g) => match g.refused.iter().find(|(at, _)| *at == i) {
+                Some((_, reason)) => Standing::Refused {
+                    reason: reason.clone(),
+                },
+                None if i < in_effect.since => Standing::Revoked {
+                    reason: format!(
+                        "the forced resume at record {} changed what it approved",
+                        records[in_effect.since].seq
+                    ),
+                },
+                None => Standing::Refused {
+                    reason: "it answers no current request of the step".into(),
+                },
+            },
+        };
+        out.push(Checked {
+            seq: r.seq,
+            step: step.clone(),
+            approver: approver.arn.clone(),
+            standing,
+        });
     }
+    for (step, g) in &gates {
+        for &i in &g.unapproved_passes {
+            out.push(Checked {
+                seq: records[i].seq,
+                step: step.clone(),
+                approver: "-".into(),
+                standing: Standing::Refused {
+                    reason: "the journal passes this approval step, but no approval statement \
+                             matches it"
+                        .into(),
+                },
+            });
+        }
+    }
+    out.sort_by_key(|c| c.seq);
     out
 }
 
-/// The journal, runbook copy and variables of a run's evidence directory.
-struct EvidenceRun {
-    run_id: String,
-    records: Vec<Record>,
-    runbook_path: String,
-    runbook_text: String,
-    vars: Vec<(String, String)>,
-}
-
-fn read_evidence(dir: &std::path::Path) -> Result<Option<EvidenceRun>, String> {
+/// Every approval in an evidence directory, judged against the runbook and variables in
+/// effect, after the runbook copy and variables are checked against `run_started`'s hashes
+/// (the copy is the executor's word too). `Ok(None)` when the directory holds no run.
+pub fn check_evidence(dir: &std::path::Path) -> Result<Option<Vec<Checked>>, String> {
     let journal = dir.join(super::manifest::JOURNAL_FILE);
     let Ok(bytes) = std::fs::read(&journal) else {
         return Ok(None);
@@ -396,7 +550,7 @@ fn read_evidence(dir: &std::path::Path) -> Result<Option<EvidenceRun>, String> {
         return Ok(None);
     };
     // A broken journal is reported as such by the chain check.
-    let Ok((records, _)) = crate::checkpoint::verify_journal("evidence", &bytes) else {
+    let Ok((records, head)) = crate::checkpoint::verify_journal("evidence", &bytes) else {
         return Ok(None);
     };
     let Some(Event::RunStarted {
@@ -405,108 +559,55 @@ fn read_evidence(dir: &std::path::Path) -> Result<Option<EvidenceRun>, String> {
     else {
         return Err("the journal does not start with `run_started`".into());
     };
-    let vars: std::collections::BTreeMap<String, String> =
-        match std::fs::read_to_string(dir.join("vars.json")) {
-            Ok(t) => serde_json::from_str(&t).map_err(|e| format!("vars.json: {e}"))?,
-            Err(_) => Default::default(),
-        };
-    Ok(Some(EvidenceRun {
+    let vars: BTreeMap<String, String> = match std::fs::read_to_string(dir.join("vars.json")) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| format!("vars.json: {e}"))?,
+        Err(_) => Default::default(),
+    };
+    let stored = crate::checkpoint::StoredRun {
         run_id: run_id.clone(),
-        runbook_path: runbook.clone(),
-        records,
+        runbook_sha256: crate::runbook::load::sha256_hex(runbook_text.as_bytes()),
         runbook_text,
-        vars: vars.into_iter().collect(),
-    }))
-}
-
-/// The KMS keys that signed approvals in an evidence directory (to fetch before
-/// [`check_evidence`]).
-pub fn kms_keys_in(dir: &std::path::Path) -> Vec<String> {
-    match read_evidence(dir) {
-        Ok(Some(run)) => {
-            let all: Vec<usize> = (0..run.records.len()).collect();
-            kms_keys_to_fetch(&run.records, &all)
-        }
-        _ => vec![],
-    }
-}
-
-/// Every approval in an evidence directory, each judged against the runbook in effect when it
-/// was granted, and every approval step passed without one. `Ok(None)` when the directory holds
-/// no run (no journal or no runbook copy).
-pub fn check_evidence(
-    dir: &std::path::Path,
-    kms: &KmsKeys,
-) -> Result<Option<Vec<Checked>>, String> {
-    let Some(run) = read_evidence(dir)? else {
-        return Ok(None);
+        runbook_path: runbook.clone(),
+        vars,
+        records,
+        head_sha256: head,
     };
-    let parse = |text: &str| {
-        crate::runbook::load_str(std::path::Path::new(&run.runbook_path), text, &run.vars)
-            .map(|l| l.runbook)
-            .map_err(|d| format!("the runbook in effect does not load: {d}"))
-    };
-    let mut current = match parse(&run.runbook_text) {
-        Ok(r) => r,
+    stored.check_integrity().map_err(|e| e.to_string())?;
+    let has_approvals = stored.records.iter().any(|r| {
+        matches!(
+            r.event,
+            Event::ApprovalGranted { .. } | Event::ApprovalRequested { .. }
+        )
+    });
+    let in_effect = stored.in_effect();
+    let overrides: Vec<(String, String)> = in_effect.vars.clone().into_iter().collect();
+    let loaded = crate::runbook::load_str(
+        std::path::Path::new(&stored.runbook_path),
+        in_effect.runbook_text,
+        &overrides,
+    );
+    let runbook = match loaded {
+        Ok(l) => l.runbook,
         // Nothing in the journal is about approvals: nothing to check.
-        Err(_)
-            if !run.records.iter().any(|r| {
-                matches!(
-                    r.event,
-                    Event::ApprovalGranted { .. } | Event::ApprovalRequested { .. }
-                )
-            }) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+        Err(_) if !has_approvals => return Ok(None),
+        Err(d) => return Err(format!("the runbook in effect does not load: {d}")),
     };
-    let mut out = Vec::new();
-    for (i, r) in run.records.iter().enumerate() {
-        match &r.event {
-            Event::RunResumed {
-                runbook_text: Some(t),
-                ..
-            } => current = parse(t)?,
-            Event::ApprovalGranted { step, approver, .. } => out.push(Checked {
-                seq: r.seq,
-                step: step.clone(),
-                approver: approver.arn.clone(),
-                standing: check(&run.run_id, &run.records, i, &current.approvers, kms),
-            }),
-            _ => {}
-        }
-    }
-    let approval_steps: Vec<&str> = current
-        .steps
-        .iter()
-        .chain(&current.finally)
-        .filter(|s| s.action == "approval")
-        .map(|s| s.id.as_str())
-        .collect();
-    for (seq, step) in unapproved_passes(&run.records, &approval_steps) {
-        out.push(Checked {
-            seq,
-            step: step.to_string(),
-            approver: "-".into(),
-            standing: Standing::Refused {
-                reason: "the journal passes this approval step, but nobody approved it".into(),
-            },
-        });
-    }
-    out.sort_by_key(|c| c.seq);
-    Ok(Some(out))
+    Ok(Some(check_all(
+        &stored.run_id,
+        &stored.records,
+        &runbook,
+        &in_effect,
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::GENESIS;
-    use crate::runbook::ApproverKey;
+    use crate::checkpoint::{GENESIS, StoredRun};
     use ed25519_dalek::{Signer as _, SigningKey};
 
     const RUN: &str = "20261203-101500-ab12";
-    const SHA: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+    const TEXT: &str = "version: 1\nname: g\napprovers: { allow_unsigned: true }\nsteps:\n  - id: gate\n    action: approval\n  - id: b\n    action: wait\n    needs: [gate]\n    with: { duration: 1s }\n";
 
     fn bob() -> Identity {
         Identity {
@@ -515,13 +616,31 @@ mod tests {
         }
     }
 
-    fn rec(seq: u64, prev: &str, event: Event) -> Record {
+    fn rec(seq: u64, event: Event) -> Record {
         Record {
             seq,
             at: Utc::now(),
-            prev: prev.to_string(),
+            prev: GENESIS.to_string(),
             event,
         }
+    }
+
+    fn stored(records: Vec<Record>) -> StoredRun {
+        StoredRun {
+            run_id: RUN.into(),
+            runbook_text: TEXT.into(),
+            runbook_path: "r.yaml".into(),
+            runbook_sha256: crate::runbook::load::sha256_hex(TEXT.as_bytes()),
+            vars: BTreeMap::new(),
+            records,
+            head_sha256: String::new(),
+        }
+    }
+
+    fn runbook(text: &str) -> Runbook {
+        crate::runbook::load_str(std::path::Path::new("r.yaml"), text, &[])
+            .unwrap()
+            .runbook
     }
 
     fn started() -> Event {
@@ -529,202 +648,246 @@ mod tests {
             format_version: 1,
             run_id: RUN.into(),
             runbook: "r.yaml".into(),
-            runbook_sha256: SHA.into(),
+            runbook_sha256: crate::runbook::load::sha256_hex(TEXT.as_bytes()),
             mode: crate::event::Mode::Execute,
             identity: None,
             host: String::new(),
             user: String::new(),
             drillbook_version: String::new(),
-            steps: vec!["gate".into()],
+            steps: vec!["gate".into(), "b".into()],
+            vars_sha256: None,
+            sealed_by: None,
         }
     }
 
-    /// A journal: started, requested, paused, then `grant` (signed over `head` unless given).
-    fn journal(key: &SigningKey, edit: impl FnOnce(&mut Statement)) -> Vec<Record> {
-        let mut st = Statement::new(RUN, "gate", SHA, "h3", &bob(), "ok", Utc::now());
+    fn requested(nonce: &str) -> Event {
+        Event::ApprovalRequested {
+            step: "gate".into(),
+            message: String::new(),
+            nonce: nonce.into(),
+        }
+    }
+
+    /// An approval of `gate` under the run's own runbook, answering nonce `n1`, signed with
+    /// `key` (or unsigned), with `edit` applied to the statement first.
+    fn granted(key: Option<&SigningKey>, edit: impl FnOnce(&mut Statement)) -> Event {
+        let run = stored(vec![rec(1, started())]);
+        let binding = Binding::of(RUN, "gate", &runbook(TEXT), &run.in_effect(), "n1");
+        let mut st = Statement::new(&binding, &bob(), "ok", Utc::now());
         edit(&mut st);
-        let text = serde_json::to_string(&st).unwrap();
-        let signed = SignedApproval {
-            signature: base64::encode(key.sign(text.as_bytes()).to_bytes()),
-            statement: text,
-            signer: SignerInfo::Ed25519 {
-                public_key: hex::encode(key.verifying_key().as_bytes()),
-            },
+        let signed = match key {
+            None => unsigned(&st),
+            Some(key) => {
+                let text = st.text();
+                SignedApproval {
+                    signature: base64::encode(key.sign(text.as_bytes()).to_bytes()),
+                    statement: text,
+                    signer: SignerInfo::Ed25519 {
+                        public_key: hex::encode(key.verifying_key().as_bytes()),
+                    },
+                }
+            }
         };
+        Event::ApprovalGranted {
+            step: "gate".into(),
+            approver: bob(),
+            comment: "ok".into(),
+            signed: Some(signed),
+        }
+    }
+
+    fn journal(grant: Event) -> Vec<Record> {
         vec![
-            rec(1, GENESIS, started()),
-            rec(
-                2,
-                "h2",
-                Event::ApprovalRequested {
-                    step: "gate".into(),
-                    message: String::new(),
-                },
-            ),
+            rec(1, started()),
+            rec(2, requested("n1")),
             rec(
                 3,
-                "h3",
                 Event::RunPaused {
                     awaiting: vec![],
                     reason: "approval".into(),
                 },
             ),
-            rec(
-                4,
-                "h4",
-                Event::ApprovalGranted {
-                    step: "gate".into(),
-                    approver: bob(),
-                    comment: "ok".into(),
-                    signed: Some(signed),
-                },
-            ),
+            rec(4, grant),
         ]
     }
 
-    fn trusting(key: &SigningKey, principal: Option<&str>) -> Approvers {
-        Approvers {
-            principals: vec![],
-            keys: vec![ApproverKey {
-                key: TrustedKeyRef::Ed25519 {
-                    public_key: hex::encode(key.verifying_key().as_bytes()),
-                },
-                principal: principal.map(str::to_string),
-            }],
-            allow_unsigned: false,
+    fn trusting(key: &SigningKey, principal: Option<&str>) -> String {
+        let hexkey = hex::encode(key.verifying_key().as_bytes());
+        match principal {
+            Some(p) => format!(
+                "approvers: {{ keys: [{{ key: \"ed25519:{hexkey}\", principal: \"{p}\" }}] }}\n"
+            ),
+            None => format!("approvers: {{ keys: [\"ed25519:{hexkey}\"] }}\n"),
         }
     }
 
-    fn standing(records: &[Record], approvers: &Approvers) -> Standing {
-        check(RUN, records, 3, approvers, &KmsKeys::new())
+    /// The gate as judged, under the runbook `TEXT` with `approvers` added (the run's runbook
+    /// stays `TEXT`: only whom it trusts is varied here).
+    fn gate(records: Vec<Record>, approvers: &str) -> Gate {
+        let run = stored(records);
+        let mut rb = runbook(TEXT);
+        rb.approvers = runbook(&format!(
+            "version: 1\nname: a\n{approvers}steps:\n  - id: w\n    action: wait\n    with: {{ duration: 0s }}\n"
+        ))
+        .approvers;
+        gates(RUN, &run.records, &rb, &run.in_effect())
+            .remove("gate")
+            .unwrap()
     }
 
-    fn refused(s: Standing, needle: &str) {
-        match s {
-            Standing::Refused { reason } => assert!(reason.contains(needle), "{reason}"),
-            other => panic!("expected a refusal containing {needle:?}, got {other:?}"),
-        }
+    fn refused(g: Gate, needle: &str) {
+        assert!(g.passed.is_none(), "{needle}: passed");
+        let reasons: Vec<&str> = g.refused.iter().map(|(_, r)| r.as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains(needle)),
+            "expected a refusal containing {needle:?}, got {reasons:?}"
+        );
     }
 
     #[test]
-    fn a_trusted_signature_over_the_journal_verifies() {
+    fn a_trusted_signature_over_the_binding_passes_the_gate() {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let recs = journal(&key, |_| {});
-        assert!(matches!(
-            standing(&recs, &trusting(&key, Some("arn:aws:sts::222233334444:*"))),
-            Standing::Signed { .. }
-        ));
+        let g = gate(
+            journal(granted(Some(&key), |_| {})),
+            &trusting(&key, Some("arn:aws:sts::222233334444:*")),
+        );
+        assert_eq!(g.passed.map(|(i, _)| i), Some(3));
+        assert!(g.refused.is_empty());
     }
 
     #[test]
-    fn forgeries_are_refused() {
+    fn forgeries_and_statements_for_something_else_are_refused() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let other = SigningKey::from_bytes(&[8; 32]);
         let trust = trusting(&key, None);
-        // Signed by a key the runbook does not trust.
-        refused(standing(&journal(&other, |_| {}), &trust), "does not list");
-        // The key belongs to someone else.
+        let signed = |edit: fn(&mut Statement)| journal(granted(Some(&key), edit));
+        refused(gate(journal(granted(Some(&other), |_| {})), &trust), "does not list");
         refused(
-            standing(
-                &journal(&key, |_| {}),
+            gate(
+                signed(|_| {}),
                 &trusting(&key, Some("arn:aws:iam::222233334444:user/carol")),
             ),
             "belongs to",
         );
-        // A statement for another run, another step, another runbook, an old head.
+        refused(gate(signed(|s| s.run_id = "other".into()), &trust), "another run");
+        refused(gate(signed(|s| s.step = "other".into()), &trust), "another step");
         refused(
-            standing(&journal(&key, |s| s.run_id = "other".into()), &trust),
-            "another run",
+            gate(signed(|s| s.runbook_sha256 = "00".into()), &trust),
+            "goes on with runbook",
         );
         refused(
-            standing(&journal(&key, |s| s.step = "other".into()), &trust),
-            "another step",
+            gate(signed(|s| s.vars_sha256 = "00".into()), &trust),
+            "variables",
         );
         refused(
-            standing(&journal(&key, |s| s.runbook_sha256 = "00".into()), &trust),
-            "never ran",
+            gate(
+                signed(|s| {
+                    s.guards.insert("b".into(), "00".into());
+                }),
+                &trust,
+            ),
+            "guarded steps (b)",
         );
-        refused(
-            standing(&journal(&key, |s| s.journal_head = "h2".into()), &trust),
-            "journal head",
-        );
+        refused(gate(signed(|s| s.nonce = "n0".into()), &trust), "replayed");
         // The record's approver rewritten after signing.
-        let mut recs = journal(&key, |_| {});
-        if let Event::ApprovalGranted { approver, .. } = &mut recs[3].event {
+        let mut forged = granted(Some(&key), |_| {});
+        if let Event::ApprovalGranted { approver, .. } = &mut forged {
             approver.arn = "arn:aws:iam::222233334444:user/mallory".into();
         }
-        refused(standing(&recs, &trust), "another approver");
-        // The signature itself tampered with.
-        let mut recs = journal(&key, |_| {});
+        refused(gate(journal(forged), &trust), "another approver");
+        // The statement changed after signing.
+        let mut forged = granted(Some(&key), |_| {});
         if let Event::ApprovalGranted {
             signed: Some(s), ..
-        } = &mut recs[3].event
+        } = &mut forged
         {
             s.statement = s.statement.replace("\"ok\"", "\"ok\" ");
         }
-        refused(standing(&recs, &trust), "does not verify");
-        // Unsigned, without the opt-in.
-        let mut recs = journal(&key, |_| {});
-        if let Event::ApprovalGranted { signed, .. } = &mut recs[3].event {
+        refused(gate(journal(forged), &trust), "does not verify");
+        // Unsigned: only with the opt-in, and only matching the binding too.
+        refused(gate(journal(granted(None, |_| {})), &trust), "accepts only signed");
+        let open = "approvers: { allow_unsigned: true }\n";
+        assert!(gate(journal(granted(None, |_| {})), open).passed.is_some());
+        refused(
+            gate(journal(granted(None, |s| s.nonce = "n0".into())), open),
+            "replayed",
+        );
+        // No statement at all (as an older drillbook wrote it).
+        let mut bare = granted(None, |_| {});
+        if let Event::ApprovalGranted { signed, .. } = &mut bare {
             *signed = None;
         }
-        refused(standing(&recs, &trust), "accepts only signed");
-        let mut open = trust.clone();
-        open.allow_unsigned = true;
-        assert_eq!(standing(&recs, &open), Standing::Unsigned);
-        // Principals restrict who.
-        let mut only_alice = open;
-        only_alice.principals = vec!["arn:aws:iam::222233334444:user/alice".into()];
-        refused(standing(&recs, &only_alice), "matches none");
+        refused(gate(journal(bare), open), "no approval statement");
     }
 
     #[test]
-    fn an_approval_step_passed_without_an_approval_is_found() {
-        let key = SigningKey::from_bytes(&[7; 32]);
-        let mut recs = journal(&key, |_| {});
-        let ok = |seq| {
-            rec(
-                seq,
-                "h",
-                Event::StepSucceeded {
-                    step: "gate".into(),
-                    outcome: Default::default(),
-                    attempts: 1,
-                    duration_ms: 0,
-                    aws_wait_ms: 0,
-                    dry_run: false,
-                },
-            )
+    fn a_record_that_the_approval_step_succeeded_is_no_approval() {
+        let succeeded = |dry_run| {
+            Event::StepSucceeded {
+                step: "gate".into(),
+                outcome: Default::default(),
+                attempts: 1,
+                duration_ms: 0,
+                aws_wait_ms: 0,
+                dry_run,
+            }
         };
-        recs.push(ok(5));
-        assert!(unapproved_passes(&recs, &["gate"]).is_empty());
-        let forged = vec![recs[0].clone(), recs[1].clone(), ok(3)];
-        assert_eq!(unapproved_passes(&forged, &["gate"]), vec![(3, "gate")]);
+        for dry_run in [false, true] {
+            let g = gate(
+                vec![rec(1, started()), rec(2, requested("n1")), rec(3, succeeded(dry_run))],
+                "approvers: { allow_unsigned: true }\n",
+            );
+            assert!(g.passed.is_none());
+            assert_eq!(g.unapproved_passes, vec![2]);
+        }
+        // After a passing approval, the engine's own record of the step is no forgery.
+        let mut recs = journal(granted(None, |_| {}));
+        recs.push(rec(5, succeeded(false)));
+        let g = gate(recs, "approvers: { allow_unsigned: true }\n");
+        assert!(g.passed.is_some() && g.unapproved_passes.is_empty());
     }
 
     #[test]
-    fn revoked_approvals_are_not_live() {
+    fn a_forced_change_revokes_every_earlier_approval_by_binding() {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let mut recs = journal(&key, |_| {});
-        assert_eq!(live_approvals(&recs, &[]), vec![3]);
-        assert!(live_approvals(&recs, &["gate".into()]).is_empty());
-        recs.push(rec(
-            5,
-            "h5",
-            Event::RunResumed {
-                run_id: String::new(),
-                runbook: String::new(),
-                mode: None,
-                steps: vec![],
-                identity: None,
-                host: String::new(),
-                in_doubt: vec![],
-                forced: true,
-                runbook_sha256: None,
-                runbook_text: None,
-                reapprove: vec!["gate".into()],
-            },
-        ));
-        assert!(live_approvals(&recs, &[]).is_empty());
+        let text2 = format!("{TEXT}# changed\n");
+        let text1 = TEXT;
+        let forced = |text: &str| Event::RunResumed {
+            run_id: String::new(),
+            runbook: String::new(),
+            mode: None,
+            steps: vec![],
+            identity: None,
+            host: String::new(),
+            in_doubt: vec![],
+            forced: true,
+            runbook_sha256: Some(crate::runbook::load::sha256_hex(text.as_bytes())),
+            runbook_text: Some(text.to_string()),
+            reapprove: vec!["gate".into()],
+            vars: None,
+            vars_sha256: None,
+        };
+        let mut recs = journal(granted(Some(&key), |_| {}));
+        recs.push(rec(5, forced(&text2)));
+        // The old approval, replayed after the change (the chain recomputed), and the
+        // runbook changed back: neither matches the new epoch's request.
+        recs.push(rec(6, recs[3].event.clone()));
+        recs.push(rec(7, forced(text1)));
+        recs.push(rec(8, requested("n2")));
+        recs.push(rec(9, recs[3].event.clone()));
+        let run = stored(recs);
+        let effect = run.in_effect();
+        assert_eq!(effect.since, 6);
+        let rb = runbook(effect.runbook_text);
+        let checked = check_all(RUN, &run.records, &rb, &effect);
+        let by_seq: BTreeMap<u64, &Standing> =
+            checked.iter().map(|c| (c.seq, &c.standing)).collect();
+        assert!(matches!(by_seq[&4], Standing::Revoked { .. }), "{checked:?}");
+        assert!(matches!(by_seq[&6], Standing::Revoked { .. }), "{checked:?}");
+        match by_seq[&9] {
+            Standing::Refused { reason } => assert!(reason.contains("replayed"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(gates(RUN, &run.records, &rb, &effect)["gate"].passed.is_none());
     }
 }

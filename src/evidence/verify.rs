@@ -20,11 +20,10 @@ use super::signer::{TrustedKey, verify_signature};
 /// What the auditor brings.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// The public key the manifest must be signed with (`--public-key`).
-    pub trusted_key: Option<TrustedKey>,
-    /// Public keys of the KMS keys that signed approvals (GetPublicKey; see
-    /// [`super::approval::kms_keys_in`]). A KMS-signed approval without its key here fails.
-    pub kms_keys: super::approval::KmsKeys,
+    /// The public keys the manifest may be signed with (`--public-key`, repeatable): a signed
+    /// manifest whose key is none of them is a mismatch. An unsigned manifest is not: it is
+    /// reported as unsigned (`--require-signed` makes that a failure).
+    pub trusted_keys: Vec<TrustedKey>,
 }
 
 /// The signature's verdict.
@@ -232,15 +231,51 @@ pub fn verify_with(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, 
     check_files(dir, &manifest, &mut report);
     check_journal(dir, &manifest, &mut report);
     check_signature(&value, &manifest, options, &mut report);
-    check_approvals(dir, options, &mut report);
+    check_approvals(dir, &mut report);
     report.manifest = Some(manifest);
     Ok(report)
 }
 
+/// A run that began signed is sealed with the key its `run_started` recorded.
+fn check_sealed_by(signer: &SignerInfo, report: &mut VerifyReport) {
+    let Ok(bytes) = std::fs::read(report.dir.join(JOURNAL_FILE)) else {
+        return;
+    };
+    let Ok((records, _)) = crate::checkpoint::verify_journal("evidence", &bytes) else {
+        return;
+    };
+    let Some(crate::event::Event::RunStarted {
+        sealed_by: Some(began),
+        ..
+    }) = records.first().map(|r| &r.event)
+    else {
+        return;
+    };
+    let same = match (began, signer) {
+        (SignerInfo::Ed25519 { public_key: a }, SignerInfo::Ed25519 { public_key: b }) => {
+            a.eq_ignore_ascii_case(b)
+        }
+        (SignerInfo::KmsEcdsaP256 { key_arn: a, .. }, SignerInfo::KmsEcdsaP256 { key_arn: b, .. }) => {
+            a == b
+        }
+        (SignerInfo::None, SignerInfo::None) => true,
+        _ => false,
+    };
+    if !same {
+        report.problems.push(Problem::Signature {
+            reason: format!(
+                "the run began to be signed by {}, but its evidence is sealed by {}",
+                super::approval::describe(began),
+                super::approval::describe(signer)
+            ),
+        });
+    }
+}
+
 /// Every approval re-checked: signature, signer, statement, trust (see [`super::approval`]).
-fn check_approvals(dir: &Path, options: &VerifyOptions, report: &mut VerifyReport) {
+fn check_approvals(dir: &Path, report: &mut VerifyReport) {
     use super::approval::Standing;
-    match super::approval::check_evidence(dir, &options.kms_keys) {
+    match super::approval::check_evidence(dir) {
         Ok(Some(checked)) => {
             for c in &checked {
                 if let Standing::Refused { reason } = &c.standing {
@@ -465,11 +500,11 @@ fn check_signature(
                 SignatureStatus::Invalid
             }
         };
-    if let Some(trusted) = &options.trusted_key {
+    if !options.trusted_keys.is_empty() && manifest.signer != SignerInfo::None {
         report.key_pinned = true;
-        if !trusted.matches(&manifest.signer) {
+        if !options.trusted_keys.iter().any(|k| k.matches(&manifest.signer)) {
             let found = match &manifest.signer {
-                SignerInfo::None => "no key (the manifest is unsigned)".to_string(),
+                SignerInfo::None => "no key".to_string(),
                 SignerInfo::Ed25519 { public_key } => format!("ed25519 {public_key}"),
                 SignerInfo::KmsEcdsaP256 {
                     key_arn,
@@ -477,9 +512,15 @@ fn check_signature(
                 } => format!("KMS key {key_arn} (DER public key {public_key})"),
             };
             report.problems.push(Problem::UntrustedKey {
-                expected: trusted.describe(),
+                expected: options
+                    .trusted_keys
+                    .iter()
+                    .map(TrustedKey::describe)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
                 found,
             });
         }
     }
+    check_sealed_by(&manifest.signer, report);
 }

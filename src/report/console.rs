@@ -439,7 +439,7 @@ impl State {
             Event::StepSkipped { step, reason, .. } => {
                 v.push((Kind::Warn, format!("↷ {step}  skipped: {reason}")));
             }
-            Event::ApprovalRequested { step, message } => {
+            Event::ApprovalRequested { step, message, .. } => {
                 v.extend(self.approval_lines(step, message));
             }
             Event::RunFinished { .. } | Event::RunPaused { .. } => {
@@ -695,6 +695,8 @@ mod tests {
                 user: String::new(),
                 drillbook_version: String::new(),
                 steps: vec!["a".into(), "b".into()],
+                vars_sha256: None,
+                sealed_by: None,
             },
         );
         console.emit(t, &start("a", 1));

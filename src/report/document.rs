@@ -457,7 +457,7 @@ fn read(run: &StoredRun) -> Read<'_> {
                     _ => {}
                 }
             }
-            Event::ApprovalRequested { step, message } => approvals.push(ApprovalRow {
+            Event::ApprovalRequested { step, message, .. } => approvals.push(ApprovalRow {
                 step: step.clone(),
                 message: message.clone(),
                 requested_at: Some(rec.at),
@@ -1029,6 +1029,8 @@ mod tests {
             user: "oncall".into(),
             drillbook_version: "0.1.0".into(),
             steps: vec![],
+            vars_sha256: None,
+            sealed_by: None,
         }
     }
 

@@ -974,6 +974,8 @@ finally:
             user: String::new(),
             drillbook_version: "0.1.0".into(),
             steps: vec![],
+            vars_sha256: None,
+            sealed_by: None,
         }
     }
     fn start(step: &str, attempt: u32) -> Event {
@@ -1105,6 +1107,8 @@ finally:
                     runbook_sha256: None,
                     runbook_text: None,
                     reapprove: vec![],
+                    vars: None,
+                    vars_sha256: None,
                 },
             ),
             (100.0, start("restore-vault", 1)),

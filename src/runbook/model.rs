@@ -108,6 +108,11 @@ pub struct ApproverKey {
     /// a matching approver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// For a `kms:` key: the SHA-256 (hex) of its public key (the DER that KMS GetPublicKey
+    /// returns), printed by `drillbook evidence pin kms:KEY_ARN`. Approvals are checked against
+    /// this pin, never against a key fetched from an endpoint at check time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// A key written as `ed25519:HEX` (the 64 hex digits of a `KEY.pub`) or `kms:KEY_ARN`.

@@ -32,7 +32,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const SECRET_KEYS: &[&str] = &["secret", "env"];
 const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
-const APPROVER_KEY_KEYS: &[&str] = &["key", "principal"];
+const APPROVER_KEY_KEYS: &[&str] = &["key", "principal", "sha256"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
 const DEFAULT_KEYS: &[&str] = &[
     "region",
@@ -752,14 +752,26 @@ impl<'a> V<'a> {
                 }
             };
             for item in items {
-                let (key_node, principal) = if matches!(item.value, Value::Map(_)) {
+                let (key_node, principal, pin) = if matches!(item.value, Value::Map(_)) {
                     let kf = self.fields(item, APPROVER_KEY_KEYS, "an approver key");
                     let principal = kf.get("principal").and_then(|(pk, pn)| {
                         let t = self.string(pk, pn, "approvers.keys[].principal")?;
                         self.principal_pattern(pn, &t)
                     });
+                    let pin = kf.get("sha256").and_then(|(pk, pn)| {
+                        let t = self.string(pk, pn, "approvers.keys[].sha256")?;
+                        let t = t.trim().to_ascii_lowercase();
+                        if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            Some(t)
+                        } else {
+                            self.report(pn.span, "`sha256` must be 64 hex digits", "not a SHA-256", || {
+                                Some("print the pin with `drillbook evidence pin kms:KEY_ARN`".into())
+                            });
+                            None
+                        }
+                    });
                     match kf.get("key") {
-                        Some((_, kn)) => (kn, principal),
+                        Some((_, kn)) => (kn, principal, pin),
                         None => {
                             self.report(item.span, "an approver key needs `key:`", "no key", || {
                                 Some("write `{ key: \"ed25519:<hex>\", principal: \"arn:...\" }`".into())
@@ -768,13 +780,30 @@ impl<'a> V<'a> {
                         }
                     }
                 } else {
-                    (item, None)
+                    (item, None, None)
                 };
                 let Some(text) = self.string(key_node, key_node, "approvers.keys[]") else {
                     continue;
                 };
                 match TrustedKeyRef::parse(&text) {
-                    Ok(key) => out.keys.push(ApproverKey { key, principal }),
+                    // A KMS key is trusted by its public key's hash, written in the runbook: an
+                    // endpoint setting (`AWS_ENDPOINT_URL_KMS`) could answer GetPublicKey with
+                    // another key.
+                    Ok(TrustedKeyRef::Kms { key_arn }) if pin.is_none() => self.report(
+                        key_node.span,
+                        format!("KMS approver key `{}` is not pinned", shorten(key_arn.clone())),
+                        "no `sha256:`",
+                        || {
+                            Some(format!(
+                                "write `{{ key: \"kms:{key_arn}\", sha256: \"<hex>\" }}`; `drillbook evidence pin kms:{key_arn}` prints the pin"
+                            ))
+                        },
+                    ),
+                    Ok(key) => out.keys.push(ApproverKey {
+                        key,
+                        principal,
+                        sha256: pin,
+                    }),
                     Err(reason) => self.report(
                         key_node.span,
                         format!("`{}` is not an approval key", shorten(text.clone())),

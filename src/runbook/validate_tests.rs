@@ -506,8 +506,9 @@ check!(
 #[test]
 fn approvers_are_read_with_their_keys_and_principals() {
     let text = format!(
-        "{HEAD}approvers:\n  principals: [\"arn:aws:sts::222233334444:assumed-role/DrApprover/*\"]\n  keys:\n    - \"ed25519:{}\"\n    - key: \"kms:arn:aws:kms:eu-west-1:222233334444:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n      principal: \"arn:aws:sts::222233334444:assumed-role/DrApprover/lead\"\nsteps:\n  - id: gate\n    action: approval\n",
-        "AB".repeat(32)
+        "{HEAD}approvers:\n  principals: [\"arn:aws:sts::222233334444:assumed-role/DrApprover/*\"]\n  keys:\n    - \"ed25519:{}\"\n    - key: \"kms:arn:aws:kms:eu-west-1:222233334444:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n      sha256: \"{}\"\n      principal: \"arn:aws:sts::222233334444:assumed-role/DrApprover/lead\"\nsteps:\n  - id: gate\n    action: approval\n",
+        "AB".repeat(32),
+        "CD".repeat(32)
     );
     let rb = load_str(Path::new("test.yaml"), &text, &[])
         .unwrap()
@@ -524,5 +525,16 @@ fn approvers_are_read_with_their_keys_and_principals() {
     assert_eq!(
         a.keys[1].principal.as_deref(),
         Some("arn:aws:sts::222233334444:assumed-role/DrApprover/lead")
+    );
+    assert_eq!(a.keys[1].sha256.as_deref(), Some("cd".repeat(32).as_str()));
+    // A KMS key without its pin is refused, with the command that prints it.
+    let unpinned = text.replace(&format!("      sha256: \"{}\"\n", "CD".repeat(32)), "");
+    let err = load_str(Path::new("test.yaml"), &unpinned, &[]).unwrap_err();
+    let p = &err.problems[0];
+    assert!(p.message.contains("is not pinned"), "{}", p.message);
+    assert!(
+        p.help.as_deref().unwrap_or("").contains("drillbook evidence pin kms:"),
+        "{:?}",
+        p.help
     );
 }

@@ -687,16 +687,22 @@ fn signed_as_bob(d: &Dir, id: &str, key_file: &str) -> drillbook::event::SignedA
         .build()
         .unwrap();
     let run = rt.block_on(store.load(id)).unwrap();
-    let sha = drillbook::runbook::load::sha256_hex(run.runbook_text.as_bytes());
-    let st = Statement::new(
-        id,
-        "gate",
-        &sha,
-        &run.head_sha256,
-        &bob_identity(),
-        "",
-        chrono::Utc::now(),
-    );
+    let effect = run.in_effect();
+    let runbook =
+        drillbook::runbook::load_str(Path::new(&run.runbook_path), effect.runbook_text, &[])
+            .unwrap()
+            .runbook;
+    let nonce = run
+        .records
+        .iter()
+        .rev()
+        .find_map(|r| match &r.event {
+            Event::ApprovalRequested { nonce, .. } => Some(nonce.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let binding = drillbook::evidence::approval::Binding::of(id, "gate", &runbook, &effect, &nonce);
+    let st = Statement::new(&binding, &bob_identity(), "", chrono::Utc::now());
     let text = serde_json::to_string(&st).unwrap();
     let key = drillbook::evidence::load_ed25519_key(Path::new(key_file)).unwrap();
     drillbook::event::SignedApproval {
@@ -783,7 +789,9 @@ fn only_the_approvers_own_key_makes_an_approval() {
     assert_eq!(st["run_id"], id.as_str());
     assert_eq!(st["step"], "gate");
     assert_eq!(st["approver"]["arn"], BOB);
-    assert_eq!(st["journal_head"].as_str().unwrap().len(), 64);
+    assert_eq!(st["nonce"].as_str().unwrap().len(), 32);
+    assert_eq!(st["vars_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(st["guards"]["b"].as_str().unwrap().len(), 64);
 
     let evidence = d.state().join("reports").join(&id);
     let md = std::fs::read_to_string(evidence.join("report.md")).unwrap();
@@ -857,7 +865,7 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
                 comment: String::new(),
                 signed: None,
             },
-            "accepts only signed",
+            "no approval statement",
         ),
         (
             Event::ApprovalGranted {
@@ -877,7 +885,7 @@ fn forged_approvals_in_the_journal_stop_the_resume() {
                 aws_wait_ms: 0,
                 dry_run: false,
             },
-            "nobody approved it",
+            "no approval statement matches it",
         ),
     ];
     for (entry, why) in forgeries {

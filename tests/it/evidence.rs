@@ -48,6 +48,8 @@ fn journal() -> Vec<u8> {
             user: "oncall".into(),
             drillbook_version: "0.1.0".into(),
             steps: vec!["restore-vault".into()],
+            vars_sha256: None,
+            sealed_by: None,
         },
         Event::StepStarted {
             action: String::new(),
@@ -506,8 +508,7 @@ fn re_signing_with_another_key_is_caught_by_pinning_the_public_key() {
     let report = evidence::verify_with(
         &dir,
         &VerifyOptions {
-            trusted_key: Some(TrustedKey::load(&trusted).unwrap()),
-            ..Default::default()
+            trusted_keys: vec![TrustedKey::load(&trusted).unwrap()],
         },
     )
     .unwrap();

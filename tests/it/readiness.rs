@@ -69,6 +69,8 @@ fn generated(
             user: "ci".into(),
             drillbook_version: "0.1.0".into(),
             steps: vec!["check".into(), "switch".into()],
+            vars_sha256: None,
+            sealed_by: None,
         },
     )];
     if verdict.is_some() {

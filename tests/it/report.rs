@@ -74,6 +74,8 @@ fn run_started(run_id: &str, mode: Mode, steps: &[&str]) -> Event {
         user: "oncall".into(),
         drillbook_version: "0.1.0".into(),
         steps: steps.iter().map(|s| s.to_string()).collect(),
+        vars_sha256: None,
+        sealed_by: None,
     }
 }
 
@@ -179,6 +181,7 @@ fn execute_events() -> Vec<(DateTime<Utc>, Event)> {
             Event::ApprovalRequested {
                 step: "confirm-cutover".into(),
                 message: "check the dashboards before DNS moves".into(),
+                nonce: String::new(),
             },
         ),
         (
@@ -373,6 +376,8 @@ fn started_entry(mode: Mode) -> Event {
         user: "oncall".into(),
         drillbook_version: "0.1.0".into(),
         steps: vec![],
+        vars_sha256: None,
+        sealed_by: None,
     }
 }
 
@@ -434,6 +439,8 @@ fn journal() -> Vec<(f64, Event)> {
                 runbook_sha256: None,
                 runbook_text: None,
                 reapprove: vec![],
+                vars: None,
+                vars_sha256: None,
             },
         ),
         (362.0, start("update-stage", 1)),

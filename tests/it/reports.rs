@@ -124,6 +124,8 @@ fn journal() -> Vec<(f64, Event)> {
                 user: "oncall".into(),
                 drillbook_version: "0.1.0".into(),
                 steps: vec![],
+                vars_sha256: None,
+                sealed_by: None,
             },
         ),
         (0.0, start("check-pitr", 1)),
@@ -227,6 +229,7 @@ fn journal() -> Vec<(f64, Event)> {
             Event::ApprovalRequested {
                 step: "approve-cutover".into(),
                 message: "Check the dashboards before DNS moves".into(),
+                nonce: String::new(),
             },
         ),
         (

@@ -70,6 +70,8 @@ fn started(id: &str) -> Event {
         user: String::new(),
         drillbook_version: "0".into(),
         steps: vec![],
+        vars_sha256: None,
+        sealed_by: None,
     }
 }
 
