@@ -79,6 +79,18 @@ Examples:
         #[arg(long, value_name = "SIGNER", default_value = "none")]
         sign_with: String,
     },
+    /// Print the pin of a KMS approver key: the SHA-256 of its public key (GetPublicKey, in the
+    /// key's Region, with your credentials), and the `approvers.keys` entry that trusts it.
+    /// Approvals are checked against the pin, never against a key an endpoint returns later.
+    #[command(after_help = "\
+Examples:
+  drillbook evidence pin kms:arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")]
+    Pin {
+        /// `kms:KEY_ARN` (a key ARN, not an alias: an alias can be re-pointed).
+        key: String,
+        #[arg(long, env = "AWS_PROFILE")]
+        profile: Option<String>,
+    },
 }
 
 pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
@@ -339,6 +351,39 @@ fn bundle_html(index: &serde_json::Value) -> String {
     out
 }
 
+/// `drillbook evidence pin kms:KEY_ARN`.
+fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
+    let Ok(crate::runbook::TrustedKeyRef::Kms { key_arn }) = crate::runbook::TrustedKeyRef::parse(key)
+    else {
+        return Err(Failure::invalid(format!("`{key}` is not a KMS key ARN"))
+            .help("write `kms:arn:aws:kms:REGION:ACCOUNT:key/ID` (an alias can be re-pointed)"));
+    };
+    let signer = Signer::Kms {
+        key: key_arn.clone(),
+        region: key_arn.split(':').nth(3).map(str::to_string),
+    };
+    let info = super::runtime()?.block_on(async {
+        let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
+            profile,
+            ..Default::default()
+        })
+        .await;
+        crate::evidence::prepare_signer(&signer, Some(&aws))
+            .await
+            .map(|p| p.info())
+    })?;
+    let SignerInfo::KmsEcdsaP256 { public_key, .. } = info else {
+        return Err(Failure::failed("the key is not a KMS signing key"));
+    };
+    let der = aws_smithy_types::base64::decode(&public_key)
+        .map_err(|e| Failure::failed(format!("the public key is not base64: {e}")))?;
+    let sha = crate::runbook::load::sha256_hex(&der);
+    println!("{sha}");
+    println!("trust it in the runbook with:");
+    println!("approvers:\n  keys:\n    - key: \"kms:{key_arn}\"\n      sha256: \"{sha}\"");
+    Ok(ExitCode::Success)
+}
+
 /// `--cloudtrail`: each recorded change looked up in CloudTrail.
 fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
     use crate::evidence::cloudtrail::{TrailStatus, check, recorded_calls};
@@ -506,6 +551,7 @@ pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::Success)
         }
+        EvidenceCommand::Pin { key, profile } => pin(&key, profile),
         EvidenceCommand::Seal { dir, sign_with } => {
             let signer = Signer::parse(&sign_with)?;
             let m = super::runtime()?.block_on(evidence::seal(&dir, &signer))?;

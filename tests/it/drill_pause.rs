@@ -147,9 +147,19 @@ async fn approver_key(d: &Path, kind: ApproverKey) -> (String, String) {
                 .arn()
                 .unwrap()
                 .to_string();
+            // The runbook pins the key by its public key's hash, as `evidence pin` prints it.
+            let out = crate::support::cli::bin()
+                .args(["evidence", "pin", &format!("kms:{arn}")])
+                .emulator()
+                .output();
+            out.assert_exit(0);
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let pin = stdout.lines().next().unwrap().trim().to_string();
+            assert_eq!(pin.len(), 64, "{stdout}");
+            assert!(stdout.contains(&format!("sha256: \"{pin}\"")), "{stdout}");
             (
                 format!(
-                    "approvers:\n  keys:\n    - key: \"kms:{arn}\"\n      principal: \"{APPROVER}\"\n"
+                    "approvers:\n  keys:\n    - key: \"kms:{arn}\"\n      sha256: \"{pin}\"\n      principal: \"{APPROVER}\"\n"
                 ),
                 format!("kms:{arn}"),
             )

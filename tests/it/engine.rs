@@ -305,16 +305,36 @@ fn a_changed_runbook_is_refused_unless_forced() {
     o.assert_exit(3);
     let id = d.run_ids().remove(0);
     std::fs::write(&rb, std::fs::read_to_string(&rb).unwrap() + "# edited\n").unwrap();
-    let o = d.run_as("arn:aws:iam::111122223333:user/alice", &["resume", &id]);
+    let rb = rb.to_str().unwrap();
+    let o = d.run_as(
+        "arn:aws:iam::111122223333:user/alice",
+        &["resume", &id, "--runbook", rb],
+    );
     o.assert_exit(2);
     assert!(
-        o.stderr_text().contains("changed since run"),
+        o.stderr_text()
+            .contains("the runbook given to resume run"),
         "{}",
         o.stderr_text()
     );
+    // Without `--runbook` the run goes on with its own copy: the edit is not read.
+    let o = d.run_as("arn:aws:iam::111122223333:user/alice", &["resume", &id]);
+    o.assert_exit(3);
+    assert!(
+        !d.records(&id)
+            .iter()
+            .any(|r| matches!(&r.event, Event::RunResumed { forced: true, .. }))
+    );
+    // `--force` alone has nothing to go on with.
     let o = d.run_as(
         "arn:aws:iam::111122223333:user/alice",
         &["resume", &id, "--force"],
+    );
+    o.assert_exit(2);
+    assert!(o.stderr_text().contains("--runbook FILE"), "{}", o.stderr_text());
+    let o = d.run_as(
+        "arn:aws:iam::111122223333:user/alice",
+        &["resume", &id, "--runbook", rb, "--force"],
     );
     assert_eq!(o.code(), 3, "still awaiting approval: {}", o.stderr_text());
     assert!(
@@ -501,7 +521,7 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     o.assert_exit(2);
     assert!(
         o.stderr_text()
-            .contains("is not the runbook `run_started` hashed"),
+            .contains("is not the one `run_started` hashed"),
         "{}",
         o.stderr_text()
     );
@@ -510,7 +530,7 @@ fn an_identity_that_resumed_the_run_cannot_approve_it_nor_can_a_swapped_runbook_
     assert_ne!(o.code(), 0, "{}", o.stderr_text());
     assert!(
         o.stderr_text()
-            .contains("is not the runbook `run_started` hashed"),
+            .contains("is not the one `run_started` hashed"),
         "{}",
         o.stderr_text()
     );
@@ -559,14 +579,15 @@ fn a_forced_resume_records_the_new_runbook_and_asks_again_for_changed_approvals(
     );
     assert_ne!(v2, v1);
     std::fs::write(&rb, &v2).unwrap();
-    let o = d.run_as(alice, &["resume", &id]);
+    let rb = rb.to_str().unwrap();
+    let o = d.run_as(alice, &["resume", &id, "--runbook", rb]);
     assert_eq!(
         o.code(),
         2,
         "a changed runbook needs --force: {}",
         o.stderr_text()
     );
-    let o = d.run_as(alice, &["resume", &id, "--force"]);
+    let o = d.run_as(alice, &["resume", &id, "--runbook", rb, "--force"]);
     assert_eq!(o.code(), 3, "the gate is asked again: {}", o.stderr_text());
     assert!(
         o.stderr_text().contains("awaits approval of `gate`"),

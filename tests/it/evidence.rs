@@ -657,8 +657,10 @@ fn keygen_then_seal_then_verify_through_the_binary() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid signer `gpg:x`"));
 }
 
+/// Unsigned evidence that nobody touched is "intact (unsigned)", never TAMPERED, even with a
+/// pinned key; `--require-signed` refuses it; TAMPERED means a mismatch and nothing else.
 #[test]
-fn unsigned_evidence_is_marked_and_fails_a_pinned_key() {
+fn unsigned_evidence_is_marked_never_called_tampered_and_require_signed_refuses_it() {
     let (tmp, dir) = run_dir();
     let m = runtime()
         .block_on(evidence::seal(&dir, &Signer::None))
@@ -672,21 +674,40 @@ fn unsigned_evidence_is_marked_and_fails_a_pinned_key() {
     out.assert_exit(0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("signature: UNSIGNED"));
 
-    std::fs::write(dir.join("runbook.yaml"), b"version: 1\n").unwrap();
-    assert!(matches!(
-        verify(&dir).problems.as_slice(),
-        [Problem::Changed { .. }]
-    ));
-
     let key = key_file(tmp.path());
+    let pinned = public_key_file(tmp.path(), &key);
     let out = bin()
         .arg("verify-evidence")
         .arg(&dir)
         .arg("--public-key")
-        .arg(public_key_file(tmp.path(), &key))
+        .arg(&pinned)
+        .output();
+    out.assert_exit(0);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("evidence intact (unsigned)"), "{text}");
+    assert!(!text.contains("TAMPERED"), "{text}");
+    let out = bin()
+        .arg("verify-evidence")
+        .arg(&dir)
+        .arg("--public-key")
+        .arg(&pinned)
+        .arg("--require-signed")
         .output();
     out.assert_exit(1);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("manifest is unsigned"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("--require-signed"), "{text}");
+    assert!(!text.contains("TAMPERED"), "{text}");
+
+    std::fs::write(dir.join("runbook.yaml"), b"version: 1\n").unwrap();
+    assert!(
+        verify(&dir)
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Changed { .. }))
+    );
+    let out = bin().arg("verify-evidence").arg(&dir).output();
+    out.assert_exit(1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TAMPERED"));
 }
 
 // ----------------------------------------------------------------------------- KMS
