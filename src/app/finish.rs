@@ -131,7 +131,9 @@ pub async fn seal_key(
         _ => false,
     };
     if !same {
-        let was = recorded.map(crate::evidence::approval::describe).unwrap_or_default();
+        let was = recorded
+            .map(crate::evidence::approval::describe)
+            .unwrap_or_default();
         return Err(Failure::invalid(format!(
             "run {run_id} began signed by {was}; `--sign-with` names {}",
             crate::evidence::approval::describe(&info)

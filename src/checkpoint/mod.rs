@@ -136,9 +136,7 @@ impl StoredRun {
                         ),
                     ));
                 }
-                Event::RunResumed {
-                    mode: Some(m), ..
-                } if m != mode => {
+                Event::RunResumed { mode: Some(m), .. } if m != mode => {
                     return Err(corrupt(i, format!("a resume in another mode ({m:?})")));
                 }
                 Event::RunResumed {
@@ -192,9 +190,7 @@ impl StoredRun {
         };
         for (i, r) in self.records.iter().enumerate() {
             if let Event::RunResumed {
-                runbook_text,
-                vars,
-                ..
+                runbook_text, vars, ..
             } = &r.event
                 && (runbook_text.is_some() || vars.is_some())
             {

@@ -109,8 +109,8 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Fail
         };
         return verify_bundle(&args, &bundle_keys, &run_keys);
     }
-    let report = evidence::verify_with(&args.dir, &run_keys)
-        .map_err(|e| Failure::invalid(e.to_string()))?;
+    let report =
+        evidence::verify_with(&args.dir, &run_keys).map_err(|e| Failure::invalid(e.to_string()))?;
     print!("{}", render_report(&report));
     if !report.intact() {
         return Ok(ExitCode::Failed);
@@ -177,9 +177,7 @@ fn verify_bundle(
     }
     println!("bundle: {} runs' evidence intact", dirs.len());
     if args.require_signed && unsigned > 0 {
-        println!(
-            "not accepted: {unsigned} manifest(s) unsigned and --require-signed was given"
-        );
+        println!("not accepted: {unsigned} manifest(s) unsigned and --require-signed was given");
         return Ok(ExitCode::Failed);
     }
     Ok(ExitCode::Success)
@@ -353,7 +351,8 @@ fn bundle_html(index: &serde_json::Value) -> String {
 
 /// `drillbook evidence pin kms:KEY_ARN`.
 fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
-    let Ok(crate::runbook::TrustedKeyRef::Kms { key_arn }) = crate::runbook::TrustedKeyRef::parse(key)
+    let Ok(crate::runbook::TrustedKeyRef::Kms { key_arn }) =
+        crate::runbook::TrustedKeyRef::parse(key)
     else {
         return Err(Failure::invalid(format!("`{key}` is not a KMS key ARN"))
             .help("write `kms:arn:aws:kms:REGION:ACCOUNT:key/ID` (an alias can be re-pointed)"));
@@ -458,6 +457,12 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
             .any(|p| matches!(p, Problem::ManifestUnreadable { .. }))
         {
             "help: manifest.json itself is damaged, so nothing else could be checked; compare with an archived copy of the evidence"
+        } else if report
+            .problems
+            .iter()
+            .all(|p| matches!(p, Problem::Approval { .. }))
+        {
+            "help: the files match their seal, but the journal records an approval that does not count: the run was rewritten before it was sealed, or a gate passed without its approver; treat this run's evidence as untrustworthy"
         } else {
             "help: the directory no longer matches what was sealed; treat this run's evidence as untrustworthy and compare with an archived copy"
         };

@@ -104,8 +104,7 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
-        crate::app::finish::seal_key(&mut settings, sealed_by.as_ref(), &args.run_id, &aws)
-            .await?;
+        crate::app::finish::seal_key(&mut settings, sealed_by.as_ref(), &args.run_id, &aws).await?;
         let prepared = prepare(&settings, &name, &args.run_id).await?;
         let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
         let result = engine.resume(&args.run_id, &with).await;

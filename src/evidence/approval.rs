@@ -357,7 +357,11 @@ pub fn check(event: &Event, binding: &Binding, approvers: &Approvers) -> Standin
                 "the public key recorded for KMS key {key_arn} is not the one the runbook pins \
                  (sha256 {}, pinned {})",
                 short(&actual),
-                if pinned.is_empty() { "nothing" } else { short(pinned) }
+                if pinned.is_empty() {
+                    "nothing"
+                } else {
+                    short(pinned)
+                }
             ));
         }
     }
@@ -442,15 +446,40 @@ pub fn gates(
         }
     }
     for (step, gate) in out.iter_mut() {
-        let Some((from, nonce)) = gate.request.clone() else {
-            continue;
-        };
-        let binding = Binding::of(run_id, step, runbook, in_effect, &nonce);
-        for (i, r) in records.iter().enumerate().skip(from + 1) {
-            if let Event::ApprovalGranted { step: s, approver, .. } = &r.event
-                && s == step
+        let request = gate.request.clone();
+        let binding = request
+            .as_ref()
+            .map(|(_, nonce)| Binding::of(run_id, step, runbook, in_effect, nonce));
+        for (i, r) in records.iter().enumerate().skip(in_effect.since) {
+            let Event::ApprovalGranted {
+                step: s, approver, ..
+            } = &r.event
+            else {
+                continue;
+            };
+            if s != step {
+                continue;
+            }
+            // An approval in this epoch that comes before its request answers nothing the
+            // run goes on with: a replayed record.
+            let (Some((from, _)), Some(binding)) = (&request, &binding) else {
+                gate.refused.push((
+                    i,
+                    "it answers no approval request of the runbook and variables in effect \
+                     (a replayed approval)"
+                        .into(),
+                ));
+                continue;
+            };
+            if i < *from {
+                gate.refused.push((
+                    i,
+                    "it comes before the request it would answer (a replayed approval)".into(),
+                ));
+                continue;
+            }
             {
-                match check(&r.event, &binding, &runbook.approvers) {
+                match check(&r.event, binding, &runbook.approvers) {
                     Standing::Refused { reason } | Standing::Revoked { reason } => {
                         gate.refused.push((i, reason))
                     }
@@ -761,7 +790,10 @@ mod tests {
         let other = SigningKey::from_bytes(&[8; 32]);
         let trust = trusting(&key, None);
         let signed = |edit: fn(&mut Statement)| journal(granted(Some(&key), edit));
-        refused(gate(journal(granted(Some(&other), |_| {})), &trust), "does not list");
+        refused(
+            gate(journal(granted(Some(&other), |_| {})), &trust),
+            "does not list",
+        );
         refused(
             gate(
                 signed(|_| {}),
@@ -769,8 +801,14 @@ mod tests {
             ),
             "belongs to",
         );
-        refused(gate(signed(|s| s.run_id = "other".into()), &trust), "another run");
-        refused(gate(signed(|s| s.step = "other".into()), &trust), "another step");
+        refused(
+            gate(signed(|s| s.run_id = "other".into()), &trust),
+            "another run",
+        );
+        refused(
+            gate(signed(|s| s.step = "other".into()), &trust),
+            "another step",
+        );
         refused(
             gate(signed(|s| s.runbook_sha256 = "00".into()), &trust),
             "goes on with runbook",
@@ -805,7 +843,10 @@ mod tests {
         }
         refused(gate(journal(forged), &trust), "does not verify");
         // Unsigned: only with the opt-in, and only matching the binding too.
-        refused(gate(journal(granted(None, |_| {})), &trust), "accepts only signed");
+        refused(
+            gate(journal(granted(None, |_| {})), &trust),
+            "accepts only signed",
+        );
         let open = "approvers: { allow_unsigned: true }\n";
         assert!(gate(journal(granted(None, |_| {})), open).passed.is_some());
         refused(
@@ -822,19 +863,21 @@ mod tests {
 
     #[test]
     fn a_record_that_the_approval_step_succeeded_is_no_approval() {
-        let succeeded = |dry_run| {
-            Event::StepSucceeded {
-                step: "gate".into(),
-                outcome: Default::default(),
-                attempts: 1,
-                duration_ms: 0,
-                aws_wait_ms: 0,
-                dry_run,
-            }
+        let succeeded = |dry_run| Event::StepSucceeded {
+            step: "gate".into(),
+            outcome: Default::default(),
+            attempts: 1,
+            duration_ms: 0,
+            aws_wait_ms: 0,
+            dry_run,
         };
         for dry_run in [false, true] {
             let g = gate(
-                vec![rec(1, started()), rec(2, requested("n1")), rec(3, succeeded(dry_run))],
+                vec![
+                    rec(1, started()),
+                    rec(2, requested("n1")),
+                    rec(3, succeeded(dry_run)),
+                ],
                 "approvers: { allow_unsigned: true }\n",
             );
             assert!(g.passed.is_none());
@@ -882,12 +925,22 @@ mod tests {
         let checked = check_all(RUN, &run.records, &rb, &effect);
         let by_seq: BTreeMap<u64, &Standing> =
             checked.iter().map(|c| (c.seq, &c.standing)).collect();
-        assert!(matches!(by_seq[&4], Standing::Revoked { .. }), "{checked:?}");
-        assert!(matches!(by_seq[&6], Standing::Revoked { .. }), "{checked:?}");
+        assert!(
+            matches!(by_seq[&4], Standing::Revoked { .. }),
+            "{checked:?}"
+        );
+        assert!(
+            matches!(by_seq[&6], Standing::Revoked { .. }),
+            "{checked:?}"
+        );
         match by_seq[&9] {
             Standing::Refused { reason } => assert!(reason.contains("replayed"), "{reason}"),
             other => panic!("{other:?}"),
         }
-        assert!(gates(RUN, &run.records, &rb, &effect)["gate"].passed.is_none());
+        assert!(
+            gates(RUN, &run.records, &rb, &effect)["gate"]
+                .passed
+                .is_none()
+        );
     }
 }

@@ -255,9 +255,10 @@ fn check_sealed_by(signer: &SignerInfo, report: &mut VerifyReport) {
         (SignerInfo::Ed25519 { public_key: a }, SignerInfo::Ed25519 { public_key: b }) => {
             a.eq_ignore_ascii_case(b)
         }
-        (SignerInfo::KmsEcdsaP256 { key_arn: a, .. }, SignerInfo::KmsEcdsaP256 { key_arn: b, .. }) => {
-            a == b
-        }
+        (
+            SignerInfo::KmsEcdsaP256 { key_arn: a, .. },
+            SignerInfo::KmsEcdsaP256 { key_arn: b, .. },
+        ) => a == b,
         (SignerInfo::None, SignerInfo::None) => true,
         _ => false,
     };
@@ -502,7 +503,11 @@ fn check_signature(
         };
     if !options.trusted_keys.is_empty() && manifest.signer != SignerInfo::None {
         report.key_pinned = true;
-        if !options.trusted_keys.iter().any(|k| k.matches(&manifest.signer)) {
+        if !options
+            .trusted_keys
+            .iter()
+            .any(|k| k.matches(&manifest.signer))
+        {
             let found = match &manifest.signer {
                 SignerInfo::None => "no key".to_string(),
                 SignerInfo::Ed25519 { public_key } => format!("ed25519 {public_key}"),

@@ -764,9 +764,17 @@ impl<'a> V<'a> {
                         if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
                             Some(t)
                         } else {
-                            self.report(pn.span, "`sha256` must be 64 hex digits", "not a SHA-256", || {
-                                Some("print the pin with `drillbook evidence pin kms:KEY_ARN`".into())
-                            });
+                            self.report(
+                                pn.span,
+                                "`sha256` must be 64 hex digits",
+                                "not a SHA-256",
+                                || {
+                                    Some(
+                                        "print the pin with `drillbook evidence pin kms:KEY_ARN`"
+                                            .into(),
+                                    )
+                                },
+                            );
                             None
                         }
                     });

@@ -533,7 +533,10 @@ fn approvers_are_read_with_their_keys_and_principals() {
     let p = &err.problems[0];
     assert!(p.message.contains("is not pinned"), "{}", p.message);
     assert!(
-        p.help.as_deref().unwrap_or("").contains("drillbook evidence pin kms:"),
+        p.help
+            .as_deref()
+            .unwrap_or("")
+            .contains("drillbook evidence pin kms:"),
         "{:?}",
         p.help
     );

@@ -11,28 +11,28 @@ use drillbook::checkpoint::file::FileStore;
 use drillbook::checkpoint::{CheckpointStore, Record};
 use drillbook::event::Event;
 
-struct Dir {
+pub(crate) struct Dir {
     tmp: tempfile::TempDir,
 }
 
 impl Dir {
-    fn new() -> Dir {
+    pub(crate) fn new() -> Dir {
         Dir {
             tmp: tempfile::tempdir().unwrap(),
         }
     }
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.tmp.path()
     }
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.path().join("state")
     }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path().join(name);
         std::fs::write(&p, text).unwrap();
         p
     }
-    fn cmd(&self, args: &[&str]) -> crate::support::cli::Drillbook {
+    pub(crate) fn cmd(&self, args: &[&str]) -> crate::support::cli::Drillbook {
         let mut c = crate::support::cli::bin();
         c.args(args)
             .arg("--state-dir")
@@ -40,20 +40,20 @@ impl Dir {
             .current_dir(self.path());
         c
     }
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output()
     }
     /// A command that takes no `--state-dir` (`evidence`, `verify-evidence`).
-    fn offline(&self, args: &[&str]) -> Output {
+    pub(crate) fn offline(&self, args: &[&str]) -> Output {
         crate::support::cli::bin()
             .args(args)
             .current_dir(self.path())
             .output()
     }
-    fn run_as(&self, arn: &str, args: &[&str]) -> Output {
+    pub(crate) fn run_as(&self, arn: &str, args: &[&str]) -> Output {
         self.cmd(args).env("DRILLBOOK_IDENTITY_ARN", arn).output()
     }
-    fn run_ids(&self) -> Vec<String> {
+    pub(crate) fn run_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = std::fs::read_dir(self.state().join("runs"))
             .map(|rd| {
                 rd.map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -63,11 +63,11 @@ impl Dir {
         ids.sort();
         ids
     }
-    fn journal_path(&self, id: &str) -> PathBuf {
+    pub(crate) fn journal_path(&self, id: &str) -> PathBuf {
         self.state().join("runs").join(id).join("journal.jsonl")
     }
     /// The verified journal (the store checks the hash chain and the sequence).
-    fn records(&self, id: &str) -> Vec<Record> {
+    pub(crate) fn records(&self, id: &str) -> Vec<Record> {
         let store = FileStore::new(self.state());
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -76,7 +76,7 @@ impl Dir {
     }
 }
 
-fn succeeded_counts(records: &[Record]) -> BTreeMap<String, usize> {
+pub(crate) fn succeeded_counts(records: &[Record]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in records {
         if let Event::StepSucceeded { step, .. } = &r.event {
@@ -312,8 +312,7 @@ fn a_changed_runbook_is_refused_unless_forced() {
     );
     o.assert_exit(2);
     assert!(
-        o.stderr_text()
-            .contains("the runbook given to resume run"),
+        o.stderr_text().contains("the runbook given to resume run"),
         "{}",
         o.stderr_text()
     );
@@ -331,7 +330,11 @@ fn a_changed_runbook_is_refused_unless_forced() {
         &["resume", &id, "--force"],
     );
     o.assert_exit(2);
-    assert!(o.stderr_text().contains("--runbook FILE"), "{}", o.stderr_text());
+    assert!(
+        o.stderr_text().contains("--runbook FILE"),
+        "{}",
+        o.stderr_text()
+    );
     let o = d.run_as(
         "arn:aws:iam::111122223333:user/alice",
         &["resume", &id, "--runbook", rb, "--force"],
@@ -659,12 +662,12 @@ fn bad_arguments_and_unknown_runs_exit_2() {
 
 // ----------------------------------------------------------------------------- signed approvals
 
-const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
-const BOB: &str = "arn:aws:iam::111122223333:user/bob";
-const CAROL: &str = "arn:aws:iam::111122223333:user/carol";
+pub(crate) const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+pub(crate) const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+pub(crate) const CAROL: &str = "arn:aws:iam::111122223333:user/carol";
 
 /// `drillbook evidence keygen DIR/NAME`: the key file and its public key (hex).
-fn keygen(d: &Dir, name: &str) -> (String, String) {
+pub(crate) fn keygen(d: &Dir, name: &str) -> (String, String) {
     let key = d.path().join(name);
     let o = d.offline(&["evidence", "keygen", key.to_str().unwrap()]);
     o.assert_exit(0);
@@ -681,7 +684,7 @@ fn signed_gate(alice_pub: &str, bob_pub: &str) -> String {
 
 /// Appends `entry` to the run's journal as its writer would: the next `seq`, `prev` the hash of
 /// the last line, the line's checksum. What anyone who can write the run directory can do.
-fn forge(d: &Dir, id: &str, entry: Event) {
+pub(crate) fn forge(d: &Dir, id: &str, entry: Event) {
     use drillbook::checkpoint::file::{encode_line, verify_journal};
     let path = d.journal_path(id);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -692,7 +695,7 @@ fn forge(d: &Dir, id: &str, entry: Event) {
     std::fs::write(&path, bytes).unwrap();
 }
 
-fn bob_identity() -> drillbook::actions::aws::Identity {
+pub(crate) fn bob_identity() -> drillbook::actions::aws::Identity {
     drillbook::actions::aws::Identity {
         account: "111122223333".into(),
         arn: BOB.into(),

@@ -15,6 +15,7 @@ mod emulator;
 mod engine;
 mod evidence;
 mod fidelity;
+mod insider;
 mod layers;
 mod plan;
 mod proof;
