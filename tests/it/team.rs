@@ -897,3 +897,84 @@ fn a_forged_approval_item_stops_the_resume_and_a_signed_one_passes() {
     let records = rt.block_on(reopen_load(&store, &id)).unwrap().records;
     assert_eq!(successes(&records).get("after"), Some(&1));
 }
+
+/// The insider's attacks on the DynamoDB store, through PutItem: a forged dry-run success of the
+/// approval step in an executed run, and the run's variables edited after it started. Both are
+/// refused by name; nothing runs past the gate.
+#[test]
+fn the_table_refuses_a_record_of_the_other_mode_and_edited_variables() {
+    let rt = rt();
+    let store = rt.block_on(new_table("team_insider"));
+    let url = store.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        "version: 1\nname: gated-insider\napprovers: { allow_unsigned: true }\nvars:\n  pause: 0s\nsteps:\n  - id: gate\n    action: approval\n  - id: after\n    action: wait\n    needs: [gate]\n    with: { duration: \"{{ vars.pause }}\" }\n",
+    )
+    .unwrap();
+    let out = bin(
+        dir.path(),
+        ALICE,
+        &["run", "rb.yaml", "--execute", "--yes", "--state", &url],
+    )
+    .output();
+    out.assert_exit(3);
+    let id = run_ids(&rt, &store).remove(0);
+    let stored = rt.block_on(reopen_load(&store, &id)).unwrap();
+    let seq = stored.records.len() as u64 + 1;
+    let line = drillbook::checkpoint::file::encode_line(
+        seq,
+        chrono::Utc::now(),
+        stored.head_sha256.clone(),
+        Event::StepSucceeded {
+            step: "gate".into(),
+            outcome: Default::default(),
+            attempts: 1,
+            duration_ms: 0,
+            aws_wait_ms: 0,
+            dry_run: true,
+        },
+    )
+    .unwrap();
+    rt.block_on(put_line(&store, &id, seq, std::str::from_utf8(&line).unwrap()));
+    let resume = || bin(dir.path(), ALICE, &["resume", &id, "--yes", "--state", &url]).output();
+    let out = resume();
+    out.assert_exit(2);
+    assert!(
+        out.stderr_text()
+            .contains("a dry-run record of step `gate` in an executed run"),
+        "{}",
+        out.stderr_text()
+    );
+    // The forged item removed, the variables edited instead.
+    rt.block_on(
+        store
+            .client()
+            .delete_item()
+            .table_name(&store.url().table)
+            .key("run_id", AttributeValue::S(id.clone()))
+            .key("seq", AttributeValue::N(seq.to_string()))
+            .send(),
+    )
+    .unwrap();
+    rt.block_on(
+        store
+            .client()
+            .update_item()
+            .table_name(&store.url().table)
+            .key("run_id", AttributeValue::S(id.clone()))
+            .key("seq", AttributeValue::N("0".into()))
+            .update_expression("SET vars_json = :v")
+            .expression_attribute_values(":v", AttributeValue::S("{\"pause\":\"2s\"}".into()))
+            .send(),
+    )
+    .unwrap();
+    let out = resume();
+    out.assert_exit(2);
+    assert!(
+        out.stderr_text()
+            .contains("the stored variables are not the ones `run_started` hashed"),
+        "{}",
+        out.stderr_text()
+    );
+}
