@@ -784,7 +784,7 @@ pub static CATALOG: &[ActionSpec] = &[
     // ---- route53 ----------------------------------------------------------------------------
     ActionSpec {
         name: "route53.failover",
-        summary: "Make the failover record set answer with the target side, by inverting the primary's health check (default) or by editing the records; waits for INSYNC.",
+        summary: "Make the failover record set answer with the target side, by pinning the primary's health check unhealthy (disabled and inverted, the default) or by swapping the records; waits for the answer.",
         service: Service::Route53,
         params: &[
             p(
@@ -813,14 +813,14 @@ pub static CATALOG: &[ActionSpec] = &[
                 K::Enum(&["health_check", "records"]),
                 false,
                 Some("health_check"),
-                "`health_check` inverts the primary's health check; `records` swaps the failover roles of the records",
+                "`health_check` pins the primary's health check unhealthy (Disabled and Inverted together), and failing back lets it measure again; `records` swaps the failover records, so the answer holds whatever the old primary's health does",
             ),
             p(
                 "health_check_id",
                 K::String,
                 false,
                 None,
-                "health check to invert (default: the one on the PRIMARY record)",
+                "health check to pin (default: the one on the PRIMARY record)",
             ),
         ],
         outputs: &[

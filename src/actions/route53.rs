@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckType, ResourceRecordSet,
-    ResourceRecordSetFailover, RrType,
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet, ResourceRecordSetFailover,
+    RrType,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -298,8 +298,12 @@ enum Mode {
 enum Move {
     /// The target side already answers.
     Nothing,
-    /// UpdateHealthCheck Inverted = the value.
-    Invert { health_check_id: String, to: bool },
+    /// UpdateHealthCheck with Disabled and Inverted set to `pinned` together: `true` pins the
+    /// PRIMARY unhealthy whatever its endpoint does, `false` lets the check measure again.
+    Pin {
+        health_check_id: String,
+        pinned: bool,
+    },
     /// Swap the PRIMARY and SECONDARY values (with their health checks) in one UPSERT batch.
     Swap,
 }
@@ -312,10 +316,8 @@ struct FailoverState {
     primary: ResourceRecordSet,
     secondary: ResourceRecordSet,
     answer: Answer,
-    /// The health check flipped in `health_check` mode, and its Inverted flag.
-    health_check: Option<(String, bool)>,
-    /// Set when the move inverts a health check that measures the endpoint itself.
-    hazard: Option<String>,
+    /// The health check set in `health_check` mode, and its (Disabled, Inverted) flags.
+    health_check: Option<(String, (bool, bool))>,
     /// The value that must answer afterwards.
     target: String,
     step: Move,
@@ -351,16 +353,16 @@ fn params(ctx: &StepContext) -> Result<(String, String, Side, Mode, Option<Strin
     ))
 }
 
-async fn inverted(ctx: &StepContext, hc: &str) -> Result<bool, ActionError> {
-    Ok(health_check_config(ctx, hc).await?.0)
-}
-
-/// A health check's Inverted flag, and what it measures when that is an endpoint (its type and
-/// target: `HTTPS d-abc.execute-api.eu-west-1.amazonaws.com`).
-async fn health_check_config(
-    ctx: &StepContext,
-    hc: &str,
-) -> Result<(bool, Option<String>), ActionError> {
+/// A health check's (Disabled, Inverted) flags.
+///
+/// Route 53 (UpdateHealthCheck, `Disabled`): "After you disable a health check, Route 53
+/// considers the status of the health check to always be healthy"; and (developer guide,
+/// "Inverting health checks") an inverted check is "unhealthy when the status is healthy and
+/// vice versa". So a check that is disabled *and* inverted is always unhealthy, whatever its
+/// endpoint does: the failover holds even when the primary endpoint fails or recovers. Inverting
+/// alone would be the trap: once the endpoint really fails, the inverted check reports healthy
+/// and traffic returns to the failed Region.
+async fn health_check_flags(ctx: &StepContext, hc: &str) -> Result<(bool, bool), ActionError> {
     let client = ctx.aws.route53();
     let out = send(
         "GetHealthCheck",
@@ -368,42 +370,10 @@ async fn health_check_config(
     )
     .await?;
     let config = out.health_check().and_then(|h| h.health_check_config());
-    let inverted = config.and_then(|c| c.inverted()).unwrap_or(false);
-    let endpoint = config
-        .filter(|c| measures_an_endpoint(c.r#type()))
-        .map(|c| {
-            let target = c
-                .fully_qualified_domain_name()
-                .or(c.ip_address())
-                .unwrap_or("?");
-            format!("{} {target}", c.r#type().as_str())
-        });
-    Ok((inverted, endpoint))
-}
-
-/// HTTP, HTTPS and TCP checks (and their string-matching forms) measure the endpoint itself;
-/// CALCULATED, CLOUDWATCH_METRIC and RECOVERY_CONTROL checks watch a signal.
-fn measures_an_endpoint(t: &HealthCheckType) -> bool {
-    matches!(
-        t,
-        HealthCheckType::Http
-            | HealthCheckType::Https
-            | HealthCheckType::HttpStrMatch
-            | HealthCheckType::HttpsStrMatch
-            | HealthCheckType::Tcp
-    )
-}
-
-/// The warning for inverting a health check that measures the endpoint itself.
-fn inversion_hazard(hc: &str, endpoint: &str) -> String {
-    format!(
-        "warning: health check {hc} measures the endpoint itself ({endpoint}); once that endpoint \
-         really fails, the inverted check reports healthy and the PRIMARY record answers again, \
-         sending traffic back to the failed Region (Route 53 developer guide, \"Inverting health \
-         checks\"). Fail over with a routing control (`arc.set_routing_controls`), or put a \
-         CALCULATED or CLOUDWATCH_METRIC health check on the PRIMARY record and use it as the \
-         switch"
-    )
+    Ok((
+        config.and_then(|c| c.disabled()).unwrap_or(false),
+        config.and_then(|c| c.inverted()).unwrap_or(false),
+    ))
 }
 
 /// Looks at the zone, the record set, the health check and the answer; decides the move.
@@ -437,7 +407,7 @@ async fn failover_state(
         .await;
     let (pv, sv) = (value_of(&primary), value_of(&secondary));
     let mut findings = vec![];
-    let (target, step, health_check, hazard) = match mode {
+    let (target, step, health_check) = match mode {
         Mode::HealthCheck => {
             let target = match side {
                 Side::Secondary => sv.clone(),
@@ -452,35 +422,30 @@ async fn failover_state(
                     hint: "set `health_check_id`, or use `mode: records`".into(),
                 }]));
             };
-            let (inv, endpoint) = health_check_config(ctx, &hc).await?;
-            // The wanted configuration, never a toggle of the current one: inverted to fail
-            // over, not inverted to fail back. A retry, a resume or a second run before DNS has
-            // moved then finds the configuration already set and only waits for the answer.
+            let flags = health_check_flags(ctx, &hc).await?;
+            // The wanted configuration, never a toggle of the current one: pinned unhealthy
+            // (disabled and inverted) to fail over, measuring (neither) to fail back. A retry,
+            // a resume or a second run before DNS has moved then finds the configuration
+            // already set and only waits for the answer.
             let want = side == Side::Secondary;
-            let step = if inv != want {
-                Move::Invert {
+            let step = if flags != (want, want) {
+                Move::Pin {
                     health_check_id: hc.clone(),
-                    to: want,
+                    pinned: want,
                 }
             } else if answer.is(&target) || want {
                 Move::Nothing
             } else {
                 findings.push(Finding {
                     message: format!(
-                        "`{name}` answers {} although health check {hc} is not inverted: the primary endpoint itself reports unhealthy",
+                        "`{name}` answers {} although health check {hc} measures again: the primary endpoint itself reports unhealthy",
                         answer.text()
                     ),
                     hint: "drillbook does not force traffic to an unhealthy primary; fix the primary endpoint, or switch with `mode: records`".into(),
                 });
                 Move::Nothing
             };
-            let hazard = match (&step, endpoint) {
-                (Move::Invert { to: true, .. }, Some(endpoint)) => {
-                    Some(inversion_hazard(&hc, &endpoint))
-                }
-                _ => None,
-            };
-            (target, step, Some((hc, inv)), hazard)
+            (target, step, Some((hc, flags)))
         }
         Mode::Records => {
             let home_is_primary = match hc_param.as_deref() {
@@ -524,10 +489,13 @@ async fn failover_state(
                 Side::Primary => home,
             };
             let swapped = !home_is_primary;
-            let step = if answer.is(&target) {
-                Move::Nothing
-            } else if swapped != (side == Side::Secondary) {
+            // Decided by the records, not by what the name answers now: when health checks
+            // already moved the answer, the swap still makes it stick (the target then holds
+            // the PRIMARY record, so the old primary recovering does not take traffic back).
+            let step = if swapped != (side == Side::Secondary) {
                 Move::Swap
+            } else if answer.is(&target) {
+                Move::Nothing
             } else {
                 findings.push(Finding {
                     message: format!(
@@ -538,7 +506,7 @@ async fn failover_state(
                 });
                 Move::Nothing
             };
-            (target, step, None, None)
+            (target, step, None)
         }
     };
     if !findings.is_empty() {
@@ -552,7 +520,6 @@ async fn failover_state(
         secondary,
         answer,
         health_check,
-        hazard,
         target,
         step,
     }))
@@ -562,12 +529,18 @@ impl FailoverState {
     fn change_line(&self) -> Option<String> {
         match &self.step {
             Move::Nothing => None,
-            Move::Invert {
+            Move::Pin {
                 health_check_id,
-                to,
+                pinned,
             } => Some(format!(
-                "set Inverted={to} on health check {health_check_id} (UpdateHealthCheck) so `{}` answers {}",
-                self.record_name, self.target
+                "set Disabled={pinned} and Inverted={pinned} on health check {health_check_id} (UpdateHealthCheck: {}) so `{}` answers {}",
+                if *pinned {
+                    "the PRIMARY is pinned unhealthy whatever its endpoint does"
+                } else {
+                    "the check measures the endpoint again"
+                },
+                self.record_name,
+                self.target
             )),
             Move::Swap => Some(format!(
                 "swap the failover values of `{}` (one UPSERT batch): PRIMARY -> {}, SECONDARY -> {}",
@@ -578,14 +551,6 @@ impl FailoverState {
         }
     }
 
-    /// `; warning: ...` when the move walks into the inversion trap, else nothing.
-    fn hazard_text(&self) -> String {
-        self.hazard
-            .as_deref()
-            .map(|h| format!("; {h}"))
-            .unwrap_or_default()
-    }
-
     fn facts(&self) -> BTreeMap<String, serde_json::Value> {
         let mut f = BTreeMap::new();
         f.insert("hosted_zone_id".into(), self.zone_id.clone().into());
@@ -594,12 +559,10 @@ impl FailoverState {
         f.insert("secondary_value".into(), value_of(&self.secondary).into());
         f.insert("answer".into(), self.answer.text().into());
         f.insert("target".into(), self.target.clone().into());
-        if let Some((hc, inv)) = &self.health_check {
+        if let Some((hc, (disabled, inverted))) = &self.health_check {
             f.insert("health_check_id".into(), hc.clone().into());
-            f.insert("health_check_inverted".into(), (*inv).into());
-        }
-        if let Some(h) = &self.hazard {
-            f.insert("inversion_hazard".into(), h.clone().into());
+            f.insert("health_check_disabled".into(), (*disabled).into());
+            f.insert("health_check_inverted".into(), (*inverted).into());
         }
         f
     }
@@ -661,10 +624,9 @@ impl Action for Failover {
                 ),
                 None => format!("`{name}` already answers {}", st.target),
                 Some(_) => format!(
-                    "`{name}` answers {}; it must answer {}{}",
+                    "`{name}` answers {}; it must answer {}",
                     st.answer.text(),
-                    st.target,
-                    st.hazard_text()
+                    st.target
                 ),
             },
             facts: st.facts(),
@@ -689,9 +651,9 @@ impl Action for Failover {
         let changes: Vec<String> = st.change_line().into_iter().collect();
         match &st.step {
             Move::Nothing => {}
-            Move::Invert {
+            Move::Pin {
                 health_check_id,
-                to,
+                pinned,
             } => {
                 // Exactly once: the SDK's retries are off for this call; after a retryable
                 // error the health check is read again and the update sent again only if it
@@ -704,7 +666,8 @@ impl Action for Failover {
                         client
                             .update_health_check()
                             .health_check_id(health_check_id)
-                            .inverted(*to)
+                            .disabled(*pinned)
+                            .inverted(*pinned)
                             .customize()
                             .config_override(
                                 aws_sdk_route53::config::Builder::default()
@@ -717,7 +680,9 @@ impl Action for Failover {
                     if !e.retryable() {
                         return Err(e);
                     }
-                    if inverted(ctx, health_check_id).await.ok() == Some(*to) {
+                    if health_check_flags(ctx, health_check_id).await.ok()
+                        == Some((*pinned, *pinned))
+                    {
                         break;
                     }
                     if sends >= 3 {
@@ -767,7 +732,7 @@ impl Action for Failover {
         })
         .await?;
         Ok(Outcome {
-            summary: format!("`{name}` answers {}{}", answer.text(), st.hazard_text()),
+            summary: format!("`{name}` answers {}", answer.text()),
             changes,
             outputs: failover_outputs(&change_id, &answer.text()),
         })

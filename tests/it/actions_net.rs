@@ -789,34 +789,15 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
     assert!(obs.findings.is_empty(), "{}", findings(&obs));
     assert_eq!(obs.changes.len(), 1);
     assert!(
-        obs.changes[0].contains("Inverted=true"),
+        obs.changes[0].contains("Disabled=true and Inverted=true"),
         "{:?}",
         obs.changes
-    );
-    // The seed's check is HTTPS on the primary endpoint itself: the dry run names the trap and
-    // the fix (Route 53 developer guide, "Inverting health checks").
-    assert!(
-        obs.summary.contains("measures the endpoint itself")
-            && obs.summary.contains("traffic back to the failed Region")
-            && obs.summary.contains("arc.set_routing_controls"),
-        "{}",
-        obs.summary
-    );
-    assert!(
-        obs.facts.contains_key("inversion_hazard"),
-        "{:?}",
-        obs.facts
     );
     assert_eq!(mutations(&needles).len(), base, "observe is read-only");
 
     let (_, out) = run("route53.failover", &c).await.unwrap();
     assert_answers(&out.outputs["answer"], &eu);
     assert_eq!(out.outputs["change_id"], "");
-    assert!(
-        out.summary.contains("warning: health check"),
-        "{}",
-        out.summary
-    );
     assert_eq!(s.dns_answer().await, eu);
     let hc = r53()
         .await
@@ -825,13 +806,27 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
         .send()
         .await
         .unwrap();
+    let config = hc.health_check().unwrap().health_check_config().unwrap();
     assert_eq!(
-        hc.health_check()
-            .unwrap()
-            .health_check_config()
-            .unwrap()
-            .inverted(),
-        Some(true)
+        (config.disabled(), config.inverted()),
+        (Some(true), Some(true))
+    );
+
+    // The trap: the seed's check is HTTPS on the primary endpoint itself. Inverted alone, it
+    // would read healthy once that endpoint really fails, and traffic would return to the
+    // failed Region. Disabled and inverted, it stays unhealthy whatever the endpoint does
+    // (UpdateHealthCheck, `Disabled`; "Inverting health checks").
+    emulator().set_health(&r.health_check_id, false);
+    assert_eq!(
+        s.dns_answer().await,
+        eu,
+        "the primary endpoint failing keeps the secondary"
+    );
+    emulator().set_health(&r.health_check_id, true);
+    assert_eq!(
+        s.dns_answer().await,
+        eu,
+        "the primary recovering does not take traffic back"
     );
 
     // second run: no mutation
@@ -865,14 +860,9 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
     );
     let (obs, out) = run("route53.failover", &back).await.unwrap();
     assert!(
-        obs.changes[0].contains("Inverted=false"),
+        obs.changes[0].contains("Disabled=false and Inverted=false"),
         "{:?}",
         obs.changes
-    );
-    assert!(
-        !obs.summary.contains("warning"),
-        "failing back is no trap: {}",
-        obs.summary
     );
     assert_answers(&out.outputs["answer"], &r.primary_target);
     assert_eq!(s.dns_answer().await, r.primary_target);
@@ -890,36 +880,33 @@ async fn route53_failover_by_health_check_answers_eu_west_1_and_switches_back() 
     emulator().set_health(&r.health_check_id, true);
 }
 
-/// `route53.failover` sets the wanted configuration, never a toggle of the current one: with
-/// the health check already inverted by an earlier attempt but DNS not yet answering with the
-/// secondary, a retry changes nothing (it waited for the answer); failing back un-inverts the
-/// health check even when the name already answers with the primary.
+/// `route53.failover` sets the wanted configuration, never a toggle of the current one: a check
+/// already pinned by an earlier attempt is left as it is, a check left inverted alone (the trap
+/// an older drillbook walked into) is pinned, and failing back sets both flags back even when
+/// the name already answers with the primary.
 #[tokio::test(flavor = "multi_thread")]
 async fn route53_failover_sets_the_wanted_state_and_never_toggles() {
     let (_p, s) = seed("r53notoggle");
     let aws = aws().await;
     let r = &s.route53;
-    let emu = emulator();
-    let inverted = || async {
-        r53()
+    let flags = || async {
+        let out = r53()
             .await
             .get_health_check()
             .health_check_id(&r.health_check_id)
             .send()
             .await
-            .unwrap()
-            .health_check()
-            .unwrap()
-            .health_check_config()
-            .unwrap()
-            .inverted()
+            .unwrap();
+        let c = out.health_check().unwrap().health_check_config().unwrap();
+        (c.disabled().unwrap_or(false), c.inverted().unwrap_or(false))
     };
-    let set_inverted = |to: bool| async move {
+    let set = |disabled: bool, inverted: bool| async move {
         r53()
             .await
             .update_health_check()
             .health_check_id(&r.health_check_id)
-            .inverted(to)
+            .disabled(disabled)
+            .inverted(inverted)
             .send()
             .await
             .unwrap();
@@ -935,38 +922,39 @@ async fn route53_failover_sets_the_wanted_state_and_never_toggles() {
         json!({"hosted_zone": r.zone_name, "record_name": r.record_name, "to": "primary"}),
     );
 
-    // An earlier attempt inverted the check; the name still answers with the primary (here: the
-    // primary's measured health reads unhealthy, so the inverted check reads healthy).
-    set_inverted(true).await;
-    emu.set_health(&r.health_check_id, false);
-    assert_eq!(s.dns_answer().await, r.primary_target);
+    // Pinned already: nothing to change.
+    set(true, true).await;
     let obs = action("route53.failover").observe(&over).await.unwrap();
     assert!(obs.findings.is_empty(), "{}", findings(&obs));
     assert!(obs.changes.is_empty(), "no toggle back: {:?}", obs.changes);
-    assert!(obs.summary.contains("waiting for DNS"), "{}", obs.summary);
-
-    // Failing back while the name already answers with the primary still un-inverts.
-    let obs = action("route53.failover").observe(&back).await.unwrap();
+    // Inverted alone: pinned, not left in the trap.
+    set(false, true).await;
+    let obs = action("route53.failover").observe(&over).await.unwrap();
     assert_eq!(obs.changes.len(), 1, "{obs:?}");
     assert!(
-        obs.changes[0].contains("Inverted=false"),
+        obs.changes[0].contains("Disabled=true"),
         "{:?}",
         obs.changes
     );
-    emu.set_health(&r.health_check_id, true);
+
+    // Failing back while the name already answers with the primary still un-pins.
+    set(true, false).await;
+    assert_eq!(s.dns_answer().await, r.primary_target);
+    let obs = action("route53.failover").observe(&back).await.unwrap();
+    assert_eq!(obs.changes.len(), 1, "{obs:?}");
     let (_, out) = run("route53.failover", &back).await.unwrap();
     assert_answers(&out.outputs["answer"], &r.primary_target);
-    assert_eq!(inverted().await, Some(false));
+    assert_eq!(flags().await, (false, false));
 
     // Twice over, then twice back: each ends in the requested state.
     for _ in 0..2 {
         run("route53.failover", &over).await.unwrap();
-        assert_eq!(inverted().await, Some(true));
+        assert_eq!(flags().await, (true, true));
         assert_eq!(s.dns_answer().await, r.secondary_target);
     }
     for _ in 0..2 {
         run("route53.failover", &back).await.unwrap();
-        assert_eq!(inverted().await, Some(false));
+        assert_eq!(flags().await, (false, false));
         assert_eq!(s.dns_answer().await, r.primary_target);
     }
 }
@@ -1252,4 +1240,62 @@ async fn route53_zone_ids_are_looked_up_once_per_run() {
     assert_eq!(lookups(), 1, "three observations of one run");
     a.observe(&ctx(&aws().await, None, params)).await.unwrap();
     assert_eq!(lookups(), 2, "another run looks the zone up again");
+}
+
+/// `mode: records` makes the answer stick. When health checks already moved the name to the
+/// secondary (the primary endpoint failing), the step still swaps the records, so the primary
+/// recovering does not take traffic back without an operator's decision; failing back restores
+/// exactly the records that were there. Tried on another Region pair.
+#[tokio::test(flavor = "multi_thread")]
+async fn route53_failover_by_records_holds_when_the_primary_recovers() {
+    let emu = emulator();
+    let p = unique_prefix("r53stick");
+    let s = emu.seed_with(
+        &p,
+        &crate::support::SeedOptions::regions("us-west-2", "ap-southeast-2"),
+    );
+    emu.fast(&p);
+    let aws = aws().await;
+    let r = &s.route53;
+    let records = || async {
+        let mut sets = r53()
+            .await
+            .list_resource_record_sets()
+            .hosted_zone_id(&r.hosted_zone_id)
+            .send()
+            .await
+            .unwrap()
+            .resource_record_sets()
+            .to_vec();
+        sets.sort_by_key(|x| format!("{:?}", x.failover()));
+        sets
+    };
+    let before = records().await;
+    let c = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.hosted_zone_id, "record_name": r.record_name, "mode": "records"}),
+    );
+    // The primary endpoint fails: Route 53's health check moves the answer by itself.
+    emu.set_health(&r.health_check_id, false);
+    assert_eq!(s.dns_answer().await, r.secondary_target);
+    let obs = action("route53.failover").observe(&c).await.unwrap();
+    assert_eq!(
+        obs.changes.len(),
+        1,
+        "the answer alone is no failover: {obs:?}"
+    );
+    run("route53.failover", &c).await.unwrap();
+    // The primary endpoint recovers: the name stays on the secondary.
+    emu.set_health(&r.health_check_id, true);
+    assert_eq!(s.dns_answer().await, r.secondary_target);
+    // Failing back restores exactly what was there.
+    let back = ctx(
+        &aws,
+        None,
+        json!({"hosted_zone": r.hosted_zone_id, "record_name": r.record_name, "mode": "records", "to": "primary"}),
+    );
+    run("route53.failover", &back).await.unwrap();
+    assert_eq!(s.dns_answer().await, r.primary_target);
+    assert_eq!(records().await, before);
 }

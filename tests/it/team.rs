@@ -936,8 +936,20 @@ fn the_table_refuses_a_record_of_the_other_mode_and_edited_variables() {
         },
     )
     .unwrap();
-    rt.block_on(put_line(&store, &id, seq, std::str::from_utf8(&line).unwrap()));
-    let resume = || bin(dir.path(), ALICE, &["resume", &id, "--yes", "--state", &url]).output();
+    rt.block_on(put_line(
+        &store,
+        &id,
+        seq,
+        std::str::from_utf8(&line).unwrap(),
+    ));
+    let resume = || {
+        bin(
+            dir.path(),
+            ALICE,
+            &["resume", &id, "--yes", "--state", &url],
+        )
+        .output()
+    };
     let out = resume();
     out.assert_exit(2);
     assert!(
