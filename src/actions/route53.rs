@@ -906,7 +906,6 @@ mod tests {
                 via: None,
             },
             health_check: None,
-            hazard: None,
             target: "eu".into(),
             step: Move::Swap,
         };
