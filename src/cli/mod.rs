@@ -123,9 +123,15 @@ pub struct PlanArgs {
     /// Override a variable (repeatable): `--var secondary=eu-west-1`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
-    /// Exit 1 when the estimated makespan exceeds `objectives.rto`.
+    /// Exit 1 when the estimated makespan exceeds `objectives.rto`, or when a required
+    /// recovery step needs a `--lost-region`.
     #[arg(long)]
     pub strict: bool,
+    /// A Region the outage takes away (repeatable): marks every step that would need it, and
+    /// every step that needs a global control plane; a required recovery step that needs a lost
+    /// Region is a finding.
+    #[arg(long = "lost-region", value_name = "REGION")]
+    pub lost_regions: Vec<String>,
     /// Steps the run will start at once (as `run --max-parallel`): the makespan is estimated
     /// under this limit.
     #[arg(long, default_value_t = 8)]

@@ -16,6 +16,7 @@ Examples:
   drillbook plan runbooks/region-failover.yaml --format dot | dot -Tsvg > plan.svg
   drillbook plan runbooks/region-failover.yaml --format mermaid > plan.mmd
   drillbook plan runbooks/region-failover.yaml --var secondary=eu-west-1 --strict   # in CI
+  drillbook plan runbooks/region-failover.yaml --lost-region ca-central-1 --strict
 
 The estimated makespan uses each step's `estimate` (or its action's default estimate) and
 schedules the steps as the run will: at most --max-parallel at once (default 8, as `run`), ready
@@ -23,7 +24,13 @@ steps first come, first served. The critical path is the makespan with unlimited
 When the makespan exceeds `objectives.rto`, a warning goes to stderr; with --strict the exit
 code is then 1.
 
-Exit codes: 0 plan printed, 1 estimate exceeds the RTO (with --strict), 2 invalid runbook.";
+With --lost-region R (repeatable) the plan lists, per step, the Regions and global control
+planes it calls (Route 53's control plane is in us-east-1, ARC's configuration API in
+us-west-2), and marks as a FINDING every required recovery step (neither `optional` nor
+`on_failure: continue`, not in `finally`) that needs a lost Region; --strict exits 1 on one.
+
+Exit codes: 0 plan printed, 1 estimate exceeds the RTO or a lost-Region finding (with
+--strict), 2 invalid runbook.";
 
 pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
     let overrides = parse_vars(&args.vars)?;
@@ -68,16 +75,33 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
             p90: p90.makespan(),
             rto: p90.rto_check(),
         });
+    let lost = &args.lost_regions;
+    let needs = crate::plan::regions::needs(&loaded.runbook, lost);
+    let findings = needs.iter().filter(|n| n.finding).count();
     let out = match args.format {
         PlanFormat::Text => {
             let mut o = render::text(&plan, &runbook_p50);
             if let Some(f) = &forecast {
                 o.push_str(&f.text(&loaded.runbook.name));
             }
+            if !lost.is_empty() {
+                o.push_str(&crate::plan::regions::text(&needs, lost));
+            }
             o
         }
         PlanFormat::Json => {
-            render::json_with(&plan, &runbook_p50, forecast.as_ref().map(Forecast::json))
+            let text =
+                render::json_with(&plan, &runbook_p50, forecast.as_ref().map(Forecast::json));
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(mut v) => {
+                    v["lost_regions"] = serde_json::json!(lost);
+                    v["region_needs"] = serde_json::json!(needs);
+                    let mut s = serde_json::to_string_pretty(&v).unwrap_or(text);
+                    s.push('\n');
+                    s
+                }
+                Err(_) => text,
+            }
         }
         PlanFormat::Dot => render::dot(&plan, &runbook_p50),
         PlanFormat::Mermaid => render::mermaid(&plan, &runbook_p50),
@@ -90,6 +114,25 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(Failure::failed(format!("cannot write the plan: {e}")));
+    }
+    if findings > 0 {
+        eprintln!(
+            "warning: {findings} required recovery step{} need{} a lost Region ({})",
+            if findings == 1 { "" } else { "s" },
+            if findings == 1 { "s" } else { "" },
+            lost.join(", ")
+        );
+        eprintln!(
+            "  help: recover from the Regions that stay (a step's `region`), use a data-plane switch (`arc.set_routing_controls` with `endpoints`), or make the step `optional`{}",
+            if args.strict {
+                ""
+            } else {
+                " (--strict makes this an error)"
+            }
+        );
+        if args.strict {
+            return Ok(ExitCode::Failed);
+        }
     }
     let rto_check = match &forecast {
         Some(f) if f.learned() => f.rto,

@@ -3,6 +3,7 @@
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod graph;
+pub mod regions;
 pub mod render;
 
 pub use graph::{Graph, Plan, PlanError, RtoCheck, StepIdx};

@@ -235,3 +235,119 @@ fn the_makespan_is_scheduled_under_max_parallel_as_the_run_is() {
     let took = at(last_done) - at(first_start);
     assert!(took >= chrono::Duration::milliseconds(900), "took {took}");
 }
+
+/// `plan --lost-region`: what each shipped runbook needs when a Region is gone, read from the
+/// catalogue (no AWS call). The cross-Region failover needs nothing from the lost Region;
+/// Route 53's control plane is marked on the steps that call it and becomes a finding only
+/// when us-east-1 itself is lost; the in-Region restore cannot run without its Region. Also
+/// on another Region pair.
+#[test]
+fn lost_region_marks_what_each_shipped_runbook_needs() {
+    let run = |args: &[&str]| {
+        let out = drillbook(args);
+        (
+            out.status.code().expect("exit code"),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "plan",
+        "runbooks/region-failover.yaml",
+        "--lost-region",
+        "ca-central-1",
+        "--strict",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("no required recovery step needs a lost Region"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "switch-dns (route53.failover): calls us-east-1; Route 53 control plane (us-east-1)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("not required promote-key (kms.promote)"),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&[
+        "plan",
+        "runbooks/region-failover.yaml",
+        "--lost-region",
+        "us-east-1",
+        "--strict",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FINDING switch-dns"), "{out}");
+    assert!(err.contains("required recovery step"), "{err}");
+
+    let (code, out, _) = run(&[
+        "plan",
+        "runbooks/data-corruption-restore.yaml",
+        "--lost-region",
+        "ca-central-1",
+        "--strict",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FINDING restore-vault"), "{out}");
+
+    // The ARC switch without its endpoints needs ARC's configuration API in us-west-2; with
+    // them, any endpoint that stays will do.
+    let (code, out, _) = run(&[
+        "plan",
+        "runbooks/region-failover-arc.yaml",
+        "--lost-region",
+        "us-west-2",
+        "--strict",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FINDING switch-dns"), "{out}");
+    let endpoints =
+        "cluster_endpoints=us-west-2=https://a.example/v1,eu-west-1=https://b.example/v1";
+    let (code, out, err) = run(&[
+        "plan",
+        "runbooks/region-failover-arc.yaml",
+        "--var",
+        endpoints,
+        "--lost-region",
+        "us-west-2",
+        "--strict",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["lost_regions"], serde_json::json!(["us-west-2"]));
+    let switch = doc["region_needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["step"] == "switch-dns")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        switch["any_of"],
+        serde_json::json!(["eu-west-1", "us-west-2"])
+    );
+    assert_eq!(switch["finding"], false);
+
+    // Another Region pair: the failover needs nothing from the Region it leaves.
+    let (code, out, err) = run(&[
+        "plan",
+        "runbooks/region-failover.yaml",
+        "--var",
+        "primary=us-west-2",
+        "--var",
+        "secondary=ap-southeast-2",
+        "--lost-region",
+        "us-west-2",
+        "--strict",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("calls ap-southeast-2"), "{out}");
+    assert!(!out.contains("FINDING"), "{out}");
+}
