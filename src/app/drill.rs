@@ -138,6 +138,86 @@ pub async fn keep_refused_calls(engine: &Engine, aws: &Aws, run_id: &str) -> Res
         })
 }
 
+/// The Regions a scenario takes away: those it impairs whole (an `impair:` without a service).
+/// A fault scoped to one service or an AZ tests recovery inside the Region and takes nothing
+/// away.
+pub fn lost_regions(scenario: &Scenario) -> Vec<String> {
+    let mut lost: Vec<String> = scenario
+        .impair
+        .iter()
+        .filter(|i| i.service.is_none())
+        .map(|i| i.region.clone())
+        .collect();
+    lost.sort();
+    lost.dedup();
+    lost
+}
+
+/// The Region of the team state table, when runs are kept in one.
+fn state_region(settings: &Settings) -> Option<String> {
+    settings
+        .state
+        .url
+        .as_deref()
+        .and_then(|u| crate::checkpoint::dynamodb::StateUrl::parse(u).ok())
+        .map(|u| u.region)
+}
+
+/// Refuses a drill whose team state lives in a Region the scenario takes away: the run would
+/// stop before its first step, or pass only because the impairment spares drillbook's own
+/// store. The state must live where the outage cannot reach it.
+pub fn check_state_region(settings: &Settings, scenario: &Scenario) -> Result<(), Failure> {
+    let lost = lost_regions(scenario);
+    match state_region(settings) {
+        Some(r) if lost.contains(&r) => Err(Failure::invalid(format!(
+            "the team state table is in {r}, which scenario `{}` takes away: the recovery would depend on the Region it recovers from",
+            scenario.name
+        ))
+        .help(
+            "keep the state table in a Region the outage cannot reach (a third Region, or a global table with a replica outside the failed Region; see docs/team-state.md), or drill with `--state-dir`",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The drill's verdict on its static check: no required recovery step (and not the team state
+/// store) needs a Region the scenario takes away, even where the emulator happened to answer.
+fn lost_region_verdict(
+    settings: &Settings,
+    scenario: &Scenario,
+    runbook: &crate::runbook::Runbook,
+) -> Option<crate::event::ExpectationVerdict> {
+    let lost = lost_regions(scenario);
+    if lost.is_empty() {
+        return None;
+    }
+    let mut needing: Vec<String> = crate::plan::regions::needs(runbook, &lost)
+        .into_iter()
+        .filter(|n| n.finding)
+        .map(|n| format!("`{}` needs {}", n.step, n.lost.join(", ")))
+        .collect();
+    if let Some(r) = state_region(settings).filter(|r| lost.contains(r)) {
+        needing.push(format!("the team state table needs {r}"));
+    }
+    let passed = needing.is_empty();
+    Some(crate::event::ExpectationVerdict {
+        id: "no-lost-region-dependency".into(),
+        description: format!(
+            "no required recovery step needs a Region the scenario takes away ({})",
+            lost.join(", ")
+        ),
+        passed,
+        observed: if passed {
+            "every required step calls a Region that stays".into()
+        } else {
+            needing.join("; ")
+        },
+        reason: (!passed).then(|| {
+            "on AWS this recovery would stop at those steps; `drillbook plan RUNBOOK --lost-region R` lists them".into()
+        }),
+    })
+}
+
 /// A judged drill.
 pub struct Judged {
     pub verdicts: Verdicts,
@@ -169,16 +249,18 @@ pub async fn judge(
     let (outputs, statuses) = super::finish::step_results(&run.stored);
     let objectives = scenario.objectives_over(&run.runbook.objectives);
     let verdicts = if res.mode == Mode::Execute {
+        let mut expectations = check_expectations(
+            &scenario.expect,
+            aws.clone(),
+            &res.run_id,
+            &run.runbook.vars,
+            &outputs,
+            &statuses,
+        )
+        .await;
+        expectations.extend(lost_region_verdict(settings, scenario, &run.runbook));
         Verdicts {
-            expectations: check_expectations(
-                &scenario.expect,
-                aws.clone(),
-                &res.run_id,
-                &run.runbook.vars,
-                &outputs,
-                &statuses,
-            )
-            .await,
+            expectations,
             objectives: judge_objectives(
                 &objectives,
                 Duration::from_millis(run.timing.recovery_ms),

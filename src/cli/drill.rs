@@ -57,6 +57,20 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
+        if human_output {
+            let lost = crate::app::drill::lost_regions(&scenario);
+            for n in crate::plan::regions::needs(&loaded.runbook, &lost)
+                .iter()
+                .filter(|n| n.finding)
+            {
+                eprintln!(
+                    "warning: required step `{}` ({}) needs {}, which this scenario takes away: on AWS the recovery would stop there",
+                    n.step,
+                    n.action,
+                    n.lost.join(", ")
+                );
+            }
+        }
         let forecast = if mode == Mode::Execute {
             super::status::forecast(&args.exec, &loaded.runbook).await
         } else {
@@ -73,6 +87,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         if mode == Mode::Execute {
             super::setup::say_credentials_left(&aws, &loaded.runbook, forecast).await;
         }
+        crate::app::drill::check_state_region(&settings, &scenario)?;
         // The seal key is checked (and recorded) before anything is damaged.
         let sealed_by = crate::app::finish::seal_key(&mut settings, None, "", &aws).await?;
         let started = crate::app::drill::start(

@@ -675,3 +675,57 @@ fn resume_never_reads_a_path_from_the_journal() {
     }
     assert!(!b_ran(&d, &id));
 }
+
+/// A drill whose team state table lives in the Region the scenario takes away is refused
+/// before anything runs (the recovery would depend on the Region it recovers from), and a dry
+/// run names each required step that needs the lost Region. No AWS call is needed for either.
+#[test]
+fn a_drill_refuses_state_in_the_lost_region_and_names_steps_that_need_it() {
+    let d = Dir::new();
+    d.write(
+        "rb.yaml",
+        "version: 1\nname: needs-lost\nsteps:\n  - id: restore\n    action: dynamodb.assert_pitr\n    region: us-west-2\n    with: { table: orders }\n",
+    );
+    let scenario = d.write(
+        "outage.yaml",
+        "version: 1\nname: us-west-2-outage\nrunbook: rb.yaml\nimpair:\n  - region: us-west-2\n",
+    );
+    let o = d.run_as(
+        ALICE,
+        &[
+            "drill",
+            scenario.to_str().unwrap(),
+            "--execute",
+            "--yes",
+            "--state",
+            "dynamodb://drillbook-state?region=us-west-2",
+        ],
+    );
+    o.assert_exit(2);
+    assert!(
+        o.stderr_text().contains(
+            "the team state table is in us-west-2, which scenario `us-west-2-outage` takes away"
+        ),
+        "{}",
+        o.stderr_text()
+    );
+    assert!(o.stderr_text().contains("help:"), "{}", o.stderr_text());
+    assert!(d.run_ids().is_empty(), "nothing ran");
+
+    // The dry run (files store) warns about the step before it observes anything.
+    let o = d
+        .cmd(&["drill", scenario.to_str().unwrap()])
+        .env("DRILLBOOK_IDENTITY_ARN", ALICE)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output();
+    assert!(
+        o.stderr_text().contains(
+            "warning: required step `restore` (dynamodb.assert_pitr) needs us-west-2, which this scenario takes away"
+        ),
+        "{}",
+        o.stderr_text()
+    );
+}
