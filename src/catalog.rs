@@ -960,6 +960,13 @@ pub static CATALOG: &[ActionSpec] = &[
                 None,
                 "safety rule ARNs to override (\"break glass\"); default: none, a rule's refusal fails the step",
             ),
+            p(
+                "conflict_retry",
+                K::Duration,
+                false,
+                Some("15s"),
+                "how long a ConflictException (\"try again\": a safety rule's WaitPeriodMs, 5000 ms by default) is retried with backoff before the refusal fails the step",
+            ),
         ],
         outputs: ARC_OUTPUTS,
         default_estimate: secs(5),

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from . import control
+from . import config, control
 
 ACCOUNT = "123456789012"
 # The five Regions of an ARC cluster's endpoints. AWS's pages say "one in each of five different
@@ -40,6 +41,8 @@ _CLUSTERS: dict[str, dict[str, Any]] = {}
 _PANELS: dict[str, dict[str, Any]] = {}
 _CONTROLS: dict[str, dict[str, Any]] = {}
 _RULES: dict[str, dict[str, Any]] = {}
+# Safety rule ARN -> when the routing controls it governs last changed (time.monotonic()).
+_LAST_CHANGE: dict[str, float] = {}
 _TOKENS: dict[str, str] = {}
 _TAGS: dict[str, dict[str, str]] = {}
 
@@ -379,6 +382,24 @@ def _update_states(entries: list[dict[str, Any]], overrides: list[str],
             changes[arn] = state
         after = {a: rc["state"] for a, rc in _CONTROLS.items()}
         after.update(changes)
+        # A rule's WaitPeriodMs after a change of the controls it governs: "any request against
+        # the target routing controls will fail" until it has passed (safety rule reference,
+        # WaitPeriodMs). Answered as ConflictException, whose documented meaning is "try again".
+        now = time.monotonic()
+        for rule in _RULES.values():
+            if rule["SafetyRuleArn"] in (overrides or []):
+                continue
+            if not set(_governed(rule)) & set(changes):
+                continue
+            wait = config.setting("arc_wait_period_seconds", [rule["Name"]])
+            wait = rule["WaitPeriodMs"] / 1000.0 if wait is None else wait
+            last = _LAST_CHANGE.get(rule["SafetyRuleArn"])
+            if last is not None and now < last + wait:
+                raise ArcError(409, "ConflictException",
+                               f"the routing controls of safety rule {rule['Name']} changed "
+                               f"{int((now - last) * 1000)} ms ago; its wait period is "
+                               f"{int(wait * 1000)} ms",
+                               resourceId=rule["SafetyRuleArn"], resourceType="SafetyRule")
         broken = []
         for rule in _RULES.values():
             if rule["SafetyRuleArn"] in (overrides or []):
@@ -395,7 +416,16 @@ def _update_states(entries: list[dict[str, Any]], overrides: list[str],
                            resourceId=broken[0]["SafetyRuleArn"], resourceType="SafetyRule")
         for arn, state in changes.items():
             _CONTROLS[arn]["state"] = state
+        for rule in _RULES.values():
+            if set(_governed(rule)) & set(changes):
+                _LAST_CHANGE[rule["SafetyRuleArn"]] = now
     return {}
+
+
+def _governed(rule: dict[str, Any]) -> list[str]:
+    """The routing controls whose updates a rule evaluates: its asserted controls, or a gating
+    rule's target controls."""
+    return rule["AssertedControls"] if rule["_kind"] == "ASSERTION" else rule["TargetControls"]
 
 
 def _cluster_request(op: str, body: dict[str, Any], cluster_arn: str) -> dict[str, Any]:

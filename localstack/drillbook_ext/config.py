@@ -39,6 +39,12 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # CloudTrail "typically delivers events within an average of about 5 minutes of an API
     # call" (CloudTrail user guide, "How CloudTrail works"): LookupEvents sees an event then.
     "cloudtrail_delivery_seconds": ("DRILLBOOK_CLOUDTRAIL_DELIVERY_SECONDS", 300.0),
+    # ARC safety rules: WaitPeriodMs is "an evaluation period, in milliseconds (ms), during
+    # which any request against the target routing controls will fail. ... The wait period is
+    # 5000 ms by default" (CloudFormation, AWS::Route53RecoveryControl::SafetyRule AssertionRule).
+    # None: each rule's own WaitPeriodMs; a number replaces it (0 in fast tests). Matched on the
+    # rule's name.
+    "arc_wait_period_seconds": ("DRILLBOOK_ARC_WAIT_PERIOD_SECONDS", None),
 }
 
 _LOCK = threading.RLock()

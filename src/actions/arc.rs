@@ -667,23 +667,10 @@ fn change_line(read: &Read) -> String {
 
 // ------------------------------------------------------------------------------ safety rules
 
-/// The name of the safety rule a ConflictException names: from its message when it says
-/// `NAME (ARN)`, else DescribeSafetyRule (control plane, us-west-2, best effort: this runs only
-/// once the switch has been refused), else none.
-async fn safety_rule_name(ctx: &StepContext, arn: &str, message: &str) -> Option<String> {
-    if !arn.is_empty()
-        && let Some(i) = message.find(&format!(" ({arn})"))
-    {
-        let before = &message[..i];
-        let name = before
-            .rsplit([' ', ',', ':'])
-            .next()
-            .unwrap_or_default()
-            .trim();
-        if !name.is_empty() {
-            return Some(name.to_string());
-        }
-    }
+/// The name of the safety rule a ConflictException names by its `resourceId`, from
+/// DescribeSafetyRule (control plane, us-west-2, best effort: this runs only once the switch
+/// has been refused for good), else none.
+async fn safety_rule_name(ctx: &StepContext, arn: &str) -> Option<String> {
     if arn.is_empty() || ctx.aws.is_impaired(ARC_CONFIG_REGION, Service::Arc) {
         return None;
     }
@@ -702,13 +689,27 @@ async fn safety_rule_name(ctx: &StepContext, arn: &str, message: &str) -> Option
 }
 
 /// A safety rule's refusal, as a precondition finding (not retried).
-async fn refusal(ctx: &StepContext, resource_id: &str, message: &str, read: &Read) -> ActionError {
-    let arn = if resource_id.contains("safetyrule") {
-        resource_id
+/// How long a ConflictException is retried before the step fails (`conflict_retry`).
+const CONFLICT_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A ConflictException, as the service model shapes it.
+struct Conflict {
+    resource_id: String,
+    message: String,
+}
+
+async fn refusal(ctx: &StepContext, conflict: &Conflict, read: &Read, tries: u32) -> ActionError {
+    let arn = if conflict.resource_id.contains("safetyrule") {
+        conflict.resource_id.as_str()
     } else {
         ""
     };
-    let name = safety_rule_name(ctx, arn, message).await;
+    let message = format!(
+        "{} (ConflictException, {tries} tr{} over the retry window)",
+        conflict.message,
+        if tries == 1 { "y" } else { "ies" }
+    );
+    let name = safety_rule_name(ctx, arn).await;
     let rule = match (&name, arn) {
         (Some(n), "") => format!("safety rule `{n}`"),
         (Some(n), a) => format!("safety rule `{n}` ({a})"),
@@ -772,71 +773,102 @@ impl Action for SetRoutingControls {
         let (eps, _) = endpoints(ctx).await?;
         let want = &want;
         let overrides = &overrides;
-        let (ep, (read, changed), passed) = on_first_answering(
-            ctx,
-            &eps,
-            None,
-            "UpdateRoutingControlStates",
-            |c, ep| async move {
-                let read = read_states(&c, &ep, want).await?;
-                if !read.findings.is_empty() {
-                    return Err(ActionError::Precondition {
-                        findings: read.findings.clone(),
-                    });
-                }
-                if read.to_change().is_empty() {
-                    return Ok((read, false));
-                }
-                let mut req = c.update_routing_control_states();
-                for ctl in &read.controls {
-                    req = req.update_routing_control_state_entries(
-                        UpdateRoutingControlStateEntry::builder()
-                            .routing_control_arn(&ctl.arn)
-                            .routing_control_state(ctl.want.clone())
-                            .build()
-                            .map_err(|e| ActionError::Invalid {
-                                message: format!("routing control `{}`: {e}", ctl.key),
-                                hint: "check the step's `states:`".into(),
-                            })?,
-                    );
-                }
-                for o in overrides {
-                    req = req.safety_rules_to_override(o);
-                }
-                match req.send().await {
-                    Ok(_) => Ok((read, true)),
-                    Err(e) => {
-                        if let Some(conflict) = e.as_service_error().and_then(|se| match se {
-                            aws_sdk_route53recoverycluster::operation::update_routing_control_states::UpdateRoutingControlStatesError::ConflictException(c) => Some(c),
-                            _ => None,
-                        }) {
-                            let (id, msg) = (
-                                conflict.resource_id().to_string(),
-                                conflict.message().to_string(),
-                            );
-                            return Err(refusal(ctx, &id, &msg, &read).await);
-                        }
-                        if e.as_service_error().and_then(|se| se.code())
-                            == Some("ConflictException")
-                        {
-                            let msg = e
-                                .as_service_error()
-                                .and_then(|se| se.message())
-                                .unwrap_or_default()
-                                .to_string();
-                            return Err(refusal(ctx, "", &msg, &read).await);
-                        }
-                        Err(aws_error(
-                            CLUSTER_SERVICE,
-                            "UpdateRoutingControlStates",
-                            &ep.region,
-                            e,
-                        ))
+        // ConflictException means "try again" (Routing Control API reference, errors): a
+        // safety rule's WaitPeriodMs ("an evaluation period ... during which any request
+        // against the target routing controls will fail", 5000 ms by default) refuses updates
+        // for a while after a change. So a refusal is retried with backoff for up to
+        // `conflict_retry` (default 15 s: three default wait periods), and only one that
+        // persists names the rule and fails the step.
+        let retry_for = ctx
+            .params
+            .opt_str("conflict_retry")?
+            .map(|d| {
+                crate::duration::parse_duration(&d).map_err(|e| ActionError::Invalid {
+                    message: format!("`conflict_retry: {d}`: {e}"),
+                    hint: "write a duration such as `15s`".into(),
+                })
+            })
+            .transpose()?
+            .unwrap_or(CONFLICT_RETRY);
+        let deadline = tokio::time::Instant::now() + retry_for;
+        let mut delay = std::time::Duration::from_millis(250);
+        let mut conflicts = 0u32;
+        let (ep, (read, changed), passed) = loop {
+            let (ep, outcome, passed) = on_first_answering(
+                ctx,
+                &eps,
+                None,
+                "UpdateRoutingControlStates",
+                |c, ep| async move {
+                    let read = read_states(&c, &ep, want).await?;
+                    if !read.findings.is_empty() {
+                        return Err(ActionError::Precondition {
+                            findings: read.findings.clone(),
+                        });
                     }
+                    if read.to_change().is_empty() {
+                        return Ok(Ok((read, false)));
+                    }
+                    let mut req = c.update_routing_control_states();
+                    for ctl in &read.controls {
+                        req = req.update_routing_control_state_entries(
+                            UpdateRoutingControlStateEntry::builder()
+                                .routing_control_arn(&ctl.arn)
+                                .routing_control_state(ctl.want.clone())
+                                .build()
+                                .map_err(|e| ActionError::Invalid {
+                                    message: format!("routing control `{}`: {e}", ctl.key),
+                                    hint: "check the step's `states:`".into(),
+                                })?,
+                        );
+                    }
+                    for o in overrides {
+                        req = req.safety_rules_to_override(o);
+                    }
+                    match req.send().await {
+                        Ok(_) => Ok(Ok((read, true))),
+                        Err(e) => {
+                            // Read by the error's code and its `resourceId` (the service
+                            // model's ConflictException shape), never by its message text.
+                            let conflict = e.as_service_error().and_then(|se| match se {
+                                aws_sdk_route53recoverycluster::operation::update_routing_control_states::UpdateRoutingControlStatesError::ConflictException(c) => Some(Conflict {
+                                    resource_id: c.resource_id().to_string(),
+                                    message: c.message().to_string(),
+                                }),
+                                _ if se.code() == Some("ConflictException") => Some(Conflict {
+                                    resource_id: String::new(),
+                                    message: se.message().unwrap_or_default().to_string(),
+                                }),
+                                _ => None,
+                            });
+                            match conflict {
+                                Some(c) => Ok(Err((c, read))),
+                                None => Err(aws_error(
+                                    CLUSTER_SERVICE,
+                                    "UpdateRoutingControlStates",
+                                    &ep.region,
+                                    e,
+                                )),
+                            }
+                        }
+                    }
+                },
+            )
+            .await?;
+            match outcome {
+                Ok(done) => break (ep, done, passed),
+                Err((conflict, read)) => {
+                    conflicts += 1;
+                    // At least one retry, however slow the first attempt was.
+                    if conflicts > 1 && tokio::time::Instant::now() + delay > deadline {
+                        return Err(refusal(ctx, &conflict, &read, conflicts).await);
+                    }
+                    tokio::time::sleep(delay).await;
+                    ctx.waits.add(delay);
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
                 }
-            },
-        )
-        .await?;
+            }
+        };
         let mut summary = if changed {
             format!(
                 "routing controls set at the {} cluster endpoint: {}",
@@ -991,7 +1023,7 @@ mod tests {
     }
 
     #[test]
-    fn safety_rule_names_are_read_from_the_message() {
+    fn a_conflict_without_a_rule_arn_names_no_rule() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -1012,11 +1044,7 @@ mod tests {
             aws,
             waits: Default::default(),
         };
-        let arn = "arn:aws:route53-recovery-control::1:controlpanel/p/safetyrule/r";
-        let msg = format!("the update violates safety rule(s): at-least-one ({arn})");
-        assert_eq!(
-            rt.block_on(safety_rule_name(&ctx, arn, &msg)).as_deref(),
-            Some("at-least-one")
-        );
+        // No rule ARN: nothing to look up, and the message is never parsed for a name.
+        assert_eq!(rt.block_on(safety_rule_name(&ctx, "")), None);
     }
 }

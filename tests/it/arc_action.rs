@@ -600,8 +600,10 @@ async fn endpoints_that_do_not_answer_are_moved_on_from() {
     emu.clear_faults(None);
 }
 
+/// A refusal that persists past `conflict_retry` names the rule (by the error's `resourceId`
+/// and DescribeSafetyRule, never by parsing its message) and changes nothing.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_safety_rule_refusal_names_the_rule_and_is_not_retried() {
+async fn a_safety_rule_refusal_that_persists_names_the_rule() {
     let emu = emulator();
     let (s, arc) = seed_arc(emu, "arc_rule");
     let h = Harness::new(emu, vec![]).await;
@@ -610,6 +612,7 @@ async fn a_safety_rule_refusal_names_the_rule_and_is_not_retried() {
         "cluster": arc.cluster,
         "endpoints": h.urls(&arc),
         "states": { arc.name(&s.primary_region): "Off", arc.name(&s.secondary_region): "Off" },
+        "conflict_retry": "1s",
     });
     let ctx = h.ctx(both_off.clone());
     let m = h.mark();
@@ -627,12 +630,17 @@ async fn a_safety_rule_refusal_names_the_rule_and_is_not_retried() {
     );
     assert!(findings[0].message.contains(&arc.rule_arn), "{findings:?}");
     assert!(
+        findings[0].message.contains("ConflictException"),
+        "{findings:?}"
+    );
+    assert!(
         findings[0].hint.contains("safety_rules_to_override"),
         "{findings:?}"
     );
-    // one call, at the first endpoint: a refusal is not an unreachable endpoint
+    // Retried within the window, always at the first endpoint: a refusal is not an
+    // unreachable endpoint.
     let n = h.counts(&m);
-    assert_eq!(n["UpdateRoutingControlStates"], 1, "{n:?}");
+    assert!(n["UpdateRoutingControlStates"] >= 2, "{n:?}");
     assert_eq!(n["/us-west-2/v1"], 0, "{n:?}");
     assert_eq!(arc.state(emu, &s.primary_region).await, "On");
 
@@ -641,6 +649,47 @@ async fn a_safety_rule_refusal_names_the_rule_and_is_not_retried() {
     p["safety_rules_to_override"] = json!([arc.rule_arn]);
     run("arc.set_routing_controls", &h.ctx(p)).await.unwrap();
     assert_eq!(arc.state(emu, &s.primary_region).await, "Off");
+    assert_eq!(arc.state(emu, &s.secondary_region).await, "Off");
+}
+
+/// A safety rule's WaitPeriodMs refuses updates for a while after a change
+/// (ConflictException: "try again"). A failback right after the failover is retried with
+/// backoff and goes through once the period has passed. The emulator's wait is 6 s for this
+/// test's rule (AWS's default is 5000 ms).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failback_inside_the_wait_period_is_retried_until_it_goes_through() {
+    let emu = emulator();
+    let prefix = unique_prefix("arc_wait");
+    let s = emu.seed_with(&prefix, &SeedOptions::default().failover("routing-control"));
+    let arc = ArcSeed::of(&s);
+    emu.configure(json!({"prefix": prefix, "arc_wait_period_seconds": 6}));
+    let h = Harness::new(emu, vec![]).await;
+    let states = |primary: &str, secondary: &str| {
+        json!({
+            "cluster": arc.cluster,
+            "endpoints": h.urls(&arc),
+            "states": { arc.name(&s.primary_region): primary, arc.name(&s.secondary_region): secondary },
+        })
+    };
+    run("arc.set_routing_controls", &h.ctx(states("Off", "On")))
+        .await
+        .unwrap();
+    let m = h.mark();
+    let started = std::time::Instant::now();
+    run("arc.set_routing_controls", &h.ctx(states("On", "Off")))
+        .await
+        .unwrap();
+    let n = h.counts(&m);
+    assert!(
+        n["UpdateRoutingControlStates"] >= 2,
+        "refused, then retried: {n:?}"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(arc.state(emu, &s.primary_region).await, "On");
     assert_eq!(arc.state(emu, &s.secondary_region).await, "Off");
 }
 

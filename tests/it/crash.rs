@@ -397,15 +397,15 @@ async fn arc_crash_and_resume(point: String) -> (String, Value) {
     .await;
     assert_eq!(r.code(), 0, "{point}: resume: {}", r.text());
     run.assert_failed_over_once(&point).await;
-    let doc = assert_resumed(&point, run.dir.path(), &id, 9).await;
+    let doc = assert_resumed(&point, run.dir.path(), &id, 10).await;
     (point, comparable(&doc, &run.seed, &run.names()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn arc_failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_end() {
     let points = crash_points(&arc_runbook());
-    // 9 steps, 2 of them mutating (promote-key, switch-dns), and the start.
-    assert_eq!(points.len(), 1 + 9 + 2 * 2, "{points:?}");
+    // 10 steps, 2 of them mutating (promote-key, switch-dns), and the start.
+    assert_eq!(points.len(), 1 + 10 + 2 * 2, "{points:?}");
 
     let base = ArcRun::start(&[]).await;
     assert_eq!(base.out.code(), 0, "uninterrupted: {}", base.out.text());

@@ -372,6 +372,56 @@ async fn every_cluster_endpoint_reads_the_same_state() {
     );
 }
 
+/// A safety rule's WaitPeriodMs: "an evaluation period, in milliseconds (ms), during which any
+/// request against the target routing controls will fail. This helps prevent flapping of state.
+/// The wait period is 5000 ms by default" (CloudFormation, AWS::Route53RecoveryControl::SafetyRule
+/// AssertionRule). The emulator answers such a request with ConflictException (the service
+/// model's shape: a message, `resourceId` and `resourceType`), the rule's ARN as `resourceId`;
+/// once the period has passed the same update goes through. Shortened to 1 s here.
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_period_refuses_updates_until_it_has_passed() {
+    let emu = emulator();
+    let p = unique_prefix("arc_wait");
+    emu.configure(serde_json::json!({"prefix": p, "arc_wait_period_seconds": 1}));
+    let f = fixture(emu, &p, 2).await;
+    let (a, b) = (f.controls[0].as_str(), f.controls[1].as_str());
+    let rule = assertion_rule(
+        emu,
+        &f,
+        &format!("{p}at-least-one"),
+        &f.controls,
+        RuleType::Atleast,
+        1,
+        false,
+    )
+    .await;
+    let c = f.client(emu, 2).await;
+    set(&c, &[(a, true)], &[]).await.unwrap();
+    let refused = c
+        .update_routing_control_states()
+        .update_routing_control_state_entries(
+            aws_sdk_route53recoverycluster::types::UpdateRoutingControlStateEntry::builder()
+                .routing_control_arn(b)
+                .routing_control_state(RoutingControlState::On)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    let se = refused.into_service_error();
+    let aws_sdk_route53recoverycluster::operation::update_routing_control_states::UpdateRoutingControlStatesError::ConflictException(conflict) = se else {
+        panic!("a ConflictException, not {se:?}");
+    };
+    assert_eq!(conflict.resource_id(), rule);
+    assert_eq!(state(&c, b).await, RoutingControlState::Off);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    set(&c, &[(b, true)], &[])
+        .await
+        .expect("the wait period has passed");
+    assert_eq!(state(&c, b).await, RoutingControlState::On);
+}
+
 /// An assertion rule "at least one On" refuses an update that would turn the last one Off
 /// (ConflictException), allows a swap in one UpdateRoutingControlStates transaction, and is
 /// bypassed by SafetyRulesToOverride. Routing Control API reference, UpdateRoutingControlState
@@ -383,6 +433,9 @@ async fn every_cluster_endpoint_reads_the_same_state() {
 async fn assertion_rule_refuses_breaking_updates_unless_overridden() {
     let emu = emulator();
     let p = unique_prefix("arc_assert");
+    // These tests study the rules themselves, not their wait period (see
+    // `wait_period_refuses_updates_until_it_has_passed`).
+    emu.configure(serde_json::json!({"prefix": p, "arc_wait_period_seconds": 0}));
     let f = fixture(emu, &p, 2).await;
     let (a, b) = (f.controls[0].as_str(), f.controls[1].as_str());
     let rule = assertion_rule(
@@ -428,6 +481,9 @@ async fn assertion_rule_refuses_breaking_updates_unless_overridden() {
 async fn and_or_and_inverted_assertion_rules() {
     let emu = emulator();
     let p = unique_prefix("arc_rules");
+    // These tests study the rules themselves, not their wait period (see
+    // `wait_period_refuses_updates_until_it_has_passed`).
+    emu.configure(serde_json::json!({"prefix": p, "arc_wait_period_seconds": 0}));
     let f = fixture(emu, &p, 5).await;
     let c = f.client(emu, 4).await;
     let [a, b, x, y, z] = [0, 1, 2, 3, 4].map(|i| f.controls[i].as_str());
@@ -496,6 +552,9 @@ async fn and_or_and_inverted_assertion_rules() {
 async fn gating_rule_gates_its_target_controls() {
     let emu = emulator();
     let p = unique_prefix("arc_gating");
+    // These tests study the rules themselves, not their wait period (see
+    // `wait_period_refuses_updates_until_it_has_passed`).
+    emu.configure(serde_json::json!({"prefix": p, "arc_wait_period_seconds": 0}));
     let f = fixture(emu, &p, 2).await;
     let (gate, target) = (f.controls[0].as_str(), f.controls[1].as_str());
     let cfg = config_client(emu).await;

@@ -359,6 +359,7 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "pitr_lag_seconds",
     "route53_health_seconds",
     "global_table_replication_seconds",
+    "arc_wait_period_seconds",
 ];
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
