@@ -39,6 +39,13 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # CloudTrail "typically delivers events within an average of about 5 minutes of an API
     # call" (CloudTrail user guide, "How CloudTrail works"): LookupEvents sees an event then.
     "cloudtrail_delivery_seconds": ("DRILLBOOK_CLOUDTRAIL_DELIVERY_SECONDS", 300.0),
+    # FIS experiments: how long one is `initiating` before `running`, and `stopping` before
+    # `stopped`. AWS gives no figure (the FIS user guide, "Experiment states", names the states
+    # only); 5 s makes a caller that does not wait for `running` notice.
+    "fis_transition_seconds": ("DRILLBOOK_FIS_TRANSITION_SECONDS", 5.0),
+    # FIS actions last their `duration` (from one minute to 12 hours, FIS actions reference);
+    # a number here replaces every action's duration (tests that watch an experiment complete).
+    "fis_action_duration_seconds": ("DRILLBOOK_FIS_ACTION_DURATION_SECONDS", None),
 }
 
 _LOCK = threading.RLock()
