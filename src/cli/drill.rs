@@ -224,6 +224,15 @@ async fn end_faults(
     aws: &Arc<Aws>,
     res: &RunResult,
 ) -> bool {
+    // A resumed drill whose runbook needs no AWS was given no credentials (`aws_with`); its
+    // experiments need them.
+    let loaded;
+    let aws: &Aws = if aws.config("us-east-1").credentials_provider().is_some() {
+        aws
+    } else {
+        loaded = Aws::load(aws.options.clone()).await;
+        &loaded
+    };
     let ended = match crate::app::drill::stop_faults(settings, engine, aws, res).await {
         Ok(ended) => ended,
         Err(e) => {

@@ -15,6 +15,7 @@ mod emulator;
 mod engine;
 mod evidence;
 mod fidelity;
+mod fis;
 mod layers;
 mod plan;
 mod proof;

@@ -359,6 +359,7 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "pitr_lag_seconds",
     "route53_health_seconds",
     "global_table_replication_seconds",
+    "fis_transition_seconds",
 ];
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
