@@ -115,6 +115,24 @@ class _Ids:
 fis_models.mock_random = _Ids  # type: ignore[assignment]
 
 
+def _all_regions() -> list[str]:
+    """Every Region botocore's endpoint data knows for EC2 or DynamoDB (newer than its FIS list)."""
+    import boto3
+
+    session = boto3.Session()
+    out = set(fis_models.fis_backends._additional_regions or [])  # type: ignore[attr-defined]
+    for service in ("ec2", "dynamodb"):
+        for partition in ("aws", "aws-us-gov", "aws-cn"):
+            out.update(session.get_available_regions(service, partition_name=partition))
+    return sorted(out)
+
+
+# moto lists FIS in 21 Regions only, so a system seeded elsewhere (ap-east-2) got HTTP 500 from
+# ListExperimentTemplates. FIS experiments act where their targets are: here, in every Region
+# the emulator serves EC2 or DynamoDB in.
+fis_models.fis_backends._additional_regions = _all_regions()  # type: ignore[attr-defined]
+
+
 # ------------------------------------------------------------------ validation
 
 

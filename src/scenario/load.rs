@@ -916,3 +916,99 @@ fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnosti
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario in the repository's `scenarios/` (it names the shipped failover runbook).
+    fn load(body: &str) -> Result<Scenario, Diagnostics> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/unit-test.yaml");
+        let text =
+            format!("version: 1\nname: t\nrunbook: ../runbooks/region-failover.yaml\n{body}");
+        load_scenario_str(&path, &text)
+    }
+
+    fn messages(d: &Diagnostics) -> String {
+        d.problems
+            .iter()
+            .map(|p| format!("{} (help: {:?})", p.message, p.help))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn faults_name_fis_templates_by_id_or_variable() {
+        let s = load(
+            "faults:\n  - fis: { template: EXTa1b2c3d4e5f6g7, region: ca-central-1 }\n  - fis: { template: \"{{ vars.fis_template }}\", region: \"{{ vars.primary }}\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.faults,
+            vec![
+                Fault::Fis {
+                    template: "EXTa1b2c3d4e5f6g7".into(),
+                    region: "ca-central-1".into()
+                },
+                Fault::Fis {
+                    template: "{{ vars.fis_template }}".into(),
+                    region: "{{ vars.primary }}".into()
+                },
+            ]
+        );
+        assert!(load("").unwrap().faults.is_empty());
+    }
+
+    #[test]
+    fn fault_problems_are_located_with_help() {
+        let bad = [
+            (
+                "faults:\n  - fis: { template: EXT1, regoin: ca-central-1 }\n",
+                "unknown field `regoin`",
+            ),
+            (
+                "faults:\n  - fiss: { template: EXT1, region: ca-central-1 }\n",
+                "unknown field `fiss`",
+            ),
+            (
+                "faults:\n  - fis: { template: EXT1, region: ca-centrl-1 }\n",
+                "unknown Region `ca-centrl-1`",
+            ),
+            (
+                "faults:\n  - fis: { template: \"EXT 1\", region: ca-central-1 }\n",
+                "is not an FIS experiment template id",
+            ),
+            (
+                "faults:\n  - fis: { template: \"{{ steps.a.b }}\", region: ca-central-1 }\n",
+                "not known when a fault starts",
+            ),
+            (
+                "faults:\n  - fis: { template: EXT1, region: ca-central-1 }\n  - fis: { template: EXT1, region: ca-central-1 }\n",
+                "listed twice",
+            ),
+        ];
+        for (body, want) in bad {
+            let d = load(body).expect_err(body);
+            let all = messages(&d);
+            assert!(all.contains(want), "{want} in {all}");
+            assert!(
+                d.problems
+                    .iter()
+                    .all(|p| p.help.is_some() && p.location.is_some()),
+                "{all}"
+            );
+        }
+    }
+
+    #[test]
+    fn fault_variables_must_be_declared_by_the_runbook() {
+        let s = load(
+            "faults:\n  - fis: { template: \"{{ vars.fis_tempalte }}\", region: ca-central-1 }\n",
+        )
+        .unwrap();
+        let d = load_runbook(&s, &[]).expect_err("an undeclared variable");
+        let all = messages(&d);
+        assert!(all.contains("declares no variable `fis_tempalte`"), "{all}");
+        assert!(all.contains("fis_template"), "did you mean: {all}");
+    }
+}
