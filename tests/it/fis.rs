@@ -398,3 +398,147 @@ async fn fis_drill_stops_before_the_runbook_when_its_experiment_fails() {
         "no run was recorded"
     );
 }
+
+/// Ctrl-C during a drill: the run pauses (exit 3) and the drill stops its experiment on the way
+/// out (`fault_stopped`): an interrupted game day leaves no outage running. Its resume starts
+/// none again and finishes the runbook.
+#[tokio::test(flavor = "multi_thread")]
+async fn fis_drill_interrupted_stops_its_experiment() {
+    use std::time::{Duration, Instant};
+    let emu = emulator();
+    let p = unique_prefix("fis_ctrl_c");
+    emu.fast(&p);
+    let region = "ap-northeast-3";
+    let fis = fis_client(emu, region).await;
+    let template = fis
+        .create_experiment_template()
+        .description(format!("{p} api errors"))
+        .role_arn("arn:aws:iam::123456789012:role/fis")
+        .tags("Name", &p)
+        .stop_conditions(
+            aws_sdk_fis::types::CreateExperimentTemplateStopConditionInput::builder()
+                .source("none")
+                .build()
+                .unwrap(),
+        )
+        .targets(
+            "roles",
+            aws_sdk_fis::types::CreateExperimentTemplateTargetInput::builder()
+                .resource_type("aws:iam:role")
+                .resource_arns(format!("arn:aws:iam::123456789012:role/{p}nobody"))
+                .selection_mode("ALL")
+                .build()
+                .unwrap(),
+        )
+        .actions(
+            "errors",
+            aws_sdk_fis::types::CreateExperimentTemplateActionInput::builder()
+                .action_id("aws:fis:inject-api-throttle-error")
+                .targets("Roles", "roles")
+                .parameters("duration", "PT30M")
+                .parameters("service", "kms")
+                .parameters("percentage", "50")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .experiment_template()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut steps = String::new();
+    for i in 1..=8 {
+        let needs = if i > 1 {
+            format!("\n    needs: [s{}]", i - 1)
+        } else {
+            String::new()
+        };
+        steps.push_str(&format!(
+            "  - id: s{i}\n    action: wait{needs}\n    with: {{ duration: 300ms }}\n"
+        ));
+    }
+    std::fs::write(
+        d.join("waits.yaml"),
+        format!("version: 1\nname: waits\nvars:\n  fis_template: \"\"\nsteps:\n{steps}"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("waits-fis.yaml"),
+        format!(
+            "version: 1\nname: waits-fis\nrunbook: waits.yaml\nvars: {{ fis_template: {template} }}\n\
+             faults:\n  - fis: {{ template: \"{{{{ vars.fis_template }}}}\", region: {region} }}\n"
+        ),
+    )
+    .unwrap();
+    let state = d.join("state");
+    let child = crate::support::cli::bin()
+        .args([
+            "drill",
+            "waits-fis.yaml",
+            "--execute",
+            "--yes",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .envs(emu.env())
+        .current_dir(d)
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_dir(state.join("runs"))
+            .ok()
+            .and_then(|mut r| r.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("journal.jsonl")).ok())
+            .unwrap_or_default();
+        if text.contains("\"type\":\"fault_injected\"")
+            && text.contains("\"type\":\"step_succeeded\",\"step\":\"s1\"")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress in the journal");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on the child's pid has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let o = child.wait_with_output().unwrap();
+    let all = o.text();
+    o.assert_exit(3);
+    let records = journal(&state);
+    let id = of_type(&records, "fault_injected")[0]["experiment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stopped = of_type(&records, "fault_stopped");
+    assert_eq!(stopped.len(), 1, "{all}");
+    assert_eq!(stopped[0]["experiment"]["state"], "stopped");
+    assert_eq!(
+        experiment_status(emu, region, &id).await,
+        ExperimentStatus::Stopped
+    );
+
+    let run_id = records[0]["run_id"].as_str().unwrap().to_string();
+    let out = crate::support::cli::bin()
+        .args(["resume", &run_id, "--yes", "--state-dir"])
+        .arg(&state)
+        .envs(emu.env())
+        .current_dir(d)
+        .output();
+    out.assert_exit(0);
+    let records = journal(&state);
+    assert_eq!(of_type(&records, "fault_injected").len(), 1);
+    assert_eq!(of_type(&records, "fault_stopped").len(), 1);
+    let listed = fis
+        .list_experiments()
+        .experiment_template_id(&template)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.experiments().len(), 1, "{listed:?}");
+}
