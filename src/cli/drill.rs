@@ -147,7 +147,9 @@ pub(super) async fn conclude_drill(
         if let Err(e) = crate::app::drill::keep_refused_calls(engine, aws, &res.run_id).await {
             e.report();
         }
-        let faults_ok = end_faults(format, settings, engine, aws, res).await;
+        // A paused run stays resumable (exit 3) even when an experiment could not be stopped:
+        // that failure is reported with the command that stops it.
+        end_faults(format, settings, engine, aws, scenario, res).await;
         // Approvals, Ctrl-C, expired credentials: the verdicts come when the drill is resumed
         // to its end (`drillbook resume` continues it as a drill).
         let reported = finish(settings, aws, &res.run_id, None).await;
@@ -161,13 +163,12 @@ pub(super) async fn conclude_drill(
                 scenario.name
             );
         }
-        let code = conclude(res, settings);
-        return if faults_ok { code } else { ExitCode::Failed };
+        return conclude(res, settings);
     }
     // Judged while the faults still act (the expectations hold during the outage), then the
     // experiments stop, before the reports are written.
     let judged = crate::app::drill::judge(settings, engine, aws, scenario, res).await;
-    let faults_ok = end_faults(format, settings, engine, aws, res).await;
+    let faults_ok = end_faults(format, settings, engine, aws, scenario, res).await;
     let judged = match judged {
         Ok(j) => j,
         Err(e) => {
@@ -222,8 +223,12 @@ async fn end_faults(
     settings: &Settings,
     engine: &Engine,
     aws: &Arc<Aws>,
+    scenario: &Scenario,
     res: &RunResult,
 ) -> bool {
+    if scenario.faults.is_empty() {
+        return true;
+    }
     // A resumed drill whose runbook needs no AWS was given no credentials (`aws_with`); its
     // experiments need them.
     let loaded;
