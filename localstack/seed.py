@@ -4,7 +4,8 @@
                    [--regions PRIMARY,SECONDARY] [--failover health-check|routing-control]
                    [--dns cname|alias]
 
-Re-runnable: existing resources (found by name) are reused, not duplicated.
+Re-runnable: existing resources (found by name) are reused, not duplicated. `fis` in the output
+holds the id of an FIS experiment template that takes the primary's endpoints down.
 """
 
 from __future__ import annotations
@@ -469,6 +470,80 @@ def seed_arc(endpoint: str, prefix: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------- FIS
+def seed_fis(endpoint: str, prefix: str) -> dict[str, Any]:
+    """An AWS FIS experiment template that takes the primary Region's application endpoints
+    down: `aws:network:disrupt-connectivity` (scope `all`) on the application's subnet in the
+    primary (a VPC `{P}unolock-vpc` with a subnet `{P}unolock-app`, selected by its Name tag),
+    for at most 30 minutes (a drill stops it sooner). FIS runs it as the role `{P}unolock-fis`
+    ("roleArn: The Amazon Resource Name (ARN) of an IAM role that grants the AWS FIS service
+    permission to perform service actions on your behalf", FIS API reference,
+    CreateExperimentTemplate). Found again by its Name tag `{P}unolock-primary-outage`."""
+    ec2 = client("ec2", PRIMARY, endpoint)
+    subnet_name = f"{prefix}unolock-app"
+
+    def tagged(kind: str, name: str) -> list[dict[str, str]]:
+        return [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": name}]}]
+
+    subnets = ec2.describe_subnets(
+        Filters=[{"Name": "tag:Name", "Values": [subnet_name]}])["Subnets"]
+    if subnets:
+        subnet = subnets[0]
+    else:
+        vpcs = ec2.describe_vpcs(
+            Filters=[{"Name": "tag:Name", "Values": [f"{prefix}unolock-vpc"]}])["Vpcs"]
+        vpc_id = vpcs[0]["VpcId"] if vpcs else ec2.create_vpc(
+            CidrBlock="10.42.0.0/16",
+            TagSpecifications=tagged("vpc", f"{prefix}unolock-vpc"))["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24",
+                                   TagSpecifications=tagged("subnet", subnet_name))["Subnet"]
+    iam = client("iam", "us-east-1", endpoint)
+    role_name = f"{prefix}unolock-fis"
+    try:
+        role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except ClientError as e:
+        if code(e) != "NoSuchEntity":
+            raise
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "fis.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}
+        role_arn = iam.create_role(RoleName=role_name,
+                                   AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    fis = client("fis", PRIMARY, endpoint)
+    name = f"{prefix}unolock-primary-outage"
+    template_id = None
+    for page in fis.get_paginator("list_experiment_templates").paginate():
+        for t in page["experimentTemplates"]:
+            if t.get("tags", {}).get("Name") == name:
+                template_id = t["id"]
+    if template_id is None:
+        template_id = fis.create_experiment_template(
+            clientToken=f"drillbook-seed-{prefix}primary-outage",
+            description=f"{prefix}unolock: the application subnets of {PRIMARY} lose "
+                        f"connectivity, so its API endpoints stop answering",
+            roleArn=role_arn,
+            stopConditions=[{"source": "none"}],
+            targets={"app-subnets": {"resourceType": "aws:ec2:subnet",
+                                     "resourceTags": {"Name": subnet_name},
+                                     "selectionMode": "ALL"}},
+            actions={"disrupt-app-subnets": {
+                "actionId": "aws:network:disrupt-connectivity",
+                "description": f"deny all traffic of {subnet_name}",
+                "parameters": {"duration": "PT30M", "scope": "all"},
+                "targets": {"Subnets": "app-subnets"}}},
+            tags={"Name": name},
+        )["experimentTemplate"]["id"]
+    return {
+        "region": PRIMARY,
+        "experiment_template_id": template_id,
+        "experiment_template_name": name,
+        "subnet_id": subnet["SubnetId"],
+        "subnet_arn": f"arn:aws:ec2:{PRIMARY}:{subnet.get('OwnerId', '123456789012')}:subnet/"
+                      f"{subnet['SubnetId']}",
+        "role_arn": role_arn,
+    }
+
+
 def seed(endpoint: str, prefix: str, failover: str = "health-check",
          dns: str = "alias") -> dict[str, Any]:
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
@@ -493,6 +568,7 @@ def seed(endpoint: str, prefix: str, failover: str = "health-check",
         secondary_zone_id=doc["regions"][SECONDARY]["apigateway"]["regional_hosted_zone_id"],
         arc=doc["arc"],
     )
+    doc["fis"] = seed_fis(endpoint, prefix)
     return doc
 
 

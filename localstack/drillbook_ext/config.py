@@ -45,6 +45,13 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # None: each rule's own WaitPeriodMs; a number replaces it (0 in fast tests). Matched on the
     # rule's name.
     "arc_wait_period_seconds": ("DRILLBOOK_ARC_WAIT_PERIOD_SECONDS", None),
+    # FIS experiments: how long one is `initiating` before `running`, and `stopping` before
+    # `stopped`. AWS gives no figure (the FIS user guide, "Experiment states", names the states
+    # only); 5 s makes a caller that does not wait for `running` notice.
+    "fis_transition_seconds": ("DRILLBOOK_FIS_TRANSITION_SECONDS", 5.0),
+    # FIS actions last their `duration` (from one minute to 12 hours, FIS actions reference);
+    # a number here replaces every action's duration (tests that watch an experiment complete).
+    "fis_action_duration_seconds": ("DRILLBOOK_FIS_ACTION_DURATION_SECONDS", None),
 }
 
 _LOCK = threading.RLock()

@@ -90,15 +90,20 @@ def _config(method: str, body: Any, query: dict[str, list[str]]) -> Any:
     return config.config_snapshot()
 
 
+_FAULT_FIELDS = ("region", "service", "mode", "roles", "operations", "percentage", "tables")
+
+
 def _faults(method: str, body: Any, query: dict[str, list[str]]) -> Any:
     if method == "POST":
         if not isinstance(body, dict) or "region" not in body or "mode" not in body:
             raise ValueError('body must be {"region": R, "service": S (optional), "mode": M}')
-        unknown = sorted(set(body) - {"region", "service", "mode"})
+        unknown = sorted(set(body) - set(_FAULT_FIELDS))
         if unknown:
-            raise ValueError(f"unknown fields {unknown}; known: region, service, mode")
-        return {"added": faults.add(body["region"], body.get("service"), body["mode"]),
-                **faults.describe()}
+            raise ValueError(f"unknown fields {unknown}; known: {', '.join(_FAULT_FIELDS)}")
+        added = faults.add(body["region"], body.get("service"), body["mode"],
+                           roles=body.get("roles"), operations=body.get("operations"),
+                           percentage=body.get("percentage"), tables=body.get("tables"))
+        return {"added": added, **faults.describe()}
     if method == "DELETE":
         region = (query.get("region") or [None])[0]
         return {"cleared": faults.clear(region), **faults.describe()}
@@ -142,7 +147,7 @@ class DrillbookApp:
             refused = check(environ, start_response, service or "")
             if refused is not None:
                 return refused
-        fault = faults.matching(region, service)
+        fault = faults.matching(region, service, environ)
         if fault is not None:
             return faults.apply(fault, environ, start_response, service or "")
         chosen = next((app for match, app in _SERVICE_APPS

@@ -449,7 +449,10 @@ def _impaired(region: str) -> bool:
 
 
 def _link_down(r: _Replication) -> bool:
-    return _impaired(r.origin) or _impaired(r.target)
+    # Also held: replication into a replica whose Region has a `pause_replication` fault for it
+    # (FIS `aws:dynamodb:global-table-pause-replication`, fis.py).
+    return _impaired(r.origin) or _impaired(r.target) \
+        or faults.replication_paused(r.target, r.name)
 
 
 def _apply(r: _Replication, when: float) -> None:

@@ -401,6 +401,12 @@ impl Aws {
                 .build();
         aws_sdk_cloudtrail::Client::from_conf(conf)
     }
+    /// AWS Fault Injection Service in `region`, for a drill's `faults:`. Not behind the
+    /// impairment: the experiments are the drill's own instrument, not part of the recovery the
+    /// `impair:` fence judges (a game day starts and stops them whatever drillbook may reach).
+    pub fn fis(&self, region: &str) -> aws_sdk_fis::Client {
+        aws_sdk_fis::Client::new(&self.service_config(region, Service::Core))
+    }
     pub fn sts(&self, region: &str) -> aws_sdk_sts::Client {
         let conf = aws_sdk_sts::config::Builder::from(&self.service_config(region, Service::Core))
             .interceptor(self.guard(region))

@@ -2,7 +2,9 @@
 //! it, the event that opens the journal), the scenario of a stored drill found again for its
 //! resume, and the end of each process: a paused drill keeps the calls its impairment refused,
 //! for the verdict to come; a drill that ran to its end is judged (expectations checked
-//! against AWS, objectives against the recovery time) and its verdicts are recorded.
+//! against AWS, objectives against the recovery time) and its verdicts are recorded. The AWS
+//! FIS experiments of its `faults:` are started just before the runbook's first step and
+//! stopped when the drill ends, fails or is interrupted (a pause for an approval keeps them).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,11 +14,11 @@ use super::{Failure, Settings};
 use crate::actions::aws::{Aws, ImpairedCall, Impairment};
 use crate::checkpoint::StoredRun;
 use crate::engine::{Engine, RunResult};
-use crate::event::{Event, Injected, Mode};
+use crate::event::{Event, FisExperiment, Injected, Mode, RunStatus};
 use crate::runbook::Loaded;
 use crate::scenario::{
-    Scenario, Verdicts, check_expectations, inject, judge_objectives, load_runbook_at,
-    load_scenario_in,
+    Fault, Scenario, Verdicts, check_expectations, describe_template, inject, judge_objectives,
+    load_runbook_at, load_scenario_in, start_experiment, stop_experiment, wait_running,
 };
 
 /// A drill ready to run.
@@ -285,4 +287,189 @@ pub async fn judge(
         verdicts,
         refused_calls,
     })
+}
+
+/// How long an FIS experiment may take to be `running` after StartExperiment, and to end after
+/// StopExperiment. AWS gives no figure for either (the FIS user guide, "Experiment states",
+/// names the states only); actions that roll back (network ACLs restored) take seconds.
+const FIS_WAIT: Duration = Duration::from_secs(300);
+
+/// A drill's faults, once started.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Experiments FIS runs (execute mode), in the scenario's order.
+    pub running: Vec<FisExperiment>,
+    /// A dry run's: each template with its Region and the action ids it would run.
+    pub would_start: Vec<(String, String, Vec<String>)>,
+}
+
+impl Faults {
+    /// `fault_injected` for each running experiment, recorded with `drill_started`.
+    pub fn events(&self) -> Vec<Event> {
+        self.running
+            .iter()
+            .map(|e| Event::FaultInjected {
+                experiment: e.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Starts the scenario's AWS FIS experiments (execute mode), just before the runbook's first
+/// step, and waits until FIS runs each. A dry run reads each template instead (it must exist;
+/// its actions are what would run). When one cannot be started or does not run, the ones
+/// started are stopped and the drill stops before its runbook.
+pub async fn start_faults(
+    scenario: &Scenario,
+    loaded: &Loaded,
+    aws: &Aws,
+    mode: Mode,
+) -> Result<Faults, Failure> {
+    let ctx = crate::template::Context {
+        vars: Some(&loaded.runbook.vars),
+        run_id: None,
+        outputs: None,
+    };
+    let mut faults = Faults::default();
+    for (i, fault) in scenario.faults.iter().enumerate() {
+        let Fault::Fis { template, region } = fault;
+        let render = |what: &str, v: &str| {
+            crate::template::render(v, &ctx)
+                .map_err(|e| Failure::invalid(format!("faults[{i}].fis.{what}: {e}")))
+        };
+        let (template, region) = (render("template", template)?, render("region", region)?);
+        if template.trim().is_empty() {
+            let failure = Failure::invalid(format!(
+                "faults[{i}]: no FIS experiment template id (`{}` is empty)",
+                match fault {
+                    Fault::Fis { template, .. } => template,
+                }
+            ))
+            .help(
+                "set the variable it names to the template's id, e.g. `--var fis_template=EXT...` \
+                 (`aws fis list-experiment-templates`; the emulator's seed prints it as \
+                 `fis.experiment_template_id`)",
+            );
+            stop_started(aws, &faults.running).await;
+            return Err(failure);
+        }
+        if mode == Mode::DryRun {
+            let actions = describe_template(aws, &template, &region)
+                .await
+                .map_err(|e| {
+                    Failure::failed(format!(
+                        "faults[{i}]: FIS template {template} in {region}: {e}"
+                    ))
+                    .help("check the template id and Region (`aws fis get-experiment-template`)")
+                })?;
+            faults.would_start.push((template, region, actions));
+            continue;
+        }
+        let started = match start_experiment(aws, &template, &region, &scenario.name).await {
+            Ok(e) => e,
+            Err(e) => {
+                stop_started(aws, &faults.running).await;
+                return Err(Failure::failed(format!(
+                    "faults[{i}]: cannot start FIS template {template} in {region}: {e}"
+                ))
+                .help(
+                    "nothing of the runbook ran; check the template id, its Region and the \
+                       permission fis:StartExperiment, then run the drill again",
+                ));
+            }
+        };
+        faults.running.push(started);
+    }
+    for k in 0..faults.running.len() {
+        match wait_running(aws, &faults.running[k], FIS_WAIT).await {
+            Ok(now) => faults.running[k] = now,
+            Err((message, _)) => {
+                stop_started(aws, &faults.running).await;
+                return Err(Failure::failed(format!(
+                    "{message}; the drill's experiments were stopped"
+                ))
+                .help(
+                    "nothing of the runbook ran; see why in `aws fis get-experiment`, fix the \
+                       template, then run the drill again",
+                ));
+            }
+        }
+    }
+    Ok(faults)
+}
+
+/// Stops experiments that never made it into a journal (the drill stopped before its run).
+pub async fn stop_started(aws: &Aws, running: &[FisExperiment]) {
+    for e in running {
+        // Best effort: the drill fails anyway, and says so; FIS ends each at its duration.
+        let _ = stop_experiment(aws, e, FIS_WAIT).await;
+    }
+}
+
+/// What the drill's end did with its experiments.
+#[derive(Debug, Default)]
+pub struct FaultsEnded {
+    /// Experiments left running: the drill paused for an approval, so the outage goes on until
+    /// it is resumed (each action's `duration` bounds it).
+    pub kept: Vec<FisExperiment>,
+    /// Experiments stopped now (or found ended), recorded as `fault_stopped`.
+    pub stopped: Vec<FisExperiment>,
+    /// Experiments that could not be stopped, with why.
+    pub failed: Vec<(FisExperiment, String)>,
+}
+
+/// The end of a drill's process: the experiments its journal records running (`fault_injected`
+/// without `fault_stopped`, by this process or an earlier one of a resumed drill) are stopped
+/// and their last state is recorded (`fault_stopped`), unless the drill paused for an approval,
+/// which keeps them running for the resume to find.
+pub async fn stop_faults(
+    settings: &Settings,
+    engine: &Engine,
+    aws: &Aws,
+    res: &RunResult,
+) -> Result<FaultsEnded, Failure> {
+    let stored = super::store::open_for(settings)
+        .await?
+        .load(&res.run_id)
+        .await?;
+    let mut open: Vec<FisExperiment> = vec![];
+    for r in &stored.records {
+        match &r.event {
+            Event::FaultInjected { experiment } => open.push(experiment.clone()),
+            Event::FaultStopped { experiment } => {
+                open.retain(|e| !(e.id == experiment.id && e.region == experiment.region))
+            }
+            _ => {}
+        }
+    }
+    let mut ended = FaultsEnded::default();
+    let awaiting_approval = res.status == RunStatus::Paused
+        && !res.interrupted
+        && res.credentials.is_none()
+        && !res.awaiting_approval.is_empty();
+    if awaiting_approval {
+        ended.kept = open;
+        return Ok(ended);
+    }
+    for e in open {
+        match stop_experiment(aws, &e, FIS_WAIT).await {
+            Ok(now) => ended.stopped.push(now),
+            Err(why) => ended.failed.push((e, why)),
+        }
+    }
+    let events: Vec<Event> = ended
+        .stopped
+        .iter()
+        .map(|e| Event::FaultStopped {
+            experiment: e.clone(),
+        })
+        .collect();
+    if !events.is_empty() {
+        engine.record(&res.run_id, events).await.map_err(|e| {
+            Failure::failed(format!(
+                "cannot record the drill's stopped experiments: {e}"
+            ))
+        })?;
+    }
+    Ok(ended)
 }

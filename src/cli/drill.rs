@@ -114,12 +114,34 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         }
         let loaded = started.loaded;
         let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
+        // The faults AWS injects start last, just before the runbook's first step.
+        let faults = match crate::app::drill::start_faults(&scenario, &loaded, &aws, mode).await {
+            Ok(f) => f,
+            Err(e) => {
+                release(prepared).await;
+                return Err(e);
+            }
+        };
+        if human_output {
+            for (template, region, actions) in &faults.would_start {
+                eprintln!(
+                    "would start FIS experiment template {template} in {region}: {}",
+                    actions.join(", ")
+                );
+            }
+        }
         let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
             .sealed_by(sealed_by);
-        let result = engine.run_with(&loaded, mode, vec![started.event]).await;
+        let mut preamble = vec![started.event];
+        preamble.extend(faults.events());
+        let result = engine.run_with(&loaded, mode, preamble).await;
         let code = match result {
             Ok(res) => Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine).await),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                // No run to record them in: the experiments stop with the drill.
+                crate::app::drill::stop_started(&aws, &faults.running).await;
+                Err(e.into())
+            }
         };
         release(prepared).await;
         code
@@ -143,6 +165,9 @@ pub(super) async fn conclude_drill(
         if let Err(e) = crate::app::drill::keep_refused_calls(engine, aws, &res.run_id).await {
             e.report();
         }
+        // A paused run stays resumable (exit 3) even when an experiment could not be stopped:
+        // that failure is reported with the command that stops it.
+        end_faults(format, settings, engine, aws, scenario, res).await;
         // Approvals, Ctrl-C, expired credentials: the verdicts come when the drill is resumed
         // to its end (`drillbook resume` continues it as a drill).
         let reported = finish(settings, aws, &res.run_id, None).await;
@@ -158,7 +183,11 @@ pub(super) async fn conclude_drill(
         }
         return conclude(res, settings);
     }
-    let judged = match crate::app::drill::judge(settings, engine, aws, scenario, res).await {
+    // Judged while the faults still act (the expectations hold during the outage), then the
+    // experiments stop, before the reports are written.
+    let judged = crate::app::drill::judge(settings, engine, aws, scenario, res).await;
+    let faults_ok = end_faults(format, settings, engine, aws, scenario, res).await;
+    let judged = match judged {
         Ok(j) => j,
         Err(e) => {
             e.report();
@@ -184,6 +213,7 @@ pub(super) async fn conclude_drill(
         return ExitCode::Failed;
     }
     match code {
+        ExitCode::Success if !faults_ok => ExitCode::Failed,
         ExitCode::Success if !verdicts.all_passed() => {
             eprintln!("drill `{}` FAILED: see the verdicts above", scenario.name);
             ExitCode::Failed
@@ -201,6 +231,59 @@ pub(super) async fn conclude_drill(
         }
         other => other,
     }
+}
+
+/// Stops the drill's FIS experiments at the end of its process (see
+/// [`crate::app::drill::stop_faults`]) and says what became of them; false when one could not be
+/// stopped (the drill then fails: an outage would go on unattended).
+async fn end_faults(
+    format: MessageFormat,
+    settings: &Settings,
+    engine: &Engine,
+    aws: &Arc<Aws>,
+    scenario: &Scenario,
+    res: &RunResult,
+) -> bool {
+    if scenario.faults.is_empty() {
+        return true;
+    }
+    // A resumed drill whose runbook needs no AWS was given no credentials (`aws_with`); its
+    // experiments need them.
+    let loaded;
+    let aws: &Aws = if aws.config("us-east-1").credentials_provider().is_some() {
+        aws
+    } else {
+        loaded = Aws::load(aws.options.clone()).await;
+        &loaded
+    };
+    let ended = match crate::app::drill::stop_faults(settings, engine, aws, res).await {
+        Ok(ended) => ended,
+        Err(e) => {
+            e.report();
+            return false;
+        }
+    };
+    if format == MessageFormat::Human {
+        for e in &ended.kept {
+            eprintln!(
+                "FIS experiment {} in {} keeps running while the drill awaits its approval \
+                 (`drillbook resume` stops it at the drill's end; FIS ends it after its duration)",
+                e.id, e.region
+            );
+        }
+    }
+    for (e, why) in &ended.failed {
+        Failure::failed(format!(
+            "could not stop FIS experiment {} in {}: {why}",
+            e.id, e.region
+        ))
+        .help(format!(
+            "stop it now: aws fis stop-experiment --id {} --region {}",
+            e.id, e.region
+        ))
+        .report();
+    }
+    ended.failed.is_empty()
 }
 
 fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedCall], mode: Mode) {

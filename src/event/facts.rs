@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A problem `observe` found with the preconditions.
@@ -272,6 +273,43 @@ pub struct Verdicts {
 impl Verdicts {
     pub fn all_passed(&self) -> bool {
         self.expectations.iter().all(|e| e.passed) && self.objectives.iter().all(|o| o.met)
+    }
+}
+
+/// An AWS Fault Injection Service experiment a drill started (a scenario's `faults:`), as FIS
+/// last described it (GetExperiment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FisExperiment {
+    /// The experiment's id (`EXP...`), what `aws fis get-experiment --id` takes.
+    pub id: String,
+    /// The experiment template it was started from (`EXT...`).
+    pub template: String,
+    /// The Region its FIS API was called in, where its actions act.
+    pub region: String,
+    /// FIS's status: `initiating`, `running`, `completed`, `stopping`, `stopped`, `failed`,
+    /// `cancelled`.
+    pub state: String,
+    /// FIS's reason for the status.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// FIS's `startTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// FIS's `endTime` (set once the experiment has ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Its actions' ids, e.g. `aws:network:disrupt-connectivity`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+}
+
+impl FisExperiment {
+    /// Whether FIS has ended it (it injects nothing any more).
+    pub fn has_ended(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "completed" | "stopped" | "failed" | "cancelled"
+        )
     }
 }
 

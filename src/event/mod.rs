@@ -253,6 +253,16 @@ pub enum Event {
         #[serde(default)]
         injections: Vec<Injected>,
     },
+    /// An AWS FIS experiment of the drill's `faults:` is running (written with `drill_started`,
+    /// before the first step): a resumed drill finds it here, and stops it at its end.
+    FaultInjected {
+        experiment: FisExperiment,
+    },
+    /// The drill's end found the experiment ended, or stopped it (StopExperiment): its last
+    /// state, reason and times as FIS gave them.
+    FaultStopped {
+        experiment: FisExperiment,
+    },
     /// Calls the impairment refused in one process of a drill that then paused, so the verdict
     /// of the resumed drill lists them all.
     DrillRefusedCalls {

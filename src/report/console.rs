@@ -495,6 +495,33 @@ impl State {
                     _ => {}
                 }
             }
+            Event::FaultInjected { experiment: e } => v.push((
+                Kind::Warn,
+                format!(
+                    "fault: FIS experiment {} {} in {} (template {}{})",
+                    terminal_safe(&e.id),
+                    terminal_safe(&e.state),
+                    terminal_safe(&e.region),
+                    terminal_safe(&e.template),
+                    if e.actions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", terminal_safe(&e.actions.join(", ")))
+                    }
+                ),
+            )),
+            Event::FaultStopped { experiment: e } => v.push((
+                Kind::Info,
+                format!(
+                    "fault: FIS experiment {} {} in {}{}",
+                    terminal_safe(&e.id),
+                    terminal_safe(&e.state),
+                    terminal_safe(&e.region),
+                    e.ended_at
+                        .map(|t| format!(" at {}", t.format("%H:%M:%S UTC")))
+                        .unwrap_or_default()
+                ),
+            )),
             // What the journal keeps for reports and evidence; nothing to show as it happens.
             Event::AwsCalls { .. }
             | Event::ApprovalGranted { .. }

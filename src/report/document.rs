@@ -163,6 +163,32 @@ pub struct RefusedCall {
     pub count: u32,
 }
 
+/// An AWS FIS experiment the drill ran (scenario `faults:`), with its last known state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRow {
+    /// FIS experiment id.
+    pub id: String,
+    /// The experiment template it was started from.
+    pub template: String,
+    pub region: String,
+    /// FIS's status when last seen: `running` until the drill's end stops it, then `stopped`
+    /// (or `completed`, `failed`, ... when FIS ended it first).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// FIS's startTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the drill saw it running (its `fault_injected` record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_at: Option<DateTime<Utc>>,
+    /// FIS's endTime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
 /// An approval step: who was asked, who approved, when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRow {
@@ -315,6 +341,9 @@ pub struct RunDocument {
     pub expectations: Vec<ExpectationVerdict>,
     pub impaired: Vec<Impairment>,
     pub impaired_steps: Vec<ImpairedStep>,
+    /// The drill's FIS experiments (scenario `faults:`), in the order they were started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultRow>,
     pub approvals: Vec<ApprovalRow>,
     /// Every AWS call that changed something, with its request id: what to look up in
     /// CloudTrail (`drillbook verify-evidence DIR --cloudtrail`).
@@ -353,6 +382,7 @@ struct Read<'r> {
     runbook_sha: String,
     resumed: Vec<Resume>,
     approvals: Vec<ApprovalRow>,
+    faults: Vec<FaultRow>,
     aws_calls: Vec<crate::actions::aws::AwsCall>,
     judged: Option<Judged<'r>>,
     gathered: HashMap<&'r str, Gathered<'r>>,
@@ -379,6 +409,7 @@ fn read(run: &StoredRun) -> Read<'_> {
     let mut runbook_sha = run.runbook_sha256.clone();
     let mut resumed = Vec::new();
     let mut approvals: Vec<ApprovalRow> = Vec::new();
+    let mut faults: Vec<FaultRow> = Vec::new();
     let mut aws_calls: Vec<crate::actions::aws::AwsCall> = Vec::new();
     let mut judged = None;
     let mut gathered: HashMap<&str, Gathered> = HashMap::new();
@@ -506,6 +537,41 @@ fn read(run: &StoredRun) -> Read<'_> {
                 verdicts,
             } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
             Event::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
+            Event::FaultInjected { experiment: e } => faults.push(FaultRow {
+                id: e.id.clone(),
+                template: e.template.clone(),
+                region: e.region.clone(),
+                state: e.state.clone(),
+                reason: e.reason.clone(),
+                actions: e.actions.clone(),
+                started_at: e.started_at,
+                running_at: Some(rec.at),
+                ended_at: e.ended_at,
+            }),
+            Event::FaultStopped { experiment: e } => {
+                match faults
+                    .iter_mut()
+                    .find(|f| f.id == e.id && f.region == e.region)
+                {
+                    Some(row) => {
+                        row.state = e.state.clone();
+                        row.reason = e.reason.clone();
+                        row.ended_at = e.ended_at;
+                        row.started_at = row.started_at.or(e.started_at);
+                    }
+                    None => faults.push(FaultRow {
+                        id: e.id.clone(),
+                        template: e.template.clone(),
+                        region: e.region.clone(),
+                        state: e.state.clone(),
+                        reason: e.reason.clone(),
+                        actions: e.actions.clone(),
+                        started_at: e.started_at,
+                        running_at: None,
+                        ended_at: e.ended_at,
+                    }),
+                }
+            }
             Event::StepStarted { .. }
             | Event::StepFailed { .. }
             | Event::StepSkipped { .. }
@@ -524,6 +590,7 @@ fn read(run: &StoredRun) -> Read<'_> {
         runbook_sha,
         resumed,
         approvals,
+        faults,
         aws_calls,
         judged,
         gathered,
@@ -545,6 +612,7 @@ impl RunDocument {
             runbook_sha,
             resumed,
             approvals,
+            faults,
             aws_calls,
             judged,
             gathered,
@@ -662,6 +730,7 @@ impl RunDocument {
             expectations,
             impaired,
             impaired_steps,
+            faults,
             approvals,
             aws_calls,
             counts,

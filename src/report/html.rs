@@ -158,6 +158,7 @@ pub fn render(doc: &RunDocument) -> String {
                     (objectives(doc))
                     (expectations(doc))
                     (impairment(doc))
+                    (faults(doc))
                     (gantt(doc))
                     (approvals(doc))
                     (aws_calls(doc))
@@ -346,6 +347,49 @@ fn impairment(doc: &RunDocument) -> Markup {
                                     }
                                 } }
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The drill's AWS FIS experiments, with their state and times.
+fn faults(doc: &RunDocument) -> Markup {
+    if doc.faults.is_empty() {
+        return html! {};
+    }
+    html! {
+        section #faults {
+            h2 { "Faults injected by AWS FIS" }
+            p.lead {
+                "The scenario had AWS Fault Injection Service run these experiments while the "
+                "runbook ran: the outage as AWS's own services saw it."
+            }
+            table {
+                thead { tr {
+                    th { "Experiment" } th { "Region" } th { "Actions" } th { "State" }
+                    th { "Started" } th { "Running" } th { "Ended" }
+                } }
+                tbody {
+                    @for f in &doc.faults {
+                        @let ok = match f.state.as_str() {
+                            "stopped" | "completed" => Some(true),
+                            "failed" => Some(false),
+                            _ => None,
+                        };
+                        tr.fault {
+                            td { code { (f.id) } br; "template " code { (f.template) } }
+                            td { (f.region) }
+                            td { @for a in &f.actions { code { (a) } br; } }
+                            td {
+                                (pill(ok, &f.state))
+                                @if !f.reason.is_empty() { div { (inline(&f.reason)) } }
+                            }
+                            td { (when(&f.started_at)) }
+                            td { (when(&f.running_at)) }
+                            td { (when(&f.ended_at)) }
                         }
                     }
                 }

@@ -265,6 +265,32 @@ pub fn render(doc: &RunDocument) -> String {
         }
     }
 
+    if !doc.faults.is_empty() {
+        o.push_str(
+            "\n## Faults injected by AWS FIS\n\n| Experiment | Region | Actions | State | Started | Running | Ended |\n|---|---|---|---|---|---|---|\n",
+        );
+        for f in &doc.faults {
+            let actions: Vec<String> = f.actions.iter().map(|a| code(a)).collect();
+            let state = if f.reason.is_empty() {
+                cell(&f.state)
+            } else {
+                format!("{} ({})", cell(&f.state), cell(&f.reason))
+            };
+            let _ = writeln!(
+                o,
+                "| {} (template {}) | {} | {} | {} | {} | {} | {} |",
+                code(&f.id),
+                code(&f.template),
+                cell(&f.region),
+                actions.join("<br>"),
+                state,
+                when(&f.started_at),
+                when(&f.running_at),
+                when(&f.ended_at)
+            );
+        }
+    }
+
     if !doc.approvals.is_empty() {
         o.push_str("\n## Approvals\n\n| Step | Asked | Approved by | When | Comment |\n|---|---|---|---|---|\n");
         for a in &doc.approvals {

@@ -247,6 +247,8 @@ fn scan<'r>(run: &'r StoredRun, runbook: &'r Runbook) -> Scan<'r> {
             | Event::Note { .. }
             | Event::StepObserved { .. }
             | Event::DrillStarted { .. }
+            | Event::FaultInjected { .. }
+            | Event::FaultStopped { .. }
             | Event::DrillRefusedCalls { .. }
             | Event::AwsCalls { .. }
             | Event::DrillJudged { .. } => {}

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::model::{Expectation, INJECTED_AT, Injection, Scenario, replace_injected_at};
+use super::model::{Expectation, Fault, INJECTED_AT, Injection, Scenario, replace_injected_at};
 use crate::catalog::Impairment;
 use crate::catalog::{self, Service};
 use crate::duration::parse_duration;
@@ -24,7 +24,12 @@ const TOP_KEYS: &[&str] = &[
     "objectives",
     "expect",
     "inject",
+    "faults",
 ];
+const FAULT_KEYS: &[&str] = &["fis"];
+const FIS_KEYS: &[&str] = &["template", "region"];
+/// FIS API reference, ExperimentTemplateId: at most 64 characters, no white space (`[\S]+`).
+const MAX_TEMPLATE_ID: usize = 64;
 const INJECT_KEYS: &[&str] = &["id", "description", "action", "region", "with"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
 const IMPAIR_KEYS: &[&str] = &["region", "service"];
@@ -65,6 +70,21 @@ struct RawScenario {
     expect: Vec<RawExpectation>,
     #[serde(default)]
     inject: Vec<RawInjection>,
+    #[serde(default)]
+    faults: Vec<RawFault>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    fis: RawFis,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFis {
+    template: String,
+    region: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +298,14 @@ pub fn load_scenario_str_in(
     for i in 0..c.items("inject") {
         c.known_keys(&[Key("inject"), Index(i)], INJECT_KEYS, "an injection");
     }
+    for i in 0..c.items("faults") {
+        c.known_keys(&[Key("faults"), Index(i)], FAULT_KEYS, "a fault");
+        c.known_keys(
+            &[Key("faults"), Index(i), Key("fis")],
+            FIS_KEYS,
+            "an FIS experiment",
+        );
+    }
     if !c.problems.is_empty() {
         return Err(Diagnostics {
             problems: c.problems,
@@ -460,6 +488,7 @@ fn check(
             });
         }
     }
+    let faults = check_faults(c, raw.faults);
     for (k, v) in &raw.vars {
         if replace_injected_at(v, "") != *v && inject.is_empty() {
             c.report(
@@ -482,7 +511,85 @@ fn check(
         objectives,
         expect,
         inject,
+        faults,
     }
+}
+
+/// Checks `faults:`: each FIS experiment names a template id and a Region (or `{{ vars.NAME }}`
+/// for either, checked against the runbook by [`check_against`]), once.
+fn check_faults(c: &mut Checker, raw: Vec<RawFault>) -> Vec<Fault> {
+    let mut seen = BTreeSet::new();
+    let mut out = vec![];
+    for (i, f) in raw.into_iter().enumerate() {
+        let at = |k: &'static str| [Key("faults"), Index(i), Key("fis"), Key(k)];
+        let RawFis { template, region } = f.fis;
+        let literal = |c: &mut Checker, value: &str, key: &'static str| match vars_in(value) {
+            Err(message) => {
+                c.report(
+                    c.span(&at(key)),
+                    format!("faults[{i}].fis.{key}: {message}"),
+                    "not a template",
+                    "a fault starts before any step: use a literal or `{{ vars.NAME }}`".into(),
+                );
+                false
+            }
+            Ok(vars) => vars.is_empty(),
+        };
+        if literal(c, &template, "template")
+            && (template.is_empty()
+                || template.len() > MAX_TEMPLATE_ID
+                || template.contains(char::is_whitespace))
+        {
+            c.report(
+                c.span(&at("template")),
+                format!("`{template}` is not an FIS experiment template id"),
+                "not a template id",
+                format!(
+                    "use the template's id (`EXT...`, at most {MAX_TEMPLATE_ID} characters without \
+                     white space; `aws fis list-experiment-templates` lists them), or \
+                     `{{{{ vars.NAME }}}}`"
+                ),
+            );
+        }
+        if literal(c, &region, "region") && !regions::is_known(&region) {
+            c.report(
+                c.span(&at("region")),
+                format!("unknown Region `{region}`"),
+                "unknown Region",
+                did_you_mean(&region, regions::REGIONS.iter().copied()).unwrap_or_else(|| {
+                    "use the Region whose FIS API runs the experiment, such as `ca-central-1`"
+                        .into()
+                }),
+            );
+        }
+        if !seen.insert((template.clone(), region.clone())) {
+            c.report(
+                c.span(&[Key("faults"), Index(i)]),
+                format!("the experiment template `{template}` in {region} is listed twice"),
+                "listed before",
+                "a drill starts each template once; keep one".into(),
+            );
+        }
+        out.push(Fault::Fis { template, region });
+    }
+    out
+}
+
+/// The variables `value` refers to (`{{ vars.NAME }}`); `Err` for anything else a fault cannot
+/// use (step outputs, the run id: a fault starts before any step and any run id).
+fn vars_in(value: &str) -> Result<Vec<String>, String> {
+    use crate::template::{Ref, parse};
+    let placeholders = parse(value).map_err(|e| e.to_string())?;
+    placeholders
+        .into_iter()
+        .map(|p| match p.reference {
+            Ref::Var(name) => Ok(name),
+            Ref::RunId => Err("`{{ run.id }}` is not known when a fault starts".to_string()),
+            Ref::StepOutput { step, .. } => Err(format!(
+                "`{{{{ steps.{step}... }}}}` is not known when a fault starts (before any step)"
+            )),
+        })
+        .collect()
 }
 
 /// Checks an action of `expect[i]` (read-only) or `inject[i]` (may change things); false
@@ -766,6 +873,25 @@ fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnosti
             );
         }
     }
+    // Faults are rendered with the run's variables: only declared ones.
+    for (i, f) in scenario.faults.iter().enumerate() {
+        let Fault::Fis { template, region } = f;
+        for (key, value) in [("template", template), ("region", region)] {
+            for name in vars_in(value).unwrap_or_default() {
+                if !runbook.vars.contains_key(&name) {
+                    let declared: Vec<&str> = runbook.vars.keys().map(String::as_str).collect();
+                    c.report(
+                        c.span(&[Key("faults"), Index(i), Key("fis"), Key(key)]),
+                        format!("the runbook declares no variable `{name}`"),
+                        "undeclared",
+                        did_you_mean(&name, declared.iter().copied()).unwrap_or_else(|| {
+                            format!("its variables are: {}", declared.join(", "))
+                        }),
+                    );
+                }
+            }
+        }
+    }
     let step_ids = runbook.step_ids();
     // A loaded scenario kept every expectation, so indices match the file's.
     for (i, e) in scenario.expect.iter().enumerate() {
@@ -788,5 +914,101 @@ fn check_against(scenario: &Scenario, runbook: &Runbook) -> Result<(), Diagnosti
             problems: c.problems,
             omitted: 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario in the repository's `scenarios/` (it names the shipped failover runbook).
+    fn load(body: &str) -> Result<Scenario, Diagnostics> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/unit-test.yaml");
+        let text =
+            format!("version: 1\nname: t\nrunbook: ../runbooks/region-failover.yaml\n{body}");
+        load_scenario_str(&path, &text)
+    }
+
+    fn messages(d: &Diagnostics) -> String {
+        d.problems
+            .iter()
+            .map(|p| format!("{} (help: {:?})", p.message, p.help))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn faults_name_fis_templates_by_id_or_variable() {
+        let s = load(
+            "faults:\n  - fis: { template: EXTa1b2c3d4e5f6g7, region: ca-central-1 }\n  - fis: { template: \"{{ vars.fis_template }}\", region: \"{{ vars.primary }}\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.faults,
+            vec![
+                Fault::Fis {
+                    template: "EXTa1b2c3d4e5f6g7".into(),
+                    region: "ca-central-1".into()
+                },
+                Fault::Fis {
+                    template: "{{ vars.fis_template }}".into(),
+                    region: "{{ vars.primary }}".into()
+                },
+            ]
+        );
+        assert!(load("").unwrap().faults.is_empty());
+    }
+
+    #[test]
+    fn fault_problems_are_located_with_help() {
+        let bad = [
+            (
+                "faults:\n  - fis: { template: EXT1, regoin: ca-central-1 }\n",
+                "unknown field `regoin`",
+            ),
+            (
+                "faults:\n  - fiss: { template: EXT1, region: ca-central-1 }\n",
+                "unknown field `fiss`",
+            ),
+            (
+                "faults:\n  - fis: { template: EXT1, region: ca-centrl-1 }\n",
+                "unknown Region `ca-centrl-1`",
+            ),
+            (
+                "faults:\n  - fis: { template: \"EXT 1\", region: ca-central-1 }\n",
+                "is not an FIS experiment template id",
+            ),
+            (
+                "faults:\n  - fis: { template: \"{{ steps.a.b }}\", region: ca-central-1 }\n",
+                "not known when a fault starts",
+            ),
+            (
+                "faults:\n  - fis: { template: EXT1, region: ca-central-1 }\n  - fis: { template: EXT1, region: ca-central-1 }\n",
+                "listed twice",
+            ),
+        ];
+        for (body, want) in bad {
+            let d = load(body).expect_err(body);
+            let all = messages(&d);
+            assert!(all.contains(want), "{want} in {all}");
+            assert!(
+                d.problems
+                    .iter()
+                    .all(|p| p.help.is_some() && p.location.is_some()),
+                "{all}"
+            );
+        }
+    }
+
+    #[test]
+    fn fault_variables_must_be_declared_by_the_runbook() {
+        let s = load(
+            "faults:\n  - fis: { template: \"{{ vars.fis_tempalte }}\", region: ca-central-1 }\n",
+        )
+        .unwrap();
+        let d = load_runbook(&s, &[]).expect_err("an undeclared variable");
+        let all = messages(&d);
+        assert!(all.contains("declares no variable `fis_tempalte`"), "{all}");
+        assert!(all.contains("fis_template"), "did you mean: {all}");
     }
 }

@@ -7,6 +7,8 @@
 //! runbook: ../runbooks/region-failover.yaml   # relative to this file
 //! vars: { secondary: eu-west-1 }               # passed to the runbook as --var
 //! impair: [{ region: ca-central-1 }]           # optionally { region, service: kms }
+//! faults:                                      # AWS FIS experiments, started before step 1
+//!   - fis: { template: "{{ vars.fis_template }}", region: ca-central-1 }
 //! objectives: { rto: 15m, rpo: 5m }            # overrides the runbook's
 //! expect:
 //!   - id: dns-on-eu
@@ -43,6 +45,17 @@ pub struct Scenario {
     pub expect: Vec<Expectation>,
     /// Damage done before the runbook runs (execute only), in order.
     pub inject: Vec<Injection>,
+    /// Faults AWS injects while the runbook runs (execute only), in order.
+    pub faults: Vec<Fault>,
+}
+
+/// A fault a drill has AWS inject for as long as it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// An AWS Fault Injection Service experiment: StartExperiment on `template` with the FIS
+    /// API of `region` just before the runbook's first step, StopExperiment when the drill
+    /// ends. Both may hold `{{ vars.NAME }}`, rendered with the run's variables.
+    Fis { template: String, region: String },
 }
 
 /// One action a drill runs before the runbook, to do the damage the runbook must recover from

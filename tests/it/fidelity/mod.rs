@@ -7,5 +7,6 @@ mod arc;
 mod dns;
 mod dynamodb;
 mod faults;
+mod fis;
 mod route53;
 mod timings;

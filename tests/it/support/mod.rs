@@ -360,6 +360,7 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "route53_health_seconds",
     "global_table_replication_seconds",
     "arc_wait_period_seconds",
+    "fis_transition_seconds",
 ];
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
