@@ -188,8 +188,24 @@ fn lost_region_verdict(
     settings: &Settings,
     scenario: &Scenario,
     runbook: &crate::runbook::Runbook,
+    records: &[crate::checkpoint::Record],
 ) -> Option<crate::event::ExpectationVerdict> {
-    let lost = lost_regions(scenario);
+    let mut lost = lost_regions(scenario);
+    // An FIS experiment that disrupts the network of a Region's subnets takes the Region's
+    // endpoints away too (the seeded templates target all of them; faults scoped to an AZ,
+    // API errors and paused replication take nothing away).
+    for r in records {
+        if let Event::FaultInjected { experiment } = &r.event
+            && experiment
+                .actions
+                .iter()
+                .any(|a| a == "aws:network:disrupt-connectivity")
+            && !lost.contains(&experiment.region)
+        {
+            lost.push(experiment.region.clone());
+        }
+    }
+    lost.sort();
     if lost.is_empty() {
         return None;
     }
@@ -260,7 +276,12 @@ pub async fn judge(
             &statuses,
         )
         .await;
-        expectations.extend(lost_region_verdict(settings, scenario, &run.runbook));
+        expectations.extend(lost_region_verdict(
+            settings,
+            scenario,
+            &run.runbook,
+            &run.stored.records,
+        ));
         Verdicts {
             expectations,
             objectives: judge_objectives(

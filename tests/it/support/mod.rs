@@ -606,8 +606,13 @@ impl Seeded {
     /// CNAME the name itself; for an alias A record (which answers with its target's
     /// addresses) the target whose addresses these are. Anything else: the data as answered.
     pub(crate) async fn dns_answer(&self) -> String {
+        self.dns_answer_at(emulator()).await
+    }
+
+    /// [`Seeded::dns_answer`], asked of `emu` (an isolated emulator the copy was seeded in).
+    pub(crate) async fn dns_answer_at(&self, emu: &Emulator) -> String {
         let r = &self.route53;
-        let conf = emulator().sdk_config("us-east-1").await;
+        let conf = emu.sdk_config("us-east-1").await;
         let out = aws_sdk_route53::Client::new(&conf)
             .test_dns_answer()
             .hosted_zone_id(&r.hosted_zone_id)
