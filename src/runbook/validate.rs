@@ -1,10 +1,7 @@
 //! From a YAML tree to a validated [`Runbook`], reporting every problem in one pass.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
-
-use petgraph::algo::tarjan_scc;
-use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use super::model::{
@@ -106,7 +103,11 @@ pub fn did_you_mean<'c>(
 struct StepRef {
     step: String,
     output: String,
-    span: Span,
+    /// The value it is in, and the placeholder as written: its own span is looked up
+    /// ([`V::locate`]) only for a problem that will be listed, so that thousands of references
+    /// in one long value do not each search it.
+    at: Span,
+    text: String,
 }
 
 #[derive(Default)]
@@ -128,7 +129,7 @@ struct Draft {
     region: Option<String>,
     region_given: bool,
     with: BTreeMap<String, serde_json::Value>,
-    written: Vec<String>,
+    written: BTreeSet<String>,
     refs: Vec<StepRef>,
     timeout: Option<Duration>,
     estimate: Option<Duration>,
@@ -351,46 +352,38 @@ impl<'a> V<'a> {
         let mut ok = true;
         for p in &placeholders {
             let text = &s[p.start..p.end];
-            let pspan = self.locate(span, text);
-            match &p.reference {
-                Ref::Var(name) if !self.vars.contains_key(name) => {
-                    ok = false;
-                    let name = name.clone();
-                    let vars = &self.vars;
-                    let help =
-                        did_you_mean(&name, vars.keys().map(String::as_str)).unwrap_or_else(|| {
-                            format!(
-                                "declare it under `vars:` (for example `vars: {{ {name}: ... }}`)"
-                            )
-                        });
-                    self.report(
-                        pspan,
-                        format!("undefined variable `{name}`"),
-                        "not declared under `vars`",
-                        || Some(help),
-                    );
-                }
-                Ref::Var(name) if self.secrets.contains_key(name) && !self.secret_ok => {
-                    ok = false;
-                    let name = name.clone();
-                    self.report(
-                        pspan,
-                        format!("secret variable `{name}` cannot be used in `{what}`"),
-                        "a secret",
-                        || Some("a secret is passed only to the AWS call that needs it: use it in a `with:` parameter of an AWS action (not in names, descriptions, Regions, roles, messages or core actions)".into()),
-                    );
-                }
-                Ref::RunId | Ref::StepOutput { .. } if !runtime => {
-                    ok = false;
-                    self.report(
-                        pspan,
-                        format!("`{text}` cannot be used in `{what}`"),
-                        "only known once the run starts",
-                        || Some("only `{{ vars.NAME }}` is substituted here; run and step values exist only in a step's `with`".into()),
-                    );
-                }
-                _ => {}
+            let (message, label) = match &p.reference {
+                Ref::Var(name) if !self.vars.contains_key(name) => (
+                    format!("undefined variable `{name}`"),
+                    "not declared under `vars`",
+                ),
+                Ref::Var(name) if self.secrets.contains_key(name) && !self.secret_ok => (
+                    format!("secret variable `{name}` cannot be used in `{what}`"),
+                    "a secret",
+                ),
+                Ref::RunId | Ref::StepOutput { .. } if !runtime => (
+                    format!("`{text}` cannot be used in `{what}`"),
+                    "only known once the run starts",
+                ),
+                _ => continue,
+            };
+            ok = false;
+            // The spot and the help only for a problem that will be listed.
+            if self.full() {
+                self.omitted += 1;
+                continue;
             }
+            let help = match &p.reference {
+                Ref::Var(name) if !self.vars.contains_key(name) => {
+                    did_you_mean(name, self.vars.keys().map(String::as_str)).unwrap_or_else(|| {
+                        format!("declare it under `vars:` (for example `vars: {{ {name}: ... }}`)")
+                    })
+                }
+                Ref::Var(_) => "a secret is passed only to the AWS call that needs it: use it in a `with:` parameter of an AWS action (not in names, descriptions, Regions, roles, messages or core actions)".into(),
+                _ => "only `{{ vars.NAME }}` is substituted here; run and step values exist only in a step's `with`".into(),
+            };
+            let pspan = self.locate(span, text);
+            self.report(pspan, message, label, || Some(help));
         }
         if !ok {
             return None;
@@ -484,12 +477,11 @@ impl<'a> V<'a> {
                         return None;
                     }
                     if let Some(refs) = refs.as_deref_mut() {
-                        let text = &rendered[p.start..p.end];
-                        let pspan = self.locate(span, text);
                         refs.push(StepRef {
                             step,
                             output,
-                            span: pspan,
+                            at: span,
+                            text: rendered[p.start..p.end].to_string(),
                         });
                     }
                 }
@@ -1146,7 +1138,7 @@ impl<'a> V<'a> {
             region: None,
             region_given: false,
             with: BTreeMap::new(),
-            written: Vec::new(),
+            written: BTreeSet::new(),
             refs: Vec::new(),
             timeout: None,
             estimate: None,
@@ -1259,10 +1251,9 @@ impl<'a> V<'a> {
                         );
                         continue;
                     };
-                    if d.written.contains(&pname) {
+                    if !d.written.insert(pname.clone()) {
                         continue;
                     }
-                    d.written.push(pname.clone());
                     let what = format!("with.{pname}");
                     self.secret_ok = d
                         .action
@@ -1316,7 +1307,7 @@ impl<'a> V<'a> {
                 }
             }
             for ps in spec.params.iter().filter(|p| p.required) {
-                if !d.written.iter().any(|w| w == ps.name) {
+                if !d.written.contains(ps.name) {
                     let span = with_key
                         .map(|k| k.span)
                         .or(d.action_span)
@@ -1885,10 +1876,13 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     };
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut sound = true;
+    // One set reused across steps: a step may list thousands of needs.
+    let mut listed: HashSet<&str> = HashSet::new();
     for (i, d) in drafts.iter().enumerate() {
         let me = d.name.as_str();
-        for (k, (need, span)) in d.needs.iter().enumerate() {
-            if d.needs[..k].iter().any(|(x, _)| x == need) {
+        listed.clear();
+        for (need, span) in &d.needs {
+            if !listed.insert(need.as_str()) {
                 let need = need.clone();
                 v.report(
                     *span,
@@ -1942,24 +1936,11 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
         }
     }
     // Cycles.
-    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(n, deps.iter().map(Vec::len).sum());
-    for _ in 0..n {
-        g.add_node(());
-    }
-    for (i, ds) in deps.iter().enumerate() {
-        for &j in ds {
-            g.add_edge(NodeIndex::new(i), NodeIndex::new(j), ());
-        }
-    }
     let mut cyclic = false;
-    let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
+    // Components come with their nodes sorted; self-dependencies were refused above.
+    let mut sccs: Vec<Vec<usize>> = crate::dag::components(&deps)
         .into_iter()
         .filter(|c| c.len() > 1)
-        .map(|c| {
-            let mut c: Vec<usize> = c.into_iter().map(|x| x.index()).collect();
-            c.sort_unstable();
-            c
-        })
         .collect();
     sccs.sort();
     for scc in sccs {
@@ -1996,46 +1977,38 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
             },
         );
     }
-    // Step output references.
-    let order = if cyclic { None } else { topo_positions(&deps) };
-    let mut stamp: Vec<u32> = Vec::new();
-    let mut epoch = 0u32;
-    let mut queue: Vec<usize> = Vec::new();
-    // One search per (step, referenced step), however many references repeat the pair; for a
-    // step referenced from several steps, one walk down from it answers them all.
-    let mut known: HashMap<(usize, usize), bool> = HashMap::new();
-    let mut descendants: HashMap<usize, HashSet<usize>> = HashMap::new();
-    let mut refs_to: HashMap<usize, usize> = HashMap::new();
+    // Step output references: which referenced steps are transitive dependencies is decided
+    // for all references at once (`dag::reaches`, bounded whatever the shape of the graph),
+    // each (step, referenced step) pair once however often it repeats.
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     for (i, d) in drafts.iter().enumerate() {
-        let mut seen = HashSet::new();
         for r in &d.refs {
             if let Some(&x) = index.get(r.step.as_str())
-                && seen.insert(x)
                 && x != i
+                && d.finally == drafts[x].finally
             {
-                *refs_to.entry(x).or_default() += 1;
+                pairs.push((i, x));
             }
         }
     }
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        for &j in ds {
-            dependents[j].push(i);
-        }
-    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let reachable_pairs = crate::dag::reaches(&deps, &pairs);
     for (i, d) in drafts.iter().enumerate() {
-        if d.refs.is_empty() {
-            continue;
-        }
-        if stamp.is_empty() {
-            stamp = vec![0; n];
-        }
         let me = d.name.as_str();
         for r in &d.refs {
+            // Where the reference is, looked up only when the problem will be listed.
+            let at = |v: &V<'_>| {
+                if v.full() {
+                    r.at
+                } else {
+                    v.locate(r.at, &r.text)
+                }
+            };
             let Some(&x) = index.get(r.step.as_str()) else {
                 let step = r.step.clone();
                 v.report(
-                    r.span,
+                    at(v),
                     format!(
                         "`{{{{ steps.{step}.{} }}}}` names an unknown step",
                         r.output
@@ -2051,7 +2024,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
                 continue;
             };
             if x == i {
-                v.report(r.span, format!("step `{me}` uses its own output `{}`", r.output), "own output", || {
+                v.report(at(v), format!("step `{me}` uses its own output `{}`", r.output), "own output", || {
                     Some("a step's outputs exist only after it finishes; use another step's output".into())
                 });
                 continue;
@@ -2060,23 +2033,14 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
                 true // every main step has finished before cleanup starts
             } else if d.finally != drafts[x].finally {
                 false
-            } else if let Some(below) = descendants.get(&x) {
-                below.contains(&i)
-            } else if refs_to.get(&x).is_some_and(|n| *n > 1) {
-                // Referenced from several steps: find everything below it once.
-                let below = descendants_of(&dependents, x);
-                let r = below.contains(&i);
-                descendants.insert(x, below);
-                r
             } else {
-                *known.entry((i, x)).or_insert_with(|| {
-                    epoch += 1;
-                    is_ancestor(&deps, i, x, order.as_deref(), &mut stamp, epoch, &mut queue)
-                })
+                pairs
+                    .binary_search(&(i, x))
+                    .is_ok_and(|k| reachable_pairs[k])
             };
             if !reachable {
                 let step = r.step.clone();
-                v.report(r.span, format!("step `{me}` uses an output of `{step}`, which is not among its dependencies"), "not a dependency", || {
+                v.report(at(v), format!("step `{me}` uses an output of `{step}`, which is not among its dependencies"), "not a dependency", || {
                     Some(format!("add `{step}` to the `needs` of `{me}` (directly or through another step) so its outputs exist when `{me}` starts"))
                 });
                 continue;
@@ -2086,7 +2050,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
             {
                 let (output, step) = (r.output.clone(), r.step.clone());
                 v.report(
-                    r.span,
+                    at(v),
                     format!("step `{step}` (`{}`) has no output `{output}`", spec.name),
                     "unknown output",
                     || {
@@ -2140,72 +2104,6 @@ fn find_cycle(deps: &[Vec<usize>], scc: &[usize]) -> Vec<usize> {
         }
     }
     scc.to_vec()
-}
-
-/// Position of each step in a dependency-first order (Kahn), or `None` when cyclic.
-fn topo_positions(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
-    let (order, left) = crate::dag::topo_order(deps);
-    if !left.is_empty() {
-        return None;
-    }
-    let mut pos = vec![usize::MAX; deps.len()];
-    for (p, &v) in order.iter().enumerate() {
-        pos[v] = p;
-    }
-    Some(pos)
-}
-
-/// Every step that depends on `x`, directly or not.
-fn descendants_of(dependents: &[Vec<usize>], x: usize) -> HashSet<usize> {
-    let mut out = HashSet::new();
-    let mut stack = vec![x];
-    while let Some(u) = stack.pop() {
-        for &w in &dependents[u] {
-            if out.insert(w) {
-                stack.push(w);
-            }
-        }
-    }
-    out
-}
-
-/// Whether `target` is a transitive dependency of `from` (search over `needs`, pruned by
-/// topological position: nothing placed before `target` can lead to it).
-fn is_ancestor(
-    deps: &[Vec<usize>],
-    from: usize,
-    target: usize,
-    pos: Option<&[usize]>,
-    stamp: &mut [u32],
-    epoch: u32,
-    queue: &mut Vec<usize>,
-) -> bool {
-    if let Some(pos) = pos
-        && pos[target] >= pos[from]
-    {
-        return false;
-    }
-    queue.clear();
-    queue.push(from);
-    stamp[from] = epoch;
-    while let Some(u) = queue.pop() {
-        for &w in &deps[u] {
-            if w == target {
-                return true;
-            }
-            if stamp[w] == epoch {
-                continue;
-            }
-            if let Some(pos) = pos
-                && pos[w] < pos[target]
-            {
-                continue;
-            }
-            stamp[w] = epoch;
-            queue.push(w);
-        }
-    }
-    false
 }
 
 #[cfg(test)]
