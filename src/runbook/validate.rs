@@ -28,6 +28,8 @@ const TOP_KEYS: &[&str] = &[
     "approvers",
 ];
 const SECRET_KEYS: &[&str] = &["secret", "env"];
+/// Environment variables a secret may not be read from (compared without regard to case).
+const RESERVED_ENV_PREFIXES: &[&str] = &["AWS_", "DRILLBOOK_"];
 const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
 const APPROVER_KEY_KEYS: &[&str] = &["key", "principal"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
@@ -171,9 +173,15 @@ struct V<'a> {
     src: &'a Source,
     problems: Vec<Problem>,
     omitted: usize,
+    /// Variables; a secret's entry is its marker (`[secret:NAME]`), whatever the environment.
     vars: BTreeMap<String, String>,
-    /// Secret variables (their values are in `vars`).
+    /// Secret variables.
     secrets: BTreeMap<String, SecretVar>,
+    /// The values of the secrets whose environment variable holds one long enough to redact.
+    /// Nothing checks them: every check sees the marker, so what validation says about a
+    /// runbook does not depend on the value of any environment variable. They replace the
+    /// markers in the validated runbook only ([`with_secrets`]).
+    secret_values: BTreeMap<String, String>,
     /// Whether a secret may be rendered here: the `with:` of an AWS action.
     secret_ok: bool,
     /// Bytes rendered so far, against `MAX_RENDERED_TOTAL`.
@@ -646,9 +654,11 @@ impl<'a> V<'a> {
         }
     }
 
-    /// `NAME: { secret: true, env: ENV_VAR }`: the value is read from `ENV_VAR` now (the
-    /// marker stands in while it is unset; running then refuses to start).
-    fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, String)> {
+    /// `NAME: { secret: true, env: ENV_VAR }`: the value is read from `ENV_VAR` now, and
+    /// returned for the validated runbook only when it is long enough to redact; validation
+    /// itself sees the marker. Unset or too short, running refuses to start (and says which);
+    /// validating does not tell.
+    fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, Option<String>)> {
         let f = self.fields(node, SECRET_KEYS, &format!("`vars.{name}`"));
         let secret = match f.get("secret") {
             Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.secret")),
@@ -682,34 +692,55 @@ impl<'a> V<'a> {
             );
             return None;
         }
-        let value = std::env::var(&env).ok().filter(|v| !v.is_empty());
-        if let Some(v) = &value
-            && v.len() < crate::secret::MIN_LEN
-        {
+        // The AWS SDK reads its credentials and settings from `AWS_*` variables, drillbook its
+        // own from `DRILLBOOK_*`: a runbook that could pass one on to an AWS call (a stage
+        // variable, an item) could copy the executor's credentials where it can read them.
+        let upper = env.to_ascii_uppercase();
+        if let Some(prefix) = RESERVED_ENV_PREFIXES.iter().find(|p| upper.starts_with(*p)) {
             let span = f.get("env").map(|(_, n)| n.span).unwrap_or(node.span);
+            let owner = if *prefix == "AWS_" {
+                "the AWS SDK's credentials and settings"
+            } else {
+                "drillbook's own settings"
+            };
             self.report(
                 span,
-                format!(
-                    "secret `{name}` from `{env}` is shorter than {} characters",
-                    crate::secret::MIN_LEN
-                ),
-                "too short to redact",
+                format!("secret `{name}` cannot be read from `{env}`: `{prefix}*` variables hold {owner}"),
+                "reserved environment variable",
                 || {
-                    Some(
-                        "a shorter value would also redact ordinary text; use the real credential"
-                            .into(),
-                    )
+                    Some(format!(
+                        "keep the secret in a variable of its own, for example `env: DR_{}`; a runbook never reads `AWS_*` or `DRILLBOOK_*` variables",
+                        name.to_ascii_uppercase().replace('-', "_")
+                    ))
                 },
             );
-            return None;
+            // Declared all the same (never read), so that its uses are not reported again.
+            return Some((
+                SecretVar {
+                    env,
+                    set: false,
+                    too_short: false,
+                },
+                None,
+            ));
         }
+        let value = std::env::var(&env).ok().filter(|v| !v.is_empty());
         let set = value.is_some();
+        // Too short to redact: never used, and said only when a run starts.
+        let too_short = value
+            .as_ref()
+            .is_some_and(|v| v.len() < crate::secret::MIN_LEN);
+        let value = value.filter(|_| !too_short);
         if let Some(v) = &value {
             crate::secret::register(name, v);
         }
         Some((
-            SecretVar { env, set },
-            value.unwrap_or_else(|| crate::secret::marker(name)),
+            SecretVar {
+                env,
+                set,
+                too_short,
+            },
+            value,
         ))
     }
 
@@ -1006,9 +1037,10 @@ impl<'a> V<'a> {
         };
         let name = spec.name;
         if let J::String(s) = value
-            && s.contains("{{")
+            && (s.contains("{{") || secret_markers(s).any(|(_, _, n)| self.secrets.contains_key(n)))
         {
-            return; // rendered at run time
+            // Rendered at run time; a secret's value is not looked at before the run.
+            return;
         }
         let scalar_text = match value {
             J::String(s) => Some(s.clone()),
@@ -1403,6 +1435,7 @@ pub(crate) fn build(
         omitted: 0,
         vars: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        secret_values: BTreeMap::new(),
         secret_ok: false,
         rendered_total: 0,
         over_budget: false,
@@ -1485,7 +1518,10 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 if !v.vars.contains_key(&name)
                     && let Some((secret, value)) = v.secret_var(&name, vv)
                 {
-                    v.vars.insert(name.clone(), value);
+                    v.vars.insert(name.clone(), crate::secret::marker(&name));
+                    if let Some(value) = value {
+                        v.secret_values.insert(name.clone(), value);
+                    }
                     v.secrets.insert(name, secret);
                 }
                 continue;
@@ -1819,11 +1855,17 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             steps.push(step);
         }
     }
+    let mut vars = v.vars.clone();
+    for (name, value) in &v.secret_values {
+        vars.insert(name.clone(), value.clone());
+    }
+    with_secrets(&mut steps, &v.secret_values);
+    with_secrets(&mut finally, &v.secret_values);
     Some(Runbook {
         name,
         description,
         objectives,
-        vars: v.vars.clone(),
+        vars,
         accounts,
         allow_self_approval,
         approvers,
@@ -1831,6 +1873,74 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         steps,
         finally,
     })
+}
+
+/// The secret markers (`[secret:NAME]`) in `s`, as (start, end, NAME); linear in `s`.
+fn secret_markers(s: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    const OPEN: &str = "[secret:";
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(i) = s.get(from..).and_then(|r| r.find(OPEN)).map(|i| from + i) {
+            let name_start = i + OPEN.len();
+            let name_len = s[name_start..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+                .count();
+            let end = name_start + name_len;
+            from = end;
+            if name_len > 0 && s.as_bytes().get(end) == Some(&b']') {
+                from = end + 1;
+                return Some((i, end + 1, &s[name_start..end]));
+            }
+        }
+        None
+    })
+}
+
+/// Puts the secrets' values in place of their markers in the `with:` of AWS actions (the only
+/// place validation lets a secret be used), once every check is done.
+fn with_secrets(steps: &mut [Step], values: &BTreeMap<String, String>) {
+    fn replace(s: &mut String, values: &BTreeMap<String, String>) {
+        if !secret_markers(s).any(|(_, _, name)| values.contains_key(name)) {
+            return;
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for (start, end, name) in secret_markers(s) {
+            if let Some(value) = values.get(name) {
+                out.push_str(&s[last..start]);
+                out.push_str(value);
+                last = end;
+            }
+        }
+        out.push_str(&s[last..]);
+        *s = out;
+    }
+    fn walk(v: &mut serde_json::Value, values: &BTreeMap<String, String>) {
+        use serde_json::Value as J;
+        match v {
+            J::String(s) => replace(s, values),
+            J::Array(items) => items.iter_mut().for_each(|i| walk(i, values)),
+            J::Object(map) => {
+                for (mut k, mut item) in std::mem::take(map) {
+                    replace(&mut k, values);
+                    walk(&mut item, values);
+                    map.entry(k).or_insert(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    if values.is_empty() {
+        return;
+    }
+    for step in steps {
+        if catalog::lookup(&step.action).is_some_and(|a| a.service != catalog::Service::Core) {
+            for v in step.with.values_mut() {
+                walk(v, values);
+            }
+        }
+    }
 }
 
 fn valid_var_name(name: &str) -> bool {
