@@ -243,9 +243,8 @@ fn hostile_files_are_rejected_quickly() {
 fn step_output_references_are_checked_in_bounded_work() {
     let dir = tempfile::tempdir().unwrap();
     let head = "version: 1\nname: shapes\ndefaults: { region: eu-west-1 }\nsteps:\n";
-    let mut halves = format!(
-        "{head}  - id: s0\n    action: kms.assert_replica\n    with: {{ key: alias/k }}\n"
-    );
+    let mut halves =
+        format!("{head}  - id: s0\n    action: kms.assert_replica\n    with: {{ key: alias/k }}\n");
     for i in 1..36_000 {
         halves.push_str(&format!(
             "  - id: s{i}\n    action: kms.assert_replica\n    needs: [s{}]\n    with: {{ key: \"{{{{ steps.s{}.key_arn }}}}\" }}\n",
