@@ -1,5 +1,6 @@
 //! Store selection, in one place: the files of `--state-dir`, or the DynamoDB table of
-//! `--state`, wrapped in the runbook's lock for the commands that run steps.
+//! `--state`, wrapped in the runbook's lock for the commands that run steps (an OS file lock in
+//! the state directory, a lease item in the table).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use crate::actions::aws::{Aws, AwsOptions};
 use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
 use crate::checkpoint::file::FileStore;
+use crate::checkpoint::file_lock::{FileLock, FileLockError, FileLockedStore};
 use crate::checkpoint::lock::{LockError, LockGuard, LockOwner, LockedStore, acquire};
 use crate::history::RunDigest;
 
@@ -41,25 +43,39 @@ pub async fn open_for(settings: &Settings) -> Result<Arc<dyn CheckpointStore>, F
     open(&settings.state.url, &settings.state.dir, &settings.profile).await
 }
 
-/// The store a run, resume or drill writes to: with DynamoDB state, behind the runbook's lock.
+/// The store a run, resume or drill writes to, behind the runbook's lock.
 pub struct Prepared {
     pub store: Arc<dyn CheckpointStore>,
     lock: Option<Arc<LockGuard>>,
+    /// The file store's lock (the store keeps a reference too, to record the run id).
+    file_lock: Option<Arc<FileLock>>,
     /// The holder whose expired lock was taken over (`--steal-lock`).
     pub stolen_from: Option<LockOwner>,
 }
 
-/// The store a `run`, `resume` or `drill` writes to; with DynamoDB state, wrapped in the
-/// runbook's lock (exit 4 when someone else holds it).
+/// The store a `run`, `resume` or `drill` writes to, wrapped in the runbook's lock (exit 4
+/// when another process holds it): an OS lock on a file of the state directory, or the lease
+/// item of the DynamoDB table.
 pub async fn prepare(
     settings: &Settings,
     runbook_name: &str,
     run_id: &str,
 ) -> Result<Prepared, Failure> {
     let Some(url) = &settings.state.url else {
+        let lock = FileLock::acquire(&settings.state.dir, runbook_name, run_id).map_err(|e| {
+            let code = match e {
+                FileLockError::Held { .. } => ExitCode::Locked,
+                FileLockError::Io { .. } => ExitCode::Failed,
+            };
+            Failure::new(code, e.to_string()).help(e.help())
+        })?;
+        let lock = Arc::new(lock);
+        let store =
+            FileLockedStore::new(Arc::new(FileStore::new(&settings.state.dir)), lock.clone());
         return Ok(Prepared {
-            store: Arc::new(FileStore::new(&settings.state.dir)),
+            store: Arc::new(store),
             lock: None,
+            file_lock: Some(lock),
             stolen_from: None,
         });
     };
@@ -97,14 +113,18 @@ pub async fn prepare(
     Ok(Prepared {
         store: Arc::new(locked),
         lock: Some(guard),
+        file_lock: None,
         stolen_from,
     })
 }
 
 impl Prepared {
-    /// Releases the lock, if one was taken. A failure only matters as a warning: the lease
-    /// expires anyway.
+    /// Releases the lock. A failure only matters as a warning: the lease expires anyway, and
+    /// the file lock goes with the process.
     pub async fn release(self) -> Result<(), crate::checkpoint::CheckpointError> {
+        // The store holds the file lock too: both go now.
+        drop(self.store);
+        drop(self.file_lock);
         match self.lock {
             Some(l) => l.release().await,
             None => Ok(()),

@@ -112,6 +112,19 @@ fn owner_of(item: &HashMap<String, AttributeValue>) -> LockOwner {
     }
 }
 
+/// This machine's name, as a lock holder names it (`HOSTNAME`, else `/etc/hostname`).
+pub(crate) fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Takes the lock of runbook `name` for `identity` (run id filled in later, see
 /// [`LockGuard::set_run_id`]). With `steal`, an expired lease is taken over.
 pub async fn acquire(
@@ -127,15 +140,7 @@ pub async fn acquire(
     let token = format!("{:016x}", fastrand::u64(..));
     let now = Utc::now();
     let expires = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let host = host_name();
     let mut put = client
         .put_item()
         .table_name(&url.table)

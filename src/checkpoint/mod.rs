@@ -8,6 +8,7 @@
 
 pub mod dynamodb;
 pub mod file;
+pub mod file_lock;
 pub mod lock;
 mod record;
 

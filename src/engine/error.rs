@@ -106,6 +106,12 @@ pub enum EngineError {
          too"
     )]
     SecretMissing { name: String, env: String },
+    #[error(
+        "secret variable `{name}` from `{env}` is shorter than {min} characters\nhelp: a value \
+         that short would also redact ordinary text; put the real credential in `{env}`",
+        min = crate::secret::MIN_LEN
+    )]
+    SecretTooShort { name: String, env: String },
     #[error("cannot sign the approval: {0}")]
     Signing(crate::evidence::EvidenceError),
     #[error("step `{step}` of the runbook uses action `{action}`, which has no implementation")]

@@ -105,10 +105,17 @@ fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineErro
     Ok(())
 }
 
-/// Refuses to start while a secret variable's environment variable is unset.
+/// Refuses to start while a secret variable's environment variable is unset, or holds a value
+/// too short to redact (validation does not look at values).
 fn check_secrets(runbook: &Runbook) -> Result<(), EngineError> {
-    match runbook.missing_secrets().first() {
-        Some((name, env)) => Err(EngineError::SecretMissing {
+    if let Some((name, env)) = runbook.missing_secrets().first() {
+        return Err(EngineError::SecretMissing {
+            name: name.to_string(),
+            env: env.to_string(),
+        });
+    }
+    match runbook.short_secrets().first() {
+        Some((name, env)) => Err(EngineError::SecretTooShort {
             name: name.to_string(),
             env: env.to_string(),
         }),

@@ -254,6 +254,7 @@ impl Graph {
         // Each step's dependencies as indices, in the order `needs` lists them (for the cycle
         // message), without repeats.
         let mut needs: Vec<Vec<usize>> = Vec::with_capacity(n);
+        let mut listed_by: Vec<usize> = vec![usize::MAX; n];
         for (i, s) in steps.iter().enumerate() {
             deps.clear();
             for need in &s.needs {
@@ -270,7 +271,9 @@ impl Graph {
             }
             let mut listed: Vec<usize> = Vec::with_capacity(deps.len());
             for d in &deps {
-                if !listed.contains(&d.index()) {
+                // Marked with the step's own index: linear however many needs a step lists.
+                if listed_by[d.index()] != i {
+                    listed_by[d.index()] = i;
                     listed.push(d.index());
                 }
             }

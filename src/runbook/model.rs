@@ -22,7 +22,7 @@ pub struct Runbook {
     #[serde(default)]
     pub objectives: Objectives,
     /// Variables after `--var` overrides. A secret's entry holds its value when its
-    /// environment variable is set, else `crate::secret::marker`.
+    /// environment variable holds one long enough to redact, else `crate::secret::marker`.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
     /// Secret variables: read from the environment, written nowhere (see `crate::secret`).
@@ -50,6 +50,11 @@ pub struct SecretVar {
     pub env: String,
     /// Whether that variable was set when the runbook loaded.
     pub set: bool,
+    /// Whether its value was shorter than `crate::secret::MIN_LEN` (too short to redact): it
+    /// is not used, and running refuses to start. Validation does not say so: what it says
+    /// never depends on an environment variable's value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub too_short: bool,
 }
 
 impl Runbook {
@@ -61,6 +66,15 @@ impl Runbook {
             vars.insert(name.clone(), crate::secret::marker(name));
         }
         vars
+    }
+
+    /// Secrets whose environment variable holds a value too short to redact: (name, env).
+    pub fn short_secrets(&self) -> Vec<(&str, &str)> {
+        self.secrets
+            .iter()
+            .filter(|(_, s)| s.too_short)
+            .map(|(n, s)| (n.as_str(), s.env.as_str()))
+            .collect()
     }
 
     /// Secrets whose environment variable is unset: (name, env).

@@ -1,10 +1,7 @@
 //! From a YAML tree to a validated [`Runbook`], reporting every problem in one pass.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
-
-use petgraph::algo::tarjan_scc;
-use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::diag::{Diagnostics, MAX_PROBLEMS, Problem, Source};
 use super::model::{
@@ -31,6 +28,8 @@ const TOP_KEYS: &[&str] = &[
     "approvers",
 ];
 const SECRET_KEYS: &[&str] = &["secret", "env"];
+/// Environment variables a secret may not be read from (compared without regard to case).
+const RESERVED_ENV_PREFIXES: &[&str] = &["AWS_", "DRILLBOOK_"];
 const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
 const APPROVER_KEY_KEYS: &[&str] = &["key", "principal", "sha256"];
 const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
@@ -106,7 +105,11 @@ pub fn did_you_mean<'c>(
 struct StepRef {
     step: String,
     output: String,
-    span: Span,
+    /// The value it is in, and the placeholder as written: its own span is looked up
+    /// ([`V::locate`]) only for a problem that will be listed, so that thousands of references
+    /// in one long value do not each search it.
+    at: Span,
+    text: String,
 }
 
 #[derive(Default)]
@@ -128,7 +131,7 @@ struct Draft {
     region: Option<String>,
     region_given: bool,
     with: BTreeMap<String, serde_json::Value>,
-    written: Vec<String>,
+    written: BTreeSet<String>,
     refs: Vec<StepRef>,
     timeout: Option<Duration>,
     estimate: Option<Duration>,
@@ -170,9 +173,15 @@ struct V<'a> {
     src: &'a Source,
     problems: Vec<Problem>,
     omitted: usize,
+    /// Variables; a secret's entry is its marker (`[secret:NAME]`), whatever the environment.
     vars: BTreeMap<String, String>,
-    /// Secret variables (their values are in `vars`).
+    /// Secret variables.
     secrets: BTreeMap<String, SecretVar>,
+    /// The values of the secrets whose environment variable holds one long enough to redact.
+    /// Nothing checks them: every check sees the marker, so what validation says about a
+    /// runbook does not depend on the value of any environment variable. They replace the
+    /// markers in the validated runbook only ([`with_secrets`]).
+    secret_values: BTreeMap<String, String>,
     /// Whether a secret may be rendered here: the `with:` of an AWS action.
     secret_ok: bool,
     /// Bytes rendered so far, against `MAX_RENDERED_TOTAL`.
@@ -351,46 +360,38 @@ impl<'a> V<'a> {
         let mut ok = true;
         for p in &placeholders {
             let text = &s[p.start..p.end];
-            let pspan = self.locate(span, text);
-            match &p.reference {
-                Ref::Var(name) if !self.vars.contains_key(name) => {
-                    ok = false;
-                    let name = name.clone();
-                    let vars = &self.vars;
-                    let help =
-                        did_you_mean(&name, vars.keys().map(String::as_str)).unwrap_or_else(|| {
-                            format!(
-                                "declare it under `vars:` (for example `vars: {{ {name}: ... }}`)"
-                            )
-                        });
-                    self.report(
-                        pspan,
-                        format!("undefined variable `{name}`"),
-                        "not declared under `vars`",
-                        || Some(help),
-                    );
-                }
-                Ref::Var(name) if self.secrets.contains_key(name) && !self.secret_ok => {
-                    ok = false;
-                    let name = name.clone();
-                    self.report(
-                        pspan,
-                        format!("secret variable `{name}` cannot be used in `{what}`"),
-                        "a secret",
-                        || Some("a secret is passed only to the AWS call that needs it: use it in a `with:` parameter of an AWS action (not in names, descriptions, Regions, roles, messages or core actions)".into()),
-                    );
-                }
-                Ref::RunId | Ref::StepOutput { .. } if !runtime => {
-                    ok = false;
-                    self.report(
-                        pspan,
-                        format!("`{text}` cannot be used in `{what}`"),
-                        "only known once the run starts",
-                        || Some("only `{{ vars.NAME }}` is substituted here; run and step values exist only in a step's `with`".into()),
-                    );
-                }
-                _ => {}
+            let (message, label) = match &p.reference {
+                Ref::Var(name) if !self.vars.contains_key(name) => (
+                    format!("undefined variable `{name}`"),
+                    "not declared under `vars`",
+                ),
+                Ref::Var(name) if self.secrets.contains_key(name) && !self.secret_ok => (
+                    format!("secret variable `{name}` cannot be used in `{what}`"),
+                    "a secret",
+                ),
+                Ref::RunId | Ref::StepOutput { .. } if !runtime => (
+                    format!("`{text}` cannot be used in `{what}`"),
+                    "only known once the run starts",
+                ),
+                _ => continue,
+            };
+            ok = false;
+            // The spot and the help only for a problem that will be listed.
+            if self.full() {
+                self.omitted += 1;
+                continue;
             }
+            let help = match &p.reference {
+                Ref::Var(name) if !self.vars.contains_key(name) => {
+                    did_you_mean(name, self.vars.keys().map(String::as_str)).unwrap_or_else(|| {
+                        format!("declare it under `vars:` (for example `vars: {{ {name}: ... }}`)")
+                    })
+                }
+                Ref::Var(_) => "a secret is passed only to the AWS call that needs it: use it in a `with:` parameter of an AWS action (not in names, descriptions, Regions, roles, messages or core actions)".into(),
+                _ => "only `{{ vars.NAME }}` is substituted here; run and step values exist only in a step's `with`".into(),
+            };
+            let pspan = self.locate(span, text);
+            self.report(pspan, message, label, || Some(help));
         }
         if !ok {
             return None;
@@ -484,12 +485,11 @@ impl<'a> V<'a> {
                         return None;
                     }
                     if let Some(refs) = refs.as_deref_mut() {
-                        let text = &rendered[p.start..p.end];
-                        let pspan = self.locate(span, text);
                         refs.push(StepRef {
                             step,
                             output,
-                            span: pspan,
+                            at: span,
+                            text: rendered[p.start..p.end].to_string(),
                         });
                     }
                 }
@@ -654,9 +654,11 @@ impl<'a> V<'a> {
         }
     }
 
-    /// `NAME: { secret: true, env: ENV_VAR }`: the value is read from `ENV_VAR` now (the
-    /// marker stands in while it is unset; running then refuses to start).
-    fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, String)> {
+    /// `NAME: { secret: true, env: ENV_VAR }`: the value is read from `ENV_VAR` now, and
+    /// returned for the validated runbook only when it is long enough to redact; validation
+    /// itself sees the marker. Unset or too short, running refuses to start (and says which);
+    /// validating does not tell.
+    fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, Option<String>)> {
         let f = self.fields(node, SECRET_KEYS, &format!("`vars.{name}`"));
         let secret = match f.get("secret") {
             Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.secret")),
@@ -690,34 +692,55 @@ impl<'a> V<'a> {
             );
             return None;
         }
-        let value = std::env::var(&env).ok().filter(|v| !v.is_empty());
-        if let Some(v) = &value
-            && v.len() < crate::secret::MIN_LEN
-        {
+        // The AWS SDK reads its credentials and settings from `AWS_*` variables, drillbook its
+        // own from `DRILLBOOK_*`: a runbook that could pass one on to an AWS call (a stage
+        // variable, an item) could copy the executor's credentials where it can read them.
+        let upper = env.to_ascii_uppercase();
+        if let Some(prefix) = RESERVED_ENV_PREFIXES.iter().find(|p| upper.starts_with(*p)) {
             let span = f.get("env").map(|(_, n)| n.span).unwrap_or(node.span);
+            let owner = if *prefix == "AWS_" {
+                "the AWS SDK's credentials and settings"
+            } else {
+                "drillbook's own settings"
+            };
             self.report(
                 span,
-                format!(
-                    "secret `{name}` from `{env}` is shorter than {} characters",
-                    crate::secret::MIN_LEN
-                ),
-                "too short to redact",
+                format!("secret `{name}` cannot be read from `{env}`: `{prefix}*` variables hold {owner}"),
+                "reserved environment variable",
                 || {
-                    Some(
-                        "a shorter value would also redact ordinary text; use the real credential"
-                            .into(),
-                    )
+                    Some(format!(
+                        "keep the secret in a variable of its own, for example `env: DR_{}`; a runbook never reads `AWS_*` or `DRILLBOOK_*` variables",
+                        name.to_ascii_uppercase().replace('-', "_")
+                    ))
                 },
             );
-            return None;
+            // Declared all the same (never read), so that its uses are not reported again.
+            return Some((
+                SecretVar {
+                    env,
+                    set: false,
+                    too_short: false,
+                },
+                None,
+            ));
         }
+        let value = std::env::var(&env).ok().filter(|v| !v.is_empty());
         let set = value.is_some();
+        // Too short to redact: never used, and said only when a run starts.
+        let too_short = value
+            .as_ref()
+            .is_some_and(|v| v.len() < crate::secret::MIN_LEN);
+        let value = value.filter(|_| !too_short);
         if let Some(v) = &value {
             crate::secret::register(name, v);
         }
         Some((
-            SecretVar { env, set },
-            value.unwrap_or_else(|| crate::secret::marker(name)),
+            SecretVar {
+                env,
+                set,
+                too_short,
+            },
+            value,
         ))
     }
 
@@ -1051,9 +1074,10 @@ impl<'a> V<'a> {
         };
         let name = spec.name;
         if let J::String(s) = value
-            && s.contains("{{")
+            && (s.contains("{{") || secret_markers(s).any(|(_, _, n)| self.secrets.contains_key(n)))
         {
-            return; // rendered at run time
+            // Rendered at run time; a secret's value is not looked at before the run.
+            return;
         }
         let scalar_text = match value {
             J::String(s) => Some(s.clone()),
@@ -1183,7 +1207,7 @@ impl<'a> V<'a> {
             region: None,
             region_given: false,
             with: BTreeMap::new(),
-            written: Vec::new(),
+            written: BTreeSet::new(),
             refs: Vec::new(),
             timeout: None,
             estimate: None,
@@ -1296,10 +1320,9 @@ impl<'a> V<'a> {
                         );
                         continue;
                     };
-                    if d.written.contains(&pname) {
+                    if !d.written.insert(pname.clone()) {
                         continue;
                     }
-                    d.written.push(pname.clone());
                     let what = format!("with.{pname}");
                     self.secret_ok = d
                         .action
@@ -1353,7 +1376,7 @@ impl<'a> V<'a> {
                 }
             }
             for ps in spec.params.iter().filter(|p| p.required) {
-                if !d.written.iter().any(|w| w == ps.name) {
+                if !d.written.contains(ps.name) {
                     let span = with_key
                         .map(|k| k.span)
                         .or(d.action_span)
@@ -1449,6 +1472,7 @@ pub(crate) fn build(
         omitted: 0,
         vars: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        secret_values: BTreeMap::new(),
         secret_ok: false,
         rendered_total: 0,
         over_budget: false,
@@ -1531,7 +1555,10 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 if !v.vars.contains_key(&name)
                     && let Some((secret, value)) = v.secret_var(&name, vv)
                 {
-                    v.vars.insert(name.clone(), value);
+                    v.vars.insert(name.clone(), crate::secret::marker(&name));
+                    if let Some(value) = value {
+                        v.secret_values.insert(name.clone(), value);
+                    }
                     v.secrets.insert(name, secret);
                 }
                 continue;
@@ -1865,11 +1892,17 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
             steps.push(step);
         }
     }
+    let mut vars = v.vars.clone();
+    for (name, value) in &v.secret_values {
+        vars.insert(name.clone(), value.clone());
+    }
+    with_secrets(&mut steps, &v.secret_values);
+    with_secrets(&mut finally, &v.secret_values);
     Some(Runbook {
         name,
         description,
         objectives,
-        vars: v.vars.clone(),
+        vars,
         accounts,
         allow_self_approval,
         approvers,
@@ -1877,6 +1910,74 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
         steps,
         finally,
     })
+}
+
+/// The secret markers (`[secret:NAME]`) in `s`, as (start, end, NAME); linear in `s`.
+fn secret_markers(s: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    const OPEN: &str = "[secret:";
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(i) = s.get(from..).and_then(|r| r.find(OPEN)).map(|i| from + i) {
+            let name_start = i + OPEN.len();
+            let name_len = s[name_start..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+                .count();
+            let end = name_start + name_len;
+            from = end;
+            if name_len > 0 && s.as_bytes().get(end) == Some(&b']') {
+                from = end + 1;
+                return Some((i, end + 1, &s[name_start..end]));
+            }
+        }
+        None
+    })
+}
+
+/// Puts the secrets' values in place of their markers in the `with:` of AWS actions (the only
+/// place validation lets a secret be used), once every check is done.
+fn with_secrets(steps: &mut [Step], values: &BTreeMap<String, String>) {
+    fn replace(s: &mut String, values: &BTreeMap<String, String>) {
+        if !secret_markers(s).any(|(_, _, name)| values.contains_key(name)) {
+            return;
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for (start, end, name) in secret_markers(s) {
+            if let Some(value) = values.get(name) {
+                out.push_str(&s[last..start]);
+                out.push_str(value);
+                last = end;
+            }
+        }
+        out.push_str(&s[last..]);
+        *s = out;
+    }
+    fn walk(v: &mut serde_json::Value, values: &BTreeMap<String, String>) {
+        use serde_json::Value as J;
+        match v {
+            J::String(s) => replace(s, values),
+            J::Array(items) => items.iter_mut().for_each(|i| walk(i, values)),
+            J::Object(map) => {
+                for (mut k, mut item) in std::mem::take(map) {
+                    replace(&mut k, values);
+                    walk(&mut item, values);
+                    map.entry(k).or_insert(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    if values.is_empty() {
+        return;
+    }
+    for step in steps {
+        if catalog::lookup(&step.action).is_some_and(|a| a.service != catalog::Service::Core) {
+            for v in step.with.values_mut() {
+                walk(v, values);
+            }
+        }
+    }
 }
 
 fn valid_var_name(name: &str) -> bool {
@@ -1922,10 +2023,13 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
     };
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut sound = true;
+    // One set reused across steps: a step may list thousands of needs.
+    let mut listed: HashSet<&str> = HashSet::new();
     for (i, d) in drafts.iter().enumerate() {
         let me = d.name.as_str();
-        for (k, (need, span)) in d.needs.iter().enumerate() {
-            if d.needs[..k].iter().any(|(x, _)| x == need) {
+        listed.clear();
+        for (need, span) in &d.needs {
+            if !listed.insert(need.as_str()) {
                 let need = need.clone();
                 v.report(
                     *span,
@@ -1979,24 +2083,11 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
         }
     }
     // Cycles.
-    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(n, deps.iter().map(Vec::len).sum());
-    for _ in 0..n {
-        g.add_node(());
-    }
-    for (i, ds) in deps.iter().enumerate() {
-        for &j in ds {
-            g.add_edge(NodeIndex::new(i), NodeIndex::new(j), ());
-        }
-    }
     let mut cyclic = false;
-    let mut sccs: Vec<Vec<usize>> = tarjan_scc(&g)
+    // Components come with their nodes sorted; self-dependencies were refused above.
+    let mut sccs: Vec<Vec<usize>> = crate::dag::components(&deps)
         .into_iter()
         .filter(|c| c.len() > 1)
-        .map(|c| {
-            let mut c: Vec<usize> = c.into_iter().map(|x| x.index()).collect();
-            c.sort_unstable();
-            c
-        })
         .collect();
     sccs.sort();
     for scc in sccs {
@@ -2033,46 +2124,38 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
             },
         );
     }
-    // Step output references.
-    let order = if cyclic { None } else { topo_positions(&deps) };
-    let mut stamp: Vec<u32> = Vec::new();
-    let mut epoch = 0u32;
-    let mut queue: Vec<usize> = Vec::new();
-    // One search per (step, referenced step), however many references repeat the pair; for a
-    // step referenced from several steps, one walk down from it answers them all.
-    let mut known: HashMap<(usize, usize), bool> = HashMap::new();
-    let mut descendants: HashMap<usize, HashSet<usize>> = HashMap::new();
-    let mut refs_to: HashMap<usize, usize> = HashMap::new();
+    // Step output references: which referenced steps are transitive dependencies is decided
+    // for all references at once (`dag::reaches`, bounded whatever the shape of the graph),
+    // each (step, referenced step) pair once however often it repeats.
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     for (i, d) in drafts.iter().enumerate() {
-        let mut seen = HashSet::new();
         for r in &d.refs {
             if let Some(&x) = index.get(r.step.as_str())
-                && seen.insert(x)
                 && x != i
+                && d.finally == drafts[x].finally
             {
-                *refs_to.entry(x).or_default() += 1;
+                pairs.push((i, x));
             }
         }
     }
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        for &j in ds {
-            dependents[j].push(i);
-        }
-    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let reachable_pairs = crate::dag::reaches(&deps, &pairs);
     for (i, d) in drafts.iter().enumerate() {
-        if d.refs.is_empty() {
-            continue;
-        }
-        if stamp.is_empty() {
-            stamp = vec![0; n];
-        }
         let me = d.name.as_str();
         for r in &d.refs {
+            // Where the reference is, looked up only when the problem will be listed.
+            let at = |v: &V<'_>| {
+                if v.full() {
+                    r.at
+                } else {
+                    v.locate(r.at, &r.text)
+                }
+            };
             let Some(&x) = index.get(r.step.as_str()) else {
                 let step = r.step.clone();
                 v.report(
-                    r.span,
+                    at(v),
                     format!(
                         "`{{{{ steps.{step}.{} }}}}` names an unknown step",
                         r.output
@@ -2088,7 +2171,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
                 continue;
             };
             if x == i {
-                v.report(r.span, format!("step `{me}` uses its own output `{}`", r.output), "own output", || {
+                v.report(at(v), format!("step `{me}` uses its own output `{}`", r.output), "own output", || {
                     Some("a step's outputs exist only after it finishes; use another step's output".into())
                 });
                 continue;
@@ -2097,23 +2180,14 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
                 true // every main step has finished before cleanup starts
             } else if d.finally != drafts[x].finally {
                 false
-            } else if let Some(below) = descendants.get(&x) {
-                below.contains(&i)
-            } else if refs_to.get(&x).is_some_and(|n| *n > 1) {
-                // Referenced from several steps: find everything below it once.
-                let below = descendants_of(&dependents, x);
-                let r = below.contains(&i);
-                descendants.insert(x, below);
-                r
             } else {
-                *known.entry((i, x)).or_insert_with(|| {
-                    epoch += 1;
-                    is_ancestor(&deps, i, x, order.as_deref(), &mut stamp, epoch, &mut queue)
-                })
+                pairs
+                    .binary_search(&(i, x))
+                    .is_ok_and(|k| reachable_pairs[k])
             };
             if !reachable {
                 let step = r.step.clone();
-                v.report(r.span, format!("step `{me}` uses an output of `{step}`, which is not among its dependencies"), "not a dependency", || {
+                v.report(at(v), format!("step `{me}` uses an output of `{step}`, which is not among its dependencies"), "not a dependency", || {
                     Some(format!("add `{step}` to the `needs` of `{me}` (directly or through another step) so its outputs exist when `{me}` starts"))
                 });
                 continue;
@@ -2123,7 +2197,7 @@ fn graph_checks(v: &mut V<'_>, drafts: &[Draft]) -> Option<Vec<Vec<usize>>> {
             {
                 let (output, step) = (r.output.clone(), r.step.clone());
                 v.report(
-                    r.span,
+                    at(v),
                     format!("step `{step}` (`{}`) has no output `{output}`", spec.name),
                     "unknown output",
                     || {
@@ -2177,72 +2251,6 @@ fn find_cycle(deps: &[Vec<usize>], scc: &[usize]) -> Vec<usize> {
         }
     }
     scc.to_vec()
-}
-
-/// Position of each step in a dependency-first order (Kahn), or `None` when cyclic.
-fn topo_positions(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
-    let (order, left) = crate::dag::topo_order(deps);
-    if !left.is_empty() {
-        return None;
-    }
-    let mut pos = vec![usize::MAX; deps.len()];
-    for (p, &v) in order.iter().enumerate() {
-        pos[v] = p;
-    }
-    Some(pos)
-}
-
-/// Every step that depends on `x`, directly or not.
-fn descendants_of(dependents: &[Vec<usize>], x: usize) -> HashSet<usize> {
-    let mut out = HashSet::new();
-    let mut stack = vec![x];
-    while let Some(u) = stack.pop() {
-        for &w in &dependents[u] {
-            if out.insert(w) {
-                stack.push(w);
-            }
-        }
-    }
-    out
-}
-
-/// Whether `target` is a transitive dependency of `from` (search over `needs`, pruned by
-/// topological position: nothing placed before `target` can lead to it).
-fn is_ancestor(
-    deps: &[Vec<usize>],
-    from: usize,
-    target: usize,
-    pos: Option<&[usize]>,
-    stamp: &mut [u32],
-    epoch: u32,
-    queue: &mut Vec<usize>,
-) -> bool {
-    if let Some(pos) = pos
-        && pos[target] >= pos[from]
-    {
-        return false;
-    }
-    queue.clear();
-    queue.push(from);
-    stamp[from] = epoch;
-    while let Some(u) = queue.pop() {
-        for &w in &deps[u] {
-            if w == target {
-                return true;
-            }
-            if stamp[w] == epoch {
-                continue;
-            }
-            if let Some(pos) = pos
-                && pos[w] < pos[target]
-            {
-                continue;
-            }
-            stamp[w] = epoch;
-            queue.push(w);
-        }
-    }
-    false
 }
 
 #[cfg(test)]

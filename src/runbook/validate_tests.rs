@@ -309,6 +309,84 @@ check!(
 check!(nul_byte, 1, format!("{HEAD}\0steps: []\n"));
 check!(deep_nesting, 1, "[".repeat(10_000));
 
+check!(
+    secret_read_from_an_aws_variable,
+    1,
+    format!(
+        "{HEAD}vars:\n  token: {{ secret: true, env: AWS_SECRET_ACCESS_KEY }}\nsteps:\n{}",
+        wait_step("a")
+    )
+);
+
+#[test]
+fn secrets_are_never_read_from_aws_or_drillbook_variables() {
+    for env in [
+        "AWS_SESSION_TOKEN",
+        "aws_access_key_id",
+        "DRILLBOOK_STATE",
+        "Drillbook_Identity_Arn",
+    ] {
+        let text = format!(
+            "{HEAD}vars:\n  token: {{ secret: true, env: {env} }}\nsteps:\n{}",
+            wait_step("a")
+        );
+        let d = errors(&text);
+        assert_eq!(d.len(), 1, "{d}");
+        let p = &d.problems[0];
+        assert!(
+            p.message
+                .contains(&format!("secret `token` cannot be read from `{env}`")),
+            "{}",
+            p.message
+        );
+        let column = text.lines().nth(3).and_then(|l| l.find(env)).unwrap() + 1;
+        assert_eq!(p.location, Some(("test.yaml".to_string(), 4, column)));
+        assert!(p.help.as_deref().unwrap_or("").contains("env: DR_TOKEN"));
+    }
+    // Names that merely contain the words are a runbook's own.
+    for env in ["DR_AWS_TOKEN", "MY_DRILLBOOK_KEY", "AWS"] {
+        let text = format!(
+            "{HEAD}vars:\n  token: {{ secret: true, env: {env} }}\nsteps:\n{}",
+            wait_step("a")
+        );
+        assert!(load_str(Path::new("t.yaml"), &text, &[]).is_ok(), "{env}");
+    }
+}
+
+#[test]
+fn secret_values_replace_their_markers_only_in_aws_actions() {
+    use super::{secret_markers, with_secrets};
+    let found: Vec<(usize, usize, &str)> =
+        secret_markers("a[secret:x]b[secret:]c[secret:[secret:y-1]d[secret:z").collect();
+    assert_eq!(found, vec![(1, 11, "x"), (30, 42, "y-1")]);
+
+    let values: std::collections::BTreeMap<String, String> =
+        [("tok".to_string(), "s3cr3t-value-1234".to_string())].into();
+    let text = format!(
+        "{HEAD}defaults: {{ region: eu-west-1 }}\nvars:\n  tok: {{ secret: true, env: DR_UNIT_NEVER_SET }}\nsteps:\n  - id: put\n    action: dynamodb.put_item\n    with:\n      table: t\n      item: {{ pk: \"a-{{{{ vars.tok }}}}\", \"{{{{ vars.tok }}}}\": x, other: \"[secret:nope]\" }}\n{}",
+        wait_step("w")
+    );
+    let mut runbook = load_str(Path::new("t.yaml"), &text, &[]).unwrap().runbook;
+    assert_eq!(runbook.vars["tok"], "[secret:tok]");
+    runbook.steps[0]
+        .with
+        .insert("list".into(), serde_json::json!([["[secret:tok]"]]));
+    runbook.steps[1]
+        .with
+        .insert("note".into(), serde_json::json!("[secret:tok]"));
+    with_secrets(&mut runbook.steps, &values);
+    let item = &runbook.steps[0].with["item"];
+    assert_eq!(item["pk"], "a-s3cr3t-value-1234");
+    assert_eq!(item["s3cr3t-value-1234"], "x");
+    assert_eq!(runbook.steps[0].with["list"][0][0], "s3cr3t-value-1234");
+    assert_eq!(
+        runbook.steps[1].with["note"], "[secret:tok]",
+        "not in core actions"
+    );
+    assert_eq!(item["other"], "[secret:nope]", "only declared secrets");
+    assert_eq!(runbook.steps[1].with["duration"], "1s");
+}
+
 #[test]
 fn override_of_undeclared_var() {
     let text = format!("{HEAD}vars: {{ table: vault }}\nsteps:\n{}", wait_step("a"));

@@ -15,6 +15,7 @@ mod emulator;
 mod engine;
 mod evidence;
 mod fidelity;
+mod file_lock;
 mod fis;
 mod insider;
 mod layers;

@@ -180,3 +180,123 @@ fn a_secret_is_refused_anywhere_but_an_aws_calls_parameters() {
     );
     assert!(!out.contains("long-enough-secret"), "{out}");
 }
+
+/// The binary with only `vars` set in its environment (no emulator: nothing here calls AWS).
+fn offline(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = crate::support::cli::bin();
+    c.args(args).current_dir(dir).env_remove(PROBE);
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.output()
+}
+
+const PROBE: &str = "DR_PROBE_VALUE";
+
+#[test]
+fn a_secret_is_never_read_from_aws_or_drillbook_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let canary = "canary-aws-secret-4f1d9c";
+    for env in ["AWS_SECRET_ACCESS_KEY", "DRILLBOOK_STATE"] {
+        let text = format!(
+            "version: 1\nname: exfil\ndefaults: {{ region: eu-west-1 }}\nvars:\n  creds: {{ secret: true, env: {env} }}\nsteps:\n  - id: put\n    action: dynamodb.put_item\n    with: {{ table: t, item: {{ pk: \"{{{{ vars.creds }}}}\" }} }}\n"
+        );
+        std::fs::write(d.join("rb.yaml"), text).unwrap();
+        let o = offline(d, &[(env, canary)], &["validate", "rb.yaml"]);
+        let out = all(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert!(
+            out.contains(&format!("secret `creds` cannot be read from `{env}`")),
+            "{out}"
+        );
+        assert!(out.contains("rb.yaml:5:31"), "file:line:column\n{out}");
+        assert!(out.contains("1 problem found"), "{out}");
+        assert!(
+            out.contains("help: keep the secret in a variable of its own"),
+            "{out}"
+        );
+        assert!(!out.contains(canary), "{out}");
+        // Nor does a run start.
+        let o = offline(
+            d,
+            &[(env, canary)],
+            &["run", "rb.yaml", "--execute", "--yes"],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", all(&o));
+        assert!(!d.join(".drillbook/runs").exists(), "nothing was recorded");
+    }
+}
+
+/// What `validate` and `plan` say is the same whatever the variable a secret names holds:
+/// unset, too short, a Region name, a long token, text that looks like a template or a marker.
+/// (Before, a value under 8 characters was reported, so any runbook could ask whether any
+/// variable of the environment was that short; a secret in a Region parameter was checked.)
+#[test]
+fn validate_and_plan_say_nothing_about_the_value_a_secret_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let text = format!(
+        "version: 1\nname: probe\ndefaults: {{ region: eu-west-1 }}\nvars:\n  probe: {{ secret: true, env: {PROBE} }}\nsteps:\n  - id: copy\n    action: kms.replicate_key\n    with: {{ key: \"alias/{{{{ vars.probe }}}}\", replica_region: \"{{{{ vars.probe }}}}\" }}\n  - id: check\n    action: kms.assert_replica\n    needs: [copy]\n    with: {{ key: \"{{{{ vars.probe }}}}\" }}\n"
+    );
+    std::fs::write(d.join("rb.yaml"), text).unwrap();
+    let values: [Option<&str>; 7] = [
+        None,
+        Some("abc"),
+        Some("1234567"),
+        Some("eu-west-1"),
+        Some("a-long-enough-token-0b6e2a9d"),
+        Some("{{ steps.nope.key_arn }}"),
+        Some("[secret:probe]"),
+    ];
+    for args in [
+        &["validate", "rb.yaml"][..],
+        &["plan", "rb.yaml", "--format", "json"][..],
+    ] {
+        let mut seen: Option<(Option<i32>, String)> = None;
+        for value in values {
+            let vars: Vec<(&str, &str)> = value.map(|v| (PROBE, v)).into_iter().collect();
+            let o = offline(d, &vars, args);
+            let got = (o.status.code(), all(&o));
+            assert_eq!(got.0, Some(0), "{value:?}: {}", got.1);
+            assert!(!got.1.contains("0b6e2a9d"), "{value:?}: {}", got.1);
+            match &seen {
+                None => seen = Some(got),
+                Some(first) => assert_eq!(&got, first, "{args:?} with {PROBE}={value:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_secret_too_short_to_redact_is_refused_when_the_run_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let text = format!(
+        "version: 1\nname: short\nvars:\n  probe: {{ secret: true, env: {PROBE} }}\nsteps:\n  - id: w\n    action: wait\n    with: {{ duration: 0s }}\n"
+    );
+    std::fs::write(d.join("rb.yaml"), text).unwrap();
+    let o = offline(d, &[(PROBE, "abc")], &["validate", "rb.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    let o = offline(
+        d,
+        &[(PROBE, "abc")],
+        &["run", "rb.yaml", "--execute", "--yes"],
+    );
+    let out = all(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains(&format!(
+            "secret variable `probe` from `{PROBE}` is shorter than 8 characters"
+        )),
+        "{out}"
+    );
+    assert!(!d.join(".drillbook/runs").exists(), "nothing was recorded");
+    // Long enough, the same run goes.
+    let o = offline(
+        d,
+        &[(PROBE, "long-enough-value")],
+        &["run", "rb.yaml", "--execute", "--yes"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+}
