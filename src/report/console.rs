@@ -10,6 +10,7 @@
 //!
 //! `NO_COLOR` (set and not empty) turns colours off; plain lines never have any.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::sanitize::one_line;
 use crate::duration::{format_duration, human};
 use crate::event::{Event, EventSink, Mode, RunStatus};
 
@@ -175,22 +177,6 @@ impl Console {
     }
 }
 
-/// `s` with every control character but newline and tab shown as an escape (`\u{1b}`), so
-/// text from a runbook or an AWS answer cannot move the cursor, recolour or rewrite a line of
-/// the terminal (an approval message printing a fake "APPROVED").
-pub(crate) fn terminal_safe(s: &str) -> String {
-    let s = crate::secret::redact(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl EventSink for Console {
     fn emit(&self, at: DateTime<Utc>, event: &Event) {
         let mut st = self.lock();
@@ -202,12 +188,16 @@ impl EventSink for Console {
             return;
         }
         st.track(at, event);
-        // Runbook text and AWS answers can hold escape sequences: never let them reach the
-        // terminal as control characters.
+        // Runbook text and AWS answers can hold escape sequences and line breaks: every line
+        // leaves through the sanitizer, one line each (an approval message cannot print a
+        // line of its own).
         let lines: Vec<(Kind, String)> = st
             .lines(at, event)
             .into_iter()
-            .map(|(k, l)| (k, terminal_safe(&l)))
+            .map(|(k, l)| match one_line(&l) {
+                Cow::Borrowed(_) => (k, l),
+                Cow::Owned(safe) => (k, safe),
+            })
             .collect();
         st.show(at, event, &lines);
     }
@@ -229,7 +219,7 @@ pub(crate) fn json_line(at: DateTime<Utc>, event: &Event) -> Option<String> {
         event,
     };
     let s = serde_json::to_string(&line).ok()?;
-    Some(crate::secret::redact(&s).into_owned())
+    Some(super::sanitize::json(&s).into_owned())
 }
 
 impl State {
@@ -544,11 +534,12 @@ impl State {
                         ..
                     } => {
                         let info = self.steps.get_mut(step);
-                        let msg = if *attempt > 1 {
+                        let msg = one_line(&if *attempt > 1 {
                             format!("{step}  {action}  attempt {attempt}")
                         } else {
                             format!("{step}  {action}")
-                        };
+                        })
+                        .into_owned();
                         match info {
                             Some(StepInfo { bar: Some(b), .. }) => b.set_message(msg),
                             Some(info) => {
@@ -786,20 +777,5 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).unwrap();
         assert_eq!(back, e);
-    }
-}
-
-#[cfg(test)]
-mod terminal_tests {
-    #[test]
-    fn control_characters_are_shown_not_sent() {
-        let forged = "check dashboards\r\u{1b}[32mAPPROVED\u{1b}[0m\u{7}";
-        let safe = super::terminal_safe(forged);
-        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
-        assert_eq!(
-            safe,
-            "check dashboards\\u{d}\\u{1b}[32mAPPROVED\\u{1b}[0m\\u{7}"
-        );
-        assert_eq!(super::terminal_safe("two\nlines\tok"), "two\nlines\tok");
     }
 }
