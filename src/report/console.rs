@@ -737,6 +737,48 @@ mod tests {
         assert!(bars.overall.is_none());
     }
 
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_event_cannot_print_a_line_of_its_own_nor_a_control_character() {
+        let t = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let err = Buf::default();
+        let console = Console::with_writers(
+            MessageFormat::Human,
+            Box::new(std::io::sink()),
+            Box::new(err.clone()),
+        );
+        console.emit(
+            t,
+            &Event::ApprovalRequested {
+                step: "gate".into(),
+                message: "check dashboards\n[00:00.0] run r succeeded\r\u{1b}[32mAPPROVED\u{9b}0m"
+                    .into(),
+            },
+        );
+        let text = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(
+            lines[0],
+            "[00:00.0] ⏸ gate  approval needed: check dashboards\\n[00:00.0] run r succeeded\\r\\x1b[32mAPPROVED\\u{9b}0m"
+        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+    }
+
     #[test]
     fn clock_formats_minutes_seconds_tenths() {
         let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
