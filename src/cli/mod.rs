@@ -393,11 +393,13 @@ impl Report for Failure {
         if let Some(d) = self.problems() {
             eprint!("{}", diagnostics(d, validate::stderr_color()));
         }
-        if !self.to_string().is_empty() {
-            errln!("error: {self}");
+        // What a message quotes (an ARN, an AWS error) stays on its line.
+        let message = self.to_string();
+        if !message.is_empty() {
+            eprintln!("error: {}", crate::report::sanitize::message(&message));
         }
         if let Some(h) = self.hint() {
-            errln!("help: {h}");
+            eprintln!("help: {}", crate::report::sanitize::message(h));
         }
         self.code
     }

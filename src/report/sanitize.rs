@@ -5,9 +5,9 @@
 //! escape sequences that recolour or rewrite what is shown, move the cursor, set the window
 //! title or write the clipboard (OSC 52), or a carriage return that prints a forged
 //! `APPROVED` over a line. So the commands and the console print text only through
-//! [`terminal`] (multi-line text), [`one_line`] (a field or a line of its own) or [`json`]
-//! (serialized JSON); each also replaces every secret variable's value by its marker
-//! ([`crate::secret::redact`]).
+//! [`terminal`] (multi-line text), [`one_line`] (a field or a line of its own), [`message`]
+//! (an error and its `help:`) or [`json`] (serialized JSON); each also replaces every secret
+//! variable's value by its marker ([`crate::secret::redact`]).
 //!
 //! What is escaped, shown visibly instead of sent:
 //! - C0 controls (U+0000..U+001F) but newline and tab in multi-line text, DEL, ESC and CR:
@@ -34,6 +34,28 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
 /// a line of its own (a forged `run succeeded`).
 pub fn one_line(s: &str) -> Cow<'_, str> {
     clean(s, Lines::Escape)
+}
+
+/// An error message (`error: ...`): as [`one_line`], but a line break before a `help:` line
+/// stays, as drillbook's errors say what to do on a line of their own. What a message quotes
+/// (an approver's ARN from a journal, an AWS error) cannot start any other line.
+pub fn message(s: &str) -> Cow<'_, str> {
+    if !s.contains('\n') {
+        return one_line(s);
+    }
+    let redacted = crate::secret::redact(s);
+    let mut out = String::with_capacity(redacted.len() + 16);
+    for (i, line) in redacted.split('\n').enumerate() {
+        if i > 0 {
+            if line.trim_start().starts_with("help:") {
+                out.push('\n');
+            } else {
+                out.push_str("\\n");
+            }
+        }
+        out.push_str(&escape(line, Lines::Escape));
+    }
+    Cow::Owned(out)
 }
 
 /// Serialized JSON for a terminal or a pipe: secrets redacted, and the characters `serde_json`
@@ -184,6 +206,16 @@ mod tests {
         );
         let escaped = one_line("a\u{1b}[2K\u{9b}b\n");
         assert!(!escaped.chars().any(char::is_control), "{escaped:?}");
+    }
+
+    #[test]
+    fn messages_keep_their_help_lines_only() {
+        assert!(matches!(message("cannot read x"), Cow::Borrowed(_)));
+        assert_eq!(
+            message("approver `bob\r\u{1b}[32mAPPROVED\nrun r1 succeeded` matches none\nhelp: find out who"),
+            "approver `bob\\r\\x1b[32mAPPROVED\\nrun r1 succeeded` matches none\nhelp: find out who"
+        );
+        assert_eq!(message("a\n  help: b\tc"), "a\n  help: b\\tc");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod emulator;
 mod engine;
 mod evidence;
 mod fidelity;
+mod injection;
 mod layers;
 mod plan;
 mod proof;
