@@ -776,7 +776,10 @@ mod tests {
             lines[0],
             "[00:00.0] ⏸ gate  approval needed: check dashboards\\n[00:00.0] run r succeeded\\r\\x1b[32mAPPROVED\\u{9b}0m"
         );
-        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
     }
 
     #[test]

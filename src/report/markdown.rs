@@ -34,7 +34,8 @@ fn inline(s: &str, in_table: bool) -> String {
                 // The last backtick, without a pair.
                 o.push_str("\\`");
             }
-            escape_text(&mut o, part, k == 0);
+            // A table cell cannot start a block: only other text needs its start escaped.
+            escape_text(&mut o, part, k == 0 && !in_table);
         }
     }
     o
@@ -594,12 +595,13 @@ mod tests {
             cell("*a* _b_ ~c~ $e$ #f &amp; <g>"),
             r"\*a\* \_b\_ \~c\~ \$e\$ \#f &amp;amp; &lt;g&gt;"
         );
-        // What starts a block, at the start only.
-        assert_eq!(cell("- x - y"), r"\- x - y");
-        assert_eq!(cell("+ x"), r"\+ x");
-        assert_eq!(cell("= x"), r"\= x");
-        assert_eq!(cell("12. x 3. y"), r"12\. x 3. y");
-        assert_eq!(cell("1) x"), r"1\) x");
+        // What starts a block, at the start of text outside tables only.
+        assert_eq!(text("- x - y"), r"\- x - y");
+        assert_eq!(text("+ x"), r"\+ x");
+        assert_eq!(text("= x"), r"\= x");
+        assert_eq!(text("12. x 3. y"), r"12\. x 3. y");
+        assert_eq!(text("1) x"), r"1\) x");
+        assert_eq!(cell("- x 0.1.0"), "- x 0.1.0");
         // GitHub's extended autolinks.
         assert_eq!(cell("see www.evil.example"), r"see www\.evil.example");
         assert_eq!(cell("WWW.x"), r"WWW\.x");

@@ -212,7 +212,9 @@ mod tests {
     fn messages_keep_their_help_lines_only() {
         assert!(matches!(message("cannot read x"), Cow::Borrowed(_)));
         assert_eq!(
-            message("approver `bob\r\u{1b}[32mAPPROVED\nrun r1 succeeded` matches none\nhelp: find out who"),
+            message(
+                "approver `bob\r\u{1b}[32mAPPROVED\nrun r1 succeeded` matches none\nhelp: find out who"
+            ),
             "approver `bob\\r\\x1b[32mAPPROVED\\nrun r1 succeeded` matches none\nhelp: find out who"
         );
         assert_eq!(message("a\n  help: b\tc"), "a\n  help: b\\tc");

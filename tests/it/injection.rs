@@ -130,7 +130,11 @@ fn a_runbook_path_and_name_with_controls_are_escaped_in_the_run_runs_and_timing_
     o.assert_exit(0);
     let listing = out(&o);
     assert_clean("runs", &listing);
-    assert_eq!(listing.lines().count(), 2, "a header and one run:\n{listing}");
+    assert_eq!(
+        listing.lines().count(),
+        2,
+        "a header and one run:\n{listing}"
+    );
     assert!(
         listing.contains(&format!(r"rb{OSC52_SHOWN}\n20991231-000000-fake  ok.yaml")),
         "{listing}"
@@ -145,9 +149,11 @@ fn a_runbook_path_and_name_with_controls_are_escaped_in_the_run_runs_and_timing_
     let timing = std::fs::read_to_string(reports[0].join("timing.txt")).unwrap();
     assert_clean("timing.txt", &timing);
     assert!(
-        timing.lines().next().unwrap().ends_with(
-            r"(drill\x1b]0;pwned\x07\n[00:09.9] run x succeeded)"
-        ),
+        timing
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(r"(drill\x1b]0;pwned\x07\n[00:09.9] run x succeeded)"),
         "{timing}"
     );
 }
@@ -271,7 +277,10 @@ fn hostile_run(state: &Path) -> String {
     std::fs::write(dir.join("runbook.yaml"), text).unwrap();
     std::fs::write(
         dir.join("runbook.sha256"),
-        format!("{}\n", drillbook::runbook::load::sha256_hex(text.as_bytes())),
+        format!(
+            "{}\n",
+            drillbook::runbook::load::sha256_hex(text.as_bytes())
+        ),
     )
     .unwrap();
     std::fs::write(dir.join("vars.json"), "{}").unwrap();
@@ -360,12 +369,19 @@ fn report_shows_what_the_journal_holds_escaped_in_every_format() {
 
     let text = report(&[]);
     assert_clean("report", &text);
-    assert!(text.contains(OSC52_SHOWN) && text.contains(FORGED_SHOWN), "{text}");
+    assert!(
+        text.contains(OSC52_SHOWN) && text.contains(FORGED_SHOWN),
+        "{text}"
+    );
     assert_no_line("report", &text, &format!("run {id} succeeded"));
 
     let md = report(&["--format", "markdown"]);
     assert_clean("report --format markdown", &md);
-    assert_no_line("report --format markdown", &md, &format!("run {id} succeeded"));
+    assert_no_line(
+        "report --format markdown",
+        &md,
+        &format!("run {id} succeeded"),
+    );
     // The outcome's summary: the table name a code span, shown exactly; controls escaped.
     assert!(
         md.contains(&format!(
@@ -385,11 +401,21 @@ fn report_shows_what_the_journal_holds_escaped_in_every_format() {
     let o = bin(
         d,
         &[
-            "report", &id, "--state-dir", "state", "--output", "out", "--format", "text",
+            "report",
+            &id,
+            "--state-dir",
+            "state",
+            "--output",
+            "out",
+            "--format",
+            "text",
         ],
     );
     o.assert_exit(0);
-    assert_clean("report.txt", &std::fs::read_to_string(d.join("out/report.txt")).unwrap());
+    assert_clean(
+        "report.txt",
+        &std::fs::read_to_string(d.join("out/report.txt")).unwrap(),
+    );
 }
 
 #[test]
