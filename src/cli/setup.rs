@@ -247,11 +247,14 @@ pub(super) async fn prepare(
 ) -> Result<crate::app::store::Prepared, Failure> {
     let prepared = crate::app::store::prepare(settings, runbook_name, run_id).await?;
     if let Some(prev) = &prepared.stolen_from {
+        // The previous holder is whatever the lock item says: on one line.
+        let safe = crate::report::sanitize::one_line;
         errln!(
-            "warning: took over the lock of `{runbook_name}` from {} (host {}, pid {}, lease \
+            "warning: took over the lock of `{}` from {} (host {}, pid {}, lease \
              expired {})",
-            prev.identity,
-            prev.host,
+            safe(runbook_name),
+            safe(&prev.identity),
+            safe(&prev.host),
             prev.pid,
             prev.lease_expires_at.format("%H:%M:%S UTC")
         );
