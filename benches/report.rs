@@ -1,5 +1,5 @@
 //! How long building and rendering the timing report and the run document (HTML, Markdown,
-//! JUnit, JSON) take for large runs.
+//! JUnit, JSON) take for large runs, and what the terminal sanitizer costs per console line.
 //! `cargo bench --bench report` (target: a 1,000-step run under 1 s).
 #![expect(clippy::print_stdout, reason = "benches print their figures")]
 
@@ -11,7 +11,7 @@ use drillbook::actions::Outcome;
 use drillbook::checkpoint::{FORMAT_VERSION, GENESIS, Record, StoredRun};
 use drillbook::event::Event;
 use drillbook::event::{Mode, RunStatus};
-use drillbook::report::{RunDocument, TimingReport, html, junit, markdown};
+use drillbook::report::{RunDocument, TimingReport, html, junit, markdown, sanitize};
 use drillbook::runbook::{OnFailure, RetryPolicy, Runbook, Step};
 
 /// A random DAG of `n` steps (each needs up to three earlier ones) and the journal of a run
@@ -154,7 +154,44 @@ fn fixture(n: usize) -> (StoredRun, Runbook) {
     (run, runbook)
 }
 
+/// The terminal sanitizer on console-like lines: clean ones (the fast path, returned
+/// borrowed) and ones that hold an escape sequence.
+fn sanitizer() {
+    let clean: Vec<String> = (0..100_000)
+        .map(|i| {
+            format!(
+                "[00:{:02}.{}] ✓ restore-vault-{i}  dynamodb.restore_pitr  12.3s",
+                i % 60,
+                i % 10
+            )
+        })
+        .collect();
+    let hostile: Vec<String> = clean
+        .iter()
+        .map(|l| format!("{l}: table `t\u{1b}]52;c;ZWNobw==\u{7}` not found\r"))
+        .collect();
+    for (what, lines) in [("clean", &clean), ("with an escape sequence", &hostile)] {
+        let bytes: usize = lines.iter().map(String::len).sum();
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let mut n = 0;
+            for l in lines {
+                n += sanitize::one_line(black_box(l)).len();
+            }
+            black_box(n);
+            best = best.min(t.elapsed());
+        }
+        println!(
+            "sanitizer, 100,000 console lines {what}: {:.1} ns per line, {:.0} MB/s (best of 5)",
+            best.as_nanos() as f64 / lines.len() as f64,
+            bytes as f64 / best.as_secs_f64() / 1e6
+        );
+    }
+}
+
 fn main() {
+    sanitizer();
     for n in [1_000usize, 10_000] {
         let (run, runbook) = fixture(n);
         let rounds = 5;

@@ -176,8 +176,13 @@ pub async fn finish(
         doc.set_journal_bytes(&journal);
     }
     crate::report::write_all(&dir, &doc).map_err(|e| io("the reports", e))?;
-    std::fs::write(dir.join("timing.txt"), run.timing.render_text())
-        .map_err(|e| io("timing.txt", e))?;
+    // timing.txt is read on a terminal (`cat`): it leaves through the terminal sanitizer.
+    let timing = run.timing.render_text();
+    std::fs::write(
+        dir.join("timing.txt"),
+        crate::report::sanitize::terminal(&timing).as_bytes(),
+    )
+    .map_err(|e| io("timing.txt", e))?;
     for f in RUN_FILES.iter().filter(|_| !exported) {
         let from = run_dir.join(f);
         if from.exists() {

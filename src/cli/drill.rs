@@ -16,6 +16,7 @@ use crate::duration::human;
 use crate::engine::Engine;
 use crate::engine::RunResult;
 use crate::event::{Mode, RunStatus};
+use crate::report::sanitize::{self, one_line};
 use crate::scenario::{Scenario, Verdicts, load_runbook, load_scenario_in};
 
 pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
@@ -41,13 +42,13 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
             .await,
         );
         if human_output {
-            eprintln!(
+            errln!(
                 "drill `{}`: {}",
-                scenario.name,
-                scenario.description.as_deref().unwrap_or("")
+                one_line(&scenario.name),
+                one_line(scenario.description.as_deref().unwrap_or(""))
             );
             for i in &scenario.impair {
-                eprintln!(
+                errln!(
                     "impaired: {}{} (every call to it fails as if unreachable)",
                     i.region,
                     i.service
@@ -63,7 +64,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                 .iter()
                 .filter(|n| n.finding)
             {
-                eprintln!(
+                errln!(
                     "warning: required step `{}` ({}) needs {}, which this scenario takes away: on AWS the recovery would stop there",
                     n.step,
                     n.action,
@@ -81,7 +82,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
             && std::io::stdin().is_terminal()
             && !confirm(&loaded.runbook, None, forecast)
         {
-            eprintln!("not confirmed: nothing was run");
+            errln!("not confirmed: nothing was run");
             return Ok(ExitCode::Invalid);
         }
         if mode == Mode::Execute {
@@ -106,9 +107,9 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                 "would inject"
             };
             for j in &started.injected {
-                eprintln!("{verb} `{}`: {}", j.id, j.summary);
+                errln!("{verb} `{}`: {}", j.id, one_line(&j.summary));
                 for c in &j.changes {
-                    eprintln!("  - {c}");
+                    errln!("  - {}", one_line(c));
                 }
             }
         }
@@ -124,7 +125,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         };
         if human_output {
             for (template, region, actions) in &faults.would_start {
-                eprintln!(
+                errln!(
                     "would start FIS experiment template {template} in {region}: {}",
                     actions.join(", ")
                 );
@@ -176,9 +177,9 @@ pub(super) async fn conclude_drill(
             e.report();
         }
         if human_output {
-            eprintln!(
+            errln!(
                 "drill `{}` paused: its verdicts come when it is resumed to its end",
-                scenario.name
+                one_line(&scenario.name)
             );
         }
         return conclude(res, settings);
@@ -215,16 +216,19 @@ pub(super) async fn conclude_drill(
     match code {
         ExitCode::Success if !faults_ok => ExitCode::Failed,
         ExitCode::Success if !verdicts.all_passed() => {
-            eprintln!("drill `{}` FAILED: see the verdicts above", scenario.name);
+            errln!(
+                "drill `{}` FAILED: see the verdicts above",
+                one_line(&scenario.name)
+            );
             ExitCode::Failed
         }
         ExitCode::Success => {
             if res.mode == Mode::Execute {
-                eprintln!("drill `{}` PASSED", scenario.name);
+                errln!("drill `{}` PASSED", one_line(&scenario.name));
             } else {
-                eprintln!(
+                errln!(
                     "drill `{}`: dry run done; expectations and objectives are checked with --execute",
-                    scenario.name
+                    one_line(&scenario.name)
                 );
             }
             ExitCode::Success
@@ -265,10 +269,11 @@ async fn end_faults(
     };
     if format == MessageFormat::Human {
         for e in &ended.kept {
-            eprintln!(
+            errln!(
                 "FIS experiment {} in {} keeps running while the drill awaits its approval \
                  (`drillbook resume` stops it at the drill's end; FIS ends it after its duration)",
-                e.id, e.region
+                e.id,
+                e.region
             );
         }
     }
@@ -288,28 +293,27 @@ async fn end_faults(
 
 fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedCall], mode: Mode) {
     if mode == Mode::Execute {
-        println!("expectations:");
+        outln!("expectations:");
         for e in &verdicts.expectations {
             let mark = if e.passed { "PASS" } else { "FAIL" };
-            let safe = crate::report::console::terminal_safe;
-            println!("  {mark}  {}  {}", e.id, safe(&e.description));
+            outln!("  {mark}  {}  {}", e.id, one_line(&e.description));
             if let Some(r) = &e.reason {
-                println!("        {}", safe(r));
+                outln!("        {}", one_line(r));
             }
         }
-        println!("objectives:");
+        outln!("objectives:");
         for o in &verdicts.objectives {
             let mark = if o.met { "MET   " } else { "MISSED" };
             let measured = o
                 .measured
                 .map(human)
                 .unwrap_or_else(|| "not measured".into());
-            println!(
+            outln!(
                 "  {mark}  {} {} (target {}): {}",
                 o.objective.to_uppercase(),
                 measured,
                 human(o.target),
-                o.how
+                one_line(&o.how)
             );
         }
     }
@@ -321,11 +325,11 @@ fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedC
                 .or_default()
                 .push(format!("{} {} in {}", c.service, c.operation, c.region));
         }
-        println!("steps that needed an impaired Region:");
+        outln!("steps that needed an impaired Region:");
         for (step, calls) in by_step {
             let mut calls = calls;
             calls.dedup();
-            println!("  {step}: {}", calls.join(", "));
+            outln!("  {step}: {}", one_line(&calls.join(", ")));
         }
     }
 }
@@ -335,10 +339,9 @@ pub(super) fn iam_policy(args: IamPolicyArgs) -> Result<ExitCode, Failure> {
     match crate::runbook::load_file(&args.file, &overrides) {
         Ok(l) => {
             let policy = crate::actions::iam::policy_for(&l.runbook);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&policy).unwrap_or_default()
-            );
+            // A resource can be named by a secret variable: its value is redacted.
+            let text = serde_json::to_string_pretty(&policy).unwrap_or_default();
+            println!("{}", sanitize::json(&text));
             Ok(ExitCode::Success)
         }
         Err(d) => Err(d.into()),

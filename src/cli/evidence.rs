@@ -111,12 +111,12 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Fail
     }
     let report =
         evidence::verify_with(&args.dir, &run_keys).map_err(|e| Failure::invalid(e.to_string()))?;
-    print!("{}", render_report(&report));
+    out!("{}", render_report(&report));
     if !report.intact() {
         return Ok(ExitCode::Failed);
     }
     if args.require_signed && report.signature == SignatureStatus::Unsigned {
-        println!("not accepted: the evidence is unsigned and --require-signed was given");
+        outln!("not accepted: the evidence is unsigned and --require-signed was given");
         return Ok(ExitCode::Failed);
     }
     if args.cloudtrail {
@@ -137,7 +137,7 @@ fn verify_bundle(
 ) -> Result<ExitCode, Failure> {
     let report =
         evidence::verify_with(&args.dir, bundle).map_err(|e| Failure::invalid(e.to_string()))?;
-    print!("{}", render_report(&report));
+    out!("{}", render_report(&report));
     let mut unsigned = usize::from(report.signature == SignatureStatus::Unsigned);
     if !report.intact() {
         return Ok(ExitCode::Failed);
@@ -155,7 +155,7 @@ fn verify_bundle(
             Ok(r) if r.intact() => {
                 let is_unsigned = r.signature == SignatureStatus::Unsigned;
                 unsigned += usize::from(is_unsigned);
-                println!(
+                outln!(
                     "  run {}: intact{}",
                     d.file_name().unwrap_or_default().to_string_lossy(),
                     if is_unsigned { " (unsigned)" } else { "" }
@@ -163,21 +163,21 @@ fn verify_bundle(
             }
             Ok(r) => {
                 bad += 1;
-                print!("{}", render_report(&r));
+                out!("{}", render_report(&r));
             }
             Err(e) => {
                 bad += 1;
-                println!("  {}: {e}", d.display());
+                outln!("  {}: {e}", d.display());
             }
         }
     }
     if bad > 0 {
-        println!("bundle: {bad} of {} runs' evidence TAMPERED", dirs.len());
+        outln!("bundle: {bad} of {} runs' evidence TAMPERED", dirs.len());
         return Ok(ExitCode::Failed);
     }
-    println!("bundle: {} runs' evidence intact", dirs.len());
+    outln!("bundle: {} runs' evidence intact", dirs.len());
     if args.require_signed && unsigned > 0 {
-        println!("not accepted: {unsigned} manifest(s) unsigned and --require-signed was given");
+        outln!("not accepted: {unsigned} manifest(s) unsigned and --require-signed was given");
         return Ok(ExitCode::Failed);
     }
     Ok(ExitCode::Success)
@@ -262,15 +262,15 @@ fn export(
     .and_then(|_| std::fs::write(out.join("index.html"), bundle_html(&index)));
     written.map_err(|e| Failure::failed(format!("cannot write the index: {e}")))?;
     let m = rt.block_on(evidence::seal(out, &signer))?;
-    println!(
+    outln!(
         "exported {} runs since {day} into {} ({missing} without sealed evidence); sealed, signer {}",
         rows.len(),
         out.display(),
         m.signer.algorithm()
     );
-    println!("verify with: drillbook verify-evidence {}", out.display());
+    outln!("verify with: drillbook verify-evidence {}", out.display());
     if missing > 0 {
-        eprintln!(
+        errln!(
             "warning: {missing} runs have no sealed evidence in {} (run on another machine, or pass --report-dir)",
             reports.display()
         );
@@ -377,9 +377,9 @@ fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
     let der = aws_smithy_types::base64::decode(&public_key)
         .map_err(|e| Failure::failed(format!("the public key is not base64: {e}")))?;
     let sha = crate::runbook::load::sha256_hex(&der);
-    println!("{sha}");
-    println!("trust it in the runbook with:");
-    println!("approvers:\n  keys:\n    - key: \"kms:{key_arn}\"\n      sha256: \"{sha}\"");
+    outln!("{sha}");
+    outln!("trust it in the runbook with:");
+    outln!("approvers:\n  keys:\n    - key: \"kms:{key_arn}\"\n      sha256: \"{sha}\"");
     Ok(ExitCode::Success)
 }
 
@@ -388,7 +388,7 @@ fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
     use crate::evidence::cloudtrail::{TrailStatus, check, recorded_calls};
     let (run_id, calls) = recorded_calls(&args.dir).map_err(Failure::invalid)?;
     if calls.is_empty() {
-        println!("cloudtrail: the run recorded no AWS call that changed something");
+        outln!("cloudtrail: the run recorded no AWS call that changed something");
         return Ok(ExitCode::Success);
     }
     super::runtime()?.block_on(async {
@@ -417,22 +417,22 @@ fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
                 c.call.request_id.as_deref().unwrap_or("-")
             );
             match &c.status {
-                TrailStatus::Found(event) => println!("  found      {what}: event {event}"),
-                TrailStatus::NotYetDelivered => println!(
+                TrailStatus::Found(event) => outln!("  found      {what}: event {event}"),
+                TrailStatus::NotYetDelivered => outln!(
                     "  pending    {what}: not in CloudTrail yet (events arrive within about 5 minutes on average)"
                 ),
-                TrailStatus::NoRequestId => println!("  unchecked  {what}: AWS gave no request id"),
+                TrailStatus::NoRequestId => outln!("  unchecked  {what}: AWS gave no request id"),
                 TrailStatus::Missing => {
                     missing += 1;
-                    println!("  MISSING    {what}: not in CloudTrail 15 minutes after the call")
+                    outln!("  MISSING    {what}: not in CloudTrail 15 minutes after the call")
                 }
             }
         }
         if missing > 0 {
-            println!("cloudtrail: {missing} of {} changes MISSING", checks.len());
+            outln!("cloudtrail: {missing} of {} changes MISSING", checks.len());
             Ok(ExitCode::Failed)
         } else {
-            println!("cloudtrail: {} changes checked, none missing", checks.len());
+            outln!("cloudtrail: {} changes checked, none missing", checks.len());
             Ok(ExitCode::Success)
         }
     })
@@ -544,12 +544,12 @@ pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
         } => export(&since, &out, report_dir.as_deref(), &sign_with, &source),
         EvidenceCommand::Keygen { file } => {
             let public = evidence::generate_ed25519_key(&file)?;
-            println!("wrote {} (secret, mode 0600)", file.display());
-            println!(
+            outln!("wrote {} (secret, mode 0600)", file.display());
+            outln!(
                 "wrote {} (public key {public})",
                 evidence::public_key_path(&file).display()
             );
-            println!(
+            outln!(
                 "sign with `--sign-with ed25519:{}`; auditors verify with `drillbook verify-evidence DIR --public-key {}`",
                 file.display(),
                 evidence::public_key_path(&file).display()
@@ -560,7 +560,7 @@ pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
         EvidenceCommand::Seal { dir, sign_with } => {
             let signer = Signer::parse(&sign_with)?;
             let m = super::runtime()?.block_on(evidence::seal(&dir, &signer))?;
-            println!(
+            outln!(
                 "sealed {}: {} files, {}, signer {}",
                 dir.display(),
                 m.files.len(),

@@ -5,6 +5,33 @@
     reason = "the CLI is where drillbook talks to people"
 )]
 
+/// `println!` for the commands: the text leaves through the terminal sanitizer
+/// ([`crate::report::sanitize::terminal`]: secrets redacted, control characters shown as
+/// escapes). Fields that must stay on one line are passed through
+/// [`crate::report::sanitize::one_line`] first.
+macro_rules! outln {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", $crate::report::sanitize::terminal(&format!($($arg)*)))
+    };
+}
+
+/// `print!` through the terminal sanitizer (see [`outln!`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print!("{}", $crate::report::sanitize::terminal(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` through the terminal sanitizer (see [`outln!`]).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::report::sanitize::terminal(&format!($($arg)*)))
+    };
+}
+
 mod commands;
 mod drill;
 mod evidence;
@@ -379,15 +406,28 @@ pub(crate) trait Report {
 impl Report for Failure {
     fn report(&self) -> ExitCode {
         if let Some(d) = self.problems() {
-            eprint!("{}", d.render(validate::stderr_color()));
+            eprint!("{}", diagnostics(d, validate::stderr_color()));
         }
-        if !self.to_string().is_empty() {
-            eprintln!("error: {}", crate::secret::redact(&self.to_string()));
+        // What a message quotes (an ARN, an AWS error) stays on its line.
+        let message = self.to_string();
+        if !message.is_empty() {
+            eprintln!("error: {}", crate::report::sanitize::message(&message));
         }
         if let Some(h) = self.hint() {
-            eprintln!("help: {h}");
+            eprintln!("help: {}", crate::report::sanitize::message(h));
         }
         self.code
+    }
+}
+
+/// Input problems as printed: the source lines they quote pass the terminal sanitizer too.
+/// Colour only when nothing in them needed escaping (the sanitizer would show miette's own
+/// colour codes as text).
+pub(super) fn diagnostics(d: &crate::runbook::Diagnostics, color: bool) -> String {
+    let plain = d.render(false);
+    match crate::report::sanitize::terminal(&plain) {
+        std::borrow::Cow::Borrowed(_) if color => d.render(true),
+        shown => shown.into_owned(),
     }
 }
 
@@ -415,7 +455,7 @@ pub fn main() -> std::process::ExitCode {
     }
     let cli = Cli::parse();
     for var in crate::engine::ignored_test_hooks() {
-        eprintln!("warning: {var} is a testing aid and is ignored by this release build");
+        errln!("warning: {var} is a testing aid and is ignored by this release build");
     }
     let code = commands::dispatch(cli);
     std::process::ExitCode::from(code as u8)

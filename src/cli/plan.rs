@@ -7,6 +7,7 @@ use super::{ExitCode, PlanArgs, PlanFormat};
 use crate::app::Failure;
 use crate::history::{Estimate, EstimateSource, Estimates, MIN_SAMPLES};
 use crate::plan::{Plan, render};
+use crate::report::sanitize::{self, one_line};
 use crate::runbook;
 
 pub(super) const EXAMPLES: &str = "\
@@ -37,10 +38,10 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
     let loaded = match runbook::load_file(&args.file, &overrides) {
         Ok(l) => l,
         Err(diags) => {
-            eprintln!("{diags}");
-            eprintln!(
+            eprintln!("{}", super::diagnostics(&diags, false).trim_end());
+            errln!(
                 "error: {} is not a valid runbook ({} problem{})",
-                args.file.display(),
+                one_line(&args.file.display().to_string()),
                 diags.len(),
                 if diags.len() == 1 { "" } else { "s" }
             );
@@ -52,7 +53,11 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
         Some(e) => crate::history::with_estimates(&loaded.runbook, e, p90),
         None => loaded.runbook.clone(),
     };
-    let runbook_p50 = estimated(false);
+    let mut runbook_p50 = estimated(false);
+    if let PlanFormat::Text = args.format {
+        // The runbook's name heads the plan: on one line, whatever it holds.
+        runbook_p50.name = one_line(&runbook_p50.name).into_owned();
+    }
     // With learned estimates, the RTO is judged on the p90 forecast.
     let plan_p90 = estimates.as_ref().and_then(|_| {
         Plan::build(&estimated(true))
@@ -62,7 +67,7 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
     let plan = match Plan::build(&runbook_p50) {
         Ok(p) => p.with_max_parallel(args.max_parallel),
         Err(e) => {
-            eprintln!("{}: error: {e}", args.file.display());
+            errln!("{}: error: {e}", one_line(&args.file.display().to_string()));
             return Ok(ExitCode::Invalid);
         }
     };
@@ -82,7 +87,7 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
         PlanFormat::Text => {
             let mut o = render::text(&plan, &runbook_p50);
             if let Some(f) = &forecast {
-                o.push_str(&f.text(&loaded.runbook.name));
+                o.push_str(&f.text(&runbook_p50.name));
             }
             if !lost.is_empty() {
                 o.push_str(&crate::plan::regions::text(&needs, lost));
@@ -106,9 +111,12 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
         PlanFormat::Dot => render::dot(&plan, &runbook_p50),
         PlanFormat::Mermaid => render::mermaid(&plan, &runbook_p50),
     };
-    // Not passed through `secret::redact`: a plan renders no parameter values, the only place a
-    // secret may be used, and redacting would tell whether any text of the runbook equals the
-    // value of the variable a secret names.
+    // Text, DOT and Mermaid are read on a terminal as often as not. A plan renders no parameter
+    // values (the only place a secret may be used), and validation never reads a secret's value.
+    let out = match args.format {
+        PlanFormat::Json => sanitize::json(&out),
+        _ => sanitize::terminal(&out),
+    };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
         .write_all(out.as_bytes())
@@ -118,13 +126,13 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
         return Err(Failure::failed(format!("cannot write the plan: {e}")));
     }
     if findings > 0 {
-        eprintln!(
+        errln!(
             "warning: {findings} required recovery step{} need{} a lost Region ({})",
             if findings == 1 { "" } else { "s" },
             if findings == 1 { "s" } else { "" },
             lost.join(", ")
         );
-        eprintln!(
+        errln!(
             "  help: recover from the Regions that stay (a step's `region`), use a data-plane switch (`arc.set_routing_controls` with `endpoints`), or make the step `optional`{}",
             if args.strict {
                 ""
@@ -143,13 +151,13 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
     match rto_check {
         Some(c) if !c.within => {
             let d = render::short_duration;
-            eprintln!(
+            errln!(
                 "warning: the estimated makespan {} exceeds the RTO {} by {}",
                 d(c.makespan),
                 d(c.rto),
                 d(c.over_by())
             );
-            eprintln!(
+            errln!(
                 "  help: shorten or parallelize the steps on the critical path, or revisit objectives.rto{}",
                 if args.strict {
                     ""

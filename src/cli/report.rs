@@ -1,5 +1,6 @@
 //! `drillbook runs` and `drillbook report RUN_ID`: past runs, from their journals.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use super::{ExitCode, ReportArgs, ReportFormat, RunsArgs};
 use crate::app::Failure;
 use crate::checkpoint::{CheckpointError, CheckpointStore, StoredRun};
 use crate::event::RunStatus;
+use crate::report::sanitize::{self, one_line};
 use crate::report::{RunDocument, TimingReport, html, junit, markdown};
 use crate::runbook::Runbook;
 
@@ -59,16 +61,17 @@ pub(super) fn runs(args: RunsArgs) -> Result<ExitCode, Failure> {
     };
     if list.is_empty() {
         match &args.state {
-            Some(url) => println!("no runs in {url}"),
-            None => println!("no runs in {}", args.state_dir.display()),
+            Some(url) => outln!("no runs in {url}"),
+            None => outln!("no runs in {}", args.state_dir.display()),
         }
         return Ok(ExitCode::Success);
     }
-    print!("{}", runs_table(&list));
+    out!("{}", runs_table(&list));
     Ok(ExitCode::Success)
 }
 
-/// The table printed by `drillbook runs` (newest first, as the store lists them).
+/// The table printed by `drillbook runs` (newest first, as the store lists them). Each cell
+/// is shown on one line (a runbook path is whatever the journal says), so the columns hold.
 pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
     let rows: Vec<[String; 7]> = list
         .iter()
@@ -89,6 +92,10 @@ pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
                 scenario,
                 verdict,
             ]
+            .map(|cell| match one_line(&cell) {
+                Cow::Borrowed(_) => cell,
+                Cow::Owned(shown) => shown,
+            })
         })
         .collect();
     let head = [
@@ -163,7 +170,7 @@ pub(super) fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
             return match crate::report::write_all(&dir, &document()) {
                 Ok(paths) => {
                     for p in paths {
-                        println!("wrote {}", p.display());
+                        outln!("wrote {}", p.display());
                     }
                     Ok(ExitCode::Success)
                 }
@@ -180,13 +187,22 @@ pub(super) fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
         }
         (None, ReportFormat::Html) => std::path::PathBuf::from(format!("{default_name}.html")),
         (None, _) => {
-            print!("{text}");
+            let shown = match args.format {
+                ReportFormat::Json => sanitize::json(&text),
+                _ => sanitize::terminal(&text),
+            };
+            print!("{shown}");
             return Ok(ExitCode::Success);
         }
     };
+    // The text report is for a terminal wherever it is read.
+    let text = match args.format {
+        ReportFormat::Text => sanitize::terminal(&text).into_owned(),
+        _ => text,
+    };
     match std::fs::write(&path, text) {
         Ok(()) => {
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
             Ok(ExitCode::Success)
         }
         Err(e) => Err(write_failure(&path, &e)),
@@ -212,13 +228,11 @@ fn runbook_of(run: &StoredRun) -> Runbook {
     match crate::runbook::load_str(Path::new(&run.runbook_path), &run.runbook_text, &vars) {
         Ok(l) => l.runbook,
         Err(d) => {
-            eprintln!(
+            errln!(
                 "warning: the runbook stored with run `{}` does not load: {d}",
                 run.run_id
             );
-            eprintln!(
-                "help: the report below comes from the journal alone (no dependencies, no RTO)"
-            );
+            errln!("help: the report below comes from the journal alone (no dependencies, no RTO)");
             Runbook {
                 name: run.runbook_path.clone(),
                 description: None,

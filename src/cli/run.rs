@@ -43,7 +43,7 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 None
             };
             if !confirm(&loaded.runbook, account.as_deref(), forecast) {
-                eprintln!("not confirmed: nothing was run");
+                errln!("not confirmed: nothing was run");
                 return Ok(ExitCode::Invalid);
             }
         }
@@ -92,9 +92,9 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         if let Some((scenario, impaired)) = &drill
             && args.exec.message_format == super::MessageFormat::Human
         {
-            eprintln!("resuming drill `{}`", scenario.name);
+            errln!("resuming drill `{}`", scenario.name);
             for i in impaired {
-                eprintln!(
+                errln!(
                     "impaired again: {}{}",
                     i.region,
                     i.service
@@ -173,7 +173,7 @@ pub(super) fn approve(args: ApproveArgs) -> Result<ExitCode, Failure> {
                     crate::evidence::Signer::None => "unsigned".to_string(),
                     s => format!("signed with {s}"),
                 };
-                eprintln!(
+                errln!(
                     "approved `{}` of run {} as {} ({how})\ncontinue the run with:\n  drillbook resume {}{location}",
                     args.step,
                     args.run_id,

@@ -1,6 +1,7 @@
 //! What the commands that execute share: variables, the AWS handle, the engine, the signer, the
 //! confirmation before a change, the credentials note, and the exit code a run ends with.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
@@ -107,11 +108,8 @@ pub(super) async fn after_run(
 /// For a person: the timing report, and where the reports and evidence are.
 pub(super) fn show_reported(r: &Result<Reported, Failure>, format: MessageFormat) {
     if let (Ok(r), MessageFormat::Human) = (r, format) {
-        println!(
-            "{}",
-            crate::report::console::terminal_safe(&r.timing.render_text())
-        );
-        eprintln!(
+        outln!("{}", r.timing.render_text());
+        errln!(
             "reports and sealed evidence: {} (open {})",
             r.dir.display(),
             r.dir.join("report.html").display()
@@ -122,16 +120,16 @@ pub(super) fn show_reported(r: &Result<Reported, Failure>, format: MessageFormat
 /// Prints what the run ended with and maps it to an exit code.
 pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
     let dir = settings.location_flag();
-    use crate::report::console::terminal_safe as safe;
+    use crate::report::sanitize::one_line as safe;
     for (step, err) in &res.failed {
-        eprintln!("error: step `{step}` failed: {}", safe(&err.to_string()));
+        errln!("error: step `{step}` failed: {}", safe(&err.to_string()));
         if let Some(h) = err.hint() {
-            eprintln!("help: {}", safe(h));
+            errln!("help: {}", safe(h));
         }
     }
     match res.status {
         RunStatus::Succeeded => {
-            eprintln!(
+            errln!(
                 "run {} succeeded ({}) in {}",
                 res.run_id,
                 mode_name(res.mode),
@@ -140,9 +138,10 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
             ExitCode::Success
         }
         RunStatus::Failed => {
-            eprintln!(
+            errln!(
                 "run {} failed; after fixing the cause, continue it with:\n  drillbook resume {}{dir}",
-                res.run_id, res.run_id
+                res.run_id,
+                res.run_id
             );
             ExitCode::Failed
         }
@@ -157,7 +156,7 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
                     Some(p) => format!("aws sso login --profile {}", shell_quote(p)),
                     None => "aws sso login (or refresh the credentials you use)".to_string(),
                 };
-                eprintln!(
+                errln!(
                     "run {} paused: the AWS credentials {} are expired, missing or not valid: {}",
                     res.run_id,
                     profile
@@ -166,32 +165,32 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
                         .unwrap_or_else(|| "in use".into()),
                     safe(err),
                 );
-                eprintln!(
+                errln!(
                     "nothing was marked failed; steps caught mid-call ({}) are observed again on resume",
                     res.in_doubt.join(", ")
                 );
-                eprintln!("help: renew them with `{login}`, then resume the run");
+                errln!("help: renew them with `{login}`, then resume the run");
             } else if res.interrupted {
-                eprintln!("run {} interrupted", res.run_id);
+                errln!("run {} interrupted", res.run_id);
                 if !res.in_doubt.is_empty() {
-                    eprintln!(
+                    errln!(
                         "steps left in doubt (observed again on resume): {}",
                         res.in_doubt.join(", ")
                     );
                 }
             }
             for (step, msg) in &res.awaiting_approval {
-                eprintln!(
+                errln!(
                     "run {} awaits approval of `{step}`: {}",
                     res.run_id,
                     safe(msg)
                 );
-                eprintln!(
+                errln!(
                     "  approve (as another identity): drillbook approve {} {step}{dir}",
                     res.run_id
                 );
             }
-            eprintln!("resume with:\n  drillbook resume {}{dir}", res.run_id);
+            errln!("resume with:\n  drillbook resume {}{dir}", res.run_id);
             ExitCode::Paused
         }
     }
@@ -214,7 +213,7 @@ pub(super) async fn say_credentials_left(
         std::time::SystemTime::now(),
         estimate,
     ) {
-        eprintln!("{note}");
+        errln!("{note}");
     }
 }
 
@@ -248,11 +247,14 @@ pub(super) async fn prepare(
 ) -> Result<crate::app::store::Prepared, Failure> {
     let prepared = crate::app::store::prepare(settings, runbook_name, run_id).await?;
     if let Some(prev) = &prepared.stolen_from {
-        eprintln!(
-            "warning: took over the lock of `{runbook_name}` from {} (host {}, pid {}, lease \
+        // The previous holder is whatever the lock item says: on one line.
+        let safe = crate::report::sanitize::one_line;
+        errln!(
+            "warning: took over the lock of `{}` from {} (host {}, pid {}, lease \
              expired {})",
-            prev.identity,
-            prev.host,
+            safe(runbook_name),
+            safe(&prev.identity),
+            safe(&prev.host),
             prev.pid,
             prev.lease_expires_at.format("%H:%M:%S UTC")
         );
@@ -263,7 +265,7 @@ pub(super) async fn prepare(
 /// Releases the runbook lock of a run that stopped; a failure only warns.
 pub(super) async fn release(prepared: crate::app::store::Prepared) {
     if let Err(e) = prepared.release().await {
-        eprintln!("warning: cannot release the runbook lock: {e}\nhelp: it expires with its lease");
+        errln!("warning: cannot release the runbook lock: {e}\nhelp: it expires with its lease");
     }
 }
 
@@ -285,16 +287,17 @@ pub(super) fn confirm(
         .collect();
     regions.sort();
     regions.dedup();
-    let mut err = std::io::stderr().lock();
+    // What is asked passes the terminal sanitizer like everything else printed.
+    let mut text = String::new();
     let _ = writeln!(
-        err,
+        text,
         "about to EXECUTE `{}`: {} step(s) change AWS resources",
-        runbook.name,
+        crate::report::sanitize::one_line(&runbook.name),
         mutating.len()
     );
     for s in &mutating {
         let _ = writeln!(
-            err,
+            text,
             "  {} ({}{})",
             s.id,
             s.action,
@@ -305,7 +308,7 @@ pub(super) fn confirm(
         );
     }
     let _ = writeln!(
-        err,
+        text,
         "account: {}\nregions: {}",
         account.unwrap_or("(the account of the current credentials)"),
         if regions.is_empty() {
@@ -317,14 +320,16 @@ pub(super) fn confirm(
     if let Some((p50, p90)) = forecast {
         let d = crate::plan::render::short_duration;
         let _ = writeln!(
-            err,
+            text,
             "expected duration: {} (p50), {} (p90), from past runs where a step has {} samples",
             d(p50),
             d(p90),
             crate::history::MIN_SAMPLES
         );
     }
-    let _ = write!(err, "type `yes` to continue: ");
+    let _ = write!(text, "type `yes` to continue: ");
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(crate::report::sanitize::terminal(&text).as_bytes());
     let _ = err.flush();
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line).is_err() {

@@ -53,19 +53,19 @@ pub(super) fn state(args: StateArgs) -> Result<ExitCode, Failure> {
         match store.create_table().await {
             Ok(created) => {
                 let url = store.url();
-                eprintln!(
+                errln!(
                     "{} table `{}` in {} (on-demand, point-in-time recovery on, deletion \
                      protection on)",
                     if created { "created" } else { "found" },
                     url.table,
                     url.region
                 );
-                println!("{}", iam_policy(url));
-                eprintln!(
+                println!("{}", crate::report::sanitize::json(&iam_policy(url)));
+                errln!(
                     "the policy above is what runs need; `state init` also needs {}",
                     IAM_INIT_ACTIONS.join(", ")
                 );
-                eprintln!("use it with: drillbook run RUNBOOK --state '{url}'");
+                errln!("use it with: drillbook run RUNBOOK --state '{url}'");
                 Ok(ExitCode::Success)
             }
             Err(e) => Err(Failure::failed(format!(
@@ -109,7 +109,7 @@ pub(super) fn export(args: &RunsArgs, run_id: &str, dir: &Path) -> Result<ExitCo
         };
         match res {
             Ok(()) => {
-                eprintln!(
+                errln!(
                     "exported run {run_id} to {}\nread it offline with: drillbook report {run_id} --state-dir {}",
                     target.display(),
                     dir.display()

@@ -11,6 +11,7 @@ use super::ExitCode;
 use crate::app::Failure;
 use crate::duration::{format_duration, parse_duration};
 use crate::history::RunDigest;
+use crate::report::sanitize;
 
 /// Where past runs are read from (the same options as `run`).
 #[derive(Debug, Args, Clone)]
@@ -264,10 +265,11 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
     match args.format {
         StatusFormat::Json => {
             let doc = serde_json::json!({ "format_version": 1, "max_age": args.max_age, "runbooks": rows });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            println!("{}", sanitize::json(&text));
         }
         StatusFormat::Text => {
-            println!(
+            outln!(
                 "{:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} AGE",
                 "RUNBOOK",
                 "SHA256",
@@ -302,9 +304,10 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                     .age_days
                     .map(|a| format!("{a}d"))
                     .unwrap_or_else(|| "-".into());
+                // One line per runbook, whatever its name or its scenario's holds.
                 println!(
                     "{}",
-                    crate::report::console::terminal_safe(&format!(
+                    sanitize::one_line(&format!(
                         "{:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} {age}",
                         r.runbook,
                         &r.sha256[..12.min(r.sha256.len())],
@@ -329,7 +332,11 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                     args.max_age.as_deref().unwrap_or_default()
                 ),
             };
-            eprintln!("not ready: {} ({}): {why}", r.runbook, r.file);
+            errln!(
+                "not ready: {} ({}): {why}",
+                sanitize::one_line(&r.runbook),
+                sanitize::one_line(&r.file)
+            );
         }
         return Ok(ExitCode::Failed);
     }
@@ -396,8 +403,9 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                     .iter()
                     .map(|s| format!("{} {}", s.id, d(s.duration_ms)))
                     .collect();
-                o.push_str(&crate::report::console::terminal_safe(&format!(
-                    "{:<22} {:<17} {:<8} {:<24} {:<10} {:<8} {:<20} {:<16} {}\n",
+                // One line per run, whatever its scenario's name holds.
+                o.push_str(&sanitize::one_line(&format!(
+                    "{:<22} {:<17} {:<8} {:<24} {:<10} {:<8} {:<20} {:<16} {}",
                     r.run_id,
                     r.started_at.format("%Y-%m-%d %H:%M"),
                     match r.mode {
@@ -415,9 +423,13 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                         slowest.join(", ")
                     }
                 )));
+                o.push('\n');
             }
             if runs.is_empty() {
-                o.push_str(&format!("no run of `{name}` in this state\n"));
+                o.push_str(&format!(
+                    "no run of `{}` in this state\n",
+                    sanitize::one_line(&name)
+                ));
             }
             o
         }
@@ -426,9 +438,12 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
         Some(p) => {
             std::fs::write(p, out)
                 .map_err(|e| Failure::failed(format!("cannot write {}: {e}", p.display())))?;
-            eprintln!("wrote {}", p.display());
+            errln!("wrote {}", p.display());
         }
-        None => print!("{out}"),
+        None => match args.format {
+            HistoryFormat::Json => print!("{}", sanitize::json(&out)),
+            _ => out!("{out}"),
+        },
     }
     Ok(ExitCode::Success)
 }

@@ -39,7 +39,7 @@ pub(super) fn stderr_color() -> bool {
 
 fn print_diagnostics(d: &Diagnostics, color: bool) {
     let mut err = std::io::stderr().lock();
-    let _ = err.write_all(d.render(color).as_bytes());
+    let _ = err.write_all(super::diagnostics(d, color).as_bytes());
 }
 
 pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
@@ -66,15 +66,16 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
         });
         match checked {
             Ok(what) => {
-                let _ = writeln!(out, "ok: {} ({what})", file.display());
+                let line = format!("ok: {} ({what})", file.display());
+                let _ = writeln!(out, "{}", crate::report::sanitize::one_line(&line));
             }
             Err(d) => {
                 let _ = out.flush();
                 print_diagnostics(&d, color);
                 let n = d.len();
-                eprintln!(
+                errln!(
                     "error: {}: {n} problem{} found",
-                    file.display(),
+                    crate::report::sanitize::one_line(&file.display().to_string()),
                     if n == 1 { "" } else { "s" }
                 );
                 code = ExitCode::Invalid;
@@ -105,11 +106,11 @@ pub(super) fn schema() -> ExitCode {
     let schema = runbook::spec::json_schema();
     match serde_json::to_string_pretty(&schema) {
         Ok(s) => {
-            println!("{s}");
+            outln!("{s}");
             ExitCode::Success
         }
         Err(e) => {
-            eprintln!("error: cannot render the schema: {e}");
+            errln!("error: cannot render the schema: {e}");
             ExitCode::Failed
         }
     }

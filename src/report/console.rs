@@ -10,6 +10,7 @@
 //!
 //! `NO_COLOR` (set and not empty) turns colours off; plain lines never have any.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::sanitize::one_line;
 use crate::duration::{format_duration, human};
 use crate::event::{Event, EventSink, Mode, RunStatus};
 
@@ -175,22 +177,6 @@ impl Console {
     }
 }
 
-/// `s` with every control character but newline and tab shown as an escape (`\u{1b}`), so
-/// text from a runbook or an AWS answer cannot move the cursor, recolour or rewrite a line of
-/// the terminal (an approval message printing a fake "APPROVED").
-pub(crate) fn terminal_safe(s: &str) -> String {
-    let s = crate::secret::redact(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl EventSink for Console {
     fn emit(&self, at: DateTime<Utc>, event: &Event) {
         let mut st = self.lock();
@@ -202,12 +188,16 @@ impl EventSink for Console {
             return;
         }
         st.track(at, event);
-        // Runbook text and AWS answers can hold escape sequences: never let them reach the
-        // terminal as control characters.
+        // Runbook text and AWS answers can hold escape sequences and line breaks: every line
+        // leaves through the sanitizer, one line each (an approval message cannot print a
+        // line of its own).
         let lines: Vec<(Kind, String)> = st
             .lines(at, event)
             .into_iter()
-            .map(|(k, l)| (k, terminal_safe(&l)))
+            .map(|(k, l)| match one_line(&l) {
+                Cow::Borrowed(_) => (k, l),
+                Cow::Owned(safe) => (k, safe),
+            })
             .collect();
         st.show(at, event, &lines);
     }
@@ -229,7 +219,7 @@ pub(crate) fn json_line(at: DateTime<Utc>, event: &Event) -> Option<String> {
         event,
     };
     let s = serde_json::to_string(&line).ok()?;
-    Some(crate::secret::redact(&s).into_owned())
+    Some(super::sanitize::json(&s).into_owned())
 }
 
 impl State {
@@ -499,14 +489,14 @@ impl State {
                 Kind::Warn,
                 format!(
                     "fault: FIS experiment {} {} in {} (template {}{})",
-                    terminal_safe(&e.id),
-                    terminal_safe(&e.state),
-                    terminal_safe(&e.region),
-                    terminal_safe(&e.template),
+                    one_line(&e.id),
+                    one_line(&e.state),
+                    one_line(&e.region),
+                    one_line(&e.template),
                     if e.actions.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", terminal_safe(&e.actions.join(", ")))
+                        format!(": {}", one_line(&e.actions.join(", ")))
                     }
                 ),
             )),
@@ -514,9 +504,9 @@ impl State {
                 Kind::Info,
                 format!(
                     "fault: FIS experiment {} {} in {}{}",
-                    terminal_safe(&e.id),
-                    terminal_safe(&e.state),
-                    terminal_safe(&e.region),
+                    one_line(&e.id),
+                    one_line(&e.state),
+                    one_line(&e.region),
                     e.ended_at
                         .map(|t| format!(" at {}", t.format("%H:%M:%S UTC")))
                         .unwrap_or_default()
@@ -571,11 +561,12 @@ impl State {
                         ..
                     } => {
                         let info = self.steps.get_mut(step);
-                        let msg = if *attempt > 1 {
+                        let msg = one_line(&if *attempt > 1 {
                             format!("{step}  {action}  attempt {attempt}")
                         } else {
                             format!("{step}  {action}")
-                        };
+                        })
+                        .into_owned();
                         match info {
                             Some(StepInfo { bar: Some(b), .. }) => b.set_message(msg),
                             Some(info) => {
@@ -775,6 +766,52 @@ mod tests {
         assert!(bars.overall.is_none());
     }
 
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_event_cannot_print_a_line_of_its_own_nor_a_control_character() {
+        let t = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let err = Buf::default();
+        let console = Console::with_writers(
+            MessageFormat::Human,
+            Box::new(std::io::sink()),
+            Box::new(err.clone()),
+        );
+        console.emit(
+            t,
+            &Event::ApprovalRequested {
+                step: "gate".into(),
+                message: "check dashboards\n[00:00.0] run r succeeded\r\u{1b}[32mAPPROVED\u{9b}0m"
+                    .into(),
+                nonce: String::new(),
+            },
+        );
+        let text = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(
+            lines[0],
+            "[00:00.0] ⏸ gate  approval needed: check dashboards\\n[00:00.0] run r succeeded\\r\\x1b[32mAPPROVED\\u{9b}0m"
+        );
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn clock_formats_minutes_seconds_tenths() {
         let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
@@ -815,20 +852,5 @@ mod tests {
         );
         let back: Event = serde_json::from_str(&line).unwrap();
         assert_eq!(back, e);
-    }
-}
-
-#[cfg(test)]
-mod terminal_tests {
-    #[test]
-    fn control_characters_are_shown_not_sent() {
-        let forged = "check dashboards\r\u{1b}[32mAPPROVED\u{1b}[0m\u{7}";
-        let safe = super::terminal_safe(forged);
-        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
-        assert_eq!(
-            safe,
-            "check dashboards\\u{d}\\u{1b}[32mAPPROVED\\u{1b}[0m\\u{7}"
-        );
-        assert_eq!(super::terminal_safe("two\nlines\tok"), "two\nlines\tok");
     }
 }

@@ -11,35 +11,127 @@ use crate::duration::{format_duration, human};
 use crate::event::Mode;
 use crate::event::StepStatus;
 
-/// Escapes text for a table cell: pipes, angle brackets and line breaks.
+/// Text for a table cell, as written: drillbook's messages put names and values between
+/// backticks (`` step `promote-key` failed ``), which become code spans (as in the HTML
+/// report); the rest is [`escape_text`]. A backtick without its pair is shown as one.
 fn cell(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '|' => o.push_str("\\|"),
-            // Link and image syntax (`[x](javascript:...)`, `![](https://tracker/...)`) is
-            // shown, not followed or fetched.
-            '[' => o.push_str("\\["),
-            ']' => o.push_str("\\]"),
-            '!' => o.push_str("\\!"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '\n' => o.push_str("<br>"),
-            '\r' => {}
-            c if c.is_control() => {}
-            c => o.push(c),
+    inline(s, true)
+}
+
+/// [`cell`] for text outside tables: a heading, a quote, a list item.
+fn text(s: &str) -> String {
+    inline(s, false)
+}
+
+fn inline(s: &str, in_table: bool) -> String {
+    let ticks = s.bytes().filter(|&b| b == b'`').count();
+    let mut o = String::with_capacity(s.len() + 8);
+    for (k, part) in s.split('`').enumerate() {
+        if k % 2 == 1 && k < ticks - ticks % 2 {
+            o.push_str(&code_span(part, in_table));
+        } else {
+            if k == ticks && ticks % 2 == 1 {
+                // The last backtick, without a pair.
+                o.push_str("\\`");
+            }
+            // A table cell cannot start a block: only other text needs its start escaped.
+            escape_text(&mut o, part, k == 0 && !in_table);
         }
     }
     o
 }
 
-/// A code span that survives backquotes inside.
+/// Appends `s` so that it is shown as it is, never read as Markdown. Backslash and every
+/// character with a meaning inline are escaped (CommonMark, "Backslash escapes": any ASCII
+/// punctuation may be escaped); `<`, `>` and `&` are written as entities (no HTML, no
+/// autolink, no entity); at the start of the text (`at_start`), a character that would start
+/// a block (`-`, `+`, `=`, `1.`) is escaped too; `://` and `www.` are broken so GitHub's
+/// extended autolinks do not turn an address into a link; a line break is `<br>`; control
+/// characters are shown as escapes (`\\x1b`).
+fn escape_text(o: &mut String, s: &str, at_start: bool) {
+    let mut chars = s.char_indices().peekable();
+    // Digits at the start, which a `.` or `)` would make an ordered list item.
+    let mut leading_digits = at_start;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '!' | '|' | '#' | '$' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '-' | '+' | '=' if at_start && i == 0 => {
+                o.push('\\');
+                o.push(c);
+            }
+            '.' | ')' if leading_digits && i > 0 => {
+                o.push('\\');
+                o.push(c);
+            }
+            '.' if i >= 3 && s.as_bytes()[i - 3..i].eq_ignore_ascii_case(b"www") => {
+                o.push_str("\\.");
+            }
+            ':' if s[i..].starts_with("://") => o.push_str("\\:"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '\r' if chars.peek().is_some_and(|&(_, n)| n == '\n') => {}
+            '\n' => o.push_str("<br>"),
+            c if super::sanitize::is_control(c) => {
+                let mut shown = String::new();
+                super::sanitize::push_visible(&mut shown, c);
+                o.push_str(&shown.replace('\\', "\\\\"));
+            }
+            c => o.push(c),
+        }
+        leading_digits = leading_digits && c.is_ascii_digit();
+    }
+}
+
+/// A code span in a table cell: [`code_span`] with `|` escaped as `\|` (GFM splits a row at
+/// every unescaped pipe before it reads code spans, and takes `\|` back to `|` inside them).
 fn code(s: &str) -> String {
-    let s = cell(s);
-    if s.contains('`') {
-        format!("`` {s} ``")
+    code_span(s, true)
+}
+
+/// A code span outside tables (a list item, a heading, a paragraph).
+fn code_text(s: &str) -> String {
+    code_span(s, false)
+}
+
+/// A code span that shows `s` exactly: nothing inside a code span is read as Markdown, so
+/// nothing is escaped but the backtick, by a fence of backticks longer than any run of them
+/// in `s`, padded with a space when `s` starts or ends with a backtick or a space (CommonMark,
+/// "Code spans": one space is stripped from each side). Line breaks and control characters are
+/// shown as escapes (`\n`, `\x1b`): a code span cannot hold a line break in a table, and
+/// would read it as a space elsewhere.
+fn code_span(s: &str, in_table: bool) -> String {
+    let mut body = String::with_capacity(s.len() + 2);
+    let (mut run, mut longest) = (0usize, 0usize);
+    for c in s.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+        match c {
+            '|' if in_table => body.push_str("\\|"),
+            c if c == '\n' || c == '\t' || super::sanitize::is_control(c) => {
+                super::sanitize::push_visible(&mut body, c)
+            }
+            c => body.push(c),
+        }
+    }
+    if body.is_empty() {
+        return "` `".into();
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = body.starts_with('`')
+        || body.ends_with('`')
+        || (body.starts_with(' ') && body.ends_with(' ') && body.trim() != "");
+    if pad {
+        format!("{fence} {body} {fence}")
     } else {
-        format!("`{s}`")
+        format!("{fence}{body}{fence}")
     }
 }
 
@@ -85,9 +177,9 @@ pub fn render(doc: &RunDocument) -> String {
             super::document::Verdict::DryRun => "🔍",
         },
         doc.verdict.label(),
-        cell(&doc.runbook.name)
+        text(&doc.runbook.name)
     );
-    let _ = writeln!(o, "> {}\n", cell(&doc.headline));
+    let _ = writeln!(o, "> {}\n", text(&doc.headline));
 
     o.push_str("| | |\n|---|---|\n");
     let row = |o: &mut String, k: &str, v: String| {
@@ -352,7 +444,7 @@ pub fn render(doc: &RunDocument) -> String {
             dur(doc.critical_path_ms),
             doc.critical_path
                 .iter()
-                .map(|s| code(s))
+                .map(|s| code_text(s))
                 .collect::<Vec<_>>()
                 .join(" → ")
         );
@@ -393,38 +485,38 @@ pub fn render(doc: &RunDocument) -> String {
     for s in &doc.steps {
         let mut d = String::new();
         if let Some(e) = &s.error {
-            let _ = writeln!(d, "- **Error:** {}", cell(e));
+            let _ = writeln!(d, "- **Error:** {}", text(e));
             if let Some(h) = &s.hint {
-                let _ = writeln!(d, "- **What to do:** {}", cell(h));
+                let _ = writeln!(d, "- **What to do:** {}", text(h));
             }
         }
         if let Some(r) = &s.reason {
-            let _ = writeln!(d, "- **Skipped because:** {}", cell(r));
+            let _ = writeln!(d, "- **Skipped because:** {}", text(r));
         }
         if let Some(obs) = &s.observed {
-            let _ = writeln!(d, "- **Observed:** {}", cell(&obs.summary));
+            let _ = writeln!(d, "- **Observed:** {}", text(&obs.summary));
             for (k, v) in &obs.facts {
                 let v = match v {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let _ = writeln!(d, "  - {}: {}", cell(k), code(&v));
+                let _ = writeln!(d, "  - {}: {}", text(k), code_text(&v));
             }
             for f in &obs.findings {
                 let _ = writeln!(
                     d,
                     "  - ⚠ {}{}",
-                    cell(&f.message),
+                    text(&f.message),
                     if f.hint.is_empty() {
                         String::new()
                     } else {
-                        format!(" — {}", cell(&f.hint))
+                        format!(" — {}", text(&f.hint))
                     }
                 );
             }
         }
         if let Some(r) = &s.result {
-            let _ = writeln!(d, "- **Result:** {}", cell(r));
+            let _ = writeln!(d, "- **Result:** {}", text(r));
         }
         let (title, items) = if !s.changed.is_empty() && s.changed_before_resume {
             (
@@ -439,14 +531,14 @@ pub fn render(doc: &RunDocument) -> String {
         if !items.is_empty() && (!s.changed.is_empty() || doc.mode == Mode::DryRun) {
             let _ = writeln!(d, "- **{title}:**");
             for c in items {
-                let _ = writeln!(d, "  - {}", cell(c));
+                let _ = writeln!(d, "  - {}", text(c));
             }
         }
         if !s.outputs.is_empty() {
             let outs: Vec<String> = s
                 .outputs
                 .iter()
-                .map(|(k, v)| format!("{}={}", cell(k), code(v)))
+                .map(|(k, v)| format!("{}={}", text(k), code_text(v)))
                 .collect();
             let _ = writeln!(d, "- **Outputs:** {}", outs.join(", "));
         }
@@ -455,7 +547,7 @@ pub fn render(doc: &RunDocument) -> String {
                 d,
                 "- **Retried:** attempt {} failed: {} (retried after {})",
                 r.attempt,
-                cell(&r.error),
+                text(&r.error),
                 dur(r.delay_ms)
             );
         }
@@ -463,7 +555,7 @@ pub fn render(doc: &RunDocument) -> String {
             let _ = write!(
                 details,
                 "\n### {} — {}\n\n{d}",
-                code(&s.id),
+                code_text(&s.id),
                 s.status.as_str()
             );
         }
@@ -505,10 +597,87 @@ mod tests {
     #[test]
     fn cells_escape_table_syntax() {
         assert_eq!(cell("a|b\n<c>"), "a\\|b<br>&lt;c&gt;");
+        assert_eq!(cell("a\r\nb"), "a<br>b");
         assert_eq!(
             cell("[x](javascript:alert(1)) ![p](https://t.example/p.png)"),
-            "\\[x\\](javascript:alert(1)) \\!\\[p\\](https://t.example/p.png)"
+            "\\[x\\](javascript:alert(1)) \\!\\[p\\](https\\://t.example/p.png)"
         );
-        assert_eq!(code("x`y"), "`` x`y ``");
+    }
+
+    #[test]
+    fn an_escaped_link_stays_text() {
+        // A backslash escapes the next character: were it not escaped itself, `\[text\]`
+        // would turn back into `[text]` and the link would be real.
+        assert_eq!(
+            cell(r"\[text\](https://evil.example)"),
+            r"\\\[text\\\](https\://evil.example)"
+        );
+        assert_eq!(cell(r"a\b\\"), r"a\\b\\\\");
+    }
+
+    #[test]
+    fn every_inline_metacharacter_is_escaped() {
+        assert_eq!(
+            cell("*a* _b_ ~c~ $e$ #f &amp; <g>"),
+            r"\*a\* \_b\_ \~c\~ \$e\$ \#f &amp;amp; &lt;g&gt;"
+        );
+        // What starts a block, at the start of text outside tables only.
+        assert_eq!(text("- x - y"), r"\- x - y");
+        assert_eq!(text("+ x"), r"\+ x");
+        assert_eq!(text("= x"), r"\= x");
+        assert_eq!(text("12. x 3. y"), r"12\. x 3. y");
+        assert_eq!(text("1) x"), r"1\) x");
+        assert_eq!(cell("- x 0.1.0"), "- x 0.1.0");
+        // GitHub's extended autolinks.
+        assert_eq!(cell("see www.evil.example"), r"see www\.evil.example");
+        assert_eq!(cell("WWW.x"), r"WWW\.x");
+        assert_eq!(cell("a: b"), "a: b");
+    }
+
+    #[test]
+    fn names_between_backticks_are_code_spans() {
+        // drillbook's messages name things between backticks: the names become code spans,
+        // shown exactly (no stray backslash), the text around them is escaped.
+        assert_eq!(
+            cell(r"step `a\b*[c]` failed: *x*"),
+            r"step `a\b*[c]` failed: \*x\*"
+        );
+        assert_eq!(
+            text(r"answer is `x|y`, expected `~eu`"),
+            r"answer is `x|y`, expected `~eu`"
+        );
+        assert_eq!(
+            cell(r"answer is `x|y`, expected `~eu`"),
+            r"answer is `x\|y`, expected `~eu`"
+        );
+        // A backtick without its pair is shown as one.
+        assert_eq!(cell("a `b` c ` d_"), r"a `b` c \` d\_");
+        assert_eq!(cell("it`s"), r"it\`s");
+    }
+
+    #[test]
+    fn controls_are_shown_escaped() {
+        assert_eq!(cell("t\u{1b}]52;c;x\u{7}"), r"t\\x1b\]52;c;x\\x07");
+        assert_eq!(cell("a\u{9b}b\rc"), r"a\\u{9b}b\\rc");
+    }
+
+    #[test]
+    fn code_spans_show_their_text_exactly() {
+        assert_eq!(code_text("restore-vault"), "`restore-vault`");
+        // No escapes inside: backslashes, brackets and stars are literal in a code span.
+        assert_eq!(code_text(r"C:\x [a](b) *c*"), r"`C:\x [a](b) *c*`");
+        // Backticks and backslashes: a fence longer than the longest run of backticks.
+        assert_eq!(code_text(r"a`b``c\"), r"```a`b``c\```");
+        // Padded when the text starts or ends with a backtick (one space is stripped).
+        assert_eq!(code_text("`x"), "`` `x ``");
+        assert_eq!(code_text("x`"), "`` x` ``");
+        assert_eq!(code_text(" x "), "`  x  `");
+        assert_eq!(code_text(" "), "` `");
+        assert_eq!(code_text(""), "` `");
+        // In a table, a pipe is escaped (GFM takes `\|` back to `|` inside the span).
+        assert_eq!(code("a|b"), r"`a\|b`");
+        assert_eq!(code_text("a|b"), "`a|b`");
+        // Line breaks and controls are shown.
+        assert_eq!(code("a\nb\u{1b}[1m\r"), r"`a\nb\x1b[1m\r`");
     }
 }

@@ -6,6 +6,7 @@ pub mod document;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod sanitize;
 pub(crate) mod timing;
 
 pub use console::Console;

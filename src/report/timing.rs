@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::sanitize::one_line;
 use crate::checkpoint::StoredRun;
 use crate::duration::{format_duration, human};
 use crate::event::Event;
@@ -439,17 +440,21 @@ impl TimingReport {
     }
 
     /// The report for humans: summary, step table, critical path and Gantt chart.
+    ///
+    /// The text is for a terminal wherever it is read (the console, `drillbook report`,
+    /// `timing.txt`): what the journal holds (names, errors, reasons) is shown on one line
+    /// with its control characters escaped.
     pub fn render_text(&self) -> String {
         let mut o = String::new();
         let ms = |m: u64| human(Duration::from_millis(m));
         let _ = writeln!(
             o,
             "timing report: run {} ({})",
-            self.run_id,
+            one_line(&self.run_id),
             if self.runbook.is_empty() {
-                "unnamed runbook"
+                "unnamed runbook".into()
             } else {
-                &self.runbook
+                one_line(&self.runbook)
             }
         );
         let mode = match self.mode {
@@ -508,12 +513,12 @@ impl TimingReport {
                     ms(r.total_ms),
                     r.note
                         .as_ref()
-                        .map(|n| format!("; {n}"))
+                        .map(|n| format!("; {}", one_line(n)))
                         .unwrap_or_default()
                 ),
                 RtoVerdict::NotAssessed => format!(
                     "RTO {rto}: not assessed ({})",
-                    r.note.as_deref().unwrap_or("no result")
+                    one_line(r.note.as_deref().unwrap_or("no result"))
                 ),
             };
             let _ = writeln!(o, "{line}");
@@ -546,10 +551,10 @@ impl TimingReport {
         for s in &self.steps {
             let mut status = s.status.as_str().to_string();
             if let Some(e) = &s.error {
-                let _ = write!(status, ": {e}");
+                let _ = write!(status, ": {}", one_line(e));
             }
             if let Some(r) = &s.reason {
-                let _ = write!(status, ": {r}");
+                let _ = write!(status, ": {}", one_line(r));
             }
             if s.cleanup {
                 status.push_str(" (cleanup)");
@@ -577,7 +582,7 @@ impl TimingReport {
                 opt(s.slack_ms),
             );
             if let Some(h) = &s.hint {
-                let _ = writeln!(o, "  {:idw$}  help: {h}", "");
+                let _ = writeln!(o, "  {:idw$}  help: {}", "", one_line(h));
             }
         }
         o.push('\n');

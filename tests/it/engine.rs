@@ -646,7 +646,7 @@ fn control_characters_in_runbook_text_never_reach_the_terminal() {
     o.assert_exit(3);
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), o.stderr_text());
     assert!(!all.contains('\u{1b}') && !all.contains('\r'), "{all:?}");
-    assert!(all.contains("\\u{1b}[32mAPPROVED"), "{all}");
+    assert!(all.contains("\\x1b[32mAPPROVED"), "{all}");
 }
 
 #[test]

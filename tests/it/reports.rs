@@ -672,7 +672,8 @@ fn markdown_has_the_verdict_tables() {
         "| `dns-on-eu` | The API name answers from eu-west-1 | api.example.com answers ca-central-1<br>**answer is `d-1.execute-api.ca-central-1.amazonaws.com`, expected `~eu-west-1`** | ❌ did not hold |",
         "| `vault-restored` | The restored table holds at least 1,000 items | vault-restored-dr01: 1204 items | ✅ held |",
         "| `promote-key` | kms `DescribeKey` in ca-central-1 ×2<br>kms `UpdatePrimaryRegion` in ca-central-1 |",
-        "| `approve-cutover` | Check the dashboards before DNS moves | `arn:aws:iam::111122223333:user/lead &lt;&&gt;` (account 111122223333), **unsigned** | 2026-11-23 18:45:56 UTC | dashboards green |",
+        // Inside a code span nothing is escaped: the ARN is shown as it is.
+        "| `approve-cutover` | Check the dashboards before DNS moves | `arn:aws:iam::111122223333:user/lead <&>` (account 111122223333), **unsigned** | 2026-11-23 18:45:56 UTC | dashboards green |",
         "| `restore-vault` | `dynamodb.restore_pitr` | eu-west-1 | ✅ succeeded | +1.0s | 39.0s | 2 | 30.0s | ● |",
         "| `promote-key` | `kms.promote` | eu-west-1 | ❌ failed |",
         "| `switch-dns` | `route53.failover` | - | ⏭ skipped |",
