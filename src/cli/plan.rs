@@ -111,12 +111,11 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
         PlanFormat::Dot => render::dot(&plan, &runbook_p50),
         PlanFormat::Mermaid => render::mermaid(&plan, &runbook_p50),
     };
-    // Text, DOT and Mermaid are read on a terminal as often as not. A plan renders no parameter
-    // values (the only place a secret may be used), and validation never reads a secret's value.
-    let out = match args.format {
-        PlanFormat::Json => sanitize::json(&out),
-        _ => sanitize::terminal(&out),
-    };
+    // Text, DOT and Mermaid are read on a terminal as often as not: escaped. Not redacted: a
+    // plan renders no parameter values (the only place a secret may be used) and validation
+    // sees a secret only as its marker, while redacting would tell whether any text of the
+    // runbook equals the value of the variable a secret names.
+    let out = sanitize::unredacted(&out, matches!(args.format, PlanFormat::Json));
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
         .write_all(out.as_bytes())

@@ -63,13 +63,31 @@ pub fn message(s: &str) -> Cow<'_, str> {
 /// written as JSON escapes (`\u009b`), so the document means the same and shows nothing.
 /// Outside strings serialized JSON holds none of them.
 pub fn json(s: &str) -> Cow<'_, str> {
-    let redacted = crate::secret::redact(s);
-    let Some(i) = first_unsafe(&redacted, Lines::Keep) else {
-        return redacted;
+    match crate::secret::redact(s) {
+        Cow::Borrowed(b) => escape_json(b),
+        Cow::Owned(o) => Cow::Owned(escape_json(&o).into_owned()),
+    }
+}
+
+/// Output that holds no secret value by construction (`plan`: it renders no parameter values,
+/// and validation sees a secret only as its marker): escaped as [`terminal`] and [`json`] do,
+/// but not redacted, since redacting would tell whether any text of the runbook equals the
+/// value of the variable a secret names.
+pub fn unredacted(s: &str, is_json: bool) -> Cow<'_, str> {
+    if is_json {
+        escape_json(s)
+    } else {
+        escape(s, Lines::Keep)
+    }
+}
+
+fn escape_json(s: &str) -> Cow<'_, str> {
+    let Some(i) = first_unsafe(s, Lines::Keep) else {
+        return Cow::Borrowed(s);
     };
-    let mut out = String::with_capacity(redacted.len() + 16);
-    out.push_str(&redacted[..i]);
-    for c in redacted[i..].chars() {
+    let mut out = String::with_capacity(s.len() + 16);
+    out.push_str(&s[..i]);
+    for c in s[i..].chars() {
         if is_unsafe(c, Lines::Keep) {
             // C0 controls never get here: serde_json escapes them.
             out.push_str(&format!("\\u{:04x}", c as u32));
