@@ -738,20 +738,15 @@ async fn a_plain_restore_lacks_the_source_s_settings_and_the_step_sets_only_what
     }
 
     // By hand: the tag, and PITR with AWS's default period (35 days, not the source's 7).
-    let arn = format!(
-        "{}",
-        ddb.describe_table()
-            .table_name(&target)
-            .send()
-            .await
-            .unwrap()
-            .table()
-            .unwrap()
-            .table_arn()
-            .unwrap()
-    );
+    let desc = ddb
+        .describe_table()
+        .table_name(&target)
+        .send()
+        .await
+        .unwrap();
+    let arn = desc.table().unwrap().table_arn().unwrap();
     ddb.tag_resource()
-        .resource_arn(&arn)
+        .resource_arn(arn)
         .tags(Tag::builder().key("app").value("unolock").build().unwrap())
         .send()
         .await

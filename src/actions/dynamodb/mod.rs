@@ -857,7 +857,8 @@ impl Action for RestorePitr {
         let from_source = source_settings(ctx, &p).await?;
         let have = read_settings(&c, &region, dst, &desc).await?;
         let missing = p.wanted(&from_source).missing(&have);
-        let desc = carry_over(ctx, &c, &region, dst, &desc, &have, &missing, &mut changes).await?;
+        let (desc, set) = carry_over(ctx, &c, &region, dst, &desc, &have, &missing).await?;
+        changes.extend(set);
 
         let outputs =
             restore_outputs(&c, &region, &p, &desc, &p.carried_over(&from_source)).await?;
@@ -978,7 +979,7 @@ async fn wait_until_restorable(
 }
 
 /// Sets on the restored table what it lacks (`missing`, computed from `have`), and returns its
-/// description, ACTIVE again. Each setting is its own call, as AWS documents it:
+/// description, ACTIVE again, and the change lines. Each setting is its own call, as AWS documents it:
 /// - PITR: UpdateContinuousBackups, PointInTimeRecoverySpecification with
 ///   `RecoveryPeriodInDays` ("The number of preceding days for which continuous backups are
 ///   taken and maintained. Your table data is only recoverable to any point-in-time from within
@@ -991,7 +992,6 @@ async fn wait_until_restorable(
 ///   ValidationException if you try to enable a stream on a table that already has a stream", so
 ///   a stream of another view type is disabled first), after which the table is UPDATING until
 ///   ACTIVE again.
-#[allow(clippy::too_many_arguments)]
 async fn carry_over(
     ctx: &StepContext,
     c: &Client,
@@ -1000,8 +1000,8 @@ async fn carry_over(
     desc: &TableDescription,
     have: &Settings,
     missing: &Settings,
-    changes: &mut Vec<String>,
-) -> Result<TableDescription, ActionError> {
+) -> Result<(TableDescription, Vec<String>), ActionError> {
+    let mut changes = vec![];
     if missing.pitr {
         enable_pitr(ctx, c, region, dst, missing.period_days).await?;
         changes.push(match missing.period_days {
@@ -1045,7 +1045,7 @@ async fn carry_over(
         changes.push(format!("tagged `{dst}` with {}", list.join(", ")));
     }
     let Some(view) = &missing.stream else {
-        return Ok(desc.clone());
+        return Ok((desc.clone(), changes));
     };
     if have.stream.is_some() {
         update_stream(ctx, c, region, dst, None).await?;
@@ -1056,7 +1056,7 @@ async fn carry_over(
     }
     let desc = update_stream(ctx, c, region, dst, Some(view)).await?;
     changes.push(format!("enabled the stream of `{dst}` ({view})"));
-    Ok(desc)
+    Ok((desc, changes))
 }
 
 /// UpdateTable StreamSpecification (`None`: disable), then waits until the table is ACTIVE.
