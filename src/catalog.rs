@@ -305,7 +305,7 @@ pub static CATALOG: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "dynamodb.restore_pitr",
-        summary: "Restore a table to a new table from point-in-time recovery, then re-apply settings and verify items.",
+        summary: "Restore a table to a new table from point-in-time recovery, carry the source's TTL, PITR recovery period, tags and stream over to it, and verify items and settings.",
         service: Service::DynamoDb,
         params: &[
             p(
@@ -336,21 +336,21 @@ pub static CATALOG: &[ActionSpec] = &[
                 K::Bool,
                 false,
                 Some("true"),
-                "turn PITR on for the restored table",
+                "turn PITR on for the restored table, with the source's recovery period",
             ),
             p(
                 "ttl_attribute",
                 K::String,
                 false,
                 None,
-                "re-enable TTL on this attribute",
+                "enable TTL on this attribute (default: the source's TTL attribute)",
             ),
             p(
                 "tags",
                 K::StringMap,
                 false,
                 None,
-                "tags to put on the restored table",
+                "tags to put on the restored table, on top of the source's",
             ),
             p(
                 "min_items",
@@ -365,6 +365,10 @@ pub static CATALOG: &[ActionSpec] = &[
             o("table_arn", "ARN of the restored table"),
             o("item_count", "items counted in the restored table"),
             o("restored_to", "the point in time restored"),
+            o(
+                "carried_over",
+                "the source's settings the restored table got, comma-separated: `pitr`, `ttl`, `tags`, `stream`",
+            ),
         ],
         default_estimate: secs(20 * 60),
         estimate_param: None,
@@ -379,6 +383,7 @@ pub static CATALOG: &[ActionSpec] = &[
             "dynamodb:DescribeTimeToLive",
             "dynamodb:TagResource",
             "dynamodb:ListTagsOfResource",
+            "dynamodb:UpdateTable",
             "dynamodb:Scan",
             "dynamodb:PutItem",
             "dynamodb:GetItem",
@@ -479,6 +484,13 @@ pub static CATALOG: &[ActionSpec] = &[
                 "the Region of the new replica",
             )
             .scoped(S::ReplicaRegion),
+            p(
+                "kms_key",
+                K::String,
+                false,
+                None,
+                "the replica's KMS key (ID, ARN or alias) in `replica_region`, for a table encrypted with a customer managed key",
+            ),
         ],
         outputs: &[o("replica_arn", "ARN of the replica table")],
         default_estimate: secs(5 * 60),
@@ -489,6 +501,7 @@ pub static CATALOG: &[ActionSpec] = &[
             "dynamodb:UpdateTable",
             "dynamodb:DescribeTable",
             "dynamodb:CreateTableReplica",
+            "kms:DescribeKey",
             "dynamodb:Scan",
             "dynamodb:Query",
             "dynamodb:UpdateItem",

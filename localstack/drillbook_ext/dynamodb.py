@@ -522,7 +522,25 @@ def _validation(message: str) -> MockValidationException:
     return MockValidationException(message)
 
 
-def _create_replica(table: Table, region: str) -> None:
+def _replica_sse(table: Table, region: str, kms_key: Optional[str]) -> Any:
+    """The replica's encryption: the source's, or, with `KMSMasterKeyId`, that key of the
+    replica's Region ("The KMS key that should be used for KMS encryption in the new replica. To
+    specify a key, use its key ID, Amazon Resource Name (ARN), alias name, or alias ARN.",
+    DynamoDB API reference, CreateReplicationGroupMemberAction,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateReplicationGroupMemberAction.html).
+    DescribeTable then reports the key's ARN ("KMSMasterKeyArn: The AWS KMS key ARN used for the
+    AWS KMS encryption", API reference, SSEDescription)."""
+    if not kms_key:
+        return copymod.deepcopy(table.sse_specification)
+    from moto.kms.models import kms_backends
+    try:
+        key = kms_backends[table.account_id][region].describe_key(kms_key)
+    except (KeyError, TypeError, AttributeError):  # unknown ID, ARN or alias
+        raise _validation(f"KMS key {kms_key} does not exist in Region {region}")
+    return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key.arn}
+
+
+def _create_replica(table: Table, region: str, kms_key: Optional[str] = None) -> None:
     """UpdateTable ReplicaUpdates [{Create: {RegionName}}]: "A new replica to be added to an
     existing regional table or global table. This request invokes the CreateTableReplica action
     in the destination Region." (DynamoDB API reference, ReplicationGroupUpdate,
@@ -564,7 +582,7 @@ def _create_replica(table: Table, region: str) -> None:
         streams=copymod.deepcopy(table.stream_specification)
         if table.stream_specification and table.stream_specification.get("StreamEnabled")
         else None,
-        sse_specification=copymod.deepcopy(table.sse_specification),
+        sse_specification=_replica_sse(table, region, kms_key),
         deletion_protection_enabled=False,
     )
     replica.global_indexes = copymod.deepcopy(table.global_indexes)
@@ -605,7 +623,8 @@ def _handler_update_table(self: Any) -> Any:
         table = self.dynamodb_backend.get_table(self.body["TableName"])
         for update in updates:
             if "Create" in update:
-                _create_replica(table, update["Create"]["RegionName"])
+                _create_replica(table, update["Create"]["RegionName"],
+                                update["Create"].get("KMSMasterKeyId"))
             elif "Delete" in update:
                 _delete_replica(table, update["Delete"]["RegionName"])
             # "Update" (replica settings) has nothing to change here.

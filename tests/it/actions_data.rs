@@ -1,11 +1,15 @@
 //! DynamoDB and CloudWatch actions against the emulator: each test seeds its own prefixed copy
 //! of the reference system and calls the action faces directly.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, StateValue, Statistic};
 use aws_sdk_dynamodb::types::{
-    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, TableStatus, TimeToLiveStatus,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableStatus, Tag, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use drillbook::actions::ActionError;
 use drillbook::actions::aws::{Aws, AwsOptions, Impairment};
@@ -195,9 +199,12 @@ async fn restore_waits_for_creating_then_reapplies_settings_once() {
         obs.changes,
         vec![
             format!("restore `{p}vault` to new table `{target}` at the latest restorable time"),
-            format!("turn on point-in-time recovery for `{target}`"),
+            format!(
+                "turn on point-in-time recovery for `{target}` with a recovery period of 7 days"
+            ),
             format!("enable TTL on attribute `expires_at` of `{target}`"),
             format!("tag `{target}` with app=unolock, drill=yes"),
+            format!("enable the stream of `{target}` (NEW_AND_OLD_IMAGES)"),
         ]
     );
     assert_eq!(obs.facts["target_status"], "ABSENT");
@@ -213,7 +220,7 @@ async fn restore_waits_for_creating_then_reapplies_settings_once() {
     assert!(out.outputs["table_arn"].ends_with(&format!("table/{target}")));
     assert_eq!(out.outputs["item_count"], "50");
     assert!(!out.outputs["restored_to"].is_empty());
-    assert_eq!(out.changes.len(), 4, "{:?}", out.changes);
+    assert_eq!(out.changes.len(), 5, "{:?}", out.changes);
     act.verify(&c, &out).await.unwrap();
 
     // Read back what apply did.
@@ -316,7 +323,12 @@ async fn resume_waits_for_the_restore_already_in_progress() {
         out.changes,
         vec![
             format!("waited for the restore already in progress into `{target}`"),
-            format!("turned on point-in-time recovery for `{target}`"),
+            format!(
+                "turned on point-in-time recovery for `{target}` with a recovery period of 7 days"
+            ),
+            format!("enabled TTL on attribute `expires_at` of `{target}`"),
+            format!("tagged `{target}` with app=unolock"),
+            format!("enabled the stream of `{target}` (NEW_AND_OLD_IMAGES)"),
         ]
     );
     assert!(c.waits.total() > Duration::ZERO);
@@ -360,8 +372,14 @@ async fn restore_checks_the_window_the_target_and_the_item_count() {
     );
     let obs = act.observe(&c).await.unwrap();
     assert!(obs.findings.is_empty(), "{}", messages(&obs));
-    assert_eq!(obs.changes.len(), 1, "{:?}", obs.changes);
+    // The restore, then the source's TTL, tags and stream (PITR stays off).
+    assert_eq!(obs.changes.len(), 4, "{:?}", obs.changes);
     assert!(obs.changes[0].contains(&earliest));
+    assert!(
+        !obs.changes.iter().any(|c| c.contains("point-in-time")),
+        "{:?}",
+        obs.changes
+    );
 
     // A target that exists and is not a restore is refused.
     let c = ctx(
@@ -426,9 +444,357 @@ async fn restore_checks_the_window_the_target_and_the_item_count() {
     );
     let err = act.verify(&wants_pitr, &out).await.unwrap_err();
     assert!(
-        err.to_string().contains("point-in-time recovery is not on"),
+        err.to_string().contains(&format!(
+            "lacks settings of `{source}`: turn on point-in-time recovery for `{target}` with a recovery period of 7 days"
+        )),
         "{err}"
     );
+}
+
+/// A table's settings that a point-in-time restore does not carry over, read through the SDK.
+#[derive(Debug, PartialEq)]
+struct NotCarried {
+    ttl_status: Option<TimeToLiveStatus>,
+    ttl_attribute: Option<String>,
+    pitr: Option<PointInTimeRecoveryStatus>,
+    recovery_period_days: Option<i32>,
+    tags: BTreeMap<String, String>,
+    stream_enabled: bool,
+    stream_view_type: Option<StreamViewType>,
+}
+
+async fn not_carried(ddb: &aws_sdk_dynamodb::Client, table: &str) -> NotCarried {
+    let desc = ddb.describe_table().table_name(table).send().await.unwrap();
+    let desc = desc.table().unwrap();
+    let ttl = ddb
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    let pitr = ddb
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let pitr = pitr
+        .continuous_backups_description()
+        .unwrap()
+        .point_in_time_recovery_description()
+        .unwrap();
+    let tags = ddb
+        .list_tags_of_resource()
+        .resource_arn(desc.table_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let stream = desc.stream_specification();
+    NotCarried {
+        ttl_status: ttl.time_to_live_status().cloned(),
+        ttl_attribute: ttl.attribute_name().map(str::to_string),
+        pitr: pitr.point_in_time_recovery_status().cloned(),
+        recovery_period_days: pitr.recovery_period_in_days(),
+        tags: tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        stream_enabled: stream.is_some_and(|s| s.stream_enabled()),
+        stream_view_type: stream.and_then(|s| s.stream_view_type()).cloned(),
+    }
+}
+
+/// Field by field, so that a failure names the setting that was not carried over.
+fn assert_carried(source: &NotCarried, restored: &NotCarried) {
+    assert_eq!(restored.ttl_status, source.ttl_status, "TTL status");
+    assert_eq!(
+        restored.ttl_attribute, source.ttl_attribute,
+        "TTL attribute"
+    );
+    assert_eq!(restored.pitr, source.pitr, "PITR status");
+    assert_eq!(
+        restored.recovery_period_days, source.recovery_period_days,
+        "PITR recovery period"
+    );
+    assert_eq!(restored.tags, source.tags, "tags");
+    assert_eq!(restored.stream_enabled, source.stream_enabled, "stream");
+    assert_eq!(
+        restored.stream_view_type, source.stream_view_type,
+        "stream view type"
+    );
+}
+
+/// Restores `source` (a name or an ARN) in `region` into `target` with the step alone, checks
+/// the restored table against `source_settings` field by field, then runs the step again: no
+/// second restore, no mutating call, the same outputs.
+async fn restore_carries_over_once(
+    region: &str,
+    source: &str,
+    target: &str,
+    source_settings: &NotCarried,
+    items: &str,
+) {
+    let aws = aws().await;
+    let act = action("dynamodb.restore_pitr");
+    let c = ctx(
+        &aws,
+        region,
+        json!({"source_table": source, "target_table": target}),
+    );
+    let obs = act.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", messages(&obs));
+    assert_eq!(
+        obs.facts["carry_over"],
+        json!(["pitr", "ttl", "tags", "stream"])
+    );
+    assert_eq!(
+        obs.facts["source_settings"]["recovery_period_days"],
+        json!(source_settings.recovery_period_days)
+    );
+    assert_eq!(obs.changes.len(), 5, "{:?}", obs.changes);
+    let out = act.apply(&c, &obs).await.unwrap();
+    assert_eq!(out.outputs["carried_over"], "pitr,ttl,tags,stream");
+    assert_eq!(out.outputs["item_count"], items);
+    act.verify(&c, &out).await.unwrap();
+
+    let restored = not_carried(&aws.dynamodb(region), target).await;
+    assert_carried(source_settings, &restored);
+
+    // The same step again (a retry, a resume, a second run): nothing left to do.
+    let before = mutations(target, None);
+    let obs2 = act.observe(&c).await.unwrap();
+    assert!(obs2.changes.is_empty(), "{:?}", obs2.changes);
+    assert!(obs2.findings.is_empty(), "{}", messages(&obs2));
+    assert_eq!(obs2.outputs["carried_over"], "pitr,ttl,tags,stream");
+    let again = act.apply(&c, &obs2).await.unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    act.verify(&c, &again).await.unwrap();
+    assert_eq!(mutations(target, None), before, "the second run mutated");
+    assert_eq!(
+        mutations(target, Some("RestoreTableToPointInTime")),
+        1,
+        "restored twice"
+    );
+    assert_eq!(not_carried(&aws.dynamodb(region), target).await, restored);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_gets_the_source_s_ttl_pitr_period_tags_and_stream_and_a_second_run_changes_nothing()
+ {
+    let p = unique_prefix("restore_carry");
+    let emu = emulator();
+    emu.seed(&p);
+    emu.configure(json!({"prefix": p, "dynamodb_restore_creating_seconds": 0.5}));
+    let aws = aws().await;
+    let source = format!("{p}vault");
+    let src = not_carried(&aws.dynamodb(SECONDARY_REGION), &source).await;
+    // The seed's source, so that every setting is there to carry over.
+    assert_eq!(src.recovery_period_days, Some(7));
+    assert_eq!(src.ttl_attribute.as_deref(), Some("expires_at"));
+    assert_eq!(src.tags["app"], "unolock");
+    assert_eq!(src.stream_view_type, Some(StreamViewType::NewAndOldImages));
+    restore_carries_over_once(
+        SECONDARY_REGION,
+        &source,
+        &format!("{p}vault-dr-copy"),
+        &src,
+        "50",
+    )
+    .await;
+}
+
+/// Another Region pair and other values: a source in ap-southeast-1 with a 12-day recovery
+/// period, TTL on `purge_after`, two tags and a KEYS_ONLY stream, restored by ARN in us-east-2
+/// (a cross-Region restore).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cross_region_restore_by_arn_carries_the_source_s_own_settings_over() {
+    let p = unique_prefix("restore_carry_x");
+    let emu = emulator();
+    emu.fast(&p);
+    let aws = aws().await;
+    let (src_region, step_region) = ("ap-southeast-1", "us-east-2");
+    let ddb = aws.dynamodb(src_region);
+    let source = format!("{p}ledger");
+    let created = ddb
+        .create_table()
+        .table_name(&source)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .unwrap(),
+        )
+        .tags(
+            Tag::builder()
+                .key("team")
+                .value("payments")
+                .build()
+                .unwrap(),
+        )
+        .tags(Tag::builder().key("tier").value("1").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let arn = created.table_description().unwrap().table_arn().unwrap();
+    for i in 0..5 {
+        ddb.put_item()
+            .table_name(&source)
+            .item("id", AttributeValue::S(format!("entry-{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    ddb.update_time_to_live()
+        .table_name(&source)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("purge_after")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ddb.update_continuous_backups()
+        .table_name(&source)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .recovery_period_in_days(12)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let src = not_carried(&ddb, &source).await;
+    assert_eq!(src.recovery_period_days, Some(12));
+    assert_eq!(src.tags.len(), 2);
+    restore_carries_over_once(step_region, arn, &format!("{p}ledger-restored"), &src, "5").await;
+}
+
+/// Without the carry-over, the emulator's restore (as AWS's) leaves the new table without the
+/// source's TTL, PITR, tags and stream; the step's verify says so, and the step then sets only
+/// what is still missing (here a tag set by hand stays untouched).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_restore_lacks_the_source_s_settings_and_the_step_sets_only_what_is_missing() {
+    let p = unique_prefix("restore_plain");
+    let emu = emulator();
+    emu.seed(&p);
+    emu.configure(json!({"prefix": p, "dynamodb_restore_creating_seconds": 0}));
+    let aws = aws().await;
+    let ddb = aws.dynamodb(R);
+    let source = format!("{p}vault");
+    let target = format!("{p}vault-plain");
+    ddb.restore_table_to_point_in_time()
+        .source_table_name(&source)
+        .target_table_name(&target)
+        .use_latest_restorable_time(true)
+        .send()
+        .await
+        .unwrap();
+    let src = not_carried(&ddb, &source).await;
+    let plain = not_carried(&ddb, &target).await;
+    assert_ne!(plain.ttl_attribute, src.ttl_attribute, "TTL was carried");
+    assert_eq!(plain.ttl_status, Some(TimeToLiveStatus::Disabled));
+    assert_eq!(plain.pitr, Some(PointInTimeRecoveryStatus::Disabled));
+    assert!(plain.tags.is_empty(), "{:?}", plain.tags);
+    assert!(!plain.stream_enabled);
+
+    let act = action("dynamodb.restore_pitr");
+    let c = ctx(
+        &aws,
+        R,
+        json!({"source_table": source, "target_table": target}),
+    );
+    let err = act.verify(&c, &Default::default()).await.unwrap_err();
+    let text = err.to_string();
+    for missing in [
+        "with a recovery period of 7 days",
+        "enable TTL on attribute `expires_at`",
+        "with app=unolock",
+        "enable the stream",
+    ] {
+        assert!(text.contains(missing), "{missing} not in: {text}");
+    }
+
+    // By hand: the tag, and PITR with AWS's default period (35 days, not the source's 7).
+    let desc = ddb
+        .describe_table()
+        .table_name(&target)
+        .send()
+        .await
+        .unwrap();
+    let arn = desc.table().unwrap().table_arn().unwrap();
+    ddb.tag_resource()
+        .resource_arn(arn)
+        .tags(Tag::builder().key("app").value("unolock").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    ddb.update_continuous_backups()
+        .table_name(&target)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        not_carried(&ddb, &target).await.recovery_period_days,
+        Some(35),
+        "AWS's default recovery period"
+    );
+
+    let obs = act.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", messages(&obs));
+    assert_eq!(
+        obs.changes,
+        vec![
+            format!(
+                "turn on point-in-time recovery for `{target}` with a recovery period of 7 days"
+            ),
+            format!("enable TTL on attribute `expires_at` of `{target}`"),
+            format!("enable the stream of `{target}` (NEW_AND_OLD_IMAGES)"),
+        ]
+    );
+    let tagged = mutations(&target, Some("TagResource"));
+    let out = act.apply(&c, &obs).await.unwrap();
+    assert_eq!(out.changes.len(), 3, "{:?}", out.changes);
+    assert_eq!(
+        mutations(&target, Some("TagResource")),
+        tagged,
+        "the tag was already there"
+    );
+    assert_eq!(
+        mutations(&target, Some("RestoreTableToPointInTime")),
+        1,
+        "the table was restored again"
+    );
+    act.verify(&c, &out).await.unwrap();
+    assert_carried(&src, &not_carried(&ddb, &target).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

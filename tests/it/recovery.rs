@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    ScalarAttributeType, SseSpecification, SseType,
 };
 use drillbook::actions::ActionError;
 use serde_json::json;
@@ -507,5 +507,135 @@ fn call_timeouts_are_validated_and_inherited_from_defaults() {
     assert!(
         err.contains("`call_timeout` must be more than 0 and at most 1h") && err.contains(":7:"),
         "{err}"
+    );
+}
+
+/// A table with a numeric key, encrypted with a customer managed key of `region`.
+async fn encrypted_table(region: &str, name: &str, key_arn: &str) {
+    ddb(region)
+        .await
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("acct")
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("acct")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .sse_specification(
+            SseSpecification::builder()
+                .enabled(true)
+                .sse_type(SseType::Kms)
+                .kms_master_key_id(key_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn replica_key(region: &str, table: &str) -> Option<String> {
+    ddb(region)
+        .await
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table()
+        .and_then(|t| t.sse_description())
+        .and_then(|s| s.kms_master_key_arn())
+        .map(str::to_string)
+}
+
+/// A KMS key is Regional: the replica of a table encrypted with a customer managed key names
+/// its own Region's key (DynamoDB API reference, CreateReplicationGroupMemberAction,
+/// KMSMasterKeyId), here by alias; without `kms_key` the replica is not on that key, and
+/// `verify` says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn add_replica_with_kms_key_encrypts_the_replica_with_its_region_s_key() {
+    let p = unique_prefix("add_replica_kms");
+    emulator().fast(&p);
+    let (home, away) = ("ap-southeast-1", "us-east-2");
+    let aws = aws().await;
+    let new_key = |region: &'static str| {
+        let kms = aws.kms(region);
+        async move {
+            kms.create_key()
+                .send()
+                .await
+                .unwrap()
+                .key_metadata()
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let home_key = new_key(home).await;
+    let away_key = new_key(away).await;
+    let alias = format!("alias/{p}vault");
+    aws.kms(away)
+        .create_alias()
+        .alias_name(&alias)
+        .target_key_id(&away_key)
+        .send()
+        .await
+        .unwrap();
+
+    let table = format!("{p}vault");
+    encrypted_table(home, &table, &home_key).await;
+    let add = action("dynamodb.add_replica");
+    let c = ctx(
+        &aws,
+        home,
+        json!({"table": table, "replica_region": away, "kms_key": alias}),
+    );
+    let obs = add.observe(&c).await.unwrap();
+    assert!(obs.findings.is_empty(), "{}", findings(&obs));
+    assert!(
+        obs.changes[0].contains(&format!("encrypted with KMS key `{alias}`")),
+        "{:?}",
+        obs.changes
+    );
+    let out = add.apply(&c, &obs).await.unwrap();
+    assert_eq!(
+        out.changes,
+        vec![format!(
+            "added a replica of `{table}` in {away} with KMS key `{alias}`"
+        )]
+    );
+    add.verify(&c, &out).await.unwrap();
+    assert_eq!(replica_key(away, &table).await, Some(away_key.clone()));
+    assert_eq!(replica_key(home, &table).await, Some(home_key.clone()));
+    assert!(add.observe(&c).await.unwrap().changes.is_empty());
+
+    // Without `kms_key`, the replica does not get the away key: verify asking for it fails.
+    let other = format!("{p}other");
+    encrypted_table(home, &other, &home_key).await;
+    let plain = ctx(&aws, home, json!({"table": other, "replica_region": away}));
+    let obs = add.observe(&plain).await.unwrap();
+    let out = add.apply(&plain, &obs).await.unwrap();
+    add.verify(&plain, &out).await.unwrap();
+    assert_ne!(replica_key(away, &other).await, Some(away_key.clone()));
+    let wants_key = ctx(
+        &aws,
+        home,
+        json!({"table": other, "replica_region": away, "kms_key": away_key}),
+    );
+    let err = add.verify(&wants_key, &out).await.unwrap_err();
+    assert!(
+        matches!(&err, ActionError::Verification { message, .. }
+            if message.contains(&format!("not with `{away_key}`"))),
+        "{err:?}"
     );
 }

@@ -2,9 +2,10 @@
 //! `put_item` and `assert_item` in `items`; `assert_replication` and `add_replica` in
 //! `replication`.
 //!
-//! A point-in-time restore always creates a *new* table and carries over none of PITR, TTL or
-//! tags, so `restore_pitr` re-applies what the runbook asks for and counts the items. It is
-//! resumable: a target already `CREATING` is waited for, never restored a second time.
+//! A point-in-time restore always creates a *new* table and carries over none of PITR, TTL,
+//! tags or the stream, so `restore_pitr` sets the source's on it (the runbook's `ttl_attribute`
+//! and `tags` on top), each only when it differs, and counts the items. It is resumable: a
+//! target already `CREATING` is waited for, never restored a second time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Select, TableDescription,
-    TableStatus, Tag, TimeToLiveSpecification, TimeToLiveStatus,
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Select, StreamSpecification,
+    StreamViewType, TableDescription, TableStatus, Tag, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
@@ -397,29 +398,111 @@ impl RestoreParams {
         })
     }
 
-    /// What the restored table must have, as change lines (all of it, before the restore).
-    fn all_settings(&self) -> Settings {
+    /// What the restored table must have: the source's settings (`from_source`, read from the
+    /// source table), with the step's `ttl_attribute` and `tags` on top, and PITR only when
+    /// `enable_pitr` asks for it.
+    fn wanted(&self, from_source: &Settings) -> Settings {
+        let mut tags = from_source.tags.clone();
+        tags.extend(self.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         Settings {
             pitr: self.enable_pitr,
-            ttl: self.ttl_attribute.clone(),
-            tags: self.tags.clone(),
+            period_days: from_source.period_days.filter(|_| self.enable_pitr),
+            ttl: self
+                .ttl_attribute
+                .clone()
+                .or_else(|| from_source.ttl.clone()),
+            tags,
+            stream: from_source.stream.clone(),
         }
+    }
+
+    /// Which of the source's settings the restored table takes over (not replaced by the
+    /// step's own parameters), for the `carried_over` output.
+    fn carried_over(&self, from_source: &Settings) -> Vec<&'static str> {
+        let mut out = vec![];
+        if self.enable_pitr && from_source.pitr {
+            out.push("pitr");
+        }
+        if self.ttl_attribute.is_none() && from_source.ttl.is_some() {
+            out.push("ttl");
+        }
+        if !from_source.tags.is_empty() {
+            out.push("tags");
+        }
+        if from_source.stream.is_some() {
+            out.push("stream");
+        }
+        out
     }
 }
 
-/// Settings the restored table lacks.
-#[derive(Debug, Default)]
+/// The settings that a point-in-time restore does not carry over. AWS: "You must manually set up
+/// the following on the restored table: Auto scaling policies, IAM policies, Amazon CloudWatch
+/// metrics and alarms, Tags, Stream settings, Time to Live (TTL) settings, Point in time recovery
+/// settings" (DynamoDB API reference, RestoreTableToPointInTime). The same shape holds what a
+/// table has (`read_settings`), what the restored table must have (`RestoreParams::wanted`) and
+/// what it still lacks (`Settings::missing`).
+#[derive(Debug, Default, Clone, PartialEq)]
 struct Settings {
+    /// Point-in-time recovery on.
     pitr: bool,
+    /// Its RecoveryPeriodInDays, when known ("The number of preceding days for which continuous
+    /// backups are taken and maintained", API reference, PointInTimeRecoverySpecification).
+    period_days: Option<i32>,
+    /// The TTL attribute, when TTL is ENABLED or ENABLING.
     ttl: Option<String>,
     tags: BTreeMap<String, String>,
+    /// The StreamViewType, when the stream is enabled.
+    stream: Option<String>,
 }
 
 impl Settings {
+    /// What `self` (wanted) asks that `have` lacks: only that is set, so a resumed or repeated
+    /// step sets nothing twice.
+    fn missing(&self, have: &Settings) -> Settings {
+        let pitr = self.pitr
+            && (!have.pitr || (self.period_days.is_some() && have.period_days != self.period_days));
+        Settings {
+            pitr,
+            period_days: self.period_days.filter(|_| pitr),
+            ttl: self.ttl.clone().filter(|a| have.ttl.as_ref() != Some(a)),
+            tags: self
+                .tags
+                .iter()
+                .filter(|(k, v)| have.tags.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            stream: self
+                .stream
+                .clone()
+                .filter(|s| have.stream.as_ref() != Some(s)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.pitr && self.ttl.is_none() && self.tags.is_empty() && self.stream.is_none()
+    }
+
+    /// The facts of `carry_over`: the settings as JSON.
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "pitr": self.pitr,
+            "recovery_period_days": self.period_days,
+            "ttl_attribute": self.ttl,
+            "tags": self.tags,
+            "stream_view_type": self.stream,
+        })
+    }
+
     fn lines(&self, table: &str) -> Vec<String> {
         let mut out = vec![];
         if self.pitr {
-            out.push(format!("turn on point-in-time recovery for `{table}`"));
+            match self.period_days {
+                Some(d) => out.push(format!(
+                    "turn on point-in-time recovery for `{table}` with a recovery period of {d} days"
+                )),
+                None => out.push(format!("turn on point-in-time recovery for `{table}`")),
+            }
         }
         if let Some(a) = &self.ttl {
             out.push(format!("enable TTL on attribute `{a}` of `{table}`"));
@@ -428,45 +511,80 @@ impl Settings {
             let tags: Vec<String> = self.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             out.push(format!("tag `{table}` with {}", tags.join(", ")));
         }
+        if let Some(s) = &self.stream {
+            out.push(format!("enable the stream of `{table}` ({s})"));
+        }
         out
     }
 }
 
-/// Which of the requested settings an existing (ACTIVE) target lacks.
-async fn missing_settings(
+/// The settings a table has now (`desc`: its DescribeTable, for the ARN and the stream).
+async fn read_settings(
     c: &Client,
     region: &str,
-    p: &RestoreParams,
+    table: &str,
     desc: &TableDescription,
 ) -> Result<Settings, ActionError> {
-    let mut missing = Settings::default();
-    if p.enable_pitr {
-        let on = describe_pitr(c, region, &p.target)
-            .await?
-            .is_some_and(|s| s.enabled);
-        missing.pitr = !on;
-    }
-    if let Some(attr) = &p.ttl_attribute {
-        let (status, current) = describe_ttl(c, region, &p.target).await?;
-        let on = matches!(
+    let pitr = describe_pitr(c, region, table).await?;
+    let (status, attr) = describe_ttl(c, region, table).await?;
+    let ttl = attr.filter(|_| {
+        matches!(
             status,
             Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        ) && current.as_deref() == Some(attr.as_str());
-        if !on {
-            missing.ttl = Some(attr.clone());
+        )
+    });
+    let tags = match desc.table_arn() {
+        Some(arn) => list_tags(c, region, arn).await?,
+        None => BTreeMap::new(),
+    };
+    // StreamSpecification: "The current DynamoDB Streams configuration for the table" (API
+    // reference, TableDescription).
+    let stream = desc
+        .stream_specification()
+        .filter(|s| s.stream_enabled())
+        .and_then(|s| s.stream_view_type())
+        .map(|v| v.as_str().to_string());
+    Ok(Settings {
+        pitr: pitr.as_ref().is_some_and(|p| p.enabled),
+        period_days: pitr.and_then(|p| p.period_days.filter(|_| p.enabled)),
+        ttl,
+        tags,
+        stream,
+    })
+}
+
+/// The source table's Region and name: a same-Region name, or an ARN (a cross-Region restore:
+/// "SourceTableArn: The DynamoDB table that will be restored. This value is an Amazon Resource
+/// Name (ARN)", API reference, RestoreTableToPointInTime).
+fn source_location(source: &str, step_region: &str) -> (String, String) {
+    if let Some(rest) = source.strip_prefix("arn:") {
+        // arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        if let [_, _, region, _, resource] = parts[..]
+            && let Some(name) = resource.strip_prefix("table/")
+        {
+            return (region.to_string(), name.to_string());
         }
     }
-    if !p.tags.is_empty() {
-        let arn = desc.table_arn().unwrap_or_default();
-        let have = list_tags(c, region, arn).await?;
-        missing.tags = p
-            .tags
-            .iter()
-            .filter(|(k, v)| have.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+    (step_region.to_string(), source.to_string())
+}
+
+/// The client, Region and name of the source table.
+fn source_client(
+    ctx: &StepContext,
+    p: &RestoreParams,
+) -> Result<(Client, String, String), ActionError> {
+    let (region, name) = source_location(&p.source, ctx.region()?);
+    Ok((ctx.aws.dynamodb(&region), region, name))
+}
+
+/// The source's settings to carry over (none when the source is gone).
+async fn source_settings(ctx: &StepContext, p: &RestoreParams) -> Result<Settings, ActionError> {
+    let (sc, sregion, sname) = source_client(ctx, p)?;
+    match describe_table(&sc, &sregion, &sname).await? {
+        Some(desc) => read_settings(&sc, &sregion, &sname, &desc).await,
+        None => Ok(Settings::default()),
     }
-    Ok(missing)
 }
 
 /// The restore point a restored table reports, else what was asked.
@@ -485,9 +603,11 @@ async fn restore_outputs(
     region: &str,
     p: &RestoreParams,
     desc: &TableDescription,
+    carried: &[&str],
 ) -> Result<BTreeMap<String, String>, ActionError> {
     let count = count_items(c, region, &p.target).await?;
     Ok(BTreeMap::from([
+        ("carried_over".to_string(), carried.join(",")),
         ("table_name".to_string(), p.target.clone()),
         (
             "table_arn".to_string(),
@@ -516,25 +636,36 @@ impl Action for RestorePitr {
         obs.facts
             .insert("restore_to".into(), json!(p.point.describe()));
 
-        let source = describe_table(&c, &region, src).await?;
+        let (sc, sregion, sname) = source_client(ctx, &p)?;
+        let source = describe_table(&sc, &sregion, &sname).await?;
         let source_arn = source
             .as_ref()
             .and_then(|s| s.table_arn())
             .map(str::to_string);
+        let from_source = match &source {
+            Some(s) => read_settings(&sc, &sregion, &sname, s).await?,
+            None => Settings::default(),
+        };
+        let wanted = p.wanted(&from_source);
+        let carried = p.carried_over(&from_source);
         if let Some(s) = &source {
             obs.facts.insert("source_arn".into(), json!(source_arn));
             obs.facts
                 .insert("source_item_count".into(), json!(s.item_count()));
+            // What the restore will not bring and this step sets from the source.
+            obs.facts.insert("carry_over".into(), json!(carried));
+            obs.facts
+                .insert("source_settings".into(), from_source.to_json());
         }
 
         let Some(target) = describe_table(&c, &region, dst).await? else {
             // Not restored yet: the source must be restorable to the requested point.
             let mut window = String::new();
             if source.is_none() {
-                obs.findings.push(not_found(src, &region));
+                obs.findings.push(not_found(src, &sregion));
             } else {
-                match describe_pitr(&c, &region, src).await? {
-                    None => obs.findings.push(not_found(src, &region)),
+                match describe_pitr(&sc, &sregion, &sname).await? {
+                    None => obs.findings.push(not_found(src, &sregion)),
                     Some(pitr) if !pitr.enabled => obs.findings.push(finding(
                         format!("point-in-time recovery is off on `{src}` in {region}; there is nothing to restore from"),
                         format!(
@@ -583,7 +714,7 @@ impl Action for RestorePitr {
                 "restore `{src}` to new table `{dst}` at {}",
                 p.point.describe()
             ));
-            obs.changes.extend(p.all_settings().lines(dst));
+            obs.changes.extend(wanted.lines(dst));
             return Ok(obs);
         };
 
@@ -612,17 +743,17 @@ impl Action for RestorePitr {
                 obs.changes.push(format!(
                     "wait for the restore already in progress into `{dst}`"
                 ));
-                obs.changes.extend(p.all_settings().lines(dst));
+                obs.changes.extend(wanted.lines(dst));
             }
             Some(TableStatus::Active | TableStatus::Updating) => {
-                let missing = missing_settings(&c, &region, &p, &target).await?;
-                obs.changes = missing.lines(dst);
+                let have = read_settings(&c, &region, dst, &target).await?;
+                obs.changes = wanted.missing(&have).lines(dst);
                 if obs.changes.is_empty() {
                     if obs.findings.is_empty() {
-                        obs.outputs = restore_outputs(&c, &region, &p, &target).await?;
+                        obs.outputs = restore_outputs(&c, &region, &p, &target, &carried).await?;
                     }
                     obs.summary = format!(
-                        "`{dst}` is {status}, restored to {} with the requested settings; nothing to do",
+                        "`{dst}` is {status}, restored to {} with the source's and the requested settings; nothing to do",
                         restored_to(&target, p.point)
                     );
                 } else {
@@ -652,7 +783,8 @@ impl Action for RestorePitr {
         match describe_table(&c, &region, dst).await? {
             None => {
                 if let RestorePoint::At(t) = p.point {
-                    wait_until_restorable(ctx, &c, &region, src, t).await?;
+                    let (sc, sregion, sname) = source_client(ctx, &p)?;
+                    wait_until_restorable(ctx, &sc, &sregion, &sname, t).await?;
                 }
                 let mut req = c.restore_table_to_point_in_time().target_table_name(dst);
                 req = if src.starts_with("arn:") {
@@ -722,46 +854,14 @@ impl Action for RestorePitr {
         .await?;
         let waited = ctx.waits.total().saturating_sub(waited_before);
 
-        let missing = missing_settings(&c, &region, &p, &desc).await?;
-        if missing.pitr {
-            enable_pitr(ctx, &c, &region, dst).await?;
-            changes.push(format!("turned on point-in-time recovery for `{dst}`"));
-        }
-        if let Some(attr) = &missing.ttl {
-            let spec = TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(attr)
-                .build()
-                .map_err(build_error)?;
-            c.update_time_to_live()
-                .table_name(dst)
-                .time_to_live_specification(spec)
-                .send()
-                .await
-                .map_err(|e| aws_error(SVC, "UpdateTimeToLive", &region, e))?;
-            changes.push(format!("enabled TTL on attribute `{attr}` of `{dst}`"));
-        }
-        if !missing.tags.is_empty() {
-            let tags = missing
-                .tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_error))
-                .collect::<Result<Vec<_>, _>>()?;
-            c.tag_resource()
-                .resource_arn(desc.table_arn().unwrap_or_default())
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| aws_error(SVC, "TagResource", &region, e))?;
-            let list: Vec<String> = missing
-                .tags
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            changes.push(format!("tagged `{dst}` with {}", list.join(", ")));
-        }
+        let from_source = source_settings(ctx, &p).await?;
+        let have = read_settings(&c, &region, dst, &desc).await?;
+        let missing = p.wanted(&from_source).missing(&have);
+        let (desc, set) = carry_over(ctx, &c, &region, dst, &desc, &have, &missing).await?;
+        changes.extend(set);
 
-        let outputs = restore_outputs(&c, &region, &p, &desc).await?;
+        let outputs =
+            restore_outputs(&c, &region, &p, &desc, &p.carried_over(&from_source)).await?;
         Ok(Outcome {
             summary: format!(
                 "`{dst}` is ACTIVE with {} items, restored to {} (waited {})",
@@ -794,14 +894,18 @@ impl Action for RestorePitr {
                 "wait for the table, then run the step again",
             ));
         }
-        if p.enable_pitr
-            && !describe_pitr(&c, &region, dst)
-                .await?
-                .is_some_and(|s| s.enabled)
-        {
+        // Each setting against the source's (and the step's): what is still missing fails.
+        let wanted = p.wanted(&source_settings(ctx, &p).await?);
+        let have = read_settings(&c, &region, dst, &desc).await?;
+        let missing = wanted.missing(&have);
+        if !missing.is_empty() {
             return Err(fail(
-                format!("point-in-time recovery is not on for `{dst}`"),
-                "run the step again; it turns PITR on",
+                format!(
+                    "`{dst}` lacks settings of `{}`: {}",
+                    p.source,
+                    missing.lines(dst).join("; ")
+                ),
+                "run the step again; it sets what is missing",
             ));
         }
         let count = match outcome
@@ -815,10 +919,11 @@ impl Action for RestorePitr {
         let (min, what) = match p.min_items {
             Some(m) => (m, "`min_items`".to_string()),
             None => {
-                let Some(src) = describe_table(&c, &region, &p.source).await? else {
+                let (sc, sregion, sname) = source_client(ctx, &p)?;
+                let Some(src) = describe_table(&sc, &sregion, &sname).await? else {
                     return Err(fail(
                         format!(
-                            "cannot compare item counts: source `{}` not found in {region}",
+                            "cannot compare item counts: source `{}` not found in {sregion}",
                             p.source
                         ),
                         "set `min_items` on the step",
@@ -873,6 +978,119 @@ async fn wait_until_restorable(
     .await
 }
 
+/// Sets on the restored table what it lacks (`missing`, computed from `have`), and returns its
+/// description, ACTIVE again, and the change lines. Each setting is its own call, as AWS documents it:
+/// - PITR: UpdateContinuousBackups, PointInTimeRecoverySpecification with
+///   `RecoveryPeriodInDays` ("The number of preceding days for which continuous backups are
+///   taken and maintained. Your table data is only recoverable to any point-in-time from within
+///   the configured recovery period. [...] If no value is provided, the value will default to
+///   35.", API reference, PointInTimeRecoverySpecification), so the copy keeps the source's
+///   period rather than AWS's default;
+/// - TTL: UpdateTimeToLive with the attribute (API reference, UpdateTimeToLive);
+/// - tags: TagResource (API reference, TagResource; the source's come from ListTagsOfResource);
+/// - the stream: UpdateTable StreamSpecification (API reference, UpdateTable: "You receive a
+///   ValidationException if you try to enable a stream on a table that already has a stream", so
+///   a stream of another view type is disabled first), after which the table is UPDATING until
+///   ACTIVE again.
+async fn carry_over(
+    ctx: &StepContext,
+    c: &Client,
+    region: &str,
+    dst: &str,
+    desc: &TableDescription,
+    have: &Settings,
+    missing: &Settings,
+) -> Result<(TableDescription, Vec<String>), ActionError> {
+    let mut changes = vec![];
+    if missing.pitr {
+        enable_pitr(ctx, c, region, dst, missing.period_days).await?;
+        changes.push(match missing.period_days {
+            Some(d) => format!(
+                "turned on point-in-time recovery for `{dst}` with a recovery period of {d} days"
+            ),
+            None => format!("turned on point-in-time recovery for `{dst}`"),
+        });
+    }
+    if let Some(attr) = &missing.ttl {
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attr)
+            .build()
+            .map_err(build_error)?;
+        c.update_time_to_live()
+            .table_name(dst)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| aws_error(SVC, "UpdateTimeToLive", region, e))?;
+        changes.push(format!("enabled TTL on attribute `{attr}` of `{dst}`"));
+    }
+    if !missing.tags.is_empty() {
+        let tags = missing
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        c.tag_resource()
+            .resource_arn(desc.table_arn().unwrap_or_default())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error(SVC, "TagResource", region, e))?;
+        let list: Vec<String> = missing
+            .tags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        changes.push(format!("tagged `{dst}` with {}", list.join(", ")));
+    }
+    let Some(view) = &missing.stream else {
+        return Ok((desc.clone(), changes));
+    };
+    if have.stream.is_some() {
+        update_stream(ctx, c, region, dst, None).await?;
+        changes.push(format!(
+            "disabled the {} stream of `{dst}`",
+            have.stream.as_deref().unwrap_or_default()
+        ));
+    }
+    let desc = update_stream(ctx, c, region, dst, Some(view)).await?;
+    changes.push(format!("enabled the stream of `{dst}` ({view})"));
+    Ok((desc, changes))
+}
+
+/// UpdateTable StreamSpecification (`None`: disable), then waits until the table is ACTIVE.
+async fn update_stream(
+    ctx: &StepContext,
+    c: &Client,
+    region: &str,
+    table: &str,
+    view: Option<&str>,
+) -> Result<TableDescription, ActionError> {
+    let spec = StreamSpecification::builder()
+        .stream_enabled(view.is_some())
+        .set_stream_view_type(view.map(StreamViewType::from))
+        .build()
+        .map_err(build_error)?;
+    c.update_table()
+        .table_name(table)
+        .stream_specification(spec)
+        .send()
+        .await
+        .map_err(|e| aws_error(SVC, "UpdateTable", region, e))?;
+    poll::until(&ctx.waits, poll::RESTORE_MAX_INTERVAL, || async {
+        match describe_table(c, region, table).await? {
+            Some(d) if d.table_status() == Some(&TableStatus::Active) => Ok(Some(d)),
+            Some(_) => Ok(None),
+            None => Err(ActionError::Verification {
+                message: format!("`{table}` disappeared while its stream was being set"),
+                hint: "check whether someone deleted the table, then run the step again".into(),
+            }),
+        }
+    })
+    .await
+}
+
 /// UpdateContinuousBackups right after a restore can be refused for a while
 /// (ContinuousBackupsUnavailableException): wait and try again.
 async fn enable_pitr(
@@ -880,9 +1098,11 @@ async fn enable_pitr(
     c: &Client,
     region: &str,
     table: &str,
+    period_days: Option<i32>,
 ) -> Result<(), ActionError> {
     let spec = PointInTimeRecoverySpecification::builder()
         .point_in_time_recovery_enabled(true)
+        .set_recovery_period_in_days(period_days)
         .build()
         .map_err(build_error)?;
     poll::until(&ctx.waits, poll::RESTORE_MAX_INTERVAL, || async {
@@ -1140,17 +1360,112 @@ mod tests {
     #[test]
     fn settings_lines_name_only_what_is_missing() {
         let s = Settings {
-            pitr: false,
             ttl: Some("expires_at".into()),
             tags: BTreeMap::from([("app".into(), "vault".into())]),
+            stream: Some("NEW_IMAGE".into()),
+            ..Default::default()
         };
         assert_eq!(
             s.lines("t"),
             vec![
                 "enable TTL on attribute `expires_at` of `t`".to_string(),
-                "tag `t` with app=vault".to_string()
+                "tag `t` with app=vault".to_string(),
+                "enable the stream of `t` (NEW_IMAGE)".to_string(),
             ]
         );
         assert!(Settings::default().lines("t").is_empty());
+    }
+
+    fn source() -> Settings {
+        Settings {
+            pitr: true,
+            period_days: Some(7),
+            ttl: Some("expires_at".into()),
+            tags: BTreeMap::from([("app".into(), "unolock".into())]),
+            stream: Some("NEW_AND_OLD_IMAGES".into()),
+        }
+    }
+
+    fn params(enable_pitr: bool, ttl: Option<&str>, tags: &[(&str, &str)]) -> RestoreParams {
+        RestoreParams {
+            source: "vault".into(),
+            target: "copy".into(),
+            point: RestorePoint::Latest,
+            enable_pitr,
+            ttl_attribute: ttl.map(str::to_string),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            min_items: None,
+        }
+    }
+
+    #[test]
+    fn the_source_s_settings_are_wanted_and_the_step_s_win() {
+        let p = params(true, None, &[]);
+        assert_eq!(p.wanted(&source()), source());
+        assert_eq!(p.carried_over(&source()), ["pitr", "ttl", "tags", "stream"]);
+        // A fresh restore lacks all of it; the copy gets the source's 7 days, not 35.
+        let missing = p.wanted(&source()).missing(&Settings::default());
+        assert_eq!(missing, source());
+        assert_eq!(
+            missing.lines("copy")[0],
+            "turn on point-in-time recovery for `copy` with a recovery period of 7 days"
+        );
+        // The step's TTL attribute and tags win; `enable_pitr: false` leaves PITR off.
+        let p = params(false, Some("gone_at"), &[("app", "drill"), ("run", "1")]);
+        let w = p.wanted(&source());
+        assert!(!w.pitr && w.period_days.is_none());
+        assert_eq!(w.ttl.as_deref(), Some("gone_at"));
+        assert_eq!(w.tags["app"], "drill");
+        assert_eq!(w.tags["run"], "1");
+        assert_eq!(p.carried_over(&source()), ["tags", "stream"]);
+    }
+
+    #[test]
+    fn missing_is_only_what_differs() {
+        let want = source();
+        assert!(want.missing(&source()).is_empty());
+        // PITR on with AWS's default period: only the period is set again.
+        let have = Settings {
+            period_days: Some(35),
+            ..source()
+        };
+        let m = want.missing(&have);
+        assert!(m.pitr && m.period_days == Some(7));
+        assert!(m.ttl.is_none() && m.tags.is_empty() && m.stream.is_none());
+        // One tag of two, another stream view type.
+        let mut want2 = source();
+        want2.tags.insert("drill".into(), "yes".into());
+        let have = Settings {
+            stream: Some("KEYS_ONLY".into()),
+            ..source()
+        };
+        let m = want2.missing(&have);
+        assert!(!m.pitr && m.ttl.is_none());
+        assert_eq!(m.tags, BTreeMap::from([("drill".into(), "yes".into())]));
+        assert_eq!(m.stream.as_deref(), Some("NEW_AND_OLD_IMAGES"));
+        // A source without a known period: PITR on is enough.
+        let want3 = Settings {
+            period_days: None,
+            ..source()
+        };
+        assert!(want3.missing(&have).stream.is_some() && !want3.missing(&have).pitr);
+    }
+
+    #[test]
+    fn a_source_arn_names_its_region_and_table() {
+        assert_eq!(
+            source_location(
+                "arn:aws:dynamodb:eu-west-1:111122223333:table/vault",
+                "ca-central-1"
+            ),
+            ("eu-west-1".to_string(), "vault".to_string())
+        );
+        assert_eq!(
+            source_location("vault", "ca-central-1"),
+            ("ca-central-1".to_string(), "vault".to_string())
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Global tables (version 2019.11.21): `dynamodb.assert_replication` measures how far the peer
 //! Region trails (the data a failover loses, which is the RPO of a regional failover), and
 //! `dynamodb.add_replica` puts a table into a global table (UpdateTable ReplicaUpdates Create),
-//! as a restored table must be before both Regions serve it.
+//! as a restored table must be before both Regions serve it. A KMS key is per Region, so a
+//! replica of a table encrypted with a customer managed key names its own Region's key
+//! (`kms_key`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -230,6 +232,10 @@ impl Action for AddReplica {
         let mut obs = Observation::default();
         obs.facts.insert("table".into(), json!(table));
         obs.facts.insert("replica_region".into(), json!(target));
+        let kms_key = ctx.params.opt_str("kms_key")?.filter(|k| !k.is_empty());
+        if let Some(k) = &kms_key {
+            obs.facts.insert("kms_key".into(), json!(k));
+        }
         if target == region {
             obs.summary = format!("`{table}` cannot be its own replica");
             obs.findings.push(finding(
@@ -272,8 +278,12 @@ impl Action for AddReplica {
                     ));
                 }
                 obs.summary = format!("`{table}` in {region} has no replica in {target}");
+                let key = kms_key
+                    .as_deref()
+                    .map(|k| format!(", encrypted with KMS key `{k}`"))
+                    .unwrap_or_default();
                 obs.changes.push(format!(
-                    "add a replica of `{table}` in {target} (UpdateTable ReplicaUpdates Create) and wait until it is ACTIVE"
+                    "add a replica of `{table}` in {target} (UpdateTable ReplicaUpdates Create{key}) and wait until it is ACTIVE"
                 ));
             }
         }
@@ -283,6 +293,7 @@ impl Action for AddReplica {
     async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
         let table = ctx.params.str("table")?;
         let target = ctx.params.str("replica_region")?;
+        let kms_key = ctx.params.opt_str("kms_key")?.filter(|k| !k.is_empty());
         let (c, region) = client(ctx)?;
         let Some(desc) = describe_table(&c, &region, &table).await? else {
             return Err(ActionError::Precondition {
@@ -291,8 +302,12 @@ impl Action for AddReplica {
         };
         let mut changes = vec![];
         if replica_status(&desc, &region, &target).is_none() {
+            // KMSMasterKeyId: "The KMS key that should be used for KMS encryption in the new
+            // replica. To specify a key, use its key ID, Amazon Resource Name (ARN), alias name,
+            // or alias ARN." (DynamoDB API reference, CreateReplicationGroupMemberAction)
             let create = CreateReplicationGroupMemberAction::builder()
                 .region_name(&target)
+                .set_kms_master_key_id(kms_key.clone())
                 .build()
                 .map_err(build_error)?;
             c.update_table()
@@ -301,7 +316,10 @@ impl Action for AddReplica {
                 .send()
                 .await
                 .map_err(|e| aws_error(SVC, "UpdateTable", &region, e))?;
-            changes.push(format!("added a replica of `{table}` in {target}"));
+            changes.push(match &kms_key {
+                Some(k) => format!("added a replica of `{table}` in {target} with KMS key `{k}`"),
+                None => format!("added a replica of `{table}` in {target}"),
+            });
         }
         let started = ctx.waits.total();
         let target_client = ctx.aws.dynamodb(&target);
@@ -341,7 +359,10 @@ impl Action for AddReplica {
             .await?
             .and_then(|d| replica_status(&d, &region, &target));
         match status.as_deref() {
-            Some("ACTIVE") => Ok(()),
+            Some("ACTIVE") => match ctx.params.opt_str("kms_key")?.filter(|k| !k.is_empty()) {
+                Some(k) => verify_replica_key(ctx, &table, &target, &k).await,
+                None => Ok(()),
+            },
             other => Err(ActionError::Verification {
                 message: format!(
                     "the replica of `{table}` in {target} is {}",
@@ -350,5 +371,54 @@ impl Action for AddReplica {
                 hint: "run the step again; it waits for the replica".into(),
             }),
         }
+    }
+}
+
+/// The replica in `target` is encrypted with `kms_key` (any of its names, resolved with KMS
+/// DescribeKey in `target`): its SSEDescription's KMSMasterKeyArn is that key's ARN ("The KMS
+/// key ARN used for the KMS encryption", DynamoDB API reference, SSEDescription).
+async fn verify_replica_key(
+    ctx: &StepContext,
+    table: &str,
+    target: &str,
+    kms_key: &str,
+) -> Result<(), ActionError> {
+    let fail = |message: String| ActionError::Verification {
+        message,
+        hint: format!(
+            "the replica keeps the key it was created with: set it with aws dynamodb update-table --region {target} \
+             --table-name {table} --sse-specification Enabled=true,SSEType=KMS,KMSMasterKeyId={kms_key}"
+        ),
+    };
+    let used = describe_table(&ctx.aws.dynamodb(target), target, table)
+        .await?
+        .and_then(|d| {
+            d.sse_description()
+                .and_then(|s| s.kms_master_key_arn())
+                .map(str::to_string)
+        });
+    let Some(used) = used else {
+        return Err(fail(format!(
+            "the replica of `{table}` in {target} is not encrypted with a KMS key of its own"
+        )));
+    };
+    let want = ctx
+        .aws
+        .kms(target)
+        .describe_key()
+        .key_id(kms_key)
+        .send()
+        .await
+        .map_err(|e| aws_error("kms", "DescribeKey", target, e))?
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .map(str::to_string)
+        .unwrap_or_default();
+    if used == want {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "the replica of `{table}` in {target} is encrypted with {used}, not with `{kms_key}` ({want})"
+        )))
     }
 }

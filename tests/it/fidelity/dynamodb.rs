@@ -912,3 +912,118 @@ async fn the_seed_builds_the_vault_as_one_global_table() {
         get(&b, &table, "drill-marker").await.is_some()
     });
 }
+
+/// The PITR recovery period is set and read back: UpdateContinuousBackups with
+/// `RecoveryPeriodInDays`, DescribeContinuousBackups returning it, 35 days when none is given,
+/// and changed while PITR stays on. DynamoDB API reference, PointInTimeRecoverySpecification
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PointInTimeRecoverySpecification.html>):
+/// "RecoveryPeriodInDays: The number of preceding days for which continuous backups are taken
+/// and maintained. [...] If no value is provided, the value will default to 35."
+#[tokio::test(flavor = "multi_thread")]
+async fn the_recovery_period_is_set_read_back_and_defaults_to_35_days() {
+    let emu = emulator();
+    let p = unique_prefix("pitr_period");
+    emu.fast(&p);
+    let c = ddb(emu, "eu-west-2").await;
+    let table = format!("{p}vault");
+    create_table(&c, &table).await;
+    let period = |days: Option<i32>| {
+        let c = c.clone();
+        let table = table.clone();
+        async move {
+            let out = c
+                .update_continuous_backups()
+                .table_name(&table)
+                .point_in_time_recovery_specification(
+                    PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .set_recovery_period_in_days(days)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let set = out
+                .continuous_backups_description()
+                .and_then(|d| d.point_in_time_recovery_description())
+                .and_then(|d| d.recovery_period_in_days());
+            let read = c
+                .describe_continuous_backups()
+                .table_name(&table)
+                .send()
+                .await
+                .unwrap()
+                .continuous_backups_description()
+                .and_then(|d| d.point_in_time_recovery_description())
+                .and_then(|d| d.recovery_period_in_days());
+            assert_eq!(set, read, "UpdateContinuousBackups and Describe disagree");
+            read
+        }
+    };
+    assert_eq!(period(None).await, Some(35));
+    assert_eq!(period(Some(7)).await, Some(7));
+    assert_eq!(period(Some(12)).await, Some(12));
+    assert_eq!(
+        pitr_status(&c, &table).await,
+        PointInTimeRecoveryStatus::Enabled
+    );
+}
+
+/// A replica created with `KMSMasterKeyId` is encrypted with that key of its Region, named by
+/// alias here; DescribeTable reports the key's ARN. DynamoDB API reference,
+/// CreateReplicationGroupMemberAction
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateReplicationGroupMemberAction.html>):
+/// "KMSMasterKeyId: The KMS key that should be used for KMS encryption in the new replica. To
+/// specify a key, use its key ID, Amazon Resource Name (ARN), alias name, or alias ARN."; an
+/// unknown key is refused and no replica is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_with_kms_master_key_id_uses_that_key_of_its_region() {
+    let emu = emulator();
+    let p = unique_prefix("replica_kms");
+    emu.fast(&p);
+    let (home, away) = ("eu-west-2", "ap-south-1");
+    let c = ddb(emu, home).await;
+    let kms = aws_sdk_kms::Client::new(&emu.sdk_config(away).await);
+    let key = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let alias = format!("alias/{p}replica");
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let table = format!("{p}vault");
+    create_table(&c, &table).await;
+    let create = |k: &str| {
+        c.update_table().table_name(&table).replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(away)
+                        .kms_master_key_id(k)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+    };
+    let err = create("alias/no-such-key").send().await.unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"), "{err:?}");
+    assert!(replicas(&describe(&c, &table).await).is_empty());
+
+    create(&alias).send().await.unwrap();
+    let replica = describe(&ddb(emu, away).await, &table).await;
+    let sse = replica.sse_description().unwrap();
+    assert_eq!(sse.sse_type(), Some(&SseType::Kms));
+    assert_eq!(sse.kms_master_key_arn(), Some(key.as_str()));
+}
