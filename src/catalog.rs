@@ -501,7 +501,6 @@ pub static CATALOG: &[ActionSpec] = &[
             "dynamodb:UpdateTable",
             "dynamodb:DescribeTable",
             "dynamodb:CreateTableReplica",
-            "kms:DescribeKey",
             "dynamodb:Scan",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
