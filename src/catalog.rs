@@ -921,7 +921,14 @@ pub static CATALOG: &[ActionSpec] = &[
                 K::String,
                 false,
                 None,
-                "another name whose answer (same type, same server) this one must equal, e.g. the secondary's API Gateway regional domain name: an alias record answers with its target's addresses",
+                "another name whose records (same type, same server) this one's answer must share, e.g. the secondary's API Gateway regional domain name: an alias record answers with its target's addresses, a rotating subset of them",
+            ),
+            p(
+                "not_same_as",
+                K::String,
+                false,
+                None,
+                "with `same_as`: the other name (e.g. the primary's regional domain name) whose records the answer must not share; sharing both names' records, or neither's, is ambiguous",
             ),
         ],
         outputs: &[
@@ -931,7 +938,7 @@ pub static CATALOG: &[ActionSpec] = &[
             ),
             o(
                 "same",
-                "with `same_as`: `true` when both names answer the same records",
+                "with `same_as`: `true` when the answer shares records with `same_as` and not with `not_same_as`",
             ),
             o(
                 "server",
