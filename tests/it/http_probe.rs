@@ -10,7 +10,7 @@ use drillbook::actions::aws::{Aws, AwsOptions};
 use drillbook::actions::{Observation, Params, Registry, StepContext, WaitMeter};
 use serde_json::json;
 
-use crate::support::{self, Emulator, SeedOptions, unique_prefix};
+use crate::support::{self, Emulator, Ran, SeedOptions, unique_prefix};
 
 async fn aws(emu: &Emulator, region: &str) -> Arc<Aws> {
     Arc::new(Aws::from_config(
@@ -170,4 +170,52 @@ async fn http_probe_passes_on_a_healthy_stage_and_fails_under_region_faults() {
 #[tokio::test(flavor = "multi_thread")]
 async fn http_probe_on_another_region_pair() {
     probe_a_region_pair("probe-ap-sa", "ap-southeast-2", "sa-east-1").await;
+}
+
+/// Through the real binary: the shipped failover runbook gates its DNS switch on the probe, so
+/// with the secondary's endpoints down at the server (the Region's `execute-api` fault, an
+/// error) the run fails at `api-probe` and never touches DNS, on another Region pair.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_run_stops_at_the_probe_when_the_secondary_does_not_serve() {
+    let emu = support::isolated_emulator("probe-gate");
+    let (primary, secondary) = ("us-west-2", "eu-central-1");
+    let p = unique_prefix("probe_gate");
+    let seed = emu.seed_with(&p, &SeedOptions::regions(primary, secondary));
+    emu.fault(secondary, Some("execute-api"), "error");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("primary", primary.to_string()),
+        ("secondary", secondary.to_string()),
+        ("table", format!("{p}vault")),
+        ("key", format!("alias/{p}unolock-root")),
+        ("api", format!("{p}unolock-api")),
+        ("domain", format!("api.{p}unolock.example")),
+        ("zone", format!("{p}unolock.example.")),
+        ("record", format!("api.{p}unolock.example")),
+        ("alarm", format!("{p}unolock-api-5xx")),
+        ("dns_ttl", "0s".to_string()),
+    ];
+    let out = crate::support::cli::bin()
+        .arg("run")
+        .arg(support::repo_root().join("runbooks/region-failover.yaml"))
+        .args(["--execute", "--yes", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .args(
+            vars.iter()
+                .flat_map(|(k, v)| ["--var".to_string(), format!("{k}={v}")]),
+        )
+        .envs(emu.env())
+        .current_dir(dir.path())
+        .output();
+    let all = out.text();
+    out.assert_exit(1);
+    assert!(all.contains("api-probe"), "{all}");
+    assert!(all.contains("answered 503, not 200"), "{all}");
+    emu.clear_faults(None);
+    // DNS was not touched: the name still answers the primary.
+    assert_eq!(
+        seed.dns_answer_at(&emu).await,
+        seed.route53.primary_target,
+        "{all}"
+    );
 }
