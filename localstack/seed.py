@@ -377,7 +377,7 @@ def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: 
         "secondary_health_check_id": hc_ids["secondary"],
         "primary_target": primary_target,
         "secondary_target": secondary_target,
-        # what TestDNSAnswer gives for the record when that side answers
+        # every address TestDNSAnswer may give for the record when that side answers
         "answers": answers,
         "change_id": change["Id"],
     }

@@ -58,6 +58,24 @@ pub enum ControlPlane {
     /// routing control: a cluster's five Regional endpoints, tried in turn). ARC's own control
     /// plane (DescribeCluster, us-west-2) is called only when the step lists no `endpoints`.
     DataPlane,
+    /// An application endpoint, not an AWS API: the Region of the `url` (else `host`) when it
+    /// is an API Gateway invoke or Regional domain name (`ID.execute-api.REGION.amazonaws.com`),
+    /// else none.
+    UrlRegion,
+}
+
+/// The Region of an API Gateway invoke or Regional domain name
+/// (`ID.execute-api.REGION.amazonaws.com`, API Gateway DG, "Invoke REST APIs in API Gateway").
+pub fn execute_api_region(host: &str) -> Option<String> {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    let rest = host.strip_suffix(".amazonaws.com")?;
+    let (id, region) = rest.split_once(".execute-api.")?;
+    let region_like = region.split('-').count() >= 3
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && region.ends_with(|c: char| c.is_ascii_digit());
+    (!id.is_empty() && !id.contains('.') && region_like).then(|| region.to_string())
 }
 
 /// The type a parameter's value must have.
@@ -894,7 +912,7 @@ pub static CATALOG: &[ActionSpec] = &[
         control_plane: ControlPlane::UsEast1,
     },
     // ---- arc (Route 53 Application Recovery Controller) ------------------------------------
-    // ---- dns --------------------------------------------------------------------------------
+    // ---- dns, http -----------------------------------------------------------------------
     ActionSpec {
         name: "dns.resolve",
         summary: "Ask DNS what a name answers (Route 53's data plane: its name servers keep answering without us-east-1), optionally checked against `expect`.",
@@ -933,7 +951,14 @@ pub static CATALOG: &[ActionSpec] = &[
                 K::String,
                 false,
                 None,
-                "another name whose answer (same type, same server) this one must equal, e.g. the secondary's API Gateway regional domain name: an alias record answers with its target's addresses",
+                "another name whose records (same type, same server) this one's answer must share, e.g. the secondary's API Gateway regional domain name: an alias record answers with its target's addresses, a rotating subset of them",
+            ),
+            p(
+                "not_same_as",
+                K::String,
+                false,
+                None,
+                "with `same_as`: the other name (e.g. the primary's regional domain name) whose records the answer must not share; sharing both names' records, or neither's, is ambiguous",
             ),
         ],
         outputs: &[
@@ -943,7 +968,7 @@ pub static CATALOG: &[ActionSpec] = &[
             ),
             o(
                 "same",
-                "with `same_as`: `true` when both names answer the same records",
+                "with `same_as`: `true` when the answer shares records with `same_as` and not with `not_same_as`",
             ),
             o(
                 "server",
@@ -956,6 +981,64 @@ pub static CATALOG: &[ActionSpec] = &[
         needs_region: false,
         iam: &[],
         control_plane: ControlPlane::DataPlane,
+    },
+    ActionSpec {
+        name: "http.probe",
+        summary: "Call an application endpoint (the secondary's API Gateway stage) as clients do and check its status and latency: a readiness gate on the data plane. Read-only, so a dry run probes too.",
+        service: Service::Core,
+        params: &[
+            p(
+                "url",
+                K::String,
+                true,
+                None,
+                "the URL to GET, e.g. `{{ steps.api-ready.invoke_url }}/health`",
+            ),
+            p(
+                "host",
+                K::String,
+                false,
+                None,
+                "the name to send as Host header and TLS server name (SNI), the connection still going to the URL's host: a custom domain probed at one Region's Regional domain name",
+            ),
+            p(
+                "expect_status",
+                K::Integer,
+                false,
+                Some("200"),
+                "the HTTP status that passes",
+            ),
+            p(
+                "max_latency",
+                K::Duration,
+                false,
+                None,
+                "the longest an answer may take to pass, e.g. `2s`",
+            ),
+            p(
+                "attempts",
+                K::Integer,
+                false,
+                Some("3"),
+                "how many requests to try (500 ms apart) before the probe fails; it passes at the first that passes",
+            ),
+        ],
+        outputs: &[
+            o(
+                "status",
+                "the HTTP status of the last attempt (empty when nothing answered)",
+            ),
+            o(
+                "latency_ms",
+                "how long the last attempt took, in milliseconds",
+            ),
+        ],
+        default_estimate: secs(2),
+        estimate_param: None,
+        mutates: false,
+        needs_region: false,
+        iam: &[],
+        control_plane: ControlPlane::UrlRegion,
     },
     ActionSpec {
         name: "arc.set_routing_controls",

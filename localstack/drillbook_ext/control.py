@@ -10,6 +10,8 @@ Modules register what they serve here:
   * `wrap_all(wrapper)`: a wrapper around every AWS request that is answered (CloudTrail);
   * `around(service, hook)`: a wrapper for one service's requests;
     `hook(inner, environ, start_response, region) -> body chunks`.
+  * `scope(find)`: the (Region, service) of an unsigned request (an API's invoke host), when
+    its SigV4 credential scope says nothing; `find(environ) -> (region, service) | None`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ _SERVICE_APPS: list[tuple[Callable[..., bool], Any]] = []
 _AROUND: dict[str, list[Callable[..., Any]]] = {}
 _GATES: list[Callable[..., Any]] = []
 _WRAPPERS: list[Callable[..., Any]] = []
+_SCOPES: list[Callable[..., Any]] = []
+
+
+def scope(find: Callable[..., Any]) -> None:
+    """`find(environ) -> (region, service) | None` for requests without a credential scope."""
+    _SCOPES.append(find)
 
 
 def gate(check: Callable[..., Any]) -> None:
@@ -143,6 +151,12 @@ class DrillbookApp:
         if path.startswith("/moto-api/"):
             return self.inner(environ, start_response)
         region, service = faults.request_scope(environ)
+        if service is None:
+            for find in _SCOPES:
+                found = find(environ)
+                if found is not None:
+                    region, service = found
+                    break
         for check in _GATES:
             refused = check(environ, start_response, service or "")
             if refused is not None:

@@ -11,8 +11,9 @@ multivalue, health checks that measure, alias records). See ../README.md, "DNS s
     authority section, AA clear) below an NS record set that delegates a subdomain.
   * An alias target name outside every zone (an API Gateway regional domain name, a registered
     target, a name an alias record of a served zone points to, or a name of an AWS resource that
-    can be an alias target) answers A and AAAA with the emulator's stable address for it
-    (route53.addresses), TTL 60.
+    can be an alias target) answers A and AAAA with the emulator's addresses for it
+    (route53.addresses: one stable address; for an API Gateway name a rotating 2 of its 3),
+    TTL 60.
   * Anything else is REFUSED.
 
 Region faults do not apply here: Route 53's data plane is global ("their control plane is

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import random
 import re
 import threading
 import time
@@ -322,24 +323,52 @@ def region_of(name_or_ip: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def addresses(name: str, rtype: str = "A") -> list[str]:
-    """The address the emulator gives an alias target name: SHA-256 of the lowercased name
-    without its final dot, placed in 198.18.0.0/15 (A; RFC 2544 benchmarking range) or
-    2001:db8::/32 (AAAA; RFC 3849 documentation range). Stable across runs and emulators."""
-    key = _norm(name)
+# How many addresses an API Gateway regional name answers from, and how many each answer holds.
+# API Gateway's Regional endpoints are names, not addresses (API Gateway DG, "Set up a Regional
+# custom domain name in API Gateway": the custom domain is an alias to the Regional domain name),
+# served by several addresses that change from one lookup to the next, as dig shows on AWS. So two
+# lookups of the same name (a lookup here and TestDNSAnswer, whose resolver is in us-east-1) need
+# not return the same set, only addresses of the same endpoint: each answer here is a random
+# ROTATING_ANSWER of the name's ROTATING_SET addresses, so two answers always share one.
+ROTATING_SET = 3
+ROTATING_ANSWER = 2
+
+
+def _address(key: str, rtype: str) -> str:
     digest = int.from_bytes(hashlib.sha256(key.encode()).digest(), "big")
     if rtype == "AAAA":
         net = ipaddress.IPv6Network("2001:db8::/32")
-        addr = str(net.network_address + (digest % net.num_addresses))
-    else:
-        net4 = ipaddress.IPv4Network("198.18.0.0/15")
-        # skip the network address (all zero host bits) and keep it a plain unicast host
-        addr = str(net4.network_address + 1 + (digest % (net4.num_addresses - 2)))
+        return str(net.network_address + (digest % net.num_addresses))
+    net4 = ipaddress.IPv4Network("198.18.0.0/15")
+    # skip the network address (all zero host bits) and keep it a plain unicast host
+    return str(net4.network_address + 1 + (digest % (net4.num_addresses - 2)))
+
+
+def address_set(name: str, rtype: str = "A") -> list[str]:
+    """Every address the emulator may give an alias target name, in a stable order: the first
+    is SHA-256 of the lowercased name without its final dot, placed in 198.18.0.0/15 (A; RFC
+    2544 benchmarking range) or 2001:db8::/32 (AAAA; RFC 3849 documentation range); an API
+    Gateway name (`*.execute-api.REGION.amazonaws.com`) has ROTATING_SET of them, the i-th
+    (i >= 1) from SHA-256 of `NAME#i`. Stable across runs and emulators."""
+    key = _norm(name)
+    count = ROTATING_SET if _EXECUTE_API.search(key) else 1
+    out = [_address(key if i == 0 else f"{key}#{i}", rtype) for i in range(count)]
     region = region_of(key)
     if region:
         with _LOCK:
-            _ADDRESS_REGION[addr] = region
-    return [addr]
+            for addr in out:
+                _ADDRESS_REGION[addr] = region
+    return out
+
+
+def addresses(name: str, rtype: str = "A") -> list[str]:
+    """The addresses one answer gives for an alias target name: its whole set when it has one
+    address; for an API Gateway name a random ROTATING_ANSWER of its ROTATING_SET addresses, in
+    random order, so two answers for the same name may differ but always share an address."""
+    full = address_set(name, rtype)
+    if len(full) <= ROTATING_ANSWER:
+        return full
+    return random.sample(full, ROTATING_ANSWER)
 
 
 # ------------------------------------------------------------------ evaluation of health
@@ -831,7 +860,7 @@ def _targets_route(method: str, body: Any, query: dict[str, list[str]]) -> Any:
         with _LOCK:
             _TARGETS[key] = region
         for t in ("A", "AAAA"):
-            addresses(key, t)
+            address_set(key, t)
     elif method == "DELETE":
         name = (query.get("name") or [None])[0]
         with _LOCK:
@@ -844,7 +873,8 @@ def _targets_route(method: str, body: Any, query: dict[str, list[str]]) -> Any:
 
 
 def _resolve_route(method: str, body: Any, query: dict[str, list[str]]) -> Any:
-    """GET ?name=N[&type=A|AAAA]: the addresses TestDNSAnswer gives an alias to N."""
+    """GET ?name=N[&type=A|AAAA]: every address TestDNSAnswer and the DNS server may give an
+    alias to N (each answer holds some of them: `addresses`)."""
     name = (query.get("name") or [None])[0]
     if not name:
         raise ValueError("need ?name=NAME (and optionally &type=A or AAAA)")
@@ -852,7 +882,7 @@ def _resolve_route(method: str, body: Any, query: dict[str, list[str]]) -> Any:
     if rtype is not None and rtype not in ("A", "AAAA"):
         raise ValueError("type must be A or AAAA")
     doc: dict[str, Any] = {"name": _norm(name), "region": region_of(name),
-                           "A": addresses(name, "A"), "AAAA": addresses(name, "AAAA")}
+                           "A": address_set(name, "A"), "AAAA": address_set(name, "AAAA")}
     if rtype:
         doc["type"] = rtype
         doc["addresses"] = doc[rtype]

@@ -56,6 +56,7 @@ impl Registry {
             super::apigateway::all,
             super::route53::all,
             super::dns::all,
+            super::http::all,
             super::arc::all,
             super::cloudwatch::all,
         ];

@@ -274,6 +274,12 @@ impl Aws {
         &self.limits
     }
 
+    /// The endpoint every AWS request of the run goes to, when the configuration overrides it
+    /// (`AWS_ENDPOINT_URL`, `endpoint_url` in a profile): an emulator, or a proxy.
+    pub fn endpoint_url(&self) -> Option<String> {
+        self.base.endpoint_url().map(str::to_string)
+    }
+
     /// The SDK configuration for a Region.
     pub fn config(&self, region: &str) -> SdkConfig {
         self.base

@@ -189,6 +189,7 @@ impl Action for Resolve {
             .or_else(|| ctx.aws.options.dns_server.clone());
         let expect = ctx.params.opt_str("expect")?;
         let same_as = ctx.params.opt_str("same_as")?;
+        let not_same_as = ctx.params.opt_str("not_same_as")?;
         let answer = resolve(&name, &rtype, server.as_deref()).await?;
         let mut findings = vec![];
         let mut outputs = BTreeMap::new();
@@ -210,22 +211,54 @@ impl Action for Resolve {
             });
         }
         if let Some(other) = &same_as {
-            // An alias record answers with its target's addresses (Route 53 API reference,
-            // TestDNSAnswer: it answers "like dig"; AliasTarget), so which endpoint answers is
-            // found by comparing with what the endpoint's own name answers.
+            // An alias record answers with its target's addresses, so which endpoint answers
+            // is found by which endpoint's own addresses the answer shares (see [`owner`]).
             let theirs = resolve(other, &rtype, server.as_deref()).await?;
-            let same = same_records(&answer, &theirs);
+            let not = match &not_same_as {
+                Some(n) => Some(resolve(n, &rtype, server.as_deref()).await?),
+                None => None,
+            };
+            let mut candidates: Vec<&[String]> = vec![&theirs.data];
+            if let Some(n) = &not {
+                candidates.push(&n.data);
+            }
+            let verdict = owner(&answer.data, &candidates);
+            let same = verdict == Owner::One(0);
             if !answer.data.is_empty() && !same {
-                findings.push(Finding {
-                    message: format!(
-                        "`{name}` answers {} over DNS, `{other}` answers {}: not the same {rtype} records",
+                let message = match (&verdict, &not, &not_same_as) {
+                    (Owner::One(_), Some(n), Some(nn)) => format!(
+                        "`{name}` answers {} over DNS: `{nn}`'s {rtype} records ({}), not `{other}`'s ({})",
+                        answer.text(),
+                        n.text(),
+                        theirs.text()
+                    ),
+                    (Owner::Several(_), Some(n), Some(nn)) => format!(
+                        "`{name}` answers {} over DNS, which shares {rtype} records with both `{other}` ({}) and `{nn}` ({}): ambiguous",
+                        answer.text(),
+                        theirs.text(),
+                        n.text()
+                    ),
+                    (_, Some(n), Some(nn)) => format!(
+                        "`{name}` answers {} over DNS, which shares no {rtype} record with `{other}` ({}) nor `{nn}` ({}): ambiguous",
+                        answer.text(),
+                        theirs.text(),
+                        n.text()
+                    ),
+                    _ => format!(
+                        "`{name}` answers {} over DNS, `{other}` answers {}: no {rtype} record in common",
                         answer.text(),
                         theirs.text()
                     ),
+                };
+                findings.push(Finding {
+                    message,
                     hint: RETRY_HINT.into(),
                 });
             }
             facts.insert("same_as_answer".into(), theirs.text().into());
+            if let Some(n) = &not {
+                facts.insert("not_same_as_answer".into(), n.text().into());
+            }
             outputs.insert("same".to_string(), same.to_string());
         }
         facts.insert("server".into(), answer.server.clone().into());
@@ -269,15 +302,42 @@ impl Action for Resolve {
 
 const RETRY_HINT: &str = "fail over first, or wait for the record's TTL and the health checkers";
 
-/// Whether two answers hold the same records (order aside), and any at all.
-fn same_records(a: &DnsAnswer, b: &DnsAnswer) -> bool {
-    let set = |x: &DnsAnswer| {
-        x.data
-            .iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect::<std::collections::BTreeSet<_>>()
-    };
-    !a.data.is_empty() && set(a) == set(b)
+/// Which of several names an answer belongs to, judged by the addresses they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The answer shares records with this name (its index) and with no other.
+    One(usize),
+    /// It shares records with several names (their indexes): they answer from overlapping sets.
+    Several(Vec<usize>),
+    /// It shares records with none of them (or is empty).
+    None,
+}
+
+/// Judges which of `candidates` (each a name's own answer) `answer` belongs to: the one whose
+/// records it intersects, and no other's. An alias record answers with its target's addresses
+/// (Route 53 API reference, TestDNSAnswer: it answers "like dig"; AliasTarget), but an API
+/// Gateway Regional name answers a rotating subset of its addresses, and TestDNSAnswer's
+/// resolver (us-east-1) and this run's are different resolvers: two lookups of the same target
+/// need not be equal, only drawn from the same endpoint's addresses. Equal sets would fail
+/// forever; intersecting ones do not.
+pub fn owner(answer: &[String], candidates: &[&[String]]) -> Owner {
+    let mine: std::collections::BTreeSet<String> =
+        answer.iter().map(|d| d.to_ascii_lowercase()).collect();
+    let hits: Vec<usize> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, theirs)| {
+            theirs
+                .iter()
+                .any(|d| mine.contains(&d.to_ascii_lowercase()))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match hits.as_slice() {
+        [] => Owner::None,
+        [one] => Owner::One(*one),
+        _ => Owner::Several(hits),
+    }
 }
 
 #[cfg(test)]
@@ -294,5 +354,35 @@ mod tests {
         assert!(parse_server("ns1.example").is_err());
         assert!(record_type("mx").is_err());
         assert_eq!(record_type("aaaa").unwrap(), RecordType::AAAA);
+    }
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn an_answer_belongs_to_the_one_target_whose_addresses_it_shares() {
+        let secondary = v(&["198.18.0.1", "198.18.0.2"]);
+        let primary = v(&["198.19.0.1", "198.19.0.2"]);
+        let both: [&[String]; 2] = [&secondary, &primary];
+        // one: a rotated subset of the secondary's addresses, not equal to its lookup
+        assert_eq!(
+            owner(&v(&["198.18.0.3", "198.18.0.1"]), &both),
+            Owner::One(0)
+        );
+        assert_eq!(owner(&v(&["198.19.0.2"]), &both), Owner::One(1));
+        // both: ambiguous
+        assert_eq!(
+            owner(&v(&["198.18.0.2", "198.19.0.1"]), &both),
+            Owner::Several(vec![0, 1])
+        );
+        // neither: ambiguous too
+        assert_eq!(owner(&v(&["203.0.113.9"]), &both), Owner::None);
+        assert_eq!(owner(&[], &both), Owner::None);
+        // names compare without case
+        assert_eq!(
+            owner(&v(&["D-1.example"]), &[&v(&["d-1.example"])[..]]),
+            Owner::One(0)
+        );
     }
 }

@@ -22,6 +22,8 @@ pub mod dns;
 #[cfg(feature = "engine")]
 mod dynamodb;
 #[cfg(feature = "engine")]
+pub mod http;
+#[cfg(feature = "engine")]
 pub(crate) mod iam;
 #[cfg(feature = "engine")]
 mod kms;

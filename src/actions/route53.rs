@@ -192,6 +192,8 @@ struct Answer {
     /// answers an alias record "like dig", with the target's addresses (TestDNSAnswer API
     /// reference), so which record set answers is found by resolving each alias target.
     via: Option<String>,
+    /// Why no alias target could be named (the addresses matched several targets or none).
+    note: Option<String>,
 }
 
 impl Answer {
@@ -201,9 +203,10 @@ impl Answer {
         } else {
             self.data.join(", ")
         };
-        match &self.via {
-            Some(target) => format!("{} ({data})", target.trim_end_matches('.')),
-            None => data,
+        match (&self.via, &self.note) {
+            (Some(target), _) => format!("{} ({data})", target.trim_end_matches('.')),
+            (None, Some(note)) => format!("{data} ({note})"),
+            (None, None) => data,
         }
     }
     fn is(&self, value: &str) -> bool {
@@ -213,8 +216,12 @@ impl Answer {
     }
 
     /// Finds which alias record set of `sets` answers, by resolving each alias target over DNS
-    /// (the run's DNS server, else the system's resolvers). A target that does not resolve
-    /// stays unknown: the answer then matches no alias record.
+    /// (the run's DNS server, else the system's resolvers): the answer belongs to the target
+    /// whose addresses it shares, and no other's ([`super::dns::owner`]); equal sets are not
+    /// required, since TestDNSAnswer's resolver (us-east-1) and this one are different
+    /// resolvers and an API Gateway Regional name answers a rotating set of addresses. A target
+    /// that does not resolve stays unknown; an answer that shares addresses with several
+    /// targets, or with none, matches no alias record and says so (`note`).
     async fn resolve_alias(
         mut self,
         ctx: &StepContext,
@@ -224,21 +231,42 @@ impl Answer {
         if self.data.is_empty() || !matches!(rtype, RrType::A | RrType::Aaaa) {
             return self;
         }
+        let mut targets: Vec<(String, Vec<String>)> = vec![];
         for target in sets
             .iter()
             .filter_map(|s| s.alias_target())
             .map(|a| a.dns_name())
         {
+            if targets.iter().any(|(t, _)| norm(t) == norm(target)) {
+                continue;
+            }
             let server = ctx.aws.options.dns_server.as_deref();
             let Ok(resolved) = super::dns::resolve(target, rtype.as_str(), server).await else {
                 continue;
             };
-            if !resolved.data.is_empty()
-                && resolved.data.iter().all(|a| self.data.contains(a))
-                && self.data.iter().all(|a| resolved.data.contains(a))
-            {
-                self.via = Some(target.to_string());
-                break;
+            targets.push((target.to_string(), resolved.data));
+        }
+        if targets.is_empty() {
+            return self;
+        }
+        let addresses: Vec<&[String]> = targets.iter().map(|(_, a)| a.as_slice()).collect();
+        let name = |i: usize| targets[i].0.trim_end_matches('.').to_string();
+        match super::dns::owner(&self.data, &addresses) {
+            super::dns::Owner::One(i) => self.via = Some(targets[i].0.clone()),
+            super::dns::Owner::Several(hits) => {
+                self.note = Some(format!(
+                    "ambiguous: shares addresses with {}",
+                    hits.into_iter().map(name).collect::<Vec<_>>().join(" and ")
+                ));
+            }
+            super::dns::Owner::None => {
+                self.note = Some(format!(
+                    "ambiguous: shares no address with {}",
+                    (0..targets.len())
+                        .map(name)
+                        .collect::<Vec<_>>()
+                        .join(" nor ")
+                ));
             }
         }
         self
@@ -266,6 +294,7 @@ async fn test_dns_answer(
         code: out.response_code().to_string(),
         data: out.record_data().to_vec(),
         via: None,
+        note: None,
     })
 }
 
@@ -861,6 +890,7 @@ mod tests {
             code: "NOERROR".into(),
             data: vec!["d-1.execute-api.eu-west-1.amazonaws.com".into()],
             via: None,
+            note: None,
         };
         assert!(a.is("D-1.execute-api.eu-west-1.amazonaws.com."));
         assert!(!a.is(""));
@@ -868,7 +898,8 @@ mod tests {
             Answer {
                 code: "NXDOMAIN".into(),
                 data: vec![],
-                via: None
+                via: None,
+                note: None,
             }
             .text(),
             "NXDOMAIN"
@@ -904,6 +935,7 @@ mod tests {
                 code: "NOERROR".into(),
                 data: vec!["ca".into()],
                 via: None,
+                note: None,
             },
             health_check: None,
             target: "eu".into(),

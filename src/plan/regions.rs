@@ -83,6 +83,20 @@ fn step_needs(step: &Step, on_path: bool, lost: &[String]) -> StepNeeds {
             }
         }
         Some(ControlPlane::DataPlane) => {}
+        Some(ControlPlane::UrlRegion) => {
+            let region_of = |key: &str| {
+                step.with
+                    .get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|v| {
+                        let host = v.split_once("://").map_or(v, |(_, rest)| rest);
+                        let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+                        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                        catalog::execute_api_region(host)
+                    })
+            };
+            regions.extend(region_of("url").or_else(|| region_of("host")));
+        }
     }
     regions.sort();
     regions.dedup();

@@ -101,7 +101,10 @@ fn comparable(doc: &RunDocument, seed: &Seeded, extra: &[(String, String)]) -> V
                 .outputs
                 .iter()
                 .map(|(k, v)| {
-                    let v = if k.contains("exposure") || k.ends_with("_lag_seconds") {
+                    let v = if k.contains("exposure")
+                        || k.ends_with("_lag_seconds")
+                        || k == "latency_ms"
+                    {
                         "<measured>".into()
                     } else {
                         norm(v)
@@ -251,15 +254,15 @@ async fn crash_and_resume(point: String) -> (String, Value) {
     assert_eq!(r.code(), 0, "{point}: resume: {}", r.text());
     // Across the crashed process and the resumed one.
     assert_failed_over_once(&seed, &before, &point).await;
-    let doc = assert_resumed(&point, dir.path(), &id, 10).await;
+    let doc = assert_resumed(&point, dir.path(), &id, 11).await;
     (point, comparable(&doc, &seed, &[]))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_killed_at_every_boundary_and_mid_change_resumes_to_the_same_end() {
     let points = crash_points(&failover_runbook());
-    // 10 steps, 2 of them mutating (promote-key, switch-dns), and the start.
-    assert_eq!(points.len(), 1 + 10 + 2 * 2, "{points:?}");
+    // 11 steps, 2 of them mutating (promote-key, switch-dns), and the start.
+    assert_eq!(points.len(), 1 + 11 + 2 * 2, "{points:?}");
 
     let base = failover_run("crash", emulator().endpoint(), &[]).await;
     assert_eq!(base.out.code(), 0, "uninterrupted: {}", base.out.text());

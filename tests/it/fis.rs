@@ -142,6 +142,24 @@ async fn fis_outage_drill(primary: &str, secondary: &str) {
             .is_some_and(|c| c.len() == 1 && c[0].as_str().unwrap().starts_with("swap")),
         "{switch}"
     );
+    // The DNS switch waited for the secondary's stage to answer on its data plane (http.probe),
+    // while the experiment had the primary's endpoints down.
+    let probe = records
+        .iter()
+        .find(|r| r["type"] == "step_succeeded" && r["step"] == "api-probe")
+        .expect("api-probe succeeded");
+    assert_eq!(probe["outcome"]["outputs"]["status"], "200", "{probe}");
+    let started = |step: &str| {
+        records
+            .iter()
+            .position(|r| r["type"] == "step_started" && r["step"] == step)
+            .unwrap()
+    };
+    let probed = records
+        .iter()
+        .position(|r| r["type"] == "step_succeeded" && r["step"] == "api-probe")
+        .unwrap();
+    assert!(probed < started("switch-dns"));
     // Judged while the fault acted, then stopped.
     assert!(at("drill_judged") < at("fault_stopped"));
     let stopped = of_type(&records, "fault_stopped");

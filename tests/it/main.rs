@@ -17,6 +17,7 @@ mod evidence;
 mod fidelity;
 mod file_lock;
 mod fis;
+mod http_probe;
 mod injection;
 mod insider;
 mod layers;

@@ -828,11 +828,14 @@ async fn seeded_routing_control_failover_moves_dns() {
             .record_data()
             .to_vec()
     };
-    assert_eq!(dns().await, want("primary"));
+    // Each answer is a rotating subset of the side's addresses (an API Gateway Regional name).
+    let from = |data: Vec<String>, side: &str| {
+        !data.is_empty() && data.iter().all(|a| want(side).contains(a))
+    };
+    assert!(from(dns().await, "primary"));
     set(&c, &[(rc_p, false), (rc_s, true)], &[]).await.unwrap();
-    assert_eq!(
-        dns().await,
-        want("secondary"),
+    assert!(
+        from(dns().await, "secondary"),
         "failover by routing control"
     );
     assert_eq!(
@@ -841,7 +844,7 @@ async fn seeded_routing_control_failover_moves_dns() {
         "both Off refused"
     );
     set(&c, &[(rc_p, true), (rc_s, false)], &[]).await.unwrap();
-    assert_eq!(dns().await, want("primary"), "failback");
+    assert!(from(dns().await, "primary"), "failback");
     let again = emu.seed_with(
         &p,
         &SeedOptions::regions(primary, secondary)
