@@ -414,7 +414,7 @@ async fn fis_api_errors_fail_the_targeted_roles_calls_only() {
     let kms_role = aws_sdk_kms::Client::new(&as_role);
     let ddb_other = aws_sdk_dynamodb::Client::new(&conf(emu, region, None).await);
     let ddb_role_elsewhere =
-        aws_sdk_dynamodb::Client::new(&conf(emu, "eu-south-1", Some(session)).await);
+        aws_sdk_dynamodb::Client::new(&conf(emu, "ap-southeast-7", Some(session)).await);
 
     let fis = aws_sdk_fis::Client::new(&conf(emu, region, None).await);
     let mut actions: HashMap<&str, CreateExperimentTemplateActionInput> = HashMap::new();
