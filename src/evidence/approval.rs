@@ -489,8 +489,17 @@ pub fn gates(
             }
         }
     }
+    // A dry run observes its approval steps and records them as passed: nothing is gated.
+    let executed = matches!(
+        records.first().map(|r| &r.event),
+        Some(Event::RunStarted {
+            mode: crate::event::Mode::Execute,
+            ..
+        })
+    );
     for (i, r) in epoch.iter().enumerate() {
         if let Event::StepSucceeded { step, .. } = &r.event
+            && executed
             && let Some(g) = out.get_mut(step)
             && g.passed.as_ref().is_none_or(|(p, _)| *p > at(i))
         {

@@ -729,3 +729,22 @@ fn a_drill_refuses_state_in_the_lost_region_and_names_steps_that_need_it() {
         o.stderr_text()
     );
 }
+
+/// A dry run observes its approval steps and records them as passed: that gates nothing, so
+/// its evidence verifies intact (no "approval statement" problem) and says it is unsigned.
+#[test]
+fn a_dry_run_with_an_approval_step_verifies_intact() {
+    let d = Dir::new();
+    let rb = d.write("rb.yaml", &gated(UNSIGNED_OK, "0s"));
+    d.run_as(ALICE, &["run", rb.to_str().unwrap()])
+        .assert_exit(0);
+    let id = d.run_ids().remove(0);
+    let evidence = d.state().join("reports").join(&id);
+    let o = d.offline(&["verify-evidence", evidence.to_str().unwrap()]);
+    assert_eq!(o.code(), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("evidence intact (unsigned)"),
+        "{}",
+        stdout(&o)
+    );
+}
