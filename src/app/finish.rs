@@ -3,7 +3,7 @@
 //! published when asked.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{Failure, Settings};
 use crate::actions::aws::Aws;
@@ -32,19 +32,15 @@ pub struct Finished {
 pub async fn read_run(settings: &Settings, run_id: &str) -> Result<Finished, Failure> {
     let store = super::store::open_for(settings).await?;
     let stored = store.load(run_id).await?;
-    let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
-    let runbook = crate::runbook::load_str(
-        Path::new(&stored.runbook_path),
-        stored.current_runbook_text(),
-        &overrides,
-    )
-    .map_err(|d| {
-        Failure::in_input(
-            d,
-            format!("the runbook stored with run {run_id} no longer loads"),
-        )
-    })?
-    .runbook;
+    let runbook = stored
+        .runbook_in_effect()
+        .map_err(|d| {
+            Failure::in_input(
+                d,
+                format!("the runbook stored with run {run_id} no longer loads"),
+            )
+        })?
+        .runbook;
     let timing = TimingReport::from_journal(&stored, &runbook);
     Ok(Finished {
         stored,

@@ -2,8 +2,6 @@
 //! runbook as stored (which AWS access it needs), its name (the lock it runs under) and, for
 //! a drill, the scenario and the impairment it started with.
 
-use std::path::Path;
-
 use super::{Failure, Settings};
 use crate::actions::aws::Impairment;
 use crate::event::{Event, Mode};
@@ -33,15 +31,7 @@ pub async fn resumable(settings: &Settings, run_id: &str) -> Result<Resumable, F
         }) => (*mode, sealed_by.clone()),
         _ => (Mode::DryRun, None),
     };
-    let in_effect = stored.in_effect();
-    let overrides: Vec<(String, String)> = in_effect.vars.clone().into_iter().collect();
-    let runbook = crate::runbook::load_str(
-        Path::new(&stored.runbook_path),
-        in_effect.runbook_text,
-        &overrides,
-    )
-    .ok()
-    .map(|l| l.runbook);
+    let runbook = stored.runbook_in_effect().ok().map(|l| l.runbook);
     let name = runbook
         .as_ref()
         .map(|r| r.name.clone())

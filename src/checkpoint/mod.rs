@@ -214,6 +214,18 @@ impl StoredRun {
     pub fn current_runbook_text(&self) -> &str {
         self.in_effect().runbook_text
     }
+
+    /// The runbook the run goes on with, loaded with the variables in effect (a forced
+    /// resume's, else the run's own): what every reader of a stored run judges it by.
+    pub fn runbook_in_effect(&self) -> Result<crate::runbook::Loaded, crate::runbook::Diagnostics> {
+        let in_effect = self.in_effect();
+        let overrides: Vec<(String, String)> = in_effect.vars.into_iter().collect();
+        crate::runbook::load_str(
+            std::path::Path::new(&self.runbook_path),
+            in_effect.runbook_text,
+            &overrides,
+        )
+    }
 }
 
 /// SHA-256 of a run's variables as stored: the compact JSON of the sorted map (a secret's

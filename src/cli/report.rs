@@ -217,15 +217,11 @@ fn write_failure(path: &Path, e: &std::io::Error) -> Failure {
     .help("choose a writable directory with `--output DIR`")
 }
 
-/// The runbook as it was run, parsed from the text stored with the run. When it no longer
-/// parses (an older drillbook wrote it), the report is built from the journal alone.
+/// The runbook the run goes on with (after a forced resume, the one it recorded), with the
+/// variables in effect. When it no longer parses (an older drillbook wrote it), the report is
+/// built from the journal alone.
 fn runbook_of(run: &StoredRun) -> Runbook {
-    let vars: Vec<(String, String)> = run
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    match crate::runbook::load_str(Path::new(&run.runbook_path), &run.runbook_text, &vars) {
+    match run.runbook_in_effect() {
         Ok(l) => l.runbook,
         Err(d) => {
             errln!(

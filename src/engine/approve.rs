@@ -51,14 +51,10 @@ pub async fn approve(
     // Who may approve, and what the approval binds, come from the runbook and variables the
     // run goes on with: the ones it started with, or those a forced resume recorded.
     let in_effect = stored.in_effect();
-    let overrides: Vec<(String, String)> = in_effect.vars.clone().into_iter().collect();
-    let runbook = crate::runbook::load_str(
-        std::path::Path::new(&stored.runbook_path),
-        in_effect.runbook_text,
-        &overrides,
-    )
-    .map_err(EngineError::Runbook)?
-    .runbook;
+    let runbook = stored
+        .runbook_in_effect()
+        .map_err(EngineError::Runbook)?
+        .runbook;
     let gates = approval::gates(run_id, &stored.records, &runbook, &in_effect);
     let Some(gate) = gates.get(step) else {
         return Err(no(""));

@@ -618,13 +618,7 @@ pub fn check_evidence(dir: &std::path::Path) -> Result<Option<Vec<Checked>>, Str
         )
     });
     let in_effect = stored.in_effect();
-    let overrides: Vec<(String, String)> = in_effect.vars.clone().into_iter().collect();
-    let loaded = crate::runbook::load_str(
-        std::path::Path::new(&stored.runbook_path),
-        in_effect.runbook_text,
-        &overrides,
-    );
-    let runbook = match loaded {
+    let runbook = match stored.runbook_in_effect() {
         Ok(l) => l.runbook,
         // Nothing in the journal is about approvals: nothing to check.
         Err(_) if !has_approvals => return Ok(None),

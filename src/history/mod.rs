@@ -14,7 +14,6 @@ pub use estimates::{Estimate, EstimateSource, Estimates, MIN_SAMPLES, learn, wit
 pub use index::{DIGEST_VERSION, INDEX_FILE, digests, digests_dynamodb};
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -80,11 +79,7 @@ impl RunDigest {
         };
         let mode = *mode;
         let status = status_of(&stored.records);
-        let text = stored.current_runbook_text();
-        let overrides: Vec<(String, String)> = stored.vars.clone().into_iter().collect();
-        let runbook =
-            crate::runbook::load_str(Path::new(&stored.runbook_path), text, &overrides).ok()?;
-        let runbook = runbook.runbook;
+        let runbook = stored.runbook_in_effect().ok()?.runbook;
         let timing = TimingReport::from_journal(stored, &runbook);
         let mut drill = None;
         let mut rto_ms = runbook.objectives.rto.map(ms);
@@ -155,7 +150,7 @@ impl RunDigest {
         Some(RunDigest {
             run_id: stored.run_id.clone(),
             runbook: runbook.name.clone(),
-            runbook_sha256: crate::runbook::load::sha256_hex(text.as_bytes()),
+            runbook_sha256: stored.in_effect().runbook_sha256,
             started_at: first.at,
             ended_at: stored.records.last().map(|r| r.at).unwrap_or(first.at),
             mode,

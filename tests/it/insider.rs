@@ -17,7 +17,7 @@ use crate::support::Ran;
 /// A gate in front of `b`, a wait of `pause`; `approvers` as given.
 fn gated(approvers: &str, pause: &str) -> String {
     format!(
-        "version: 1\nname: insider\n{approvers}vars:\n  pause: {pause}\nsteps:\n  - id: a\n    action: wait\n    with: {{ duration: 0s }}\n  - id: gate\n    action: approval\n    needs: [a]\n    with: {{ message: fail over? }}\n  - id: b\n    action: wait\n    needs: [gate]\n    with: {{ duration: \"{{{{ vars.pause }}}}\" }}\n"
+        "version: 1\nname: insider\ndescription: pause is {{{{ vars.pause }}}}\n{approvers}vars:\n  pause: {pause}\nsteps:\n  - id: a\n    action: wait\n    with: {{ duration: 0s }}\n  - id: gate\n    action: approval\n    needs: [a]\n    with: {{ message: fail over? }}\n  - id: b\n    action: wait\n    needs: [gate]\n    with: {{ duration: \"{{{{ vars.pause }}}}\" }}\n"
     )
 }
 
@@ -375,6 +375,14 @@ fn variables_are_bound_like_the_runbook() {
     d.run_as(BOB, &["approve", &id, "gate"]).assert_exit(0);
     d.run_as(ALICE, &["resume", &id]).assert_exit(0);
     assert!(b_ran(&d, &id));
+    // Every reader judges the run by what it goes on with: `report` renders the runbook with
+    // the variables the forced resume recorded.
+    let o = d.run(&["report", &id, "--format", "json"]);
+    assert!(
+        stdout(&o).contains("\"description\": \"pause is 1ms\""),
+        "{}",
+        stdout(&o)
+    );
     // The evidence shows the first approval as revoked by the change, not as tampering.
     let evidence = d.state().join("reports").join(&id);
     let o = d.offline(&["verify-evidence", evidence.to_str().unwrap()]);
