@@ -112,8 +112,9 @@ fn owner_of(item: &HashMap<String, AttributeValue>) -> LockOwner {
     }
 }
 
-/// This machine's name, as a lock holder names it (`HOSTNAME`, else `/etc/hostname`).
-pub(crate) fn host_name() -> String {
+/// This machine's name (`HOSTNAME`, else `/etc/hostname`), when it has one: what a lock
+/// holder and the journal's `run_started`/`run_resumed` record.
+pub(crate) fn machine_name() -> Option<String> {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -122,7 +123,11 @@ pub(crate) fn host_name() -> String {
                 .ok()
                 .map(|h| h.trim().to_string())
         })
-        .unwrap_or_else(|| "unknown".into())
+}
+
+/// This machine's name, as a lock holder names it.
+pub(crate) fn host_name() -> String {
+    machine_name().unwrap_or_else(|| "unknown".into())
 }
 
 /// Takes the lock of runbook `name` for `identity` (run id filled in later, see

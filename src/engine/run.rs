@@ -570,15 +570,7 @@ fn new_nonce() -> String {
 }
 
 fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_default()
+    crate::checkpoint::lock::machine_name().unwrap_or_default()
 }
 
 /// The graph and each step's state, indexed by position (main steps, then `finally`).
