@@ -274,19 +274,42 @@ def seed_alarm(cw: Any, prefix: str, api_name: str) -> dict[str, Any]:
     return {"name": name, "arn": alarm["AlarmArn"], "state": alarm["StateValue"]}
 
 
+def seed_signal_alarm(cw: Any, prefix: str) -> dict[str, Any]:
+    """The failover signal: an alarm in the secondary Region on a metric only drillbook writes.
+    One data point >= 1 puts it in ALARM; `TreatMissingData: ignore` keeps that state when no
+    new data comes ("The current alarm state is maintained", CloudWatch user guide, "Configuring
+    how CloudWatch alarms treat missing data"), so the signal holds until a 0 is published."""
+    name = f"{prefix}unolock-failover-signal"
+    dims = [{"Name": "Application", "Value": f"{prefix}unolock"}]
+    cw.put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription="Fail unolock over to the secondary Region while in ALARM",
+        Namespace="Unolock/Failover", MetricName="FailoverRequested", Dimensions=dims,
+        Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="ignore",
+    )
+    alarm = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    return {"name": name, "arn": alarm["AlarmArn"], "region": SECONDARY,
+            "namespace": "Unolock/Failover", "metric": "FailoverRequested"}
+
+
 # ---------------------------------------------------------------------- Route 53
 def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: str,
              failover: str = "health-check", dns: str = "alias",
              primary_zone_id: str | None = None, secondary_zone_id: str | None = None,
-             arc: dict[str, Any] | None = None) -> dict[str, Any]:
+             arc: dict[str, Any] | None = None,
+             signal: dict[str, Any] | None = None) -> dict[str, Any]:
     """Zone, health checks and failover records `api.{P}unolock.example.`.
 
     failover: `health-check` = an HTTPS check on the primary's regional domain name (the
     secondary has none: "If you omit the HealthCheckId element for the secondary resource record
     set, and if the primary resource record set is unhealthy, Route 53 always responds to DNS
     queries with the applicable value from the secondary", Route 53 API reference,
-    ResourceRecordSet); `routing-control` = one RECOVERY_CONTROL check per Region on `arc`'s
-    routing controls, on both records.
+    ResourceRecordSet); `signal` = the same HTTPS check AND a CLOUDWATCH_METRIC check on the
+    `signal` alarm (in the secondary Region), combined in a CALCULATED check on the primary
+    record: drillbook fails over by publishing the alarm's metric in the secondary Region (no
+    Route 53 control plane, nothing in the primary Region); `routing-control` = one
+    RECOVERY_CONTROL check per Region on `arc`'s routing controls, on both records.
     dns: `cname` = CNAME records to the regional domain names; `alias` = alias A records to them
     (AliasTarget HostedZoneId = the regional hosted zone id; "For failover alias resource record
     sets, you must also include the EvaluateTargetHealth element and set the value to true").
@@ -318,6 +341,7 @@ def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: 
                                      AddTags=[{"Key": "Name", "Value": name_tag}])
         return hc_id
 
+    endpoint_hc = None
     if failover == "routing-control":
         assert arc is not None, "routing-control failover needs the ARC routing controls"
         hc_ids = {
@@ -328,13 +352,27 @@ def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: 
             for side, region in (("primary", PRIMARY), ("secondary", SECONDARY))
         }
     else:
-        hc_ids = {
-            "primary": health_check(
-                f"drillbook-seed-{prefix}primary-hc", f"{prefix}unolock-api-primary",
-                {"Type": "HTTPS", "FullyQualifiedDomainName": primary_target, "Port": 443,
-                 "ResourcePath": "/prod/health", "RequestInterval": 30, "FailureThreshold": 3}),
-            "secondary": None,
-        }
+        endpoint_hc = health_check(
+            f"drillbook-seed-{prefix}primary-hc", f"{prefix}unolock-api-primary",
+            {"Type": "HTTPS", "FullyQualifiedDomainName": primary_target, "Port": 443,
+             "ResourcePath": "/prod/health", "RequestInterval": 30, "FailureThreshold": 3})
+        hc_ids = {"primary": endpoint_hc, "secondary": None}
+    signal_hc = None
+    if failover == "signal":
+        assert signal is not None, "signal failover needs the signal alarm"
+        # The primary is healthy only while its endpoint answers AND the failover signal (an
+        # alarm in the secondary Region) is OK: "Route 53 adds up the number of health checks
+        # that Route 53 health checkers consider to be healthy and compares that number with
+        # the value of HealthThreshold" (Route 53 API reference, HealthCheckConfig).
+        signal_hc = health_check(
+            f"drillbook-seed-{prefix}signal-hc", f"{prefix}unolock-failover-signal",
+            {"Type": "CLOUDWATCH_METRIC",
+             "AlarmIdentifier": {"Region": signal["region"], "Name": signal["name"]},
+             "InsufficientDataHealthStatus": "LastKnownStatus"})
+        hc_ids["primary"] = health_check(
+            f"drillbook-seed-{prefix}primary-calc-hc", f"{prefix}unolock-api-primary-and-signal",
+            {"Type": "CALCULATED", "ChildHealthChecks": [endpoint_hc, signal_hc],
+             "HealthThreshold": 2})
 
     def rrset(side: str, target: str, target_zone: str | None) -> dict[str, Any]:
         rr: dict[str, Any] = {"Name": record, "SetIdentifier": side,
@@ -374,6 +412,9 @@ def seed_dns(endpoint: str, prefix: str, primary_target: str, secondary_target: 
         "failover": failover,
         "dns": dns,
         "health_check_id": hc_ids["primary"],
+        "endpoint_health_check_id": endpoint_hc,
+        "signal_health_check_id": signal_hc,
+        "signal_alarm": signal,
         "secondary_health_check_id": hc_ids["secondary"],
         "primary_target": primary_target,
         "secondary_target": secondary_target,
@@ -544,7 +585,7 @@ def seed_fis(endpoint: str, prefix: str) -> dict[str, Any]:
     }
 
 
-def seed(endpoint: str, prefix: str, failover: str = "health-check",
+def seed(endpoint: str, prefix: str, failover: str = "signal",
          dns: str = "alias") -> dict[str, Any]:
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
                            "secondary_region": SECONDARY, "regions": {}}
@@ -559,6 +600,8 @@ def seed(endpoint: str, prefix: str, failover: str = "health-check",
                                      r["apigateway"]["rest_api_name"])
         doc["regions"][region] = r
     doc["arc"] = seed_arc(endpoint, prefix) if failover == "routing-control" else None
+    signal = (seed_signal_alarm(client("cloudwatch", SECONDARY, endpoint), prefix)
+              if failover == "signal" else None)
     doc["route53"] = seed_dns(
         endpoint, prefix,
         doc["regions"][PRIMARY]["apigateway"]["regional_domain_name"],
@@ -566,7 +609,7 @@ def seed(endpoint: str, prefix: str, failover: str = "health-check",
         failover=failover, dns=dns,
         primary_zone_id=doc["regions"][PRIMARY]["apigateway"]["regional_hosted_zone_id"],
         secondary_zone_id=doc["regions"][SECONDARY]["apigateway"]["regional_hosted_zone_id"],
-        arc=doc["arc"],
+        arc=doc["arc"], signal=signal,
     )
     doc["fis"] = seed_fis(endpoint, prefix)
     return doc
@@ -579,8 +622,8 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="compact JSON on one line")
     ap.add_argument("--regions", default=",".join(REGIONS),
                     help="PRIMARY,SECONDARY (default: %(default)s)")
-    ap.add_argument("--failover", choices=["health-check", "routing-control"],
-                    default="health-check",
+    ap.add_argument("--failover", choices=["signal", "health-check", "routing-control"],
+                    default="signal",
                     help="what the PRIMARY record's health check watches (default: %(default)s)")
     ap.add_argument("--dns", choices=["cname", "alias"], default="alias",
                     help="failover records as CNAMEs or alias A records (default: %(default)s)")

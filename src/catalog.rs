@@ -483,7 +483,7 @@ pub static CATALOG: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "dynamodb.add_replica",
-        summary: "Make a table a global table with a replica in another Region (UpdateTable ReplicaUpdates Create), and wait until the replica is ACTIVE.",
+        summary: "Make a table a global table with a replica in another Region (UpdateTable ReplicaUpdates Create), wait until the replica is ACTIVE, and give it the source's point-in-time recovery.",
         service: Service::DynamoDb,
         params: &[
             p(
@@ -519,6 +519,8 @@ pub static CATALOG: &[ActionSpec] = &[
             "dynamodb:UpdateTable",
             "dynamodb:DescribeTable",
             "dynamodb:CreateTableReplica",
+            "dynamodb:DescribeContinuousBackups",
+            "dynamodb:UpdateContinuousBackups",
             "dynamodb:Scan",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
@@ -748,9 +750,20 @@ pub static CATALOG: &[ActionSpec] = &[
                 Some("(none)"),
                 "base path of the mapping",
             ),
+            p(
+                "stage_variable",
+                K::String,
+                false,
+                None,
+                "a stage variable that must be set; its value is the `stage_variable` output",
+            ),
         ],
         outputs: &[
             o("rest_api_id", "id of the REST API"),
+            o(
+                "stage_variable",
+                "the value of `stage_variable` (when set), e.g. the table the API reads",
+            ),
             o(
                 "regional_domain_name",
                 "the custom domain's Regional domain name (when `domain_name` is set)",
@@ -1138,6 +1151,44 @@ pub static CATALOG: &[ActionSpec] = &[
         mutates: true,
         needs_region: true,
         iam: &["cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "cloudwatch.put_signal",
+        summary: "Set a failover signal: publish the metric of an alarm a Route 53 health check follows, and wait for the alarm.",
+        service: Service::CloudWatch,
+        params: &[
+            p(
+                "alarm",
+                K::String,
+                true,
+                None,
+                "the signal alarm's name (TreatMissingData `ignore`)",
+            )
+            .scoped(S::Alarm),
+            p(
+                "state",
+                K::Enum(&["ALARM", "OK"]),
+                false,
+                Some("ALARM"),
+                "ALARM fails over (the health check turns unhealthy), OK fails back",
+            ),
+        ],
+        outputs: &[
+            o("metric", "the alarm's metric: namespace/name [dimensions]"),
+            o("state", "the alarm's state afterwards"),
+            o(
+                "value",
+                "the value published (absent when the alarm was already in the state)",
+            ),
+        ],
+        default_estimate: secs(60),
+        estimate_param: None,
+        mutates: true,
+        needs_region: true,
+        // PutMetricData supports no resource-level scoping (Service Authorization Reference,
+        // "Actions, resources, and condition keys for Amazon CloudWatch").
+        iam: &["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData"],
         control_plane: ControlPlane::StepRegion,
     },
 ];

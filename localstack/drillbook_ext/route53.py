@@ -13,10 +13,9 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from . import control, faults
+from . import cloudwatch, control, faults
 from .config import seconds
 
 from moto.core.responses import ActionResult
@@ -163,21 +162,7 @@ def _alarm_configuration(account: str, alarm_identifier: dict[str, Any] | None) 
     except Exception:
         return None
     alarm = backend.alarms.get(name) if hasattr(backend, "alarms") else None
-    if alarm is None or not alarm.metric_name:
-        return None
-    return {
-        "EvaluationPeriods": int(alarm.evaluation_periods or 1),
-        "Threshold": float(alarm.threshold),
-        "ComparisonOperator": alarm.comparison_operator,
-        "Period": int(alarm.period or 60),
-        "MetricName": alarm.metric_name,
-        "Namespace": alarm.namespace,
-        "Statistic": alarm.statistic or "Average",
-        "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions],
-        # not part of CloudWatchAlarmConfiguration, kept for the evaluation:
-        "_datapoints_to_alarm": int(alarm.datapoints_to_alarm or alarm.evaluation_periods or 1),
-        "_treat_missing_data": alarm.treat_missing_data or "missing",
-    }
+    return None if alarm is None else cloudwatch.alarm_config(alarm)
 
 
 def _public_alarm_configuration(self: Any) -> Any:
@@ -414,42 +399,12 @@ def _endpoint_healthy(backend: Any, hc: Any, now: float) -> tuple[bool, str]:
     return True, "Success: HTTP Status Code 200, OK"
 
 
-_PERCENTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
-
-
-def _stat(values: list[Any], stat: str) -> float | None:
-    from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum, Statistics
-
-    m = _PERCENTILE.match(stat)
-    if m:
-        singles = sorted(v.value for v in values if isinstance(v, MetricDatum))
-        if not singles:
-            return None
-        idx = min(len(singles) - 1, max(0, int(round(float(m.group(1)) / 100 * len(singles))) - 1))
-        return float(singles[idx])
-    s = Statistics([stat], datetime.now(timezone.utc).replace(tzinfo=None))
-    s.metric_data = [v for v in values if isinstance(v, (MetricDatum, MetricAggregatedDatum))]
-    out = s.get_statistics_for_type(stat)
-    return None if out is None else float(out)
-
-
-def _breaching(value: float, op: str, threshold: float) -> bool:
-    return {
-        "GreaterThanOrEqualToThreshold": value >= threshold,
-        "GreaterThanThreshold": value > threshold,
-        "LessThanThreshold": value < threshold,
-        "LessThanOrEqualToThreshold": value <= threshold,
-    }.get(op, False)
-
-
 def _data_stream_state(account: str, hc: Any, now: float) -> str:
-    """OK / ALARM / INSUFFICIENT_DATA from the alarm's metric data, with the alarm settings the
-    health check copied. Route 53 "monitors the data stream for the corresponding alarm instead
-    of monitoring the alarm state", so SetAlarmState cannot change the health check (Route 53
-    developer guide, "How Amazon Route 53 determines whether a health check is healthy",
-    CloudWatch alarms). The last EvaluationPeriods periods (ending now) are evaluated; ALARM
-    when at least DatapointsToAlarm of them breach; missing periods as TreatMissingData says
-    (CloudWatch user guide, "Configuring how CloudWatch alarms treat missing data")."""
+    """OK / ALARM / INSUFFICIENT_DATA / IGNORE from the alarm's metric data, with the alarm
+    settings the health check copied. Route 53 "monitors the data stream for the corresponding
+    alarm instead of monitoring the alarm state", so SetAlarmState cannot change the health check
+    (Route 53 developer guide, "How Amazon Route 53 determines whether a health check is
+    healthy", CloudWatch alarms). The evaluation itself is CloudWatch's (cloudwatch.py)."""
     cfg = hc.__dict__.get("_cw_alarm_cfg")
     if not cfg:
         return "INSUFFICIENT_DATA"
@@ -460,37 +415,7 @@ def _data_stream_state(account: str, hc: Any, now: float) -> str:
         backend = cloudwatch_backends[account][region]
     except Exception:
         return "INSUFFICIENT_DATA"
-    want = {(d["Name"], d["Value"]) for d in cfg["Dimensions"]}
-    data = [
-        md for md in backend.get_all_metrics()
-        if md.namespace == cfg["Namespace"] and md.name == cfg["MetricName"]
-        and {(d.name, d.value) for d in md.dimensions} == want
-    ]
-    period = float(cfg["Period"])
-    n = int(cfg["EvaluationPeriods"])
-    m = int(cfg["_datapoints_to_alarm"])
-    treat = cfg["_treat_missing_data"]
-    verdicts: list[bool | None] = []  # True = breaching, False = within, None = missing
-    for k in range(n):
-        end, start = now - k * period, now - (k + 1) * period
-        inside = []
-        for md in data:
-            ts = md.timestamp
-            if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=timezone.utc)
-            if start <= ts.timestamp() < end:
-                inside.append(md)
-        value = _stat(inside, cfg["Statistic"]) if inside else None
-        verdicts.append(None if value is None
-                        else _breaching(value, cfg["ComparisonOperator"], cfg["Threshold"]))
-    if treat == "breaching":
-        verdicts = [True if v is None else v for v in verdicts]
-    elif treat == "notBreaching":
-        verdicts = [False if v is None else v for v in verdicts]
-    present = [v for v in verdicts if v is not None]
-    if not present:
-        return "IGNORE" if treat == "ignore" else "INSUFFICIENT_DATA"
-    return "ALARM" if sum(1 for v in present if v) >= m else "OK"
+    return cloudwatch.data_state(backend, cfg, now)
 
 
 def _cloudwatch_healthy(account: str, hc: Any, now: float) -> tuple[bool, str]:

@@ -241,6 +241,7 @@ impl Action for AssertReady {
         let stage = ctx.params.str_or("stage", "prod")?;
         let domain = ctx.params.opt_str("domain_name")?;
         let base_path = normal_base_path(ctx.params.opt_str("base_path")?.as_deref());
+        let variable = ctx.params.opt_str("stage_variable")?;
         let (api_id, api_name) = match find_api(ctx, region, &wanted).await? {
             Ok(a) => a,
             Err(f) => {
@@ -255,17 +256,41 @@ impl Action for AssertReady {
         obs.facts
             .insert("rest_api_id".into(), api_id.clone().into());
         obs.facts.insert("rest_api_name".into(), api_name.into());
+        // The value of `stage_variable`, for the steps after: where the application reads
+        // (a restore points the stage at a new table, so later runbooks find it here).
+        let mut variable_value = None;
         match get_stage(ctx, region, &api_id, &stage).await? {
             None => obs.findings.push(stage_missing(&stage, &wanted, region)),
-            Some(s) => match &s.deployment_id {
-                None => obs.findings.push(Finding {
-                    message: format!("stage `{stage}` of `{wanted}` has no deployment"),
-                    hint: "deploy the API to the stage (aws apigateway create-deployment)".into(),
-                }),
-                Some(d) => {
-                    obs.facts.insert("deployment_id".into(), d.clone().into());
+            Some(s) => {
+                match &s.deployment_id {
+                    None => obs.findings.push(Finding {
+                        message: format!("stage `{stage}` of `{wanted}` has no deployment"),
+                        hint: "deploy the API to the stage (aws apigateway create-deployment)"
+                            .into(),
+                    }),
+                    Some(d) => {
+                        obs.facts.insert("deployment_id".into(), d.clone().into());
+                    }
                 }
-            },
+                if let Some(name) = &variable {
+                    match s.variables.get(name) {
+                        Some(v) => variable_value = Some(v.clone()),
+                        None => obs.findings.push(Finding {
+                            message: format!(
+                                "stage `{stage}` of `{wanted}` has no stage variable `{name}`"
+                            ),
+                            hint: format!(
+                                "the stage has: {}",
+                                if s.variables.is_empty() {
+                                    "no variables".to_string()
+                                } else {
+                                    s.variables.keys().cloned().collect::<Vec<_>>().join(", ")
+                                }
+                            ),
+                        }),
+                    }
+                }
+            }
         }
         let mut regional = String::new();
         if let Some(domain) = &domain {
@@ -315,6 +340,9 @@ impl Action for AssertReady {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        if let Some(v) = variable_value {
+            obs.outputs.insert("stage_variable".into(), v);
+        }
         Ok(obs)
     }
 

@@ -1,4 +1,5 @@
-//! CloudWatch actions: `wait_alarm` (a health gate) and `set_alarm_state` (drills), plus
+//! CloudWatch actions: `wait_alarm` (a health gate), `set_alarm_state` (drills) and
+//! `put_signal` (a failover signal a Route 53 health check follows), plus
 //! [`publish_run_metrics`], which the CLI calls at the end of a run with `--publish-metrics`.
 
 use std::collections::BTreeMap;
@@ -6,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::types::{AlarmType, Dimension, MetricDatum, StandardUnit, StateValue};
+use aws_sdk_cloudwatch::types::{
+    AlarmType, ComparisonOperator, Dimension, MetricAlarm, MetricDatum, StandardUnit, StateValue,
+};
 use serde_json::json;
 
 use super::aws::{Aws, aws_error};
@@ -15,7 +18,11 @@ use crate::catalog;
 use crate::duration::human;
 
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
-    vec![Arc::new(WaitAlarm), Arc::new(SetAlarmState)]
+    vec![
+        Arc::new(WaitAlarm),
+        Arc::new(SetAlarmState),
+        Arc::new(PutSignal),
+    ]
 }
 
 const SVC: &str = "cloudwatch";
@@ -343,6 +350,275 @@ impl Action for SetAlarmState {
                     other.map(String::as_str).unwrap_or("missing")
                 ),
                 hint: "CloudWatch re-evaluates the alarm at its next period; a metric alarm can flip back at once".into(),
+            }),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- put_signal
+
+/// A failover signal: an alarm on a metric only the runbook writes, which a Route 53 health
+/// check follows (a `CLOUDWATCH_METRIC` check, alone or inside a `CALCULATED` one on the
+/// primary record). Publishing one data point moves traffic with two data-plane calls in the
+/// Region the step runs in: PutMetricData, and the alarm's evaluation that Route 53 reads.
+/// Route 53 "monitors the data stream for the corresponding alarm instead of monitoring the
+/// alarm state", so SetAlarmState could not do this (Route 53 developer guide, "How Amazon
+/// Route 53 determines whether a health check is healthy").
+struct PutSignal;
+
+/// What the signal alarm watches, read with DescribeAlarms.
+struct SignalAlarm {
+    namespace: String,
+    metric: String,
+    dimensions: Vec<Dimension>,
+    threshold: f64,
+    operator: ComparisonOperator,
+    treat_missing_data: String,
+    state: String,
+}
+
+impl SignalAlarm {
+    fn from(name: &str, a: &MetricAlarm) -> Result<SignalAlarm, Finding> {
+        let (Some(namespace), Some(metric)) = (a.namespace(), a.metric_name()) else {
+            return Err(Finding {
+                message: format!("alarm `{name}` does not watch a single metric"),
+                hint: "a signal alarm watches one metric that only the runbook publishes (no metric math)".into(),
+            });
+        };
+        Ok(SignalAlarm {
+            namespace: namespace.to_string(),
+            metric: metric.to_string(),
+            dimensions: a.dimensions().to_vec(),
+            threshold: a.threshold().unwrap_or(1.0),
+            operator: a
+                .comparison_operator()
+                .cloned()
+                .unwrap_or(ComparisonOperator::GreaterThanOrEqualToThreshold),
+            treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+            state: a
+                .state_value()
+                .map(StateValue::as_str)
+                .unwrap_or("INSUFFICIENT_DATA")
+                .to_string(),
+        })
+    }
+
+    /// A value that puts the alarm in `want` (ALARM: breaching; OK: within the threshold).
+    fn value_for(&self, want: &str) -> f64 {
+        let breach = want == "ALARM";
+        let t = self.threshold;
+        match (&self.operator, breach) {
+            (ComparisonOperator::GreaterThanOrEqualToThreshold, true) => t,
+            (ComparisonOperator::GreaterThanThreshold, true) => t + 1.0,
+            (ComparisonOperator::LessThanThreshold, true) => t - 1.0,
+            (ComparisonOperator::LessThanOrEqualToThreshold, true) => t,
+            (
+                ComparisonOperator::LessThanThreshold
+                | ComparisonOperator::LessThanOrEqualToThreshold,
+                false,
+            ) => t + 1.0,
+            (_, false) => t - 1.0,
+            (_, true) => t + 1.0,
+        }
+    }
+
+    fn metric_line(&self) -> String {
+        let dims: Vec<String> = self
+            .dimensions
+            .iter()
+            .map(|d| format!("{}={}", d.name().unwrap_or(""), d.value().unwrap_or("")))
+            .collect();
+        format!("{}/{} [{}]", self.namespace, self.metric, dims.join(","))
+    }
+}
+
+fn signal_state(ctx: &StepContext) -> Result<String, ActionError> {
+    let want = state_param(ctx, "state", Some("ALARM"))?;
+    if want == "INSUFFICIENT_DATA" {
+        return Err(ActionError::Invalid {
+            message: "parameter `state` of cloudwatch.put_signal must be ALARM (fail over) or OK (fail back)".into(),
+            hint: "check the step's `with:` block".into(),
+        });
+    }
+    Ok(want)
+}
+
+async fn signal_alarm(
+    c: &Client,
+    region: &str,
+    name: &str,
+) -> Result<Result<SignalAlarm, Finding>, ActionError> {
+    let out = c
+        .describe_alarms()
+        .alarm_names(name)
+        .alarm_types(AlarmType::MetricAlarm)
+        .send()
+        .await
+        .map_err(|e| aws_error(SVC, "DescribeAlarms", region, e))?;
+    match out
+        .metric_alarms()
+        .iter()
+        .find(|a| a.alarm_name() == Some(name))
+    {
+        Some(a) => Ok(SignalAlarm::from(name, a)),
+        None => Ok(Err(missing_alarm(c, region, name).await?)),
+    }
+}
+
+#[async_trait::async_trait]
+impl Action for PutSignal {
+    fn spec(&self) -> &'static ActionSpec {
+        spec("cloudwatch.put_signal")
+    }
+
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        let name = ctx.params.str("alarm")?;
+        let want = signal_state(ctx)?;
+        let (c, region) = client(ctx)?;
+        let mut obs = Observation::default();
+        let alarm = match signal_alarm(&c, &region, &name).await? {
+            Ok(a) => a,
+            Err(f) => {
+                obs.summary = f.message.clone();
+                obs.findings.push(f);
+                return Ok(obs);
+            }
+        };
+        // With any other TreatMissingData the signal lapses once its data point ages out of
+        // the evaluation periods, and traffic returns with no decision: "ignore — The current
+        // alarm state is maintained" (CloudWatch user guide, "Configuring how CloudWatch
+        // alarms treat missing data").
+        if alarm.treat_missing_data != "ignore" {
+            obs.findings.push(Finding {
+                message: format!(
+                    "alarm `{name}` treats missing data as `{}`: the signal would lapse when its data point ages out, and traffic would return on its own",
+                    alarm.treat_missing_data
+                ),
+                hint: "set the signal alarm's TreatMissingData to `ignore` (PutMetricAlarm), so it keeps its state until the runbook publishes again".into(),
+            });
+        }
+        obs.facts.insert("state".into(), json!(alarm.state));
+        obs.facts
+            .insert("metric".into(), json!(alarm.metric_line()));
+        obs.outputs.insert("metric".into(), alarm.metric_line());
+        if alarm.state == want {
+            obs.summary = format!("`{name}` is already {want}");
+            obs.outputs.insert("state".into(), want);
+        } else {
+            obs.summary = format!("`{name}` is {}", alarm.state);
+            obs.changes.push(format!(
+                "publish {} to {} so `{name}` goes {want} (now {})",
+                alarm.value_for(&want),
+                alarm.metric_line(),
+                alarm.state
+            ));
+        }
+        Ok(obs)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StepContext,
+        observed: &Observation,
+    ) -> Result<Outcome, ActionError> {
+        let name = ctx.params.str("alarm")?;
+        let want = signal_state(ctx)?;
+        let (c, region) = client(ctx)?;
+        let alarm = signal_alarm(&c, &region, &name)
+            .await?
+            .map_err(|f| ActionError::Precondition { findings: vec![f] })?;
+        let mut outputs = BTreeMap::from([
+            ("metric".to_string(), alarm.metric_line()),
+            ("state".to_string(), want.clone()),
+        ]);
+        if alarm.state == want && observed.changes.is_empty() {
+            return Ok(Outcome {
+                summary: format!("`{name}` is already {want}"),
+                changes: vec![],
+                outputs,
+            });
+        }
+        let value = alarm.value_for(&want);
+        // Sent with the SDK's retries off: after a failure that may have taken effect (a lost
+        // response), the alarm is read again before sending once more. A second data point of
+        // the same value would change nothing, but the signal is sent once when that can be
+        // known.
+        let mut sends = 0;
+        loop {
+            sends += 1;
+            let sent = c
+                .put_metric_data()
+                .namespace(&alarm.namespace)
+                .metric_data(
+                    MetricDatum::builder()
+                        .metric_name(&alarm.metric)
+                        .set_dimensions(Some(alarm.dimensions.clone()))
+                        .value(value)
+                        .unit(StandardUnit::Count)
+                        .timestamp(aws_smithy_types::DateTime::from(
+                            std::time::SystemTime::now(),
+                        ))
+                        .build(),
+                )
+                .customize()
+                .config_override(
+                    aws_sdk_cloudwatch::config::Builder::default()
+                        .retry_config(aws_config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error(SVC, "PutMetricData", &region, e));
+            let Err(e) = sent else { break };
+            if !e.retryable() {
+                return Err(e);
+            }
+            let states = alarm_states(&c, &region, std::slice::from_ref(&name)).await;
+            if states.ok().and_then(|s| s.get(&name).cloned()).as_deref() == Some(want.as_str()) {
+                break;
+            }
+            if sends >= 3 {
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(100 << sends)).await;
+        }
+        // CloudWatch evaluates the alarm at its period; wait for it (the step's timeout bounds
+        // the wait). A retried or resumed step publishes again: a second data point of the same
+        // value changes nothing.
+        let waited_before = ctx.waits.total();
+        poll::until(&ctx.waits, poll::ALARM_MAX_INTERVAL, || {
+            let (c, region, name, want) = (&c, &region, &name, &want);
+            async move {
+                let states = alarm_states(c, region, std::slice::from_ref(name)).await?;
+                Ok((states.get(name) == Some(want)).then_some(()))
+            }
+        })
+        .await?;
+        let waited = ctx.waits.total().saturating_sub(waited_before);
+        outputs.insert("value".into(), value.to_string());
+        Ok(Outcome {
+            summary: format!(
+                "published {value} to {}; `{name}` is {want} after {}",
+                alarm.metric_line(),
+                human(waited)
+            ),
+            changes: vec![format!("set the signal `{name}` to {want}")],
+            outputs,
+        })
+    }
+
+    async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {
+        let name = ctx.params.str("alarm")?;
+        let want = signal_state(ctx)?;
+        let (c, region) = client(ctx)?;
+        let states = alarm_states(&c, &region, std::slice::from_ref(&name)).await?;
+        match states.get(&name) {
+            Some(s) if *s == want => Ok(()),
+            other => Err(ActionError::Verification {
+                message: format!(
+                    "signal alarm `{name}` is {}, not {want}",
+                    other.map(String::as_str).unwrap_or("missing")
+                ),
+                hint: "check that nothing else publishes the signal's metric".into(),
             }),
         }
     }

@@ -222,10 +222,16 @@ fn resources(
             if names.is_empty() {
                 names.push("*".into());
             }
-            names
+            let mut r: Vec<String> = names
                 .into_iter()
                 .map(|n| format!("arn:aws:cloudwatch:{region}:{account}:alarm:{n}"))
-                .collect()
+                .collect();
+            // PutMetricData supports no resource-level scoping (Service Authorization
+            // Reference, "Actions, resources, and condition keys for Amazon CloudWatch").
+            if spec.iam.contains(&"cloudwatch:PutMetricData") {
+                r.push("*".into());
+            }
+            r
         }
         Service::Arc => {
             // Resource types from the Service Authorization Reference, "Actions, resources, and

@@ -132,7 +132,7 @@ pub(super) fn run(args: PlanArgs) -> Result<ExitCode, Failure> {
             lost.join(", ")
         );
         errln!(
-            "  help: recover from the Regions that stay (a step's `region`), use a data-plane switch (`arc.set_routing_controls` with `endpoints`), or make the step `optional`{}",
+            "  help: recover from the Regions that stay (a step's `region`), use a data-plane switch (`cloudwatch.put_signal` on an alarm a health check follows, or `arc.set_routing_controls` with `endpoints`), or make the step `optional`{}",
             if args.strict {
                 ""
             } else {

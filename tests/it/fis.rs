@@ -42,6 +42,7 @@ fn vars(seed: &Seeded) -> Vec<String> {
         ("zone", format!("{p}unolock.example.")),
         ("record", format!("api.{p}unolock.example")),
         ("alarm", format!("{p}unolock-api-5xx")),
+        ("signal_alarm", format!("{p}unolock-failover-signal")),
         (
             "fis_template",
             seed.raw["fis"]["experiment_template_id"]
@@ -130,8 +131,9 @@ async fn fis_outage_drill(primary: &str, secondary: &str) {
     let at = |t: &str| records.iter().position(|r| r["type"] == t).unwrap();
     assert!(at("drill_started") < at("fault_injected"));
     assert!(at("fault_injected") < at("step_started"));
-    // Route 53's health check had already moved the answer (the FIS outage at the server);
-    // switch-dns still swapped the records, so the answer holds when the primary recovers.
+    // Route 53's health check may already have moved the answer (the FIS outage at the
+    // server); switch-dns still set the failover signal, so the answer holds when the primary
+    // recovers.
     let switch = records
         .iter()
         .find(|r| r["type"] == "step_succeeded" && r["step"] == "switch-dns")
@@ -139,7 +141,7 @@ async fn fis_outage_drill(primary: &str, secondary: &str) {
     assert!(
         switch["outcome"]["changes"]
             .as_array()
-            .is_some_and(|c| c.len() == 1 && c[0].as_str().unwrap().starts_with("swap")),
+            .is_some_and(|c| c.len() == 1 && c[0].as_str().unwrap().starts_with("set the signal")),
         "{switch}"
     );
     // The DNS switch waited for the secondary's stage to answer on its data plane (http.probe),
@@ -175,7 +177,13 @@ async fn fis_outage_drill(primary: &str, secondary: &str) {
     // The primary is healthy again (the experiment stopped; its measured health forced
     // healthy here too): the name still answers the secondary, since only a failback (an
     // operator's decision) takes traffic back.
-    emu.set_health(&seed.route53.health_check_id, true);
+    emu.set_health(
+        seed.route53
+            .endpoint_health_check_id
+            .as_deref()
+            .expect("the seed's endpoint check"),
+        true,
+    );
     assert_eq!(
         seed.dns_answer_at(&emu).await,
         seed.route53.secondary_target,

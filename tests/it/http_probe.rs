@@ -193,6 +193,7 @@ async fn failover_run_stops_at_the_probe_when_the_secondary_does_not_serve() {
         ("zone", format!("{p}unolock.example.")),
         ("record", format!("api.{p}unolock.example")),
         ("alarm", format!("{p}unolock-api-5xx")),
+        ("signal_alarm", format!("{p}unolock-failover-signal")),
         ("dns_ttl", "0s".to_string()),
     ];
     let out = crate::support::cli::bin()

@@ -30,6 +30,7 @@ mod reports;
 mod roles;
 mod secrets;
 mod security;
+mod signal;
 mod support;
 mod team;
 mod validate;

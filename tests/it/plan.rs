@@ -263,20 +263,31 @@ fn lost_region_marks_what_each_shipped_runbook_needs() {
         out.contains("no required recovery step needs a lost Region"),
         "{out}"
     );
+    // The switch is a signal published in the secondary: no Route 53 control plane.
     assert!(
-        out.contains(
-            "switch-dns (route53.failover): calls us-east-1; Route 53 control plane (us-east-1)"
-        ),
+        out.contains("switch-dns (cloudwatch.put_signal): calls eu-west-1\n"),
         "{out}"
     );
+    assert!(!out.contains("us-east-1"), "{out}");
     assert!(
         out.contains("not required promote-key (kms.promote)"),
         "{out}"
     );
 
+    // Losing us-east-1 (Route 53's control plane) takes nothing the failover needs.
     let (code, out, err) = run(&[
         "plan",
         "runbooks/region-failover.yaml",
+        "--lost-region",
+        "us-east-1",
+        "--strict",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("FINDING"), "{out}");
+    // A runbook that switches with route53.failover needs it, and strict says so.
+    let (code, out, err) = run(&[
+        "plan",
+        "runbooks/switchover-rehearsal.yaml",
         "--lost-region",
         "us-east-1",
         "--strict",

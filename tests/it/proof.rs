@@ -365,7 +365,7 @@ pub(crate) async fn assert_failed_over_once(
         "{context}: only the two failover mutations: {m:?}"
     );
     assert_eq!(m.get("UpdatePrimaryRegion"), Some(&1), "{context}: {m:?}");
-    assert_eq!(m.get("UpdateHealthCheck"), Some(&1), "{context}: {m:?}");
+    assert_eq!(m.get("PutMetricData"), Some(&1), "{context}: {m:?}");
 }
 
 /// Every file under `dir`, recursively.
@@ -534,11 +534,12 @@ async fn failover_through(name: &str, rules: Vec<Rule>) -> Failover {
 }
 
 const PROMOTE: &str = "TrentService.UpdatePrimaryRegion";
-const HEALTH: &str = "<UpdateHealthCheckRequest";
+/// The failover signal (`switch-dns`, cloudwatch.put_signal): CloudWatch over Smithy RPC v2.
+const SIGNAL: &str = "/operation/PutMetricData";
 
 /// One fault on each mutation and on a read (the key-crypto probe's Encrypt). The mutations are
 /// sent with the SDK's retries off and re-sent by the action only after it re-read the state
-/// (UpdatePrimaryRegion, UpdateHealthCheck); the read is retried by the SDK (standard retry,
+/// (UpdatePrimaryRegion, PutMetricData); the read is retried by the SDK (standard retry,
 /// 3 attempts). Either way the steps succeed on their first attempt: no `step_retrying`.
 async fn completes_after_transient_faults(name: &str, fault: Fault) {
     let Failover {
@@ -551,7 +552,7 @@ async fn completes_after_transient_faults(name: &str, fault: Fault) {
         name,
         vec![
             Rule::new(PROMOTE, fault.clone()),
-            Rule::new(HEALTH, fault.clone()),
+            Rule::new(SIGNAL, fault.clone()),
             Rule::new("TrentService.Encrypt", fault.clone()),
         ],
     )
@@ -598,7 +599,7 @@ async fn failover_completes_once_under_slow_responses() {
         "fslow",
         vec![
             Rule::new(PROMOTE, slow.clone()),
-            Rule::new(HEALTH, slow.clone()),
+            Rule::new(SIGNAL, slow.clone()),
             Rule::new("DescribeKey", slow).forever().every(2),
         ],
     )
@@ -624,7 +625,7 @@ async fn failover_completes_once_when_responses_are_lost_after_the_request_took_
         "flost",
         vec![
             Rule::new(PROMOTE, Fault::LostAfterEffect),
-            Rule::new(HEALTH, Fault::LostAfterEffect),
+            Rule::new(SIGNAL, Fault::LostAfterEffect),
         ],
     )
     .await;
@@ -640,7 +641,7 @@ async fn failover_completes_once_when_responses_are_lost_after_the_request_took_
 }
 
 /// Three faults in a row exhaust the 3 sends (the SDK's for Encrypt, the action's for
-/// UpdateHealthCheck): the step fails once, the engine retries it (visible as `step_retrying`),
+/// PutMetricData): the step fails once, the engine retries it (visible as `step_retrying`),
 /// and the second step attempt goes through.
 #[tokio::test(flavor = "multi_thread")]
 async fn step_level_retries_are_journaled_when_the_sdk_gives_up() {
@@ -653,7 +654,7 @@ async fn step_level_retries_are_journaled_when_the_sdk_gives_up() {
     } = failover_through(
         "fstep",
         vec![
-            Rule::new(HEALTH, Fault::Status(503)).times(3),
+            Rule::new(SIGNAL, Fault::Status(503)).times(3),
             Rule::new("TrentService.Encrypt", Fault::Throttle).times(3),
         ],
     )
@@ -666,7 +667,7 @@ async fn step_level_retries_are_journaled_when_the_sdk_gives_up() {
     // The timing report printed at the end shows the second attempt too.
     let out = o.text();
     for (step, action) in [
-        ("switch-dns", "route53.failover"),
+        ("switch-dns", "cloudwatch.put_signal"),
         ("key-crypto", "kms.verify_crypto"),
     ] {
         let row: Vec<&str> = out

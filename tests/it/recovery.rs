@@ -425,6 +425,24 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
         journal[..at].iter().all(|r| r["type"] != "step_started"),
         "the injections are recorded before any step"
     );
+
+    // A failover after the restore checks the table the API reads now (its stage variable),
+    // not the corrupted one its variables name.
+    let failover = repo_root().join("runbooks/region-failover.yaml");
+    let mut args = vec!["run".to_string(), failover.to_str().unwrap().to_string()];
+    args.extend(vars_for(&seed));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dry = d.run(&args, &[]);
+    let text = dry.text();
+    dry.assert_exit(0);
+    let replica_line = text
+        .lines()
+        .find(|l| l.contains("vault-replica") && l.contains(&restored))
+        .unwrap_or_else(|| panic!("vault-replica checked `{restored}`:\n{text}"));
+    assert!(
+        !replica_line.contains(&format!("`{vault}`")),
+        "{replica_line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

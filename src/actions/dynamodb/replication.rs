@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::items::{attribute, key_schema};
 use super::{
-    SVC, aws_error, build_error, client, describe_table, finding, not_found, replica_regions,
-    rfc3339, spec, status_str,
+    SVC, aws_error, build_error, client, describe_pitr, describe_table, enable_pitr, finding,
+    not_found, replica_regions, rfc3339, spec, status_str,
 };
 use crate::actions::{Action, ActionError, ActionSpec, Observation, Outcome, StepContext, poll};
 use crate::duration::human;
@@ -251,8 +251,14 @@ impl Action for AddReplica {
         };
         match replica_status(&desc, &region, &target).as_deref() {
             Some("ACTIVE") => {
-                obs.summary =
-                    format!("`{table}` already has an ACTIVE replica in {target}; nothing to do");
+                obs.summary = format!("`{table}` already has an ACTIVE replica in {target}");
+                if let Some(days) = replica_pitr_to_set(ctx, &table, &target).await? {
+                    obs.changes.push(format!(
+                        "turn point-in-time recovery on for the replica in {target}{}",
+                        days.map(|d| format!(" ({d} days, as the source)"))
+                            .unwrap_or_default()
+                    ));
+                }
                 if let Some(d) = describe_table(&ctx.aws.dynamodb(&target), &target, &table).await?
                 {
                     obs.outputs.insert(
@@ -283,7 +289,7 @@ impl Action for AddReplica {
                     .map(|k| format!(", encrypted with KMS key `{k}`"))
                     .unwrap_or_default();
                 obs.changes.push(format!(
-                    "add a replica of `{table}` in {target} (UpdateTable ReplicaUpdates Create{key}) and wait until it is ACTIVE"
+                    "add a replica of `{table}` in {target} (UpdateTable ReplicaUpdates Create{key}), wait until it is ACTIVE, and give it the source's point-in-time recovery"
                 ));
             }
         }
@@ -341,6 +347,14 @@ impl Action for AddReplica {
                 .map(|t| t.table_arn().unwrap_or_default().to_string()))
         })
         .await?;
+        if let Some(days) = replica_pitr_to_set(ctx, &table, &target).await? {
+            enable_pitr(ctx, &target_client, &target, &table, days).await?;
+            changes.push(format!(
+                "turned point-in-time recovery on for the replica in {target}{}",
+                days.map(|d| format!(" ({d} days, as the source)"))
+                    .unwrap_or_default()
+            ));
+        }
         Ok(Outcome {
             summary: format!(
                 "`{table}` has an ACTIVE replica in {target} (waited {})",
@@ -359,10 +373,21 @@ impl Action for AddReplica {
             .await?
             .and_then(|d| replica_status(&d, &region, &target));
         match status.as_deref() {
-            Some("ACTIVE") => match ctx.params.opt_str("kms_key")?.filter(|k| !k.is_empty()) {
-                Some(k) => verify_replica_key(ctx, &table, &target, &k).await,
-                None => Ok(()),
-            },
+            Some("ACTIVE") => {
+                if replica_pitr_to_set(ctx, &table, &target).await?.is_some() {
+                    return Err(ActionError::Verification {
+                        message: format!(
+                            "point-in-time recovery of the replica of `{table}` in {target} differs from the source's"
+                        ),
+                        hint: "run the step again; it sets the replica's PITR as the source's"
+                            .into(),
+                    });
+                }
+                match ctx.params.opt_str("kms_key")?.filter(|k| !k.is_empty()) {
+                    Some(k) => verify_replica_key(ctx, &table, &target, &k).await,
+                    None => Ok(()),
+                }
+            }
             other => Err(ActionError::Verification {
                 message: format!(
                     "the replica of `{table}` in {target} is {}",
@@ -372,6 +397,30 @@ impl Action for AddReplica {
             }),
         }
     }
+}
+
+/// Point-in-time recovery is a setting of each replica, not of the global table (CloudFormation
+/// `AWS::DynamoDB::GlobalTable` ReplicaSpecification: `PointInTimeRecoverySpecification` per
+/// replica; DynamoDB developer guide, "Enable point-in-time recovery in DynamoDB"): a new
+/// replica starts without it. `Some(period)` when the source in the step's Region has PITR on
+/// and the replica in `target` does not (or keeps another recovery period): the period to set.
+async fn replica_pitr_to_set(
+    ctx: &StepContext,
+    table: &str,
+    target: &str,
+) -> Result<Option<Option<i32>>, ActionError> {
+    let (c, region) = client(ctx)?;
+    let Some(source) = describe_pitr(&c, &region, table).await? else {
+        return Ok(None);
+    };
+    if !source.enabled {
+        return Ok(None);
+    }
+    let replica = describe_pitr(&ctx.aws.dynamodb(target), target, table).await?;
+    let same = replica.is_some_and(|r| {
+        r.enabled && (source.period_days.is_none() || r.period_days == source.period_days)
+    });
+    Ok((!same).then_some(source.period_days))
 }
 
 /// The replica in `target` is encrypted with `kms_key` (any of its names, resolved with KMS

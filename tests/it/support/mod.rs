@@ -496,6 +496,7 @@ pub(crate) fn vars_for(seed: &Seeded) -> Vec<String> {
         ("zone", format!("{p}unolock.example.")),
         ("record", format!("api.{p}unolock.example")),
         ("alarm", format!("{p}unolock-api-5xx")),
+        ("signal_alarm", format!("{p}unolock-failover-signal")),
         ("dns_ttl", "0s".to_string()),
     ]
     .into_iter()
@@ -589,13 +590,25 @@ pub(crate) struct AlarmSeed {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SignalSeed {
+    pub name: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Route53Seed {
     pub hosted_zone_id: String,
     pub zone_name: String,
     pub record_name: String,
     /// `A` for alias records (the default), `CNAME` for `--dns cname`.
     pub record_type: String,
+    /// The PRIMARY record's health check: with the default `signal` failover a CALCULATED check
+    /// over [`Route53Seed::endpoint_health_check_id`] and the signal alarm's check.
     pub health_check_id: String,
+    /// The HTTPS check on the primary's endpoint (none with `routing-control`).
+    pub endpoint_health_check_id: Option<String>,
+    /// The failover signal alarm (in the secondary Region), with the default `signal` failover.
+    pub signal_alarm: Option<SignalSeed>,
     pub primary_target: String,
     pub secondary_target: String,
     pub change_id: String,
