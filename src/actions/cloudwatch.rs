@@ -432,6 +432,23 @@ impl SignalAlarm {
     }
 }
 
+/// The step's outputs, the same whether it published now or found the signal set.
+fn signal_outputs(alarm: &SignalAlarm, want: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("metric".to_string(), alarm.metric_line()),
+        ("state".to_string(), want.to_string()),
+        ("value".to_string(), alarm.value_for(want).to_string()),
+    ])
+}
+
+fn signal_change(alarm: &SignalAlarm, name: &str, want: &str) -> String {
+    format!(
+        "publish {} to {} so `{name}` goes {want}",
+        alarm.value_for(want),
+        alarm.metric_line()
+    )
+}
+
 fn signal_state(ctx: &StepContext) -> Result<String, ActionError> {
     let want = state_param(ctx, "state", Some("ALARM"))?;
     if want == "INSUFFICIENT_DATA" {
@@ -498,20 +515,12 @@ impl Action for PutSignal {
             });
         }
         obs.facts.insert("state".into(), json!(alarm.state));
-        obs.facts
-            .insert("metric".into(), json!(alarm.metric_line()));
-        obs.outputs.insert("metric".into(), alarm.metric_line());
+        obs.outputs = signal_outputs(&alarm, &want);
         if alarm.state == want {
             obs.summary = format!("`{name}` is already {want}");
-            obs.outputs.insert("state".into(), want);
         } else {
             obs.summary = format!("`{name}` is {}", alarm.state);
-            obs.changes.push(format!(
-                "publish {} to {} so `{name}` goes {want} (now {})",
-                alarm.value_for(&want),
-                alarm.metric_line(),
-                alarm.state
-            ));
+            obs.changes.push(signal_change(&alarm, &name, &want));
         }
         Ok(obs)
     }
@@ -527,10 +536,7 @@ impl Action for PutSignal {
         let alarm = signal_alarm(&c, &region, &name)
             .await?
             .map_err(|f| ActionError::Precondition { findings: vec![f] })?;
-        let mut outputs = BTreeMap::from([
-            ("metric".to_string(), alarm.metric_line()),
-            ("state".to_string(), want.clone()),
-        ]);
+        let outputs = signal_outputs(&alarm, &want);
         if alarm.state == want && observed.changes.is_empty() {
             return Ok(Outcome {
                 summary: format!("`{name}` is already {want}"),
@@ -538,6 +544,8 @@ impl Action for PutSignal {
                 outputs,
             });
         }
+        // The change as observed, so a resumed step that finds it made reports the same.
+        let change = signal_change(&alarm, &name, &want);
         let value = alarm.value_for(&want);
         // Sent with the SDK's retries off: after a failure that may have taken effect (a lost
         // response), the alarm is read again before sending once more. A second data point of
@@ -594,14 +602,13 @@ impl Action for PutSignal {
         })
         .await?;
         let waited = ctx.waits.total().saturating_sub(waited_before);
-        outputs.insert("value".into(), value.to_string());
         Ok(Outcome {
             summary: format!(
                 "published {value} to {}; `{name}` is {want} after {}",
                 alarm.metric_line(),
                 human(waited)
             ),
-            changes: vec![format!("set the signal `{name}` to {want}")],
+            changes: vec![change],
             outputs,
         })
     }

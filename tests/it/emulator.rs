@@ -185,12 +185,49 @@ async fn seed_creates_the_reference_system() {
         .send()
         .await
         .unwrap();
+    // The PRIMARY record's check: the endpoint's HTTPS check AND the failover signal.
     let hc_conf = hc.health_check().unwrap().health_check_config().unwrap();
-    assert_eq!(hc_conf.r#type().as_str(), "HTTPS");
+    assert_eq!(hc_conf.r#type().as_str(), "CALCULATED");
+    assert_eq!(hc_conf.health_threshold(), Some(2));
+    let endpoint = seeded.route53.endpoint_health_check_id.clone().unwrap();
+    let signal = seeded.raw["route53"]["signal_health_check_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
-        hc_conf.fully_qualified_domain_name(),
+        hc_conf.child_health_checks(),
+        [endpoint.clone(), signal.clone()]
+    );
+    let get = |id: String| {
+        let r53 = r53.clone();
+        async move {
+            r53.get_health_check()
+                .health_check_id(id)
+                .send()
+                .await
+                .unwrap()
+                .health_check()
+                .unwrap()
+                .clone()
+        }
+    };
+    let ep = get(endpoint).await;
+    let ep_conf = ep.health_check_config().unwrap();
+    assert_eq!(ep_conf.r#type().as_str(), "HTTPS");
+    assert_eq!(
+        ep_conf.fully_qualified_domain_name(),
         Some(seeded.primary().apigateway.regional_domain_name.as_str())
     );
+    let sig = get(signal).await;
+    let sig_conf = sig.health_check_config().unwrap();
+    assert_eq!(sig_conf.r#type().as_str(), "CLOUDWATCH_METRIC");
+    let alarm = sig_conf.alarm_identifier().unwrap();
+    assert_eq!(alarm.region().as_str(), SECONDARY_REGION);
+    assert_eq!(alarm.name(), format!("{p}unolock-failover-signal"));
+    // Route 53 copied the alarm's settings (CloudWatchAlarmConfiguration).
+    let copied = sig.cloud_watch_alarm_configuration().unwrap();
+    assert_eq!(copied.metric_name(), "FailoverRequested");
+    assert_eq!(copied.namespace(), "Unolock/Failover");
     let records = r53
         .list_resource_record_sets()
         .hosted_zone_id(&seeded.route53.hosted_zone_id)
@@ -643,7 +680,7 @@ async fn api_gateway_stage_variables_and_base_path_mappings_can_be_switched() {
         .unwrap();
     let alarms = cw
         .describe_alarms()
-        .alarm_name_prefix(&p)
+        .alarm_names(format!("{p}unolock-api-5xx"))
         .send()
         .await
         .unwrap();

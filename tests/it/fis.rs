@@ -141,7 +141,11 @@ async fn fis_outage_drill(primary: &str, secondary: &str) {
     assert!(
         switch["outcome"]["changes"]
             .as_array()
-            .is_some_and(|c| c.len() == 1 && c[0].as_str().unwrap().starts_with("set the signal")),
+            .is_some_and(|c| c.len() == 1
+                && c[0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("publish 1 to Unolock/Failover")),
         "{switch}"
     );
     // The DNS switch waited for the secondary's stage to answer on its data plane (http.probe),

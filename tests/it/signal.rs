@@ -120,7 +120,6 @@ async fn signal_failover_holds_until_failback(primary: &str, secondary: &str, fa
             .unwrap()
             .contains("already ALARM")
     );
-    assert!(second["outputs"].get("value").is_none(), "{second}");
 
     if !fail_back {
         return;

@@ -242,7 +242,33 @@ async fn reset(conn: TcpStream) {
     drop(conn);
 }
 
+/// A CBOR text string (major type 3) shorter than 24 bytes.
+fn cbor_text(s: &str) -> Vec<u8> {
+    assert!(s.len() < 24);
+    let mut out = vec![0x60 | s.len() as u8];
+    out.extend_from_slice(s.as_bytes());
+    out
+}
+
 fn throttle_response(head: &str) -> Vec<u8> {
+    // Smithy RPC v2 CBOR (CloudWatch in the AWS SDK for Rust): the error is a CBOR map with
+    // `__type`, and the response says its protocol in `smithy-protocol`.
+    if header(head, "smithy-protocol").is_some_and(|p| p.contains("cbor")) {
+        let mut body = vec![0xa2];
+        body.extend(cbor_text("__type"));
+        body.extend(cbor_text("ThrottlingException"));
+        body.extend(cbor_text("message"));
+        body.extend(cbor_text("Rate exceeded"));
+        let mut out = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/cbor\r\n\
+             smithy-protocol: rpc-v2-cbor\r\nx-amzn-RequestId: fault-proxy\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        out.extend(body);
+        return out;
+    }
     let json = header(head, "x-amz-target").is_some()
         || header(head, "content-type").is_some_and(|c| c.contains("json"));
     let (ctype, body) = if json {
