@@ -435,10 +435,10 @@ pub static CATALOG: &[ActionSpec] = &[
             ),
             p(
                 "max_writes",
-                K::Integer,
+                K::String,
                 false,
                 None,
-                "fail the step above this many writes (empty: no limit, only report)",
+                "a whole number: fail the step above this many writes (empty: no limit, the count is only reported)",
             ),
         ],
         outputs: &[

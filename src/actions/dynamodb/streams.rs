@@ -76,13 +76,17 @@ impl Action for CountWrites {
         let table = ctx.params.str("table")?;
         let since_text = ctx.params.str("since")?;
         // Empty (an unset runbook variable) means no limit.
-        let max = match ctx
-            .params
-            .opt_str("max_writes")?
-            .filter(|s| !s.trim().is_empty())
-        {
-            None => None,
-            Some(_) => ctx.params.opt_u64("max_writes")?,
+        let max = match ctx.params.opt_str("max_writes")? {
+            Some(s) if !s.trim().is_empty() => {
+                Some(s.trim().parse::<u64>().map_err(|_| ActionError::Invalid {
+                    message: format!(
+                        "parameter `max_writes` must be a whole number or empty, not `{s}`"
+                    ),
+                    hint:
+                        "check the step's `with:` block (or the runbook variable it names)".into(),
+                })?)
+            }
+            _ => None,
         };
         let mut obs = Observation::default();
         // A finding rather than an error: in a dry run `since` is the restore's output, not yet
