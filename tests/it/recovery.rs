@@ -339,6 +339,7 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
         "--yes".into(),
     ];
     args.extend(vars_for(&seed));
+    args.extend(["--var".into(), format!("app_role={p}unolock-app")]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = d.run(&args, &[]);
     let all = out.text();
@@ -425,6 +426,32 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
         journal[..at].iter().all(|r| r["type"] != "step_started"),
         "the injections are recorded before any step"
     );
+    // The two writes the batch job made after the restore point are counted from the table's
+    // stream and reported before the switch: they are what the switch leaves behind.
+    let counted = journal
+        .iter()
+        .find(|r| r["type"] == "step_succeeded" && r["step"] == "count-lost-writes")
+        .map(|r| r["outcome"]["outputs"].clone())
+        .expect("count-lost-writes succeeded");
+    assert_eq!(counted["writes"], "2", "{counted}");
+    assert_eq!(counted["items"], "2", "{counted}");
+    assert_eq!(counted["complete"], "true", "{counted}");
+    assert!(all.contains("2 write(s) to 2 item(s)"), "{all}");
+    // The application's role may use the restored table and its replica (the seed's policy
+    // allows `{p}vault*`).
+    for step in ["app-may-use-restored", "app-may-use-replica"] {
+        let decisions = journal
+            .iter()
+            .find(|r| r["type"] == "step_succeeded" && r["step"] == step)
+            .and_then(|r| r["outcome"]["outputs"]["decisions"].as_str())
+            .unwrap_or_else(|| panic!("{step} succeeded"))
+            .to_string();
+        assert!(
+            decisions.contains(&format!("table/{restored}=allowed")),
+            "{step}: {decisions}"
+        );
+        assert!(!decisions.contains("Deny"), "{step}: {decisions}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
