@@ -51,7 +51,7 @@ impl Drill {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
-    fn report_dir(&self) -> PathBuf {
+    pub(crate) fn report_dir(&self) -> PathBuf {
         let dirs: Vec<_> = std::fs::read_dir(self.state().join("reports"))
             .unwrap()
             .flatten()

@@ -436,7 +436,11 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
     assert_eq!(counted["writes"], "2", "{counted}");
     assert_eq!(counted["items"], "2", "{counted}");
     assert_eq!(counted["complete"], "true", "{counted}");
-    assert!(all.contains("2 write(s) to 2 item(s)"), "{all}");
+    let report = std::fs::read_to_string(d.report_dir().join("report.md")).unwrap();
+    assert!(
+        report.contains("complete=`true`, items=`2`") && report.contains("writes=`2`"),
+        "{report}"
+    );
     // The application's role may use the restored table and its replica (the seed's policy
     // allows `{p}vault*`).
     for step in ["app-may-use-restored", "app-may-use-replica"] {
