@@ -4,13 +4,13 @@ A small, honest evaluation of a role's identity-based policies, as the IAM user 
 "Policy evaluation logic" describes it for a request within one account:
 
 - the policies evaluated are the role's inline policies and its attached managed policies
-  (the default version of each); SimulatePrincipalPolicy: "The simulation includes all
-  policies that are attached to" the principal (IAM API reference);
+  (the default version of each): SimulatePrincipalPolicy simulates the policies attached to
+  the principal (IAM API reference);
 - a statement applies when its `Action` matches the action (or `NotAction` does not) and its
   `Resource` matches the resource (or `NotResource` does not), with the `*` and `?` wildcards;
   action names are not case-sensitive, resource ARNs are ("IAM JSON policy elements: Action",
   "... Resource");
-- "An explicit deny in any of these policies overrides the allow": any matching Deny gives
+- an explicit deny in any policy overrides every allow: any matching Deny gives
   `explicitDeny`; otherwise any matching Allow gives `allowed`; otherwise the default
   `implicitDeny` ("By default, all requests are implicitly denied").
 

@@ -400,9 +400,10 @@ impl Aws {
         .build();
         aws_sdk_dynamodbstreams::Client::from_conf(conf)
     }
-    /// IAM is a global service whose endpoint (its control plane) is in us-east-1: "IAM is a
-    /// global service ... The IAM control plane is in the us-east-1 Region" (IAM user guide,
-    /// "Resilience in AWS Identity and Access Management"), whatever the step's Region.
+    /// IAM is a global service: its control plane, the one API endpoint `iam.amazonaws.com`, is
+    /// signed for and served from us-east-1, whatever the step's Region (AWS General Reference,
+    /// "AWS Identity and Access Management endpoints and quotas"; AWS Fault Isolation
+    /// Boundaries whitepaper, "Global services").
     pub fn iam(&self) -> aws_sdk_iam::Client {
         let conf =
             aws_sdk_iam::config::Builder::from(&self.service_config("us-east-1", Service::Iam))

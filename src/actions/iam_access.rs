@@ -2,10 +2,10 @@
 //! use what a recovery created (a restored table is a new resource: AWS lists "IAM policies"
 //! among what a restore does not set up, RestoreTableToPointInTime).
 //!
-//! SimulatePrincipalPolicy evaluates "the policies that are attached to" the principal and
-//! answers per action and resource with an `EvalDecision` of `allowed`, `explicitDeny` or
-//! `implicitDeny`, and the statements that decided it (IAM API reference,
-//! SimulatePrincipalPolicy, EvaluationResult). It reads policies and changes nothing. IAM is
+//! SimulatePrincipalPolicy evaluates the policies attached to the principal and answers per
+//! action and resource with an `EvalDecision` of `allowed`, `explicitDeny` or `implicitDeny`,
+//! and the statements that decided it (IAM API reference, SimulatePrincipalPolicy,
+//! EvaluationResult). It reads policies and changes nothing. IAM is
 //! global: its endpoint is in us-east-1 ([`crate::actions::aws::Aws::iam`]).
 
 use std::collections::BTreeMap;

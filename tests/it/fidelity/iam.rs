@@ -32,8 +32,7 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str, doc: serde_json::Value) -> 
 }
 
 /// "By default, all requests are implicitly denied"; Action and Resource wildcards (`*`, `?`),
-/// action names without regard to case; NotAction; "an explicit deny in any of these policies
-/// overrides the allow"; a statement with a Condition is not evaluated here (it never applies),
+/// action names without regard to case; NotAction; an explicit deny overrides every allow; a statement with a Condition is not evaluated here (it never applies),
 /// as localstack/README.md says (IAM user guide, "Policy evaluation logic"; "IAM JSON policy
 /// elements: Action", "NotAction", "Resource").
 #[tokio::test(flavor = "multi_thread")]
