@@ -314,6 +314,9 @@ fn resources(
             r.extend(scoped(spec, with, Scope::ArcCluster));
             r
         }
+        // GetRole and SimulatePrincipalPolicy are scoped to the principal, a `role` here
+        // (Service Authorization Reference, "Actions defined by AWS Identity and Access
+        // Management").
         Service::Iam => scoped(spec, with, Scope::IamRole)
             .into_iter()
             .map(|r| {
