@@ -585,6 +585,42 @@ def seed_fis(endpoint: str, prefix: str) -> dict[str, Any]:
     }
 
 
+def seed_app_role(endpoint: str, prefix: str) -> dict[str, Any]:
+    """The application's role `{P}unolock-app` (API Gateway's integrations call DynamoDB as
+    it), with an inline policy `{P}unolock-vault-data` that allows the DynamoDB data actions on
+    every table whose name starts with `{P}vault`, in every Region: the global table's
+    replicas and any table a restore creates (`{P}vault-restored-...`), so the application
+    keeps working after a data-corruption restore. `iam.assert_access` checks it."""
+    iam = client("iam", "us-east-1", endpoint)
+    account = client("sts", "us-east-1", endpoint).get_caller_identity()["Account"]
+    role_name = f"{prefix}unolock-app"
+    try:
+        role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except ClientError as e:
+        if code(e) != "NoSuchEntity":
+            raise
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}
+        role_arn = iam.create_role(RoleName=role_name,
+                                   AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy_name = f"{prefix}unolock-vault-data"
+    tables = f"arn:aws:dynamodb:*:{account}:table/{prefix}vault*"
+    iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "VaultData",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                       "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+                       "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"],
+            "Resource": [tables, f"{tables}/index/*"],
+        }],
+    }))
+    return {"app_role_name": role_name, "app_role_arn": role_arn,
+            "app_policy_name": policy_name, "app_tables": tables}
+
+
 def seed(endpoint: str, prefix: str, failover: str = "signal",
          dns: str = "alias") -> dict[str, Any]:
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
@@ -612,6 +648,7 @@ def seed(endpoint: str, prefix: str, failover: str = "signal",
         arc=doc["arc"], signal=signal,
     )
     doc["fis"] = seed_fis(endpoint, prefix)
+    doc["iam"] = seed_app_role(endpoint, prefix)
     return doc
 
 

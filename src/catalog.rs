@@ -17,6 +17,8 @@ pub enum Service {
     CloudWatch,
     /// Route 53 Application Recovery Controller (routing control).
     Arc,
+    /// AWS Identity and Access Management (global; its endpoint is in us-east-1).
+    Iam,
 }
 
 impl Service {
@@ -29,6 +31,7 @@ impl Service {
             Service::Route53 => "route53",
             Service::CloudWatch => "cloudwatch",
             Service::Arc => "arc",
+            Service::Iam => "iam",
         }
     }
 }
@@ -50,7 +53,8 @@ pub enum ControlPlane {
     None,
     /// The step's `region`.
     StepRegion,
-    /// A global service whose control plane is in us-east-1 (Route 53).
+    /// A global service whose control plane is in us-east-1 (Route 53; IAM, whose one
+    /// endpoint `iam.amazonaws.com` is signed for us-east-1).
     UsEast1,
     /// The Region where the KMS key is currently primary (`UpdatePrimaryRegion`).
     KeyPrimaryRegion,
@@ -125,6 +129,10 @@ pub enum Scope {
     ArcCluster,
     /// The Region where the step creates a replica: its resources are granted there too.
     ReplicaRegion,
+    /// An IAM role, by name or ARN.
+    IamRole,
+    /// A KMS key in the step's `replica_region` (the replica's customer managed key).
+    ReplicaKmsKey,
 }
 
 /// A named output of an action, usable as `{{ steps.ID.NAME }}` by later steps.
@@ -413,6 +421,51 @@ pub static CATALOG: &[ActionSpec] = &[
         control_plane: ControlPlane::StepRegion,
     },
     ActionSpec {
+        name: "dynamodb.count_writes",
+        summary: "Count the writes a table's stream holds since a time (DynamoDB Streams, kept 24 hours): after a restore to that time, the writes the restored table lacks. Read-only, so a dry run counts too.",
+        service: Service::DynamoDb,
+        params: &[
+            p("table", K::String, true, None, "table name, with a stream enabled").scoped(S::DynamoDbTable),
+            p(
+                "since",
+                K::String,
+                true,
+                None,
+                "RFC 3339 time; writes after it are counted, e.g. `{{ steps.restore-vault.restored_to }}`",
+            ),
+            p(
+                "max_writes",
+                K::String,
+                false,
+                None,
+                "a whole number: fail the step above this many writes (empty: no limit, the count is only reported)",
+            ),
+        ],
+        outputs: &[
+            o(
+                "writes",
+                "stream records (inserts, updates, deletes) after `since`",
+            ),
+            o("items", "distinct items those writes touched"),
+            o(
+                "complete",
+                "`false` when the stream cannot hold every write since `since` (enabled later, or more than 24 hours ago): the counts are then a lower bound",
+            ),
+            o("last_write", "RFC 3339 time of the latest counted write (empty when none)"),
+        ],
+        default_estimate: secs(10),
+        estimate_param: None,
+        mutates: false,
+        needs_region: true,
+        iam: &[
+            "dynamodb:DescribeTable",
+            "dynamodb:DescribeStream",
+            "dynamodb:GetShardIterator",
+            "dynamodb:GetRecords",
+        ],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
         name: "dynamodb.assert_replica",
         summary: "Check that a table (or global-table replica) is ACTIVE in the Region, and a replica of the peer Region's table when one is named.",
         service: Service::DynamoDb,
@@ -508,7 +561,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 false,
                 None,
                 "the replica's KMS key (ID, ARN or alias) in `replica_region`, for a table encrypted with a customer managed key",
-            ),
+            )
+            .scoped(S::ReplicaKmsKey),
         ],
         outputs: &[o("replica_arn", "ARN of the replica table")],
         default_estimate: secs(5 * 60),
@@ -1106,6 +1160,49 @@ pub static CATALOG: &[ActionSpec] = &[
             "route53-recovery-control-config:DescribeCluster",
         ],
         control_plane: ControlPlane::DataPlane,
+    },
+    // ---- iam ----------------------------------------------------------------------------------
+    ActionSpec {
+        name: "iam.assert_access",
+        summary: "Check with IAM's policy simulator (SimulatePrincipalPolicy) that a role may perform every listed action on every listed resource; names each pair it may not, and the policies that deny it. Read-only, so a dry run checks too.",
+        service: Service::Iam,
+        params: &[
+            p(
+                "role",
+                K::String,
+                true,
+                None,
+                "the application's role: ARN, or name (looked up with GetRole)",
+            )
+            .scoped(S::IamRole),
+            p(
+                "actions",
+                K::StringList,
+                true,
+                None,
+                "IAM actions the role needs, e.g. `[dynamodb:GetItem, dynamodb:PutItem]`",
+            ),
+            p(
+                "resources",
+                K::StringList,
+                true,
+                None,
+                "resource ARNs the actions must be allowed on, e.g. the restored table's `{{ steps.restore-vault.table_arn }}`",
+            ),
+        ],
+        outputs: &[
+            o("role_arn", "the role's ARN"),
+            o(
+                "decisions",
+                "`ACTION RESOURCE=DECISION` for each pair, comma-separated (`allowed`, `implicitDeny`, `explicitDeny`)",
+            ),
+        ],
+        default_estimate: secs(3),
+        estimate_param: None,
+        mutates: false,
+        needs_region: false,
+        iam: &["iam:GetRole", "iam:SimulatePrincipalPolicy"],
+        control_plane: ControlPlane::UsEast1,
     },
     // ---- cloudwatch -------------------------------------------------------------------------
     ActionSpec {

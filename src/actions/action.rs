@@ -59,6 +59,7 @@ impl Registry {
             super::http::all,
             super::arc::all,
             super::cloudwatch::all,
+            super::iam_access::all,
         ];
         for a in services.into_iter().flat_map(|all| all()) {
             r.register(a);

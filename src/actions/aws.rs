@@ -132,6 +132,7 @@ const READ_ONLY_PREFIXES: &[&str] = &[
     "GenerateDataKey",
     "Sign",
     "Verify",
+    "Simulate",
 ];
 
 fn is_mutating(operation: &str) -> bool {
@@ -389,6 +390,26 @@ impl Aws {
         .interceptor(self.guard("us-east-1"))
         .build();
         aws_sdk_route53::Client::from_conf(conf)
+    }
+    /// DynamoDB Streams in `region` (the stream of a table's item-level changes).
+    pub fn dynamodb_streams(&self, region: &str) -> aws_sdk_dynamodbstreams::Client {
+        let conf = aws_sdk_dynamodbstreams::config::Builder::from(
+            &self.service_config(region, Service::DynamoDb),
+        )
+        .interceptor(self.guard_for(region, Some(Service::DynamoDb)))
+        .build();
+        aws_sdk_dynamodbstreams::Client::from_conf(conf)
+    }
+    /// IAM is a global service: its control plane, the one API endpoint `iam.amazonaws.com`, is
+    /// signed for and served from us-east-1, whatever the step's Region (AWS General Reference,
+    /// "AWS Identity and Access Management endpoints and quotas"; AWS Fault Isolation
+    /// Boundaries whitepaper, "Global services").
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        let conf =
+            aws_sdk_iam::config::Builder::from(&self.service_config("us-east-1", Service::Iam))
+                .interceptor(self.guard("us-east-1"))
+                .build();
+        aws_sdk_iam::Client::from_conf(conf)
     }
     pub fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
         let conf = aws_sdk_cloudwatch::config::Builder::from(

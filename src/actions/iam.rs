@@ -79,6 +79,8 @@ pub(crate) fn policy_for(runbook: &Runbook) -> Value {
 fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account: &str) -> Value {
     let account = account.to_string();
     let mut groups: BTreeMap<(Service, String), Grant> = BTreeMap::new();
+    // Replica Region -> the replica's customer managed keys (`dynamodb.add_replica`'s `kms_key`).
+    let mut replica_kms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for step in steps {
         let Some(spec) = catalog::lookup(&step.action) else {
             continue;
@@ -87,8 +89,8 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
             continue;
         }
         let region = match spec.service {
-            // Route 53 and ARC resources are global (their ARNs name no Region).
-            Service::Route53 | Service::Arc => "global".to_string(),
+            // Route 53, ARC and IAM resources are global (their ARNs name no Region).
+            Service::Route53 | Service::Arc | Service::Iam => "global".to_string(),
             _ => step.region.clone().unwrap_or_else(|| "*".to_string()),
         };
         let entry = groups.entry((spec.service, region.clone())).or_default();
@@ -118,8 +120,33 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
                 _ => {}
             }
         }
+        // A replica encrypted with a customer managed key: the key policy AWS documents for a
+        // table's customer managed key lets the principal that uses the table call
+        // "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+        // "kms:DescribeKey" and "kms:CreateGrant", through DynamoDB in the key's Region
+        // (`kms:ViaService` `dynamodb.REGION.amazonaws.com`) (AWS KMS developer guide, "How
+        // Amazon DynamoDB uses AWS KMS", "Key policy for a customer managed key"). The wildcards are written out (Service
+        // Authorization Reference, "Actions defined by AWS Key Management Service": ReEncrypt*
+        // = ReEncryptFrom, ReEncryptTo; GenerateDataKey* of a symmetric key = GenerateDataKey,
+        // GenerateDataKeyWithoutPlaintext). drillbook itself calls DescribeKey on the key to
+        // verify the replica, so that one is granted without the condition.
+        let replica_keys = scoped(spec, &step.with, Scope::ReplicaKmsKey);
+        if !replica_keys.is_empty() {
+            for r in scoped(spec, &step.with, Scope::ReplicaRegion) {
+                let mut keys: BTreeSet<String> =
+                    BTreeSet::from([format!("arn:aws:kms:{r}:{account}:key/*")]);
+                for k in &replica_keys {
+                    if k.starts_with("alias/") {
+                        keys.insert(format!("arn:aws:kms:{r}:{account}:{k}"));
+                    } else if k.starts_with("arn:") {
+                        keys.insert(k.clone());
+                    }
+                }
+                replica_kms.entry(r.clone()).or_default().extend(keys);
+            }
+        }
     }
-    let statements: Vec<Value> = groups
+    let mut statements: Vec<Value> = groups
         .into_iter()
         .map(|((service, region), (actions, resources))| {
             let sid: String = format!("{}-{}", service.name(), region)
@@ -139,8 +166,51 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
             })
         })
         .collect();
+    for (region, keys) in replica_kms {
+        let sid = |what: &str| {
+            format!(
+                "DynamoDbReplicaKey{what}{}",
+                region
+                    .split('-')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        c.next()
+                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                            .unwrap_or_default()
+                    })
+                    .collect::<String>()
+            )
+        };
+        let keys: Vec<String> = keys.into_iter().collect();
+        statements.push(json!({
+            "Sid": sid("Describe"),
+            "Effect": "Allow",
+            "Action": ["kms:DescribeKey"],
+            "Resource": keys,
+        }));
+        statements.push(json!({
+            "Sid": sid("ViaDynamoDb"),
+            "Effect": "Allow",
+            "Action": REPLICA_KEY_ACTIONS,
+            "Resource": keys,
+            "Condition": { "StringEquals": { "kms:ViaService": format!("dynamodb.{region}.amazonaws.com") } },
+        }));
+    }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
+
+/// What DynamoDB does with a table's customer managed key on the principal's behalf (see
+/// [`policy_of`]), wildcards written out.
+const REPLICA_KEY_ACTIONS: &[&str] = &[
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+];
 
 /// A resource name with every `{{ ... }}` replaced by `*`.
 fn wildcard(s: &str) -> String {
@@ -250,6 +320,19 @@ fn resources(
             r.extend(scoped(spec, with, Scope::ArcCluster));
             r
         }
+        // GetRole and SimulatePrincipalPolicy are scoped to the principal, a `role` here
+        // (Service Authorization Reference, "Actions defined by AWS Identity and Access
+        // Management").
+        Service::Iam => scoped(spec, with, Scope::IamRole)
+            .into_iter()
+            .map(|r| {
+                if r.starts_with("arn:") {
+                    r
+                } else {
+                    format!("arn:aws:iam::{account}:role/{r}")
+                }
+            })
+            .collect(),
         Service::Core => vec![],
     }
 }
@@ -355,5 +438,63 @@ steps:
             assert!(all.contains(want), "missing {want} in {all}");
         }
         assert!(!all.contains("kms:"), "{all}");
+    }
+    /// A replica with its own customer managed key: DynamoDB uses the key on the caller's
+    /// behalf (the key policy AWS documents), and drillbook describes it to verify the replica.
+    #[test]
+    fn add_replica_with_a_kms_key_is_granted_the_key_through_dynamodb() {
+        let text = r#"
+version: 1
+name: t
+accounts: { primary: "111122223333" }
+steps:
+  - id: replicate
+    action: dynamodb.add_replica
+    region: us-east-1
+    with: { table: orders, replica_region: us-west-2, kms_key: alias/orders-west }
+  - id: access
+    action: iam.assert_access
+    with: { role: orders-app, actions: [dynamodb:GetItem], resources: ["*"] }
+"#;
+        let rb = load_str(Path::new("t.yaml"), text, &[]).unwrap().runbook;
+        let p = policy_for(&rb);
+        let st = p["Statement"].as_array().unwrap();
+        let via = st
+            .iter()
+            .find(|s| s["Sid"] == "DynamoDbReplicaKeyViaDynamoDbUsWest2")
+            .unwrap_or_else(|| panic!("{p}"));
+        assert_eq!(
+            via["Condition"]["StringEquals"]["kms:ViaService"],
+            "dynamodb.us-west-2.amazonaws.com"
+        );
+        let actions: Vec<&str> = via["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        for want in [
+            "kms:CreateGrant",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:Decrypt",
+        ] {
+            assert!(actions.contains(&want), "{want} missing: {actions:?}");
+        }
+        let all = p.to_string();
+        assert!(
+            all.contains("arn:aws:kms:us-west-2:111122223333:alias/orders-west"),
+            "{all}"
+        );
+        assert!(!all.contains("arn:aws:kms:us-east-1"), "{all}");
+        let iam = st.iter().find(|s| s["Sid"] == "IamGlobal").unwrap();
+        assert_eq!(
+            iam["Resource"][0],
+            "arn:aws:iam::111122223333:role/orders-app"
+        );
+        assert!(
+            iam.to_string().contains("iam:SimulatePrincipalPolicy"),
+            "{iam}"
+        );
     }
 }

@@ -26,6 +26,8 @@ pub mod http;
 #[cfg(feature = "engine")]
 pub(crate) mod iam;
 #[cfg(feature = "engine")]
+mod iam_access;
+#[cfg(feature = "engine")]
 mod kms;
 #[cfg(feature = "engine")]
 pub(crate) mod limits;

@@ -65,7 +65,12 @@ fn step_needs(step: &Step, on_path: bool, lost: &[String]) -> StepNeeds {
         Some(ControlPlane::StepRegion) => regions.extend(own),
         Some(ControlPlane::UsEast1) => {
             regions.push(ROUTE53_CONTROL_PLANE.into());
-            control_planes.push(format!("Route 53 control plane ({ROUTE53_CONTROL_PLANE})"));
+            // IAM's one endpoint is signed for us-east-1, as Route 53's control plane is.
+            let service = match spec.map(|a| a.service) {
+                Some(catalog::Service::Iam) => "IAM",
+                _ => "Route 53",
+            };
+            control_planes.push(format!("{service} control plane ({ROUTE53_CONTROL_PLANE})"));
         }
         Some(ControlPlane::KeyPrimaryRegion) => {
             regions.extend(own);

@@ -51,6 +51,7 @@ const SERVICES: &[Service] = &[
     Service::Route53,
     Service::CloudWatch,
     Service::Arc,
+    Service::Iam,
 ];
 
 #[derive(Debug, Deserialize)]

@@ -24,6 +24,10 @@ impl Drill {
     fn state(&self) -> PathBuf {
         self.dir.path().join("state")
     }
+    /// The drill's working directory (a temporary directory), for files a test writes.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
     pub(crate) fn run(&self, args: &[&str], vars: &[String]) -> Output {
         crate::support::cli::bin()
             .args(args)
@@ -47,7 +51,7 @@ impl Drill {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
-    fn report_dir(&self) -> PathBuf {
+    pub(crate) fn report_dir(&self) -> PathBuf {
         let dirs: Vec<_> = std::fs::read_dir(self.state().join("reports"))
             .unwrap()
             .flatten()
@@ -216,6 +220,8 @@ async fn dry_runs_of_the_shipped_runbooks_make_no_mutating_call() {
             vars.extend([
                 "--var".into(),
                 format!("restore_to={}", chrono::Utc::now().to_rfc3339()),
+                "--var".into(),
+                format!("app_role={}unolock-app", seed.prefix),
             ]);
         }
         let out = d.run(&["run", repo(runbook).to_str().unwrap()], &vars);
@@ -279,6 +285,10 @@ async fn executing_the_data_corruption_runbook_points_the_api_at_the_restored_ta
         &[
             vars_for(&seed),
             vec!["--var".into(), "restore_to=latest".into()],
+            vec![
+                "--var".into(),
+                format!("app_role={}unolock-app", seed.prefix),
+            ],
         ]
         .concat(),
     );

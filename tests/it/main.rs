@@ -18,6 +18,7 @@ mod fidelity;
 mod file_lock;
 mod fis;
 mod http_probe;
+mod iam_access;
 mod injection;
 mod insider;
 mod layers;

@@ -339,6 +339,7 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
         "--yes".into(),
     ];
     args.extend(vars_for(&seed));
+    args.extend(["--var".into(), format!("app_role={p}unolock-app")]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = d.run(&args, &[]);
     let all = out.text();
@@ -425,6 +426,36 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
         journal[..at].iter().all(|r| r["type"] != "step_started"),
         "the injections are recorded before any step"
     );
+    // The two writes the batch job made after the restore point are counted from the table's
+    // stream and reported before the switch: they are what the switch leaves behind.
+    let counted = journal
+        .iter()
+        .find(|r| r["type"] == "step_succeeded" && r["step"] == "count-lost-writes")
+        .map(|r| r["outcome"]["outputs"].clone())
+        .expect("count-lost-writes succeeded");
+    assert_eq!(counted["writes"], "2", "{counted}");
+    assert_eq!(counted["items"], "2", "{counted}");
+    assert_eq!(counted["complete"], "true", "{counted}");
+    let report = std::fs::read_to_string(d.report_dir().join("report.md")).unwrap();
+    assert!(
+        report.contains("complete=`true`, items=`2`") && report.contains("writes=`2`"),
+        "{report}"
+    );
+    // The application's role may use the restored table and its replica (the seed's policy
+    // allows `{p}vault*`).
+    for step in ["app-may-use-restored", "app-may-use-replica"] {
+        let decisions = journal
+            .iter()
+            .find(|r| r["type"] == "step_succeeded" && r["step"] == step)
+            .and_then(|r| r["outcome"]["outputs"]["decisions"].as_str())
+            .unwrap_or_else(|| panic!("{step} succeeded"))
+            .to_string();
+        assert!(
+            decisions.contains(&format!("table/{restored}=allowed")),
+            "{step}: {decisions}"
+        );
+        assert!(!decisions.contains("Deny"), "{step}: {decisions}");
+    }
 
     // A failover after the restore checks the table the API reads now (its stage variable),
     // not the corrupted one its variables name.
@@ -443,6 +474,61 @@ async fn the_data_corruption_drill_brings_back_the_clean_items_in_both_regions()
         !replica_line.contains(&format!("`{vault}`")),
         "{replica_line}"
     );
+}
+
+/// `max_lost_writes` stops the recovery before the switch when more writes than that landed in
+/// the table after the restore point: the drill's two injected writes exceed a limit of 1, the
+/// API keeps the old table, and the step names the count.
+#[tokio::test(flavor = "multi_thread")]
+async fn more_lost_writes_than_allowed_stop_the_corruption_restore_before_the_switch() {
+    let seed = emulator().seed(&unique_prefix("lostwrites"));
+    let p = &seed.prefix;
+    let d = crate::drill::Drill::new();
+    let scenario = repo_root().join("scenarios/data-corruption.yaml");
+    let mut args = vec![
+        "drill".to_string(),
+        scenario.to_str().unwrap().to_string(),
+        "--execute".into(),
+        "--yes".into(),
+    ];
+    args.extend(vars_for(&seed));
+    args.extend([
+        "--var".into(),
+        format!("app_role={p}unolock-app"),
+        "--var".into(),
+        "max_lost_writes=1".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = d.run(&args, &[]);
+    let all = out.text();
+    out.assert_exit(1);
+    assert!(
+        all.contains(&format!("2 write(s) landed in `{p}vault` since"))
+            && all.contains("(limit 1)"),
+        "{all}"
+    );
+    let journal = d.journal();
+    assert!(
+        journal
+            .iter()
+            .any(|r| r["type"] == "step_failed" && r["step"] == "count-lost-writes"),
+        "count-lost-writes failed"
+    );
+    assert!(
+        !journal
+            .iter()
+            .any(|r| r["type"] == "step_started" && r["step"] == "point-api-primary"),
+        "the switch did not start"
+    );
+    let apigw = aws_sdk_apigateway::Client::new(&emulator().sdk_config(PRIMARY_REGION).await);
+    let stage = apigw
+        .get_stage()
+        .rest_api_id(&seed.regions[PRIMARY_REGION].apigateway.rest_api_id)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stage.variables().unwrap()["table"], format!("{p}vault"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

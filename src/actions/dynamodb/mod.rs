@@ -26,6 +26,7 @@ use crate::duration::human;
 
 mod items;
 mod replication;
+mod streams;
 
 pub(super) fn all() -> Vec<Arc<dyn Action>> {
     vec![
@@ -37,6 +38,7 @@ pub(super) fn all() -> Vec<Arc<dyn Action>> {
         Arc::new(items::AssertItem),
         Arc::new(replication::AssertReplication),
         Arc::new(replication::AddReplica),
+        Arc::new(streams::CountWrites),
     ]
 }
 

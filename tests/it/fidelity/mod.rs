@@ -8,5 +8,6 @@ mod dns;
 mod dynamodb;
 mod faults;
 mod fis;
+mod iam;
 mod route53;
 mod timings;

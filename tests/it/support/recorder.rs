@@ -40,6 +40,7 @@ const READ_ONLY_PREFIXES: &[&str] = &[
     "GenerateRandom",
     "Verify",
     "Sign",
+    "Simulate",
 ];
 
 impl RecordedRequest {
