@@ -137,7 +137,22 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         preamble.extend(faults.events());
         let result = engine.run_with(&loaded, mode, preamble).await;
         let code = match result {
-            Ok(res) => Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine).await),
+            Ok(res) => {
+                let mut rerun = super::setup::rerun_command(
+                    "drill",
+                    &args.scenario,
+                    &args.vars,
+                    &settings,
+                );
+                if let Some(root) = &args.root {
+                    rerun.push_str(&format!(
+                        " --root {}",
+                        crate::app::shell_quote(&root.display().to_string())
+                    ));
+                }
+                let rerun = Some(rerun.as_str());
+                Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine, rerun).await)
+            }
             Err(e) => {
                 // No run to record them in: the experiments stop with the drill.
                 crate::app::drill::stop_started(&aws, &faults.running).await;
@@ -160,6 +175,7 @@ pub(super) async fn conclude_drill(
     scenario: &Scenario,
     res: &RunResult,
     engine: &Engine,
+    rerun: Option<&str>,
 ) -> ExitCode {
     let human_output = format == MessageFormat::Human;
     if res.status == RunStatus::Paused {
@@ -182,7 +198,7 @@ pub(super) async fn conclude_drill(
                 one_line(&scenario.name)
             );
         }
-        return conclude(res, settings);
+        return conclude(res, settings, rerun);
     }
     // Judged while the faults still act (the expectations hold during the outage), then the
     // experiments stop, before the reports are written.
@@ -208,7 +224,7 @@ pub(super) async fn conclude_drill(
     if human_output {
         print_verdicts(verdicts, &judged.refused_calls, res.mode);
     }
-    let code = conclude(res, settings);
+    let code = conclude(res, settings, rerun);
     if let Err(e) = reported {
         e.report();
         return ExitCode::Failed;

@@ -58,7 +58,10 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         let result = engine.run(&loaded, mode).await;
         release(prepared).await;
         match result {
-            Ok(res) => Ok(after_run(&res, format, &settings, &aws).await),
+            Ok(res) => {
+                let rerun = super::setup::rerun_command("run", &args.file, &args.vars, &settings);
+                Ok(after_run(&res, format, &settings, &aws, Some(&rerun)).await)
+            }
             Err(e) => Err(e.into()),
         }
     })
@@ -110,10 +113,10 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         let result = engine.resume(&args.run_id, &with).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
-                format, &settings, &aws, scenario, &res, &engine,
+                format, &settings, &aws, scenario, &res, &engine, None,
             )
             .await),
-            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws).await),
+            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws, None).await),
             (Err(e), _) => Err(e.into()),
         };
         release(prepared).await;

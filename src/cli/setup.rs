@@ -88,10 +88,11 @@ pub(super) async fn after_run(
     format: MessageFormat,
     settings: &Settings,
     aws: &Aws,
+    rerun: Option<&str>,
 ) -> ExitCode {
     let finished = crate::app::finish::finish(settings, aws, &res.run_id, None).await;
     show_reported(&finished, format);
-    let code = conclude(res, settings);
+    let code = conclude(res, settings, rerun);
     match finished {
         Ok(_) => code,
         Err(e) => {
@@ -117,8 +118,28 @@ pub(super) fn show_reported(r: &Result<Reported, Failure>, format: MessageFormat
     }
 }
 
-/// Prints what the run ended with and maps it to an exit code.
-pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
+/// The command that runs a dry run again: `drillbook COMMAND FILE --var K=V ...` with the
+/// state location (a failed dry run changed nothing, so it is run again rather than resumed).
+pub(super) fn rerun_command(
+    command: &str,
+    file: &std::path::Path,
+    vars: &[String],
+    settings: &Settings,
+) -> String {
+    let mut s = format!(
+        "drillbook {command} {}",
+        shell_quote(&file.display().to_string())
+    );
+    for v in vars {
+        let _ = write!(s, " --var {}", shell_quote(v));
+    }
+    s.push_str(&settings.location_flag());
+    s
+}
+
+/// Prints what the run ended with and maps it to an exit code. `rerun`: the command that runs
+/// the same dry run again (`None` when it is not known here, as on `resume`).
+pub(super) fn conclude(res: &RunResult, settings: &Settings, rerun: Option<&str>) -> ExitCode {
     let dir = settings.location_flag();
     use crate::report::sanitize::one_line as safe;
     for (step, err) in &res.failed {
@@ -136,6 +157,15 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
                 human(res.duration)
             );
             ExitCode::Success
+        }
+        RunStatus::Failed if res.mode == Mode::DryRun => {
+            errln!(
+                "dry run {} failed; a dry run changes nothing and is not resumed: after fixing \
+                 the cause, run it again:\n  {}",
+                res.run_id,
+                rerun.unwrap_or("drillbook run RUNBOOK (with the same --var values)")
+            );
+            ExitCode::Failed
         }
         RunStatus::Failed => {
             errln!(

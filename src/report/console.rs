@@ -474,6 +474,12 @@ impl State {
                             self.state_dir_arg
                         ),
                     )),
+                    // A dry run changed nothing: it is run again, not resumed.
+                    RunStatus::Failed if self.failed > 0 && dry => v.push((
+                        Kind::Detail,
+                        "after fixing the cause, run the dry run again (a dry run is not resumed)"
+                            .to_string(),
+                    )),
                     RunStatus::Failed if self.failed > 0 => v.push((
                         Kind::Detail,
                         format!(

@@ -270,6 +270,9 @@ pub fn load_scenario_str_in(
             Some("a scenario starts with `version: 1`, `name:` and `runbook:`".into()),
         )));
     };
+    if let Some(d) = load::wrong_kind(&src, Some(root), path, load::Kind::Scenario) {
+        return Err(d);
+    }
     let mut c = Checker {
         src: &src,
         root,
@@ -843,8 +846,13 @@ pub fn load_runbook_at(
         &load::load_str(&scenario.runbook, &text, &[])?.runbook,
     )?;
     let mut vars: Vec<(String, String)> = scenario.vars_at(injected_at).into_iter().collect();
+    let from_scenario: BTreeSet<String> = vars
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !cli_vars.iter().any(|(c, _)| c == k))
+        .collect();
     vars.extend(cli_vars.iter().cloned());
-    let mut loaded = load::load_str(&scenario.runbook, &text, &vars)?;
+    let mut loaded = load::load_str_blaming(&scenario.runbook, &text, &vars, &from_scenario)?;
     loaded.runbook.objectives = scenario.objectives_over(&loaded.runbook.objectives);
     Ok(loaded)
 }
