@@ -21,6 +21,7 @@ mod http_probe;
 mod injection;
 mod insider;
 mod layers;
+mod newcomer;
 mod plan;
 mod proof;
 mod readiness;
