@@ -131,7 +131,13 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
+        let engine = engine_with(
+            format,
+            &settings,
+            aws.clone(),
+            prepared.store.clone(),
+            Some(&loaded.runbook),
+        )
             .sealed_by(sealed_by);
         let mut preamble = vec![started.event];
         preamble.extend(faults.events());
@@ -150,8 +156,8 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                         crate::app::shell_quote(&root.display().to_string())
                     ));
                 }
-                let rerun = Some(rerun.as_str());
-                Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine, rerun).await)
+                let next = super::setup::Next::new(Some(rerun), Some(&loaded.runbook));
+                Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine, &next).await)
             }
             Err(e) => {
                 // No run to record them in: the experiments stop with the drill.
@@ -175,7 +181,7 @@ pub(super) async fn conclude_drill(
     scenario: &Scenario,
     res: &RunResult,
     engine: &Engine,
-    rerun: Option<&str>,
+    next: &super::setup::Next,
 ) -> ExitCode {
     let human_output = format == MessageFormat::Human;
     if res.status == RunStatus::Paused {
@@ -198,7 +204,7 @@ pub(super) async fn conclude_drill(
                 one_line(&scenario.name)
             );
         }
-        return conclude(res, settings, rerun);
+        return conclude(res, settings, next);
     }
     // Judged while the faults still act (the expectations hold during the outage), then the
     // experiments stop, before the reports are written.
@@ -224,7 +230,7 @@ pub(super) async fn conclude_drill(
     if human_output {
         print_verdicts(verdicts, &judged.refused_calls, res.mode);
     }
-    let code = conclude(res, settings, rerun);
+    let code = conclude(res, settings, next);
     if let Err(e) = reported {
         e.report();
         return ExitCode::Failed;

@@ -53,14 +53,21 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         let mut settings = settings;
         let sealed_by = crate::app::finish::seal_key(&mut settings, None, "", &aws).await?;
         let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
-            .sealed_by(sealed_by);
+        let engine = engine_with(
+            format,
+            &settings,
+            aws.clone(),
+            prepared.store.clone(),
+            Some(&loaded.runbook),
+        )
+        .sealed_by(sealed_by);
         let result = engine.run(&loaded, mode).await;
         release(prepared).await;
         match result {
             Ok(res) => {
                 let rerun = super::setup::rerun_command("run", &args.file, &args.vars, &settings);
-                Ok(after_run(&res, format, &settings, &aws, Some(&rerun)).await)
+                let next = super::setup::Next::new(Some(rerun), Some(&loaded.runbook));
+                Ok(after_run(&res, format, &settings, &aws, &next).await)
             }
             Err(e) => Err(e.into()),
         }
@@ -109,14 +116,21 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         }
         crate::app::finish::seal_key(&mut settings, sealed_by.as_ref(), &args.run_id, &aws).await?;
         let prepared = prepare(&settings, &name, &args.run_id).await?;
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
+        let engine = engine_with(
+            format,
+            &settings,
+            aws.clone(),
+            prepared.store.clone(),
+            runbook.as_ref(),
+        );
+        let next = super::setup::Next::new(None, runbook.as_ref());
         let result = engine.resume(&args.run_id, &with).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
-                format, &settings, &aws, scenario, &res, &engine, None,
+                format, &settings, &aws, scenario, &res, &engine, &next,
             )
             .await),
-            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws, None).await),
+            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws, &next).await),
             (Err(e), _) => Err(e.into()),
         };
         release(prepared).await;

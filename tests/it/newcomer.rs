@@ -198,3 +198,81 @@ fn a_failed_dry_run_says_run_it_again_not_resume() {
         runs.stdout_text()
     );
 }
+
+use crate::engine::{ALICE, BOB, keygen};
+
+fn gated(approvers: &str) -> String {
+    format!(
+        "version: 1\nname: gate\napprovers: {approvers}\nsteps:\n  - id: a\n    action: wait\n    with: {{ duration: 0s }}\n  - id: gate\n    action: approval\n    needs: [a]\n    with: {{ message: check the dashboards }}\n  - id: b\n    action: wait\n    needs: [gate]\n    with: {{ duration: 0s }}\n"
+    )
+}
+
+#[test]
+fn approve_suggests_the_step_and_runs_shows_what_awaits_approval() {
+    let d = crate::engine::Dir::new();
+    let rb = d.write("rb.yaml", &gated("{ allow_unsigned: true }"));
+    let o = d.run_as(ALICE, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    o.assert_exit(3);
+    let id = d.run_ids().remove(0);
+    // Unsigned approvals count: the hint has no `--sign-with`.
+    assert!(
+        !o.stderr_text().contains("--sign-with"),
+        "{}",
+        o.stderr_text()
+    );
+
+    let runs = d.run(&["runs"]);
+    runs.assert_exit(0);
+    let row = runs
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap()
+        .to_string();
+    assert!(row.contains("paused (awaits approval of gate)"), "{row}");
+
+    let n = d.records(&id).len();
+    let o = d.run_as(BOB, &["approve", &id, "gaet"]);
+    o.assert_exit(2);
+    let err = o.stderr_text();
+    assert!(err.contains("no pending approval for step `gaet`"), "{err}");
+    assert!(err.contains("did you mean `gate`?"), "{err}");
+    assert_eq!(d.records(&id).len(), n, "nothing journaled");
+    // Nothing close: the awaited steps are listed.
+    let o = d.run_as(BOB, &["approve", &id, "deploy-everything"]);
+    o.assert_exit(2);
+    assert!(
+        o.stderr_text().contains("it awaits approval of `gate`"),
+        "{}",
+        o.stderr_text()
+    );
+
+    d.run_as(BOB, &["approve", &id, "gate"]).assert_exit(0);
+    let runs = d.run(&["runs"]).stdout_text();
+    let row = runs.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(!row.contains("awaits approval"), "approved: {row}");
+}
+
+#[test]
+fn the_approval_hint_carries_sign_with_when_the_runbook_needs_a_signature() {
+    let d = crate::engine::Dir::new();
+    let (key_file, public) = keygen(&d, "bob.key");
+    let rb = d.write(
+        "rb.yaml",
+        &gated(&format!(
+            "{{ keys: [{{ key: \"ed25519:{public}\", principal: \"{BOB}\" }}] }}"
+        )),
+    );
+    let o = d.run_as(ALICE, &["run", rb.to_str().unwrap(), "--execute", "--yes"]);
+    o.assert_exit(3);
+    let id = d.run_ids().remove(0);
+    let err = o.stderr_text();
+    let want = format!("drillbook approve {id} gate --sign-with ed25519:KEY_FILE");
+    // Both the progress line and the closing lines.
+    assert_eq!(err.matches(&want).count(), 2, "{err}");
+    // And the hinted command, with Bob's key file, is the one that works.
+    let key = format!("ed25519:{key_file}");
+    d.run_as(BOB, &["approve", &id, "gate", "--sign-with", &key])
+        .assert_exit(0);
+    d.run_as(ALICE, &["resume", &id]).assert_exit(0);
+}
