@@ -74,14 +74,13 @@ struct RawScenario {
     faults: Vec<RawFault>,
 }
 
+/// Unknown fields are reported by [`Checker::known_keys`] (with the rest), not by serde.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFault {
     fis: RawFis,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFis {
     template: String,
     region: String,
@@ -171,6 +170,11 @@ impl<'a> Checker<'a> {
         match self.node(path) {
             Ok(n) | Err(n) => n.span,
         }
+    }
+
+    /// The 1-based line of the value at `path`.
+    fn span_line(&self, path: &[Seg]) -> usize {
+        self.src.line_col(self.span(path).start).0
     }
 
     /// The span of the key that ends `path` (the value's when it is not a key).
@@ -309,22 +313,51 @@ pub fn load_scenario_str_in(
             "an FIS experiment",
         );
     }
-    if !c.problems.is_empty() {
-        return Err(Diagnostics {
-            problems: c.problems,
-            omitted: 0,
-        });
-    }
-    let raw: RawScenario = load::parse_document(path, text)?;
+    // Unknown fields do not stop the checks below: every problem is reported at once.
+    let raw: RawScenario = match load::parse_document(path, text) {
+        Ok(raw) => raw,
+        Err(d) => {
+            // The typed parse stops at its first problem; one of the unknown fields above
+            // is not said twice.
+            for p in d.problems {
+                let known = c.problems.iter().any(|q| q.location == p.location);
+                if !known && c.problems.len() < MAX_PROBLEMS {
+                    c.problems.push(p);
+                }
+            }
+            return Err(Diagnostics {
+                problems: c.problems,
+                omitted: 0,
+            });
+        }
+    };
     let scenario = check(&mut c, path, text, raw, runbook_root);
     if c.problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(Diagnostics {
-            problems: c.problems,
-            omitted: 0,
-        })
+        return Ok(scenario);
     }
+    // The scenario's problems against its runbook (undeclared variables, unknown steps) are
+    // found with the rest, when the runbook itself can be read.
+    let runbook_ok = c.problems.iter().all(|p| {
+        p.location
+            .as_ref()
+            .is_none_or(|(_, line, _)| *line != c.span_line(&[Key("runbook")]))
+    });
+    if runbook_ok
+        && let Ok(rb_text) = load::read_text(&scenario.runbook)
+        && is_mapping(&scenario.runbook, &rb_text)
+        && let Ok(loaded) = load::load_str(&scenario.runbook, &rb_text, &[])
+        && let Err(d) = check_against(&scenario, &loaded.runbook)
+    {
+        for p in d.problems {
+            if c.problems.len() < MAX_PROBLEMS {
+                c.problems.push(p);
+            }
+        }
+    }
+    Err(Diagnostics {
+        problems: c.problems,
+        omitted: 0,
+    })
 }
 
 /// The meaning of a well-typed scenario: every problem is reported into `c`.

@@ -276,3 +276,76 @@ fn the_approval_hint_carries_sign_with_when_the_runbook_needs_a_signature() {
         .assert_exit(0);
     d.run_as(ALICE, &["resume", &id]).assert_exit(0);
 }
+
+/// A scenario with problems of every stage: unknown fields, values, actions, and what only its
+/// runbook can tell (undeclared variables, unknown steps).
+const BAD_SCENARIO: &str = "version: 1
+name: bad
+runbook: rb.yaml
+vars:
+  secondry: eu-west-1
+impair:
+  - region: ca-centrl-1
+    servce: dynamodb
+objectives:
+  rto: 15 minutes
+  rpp: 5m
+expect:
+  - id: a
+    step: promote-kye
+  - id: b
+    action: route53.assert_recrds
+    with: { hosted_zone: x }
+  - id: c
+    step: verify-dns
+    status: succeded
+inject:
+  - id: d
+    action: kms.promote
+    with: { ky: x }
+";
+
+#[test]
+fn every_problem_of_a_scenario_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo("runbooks/switchover-rehearsal.yaml"),
+        dir.path().join("rb.yaml"),
+    )
+    .unwrap();
+    let scenario = dir.path().join("bad.yaml");
+    std::fs::write(&scenario, BAD_SCENARIO).unwrap();
+    let want = [
+        (11, "unknown field `rpp` in `objectives`"),
+        (8, "unknown field `servce` in an impairment"),
+        (10, "objectives.rto: invalid duration `15 minutes`"),
+        (7, "unknown Region `ca-centrl-1`"),
+        (16, "unknown action `route53.assert_recrds`"),
+        (20, "expectation `c`: unknown status `succeded`"),
+        (24, "`kms.promote` has no parameter `ky`"),
+        (23, "`kms.promote` needs the parameter `key`"),
+        (5, "the runbook declares no variable `secondry`"),
+        (14, "expectation `a`: the runbook has no step `promote-kye`"),
+    ];
+    for command in ["validate", "drill"] {
+        let out = bin()
+            .arg(command)
+            .arg(&scenario)
+            .arg(if command == "drill" {
+                "--state-dir"
+            } else {
+                "--root"
+            })
+            .arg(dir.path())
+            .output();
+        out.assert_exit(2);
+        let err = out.stderr_text();
+        for (line, message) in want {
+            assert!(err.contains(message), "{command}: no `{message}`:\n{err}");
+            assert!(
+                located(&err, &scenario, line),
+                "{command}: nothing at line {line}:\n{err}"
+            );
+        }
+    }
+}
