@@ -349,3 +349,56 @@ fn every_problem_of_a_scenario_is_reported_at_once() {
         }
     }
 }
+
+#[test]
+fn status_names_the_file_and_says_how_a_runbook_becomes_proven() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo("runbooks/switchover-rehearsal.yaml"),
+        dir.path().join("rb.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("game-day.yaml"),
+        "version: 1\nname: game-day\nrunbook: rb.yaml\n",
+    )
+    .unwrap();
+    let status = |args: &[&str]| {
+        bin()
+            .current_dir(dir.path())
+            .arg("status")
+            .args(args)
+            .state_dir("st")
+            .output()
+    };
+    let out = status(&["rb.yaml", "game-day.yaml"]);
+    out.assert_exit(0);
+    let table = out.stdout_text();
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("FILE "), "{table}");
+    assert!(lines.next().unwrap().starts_with("rb.yaml "), "{table}");
+    assert!(
+        lines.next().unwrap().starts_with("game-day.yaml "),
+        "{table}"
+    );
+    let err = out.stderr_text();
+    assert!(
+        err.contains("rb.yaml is not proven: a runbook is proven by a passing drill")
+            && err.contains("`runbook: rb.yaml`")
+            && err.contains("drillbook drill SCENARIO --execute"),
+        "{err}"
+    );
+    assert!(
+        err.contains("game-day.yaml is not proven: run `drillbook drill game-day.yaml --execute`"),
+        "{err}"
+    );
+
+    let out = status(&["--max-age", "90d", "rb.yaml"]);
+    out.assert_exit(1);
+    assert!(
+        out.stderr_text()
+            .contains("no drill of it has passed; a runbook is proven by a passing drill"),
+        "{}",
+        out.stderr_text()
+    );
+}
