@@ -125,6 +125,10 @@ pub enum Scope {
     ArcCluster,
     /// The Region where the step creates a replica: its resources are granted there too.
     ReplicaRegion,
+    /// A Route 53 hosted zone: its id, or its name (the id is then found at run time).
+    HostedZone,
+    /// A Route 53 health check id.
+    HealthCheck,
 }
 
 /// A named output of an action, usable as `{{ steps.ID.NAME }}` by later steps.
@@ -823,7 +827,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "hosted zone name (`example.com.`) or id",
-            ),
+            )
+            .scoped(S::HostedZone),
             p(
                 "record_name",
                 K::String,
@@ -851,7 +856,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 false,
                 None,
                 "health check to pin (default: the one on the PRIMARY record)",
-            ),
+            )
+            .scoped(S::HealthCheck),
         ],
         outputs: &[
             o(
@@ -887,7 +893,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "hosted zone name or id",
-            ),
+            )
+            .scoped(S::HostedZone),
             p("record_name", K::String, true, None, "record name"),
             p(
                 "expect",

@@ -360,7 +360,10 @@ pub(super) fn iam_policy(args: IamPolicyArgs) -> Result<ExitCode, Failure> {
     let overrides = parse_vars(&args.vars)?;
     match crate::runbook::load_file(&args.file, &overrides) {
         Ok(l) => {
-            let policy = crate::actions::iam::policy_for(&l.runbook);
+            let (policy, notes) = crate::actions::iam::policy_with_notes(&l.runbook);
+            for n in &notes {
+                errln!("note: {n}");
+            }
             // A resource can be named by a secret variable: its value is redacted.
             let text = serde_json::to_string_pretty(&policy).unwrap_or_default();
             println!("{}", sanitize::json(&text));

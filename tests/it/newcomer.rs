@@ -402,3 +402,49 @@ fn status_names_the_file_and_says_how_a_runbook_becomes_proven() {
         out.stderr_text()
     );
 }
+
+/// `iam-policy` on the shipped rehearsal: no statement allows a record change, or a KMS key
+/// without a condition, on `*`; what is known only at run time is said on stderr.
+#[test]
+fn iam_policy_scopes_route53_and_kms_to_what_the_runbook_names() {
+    let out = bin()
+        .arg("iam-policy")
+        .arg(repo("runbooks/switchover-rehearsal.yaml"))
+        .output();
+    out.assert_exit(0);
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in policy["Statement"].as_array().unwrap() {
+        let resources = match &s["Resource"] {
+            serde_json::Value::String(r) => vec![r.clone()],
+            list => list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+                .collect(),
+        };
+        let actions = s["Action"].to_string();
+        if resources.iter().any(|r| r == "*") {
+            assert!(
+                !actions.contains("ChangeResourceRecordSets") && !actions.contains("kms:"),
+                "{s:#}"
+            );
+        }
+        if resources.iter().any(|r| r.contains(":key/*")) {
+            assert!(
+                s["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+                    == serde_json::json!(["alias/unolock-root"]),
+                "{s:#}"
+            );
+        }
+    }
+    let err = out.stderr_text();
+    assert!(
+        err.contains("note: the hosted zone `unolock.example.` is given by name"),
+        "{err}"
+    );
+    assert!(
+        err.contains("note: the key `alias/unolock-root` is promoted"),
+        "{err}"
+    );
+}
