@@ -16,11 +16,13 @@ use crate::report::sanitize;
 /// Where past runs are read from (the same options as `run`).
 #[derive(Debug, Args, Clone)]
 pub struct HistorySource {
+    /// Directory holding run journals.
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
     #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
     pub state: Option<String>,
+    /// AWS profile to use (for the DynamoDB state).
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 }
@@ -76,6 +78,7 @@ pub struct StatusArgs {
     /// (`90d`, `12h`, ...).
     #[arg(long, value_name = "AGE")]
     pub max_age: Option<String>,
+    /// Output format: a table for people, or JSON for tools.
     #[arg(long, value_enum, default_value = "text")]
     pub format: StatusFormat,
     #[command(flatten)]
@@ -415,6 +418,7 @@ pub enum HistoryFormat {
 pub struct HistoryArgs {
     /// A runbook or scenario file, or a runbook's `name`.
     pub runbook: String,
+    /// Output format: a table, JSON, or an HTML page with a chart.
     #[arg(long, value_enum, default_value = "text")]
     pub format: HistoryFormat,
     /// Write to this file instead of stdout.
