@@ -448,3 +448,45 @@ fn iam_policy_scopes_route53_and_kms_to_what_the_runbook_names() {
         "{err}"
     );
 }
+
+/// The code spans of `markdown` (single-backtick fences; what report.md writes for names).
+fn code_spans(markdown: &str) -> Vec<&str> {
+    markdown
+        .lines()
+        .flat_map(|l| l.split('`').skip(1).step_by(2))
+        .collect()
+}
+
+/// report.md shows names in code spans exactly: no backslash escapes inside them (only text
+/// outside code spans is escaped).
+#[test]
+fn report_md_code_spans_render_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("probe.yaml"),
+        PROBE
+            .replace("id: probe\n", "id: probe_1\n")
+            .replace("name: probe-fails", "name: probe_fails"),
+    )
+    .unwrap();
+    bin()
+        .current_dir(dir.path())
+        .args(["run", "probe.yaml", "--var", "url=http://127.0.0.1:1/a_b*c"])
+        .state_dir("st")
+        .output()
+        .assert_exit(1);
+    let reports = dir.path().join("st/reports");
+    let run = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let md = std::fs::read_to_string(run.path().join("report.md")).unwrap();
+    let spans = code_spans(&md);
+    assert!(spans.contains(&"probe_1"), "{md}");
+    for s in spans {
+        assert!(!s.contains('\\'), "`{s}` in:\n{md}");
+    }
+    // Outside code spans, the same name is escaped.
+    assert!(md.contains(r"probe\_fails"), "{md}");
+}
