@@ -2,7 +2,7 @@
 //! once, each at its `file:line:column` with a `help:` line.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -55,11 +55,15 @@ const SERVICES: &[Service] = &[
 
 #[derive(Debug, Deserialize)]
 struct RawScenario {
-    version: u32,
-    name: String,
+    /// Required, like `name` and `runbook`: a missing one is reported with the rest.
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     description: Option<String>,
-    runbook: String,
+    #[serde(default)]
+    runbook: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
     #[serde(default)]
@@ -368,29 +372,61 @@ fn check(
     raw: RawScenario,
     root: Option<&Path>,
 ) -> Scenario {
-    if raw.version != 1 {
+    let head = Span::new(c.root.span.start, c.root.span.start);
+    for (field, given, example) in [
+        ("version", raw.version.is_some(), "version: 1"),
+        ("name", raw.name.is_some(), "name: my-game-day"),
+        (
+            "runbook",
+            raw.runbook.is_some(),
+            "runbook: ../runbooks/region-failover.yaml",
+        ),
+    ] {
+        match entry(c.root, field) {
+            _ if given => {}
+            None => c.report(
+                head,
+                format!("missing `{field}`"),
+                "scenario starts here",
+                format!("add `{example}`"),
+            ),
+            Some((k, _)) => c.report(
+                k.span,
+                format!("`{field}` has no value"),
+                "no value",
+                format!("write `{example}`"),
+            ),
+        }
+    }
+    if let Some(version) = raw.version
+        && version != 1
+    {
         c.report(
             c.span(&[Key("version")]),
-            format!("unsupported scenario version {}", raw.version),
+            format!("unsupported scenario version {version}"),
             "unsupported",
             "this drillbook reads `version: 1`".into(),
         );
     }
     let base = path.parent().unwrap_or(Path::new("."));
-    let runbook = base.join(&raw.runbook);
-    if !runbook.is_file() {
-        c.report(
-            c.span(&[Key("runbook")]),
-            format!(
-                "runbook `{}` not found (resolved to {})",
-                raw.runbook,
-                runbook.display()
-            ),
-            "no such file",
-            "`runbook:` is relative to the scenario file".into(),
-        );
-    } else if let Err((message, label, help)) = allowed_runbook(base, root, &runbook) {
-        c.report(c.span(&[Key("runbook")]), message, label, help);
+    let runbook = match &raw.runbook {
+        Some(r) => base.join(r),
+        None => PathBuf::new(),
+    };
+    if let Some(raw_runbook) = &raw.runbook {
+        if !runbook.is_file() {
+            c.report(
+                c.span(&[Key("runbook")]),
+                format!(
+                    "runbook `{raw_runbook}` not found (resolved to {})",
+                    runbook.display()
+                ),
+                "no such file",
+                "`runbook:` is relative to the scenario file".into(),
+            );
+        } else if let Err((message, label, help)) = allowed_runbook(base, root, &runbook) {
+            c.report(c.span(&[Key("runbook")]), message, label, help);
+        }
     }
     let duration = |c: &mut Checker, v: &Option<String>, key: &str| {
         let s = v.as_deref()?;
@@ -536,7 +572,7 @@ fn check(
         }
     }
     Scenario {
-        name: raw.name,
+        name: raw.name.unwrap_or_default(),
         description: raw.description,
         path: path.to_path_buf(),
         sha256: load::sha256_hex(text.as_bytes()),

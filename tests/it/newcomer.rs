@@ -348,6 +348,29 @@ fn every_problem_of_a_scenario_is_reported_at_once() {
             );
         }
     }
+
+    // Required fields missing or empty are reported with the rest, not first and alone.
+    let partial = dir.path().join("partial.yaml");
+    std::fs::write(
+        &partial,
+        "name: x\nrunbook:\nimpair:\n  - region: ca-centrl-1\nobjectives: { rto: 1 hour }\n",
+    )
+    .unwrap();
+    let out = bin().arg("drill").arg(&partial).output();
+    out.assert_exit(2);
+    let err = out.stderr_text();
+    for (line, message) in [
+        (1, "missing `version`"),
+        (2, "`runbook` has no value"),
+        (4, "unknown Region `ca-centrl-1`"),
+        (5, "objectives.rto: invalid duration `1 hour`"),
+    ] {
+        assert!(err.contains(message), "no `{message}`:\n{err}");
+        assert!(
+            located(&err, &partial, line),
+            "nothing at line {line}:\n{err}"
+        );
+    }
 }
 
 #[test]
