@@ -270,13 +270,22 @@ impl<'a> V<'a> {
         if text.contains('\n') || !text.contains("{{") {
             return None;
         }
-        template::parse(text)
-            .ok()?
-            .into_iter()
-            .find_map(|p| match p.reference {
-                Ref::Var(name) if self.overridden.contains_key(&name) => Some(name),
-                _ => None,
-            })
+        let placeholders = template::parse(text).ok()?;
+        // One scalar only: a flow mapping or list on the line is not the value's problem.
+        let mut rest = String::new();
+        let mut last = 0;
+        for p in &placeholders {
+            rest.push_str(&text[last..p.start]);
+            last = p.end;
+        }
+        rest.push_str(&text[last..]);
+        if rest.contains(['{', '}', '[', ']']) {
+            return None;
+        }
+        placeholders.into_iter().find_map(|p| match p.reference {
+            Ref::Var(name) if self.overridden.contains_key(&name) => Some(name),
+            _ => None,
+        })
     }
 
     fn line_of(&self, span: Span) -> usize {
