@@ -90,6 +90,7 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             mode,
             runbook,
             name,
+            runbook_path,
             drill,
             sealed_by,
         } = crate::app::resume::resumable(&settings, &args.run_id).await?;
@@ -123,7 +124,20 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             prepared.store.clone(),
             runbook.as_ref(),
         );
-        let next = super::setup::Next::new(None, runbook.as_ref());
+        // A dry run that fails again is run again from its file (as started), not resumed.
+        let rerun = match &drill {
+            Some((scenario, _)) => {
+                super::setup::rerun_command("drill", &scenario.path, &[], &settings)
+            }
+            None => super::setup::rerun_command(
+                "run",
+                std::path::Path::new(&runbook_path),
+                &[],
+                &settings,
+            ),
+        };
+        let rerun = format!("{rerun}   # with the --var values it was started with, if any");
+        let next = super::setup::Next::new(Some(rerun), runbook.as_ref());
         let result = engine.resume(&args.run_id, &with).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(

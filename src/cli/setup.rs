@@ -179,7 +179,7 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings, next: &Next) -> Exi
         }
         RunStatus::Failed if res.mode == Mode::DryRun => {
             errln!(
-                "dry run {} failed; a dry run changes nothing and is not resumed: after fixing \
+                "dry run {} failed; a dry run changes nothing, so there is nothing to resume: after fixing \
                  the cause, run it again:\n  {}",
                 res.run_id,
                 next.rerun

@@ -186,6 +186,30 @@ fn a_failed_dry_run_says_run_it_again_not_resume() {
         ])
         .output();
     again.assert_exit(1);
+    // Resumed anyway, it fails again and says the same, with the runbook it was started from.
+    let id = std::fs::read_dir(dir.path().join("st/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    let resumed = bin()
+        .current_dir(dir.path())
+        .args(["resume", &id])
+        .state_dir("st")
+        .output();
+    resumed.assert_exit(1);
+    let text = resumed.text();
+    assert!(text.contains("there is nothing to resume"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  drillbook run {} --state-dir st",
+            runbook.display()
+        )),
+        "{text}"
+    );
     let runs = bin()
         .current_dir(dir.path())
         .args(["runs"])
