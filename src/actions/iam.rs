@@ -125,8 +125,9 @@ fn policy_of<'s>(
             Service::Kms => {
                 // Calls outside the step's Region: UpdatePrimaryRegion goes to the key's
                 // current primary (unknown before the run). A multi-Region key has the same
-                // key id in every Region (AWS KMS developer guide, "Multi-Region key
-                // identifiers"), so a key given by id or ARN is granted in any Region by id.
+                // key id in every Region (AWS KMS developer guide, "Multi-Region keys in AWS
+                // KMS": related multi-Region keys share their key id and key material), so a
+                // key given by id or ARN is granted in any Region by its id.
                 let anywhere = spec.control_plane == catalog::ControlPlane::KeyPrimaryRegion;
                 for key in scoped(spec, &step.with, Scope::KmsKey) {
                     match kms_key(&key, &region, &account, anywhere) {
