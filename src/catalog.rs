@@ -133,6 +133,10 @@ pub enum Scope {
     IamRole,
     /// A KMS key in the step's `replica_region` (the replica's customer managed key).
     ReplicaKmsKey,
+    /// A Route 53 hosted zone: its id, or its name (the id is then found at run time).
+    HostedZone,
+    /// A Route 53 health check id.
+    HealthCheck,
 }
 
 /// A named output of an action, usable as `{{ steps.ID.NAME }}` by later steps.
@@ -890,7 +894,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "hosted zone name (`example.com.`) or id",
-            ),
+            )
+            .scoped(S::HostedZone),
             p(
                 "record_name",
                 K::String,
@@ -918,7 +923,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 false,
                 None,
                 "health check to pin (default: the one on the PRIMARY record)",
-            ),
+            )
+            .scoped(S::HealthCheck),
         ],
         outputs: &[
             o(
@@ -954,7 +960,8 @@ pub static CATALOG: &[ActionSpec] = &[
                 true,
                 None,
                 "hosted zone name or id",
-            ),
+            )
+            .scoped(S::HostedZone),
             p("record_name", K::String, true, None, "record name"),
             p(
                 "expect",

@@ -2,7 +2,10 @@
 //!
 //! One statement per service and Region, listing only the IAM actions of the actions the
 //! runbook uses, scoped to the resources named in the steps where they are known (`{{ }}`
-//! parts become `*`), never `*` actions.
+//! parts become `*`), never `*` actions. Route 53 is split by the resource type each IAM
+//! action is authorized on (hosted zone, health check, change, none), and a KMS key named by
+//! an alias is granted through the alias condition keys; where a resource is known only at run
+//! time, a note says so (see [`policy_with_notes`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +19,21 @@ use crate::template;
 type Grant = (BTreeSet<&'static str>, BTreeSet<String>);
 
 /// Builds the policy document for `runbook`.
+#[cfg(test)]
 pub(crate) fn policy_for(runbook: &Runbook) -> Value {
+    policy_with_notes(runbook).0
+}
+
+/// The policy document for `runbook`, and notes for the person who applies it: every grant
+/// that is wider than the runbook's resources because a resource is known only at run time
+/// (a hosted zone given by name, a key given by a template), and what to write instead.
+pub(crate) fn policy_with_notes(runbook: &Runbook) -> (Value, Vec<String>) {
+    let mut notes = BTreeSet::new();
+    let policy = policy_noted(runbook, &mut notes);
+    (policy, notes.into_iter().collect())
+}
+
+fn policy_noted(runbook: &Runbook, notes: &mut BTreeSet<String>) -> Value {
     let account = runbook
         .accounts
         .values()
@@ -29,12 +46,16 @@ pub(crate) fn policy_for(runbook: &Runbook) -> Value {
         .filter_map(|s| s.role.as_ref().map(|r| r.arn.as_str()))
         .collect();
     if roles.is_empty() {
-        return policy_of(steps.iter().copied(), &account);
+        return policy_of(steps.iter().copied(), &account, notes);
     }
     // Steps with a role run as the role: each role needs its steps' permissions, in its own
     // account; the caller needs its own steps' permissions and to assume the roles (with
     // session tags: drillbook tags each session with the run and the step).
-    let mut caller = policy_of(steps.iter().copied().filter(|s| s.role.is_none()), &account);
+    let mut caller = policy_of(
+        steps.iter().copied().filter(|s| s.role.is_none()),
+        &account,
+        notes,
+    );
     if let Some(list) = caller["Statement"].as_array_mut() {
         list.push(json!({
             "Sid": "AssumeRunbookRoles",
@@ -66,7 +87,7 @@ pub(crate) fn policy_for(runbook: &Runbook) -> Value {
                 arn.to_string(),
                 json!({
                     "account": role.account(),
-                    "policy": policy_of(mine, role.account()),
+                    "policy": policy_of(mine, role.account(), notes),
                     "trust_policy_statement": trust,
                 }),
             )
@@ -76,11 +97,18 @@ pub(crate) fn policy_for(runbook: &Runbook) -> Value {
 }
 
 /// The identity policy for `steps`, their resources in `account`.
-fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account: &str) -> Value {
+fn policy_of<'s>(
+    steps: impl Iterator<Item = &'s crate::runbook::Step>,
+    account: &str,
+    notes: &mut BTreeSet<String>,
+) -> Value {
     let account = account.to_string();
     let mut groups: BTreeMap<(Service, String), Grant> = BTreeMap::new();
     // Replica Region -> the replica's customer managed keys (`dynamodb.add_replica`'s `kms_key`).
     let mut replica_kms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // KMS keys named by an alias, per statement (service Region): (Regions the key is called
+    // in, "*" when unknown before the run; the aliases).
+    let mut by_alias: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for step in steps {
         let Some(spec) = catalog::lookup(&step.action) else {
             continue;
@@ -95,13 +123,59 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
         };
         let entry = groups.entry((spec.service, region.clone())).or_default();
         entry.0.extend(spec.iam.iter().copied());
-        entry
-            .1
-            .extend(resources(spec, &step.with, &region, &account));
-        // Calls outside the step's Region: UpdatePrimaryRegion goes to the key's current
-        // primary (unknown before the run), ReplicateKey creates the key in `replica_region`.
-        if spec.control_plane == catalog::ControlPlane::KeyPrimaryRegion {
-            entry.1.insert(format!("arn:aws:kms:*:{account}:key/*"));
+        match spec.service {
+            Service::Kms => {
+                // Calls outside the step's Region: UpdatePrimaryRegion goes to the key's
+                // current primary (unknown before the run). A multi-Region key has the same
+                // key id in every Region (AWS KMS developer guide, "Multi-Region keys in AWS
+                // KMS": related multi-Region keys share their key id and key material), so a
+                // key given by id or ARN is granted in any Region by its id.
+                let anywhere = spec.control_plane == catalog::ControlPlane::KeyPrimaryRegion;
+                for key in scoped(spec, &step.with, Scope::KmsKey) {
+                    match kms_key(&key, &region, &account, anywhere) {
+                        KmsKey::Arns(arns) => entry.1.extend(arns),
+                        KmsKey::Alias { alias, .. } => {
+                            let (regions, aliases) = by_alias.entry(region.clone()).or_default();
+                            regions.insert(if anywhere { "*".into() } else { region.clone() });
+                            if anywhere {
+                                notes.insert(format!(
+                                    "the key `{alias}` is promoted: UpdatePrimaryRegion is \
+                                     authorized on the key in its current primary Region, where \
+                                     the alias must name the same key (aliases are per Region); \
+                                     give the key's `mrk-` id or ARN to grant it by id instead"
+                                ));
+                            }
+                            aliases.insert(alias);
+                        }
+                        KmsKey::AtRunTime(arn) => {
+                            notes.insert(format!(
+                                "step `{}` names its KMS key only at run time (`{key}`): the \
+                                 statement grants {arn}; name the key (id, ARN or alias) to \
+                                 scope it",
+                                step.id
+                            ));
+                            entry.1.insert(arn);
+                        }
+                    }
+                }
+            }
+            Service::Route53 => {
+                for zone in scoped(spec, &step.with, Scope::HostedZone) {
+                    entry.1.insert(hosted_zone_arn(&zone, &step.id, notes));
+                }
+                let checks = scoped(spec, &step.with, Scope::HealthCheck);
+                if checks.is_empty() || checks.iter().any(|c| c.contains('*')) {
+                    // The health check is found on the primary record at run time.
+                    entry.1.insert("arn:aws:route53:::healthcheck/*".into());
+                }
+                for c in checks.iter().filter(|c| !c.contains('*')) {
+                    entry.1.insert(format!("arn:aws:route53:::healthcheck/{c}"));
+                }
+                entry.1.insert("arn:aws:route53:::change/*".into());
+            }
+            _ => entry
+                .1
+                .extend(resources(spec, &step.with, &region, &account)),
         }
         // The new replica lives in `replica_region`: ReplicateKey creates the key there, and
         // adding a DynamoDB replica needs CreateTable, CreateTableReplica and the data-plane
@@ -110,8 +184,20 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
         for r in scoped(spec, &step.with, Scope::ReplicaRegion) {
             match spec.service {
                 Service::Kms => {
-                    entry.1.insert(format!("arn:aws:kms:{r}:{account}:key/*"));
-                    entry.1.insert(format!("arn:aws:kms:{r}:{account}:alias/*"));
+                    // The replica: the same key id in `r` (any key there when the id is not
+                    // known before the run), and the alias ReplicateKey's caller creates.
+                    for key in scoped(spec, &step.with, Scope::KmsKey) {
+                        match kms_key(&key, &r, &account, false) {
+                            KmsKey::Arns(arns) => entry.1.extend(arns),
+                            KmsKey::Alias { alias_arn, .. } => {
+                                entry.1.insert(format!("arn:aws:kms:{r}:{account}:key/*"));
+                                entry.1.insert(alias_arn);
+                            }
+                            KmsKey::AtRunTime(arn) => {
+                                entry.1.insert(arn);
+                            }
+                        }
+                    }
                 }
                 Service::DynamoDb => {
                     entry.0.insert("dynamodb:CreateTable");
@@ -146,41 +232,69 @@ fn policy_of<'s>(steps: impl Iterator<Item = &'s crate::runbook::Step>, account:
             }
         }
     }
-    let mut statements: Vec<Value> = groups
-        .into_iter()
-        .map(|((service, region), (actions, resources))| {
-            let sid: String = format!("{}-{}", service.name(), region)
-                .split(['-', '_'])
-                .map(|w| {
-                    let mut c = w.chars();
-                    c.next()
-                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                        .unwrap_or_default()
-                })
-                .collect();
-            json!({
+    let sid_of = |parts: &[&str]| -> String {
+        parts
+            .join("-")
+            .split(['-', '_'])
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    let mut statements: Vec<Value> = vec![];
+    for ((service, region), (actions, resources)) in groups {
+        let sid = sid_of(&[service.name(), &region]);
+        let actions: Vec<&str> = actions.into_iter().collect();
+        match service {
+            Service::Route53 => statements.extend(route53_statements(&actions, &resources)),
+            Service::Kms => {
+                if !resources.is_empty() {
+                    statements.push(json!({
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Action": actions,
+                        "Resource": resources.into_iter().collect::<Vec<_>>(),
+                    }));
+                }
+                if let Some((regions, aliases)) = by_alias.get(&region) {
+                    // AWS KMS developer guide, "Using aliases to control access to KMS keys"
+                    // (kms:ResourceAliases): allows the operations on a key only while one of
+                    // these aliases is associated with it, for every operation authorized on
+                    // a key resource; a multi-valued key, so `ForAnyValue:`.
+                    statements.push(json!({
+                        "Sid": sid_of(&[service.name(), &region, "by-alias"]),
+                        "Effect": "Allow",
+                        "Action": actions,
+                        // Any Region covers the step's own.
+                        "Resource": if regions.contains("*") {
+                            vec![format!("arn:aws:kms:*:{account}:key/*")]
+                        } else {
+                            regions
+                                .iter()
+                                .map(|r| format!("arn:aws:kms:{r}:{account}:key/*"))
+                                .collect::<Vec<_>>()
+                        },
+                        "Condition": {
+                            "ForAnyValue:StringEquals": {
+                                "kms:ResourceAliases": aliases.iter().collect::<Vec<_>>(),
+                            }
+                        },
+                    }));
+                }
+            }
+            _ => statements.push(json!({
                 "Sid": sid,
                 "Effect": "Allow",
-                "Action": actions.into_iter().collect::<Vec<_>>(),
+                "Action": actions,
                 "Resource": resources.into_iter().collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+            })),
+        }
+    }
     for (region, keys) in replica_kms {
-        let sid = |what: &str| {
-            format!(
-                "DynamoDbReplicaKey{what}{}",
-                region
-                    .split('-')
-                    .map(|w| {
-                        let mut c = w.chars();
-                        c.next()
-                            .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                            .unwrap_or_default()
-                    })
-                    .collect::<String>()
-            )
-        };
+        let sid = |what: &str| sid_of(&["DynamoDbReplicaKey", what, &region]);
         let keys: Vec<String> = keys.into_iter().collect();
         statements.push(json!({
             "Sid": sid("Describe"),
@@ -211,6 +325,129 @@ const REPLICA_KEY_ACTIONS: &[&str] = &[
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
 ];
+
+/// A KMS key parameter, as IAM resources.
+enum KmsKey {
+    /// Key ARNs (a key given by id or ARN).
+    Arns(Vec<String>),
+    /// `alias/NAME`: the key is granted through the alias condition; the alias ARN itself is
+    /// the resource of alias operations.
+    Alias { alias: String, alias_arn: String },
+    /// Known only at run time (a `{{ }}` value): every key of the Region.
+    AtRunTime(String),
+}
+
+/// How `key` (an id, a key ARN, `alias/NAME`, an alias ARN, or a template as `*`) is
+/// granted in `region`; `anywhere`: the call may go to any Region (the key's primary).
+fn kms_key(key: &str, region: &str, account: &str, anywhere: bool) -> KmsKey {
+    let in_region = if anywhere { "*" } else { region };
+    if key.contains('*') {
+        return KmsKey::AtRunTime(format!("arn:aws:kms:{in_region}:{account}:key/*"));
+    }
+    let alias = if let Some(name) = key.strip_prefix("alias/") {
+        Some(format!("alias/{name}"))
+    } else if key.starts_with("arn:") && key.contains(":alias/") {
+        key.split_once(":alias/").map(|(_, n)| format!("alias/{n}"))
+    } else {
+        None
+    };
+    if let Some(alias) = alias {
+        let alias_arn = format!("arn:aws:kms:{region}:{account}:{alias}");
+        return KmsKey::Alias { alias, alias_arn };
+    }
+    let id = key.rsplit_once(":key/").map_or(key, |(_, id)| id);
+    let arn_region = key
+        .strip_prefix("arn:")
+        .and_then(|k| k.split(':').nth(2))
+        .filter(|r| !r.is_empty() && !anywhere)
+        .unwrap_or(in_region);
+    KmsKey::Arns(vec![format!("arn:aws:kms:{arn_region}:{account}:key/{id}")])
+}
+
+/// The hosted zone a step names, as an IAM resource: its ARN when the runbook gives its id;
+/// given by name, the id is found at run time (ListHostedZonesByName), so every hosted zone
+/// of the account, with a note saying so.
+fn hosted_zone_arn(zone: &str, step: &str, notes: &mut BTreeSet<String>) -> String {
+    if zone.contains('*') {
+        notes.insert(format!(
+            "step `{step}` names its hosted zone only at run time (`{zone}`): the Route 53 \
+             statement grants every hosted zone (hostedzone/*); give the zone's id to scope it"
+        ));
+        return "arn:aws:route53:::hostedzone/*".into();
+    }
+    // Route 53 reads a value without a dot as a zone id (as the action does).
+    if !zone.contains('.') {
+        let id = zone.trim_start_matches("/hostedzone/");
+        return format!("arn:aws:route53:::hostedzone/{id}");
+    }
+    notes.insert(format!(
+        "the hosted zone `{zone}` is given by name: its id is known only at run time, so \
+         the Route 53 statement grants every hosted zone (hostedzone/*); give `hosted_zone` \
+         the zone's id (`aws route53 list-hosted-zones-by-name --dns-name {zone}`) to scope \
+         it to that zone"
+    ));
+    "arn:aws:route53:::hostedzone/*".into()
+}
+
+/// The Route 53 statements: one per resource type its actions are authorized on (Service
+/// Authorization Reference, "Actions, resources, and condition keys for Amazon Route 53":
+/// ChangeResourceRecordSets, ListResourceRecordSets and GetHostedZone on `hostedzone`;
+/// GetHealthCheck, GetHealthCheckStatus and UpdateHealthCheck on `healthcheck`; GetChange on
+/// `change`; ListHostedZonesByName and TestDNSAnswer support no resource-level permissions),
+/// so that no action that changes records is allowed on `*`.
+fn route53_statements(actions: &[&str], resources: &BTreeSet<String>) -> Vec<Value> {
+    let kinds: [(&str, &str, &[&str]); 3] = [
+        (
+            "Route53HostedZones",
+            "arn:aws:route53:::hostedzone/",
+            &[
+                "route53:ChangeResourceRecordSets",
+                "route53:GetHostedZone",
+                "route53:ListResourceRecordSets",
+            ],
+        ),
+        (
+            "Route53HealthChecks",
+            "arn:aws:route53:::healthcheck/",
+            &[
+                "route53:GetHealthCheck",
+                "route53:GetHealthCheckStatus",
+                "route53:UpdateHealthCheck",
+            ],
+        ),
+        (
+            "Route53Changes",
+            "arn:aws:route53:::change/",
+            &["route53:GetChange"],
+        ),
+    ];
+    let mut out = vec![];
+    for (sid, prefix, of_kind) in kinds {
+        let mine: Vec<&str> = actions
+            .iter()
+            .copied()
+            .filter(|a| of_kind.contains(a))
+            .collect();
+        let arns: Vec<&String> = resources.iter().filter(|r| r.starts_with(prefix)).collect();
+        if !mine.is_empty() && !arns.is_empty() {
+            out.push(json!({ "Sid": sid, "Effect": "Allow", "Action": mine, "Resource": arns }));
+        }
+    }
+    let unscoped: Vec<&str> = actions
+        .iter()
+        .copied()
+        .filter(|a| !kinds.iter().any(|(_, _, k)| k.contains(a)))
+        .collect();
+    if !unscoped.is_empty() {
+        out.push(json!({
+            "Sid": "Route53NoResourceLevelPermissions",
+            "Effect": "Allow",
+            "Action": unscoped,
+            "Resource": "*",
+        }));
+    }
+    out
+}
 
 /// A resource name with every `{{ ... }}` replaced by `*`.
 fn wildcard(s: &str) -> String {
@@ -265,27 +502,13 @@ fn resources(
                 [arn.clone(), format!("{arn}/*")]
             })
             .collect(),
-        Service::Kms => {
-            let mut r = vec![format!("arn:aws:kms:{region}:{account}:key/*")];
-            for k in scoped(spec, with, Scope::KmsKey) {
-                if k.starts_with("alias/") {
-                    r.push(format!("arn:aws:kms:{region}:{account}:{k}"));
-                }
-            }
-            r
-        }
+        // Granted per key and per resource type in `policy_of`.
+        Service::Kms | Service::Route53 => vec![],
         Service::ApiGateway => vec![
             format!("arn:aws:apigateway:{region}::/restapis"),
             format!("arn:aws:apigateway:{region}::/restapis/*"),
             format!("arn:aws:apigateway:{region}::/domainnames"),
             format!("arn:aws:apigateway:{region}::/domainnames/*"),
-        ],
-        Service::Route53 => vec![
-            "arn:aws:route53:::hostedzone/*".into(),
-            "arn:aws:route53:::healthcheck/*".into(),
-            "arn:aws:route53:::change/*".into(),
-            // ListHostedZonesByName and TestDNSAnswer do not support resource-level scoping.
-            "*".into(),
         ],
         Service::CloudWatch => {
             let mut names = scoped(spec, with, Scope::Alarm);
@@ -401,7 +624,7 @@ steps:
             "{all}"
         );
         assert!(
-            all.contains("arn:aws:kms:us-east-1:*:alias/orders-root"),
+            all.contains(r#""kms:ResourceAliases":["alias/orders-root"]"#),
             "{all}"
         );
         assert!(!all.contains("not-a-key"), "{all}");
@@ -412,6 +635,164 @@ steps:
             .map(|p| p.name)
             .collect();
         assert!(scoped.contains(&"replica_region") && scoped.contains(&"cluster"));
+        assert!(scoped.contains(&"hosted_zone") && scoped.contains(&"health_check_id"));
+    }
+
+    /// The statements of `policy` that allow `action`.
+    fn allowing<'p>(policy: &'p Value, action: &str) -> Vec<&'p Value> {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].as_array().unwrap().iter().any(|a| a == action))
+            .collect()
+    }
+
+    fn policy_notes(text: &str) -> (Value, Vec<String>) {
+        let rb = load_str(Path::new("t.yaml"), text, &[]).unwrap().runbook;
+        policy_with_notes(&rb)
+    }
+
+    /// Record changes are allowed on the hosted zone the runbook names, never on `*`; only the
+    /// two actions AWS authorizes on no resource are.
+    #[test]
+    fn route53_statements_are_scoped_to_the_hosted_zone_by_id() {
+        let (p, notes) = policy_notes(
+            r#"
+version: 1
+name: t
+steps:
+  - id: dns
+    action: route53.failover
+    with: { hosted_zone: Z0123456789ABC, record_name: api.example.com, health_check_id: hc-1 }
+"#,
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        let change = allowing(&p, "route53:ChangeResourceRecordSets");
+        assert_eq!(change.len(), 1, "{p:#}");
+        assert_eq!(
+            change[0]["Resource"],
+            json!(["arn:aws:route53:::hostedzone/Z0123456789ABC"])
+        );
+        assert_eq!(
+            allowing(&p, "route53:UpdateHealthCheck")[0]["Resource"],
+            json!(["arn:aws:route53:::healthcheck/hc-1"])
+        );
+        assert_eq!(
+            allowing(&p, "route53:GetChange")[0]["Resource"],
+            json!(["arn:aws:route53:::change/*"])
+        );
+        for s in p["Statement"].as_array().unwrap() {
+            if s["Resource"] == "*" || s["Resource"].to_string().contains("\"*\"") {
+                let mut actions: Vec<&str> = s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect();
+                actions.sort();
+                assert_eq!(
+                    actions,
+                    ["route53:ListHostedZonesByName", "route53:TestDNSAnswer"],
+                    "{p:#}"
+                );
+            }
+        }
+    }
+
+    /// A zone given by name is found at run time: the grant covers every zone, and a note
+    /// says so and how to scope it.
+    #[test]
+    fn a_hosted_zone_given_by_name_is_noted_not_silently_widened() {
+        let (p, notes) = policy_notes(
+            r#"
+version: 1
+name: t
+steps:
+  - id: dns
+    action: route53.assert_records
+    with: { hosted_zone: example.com., record_name: api.example.com }
+"#,
+        );
+        assert_eq!(
+            allowing(&p, "route53:ListResourceRecordSets")[0]["Resource"],
+            json!(["arn:aws:route53:::hostedzone/*"])
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("`example.com.` is given by name")
+                && notes[0].contains("list-hosted-zones-by-name --dns-name example.com."),
+            "{notes:?}"
+        );
+    }
+
+    /// KMS: a key given by id or ARN is granted by its ARN (in any Region for a promotion:
+    /// a multi-Region key keeps its id); a key given by alias through `kms:ResourceAliases`;
+    /// never a bare `key/*`.
+    #[test]
+    fn kms_statements_are_scoped_to_the_key_the_runbook_names() {
+        let (p, _) = policy_notes(
+            r#"
+version: 1
+name: t
+accounts: { main: "111122223333" }
+steps:
+  - id: check
+    action: kms.verify_crypto
+    region: eu-west-1
+    with: { key: "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd" }
+  - id: promote
+    action: kms.promote
+    region: eu-west-1
+    with: { key: mrk-1234abcd }
+"#,
+        );
+        let all = p.to_string();
+        assert!(
+            all.contains("arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd")
+                && all.contains("arn:aws:kms:*:111122223333:key/mrk-1234abcd"),
+            "{p:#}"
+        );
+        assert!(!all.contains("key/*"), "{p:#}");
+
+        let (p, notes) = policy_notes(
+            r#"
+version: 1
+name: t
+accounts: { main: "111122223333" }
+steps:
+  - id: promote
+    action: kms.promote
+    region: eu-west-1
+    with: { key: alias/root }
+  - id: replicate
+    action: kms.replicate_key
+    region: ca-central-1
+    with: { key: alias/root, replica_region: eu-west-1 }
+"#,
+        );
+        for s in p["Statement"].as_array().unwrap() {
+            let r = s["Resource"].to_string();
+            if r.contains(":key/*") && !r.contains("eu-west-1:111122223333:key/*") {
+                assert_eq!(
+                    s["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+                    json!(["alias/root"]),
+                    "{p:#}"
+                );
+            }
+        }
+        let promote = allowing(&p, "kms:UpdatePrimaryRegion");
+        assert_eq!(promote.len(), 1, "{p:#}");
+        assert_eq!(
+            promote[0]["Resource"],
+            json!(["arn:aws:kms:*:111122223333:key/*"])
+        );
+        assert!(
+            p.to_string()
+                .contains("arn:aws:kms:eu-west-1:111122223333:alias/root"),
+            "the replica's alias: {p:#}"
+        );
+        assert!(notes.iter().any(|n| n.contains("`alias/root` is promoted")));
     }
 
     #[test]

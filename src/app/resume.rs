@@ -15,6 +15,8 @@ pub struct Resumable {
     pub runbook: Option<Runbook>,
     /// The runbook's name, else its path: the lock the resumed run takes.
     pub name: String,
+    /// The runbook file the run was started with, as given then.
+    pub runbook_path: String,
     /// A drill resumes as a drill: the same scenario (unchanged) and the same impairment.
     pub drill: Option<(Scenario, Vec<Impairment>)>,
     /// The key the run's evidence is sealed with, as `run_started` recorded it.
@@ -40,6 +42,7 @@ pub async fn resumable(settings: &Settings, run_id: &str) -> Result<Resumable, F
         mode,
         runbook,
         name,
+        runbook_path: stored.runbook_path.clone(),
         drill: super::drill::drill_of(&stored)?,
         sealed_by,
     })

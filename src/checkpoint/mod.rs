@@ -247,6 +247,9 @@ pub struct RunSummary {
     pub status: Option<RunStatus>,
     /// For a game-day drill: its scenario and verdict.
     pub drill: Option<DrillSummary>,
+    /// For a paused run: the approval steps it waits for (not yet approved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
 }
 
 /// A drill's scenario and verdict, as `drillbook runs` lists them.
@@ -265,8 +268,14 @@ impl RunSummary {
         };
         let status = status_of(records);
         let mut drill = None;
+        let mut awaiting: Vec<String> = vec![];
         for r in records {
             match &r.event {
+                Event::RunPaused { awaiting: a, .. } => {
+                    awaiting = a.iter().map(|a| a.step.clone()).collect();
+                }
+                Event::RunResumed { .. } | Event::RunFinished { .. } => awaiting.clear(),
+                Event::ApprovalGranted { step, .. } => awaiting.retain(|s| s != step),
                 Event::DrillStarted { scenario, .. } => {
                     drill = Some(DrillSummary {
                         scenario: scenario.clone(),
@@ -292,6 +301,7 @@ impl RunSummary {
             mode: *mode,
             status: Some(status),
             drill,
+            awaiting,
         })
     }
 
@@ -304,6 +314,7 @@ impl RunSummary {
             mode: crate::event::Mode::DryRun,
             status: None,
             drill: None,
+            awaiting: vec![],
         }
     }
 }

@@ -131,13 +131,34 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
+        let engine = engine_with(
+            format,
+            &settings,
+            aws.clone(),
+            prepared.store.clone(),
+            Some(&loaded.runbook),
+        )
             .sealed_by(sealed_by);
         let mut preamble = vec![started.event];
         preamble.extend(faults.events());
         let result = engine.run_with(&loaded, mode, preamble).await;
         let code = match result {
-            Ok(res) => Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine).await),
+            Ok(res) => {
+                let mut rerun = super::setup::rerun_command(
+                    "drill",
+                    &args.scenario,
+                    &args.vars,
+                    &settings,
+                );
+                if let Some(root) = &args.root {
+                    rerun.push_str(&format!(
+                        " --root {}",
+                        crate::app::shell_quote(&root.display().to_string())
+                    ));
+                }
+                let next = super::setup::Next::new(Some(rerun), Some(&loaded.runbook));
+                Ok(conclude_drill(format, &settings, &aws, &scenario, &res, &engine, &next).await)
+            }
             Err(e) => {
                 // No run to record them in: the experiments stop with the drill.
                 crate::app::drill::stop_started(&aws, &faults.running).await;
@@ -160,6 +181,7 @@ pub(super) async fn conclude_drill(
     scenario: &Scenario,
     res: &RunResult,
     engine: &Engine,
+    next: &super::setup::Next,
 ) -> ExitCode {
     let human_output = format == MessageFormat::Human;
     if res.status == RunStatus::Paused {
@@ -182,7 +204,7 @@ pub(super) async fn conclude_drill(
                 one_line(&scenario.name)
             );
         }
-        return conclude(res, settings);
+        return conclude(res, settings, next);
     }
     // Judged while the faults still act (the expectations hold during the outage), then the
     // experiments stop, before the reports are written.
@@ -208,7 +230,7 @@ pub(super) async fn conclude_drill(
     if human_output {
         print_verdicts(verdicts, &judged.refused_calls, res.mode);
     }
-    let code = conclude(res, settings);
+    let code = conclude(res, settings, next);
     if let Err(e) = reported {
         e.report();
         return ExitCode::Failed;
@@ -338,7 +360,10 @@ pub(super) fn iam_policy(args: IamPolicyArgs) -> Result<ExitCode, Failure> {
     let overrides = parse_vars(&args.vars)?;
     match crate::runbook::load_file(&args.file, &overrides) {
         Ok(l) => {
-            let policy = crate::actions::iam::policy_for(&l.runbook);
+            let (policy, notes) = crate::actions::iam::policy_with_notes(&l.runbook);
+            for n in &notes {
+                errln!("note: {n}");
+            }
             // A resource can be named by a secret variable: its value is redacted.
             let text = serde_json::to_string_pretty(&policy).unwrap_or_default();
             println!("{}", sanitize::json(&text));

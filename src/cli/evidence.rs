@@ -31,6 +31,7 @@ pub struct VerifyEvidenceArgs {
     /// than 15 minutes), or missing (a failure).
     #[arg(long)]
     pub cloudtrail: bool,
+    /// AWS profile to use (for `--cloudtrail` and KMS public keys).
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 }
@@ -74,6 +75,7 @@ Examples:
     },
     /// Seal a directory: write its manifest.json (hashes, journal head, signature).
     Seal {
+        /// The directory to seal (a run's reports and evidence).
         dir: PathBuf,
         /// `none`, `ed25519:KEY_FILE` or `kms:alias/NAME` (also a key ARN, `kms:alias/NAME@REGION`).
         #[arg(long, value_name = "SIGNER", default_value = "none")]
@@ -88,6 +90,7 @@ Examples:
     Pin {
         /// `kms:KEY_ARN` (a key ARN, not an alias: an alias can be re-pointed).
         key: String,
+        /// AWS profile to use.
         #[arg(long, env = "AWS_PROFILE")]
         profile: Option<String>,
     },

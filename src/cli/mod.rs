@@ -186,6 +186,8 @@ pub struct ExecOptions {
     /// AWS profile to use.
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
+    /// Progress for people (`human`), or one JSON line per journal event (`json`, see
+    /// docs/events.md).
     #[arg(long, value_enum, default_value = "human")]
     pub message_format: MessageFormat,
     /// Publish run metrics to this CloudWatch namespace.
@@ -279,14 +281,18 @@ pub struct DrillArgs {
     after_help = "Example:\n  drillbook iam-policy runbooks/region-failover.yaml > policy.json"
 )]
 pub struct IamPolicyArgs {
+    /// Runbook file.
     pub file: PathBuf,
+    /// Override a variable (repeatable): `--var secondary=eu-west-1`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Runbook file.
     pub file: PathBuf,
+    /// Override a variable (repeatable): `--var secondary=eu-west-1`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
     /// Only observe: read real state, change nothing (the default).
@@ -304,6 +310,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
+    /// The run to continue (as `drillbook runs` lists it).
     pub run_id: String,
     /// The runbook to go on with. Without it the run goes on with its own copy; a different
     /// runbook needs `--force`.
@@ -316,6 +323,7 @@ pub struct ResumeArgs {
     /// approval is asked again, since an approval binds the runbook and variables it approved.
     #[arg(long)]
     pub force: bool,
+    /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
     #[command(flatten)]
@@ -324,7 +332,9 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
+    /// The paused run (as `drillbook runs` lists it).
     pub run_id: String,
+    /// The approval step it awaits.
     pub step: String,
     /// A note kept with the approval.
     #[arg(long, default_value = "")]
@@ -334,17 +344,20 @@ pub struct ApproveArgs {
     /// key id or ARN, `@REGION` optional). The runbook's `approvers.keys` must list it.
     #[arg(long, value_name = "SIGNER")]
     pub sign_with: Option<String>,
+    /// Directory holding run journals.
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
     #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
     pub state: Option<String>,
+    /// AWS profile to use: your own identity, the approver's.
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
+    /// Directory holding run journals.
     #[arg(
         long,
         env = "DRILLBOOK_STATE_DIR",
@@ -384,12 +397,15 @@ pub enum ReportFormat {
   run writes them into <report-dir>/<RUN_ID>/). The written paths are printed.
   The exit code is 0 whenever the report was produced, whatever the run's verdict.")]
 pub struct ReportArgs {
+    /// The run (as `drillbook runs` lists it).
     pub run_id: String,
+    /// What to write (see the formats below).
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Write the report into this directory instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Directory holding run journals.
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
@@ -459,4 +475,43 @@ pub fn main() -> std::process::ExitCode {
     }
     let code = commands::dispatch(cli);
     std::process::ExitCode::from(code as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every argument of every command says what it is for: `--help` has no bare names.
+    #[test]
+    fn no_argument_is_without_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                let help = arg
+                    .get_help()
+                    .or(arg.get_long_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if help.trim().is_empty() {
+                    missing.push(format!("{path} <{id}>"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub
+                    .get_about()
+                    .is_none_or(|a| a.to_string().trim().is_empty())
+                {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = vec![];
+        walk(&super::Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
+    }
 }

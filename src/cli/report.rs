@@ -88,7 +88,13 @@ pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
                     crate::event::Mode::DryRun => "dry-run".into(),
                     crate::event::Mode::Execute => "execute".into(),
                 },
-                r.status.map_or("corrupt", RunStatus::as_str).to_string(),
+                match (r.status, r.awaiting.as_slice()) {
+                    (None, _) => "corrupt".to_string(),
+                    (Some(RunStatus::Paused), [_, ..]) => {
+                        format!("paused (awaits approval of {})", r.awaiting.join(", "))
+                    }
+                    (Some(s), _) => s.as_str().to_string(),
+                },
                 scenario,
                 verdict,
             ]

@@ -53,12 +53,22 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         let mut settings = settings;
         let sealed_by = crate::app::finish::seal_key(&mut settings, None, "", &aws).await?;
         let prepared = prepare(&settings, &loaded.runbook.name, "").await?;
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone())
-            .sealed_by(sealed_by);
+        let engine = engine_with(
+            format,
+            &settings,
+            aws.clone(),
+            prepared.store.clone(),
+            Some(&loaded.runbook),
+        )
+        .sealed_by(sealed_by);
         let result = engine.run(&loaded, mode).await;
         release(prepared).await;
         match result {
-            Ok(res) => Ok(after_run(&res, format, &settings, &aws).await),
+            Ok(res) => {
+                let rerun = super::setup::rerun_command("run", &args.file, &args.vars, &settings);
+                let next = super::setup::Next::new(Some(rerun), Some(&loaded.runbook));
+                Ok(after_run(&res, format, &settings, &aws, &next).await)
+            }
             Err(e) => Err(e.into()),
         }
     })
@@ -80,6 +90,7 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
             mode,
             runbook,
             name,
+            runbook_path,
             drill,
             sealed_by,
         } = crate::app::resume::resumable(&settings, &args.run_id).await?;
@@ -106,14 +117,34 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         }
         crate::app::finish::seal_key(&mut settings, sealed_by.as_ref(), &args.run_id, &aws).await?;
         let prepared = prepare(&settings, &name, &args.run_id).await?;
-        let engine = engine_with(format, &settings, aws.clone(), prepared.store.clone());
+        let engine = engine_with(
+            format,
+            &settings,
+            aws.clone(),
+            prepared.store.clone(),
+            runbook.as_ref(),
+        );
+        // A dry run that fails again is run again from its file (as started), not resumed.
+        let rerun = match &drill {
+            Some((scenario, _)) => {
+                super::setup::rerun_command("drill", &scenario.path, &[], &settings)
+            }
+            None => super::setup::rerun_command(
+                "run",
+                std::path::Path::new(&runbook_path),
+                &[],
+                &settings,
+            ),
+        };
+        let rerun = format!("{rerun}   # with the --var values it was started with, if any");
+        let next = super::setup::Next::new(Some(rerun), runbook.as_ref());
         let result = engine.resume(&args.run_id, &with).await;
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
-                format, &settings, &aws, scenario, &res, &engine,
+                format, &settings, &aws, scenario, &res, &engine, &next,
             )
             .await),
-            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws).await),
+            (Ok(res), None) => Ok(after_run(&res, format, &settings, &aws, &next).await),
             (Err(e), _) => Err(e.into()),
         };
         release(prepared).await;

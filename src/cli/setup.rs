@@ -88,10 +88,11 @@ pub(super) async fn after_run(
     format: MessageFormat,
     settings: &Settings,
     aws: &Aws,
+    next: &Next,
 ) -> ExitCode {
     let finished = crate::app::finish::finish(settings, aws, &res.run_id, None).await;
     show_reported(&finished, format);
-    let code = conclude(res, settings);
+    let code = conclude(res, settings, next);
     match finished {
         Ok(_) => code,
         Err(e) => {
@@ -117,8 +118,47 @@ pub(super) fn show_reported(r: &Result<Reported, Failure>, format: MessageFormat
     }
 }
 
-/// Prints what the run ended with and maps it to an exit code.
-pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
+/// The command that runs a dry run again: `drillbook COMMAND FILE --var K=V ...` with the
+/// state location (a failed dry run changed nothing, so it is run again rather than resumed).
+pub(super) fn rerun_command(
+    command: &str,
+    file: &std::path::Path,
+    vars: &[String],
+    settings: &Settings,
+) -> String {
+    let mut s = format!(
+        "drillbook {command} {}",
+        shell_quote(&file.display().to_string())
+    );
+    for v in vars {
+        let _ = write!(s, " --var {}", shell_quote(v));
+    }
+    s.push_str(&settings.location_flag());
+    s
+}
+
+/// What the commands printed at a run's end need beyond the run's result.
+#[derive(Debug, Default)]
+pub(super) struct Next {
+    /// The command that runs the same dry run again (`None` when not known, as on `resume`).
+    pub rerun: Option<String>,
+    /// ` --sign-with ...` for `approve` when the runbook counts only signed approvals.
+    pub sign_with: String,
+}
+
+impl Next {
+    pub(super) fn new(rerun: Option<String>, runbook: Option<&Runbook>) -> Next {
+        Next {
+            rerun,
+            sign_with: runbook.map_or(String::new(), |r| {
+                crate::engine::sign_with_hint(&r.approvers)
+            }),
+        }
+    }
+}
+
+/// Prints what the run ended with and maps it to an exit code (`next`: the commands to print).
+pub(super) fn conclude(res: &RunResult, settings: &Settings, next: &Next) -> ExitCode {
     let dir = settings.location_flag();
     use crate::report::sanitize::one_line as safe;
     for (step, err) in &res.failed {
@@ -136,6 +176,17 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
                 human(res.duration)
             );
             ExitCode::Success
+        }
+        RunStatus::Failed if res.mode == Mode::DryRun => {
+            errln!(
+                "dry run {} failed; a dry run changes nothing, so there is nothing to resume: after fixing \
+                 the cause, run it again:\n  {}",
+                res.run_id,
+                next.rerun
+                    .as_deref()
+                    .unwrap_or("drillbook run RUNBOOK (with the same --var values)")
+            );
+            ExitCode::Failed
         }
         RunStatus::Failed => {
             errln!(
@@ -186,8 +237,9 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings) -> ExitCode {
                     safe(msg)
                 );
                 errln!(
-                    "  approve (as another identity): drillbook approve {} {step}{dir}",
-                    res.run_id
+                    "  approve (as another identity): drillbook approve {} {step}{}{dir}",
+                    res.run_id,
+                    next.sign_with
                 );
             }
             errln!("resume with:\n  drillbook resume {}{dir}", res.run_id);
@@ -345,12 +397,20 @@ pub(super) fn engine_with(
     settings: &Settings,
     aws: Arc<Aws>,
     store: Arc<dyn crate::checkpoint::CheckpointStore>,
+    runbook: Option<&Runbook>,
 ) -> Engine {
+    let sign_with = runbook.map_or(String::new(), |r| {
+        crate::engine::sign_with_hint(&r.approvers)
+    });
     Engine::new(
         store,
         Registry::builtin(),
         aws,
-        Arc::new(crate::report::Console::detect(format).state_dir(&settings.state.dir)),
+        Arc::new(
+            crate::report::Console::detect(format)
+                .state_dir(&settings.state.dir)
+                .approval_signer(&sign_with),
+        ),
     )
     .max_parallel(settings.max_parallel)
     .interrupt(async {

@@ -28,6 +28,7 @@ pub enum StateCommand {
         /// `dynamodb://TABLE?region=REGION`.
         #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
         state: String,
+        /// AWS profile to use.
         #[arg(long, env = "AWS_PROFILE")]
         profile: Option<String>,
     },
@@ -37,7 +38,12 @@ pub enum StateCommand {
 pub enum RunsAction {
     /// Write a run's files (runbook.yaml, runbook.sha256, vars.json, journal.jsonl) into
     /// `DIR/runs/RUN_ID/`, the --state-dir layout, after verifying its chain.
-    Export { run_id: String, dir: PathBuf },
+    Export {
+        /// The run to export (as `drillbook runs` lists it).
+        run_id: String,
+        /// The directory to write `runs/RUN_ID/` into.
+        dir: PathBuf,
+    },
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

@@ -16,11 +16,13 @@ use crate::report::sanitize;
 /// Where past runs are read from (the same options as `run`).
 #[derive(Debug, Args, Clone)]
 pub struct HistorySource {
+    /// Directory holding run journals.
     #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
     pub state_dir: PathBuf,
     /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
     #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
     pub state: Option<String>,
+    /// AWS profile to use (for the DynamoDB state).
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 }
@@ -76,6 +78,7 @@ pub struct StatusArgs {
     /// (`90d`, `12h`, ...).
     #[arg(long, value_name = "AGE")]
     pub max_age: Option<String>,
+    /// Output format: a table for people, or JSON for tools.
     #[arg(long, value_enum, default_value = "text")]
     pub format: StatusFormat,
     #[command(flatten)]
@@ -90,7 +93,10 @@ Examples:
 
 STATE is OK (a passing drill of this exact runbook within --max-age), CHANGED (the file
 differs from the one that passed), STALE (the last pass is older than --max-age) or NEVER (no
-drill of it passed). Exit codes: 0 all OK, 1 some runbook is not (with --max-age), 2 bad input.";
+drill of it passed). A runbook is proven by a scenario that names it (`runbook:`) run with
+`drillbook drill SCENARIO --execute` until it passes; a dry run proves nothing. RTO and RPO are
+in seconds (achieved/objective), AGE in days since the last pass.
+Exit codes: 0 all OK, 1 some runbook is not (with --max-age), 2 bad input.";
 
 /// One runbook's line.
 #[derive(Debug, Serialize)]
@@ -231,6 +237,45 @@ fn d(ms: u64) -> String {
     format_duration(Duration::from_millis(ms))
 }
 
+/// A duration of `status`'s RTO and RPO columns: in seconds, whatever its size, so that a
+/// measured time and its objective read in one unit (`90s/900s`, `0.2s/300s`).
+fn secs(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        return format!("{}s", ms / 1000);
+    }
+    let s = format!("{:.1}", ms as f64 / 1000.0);
+    // Never a measured time shown as `0.0s`.
+    if s == "0.0" {
+        format!("{:.3}s", ms as f64 / 1000.0)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `measured/objective` in seconds (see [`secs`]).
+fn against_secs(measured: Option<u64>, objective: Option<u64>) -> String {
+    match (measured, objective) {
+        (Some(m), Some(o)) => format!("{}/{}", secs(m), secs(o)),
+        (Some(m), None) => secs(m),
+        (None, Some(o)) => format!("-/{}", secs(o)),
+        (None, None) => "-".into(),
+    }
+}
+
+/// How a runbook becomes proven, for a row that is not: a scenario drives it, and a passing
+/// `drill --execute` of that scenario is the proof (a dry run proves nothing).
+fn how_to_prove(r: &Status) -> String {
+    let file = crate::app::shell_quote(&r.file);
+    match &r.scenario {
+        Some(_) => format!("run `drillbook drill {file} --execute` and let it pass"),
+        None => format!(
+            "a runbook is proven by a passing drill: write a scenario that names it \
+             (`runbook: {file}`, with `impair:` and `expect:`), then run \
+             `drillbook drill SCENARIO --execute`"
+        ),
+    }
+}
+
 fn against(measured: Option<u64>, objective: Option<u64>) -> String {
     match (measured, objective) {
         (Some(m), Some(o)) => format!("{}/{}", d(m), d(o)),
@@ -269,8 +314,15 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
             println!("{}", sanitize::json(&text));
         }
         StatusFormat::Text => {
+            let fw = rows
+                .iter()
+                .map(|r| r.file.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(4);
             outln!(
-                "{:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} AGE",
+                "{:<fw$} {:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} AGE",
+                "FILE",
                 "RUNBOOK",
                 "SHA256",
                 "STATE",
@@ -293,12 +345,12 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                 let rto = r
                     .last_pass
                     .as_ref()
-                    .map(|p| against(Some(p.recovery_ms), p.rto_ms))
+                    .map(|p| against_secs(Some(p.recovery_ms), p.rto_ms))
                     .unwrap_or_else(|| "-".into());
                 let rpo = r
                     .last_pass
                     .as_ref()
-                    .map(|p| against(p.rpo_measured_ms, p.rpo_ms))
+                    .map(|p| against_secs(p.rpo_measured_ms, p.rpo_ms))
                     .unwrap_or_else(|| "-".into());
                 let age = r
                     .age_days
@@ -308,7 +360,8 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                 println!(
                     "{}",
                     sanitize::one_line(&format!(
-                        "{:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} {age}",
+                        "{:<fw$} {:<28} {:<12} {:<9} {:<32} {:<34} {:<16} {:<16} {age}",
+                        r.file,
                         r.runbook,
                         &r.sha256[..12.min(r.sha256.len())],
                         r.state.to_uppercase(),
@@ -322,10 +375,19 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
         }
     }
     let failing: Vec<&Status> = rows.iter().filter(|r| r.state != "ok").collect();
+    if max_age.is_none() && args.format == StatusFormat::Text {
+        for r in failing.iter().filter(|r| r.state == "never") {
+            errln!(
+                "help: {} is not proven: {}",
+                sanitize::one_line(&r.file),
+                how_to_prove(r)
+            );
+        }
+    }
     if max_age.is_some() && !failing.is_empty() {
         for r in &failing {
             let why = match r.state {
-                "never" => "no drill of it has passed".to_string(),
+                "never" => format!("no drill of it has passed; {}", how_to_prove(r)),
                 "changed" => "it changed since its drill passed: run the drill again".to_string(),
                 _ => format!(
                     "its last passing drill is older than {}",
@@ -356,6 +418,7 @@ pub enum HistoryFormat {
 pub struct HistoryArgs {
     /// A runbook or scenario file, or a runbook's `name`.
     pub runbook: String,
+    /// Output format: a table, JSON, or an HTML page with a chart.
     #[arg(long, value_enum, default_value = "text")]
     pub format: HistoryFormat,
     /// Write to this file instead of stdout.

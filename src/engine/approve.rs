@@ -57,7 +57,27 @@ pub async fn approve(
         .runbook;
     let gates = approval::gates(run_id, &stored.records, &runbook, &in_effect);
     let Some(gate) = gates.get(step) else {
-        return Err(no(""));
+        // A misspelled step: the closest awaited approval, else the list of them.
+        let awaited: Vec<&str> = gates
+            .iter()
+            .filter(|(_, g)| g.request.is_some() && g.passed.is_none())
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let detail = match crate::runbook::did_you_mean(step, awaited.iter().copied())
+            .or_else(|| crate::runbook::did_you_mean(step, gates.keys().map(String::as_str)))
+        {
+            Some(d) => format!("; {d}"),
+            None if awaited.is_empty() => String::new(),
+            None => format!(
+                "; it awaits approval of {}",
+                awaited
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return Err(no(&detail));
     };
     if gate.passed.is_some() {
         return Err(no(" (it was already approved)"));
@@ -112,6 +132,30 @@ pub async fn approve(
     }
     store.append(run_id, vec![entry]).await?;
     Ok(())
+}
+
+/// The `--sign-with` argument an `approve` command needs for the runbook's `approvers:`
+/// (with its leading space), or nothing when the runbook counts unsigned approvals
+/// (`allow_unsigned: true`). A runbook's one KMS key is named; an Ed25519 key is the
+/// approver's own private file, so only its form is shown.
+pub fn sign_with_hint(approvers: &Approvers) -> String {
+    use crate::runbook::TrustedKeyRef;
+    if approvers.allow_unsigned {
+        return String::new();
+    }
+    let kms: Vec<&str> = approvers
+        .keys
+        .iter()
+        .filter_map(|k| match &k.key {
+            TrustedKeyRef::Kms { key_arn } => Some(key_arn.as_str()),
+            TrustedKeyRef::Ed25519 { .. } => None,
+        })
+        .collect();
+    match kms.as_slice() {
+        [one] if approvers.keys.len() == 1 => format!(" --sign-with kms:{one}"),
+        [_, ..] if kms.len() == approvers.keys.len() => " --sign-with kms:KEY".into(),
+        _ => " --sign-with ed25519:KEY_FILE".into(),
+    }
 }
 
 /// What to do about an approval the runbook would not count.

@@ -15,7 +15,7 @@ mod identity;
 mod run;
 mod step;
 
-pub use approve::approve;
+pub use approve::{approve, sign_with_hint};
 pub use error::EngineError;
 pub use hooks::{CRASH_ENV, IDENTITY_ENV, TEST_HOOKS, ignored_test_hooks, test_hook};
 pub use identity::{caller_identity, identity_region};

@@ -68,6 +68,8 @@ struct State {
     err: Box<dyn Write + Send>,
     /// ` --state-dir DIR` when the state directory is not the default, for printed commands.
     state_dir_arg: String,
+    /// ` --sign-with ...` when the runbook counts only signed approvals, for printed commands.
+    sign_with_arg: String,
     run_id: String,
     run_start: Option<DateTime<Utc>>,
     mode: Mode,
@@ -146,6 +148,13 @@ impl Console {
         self
     }
 
+    /// The ` --sign-with ...` argument the printed `approve` commands carry (see
+    /// [`crate::engine::sign_with_hint`]).
+    pub fn approval_signer(self, arg: &str) -> Console {
+        self.lock().sign_with_arg = arg.to_string();
+        self
+    }
+
     fn build(
         shape: Shape,
         color: bool,
@@ -159,6 +168,7 @@ impl Console {
                 out,
                 err,
                 state_dir_arg: String::new(),
+                sign_with_arg: String::new(),
                 run_id: String::new(),
                 run_start: None,
                 mode: Mode::DryRun,
@@ -274,9 +284,10 @@ impl State {
             (
                 Kind::Detail,
                 format!(
-                    "  {step}: approve with: drillbook approve {} {}{}",
+                    "  {step}: approve with: drillbook approve {} {}{}{}",
                     shell_word(&self.run_id),
                     shell_word(step),
+                    self.sign_with_arg,
                     self.state_dir_arg
                 ),
             ),
@@ -473,6 +484,12 @@ impl State {
                             shell_word(&self.run_id),
                             self.state_dir_arg
                         ),
+                    )),
+                    // A dry run changed nothing: it is run again, not resumed.
+                    RunStatus::Failed if self.failed > 0 && dry => v.push((
+                        Kind::Detail,
+                        "after fixing the cause, run the dry run again (a dry run is not resumed)"
+                            .to_string(),
                     )),
                     RunStatus::Failed if self.failed > 0 => v.push((
                         Kind::Detail,

@@ -144,15 +144,36 @@ pub fn parse_tree(path: &Path, text: &str) -> Result<(Source, yaml::Parsed), Dia
     Ok((src, parsed))
 }
 
-/// Validates runbook text; `path` is used in messages.
+/// Validates runbook text; `path` is used in messages. A problem with a value an override
+/// changed is blamed on `--var NAME=VALUE`.
 pub fn load_str(
     path: &Path,
     text: &str,
     overrides: &[(String, String)],
 ) -> Result<Loaded, Diagnostics> {
+    load_str_blaming(path, text, overrides, &std::collections::BTreeSet::new())
+}
+
+/// [`load_str`], where the overrides named in `from_scenario` come from a scenario's `vars:`
+/// (a problem with their value is blamed on the scenario, not on `--var`).
+pub fn load_str_blaming(
+    path: &Path,
+    text: &str,
+    overrides: &[(String, String)],
+    from_scenario: &std::collections::BTreeSet<String>,
+) -> Result<Loaded, Diagnostics> {
     let (src, parsed) = parse_tree(path, text)?;
+    if let Some(d) = wrong_kind(&src, parsed.root.as_ref(), path, Kind::Runbook) {
+        return Err(d);
+    }
     let runbook = guarded(path, || {
-        validate::build(&src, parsed.root.as_ref(), &parsed.duplicates, overrides)
+        validate::build(
+            &src,
+            parsed.root.as_ref(),
+            &parsed.duplicates,
+            overrides,
+            from_scenario,
+        )
     })?;
     Ok(Loaded {
         runbook,
@@ -160,6 +181,73 @@ pub fn load_str(
         path: path.to_path_buf(),
         sha256: sha256_hex(text.as_bytes()),
     })
+}
+
+/// The two kinds of file drillbook reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Has `steps:`; `run`, `plan` and `iam-policy` take it.
+    Runbook,
+    /// Has `runbook:` (and no `steps:`); `drill` takes it.
+    Scenario,
+}
+
+/// When the document is the other kind of file than the command takes (a scenario given to
+/// `run`, a runbook given to `drill`): one problem at the key that shows its kind, naming the
+/// command that takes it, instead of every field the other kind does not have.
+pub(crate) fn wrong_kind(
+    src: &Source,
+    root: Option<&yaml::Node>,
+    path: &Path,
+    expected: Kind,
+) -> Option<Diagnostics> {
+    let yaml::Value::Map(entries) = &root?.value else {
+        return None;
+    };
+    let key = |name: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.scalar().is_some_and(|s| s.text == name))
+            .map(|(k, _)| k.span)
+    };
+    let file = path.display().to_string();
+    let file = if file
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        file
+    } else {
+        format!("'{}'", file.replace('\'', "'\\''"))
+    };
+    let (span, message, label, help) = match (expected, key("steps"), key("runbook")) {
+        (Kind::Scenario, Some(at), None) => (
+            at,
+            "this is a runbook (it has `steps:`), not a scenario".to_string(),
+            "a runbook's steps",
+            format!(
+                "a drill takes a scenario (`version`, `name`, `runbook:` naming this file, \
+                 `impair`, `expect`): `drillbook drill SCENARIO`; to dry-run or execute the \
+                 runbook itself: `drillbook run {file}`"
+            ),
+        ),
+        (Kind::Runbook, None, Some(at)) => (
+            at,
+            "this is a scenario (it has `runbook:`), not a runbook".to_string(),
+            "a scenario names its runbook here",
+            format!(
+                "a scenario is run as a game day: `drillbook drill {file}`; `run`, `plan` and \
+                 `iam-policy` take a runbook (a file with `steps:`)"
+            ),
+        ),
+        _ => return None,
+    };
+    Some(Diagnostics::single(Problem::at(
+        src,
+        span,
+        message,
+        label,
+        Some(help),
+    )))
 }
 
 /// Parses `--var k=v` arguments.

@@ -187,6 +187,13 @@ struct V<'a> {
     /// Bytes rendered so far, against `MAX_RENDERED_TOTAL`.
     rendered_total: usize,
     over_budget: bool,
+    /// Variables whose value `--var` changed (name, value given): a problem with a value that
+    /// uses one of them is the argument's, and is reported against `--var`, once per variable.
+    overridden: BTreeMap<String, String>,
+    /// The overridden variables already blamed.
+    blamed: BTreeSet<String>,
+    /// Overridden variables that a scenario's `vars:` set (not `--var`).
+    from_scenario: &'a BTreeSet<String>,
 }
 
 type Field<'n> = Option<(&'n Node, &'n Node)>;
@@ -223,8 +230,62 @@ impl<'a> V<'a> {
             self.omitted += 1;
             return;
         }
+        if let Some(name) = self.overridden_in(span) {
+            if self.blamed.insert(name.clone()) {
+                let (line, col) = self.src.line_col(span.start);
+                let value = &self.overridden[&name];
+                let used_at = format!("used at {}:{line}:{col}", self.src.name());
+                let (given, source) = if self.from_scenario.contains(&name) {
+                    (
+                        format!("the scenario's `vars: {{ {name}: {value} }}`"),
+                        format!("the scenario's `vars.{name}`"),
+                    )
+                } else {
+                    (
+                        format!("`--var {name}={value}`"),
+                        format!("`--var {name}=...`"),
+                    )
+                };
+                let help = match help() {
+                    Some(h) => format!("{h} (the value comes from {source}, {used_at})"),
+                    None => format!("the value comes from {source}, {used_at}"),
+                };
+                self.problems.push(Problem::general(
+                    shorten(format!("{given}: {}", message.into())),
+                    Some(help),
+                ));
+            }
+            return;
+        }
         let p = Problem::at(self.src, span, shorten(message.into()), label, help());
         self.problems.push(p);
+    }
+
+    /// The `--var` variable a value at `span` (one line of the file) takes its text from.
+    fn overridden_in(&self, span: Span) -> Option<String> {
+        if self.overridden.is_empty() {
+            return None;
+        }
+        let text = self.src.text().get(span.start..span.end)?;
+        if text.contains('\n') || !text.contains("{{") {
+            return None;
+        }
+        let placeholders = template::parse(text).ok()?;
+        // One scalar only: a flow mapping or list on the line is not the value's problem.
+        let mut rest = String::new();
+        let mut last = 0;
+        for p in &placeholders {
+            rest.push_str(&text[last..p.start]);
+            last = p.end;
+        }
+        rest.push_str(&text[last..]);
+        if rest.contains(['{', '}', '[', ']']) {
+            return None;
+        }
+        placeholders.into_iter().find_map(|p| match p.reference {
+            Ref::Var(name) if self.overridden.contains_key(&name) => Some(name),
+            _ => None,
+        })
     }
 
     fn line_of(&self, span: Span) -> usize {
@@ -1465,6 +1526,7 @@ pub(crate) fn build(
     root: Option<&Node>,
     duplicates: &[DuplicateKey],
     overrides: &[(String, String)],
+    from_scenario: &BTreeSet<String>,
 ) -> Result<Runbook, Diagnostics> {
     let mut v = V {
         src,
@@ -1476,6 +1538,9 @@ pub(crate) fn build(
         secret_ok: false,
         rendered_total: 0,
         over_budget: false,
+        overridden: BTreeMap::new(),
+        blamed: BTreeSet::new(),
+        from_scenario,
     };
     for dup in duplicates {
         let first_line = v.line_of(dup.first);
@@ -1589,6 +1654,9 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 }
             }
         } else if v.vars.contains_key(name) {
+            if v.vars.get(name) != Some(value) {
+                v.overridden.insert(name.clone(), value.clone());
+            }
             v.vars.insert(name.clone(), value.clone());
         } else {
             let help = did_you_mean(name, v.vars.keys().map(String::as_str))

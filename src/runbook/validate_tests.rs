@@ -395,6 +395,38 @@ fn override_of_undeclared_var() {
     insta::assert_snapshot!(d.render(false));
 }
 
+/// A value `--var` changed is the argument's problem: one unlocated problem per variable,
+/// naming `--var NAME=VALUE` and where the runbook uses it. The runbook's own problems, and
+/// problems of a whole flow mapping that happens to use the variable, stay located.
+#[test]
+fn a_bad_override_is_blamed_on_the_var_once() {
+    let text = format!(
+        "{HEAD}vars: {{ r: eu-west-1, d: 1s }}\ndefaults: {{ region: \"{{{{ vars.r }}}}\" }}\nsteps:\n  - id: a\n    action: wait\n    region: \"{{{{ vars.r }}}}\"\n    with: {{ duration: \"{{{{ vars.d }}}}\", bogus: 1 }}\n"
+    );
+    let d = errors_with(&text, &[("r", "eu-wst-1"), ("d", "1s")]);
+    let blamed: Vec<_> = d
+        .problems
+        .iter()
+        .filter(|p| p.message.starts_with("`--var r=eu-wst-1`: unknown Region"))
+        .collect();
+    assert_eq!(blamed.len(), 1, "{}", d.render(false));
+    assert!(blamed[0].location.is_none());
+    let help = blamed[0].help.as_deref().unwrap();
+    assert!(
+        help.contains("did you mean `eu-west-1`?") && help.contains("test.yaml:4:"),
+        "{help}"
+    );
+    // `d` was given its own value: nothing of it is blamed; `bogus` stays the runbook's.
+    assert!(
+        d.problems
+            .iter()
+            .any(|p| p.message.contains("bogus") && p.location.is_some()),
+        "{}",
+        d.render(false)
+    );
+    assert!(!d.render(false).contains("--var d="));
+}
+
 #[test]
 fn alias_bomb_is_rejected_quickly() {
     let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
@@ -534,7 +566,12 @@ finally:
 
 #[test]
 fn shipped_runbooks_are_valid() {
-    for file in ["region-failover.yaml", "data-corruption-restore.yaml"] {
+    // The failover reads the table from the API's stage variable: its prefixed copy is named
+    // by the API.
+    for (file, var, value) in [
+        ("region-failover.yaml", "api", "t1-unolock-api"),
+        ("data-corruption-restore.yaml", "table", "t1-vault"),
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("runbooks")
             .join(file);
@@ -542,14 +579,14 @@ fn shipped_runbooks_are_valid() {
             crate::runbook::load_file(&path, &[]).unwrap_or_else(|d| panic!("{file}: {d}"));
         assert!(loaded.runbook.steps.len() >= 4, "{file}");
         // Prefixed copies for isolated tests.
-        let vars = [("table".to_string(), "t1-vault".to_string())];
+        let vars = [(var.to_string(), value.to_string())];
         let loaded = crate::runbook::load_file(&path, &vars).unwrap();
         assert!(
             loaded
                 .runbook
                 .steps
                 .iter()
-                .any(|s| s.with.values().any(|v| v.to_string().contains("t1-vault"))),
+                .any(|s| s.with.values().any(|v| v.to_string().contains(value))),
             "{file}"
         );
     }

@@ -2,7 +2,7 @@
 //! once, each at its `file:line:column` with a `help:` line.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -56,11 +56,15 @@ const SERVICES: &[Service] = &[
 
 #[derive(Debug, Deserialize)]
 struct RawScenario {
-    version: u32,
-    name: String,
+    /// Required, like `name` and `runbook`: a missing one is reported with the rest.
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     description: Option<String>,
-    runbook: String,
+    #[serde(default)]
+    runbook: Option<String>,
     #[serde(default)]
     vars: BTreeMap<String, String>,
     #[serde(default)]
@@ -75,14 +79,13 @@ struct RawScenario {
     faults: Vec<RawFault>,
 }
 
+/// Unknown fields are reported by [`Checker::known_keys`] (with the rest), not by serde.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFault {
     fis: RawFis,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFis {
     template: String,
     region: String,
@@ -172,6 +175,11 @@ impl<'a> Checker<'a> {
         match self.node(path) {
             Ok(n) | Err(n) => n.span,
         }
+    }
+
+    /// The 1-based line of the value at `path`.
+    fn span_line(&self, path: &[Seg]) -> usize {
+        self.src.line_col(self.span(path).start).0
     }
 
     /// The span of the key that ends `path` (the value's when it is not a key).
@@ -271,6 +279,9 @@ pub fn load_scenario_str_in(
             Some("a scenario starts with `version: 1`, `name:` and `runbook:`".into()),
         )));
     };
+    if let Some(d) = load::wrong_kind(&src, Some(root), path, load::Kind::Scenario) {
+        return Err(d);
+    }
     let mut c = Checker {
         src: &src,
         root,
@@ -307,22 +318,51 @@ pub fn load_scenario_str_in(
             "an FIS experiment",
         );
     }
-    if !c.problems.is_empty() {
-        return Err(Diagnostics {
-            problems: c.problems,
-            omitted: 0,
-        });
-    }
-    let raw: RawScenario = load::parse_document(path, text)?;
+    // Unknown fields do not stop the checks below: every problem is reported at once.
+    let raw: RawScenario = match load::parse_document(path, text) {
+        Ok(raw) => raw,
+        Err(d) => {
+            // The typed parse stops at its first problem; one of the unknown fields above
+            // is not said twice.
+            for p in d.problems {
+                let known = c.problems.iter().any(|q| q.location == p.location);
+                if !known && c.problems.len() < MAX_PROBLEMS {
+                    c.problems.push(p);
+                }
+            }
+            return Err(Diagnostics {
+                problems: c.problems,
+                omitted: 0,
+            });
+        }
+    };
     let scenario = check(&mut c, path, text, raw, runbook_root);
     if c.problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(Diagnostics {
-            problems: c.problems,
-            omitted: 0,
-        })
+        return Ok(scenario);
     }
+    // The scenario's problems against its runbook (undeclared variables, unknown steps) are
+    // found with the rest, when the runbook itself can be read.
+    let runbook_ok = c.problems.iter().all(|p| {
+        p.location
+            .as_ref()
+            .is_none_or(|(_, line, _)| *line != c.span_line(&[Key("runbook")]))
+    });
+    if runbook_ok
+        && let Ok(rb_text) = load::read_text(&scenario.runbook)
+        && is_mapping(&scenario.runbook, &rb_text)
+        && let Ok(loaded) = load::load_str(&scenario.runbook, &rb_text, &[])
+        && let Err(d) = check_against(&scenario, &loaded.runbook)
+    {
+        for p in d.problems {
+            if c.problems.len() < MAX_PROBLEMS {
+                c.problems.push(p);
+            }
+        }
+    }
+    Err(Diagnostics {
+        problems: c.problems,
+        omitted: 0,
+    })
 }
 
 /// The meaning of a well-typed scenario: every problem is reported into `c`.
@@ -333,29 +373,61 @@ fn check(
     raw: RawScenario,
     root: Option<&Path>,
 ) -> Scenario {
-    if raw.version != 1 {
+    let head = Span::new(c.root.span.start, c.root.span.start);
+    for (field, given, example) in [
+        ("version", raw.version.is_some(), "version: 1"),
+        ("name", raw.name.is_some(), "name: my-game-day"),
+        (
+            "runbook",
+            raw.runbook.is_some(),
+            "runbook: ../runbooks/region-failover.yaml",
+        ),
+    ] {
+        match entry(c.root, field) {
+            _ if given => {}
+            None => c.report(
+                head,
+                format!("missing `{field}`"),
+                "scenario starts here",
+                format!("add `{example}`"),
+            ),
+            Some((k, _)) => c.report(
+                k.span,
+                format!("`{field}` has no value"),
+                "no value",
+                format!("write `{example}`"),
+            ),
+        }
+    }
+    if let Some(version) = raw.version
+        && version != 1
+    {
         c.report(
             c.span(&[Key("version")]),
-            format!("unsupported scenario version {}", raw.version),
+            format!("unsupported scenario version {version}"),
             "unsupported",
             "this drillbook reads `version: 1`".into(),
         );
     }
     let base = path.parent().unwrap_or(Path::new("."));
-    let runbook = base.join(&raw.runbook);
-    if !runbook.is_file() {
-        c.report(
-            c.span(&[Key("runbook")]),
-            format!(
-                "runbook `{}` not found (resolved to {})",
-                raw.runbook,
-                runbook.display()
-            ),
-            "no such file",
-            "`runbook:` is relative to the scenario file".into(),
-        );
-    } else if let Err((message, label, help)) = allowed_runbook(base, root, &runbook) {
-        c.report(c.span(&[Key("runbook")]), message, label, help);
+    let runbook = match &raw.runbook {
+        Some(r) => base.join(r),
+        None => PathBuf::new(),
+    };
+    if let Some(raw_runbook) = &raw.runbook {
+        if !runbook.is_file() {
+            c.report(
+                c.span(&[Key("runbook")]),
+                format!(
+                    "runbook `{raw_runbook}` not found (resolved to {})",
+                    runbook.display()
+                ),
+                "no such file",
+                "`runbook:` is relative to the scenario file".into(),
+            );
+        } else if let Err((message, label, help)) = allowed_runbook(base, root, &runbook) {
+            c.report(c.span(&[Key("runbook")]), message, label, help);
+        }
     }
     let duration = |c: &mut Checker, v: &Option<String>, key: &str| {
         let s = v.as_deref()?;
@@ -501,7 +573,7 @@ fn check(
         }
     }
     Scenario {
-        name: raw.name,
+        name: raw.name.unwrap_or_default(),
         description: raw.description,
         path: path.to_path_buf(),
         sha256: load::sha256_hex(text.as_bytes()),
@@ -844,8 +916,13 @@ pub fn load_runbook_at(
         &load::load_str(&scenario.runbook, &text, &[])?.runbook,
     )?;
     let mut vars: Vec<(String, String)> = scenario.vars_at(injected_at).into_iter().collect();
+    let from_scenario: BTreeSet<String> = vars
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !cli_vars.iter().any(|(c, _)| c == k))
+        .collect();
     vars.extend(cli_vars.iter().cloned());
-    let mut loaded = load::load_str(&scenario.runbook, &text, &vars)?;
+    let mut loaded = load::load_str_blaming(&scenario.runbook, &text, &vars, &from_scenario)?;
     loaded.runbook.objectives = scenario.objectives_over(&loaded.runbook.objectives);
     Ok(loaded)
 }

@@ -22,6 +22,7 @@ mod iam_access;
 mod injection;
 mod insider;
 mod layers;
+mod newcomer;
 mod plan;
 mod proof;
 mod readiness;
