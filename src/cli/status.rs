@@ -123,7 +123,8 @@ struct PassRef {
     scenario: String,
     started_at: DateTime<Utc>,
     verdict: String,
-    recovery_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rto_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,11 +213,7 @@ fn status_of(
                 .map(|d| d.scenario.clone())
                 .unwrap_or_default(),
             started_at: p.started_at,
-            verdict: p
-                .drill
-                .as_ref()
-                .map(|d| d.verdict.clone())
-                .unwrap_or_default(),
+            verdict: p.verdict.as_str().to_string(),
             recovery_ms: p.recovery_ms,
             rto_ms: p.rto_ms,
             rpo_measured_ms: p.rpo_measured_ms,
@@ -293,7 +290,7 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                 let rto = r
                     .last_pass
                     .as_ref()
-                    .map(|p| against(Some(p.recovery_ms), p.rto_ms))
+                    .map(|p| against(p.recovery_ms, p.rto_ms))
                     .unwrap_or_else(|| "-".into());
                 let rpo = r
                     .last_pass
@@ -414,8 +411,8 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                     },
                     r.drill.as_ref().map(|x| x.scenario.as_str()).unwrap_or("-"),
                     r.status,
-                    r.drill.as_ref().map(|x| x.verdict.as_str()).unwrap_or("-"),
-                    against(Some(r.recovery_ms), r.rto_ms),
+                    r.verdict.as_str(),
+                    against(r.recovery_ms, r.rto_ms),
                     against(r.rpo_measured_ms, r.rpo_ms),
                     if slowest.is_empty() {
                         "-".to_string()
@@ -462,13 +459,17 @@ mod tests {
             ended_at: at,
             mode: crate::event::Mode::Execute,
             status: crate::event::RunStatus::Succeeded,
+            verdict: match verdict {
+                Some("failed") => crate::checkpoint::view::Verdict::Failed,
+                _ => crate::checkpoint::view::Verdict::Passed,
+            },
             drill: verdict.map(|v| crate::history::DrillDigest {
                 scenario: "outage".into(),
                 scenario_sha256: "s1".into(),
                 verdict: v.into(),
             }),
             rto_ms: Some(900_000),
-            recovery_ms: 60_000,
+            recovery_ms: Some(60_000),
             rpo_ms: None,
             rpo_measured_ms: None,
             steps: vec![],
