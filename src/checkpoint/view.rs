@@ -200,7 +200,7 @@ pub struct Times {
 }
 
 /// One step as the journal tells it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepView {
     pub id: String,
     /// The step's action; empty for a step only the journal names and that recorded none.
@@ -232,7 +232,7 @@ pub struct StepView {
 }
 
 /// An approval step: who was asked, who approved, when.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApprovalView {
     pub step: String,
     pub message: String,
@@ -246,7 +246,7 @@ pub struct ApprovalView {
 }
 
 /// A game-day drill: its scenario and, once judged, what it found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DrillView {
     pub scenario: String,
     pub scenario_sha256: String,
@@ -258,7 +258,7 @@ pub struct DrillView {
 }
 
 /// A run, read once from its journal.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunView {
     pub run_id: String,
     /// The runbook's name (the runbook in effect).
@@ -605,13 +605,14 @@ impl RunView {
         };
         let slack = graph.slack();
         let status_of = |i: usize| acc[i].status.unwrap_or(StepStatus::NotStarted);
-        // Recovery reached its end: executed, and every recovery step succeeded or was
-        // deferred, in a run that ended (a cleanup failure does not undo the recovery).
+        // Recovery reached its end: an executed run that succeeded, or that failed only in its
+        // cleanup (every recovery step succeeded or was deferred).
         let recovered = mode == Mode::Execute
-            && matches!(status, RunStatus::Succeeded | RunStatus::Failed)
-            && (0..n)
-                .filter(|&i| !cleanup[i])
-                .all(|i| matches!(status_of(i), StepStatus::Succeeded | StepStatus::Deferred));
+            && (status == RunStatus::Succeeded
+                || (status == RunStatus::Failed
+                    && (0..n).filter(|&i| !cleanup[i]).all(|i| {
+                        matches!(status_of(i), StepStatus::Succeeded | StepStatus::Deferred)
+                    })));
         let times = Times {
             total_ms,
             active_ms,
@@ -1085,4 +1086,500 @@ fn topo_order(needs: &[Vec<usize>], cleanup: &[bool]) -> Vec<usize> {
     order.extend(left);
     order.sort_by_key(|&i| cleanup[i]);
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Outcome;
+    use crate::checkpoint::{FORMAT_VERSION, GENESIS, Record};
+
+    const RUNBOOK: &str = r#"
+version: 1
+name: failover
+objectives: { rto: 2m }
+defaults: { region: eu-west-1 }
+steps:
+  - { id: check-pitr, action: dynamodb.assert_pitr, with: { table: vault } }
+  - { id: check-key, action: kms.assert_replica, with: { key: alias/k } }
+  - id: restore-vault
+    action: dynamodb.restore_pitr
+    needs: [check-pitr]
+    with: { source_table: vault, target_table: vault-copy }
+  - { id: promote-key, action: kms.promote, needs: [check-key], with: { key: alias/k } }
+  - id: update-stage
+    action: apigateway.update_stage
+    needs: [promote-key, restore-vault]
+    with: { rest_api: api, variables: { table: vault-copy } }
+  - id: switch-dns
+    action: route53.failover
+    needs: [update-stage]
+    with: { hosted_zone: example.com., record_name: api.example.com }
+  - id: verify-alarm
+    action: cloudwatch.wait_alarm
+    needs: [switch-dns]
+    with: { alarms: [api-5xx] }
+finally:
+  - { id: delete-restored, action: dynamodb.delete_table, with: { table: vault-copy } }
+"#;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-23T18:45:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn run_of(entries: Vec<(f64, Event)>) -> StoredRun {
+        let records = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (secs, event))| Record {
+                seq: i as u64,
+                at: t0() + chrono::Duration::milliseconds((secs * 1000.0) as i64),
+                prev: GENESIS.into(),
+                event,
+            })
+            .collect();
+        StoredRun {
+            head_sha256: String::new(),
+            run_id: "r1".into(),
+            runbook_text: RUNBOOK.into(),
+            runbook_path: "failover.yaml".into(),
+            runbook_sha256: String::new(),
+            vars: Default::default(),
+            records,
+        }
+    }
+
+    fn runbook() -> Runbook {
+        crate::runbook::load_str(std::path::Path::new("failover.yaml"), RUNBOOK, &[])
+            .unwrap()
+            .runbook
+    }
+
+    fn started(mode: Mode) -> Event {
+        Event::RunStarted {
+            format_version: FORMAT_VERSION,
+            run_id: "r1".into(),
+            runbook: "failover.yaml".into(),
+            runbook_sha256: String::new(),
+            mode,
+            identity: None,
+            host: String::new(),
+            user: String::new(),
+            drillbook_version: "0.1.0".into(),
+            steps: vec![],
+            vars_sha256: None,
+            sealed_by: None,
+        }
+    }
+    fn start(step: &str, attempt: u32) -> Event {
+        Event::StepStarted {
+            action: String::new(),
+            step: step.into(),
+            attempt,
+        }
+    }
+    fn ok(step: &str, attempts: u32, wait: u64) -> Event {
+        Event::StepSucceeded {
+            step: step.into(),
+            outcome: Outcome::default(),
+            attempts,
+            duration_ms: 0,
+            aws_wait_ms: wait,
+            dry_run: false,
+        }
+    }
+
+    fn scripted() -> StoredRun {
+        run_of(vec![
+            (0.0, started(Mode::Execute)),
+            (0.0, start("check-pitr", 1)),
+            (0.0, start("check-key", 1)),
+            (1.0, ok("check-key", 1, 0)),
+            (1.0, start("promote-key", 1)),
+            (2.0, ok("check-pitr", 1, 0)),
+            (2.0, start("restore-vault", 1)),
+            (11.0, ok("promote-key", 1, 8000)),
+            (62.0, ok("restore-vault", 2, 50_000)),
+            (62.0, start("update-stage", 1)),
+            (70.0, ok("update-stage", 1, 0)),
+            (70.0, start("switch-dns", 1)),
+            (
+                75.0,
+                Event::StepFailed {
+                    step: "switch-dns".into(),
+                    error: ActionError::Invalid {
+                        message: "bad".into(),
+                        hint: "fix it".into(),
+                    },
+                    attempts: 1,
+                    duration_ms: 5000,
+                },
+            ),
+            (
+                75.0,
+                Event::StepSkipped {
+                    step: "verify-alarm".into(),
+                    reason: "switch-dns failed".into(),
+                },
+            ),
+            (75.0, start("delete-restored", 1)),
+            (80.0, ok("delete-restored", 1, 0)),
+            (
+                80.0,
+                Event::RunFinished {
+                    status: RunStatus::Failed,
+                },
+            ),
+        ])
+    }
+
+    fn step<'a>(r: &'a RunView, id: &str) -> &'a StepView {
+        r.steps.iter().find(|s| s.id == id).unwrap()
+    }
+
+    #[test]
+    fn critical_path_follows_the_dependency_that_finished_last() {
+        let r = RunView::build(&scripted(), &runbook());
+        assert_eq!(
+            r.critical_path,
+            [
+                "check-pitr",
+                "restore-vault",
+                "update-stage",
+                "switch-dns",
+                "delete-restored"
+            ]
+        );
+        assert_eq!(r.critical_path_ms, 80_000);
+        assert_eq!(r.times.total_ms, 80_000);
+        assert_eq!(r.status, RunStatus::Failed);
+        for id in &r.critical_path {
+            assert_eq!(step(&r, id).slack_ms, Some(0), "{id}");
+            assert!(step(&r, id).critical);
+        }
+        // promote-key finished at 11s; update-stage could have started as late as 62s.
+        assert_eq!(step(&r, "promote-key").slack_ms, Some(51_000));
+        // check-key: promote-key (10s) could start at 52s at the latest.
+        assert_eq!(step(&r, "check-key").slack_ms, Some(51_000));
+        assert!(!step(&r, "promote-key").critical);
+        let v = step(&r, "verify-alarm");
+        assert_eq!(v.status, StepStatus::Skipped);
+        assert_eq!((v.slack_ms, v.duration_ms), (None, None));
+        let rv = step(&r, "restore-vault");
+        assert_eq!(
+            (rv.start_ms, rv.duration_ms, rv.attempts, rv.aws_wait_ms),
+            (Some(2000), Some(60_000), 2, 50_000)
+        );
+        let sd = step(&r, "switch-dns");
+        assert_eq!(sd.status, StepStatus::Failed);
+        assert_eq!(sd.hint.as_deref(), Some("fix it"));
+        // A failed run is not assessed against the RTO while it is still within it.
+        assert_eq!(r.objectives[0].verdict, ObjectiveState::NotAssessed);
+        assert_eq!(r.objectives[0].measured_ms, None, "no RTO for a failed run");
+        assert_eq!(r.times.recovery_ms, None);
+        assert_eq!(r.verdict, Verdict::Failed);
+        assert_eq!((r.counts.succeeded, r.counts.failed, r.counts.skipped), (6, 1, 1));
+    }
+
+    #[test]
+    fn paused_gaps_are_not_active_time_nor_slack() {
+        let rb = runbook();
+        let run = run_of(vec![
+            (0.0, started(Mode::Execute)),
+            (0.0, start("check-pitr", 1)),
+            (10.0, ok("check-pitr", 1, 0)),
+            (10.0, start("restore-vault", 1)),
+            // the process dies here; restore-vault is in doubt
+            (
+                100.0,
+                Event::RunResumed {
+                    run_id: String::new(),
+                    runbook: String::new(),
+                    mode: None,
+                    steps: vec![],
+                    identity: None,
+                    host: String::new(),
+                    in_doubt: vec!["restore-vault".into()],
+                    forced: false,
+                    runbook_sha256: None,
+                    runbook_text: None,
+                    reapprove: vec![],
+                    vars: None,
+                    vars_sha256: None,
+                },
+            ),
+            (100.0, start("restore-vault", 1)),
+            (130.0, ok("restore-vault", 1, 0)),
+            (
+                130.0,
+                Event::RunFinished {
+                    status: RunStatus::Succeeded,
+                },
+            ),
+        ]);
+        let r = RunView::build(&run, &rb);
+        assert_eq!(r.times.total_ms, 130_000);
+        assert_eq!(r.times.active_ms, 40_000);
+        assert_eq!(r.resumes, 1);
+        assert_eq!(r.gaps.len(), 1);
+        assert_eq!((r.gaps[0].from_ms, r.gaps[0].to_ms), (10_000, 100_000));
+        assert_eq!(r.critical_path, ["check-pitr", "restore-vault"]);
+        let rv = step(&r, "restore-vault");
+        assert_eq!(rv.start_ms, Some(10_000));
+        assert_eq!(rv.duration_ms, Some(30_000));
+        assert_eq!(rv.attempts, 2, "the in-doubt attempt counts");
+        assert_eq!(step(&r, "check-pitr").slack_ms, Some(0));
+        // Succeeded run, 130s wall clock against a 2m RTO: the pause is downtime too.
+        assert_eq!(
+            (r.times.recovery_ms, r.times.recovery_active_ms),
+            (Some(130_000), Some(40_000))
+        );
+        assert_eq!((r.times.waiting_ms, r.times.interrupted_ms), (0, 90_000));
+        assert!(!r.gaps[0].waiting);
+        assert_eq!(r.objectives[0].measured_ms, Some(130_000));
+        assert_eq!(r.objectives[0].verdict, ObjectiveState::Missed);
+        assert_eq!(r.verdict, Verdict::Failed);
+    }
+
+    /// The RTO is met or missed on recovery time: cleanup after the last recovery step is not
+    /// downtime, an approval wait is.
+    #[test]
+    fn the_rto_is_judged_on_recovery_time_not_on_cleanup() {
+        let rb = runbook();
+        let run = run_of(vec![
+            (0.0, started(Mode::Execute)),
+            (0.0, start("check-pitr", 1)),
+            (100.0, ok("check-pitr", 1, 0)),
+            // cleanup: 5 minutes
+            (100.0, start("delete-restored", 1)),
+            (400.0, ok("delete-restored", 1, 0)),
+            (
+                400.0,
+                Event::RunFinished {
+                    status: RunStatus::Succeeded,
+                },
+            ),
+        ]);
+        let r = RunView::build(&run, &rb);
+        assert_eq!(r.times.total_ms, 400_000);
+        assert_eq!(
+            r.times.recovery_ms,
+            Some(100_000),
+            "to the end of the last recovery step"
+        );
+        let rto = &r.objectives[0];
+        assert_eq!((rto.measured_ms, rto.verdict), (Some(100_000), ObjectiveState::Met));
+        assert_eq!(r.verdict, Verdict::Passed);
+    }
+
+    #[test]
+    fn empty_and_odd_journals_do_not_panic() {
+        let rb = runbook();
+        let r = RunView::build(&run_of(vec![]), &rb);
+        assert!(r.critical_path.is_empty());
+        assert_eq!(r.status, RunStatus::Running);
+        assert_eq!(r.verdict, Verdict::Paused);
+        // A step the runbook does not know, and an outcome without a start.
+        let r = RunView::build(
+            &run_of(vec![
+                (0.0, started(Mode::DryRun)),
+                (1.0, ok("ghost", 1, 0)),
+                (2.0, ok("check-key", 0, 0)),
+            ]),
+            &rb,
+        );
+        assert_eq!(step(&r, "ghost").status, StepStatus::Succeeded);
+        assert_eq!(step(&r, "check-key").attempts, 1);
+        assert_eq!(r.objectives[0].verdict, ObjectiveState::NotAssessed);
+        assert_eq!(r.times.recovery_ms, None);
+    }
+
+    fn resumed() -> Event {
+        Event::RunResumed {
+            run_id: String::new(),
+            runbook: String::new(),
+            mode: None,
+            steps: vec![],
+            identity: None,
+            host: String::new(),
+            in_doubt: vec![],
+            forced: false,
+            runbook_sha256: None,
+            runbook_text: None,
+            reapprove: vec![],
+            vars: None,
+            vars_sha256: None,
+        }
+    }
+
+    fn finished(status: RunStatus) -> Event {
+        Event::RunFinished { status }
+    }
+
+    #[test]
+    fn a_dry_run_is_never_passed_and_has_no_recovery_time() {
+        let r = RunView::build(
+            &run_of(vec![
+                (0.0, started(Mode::DryRun)),
+                (0.0, start("check-pitr", 1)),
+                (1.0, ok("check-pitr", 1, 0)),
+                (1.0, finished(RunStatus::Succeeded)),
+            ]),
+            &runbook(),
+        );
+        assert_eq!(r.verdict, Verdict::DryRun);
+        assert_eq!(r.times.recovery_ms, None);
+        assert_eq!(r.objectives[0].verdict, ObjectiveState::NotAssessed);
+        assert_eq!(r.objectives[0].measured_ms, None);
+    }
+
+    #[test]
+    fn a_deferred_step_is_its_own_status_and_count() {
+        let deferred = Event::StepSucceeded {
+            step: "promote-key".into(),
+            outcome: Outcome {
+                summary: "deferred: ca-central-1 cannot be reached".into(),
+                ..Default::default()
+            },
+            attempts: 1,
+            duration_ms: 45,
+            aws_wait_ms: 0,
+            dry_run: false,
+        };
+        let r = RunView::build(
+            &run_of(vec![
+                (0.0, started(Mode::Execute)),
+                (0.0, start("check-key", 1)),
+                (1.0, ok("check-key", 1, 0)),
+                (1.0, start("promote-key", 1)),
+                (2.0, deferred),
+                (2.0, finished(RunStatus::Succeeded)),
+            ]),
+            &runbook(),
+        );
+        assert_eq!(step(&r, "promote-key").status, StepStatus::Deferred);
+        assert_eq!((r.counts.succeeded, r.counts.deferred), (1, 1));
+        assert_eq!(r.counts.sentence(), "1 succeeded, 1 deferred, 0 failed, 0 skipped");
+        assert_eq!(r.step_results().1["promote-key"], "deferred");
+        assert_eq!(r.verdict, Verdict::Passed);
+    }
+
+    /// `drillbook approve` writes its record while no process runs the run: the wait for the
+    /// approver is waiting time, from the pause to the resume, never active time.
+    #[test]
+    fn the_wait_for_an_approval_is_waiting_not_active() {
+        let r = RunView::build(
+            &run_of(vec![
+                (0.0, started(Mode::Execute)),
+                (0.0, start("check-pitr", 1)),
+                (2.0, ok("check-pitr", 1, 0)),
+                (
+                    2.0,
+                    Event::RunPaused {
+                        reason: "approval".into(),
+                        awaiting: vec![crate::event::Awaited {
+                            step: "gate".into(),
+                            message: "go?".into(),
+                        }],
+                    },
+                ),
+                (
+                    7.0,
+                    Event::ApprovalGranted {
+                        step: "gate".into(),
+                        approver: crate::event::Identity {
+                            arn: "arn:aws:iam::1:user/b".into(),
+                            account: "1".into(),
+                        },
+                        comment: String::new(),
+                        signed: None,
+                    },
+                ),
+                (9.0, resumed()),
+                (9.0, start("restore-vault", 1)),
+                (12.0, ok("restore-vault", 1, 0)),
+                (12.0, finished(RunStatus::Succeeded)),
+            ]),
+            &runbook(),
+        );
+        let t = &r.times;
+        assert_eq!((t.total_ms, t.active_ms, t.waiting_ms), (12_000, 5_000, 7_000));
+        assert_eq!(t.interrupted_ms, 0);
+        assert_eq!(t.recovery_ms, Some(12_000), "the wait is downtime");
+        assert_eq!(r.gaps.len(), 1);
+        assert!(r.gaps[0].waiting);
+        assert_eq!((r.gaps[0].from_ms, r.gaps[0].to_ms), (2_000, 9_000));
+        assert_eq!(step(&r, "restore-vault").duration_ms, Some(3_000));
+        assert_eq!(r.approvals.len(), 1);
+        assert!(r.approvals[0].granted_at.is_some());
+    }
+
+    #[test]
+    fn the_critical_path_has_no_slack_even_with_scheduling_delays() {
+        let r = RunView::build(
+            &run_of(vec![
+                (0.0, started(Mode::Execute)),
+                (0.0, start("check-pitr", 1)),
+                (1.0, ok("check-pitr", 1, 0)),
+                // restore-vault starts 24 ms after its dependency ended
+                (1.024, start("restore-vault", 1)),
+                (3.0, ok("restore-vault", 1, 0)),
+                (3.0, finished(RunStatus::Succeeded)),
+            ]),
+            &runbook(),
+        );
+        assert_eq!(r.critical_path, ["check-pitr", "restore-vault"]);
+        for id in &r.critical_path {
+            assert_eq!(step(&r, id).slack_ms, Some(0), "{id}");
+        }
+    }
+
+    /// A journal whose drill verdict says the RTO was met for a run that failed (as drillbook
+    /// wrote before the one rule): the view says not assessed, and the run failed.
+    #[test]
+    fn a_failed_drill_meets_no_objective_whatever_its_record_says() {
+        let judged = Event::DrillJudged {
+            scenario: "outage".into(),
+            scenario_sha256: String::new(),
+            impaired: vec![],
+            refused_calls: vec![],
+            verdicts: crate::event::Verdicts {
+                expectations: vec![],
+                objectives: vec![crate::event::ObjectiveVerdict {
+                    objective: "rto".into(),
+                    target: std::time::Duration::from_secs(900),
+                    measured: Some(std::time::Duration::from_millis(224)),
+                    met: true,
+                    how: RTO_MEASURE.into(),
+                }],
+            },
+        };
+        let r = RunView::build(
+            &run_of(vec![
+                (0.0, started(Mode::Execute)),
+                (0.0, start("check-pitr", 1)),
+                (
+                    0.2,
+                    Event::StepFailed {
+                        step: "check-pitr".into(),
+                        error: crate::event::ActionError::Invalid {
+                            message: "bad".into(),
+                            hint: String::new(),
+                        },
+                        attempts: 1,
+                        duration_ms: 200,
+                    },
+                ),
+                (0.2, finished(RunStatus::Failed)),
+                (0.3, judged),
+            ]),
+            &runbook(),
+        );
+        assert_eq!(r.verdict, Verdict::Failed);
+        let rto = r.objective("rto").unwrap();
+        assert_eq!((rto.verdict, rto.measured_ms), (ObjectiveState::NotAssessed, None));
+        assert!(r.drill.as_ref().unwrap().judged);
+    }
 }
