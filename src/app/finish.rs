@@ -8,8 +8,8 @@ use super::{Failure, Settings};
 use crate::actions::aws::Aws;
 use crate::checkpoint::StoredRun;
 use crate::checkpoint::file::FileStore;
-use crate::event::SignerInfo;
 use crate::checkpoint::view::RunView;
+use crate::event::SignerInfo;
 use crate::runbook::Runbook;
 
 /// The run files copied next to the reports (the evidence covers them too).

@@ -34,13 +34,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::StoredRun;
+use crate::event::Event;
 use crate::event::{
     ActionError, ExpectationVerdict, FisExperiment, Identity, ImpairedCall, Mode, RunStatus,
     SignerInfo, StepStatus,
 };
-use crate::event::Event;
-pub use crate::runbook::model::RTO_MEASURE;
 use crate::runbook::Runbook;
+pub use crate::runbook::model::RTO_MEASURE;
 
 /// The one-word answer every view of a run leads with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -726,19 +726,16 @@ impl RunView {
                     && status == RunStatus::Succeeded
                     && o.verdict == ObjectiveState::NotAssessed)
         });
-        let verdict = if status == RunStatus::Failed
-            || counts.failed > 0
-            || failed_expectations
-            || missed
-        {
-            Verdict::Failed
-        } else if status != RunStatus::Succeeded {
-            Verdict::Paused
-        } else if mode == Mode::DryRun {
-            Verdict::DryRun
-        } else {
-            Verdict::Passed
-        };
+        let verdict =
+            if status == RunStatus::Failed || counts.failed > 0 || failed_expectations || missed {
+                Verdict::Failed
+            } else if status != RunStatus::Succeeded {
+                Verdict::Paused
+            } else if mode == Mode::DryRun {
+                Verdict::DryRun
+            } else {
+                Verdict::Passed
+            };
 
         RunView {
             run_id: run.run_id.clone(),
@@ -852,7 +849,13 @@ struct Judge {
 impl Judge {
     /// A dry run assesses nothing; a run that did not reach the end of its recovery can only
     /// miss an objective (already past it), never meet one; otherwise the measurement decides.
-    fn objective(&self, name: &str, target_ms: u64, measured: Option<u64>, how: &str) -> ObjectiveRow {
+    fn objective(
+        &self,
+        name: &str,
+        target_ms: u64,
+        measured: Option<u64>,
+        how: &str,
+    ) -> ObjectiveRow {
         let row = |measured_ms, verdict, how: String| ObjectiveRow {
             objective: name.to_string(),
             target_ms,
@@ -864,7 +867,7 @@ impl Judge {
             return row(
                 None,
                 ObjectiveState::NotAssessed,
-                "dry run: only observation was timed; not assessed".into(),
+                "dry run: only observation was timed".into(),
             );
         }
         if !self.recovered {
@@ -886,10 +889,18 @@ impl Judge {
                     format!("{what}, already past the objective"),
                 )
             } else {
-                row(None, ObjectiveState::NotAssessed, format!("not assessed: {what}"))
+                row(
+                    None,
+                    ObjectiveState::NotAssessed,
+                    what.to_string(),
+                )
             };
         }
-        let measured = if name == "rto" { self.recovery_ms } else { measured };
+        let measured = if name == "rto" {
+            self.recovery_ms
+        } else {
+            measured
+        };
         match measured {
             Some(m) => row(
                 Some(m),
@@ -1091,8 +1102,8 @@ fn topo_order(needs: &[Vec<usize>], cleanup: &[bool]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Outcome;
     use crate::checkpoint::{FORMAT_VERSION, GENESIS, Record};
+    use crate::event::Outcome;
 
     const RUNBOOK: &str = r#"
 version: 1
@@ -1280,7 +1291,10 @@ finally:
         assert_eq!(r.objectives[0].measured_ms, None, "no RTO for a failed run");
         assert_eq!(r.times.recovery_ms, None);
         assert_eq!(r.verdict, Verdict::Failed);
-        assert_eq!((r.counts.succeeded, r.counts.failed, r.counts.skipped), (6, 1, 1));
+        assert_eq!(
+            (r.counts.succeeded, r.counts.failed, r.counts.skipped),
+            (6, 1, 1)
+        );
     }
 
     #[test]
@@ -1370,7 +1384,10 @@ finally:
             "to the end of the last recovery step"
         );
         let rto = &r.objectives[0];
-        assert_eq!((rto.measured_ms, rto.verdict), (Some(100_000), ObjectiveState::Met));
+        assert_eq!(
+            (rto.measured_ms, rto.verdict),
+            (Some(100_000), ObjectiveState::Met)
+        );
         assert_eq!(r.verdict, Verdict::Passed);
     }
 
@@ -1461,7 +1478,10 @@ finally:
         );
         assert_eq!(step(&r, "promote-key").status, StepStatus::Deferred);
         assert_eq!((r.counts.succeeded, r.counts.deferred), (1, 1));
-        assert_eq!(r.counts.sentence(), "1 succeeded, 1 deferred, 0 failed, 0 skipped");
+        assert_eq!(
+            r.counts.sentence(),
+            "1 succeeded, 1 deferred, 0 failed, 0 skipped"
+        );
         assert_eq!(r.step_results().1["promote-key"], "deferred");
         assert_eq!(r.verdict, Verdict::Passed);
     }
@@ -1505,7 +1525,10 @@ finally:
             &runbook(),
         );
         let t = &r.times;
-        assert_eq!((t.total_ms, t.active_ms, t.waiting_ms), (12_000, 5_000, 7_000));
+        assert_eq!(
+            (t.total_ms, t.active_ms, t.waiting_ms),
+            (12_000, 5_000, 7_000)
+        );
         assert_eq!(t.interrupted_ms, 0);
         assert_eq!(t.recovery_ms, Some(12_000), "the wait is downtime");
         assert_eq!(r.gaps.len(), 1);
@@ -1579,7 +1602,10 @@ finally:
         );
         assert_eq!(r.verdict, Verdict::Failed);
         let rto = r.objective("rto").unwrap();
-        assert_eq!((rto.verdict, rto.measured_ms), (ObjectiveState::NotAssessed, None));
+        assert_eq!(
+            (rto.verdict, rto.measured_ms),
+            (ObjectiveState::NotAssessed, None)
+        );
         assert!(r.drill.as_ref().unwrap().judged);
     }
 }

@@ -410,7 +410,7 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                         crate::event::Mode::DryRun => "dry-run",
                     },
                     r.drill.as_ref().map(|x| x.scenario.as_str()).unwrap_or("-"),
-                    r.status,
+                    r.status.as_str(),
                     r.verdict.as_str(),
                     against(r.recovery_ms, r.rto_ms),
                     against(r.rpo_measured_ms, r.rpo_ms),

@@ -158,4 +158,3 @@ impl RunDigest {
         s
     }
 }
-

@@ -307,4 +307,3 @@ fn short_id(id: &str) -> String {
         s
     }
 }
-

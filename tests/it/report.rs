@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use drillbook::actions::{ActionError, AwsFailure, Finding, Observation, Outcome};
+use drillbook::checkpoint::view::RunView;
 use drillbook::checkpoint::{FORMAT_VERSION, GENESIS, Record, StoredRun};
 use drillbook::cli::MessageFormat;
 use drillbook::event::{Event, EventSink, Mode, RunStatus};
-use drillbook::checkpoint::view::RunView;
 use drillbook::report::{Console, TimingReport};
 
 #[derive(Clone, Default)]
