@@ -889,11 +889,7 @@ impl Judge {
                     format!("{what}, already past the objective"),
                 )
             } else {
-                row(
-                    None,
-                    ObjectiveState::NotAssessed,
-                    what.to_string(),
-                )
+                row(None, ObjectiveState::NotAssessed, what.to_string())
             };
         }
         let measured = if name == "rto" {

@@ -31,6 +31,16 @@ impl Run {
             .current_dir(self.dir.path())
             .output()
     }
+    fn bin_as(&self, who: &str, args: &[&str]) -> Output {
+        crate::support::cli::bin()
+            .args(args)
+            .arg("--state-dir")
+            .arg(self.state())
+            .emulator()
+            .identity(who)
+            .current_dir(self.dir.path())
+            .output()
+    }
     fn run_id(&self) -> String {
         let runs: Vec<_> = std::fs::read_dir(self.state().join("runs"))
             .unwrap()
@@ -274,4 +284,64 @@ steps:
     )
     .unwrap();
     assert!(timing.contains("RTO 15m: not assessed"), "{timing}");
+}
+
+/// A run paused for an approval, approved by another identity, resumed: one set of times (the
+/// wait for the approver is waiting time, not active time) in every view.
+#[test]
+fn a_resumed_run_has_one_set_of_times_everywhere() {
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    let r = Run::new();
+    std::fs::write(
+        r.dir.path().join("gate.yaml"),
+        "version: 1\nname: agree-gate\nobjectives: { rto: 20m }\napprovers: { allow_unsigned: true }\nsteps:\n  - { id: a, action: wait, with: { duration: 50ms } }\n  - { id: gate, action: approval, needs: [a], with: { message: go? } }\n  - { id: b, action: wait, needs: [gate], with: { duration: 50ms } }\n",
+    )
+    .unwrap();
+    let out = r.bin_as(alice, &["run", "gate.yaml", "--execute", "--yes"]);
+    out.assert_exit(3);
+    let id = r.run_id();
+    r.bin_as(bob, &["approve", &id, "gate"]).assert_exit(0);
+    let out = r.bin_as(alice, &["resume", &id]);
+    let all = out.text();
+    out.assert_exit(0);
+    let doc = views_agree(&r, &all, "passed");
+    let (total, active, waiting) = (
+        doc["total_ms"].as_u64().unwrap(),
+        doc["active_ms"].as_u64().unwrap(),
+        doc["waiting_ms"].as_u64().unwrap(),
+    );
+    assert!(
+        waiting > 0,
+        "the wait for the approver is waiting time: {doc:#}"
+    );
+    assert!(active + waiting <= total, "{doc:#}");
+    assert_eq!(doc["pauses"][0]["waiting"], true, "{doc:#}");
+    // The approval record `approve` wrote while no process ran does not end the pause.
+    let granted_at = doc["approvals"][0]["granted_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!granted_at.is_empty());
+    let recovery = doc["recovery_ms"]
+        .as_u64()
+        .expect("an executed, recovered run");
+    assert!(recovery >= waiting, "the wait is downtime: {doc:#}");
+    // The console's closing line and the timing report give the same times.
+    let timing =
+        std::fs::read_to_string(r.state().join("reports").join(&id).join("timing.txt")).unwrap();
+    let recovery_line = timing
+        .lines()
+        .find_map(|l| l.strip_prefix("recovery time: "))
+        .unwrap_or_else(|| panic!("{timing}"));
+    assert!(
+        all.contains(&format!("recovery time {recovery_line},")),
+        "console and timing.txt: recovery time {recovery_line}\n{all}"
+    );
+    assert!(all.contains("waiting for approval"), "{all}");
+    assert!(timing.contains("waiting for approval"), "{timing}");
+    // `history`: the achieved RTO is the recovery time, against the objective.
+    let out = r.bin(&["history", "agree-gate"], &[]);
+    let text = out.stdout_text();
+    assert!(text.contains("/20m"), "{text}");
 }
