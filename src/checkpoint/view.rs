@@ -683,7 +683,7 @@ impl RunView {
             Some(judged) => judged
                 .iter()
                 .map(|o| {
-                    judge.objective(
+                    let mut row = judge.objective(
                         &o.objective,
                         ms(o.target),
                         if o.objective == "rto" {
@@ -692,7 +692,12 @@ impl RunView {
                             o.measured.map(ms)
                         },
                         &o.how,
-                    )
+                    );
+                    // The rule never raises what the drill itself judged.
+                    if row.verdict == ObjectiveState::Met && !o.met {
+                        row.verdict = ObjectiveState::Missed;
+                    }
+                    row
                 })
                 .collect(),
             None => {
