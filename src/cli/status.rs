@@ -115,6 +115,8 @@ struct RunRef {
     started_at: DateTime<Utc>,
     mode: crate::event::Mode,
     status: crate::event::RunStatus,
+    /// The run's verdict, as its report gives it (a dry run's is `dry-run`).
+    verdict: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -179,6 +181,7 @@ fn status_of(
             started_at: d.started_at,
             mode: d.mode,
             status: d.status,
+            verdict: d.verdict.as_str(),
         });
     let pass = mine.clone().find(|d| {
         d.passed_drill()

@@ -158,6 +158,45 @@ fn views_agree(r: &Run, console: &str, verdict: &str) -> serde_json::Value {
     doc
 }
 
+/// `status` of the runbook file and the run's report: its last run's verdict, and (for a
+/// drill that passed) the recovery time of its last pass.
+fn status_agrees(r: &Run, runbook: &Path, doc: &serde_json::Value) {
+    let out = r.bin(
+        &["status", runbook.to_str().unwrap(), "--format", "json"],
+        &[],
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(&out.stdout_text()).unwrap_or_else(|e| panic!("{e}: {}", out.text()));
+    let row = &st["runbooks"][0];
+    if doc["mode"] == "dry_run" {
+        // `status` counts executions: a dry run proves nothing.
+        assert!(
+            row["last_run"].is_null() && row["last_pass"].is_null(),
+            "{st:#}"
+        );
+        assert_eq!(row["state"], "never", "{st:#}");
+        return;
+    }
+    assert_eq!(row["last_run"]["run_id"], doc["run_id"], "{st:#}");
+    assert_eq!(
+        row["last_run"]["verdict"], doc["verdict"],
+        "`status` and `report`: {st:#}"
+    );
+    if doc["verdict"] == "passed" && doc["scenario"].is_object() {
+        assert_eq!(row["last_pass"]["run_id"], doc["run_id"], "{st:#}");
+        assert_eq!(
+            row["last_pass"]["recovery_ms"], doc["recovery_ms"],
+            "{st:#}"
+        );
+    } else {
+        assert!(
+            row["last_pass"].is_null(),
+            "a {} run is no pass: {st:#}",
+            doc["verdict"]
+        );
+    }
+}
+
 fn outage() -> String {
     crate::support::repo_root()
         .join("scenarios/ca-central-1-outage.yaml")
@@ -181,6 +220,11 @@ async fn a_drill_with_a_deferred_step_says_deferred_everywhere() {
     );
     assert!(!all.contains("✓ promote-key"), "{all}");
     let doc = views_agree(&r, &all, "passed");
+    status_agrees(
+        &r,
+        &crate::support::repo_root().join("runbooks/region-failover.yaml"),
+        &doc,
+    );
     assert_eq!(doc["counts"]["deferred"], 1);
     let promote = doc["steps"]
         .as_array()
@@ -209,6 +253,11 @@ async fn a_dry_run_drill_is_a_dry_run_everywhere_never_passed() {
     out.assert_exit(0);
     assert!(all.contains("checked with --execute"), "{all}");
     let doc = views_agree(&r, &all, "dry-run");
+    status_agrees(
+        &r,
+        &crate::support::repo_root().join("runbooks/region-failover.yaml"),
+        &doc,
+    );
     assert!(
         doc.get("recovery_ms").is_none(),
         "a dry run has no recovery time: {doc:#}"
@@ -261,6 +310,7 @@ steps:
         "{all}"
     );
     let doc = views_agree(&r, &all, "failed");
+    status_agrees(&r, &d.join("probe.yaml"), &doc);
     assert!(doc.get("recovery_ms").is_none(), "{doc:#}");
     let rto = &doc["objectives"][0];
     assert_eq!(rto["verdict"], "not_assessed", "{rto}");
@@ -306,6 +356,7 @@ fn a_resumed_run_has_one_set_of_times_everywhere() {
     let all = out.text();
     out.assert_exit(0);
     let doc = views_agree(&r, &all, "passed");
+    status_agrees(&r, &r.dir.path().join("gate.yaml"), &doc);
     let (total, active, waiting) = (
         doc["total_ms"].as_u64().unwrap(),
         doc["active_ms"].as_u64().unwrap(),
