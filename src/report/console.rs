@@ -477,27 +477,32 @@ impl State {
                     RunStatus::Failed => (Kind::Fail, "failed"),
                     RunStatus::Paused | RunStatus::Running => (Kind::Warn, "paused"),
                 };
-                let deferred = if self.deferred > 0 {
-                    format!(", {} deferred", self.deferred)
-                } else {
-                    String::new()
-                };
-                v.push((
-                    kind,
+                let line = if self.resumed {
+                    // This process's part only: the run's own counts and times (its whole
+                    // life) close the command, from its reports.
+                    let n = self.succeeded + self.deferred + self.failed;
                     format!(
-                        "run {} {word} after {}: {} succeeded{deferred}, {} failed, {} skipped{}",
+                        "run {} {word}: this process ended {n} step{} in {}",
+                        self.run_id,
+                        if n == 1 { "" } else { "s" },
+                        human(duration)
+                    )
+                } else {
+                    let deferred = if self.deferred > 0 {
+                        format!(", {} deferred", self.deferred)
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "run {} {word} after {}: {} succeeded{deferred}, {} failed, {} skipped",
                         self.run_id,
                         human(duration),
                         self.succeeded,
                         self.failed,
                         self.skipped,
-                        if self.resumed {
-                            " in this process (the run's own times and counts follow its reports)"
-                        } else {
-                            ""
-                        }
-                    ),
-                ));
+                    )
+                };
+                v.push((kind, line));
                 match status {
                     RunStatus::Paused => v.push((
                         Kind::Detail,

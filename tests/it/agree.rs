@@ -390,6 +390,14 @@ fn a_resumed_run_has_one_set_of_times_everywhere() {
         "console and timing.txt: recovery time {recovery_line}\n{all}"
     );
     assert!(all.contains("waiting for approval"), "{all}");
+    // One set of whole-run times: the resumed process's own end line counts only its part.
+    assert!(!all.contains("succeeded (execute) in"), "{all}");
+    assert!(
+        all.contains(&format!(
+            "run {id} succeeded: this process ended 2 steps in"
+        )),
+        "{all}"
+    );
     assert!(timing.contains("waiting for approval"), "{timing}");
     // `history`: the achieved RTO is the recovery time, against the objective.
     let out = r.bin(&["history", "agree-gate"], &[]);
