@@ -199,8 +199,9 @@ fn main() {
         let mut chars = 0;
         for _ in 0..rounds {
             let t = Instant::now();
-            let report = TimingReport::from_journal(black_box(&run), black_box(&runbook));
-            let text = report.render_text();
+            let report =
+                drillbook::checkpoint::view::RunView::build(black_box(&run), black_box(&runbook));
+            let text = TimingReport(&report).render_text();
             let json = serde_json::to_string(&report).unwrap_or_default();
             best = best.min(t.elapsed());
             chars = black_box(text.len() + json.len());

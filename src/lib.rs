@@ -20,7 +20,9 @@
 //! One event stream: the engine reports each [`event::Event`] once, to its sink (the console,
 //! JSON lines) and to the journal, which keeps it inside its envelope
 //! ([`checkpoint::Record`]: sequence number, time, hash of the record before). Reports are
-//! rebuilt from the journal's events.
+//! rebuilt from the journal's events, through one read model: [`checkpoint::view::RunView`],
+//! the one fold of a run's journal (mode, status, step statuses with deferral, times,
+//! approvals, faults, objectives, verdict) that every view of a run reads.
 //!
 //! Feature `engine` (default) is everything after loading: plan, engine, the AWS actions,
 //! checkpoints, reports, the CLI. Without it the crate is the runbook and scenario loaders and

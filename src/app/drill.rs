@@ -264,7 +264,7 @@ pub async fn judge(
         .flatten()
         .collect();
     refused_calls.extend(aws.refused_calls());
-    let (outputs, statuses) = super::finish::step_results(&run.stored);
+    let (outputs, statuses) = run.view.step_results();
     let objectives = scenario.objectives_over(&run.runbook.objectives);
     let verdicts = if res.mode == Mode::Execute {
         let mut expectations = check_expectations(
@@ -286,7 +286,7 @@ pub async fn judge(
             expectations,
             objectives: judge_objectives(
                 &objectives,
-                Duration::from_millis(run.timing.recovery_ms),
+                run.view.times.recovery_ms.map(Duration::from_millis),
                 &outputs,
             ),
         }

@@ -2,15 +2,14 @@
 //! into `<report-dir>/<run-id>/`, which is sealed as evidence (`manifest.json`); metrics are
 //! published when asked.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{Failure, Settings};
 use crate::actions::aws::Aws;
 use crate::checkpoint::StoredRun;
 use crate::checkpoint::file::FileStore;
-use crate::event::{Event, SignerInfo};
-use crate::report::TimingReport;
+use crate::checkpoint::view::RunView;
+use crate::event::SignerInfo;
 use crate::runbook::Runbook;
 
 /// The run files copied next to the reports (the evidence covers them too).
@@ -21,11 +20,11 @@ const RUN_FILES: &[&str] = &[
     "journal.jsonl",
 ];
 
-/// A finished run read back from its journal.
+/// A finished run read back from its journal, with its read model.
 pub struct Finished {
     pub stored: StoredRun,
     pub runbook: Runbook,
-    pub timing: TimingReport,
+    pub view: RunView,
 }
 
 /// Reads a run back (journal verified) with its runbook as run.
@@ -41,46 +40,12 @@ pub async fn read_run(settings: &Settings, run_id: &str) -> Result<Finished, Fai
             )
         })?
         .runbook;
-    let timing = TimingReport::from_journal(&stored, &runbook);
+    let view = RunView::build(&stored, &runbook);
     Ok(Finished {
         stored,
         runbook,
-        timing,
+        view,
     })
-}
-
-/// Each step's outputs and final status (`succeeded`, `deferred`, `failed`, `skipped`) from the
-/// journal. A step whose outcome summary starts with `deferred` (an optional step that could
-/// not act, e.g. a KMS promotion while the old primary is down) counts as deferred.
-pub fn step_results(
-    stored: &StoredRun,
-) -> (
-    BTreeMap<String, BTreeMap<String, String>>,
-    BTreeMap<String, String>,
-) {
-    let mut outputs = BTreeMap::new();
-    let mut statuses = BTreeMap::new();
-    for r in &stored.records {
-        match &r.event {
-            Event::StepSucceeded { step, outcome, .. } => {
-                outputs.insert(step.clone(), outcome.outputs.clone());
-                let status = if outcome.is_deferred() {
-                    "deferred"
-                } else {
-                    "succeeded"
-                };
-                statuses.insert(step.clone(), status.to_string());
-            }
-            Event::StepFailed { step, .. } => {
-                statuses.insert(step.clone(), "failed".into());
-            }
-            Event::StepSkipped { step, .. } => {
-                statuses.insert(step.clone(), "skipped".into());
-            }
-            _ => {}
-        }
-    }
-    (outputs, statuses)
 }
 
 /// The key the run's evidence will be sealed with, as `run_started` records it. A resume
@@ -143,7 +108,8 @@ pub async fn seal_key(
 pub struct Reported {
     /// `<report-dir>/<run-id>/`.
     pub dir: PathBuf,
-    pub timing: TimingReport,
+    /// The run's read model, as the reports show it.
+    pub view: RunView,
 }
 
 /// Writes the reports, copies the run's files, seals the directory and publishes metrics.
@@ -167,13 +133,14 @@ pub async fn finish(
     // With DynamoDB state the run's files are exported into the report directory.
     let exported = super::store::write_run_files(settings, run_id, &dir).await?;
     let journal_dir = if exported { &dir } else { &run_dir };
-    let mut doc = crate::report::document::RunDocument::build(&run.stored, &run.runbook);
+    let mut doc =
+        crate::report::document::RunDocument::from_view(&run.stored, &run.runbook, &run.view);
     if let Ok(journal) = std::fs::read(journal_dir.join("journal.jsonl")) {
         doc.set_journal_bytes(&journal);
     }
     crate::report::write_all(&dir, &doc).map_err(|e| io("the reports", e))?;
     // timing.txt is read on a terminal (`cat`): it leaves through the terminal sanitizer.
-    let timing = run.timing.render_text();
+    let timing = crate::report::TimingReport(&run.view).render_text();
     std::fs::write(
         dir.join("timing.txt"),
         crate::report::sanitize::terminal(&timing).as_bytes(),
@@ -196,7 +163,7 @@ pub async fn finish(
 
     if let Some(namespace) = &settings.publish_metrics {
         let steps: Vec<(String, std::time::Duration)> = run
-            .timing
+            .view
             .steps
             .iter()
             .filter_map(|s| {
@@ -212,7 +179,7 @@ pub async fn finish(
             &region,
             namespace,
             &run.runbook.name,
-            std::time::Duration::from_millis(run.timing.total_ms),
+            std::time::Duration::from_millis(run.view.times.total_ms),
             &steps,
             objectives_met,
         )
@@ -221,6 +188,6 @@ pub async fn finish(
     }
     Ok(Reported {
         dir,
-        timing: run.timing,
+        view: run.view,
     })
 }

@@ -735,7 +735,7 @@ impl CheckpointStore for DynamoDbStore {
         let mut out = Vec::new();
         for id in ids {
             let summary = match self.load(&id).await {
-                Ok(run) => match RunSummary::of(&id, &run.records) {
+                Ok(run) => match RunSummary::of(&run) {
                     Some(s) => s,
                     None => continue,
                 },

@@ -438,11 +438,11 @@ impl FileStore {
             if !valid_run_id(&id) {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(ent.path().join("journal.jsonl")) else {
+            if !ent.path().join("journal.jsonl").exists() {
                 continue;
-            };
-            let summary = match verify_journal(&id, &bytes) {
-                Ok((records, _)) => match RunSummary::of(&id, &records) {
+            }
+            let summary = match self.load_blocking(&id) {
+                Ok(run) => match RunSummary::of(&run) {
                     Some(s) => s,
                     None => continue,
                 },

@@ -11,6 +11,7 @@ pub mod file;
 pub mod file_lock;
 pub mod lock;
 mod record;
+pub mod view;
 
 pub use file::{encode_line, line_hash, verify_journal};
 pub use record::*;
@@ -245,6 +246,8 @@ pub struct RunSummary {
     /// `running` when the journal has no end after its last start; `None` when the journal
     /// cannot be read (listed as `corrupt`).
     pub status: Option<RunStatus>,
+    /// The run's verdict, as every report gives it; `None` when the journal cannot be read.
+    pub verdict: Option<view::Verdict>,
     /// For a game-day drill: its scenario and verdict.
     pub drill: Option<DrillSummary>,
     /// For a paused run: the approval steps it waits for (not yet approved).
@@ -256,51 +259,47 @@ pub struct RunSummary {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DrillSummary {
     pub scenario: String,
-    /// `passed`, `failed`, or `pending` until the drill is judged.
+    /// The run's verdict (`passed`, `failed`, `dry-run`), or `pending` until the drill is
+    /// judged.
     pub verdict: String,
 }
 
 impl RunSummary {
-    /// The summary of a verified journal; `None` when it does not start with `run_started`.
-    pub fn of(run_id: &str, records: &[Record]) -> Option<RunSummary> {
-        let Event::RunStarted { runbook, mode, .. } = &records.first()?.event else {
+    /// The summary of a stored run (journal verified), from its read model
+    /// ([`view::RunView`]); `None` when the journal does not start with `run_started`.
+    pub fn of(run: &StoredRun) -> Option<RunSummary> {
+        let first = run.records.first()?;
+        let Event::RunStarted { runbook, .. } = &first.event else {
             return None;
         };
-        let status = status_of(records);
-        let mut drill = None;
+        let view = view::RunView::of(run);
+        // The steps a pause awaits approval of, until they are granted or the run goes on.
         let mut awaiting: Vec<String> = vec![];
-        for r in records {
+        for r in &run.records {
             match &r.event {
                 Event::RunPaused { awaiting: a, .. } => {
                     awaiting = a.iter().map(|a| a.step.clone()).collect();
                 }
                 Event::RunResumed { .. } | Event::RunFinished { .. } => awaiting.clear(),
                 Event::ApprovalGranted { step, .. } => awaiting.retain(|s| s != step),
-                Event::DrillStarted { scenario, .. } => {
-                    drill = Some(DrillSummary {
-                        scenario: scenario.clone(),
-                        verdict: "pending".into(),
-                    })
-                }
-                Event::DrillJudged {
-                    scenario, verdicts, ..
-                } => {
-                    let passed = status == RunStatus::Succeeded && verdicts.all_passed();
-                    drill = Some(DrillSummary {
-                        scenario: scenario.clone(),
-                        verdict: if passed { "passed" } else { "failed" }.into(),
-                    })
-                }
                 _ => {}
             }
         }
         Some(RunSummary {
-            run_id: run_id.to_string(),
+            run_id: run.run_id.clone(),
             runbook: runbook.clone(),
-            started_at: records[0].at,
-            mode: *mode,
-            status: Some(status),
-            drill,
+            started_at: first.at,
+            mode: view.mode,
+            status: Some(view.status),
+            verdict: Some(view.verdict),
+            drill: view.drill.map(|d| DrillSummary {
+                scenario: d.scenario,
+                verdict: if d.judged {
+                    view.verdict.as_str().to_string()
+                } else {
+                    "pending".into()
+                },
+            }),
             awaiting,
         })
     }
@@ -313,6 +312,7 @@ impl RunSummary {
             started_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
             mode: crate::event::Mode::DryRun,
             status: None,
+            verdict: None,
             drill: None,
             awaiting: vec![],
         }

@@ -16,6 +16,7 @@ use crate::duration::human;
 use crate::engine::Engine;
 use crate::engine::RunResult;
 use crate::event::{Mode, RunStatus};
+use crate::report::document::{ObjectiveState, Verdict};
 use crate::report::sanitize::{self, one_line};
 use crate::scenario::{Scenario, Verdicts, load_runbook, load_scenario_in};
 
@@ -195,7 +196,7 @@ pub(super) async fn conclude_drill(
         // to its end (`drillbook resume` continues it as a drill).
         let reported = finish(settings, aws, &res.run_id, None).await;
         show_reported(&reported, format);
-        if let Err(e) = reported {
+        if let Err(e) = &reported {
             e.report();
         }
         if human_output {
@@ -204,7 +205,7 @@ pub(super) async fn conclude_drill(
                 one_line(&scenario.name)
             );
         }
-        return conclude(res, settings, next);
+        return conclude(res, settings, next, reported.as_ref().ok().map(|r| &r.view));
     }
     // Judged while the faults still act (the expectations hold during the outage), then the
     // experiments stop, before the reports are written.
@@ -227,17 +228,20 @@ pub(super) async fn conclude_drill(
     )
     .await;
     show_reported(&reported, format);
+    let view = reported.as_ref().ok().map(|r| &r.view);
     if human_output {
-        print_verdicts(verdicts, &judged.refused_calls, res.mode);
+        print_verdicts(verdicts, view, &judged.refused_calls, res.mode);
     }
-    let code = conclude(res, settings, next);
+    let code = conclude(res, settings, next, view);
     if let Err(e) = reported {
         e.report();
         return ExitCode::Failed;
     }
     match code {
         ExitCode::Success if !faults_ok => ExitCode::Failed,
-        ExitCode::Success if !verdicts.all_passed() => {
+        ExitCode::Success
+            if !verdicts.all_passed() || view.is_some_and(|v| v.verdict == Verdict::Failed) =>
+        {
             errln!(
                 "drill `{}` FAILED: see the verdicts above",
                 one_line(&scenario.name)
@@ -313,7 +317,15 @@ async fn end_faults(
     ended.failed.is_empty()
 }
 
-fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedCall], mode: Mode) {
+/// The drill's expectations and objectives. The objectives are the run's read model's (one
+/// rule for every view: a run that did not reach the end of its recovery meets none) when the
+/// reports were written, else the drill's record.
+fn print_verdicts(
+    verdicts: &Verdicts,
+    view: Option<&crate::report::document::RunView>,
+    refused: &[crate::actions::aws::ImpairedCall],
+    mode: Mode,
+) {
     if mode == Mode::Execute {
         outln!("expectations:");
         for e in &verdicts.expectations {
@@ -324,19 +336,43 @@ fn print_verdicts(verdicts: &Verdicts, refused: &[crate::actions::aws::ImpairedC
             }
         }
         outln!("objectives:");
-        for o in &verdicts.objectives {
-            let mark = if o.met { "MET   " } else { "MISSED" };
-            let measured = o
-                .measured
-                .map(human)
-                .unwrap_or_else(|| "not measured".into());
-            outln!(
-                "  {mark}  {} {} (target {}): {}",
-                o.objective.to_uppercase(),
-                measured,
-                human(o.target),
-                one_line(&o.how)
-            );
+        match view {
+            Some(v) => {
+                for o in &v.objectives {
+                    let mark = match o.verdict {
+                        ObjectiveState::Met => "MET         ",
+                        ObjectiveState::Missed => "MISSED      ",
+                        ObjectiveState::NotAssessed => "NOT ASSESSED",
+                    };
+                    let measured = o
+                        .measured_ms
+                        .map(|m| human(std::time::Duration::from_millis(m)))
+                        .unwrap_or_else(|| "not measured".into());
+                    outln!(
+                        "  {mark}  {} {} (target {}): {}",
+                        o.objective.to_uppercase(),
+                        measured,
+                        human(std::time::Duration::from_millis(o.target_ms)),
+                        one_line(&o.how)
+                    );
+                }
+            }
+            None => {
+                for o in &verdicts.objectives {
+                    let mark = if o.met { "MET   " } else { "MISSED" };
+                    let measured = o
+                        .measured
+                        .map(human)
+                        .unwrap_or_else(|| "not measured".into());
+                    outln!(
+                        "  {mark}  {} {} (target {}): {}",
+                        o.objective.to_uppercase(),
+                        measured,
+                        human(o.target),
+                        one_line(&o.how)
+                    );
+                }
+            }
         }
     }
     if !refused.is_empty() {

@@ -240,7 +240,8 @@ fn export(
             "mode": r.mode,
             "status": r.status,
             "scenario": r.drill.as_ref().map(|d| &d.scenario),
-            "verdict": r.drill.as_ref().map(|d| &d.verdict),
+            // The run's verdict, as its report gives it (a drill not yet judged: pending).
+            "verdict": r.drill.as_ref().map_or(r.verdict.as_str(), |d| d.verdict.as_str()),
             "objectives": {
                 "rto_ms": r.rto_ms,
                 "recovery_ms": r.recovery_ms,

@@ -76,9 +76,13 @@ pub(super) fn runs_table(list: &[crate::checkpoint::RunSummary]) -> String {
     let rows: Vec<[String; 7]> = list
         .iter()
         .map(|r| {
+            // The verdict every report of the run leads with (a drill not yet judged: pending).
             let (scenario, verdict) = match &r.drill {
                 Some(d) => (d.scenario.clone(), d.verdict.clone()),
-                None => ("-".into(), "-".into()),
+                None => (
+                    "-".into(),
+                    r.verdict.map_or("-", |v| v.as_str()).to_string(),
+                ),
             };
             [
                 r.run_id.clone(),
@@ -155,7 +159,7 @@ pub(super) fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
     let (name, text) = match args.format {
         ReportFormat::Text => (
             "report.txt",
-            TimingReport::from_journal(&run, &runbook).render_text(),
+            TimingReport(&crate::report::document::RunView::build(&run, &runbook)).render_text(),
         ),
         ReportFormat::Json => match serde_json::to_string_pretty(&document()) {
             Ok(s) => ("report.json", s + "\n"),

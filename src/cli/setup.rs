@@ -92,7 +92,7 @@ pub(super) async fn after_run(
 ) -> ExitCode {
     let finished = crate::app::finish::finish(settings, aws, &res.run_id, None).await;
     show_reported(&finished, format);
-    let code = conclude(res, settings, next);
+    let code = conclude(res, settings, next, finished.as_ref().ok().map(|r| &r.view));
     match finished {
         Ok(_) => code,
         Err(e) => {
@@ -109,7 +109,7 @@ pub(super) async fn after_run(
 /// For a person: the timing report, and where the reports and evidence are.
 pub(super) fn show_reported(r: &Result<Reported, Failure>, format: MessageFormat) {
     if let (Ok(r), MessageFormat::Human) = (r, format) {
-        outln!("{}", r.timing.render_text());
+        outln!("{}", crate::report::TimingReport(&r.view).render_text());
         errln!(
             "reports and sealed evidence: {} (open {})",
             r.dir.display(),
@@ -157,10 +157,25 @@ impl Next {
     }
 }
 
-/// Prints what the run ended with and maps it to an exit code (`next`: the commands to print).
-pub(super) fn conclude(res: &RunResult, settings: &Settings, next: &Next) -> ExitCode {
+/// Prints what the run ended with and maps it to an exit code (`next`: the commands to print;
+/// `view`: the run as its reports tell it, when they were written).
+pub(super) fn conclude(
+    res: &RunResult,
+    settings: &Settings,
+    next: &Next,
+    view: Option<&crate::report::document::RunView>,
+) -> ExitCode {
     let dir = settings.location_flag();
     use crate::report::sanitize::one_line as safe;
+    // The run as its reports tell it (its whole life, resumes included), when they were
+    // written.
+    if let Some(v) = view {
+        errln!(
+            "run {}: {}",
+            res.run_id,
+            crate::report::TimingReport(v).summary_line()
+        );
+    }
     for (step, err) in &res.failed {
         errln!("error: step `{step}` failed: {}", safe(&err.to_string()));
         if let Some(h) = err.hint() {
@@ -169,12 +184,14 @@ pub(super) fn conclude(res: &RunResult, settings: &Settings, next: &Next) -> Exi
     }
     match res.status {
         RunStatus::Succeeded => {
-            errln!(
-                "run {} succeeded ({}) in {}",
-                res.run_id,
-                mode_name(res.mode),
-                human(res.duration)
-            );
+            if view.is_none() {
+                errln!(
+                    "run {} succeeded ({}) in {}",
+                    res.run_id,
+                    mode_name(res.mode),
+                    human(res.duration)
+                );
+            }
             ExitCode::Success
         }
         RunStatus::Failed if res.mode == Mode::DryRun => {

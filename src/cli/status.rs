@@ -121,6 +121,8 @@ struct RunRef {
     started_at: DateTime<Utc>,
     mode: crate::event::Mode,
     status: crate::event::RunStatus,
+    /// The run's verdict, as its report gives it (a dry run's is `dry-run`).
+    verdict: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -129,7 +131,8 @@ struct PassRef {
     scenario: String,
     started_at: DateTime<Utc>,
     verdict: String,
-    recovery_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rto_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,6 +187,7 @@ fn status_of(
             started_at: d.started_at,
             mode: d.mode,
             status: d.status,
+            verdict: d.verdict.as_str(),
         });
     let pass = mine.clone().find(|d| {
         d.passed_drill()
@@ -218,11 +222,7 @@ fn status_of(
                 .map(|d| d.scenario.clone())
                 .unwrap_or_default(),
             started_at: p.started_at,
-            verdict: p
-                .drill
-                .as_ref()
-                .map(|d| d.verdict.clone())
-                .unwrap_or_default(),
+            verdict: p.verdict.as_str().to_string(),
             recovery_ms: p.recovery_ms,
             rto_ms: p.rto_ms,
             rpo_measured_ms: p.rpo_measured_ms,
@@ -345,7 +345,7 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                 let rto = r
                     .last_pass
                     .as_ref()
-                    .map(|p| against_secs(Some(p.recovery_ms), p.rto_ms))
+                    .map(|p| against_secs(p.recovery_ms, p.rto_ms))
                     .unwrap_or_else(|| "-".into());
                 let rpo = r
                     .last_pass
@@ -476,9 +476,9 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                         crate::event::Mode::DryRun => "dry-run",
                     },
                     r.drill.as_ref().map(|x| x.scenario.as_str()).unwrap_or("-"),
-                    r.status,
-                    r.drill.as_ref().map(|x| x.verdict.as_str()).unwrap_or("-"),
-                    against(Some(r.recovery_ms), r.rto_ms),
+                    r.status.as_str(),
+                    r.verdict.as_str(),
+                    against(r.recovery_ms, r.rto_ms),
                     against(r.rpo_measured_ms, r.rpo_ms),
                     if slowest.is_empty() {
                         "-".to_string()
@@ -525,13 +525,17 @@ mod tests {
             ended_at: at,
             mode: crate::event::Mode::Execute,
             status: crate::event::RunStatus::Succeeded,
+            verdict: match verdict {
+                Some("failed") => crate::checkpoint::view::Verdict::Failed,
+                _ => crate::checkpoint::view::Verdict::Passed,
+            },
             drill: verdict.map(|v| crate::history::DrillDigest {
                 scenario: "outage".into(),
                 scenario_sha256: "s1".into(),
                 verdict: v.into(),
             }),
             rto_ms: Some(900_000),
-            recovery_ms: 60_000,
+            recovery_ms: Some(60_000),
             rpo_ms: None,
             rpo_measured_ms: None,
             steps: vec![],

@@ -496,6 +496,7 @@ impl Engine {
             credentials: None,
             caller,
             stopping: false,
+            aborted_by: None,
             failed_main: Vec::new(),
             failed_finally: Vec::new(),
             in_doubt: Vec::new(),
@@ -735,6 +736,9 @@ struct Driver<'a> {
     /// Who runs it (the account of calls made without a role).
     caller: Option<Identity>,
     stopping: bool,
+    /// The failed step whose `on_failure: abort` stopped the phase (the skip reason names it,
+    /// not an earlier failure of a step that let the run go on).
+    aborted_by: Option<String>,
     failed_main: Vec<(String, ActionError)>,
     failed_finally: Vec<(String, ActionError)>,
     in_doubt: Vec<String>,
@@ -1153,7 +1157,12 @@ impl Driver<'_> {
                             self.step(d.idx).on_failure
                         };
                         match policy {
-                            OnFailure::Abort => self.stopping = true,
+                            OnFailure::Abort => {
+                                self.stopping = true;
+                                if self.aborted_by.is_none() {
+                                    self.aborted_by = Some(self.walk.ids[d.idx].clone());
+                                }
+                            }
                             OnFailure::Continue => self.skip_dependents(d.idx),
                         }
                     }
@@ -1167,13 +1176,18 @@ impl Driver<'_> {
             .clone()
             .any(|i| self.walk.status[i] == StepStatus::Failed);
         if self.stopping {
-            let first = if in_finally {
-                self.failed_finally.first()
-            } else {
-                self.failed_main.first()
-            }
-            .map(|(s, _)| s.clone())
-            .unwrap_or_default();
+            let first = self
+                .aborted_by
+                .take()
+                .or_else(|| {
+                    if in_finally {
+                        self.failed_finally.first()
+                    } else {
+                        self.failed_main.first()
+                    }
+                    .map(|(s, _)| s.clone())
+                })
+                .unwrap_or_default();
             for i in range.clone() {
                 if matches!(
                     self.walk.status[i],

@@ -462,6 +462,48 @@ async fn abort_lets_running_steps_finish_and_skips_the_rest() {
     ));
 }
 
+/// A step that let the run go on failed first; a later step aborted it: the skip reason names
+/// the step that aborted the run.
+#[tokio::test(start_paused = true)]
+async fn the_skip_reason_names_the_step_that_aborted_the_run() {
+    let fail = Behavior::Fail {
+        times: 1,
+        retryable: false,
+    };
+    let h = harness(
+        8,
+        &[
+            ("optional", fail.clone()),
+            ("vital", fail),
+            ("other", Behavior::Sleep(secs(1.0))),
+        ],
+    );
+    let mut optional = step("optional", &[]);
+    optional.on_failure = OnFailure::Continue;
+    let lb = loaded(
+        vec![
+            optional,
+            step("first", &[]),
+            step("vital", &["first"]),
+            step("after", &["vital"]),
+            step("other", &["first"]),
+            step("last", &["other"]),
+        ],
+        vec![],
+    );
+    let res = h.engine.run(&lb, Mode::Execute).await.unwrap();
+    assert_eq!(res.status, RunStatus::Failed);
+    let e = h.store.entries();
+    let reason = e
+        .iter()
+        .find_map(|x| match x {
+            Event::StepSkipped { step, reason } if step == "last" => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("`last` is skipped");
+    assert_eq!(reason, "the run was aborted after `vital` failed");
+}
+
 #[tokio::test(start_paused = true)]
 async fn continue_skips_only_dependents_of_the_failed_step() {
     let h = harness(

@@ -1,6 +1,6 @@
 //! The run index: every run's [`RunDigest`], kept beside the runs of the file store.
 //!
-//! `<state-dir>/index.jsonl` holds one line per run: `{"v":1,"run_id","journal_len","digest"}`.
+//! `<state-dir>/index.jsonl` holds one line per run: `{"v":2,"run_id","journal_len","digest"}`.
 //! A line is reused while the run's journal has the same length (a journal only grows), so a
 //! read digests only the runs that are new or went on since. The index is a cache: it is
 //! rewritten whole (temporary file, then rename) when something changed, a damaged or older
@@ -19,7 +19,7 @@ use crate::checkpoint::{CheckpointError, CheckpointStore};
 pub const INDEX_FILE: &str = "index.jsonl";
 
 /// Version of the index lines; a different one is rebuilt.
-pub const DIGEST_VERSION: u32 = 1;
+pub const DIGEST_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Line {

@@ -13,15 +13,13 @@ pub(crate) mod page;
 pub use estimates::{Estimate, EstimateSource, Estimates, MIN_SAMPLES, learn, with_estimates};
 pub use index::{DIGEST_VERSION, INDEX_FILE, digests, digests_dynamodb};
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{StoredRun, status_of};
+use crate::checkpoint::StoredRun;
+use crate::checkpoint::view::{RunView, Verdict};
 use crate::event::Event;
 use crate::event::Mode;
-use crate::report::TimingReport;
 
 /// One run, as history reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,14 +34,19 @@ pub struct RunDigest {
     pub ended_at: DateTime<Utc>,
     pub mode: Mode,
     pub status: crate::event::RunStatus,
-    /// For a drill: its scenario, the scenario file's SHA-256, and `passed`/`failed`/`pending`.
+    /// The run's verdict, as every report gives it (a dry run's is `dry-run`).
+    pub verdict: Verdict,
+    /// For a drill: its scenario, the scenario file's SHA-256, and its verdict (`passed`,
+    /// `failed`, `dry-run`; `pending` until it is judged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillDigest>,
     /// `objectives.rto` (the scenario's for a drill), milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rto_ms: Option<u64>,
-    /// The recovery time the RTO is judged on (`report::timing::RTO_MEASURE`).
-    pub recovery_ms: u64,
+    /// The recovery time the RTO is judged on (`checkpoint::view::RTO_MEASURE`); `None` unless
+    /// the run executed to the end of its recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpo_ms: Option<u64>,
     /// The RPO a step measured, when one did.
@@ -71,69 +74,33 @@ pub struct StepSample {
 }
 
 impl RunDigest {
-    /// The digest of a stored run. `None` when its journal has no `run_started`.
+    /// The digest of a stored run, from its read model. `None` when its journal has no
+    /// `run_started`, or its runbook no longer loads.
     pub fn of(stored: &StoredRun) -> Option<RunDigest> {
         let first = stored.records.first()?;
-        let Event::RunStarted { mode, .. } = &first.event else {
+        let Event::RunStarted { .. } = &first.event else {
             return None;
         };
-        let mode = *mode;
-        let status = status_of(&stored.records);
         let runbook = stored.runbook_in_effect().ok()?.runbook;
-        let timing = TimingReport::from_journal(stored, &runbook);
-        let mut drill = None;
-        let mut rto_ms = runbook.objectives.rto.map(ms);
-        let mut rpo_ms = runbook.objectives.rpo.map(ms);
-        let mut rpo_measured_ms = None;
-        for r in &stored.records {
-            match &r.event {
-                Event::DrillStarted {
-                    scenario,
-                    scenario_sha256,
-                    ..
-                } => {
-                    drill = Some(DrillDigest {
-                        scenario: scenario.clone(),
-                        scenario_sha256: scenario_sha256.clone(),
-                        verdict: "pending".into(),
-                    })
-                }
-                Event::DrillJudged { verdicts, .. } => {
-                    if let Some(d) = &mut drill {
-                        let passed =
-                            status == crate::event::RunStatus::Succeeded && verdicts.all_passed();
-                        d.verdict = if passed { "passed" } else { "failed" }.into();
-                    }
-                    for o in &verdicts.objectives {
-                        match o.objective.as_str() {
-                            "rto" => rto_ms = Some(ms(o.target)),
-                            "rpo" => {
-                                rpo_ms = Some(ms(o.target));
-                                rpo_measured_ms = o.measured.map(ms);
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if rpo_measured_ms.is_none() && mode == Mode::Execute {
-            let outputs: BTreeMap<String, BTreeMap<String, String>> = stored
-                .records
-                .iter()
-                .filter_map(|r| match &r.event {
-                    Event::StepSucceeded { step, outcome, .. } => {
-                        Some((step.clone(), outcome.outputs.clone()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            rpo_measured_ms = crate::scenario::measured_rpo(outputs.values()).map(|(d, _)| ms(d));
-        }
-        let steps = if mode == Mode::Execute {
-            timing
-                .steps
+        let view = RunView::build(stored, &runbook);
+        Some(RunDigest::from_view(stored, &view))
+    }
+
+    /// The digest of a run whose read model is built.
+    pub fn from_view(stored: &StoredRun, view: &RunView) -> RunDigest {
+        let drill = view.drill.as_ref().map(|d| DrillDigest {
+            scenario: d.scenario.clone(),
+            scenario_sha256: d.scenario_sha256.clone(),
+            verdict: if d.judged {
+                view.verdict.as_str().to_string()
+            } else {
+                "pending".into()
+            },
+        });
+        let rto = view.objective("rto");
+        let rpo = view.objective("rpo");
+        let steps = if view.mode == Mode::Execute {
+            view.steps
                 .iter()
                 .filter(|s| s.status == crate::event::StepStatus::Succeeded)
                 .filter_map(|s| {
@@ -147,21 +114,23 @@ impl RunDigest {
         } else {
             vec![]
         };
-        Some(RunDigest {
+        let started_at = view.started_at.unwrap_or_default();
+        RunDigest {
             run_id: stored.run_id.clone(),
-            runbook: runbook.name.clone(),
+            runbook: view.runbook.clone(),
             runbook_sha256: stored.in_effect().runbook_sha256,
-            started_at: first.at,
-            ended_at: stored.records.last().map(|r| r.at).unwrap_or(first.at),
-            mode,
-            status,
+            started_at,
+            ended_at: view.ended_at.unwrap_or(started_at),
+            mode: view.mode,
+            status: view.status,
+            verdict: view.verdict,
             drill,
-            rto_ms,
-            recovery_ms: timing.recovery_ms,
-            rpo_ms,
-            rpo_measured_ms,
+            rto_ms: rto.map(|o| o.target_ms),
+            recovery_ms: view.times.recovery_ms,
+            rpo_ms: rpo.map(|o| o.target_ms),
+            rpo_measured_ms: rpo.and_then(|o| o.measured_ms),
             steps,
-        })
+        }
     }
 
     /// Whether the run can change no more: it succeeded and, for a drill, was judged.
@@ -175,12 +144,10 @@ impl RunDigest {
         self.drill.as_ref().is_some_and(|d| d.verdict == "passed")
     }
 
-    /// Whether the achieved RTO met the objective (`None`: no objective, or not assessed).
+    /// Whether the achieved RTO met the objective (`None`: no objective, or not assessed: no
+    /// recovery time, see [`RunView`]).
     pub fn rto_met(&self) -> Option<bool> {
-        (self.mode == Mode::Execute && self.status == crate::event::RunStatus::Succeeded)
-            .then_some(())
-            .and(self.rto_ms)
-            .map(|rto| self.recovery_ms <= rto)
+        Some(self.recovery_ms? <= self.rto_ms?)
     }
 
     /// The `n` slowest measured steps, slowest first.
@@ -190,8 +157,4 @@ impl RunDigest {
         s.truncate(n);
         s
     }
-}
-
-fn ms(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -36,7 +36,7 @@ fn chart(drills: &[&RunDigest]) -> Option<Markup> {
     let span = (t1 - t0).num_milliseconds().max(1) as f64;
     let top = drills
         .iter()
-        .flat_map(|r| [Some(r.recovery_ms), r.rto_ms])
+        .flat_map(|r| [r.recovery_ms, r.rto_ms])
         .flatten()
         .max()
         .unwrap_or(1)
@@ -67,13 +67,14 @@ fn chart(drills: &[&RunDigest]) -> Option<Markup> {
                 line.objective data-rto-ms=(rto) x1=(PAD) y1=(f1(yy)) x2=(W - PAD) y2=(f1(yy)) {}
                 text.label.objective-label x=(W - PAD - 70.0) y=(f1(yy - 4.0)) { "RTO " (d(rto)) }
             }
-            @for r in drills {
+            // A drill that did not reach the end of its recovery has no recovery time to plot.
+            @for (r, recovery) in drills.iter().filter_map(|r| Some((r, r.recovery_ms?))) {
                 circle class={ "drill " (if r.passed_drill() { "passed" } else { "failed" }) }
-                    data-run=(r.run_id) data-recovery-ms=(r.recovery_ms)
-                    cx=(f1(x(r))) cy=(f1(y(r.recovery_ms))) r="5" {
+                    data-run=(r.run_id) data-recovery-ms=(recovery)
+                    cx=(f1(x(r))) cy=(f1(y(recovery))) r="5" {
                     title {
-                        (r.run_id) " " (r.drill.as_ref().map(|d| d.verdict.as_str()).unwrap_or(""))
-                        ": " (d(r.recovery_ms))
+                        (r.run_id) " " (r.verdict.as_str())
+                        ": " (d(recovery))
                     }
                 }
             }
@@ -136,8 +137,8 @@ pub(crate) fn render(runbook: &str, runs: &[&RunDigest]) -> String {
                                     td { (match r.mode { Mode::Execute => "execute", Mode::DryRun => "dry-run" }) }
                                     td { (r.drill.as_ref().map(|d| d.scenario.as_str()).unwrap_or("-")) }
                                     td { (r.status) }
-                                    td { (r.drill.as_ref().map(|d| d.verdict.as_str()).unwrap_or("-")) }
-                                    td { (pair(Some(r.recovery_ms), r.rto_ms)) }
+                                    td { (r.verdict.as_str()) }
+                                    td { (pair(r.recovery_ms, r.rto_ms)) }
                                     td { (pair(r.rpo_measured_ms, r.rpo_ms)) }
                                     td {
                                         @if slowest.is_empty() { "-" }

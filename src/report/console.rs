@@ -22,7 +22,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::sanitize::one_line;
 use crate::duration::{format_duration, human};
-use crate::event::{Event, EventSink, Mode, RunStatus};
+use crate::event::{Event, EventSink, Mode, Outcome, RunStatus};
 
 /// How events are shown (`--message-format`).
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum, PartialEq, Eq)]
@@ -74,8 +74,11 @@ struct State {
     run_start: Option<DateTime<Utc>>,
     mode: Mode,
     succeeded: usize,
+    deferred: usize,
     failed: usize,
     skipped: usize,
+    /// This process resumed the run: its counts and time are of this process only.
+    resumed: bool,
     steps: HashMap<String, StepInfo>,
     /// Approval steps whose request this process printed.
     approvals_shown: HashSet<String>,
@@ -173,8 +176,10 @@ impl Console {
                 run_start: None,
                 mode: Mode::DryRun,
                 succeeded: 0,
+                deferred: 0,
                 failed: 0,
                 skipped: 0,
+                resumed: false,
                 steps: HashMap::new(),
                 approvals_shown: HashSet::new(),
             }),
@@ -243,6 +248,7 @@ impl State {
             }
             Event::RunResumed { run_id, mode, .. } => {
                 self.run_start = Some(at);
+                self.resumed = true;
                 self.run_id = run_id.clone();
                 self.mode = mode.unwrap_or(self.mode);
             }
@@ -263,6 +269,7 @@ impl State {
             Event::ApprovalRequested { step, .. } => {
                 self.approvals_shown.insert(step.clone());
             }
+            Event::StepSucceeded { outcome, .. } if outcome.is_deferred() => self.deferred += 1,
             Event::StepSucceeded { .. } => self.succeeded += 1,
             Event::StepFailed { .. } => self.failed += 1,
             Event::StepSkipped { .. } => self.skipped += 1,
@@ -401,11 +408,27 @@ impl State {
             } => {
                 let n = *attempts;
                 let took = human(Duration::from_millis(*duration_ms));
-                let mut s = format!("✓ {}  {took}", with_action(step));
+                // Deferred is its own status: the step could not act (see `Outcome::DEFERRED`).
+                let deferred = outcome.is_deferred();
+                let mut s = if deferred {
+                    format!("⤼ {}  deferred after {took}", with_action(step))
+                } else {
+                    format!("✓ {}  {took}", with_action(step))
+                };
                 if n > 1 {
                     s.push_str(&format!(" ({n} attempts)"));
                 }
-                v.push((Kind::Ok, s));
+                if deferred {
+                    s.push_str(&format!(
+                        ": {}",
+                        outcome
+                            .summary
+                            .strip_prefix(Outcome::DEFERRED)
+                            .unwrap_or(&outcome.summary)
+                            .trim()
+                    ));
+                }
+                v.push((if deferred { Kind::Warn } else { Kind::Ok }, s));
                 if !dry {
                     for c in &outcome.changes {
                         v.push((Kind::Detail, format!("  {step}: changed: {c}")));
@@ -465,17 +488,32 @@ impl State {
                     RunStatus::Failed => (Kind::Fail, "failed"),
                     RunStatus::Paused | RunStatus::Running => (Kind::Warn, "paused"),
                 };
-                v.push((
-                    kind,
+                let line = if self.resumed {
+                    // This process's part only: the run's own counts and times (its whole
+                    // life) close the command, from its reports.
+                    let n = self.succeeded + self.deferred + self.failed;
                     format!(
-                        "run {} {word} after {}: {} succeeded, {} failed, {} skipped",
+                        "run {} {word}: this process ended {n} step{} in {}",
+                        self.run_id,
+                        if n == 1 { "" } else { "s" },
+                        human(duration)
+                    )
+                } else {
+                    let deferred = if self.deferred > 0 {
+                        format!(", {} deferred", self.deferred)
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "run {} {word} after {}: {} succeeded{deferred}, {} failed, {} skipped",
                         self.run_id,
                         human(duration),
                         self.succeeded,
                         self.failed,
-                        self.skipped
-                    ),
-                ));
+                        self.skipped,
+                    )
+                };
+                v.push((kind, line));
                 match status {
                     RunStatus::Paused => v.push((
                         Kind::Detail,

@@ -5,79 +5,23 @@
 //! Cost: the timing report (O(records + steps + edges)), plus one pass over the records.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::timing::{RTO_MEASURE, RtoVerdict, TimingReport};
 use crate::actions::aws::{Identity, Impairment};
 use crate::actions::{Finding, Observation};
 use crate::checkpoint::{GENESIS, StoredRun};
 use crate::event::{Event, Mode, RunStatus, StepStatus};
 use crate::runbook::Runbook;
-use crate::scenario::{ExpectationVerdict, measured_rpo};
+use crate::scenario::ExpectationVerdict;
+
+pub use crate::checkpoint::view::{
+    FaultRow, ObjectiveRow, ObjectiveState, RunView, StepCounts, Verdict,
+};
 
 /// Version of the JSON shape of [`RunDocument`].
 pub const DOCUMENT_FORMAT_VERSION: u32 = 1;
-
-/// The one-word answer a report leads with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Verdict {
-    /// Executed, every step succeeded, every objective and expectation held.
-    #[serde(rename = "passed")]
-    Passed,
-    /// A step failed, an objective was missed or an expectation did not hold.
-    #[serde(rename = "failed")]
-    Failed,
-    /// Waiting for an approval, interrupted, or still running: resumable.
-    #[serde(rename = "paused")]
-    Paused,
-    /// A dry run that found nothing wrong: nothing was changed.
-    #[serde(rename = "dry-run")]
-    DryRun,
-}
-
-impl Verdict {
-    /// `PASSED`, `FAILED`, `PAUSED`, `DRY RUN`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Passed => "PASSED",
-            Verdict::Failed => "FAILED",
-            Verdict::Paused => "PAUSED",
-            Verdict::DryRun => "DRY RUN",
-        }
-    }
-    /// `passed`, `failed`, `paused`, `dry-run`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Passed => "passed",
-            Verdict::Failed => "failed",
-            Verdict::Paused => "paused",
-            Verdict::DryRun => "dry-run",
-        }
-    }
-}
-
-/// Whether an objective held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObjectiveState {
-    Met,
-    Missed,
-    /// Dry run, unfinished run, or nothing to measure it with.
-    NotAssessed,
-}
-
-impl ObjectiveState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectiveState::Met => "met",
-            ObjectiveState::Missed => "missed",
-            ObjectiveState::NotAssessed => "not assessed",
-        }
-    }
-}
 
 /// The runbook as run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,19 +74,9 @@ pub struct Resume {
 pub struct Pause {
     pub from_ms: u64,
     pub to_ms: u64,
-}
-
-/// One recovery objective against what was measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ObjectiveRow {
-    /// `rto` or `rpo`.
-    pub objective: String,
-    pub target_ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub measured_ms: Option<u64>,
-    pub verdict: ObjectiveState,
-    /// How it was measured, or why it was not assessed.
-    pub how: String,
+    /// The run waited for an approval (else it was interrupted or crashed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiting: bool,
 }
 
 /// Calls an impaired Region refused, grouped by the step that made them.
@@ -161,32 +95,6 @@ pub struct RefusedCall {
     pub service: String,
     pub operation: String,
     pub count: u32,
-}
-
-/// An AWS FIS experiment the drill ran (scenario `faults:`), with its last known state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaultRow {
-    /// FIS experiment id.
-    pub id: String,
-    /// The experiment template it was started from.
-    pub template: String,
-    pub region: String,
-    /// FIS's status when last seen: `running` until the drill's end stops it, then `stopped`
-    /// (or `completed`, `failed`, ... when FIS ended it first).
-    pub state: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub actions: Vec<String>,
-    /// FIS's startTime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<DateTime<Utc>>,
-    /// When the drill saw it running (its `fault_injected` record).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub running_at: Option<DateTime<Utc>>,
-    /// FIS's endTime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// An approval step: who was asked, who approved, when.
@@ -284,19 +192,6 @@ pub struct StepRow {
     pub reason: Option<String>,
 }
 
-/// How many steps ended how.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StepCounts {
-    pub total: usize,
-    pub succeeded: usize,
-    /// Optional steps that could not act (counted apart from `succeeded`).
-    pub deferred: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    /// Awaiting approval, in doubt or not started.
-    pub other: usize,
-}
-
 /// The journal's size and the head of its hash chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalInfo {
@@ -330,8 +225,15 @@ pub struct RunDocument {
     pub ended_at: Option<DateTime<Utc>>,
     /// Wall clock, first record to last.
     pub total_ms: u64,
-    /// Wall clock minus paused gaps.
+    /// Time in which a drillbook process was running the run (see `checkpoint::view`).
     pub active_ms: u64,
+    /// Time in which no process ran because the run waited for an approval.
+    #[serde(default)]
+    pub waiting_ms: u64,
+    /// The recovery time the RTO is judged on; absent unless the run executed to the end of
+    /// its recovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_ms: Option<u64>,
     pub resumes: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumed: Vec<Resume>,
@@ -358,44 +260,29 @@ pub struct RunDocument {
     pub journal: JournalInfo,
 }
 
-/// Per-step facts gathered from the records.
+/// Per-step details the run document shows beyond the read model: what the step observed,
+/// the changes it made, its retries.
 #[derive(Default)]
 struct Gathered<'a> {
     observation: Option<&'a Observation>,
-    result: Option<&'a str>,
-    deferred: bool,
     changed: Option<&'a [String]>,
     /// What an attempt cut off by a crash saw and was about to change.
     interrupted: Option<&'a Observation>,
     changed_before_resume: bool,
-    outputs: Option<&'a BTreeMap<String, String>>,
     retries: Vec<RetryRow>,
 }
 
-/// What the journal's records say beyond the timing report: who ran it and from where,
-/// resumes, approvals, AWS calls, the drill's judgement, and each step's observations,
-/// outcome and retries.
+/// What the journal's records say beyond the read model ([`RunView`]): who ran it and from
+/// where, the resumes, the AWS calls, and each step's observations, changes and retries.
 struct Read<'r> {
     ran_by: RanBy,
     drillbook_version: String,
     runbook_path: String,
     runbook_sha: String,
     resumed: Vec<Resume>,
-    approvals: Vec<ApprovalRow>,
-    faults: Vec<FaultRow>,
     aws_calls: Vec<crate::actions::aws::AwsCall>,
-    judged: Option<Judged<'r>>,
     gathered: HashMap<&'r str, Gathered<'r>>,
 }
-
-/// A drill's `drill_judged` record: scenario, its SHA-256, impairment, refused calls, verdicts.
-type Judged<'r> = (
-    &'r String,
-    &'r String,
-    &'r Vec<crate::catalog::Impairment>,
-    &'r Vec<crate::actions::aws::ImpairedCall>,
-    &'r crate::scenario::Verdicts,
-);
 
 fn read(run: &StoredRun) -> Read<'_> {
     let mut ran_by = RanBy {
@@ -408,10 +295,7 @@ fn read(run: &StoredRun) -> Read<'_> {
     let mut runbook_path = run.runbook_path.clone();
     let mut runbook_sha = run.runbook_sha256.clone();
     let mut resumed = Vec::new();
-    let mut approvals: Vec<ApprovalRow> = Vec::new();
-    let mut faults: Vec<FaultRow> = Vec::new();
     let mut aws_calls: Vec<crate::actions::aws::AwsCall> = Vec::new();
-    let mut judged = None;
     let mut gathered: HashMap<&str, Gathered> = HashMap::new();
 
     for rec in &run.records {
@@ -473,10 +357,7 @@ fn read(run: &StoredRun) -> Read<'_> {
             }),
             Event::StepSucceeded { step, outcome, .. } => {
                 let g = gathered.entry(step).or_default();
-                g.result = (!outcome.summary.is_empty()).then_some(outcome.summary.as_str());
-                g.deferred = outcome.is_deferred();
                 g.changed = Some(&outcome.changes);
-                g.outputs = Some(&outcome.outputs);
                 // Resumed in doubt and nothing left to do: the cut-off attempt made the
                 // changes it had planned.
                 match g.interrupted.take() {
@@ -488,98 +369,8 @@ fn read(run: &StoredRun) -> Read<'_> {
                     _ => {}
                 }
             }
-            Event::ApprovalRequested { step, message, .. } => approvals.push(ApprovalRow {
-                step: step.clone(),
-                message: message.clone(),
-                requested_at: Some(rec.at),
-                granted_at: None,
-                approver: None,
-                comment: String::new(),
-                signed_with: None,
-            }),
-            Event::ApprovalGranted {
-                step,
-                approver,
-                comment,
-                signed,
-            } => {
-                let row = match approvals
-                    .iter_mut()
-                    .rev()
-                    .find(|a| &a.step == step && a.granted_at.is_none())
-                {
-                    Some(row) => row,
-                    None => {
-                        approvals.push(ApprovalRow {
-                            step: step.clone(),
-                            message: String::new(),
-                            requested_at: None,
-                            granted_at: None,
-                            approver: None,
-                            comment: String::new(),
-                            signed_with: None,
-                        });
-                        approvals.last_mut().expect("just pushed")
-                    }
-                };
-                row.granted_at = Some(rec.at);
-                row.approver = Some(approver.clone());
-                row.comment = comment.clone();
-                row.signed_with = signed
-                    .as_ref()
-                    .map(|s| crate::evidence::approval::describe(&s.signer));
-            }
-            Event::DrillJudged {
-                scenario,
-                scenario_sha256,
-                impaired,
-                refused_calls,
-                verdicts,
-            } => judged = Some((scenario, scenario_sha256, impaired, refused_calls, verdicts)),
             Event::AwsCalls { calls, .. } => aws_calls.extend(calls.iter().cloned()),
-            Event::FaultInjected { experiment: e } => faults.push(FaultRow {
-                id: e.id.clone(),
-                template: e.template.clone(),
-                region: e.region.clone(),
-                state: e.state.clone(),
-                reason: e.reason.clone(),
-                actions: e.actions.clone(),
-                started_at: e.started_at,
-                running_at: Some(rec.at),
-                ended_at: e.ended_at,
-            }),
-            Event::FaultStopped { experiment: e } => {
-                match faults
-                    .iter_mut()
-                    .find(|f| f.id == e.id && f.region == e.region)
-                {
-                    Some(row) => {
-                        row.state = e.state.clone();
-                        row.reason = e.reason.clone();
-                        row.ended_at = e.ended_at;
-                        row.started_at = row.started_at.or(e.started_at);
-                    }
-                    None => faults.push(FaultRow {
-                        id: e.id.clone(),
-                        template: e.template.clone(),
-                        region: e.region.clone(),
-                        state: e.state.clone(),
-                        reason: e.reason.clone(),
-                        actions: e.actions.clone(),
-                        started_at: e.started_at,
-                        running_at: None,
-                        ended_at: e.ended_at,
-                    }),
-                }
-            }
-            Event::StepStarted { .. }
-            | Event::StepFailed { .. }
-            | Event::StepSkipped { .. }
-            | Event::RunPaused { .. }
-            | Event::RunFinished { .. }
-            | Event::DrillStarted { .. }
-            | Event::DrillRefusedCalls { .. }
-            | Event::Note { .. } => {}
+            _ => {}
         }
     }
 
@@ -589,52 +380,44 @@ fn read(run: &StoredRun) -> Read<'_> {
         runbook_path,
         runbook_sha,
         resumed,
-        approvals,
-        faults,
         aws_calls,
-        judged,
         gathered,
     }
 }
 
-fn ms(d: Duration) -> u64 {
-    d.as_millis().min(u64::MAX as u128) as u64
-}
-
 impl RunDocument {
-    /// Builds the document of a stored run, with its runbook (parsed from the stored text).
+    /// Builds the document of a stored run, with its runbook in effect (parsed from the stored
+    /// text).
     pub fn build(run: &StoredRun, runbook: &Runbook) -> RunDocument {
-        let timing = TimingReport::from_journal(run, runbook);
+        RunDocument::from_view(run, runbook, &RunView::build(run, runbook))
+    }
+
+    /// The document of a stored run whose read model is already built.
+    pub fn from_view(run: &StoredRun, runbook: &Runbook, view: &RunView) -> RunDocument {
         let Read {
             ran_by,
             drillbook_version,
             runbook_path,
             runbook_sha,
             resumed,
-            approvals,
-            faults,
             aws_calls,
-            judged,
             gathered,
         } = read(run);
 
-        let (steps, counts) = step_rows(&timing, runbook, gathered);
-
-        let objectives = objective_rows(judged.as_ref(), &timing, runbook, &steps);
-
-        let (scenario, expectations, impaired, impaired_steps) = match &judged {
-            Some((name, sha, impaired, refused, verdicts)) => (
+        let steps = step_rows(view, runbook, gathered);
+        let (scenario, expectations, impaired, impaired_steps) = match &view.drill {
+            Some(d) if d.judged => (
                 Some(ScenarioInfo {
-                    name: name.to_string(),
-                    sha256: sha.to_string(),
+                    name: d.scenario.clone(),
+                    sha256: d.scenario_sha256.clone(),
                 }),
-                verdicts.expectations.clone(),
-                impaired.to_vec(),
-                refused_by_step(refused),
+                d.expectations.clone(),
+                d.impaired.clone(),
+                refused_by_step(&d.refused_calls),
             ),
-            None => (None, Vec::new(), Vec::new(), Vec::new()),
+            _ => (None, Vec::new(), Vec::new(), Vec::new()),
         };
-
+        let judged = scenario.is_some();
         let failed_steps: Vec<&str> = steps
             .iter()
             .filter(|s| s.status == StepStatus::Failed)
@@ -645,11 +428,15 @@ impl RunDocument {
             .filter(|e| !e.passed)
             .map(|e| e.id.as_str())
             .collect();
-        let missed: Vec<String> = objectives
+        let missed: Vec<String> = view
+            .objectives
             .iter()
             .filter(|o| {
                 o.verdict == ObjectiveState::Missed
-                    || (judged.is_some() && o.verdict == ObjectiveState::NotAssessed)
+                    || (judged
+                        && view.mode == Mode::Execute
+                        && view.status == RunStatus::Succeeded
+                        && o.verdict == ObjectiveState::NotAssessed)
             })
             .map(|o| o.objective.to_uppercase())
             .collect();
@@ -658,31 +445,17 @@ impl RunDocument {
             .filter(|s| s.status == StepStatus::AwaitingApproval)
             .map(|s| s.id.as_str())
             .collect();
-
-        let verdict = if timing.status == RunStatus::Failed
-            || !failed_steps.is_empty()
-            || !failed_expectations.is_empty()
-            || !missed.is_empty()
-        {
-            Verdict::Failed
-        } else if timing.status != RunStatus::Succeeded {
-            Verdict::Paused
-        } else if timing.mode == Mode::DryRun {
-            Verdict::DryRun
-        } else {
-            Verdict::Passed
-        };
         let headline = headline(
-            verdict,
-            timing.status,
-            timing.mode,
-            judged.is_some(),
+            view.verdict,
+            view.status,
+            view.mode,
+            judged,
             &failed_steps,
             &failed_expectations,
             &missed,
             &awaiting,
             &run.run_id,
-            &counts,
+            &view.counts,
         );
 
         let journal = JournalInfo {
@@ -697,11 +470,11 @@ impl RunDocument {
 
         RunDocument {
             format_version: DOCUMENT_FORMAT_VERSION,
-            verdict,
+            verdict: view.verdict,
             headline,
             run_id: run.run_id.clone(),
-            status: timing.status,
-            mode: timing.mode,
+            status: view.status,
+            mode: view.mode,
             runbook: RunbookInfo {
                 name: runbook.name.clone(),
                 description: runbook.description.clone(),
@@ -712,30 +485,45 @@ impl RunDocument {
             ran_by,
             drillbook_version,
             report_version: env!("CARGO_PKG_VERSION").to_string(),
-            started_at: timing.started_at,
-            ended_at: timing.ended_at,
-            total_ms: timing.total_ms,
-            active_ms: timing.active_ms,
-            resumes: timing.resumes,
+            started_at: view.started_at,
+            ended_at: view.ended_at,
+            total_ms: view.times.total_ms,
+            active_ms: view.times.active_ms,
+            waiting_ms: view.times.waiting_ms,
+            recovery_ms: view.times.recovery_ms,
+            resumes: view.resumes,
             resumed,
-            pauses: timing
+            pauses: view
                 .gaps
                 .iter()
                 .map(|g| Pause {
                     from_ms: g.from_ms,
                     to_ms: g.to_ms,
+                    waiting: g.waiting,
                 })
                 .collect(),
-            objectives,
+            objectives: view.objectives.clone(),
             expectations,
             impaired,
             impaired_steps,
-            faults,
-            approvals,
+            faults: view.faults.clone(),
+            approvals: view
+                .approvals
+                .iter()
+                .map(|a| ApprovalRow {
+                    step: a.step.clone(),
+                    message: a.message.clone(),
+                    requested_at: a.requested_at,
+                    granted_at: a.granted_at,
+                    approver: a.approver.clone(),
+                    comment: a.comment.clone(),
+                    signed_with: a.signer.as_ref().map(crate::evidence::approval::describe),
+                })
+                .collect(),
             aws_calls,
-            counts,
-            critical_path: timing.critical_path.clone(),
-            critical_path_ms: timing.critical_path_ms,
+            counts: view.counts.clone(),
+            critical_path: view.critical_path.clone(),
+            critical_path_ms: view.critical_path_ms,
             steps,
             journal,
         }
@@ -758,53 +546,31 @@ impl RunDocument {
     }
 }
 
-/// The timing rows, completed with what the runbook and the records say, and their counts.
+/// The read model's rows, completed with what the runbook and the records say.
 fn step_rows(
-    timing: &TimingReport,
+    view: &RunView,
     runbook: &Runbook,
     mut gathered: HashMap<&str, Gathered<'_>>,
-) -> (Vec<StepRow>, StepCounts) {
+) -> Vec<StepRow> {
     let spec: HashMap<&str, &crate::runbook::Step> = runbook
         .steps
         .iter()
         .chain(&runbook.finally)
         .map(|s| (s.id.as_str(), s))
         .collect();
-    let mut counts = StepCounts::default();
-    let steps: Vec<StepRow> = timing
-        .steps
+    view.steps
         .iter()
         .map(|t| {
             let s = spec.get(t.id.as_str());
             let g = gathered.remove(t.id.as_str()).unwrap_or_default();
-            let status = match t.status {
-                StepStatus::Succeeded if g.deferred => StepStatus::Deferred,
-                other => other,
-            };
-            counts.total += 1;
-            match status {
-                StepStatus::Succeeded => counts.succeeded += 1,
-                StepStatus::Deferred => counts.deferred += 1,
-                StepStatus::Failed => counts.failed += 1,
-                StepStatus::Skipped => counts.skipped += 1,
-                _ => counts.other += 1,
-            }
-            let outputs = match g.outputs {
-                Some(o) if !o.is_empty() => o.clone(),
-                _ => g.observation.map(|o| o.outputs.clone()).unwrap_or_default(),
-            };
             StepRow {
                 id: t.id.clone(),
-                action: if t.action.is_empty() {
-                    s.map(|s| s.action.clone()).unwrap_or_default()
-                } else {
-                    t.action.clone()
-                },
+                action: t.action.clone(),
                 description: s.and_then(|s| s.description.clone()),
                 region: s.and_then(|s| s.region.clone()),
                 needs: s.map(|s| s.needs.clone()).unwrap_or_default(),
                 cleanup: t.cleanup,
-                status,
+                status: t.status,
                 start_ms: t.start_ms,
                 finish_ms: t.finish_ms,
                 duration_ms: t.duration_ms,
@@ -818,95 +584,17 @@ fn step_rows(
                     findings: o.findings.clone(),
                 }),
                 would_change: g.observation.map(|o| o.changes.clone()).unwrap_or_default(),
-                result: g.result.map(str::to_string),
+                result: t.result.clone(),
                 changed: g.changed.map(<[String]>::to_vec).unwrap_or_default(),
                 changed_before_resume: g.changed_before_resume,
-                outputs,
+                outputs: t.outputs.clone(),
                 retries: g.retries,
                 error: t.error.clone(),
                 hint: t.hint.clone(),
                 reason: t.reason.clone(),
             }
         })
-        .collect();
-    (steps, counts)
-}
-
-/// The objectives: the drill's verdicts when it was judged, else the RTO from the timing report
-/// and the RPO from the largest exposure a step measured.
-fn objective_rows(
-    judged: Option<&Judged<'_>>,
-    timing: &TimingReport,
-    runbook: &Runbook,
-    steps: &[StepRow],
-) -> Vec<ObjectiveRow> {
-    match judged {
-        Some((.., verdicts)) => verdicts
-            .objectives
-            .iter()
-            .map(|o| ObjectiveRow {
-                objective: o.objective.clone(),
-                target_ms: ms(o.target),
-                measured_ms: o.measured.map(ms),
-                verdict: match (o.met, o.measured) {
-                    (true, _) => ObjectiveState::Met,
-                    (false, Some(_)) => ObjectiveState::Missed,
-                    (false, None) => ObjectiveState::NotAssessed,
-                },
-                how: o.how.clone(),
-            })
-            .collect(),
-        None => {
-            let mut rows = Vec::new();
-            if let Some(r) = &timing.rto {
-                rows.push(ObjectiveRow {
-                    objective: "rto".into(),
-                    target_ms: r.rto_ms,
-                    measured_ms: Some(r.total_ms),
-                    verdict: match r.verdict {
-                        RtoVerdict::Met => ObjectiveState::Met,
-                        RtoVerdict::Missed => ObjectiveState::Missed,
-                        RtoVerdict::NotAssessed => ObjectiveState::NotAssessed,
-                    },
-                    how: match &r.note {
-                        Some(n) => format!("{RTO_MEASURE}; {n}"),
-                        None => RTO_MEASURE.into(),
-                    },
-                });
-            }
-            if let Some(rpo) = runbook.objectives.rpo {
-                let target_ms = ms(rpo);
-                rows.push(match measured_rpo(steps.iter().map(|s| &s.outputs)) {
-                    Some((measured, how)) if timing.mode == Mode::Execute => {
-                        let measured = ms(measured);
-                        ObjectiveRow {
-                            objective: "rpo".into(),
-                            target_ms,
-                            measured_ms: Some(measured),
-                            verdict: if measured <= target_ms {
-                                ObjectiveState::Met
-                            } else {
-                                ObjectiveState::Missed
-                            },
-                            how,
-                        }
-                    }
-                    _ => ObjectiveRow {
-                        objective: "rpo".into(),
-                        target_ms,
-                        measured_ms: None,
-                        verdict: ObjectiveState::NotAssessed,
-                        how: if timing.mode == Mode::DryRun {
-                            "dry-run: not assessed".into()
-                        } else {
-                            "not measured: no step reported a replication or PITR lag".into()
-                        },
-                    },
-                });
-            }
-            rows
-        }
-    }
+        .collect()
 }
 
 /// The calls an impairment refused, grouped by step in order of first refusal, duplicates

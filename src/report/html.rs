@@ -198,8 +198,15 @@ fn summary(doc: &RunDocument) -> Markup {
                 div { dt { "Ended" } dd { (when(&doc.ended_at)) } }
                 div { dt { "Duration" } dd {
                     @if doc.pauses.is_empty() { (dur(doc.total_ms)) } @else {
-                        (dur(doc.total_ms)) " (" (dur(doc.active_ms)) " active, " (doc.resumes)
+                        (dur(doc.total_ms)) " (" (dur(doc.active_ms)) " active, "
+                        (dur(doc.waiting_ms)) " waiting for approval, " (doc.resumes)
                         " resume" @if doc.resumes != 1 { "s" } ")"
+                    }
+                } }
+                div { dt { "Recovery time" } dd {
+                    @match doc.recovery_ms {
+                        Some(r) => (dur(r)),
+                        None => "none (the run did not reach the end of its recovery)",
                     }
                 } }
                 div { dt { "Critical path" } dd {
@@ -772,7 +779,7 @@ fn step_card(s: &StepRow, dry: bool) -> Markup {
                         dt { "Changed" } dd { "nothing (already in the wanted state, or read-only)" }
                     }
                     @if !s.outputs.is_empty() {
-                        dt { "Outputs" } dd { ul { @for (k, v) in &s.outputs { li { (k) ": " code { (v) } } } } }
+                        dt { "Outputs" } dd { ul { @for (k, v) in &s.outputs { li { (k) ": " @if v.is_empty() { "(none)" } @else { code { (v) } } } } } }
                     }
                     @if !s.retries.is_empty() {
                         dt { "Retried" }

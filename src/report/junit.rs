@@ -4,7 +4,8 @@
 //!
 //! A failed step, an expectation that did not hold and a missed objective are `<failure>`s;
 //! a skipped, unstarted, in-doubt or awaiting step and an objective that was not assessed are
-//! `<skipped>` (in a drill, an objective it could not measure is a failure, as in its verdict).
+//! `<skipped>` (in a drill that ran to its end, an objective it could not measure is a failure,
+//! as in its verdict).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -134,7 +135,12 @@ pub fn render(doc: &RunDocument) -> String {
         };
         suite.add_test_case(case("drillbook.expectations", &x.id, 0, status));
     }
-    let drill = doc.scenario.is_some();
+    // As in the verdict: an objective a drill that ran to its end could not measure is a
+    // failure; one a failed or dry run did not assess is skipped (the run's failure is
+    // already reported where it happened).
+    let drill = doc.scenario.is_some()
+        && doc.mode == crate::event::Mode::Execute
+        && doc.status == crate::event::RunStatus::Succeeded;
     for r in &doc.objectives {
         let target = crate::duration::format_duration(Duration::from_millis(r.target_ms));
         let measured = r

@@ -236,11 +236,21 @@ pub fn render(doc: &RunDocument) -> String {
             dur(doc.total_ms)
         } else {
             format!(
-                "{} ({} active, {} resume(s))",
+                "{} ({} active, {} waiting for approval, {} resume(s))",
                 dur(doc.total_ms),
                 dur(doc.active_ms),
+                dur(doc.waiting_ms),
                 doc.resumes
             )
+        },
+    );
+    row(
+        &mut o,
+        "Recovery time",
+        match doc.recovery_ms {
+            Some(r) => dur(r),
+            None if doc.mode == Mode::DryRun => "none (a dry run recovers nothing)".into(),
+            None => "none (the run did not reach the end of its recovery)".into(),
         },
     );
     let c = &doc.counts;
@@ -538,7 +548,15 @@ pub fn render(doc: &RunDocument) -> String {
             let outs: Vec<String> = s
                 .outputs
                 .iter()
-                .map(|(k, v)| format!("{}={}", text(k), code_text(v)))
+                // An empty output (a Route 53 failover that pinned a health check has no
+                // change id) says so, rather than showing an empty code span.
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        format!("{}=(none)", text(k))
+                    } else {
+                        format!("{}={}", text(k), code_text(v))
+                    }
+                })
                 .collect();
             let _ = writeln!(d, "- **Outputs:** {}", outs.join(", "));
         }

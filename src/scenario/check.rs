@@ -196,20 +196,30 @@ pub fn measured_rpo<'a>(
 }
 
 /// Judges RTO (the run's recovery time, [`crate::runbook::model::RTO_MEASURE`], as every
-/// report does) and RPO ([`measured_rpo`]).
+/// report does) and RPO ([`measured_rpo`]). `recovery_time` is `None` for a run that did not
+/// reach the end of its recovery: its RTO is not met, and has no measure.
 pub fn judge_objectives(
     objectives: &Objectives,
-    recovery_time: Duration,
+    recovery_time: Option<Duration>,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Vec<ObjectiveVerdict> {
     let mut out = vec![];
     if let Some(rto) = objectives.rto {
-        out.push(ObjectiveVerdict {
-            objective: "rto".into(),
-            target: rto,
-            measured: Some(recovery_time),
-            met: recovery_time <= rto,
-            how: crate::runbook::model::RTO_MEASURE.into(),
+        out.push(match recovery_time {
+            Some(t) => ObjectiveVerdict {
+                objective: "rto".into(),
+                target: rto,
+                measured: Some(t),
+                met: t <= rto,
+                how: crate::runbook::model::RTO_MEASURE.into(),
+            },
+            None => ObjectiveVerdict {
+                objective: "rto".into(),
+                target: rto,
+                measured: None,
+                met: false,
+                how: "not assessed: the run did not reach the end of its recovery".into(),
+            },
         });
     }
     if let Some(rpo) = objectives.rpo {
@@ -247,7 +257,7 @@ mod tests {
                     rto: None,
                     rpo: Some(Duration::from_secs(60)),
                 },
-                Duration::ZERO,
+                Some(Duration::ZERO),
                 &BTreeMap::new(),
             ),
         };
@@ -282,11 +292,11 @@ mod tests {
             "pitr".to_string(),
             BTreeMap::from([("pitr_lag_seconds".to_string(), "42".to_string())]),
         )]);
-        let v = judge_objectives(&objectives, Duration::from_secs(61), &outputs);
+        let v = judge_objectives(&objectives, Some(Duration::from_secs(61)), &outputs);
         assert!(!v[0].met);
         assert!(v[1].met);
         assert_eq!(v[1].measured, Some(Duration::from_secs(42)));
-        let v = judge_objectives(&objectives, Duration::from_secs(5), &BTreeMap::new());
+        let v = judge_objectives(&objectives, Some(Duration::from_secs(5)), &BTreeMap::new());
         assert!(v[0].met);
         assert!(!v[1].met, "an RPO that cannot be measured is not met");
     }

@@ -7,6 +7,7 @@
 
 mod actions_data;
 mod actions_net;
+mod agree;
 mod arc_action;
 mod crash;
 mod drill;
