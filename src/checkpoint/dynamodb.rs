@@ -177,16 +177,23 @@ pub struct DynamoDbStore {
     tails: Arc<Mutex<HashMap<String, TailSlot>>>,
 }
 
-/// A store error from an SDK error.
+/// A store error from an SDK error: [`CheckpointError::Unavailable`] when the table's Region
+/// is not answering (after the SDK's own retries), else [`CheckpointError::Store`].
 pub(crate) fn sdk_err<E>(
     op: &str,
-    region: &str,
+    url: &StateUrl,
     e: SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> CheckpointError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let a = aws_error("dynamodb", op, region, e);
+    let a = aws_error("dynamodb", op, &url.region, e);
+    if a.region_unreachable() {
+        return CheckpointError::Unavailable {
+            store: url.to_string(),
+            message: a.to_string(),
+        };
+    }
     match a.hint() {
         Some(h) => CheckpointError::Store(format!("{a}\nhelp: {h}")),
         None => CheckpointError::Store(a.to_string()),
@@ -223,10 +230,31 @@ struct Raw {
     last_item: u64,
 }
 
+/// How long one request to the table may take, and one call with the SDK's retries: a
+/// Region that hangs stops the run within seconds instead of minutes (see
+/// [`CheckpointError::Unavailable`]). DynamoDB answers a single-item write in milliseconds
+/// ("single-digit millisecond performance", Developer Guide, "What is Amazon DynamoDB?").
+pub const STORE_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+pub const STORE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `client` with the store's timeouts (its connect timeout kept).
+fn with_store_timeouts(client: Client) -> Client {
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    let conf = client.config();
+    let mut t = TimeoutConfig::builder()
+        .operation_attempt_timeout(STORE_ATTEMPT_TIMEOUT)
+        .operation_timeout(STORE_CALL_TIMEOUT);
+    if let Some(d) = conf.timeout_config().and_then(|t| t.connect_timeout()) {
+        t = t.connect_timeout(d);
+    }
+    Client::from_conf(conf.to_builder().timeout_config(t.build()).build())
+}
+
 impl DynamoDbStore {
+    /// The store of `url` through `client`, whose calls get the store's timeouts.
     pub fn new(client: Client, url: StateUrl) -> DynamoDbStore {
         DynamoDbStore {
-            client,
+            client: with_store_timeouts(client),
             url,
             tails: Arc::default(),
         }
@@ -252,7 +280,7 @@ impl DynamoDbStore {
             + Sync
             + 'static,
     {
-        sdk_err(op, &self.url.region, e)
+        sdk_err(op, &self.url, e)
     }
 
     fn tail(&self, run_id: &str) -> TailSlot {

@@ -20,7 +20,14 @@ use crate::runbook::{Loaded, OnFailure, RetryPolicy, Runbook, Step};
 
 /// Journals in memory.
 #[derive(Default)]
-struct MemStore(Mutex<HashMap<String, Vec<Event>>>);
+struct MemStore(Mutex<HashMap<String, Vec<Event>>>, StoreDown);
+
+/// When set, appends fail as a store that does not answer; counts the appends tried then.
+#[derive(Default)]
+struct StoreDown {
+    down: AtomicBool,
+    tried: AtomicUsize,
+}
 
 impl MemStore {
     fn entries(&self) -> Vec<Event> {
@@ -44,6 +51,13 @@ impl CheckpointStore for MemStore {
         Ok(())
     }
     async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
+        if self.1.down.load(Ordering::SeqCst) {
+            self.1.tried.fetch_add(1, Ordering::SeqCst);
+            return Err(CheckpointError::Unavailable {
+                store: "dynamodb://state?region=ap-southeast-7".into(),
+                message: "dynamodb PutItem in ap-southeast-7: ServiceUnavailable".into(),
+            });
+        }
         self.0
             .lock()
             .unwrap()
@@ -687,4 +701,83 @@ fn records_are_what_the_file_store_verifies() {
     };
     let line = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_stops_answering_pauses_the_run_and_nothing_more_is_written() {
+    // a (1s) -> c (hangs); b (5s) -> d (0.1s) -> e. The store stops answering at 2s. b
+    // changes nothing (a read-only action), so d starts at once and b's outcome waits for
+    // the next batch: the first write that fails.
+    let hang = Arc::new(AtomicBool::new(false));
+    let h = harness(
+        8,
+        &[
+            ("a", Behavior::Sleep(secs(1.0))),
+            ("b", Behavior::Sleep(secs(5.0))),
+            ("c", Behavior::Hang(hang.clone())),
+            ("d", Behavior::Sleep(secs(0.1))),
+            ("e", Behavior::Sleep(secs(0.1))),
+        ],
+    );
+    let lb = loaded(
+        vec![
+            step("a", &[]),
+            step("b", &[]),
+            step("c", &["a"]),
+            step("d", &["b"]),
+            step("e", &["d"]),
+        ],
+        vec![],
+    );
+    let store = h.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(2.0)).await;
+        store.1.down.store(true, Ordering::SeqCst);
+    });
+    let t = Instant::now();
+    let res = h.engine.run(&lb, Mode::Execute).await.unwrap();
+    assert_eq!(res.status, RunStatus::Paused);
+    let lost = res.store_lost.as_deref().unwrap();
+    assert!(
+        lost.contains("dynamodb://state?region=ap-southeast-7 is not answering"),
+        "{lost}"
+    );
+    // b's outcome was in the write that failed; d, running then, finished unrecorded.
+    let unrecorded: Vec<&str> = res.unrecorded.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(unrecorded, ["b", "d"], "{:?}", res.unrecorded);
+    assert!(
+        res.unrecorded
+            .iter()
+            .all(|(_, w)| w.starts_with("succeeded"))
+    );
+    assert!(res.failed.is_empty(), "{:?}", res.failed);
+    // The running step got the grace period, then was abandoned.
+    assert_eq!(res.in_doubt, vec!["c".to_string()]);
+    assert!(hang.load(Ordering::SeqCst), "c's future was dropped");
+    assert!(t.elapsed() < secs(16.0), "{:?}", t.elapsed());
+    assert!(
+        h.action.calls_of("e", "observe").is_empty(),
+        "nothing new started"
+    );
+    // One write failed; none was tried after it.
+    assert_eq!(h.store.1.tried.load(Ordering::SeqCst), 1);
+    let entries = h.store.entries();
+    assert_eq!(outcome_of(&entries, "a"), Some("succeeded"));
+    assert_eq!(outcome_of(&entries, "b"), None);
+    assert_eq!(outcome_of(&entries, "d"), None);
+    assert!(
+        !entries
+            .iter()
+            .any(|e| matches!(e, Event::RunPaused { .. } | Event::RunFinished { .. })),
+        "no end is recorded, or reported"
+    );
+    assert!(
+        !h.events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::RunPaused { .. })),
+        "no end is reported"
+    );
 }

@@ -1,0 +1,278 @@
+//! The team state store failing at the server, through the binary: before a run (named, with
+//! where the store should live) and in the middle of one (the run pauses with exit 3 and the
+//! resume command; the resume, once the store answers, finishes it without applying anything
+//! twice, and its evidence verifies).
+//!
+//! The store's Region is one no other test faults (ap-southeast-7); the runbook's own table is
+//! in the primary Region, which keeps answering.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, ScalarAttributeType,
+};
+use drillbook::checkpoint::CheckpointStore;
+use drillbook::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
+use drillbook::event::{Event, RunStatus};
+
+use crate::support::{PRIMARY_REGION, Ran, emulator, unique_prefix};
+
+/// The state table's Region: faulted here, and by no other test.
+const STORE_REGION: &str = "ap-southeast-7";
+const ONCALL: &str = "arn:aws:iam::123456789012:user/oncall";
+
+fn bin(cwd: &Path, args: &[&str]) -> crate::support::Drillbook {
+    let mut c = crate::support::cli::bin();
+    c.args(args).current_dir(cwd).emulator().identity(ONCALL);
+    c
+}
+
+/// Polls `f` every 100 ms until it returns Some (at most `limit`).
+async fn until<T, Fut: std::future::Future<Output = Option<T>>>(
+    limit: Duration,
+    mut f: impl FnMut() -> Fut,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A source table with point-in-time recovery on, in the primary Region.
+async fn pitr_table(name: &str) {
+    let ddb = aws_sdk_dynamodb::Client::new(&emulator().sdk_config(PRIMARY_REGION).await);
+    ddb.create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    ddb.update_continuous_backups()
+        .table_name(name)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ddb.put_item()
+        .table_name(name)
+        .item("pk", AttributeValue::S("a".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn successes(records: &[drillbook::checkpoint::Record]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        if let Event::StepSucceeded { step, .. } = &r.event {
+            *m.entry(step.clone()).or_default() += 1;
+        }
+    }
+    m
+}
+
+/// The command printed after `continue the run ... with:`.
+fn resume_command(err: &str) -> Vec<String> {
+    let at = err
+        .find("  drillbook resume ")
+        .unwrap_or_else(|| panic!("no resume command in: {err}"));
+    let line = err[at..].lines().next().unwrap().trim();
+    // `--state 'URL'`: the URL is quoted for the shell.
+    line.split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_stops_answering_pauses_the_run_and_the_resume_finishes_it() {
+    let emu = emulator();
+    let p = unique_prefix("store_outage");
+    let url = StateUrl {
+        table: format!("{p}state"),
+        region: STORE_REGION.into(),
+    };
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config(STORE_REGION).await),
+        url.clone(),
+    );
+    assert!(store.create_table().await.unwrap());
+    let state = url.to_string();
+    pitr_table(&format!("{p}src")).await;
+    // The restore stays CREATING for a while: the store fails while it is being applied.
+    emu.configure(serde_json::json!({
+        "prefix": p,
+        "pitr_lag_seconds": 0,
+        "dynamodb_restore_creating_seconds": 4,
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        format!(
+            "version: 1\nname: {p}restore\nsteps:\n  - id: check\n    action: wait\n    with: {{ duration: 0s }}\n  - id: restore\n    action: dynamodb.restore_pitr\n    region: {PRIMARY_REGION}\n    needs: [check]\n    with: {{ source_table: {p}src, target_table: {p}restored }}\n  - id: after\n    action: wait\n    needs: [restore]\n    with: {{ duration: 0s }}\n"
+        ),
+    )
+    .unwrap();
+    let run = [
+        "run",
+        "rb.yaml",
+        "--execute",
+        "--yes",
+        "--state",
+        &state,
+        "--lock-lease",
+        "3s",
+    ];
+
+    // The store's Region down before the run: named, with where the store should live.
+    emu.fault(STORE_REGION, Some("dynamodb"), "error");
+    let t = Instant::now();
+    let before = bin(dir.path(), &run).output();
+    emu.clear_faults(Some(STORE_REGION));
+    before.assert_exit(1);
+    let err = before.stderr_text();
+    assert!(
+        err.contains("checkpoint store error")
+            && err.contains(&format!("{state} is not answering"))
+            && err.contains("ServiceUnavailable"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help:") && err.contains("docs/team-state.md"),
+        "{err}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(store.list().await.unwrap().is_empty(), "nothing was run");
+
+    // The store's Region fails while `restore` is being applied.
+    let child = bin(dir.path(), &run).spawn();
+    let run_id = until(Duration::from_secs(60), || async {
+        let id = store.list().await.ok()?.into_iter().next()?.run_id;
+        let stored = store.load(&id).await.ok()?;
+        stored
+            .records
+            .iter()
+            .any(|r| matches!(&r.event, Event::StepObserved { step, .. } if step == "restore"))
+            .then_some(id)
+    })
+    .await;
+    emu.fault(STORE_REGION, Some("dynamodb"), "error");
+    let t = Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let elapsed = t.elapsed();
+    emu.clear_faults(Some(STORE_REGION));
+    out.assert_exit(3);
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!(
+            "run {run_id} paused: the state store stopped answering"
+        )) && err.contains("ServiceUnavailable"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step `restore` succeeded") && err.contains("could not be recorded"),
+        "the applied step whose outcome was lost is named: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        elapsed < Duration::from_secs(40),
+        "the pause is bounded: {elapsed:?}"
+    );
+    let command = resume_command(&err);
+    assert_eq!(
+        command[..4],
+        [
+            "resume".to_string(),
+            run_id.clone(),
+            "--state".into(),
+            state.clone()
+        ],
+        "{err}"
+    );
+    // The lock could not be released either: the resume takes it over after its lease.
+    assert!(
+        err.contains("lock could not be released") && command.contains(&"--steal-lock".into()),
+        "{err}"
+    );
+
+    // What the store holds: a valid journal up to the failed write, no end, no garbage.
+    let stored = store.load(&run_id).await.unwrap();
+    assert_eq!(
+        drillbook::checkpoint::status_of(&stored.records),
+        RunStatus::Running
+    );
+    assert_eq!(
+        successes(&stored.records),
+        BTreeMap::from([("check".into(), 1)])
+    );
+    let restores = || {
+        emu.recorded_requests()
+            .iter()
+            .filter(|r| {
+                r.operation.as_deref() == Some("RestoreTableToPointInTime")
+                    && r.mentions(&format!("{p}restored"))
+            })
+            .count()
+    };
+    assert_eq!(restores(), 1);
+
+    // Once the lease has run out, the printed command finishes the run.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    let resumed = bin(dir.path(), &[&args[..], &["--yes"]].concat()).output();
+    resumed.assert_exit(0);
+    let stored = store.load(&run_id).await.unwrap();
+    assert_eq!(
+        drillbook::checkpoint::status_of(&stored.records),
+        RunStatus::Succeeded
+    );
+    assert_eq!(
+        successes(&stored.records),
+        BTreeMap::from([
+            ("after".into(), 1),
+            ("check".into(), 1),
+            ("restore".into(), 1)
+        ]),
+        "every step succeeded exactly once"
+    );
+    assert_eq!(restores(), 1, "the restore was observed again, not redone");
+
+    let evidence = dir.path().join(".drillbook/reports").join(&run_id);
+    let v = crate::support::cli::bin()
+        .arg("verify-evidence")
+        .arg(&evidence)
+        .envs(emu.env())
+        .output();
+    v.assert_exit(0);
+}
