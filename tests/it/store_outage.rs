@@ -3,8 +3,8 @@
 //! resume command; the resume, once the store answers, finishes it without applying anything
 //! twice, and its evidence verifies).
 //!
-//! The store's Region is one no other test faults (ap-southeast-7); the runbook's own table is
-//! in the primary Region, which keeps answering.
+//! The store's Region is one no other test faults (one per fault mode, so the two tests can
+//! run at once); the runbook's own table is in the primary Region, which keeps answering.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,8 +20,6 @@ use drillbook::event::{Event, RunStatus};
 
 use crate::support::{PRIMARY_REGION, Ran, emulator, unique_prefix};
 
-/// The state table's Region: faulted here, and by no other test.
-const STORE_REGION: &str = "ap-southeast-7";
 const ONCALL: &str = "arn:aws:iam::123456789012:user/oncall";
 
 fn bin(cwd: &Path, args: &[&str]) -> crate::support::Drillbook {
@@ -115,14 +113,25 @@ fn resume_command(err: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_that_stops_answering_pauses_the_run_and_the_resume_finishes_it() {
+    store_outage("ap-southeast-7", "error", "ServiceUnavailable").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_hangs_pauses_the_run_within_its_call_timeout() {
+    store_outage("mx-central-1", "hang", "Timeout").await;
+}
+
+/// The state table in `store_region` (which no other test faults) fails as `mode` says, first
+/// before a run, then in the middle of one; `code` is what the error names.
+async fn store_outage(store_region: &str, mode: &str, code: &str) {
     let emu = emulator();
-    let p = unique_prefix("store_outage");
+    let p = unique_prefix(&format!("store_{mode}"));
     let url = StateUrl {
         table: format!("{p}state"),
-        region: STORE_REGION.into(),
+        region: store_region.into(),
     };
     let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&emu.sdk_config(STORE_REGION).await),
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config(store_region).await),
         url.clone(),
     );
     assert!(store.create_table().await.unwrap());
@@ -154,16 +163,16 @@ async fn a_store_that_stops_answering_pauses_the_run_and_the_resume_finishes_it(
     ];
 
     // The store's Region down before the run: named, with where the store should live.
-    emu.fault(STORE_REGION, Some("dynamodb"), "error");
+    emu.fault(store_region, Some("dynamodb"), mode);
     let t = Instant::now();
     let before = bin(dir.path(), &run).output();
-    emu.clear_faults(Some(STORE_REGION));
+    emu.clear_faults(Some(store_region));
     before.assert_exit(1);
     let err = before.stderr_text();
     assert!(
         err.contains("checkpoint store error")
             && err.contains(&format!("{state} is not answering"))
-            && err.contains("ServiceUnavailable"),
+            && err.contains(code),
         "{err}"
     );
     assert!(
@@ -185,19 +194,19 @@ async fn a_store_that_stops_answering_pauses_the_run_and_the_resume_finishes_it(
             .then_some(id)
     })
     .await;
-    emu.fault(STORE_REGION, Some("dynamodb"), "error");
+    emu.fault(store_region, Some("dynamodb"), mode);
     let t = Instant::now();
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
     let elapsed = t.elapsed();
-    emu.clear_faults(Some(STORE_REGION));
+    emu.clear_faults(Some(store_region));
     out.assert_exit(3);
     let err = out.stderr_text();
     assert!(
         err.contains(&format!(
             "run {run_id} paused: the state store stopped answering"
-        )) && err.contains("ServiceUnavailable"),
+        )) && err.contains(code),
         "{err}"
     );
     assert!(
