@@ -781,3 +781,66 @@ async fn a_store_that_stops_answering_pauses_the_run_and_nothing_more_is_written
         "no end is reported"
     );
 }
+
+/// `Scripted`, registered as an action that changes AWS (`dynamodb.put_item`).
+struct Mutating(Arc<Scripted>);
+
+#[async_trait::async_trait]
+impl Action for Mutating {
+    fn spec(&self) -> &'static ActionSpec {
+        crate::catalog::lookup("dynamodb.put_item").unwrap()
+    }
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        self.0.observe(ctx).await
+    }
+    async fn apply(&self, ctx: &StepContext, obs: &Observation) -> Result<Outcome, ActionError> {
+        self.0.apply(ctx, obs).await
+    }
+    async fn verify(&self, ctx: &StepContext, out: &Outcome) -> Result<(), ActionError> {
+        self.0.verify(ctx, out).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_waiting_for_a_store_that_stopped_answering_is_not_made() {
+    // g (2s, read-only) -> m (changes AWS). The store stops answering at 1s: m's start and
+    // observation cannot be made durable, so m makes no change.
+    let h = harness(8, &[("g", Behavior::Sleep(secs(2.0)))]);
+    let mut registry = Registry::builtin();
+    registry.register(h.action.clone());
+    registry.register(Arc::new(Mutating(h.action.clone())));
+    let aws = Arc::new(Aws::from_config(
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build(),
+        AwsOptions::default(),
+    ));
+    let engine = Engine::new(h.store.clone(), registry, aws, h.events.clone()).with_identity(
+        crate::actions::aws::Identity {
+            account: "111122223333".into(),
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+        },
+    );
+    let mut m = step("m", &["g"]);
+    m.action = "dynamodb.put_item".into();
+    let lb = loaded(vec![step("g", &[]), m], vec![]);
+    let store = h.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(1.0)).await;
+        store.1.down.store(true, Ordering::SeqCst);
+    });
+    let res = engine.run(&lb, Mode::Execute).await.unwrap();
+    assert_eq!(res.status, RunStatus::Paused);
+    assert!(res.store_lost.is_some());
+    assert_eq!(h.action.calls_of("m", "observe").len(), 1);
+    assert!(h.action.calls_of("m", "apply").is_empty(), "no change made");
+    assert!(res.failed.is_empty(), "{:?}", res.failed);
+    let unrecorded: BTreeMap<&str, &str> = res
+        .unrecorded
+        .iter()
+        .map(|(s, w)| (s.as_str(), w.as_str()))
+        .collect();
+    assert!(unrecorded["g"].starts_with("succeeded"), "{unrecorded:?}");
+    assert!(unrecorded["m"].contains("it made none"), "{unrecorded:?}");
+    assert_eq!(h.store.1.tried.load(Ordering::SeqCst), 1);
+}
