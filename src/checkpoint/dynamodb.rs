@@ -294,6 +294,12 @@ impl DynamoDbStore {
 
     /// Writes item `seq` (journal text) unless it exists. Returns false when another writer got
     /// there first.
+    ///
+    /// An attempt whose answer was lost (a timeout, a reset) may have written the item; the
+    /// SDK's retry then finds it there. So a failed condition is checked against the item
+    /// itself: when it holds exactly this text, the write is this one. (TransactWriteItems
+    /// needs no such check: the SDK sends every attempt with the same `ClientRequestToken`,
+    /// which makes a retry idempotent: API reference, TransactWriteItems.)
     async fn put_line(
         &self,
         run_id: &str,
@@ -306,7 +312,7 @@ impl DynamoDbStore {
             .table_name(&self.url.table)
             .item("run_id", s(run_id))
             .item("seq", n(seq))
-            .item("line", s(line))
+            .item("line", s(line.clone()))
             .condition_expression("attribute_not_exists(seq)")
             .send()
             .await;
@@ -316,7 +322,17 @@ impl DynamoDbStore {
                 if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
-                Ok(false)
+                let there = self
+                    .client
+                    .get_item()
+                    .table_name(&self.url.table)
+                    .key("run_id", s(run_id))
+                    .key("seq", n(seq))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.err("GetItem", e))?;
+                Ok(there.item().and_then(|i| get_s(i, "line")) == Some(line))
             }
             Err(e) => Err(self.err("PutItem", e)),
         }

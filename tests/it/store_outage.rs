@@ -285,3 +285,86 @@ async fn store_outage(store_region: &str, mode: &str, code: &str) {
         .output();
     v.assert_exit(0);
 }
+
+/// An append whose answer was lost after it took effect (the connection reset once the item
+/// was written) is retried by the SDK, which then finds the item there: it is recognised as
+/// this process's own write, not another writer's, and the journal holds it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_whose_answer_was_lost_is_recognised_as_its_own() {
+    use crate::support::faults::{Fault, FaultProxy, Rule};
+    use drillbook::checkpoint::NewRun;
+    let emu = emulator();
+    let p = unique_prefix("store_lost_answer");
+    let proxy = FaultProxy::start(
+        emu.endpoint(),
+        vec![Rule::new("lost-answer", Fault::LostAfterEffect)],
+    )
+    .await;
+    let conf = emu
+        .sdk_config(PRIMARY_REGION)
+        .await
+        .to_builder()
+        .endpoint_url(proxy.endpoint())
+        .build();
+    let url = StateUrl {
+        table: format!("{p}state"),
+        region: PRIMARY_REGION.into(),
+    };
+    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&conf), url.clone());
+    assert!(store.create_table().await.unwrap());
+    let text = "name: t\nsteps: []\n";
+    let id = "20261207-000000-0001";
+    let run = NewRun {
+        run_id: id.into(),
+        runbook_text: text.into(),
+        runbook_path: "t.yaml".into(),
+        vars: BTreeMap::new(),
+        identity: None,
+    };
+    let started = Event::RunStarted {
+        format_version: drillbook::checkpoint::FORMAT_VERSION,
+        run_id: id.into(),
+        runbook: "t.yaml".into(),
+        runbook_sha256: {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        },
+        mode: drillbook::event::Mode::Execute,
+        identity: None,
+        host: String::new(),
+        user: String::new(),
+        drillbook_version: "0".into(),
+        steps: vec![],
+        vars_sha256: None,
+        sealed_by: None,
+    };
+    let note = |m: &str| Event::Note {
+        message: m.into(),
+        data: BTreeMap::new(),
+    };
+    store.create(&run, started).await.unwrap();
+    store.append(id, vec![note("before")]).await.unwrap();
+    store
+        .append(id, vec![note("lost-answer")])
+        .await
+        .expect("the write that took effect is this process's own");
+    assert_eq!(proxy.injected(), vec![1], "the answer was lost once");
+    store.append(id, vec![note("after")]).await.unwrap();
+
+    let direct = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config(PRIMARY_REGION).await),
+        url,
+    );
+    let notes: Vec<String> = direct
+        .load(id)
+        .await
+        .unwrap()
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Note { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["before", "lost-answer", "after"]);
+}
