@@ -527,9 +527,7 @@ impl Engine {
         }
         let awaiting = d.walk.awaiting();
         let end = if status == RunStatus::Paused {
-            let reason = if let Some(e) = &d.store_lost {
-                format!("state store not answering: {e}")
-            } else if let Some(c) = &d.credentials {
+            let reason = if let Some(c) = &d.credentials {
                 format!("credentials: {c}")
             } else if d.interrupted {
                 "interrupted".to_string()
@@ -580,6 +578,22 @@ impl Engine {
             duration,
         })
     }
+}
+
+/// The step outcomes a batch of records holds: each step and what happened to it.
+fn outcomes_in(batch: &[Event]) -> Vec<(String, String)> {
+    batch
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepSucceeded { step, outcome, .. } => {
+                Some((step.clone(), format!("succeeded: {}", outcome.summary)))
+            }
+            Event::StepFailed { step, error, .. } => {
+                Some((step.clone(), format!("failed: {error}")))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// 128 random bits, hex: the nonce of one approval request.
@@ -795,18 +809,21 @@ impl Driver<'_> {
         self.flush_at = None;
         if self.store_lost.is_some() {
             let batch = std::mem::take(&mut self.pending);
-            self.lose(&batch);
+            let outcomes = outcomes_in(&batch);
+            self.lose(outcomes);
             self.syncs.clear();
             return Ok(());
         }
         if !self.pending.is_empty() {
             let batch = std::mem::take(&mut self.pending);
-            match self.engine.store.append(&self.run_id, batch.clone()).await {
+            // What the batch would record, should it not be written (the store takes it).
+            let outcomes = outcomes_in(&batch);
+            match self.engine.store.append(&self.run_id, batch).await {
                 Ok(()) => {}
                 Err(e @ CheckpointError::Unavailable { .. }) => {
                     self.store_lost = Some(e);
                     self.stopping = true;
-                    self.lose(&batch);
+                    self.lose(outcomes);
                     self.syncs.clear();
                     return Ok(());
                 }
@@ -821,21 +838,14 @@ impl Driver<'_> {
 
     /// Takes back the outcomes of a batch that was not written: those steps are in doubt
     /// (started, no outcome recorded), and neither failed nor succeeded for this process.
-    fn lose(&mut self, batch: &[Event]) {
-        for e in batch {
-            let (step, what) = match e {
-                Event::StepSucceeded { step, outcome, .. } => {
-                    (step, format!("succeeded: {}", outcome.summary))
-                }
-                Event::StepFailed { step, error, .. } => (step, format!("failed: {error}")),
-                _ => continue,
-            };
-            if let Some(&i) = self.walk.index.get(step) {
+    fn lose(&mut self, outcomes: Vec<(String, String)>) {
+        for (step, what) in outcomes {
+            if let Some(&i) = self.walk.index.get(&step) {
                 self.walk.status[i] = StepStatus::NotStarted;
             }
-            self.failed_main.retain(|(s, _)| s != step);
-            self.failed_finally.retain(|(s, _)| s != step);
-            self.unrecorded.push((step.clone(), what));
+            self.failed_main.retain(|(s, _)| *s != step);
+            self.failed_finally.retain(|(s, _)| *s != step);
+            self.unrecorded.push((step, what));
         }
     }
 
