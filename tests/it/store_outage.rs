@@ -368,3 +368,99 @@ async fn a_write_whose_answer_was_lost_is_recognised_as_its_own() {
         .collect();
     assert_eq!(notes, ["before", "lost-answer", "after"]);
 }
+
+/// A drill whose state store stops answering pauses as a drill (exit 3, the resume command),
+/// and the resume continues it as a drill to its verdict.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drill_whose_store_stops_answering_resumes_as_a_drill() {
+    let emu = emulator();
+    let store_region = "ap-southeast-5";
+    let p = unique_prefix("store_drill");
+    let url = StateUrl {
+        table: format!("{p}state"),
+        region: store_region.into(),
+    };
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&emu.sdk_config(store_region).await),
+        url.clone(),
+    );
+    assert!(store.create_table().await.unwrap());
+    let state = url.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rb.yaml"),
+        format!(
+            "version: 1\nname: {p}drill\nsteps:\n  - id: slow\n    action: wait\n    with: {{ duration: 3s }}\n  - id: after\n    action: wait\n    needs: [slow]\n    with: {{ duration: 0s }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("scenario.yaml"),
+        "version: 1\nname: store-outage\nrunbook: rb.yaml\nexpect:\n  - { id: after-ran, step: after }\n",
+    )
+    .unwrap();
+    let child = bin(
+        dir.path(),
+        &[
+            "drill",
+            "scenario.yaml",
+            "--execute",
+            "--yes",
+            "--state",
+            &state,
+            "--lock-lease",
+            "3s",
+        ],
+    )
+    .spawn();
+    let run_id = until(Duration::from_secs(60), || async {
+        let id = store.list().await.ok()?.into_iter().next()?.run_id;
+        let stored = store.load(&id).await.ok()?;
+        stored
+            .records
+            .iter()
+            .any(|r| matches!(&r.event, Event::StepStarted { step, .. } if step == "slow"))
+            .then_some(id)
+    })
+    .await;
+    emu.fault(store_region, Some("dynamodb"), "error");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    emu.clear_faults(Some(store_region));
+    out.assert_exit(3);
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!(
+            "run {run_id} paused: the state store stopped answering"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("step `slow` succeeded"), "{err}");
+    let command = resume_command(&err);
+    assert_eq!(command[1], run_id);
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    let resumed = bin(dir.path(), &[&args[..], &["--yes"]].concat()).output();
+    resumed.assert_exit(0);
+    assert!(
+        resumed
+            .stderr_text()
+            .contains("resuming drill `store-outage`"),
+        "{}",
+        resumed.stderr_text()
+    );
+    let stored = store.load(&run_id).await.unwrap();
+    assert_eq!(
+        successes(&stored.records),
+        BTreeMap::from([("after".into(), 1), ("slow".into(), 1)])
+    );
+    assert!(
+        stored
+            .records
+            .iter()
+            .any(|r| matches!(&r.event, Event::DrillJudged { .. })),
+        "the resumed drill was judged"
+    );
+}
