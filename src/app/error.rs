@@ -97,6 +97,10 @@ impl From<crate::runbook::Diagnostics> for Failure {
 
 impl From<crate::engine::EngineError> for Failure {
     fn from(e: crate::engine::EngineError) -> Failure {
+        let help = match &e {
+            crate::engine::EngineError::Checkpoint(c) => c.help(),
+            _ => None,
+        };
         let code = if matches!(e, crate::engine::EngineError::SignerRequired { .. }) {
             // Nothing ran and nothing is lost: the same resume with the key goes on.
             ExitCode::Paused
@@ -105,7 +109,11 @@ impl From<crate::engine::EngineError> for Failure {
         } else {
             ExitCode::Failed
         };
-        Failure::new(code, e.to_string())
+        let failure = Failure::new(code, e.to_string());
+        match help {
+            Some(h) => failure.help(h),
+            None => failure,
+        }
     }
 }
 

@@ -104,7 +104,15 @@ pub async fn prepare(
             LockError::Held { .. } | LockError::Expired { .. } => ExitCode::Locked,
             LockError::Store(_) => ExitCode::Failed,
         };
-        Failure::new(code, e.to_string())
+        let help = match &e {
+            LockError::Store(s) => s.help(),
+            _ => None,
+        };
+        let failure = Failure::new(code, e.to_string());
+        match help {
+            Some(h) => failure.help(h),
+            None => failure,
+        }
     })?;
     // The guard keeps it too: the locked store journals the take-over.
     let stolen_from = guard.stolen_from.clone();
@@ -119,6 +127,12 @@ pub async fn prepare(
 }
 
 impl Prepared {
+    /// When the DynamoDB lock's lease ends at the latest unless renewed (none for the file
+    /// store's lock, which goes with the process).
+    pub fn lease_end(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.lock.as_ref().map(|l| l.lease_end())
+    }
+
     /// Releases the lock. A failure only matters as a warning: the lease expires anyway, and
     /// the file lock goes with the process.
     pub async fn release(self) -> Result<(), crate::checkpoint::CheckpointError> {

@@ -177,16 +177,23 @@ pub struct DynamoDbStore {
     tails: Arc<Mutex<HashMap<String, TailSlot>>>,
 }
 
-/// A store error from an SDK error.
+/// A store error from an SDK error: [`CheckpointError::Unavailable`] when the table's Region
+/// is not answering (after the SDK's own retries), else [`CheckpointError::Store`].
 pub(crate) fn sdk_err<E>(
     op: &str,
-    region: &str,
+    url: &StateUrl,
     e: SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> CheckpointError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let a = aws_error("dynamodb", op, region, e);
+    let a = aws_error("dynamodb", op, &url.region, e);
+    if a.region_unreachable() {
+        return CheckpointError::Unavailable {
+            store: url.to_string(),
+            message: a.to_string(),
+        };
+    }
     match a.hint() {
         Some(h) => CheckpointError::Store(format!("{a}\nhelp: {h}")),
         None => CheckpointError::Store(a.to_string()),
@@ -223,10 +230,31 @@ struct Raw {
     last_item: u64,
 }
 
+/// How long one request to the table may take, and one call with the SDK's retries: a
+/// Region that hangs stops the run within seconds instead of minutes (see
+/// [`CheckpointError::Unavailable`]). DynamoDB answers a single-item write in milliseconds
+/// ("single-digit millisecond performance", Developer Guide, "What is Amazon DynamoDB?").
+pub const STORE_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+pub const STORE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `client` with the store's timeouts (its connect timeout kept).
+fn with_store_timeouts(client: Client) -> Client {
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    let conf = client.config();
+    let mut t = TimeoutConfig::builder()
+        .operation_attempt_timeout(STORE_ATTEMPT_TIMEOUT)
+        .operation_timeout(STORE_CALL_TIMEOUT);
+    if let Some(d) = conf.timeout_config().and_then(|t| t.connect_timeout()) {
+        t = t.connect_timeout(d);
+    }
+    Client::from_conf(conf.to_builder().timeout_config(t.build()).build())
+}
+
 impl DynamoDbStore {
+    /// The store of `url` through `client`, whose calls get the store's timeouts.
     pub fn new(client: Client, url: StateUrl) -> DynamoDbStore {
         DynamoDbStore {
-            client,
+            client: with_store_timeouts(client),
             url,
             tails: Arc::default(),
         }
@@ -252,7 +280,7 @@ impl DynamoDbStore {
             + Sync
             + 'static,
     {
-        sdk_err(op, &self.url.region, e)
+        sdk_err(op, &self.url, e)
     }
 
     fn tail(&self, run_id: &str) -> TailSlot {
@@ -266,6 +294,12 @@ impl DynamoDbStore {
 
     /// Writes item `seq` (journal text) unless it exists. Returns false when another writer got
     /// there first.
+    ///
+    /// An attempt whose answer was lost (a timeout, a reset) may have written the item; the
+    /// SDK's retry then finds it there. So a failed condition is checked against the item
+    /// itself: when it holds exactly this text, the write is this one. (TransactWriteItems
+    /// needs no such check: the SDK sends every attempt with the same `ClientRequestToken`,
+    /// which makes a retry idempotent: API reference, TransactWriteItems.)
     async fn put_line(
         &self,
         run_id: &str,
@@ -278,7 +312,7 @@ impl DynamoDbStore {
             .table_name(&self.url.table)
             .item("run_id", s(run_id))
             .item("seq", n(seq))
-            .item("line", s(line))
+            .item("line", s(line.clone()))
             .condition_expression("attribute_not_exists(seq)")
             .send()
             .await;
@@ -288,7 +322,17 @@ impl DynamoDbStore {
                 if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
-                Ok(false)
+                let there = self
+                    .client
+                    .get_item()
+                    .table_name(&self.url.table)
+                    .key("run_id", s(run_id))
+                    .key("seq", n(seq))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| self.err("GetItem", e))?;
+                Ok(there.item().and_then(|i| get_s(i, "line")) == Some(line))
             }
             Err(e) => Err(self.err("PutItem", e)),
         }

@@ -10,7 +10,7 @@
 //! with.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,6 +75,10 @@ pub struct LockGuard {
     key: String,
     token: String,
     lost: Arc<AtomicBool>,
+    /// When the lease ends at the latest unless renewed again (epoch milliseconds): the
+    /// `lease_expires_at` of the last write sent (one the store did not confirm may have
+    /// landed).
+    lease_end: Arc<AtomicI64>,
     renewer: tokio::task::JoinHandle<()>,
     /// The holder it replaced, when stolen.
     pub stolen_from: Option<LockOwner>,
@@ -172,6 +176,7 @@ pub async fn acquire(
         Ok(out) => {
             let stolen_from = out.attributes().map(owner_of);
             let lost = Arc::new(AtomicBool::new(false));
+            let lease_end = Arc::new(AtomicI64::new(expires.timestamp_millis()));
             let renewer = tokio::spawn(renew_loop(
                 client.clone(),
                 url.clone(),
@@ -179,6 +184,7 @@ pub async fn acquire(
                 token.clone(),
                 lease,
                 lost.clone(),
+                lease_end.clone(),
             ));
             Ok(LockGuard {
                 client,
@@ -186,6 +192,7 @@ pub async fn acquire(
                 key,
                 token,
                 lost,
+                lease_end,
                 renewer,
                 stolen_from,
             })
@@ -202,7 +209,7 @@ pub async fn acquire(
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| sdk_err("GetItem", &url.region, e))?;
+                .map_err(|e| sdk_err("GetItem", &url, e))?;
             let holder = item.item().map(owner_of).unwrap_or(LockOwner {
                 identity: "(released meanwhile)".into(),
                 host: String::new(),
@@ -218,7 +225,7 @@ pub async fn acquire(
                 Err(LockError::Held { name, holder })
             }
         }
-        Err(e) => Err(LockError::Store(sdk_err("PutItem", &url.region, e))),
+        Err(e) => Err(LockError::Store(sdk_err("PutItem", &url, e))),
     }
 }
 
@@ -229,12 +236,15 @@ async fn renew_loop(
     token: String,
     lease: Duration,
     lost: Arc<AtomicBool>,
+    lease_end: Arc<AtomicI64>,
 ) {
     let every = (lease / 3).max(Duration::from_millis(50));
     loop {
         tokio::time::sleep(every).await;
         let expires =
             Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        // Before it is sent: an answer that never comes may hide a write that landed.
+        lease_end.fetch_max(expires.timestamp_millis(), Ordering::SeqCst);
         let res = client
             .update_item()
             .table_name(&url.table)
@@ -264,6 +274,14 @@ impl LockGuard {
         self.lost.load(Ordering::SeqCst)
     }
 
+    /// When the lease ends at the latest, unless renewed: the expiry of the last renewal sent,
+    /// whether the store confirmed it or not.
+    pub fn lease_end(&self) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.lease_end.load(Ordering::SeqCst))
+            .single()
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    }
+
     /// Records the run id in the lock (once the run exists).
     pub async fn set_run_id(&self, run_id: &str) -> Result<(), CheckpointError> {
         self.client
@@ -278,7 +296,7 @@ impl LockGuard {
             .expression_attribute_values(":r", AttributeValue::S(run_id.to_string()))
             .send()
             .await
-            .map_err(|e| sdk_err("UpdateItem", &self.url.region, e))?;
+            .map_err(|e| sdk_err("UpdateItem", &self.url, e))?;
         Ok(())
     }
 
@@ -304,7 +322,7 @@ impl LockGuard {
             {
                 Ok(())
             }
-            Err(e) => Err(sdk_err("DeleteItem", &self.url.region, e)),
+            Err(e) => Err(sdk_err("DeleteItem", &self.url, e)),
         }
     }
 

@@ -338,6 +338,31 @@ pub enum CheckpointError {
     },
     #[error("checkpoint store error: {0}")]
     Store(String),
+    /// The store did not answer: a connection refused or reset, a timeout, a 5xx, or
+    /// throttling that outlasted the SDK's retries (what a failing Region shows). Whether the
+    /// write it was asked for landed is not known.
+    #[error("checkpoint store error: {store} is not answering: {message}")]
+    Unavailable {
+        /// The store, as `--state` names it.
+        store: String,
+        message: String,
+    },
+}
+
+impl CheckpointError {
+    /// What to do about it, when the error says more than its message.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            CheckpointError::Unavailable { .. } => Some(
+                "the team state is on the path to recovery: its table must live where the \
+                 outage cannot reach it, never in a Region a runbook fails over from (see \
+                 docs/team-state.md, \"Where the table lives\"); once the store answers again, \
+                 run the command again"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC time and 4 random hex digits).

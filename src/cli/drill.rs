@@ -143,6 +143,13 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
         let mut preamble = vec![started.event];
         preamble.extend(faults.events());
         let result = engine.run_with(&loaded, mode, preamble).await;
+        if let Ok(res) = &result
+            && res.store_lost.is_some()
+        {
+            // The experiments keep running (the journal that names them cannot be read):
+            // the resume that ends the drill stops them, or FIS after their duration.
+            return Ok(super::setup::store_lost(res, &settings, prepared).await);
+        }
         let code = match result {
             Ok(res) => {
                 let mut rerun = super::setup::rerun_command(

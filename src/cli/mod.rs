@@ -67,8 +67,9 @@ Examples:
   drillbook resume 20261123-184501-ab12
   drillbook drill scenarios/ca-central-1-outage.yaml --execute --yes
 
-Exit codes: 0 success, 1 a step failed or an objective was missed, 2 invalid input,
-3 paused (awaiting approval or interrupted; resumable), 4 another run holds the lock.";
+Exit codes: 0 success, 1 a step failed or an objective was missed (or the state store did
+not answer before the run started), 2 invalid input, 3 paused (awaiting approval, interrupted,
+or the state store stopped answering; resumable), 4 another run holds the lock.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -255,7 +256,8 @@ Examples:
   drillbook drill scenarios/rehearsal.yaml --execute --yes --message-format json
 
 Exit codes: 0 every expectation and objective held; 1 a step failed, an expectation or an
-objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-C).")]
+objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-C, the state
+store stopped answering).")]
 pub struct DrillArgs {
     /// Scenario file (see scenarios/).
     pub scenario: PathBuf,

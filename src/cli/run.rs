@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::setup::{
     after_run, aws_for, aws_with, confirm, engine_with, parse_vars, prepare, release,
-    say_credentials_left,
+    say_credentials_left, store_lost,
 };
 use super::{ApproveArgs, ExitCode, ResumeArgs, RunArgs, runtime};
 use crate::actions::aws::{Aws, AwsOptions};
@@ -62,6 +62,11 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         )
         .sealed_by(sealed_by);
         let result = engine.run(&loaded, mode).await;
+        if let Ok(res) = &result
+            && res.store_lost.is_some()
+        {
+            return Ok(store_lost(res, &settings, prepared).await);
+        }
         release(prepared).await;
         match result {
             Ok(res) => {
@@ -139,6 +144,13 @@ pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
         let rerun = format!("{rerun}   # with the --var values it was started with, if any");
         let next = super::setup::Next::new(Some(rerun), runbook.as_ref());
         let result = engine.resume(&args.run_id, &with).await;
+        if let Ok(res) = &result
+            && res.store_lost.is_some()
+        {
+            // A drill's experiments are found in its journal and stopped by the resume that
+            // ends it.
+            return Ok(store_lost(res, &settings, prepared).await);
+        }
         let code = match (result, &drill) {
             (Ok(res), Some((scenario, _))) => Ok(super::drill::conclude_drill(
                 format, &settings, &aws, scenario, &res, &engine, &next,

@@ -331,6 +331,53 @@ pub(super) async fn prepare(
     Ok(prepared)
 }
 
+/// The end of a run whose state store stopped answering: no report or evidence (both read
+/// the store), the lock released if the store lets it go, and what to run once it answers.
+/// Exit 3: the run is paused and resumable.
+pub(super) async fn store_lost(
+    res: &RunResult,
+    settings: &Settings,
+    prepared: crate::app::store::Prepared,
+) -> ExitCode {
+    use crate::report::sanitize::one_line as safe;
+    let lease_end = prepared.lease_end();
+    let lock_kept = prepared.release().await.is_err();
+    let err = res.store_lost.as_deref().unwrap_or_default();
+    errln!(
+        "error: run {} paused: the state store stopped answering; nothing more was recorded: {}",
+        res.run_id,
+        safe(err)
+    );
+    for (step, what) in &res.unrecorded {
+        errln!(
+            "  step `{step}` {}, but that could not be recorded: it is observed again on resume",
+            safe(what)
+        );
+    }
+    if !res.in_doubt.is_empty() {
+        errln!(
+            "  steps abandoned while running (observed again on resume): {}",
+            res.in_doubt.join(", ")
+        );
+    }
+    let mut command = format!(
+        "drillbook resume {}{}",
+        res.run_id,
+        settings.location_flag()
+    );
+    if let (true, Some(end)) = (lock_kept, lease_end) {
+        errln!(
+            "the runbook lock could not be released: it holds until its lease ends, at {} at the latest; until then a resume exits 4",
+            end.format("%H:%M:%S UTC")
+        );
+        command.push_str(" --steal-lock");
+    }
+    errln!(
+        "help: once the store answers again, continue the run (actions observe first and apply only what is missing) with:\n  {command}"
+    );
+    ExitCode::Paused
+}
+
 /// Releases the runbook lock of a run that stopped; a failure only warns.
 pub(super) async fn release(prepared: crate::app::store::Prepared) {
     if let Err(e) = prepared.release().await {

@@ -125,6 +125,7 @@ impl EngineError {
             self,
             EngineError::Checkpoint(CheckpointError::Io { .. })
                 | EngineError::Checkpoint(CheckpointError::Store(_))
+                | EngineError::Checkpoint(CheckpointError::Unavailable { .. })
                 | EngineError::Identity(_)
                 | EngineError::Signing(_)
         )

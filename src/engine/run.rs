@@ -50,6 +50,14 @@ pub struct RunResult {
     pub in_doubt: Vec<String>,
     /// Set when expired, missing or invalid credentials paused the run: the first such error.
     pub credentials: Option<String>,
+    /// Set when the state store stopped answering during the run (its error, naming the
+    /// store): nothing was written after the append that failed, and the run paused. The
+    /// journal then ends without `run_paused`; a resume goes on from what it holds.
+    pub store_lost: Option<String>,
+    /// Steps whose outcome could not be recorded because the store stopped answering, with
+    /// what happened to them (`succeeded: ...`, `failed: ...`): in doubt, observed again on
+    /// resume.
+    pub unrecorded: Vec<(String, String)>,
     pub duration: Duration,
 }
 
@@ -494,6 +502,8 @@ impl Engine {
             interrupt,
             interrupted: false,
             credentials: None,
+            store_lost: None,
+            unrecorded: Vec::new(),
             caller,
             stopping: false,
             aborted_by: None,
@@ -543,9 +553,15 @@ impl Engine {
         } else {
             Event::RunFinished { status }
         };
-        d.pending.push(end.clone());
+        if d.store_lost.is_none() {
+            d.pending.push(end.clone());
+        }
         d.flush().await?;
-        self.sink.emit(Utc::now(), &end);
+        if d.store_lost.is_none() {
+            self.sink.emit(Utc::now(), &end);
+        }
+        // Else the journal has no end, and reporting one would count outcomes it lacks; the
+        // caller says what happened (`RunResult::store_lost`).
         let duration = start.elapsed();
         let mut failed = std::mem::take(&mut d.failed_main);
         failed.append(&mut d.failed_finally);
@@ -558,9 +574,27 @@ impl Engine {
             interrupted: d.interrupted,
             in_doubt: std::mem::take(&mut d.in_doubt),
             credentials: d.credentials.take(),
+            store_lost: d.store_lost.take().map(|e| e.to_string()),
+            unrecorded: std::mem::take(&mut d.unrecorded),
             duration,
         })
     }
+}
+
+/// The step outcomes a batch of records holds: each step and what happened to it.
+fn outcomes_in(batch: &[Event]) -> Vec<(String, String)> {
+    batch
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepSucceeded { step, outcome, .. } => {
+                Some((step.clone(), format!("succeeded: {}", outcome.summary)))
+            }
+            Event::StepFailed { step, error, .. } => {
+                Some((step.clone(), format!("failed: {error}")))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// 128 random bits, hex: the nonce of one approval request.
@@ -733,6 +767,11 @@ struct Driver<'a> {
     interrupted: bool,
     /// The credentials error that paused the run, if one did.
     credentials: Option<String>,
+    /// The store's error, once an append failed because the store did not answer: from then
+    /// on nothing is written (see [`Driver::flush`]).
+    store_lost: Option<CheckpointError>,
+    /// Steps whose outcome was lost with the store, and what it was.
+    unrecorded: Vec<(String, String)>,
     /// Who runs it (the account of calls made without a role).
     caller: Option<Identity>,
     stopping: bool,
@@ -763,16 +802,55 @@ impl Driver<'_> {
         }
     }
 
+    /// Makes the pending records durable and answers the steps waiting for that.
+    ///
+    /// When the store does not answer ([`CheckpointError::Unavailable`], after the store's
+    /// own bounded retries), the run pauses: nothing new starts, and nothing more is written
+    /// by this process, since the failed write may have landed and writing its records again
+    /// would record them twice. Steps waiting to make a change are not answered, so they make
+    /// none; outcomes are kept in memory only, to be reported (see [`Driver::lose`]).
     async fn flush(&mut self) -> Result<(), EngineError> {
         self.flush_at = None;
+        if self.store_lost.is_some() {
+            let batch = std::mem::take(&mut self.pending);
+            let outcomes = outcomes_in(&batch);
+            self.lose(outcomes);
+            self.syncs.clear();
+            return Ok(());
+        }
         if !self.pending.is_empty() {
             let batch = std::mem::take(&mut self.pending);
-            self.engine.store.append(&self.run_id, batch).await?;
+            // What the batch would record, should it not be written (the store takes it).
+            let outcomes = outcomes_in(&batch);
+            match self.engine.store.append(&self.run_id, batch).await {
+                Ok(()) => {}
+                Err(e @ CheckpointError::Unavailable { .. }) => {
+                    self.store_lost = Some(e);
+                    self.stopping = true;
+                    self.lose(outcomes);
+                    self.syncs.clear();
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         for ack in self.syncs.drain(..) {
             let _ = ack.send(());
         }
         Ok(())
+    }
+
+    /// Takes back the outcomes of a batch that was not written: those steps are in doubt
+    /// (started, no outcome recorded), and neither failed nor succeeded for this process.
+    fn lose(&mut self, outcomes: Vec<(String, String)>) {
+        for (step, what) in outcomes {
+            if let Some(&i) = self.walk.index.get(&step) {
+                self.walk.status[i] = StepStatus::NotStarted;
+            }
+            self.failed_main.retain(|(s, _)| *s != step);
+            self.failed_finally.retain(|(s, _)| *s != step);
+            self.unrecorded.push((step, what));
+        }
     }
 
     /// Takes one message of a step: a record joins the next flush; a sync request is answered
@@ -1040,6 +1118,11 @@ impl Driver<'_> {
         let mut done: Vec<StepDone> = Vec::new();
         let mut grace_end: Option<Instant> = None;
         loop {
+            if self.store_lost.is_some() && grace_end.is_none() {
+                // The store stopped answering: what runs gets the grace period of Ctrl-C to
+                // finish (its outcome is reported, not recorded), then it is abandoned.
+                grace_end = Some(Instant::now() + self.engine.grace);
+            }
             if !self.stopping {
                 while running < max {
                     let Some(i) = ready.pop_front() else { break };
@@ -1133,6 +1216,10 @@ impl Driver<'_> {
                 super::crash::point(super::crash::Point::After, &self.walk.ids[d.idx]);
             }
             for d in finished {
+                if self.store_lost.is_some() {
+                    // Nothing follows from an outcome that is not recorded.
+                    break;
+                }
                 match d.result {
                     Ok(_) => {
                         for k in 0..self.walk.dependents[d.idx].len() {
@@ -1169,7 +1256,7 @@ impl Driver<'_> {
                 }
             }
         }
-        if self.interrupted {
+        if self.interrupted || self.store_lost.is_some() {
             return Ok(RunStatus::Paused);
         }
         let any_failed = range

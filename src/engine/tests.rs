@@ -20,7 +20,14 @@ use crate::runbook::{Loaded, OnFailure, RetryPolicy, Runbook, Step};
 
 /// Journals in memory.
 #[derive(Default)]
-struct MemStore(Mutex<HashMap<String, Vec<Event>>>);
+struct MemStore(Mutex<HashMap<String, Vec<Event>>>, StoreDown);
+
+/// When set, appends fail as a store that does not answer; counts the appends tried then.
+#[derive(Default)]
+struct StoreDown {
+    down: AtomicBool,
+    tried: AtomicUsize,
+}
 
 impl MemStore {
     fn entries(&self) -> Vec<Event> {
@@ -44,6 +51,13 @@ impl CheckpointStore for MemStore {
         Ok(())
     }
     async fn append(&self, run_id: &str, entries: Vec<Event>) -> Result<(), CheckpointError> {
+        if self.1.down.load(Ordering::SeqCst) {
+            self.1.tried.fetch_add(1, Ordering::SeqCst);
+            return Err(CheckpointError::Unavailable {
+                store: "dynamodb://state?region=ap-southeast-7".into(),
+                message: "dynamodb PutItem in ap-southeast-7: ServiceUnavailable".into(),
+            });
+        }
         self.0
             .lock()
             .unwrap()
@@ -729,4 +743,146 @@ fn records_are_what_the_file_store_verifies() {
     };
     let line = serde_json::to_string(&r).unwrap();
     assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_stops_answering_pauses_the_run_and_nothing_more_is_written() {
+    // a (1s) -> c (hangs); b (5s) -> d (0.1s) -> e. The store stops answering at 2s. b
+    // changes nothing (a read-only action), so d starts at once and b's outcome waits for
+    // the next batch: the first write that fails.
+    let hang = Arc::new(AtomicBool::new(false));
+    let h = harness(
+        8,
+        &[
+            ("a", Behavior::Sleep(secs(1.0))),
+            ("b", Behavior::Sleep(secs(5.0))),
+            ("c", Behavior::Hang(hang.clone())),
+            ("d", Behavior::Sleep(secs(0.1))),
+            ("e", Behavior::Sleep(secs(0.1))),
+        ],
+    );
+    let lb = loaded(
+        vec![
+            step("a", &[]),
+            step("b", &[]),
+            step("c", &["a"]),
+            step("d", &["b"]),
+            step("e", &["d"]),
+        ],
+        vec![],
+    );
+    let store = h.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(2.0)).await;
+        store.1.down.store(true, Ordering::SeqCst);
+    });
+    let t = Instant::now();
+    let res = h.engine.run(&lb, Mode::Execute).await.unwrap();
+    assert_eq!(res.status, RunStatus::Paused);
+    let lost = res.store_lost.as_deref().unwrap();
+    assert!(
+        lost.contains("dynamodb://state?region=ap-southeast-7 is not answering"),
+        "{lost}"
+    );
+    // b's outcome was in the write that failed; d, running then, finished unrecorded.
+    let unrecorded: Vec<&str> = res.unrecorded.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(unrecorded, ["b", "d"], "{:?}", res.unrecorded);
+    assert!(
+        res.unrecorded
+            .iter()
+            .all(|(_, w)| w.starts_with("succeeded"))
+    );
+    assert!(res.failed.is_empty(), "{:?}", res.failed);
+    // The running step got the grace period, then was abandoned.
+    assert_eq!(res.in_doubt, vec!["c".to_string()]);
+    assert!(hang.load(Ordering::SeqCst), "c's future was dropped");
+    assert!(t.elapsed() < secs(16.0), "{:?}", t.elapsed());
+    assert!(
+        h.action.calls_of("e", "observe").is_empty(),
+        "nothing new started"
+    );
+    // One write failed; none was tried after it.
+    assert_eq!(h.store.1.tried.load(Ordering::SeqCst), 1);
+    let entries = h.store.entries();
+    assert_eq!(outcome_of(&entries, "a"), Some("succeeded"));
+    assert_eq!(outcome_of(&entries, "b"), None);
+    assert_eq!(outcome_of(&entries, "d"), None);
+    assert!(
+        !entries
+            .iter()
+            .any(|e| matches!(e, Event::RunPaused { .. } | Event::RunFinished { .. })),
+        "no end is recorded, or reported"
+    );
+    assert!(
+        !h.events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::RunPaused { .. })),
+        "no end is reported"
+    );
+}
+
+/// `Scripted`, registered as an action that changes AWS (`dynamodb.put_item`).
+struct Mutating(Arc<Scripted>);
+
+#[async_trait::async_trait]
+impl Action for Mutating {
+    fn spec(&self) -> &'static ActionSpec {
+        crate::catalog::lookup("dynamodb.put_item").unwrap()
+    }
+    async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        self.0.observe(ctx).await
+    }
+    async fn apply(&self, ctx: &StepContext, obs: &Observation) -> Result<Outcome, ActionError> {
+        self.0.apply(ctx, obs).await
+    }
+    async fn verify(&self, ctx: &StepContext, out: &Outcome) -> Result<(), ActionError> {
+        self.0.verify(ctx, out).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_waiting_for_a_store_that_stopped_answering_is_not_made() {
+    // g (2s, read-only) -> m (changes AWS). The store stops answering at 1s: m's start and
+    // observation cannot be made durable, so m makes no change.
+    let h = harness(8, &[("g", Behavior::Sleep(secs(2.0)))]);
+    let mut registry = Registry::builtin();
+    registry.register(h.action.clone());
+    registry.register(Arc::new(Mutating(h.action.clone())));
+    let aws = Arc::new(Aws::from_config(
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build(),
+        AwsOptions::default(),
+    ));
+    let engine = Engine::new(h.store.clone(), registry, aws, h.events.clone()).with_identity(
+        crate::actions::aws::Identity {
+            account: "111122223333".into(),
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+        },
+    );
+    let mut m = step("m", &["g"]);
+    m.action = "dynamodb.put_item".into();
+    let lb = loaded(vec![step("g", &[]), m], vec![]);
+    let store = h.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(secs(1.0)).await;
+        store.1.down.store(true, Ordering::SeqCst);
+    });
+    let res = engine.run(&lb, Mode::Execute).await.unwrap();
+    assert_eq!(res.status, RunStatus::Paused);
+    assert!(res.store_lost.is_some());
+    assert_eq!(h.action.calls_of("m", "observe").len(), 1);
+    assert!(h.action.calls_of("m", "apply").is_empty(), "no change made");
+    assert!(res.failed.is_empty(), "{:?}", res.failed);
+    let unrecorded: BTreeMap<&str, &str> = res
+        .unrecorded
+        .iter()
+        .map(|(s, w)| (s.as_str(), w.as_str()))
+        .collect();
+    assert!(unrecorded["g"].starts_with("succeeded"), "{unrecorded:?}");
+    assert!(unrecorded["m"].contains("it made none"), "{unrecorded:?}");
+    assert_eq!(h.store.1.tried.load(Ordering::SeqCst), 1);
 }

@@ -34,6 +34,7 @@ mod roles;
 mod secrets;
 mod security;
 mod signal;
+mod store_outage;
 mod support;
 mod team;
 mod validate;
