@@ -1048,6 +1048,10 @@ pub static CATALOG: &[ActionSpec] = &[
                 "server",
                 "the server asked (`system` for the system's resolvers)",
             ),
+            o(
+                "ttl",
+                "the answer's TTL in seconds: how long resolvers may keep it (reports compare it with the runbook's wait)",
+            ),
         ],
         default_estimate: secs(1),
         estimate_param: None,

@@ -35,6 +35,9 @@ pub struct DnsAnswer {
     pub data: Vec<String>,
     /// The server asked (`system` for the system's resolvers).
     pub server: String,
+    /// The smallest TTL of the answer's records, in seconds: how long a resolver may keep
+    /// this answer (none without records).
+    pub ttl: Option<u32>,
 }
 
 impl DnsAnswer {
@@ -134,25 +137,29 @@ pub async fn resolve(
         format!("{name}.")
     };
     match resolver(server)?.lookup(fqdn.as_str(), t).await {
-        Ok(lookup) => Ok(DnsAnswer {
-            code: "NOERROR".into(),
-            data: lookup
-                .answers()
-                .iter()
-                .filter(|r| r.record_type() == t)
-                .map(|r| r.data.to_string().trim_end_matches('.').to_string())
-                .collect(),
-            server: shown,
-        }),
+        Ok(lookup) => {
+            let records = lookup.answers().iter().filter(|r| r.record_type() == t);
+            Ok(DnsAnswer {
+                code: "NOERROR".into(),
+                data: records
+                    .clone()
+                    .map(|r| r.data.to_string().trim_end_matches('.').to_string())
+                    .collect(),
+                ttl: records.map(|r| r.ttl).min(),
+                server: shown,
+            })
+        }
         Err(e) if e.is_nx_domain() => Ok(DnsAnswer {
             code: "NXDOMAIN".into(),
             data: vec![],
             server: shown,
+            ttl: None,
         }),
         Err(e) if e.is_no_records_found() => Ok(DnsAnswer {
             code: "NOERROR".into(),
             data: vec![],
             server: shown,
+            ttl: None,
         }),
         Err(e) => Err(ActionError::Aws(Box::new(super::AwsFailure {
             service: "dns".into(),
@@ -265,6 +272,9 @@ impl Action for Resolve {
         facts.insert("response_code".into(), answer.code.clone().into());
         outputs.insert("answer".to_string(), answer.text());
         outputs.insert("server".to_string(), answer.server.clone());
+        if let Some(ttl) = answer.ttl {
+            outputs.insert("ttl".to_string(), ttl.to_string());
+        }
         Ok(Observation {
             summary: format!(
                 "`{name}` {rtype} answers {} (asked {})",

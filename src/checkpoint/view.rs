@@ -283,7 +283,87 @@ pub struct RunView {
     pub faults: Vec<FaultRow>,
     pub drill: Option<DrillView>,
     pub objectives: Vec<ObjectiveRow>,
+    /// Where the recovery time leaves out resolver caching (see [`DnsCaching`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_caching: Vec<DnsCaching>,
     pub verdict: Verdict,
+}
+
+/// A `dns.resolve` step whose answer resolvers may keep longer than the runbook waited: its
+/// TTL (Route 53 DG, "Values that you specify when you create or edit Amazon Route 53 records",
+/// TTL: "The amount of time, in seconds, that you want DNS recursive resolvers to cache
+/// information about this record") against the `wait` steps it needs. Clients whose resolver
+/// cached the old answer keep reaching the old endpoint that much longer than the recovery
+/// time says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsCaching {
+    pub step: String,
+    pub ttl_s: u64,
+    pub waited_ms: u64,
+}
+
+impl DnsCaching {
+    /// What the recovery time leaves out, in milliseconds.
+    pub fn left_out_ms(&self) -> u64 {
+        (self.ttl_s * 1000).saturating_sub(self.waited_ms)
+    }
+
+    /// One sentence for the reports.
+    pub fn sentence(&self) -> String {
+        format!(
+            "resolver caching is not in the recovery time: `{}` answered with a TTL of {}s and the runbook waited {} before it, so resolvers may keep the old answer up to {} longer",
+            self.step,
+            self.ttl_s,
+            crate::duration::human(std::time::Duration::from_millis(self.waited_ms)),
+            crate::duration::human(std::time::Duration::from_millis(self.left_out_ms())),
+        )
+    }
+}
+
+/// The `dns.resolve` steps that succeeded with a TTL longer than the `wait` steps among
+/// their transitive `needs` (the wait given to resolvers after the switch).
+fn dns_caching(runbook: &Runbook, steps: &[StepView]) -> Vec<DnsCaching> {
+    let by_id: HashMap<&str, &crate::runbook::Step> =
+        runbook.steps.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut out = Vec::new();
+    for s in steps
+        .iter()
+        .filter(|s| s.action == "dns.resolve" && matches!(s.status, StepStatus::Succeeded))
+    {
+        let Some(ttl_s) = s.outputs.get("ttl").and_then(|t| t.parse::<u64>().ok()) else {
+            continue;
+        };
+        let mut waited_ms = 0u64;
+        let mut seen: std::collections::HashSet<&str> = Default::default();
+        let mut stack: Vec<&str> = by_id
+            .get(s.id.as_str())
+            .map(|st| st.needs.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(st) = by_id.get(id) else { continue };
+            if st.action == "wait"
+                && let Some(d) = st
+                    .with
+                    .get("duration")
+                    .and_then(|v| v.as_str())
+                    .and_then(|d| crate::duration::parse_duration(d).ok())
+            {
+                waited_ms += ms(d);
+            }
+            stack.extend(st.needs.iter().map(String::as_str));
+        }
+        if ttl_s * 1000 > waited_ms {
+            out.push(DnsCaching {
+                step: s.id.clone(),
+                ttl_s,
+                waited_ms,
+            });
+        }
+    }
+    out
 }
 
 /// Per-step accumulation during the pass over the records.
@@ -742,6 +822,7 @@ impl RunView {
                 Verdict::Passed
             };
 
+        let dns_caching = dns_caching(runbook, &steps);
         RunView {
             run_id: run.run_id.clone(),
             runbook: runbook.name.clone(),
@@ -759,6 +840,7 @@ impl RunView {
             approvals,
             faults,
             drill,
+            dns_caching,
             objectives,
             verdict,
         }

@@ -240,6 +240,9 @@ pub struct RunDocument {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pauses: Vec<Pause>,
     pub objectives: Vec<ObjectiveRow>,
+    /// Where the recovery time leaves out resolver caching.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_caching: Vec<crate::checkpoint::view::DnsCaching>,
     pub expectations: Vec<ExpectationVerdict>,
     pub impaired: Vec<Impairment>,
     pub impaired_steps: Vec<ImpairedStep>,
@@ -503,6 +506,7 @@ impl RunDocument {
                 })
                 .collect(),
             objectives: view.objectives.clone(),
+            dns_caching: view.dns_caching.clone(),
             expectations,
             impaired,
             impaired_steps,

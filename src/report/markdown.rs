@@ -293,6 +293,9 @@ pub fn render(doc: &RunDocument) -> String {
             );
         }
     }
+    for c in &doc.dns_caching {
+        let _ = writeln!(o, "\nNote: {}.", text(&c.sentence()));
+    }
 
     if doc.scenario.is_some() || !doc.expectations.is_empty() {
         o.push_str("\n## Expectations\n\n");

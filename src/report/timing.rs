@@ -151,6 +151,9 @@ impl TimingReport<'_> {
                 let _ = writeln!(o, "RTO: none set (objectives.rto)");
             }
         }
+        for c in &v.dns_caching {
+            let _ = writeln!(o, "{}", one_line(&c.sentence()));
+        }
         o.push('\n');
 
         // Step table.
