@@ -242,7 +242,7 @@ const ARC_ENDPOINTS: ParamSpec = p(
     K::StringList,
     false,
     None,
-    "the cluster's Regional endpoint URLs (`URL` or `REGION=URL`; commas separate several in one string), tried in turn; default: DescribeCluster in us-west-2 (a control-plane call)",
+    "the cluster's Regional endpoint URLs (`URL` or `REGION=URL`; commas separate several in one string), tried in turn; none, or `describe`: DescribeCluster in us-west-2 (a control-plane call; a dry run prints the list to paste)",
 );
 const ARC_OUTPUTS: &[OutputSpec] = &[
     o("endpoint", "the cluster endpoint URL that answered"),

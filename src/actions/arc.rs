@@ -71,6 +71,9 @@ pub(super) fn all() -> Vec<Arc<dyn Action>> {
 
 // ------------------------------------------------------------------------------ parameters
 
+/// The `endpoints` value that asks DescribeCluster for the cluster's endpoints.
+pub(crate) const DESCRIBE: &str = "describe";
+
 /// One of a cluster's Regional endpoints: its URL and the Region its calls are signed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
@@ -151,13 +154,15 @@ fn endpoint_text(e: &Endpoint) -> String {
 }
 
 /// The step's `endpoints:`, each entry possibly holding several separated by commas or spaces
-/// (so one runbook variable can carry all five).
+/// (so one runbook variable can carry all five). `describe` asks DescribeCluster for them (the
+/// same as none: ARC's control plane, in us-west-2), so a runbook can require the variable and
+/// still let a dry run print the list to paste.
 fn endpoints_param(ctx: &StepContext) -> Result<Vec<Endpoint>, ActionError> {
     let mut out: Vec<Endpoint> = vec![];
     for entry in ctx.params.str_list("endpoints")? {
         for part in entry
             .split([',', ' ', '\n', '\t'])
-            .filter(|p| !p.trim().is_empty())
+            .filter(|p| !p.trim().is_empty() && !p.trim().eq_ignore_ascii_case(DESCRIBE))
         {
             let e = parse_endpoint(part)?;
             if !out.contains(&e) {

@@ -162,6 +162,34 @@ pub fn load_str_blaming(
     overrides: &[(String, String)],
     from_scenario: &std::collections::BTreeSet<String>,
 ) -> Result<Loaded, Diagnostics> {
+    load_checked(
+        path,
+        text,
+        overrides,
+        from_scenario,
+        validate::Values::Required,
+    )
+}
+
+/// A runbook read for its shape only (its variables' names and its steps, to check a scenario
+/// against it): a required variable without a value is no problem here.
+pub fn load_shape(path: &Path, text: &str) -> Result<Loaded, Diagnostics> {
+    load_checked(
+        path,
+        text,
+        &[],
+        &std::collections::BTreeSet::new(),
+        validate::Values::Optional,
+    )
+}
+
+fn load_checked(
+    path: &Path,
+    text: &str,
+    overrides: &[(String, String)],
+    from_scenario: &std::collections::BTreeSet<String>,
+    values: validate::Values,
+) -> Result<Loaded, Diagnostics> {
     let (src, parsed) = parse_tree(path, text)?;
     if let Some(d) = wrong_kind(&src, parsed.root.as_ref(), path, Kind::Runbook) {
         return Err(d);
@@ -173,6 +201,7 @@ pub fn load_str_blaming(
             &parsed.duplicates,
             overrides,
             from_scenario,
+            values,
         )
     })?;
     Ok(Loaded {

@@ -53,6 +53,13 @@ pub(crate) struct RunbookSpec {
 #[serde(untagged)]
 pub(crate) enum VarSpec {
     Value(String),
+    /// No default: `--var` (or a scenario's `vars:`) must give a value.
+    Required {
+        required: bool,
+        /// What to give, for the error that names a missing value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
+    },
     /// Read from `env` when the runbook loads; usable only in an AWS action's `with:`; never
     /// written anywhere (`[secret:NAME]` stands in).
     Secret {

@@ -28,6 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "approvers",
 ];
 const SECRET_KEYS: &[&str] = &["secret", "env"];
+const REQUIRED_KEYS: &[&str] = &["required", "help"];
 /// Environment variables a secret may not be read from (compared without regard to case).
 const RESERVED_ENV_PREFIXES: &[&str] = &["AWS_", "DRILLBOOK_"];
 const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
@@ -194,6 +195,10 @@ struct V<'a> {
     blamed: BTreeSet<String>,
     /// Overridden variables that a scenario's `vars:` set (not `--var`).
     from_scenario: &'a BTreeSet<String>,
+    /// Variables declared `{ required: true }`: where, and what their `help:` says.
+    required: BTreeMap<String, (Span, Option<String>)>,
+    /// Whether those must have a value here.
+    values: Values,
 }
 
 type Field<'n> = Option<(&'n Node, &'n Node)>;
@@ -713,6 +718,29 @@ impl<'a> V<'a> {
                 None
             }
         }
+    }
+
+    /// `NAME: { required: true, help: TEXT }`: a variable without a default, which `--var`
+    /// (or a scenario's `vars:`) must set; returns its help text.
+    fn required_var(&mut self, name: &str, node: &Node) -> Option<Option<String>> {
+        let f = self.fields(node, REQUIRED_KEYS, &format!("`vars.{name}`"));
+        let required = match f.get("required") {
+            Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.required")),
+            None => None,
+        };
+        if required != Some(true) {
+            self.report(
+                node.span,
+                format!("variable `{name}` has `required:` but not `required: true`"),
+                "not required",
+                || Some(format!("write `{name}: {{ required: true, help: \"what to give\" }}`, or give it a default value")),
+            );
+            return None;
+        }
+        Some(match f.get("help") {
+            Some((k, n)) => self.string(k, n, &format!("vars.{name}.help")),
+            None => None,
+        })
     }
 
     /// `NAME: { secret: true, env: ENV_VAR }`: the value is read from `ENV_VAR` now, and
@@ -1521,12 +1549,21 @@ fn is_role_arn(s: &str) -> bool {
 }
 
 /// Validates the tree and builds the runbook, or returns every problem found.
+/// Whether required variables must have a value: always, except when a runbook is read only
+/// for its shape (its variables' names and its steps: a scenario checked against it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Values {
+    Required,
+    Optional,
+}
+
 pub(crate) fn build(
     src: &Source,
     root: Option<&Node>,
     duplicates: &[DuplicateKey],
     overrides: &[(String, String)],
     from_scenario: &BTreeSet<String>,
+    values: Values,
 ) -> Result<Runbook, Diagnostics> {
     let mut v = V {
         src,
@@ -1541,6 +1578,8 @@ pub(crate) fn build(
         overridden: BTreeMap::new(),
         blamed: BTreeSet::new(),
         from_scenario,
+        required: BTreeMap::new(),
+        values,
     };
     for dup in duplicates {
         let first_line = v.line_of(dup.first);
@@ -1616,6 +1655,18 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 );
                 continue;
             }
+            if let Value::Map(m) = &vv.value
+                && m.iter()
+                    .any(|(k, _)| k.scalar().is_some_and(|s| s.text == "required"))
+            {
+                if !v.vars.contains_key(&name)
+                    && let Some(help) = v.required_var(&name, vv)
+                {
+                    v.vars.insert(name.clone(), String::new());
+                    v.required.insert(name, (vk.span, help));
+                }
+                continue;
+            }
             if matches!(vv.value, Value::Map(_)) {
                 if !v.vars.contains_key(&name)
                     && let Some((secret, value)) = v.secret_var(&name, vv)
@@ -1676,6 +1727,24 @@ fn top(v: &mut V<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Run
                 }
             }
         }
+    }
+    // A required variable needs a value from `--var` (or the scenario's `vars:`).
+    for (name, (span, help)) in std::mem::take(&mut v.required) {
+        if v.values == Values::Optional
+            || v.vars.get(&name).is_some_and(|val| !val.trim().is_empty())
+        {
+            continue;
+        }
+        let help = match help {
+            Some(h) => format!("set it with `--var {name}=VALUE`: {h}"),
+            None => format!("set it with `--var {name}=VALUE`"),
+        };
+        v.report(
+            span,
+            format!("variable `{name}` is required and has no value"),
+            "required",
+            || Some(help),
+        );
     }
     // version
     match f.get("version") {

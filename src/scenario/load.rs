@@ -350,7 +350,7 @@ pub fn load_scenario_str_in(
     if runbook_ok
         && let Ok(rb_text) = load::read_text(&scenario.runbook)
         && is_mapping(&scenario.runbook, &rb_text)
-        && let Ok(loaded) = load::load_str(&scenario.runbook, &rb_text, &[])
+        && let Ok(loaded) = load::load_shape(&scenario.runbook, &rb_text)
         && let Err(d) = check_against(&scenario, &loaded.runbook)
     {
         for p in d.problems {
@@ -913,7 +913,7 @@ pub fn load_runbook_at(
     }
     check_against(
         scenario,
-        &load::load_str(&scenario.runbook, &text, &[])?.runbook,
+        &load::load_shape(&scenario.runbook, &text)?.runbook,
     )?;
     let mut vars: Vec<(String, String)> = scenario.vars_at(injected_at).into_iter().collect();
     let from_scenario: BTreeSet<String> = vars

@@ -29,7 +29,8 @@ use crate::support::{SeedOptions, Seeded, emulator, unique_prefix};
 /// `start`, `after:STEP` for every step, and `before-apply:` / `after-apply:` for every step
 /// whose action mutates.
 fn crash_points(rb: &str) -> Vec<String> {
-    let loaded = drillbook::runbook::load::load_file(Path::new(rb), &[]).unwrap();
+    let text = std::fs::read_to_string(rb).unwrap();
+    let loaded = drillbook::runbook::load::load_shape(Path::new(rb), &text).unwrap();
     let mut points = vec!["start".to_string()];
     for s in &loaded.runbook.steps {
         points.push(format!("after:{}", s.id));

@@ -306,11 +306,13 @@ fn lost_region_marks_what_each_shipped_runbook_needs() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FINDING restore-vault"), "{out}");
 
-    // The ARC switch without its endpoints needs ARC's configuration API in us-west-2; with
-    // them, any endpoint that stays will do.
+    // The ARC switch without its endpoints (`describe`: DescribeCluster) needs ARC's
+    // configuration API in us-west-2; with them, any endpoint that stays will do.
     let (code, out, _) = run(&[
         "plan",
         "runbooks/region-failover-arc.yaml",
+        "--var",
+        "cluster_endpoints=describe",
         "--lost-region",
         "us-west-2",
         "--strict",

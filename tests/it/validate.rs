@@ -387,3 +387,65 @@ fn templates_that_would_render_to_gigabytes_are_refused_cheaply() {
         err.len()
     );
 }
+
+/// A variable declared `{ required: true, help: ... }` has no default: without `--var` the
+/// runbook is refused at the variable's line, with its help; with one it loads. The ARC
+/// runbook requires its cluster endpoints (DescribeCluster is ARC's control plane).
+#[test]
+fn a_required_variable_needs_a_value() {
+    let arc = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/region-failover-arc.yaml");
+    let f = arc.to_str().unwrap();
+    let text = std::fs::read_to_string(&arc).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("  cluster_endpoints:"))
+        .unwrap()
+        + 1;
+    let out = drillbook(&["validate", f]);
+    out.assert_exit(2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The help is wrapped to the terminal: compare its words.
+    let words = stderr
+        .split_whitespace()
+        .filter(|w| !w.starts_with('│') && !w.starts_with('·'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        stderr.contains("variable `cluster_endpoints` is required and has no value"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("region-failover-arc.yaml:{line}:3")),
+        "{stderr}"
+    );
+    assert!(
+        words.contains("--var cluster_endpoints=VALUE") && words.contains("DescribeCluster"),
+        "{stderr}"
+    );
+    // An empty value is no value.
+    drillbook(&["validate", f, "--var", "cluster_endpoints= "]).assert_exit(2);
+    let out = drillbook(&[
+        "validate",
+        f,
+        "--var",
+        "cluster_endpoints=us-west-2=https://a.example/v1,eu-west-1=https://b.example/v1",
+    ]);
+    out.assert_exit(0);
+    // `describe` is a value: DescribeCluster reads them (a dry run prints them).
+    drillbook(&["validate", f, "--var", "cluster_endpoints=describe"]).assert_exit(0);
+    // `required:` must be `true`.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nname: n\nvars:\n  x: { required: false }\nsteps:\n  - id: a\n    action: wait\n    with: { duration: 0s }\n",
+    )
+    .unwrap();
+    let out = drillbook(&["validate", bad.to_str().unwrap()]);
+    out.assert_exit(2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has `required:` but not `required: true`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
