@@ -140,11 +140,7 @@ def _latest_restorable_time(self: Any) -> Any:
     if not getattr(self, "backup_retention_period", 0):
         return None
     lag = seconds("rds_pitr_lag_seconds", [self.db_instance_identifier])
-    latest = utcnow() - timedelta(seconds=lag)
-    created = getattr(self, "created", None)
-    if created is not None and hasattr(created, "tzinfo") and latest < created:
-        return created
-    return latest
+    return utcnow() - timedelta(seconds=lag)
 
 
 DBInstance.latest_restorable_time = property(_latest_restorable_time)  # type: ignore[assignment]

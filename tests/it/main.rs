@@ -25,6 +25,7 @@ mod layers;
 mod newcomer;
 mod plan;
 mod proof;
+mod rds;
 mod readiness;
 mod recovery;
 mod report;
