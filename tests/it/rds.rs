@@ -494,3 +494,59 @@ async fn failover_of_a_single_az_instance_is_refused_before_anything_changes() {
         Some(format!("{REGION}a").as_str())
     );
 }
+
+/// The read-only checks on an Aurora DB cluster (DescribeDBClusters): its status, Multi-AZ and
+/// backups. (A cluster's restore and failover are not supported yet.)
+#[tokio::test(flavor = "multi_thread")]
+async fn assert_pitr_and_assert_ready_read_a_db_cluster() {
+    let p = unique_prefix("rds_cluster");
+    let cluster = format!("{p}aurora");
+    let c = rds(REGION).await;
+    c.create_db_cluster()
+        .db_cluster_identifier(&cluster)
+        .engine("aurora-postgresql")
+        .master_username("docustack")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(3)
+        .send()
+        .await
+        .unwrap();
+    // moto answers `creating` once, then `available`.
+    let _ = c
+        .describe_db_clusters()
+        .db_cluster_identifier(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let rb = |min: &str| {
+        format!(
+            "version: 1\nname: rds cluster\ndefaults:\n  region: {REGION}\nsteps:\n  - id: pitr\n    action: rds.assert_pitr\n    with: {{ cluster: {cluster}, min_retention: {min} }}\n  - id: ready\n    action: rds.assert_ready\n    with: {{ cluster: {cluster} }}\n"
+        )
+    };
+    let w = Work::new(&rb("3d"));
+    w.run(&[], &[]).assert_exit(0);
+    let j = w.journal();
+    assert_eq!(outputs(&j, "pitr")["retention_days"], "3");
+    assert_eq!(outputs(&j, "ready")["status"], "available");
+    let w = Work::new(&rb("4d"));
+    let out = w.run(&[], &[]);
+    out.assert_exit(1);
+    assert!(
+        out.text().contains(&format!(
+            "DB cluster `{cluster}` keeps automated backups 3 day(s), fewer than the 4 asked"
+        )),
+        "{}",
+        out.text()
+    );
+    // Both named: refused as invalid input before any call.
+    let w = Work::new(&format!(
+        "version: 1\nname: rds both\ndefaults:\n  region: {REGION}\nsteps:\n  - id: ready\n    action: rds.assert_ready\n    with: {{ cluster: {cluster}, instance: {cluster} }}\n"
+    ));
+    let out = w.run(&[], &[]);
+    assert_ne!(out.code(), 0);
+    assert!(
+        out.text().contains("`instance` and `cluster` are both set"),
+        "{}",
+        out.text()
+    );
+}
