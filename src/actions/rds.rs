@@ -784,7 +784,15 @@ impl Action for RestorePitr {
                 hint: "look at the instances in the RDS console".into(),
             });
         };
-        let mismatches = Settings::of(&source).mismatches(&Settings::of(&target));
+        let mut mismatches = Settings::of(&source).mismatches(&Settings::of(&target));
+        if let Some(class) = ctx.params.opt_str("instance_class")?
+            && target.db_instance_class() != Some(class.as_str())
+        {
+            mismatches.push(format!(
+                "DBInstanceClass is {}, the step asked for {class}",
+                target.db_instance_class().unwrap_or("unknown")
+            ));
+        }
         if mismatches.is_empty() {
             Ok(())
         } else {
@@ -977,6 +985,44 @@ impl Action for Failover {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_failover_mark_names_the_step_and_the_zone_before() {
+        let i = DbInstance::builder()
+            .tag_list(
+                Tag::builder()
+                    .key(FAILOVER_TAG)
+                    .value("20261207-104722-e49f/db-failover/us-east-1a")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            failover_mark(&i),
+            Some((
+                "20261207-104722-e49f/db-failover".to_string(),
+                "us-east-1a".to_string()
+            ))
+        );
+        assert_eq!(failover_mark(&DbInstance::builder().build()), None);
+    }
+
+    #[test]
+    fn settings_ignore_drillbook_and_aws_tags() {
+        let i = DbInstance::builder()
+            .tag_list(Tag::builder().key("app").value("docustack").build())
+            .tag_list(Tag::builder().key(RESTORED_FROM_TAG).value("db").build())
+            .tag_list(
+                Tag::builder()
+                    .key("aws:cloudformation:stack-name")
+                    .value("s")
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            Settings::of(&i).tags,
+            BTreeMap::from([("app".to_string(), "docustack".to_string())])
+        );
+    }
 
     #[test]
     fn a_restore_with_aws_defaults_differs_from_its_source_setting_by_setting() {

@@ -268,7 +268,7 @@ async fn a_restore_carries_every_setting_over_and_a_resumed_restore_waits_for_th
     let target = format!("{p}docustack-db-restored");
     let rb = |timeout: &str| {
         format!(
-            "version: 1\nname: rds restore\ndefaults:\n  region: {REGION}\nsteps:\n  - id: restore\n    action: rds.restore_pitr\n    timeout: {timeout}\n    retry: {{ attempts: 1 }}\n    with: {{ instance: {}, target: {target}, restore_to: latest }}\n  - id: ready\n    action: rds.assert_ready\n    needs: [restore]\n    with: {{ instance: \"{{{{ steps.restore.identifier }}}}\", multi_az: true }}\n",
+            "version: 1\nname: rds restore\ndefaults:\n  region: {REGION}\nsteps:\n  - id: restore\n    action: rds.restore_pitr\n    timeout: {timeout}\n    retry: {{ attempts: 1 }}\n    with: {{ instance: {}, target: {target}, restore_to: latest, instance_class: db.t3.small }}\n  - id: ready\n    action: rds.assert_ready\n    needs: [restore]\n    with: {{ instance: \"{{{{ steps.restore.identifier }}}}\", multi_az: true }}\n",
             db.instance
         )
     };
@@ -326,6 +326,8 @@ async fn a_restore_carries_every_setting_over_and_a_resumed_restore_waits_for_th
         describe(REGION, &target).await,
     );
     assert_eq!(restored.db_instance_status(), Some("available"));
+    assert_eq!(restored.db_instance_class(), Some("db.t3.small"));
+    assert_eq!(source.db_instance_class(), Some("db.t3.micro"));
     for ((field, want), (_, got)) in settings(&source).into_iter().zip(settings(&restored)) {
         assert_eq!(got, want, "{field}");
     }
