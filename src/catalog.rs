@@ -1441,16 +1441,34 @@ pub static CATALOG: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "rds.failover",
-        summary: "Fail a Multi-AZ DB instance over to its standby (RebootDBInstance with ForceFailover), once across retries and resumes, and wait until it is `available` in the other Availability Zone.",
+        summary: "Fail a Multi-AZ DB instance over to its standby (RebootDBInstance with ForceFailover), or an Aurora DB cluster to another instance (FailoverDBCluster), once across retries and resumes, and wait until it is `available` with the writer moved.",
         service: Service::Rds,
-        params: &[p(
-            "instance",
-            K::String,
-            true,
-            None,
-            "the Multi-AZ DB instance identifier",
-        )
-        .scoped(S::RdsInstance)],
+        params: &[
+            p(
+                "instance",
+                K::String,
+                false,
+                None,
+                "the Multi-AZ DB instance identifier (give this or `cluster`)",
+            )
+            .scoped(S::RdsInstance),
+            p(
+                "cluster",
+                K::String,
+                false,
+                None,
+                "the Aurora DB cluster identifier (give this or `instance`)",
+            )
+            .scoped(S::RdsCluster),
+            p(
+                "target_instance",
+                K::String,
+                false,
+                None,
+                "with `cluster`: the reader instance to promote (default: one RDS chooses)",
+            )
+            .scoped(S::RdsInstance),
+        ],
         outputs: &[
             o("writer", "the DB instance now serving writes"),
             o("availability_zone", "its Availability Zone after the failover"),
@@ -1461,7 +1479,9 @@ pub static CATALOG: &[ActionSpec] = &[
         needs_region: true,
         iam: &[
             "rds:DescribeDBInstances",
+            "rds:DescribeDBClusters",
             "rds:RebootDBInstance",
+            "rds:FailoverDBCluster",
             "rds:AddTagsToResource",
         ],
         control_plane: ControlPlane::StepRegion,

@@ -12,10 +12,12 @@
 //!   switched to the standby" (RDS user guide, "Rebooting a DB instance"; "Failover process for
 //!   Amazon RDS"). `failover` records the Availability Zone before it in a tag on the instance,
 //!   so a retry or a resume of the same step finds the failover made (the instance is in another
-//!   Availability Zone) or in progress, and never fails over twice.
+//!   Availability Zone) or in progress, and never fails over twice. An Aurora DB cluster fails
+//!   over with FailoverDBCluster (to `target_instance`, or a reader RDS chooses), its writer
+//!   before recorded the same way on the cluster.
 //!
-//! Left for later: restores and failovers of Aurora DB clusters (RestoreDBClusterToPointInTime
-//! with its writer instance, FailoverDBCluster) and of global databases.
+//! Left for later: restores of Aurora DB clusters (RestoreDBClusterToPointInTime, then the
+//! writer instance created) and global database switchovers and failovers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -838,6 +840,9 @@ impl Action for Failover {
     }
 
     async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        if let Target::Cluster(cluster) = Target::read(ctx)? {
+            return observe_cluster_failover(ctx, &cluster).await;
+        }
         let id = ctx.params.str("instance")?;
         let (c, region) = client(ctx)?;
         let me = format!("{}/{}", ctx.run_id, ctx.step_id);
@@ -905,6 +910,9 @@ impl Action for Failover {
     }
 
     async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
+        if let Target::Cluster(cluster) = Target::read(ctx)? {
+            return apply_cluster_failover(ctx, &cluster).await;
+        }
         let id = ctx.params.str("instance")?;
         let (c, region) = client(ctx)?;
         let me = format!("{}/{}", ctx.run_id, ctx.step_id);
@@ -961,6 +969,9 @@ impl Action for Failover {
     }
 
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
+        if let Target::Cluster(cluster) = Target::read(ctx)? {
+            return verify_cluster_failover(ctx, &cluster, outcome).await;
+        }
         let id = ctx.params.str("instance")?;
         let (c, region) = client(ctx)?;
         let i = describe_instance(&c, &region, &id).await?;
@@ -979,6 +990,211 @@ impl Action for Failover {
                 hint: "look at the instance's events in the RDS console".into(),
             }),
         }
+    }
+}
+
+// ------------------------------------------------------------------------- failover (cluster)
+
+/// An Aurora DB cluster's writer instance, from its members.
+fn cluster_writer(c: &DbCluster) -> Option<String> {
+    c.db_cluster_members()
+        .iter()
+        .find(|m| m.is_cluster_writer() == Some(true))
+        .and_then(|m| m.db_instance_identifier())
+        .map(str::to_string)
+}
+
+fn cluster_mark(c: &DbCluster) -> Option<(String, String)> {
+    let v = c
+        .tag_list()
+        .iter()
+        .find(|t| t.key() == Some(FAILOVER_TAG))
+        .map(|t| t.value().unwrap_or(""))?;
+    let (who, writer) = v.rsplit_once('/')?;
+    Some((who.to_string(), writer.to_string()))
+}
+
+async fn cluster_outputs(
+    client: &Client,
+    region: &str,
+    writer: &str,
+) -> Result<BTreeMap<String, String>, ActionError> {
+    let mut o = BTreeMap::from([("writer".to_string(), writer.to_string())]);
+    if let Some(az) = describe_instance(client, region, writer)
+        .await?
+        .and_then(|i| i.availability_zone().map(str::to_string))
+    {
+        o.insert("availability_zone".into(), az);
+    }
+    Ok(o)
+}
+
+/// Whether the cluster's failover is done: available, and the writer is the one asked for, or
+/// (none asked) another than `before`.
+fn cluster_failed_over(c: &DbCluster, before: &str, wanted: Option<&str>) -> bool {
+    let writer = cluster_writer(c);
+    c.status() == Some("available")
+        && match wanted {
+            Some(w) => writer.as_deref() == Some(w),
+            None => writer.is_some_and(|w| w != before),
+        }
+}
+
+/// FailoverDBCluster "forces a failover for a DB cluster ... to one of the Aurora Replicas
+/// (read-only instances) in the DB cluster to be the primary DB instance (the cluster writer)"
+/// (RDS API reference, FailoverDBCluster). The writer before is recorded in a tag on the cluster,
+/// as for an instance.
+async fn observe_cluster_failover(
+    ctx: &StepContext,
+    cluster: &str,
+) -> Result<Observation, ActionError> {
+    let (c, region) = client(ctx)?;
+    let me = format!("{}/{}", ctx.run_id, ctx.step_id);
+    let wanted = ctx.params.opt_str("target_instance")?;
+    let mut obs = Observation::default();
+    let Some(cl) = describe_cluster(&c, &region, cluster).await? else {
+        obs.summary = format!("DB cluster `{cluster}` not found in {region}");
+        obs.findings.push(finding(
+            obs.summary.clone(),
+            "check the identifier and the step's region",
+        ));
+        return Ok(obs);
+    };
+    let writer = cluster_writer(&cl).unwrap_or_default();
+    let status = cl.status().unwrap_or("unknown").to_string();
+    obs.facts.insert("writer".into(), json!(writer));
+    obs.facts.insert("status".into(), json!(status));
+    if let Some((who, before)) = cluster_mark(&cl)
+        && who == me
+    {
+        obs.facts.insert("writer_before".into(), json!(before));
+        if cluster_failed_over(&cl, &before, wanted.as_deref()) {
+            obs.summary = format!("`{cluster}` failed over from `{before}` to `{writer}`");
+            obs.outputs = cluster_outputs(&c, &region, &writer).await?;
+        } else if status == "available" && writer == before {
+            obs.summary = format!("`{cluster}`'s writer is still `{before}`");
+            obs.changes
+                .push(format!("fail `{cluster}` over from `{before}`"));
+        } else {
+            obs.summary =
+                format!("`{cluster}` is `{status}`: the failover from `{before}` is in progress");
+            obs.changes.push(format!(
+                "wait for the failover of `{cluster}` from `{before}` in progress"
+            ));
+        }
+        return Ok(obs);
+    }
+    if let Some(w) = &wanted {
+        if *w == writer {
+            obs.summary = format!("`{w}` is already the writer of `{cluster}`");
+            obs.outputs = cluster_outputs(&c, &region, &writer).await?;
+            return Ok(obs);
+        }
+        if !cl
+            .db_cluster_members()
+            .iter()
+            .any(|m| m.db_instance_identifier() == Some(w.as_str()))
+        {
+            obs.findings.push(finding(
+                format!("`{w}` is not an instance of DB cluster `{cluster}`"),
+                "name one of the cluster's reader instances, or leave `target_instance` out",
+            ));
+        }
+    }
+    if cl.db_cluster_members().len() < 2 {
+        obs.findings.push(finding(
+            format!("DB cluster `{cluster}` has no reader instance to fail over to"),
+            "add an Aurora Replica to the cluster",
+        ));
+    }
+    if status != "available" {
+        obs.findings.push(finding(
+            format!("DB cluster `{cluster}` is `{status}`, not `available`"),
+            "wait until it is available, then run the step again",
+        ));
+    }
+    obs.summary = format!("`{cluster}`'s writer is `{writer}`");
+    obs.changes.push(format!(
+        "fail `{cluster}` over (FailoverDBCluster) from `{writer}` to {}",
+        wanted
+            .as_deref()
+            .map(|w| format!("`{w}`"))
+            .unwrap_or_else(|| "a reader RDS chooses".into())
+    ));
+    Ok(obs)
+}
+
+async fn apply_cluster_failover(ctx: &StepContext, cluster: &str) -> Result<Outcome, ActionError> {
+    let (c, region) = client(ctx)?;
+    let me = format!("{}/{}", ctx.run_id, ctx.step_id);
+    let wanted = ctx.params.opt_str("target_instance")?;
+    let cl = describe_cluster(&c, &region, cluster)
+        .await?
+        .ok_or_else(|| ActionError::Invalid {
+            message: format!("DB cluster `{cluster}` not found in {region}"),
+            hint: "check the identifier and the step's region".into(),
+        })?;
+    let writer = cluster_writer(&cl).unwrap_or_default();
+    let before = match cluster_mark(&cl) {
+        Some((who, before)) if who == me => before,
+        _ => {
+            c.add_tags_to_resource()
+                .resource_name(cl.db_cluster_arn().unwrap_or_default())
+                .tags(
+                    Tag::builder()
+                        .key(FAILOVER_TAG)
+                        .value(format!("{me}/{writer}"))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error(SVC, "AddTagsToResource", &region, e))?;
+            writer.clone()
+        }
+    };
+    let mut changes = vec![];
+    if cl.status() == Some("available") && writer == before {
+        c.failover_db_cluster()
+            .db_cluster_identifier(cluster)
+            .set_target_db_instance_identifier(wanted.clone())
+            .send()
+            .await
+            .map_err(|e| aws_error(SVC, "FailoverDBCluster", &region, e))?;
+        changes.push(format!("failed `{cluster}` over from `{before}`"));
+    }
+    let done = poll::until(&ctx.waits, RDS_MAX_INTERVAL, || async {
+        Ok(describe_cluster(&c, &region, cluster)
+            .await?
+            .filter(|cl| cluster_failed_over(cl, &before, wanted.as_deref())))
+    })
+    .await?;
+    let writer = cluster_writer(&done).unwrap_or_default();
+    Ok(Outcome {
+        summary: format!("`{cluster}` failed over from `{before}` to `{writer}`"),
+        changes,
+        outputs: cluster_outputs(&c, &region, &writer).await?,
+    })
+}
+
+async fn verify_cluster_failover(
+    ctx: &StepContext,
+    cluster: &str,
+    outcome: &Outcome,
+) -> Result<(), ActionError> {
+    let (c, region) = client(ctx)?;
+    let cl = describe_cluster(&c, &region, cluster).await?;
+    match cl {
+        Some(cl)
+            if cl.status() == Some("available")
+                && cluster_writer(&cl).as_deref()
+                    == outcome.outputs.get("writer").map(String::as_str) =>
+        {
+            Ok(())
+        }
+        _ => Err(ActionError::Verification {
+            message: format!("`{cluster}` is not available with the writer it failed over to"),
+            hint: "look at the cluster's events in the RDS console".into(),
+        }),
     }
 }
 

@@ -552,3 +552,72 @@ async fn assert_pitr_and_assert_ready_read_a_db_cluster() {
         out.text()
     );
 }
+
+/// An Aurora DB cluster fails over once (FailoverDBCluster) across a kill and a resume: with two
+/// instances, a second failover would bring the writer back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_fails_over_once_across_a_kill_and_a_resume() {
+    let p = unique_prefix("rds_clfail");
+    let cluster = format!("{p}aurora");
+    let c = rds(OTHER_REGION).await;
+    c.create_db_cluster()
+        .db_cluster_identifier(&cluster)
+        .engine("aurora-mysql")
+        .master_username("docustack")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(1)
+        .send()
+        .await
+        .unwrap();
+    for (n, az) in [("one", "a"), ("two", "b")] {
+        c.create_db_instance()
+            .db_instance_identifier(format!("{p}{n}"))
+            .db_cluster_identifier(&cluster)
+            .engine("aurora-mysql")
+            .db_instance_class("db.r6g.large")
+            .availability_zone(format!("{OTHER_REGION}{az}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let writer = || async {
+        let cl = rds(OTHER_REGION)
+            .await
+            .describe_db_clusters()
+            .db_cluster_identifier(&cluster)
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()[0]
+            .clone();
+        cl.db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer() == Some(true))
+            .and_then(|m| m.db_instance_identifier())
+            .map(str::to_string)
+    };
+    // moto answers `creating` once, then `available`.
+    let before = writer().await.expect("a writer");
+    let other = if before == format!("{p}one") {
+        format!("{p}two")
+    } else {
+        format!("{p}one")
+    };
+    let w = Work::new(&format!(
+        "version: 1\nname: rds cluster failover\ndefaults:\n  region: {OTHER_REGION}\nsteps:\n  - id: failover\n    action: rds.failover\n    with: {{ cluster: {cluster} }}\n"
+    ));
+    let crash = drillbook::engine::CRASH_ENV;
+    let out = w.run(&["--execute", "--yes"], &[(crash, "after-apply:failover")]);
+    assert_ne!(out.code(), 0, "killed: {}", out.text());
+    assert_eq!(writer().await.as_deref(), Some(other.as_str()));
+    let out = w.drillbook(&["resume", &w.run_id(), "--yes"], &[]);
+    out.assert_exit(0);
+    assert_eq!(writer().await.as_deref(), Some(other.as_str()));
+    let j = w.journal();
+    assert_eq!(outputs(&j, "failover")["writer"], other.as_str());
+    let az = if other.ends_with("one") { "a" } else { "b" };
+    assert_eq!(
+        outputs(&j, "failover")["availability_zone"],
+        format!("{OTHER_REGION}{az}")
+    );
+}
