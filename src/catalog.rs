@@ -1394,17 +1394,31 @@ pub static CATALOG: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "rds.restore_pitr",
-        summary: "Restore a DB instance to a point in time as a new instance, with the source's subnet group, VPC security groups, parameter and option groups, Multi-AZ, storage type, deletion protection, tags, IAM authentication and log exports (AWS gives a restore the defaults otherwise), wait until `available`, and verify each setting against the source.",
+        summary: "Restore a DB instance (or an Aurora DB cluster, then its writer instance) to a point in time as a new one, with the source's subnet group, VPC security groups, parameter and option groups, Multi-AZ, storage type, deletion protection, tags, IAM authentication and log exports (AWS gives a restore the defaults otherwise), wait until `available`, and verify each setting against the source.",
         service: Service::Rds,
         params: &[
-            p("instance", K::String, true, None, "the source DB instance identifier")
-                .scoped(S::RdsInstance),
+            p(
+                "instance",
+                K::String,
+                false,
+                None,
+                "the source DB instance identifier (give this or `cluster`)",
+            )
+            .scoped(S::RdsInstance),
+            p(
+                "cluster",
+                K::String,
+                false,
+                None,
+                "the source Aurora DB cluster identifier (give this or `instance`); the target is a new cluster with one writer instance, `TARGET-1`",
+            )
+            .scoped(S::RdsCluster),
             p(
                 "target",
                 K::String,
                 true,
                 None,
-                "identifier of the new DB instance",
+                "identifier of the new DB instance (or DB cluster)",
             )
             .scoped(S::RdsInstance),
             p(
@@ -1419,7 +1433,7 @@ pub static CATALOG: &[ActionSpec] = &[
                 K::String,
                 false,
                 None,
-                "the new instance's class (default: the source's)",
+                "the new instance's class (default: the source's, or the source cluster's writer's)",
             ),
         ],
         outputs: &[
@@ -1435,6 +1449,9 @@ pub static CATALOG: &[ActionSpec] = &[
         iam: &[
             "rds:DescribeDBInstances",
             "rds:RestoreDBInstanceToPointInTime",
+            "rds:DescribeDBClusters",
+            "rds:RestoreDBClusterToPointInTime",
+            "rds:CreateDBInstance",
             "rds:AddTagsToResource",
         ],
         control_plane: ControlPlane::StepRegion,

@@ -217,3 +217,55 @@ def _restore_to_point_in_time(
 
 
 RDSBackend.restore_db_instance_to_point_in_time = _restore_to_point_in_time  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ RestoreDBClusterToPointInTime
+
+# "The new DB cluster is created with the default DB security group" (RDS API reference,
+# RestoreDBClusterToPointInTime), and with the defaults of what the request does not name:
+# moto copied the source's subnet group, parameter group, deletion protection, tags, IAM
+# authentication and log exports.
+_CLUSTER_NOT_CARRIED = (
+    "backend",
+    "db_subnet_group",
+    "db_subnet_group_name",
+    "vpc_security_group_ids",
+    "parameter_group",
+    "deletion_protection",
+    "tags",
+    "copy_tags_to_snapshot",
+    "iam_auth",
+    "enabled_cloudwatch_logs_exports",
+    "members",
+    "status",
+)
+
+
+def _restore_cluster_to_point_in_time(
+    self: Any,
+    db_cluster_identifier: str,
+    source_db_cluster_identifier: str,
+    restore_type: str = "full-copy",
+    restore_to_time: Any = None,
+    use_latest_restorable_time: bool = False,
+    **overrides: Any,
+) -> Any:
+    if restore_to_time is not None and use_latest_restorable_time:
+        raise InvalidParameterCombination(
+            "Cannot specify both RestoreToTime and UseLatestRestorableTime"
+        )
+    source = self.describe_db_clusters(db_cluster_identifier=source_db_cluster_identifier)[0]
+    props: dict[str, Any] = {}
+    for key, value in source.__dict__.items():
+        key = key.lstrip("_")
+        if key in _CLUSTER_NOT_CARRIED:
+            continue
+        props[key] = copy.copy(value)
+    for key, value in overrides.items():
+        if value is not None and value != []:
+            props[key] = value
+    props["db_cluster_identifier"] = db_cluster_identifier
+    return self.create_db_cluster(props)
+
+
+RDSBackend.restore_db_cluster_to_point_in_time = _restore_cluster_to_point_in_time  # type: ignore[method-assign]

@@ -570,6 +570,14 @@ fn resources(
                         .map(|c| format!("arn:aws:rds:{region}:{account}:cluster:{c}")),
                 )
                 .collect();
+            // A cluster's restore names the new cluster `target` and its writer `target-1`.
+            if with.contains_key("cluster")
+                && let Some(Value::String(t)) = with.get("target")
+            {
+                let t = wildcard(t);
+                r.push(format!("arn:aws:rds:{region}:{account}:cluster:{t}"));
+                r.push(format!("arn:aws:rds:{region}:{account}:db:{t}-1"));
+            }
             if spec.iam.contains(&"rds:RestoreDBInstanceToPointInTime") {
                 for kind in ["og", "pg", "subgrp", "secgrp"] {
                     r.push(format!("arn:aws:rds:{region}:{account}:{kind}:*"));

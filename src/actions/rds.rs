@@ -16,8 +16,11 @@
 //!   over with FailoverDBCluster (to `target_instance`, or a reader RDS chooses), its writer
 //!   before recorded the same way on the cluster.
 //!
-//! Left for later: restores of Aurora DB clusters (RestoreDBClusterToPointInTime, then the
-//! writer instance created) and global database switchovers and failovers.
+//! - An Aurora DB cluster is restored with RestoreDBClusterToPointInTime, the same settings
+//!   named, and then its writer instance created (the restore creates none).
+//!
+//! Left for later: reader instances of a restored cluster, global database switchovers and
+//! failovers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -599,6 +602,9 @@ impl Action for RestorePitr {
     }
 
     async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
+        if let Target::Cluster(src) = Target::read(ctx)? {
+            return observe_cluster_restore(ctx, &src).await;
+        }
         let src = ctx.params.str("instance")?;
         let dst = ctx.params.str("target")?;
         let point = RestorePoint::read(ctx)?;
@@ -690,6 +696,9 @@ impl Action for RestorePitr {
     }
 
     async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
+        if let Target::Cluster(src) = Target::read(ctx)? {
+            return apply_cluster_restore(ctx, &src).await;
+        }
         let src = ctx.params.str("instance")?;
         let dst = ctx.params.str("target")?;
         let point = RestorePoint::read(ctx)?;
@@ -774,6 +783,9 @@ impl Action for RestorePitr {
     }
 
     async fn verify(&self, ctx: &StepContext, _: &Outcome) -> Result<(), ActionError> {
+        if let Target::Cluster(src) = Target::read(ctx)? {
+            return verify_cluster_restore(ctx, &src).await;
+        }
         let src = ctx.params.str("instance")?;
         let dst = ctx.params.str("target")?;
         let (c, region) = client(ctx)?;
@@ -808,6 +820,316 @@ impl Action for RestorePitr {
                 ),
             })
         }
+    }
+}
+
+// ------------------------------------------------------------------------- restore (cluster)
+
+/// A cluster's settings a restore does not carry over by itself ("The new DB cluster is created
+/// with the default DB security group", RDS API reference, RestoreDBClusterToPointInTime), in
+/// the instance's [`Settings`] (a cluster has no option group; its Multi-AZ comes from reader
+/// instances in other zones, which the restore does not create: not compared).
+fn cluster_settings(c: &DbCluster) -> Settings {
+    let mut sgs: Vec<String> = c
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .map(str::to_string)
+        .collect();
+    sgs.sort();
+    let mut logs = c.enabled_cloudwatch_logs_exports().to_vec();
+    logs.sort();
+    Settings {
+        subnet_group: c.db_subnet_group().map(str::to_string),
+        vpc_security_groups: sgs,
+        parameter_groups: c
+            .db_cluster_parameter_group()
+            .map(|g| vec![g.to_string()])
+            .unwrap_or_default(),
+        option_groups: vec![],
+        multi_az: false,
+        storage_type: c.storage_type().map(str::to_string),
+        deletion_protection: c.deletion_protection().unwrap_or(false),
+        tags: c
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+            .filter(|(k, _)| !k.starts_with("drillbook:") && !k.starts_with("aws:"))
+            .collect(),
+        copy_tags_to_snapshot: c.copy_tags_to_snapshot().unwrap_or(false),
+        iam_auth: c.iam_database_authentication_enabled().unwrap_or(false),
+        log_exports: logs,
+        encrypted: c.storage_encrypted().unwrap_or(false),
+        kms_key: c.kms_key_id().map(str::to_string),
+    }
+}
+
+fn cluster_tag<'a>(c: &'a DbCluster, key: &str) -> Option<&'a str> {
+    c.tag_list()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .map(|t| t.value().unwrap_or(""))
+}
+
+/// The writer instance the step creates in a restored cluster.
+fn writer_id(target: &str) -> String {
+    format!("{target}-1")
+}
+
+fn cluster_restore_outputs(c: &DbCluster) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    if let Some(id) = c.db_cluster_identifier() {
+        o.insert("identifier".into(), id.to_string());
+    }
+    if let Some(e) = c.endpoint() {
+        o.insert("endpoint".into(), e.to_string());
+    }
+    if let Some(p) = c.port() {
+        o.insert("port".into(), p.to_string());
+    }
+    if let Some(arn) = c.db_cluster_arn() {
+        o.insert("arn".into(), arn.to_string());
+    }
+    o
+}
+
+async fn observe_cluster_restore(ctx: &StepContext, src: &str) -> Result<Observation, ActionError> {
+    let dst = ctx.params.str("target")?;
+    let point = RestorePoint::read(ctx)?;
+    let (c, region) = client(ctx)?;
+    let mut obs = Observation::default();
+    obs.facts.insert("source_cluster".into(), json!(src));
+    obs.facts.insert("target".into(), json!(dst));
+    obs.facts
+        .insert("restore_to".into(), json!(point.describe()));
+    let Some(source) = describe_cluster(&c, &region, src).await? else {
+        obs.summary = format!("DB cluster `{src}` not found in {region}");
+        obs.findings.push(finding(
+            obs.summary.clone(),
+            "check the identifier and the step's region",
+        ));
+        return Ok(obs);
+    };
+    let from_source = cluster_settings(&source);
+    let writer = writer_id(&dst);
+    match describe_cluster(&c, &region, &dst).await? {
+        Some(target) => {
+            if cluster_tag(&target, RESTORED_FROM_TAG) != Some(src) {
+                obs.summary = format!("DB cluster `{dst}` exists and is not a restore of `{src}`");
+                obs.findings.push(finding(
+                    format!(
+                        "DB cluster `{dst}` already exists in {region} and is not a restore of `{src}` (no `{RESTORED_FROM_TAG}={src}` tag)"
+                    ),
+                    "choose another `target`, or delete that cluster if it is a leftover",
+                ));
+                return Ok(obs);
+            }
+            let w = describe_instance(&c, &region, &writer).await?;
+            let ready = target.status() == Some("available")
+                && w.as_ref().is_some_and(|w| status(w) == "available");
+            if ready {
+                obs.summary =
+                    format!("`{dst}`, a restore of `{src}`, is available with writer `{writer}`");
+                obs.outputs = cluster_restore_outputs(&target);
+            } else {
+                obs.summary = format!(
+                    "`{dst}`, a restore of `{src}`, is `{}`",
+                    target.status().unwrap_or("unknown")
+                );
+                obs.changes.push(format!(
+                    "wait for the restore of `{src}` as `{dst}` in progress (no second restore){}",
+                    if w.is_none() {
+                        format!(", then create its writer instance `{writer}`")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+        None => {
+            if let (RestorePoint::At(t), Some(latest)) =
+                (point, source.latest_restorable_time().and_then(to_utc))
+                && t > latest
+            {
+                obs.findings.push(finding(
+                    format!(
+                        "restore point {} is after the latest restorable time of `{src}` ({})",
+                        rfc3339(t),
+                        rfc3339(latest)
+                    ),
+                    "use an earlier time, or `latest`",
+                ));
+            }
+            obs.summary = format!(
+                "`{dst}` does not exist; DB cluster `{src}` would be restored to {}",
+                point.describe()
+            );
+            obs.changes.push(format!(
+                "restore DB cluster `{src}` to {} as new DB cluster `{dst}`, with the source's {}, and create its writer instance `{writer}`",
+                point.describe(),
+                from_source
+                    .fields()
+                    .iter()
+                    .filter(|(n, _)| {
+                        !matches!(*n, "StorageEncrypted" | "KmsKeyId" | "OptionGroupName" | "MultiAZ")
+                    })
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+    }
+    Ok(obs)
+}
+
+async fn apply_cluster_restore(ctx: &StepContext, src: &str) -> Result<Outcome, ActionError> {
+    let dst = ctx.params.str("target")?;
+    let point = RestorePoint::read(ctx)?;
+    let (c, region) = client(ctx)?;
+    let missing = |what: &str| ActionError::Invalid {
+        message: format!("{what} not found in {region}"),
+        hint: "check the identifier and the step's region".into(),
+    };
+    let source = describe_cluster(&c, &region, src)
+        .await?
+        .ok_or_else(|| missing(&format!("DB cluster `{src}`")))?;
+    let mut changes = vec![];
+    if describe_cluster(&c, &region, &dst).await?.is_none() {
+        let s = cluster_settings(&source);
+        let mut tags: Vec<Tag> = s
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        tags.push(Tag::builder().key(RESTORED_FROM_TAG).value(src).build());
+        // The settings named in the request (RDS API reference,
+        // RestoreDBClusterToPointInTime); the KMS key follows the source's encryption.
+        let mut req = c
+            .restore_db_cluster_to_point_in_time()
+            .source_db_cluster_identifier(src)
+            .db_cluster_identifier(&dst)
+            .set_db_subnet_group_name(s.subnet_group.clone())
+            .set_vpc_security_group_ids(
+                (!s.vpc_security_groups.is_empty()).then(|| s.vpc_security_groups.clone()),
+            )
+            .set_db_cluster_parameter_group_name(s.parameter_groups.first().cloned())
+            .deletion_protection(s.deletion_protection)
+            .set_tags(Some(tags))
+            .copy_tags_to_snapshot(s.copy_tags_to_snapshot)
+            .enable_iam_database_authentication(s.iam_auth)
+            .set_enable_cloudwatch_logs_exports(
+                (!s.log_exports.is_empty()).then(|| s.log_exports.clone()),
+            )
+            .set_storage_type(s.storage_type.clone());
+        req = match point {
+            RestorePoint::Latest => req.use_latest_restorable_time(true),
+            RestorePoint::At(t) => {
+                req.restore_to_time(aws_smithy_types::DateTime::from_secs_and_nanos(
+                    t.timestamp(),
+                    t.timestamp_subsec_nanos(),
+                ))
+            }
+        };
+        req.send()
+            .await
+            .map_err(|e| aws_error(SVC, "RestoreDBClusterToPointInTime", &region, e))?;
+        changes.push(format!(
+            "restored DB cluster `{src}` to {} as `{dst}`",
+            point.describe()
+        ));
+    }
+    poll::until(&ctx.waits, RDS_MAX_INTERVAL, || async {
+        Ok(describe_cluster(&c, &region, &dst)
+            .await?
+            .filter(|t| t.status() == Some("available")))
+    })
+    .await?;
+    // "RestoreDBClusterToPointInTime ... only restores the DB cluster, not the DB instances for
+    // that DB cluster. You must invoke the CreateDBInstance operation to create DB instances
+    // for the restored DB cluster" (RDS API reference, RestoreDBClusterToPointInTime).
+    let writer = writer_id(&dst);
+    if describe_instance(&c, &region, &writer).await?.is_none() {
+        let source_writer = match cluster_writer(&source) {
+            Some(w) => describe_instance(&c, &region, &w).await?,
+            None => None,
+        };
+        let class = match ctx.params.opt_str("instance_class")? {
+            Some(class) => class,
+            None => source_writer
+                .as_ref()
+                .and_then(|w| w.db_instance_class())
+                .map(str::to_string)
+                .ok_or_else(|| ActionError::Invalid {
+                    message: format!("`{src}` has no writer instance to take the class from"),
+                    hint: "set `instance_class`".into(),
+                })?,
+        };
+        let params = source_writer
+            .as_ref()
+            .and_then(|w| w.db_parameter_groups().first())
+            .and_then(|g| g.db_parameter_group_name())
+            .filter(|g| !g.starts_with("default."))
+            .map(str::to_string);
+        c.create_db_instance()
+            .db_instance_identifier(&writer)
+            .db_cluster_identifier(&dst)
+            .set_engine(source.engine().map(str::to_string))
+            .db_instance_class(class)
+            .set_db_parameter_group_name(params)
+            .tags(Tag::builder().key(RESTORED_FROM_TAG).value(src).build())
+            .send()
+            .await
+            .map_err(|e| aws_error(SVC, "CreateDBInstance", &region, e))?;
+        changes.push(format!("created writer instance `{writer}` in `{dst}`"));
+    }
+    poll::until(&ctx.waits, RDS_MAX_INTERVAL, || async {
+        Ok(describe_instance(&c, &region, &writer)
+            .await?
+            .filter(|w| status(w) == "available"))
+    })
+    .await?;
+    let target = describe_cluster(&c, &region, &dst)
+        .await?
+        .ok_or_else(|| missing(&format!("DB cluster `{dst}`")))?;
+    Ok(Outcome {
+        summary: format!(
+            "DB cluster `{dst}` restored from `{src}` to {}, writer `{writer}` available",
+            point.describe()
+        ),
+        changes,
+        outputs: cluster_restore_outputs(&target),
+    })
+}
+
+async fn verify_cluster_restore(ctx: &StepContext, src: &str) -> Result<(), ActionError> {
+    let dst = ctx.params.str("target")?;
+    let (c, region) = client(ctx)?;
+    let (Some(source), Some(target)) = (
+        describe_cluster(&c, &region, src).await?,
+        describe_cluster(&c, &region, &dst).await?,
+    ) else {
+        return Err(ActionError::Verification {
+            message: format!("`{src}` or `{dst}` is gone"),
+            hint: "look at the clusters in the RDS console".into(),
+        });
+    };
+    let mut mismatches = cluster_settings(&source).mismatches(&cluster_settings(&target));
+    let writer = writer_id(&dst);
+    if cluster_writer(&target).as_deref() != Some(writer.as_str()) {
+        mismatches.push(format!("`{writer}` is not the writer of `{dst}`"));
+    }
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(ActionError::Verification {
+            message: format!(
+                "`{dst}` does not carry `{src}`'s settings: {}",
+                mismatches.join("; ")
+            ),
+            hint: format!(
+                "modify `{dst}` to match (aws rds modify-db-cluster --apply-immediately), then resume"
+            ),
+        })
     }
 }
 

@@ -621,3 +621,125 @@ async fn a_cluster_fails_over_once_across_a_kill_and_a_resume() {
         format!("{OTHER_REGION}{az}")
     );
 }
+
+/// An Aurora DB cluster restored to a point in time: a new cluster with the source's settings
+/// (AWS: "created with the default DB security group", RestoreDBClusterToPointInTime) and its
+/// writer instance, which the restore does not create by itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_restore_carries_the_settings_over_and_creates_the_writer() {
+    let p = unique_prefix("rds_clrest");
+    // The seed's VPC, subnet group and security group serve the cluster too.
+    let db = seed(&p, REGION, "mysql", 0, 0);
+    let c = rds(REGION).await;
+    let (src, dst) = (format!("{p}aurora"), format!("{p}aurora-restored"));
+    c.create_db_cluster_parameter_group()
+        .db_cluster_parameter_group_name(format!("{p}cluster-params"))
+        .db_parameter_group_family("aurora-mysql8.0")
+        .description("docustack")
+        .send()
+        .await
+        .unwrap();
+    c.create_db_cluster()
+        .db_cluster_identifier(&src)
+        .engine("aurora-mysql")
+        .master_username("docustack")
+        .master_user_password("not-a-secret-1")
+        .backup_retention_period(7)
+        .db_subnet_group_name(&db.subnet_group)
+        .vpc_security_group_ids(&db.security_group)
+        .db_cluster_parameter_group_name(format!("{p}cluster-params"))
+        .deletion_protection(true)
+        .enable_iam_database_authentication(true)
+        .enable_cloudwatch_logs_exports("error")
+        .storage_encrypted(true)
+        .kms_key_id(&db.kms_key)
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("app")
+                .value("docustack")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_db_instance()
+        .db_instance_identifier(format!("{p}aurora-1"))
+        .db_cluster_identifier(&src)
+        .engine("aurora-mysql")
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .unwrap();
+    let w = Work::new(&format!(
+        "version: 1\nname: rds cluster restore\ndefaults:\n  region: {REGION}\nsteps:\n  - id: restore\n    action: rds.restore_pitr\n    with: {{ cluster: {src}, target: {dst}, restore_to: latest }}\n"
+    ));
+    let out = w.run(&["--execute", "--yes"], &[]);
+    out.assert_exit(0);
+    let o = outputs(&w.journal(), "restore");
+    assert_eq!(o["identifier"], dst.as_str());
+    assert!(
+        o["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":cluster:{dst}"))
+    );
+    let describe_cluster = |id: String| {
+        let c = c.clone();
+        async move {
+            c.describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await
+                .unwrap()
+                .db_clusters()[0]
+                .clone()
+        }
+    };
+    let (s, t) = (
+        describe_cluster(src.clone()).await,
+        describe_cluster(dst.clone()).await,
+    );
+    assert_eq!(t.db_subnet_group(), Some(db.subnet_group.as_str()));
+    assert_eq!(t.db_subnet_group(), s.db_subnet_group());
+    let sgs = |c: &aws_sdk_rds::types::DbCluster| {
+        c.vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sgs(&t), vec![db.security_group.clone()]);
+    assert_eq!(
+        t.db_cluster_parameter_group(),
+        Some(format!("{p}cluster-params").as_str())
+    );
+    assert_eq!(t.deletion_protection(), Some(true));
+    assert_eq!(t.iam_database_authentication_enabled(), Some(true));
+    assert_eq!(t.enabled_cloudwatch_logs_exports(), ["error".to_string()]);
+    assert_eq!(t.kms_key_id(), Some(db.kms_key.as_str()));
+    assert!(
+        t.tag_list()
+            .iter()
+            .any(|g| g.key() == Some("app") && g.value() == Some("docustack"))
+    );
+    let writer = t
+        .db_cluster_members()
+        .iter()
+        .find(|m| m.is_cluster_writer() == Some(true))
+        .and_then(|m| m.db_instance_identifier())
+        .map(str::to_string);
+    assert_eq!(writer, Some(format!("{dst}-1")));
+    assert_eq!(
+        describe(REGION, &format!("{dst}-1"))
+            .await
+            .db_instance_class(),
+        Some("db.r6g.large")
+    );
+    // Run again: everything is there, nothing changes.
+    let w = Work::new(&format!(
+        "version: 1\nname: rds cluster restore\ndefaults:\n  region: {REGION}\nsteps:\n  - id: restore\n    action: rds.restore_pitr\n    with: {{ cluster: {src}, target: {dst}, restore_to: latest }}\n"
+    ));
+    w.run(&["--execute", "--yes"], &[]).assert_exit(0);
+    let text = serde_json::to_string(&w.journal()).unwrap();
+    assert!(!text.contains("RestoreDBClusterToPointInTime"), "{text}");
+    assert!(!text.contains("CreateDBInstance"), "{text}");
+}
