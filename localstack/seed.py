@@ -621,6 +621,55 @@ def seed_app_role(endpoint: str, prefix: str) -> dict[str, Any]:
             "app_policy_name": policy_name, "app_tables": tables}
 
 
+def seed_rds(endpoint: str, prefix: str, region: str, engine: str = "postgres") -> dict[str, Any]:
+    """A Multi-AZ DB instance `{prefix}docustack-db` in `region` with settings of its own (a
+    VPC with subnets in two Availability Zones, a security group, subnet, parameter and option
+    groups, 7-day backups, gp3, deletion protection, IAM authentication, log exports, a KMS
+    key, tags): the settings a point-in-time restore does not carry over by itself (RDS API
+    reference, RestoreDBInstanceToPointInTime). `engine`: `postgres` or `mysql`. Not part of
+    the default seed (`--rds REGION[:ENGINE]` seeds only this)."""
+    ec2 = client("ec2", region, endpoint)
+    rds = client("rds", region, endpoint)
+    kms = client("kms", region, endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24",
+                          AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+        for i, az in ((1, "a"), (2, "b"))
+    ]
+    sg = ec2.create_security_group(GroupName=f"{prefix}docustack-db", Description="database",
+                                   VpcId=vpc)["GroupId"]
+    name = f"{prefix}docustack-db"
+    rds.create_db_subnet_group(DBSubnetGroupName=f"{prefix}docustack-subnets",
+                               DBSubnetGroupDescription="docustack database subnets",
+                               SubnetIds=subnets)
+    version, family, logs = (("8.0.35", "mysql8.0", ["error", "slowquery"]) if engine == "mysql"
+                             else ("13.14", "postgres13", ["postgresql"]))
+    rds.create_db_parameter_group(DBParameterGroupName=f"{prefix}docustack-params",
+                                  DBParameterGroupFamily=family, Description="docustack")
+    major = version.split(".")[0] + ("." + version.split(".")[1] if engine == "mysql" else "")
+    rds.create_option_group(OptionGroupName=f"{prefix}docustack-options", EngineName=engine,
+                            MajorEngineVersion=major, OptionGroupDescription="docustack")
+    key = kms.create_key(Description=f"{prefix}docustack-db")["KeyMetadata"]["Arn"]
+    rds.create_db_instance(
+        DBInstanceIdentifier=name, Engine=engine, EngineVersion=version,
+        DBInstanceClass="db.t3.micro", MasterUsername="docustack",
+        MasterUserPassword="not-a-secret-1", AllocatedStorage=20, MultiAZ=True,
+        AvailabilityZone=f"{region}a", DBSubnetGroupName=f"{prefix}docustack-subnets",
+        VpcSecurityGroupIds=[sg], DBParameterGroupName=f"{prefix}docustack-params",
+        OptionGroupName=f"{prefix}docustack-options", BackupRetentionPeriod=7,
+        StorageType="gp3", DeletionProtection=True, EnableIAMDatabaseAuthentication=True,
+        EnableCloudwatchLogsExports=logs, StorageEncrypted=True, KmsKeyId=key,
+        CopyTagsToSnapshot=True,
+        Tags=[{"Key": "app", "Value": "docustack"}, {"Key": "env", "Value": "production"}],
+    )
+    return {"region": region, "engine": engine, "instance": name, "vpc_id": vpc,
+            "subnet_ids": subnets, "security_group_id": sg, "kms_key_arn": key,
+            "subnet_group": f"{prefix}docustack-subnets",
+            "parameter_group": f"{prefix}docustack-params",
+            "option_group": f"{prefix}docustack-options"}
+
+
 def seed(endpoint: str, prefix: str, failover: str = "signal",
          dns: str = "alias") -> dict[str, Any]:
     doc: dict[str, Any] = {"prefix": prefix, "endpoint": endpoint, "primary_region": PRIMARY,
@@ -664,7 +713,18 @@ def main() -> int:
                     help="what the PRIMARY record's health check watches (default: %(default)s)")
     ap.add_argument("--dns", choices=["cname", "alias"], default="alias",
                     help="failover records as CNAMEs or alias A records (default: %(default)s)")
+    ap.add_argument("--rds", metavar="REGION[:ENGINE]",
+                    help="seed only a Multi-AZ DB instance in REGION (engine postgres or mysql)")
     args = ap.parse_args()
+    if args.rds:
+        region, _, engine = args.rds.partition(":")
+        try:
+            doc = seed_rds(args.endpoint, args.prefix, region, engine or "postgres")
+        except ClientError as e:
+            print(f"seed: AWS call failed: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(doc, indent=None if args.json else 2, default=str))
+        return 0
     regions = [r.strip() for r in args.regions.split(",")]
     if len(regions) != 2 or regions[0] == regions[1] or not all(regions):
         print(f"seed: --regions needs two different Regions, PRIMARY,SECONDARY: {args.regions}",

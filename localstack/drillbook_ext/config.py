@@ -52,6 +52,18 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # FIS actions last their `duration` (from one minute to 12 hours, FIS actions reference);
     # a number here replaces every action's duration (tests that watch an experiment complete).
     "fis_action_duration_seconds": ("DRILLBOOK_FIS_ACTION_DURATION_SECONDS", None),
+    # RestoreDBInstanceToPointInTime: the new DB instance is `creating`, then `available`. AWS
+    # gives no figure (a restore replays transaction logs and takes many minutes); 60 s makes a
+    # runbook that does not wait for `available` fail here as on AWS. Matched on the target's
+    # identifier.
+    "rds_restore_creating_seconds": ("DRILLBOOK_RDS_RESTORE_CREATING_SECONDS", 60.0),
+    # RebootDBInstance (with ForceFailover: a Multi-AZ failover): `rebooting`, then
+    # `available`; "Failovers ... typically complete within one to two minutes" (RDS user
+    # guide, "Failover process for Amazon RDS").
+    "rds_failover_seconds": ("DRILLBOOK_RDS_FAILOVER_SECONDS", 60.0),
+    # A DB instance's LatestRestorableTime "is typically within the last 5 minutes" (RDS user
+    # guide, "Restoring a DB instance to a specified time").
+    "rds_pitr_lag_seconds": ("DRILLBOOK_RDS_PITR_LAG_SECONDS", 300.0),
 }
 
 _LOCK = threading.RLock()

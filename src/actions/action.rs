@@ -60,6 +60,7 @@ impl Registry {
             super::arc::all,
             super::cloudwatch::all,
             super::iam_access::all,
+            super::rds::all,
         ];
         for a in services.into_iter().flat_map(|all| all()) {
             r.register(a);

@@ -419,6 +419,13 @@ impl Aws {
         .build();
         aws_sdk_cloudwatch::Client::from_conf(conf)
     }
+    /// Amazon RDS in `region` (a Regional service: DB instances and clusters live in one Region).
+    pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.service_config(region, Service::Rds))
+            .interceptor(self.guard_for(region, Some(Service::Rds)))
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
     /// CloudTrail in `region` (event history: LookupEvents), signed with the current step's
     /// role when [`in_step_as`] set one.
     pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {

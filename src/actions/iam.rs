@@ -556,6 +556,35 @@ fn resources(
                 }
             })
             .collect(),
+        // DB instances and clusters by identifier (Service Authorization Reference, "Actions,
+        // resources, and condition keys for Amazon RDS": resource types `db` and `cluster`).
+        // RestoreDBInstanceToPointInTime also authorizes the groups it names (`og`, `pg`,
+        // `subgrp`, `secgrp`), which are the source's, known only at run time.
+        Service::Rds => {
+            let mut r: Vec<String> = scoped(spec, with, Scope::RdsInstance)
+                .into_iter()
+                .map(|i| format!("arn:aws:rds:{region}:{account}:db:{i}"))
+                .chain(
+                    scoped(spec, with, Scope::RdsCluster)
+                        .into_iter()
+                        .map(|c| format!("arn:aws:rds:{region}:{account}:cluster:{c}")),
+                )
+                .collect();
+            // A cluster's restore names the new cluster `target` and its writer `target-1`.
+            if with.contains_key("cluster")
+                && let Some(Value::String(t)) = with.get("target")
+            {
+                let t = wildcard(t);
+                r.push(format!("arn:aws:rds:{region}:{account}:cluster:{t}"));
+                r.push(format!("arn:aws:rds:{region}:{account}:db:{t}-1"));
+            }
+            if spec.iam.contains(&"rds:RestoreDBInstanceToPointInTime") {
+                for kind in ["og", "pg", "subgrp", "secgrp"] {
+                    r.push(format!("arn:aws:rds:{region}:{account}:{kind}:*"));
+                }
+            }
+            r
+        }
         Service::Core => vec![],
     }
 }

@@ -34,6 +34,8 @@ pub(crate) mod limits;
 #[cfg(feature = "engine")]
 pub(crate) mod poll;
 #[cfg(feature = "engine")]
+mod rds;
+#[cfg(feature = "engine")]
 mod route53;
 #[cfg(feature = "engine")]
 mod types;

@@ -52,6 +52,7 @@ const SERVICES: &[Service] = &[
     Service::CloudWatch,
     Service::Arc,
     Service::Iam,
+    Service::Rds,
 ];
 
 #[derive(Debug, Deserialize)]

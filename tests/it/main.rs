@@ -26,6 +26,7 @@ mod layers;
 mod newcomer;
 mod plan;
 mod proof;
+mod rds;
 mod readiness;
 mod recovery;
 mod report;

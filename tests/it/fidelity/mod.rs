@@ -9,5 +9,6 @@ mod dynamodb;
 mod faults;
 mod fis;
 mod iam;
+mod rds;
 mod route53;
 mod timings;

@@ -33,6 +33,12 @@ async fn defaults_are_awss_documented_delays() {
     assert_eq!(global["global_table_replication_seconds"], json!(1.0));
     assert_eq!(global["route53_health_seconds"], json!(null));
     assert_eq!(global["dynamodb_restore_creating_seconds"], json!(30.0));
+    // RDS: "typically within the last 5 minutes" (RDS user guide, "Restoring a DB instance to
+    // a specified time"); failovers "typically complete within one to two minutes" (RDS user
+    // guide, "Failover process for Amazon RDS"); restores: no figure given.
+    assert_eq!(global["rds_pitr_lag_seconds"], json!(300.0));
+    assert_eq!(global["rds_failover_seconds"], json!(60.0));
+    assert_eq!(global["rds_restore_creating_seconds"], json!(60.0));
     for name in DELAY_SETTINGS {
         assert!(global.get(name).is_some(), "{name} is a setting");
     }

@@ -361,6 +361,9 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "global_table_replication_seconds",
     "arc_wait_period_seconds",
     "fis_transition_seconds",
+    "rds_restore_creating_seconds",
+    "rds_failover_seconds",
+    "rds_pitr_lag_seconds",
 ];
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).

@@ -1,0 +1,271 @@
+"""Amazon RDS DB instances as AWS documents them, where moto differs and recovery depends on it.
+
+- A point-in-time restore creates the new instance "with the default security group, the
+  default subnet group, and the default DB parameter group" (RDS API reference,
+  RestoreDBInstanceToPointInTime; RDS user guide, "Restoring a DB instance to a specified
+  time"), single-AZ (MultiAZ defaults to false, same page), without the source's tags, option
+  group, deletion protection, IAM authentication or log exports unless the request names them;
+  its KMS key is the source's: "If the DB instance is encrypted, then the restored DB instance
+  is encrypted using the KMS key that was used to encrypt the source DB instance" (same page,
+  KmsKeyId). moto copies every setting of the source, so a restore that forgets them would
+  pass here and not on AWS. The new instance is `creating` for `rds_restore_creating_seconds`,
+  then `available`.
+- LatestRestorableTime "is typically within the last 5 minutes" (RDS user guide, "Restoring a
+  DB instance to a specified time"): it trails now by `rds_pitr_lag_seconds`; an instance with a
+  backup retention period of 0 has automated backups off ("Setting the backup retention period
+  to 0 disables automated backups", RDS user guide, "Enabling automated backups") and no
+  restorable time. A RestoreTime after it is refused.
+- RebootDBInstance with ForceFailover: "the primary DB instance is switched to the standby"
+  (RDS user guide, "Rebooting a DB instance"), which is in the SecondaryAvailabilityZone;
+  "Constraint: You can't enable force failover if the instance isn't configured for Multi-AZ"
+  (RDS API reference, RebootDBInstance). The instance is `rebooting` for `rds_failover_seconds`
+  ("Failovers ... typically complete within one to two minutes", RDS user guide, "Failover
+  process for Amazon RDS"), then `available` with the two Availability Zones swapped. A reboot
+  without failover is `rebooting` for the same time and stays where it was.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from datetime import timedelta
+from typing import Any, Callable
+
+from moto.rds import models as rds_models
+from moto.rds import responses as rds_responses
+from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
+from moto.core.utils import utcnow
+
+from .config import seconds
+
+DBInstance = rds_models.DBInstance
+RDSBackend = rds_models.RDSBackend
+
+# What a point-in-time restore does not take from its source (see the module's docstring):
+# moto's copy of the source's attributes loses these, and the request's parameters set them.
+_NOT_CARRIED = (
+    "backend",
+    "db_subnet_group",
+    "db_subnet_group_name",
+    "vpc_security_group_ids",
+    "db_parameter_group_name",
+    "option_group_name",
+    "option_group_supplied",
+    "multi_az",
+    "storage_type",
+    "deletion_protection",
+    "tags",
+    "copy_tags_to_snapshot",
+    "enable_iam_database_authentication",
+    "enabled_cloudwatch_logs_exports",
+    "max_allocated_storage",
+    "availability_zone",
+    "secondary_availability_zone",
+    "drillbook_status",
+    "drillbook_busy",
+    "drillbook_secondary_az",
+)
+
+
+# ------------------------------------------------------------------ status with transitions
+
+
+def _get_status(self: Any) -> str:
+    busy = self.__dict__.get("_drillbook_busy")
+    if busy is not None:
+        until, status, done = busy
+        if time.time() < until:
+            return status
+        self.__dict__["_drillbook_busy"] = None
+        if done is not None:
+            done(self)
+    return self.__dict__.get("_drillbook_status", "available")
+
+
+def _set_status(self: Any, value: str) -> None:
+    self.__dict__["_drillbook_status"] = value
+
+
+DBInstance.status = property(_get_status, _set_status)  # type: ignore[assignment]
+
+
+def _busy(db: Any, status: str, delay: float, done: Callable[[Any], None] | None) -> None:
+    """`db` shows `status` for `delay` seconds, then `done(db)` runs (at once when 0)."""
+    if delay <= 0:
+        if done is not None:
+            done(db)
+        db.__dict__["_drillbook_busy"] = None
+        return
+    db.__dict__["_drillbook_busy"] = (time.time() + delay, status, done)
+
+
+# ------------------------------------------------------------------ Multi-AZ standby
+
+
+def _standby_az(db: Any) -> str | None:
+    """The standby's Availability Zone: another AZ of the instance's subnet group, else the
+    Region's next one."""
+    if not getattr(db, "multi_az", False):
+        return None
+    own = db.availability_zone
+    group = getattr(db, "db_subnet_group", None)
+    for subnet in getattr(group, "subnets", None) or []:
+        az = getattr(subnet, "availability_zone", None)
+        if az and az != own:
+            return az
+    return f"{db.region}b" if own != f"{db.region}b" else f"{db.region}a"
+
+
+def _get_secondary(self: Any) -> str | None:
+    if not getattr(self, "multi_az", False):
+        return None
+    az = self.__dict__.get("_drillbook_secondary_az")
+    if az is None or az == self.availability_zone:
+        az = _standby_az(self)
+        self.__dict__["_drillbook_secondary_az"] = az
+    return az
+
+
+def _set_secondary(self: Any, value: str | None) -> None:
+    self.__dict__["_drillbook_secondary_az"] = value
+
+
+DBInstance.secondary_availability_zone = property(_get_secondary, _set_secondary)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ LatestRestorableTime
+
+
+def _latest_restorable_time(self: Any) -> Any:
+    if not getattr(self, "backup_retention_period", 0):
+        return None
+    lag = seconds("rds_pitr_lag_seconds", [self.db_instance_identifier])
+    return utcnow() - timedelta(seconds=lag)
+
+
+DBInstance.latest_restorable_time = property(_latest_restorable_time)  # type: ignore[assignment]
+
+
+# ------------------------------------------------------------------ RebootDBInstance
+
+
+def _reboot_response(self: Any) -> Any:
+    params = self.params
+    db_id = params.get("db_instance_identifier") or params.get("DBInstanceIdentifier")
+    force = params.get("force_failover", params.get("ForceFailover", False))
+    force = force is True or str(force).lower() == "true"
+    db = self.backend.describe_db_instances(db_id)[0]
+    if force and not getattr(db, "multi_az", False):
+        raise InvalidParameterCombination(
+            "You can't enable force failover if the instance isn't configured for Multi-AZ."
+        )
+    if db.status != "available":
+        raise RDSClientError(
+            "InvalidDBInstanceState", f"DB instance {db_id} is not in available state."
+        )
+
+    def swap(d: Any) -> None:
+        standby = d.secondary_availability_zone
+        if standby:
+            d.__dict__["_drillbook_secondary_az"] = d.availability_zone
+            d.availability_zone = standby
+
+    delay = seconds("rds_failover_seconds", [db.db_instance_identifier])
+    _busy(db, "rebooting", delay, swap if force else None)
+    return rds_responses.ActionResult({"DBInstance": db})
+
+
+rds_responses.RDSResponse.reboot_db_instance = _reboot_response  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ RestoreDBInstanceToPointInTime
+
+
+def _restore_to_point_in_time(
+    self: Any, source_db_identifier: str, target_db_identifier: str, overrides: dict[str, Any]
+) -> Any:
+    source = self.describe_db_instances(db_instance_identifier=source_db_identifier)[0]
+    latest = source.latest_restorable_time
+    if latest is None:
+        raise RDSClientError(
+            "InvalidDBInstanceState",
+            f"Automated backups are not enabled for DB instance {source_db_identifier}.",
+        )
+    restore_time = overrides.get("restore_time")
+    if restore_time is not None and hasattr(restore_time, "timestamp"):
+        if restore_time.timestamp() > latest.timestamp():
+            raise RDSClientError(
+                "InvalidRestoreFault",
+                f"Restore time {restore_time.isoformat()} is after the latest restorable time "
+                f"{latest.isoformat()}.",
+            )
+    props: dict[str, Any] = {}
+    for key, value in source.__dict__.items():
+        key = key.lstrip("_")
+        if key in _NOT_CARRIED:
+            continue
+        props[key] = copy.deepcopy(value)
+    props["db_name"] = source.db_name
+    for key, value in overrides.items():
+        if value is not None and value != [] and key not in ("restore_time",):
+            props[key] = value
+    props["db_instance_identifier"] = target_db_identifier
+    db = self.create_db_instance(props)
+    delay = seconds("rds_restore_creating_seconds", [target_db_identifier])
+    _busy(db, "creating", delay, None)
+    return db
+
+
+RDSBackend.restore_db_instance_to_point_in_time = _restore_to_point_in_time  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ RestoreDBClusterToPointInTime
+
+# "The new DB cluster is created with the default DB security group" (RDS API reference,
+# RestoreDBClusterToPointInTime), and with the defaults of what the request does not name:
+# moto copied the source's subnet group, parameter group, deletion protection, tags, IAM
+# authentication and log exports.
+_CLUSTER_NOT_CARRIED = (
+    "backend",
+    "db_subnet_group",
+    "db_subnet_group_name",
+    "vpc_security_group_ids",
+    "parameter_group",
+    "deletion_protection",
+    "tags",
+    "copy_tags_to_snapshot",
+    "iam_auth",
+    "enabled_cloudwatch_logs_exports",
+    "members",
+    "status",
+)
+
+
+def _restore_cluster_to_point_in_time(
+    self: Any,
+    db_cluster_identifier: str,
+    source_db_cluster_identifier: str,
+    restore_type: str = "full-copy",
+    restore_to_time: Any = None,
+    use_latest_restorable_time: bool = False,
+    **overrides: Any,
+) -> Any:
+    if restore_to_time is not None and use_latest_restorable_time:
+        raise InvalidParameterCombination(
+            "Cannot specify both RestoreToTime and UseLatestRestorableTime"
+        )
+    source = self.describe_db_clusters(db_cluster_identifier=source_db_cluster_identifier)[0]
+    props: dict[str, Any] = {}
+    for key, value in source.__dict__.items():
+        key = key.lstrip("_")
+        if key in _CLUSTER_NOT_CARRIED:
+            continue
+        props[key] = copy.copy(value)
+    for key, value in overrides.items():
+        if value is not None and value != []:
+            props[key] = value
+    props["db_cluster_identifier"] = db_cluster_identifier
+    return self.create_db_cluster(props)
+
+
+RDSBackend.restore_db_cluster_to_point_in_time = _restore_cluster_to_point_in_time  # type: ignore[method-assign]
