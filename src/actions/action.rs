@@ -60,6 +60,8 @@ impl Registry {
             super::arc::all,
             super::cloudwatch::all,
             super::iam_access::all,
+            super::ecs::all,
+            super::ssm::all,
         ];
         for a in services.into_iter().flat_map(|all| all()) {
             r.register(a);

@@ -37,6 +37,10 @@ pub(crate) mod poll;
 mod route53;
 #[cfg(feature = "engine")]
 mod types;
+#[cfg(feature = "engine")]
+mod ecs;
+#[cfg(feature = "engine")]
+mod ssm;
 
 pub use crate::catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
 #[cfg(feature = "engine")]

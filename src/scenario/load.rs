@@ -52,6 +52,8 @@ const SERVICES: &[Service] = &[
     Service::CloudWatch,
     Service::Arc,
     Service::Iam,
+    Service::Ecs,
+    Service::Ssm,
 ];
 
 #[derive(Debug, Deserialize)]
