@@ -52,6 +52,12 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # FIS actions last their `duration` (from one minute to 12 hours, FIS actions reference);
     # a number here replaces every action's duration (tests that watch an experiment complete).
     "fis_action_duration_seconds": ("DRILLBOOK_FIS_ACTION_DURATION_SECONDS", None),
+    # ECS: how long a deployment (UpdateService forceNewDeployment, or a new desiredCount) is
+    # IN_PROGRESS before it is COMPLETED with runningCount == desiredCount. AWS gives no figure
+    # (ECS developer guide, "Deploy Amazon ECS services by replacing tasks": as long as tasks
+    # take to start, pass health checks and drain); 60 s makes a caller that does not wait for
+    # a steady state notice. Matched on the cluster's or the service's name. See ecs.py.
+    "ecs_deployment_seconds": ("DRILLBOOK_ECS_DEPLOYMENT_SECONDS", 60.0),
 }
 
 _LOCK = threading.RLock()

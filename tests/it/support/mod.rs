@@ -361,6 +361,7 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "global_table_replication_seconds",
     "arc_wait_period_seconds",
     "fis_transition_seconds",
+    "ecs_deployment_seconds",
 ];
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
