@@ -31,7 +31,6 @@ struct Deployment {
     status: String,
     /// COMPLETED, IN_PROGRESS or FAILED; `None` when ECS does not report it.
     rollout: Option<String>,
-    created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What DescribeServices says about a service.
@@ -124,9 +123,6 @@ async fn describe(
                 id: d.id().unwrap_or_default().to_string(),
                 status: d.status().unwrap_or_default().to_string(),
                 rollout: d.rollout_state().map(|r| r.as_str().to_string()),
-                created_at: d.created_at().and_then(|t| {
-                    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
-                }),
             })
             .collect(),
     }))
@@ -162,8 +158,7 @@ async fn wait_stable(
         {
             return Err(ActionError::Verification {
                 message: format!("deployment {want} of `{service}` FAILED"),
-                hint: "see the service's events (deployment circuit breaker, task failures)"
-                    .into(),
+                hint: "see the service's events (deployment circuit breaker, task failures)".into(),
             });
         }
         let ours = deployment.is_none_or(|want| primary.is_some_and(|p| p.id == want));
@@ -177,14 +172,6 @@ fn outputs(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
-}
-
-/// When this run started: its id begins with its UTC start time (`YYYYMMDD-HHMMSS-xxxx`).
-fn run_started(run_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let stamp = run_id.get(..15)?;
-    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d-%H%M%S")
-        .ok()
-        .map(|t| t.and_utc())
 }
 
 struct Target {
@@ -225,7 +212,11 @@ async fn update_service(
         .map_err(|e| aws_error("ecs", "UpdateService", &t.region, e))?;
     Ok(out
         .service()
-        .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
+        .and_then(|s| {
+            s.deployments()
+                .iter()
+                .find(|d| d.status() == Some("PRIMARY"))
+        })
         .and_then(|d| d.id())
         .map(str::to_string))
 }
@@ -288,12 +279,28 @@ impl Action for AssertStable {
 
 pub(crate) struct Redeploy;
 
-/// The deployment this run started, if the service's PRIMARY is one: created at or after the
-/// run began. A retried or resumed step then waits for it instead of starting another.
-fn started_by_run<'a>(ctx: &StepContext, s: &'a ServiceInfo) -> Option<&'a Deployment> {
-    let since = run_started(&ctx.run_id)?;
-    s.primary()
-        .filter(|p| p.created_at.is_some_and(|c| c >= since))
+/// The fact in which `ecs.redeploy` records the deployment that was PRIMARY before it started
+/// one. The engine journals each observation before `apply` runs, and gives a retried or
+/// resumed step its last one ([`StepContext::earlier`]), so the step recognises its own
+/// deployment: a PRIMARY other than the one recorded there. UpdateService takes no client
+/// token (ECS API reference, UpdateService), so this record is the only way to know.
+const BEFORE: &str = "deployment_before";
+
+/// The PRIMARY deployment before this step started one: as recorded by an earlier attempt of
+/// the step in this run, else the current one.
+fn deployment_before(ctx: &StepContext, s: &ServiceInfo) -> String {
+    ctx.earlier
+        .as_ref()
+        .and_then(|o| o.facts.get(BEFORE))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| s.primary().map(|d| d.id.clone()).unwrap_or_default())
+}
+
+/// The deployment this step started, if the service's PRIMARY is one (not the one recorded
+/// before it started).
+fn started_by_step<'a>(before: &str, s: &'a ServiceInfo) -> Option<&'a Deployment> {
+    s.primary().filter(|p| p.id != before)
 }
 
 #[async_trait::async_trait]
@@ -311,13 +318,15 @@ impl Action for Redeploy {
                 ..Default::default()
             });
         };
-        let facts = s.facts();
-        if let Some(d) = started_by_run(ctx, &s) {
+        let before = deployment_before(ctx, &s);
+        let mut facts = s.facts();
+        facts.insert(BEFORE.into(), before.clone().into());
+        if let Some(d) = started_by_step(&before, &s) {
             // This run's deployment: done when stable, else wait for it (no second one).
             if s.stable() {
                 return Ok(Observation {
                     summary: format!(
-                        "service `{}` runs deployment {} this run started: {}",
+                        "service `{}` runs deployment {} this step started: {}",
                         t.service,
                         d.id,
                         s.describe()
@@ -329,7 +338,7 @@ impl Action for Redeploy {
             }
             return Ok(Observation {
                 summary: format!(
-                    "service `{}` is rolling out deployment {} this run started: {}",
+                    "service `{}` is rolling out deployment {} this step started: {}",
                     t.service,
                     d.id,
                     s.describe()
@@ -353,16 +362,22 @@ impl Action for Redeploy {
     async fn apply(
         &self,
         ctx: &StepContext,
-        _observed: &Observation,
+        observed: &Observation,
     ) -> Result<Outcome, ActionError> {
         let t = target(ctx)?;
-        // Observe again: a resumed step waits for the deployment it started.
+        // Observe again: a step that finds the deployment it started waits for it.
         let Some(s) = describe(ctx, &t.region, &t.cluster, &t.service).await? else {
             return Err(ActionError::Precondition {
                 findings: vec![missing(&t.cluster, &t.service, &t.region)],
             });
         };
-        let (id, change) = match started_by_run(ctx, &s) {
+        let before = observed
+            .facts
+            .get(BEFORE)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| deployment_before(ctx, &s));
+        let (id, change) = match started_by_step(&before, &s) {
             Some(d) => (d.id.clone(), format!("waited for deployment {}", d.id)),
             None => {
                 let id = update_service(ctx, &t, true, None).await?.ok_or_else(|| {
@@ -390,9 +405,7 @@ impl Action for Redeploy {
         let want = outcome.outputs.get("deployment_id").cloned();
         match describe(ctx, &t.region, &t.cluster, &t.service).await? {
             Some(s)
-                if s.stable()
-                    && want.is_some()
-                    && s.primary().map(|p| &p.id) == want.as_ref() =>
+                if s.stable() && want.is_some() && s.primary().map(|p| &p.id) == want.as_ref() =>
             {
                 Ok(())
             }
@@ -517,7 +530,6 @@ mod tests {
             id: id.into(),
             status: status.into(),
             rollout: rollout.map(str::to_string),
-            created_at: None,
         }
     }
 
@@ -546,9 +558,20 @@ mod tests {
     }
 
     #[test]
-    fn the_run_start_comes_from_the_run_id() {
-        let t = run_started("20261207-103900-ab12").unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-12-07T10:39:00+00:00");
-        assert!(run_started("drill").is_none());
+    fn a_deployment_is_the_steps_own_when_it_replaced_the_recorded_one() {
+        let s = ServiceInfo {
+            status: "ACTIVE".into(),
+            desired: 1,
+            running: 1,
+            deployments: vec![
+                dep("ecs-svc/2", "PRIMARY", Some("IN_PROGRESS")),
+                dep("ecs-svc/1", "ACTIVE", Some("COMPLETED")),
+            ],
+        };
+        assert_eq!(
+            started_by_step("ecs-svc/1", &s).map(|d| d.id.as_str()),
+            Some("ecs-svc/2")
+        );
+        assert!(started_by_step("ecs-svc/2", &s).is_none());
     }
 }

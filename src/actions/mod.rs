@@ -22,6 +22,8 @@ pub mod dns;
 #[cfg(feature = "engine")]
 mod dynamodb;
 #[cfg(feature = "engine")]
+mod ecs;
+#[cfg(feature = "engine")]
 pub mod http;
 #[cfg(feature = "engine")]
 pub(crate) mod iam;
@@ -36,11 +38,9 @@ pub(crate) mod poll;
 #[cfg(feature = "engine")]
 mod route53;
 #[cfg(feature = "engine")]
-mod types;
-#[cfg(feature = "engine")]
-mod ecs;
-#[cfg(feature = "engine")]
 mod ssm;
+#[cfg(feature = "engine")]
+mod types;
 
 pub use crate::catalog::{ActionSpec, CATALOG, ControlPlane, ParamKind, ParamSpec, Service};
 #[cfg(feature = "engine")]

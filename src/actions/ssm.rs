@@ -46,7 +46,10 @@ async fn get(ctx: &StepContext, region: &str, name: &str) -> Result<Option<Param
     };
     let param = Param {
         value: p.value().unwrap_or_default().to_string(),
-        kind: p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        kind: p
+            .r#type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
         version: p.version(),
     };
     if param.kind == "SecureString" {

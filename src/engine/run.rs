@@ -590,6 +590,8 @@ struct Walk {
     /// A read-only check downstream of a change cannot hold before the change is made.
     after_change: Vec<Option<String>>,
     n_main: usize,
+    /// Each step's last journaled observation (a resumed step in doubt reads it: [`StepContext::earlier`]).
+    observed: HashMap<String, crate::actions::Observation>,
 }
 
 impl Walk {
@@ -631,6 +633,7 @@ impl Walk {
             granted: HashMap::new(),
             approval_messages: HashMap::new(),
             n_main,
+            observed: HashMap::new(),
         }
     }
 
@@ -665,6 +668,9 @@ impl Walk {
             match &r.event {
                 Event::StepStarted { step, .. } => {
                     started.insert(step);
+                }
+                Event::StepObserved { step, observation } => {
+                    self.observed.insert(step.clone(), observation.clone());
                 }
                 Event::StepSucceeded { step, outcome, .. } => {
                     started.remove(step.as_str());
@@ -892,6 +898,7 @@ impl Driver<'_> {
                 role_arn: step.role.as_ref().map(|r| r.arn.clone()),
                 aws: self.engine.aws.clone(),
                 waits: WaitMeter::default(),
+                earlier: self.walk.observed.get(&step.id).cloned(),
             },
             call_timeouts: step.call_timeouts,
             role: step.role.clone(),
@@ -901,6 +908,7 @@ impl Driver<'_> {
             retry: step.retry,
             journal: self.tx.clone(),
             sink: self.engine.sink.clone(),
+            earlier: std::sync::Mutex::new(None),
         };
         tasks.spawn(job.run());
         Start::Spawned

@@ -123,7 +123,14 @@ async fn assert_stable_fails_while_a_deployment_rolls_out_and_passes_after() {
     let p = unique_prefix("ecs_stable");
     service(&p, REGION, 2, 0.0).await;
     let d = Drill::new();
-    let rb = runbook(&d, "stable", "check", "ecs.assert_stable", REGION, &svc_with(&p));
+    let rb = runbook(
+        &d,
+        "stable",
+        "check",
+        "ecs.assert_stable",
+        REGION,
+        &svc_with(&p),
+    );
     let out = d.run(&["run", &rb, "--execute", "--yes"], &[]);
     out.assert_exit(0);
     let rec = succeeded(&d.journal(), "check");
@@ -144,7 +151,14 @@ async fn assert_stable_fails_while_a_deployment_rolls_out_and_passes_after() {
     let (_, all, _, _) = deployments(&p, REGION).await;
     assert_eq!(all.len(), 2, "{all:?}");
     let d = Drill::new();
-    let rb = runbook(&d, "stable", "check", "ecs.assert_stable", REGION, &svc_with(&p));
+    let rb = runbook(
+        &d,
+        "stable",
+        "check",
+        "ecs.assert_stable",
+        REGION,
+        &svc_with(&p),
+    );
     let out = d.run(&["run", &rb], &[]);
     out.assert_exit(1);
     assert!(out.text().contains("is not stable"), "{}", out.text());
@@ -159,13 +173,27 @@ async fn redeploy_starts_one_deployment_waits_for_it_and_resuming_the_run_starts
 
     // A dry run changes nothing.
     let d = Drill::new();
-    let rb = runbook(&d, "redeploy", "redeploy", "ecs.redeploy", REGION, &svc_with(&p));
+    let rb = runbook(
+        &d,
+        "redeploy",
+        "redeploy",
+        "ecs.redeploy",
+        REGION,
+        &svc_with(&p),
+    );
     d.run(&["run", &rb], &[]).assert_exit(0);
     assert_eq!(update_service_calls(&p), 0);
     assert_eq!(deployments(&p, REGION).await.0, before);
 
     let d = Drill::new();
-    let rb = runbook(&d, "redeploy", "redeploy", "ecs.redeploy", REGION, &svc_with(&p));
+    let rb = runbook(
+        &d,
+        "redeploy",
+        "redeploy",
+        "ecs.redeploy",
+        REGION,
+        &svc_with(&p),
+    );
     let out = d.run(&["run", &rb, "--execute", "--yes"], &[]);
     out.assert_exit(0);
     let rec = succeeded(&d.journal(), "redeploy");
@@ -203,7 +231,14 @@ async fn a_redeploy_killed_while_it_waits_resumes_and_waits_for_its_own_deployme
     let (before, _, _, _) = deployments(&p, REGION).await;
     // Created with the 6 s delay set afterwards: already stable.
     let d = Drill::new();
-    let rb = runbook(&d, "redeploy", "redeploy", "ecs.redeploy", REGION, &svc_with(&p));
+    let rb = runbook(
+        &d,
+        "redeploy",
+        "redeploy",
+        "ecs.redeploy",
+        REGION,
+        &svc_with(&p),
+    );
     let mut child = crate::support::cli::bin()
         .args(["run", &rb, "--execute", "--yes", "--state-dir"])
         .arg(d.dir().join("state"))
@@ -236,7 +271,11 @@ async fn a_redeploy_killed_while_it_waits_resumes_and_waits_for_its_own_deployme
     out.assert_exit(0);
     let rec = succeeded(&d.journal(), "redeploy");
     assert_eq!(rec["outcome"]["outputs"]["deployment_id"], started.as_str());
-    assert_eq!(update_service_calls(&p), 1, "the resume started another deployment");
+    assert_eq!(
+        update_service_calls(&p),
+        1,
+        "the resume started another deployment"
+    );
     let (primary, all, running, desired) = deployments(&p, REGION).await;
     assert_eq!(primary, started);
     assert_eq!(all.len(), 1, "{all:?}");
@@ -255,7 +294,10 @@ async fn scale_to_three_twice_makes_one_update_and_waits_for_the_tasks() {
         out.assert_exit(0);
         let rec = succeeded(&d.journal(), "scale");
         assert_eq!(rec["outcome"]["outputs"]["desired"], "3", "{rec}");
-        let changes = rec["outcome"]["changes"].as_array().cloned().unwrap_or_default();
+        let changes = rec["outcome"]["changes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(changes.len(), 1 - round, "round {round}: {rec}");
         // Waited: running has reached desired.
         let (_, _, running, desired) = deployments(&p, REGION).await;
@@ -279,8 +321,16 @@ async fn put_parameter_sets_state_once_and_never_shows_a_secure_value() {
         out.assert_exit(0);
         let journal = d.journal();
         let rec = succeeded(&journal, "put");
-        versions.push(rec["outcome"]["outputs"]["version"].as_str().unwrap().to_string());
-        let changes = rec["outcome"]["changes"].as_array().cloned().unwrap_or_default();
+        versions.push(
+            rec["outcome"]["outputs"]["version"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        let changes = rec["outcome"]["changes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(changes.len(), 1 - round, "round {round}: {rec}");
         let raw = serde_json::to_string(&journal).unwrap();
         assert!(!raw.contains(&secret), "the journal holds the value: {raw}");
@@ -322,11 +372,27 @@ async fn put_parameter_overwrites_a_changed_value_and_assert_parameter_checks_it
     let name = format!("/{p}app/db/host");
     let put = |value: &str| format!("{{ name: \"{name}\", value: \"{value}\" }}");
     let d = Drill::new();
-    let rb = runbook(&d, "p1", "put", "ssm.put_parameter", REGION, &put("db-old.internal"));
-    d.run(&["run", &rb, "--execute", "--yes"], &[]).assert_exit(0);
+    let rb = runbook(
+        &d,
+        "p1",
+        "put",
+        "ssm.put_parameter",
+        REGION,
+        &put("db-old.internal"),
+    );
+    d.run(&["run", &rb, "--execute", "--yes"], &[])
+        .assert_exit(0);
     let d = Drill::new();
-    let rb = runbook(&d, "p2", "put", "ssm.put_parameter", REGION, &put("db-new.internal"));
-    d.run(&["run", &rb, "--execute", "--yes"], &[]).assert_exit(0);
+    let rb = runbook(
+        &d,
+        "p2",
+        "put",
+        "ssm.put_parameter",
+        REGION,
+        &put("db-new.internal"),
+    );
+    d.run(&["run", &rb, "--execute", "--yes"], &[])
+        .assert_exit(0);
     assert_eq!(
         succeeded(&d.journal(), "put")["outcome"]["outputs"]["version"],
         "2"
@@ -334,10 +400,24 @@ async fn put_parameter_overwrites_a_changed_value_and_assert_parameter_checks_it
 
     let check = |expect: &str| format!("{{ name: \"{name}\", expect: \"{expect}\" }}");
     let d = Drill::new();
-    let rb = runbook(&d, "a1", "check", "ssm.assert_parameter", REGION, &check("db-new.internal"));
+    let rb = runbook(
+        &d,
+        "a1",
+        "check",
+        "ssm.assert_parameter",
+        REGION,
+        &check("db-new.internal"),
+    );
     d.run(&["run", &rb], &[]).assert_exit(0);
     let d = Drill::new();
-    let rb = runbook(&d, "a2", "check", "ssm.assert_parameter", REGION, &check("db-old.internal"));
+    let rb = runbook(
+        &d,
+        "a2",
+        "check",
+        "ssm.assert_parameter",
+        REGION,
+        &check("db-old.internal"),
+    );
     let out = d.run(&["run", &rb], &[]);
     out.assert_exit(1);
     assert!(
