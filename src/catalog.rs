@@ -1324,7 +1324,7 @@ pub static CATALOG: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "ecs.redeploy",
-        summary: "Start a new deployment of an ECS service (force new deployment) and wait until it is stable; a resumed step waits for the deployment this run started.",
+        summary: "Start a new deployment of an ECS service (force new deployment) and wait until it is stable; a retried or resumed step waits for the deployment it started.",
         service: Service::Ecs,
         params: &[
             p("cluster", K::String, true, None, "the cluster's name or ARN"),
