@@ -133,7 +133,9 @@ impl Action for Scripted {
         let mut earlier = self.earlier.lock().unwrap();
         earlier.push((
             ctx.step_id.clone(),
-            ctx.earlier.as_ref().and_then(|o| o.facts.get("attempt").cloned()),
+            ctx.earlier
+                .as_ref()
+                .and_then(|o| o.facts.get("attempt").cloned()),
         ));
         let attempt = earlier.iter().filter(|(s, _)| s == &ctx.step_id).count();
         drop(earlier);

@@ -219,7 +219,18 @@ async fn redeploy_starts_one_deployment_waits_for_it_and_resuming_the_run_starts
         .map(|e| e.file_name().into_string().unwrap())
         .collect();
     let again = d.run(&["resume", &runs[0]], &[]);
-    assert!(again.code() == 0 || again.code() == 2, "{}", again.text());
+    again.assert_exit(0);
+    assert!(
+        again.text().contains("status: succeeded"),
+        "{}",
+        again.text()
+    );
+    let starts = d
+        .journal()
+        .iter()
+        .filter(|r| r["type"] == "step_started" && r["step"] == "redeploy")
+        .count();
+    assert_eq!(starts, 1, "the finished step ran again");
     assert_eq!(update_service_calls(&p), 1, "{}", again.text());
     assert_eq!(deployments(&p, REGION).await.0, id);
 }
