@@ -348,8 +348,20 @@ async fn put_parameter_sets_state_once_and_never_shows_a_secure_value() {
         assert!(!out.text().contains(&secret), "{}", out.text());
     }
     assert_eq!(versions, vec!["1", "1"]);
+    // A value too short to be registered as a secret (under 8 characters) is not shown either:
+    // the action itself never writes it.
+    let short = "Zq7xk9";
+    let d = Drill::new();
+    let short_with =
+        format!("{{ name: \"{name}-short\", value: \"{short}\", type: SecureString }}");
+    let rb = runbook(&d, "short", "put", "ssm.put_parameter", SECOND, &short_with);
+    let out = d.run(&["run", &rb, "--execute", "--yes"], &[]);
+    out.assert_exit(0);
+    let raw = serde_json::to_string(&d.journal()).unwrap();
+    assert!(!raw.contains(short), "the journal holds the value: {raw}");
+    assert!(!out.text().contains(short), "{}", out.text());
     let puts = emulator()
-        .mutating_calls_matching_any(&[&name])
+        .mutating_calls_matching_any(&[&format!("\"{name}\"")])
         .iter()
         .filter(|r| r.label().ends_with("PutParameter"))
         .count();
