@@ -33,6 +33,8 @@ async fn defaults_are_awss_documented_delays() {
     assert_eq!(global["global_table_replication_seconds"], json!(1.0));
     assert_eq!(global["route53_health_seconds"], json!(null));
     assert_eq!(global["dynamodb_restore_creating_seconds"], json!(30.0));
+    // ECS gives no figure for a deployment (localstack/drillbook_ext/ecs.py): 60 s.
+    assert_eq!(global["ecs_deployment_seconds"], json!(60.0));
     for name in DELAY_SETTINGS {
         assert!(global.get(name).is_some(), "{name} is a setting");
     }
