@@ -590,7 +590,8 @@ struct Walk {
     /// A read-only check downstream of a change cannot hold before the change is made.
     after_change: Vec<Option<String>>,
     n_main: usize,
-    /// Each step's last journaled observation (a resumed step in doubt reads it: [`StepContext::earlier`]).
+    /// The last journaled observation of each step without an outcome since (a resumed step in
+    /// doubt is given it: [`StepContext::earlier`]); a failed or skipped step runs afresh.
     observed: HashMap<String, crate::actions::Observation>,
 }
 
@@ -686,6 +687,8 @@ impl Walk {
                 }
                 Event::StepFailed { step, .. } | Event::StepSkipped { step, .. } => {
                     started.remove(step.as_str());
+                    // Run again from the start: what it observed is not given to it.
+                    self.observed.remove(step);
                 }
                 Event::ApprovalRequested { step, .. } if at >= since => {
                     self.requested.insert(step.clone());
