@@ -293,6 +293,37 @@ async fn a_redeploy_killed_while_it_waits_resumes_and_waits_for_its_own_deployme
     assert_eq!((running, desired), (2, 2));
 }
 
+/// A step timeout while waiting ends the attempt; the retry finds the deployment the first
+/// attempt started (the journaled `deployment_before` differs from the PRIMARY) and waits for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redeploy_retried_after_a_timeout_waits_for_the_deployment_it_started() {
+    let p = unique_prefix("ecs_retry");
+    service(&p, REGION, 2, 5.0).await;
+    let (before, _, _, _) = deployments(&p, REGION).await;
+    let d = Drill::new();
+    let text = format!(
+        "version: 1\nname: retry\nsteps:\n  - id: redeploy\n    action: ecs.redeploy\n    region: {REGION}\n    timeout: 2s\n    retry: {{ attempts: 6, backoff: 1s }}\n    with: {}\n",
+        svc_with(&p)
+    );
+    let rb = d.dir().join("retry.yaml");
+    std::fs::write(&rb, text).unwrap();
+    let out = d.run(&["run", rb.to_str().unwrap(), "--execute", "--yes"], &[]);
+    out.assert_exit(0);
+    let journal = d.journal();
+    let rec = succeeded(&journal, "redeploy");
+    assert!(rec["attempts"].as_u64().unwrap() >= 2, "{rec}");
+    let id = rec["outcome"]["outputs"]["deployment_id"].as_str().unwrap();
+    assert_ne!(id, before);
+    assert_eq!(
+        update_service_calls(&p),
+        1,
+        "a retry started another deployment"
+    );
+    let (primary, all, _, _) = deployments(&p, REGION).await;
+    assert_eq!(primary, id);
+    assert_eq!(all.len(), 1, "{all:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn scale_to_three_twice_makes_one_update_and_waits_for_the_tasks() {
     let p = unique_prefix("ecs_scale");
