@@ -119,7 +119,7 @@ fn update_service_calls(p: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn assert_stable_fails_while_a_deployment_rolls_out_and_passes_after() {
+async fn assert_stable_passes_when_stable_and_fails_while_a_deployment_rolls_out() {
     let p = unique_prefix("ecs_stable");
     service(&p, REGION, 2, 0.0).await;
     let d = Drill::new();
