@@ -21,6 +21,10 @@ pub enum Service {
     Iam,
     /// Amazon RDS (DB instances; Regional).
     Rds,
+    /// Amazon Elastic Container Service (services and their deployments).
+    Ecs,
+    /// AWS Systems Manager Parameter Store.
+    Ssm,
 }
 
 impl Service {
@@ -35,6 +39,8 @@ impl Service {
             Service::Arc => "arc",
             Service::Iam => "iam",
             Service::Rds => "rds",
+            Service::Ecs => "ecs",
+            Service::Ssm => "ssm",
         }
     }
 }
@@ -1322,6 +1328,105 @@ pub static CATALOG: &[ActionSpec] = &[
         // PutMetricData supports no resource-level scoping (Service Authorization Reference,
         // "Actions, resources, and condition keys for Amazon CloudWatch").
         iam: &["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricData"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    // ---- ecs, ssm: the services of a system inside one Region and the parameters they read -----
+    ActionSpec {
+        name: "ecs.assert_stable",
+        summary: "Check that an ECS service is stable: running equals desired and its PRIMARY deployment's rollout is COMPLETED.",
+        service: Service::Ecs,
+        params: &[
+            p("cluster", K::String, true, None, "the cluster's name or ARN"),
+            p("service", K::String, true, None, "the service's name or ARN"),
+        ],
+        outputs: &[
+            o("deployment_id", "the PRIMARY deployment's id"),
+            o("running", "the service's runningCount"),
+            o("desired", "the service's desiredCount"),
+        ],
+        default_estimate: secs(2),
+        estimate_param: None,
+        mutates: false,
+        needs_region: true,
+        iam: &["ecs:DescribeServices"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "ecs.redeploy",
+        summary: "Start a new deployment of an ECS service (force new deployment) and wait until it is stable; a retried or resumed step waits for the deployment it started.",
+        service: Service::Ecs,
+        params: &[
+            p("cluster", K::String, true, None, "the cluster's name or ARN"),
+            p("service", K::String, true, None, "the service's name or ARN"),
+        ],
+        outputs: &[o("deployment_id", "the new deployment's id")],
+        default_estimate: secs(300),
+        estimate_param: None,
+        mutates: true,
+        needs_region: true,
+        iam: &["ecs:DescribeServices", "ecs:UpdateService"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "ecs.scale",
+        summary: "Set an ECS service's desired count (no call when it already is) and wait until it is stable.",
+        service: Service::Ecs,
+        params: &[
+            p("cluster", K::String, true, None, "the cluster's name or ARN"),
+            p("service", K::String, true, None, "the service's name or ARN"),
+            p("desired", K::Integer, true, None, "the number of tasks wanted"),
+        ],
+        outputs: &[
+            o("desired", "the service's desiredCount afterwards"),
+            o("deployment_id", "the PRIMARY deployment's id afterwards"),
+        ],
+        default_estimate: secs(180),
+        estimate_param: None,
+        mutates: true,
+        needs_region: true,
+        iam: &["ecs:DescribeServices", "ecs:UpdateService"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "ssm.put_parameter",
+        summary: "Set a Systems Manager parameter to a value (no call when it already has it); a SecureString's value is never shown or journaled.",
+        service: Service::Ssm,
+        params: &[
+            p("name", K::String, true, None, "the parameter's name (for example `/app/db/host`)"),
+            p("value", K::String, true, None, "the value wanted"),
+            p(
+                "type",
+                K::Enum(&["String", "StringList", "SecureString"]),
+                false,
+                Some("String"),
+                "the parameter's type, as AWS spells it",
+            ),
+        ],
+        outputs: &[o("version", "the parameter's version afterwards")],
+        default_estimate: secs(2),
+        estimate_param: None,
+        mutates: true,
+        needs_region: true,
+        // GetParameter WithDecryption of a SecureString also needs kms:Decrypt on its key
+        // (Systems Manager user guide, "Restricting access to Parameter Store parameters
+        // using IAM policies"); the default key aws/ssm needs none.
+        iam: &["ssm:GetParameter", "ssm:PutParameter"],
+        control_plane: ControlPlane::StepRegion,
+    },
+    ActionSpec {
+        name: "ssm.assert_parameter",
+        summary: "Check that a Systems Manager parameter has the expected value.",
+        service: Service::Ssm,
+        params: &[
+            p("name", K::String, true, None, "the parameter's name"),
+            p("expect", K::String, true, None, "the value it must have"),
+        ],
+        outputs: &[o("version", "the parameter's version")],
+        default_estimate: secs(2),
+        estimate_param: None,
+        mutates: false,
+        needs_region: true,
+        iam: &["ssm:GetParameter"],
         control_plane: ControlPlane::StepRegion,
     },
     // ---- rds --------------------------------------------------------------------------------

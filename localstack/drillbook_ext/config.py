@@ -64,6 +64,12 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # A DB instance's LatestRestorableTime "is typically within the last 5 minutes" (RDS user
     # guide, "Restoring a DB instance to a specified time").
     "rds_pitr_lag_seconds": ("DRILLBOOK_RDS_PITR_LAG_SECONDS", 300.0),
+    # ECS: how long a deployment (UpdateService forceNewDeployment, or a new desiredCount) is
+    # IN_PROGRESS before it is COMPLETED with runningCount == desiredCount. AWS gives no figure
+    # (ECS developer guide, "Deploy Amazon ECS services by replacing tasks": as long as tasks
+    # take to start, pass health checks and drain); 60 s makes a caller that does not wait for
+    # a steady state notice. Matched on the cluster's or the service's name. See ecs.py.
+    "ecs_deployment_seconds": ("DRILLBOOK_ECS_DEPLOYMENT_SECONDS", 60.0),
 }
 
 _LOCK = threading.RLock()

@@ -61,6 +61,8 @@ impl Registry {
             super::cloudwatch::all,
             super::iam_access::all,
             super::rds::all,
+            super::ecs::all,
+            super::ssm::all,
         ];
         for a in services.into_iter().flat_map(|all| all()) {
             r.register(a);

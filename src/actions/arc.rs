@@ -1048,6 +1048,7 @@ mod tests {
             role_arn: None,
             aws,
             waits: Default::default(),
+            earlier: None,
         };
         // No rule ARN: nothing to look up, and the message is never parsed for a name.
         assert_eq!(rt.block_on(safety_rule_name(&ctx, "")), None);

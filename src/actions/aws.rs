@@ -495,6 +495,21 @@ impl Aws {
         aws_sdk_route53recoverycontrolconfig::Client::from_conf(conf)
     }
 
+    /// ECS in `region` (services and their deployments).
+    pub fn ecs(&self, region: &str) -> aws_sdk_ecs::Client {
+        let conf = aws_sdk_ecs::config::Builder::from(&self.service_config(region, Service::Ecs))
+            .interceptor(self.guard_for(region, Some(Service::Ecs)))
+            .build();
+        aws_sdk_ecs::Client::from_conf(conf)
+    }
+    /// Systems Manager in `region` (Parameter Store).
+    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        let conf = aws_sdk_ssm::config::Builder::from(&self.service_config(region, Service::Ssm))
+            .interceptor(self.guard_for(region, Some(Service::Ssm)))
+            .build();
+        aws_sdk_ssm::Client::from_conf(conf)
+    }
+
     /// Who is calling (STS GetCallerIdentity in `region`).
     pub async fn identity(&self, region: &str) -> Result<Identity, ActionError> {
         let out = self

@@ -585,6 +585,32 @@ fn resources(
             }
             r
         }
+        // DescribeServices and UpdateService are scoped to the service (Service Authorization
+        // Reference, "Actions, resources, and condition keys for Amazon Elastic Container
+        // Service": service/${ClusterName}/${ServiceName}).
+        Service::Ecs => {
+            let name = |k: &str| {
+                with.get(k)
+                    .and_then(Value::as_str)
+                    .map(|v| v.rsplit('/').next().unwrap_or(v).to_string())
+                    .unwrap_or_else(|| "*".into())
+            };
+            vec![format!(
+                "arn:aws:ecs:{region}:{account}:service/{}/{}",
+                name("cluster"),
+                name("service")
+            )]
+        }
+        // Parameter ARNs name the parameter without its leading slash (same reference,
+        // "Actions, resources, and condition keys for AWS Systems Manager": parameter/${ParameterNameWithoutLeadingSlash}).
+        Service::Ssm => {
+            let name = with
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| "*".into());
+            vec![format!("arn:aws:ssm:{region}:{account}:parameter/{name}")]
+        }
         Service::Core => vec![],
     }
 }

@@ -22,6 +22,8 @@ pub mod dns;
 #[cfg(feature = "engine")]
 mod dynamodb;
 #[cfg(feature = "engine")]
+mod ecs;
+#[cfg(feature = "engine")]
 pub mod http;
 #[cfg(feature = "engine")]
 pub(crate) mod iam;
@@ -37,6 +39,8 @@ pub(crate) mod poll;
 mod rds;
 #[cfg(feature = "engine")]
 mod route53;
+#[cfg(feature = "engine")]
+mod ssm;
 #[cfg(feature = "engine")]
 mod types;
 

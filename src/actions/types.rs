@@ -22,6 +22,12 @@ pub struct StepContext {
     pub aws: Arc<super::aws::Aws>,
     /// Where the action reports time spent waiting on AWS (polling).
     pub waits: WaitMeter,
+    /// What this step observed last in this run before the current attempt (an earlier
+    /// attempt's observation, or, on resume, the one journaled before the process stopped with
+    /// the step in doubt); `None` on a step's first attempt. An action whose change cannot be
+    /// recognised as its own from AWS alone reads what it recorded there (`ecs.redeploy`: the
+    /// deployment that was PRIMARY before it started one).
+    pub earlier: Option<Observation>,
 }
 
 impl StepContext {

@@ -625,6 +625,9 @@ struct Walk {
     /// A read-only check downstream of a change cannot hold before the change is made.
     after_change: Vec<Option<String>>,
     n_main: usize,
+    /// The last journaled observation of each step without an outcome since (a resumed step in
+    /// doubt is given it: [`StepContext::earlier`]); a failed or skipped step runs afresh.
+    observed: HashMap<String, crate::actions::Observation>,
 }
 
 impl Walk {
@@ -666,6 +669,7 @@ impl Walk {
             granted: HashMap::new(),
             approval_messages: HashMap::new(),
             n_main,
+            observed: HashMap::new(),
         }
     }
 
@@ -701,6 +705,9 @@ impl Walk {
                 Event::StepStarted { step, .. } => {
                     started.insert(step);
                 }
+                Event::StepObserved { step, observation } => {
+                    self.observed.insert(step.clone(), observation.clone());
+                }
                 Event::StepSucceeded { step, outcome, .. } => {
                     started.remove(step.as_str());
                     let gate_closed = mode == Mode::Execute
@@ -715,6 +722,8 @@ impl Walk {
                 }
                 Event::StepFailed { step, .. } | Event::StepSkipped { step, .. } => {
                     started.remove(step.as_str());
+                    // Run again from the start: what it observed is not given to it.
+                    self.observed.remove(step);
                 }
                 Event::ApprovalRequested { step, .. } if at >= since => {
                     self.requested.insert(step.clone());
@@ -974,6 +983,7 @@ impl Driver<'_> {
                 role_arn: step.role.as_ref().map(|r| r.arn.clone()),
                 aws: self.engine.aws.clone(),
                 waits: WaitMeter::default(),
+                earlier: self.walk.observed.get(&step.id).cloned(),
             },
             call_timeouts: step.call_timeouts,
             role: step.role.clone(),
@@ -983,6 +993,7 @@ impl Driver<'_> {
             retry: step.retry,
             journal: self.tx.clone(),
             sink: self.engine.sink.clone(),
+            earlier: std::sync::Mutex::new(None),
         };
         tasks.spawn(job.run());
         Start::Spawned

@@ -53,6 +53,8 @@ pub(super) struct StepJob {
     pub retry: RetryPolicy,
     pub journal: UnboundedSender<ToJournal>,
     pub sink: Arc<dyn EventSink>,
+    /// The observation of this step's latest attempt, for the next one ([`StepContext::earlier`]).
+    pub earlier: std::sync::Mutex<Option<crate::actions::Observation>>,
 }
 
 pub(super) struct StepDone {
@@ -174,8 +176,18 @@ impl StepJob {
     /// One attempt: observe, fail on findings, then (execute) apply the listed changes and
     /// verify; (dry-run) report what would change.
     async fn attempt(&self) -> Result<Outcome, ActionError> {
-        let ctx = &self.ctx;
+        let mut ctx = self.ctx.clone();
+        if let Some(o) = self
+            .earlier
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            ctx.earlier = Some(o);
+        }
+        let ctx = &ctx;
         let obs = self.action.observe(ctx).await?;
+        *self.earlier.lock().unwrap_or_else(|e| e.into_inner()) = Some(obs.clone());
         self.emit(Event::StepObserved {
             step: ctx.step_id.clone(),
             observation: obs.clone(),

@@ -104,6 +104,8 @@ struct Scripted {
     max_running: AtomicUsize,
     failures: Mutex<HashMap<String, usize>>,
     t0: Mutex<Option<Instant>>,
+    /// (step, the `attempt` fact of the observation each observe was given as `earlier`).
+    earlier: Mutex<Vec<(String, Option<serde_json::Value>)>>,
 }
 
 impl Scripted {
@@ -142,8 +144,18 @@ impl Action for Scripted {
             .unwrap()
             .insert(ctx.step_id.clone(), ctx.params.0.clone());
         let b = self.script.lock().unwrap().get(&ctx.step_id).cloned();
+        let mut earlier = self.earlier.lock().unwrap();
+        earlier.push((
+            ctx.step_id.clone(),
+            ctx.earlier
+                .as_ref()
+                .and_then(|o| o.facts.get("attempt").cloned()),
+        ));
+        let attempt = earlier.iter().filter(|(s, _)| s == &ctx.step_id).count();
+        drop(earlier);
         Ok(Observation {
             summary: "seen".into(),
+            facts: BTreeMap::from([("attempt".to_string(), attempt.into())]),
             findings: match b {
                 Some(Behavior::Finding) => vec![Finding {
                     message: "pitr disabled".into(),
@@ -427,6 +439,42 @@ async fn retries_only_retryable_errors_with_backoff() {
     assert!(entries.iter().any(|e| matches!(e,
         Event::StepFailed { step, attempts: 1, .. } if step == "bad")));
     assert_eq!(res.status, RunStatus::Failed);
+}
+
+/// A retried attempt is given the observation of the attempt before it (what `ecs.redeploy`
+/// recorded before starting a deployment); the first attempt of a new run none.
+#[tokio::test(start_paused = true)]
+async fn a_retried_attempt_is_given_the_previous_attempts_observation() {
+    let h = harness(
+        8,
+        &[(
+            "flaky",
+            Behavior::Fail {
+                times: 2,
+                retryable: true,
+            },
+        )],
+    );
+    let mut flaky = step("flaky", &[]);
+    flaky.retry = RetryPolicy {
+        attempts: 3,
+        backoff: secs(1.0),
+    };
+    let res = h
+        .engine
+        .run(&loaded(vec![flaky], vec![]), Mode::Execute)
+        .await
+        .unwrap();
+    assert_eq!(res.status, RunStatus::Succeeded);
+    let seen = h.action.earlier.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("flaky".to_string(), None),
+            ("flaky".to_string(), Some(1.into())),
+            ("flaky".to_string(), Some(2.into())),
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]

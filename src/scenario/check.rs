@@ -113,6 +113,7 @@ pub async fn check_expectations(
                     role_arn: None,
                     aws: aws.clone(),
                     waits: WaitMeter::default(),
+                    earlier: None,
                 };
                 match crate::actions::aws::in_step(
                     &step_ctx.step_id.clone(),

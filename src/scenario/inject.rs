@@ -53,6 +53,7 @@ pub async fn inject(
             role_arn: None,
             aws: aws.clone(),
             waits: WaitMeter::default(),
+            earlier: None,
         };
         let id = step.step_id.clone();
         let obs = in_step(&id, action.observe(&step))

@@ -53,6 +53,8 @@ const SERVICES: &[Service] = &[
     Service::Arc,
     Service::Iam,
     Service::Rds,
+    Service::Ecs,
+    Service::Ssm,
 ];
 
 #[derive(Debug, Deserialize)]

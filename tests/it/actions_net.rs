@@ -45,6 +45,7 @@ fn ctx(aws: &Arc<Aws>, region: Option<&str>, params: serde_json::Value) -> StepC
         role_arn: None,
         aws: aws.clone(),
         waits: WaitMeter::default(),
+        earlier: None,
     }
 }
 

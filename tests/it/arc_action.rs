@@ -210,6 +210,7 @@ impl Harness {
             role_arn: None,
             aws: self.aws.clone(),
             waits: WaitMeter::default(),
+            earlier: None,
         }
     }
 

@@ -32,6 +32,7 @@ async fn probe(aws: &Arc<Aws>, params: serde_json::Value) -> Observation {
         role_arn: None,
         aws: aws.clone(),
         waits: WaitMeter::default(),
+        earlier: None,
     };
     Registry::builtin()
         .get("http.probe")

@@ -12,6 +12,7 @@ mod arc_action;
 mod crash;
 mod drill;
 mod drill_pause;
+mod ecs;
 mod emulator;
 mod engine;
 mod evidence;

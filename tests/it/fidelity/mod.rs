@@ -6,6 +6,7 @@
 mod arc;
 mod dns;
 mod dynamodb;
+mod ecs;
 mod faults;
 mod fis;
 mod iam;

@@ -39,6 +39,8 @@ async fn defaults_are_awss_documented_delays() {
     assert_eq!(global["rds_pitr_lag_seconds"], json!(300.0));
     assert_eq!(global["rds_failover_seconds"], json!(60.0));
     assert_eq!(global["rds_restore_creating_seconds"], json!(60.0));
+    // ECS gives no figure for a deployment (localstack/drillbook_ext/ecs.py): 60 s.
+    assert_eq!(global["ecs_deployment_seconds"], json!(60.0));
     for name in DELAY_SETTINGS {
         assert!(global.get(name).is_some(), "{name} is a setting");
     }

@@ -33,6 +33,7 @@ pub(crate) fn ctx(aws: &Arc<Aws>, region: &str, params: serde_json::Value) -> St
         role_arn: None,
         aws: aws.clone(),
         waits: WaitMeter::default(),
+        earlier: None,
     }
 }
 

@@ -364,6 +364,7 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "rds_restore_creating_seconds",
     "rds_failover_seconds",
     "rds_pitr_lag_seconds",
+    "ecs_deployment_seconds",
 ];
 
 /// How `localstack/emulator seed` builds the system (see `localstack/seed.py`).
