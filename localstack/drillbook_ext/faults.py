@@ -350,7 +350,7 @@ def operation_of(environ: dict[str, Any], service: str) -> str:
         action = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
         if action:
             return action
-    from .cloudtrail import event_name  # imports control, which imports this module
+    from .operations import event_name
 
     return event_name(environ, service) or "*"
 
@@ -358,7 +358,7 @@ def operation_of(environ: dict[str, Any], service: str) -> str:
 def error_response(environ: dict[str, Any], start_response: Any, service: str, status: int,
                    code: str, message: str) -> list[bytes]:
     """An error in the service's own protocol (what its SDK parses into `code`)."""
-    from .cbor import cbor_encode  # the CloudWatch client speaks Smithy RPC v2 CBOR
+    from .cbor_codec import cbor_encode  # the CloudWatch client speaks Smithy RPC v2 CBOR
 
     proto = protocol(environ, service)
     headers = [("x-amzn-RequestId", f"drillbook-fault-{next(_IDS)}")]
