@@ -38,6 +38,8 @@ pub(crate) mod poll;
 #[cfg(feature = "engine")]
 mod rds;
 #[cfg(feature = "engine")]
+mod restore_point;
+#[cfg(feature = "engine")]
 mod route53;
 #[cfg(feature = "engine")]
 mod ssm;

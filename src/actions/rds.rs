@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
+
+use super::restore_point::{RestorePoint, rfc3339};
 use serde_json::json;
 
 use super::aws::aws_error;
@@ -73,10 +75,6 @@ fn finding(message: impl Into<String>, hint: impl Into<String>) -> Finding {
         message: message.into(),
         hint: hint.into(),
     }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
@@ -531,35 +529,11 @@ impl Settings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum RestorePoint {
-    Latest,
-    At(DateTime<Utc>),
-}
-
-impl RestorePoint {
-    fn read(ctx: &StepContext) -> Result<RestorePoint, ActionError> {
-        let s = ctx.params.str("restore_to")?;
-        if s.trim().eq_ignore_ascii_case("latest") {
-            return Ok(RestorePoint::Latest);
-        }
-        DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| RestorePoint::At(t.with_timezone(&Utc)))
-            .map_err(|_| ActionError::Invalid {
-                message: format!(
-                    "parameter `restore_to` must be `latest` or an RFC 3339 time, not `{s}`"
-                ),
-                hint: "give the time just before the damage, e.g. `2026-11-23T18:40:00Z`".into(),
-            })
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            RestorePoint::Latest => {
-                "the latest restorable time (UseLatestRestorableTime)".to_string()
-            }
-            RestorePoint::At(t) => rfc3339(*t),
-        }
+/// How a restore point is stated in this action's facts: `latest` names the API parameter.
+fn stated(point: &RestorePoint) -> String {
+    match point {
+        RestorePoint::Latest => "the latest restorable time (UseLatestRestorableTime)".to_string(),
+        RestorePoint::At(_) => point.describe(),
     }
 }
 
@@ -607,13 +581,12 @@ impl Action for RestorePitr {
         }
         let src = ctx.params.str("instance")?;
         let dst = ctx.params.str("target")?;
-        let point = RestorePoint::read(ctx)?;
+        let point = RestorePoint::parse(&ctx.params.str("restore_to")?)?;
         let (c, region) = client(ctx)?;
         let mut obs = Observation::default();
         obs.facts.insert("source".into(), json!(src));
         obs.facts.insert("target".into(), json!(dst));
-        obs.facts
-            .insert("restore_to".into(), json!(point.describe()));
+        obs.facts.insert("restore_to".into(), json!(stated(&point)));
         let Some(source) = describe_instance(&c, &region, &src).await? else {
             obs.summary = format!("DB instance `{src}` not found in {region}");
             obs.findings.push(finding(
@@ -677,11 +650,11 @@ impl Action for RestorePitr {
                 }
                 obs.summary = format!(
                     "`{dst}` does not exist; `{src}` would be restored to {}",
-                    point.describe()
+                    stated(&point)
                 );
                 obs.changes.push(format!(
                     "restore `{src}` to {} as new DB instance `{dst}`, with the source's {}",
-                    point.describe(),
+                    stated(&point),
                     from_source
                         .fields()
                         .iter()
@@ -701,7 +674,7 @@ impl Action for RestorePitr {
         }
         let src = ctx.params.str("instance")?;
         let dst = ctx.params.str("target")?;
-        let point = RestorePoint::read(ctx)?;
+        let point = RestorePoint::parse(&ctx.params.str("restore_to")?)?;
         let (c, region) = client(ctx)?;
         let mut changes = vec![];
         if describe_instance(&c, &region, &dst).await?.is_none() {
@@ -754,10 +727,7 @@ impl Action for RestorePitr {
             req.send()
                 .await
                 .map_err(|e| aws_error(SVC, "RestoreDBInstanceToPointInTime", &region, e))?;
-            changes.push(format!(
-                "restored `{src}` to {} as `{dst}`",
-                point.describe()
-            ));
+            changes.push(format!("restored `{src}` to {} as `{dst}`", stated(&point)));
         }
         let target = poll::until(&ctx.waits, RDS_MAX_INTERVAL, || async {
             match describe_instance(&c, &region, &dst).await? {
@@ -775,7 +745,7 @@ impl Action for RestorePitr {
         Ok(Outcome {
             summary: format!(
                 "`{dst}` restored from `{src}` to {} and available",
-                point.describe()
+                stated(&point)
             ),
             changes,
             outputs: instance_outputs(&target),
@@ -895,13 +865,12 @@ fn cluster_restore_outputs(c: &DbCluster) -> BTreeMap<String, String> {
 
 async fn observe_cluster_restore(ctx: &StepContext, src: &str) -> Result<Observation, ActionError> {
     let dst = ctx.params.str("target")?;
-    let point = RestorePoint::read(ctx)?;
+    let point = RestorePoint::parse(&ctx.params.str("restore_to")?)?;
     let (c, region) = client(ctx)?;
     let mut obs = Observation::default();
     obs.facts.insert("source_cluster".into(), json!(src));
     obs.facts.insert("target".into(), json!(dst));
-    obs.facts
-        .insert("restore_to".into(), json!(point.describe()));
+    obs.facts.insert("restore_to".into(), json!(stated(&point)));
     let Some(source) = describe_cluster(&c, &region, src).await? else {
         obs.summary = format!("DB cluster `{src}` not found in {region}");
         obs.findings.push(finding(
@@ -962,11 +931,11 @@ async fn observe_cluster_restore(ctx: &StepContext, src: &str) -> Result<Observa
             }
             obs.summary = format!(
                 "`{dst}` does not exist; DB cluster `{src}` would be restored to {}",
-                point.describe()
+                stated(&point)
             );
             obs.changes.push(format!(
                 "restore DB cluster `{src}` to {} as new DB cluster `{dst}`, with the source's {}, and create its writer instance `{writer}`",
-                point.describe(),
+                stated(&point),
                 from_source
                     .fields()
                     .iter()
@@ -984,7 +953,7 @@ async fn observe_cluster_restore(ctx: &StepContext, src: &str) -> Result<Observa
 
 async fn apply_cluster_restore(ctx: &StepContext, src: &str) -> Result<Outcome, ActionError> {
     let dst = ctx.params.str("target")?;
-    let point = RestorePoint::read(ctx)?;
+    let point = RestorePoint::parse(&ctx.params.str("restore_to")?)?;
     let (c, region) = client(ctx)?;
     let missing = |what: &str| ActionError::Invalid {
         message: format!("{what} not found in {region}"),
@@ -1035,7 +1004,7 @@ async fn apply_cluster_restore(ctx: &StepContext, src: &str) -> Result<Outcome, 
             .map_err(|e| aws_error(SVC, "RestoreDBClusterToPointInTime", &region, e))?;
         changes.push(format!(
             "restored DB cluster `{src}` to {} as `{dst}`",
-            point.describe()
+            stated(&point)
         ));
     }
     poll::until(&ctx.waits, RDS_MAX_INTERVAL, || async {
@@ -1094,7 +1063,7 @@ async fn apply_cluster_restore(ctx: &StepContext, src: &str) -> Result<Outcome, 
     Ok(Outcome {
         summary: format!(
             "DB cluster `{dst}` restored from `{src}` to {}, writer `{writer}` available",
-            point.describe()
+            stated(&point)
         ),
         changes,
         outputs: cluster_restore_outputs(&target),

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{
     PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, Select, StreamSpecification,
     StreamViewType, TableDescription, TableStatus, Tag, TimeToLiveSpecification, TimeToLiveStatus,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::aws::aws_error;
@@ -79,10 +79,7 @@ fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
-/// RFC 3339 with as many fractional digits as needed to round-trip exactly.
-pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
+pub(crate) use super::restore_point::{RestorePoint, rfc3339};
 
 fn to_smithy(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs_and_nanos(t.timestamp(), t.timestamp_subsec_nanos())
@@ -338,43 +335,6 @@ impl Action for AssertPitr {
 }
 
 // ------------------------------------------------------------------------- restore_pitr
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum RestorePoint {
-    Latest,
-    At(DateTime<Utc>),
-}
-
-impl RestorePoint {
-    fn parse(s: &str) -> Result<Self, ActionError> {
-        if s.trim().is_empty() {
-            return Err(ActionError::Invalid {
-                message: "parameter `restore_to` is empty: a restore must name its point in time".into(),
-                hint: "give the RFC 3339 time just before the damage, e.g. `--var restore_to=2026-11-23T18:40:00Z` \
-                       (`latest` restores the damage too, unless it is older than the PITR lag)"
-                    .into(),
-            });
-        }
-        if s.trim().eq_ignore_ascii_case("latest") {
-            return Ok(RestorePoint::Latest);
-        }
-        DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| RestorePoint::At(t.with_timezone(&Utc)))
-            .map_err(|_| ActionError::Invalid {
-                message: format!(
-                    "parameter `restore_to` must be `latest` or an RFC 3339 time, not `{s}`"
-                ),
-                hint: "for example `restore_to: 2024-05-01T10:00:00Z`".into(),
-            })
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            RestorePoint::Latest => "the latest restorable time".into(),
-            RestorePoint::At(t) => rfc3339(*t),
-        }
-    }
-}
 
 struct RestoreParams {
     source: String,
