@@ -164,17 +164,23 @@ impl std::fmt::Debug for Aws {
 
 impl Aws {
     /// Loads the configuration chain. Makes no AWS call.
-    pub async fn load(mut options: AwsOptions) -> Aws {
-        if options.dns_server.is_none() {
-            options.dns_server = std::env::var(super::dns::DNS_SERVER_ENV)
-                .ok()
-                .filter(|s| !s.trim().is_empty());
-        }
+    pub async fn load(options: AwsOptions) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = &options.profile {
             loader = loader.profile_name(p);
         }
         let base = loader.load().await;
+        Aws::with_config(base, options)
+    }
+
+    /// A handle on a configuration loaded already (a command loads it once), with the
+    /// environment's defaults [`Aws::load`] applies (`DRILLBOOK_DNS_SERVER`).
+    pub fn with_config(base: SdkConfig, mut options: AwsOptions) -> Aws {
+        if options.dns_server.is_none() {
+            options.dns_server = std::env::var(super::dns::DNS_SERVER_ENV)
+                .ok()
+                .filter(|s| !s.trim().is_empty());
+        }
         Aws::from_config(base, options)
     }
 

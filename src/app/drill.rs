@@ -246,13 +246,14 @@ pub struct Judged {
 /// Judges a drill whose run ended: its expectations (in execute mode; a dry run only observed)
 /// and objectives, recorded in the journal as `drill_judged`.
 pub async fn judge(
-    settings: &Settings,
+    session: &super::Session,
     engine: &Engine,
     aws: &Arc<Aws>,
     scenario: &Scenario,
     res: &RunResult,
 ) -> Result<Judged, Failure> {
-    let run = super::finish::read_run(settings, &res.run_id).await?;
+    let settings = &session.settings;
+    let run = super::finish::read_run(session, &res.run_id).await?;
     let mut refused_calls: Vec<ImpairedCall> = run
         .stored
         .records
@@ -444,15 +445,12 @@ pub struct FaultsEnded {
 /// and their last state is recorded (`fault_stopped`), unless the drill paused for an approval,
 /// which keeps them running for the resume to find.
 pub async fn stop_faults(
-    settings: &Settings,
+    session: &super::Session,
     engine: &Engine,
     aws: &Aws,
     res: &RunResult,
 ) -> Result<FaultsEnded, Failure> {
-    let stored = super::store::open_for(settings)
-        .await?
-        .load(&res.run_id)
-        .await?;
+    let stored = session.store().await?.load(&res.run_id).await?;
     let mut open: Vec<FisExperiment> = vec![];
     for r in &stored.records {
         match &r.event {

@@ -28,8 +28,8 @@ pub struct Finished {
 }
 
 /// Reads a run back (journal verified) with its runbook as run.
-pub async fn read_run(settings: &Settings, run_id: &str) -> Result<Finished, Failure> {
-    let store = super::store::open_for(settings).await?;
+pub async fn read_run(session: &super::Session, run_id: &str) -> Result<Finished, Failure> {
+    let store = session.store().await?;
     let stored = store.load(run_id).await?;
     let runbook = stored
         .runbook_in_effect()
@@ -114,12 +114,13 @@ pub struct Reported {
 
 /// Writes the reports, copies the run's files, seals the directory and publishes metrics.
 pub async fn finish(
-    settings: &Settings,
+    session: &super::Session,
     aws: &Aws,
     run_id: &str,
     objectives_met: Option<bool>,
 ) -> Result<Reported, Failure> {
-    let run = read_run(settings, run_id).await?;
+    let settings = &session.settings;
+    let run = read_run(session, run_id).await?;
     let dir = settings.report_dir_for(run_id);
     let io = |what: &str, e: std::io::Error| {
         Failure::failed(format!("cannot write {what} in {}: {e}", dir.display()))
@@ -131,7 +132,7 @@ pub async fn finish(
     std::fs::create_dir_all(&dir).map_err(|e| io("the report directory", e))?;
     let run_dir = FileStore::new(&settings.state.dir).run_dir(run_id);
     // With DynamoDB state the run's files are exported into the report directory.
-    let exported = super::store::write_run_files(settings, run_id, &dir).await?;
+    let exported = super::store::write_run_files(session, run_id, &dir).await?;
     let journal_dir = if exported { &dir } else { &run_dir };
     let mut doc =
         crate::report::document::RunDocument::from_view(&run.stored, &run.runbook, &run.view);

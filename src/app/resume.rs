@@ -2,7 +2,7 @@
 //! runbook as stored (which AWS access it needs), its name (the lock it runs under) and, for
 //! a drill, the scenario and the impairment it started with.
 
-use super::{Failure, Settings};
+use super::Failure;
 use crate::actions::aws::Impairment;
 use crate::event::{Event, Mode};
 use crate::runbook::Runbook;
@@ -24,8 +24,8 @@ pub struct Resumable {
 }
 
 /// Reads run `run_id` from the selected store.
-pub async fn resumable(settings: &Settings, run_id: &str) -> Result<Resumable, Failure> {
-    let store = super::store::open_for(settings).await?;
+pub async fn resumable(session: &super::Session, run_id: &str) -> Result<Resumable, Failure> {
+    let store = session.store().await?;
     let stored = store.load(run_id).await?;
     let (mode, sealed_by) = match stored.records.first().map(|r| &r.event) {
         Some(Event::RunStarted {

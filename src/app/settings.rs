@@ -34,6 +34,24 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The settings of a command that reads runs or adds to one: where they are kept and the
+    /// AWS profile; the defaults of `run` for the rest.
+    pub fn reading(dir: PathBuf, url: Option<String>, profile: Option<String>) -> Settings {
+        Settings {
+            state: State {
+                dir,
+                url,
+                lock_lease: Duration::from_secs(60),
+                steal_lock: false,
+            },
+            profile,
+            max_parallel: 8,
+            report_dir: None,
+            publish_metrics: None,
+            signer: Signer::None,
+        }
+    }
+
     /// The directory of one run's reports and evidence.
     pub fn report_dir_for(&self, run_id: &str) -> PathBuf {
         self.report_dir

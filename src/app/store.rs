@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ExitCode, Failure, Settings};
+use super::{ExitCode, Failure};
 use crate::actions::aws::{Aws, AwsOptions};
 use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
@@ -38,11 +38,6 @@ pub async fn open(
     })
 }
 
-/// The store of a run's settings.
-pub async fn open_for(settings: &Settings) -> Result<Arc<dyn CheckpointStore>, Failure> {
-    open(&settings.state.url, &settings.state.dir, &settings.profile).await
-}
-
 /// The store a run, resume or drill writes to, behind the runbook's lock.
 pub struct Prepared {
     pub store: Arc<dyn CheckpointStore>,
@@ -57,10 +52,11 @@ pub struct Prepared {
 /// when another process holds it): an OS lock on a file of the state directory, or the lease
 /// item of the DynamoDB table.
 pub async fn prepare(
-    settings: &Settings,
+    session: &super::Session,
     runbook_name: &str,
     run_id: &str,
 ) -> Result<Prepared, Failure> {
+    let settings = &session.settings;
     let Some(url) = &settings.state.url else {
         let lock = FileLock::acquire(&settings.state.dir, runbook_name, run_id).map_err(|e| {
             let code = match e {
@@ -79,12 +75,8 @@ pub async fn prepare(
             stolen_from: None,
         });
     };
-    let store = dynamodb(url, &settings.profile).await?;
-    let aws = Aws::load(AwsOptions {
-        profile: settings.profile.clone(),
-        ..Default::default()
-    })
-    .await;
+    let store = session.dynamodb(url).await?;
+    let aws = session.aws(vec![]).await;
     let identity = crate::engine::caller_identity(&aws, &store.url().region)
         .await
         .map(|i| i.arn)
@@ -149,14 +141,14 @@ impl Prepared {
 /// Writes the run files into `dir` (the evidence copy) from the table; `false` with the file
 /// store, whose run directory is copied instead.
 pub async fn write_run_files(
-    settings: &Settings,
+    session: &super::Session,
     run_id: &str,
     dir: &Path,
 ) -> Result<bool, Failure> {
-    let Some(url) = &settings.state.url else {
+    let Some(url) = &session.settings.state.url else {
         return Ok(false);
     };
-    let store = dynamodb(url, &settings.profile).await?;
+    let store = session.dynamodb(url).await?;
     store
         .export(run_id, dir)
         .await

@@ -31,9 +31,8 @@ pub struct VerifyEvidenceArgs {
     /// than 15 minutes), or missing (a failure).
     #[arg(long)]
     pub cloudtrail: bool,
-    /// AWS profile to use (for `--cloudtrail` and KMS public keys).
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: super::ProfileArg,
 }
 
 #[derive(Debug, Args)]
@@ -71,7 +70,7 @@ Examples:
         #[arg(long, value_name = "SIGNER", default_value = "none")]
         sign_with: String,
         #[command(flatten)]
-        source: super::status::HistorySource,
+        source: super::StoreArgs,
     },
     /// Seal a directory: write its manifest.json (hashes, journal head, signature).
     Seal {
@@ -90,9 +89,8 @@ Examples:
     Pin {
         /// `kms:KEY_ARN` (a key ARN, not an alias: an alias can be re-pointed).
         key: String,
-        /// AWS profile to use.
-        #[arg(long, env = "AWS_PROFILE")]
-        profile: Option<String>,
+        #[command(flatten)]
+        aws: super::ProfileArg,
     },
 }
 
@@ -192,7 +190,7 @@ fn export(
     out: &std::path::Path,
     report_dir: Option<&std::path::Path>,
     sign_with: &str,
-    source: &super::status::HistorySource,
+    source: &super::StoreArgs,
 ) -> Result<ExitCode, Failure> {
     let day = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").map_err(|_| {
         Failure::invalid(format!("--since `{since}` is not a date"))
@@ -353,6 +351,12 @@ fn bundle_html(index: &serde_json::Value) -> String {
     out
 }
 
+/// The AWS handle of `--profile`.
+async fn aws_of(profile: Option<String>) -> crate::app::Aws {
+    let settings = crate::app::Settings::reading(".drillbook".into(), None, profile);
+    crate::app::Session::new(settings).aws(vec![]).await
+}
+
 /// `drillbook evidence pin kms:KEY_ARN`.
 fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
     let Ok(crate::runbook::TrustedKeyRef::Kms { key_arn }) =
@@ -366,11 +370,7 @@ fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
         region: key_arn.split(':').nth(3).map(str::to_string),
     };
     let info = super::runtime()?.block_on(async {
-        let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
-            profile,
-            ..Default::default()
-        })
-        .await;
+        let aws = aws_of(profile).await;
         crate::evidence::prepare_signer(&signer, Some(&aws))
             .await
             .map(|p| p.info())
@@ -396,11 +396,7 @@ fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::Success);
     }
     super::runtime()?.block_on(async {
-        let aws = crate::actions::aws::Aws::load(crate::actions::aws::AwsOptions {
-            profile: args.profile.clone(),
-            ..Default::default()
-        })
-        .await;
+        let aws = aws_of(args.aws.profile.clone()).await;
         let checks = check(&aws, &run_id, &calls, chrono::Utc::now())
             .await
             .map_err(|e| {
@@ -560,7 +556,7 @@ pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::Success)
         }
-        EvidenceCommand::Pin { key, profile } => pin(&key, profile),
+        EvidenceCommand::Pin { key, aws } => pin(&key, aws.profile),
         EvidenceCommand::Seal { dir, sign_with } => {
             let signer = Signer::parse(&sign_with)?;
             let m = super::runtime()?.block_on(evidence::seal(&dir, &signer))?;

@@ -167,10 +167,10 @@ pub struct PlanArgs {
     /// Step estimates: `declared` (`estimate:`), `learned` (measured in past executed runs of
     /// this runbook; every step needs 5), `auto` (learned where a step has 5 samples).
     #[arg(long, value_enum, default_value = "auto")]
-    pub estimates: crate::history::Estimates,
+    pub estimates: crate::app::Estimates,
     /// Where past runs are read from (as `run`).
     #[command(flatten)]
-    pub history: status::HistorySource,
+    pub history: StoreArgs,
 }
 
 pub use crate::report::console::MessageFormat;
@@ -178,15 +178,11 @@ pub use crate::report::console::MessageFormat;
 /// Options shared by commands that run steps.
 #[derive(Debug, Args, Clone)]
 pub struct ExecOptions {
-    /// Directory holding run journals.
-    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
-    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Steps running at once.
     #[arg(long, default_value_t = 8)]
     pub max_parallel: usize,
-    /// AWS profile to use.
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
     /// Progress for people (`human`), or one JSON line per journal event (`json`, see
     /// docs/events.md).
     #[arg(long, value_enum, default_value = "human")]
@@ -201,9 +197,6 @@ pub struct ExecOptions {
     /// Recorded when the run starts: a resume seals with the same key.
     #[arg(long, env = "DRILLBOOK_SIGN_WITH", value_name = "SPEC")]
     pub sign_with: Option<String>,
-    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
-    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
-    pub state: Option<String>,
     /// Take over the runbook lock whose lease expired (DynamoDB state); recorded in the journal.
     #[arg(long)]
     pub steal_lock: bool,
@@ -221,31 +214,58 @@ impl ExecOptions {
     /// The settings a run needs, resolved: the signer parsed, the lock lease read (exit 2 when
     /// either is invalid).
     pub(crate) fn settings(&self) -> Result<crate::app::Settings, Failure> {
-        let signer = match &self.sign_with {
-            None => crate::evidence::Signer::None,
-            Some(spec) => crate::evidence::Signer::parse(spec).map_err(|e| {
-                Failure::invalid(e.to_string())
-                    .help("use `--sign-with ed25519:KEYFILE` or `--sign-with kms:alias/NAME`")
-            })?,
-        };
+        let signer = crate::app::signer(self.sign_with.as_deref())?;
         let lock_lease = crate::duration::parse_duration(&self.lock_lease).map_err(|e| {
             Failure::invalid(format!("invalid `--lock-lease {}`: {e}", self.lock_lease))
                 .help("write a duration such as `60s`")
         })?;
-        Ok(crate::app::Settings {
-            state: crate::app::State {
-                dir: self.state_dir.clone(),
-                url: self.state.clone(),
-                lock_lease,
-                steal_lock: self.steal_lock,
-            },
-            profile: self.profile.clone(),
-            max_parallel: self.max_parallel,
-            report_dir: self.report_dir.clone(),
-            publish_metrics: self.publish_metrics.clone(),
-            signer,
-        })
+        let mut settings = self.store.settings();
+        settings.state.lock_lease = lock_lease;
+        settings.state.steal_lock = self.steal_lock;
+        settings.max_parallel = self.max_parallel;
+        settings.report_dir = self.report_dir.clone();
+        settings.publish_metrics = self.publish_metrics.clone();
+        settings.signer = signer;
+        Ok(settings)
     }
+}
+
+/// Where runs are kept, for every command that reads or writes them (declared once).
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Directory holding run journals (and, by default, reports).
+    #[arg(
+        long,
+        env = "DRILLBOOK_STATE_DIR",
+        default_value = ".drillbook",
+        global = true
+    )]
+    pub state_dir: PathBuf,
+    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
+    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL", global = true)]
+    pub state: Option<String>,
+    #[command(flatten)]
+    pub aws: ProfileArg,
+}
+
+impl StoreArgs {
+    /// The settings of a command that reads runs or adds to one (the defaults for the rest).
+    pub(crate) fn settings(&self) -> crate::app::Settings {
+        crate::app::Settings::reading(
+            self.state_dir.clone(),
+            self.state.clone(),
+            self.aws.profile.clone(),
+        )
+    }
+}
+
+/// The AWS profile (declared once).
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArg {
+    /// AWS profile to use: your own identity (for the steps' calls, the state table, signing
+    /// and approving).
+    #[arg(long, env = "AWS_PROFILE", global = true)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -346,30 +366,14 @@ pub struct ApproveArgs {
     /// key id or ARN, `@REGION` optional). The runbook's `approvers.keys` must list it.
     #[arg(long, value_name = "SIGNER")]
     pub sign_with: Option<String>,
-    /// Directory holding run journals.
-    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
-    pub state_dir: PathBuf,
-    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
-    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
-    pub state: Option<String>,
-    /// AWS profile to use: your own identity, the approver's.
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
-    /// Directory holding run journals.
-    #[arg(
-        long,
-        env = "DRILLBOOK_STATE_DIR",
-        default_value = ".drillbook",
-        global = true
-    )]
-    pub state_dir: PathBuf,
-    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
-    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL", global = true)]
-    pub state: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(subcommand)]
     pub action: Option<state::RunsAction>,
 }
@@ -407,12 +411,8 @@ pub struct ReportArgs {
     /// Write the report into this directory instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Directory holding run journals.
-    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
-    pub state_dir: PathBuf,
-    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
-    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
-    pub state: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Printing a [`Failure`]: `error: ...` and `help: ...` on stderr (secrets redacted).
@@ -441,7 +441,7 @@ impl Report for Failure {
 /// Input problems as printed: the source lines they quote pass the terminal sanitizer too.
 /// Colour only when nothing in them needed escaping (the sanitizer would show miette's own
 /// colour codes as text).
-pub(super) fn diagnostics(d: &crate::runbook::Diagnostics, color: bool) -> String {
+pub(super) fn diagnostics(d: &crate::app::Diagnostics, color: bool) -> String {
     let plain = d.render(false);
     match crate::report::sanitize::terminal(&plain) {
         std::borrow::Cow::Borrowed(_) if color => d.render(true),
@@ -454,7 +454,8 @@ pub(crate) fn finish(r: Result<ExitCode, Failure>) -> ExitCode {
     r.unwrap_or_else(|f| f.report())
 }
 
-/// The async runtime every command that talks to AWS or a state table runs on.
+/// The async runtime every command that talks to AWS or a state table runs on (the one
+/// runtime builder).
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -472,7 +473,7 @@ pub fn main() -> std::process::ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    for var in crate::engine::ignored_test_hooks() {
+    for var in crate::app::ignored_test_hooks() {
         errln!("warning: {var} is a testing aid and is ignored by this release build");
     }
     let code = commands::dispatch(cli);

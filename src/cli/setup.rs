@@ -1,5 +1,6 @@
-//! What the commands that execute share: variables, the AWS handle, the engine, the signer, the
-//! confirmation before a change, the credentials note, and the exit code a run ends with.
+//! What the commands that execute share, on the command line's side: variables, the
+//! confirmation before a change, and the rendering of what the application's lifecycle tells
+//! ([`crate::app::Note`]) and ends with ([`crate::app::Ending`]).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
@@ -7,16 +8,13 @@ use std::sync::Arc;
 
 use super::Report as _;
 use super::{ExitCode, MessageFormat};
-use crate::actions::Registry;
-use crate::actions::aws::{Aws, AwsOptions};
-use crate::app::Failure;
-use crate::app::Settings;
 use crate::app::finish::Reported;
-use crate::app::shell_quote;
+use crate::app::{
+    Ending, Failure, Narrator, Note, Preflight, RunResult, Settings, SinkFor, shell_quote,
+};
 use crate::duration::human;
-use crate::engine::{Engine, IDENTITY_ENV, RunResult, needs_aws};
 use crate::event::{Mode, RunStatus};
-use crate::runbook::Runbook;
+use crate::report::sanitize::one_line;
 
 pub(super) fn mode_name(m: Mode) -> &'static str {
     match m {
@@ -38,72 +36,106 @@ pub(super) fn parse_vars(vars: &[String]) -> Result<Vec<(String, String)>, Failu
         .collect()
 }
 
-/// The AWS handle: the real configuration chain when the runbook needs AWS (and the identity
-/// does not come from the testing override), otherwise an offline one that makes no call.
-pub(super) async fn aws_for(
-    runbook: Option<&Runbook>,
-    mode: Mode,
-    profile: &Option<String>,
-) -> Arc<Aws> {
-    aws_with(
-        runbook,
-        mode,
-        AwsOptions {
-            profile: profile.clone(),
-            ..Default::default()
-        },
-    )
-    .await
+/// The console as the engine's event sink, once the runbook's approval signer is known.
+pub(super) fn console(format: MessageFormat, settings: &Settings) -> SinkFor<'static> {
+    let state_dir = settings.state.dir.clone();
+    Box::new(move |sign_with: &str| {
+        Arc::new(
+            crate::report::Console::detect(format)
+                .state_dir(&state_dir)
+                .approval_signer(sign_with),
+        ) as Arc<dyn crate::event::EventSink>
+    })
 }
 
-pub(super) async fn aws_with(
-    runbook: Option<&Runbook>,
-    mode: Mode,
-    options: AwsOptions,
-) -> Arc<Aws> {
-    let aws_steps = runbook.is_some_and(|r| {
-        r.steps.iter().chain(&r.finally).any(|s| {
-            crate::catalog::lookup(&s.action)
-                .is_some_and(|a| a.service != crate::actions::Service::Core)
-        })
-    });
-    let identity_overridden = crate::engine::test_hook(IDENTITY_ENV).is_some();
-    let needed = match runbook {
-        Some(r) => aws_steps || (needs_aws(r, mode) && !identity_overridden),
-        None => !identity_overridden,
-    };
-    if needed {
-        Arc::new(Aws::load(options).await)
-    } else {
-        let conf = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .build();
-        Arc::new(Aws::from_config(conf, options))
-    }
-}
+/// Shows the lifecycle's [`Note`]s on stderr (the progress notes for people only; warnings
+/// and errors whatever the format).
+pub(super) struct Shown(pub MessageFormat);
 
-/// Reports, evidence and metrics for a run that stopped, then its exit code.
-pub(super) async fn after_run(
-    res: &RunResult,
-    format: MessageFormat,
-    settings: &Settings,
-    aws: &Aws,
-    next: &Next,
-) -> ExitCode {
-    let finished = crate::app::finish::finish(settings, aws, &res.run_id, None).await;
-    show_reported(&finished, format);
-    let code = conclude(res, settings, next, finished.as_ref().ok().map(|r| &r.view));
-    match finished {
-        Ok(_) => code,
-        Err(e) => {
-            e.report();
-            if code == ExitCode::Success {
-                ExitCode::Failed
-            } else {
-                code
+impl Narrator for Shown {
+    fn note(&self, note: Note<'_>) {
+        let human_output = self.0 == MessageFormat::Human;
+        match note {
+            Note::LockTakenOver { runbook, holder } => errln!(
+                "warning: took over the lock of `{}` from {} (host {}, pid {}, lease \
+                 expired {})",
+                one_line(runbook),
+                one_line(&holder.identity),
+                one_line(&holder.host),
+                holder.pid,
+                holder.lease_expires_at.format("%H:%M:%S UTC")
+            ),
+            Note::LockNotReleased(e) => errln!(
+                "warning: cannot release the runbook lock: {}\nhelp: it expires with its lease",
+                one_line(&e)
+            ),
+            Note::ResumingDrill { scenario, impaired } if human_output => {
+                errln!("resuming drill `{}`", one_line(scenario));
+                for i in impaired {
+                    errln!("impaired again: {}", impairment(i));
+                }
             }
+            Note::Injected {
+                injections,
+                executed,
+            } if human_output => {
+                let verb = if executed { "injected" } else { "would inject" };
+                for j in injections {
+                    errln!("{verb} `{}`: {}", j.id, one_line(&j.summary));
+                    for c in &j.changes {
+                        errln!("  - {}", one_line(c));
+                    }
+                }
+            }
+            Note::WouldStartFis {
+                template,
+                region,
+                actions,
+            } if human_output => errln!(
+                "would start FIS experiment template {template} in {region}: {}",
+                actions.join(", ")
+            ),
+            Note::FisKept(e) if human_output => errln!(
+                "FIS experiment {} in {} keeps running while the drill awaits its approval \
+                 (`drillbook resume` stops it at the drill's end; FIS ends it after its duration)",
+                e.id,
+                e.region
+            ),
+            Note::Problem(f) => {
+                f.report();
+            }
+            _ => {}
         }
     }
+}
+
+/// `REGION` or `REGION (SERVICE)`.
+pub(super) fn impairment(i: &crate::app::Impairment) -> String {
+    format!(
+        "{}{}",
+        i.region,
+        i.service
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
+    )
+}
+
+/// Before an `--execute` run: the confirmation on a terminal (unless `--yes`), then the
+/// credentials note. False when the person did not confirm.
+pub(super) fn go_ahead(pre: &Preflight, mode: Mode, yes: bool) -> bool {
+    use std::io::IsTerminal;
+    if mode != Mode::Execute {
+        return true;
+    }
+    if !yes && std::io::stdin().is_terminal() && !confirm(pre) {
+        errln!("not confirmed: nothing was run");
+        return false;
+    }
+    if let Some(note) = &pre.credentials {
+        errln!("{note}");
+    }
+    true
 }
 
 /// For a person: the timing report, and where the reports and evidence are.
@@ -139,34 +171,127 @@ pub(super) fn rerun_command(
 
 /// What the commands printed at a run's end need beyond the run's result.
 #[derive(Debug, Default)]
-pub(super) struct Next {
+struct Next {
     /// The command that runs the same dry run again (`None` when not known, as on `resume`).
     pub rerun: Option<String>,
     /// ` --sign-with ...` for `approve` when the runbook counts only signed approvals.
     pub sign_with: String,
 }
 
-impl Next {
-    pub(super) fn new(rerun: Option<String>, runbook: Option<&Runbook>) -> Next {
-        Next {
-            rerun,
-            sign_with: runbook.map_or(String::new(), |r| {
-                crate::engine::sign_with_hint(&r.approvers)
-            }),
+/// Renders what a run, resume or drill ended with and returns its exit code.
+pub(super) fn show_ending(
+    ending: &Ending,
+    format: MessageFormat,
+    settings: &Settings,
+    rerun: Option<String>,
+) -> ExitCode {
+    let next = Next {
+        rerun,
+        sign_with: ending.sign_with.clone(),
+    };
+    if let Some(lost) = &ending.store_lost {
+        show_store_lost(&ending.res, lost, settings);
+        return ending.code;
+    }
+    let reported = ending.reported.as_ref();
+    if let Some(r) = reported {
+        show_reported(r, format);
+    }
+    let view = ending.view();
+    let human_output = format == MessageFormat::Human;
+    let report_error = || {
+        if let Some(Err(e)) = reported {
+            e.report();
+        }
+    };
+    match &ending.drill {
+        None => {
+            conclude(&ending.res, settings, &next, view);
+            report_error();
+        }
+        Some(d) if d.outcome == crate::app::DrillOutcome::Paused => {
+            report_error();
+            if human_output {
+                errln!(
+                    "drill `{}` paused: its verdicts come when it is resumed to its end",
+                    one_line(&d.scenario.name)
+                );
+            }
+            conclude(&ending.res, settings, &next, view);
+        }
+        Some(d) => {
+            if let (Some(j), true) = (&d.judged, human_output) {
+                print_verdicts(&j.verdicts, view, &j.refused_calls, ending.res.mode);
+            }
+            conclude(&ending.res, settings, &next, view);
+            report_error();
+            match d.outcome {
+                crate::app::DrillOutcome::Failed => errln!(
+                    "drill `{}` FAILED: see the verdicts above",
+                    one_line(&d.scenario.name)
+                ),
+                crate::app::DrillOutcome::Passed => {
+                    errln!("drill `{}` PASSED", one_line(&d.scenario.name))
+                }
+                crate::app::DrillOutcome::DryRunDone => errln!(
+                    "drill `{}`: dry run done; expectations and objectives are checked with --execute",
+                    one_line(&d.scenario.name)
+                ),
+                _ => {}
+            }
         }
     }
+    ending.code
 }
 
-/// Prints what the run ended with and maps it to an exit code (`next`: the commands to print;
-/// `view`: the run as its reports tell it, when they were written).
-pub(super) fn conclude(
+/// The end of a run whose state store stopped answering: what was not recorded, and what to
+/// run once it answers.
+fn show_store_lost(res: &RunResult, lost: &crate::app::StoreLost, settings: &Settings) {
+    let err = res.store_lost.as_deref().unwrap_or_default();
+    errln!(
+        "error: run {} paused: the state store stopped answering; nothing more was recorded: {}",
+        res.run_id,
+        one_line(err)
+    );
+    for (step, what) in &res.unrecorded {
+        errln!(
+            "  step `{step}` {}, but that could not be recorded: it is observed again on resume",
+            one_line(what)
+        );
+    }
+    if !res.in_doubt.is_empty() {
+        errln!(
+            "  steps abandoned while running (observed again on resume): {}",
+            res.in_doubt.join(", ")
+        );
+    }
+    let mut command = format!(
+        "drillbook resume {}{}",
+        res.run_id,
+        settings.location_flag()
+    );
+    if let (true, Some(end)) = (lost.lock_kept, lost.lease_end) {
+        errln!(
+            "the runbook lock could not be released: it holds until its lease ends, at {} at the latest; until then a resume exits 4",
+            end.format("%H:%M:%S UTC")
+        );
+        command.push_str(" --steal-lock");
+    }
+    errln!(
+        "help: once the store answers again, continue the run (actions observe first and apply only what is missing) with:\n  {command}"
+    );
+}
+
+/// Prints what the run ended with (`next`: the commands to print; `view`: the run as its
+/// reports tell it, when they were written).
+fn conclude(
     res: &RunResult,
     settings: &Settings,
     next: &Next,
     view: Option<&crate::report::document::RunView>,
-) -> ExitCode {
+) {
     let dir = settings.location_flag();
-    use crate::report::sanitize::one_line as safe;
+    let safe = one_line;
     // The run as its reports tell it (its whole life, resumes included), when they were
     // written.
     if let Some(v) = view {
@@ -192,7 +317,6 @@ pub(super) fn conclude(
                     human(res.duration)
                 );
             }
-            ExitCode::Success
         }
         RunStatus::Failed if res.mode == Mode::DryRun => {
             errln!(
@@ -203,7 +327,6 @@ pub(super) fn conclude(
                     .as_deref()
                     .unwrap_or("drillbook run RUNBOOK (with the same --var values)")
             );
-            ExitCode::Failed
         }
         RunStatus::Failed => {
             errln!(
@@ -211,7 +334,6 @@ pub(super) fn conclude(
                 res.run_id,
                 res.run_id
             );
-            ExitCode::Failed
         }
         // The engine ends a process paused, never running; a journal without an end is resumable.
         RunStatus::Paused | RunStatus::Running => {
@@ -260,158 +382,23 @@ pub(super) fn conclude(
                 );
             }
             errln!("resume with:\n  drillbook resume {}{dir}", res.run_id);
-            ExitCode::Paused
         }
     }
 }
 
-/// Before an execute run: how long the credentials have left, when they say (see
-/// [`credentials_note`]).
-pub(super) async fn say_credentials_left(
-    aws: &Aws,
-    runbook: &Runbook,
-    forecast: Option<(std::time::Duration, std::time::Duration)>,
-) {
-    if !needs_aws(runbook, Mode::Execute) {
-        return;
-    }
-    // The p90 forecast: the run should not outlive the credentials nine times out of ten.
-    let estimate = forecast.map(|(_, p90)| p90);
-    if let Some(note) = credentials_note(
-        aws.credentials_expiry().await,
-        std::time::SystemTime::now(),
-        estimate,
-    ) {
-        errln!("{note}");
-    }
-}
-
-/// What to say before an execute run about the credentials' remaining life: how long they have
-/// left when they say, and a warning when that is shorter than the plan's estimate (the run
-/// would then pause at the expiry, and resume after a new login).
-pub(super) fn credentials_note(
-    expiry: Option<std::time::SystemTime>,
-    now: std::time::SystemTime,
-    estimate: Option<std::time::Duration>,
-) -> Option<String> {
-    let left = expiry?.duration_since(now).unwrap_or_default();
-    let left_text = human(std::time::Duration::from_secs(left.as_secs()));
-    Some(match estimate {
-        Some(e) if e > left => format!(
-            "warning: the AWS credentials expire in {left_text}, before the plan's estimate of {}; \
-             the run pauses when they do (renew them, e.g. `aws sso login`, then `drillbook \
-             resume RUN_ID`), or renew them now",
-            human(e)
-        ),
-        _ => format!("AWS credentials expire in {left_text}"),
-    })
-}
-
-/// The store a run writes to, prepared (with DynamoDB state: locked), saying so when an expired
-/// lock was taken over.
-pub(super) async fn prepare(
-    settings: &Settings,
-    runbook_name: &str,
-    run_id: &str,
-) -> Result<crate::app::store::Prepared, Failure> {
-    let prepared = crate::app::store::prepare(settings, runbook_name, run_id).await?;
-    if let Some(prev) = &prepared.stolen_from {
-        // The previous holder is whatever the lock item says: on one line.
-        let safe = crate::report::sanitize::one_line;
-        errln!(
-            "warning: took over the lock of `{}` from {} (host {}, pid {}, lease \
-             expired {})",
-            safe(runbook_name),
-            safe(&prev.identity),
-            safe(&prev.host),
-            prev.pid,
-            prev.lease_expires_at.format("%H:%M:%S UTC")
-        );
-    }
-    Ok(prepared)
-}
-
-/// The end of a run whose state store stopped answering: no report or evidence (both read
-/// the store), the lock released if the store lets it go, and what to run once it answers.
-/// Exit 3: the run is paused and resumable.
-pub(super) async fn store_lost(
-    res: &RunResult,
-    settings: &Settings,
-    prepared: crate::app::store::Prepared,
-) -> ExitCode {
-    use crate::report::sanitize::one_line as safe;
-    let lease_end = prepared.lease_end();
-    let lock_kept = prepared.release().await.is_err();
-    let err = res.store_lost.as_deref().unwrap_or_default();
-    errln!(
-        "error: run {} paused: the state store stopped answering; nothing more was recorded: {}",
-        res.run_id,
-        safe(err)
-    );
-    for (step, what) in &res.unrecorded {
-        errln!(
-            "  step `{step}` {}, but that could not be recorded: it is observed again on resume",
-            safe(what)
-        );
-    }
-    if !res.in_doubt.is_empty() {
-        errln!(
-            "  steps abandoned while running (observed again on resume): {}",
-            res.in_doubt.join(", ")
-        );
-    }
-    let mut command = format!(
-        "drillbook resume {}{}",
-        res.run_id,
-        settings.location_flag()
-    );
-    if let (true, Some(end)) = (lock_kept, lease_end) {
-        errln!(
-            "the runbook lock could not be released: it holds until its lease ends, at {} at the latest; until then a resume exits 4",
-            end.format("%H:%M:%S UTC")
-        );
-        command.push_str(" --steal-lock");
-    }
-    errln!(
-        "help: once the store answers again, continue the run (actions observe first and apply only what is missing) with:\n  {command}"
-    );
-    ExitCode::Paused
-}
-
-/// Releases the runbook lock of a run that stopped; a failure only warns.
-pub(super) async fn release(prepared: crate::app::store::Prepared) {
-    if let Err(e) = prepared.release().await {
-        errln!("warning: cannot release the runbook lock: {e}\nhelp: it expires with its lease");
-    }
-}
-
 /// Asks for confirmation of an `--execute` run on a terminal.
-pub(super) fn confirm(
-    runbook: &Runbook,
-    account: Option<&str>,
-    forecast: Option<(std::time::Duration, std::time::Duration)>,
-) -> bool {
-    let mutating: Vec<&crate::runbook::Step> = runbook
-        .steps
-        .iter()
-        .chain(&runbook.finally)
-        .filter(|s| crate::catalog::lookup(&s.action).is_some_and(|a| a.mutates))
-        .collect();
-    let mut regions: Vec<&str> = mutating
-        .iter()
-        .filter_map(|s| s.region.as_deref())
-        .collect();
-    regions.sort();
-    regions.dedup();
+fn confirm(pre: &Preflight) -> bool {
+    let mutating = &pre.mutating;
+    let regions = &pre.regions;
     // What is asked passes the terminal sanitizer like everything else printed.
     let mut text = String::new();
     let _ = writeln!(
         text,
         "about to EXECUTE `{}`: {} step(s) change AWS resources",
-        crate::report::sanitize::one_line(&runbook.name),
+        crate::report::sanitize::one_line(&pre.runbook),
         mutating.len()
     );
-    for s in &mutating {
+    for s in mutating {
         let _ = writeln!(
             text,
             "  {} ({}{})",
@@ -426,21 +413,23 @@ pub(super) fn confirm(
     let _ = writeln!(
         text,
         "account: {}\nregions: {}",
-        account.unwrap_or("(the account of the current credentials)"),
+        pre.account
+            .as_deref()
+            .unwrap_or("(the account of the current credentials)"),
         if regions.is_empty() {
             "none".to_string()
         } else {
             regions.join(", ")
         }
     );
-    if let Some((p50, p90)) = forecast {
+    if let Some((p50, p90)) = pre.forecast {
         let d = crate::plan::render::short_duration;
         let _ = writeln!(
             text,
             "expected duration: {} (p50), {} (p90), from past runs where a step has {} samples",
             d(p50),
             d(p90),
-            crate::history::MIN_SAMPLES
+            crate::app::lifecycle::FORECAST_MIN_SAMPLES
         );
     }
     let _ = write!(text, "type `yes` to continue: ");
@@ -454,60 +443,77 @@ pub(super) fn confirm(
     matches!(line.trim(), "yes" | "y")
 }
 
-/// An engine writing to `store` (the file store, or the DynamoDB store under its lock), with
-/// the console for `format` as its event sink.
-pub(super) fn engine_with(
-    format: MessageFormat,
-    settings: &Settings,
-    aws: Arc<Aws>,
-    store: Arc<dyn crate::checkpoint::CheckpointStore>,
-    runbook: Option<&Runbook>,
-) -> Engine {
-    let sign_with = runbook.map_or(String::new(), |r| {
-        crate::engine::sign_with_hint(&r.approvers)
-    });
-    Engine::new(
-        store,
-        Registry::builtin(),
-        aws,
-        Arc::new(
-            crate::report::Console::detect(format)
-                .state_dir(&settings.state.dir)
-                .approval_signer(&sign_with),
-        ),
-    )
-    .max_parallel(settings.max_parallel)
-    .interrupt(async {
-        // If the handler cannot be installed, never interrupt.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// The drill's expectations and objectives. The objectives are the run's read model's (one
+/// rule for every view: a run that did not reach the end of its recovery meets none) when the
+/// reports were written, else the drill's record.
+fn print_verdicts(
+    verdicts: &crate::app::Verdicts,
+    view: Option<&crate::report::document::RunView>,
+    refused: &[crate::app::ImpairedCall],
+    mode: Mode,
+) {
+    if mode == Mode::Execute {
+        outln!("expectations:");
+        for e in &verdicts.expectations {
+            let mark = if e.passed { "PASS" } else { "FAIL" };
+            outln!("  {mark}  {}  {}", e.id, one_line(&e.description));
+            if let Some(r) = &e.reason {
+                outln!("        {}", one_line(r));
+            }
         }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::credentials_note;
-    use std::time::{Duration, SystemTime};
-
-    #[test]
-    fn credentials_left_are_shown_and_warned_about_when_shorter_than_the_plan() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let in_20m = Some(now + Duration::from_secs(1200));
-        assert_eq!(
-            credentials_note(None, now, Some(Duration::from_secs(60))),
-            None
-        );
-        assert_eq!(
-            credentials_note(in_20m, now, Some(Duration::from_secs(600))).unwrap(),
-            "AWS credentials expire in 20m00s"
-        );
-        let warn = credentials_note(in_20m, now, Some(Duration::from_secs(3600))).unwrap();
-        assert!(
-            warn.starts_with(
-                "warning: the AWS credentials expire in 20m00s, before the plan's estimate of 1h"
-            ),
-            "{warn}"
-        );
+        outln!("objectives:");
+        match view {
+            Some(v) => {
+                for o in &v.objectives {
+                    let mark = match o.verdict {
+                        crate::report::document::ObjectiveState::Met => "MET         ",
+                        crate::report::document::ObjectiveState::Missed => "MISSED      ",
+                        crate::report::document::ObjectiveState::NotAssessed => "NOT ASSESSED",
+                    };
+                    let measured = o
+                        .measured_ms
+                        .map(|m| human(std::time::Duration::from_millis(m)))
+                        .unwrap_or_else(|| "not measured".into());
+                    outln!(
+                        "  {mark}  {} {} (target {}): {}",
+                        o.objective.to_uppercase(),
+                        measured,
+                        human(std::time::Duration::from_millis(o.target_ms)),
+                        one_line(&o.how)
+                    );
+                }
+            }
+            None => {
+                for o in &verdicts.objectives {
+                    let mark = if o.met { "MET   " } else { "MISSED" };
+                    let measured = o
+                        .measured
+                        .map(human)
+                        .unwrap_or_else(|| "not measured".into());
+                    outln!(
+                        "  {mark}  {} {} (target {}): {}",
+                        o.objective.to_uppercase(),
+                        measured,
+                        human(o.target),
+                        one_line(&o.how)
+                    );
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        let mut by_step: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for c in refused {
+            by_step
+                .entry(c.step.as_deref().unwrap_or("(outside a step)"))
+                .or_default()
+                .push(format!("{} {} in {}", c.service, c.operation, c.region));
+        }
+        outln!("steps that needed an impaired Region:");
+        for (step, calls) in by_step {
+            let mut calls = calls;
+            calls.dedup();
+            outln!("  {step}: {}", one_line(&calls.join(", ")));
+        }
     }
 }

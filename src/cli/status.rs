@@ -13,52 +13,11 @@ use crate::duration::{format_duration, parse_duration};
 use crate::history::RunDigest;
 use crate::report::sanitize;
 
-/// Where past runs are read from (the same options as `run`).
-#[derive(Debug, Args, Clone)]
-pub struct HistorySource {
-    /// Directory holding run journals.
-    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
-    pub state_dir: PathBuf,
-    /// Shared run state: `dynamodb://TABLE?region=REGION` (default: the files in --state-dir).
-    #[arg(long, env = "DRILLBOOK_STATE", value_name = "URL")]
-    pub state: Option<String>,
-    /// AWS profile to use (for the DynamoDB state).
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-}
-
-impl HistorySource {
+impl super::StoreArgs {
     /// Every run's digest, newest first (see [`crate::app::store::digests`]).
     pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, Failure> {
-        crate::app::store::digests(&self.state, &self.state_dir, &self.profile).await
+        crate::app::store::digests(&self.state, &self.state_dir, &self.aws.profile).await
     }
-}
-
-/// The run's duration before it starts, cleanup included, at p50 and p90 (learned estimates
-/// where a step has enough samples, declared elsewhere; `--max-parallel` applied). The history
-/// is read from the file store only: reading every run of a DynamoDB table before each run
-/// would cost more than the figure is worth.
-pub(super) async fn forecast(
-    exec: &super::ExecOptions,
-    runbook: &crate::runbook::Runbook,
-) -> Option<(Duration, Duration)> {
-    let runs = if exec.state.is_none() {
-        let source = HistorySource {
-            state_dir: exec.state_dir.clone(),
-            state: None,
-            profile: exec.profile.clone(),
-        };
-        source.digests().await.unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let est = crate::history::learn(runbook, &runs, crate::history::Estimates::Auto).ok()?;
-    let at = |p90: bool| {
-        crate::plan::Plan::build(&crate::history::with_estimates(runbook, &est, p90))
-            .ok()
-            .map(|p| p.with_max_parallel(exec.max_parallel).total_with_cleanup())
-    };
-    Some((at(false)?, at(true)?))
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
@@ -82,7 +41,7 @@ pub struct StatusArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: StatusFormat,
     #[command(flatten)]
-    pub source: HistorySource,
+    pub source: super::StoreArgs,
 }
 
 pub(super) const STATUS_HELP: &str = "\
@@ -425,7 +384,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
-    pub source: HistorySource,
+    pub source: super::StoreArgs,
 }
 
 pub(super) const HISTORY_HELP: &str = "\

@@ -1,11 +1,10 @@
 //! `drillbook validate` and `drillbook schema`.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
 use super::{ExitCode, ValidateArgs};
-use crate::runbook::{self, Diagnostics};
-use crate::scenario;
+use crate::app::Diagnostics;
+use crate::app::check::{check_file, var_overrides};
 
 /// Extra `--help` text for `drillbook validate`.
 pub(super) const VALIDATE_HELP: &str = "\
@@ -44,7 +43,7 @@ fn print_diagnostics(d: &Diagnostics, color: bool) {
 
 pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
     let color = stderr_color();
-    let overrides = match runbook::parse_var_overrides(&args.vars) {
+    let overrides = match var_overrides(&args.vars) {
         Ok(o) => o,
         Err(d) => {
             print_diagnostics(&d, color);
@@ -54,16 +53,7 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
     let mut code = ExitCode::Success;
     let mut out = std::io::stdout().lock();
     for file in &args.files {
-        let checked = runbook::load::read_text(file).and_then(|text| {
-            if scenario::is_scenario_text(&text) {
-                validate_scenario(file, &text, &overrides, args.root.as_deref())
-            } else {
-                runbook::load_str(file, &text, &overrides).map(|loaded| {
-                    let n = loaded.runbook.steps.len() + loaded.runbook.finally.len();
-                    format!("{n} step{}", if n == 1 { "" } else { "s" })
-                })
-            }
-        });
+        let checked = check_file(file, &overrides, args.root.as_deref());
         match checked {
             Ok(what) => {
                 let line = format!("ok: {} ({what})", file.display());
@@ -85,25 +75,8 @@ pub(super) fn validate(args: &ValidateArgs) -> ExitCode {
     code
 }
 
-/// A scenario, and the runbook it drives with the scenario's variables (then `--var`s).
-fn validate_scenario(
-    file: &Path,
-    text: &str,
-    overrides: &[(String, String)],
-    root: Option<&Path>,
-) -> Result<String, Diagnostics> {
-    let s = scenario::load_scenario_str_in(file, text, root)?;
-    scenario::load_runbook(&s, overrides)?;
-    Ok(format!(
-        "scenario: {} expectation{}, runbook {}",
-        s.expect.len(),
-        if s.expect.len() == 1 { "" } else { "s" },
-        s.runbook.display()
-    ))
-}
-
 pub(super) fn schema() -> ExitCode {
-    let schema = runbook::spec::json_schema();
+    let schema = crate::app::check::schema();
     match serde_json::to_string_pretty(&schema) {
         Ok(s) => {
             outln!("{s}");

@@ -1,0 +1,142 @@
+//! One command's session: the resolved [`Settings`], the AWS configuration (loaded once, on
+//! first use, and only when something needs it), the state store, and the AWS handle the
+//! steps call through. `run`, `resume` and `drill` go from a session to an exit code (the
+//! lifecycle module); the commands that read runs use the same store.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use tokio::sync::OnceCell;
+
+use super::{Failure, Settings};
+use crate::actions::aws::{Aws, AwsOptions, Impairment};
+use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::dynamodb::{DynamoDbStore, StateUrl};
+use crate::checkpoint::file::FileStore;
+use crate::event::Mode;
+use crate::runbook::Runbook;
+
+/// See the module documentation.
+pub struct Session {
+    pub settings: Settings,
+    /// The AWS configuration chain's result (`--profile`), loaded once.
+    config: OnceCell<SdkConfig>,
+    /// The store runs are read from (the run itself writes through the runbook's lock).
+    store: OnceCell<Arc<dyn CheckpointStore>>,
+    /// The handle the steps call through, once chosen for the runbook ([`Session::aws_for`]).
+    aws: Option<Arc<Aws>>,
+}
+
+impl Session {
+    pub fn new(settings: Settings) -> Session {
+        Session {
+            settings,
+            config: OnceCell::new(),
+            store: OnceCell::new(),
+            aws: None,
+        }
+    }
+
+    /// The AWS configuration, loaded on first use (the profile's chain: credentials, Region,
+    /// endpoints), the same for everything this command does.
+    pub async fn aws_config(&self) -> &SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                if let Some(p) = &self.settings.profile {
+                    loader = loader.profile_name(p);
+                }
+                loader.load().await
+            })
+            .await
+    }
+
+    /// An AWS handle on this session's configuration (`impaired`: the Regions a drill takes
+    /// away).
+    pub async fn aws(&self, impaired: Vec<Impairment>) -> Aws {
+        Aws::with_config(
+            self.aws_config().await.clone(),
+            AwsOptions {
+                profile: self.settings.profile.clone(),
+                impaired,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// The handle a run's steps call through, chosen once: on the AWS configuration when the
+    /// runbook needs AWS (and the identity does not come from the testing override), else an
+    /// offline one that makes no call and loads nothing.
+    pub async fn aws_for(
+        &mut self,
+        runbook: Option<&Runbook>,
+        mode: Mode,
+        impaired: Vec<Impairment>,
+    ) -> Arc<Aws> {
+        if let Some(aws) = &self.aws {
+            return aws.clone();
+        }
+        let aws = if needs_aws_config(runbook, mode) {
+            Arc::new(self.aws(impaired).await)
+        } else {
+            let conf = SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .build();
+            Arc::new(Aws::from_config(
+                conf,
+                AwsOptions {
+                    profile: self.settings.profile.clone(),
+                    impaired,
+                    ..Default::default()
+                },
+            ))
+        };
+        self.aws = Some(aws.clone());
+        aws
+    }
+
+    /// The handle chosen for the run, if chosen yet.
+    pub(super) fn current_aws(&self) -> Option<Arc<Aws>> {
+        self.aws.clone()
+    }
+
+    pub(super) fn set_aws(&mut self, aws: Arc<Aws>) {
+        self.aws = Some(aws);
+    }
+
+    /// The DynamoDB store of `--state`, on this session's configuration.
+    pub(super) async fn dynamodb(&self, url: &str) -> Result<DynamoDbStore, Failure> {
+        let url = StateUrl::parse(url).map_err(Failure::invalid)?;
+        let aws = self.aws(vec![]).await;
+        Ok(DynamoDbStore::new(aws.dynamodb(&url.region), url))
+    }
+
+    /// The store runs are read from: the table of `--state`, else the files of `--state-dir`.
+    pub async fn store(&self) -> Result<Arc<dyn CheckpointStore>, Failure> {
+        self.store
+            .get_or_try_init(|| async {
+                Ok::<_, Failure>(match &self.settings.state.url {
+                    Some(url) => Arc::new(self.dynamodb(url).await?) as Arc<dyn CheckpointStore>,
+                    None => Arc::new(FileStore::new(&self.settings.state.dir)),
+                })
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Whether a run of `runbook` needs the AWS configuration: an AWS step, or the caller's
+/// identity (approvals, account guard) unless the testing override gives it.
+fn needs_aws_config(runbook: Option<&Runbook>, mode: Mode) -> bool {
+    let identity_overridden = crate::engine::test_hook(crate::engine::IDENTITY_ENV).is_some();
+    match runbook {
+        Some(r) => {
+            let aws_steps = r.steps.iter().chain(&r.finally).any(|s| {
+                crate::catalog::lookup(&s.action)
+                    .is_some_and(|a| a.service != crate::actions::Service::Core)
+            });
+            aws_steps || (crate::engine::needs_aws(r, mode) && !identity_overridden)
+        }
+        None => !identity_overridden,
+    }
+}
