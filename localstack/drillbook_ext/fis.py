@@ -498,7 +498,13 @@ def _inject(run: _Run, name: str, at: float) -> list[int]:
     targets = [arn for t in (a.get("targets") or {}).values() for arn in run.resolved.get(t, [])]
     if action_id == "aws:network:disrupt-connectivity":
         # scope all: "Denies all traffic entering and leaving the subnet" (FIS actions
-        # reference); the Region's application endpoints stop answering.
+        # reference). Subnets that leave their VPC no Availability Zone to run in take the
+        # Region's application endpoints down; subnets of some of its zones only (an AZ outage)
+        # cut off what runs in those zones, and the rest keeps answering (workloads.py asks
+        # `disrupted_subnets`).
+        subnets = [arn.rsplit("/", 1)[-1] for arn in targets]
+        if _zones_left(exp.account_id, region, subnets):
+            return []
         f = faults.add(region, "execute-api", "hang", origin=exp.arn, at=at)
         return [f["id"]]
     if action_id in API_ERRORS:
@@ -513,6 +519,42 @@ def _inject(run: _Run, name: str, at: float) -> list[int]:
                        at=at)
         return [f["id"]]
     return []
+
+
+def _zones_left(account: str, region: str, subnet_ids: list[str]) -> bool:
+    """Whether the VPCs of `subnet_ids` have subnets in an Availability Zone none of them is in."""
+    from moto.ec2.models import ec2_backends
+
+    subnets = {s.id: s for s in ec2_backends[account][region].describe_subnets()}
+    cut = [subnets[i] for i in subnet_ids if i in subnets]
+    cut_zones = {s.availability_zone for s in cut}
+    vpcs = {s.vpc_id for s in cut}
+    return any(s.vpc_id in vpcs and s.availability_zone not in cut_zones
+               for s in subnets.values())
+
+
+def disrupted_subnets(region: str, at: float | None = None) -> set[str]:
+    """The ids of the subnets of `region` a running disrupt-connectivity action cuts off at `at`
+    (default now)."""
+    now = time.time() if at is None else at
+    out: set[str] = set()
+    with _LOCK:
+        for run in _RUNS.values():
+            if run.failed or run.exp.region_name != region:
+                continue
+            for name, p in run.plan.items():
+                a = run.exp.actions[name]
+                if a["actionId"] != "aws:network:disrupt-connectivity" or p["skipped"]:
+                    continue
+                end = p["end"]
+                if run.stop_at is not None:
+                    if p["start"] >= run.stop_at:
+                        continue
+                    end = min(end, run.stopped_at or end)
+                if p["start"] <= now < end:
+                    for t in (a.get("targets") or {}).values():
+                        out.update(arn.rsplit("/", 1)[-1] for arn in run.resolved.get(t, []))
+    return out
 
 
 def _stop(run: _Run, now: float) -> None:
