@@ -23,7 +23,8 @@ What it builds (every name starts with the prefix; re-runnable: what exists is r
   HTTP_PROXY integrations over a VPC link to the load balancer: the application's health, and
   its check of its data, as clients reach them;
 * an FIS experiment template `{P}docustack-az-outage`: `aws:network:disrupt-connectivity`
-  (scope `all`) of the subnet in us-east-1a, the database writer's zone, for 30 minutes;
+  (scope `all`) of the system's subnets (tag `system={P}docustack`) filtered to us-east-1a, the
+  database writer's zone, for 30 minutes;
 * the IAM role `{P}docustack-recovery` that recovery runs as, and the organization's
   Region-deny SCP for it: every Region but us-east-1 answers its calls with an explicit deny
   (the emulator's `scp_deny` fault, narrowed to that role so other systems in the same emulator
@@ -52,16 +53,17 @@ def _code(e: ClientError) -> str:
     return e.response.get("Error", {}).get("Code", "")
 
 
-def _tags(kind: str, name: str) -> list[dict[str, Any]]:
+def _tags(kind: str, name: str, system: str) -> list[dict[str, Any]]:
     return [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": name},
-                                            {"Key": "app", "Value": "docustack"}]}]
+                                            {"Key": "system", "Value": system}]}]
 
 
 def _network(ec2: Any, prefix: str) -> dict[str, Any]:
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name",
                                        "Values": [f"{prefix}docustack-vpc"]}])["Vpcs"]
     vpc = vpcs[0]["VpcId"] if vpcs else ec2.create_vpc(
-        CidrBlock="10.50.0.0/16", TagSpecifications=_tags("vpc", f"{prefix}docustack-vpc"),
+        CidrBlock="10.50.0.0/16",
+        TagSpecifications=_tags("vpc", f"{prefix}docustack-vpc", f"{prefix}docustack"),
     )["Vpc"]["VpcId"]
     subnets: dict[str, str] = {}
     for i, az in ((1, "a"), (2, "b")):
@@ -69,7 +71,7 @@ def _network(ec2: Any, prefix: str) -> dict[str, Any]:
         found = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": [name]}])["Subnets"]
         subnets[f"{REGION}{az}"] = found[0]["SubnetId"] if found else ec2.create_subnet(
             VpcId=vpc, CidrBlock=f"10.50.{i}.0/24", AvailabilityZone=f"{REGION}{az}",
-            TagSpecifications=_tags("subnet", name))["Subnet"]["SubnetId"]
+            TagSpecifications=_tags("subnet", name, f"{prefix}docustack"))["Subnet"]["SubnetId"]
 
     def group(name: str, description: str) -> str:
         found = ec2.describe_security_groups(Filters=[
@@ -248,7 +250,7 @@ def _role(endpoint: str, name: str, service: str) -> str:
 def _fis(endpoint: str, prefix: str, role_arn: str, az: str) -> dict[str, Any]:
     fis = _client("fis", endpoint)
     name = f"{prefix}docustack-az-outage"
-    subnet = f"{prefix}docustack-{az[-1]}"
+    system = f"{prefix}docustack"
     template_id = next((t["id"] for page in fis.get_paginator(
         "list_experiment_templates").paginate() for t in page["experimentTemplates"]
         if t.get("tags", {}).get("Name") == name), None)
@@ -259,18 +261,22 @@ def _fis(endpoint: str, prefix: str, role_arn: str, az: str) -> dict[str, Any]:
                         f"zone); us-east-1's other zone keeps running",
             roleArn=role_arn,
             stopConditions=[{"source": "none"}],
+            # The system's subnets in one zone: tags, then an AvailabilityZone filter, as AWS's
+            # "AZ Availability: Power Interruption" scenario selects them (FIS user guide,
+            # "Targets for AWS FIS", resource filters).
             targets={"zone-subnets": {"resourceType": "aws:ec2:subnet",
-                                      "resourceTags": {"Name": subnet},
+                                      "resourceTags": {"system": system},
+                                      "filters": [{"path": "AvailabilityZone", "values": [az]}],
                                       "selectionMode": "ALL"}},
             actions={"disrupt-zone": {
                 "actionId": "aws:network:disrupt-connectivity",
-                "description": f"deny all traffic of {subnet} ({az})",
+                "description": f"deny all traffic of {system}'s subnets in {az}",
                 "parameters": {"duration": "PT30M", "scope": "all"},
                 "targets": {"Subnets": "zone-subnets"}}},
             tags={"Name": name},
         )["experimentTemplate"]["id"]
     return {"region": REGION, "experiment_template_id": template_id,
-            "experiment_template_name": name, "availability_zone": az, "subnet": subnet,
+            "experiment_template_name": name, "availability_zone": az,
             "role_arn": role_arn}
 
 

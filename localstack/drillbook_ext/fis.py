@@ -409,10 +409,16 @@ def _resolve(run: _Run, name: str, target: dict[str, Any]) -> list[str]:
     """The ARNs a target selects (FIS user guide, "Targets for AWS FIS": resource ARNs or
     tags, then the selection mode)."""
     exp = run.exp
-    if target.get("filters") or target.get("parameters"):
-        raise _Unmodelled(f"target {name}: the emulator resolves targets by resourceArns or "
-                          f"resourceTags only, not by filters or parameters")
     rtype = target["resourceType"]
+    filters = target.get("filters") or []
+    # Subnets may be filtered by zone ("AvailabilityZone", as AWS's "AZ Availability: Power
+    # Interruption" scenario scopes its subnets); other filters and parameters are not modelled.
+    zone_filter = rtype == "aws:ec2:subnet" and filters and all(
+        f.get("path") == "AvailabilityZone" for f in filters)
+    if (filters and not zone_filter) or target.get("parameters"):
+        raise _Unmodelled(f"target {name}: the emulator resolves targets by resourceArns or "
+                          f"resourceTags (and subnets by an AvailabilityZone filter) only, not by "
+                          f"other filters or parameters")
     arns = list(target.get("resourceArns") or [])
     tags = target.get("resourceTags") or {}
     known = _resources(exp.account_id, exp.region_name, rtype)
@@ -429,6 +435,13 @@ def _resolve(run: _Run, name: str, target: dict[str, Any]) -> list[str]:
         found = [a for a in arns if a in present]
     else:
         found = [a for a, t in known if all(t.get(k) == v for k, v in tags.items())]
+    if zone_filter:
+        from moto.ec2.models import ec2_backends
+
+        zones = {s.id: s.availability_zone
+                 for s in ec2_backends[exp.account_id][exp.region_name].describe_subnets()}
+        found = [a for a in found if all(zones.get(a.rsplit("/", 1)[-1]) in (f.get("values") or [])
+                                         for f in filters)]
     found = sorted(set(found))
     m = _SELECTION.match(target.get("selectionMode", "ALL"))
     if m and m.group(2):
