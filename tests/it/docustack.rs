@@ -27,7 +27,14 @@ impl System {
         let prefix = unique_prefix(test);
         emulator().fast(&prefix);
         let out = std::process::Command::new(crate::support::emulator_script())
-            .args(["seed", "--json", "--system", "docustack", "--prefix", &prefix])
+            .args([
+                "seed",
+                "--json",
+                "--system",
+                "docustack",
+                "--prefix",
+                &prefix,
+            ])
             .arg("--state-file")
             .arg(emulator().state_file())
             .output()
@@ -277,7 +284,10 @@ async fn the_db_corruption_drill_restores_to_before_the_batch_job_repoints_the_p
     assert_eq!(value, restored["endpoint"].as_str().unwrap());
     assert!(version >= 2, "version {version}");
     let after = sys.workload();
-    assert_ne!(after["deployment"], before["deployment"], "a new deployment");
+    assert_ne!(
+        after["deployment"], before["deployment"],
+        "a new deployment"
+    );
     assert_eq!(after["db_instance"], target.as_str());
     assert_eq!(after["data"], "clean");
     assert_eq!(
@@ -370,7 +380,10 @@ async fn the_az_outage_drill_fails_the_database_over_to_the_other_zone_while_fis
     );
     out.assert_exit(0);
     let text = out.text();
-    assert!(text.contains("drill `docustack-az-outage` PASSED"), "{text}");
+    assert!(
+        text.contains("drill `docustack-az-outage` PASSED"),
+        "{text}"
+    );
     // FIS ran the zone's disruption, and took no Region away (no lost-Region verdict).
     let j = w.journal();
     let injected = j
@@ -380,7 +393,11 @@ async fn the_az_outage_drill_fails_the_database_over_to_the_other_zone_while_fis
     assert_eq!(injected["experiment"]["zones"][0], "us-east-1a");
     let verdicts = w.expectations();
     assert!(verdicts.iter().all(|(_, passed)| *passed), "{verdicts:?}");
-    assert!(!verdicts.iter().any(|(id, _)| id == "no-lost-region-dependency"));
+    assert!(
+        !verdicts
+            .iter()
+            .any(|(id, _)| id == "no-lost-region-dependency")
+    );
     // The writer is in the other zone; the service runs the tasks asked for.
     let i = instance(&db).await;
     assert_eq!(i.availability_zone(), Some("us-east-1b"));
@@ -398,7 +415,9 @@ async fn the_az_outage_drill_fails_without_the_database_failover() {
     let scenario = w.scenario_with_runbook(
         "scenarios/docustack-az-outage.yaml",
         "runbooks/docustack-az-failover.yaml",
-        |rb| without_step(&rb, "failover-db").replace("needs: [failover-db]", "needs: [db-multi-az]"),
+        |rb| {
+            without_step(&rb, "failover-db").replace("needs: [failover-db]", "needs: [db-multi-az]")
+        },
     );
     let out = w.drillbook(
         &["drill", path_str(&scenario), "--execute", "--yes"],
