@@ -16,7 +16,10 @@ faults of faults.py, in the experiment's Region (the Region its FIS API was call
     aws:network:disrupt-connectivity, scope `all`, on `aws:ec2:subnet` targets: the Region's
       application endpoints stop answering (fault: service `execute-api`, mode `hang`: a network
       ACL that denies traffic drops the packets). Measured Route 53 health checks of the Region's
-      endpoints fail with it (route53.py); AWS's own regional APIs keep answering.
+      endpoints fail with it (route53.py); AWS's own regional APIs keep answering. Subnets that
+      leave their VPC a zone to run in are an Availability Zone outage instead: no Region fault,
+      and what runs in the cut-off zones stops answering (workloads.py). Subnet targets may be
+      filtered by `AvailabilityZone` (FIS user guide, "Targets for AWS FIS").
     aws:fis:inject-api-unavailable-error / -internal-error / -throttle-error, on `aws:iam:role`
       targets, parameters `service`, `operations`, `percentage`: requests signed by an
       assumed-role session of a target role, to that service in the experiment's Region, answer
