@@ -219,3 +219,54 @@ pub async fn stop_experiment(
         .map_err(|err| aws_error("fis", "StopExperiment", &e.region, err).to_string())?;
     poll(aws, e, timeout, FisExperiment::has_ended).await
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_fis::types::{
+        Experiment, ExperimentAction, ExperimentTarget, ExperimentTargetFilter,
+    };
+
+    fn experiment(filters: &[(&str, &str)], action: &str) -> Experiment {
+        let mut target = ExperimentTarget::builder()
+            .resource_type("aws:ec2:subnet")
+            .selection_mode("ALL");
+        for (path, value) in filters {
+            target = target.filters(
+                ExperimentTargetFilter::builder()
+                    .path(*path)
+                    .values(*value)
+                    .build(),
+            );
+        }
+        Experiment::builder()
+            .targets("subnets", target.build())
+            .actions(
+                "cut",
+                ExperimentAction::builder()
+                    .action_id(action)
+                    .targets("Subnets", "subnets")
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_network_disruption_filtered_by_zone_is_confined_to_it() {
+        let e = experiment(
+            &[("AvailabilityZone", "us-east-1a")],
+            "aws:network:disrupt-connectivity",
+        );
+        assert_eq!(super::zones(&e), ["us-east-1a"]);
+        // Not filtered by zone: the Region's subnets.
+        let e = experiment(
+            &[("State", "available")],
+            "aws:network:disrupt-connectivity",
+        );
+        assert!(super::zones(&e).is_empty());
+        let e = experiment(&[], "aws:network:disrupt-connectivity");
+        assert!(super::zones(&e).is_empty());
+        // No network disruption: nothing to confine.
+        let e = experiment(&[("AvailabilityZone", "us-east-1a")], "aws:fis:wait");
+        assert!(super::zones(&e).is_empty());
+    }
+}
