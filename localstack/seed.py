@@ -2,7 +2,7 @@
 
     python seed.py --endpoint http://127.0.0.1:PORT [--prefix P] [--json]
                    [--regions PRIMARY,SECONDARY] [--failover health-check|routing-control]
-                   [--dns cname|alias]
+                   [--dns cname|alias] [--system unolock|docustack]
 
 Re-runnable: existing resources (found by name) are reused, not duplicated. `fis` in the output
 holds the id of an FIS experiment template that takes the primary's endpoints down.
@@ -621,24 +621,29 @@ def seed_app_role(endpoint: str, prefix: str) -> dict[str, Any]:
             "app_policy_name": policy_name, "app_tables": tables}
 
 
-def seed_rds(endpoint: str, prefix: str, region: str, engine: str = "postgres") -> dict[str, Any]:
+def seed_rds(endpoint: str, prefix: str, region: str, engine: str = "postgres",
+             network: dict[str, Any] | None = None) -> dict[str, Any]:
     """A Multi-AZ DB instance `{prefix}docustack-db` in `region` with settings of its own (a
     VPC with subnets in two Availability Zones, a security group, subnet, parameter and option
     groups, 7-day backups, gp3, deletion protection, IAM authentication, log exports, a KMS
     key, tags): the settings a point-in-time restore does not carry over by itself (RDS API
     reference, RestoreDBInstanceToPointInTime). `engine`: `postgres` or `mysql`. Not part of
-    the default seed (`--rds REGION[:ENGINE]` seeds only this)."""
+    the default seed (`--rds REGION[:ENGINE]` seeds only this). `network` (`vpc_id`,
+    `subnet_ids`, `security_group_id`): an existing VPC's, instead of a new one."""
     ec2 = client("ec2", region, endpoint)
     rds = client("rds", region, endpoint)
     kms = client("kms", region, endpoint)
-    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24",
-                          AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
-        for i, az in ((1, "a"), (2, "b"))
-    ]
-    sg = ec2.create_security_group(GroupName=f"{prefix}docustack-db", Description="database",
-                                   VpcId=vpc)["GroupId"]
+    if network is not None:
+        vpc, subnets, sg = network["vpc_id"], network["subnet_ids"], network["security_group_id"]
+    else:
+        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24",
+                              AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+            for i, az in ((1, "a"), (2, "b"))
+        ]
+        sg = ec2.create_security_group(GroupName=f"{prefix}docustack-db",
+                                       Description="database", VpcId=vpc)["GroupId"]
     name = f"{prefix}docustack-db"
     rds.create_db_subnet_group(DBSubnetGroupName=f"{prefix}docustack-subnets",
                                DBSubnetGroupDescription="docustack database subnets",
@@ -715,7 +720,20 @@ def main() -> int:
                     help="failover records as CNAMEs or alias A records (default: %(default)s)")
     ap.add_argument("--rds", metavar="REGION[:ENGINE]",
                     help="seed only a Multi-AZ DB instance in REGION (engine postgres or mysql)")
+    ap.add_argument("--system", choices=["unolock", "docustack"], default="unolock",
+                    help="the two-Region reference system (default) or DocuStack "
+                         "(seed_docustack.py: us-east-1 under a Region-deny SCP)")
     args = ap.parse_args()
+    if args.system == "docustack":
+        from seed_docustack import seed_docustack
+
+        try:
+            doc = seed_docustack(args.endpoint, args.prefix)
+        except ClientError as e:
+            print(f"seed: AWS call failed: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(doc, indent=None if args.json else 2, default=str))
+        return 0
     if args.rds:
         region, _, engine = args.rds.partition(":")
         try:

@@ -57,6 +57,10 @@ import re as _re
 from . import control as _control
 from . import faults as _faults
 
+# Answer a method's integration (`proxy(region, integration) -> (status, doc) | None`): the
+# backends behind HTTP_PROXY integrations (workloads.py). A method no proxy answers answers 200.
+PROXIES: list[Any] = []
+
 _INVOKE_HOST = _re.compile(r"^([a-z0-9-]+)\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com$")
 
 
@@ -136,6 +140,15 @@ def invoke_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     if method not in methods and "ANY" not in methods:
         return _answer(start_response, "403 Forbidden",
                        {"message": "Missing Authentication Token"})
+    chosen = resource.resource_methods.get(method) or resource.resource_methods.get("ANY")
+    integration = getattr(chosen, "method_integration", None)
+    for proxy in PROXIES:
+        answered = proxy(region, integration) if integration is not None else None
+        if answered is not None:
+            code, doc = answered
+            reasons = {200: "OK", 500: "Internal Server Error", 502: "Bad Gateway",
+                       503: "Service Unavailable"}
+            return _answer(start_response, f"{code} {reasons.get(code, 'Error')}", doc)
     return _answer(start_response, "200 OK", {"status": "ok", "region": region,
                                               "rest_api_id": api.id, "stage": stage,
                                               "path": path})

@@ -31,6 +31,15 @@ from .config import seconds
 
 Backend = ecs_models.EC2ContainerServiceBackend
 
+# Called with (backend, service, deployment) when a deployment starts (the service's first, or
+# a forced new one): its tasks read their configuration then (workloads.py).
+DEPLOYMENT_HOOKS: list[Any] = []
+
+
+def _started(backend: Any, service: Any) -> None:
+    for hook in DEPLOYMENT_HOOKS:
+        hook(backend, service, service.deployments[0])
+
 
 def _delay(service: Any) -> float:
     return seconds("ecs_deployment_seconds", [service.cluster_name, service.name])
@@ -81,6 +90,7 @@ def _create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
             "primary_running": 0,
         }
         _settle(service)
+        _started(self, service)
     return service
 
 
@@ -120,6 +130,7 @@ def _update_service(self: Any, service_properties: dict[str, Any]) -> Any:
             "running_before": running_before,
             "primary_running": 0,
         }
+        _started(self, service)
     elif service.desired_count != desired_before:
         # Same deployment; tasks start or stop to reach the new count.
         service.deployments[:] = [dict(old[0], updatedAt=now)] + old[1:]

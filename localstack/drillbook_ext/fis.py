@@ -16,7 +16,10 @@ faults of faults.py, in the experiment's Region (the Region its FIS API was call
     aws:network:disrupt-connectivity, scope `all`, on `aws:ec2:subnet` targets: the Region's
       application endpoints stop answering (fault: service `execute-api`, mode `hang`: a network
       ACL that denies traffic drops the packets). Measured Route 53 health checks of the Region's
-      endpoints fail with it (route53.py); AWS's own regional APIs keep answering.
+      endpoints fail with it (route53.py); AWS's own regional APIs keep answering. Subnets that
+      leave their VPC a zone to run in are an Availability Zone outage instead: no Region fault,
+      and what runs in the cut-off zones stops answering (workloads.py). Subnet targets may be
+      filtered by `AvailabilityZone` (FIS user guide, "Targets for AWS FIS").
     aws:fis:inject-api-unavailable-error / -internal-error / -throttle-error, on `aws:iam:role`
       targets, parameters `service`, `operations`, `percentage`: requests signed by an
       assumed-role session of a target role, to that service in the experiment's Region, answer
@@ -409,10 +412,16 @@ def _resolve(run: _Run, name: str, target: dict[str, Any]) -> list[str]:
     """The ARNs a target selects (FIS user guide, "Targets for AWS FIS": resource ARNs or
     tags, then the selection mode)."""
     exp = run.exp
-    if target.get("filters") or target.get("parameters"):
-        raise _Unmodelled(f"target {name}: the emulator resolves targets by resourceArns or "
-                          f"resourceTags only, not by filters or parameters")
     rtype = target["resourceType"]
+    filters = target.get("filters") or []
+    # Subnets may be filtered by zone ("AvailabilityZone", as AWS's "AZ Availability: Power
+    # Interruption" scenario scopes its subnets); other filters and parameters are not modelled.
+    zone_filter = rtype == "aws:ec2:subnet" and filters and all(
+        f.get("path") == "AvailabilityZone" for f in filters)
+    if (filters and not zone_filter) or target.get("parameters"):
+        raise _Unmodelled(f"target {name}: the emulator resolves targets by resourceArns or "
+                          f"resourceTags (and subnets by an AvailabilityZone filter) only, not by "
+                          f"other filters or parameters")
     arns = list(target.get("resourceArns") or [])
     tags = target.get("resourceTags") or {}
     known = _resources(exp.account_id, exp.region_name, rtype)
@@ -429,6 +438,13 @@ def _resolve(run: _Run, name: str, target: dict[str, Any]) -> list[str]:
         found = [a for a in arns if a in present]
     else:
         found = [a for a, t in known if all(t.get(k) == v for k, v in tags.items())]
+    if zone_filter:
+        from moto.ec2.models import ec2_backends
+
+        zones = {s.id: s.availability_zone
+                 for s in ec2_backends[exp.account_id][exp.region_name].describe_subnets()}
+        found = [a for a in found if all(zones.get(a.rsplit("/", 1)[-1]) in (f.get("values") or [])
+                                         for f in filters)]
     found = sorted(set(found))
     m = _SELECTION.match(target.get("selectionMode", "ALL"))
     if m and m.group(2):
@@ -498,7 +514,13 @@ def _inject(run: _Run, name: str, at: float) -> list[int]:
     targets = [arn for t in (a.get("targets") or {}).values() for arn in run.resolved.get(t, [])]
     if action_id == "aws:network:disrupt-connectivity":
         # scope all: "Denies all traffic entering and leaving the subnet" (FIS actions
-        # reference); the Region's application endpoints stop answering.
+        # reference). Subnets that leave their VPC no Availability Zone to run in take the
+        # Region's application endpoints down; subnets of some of its zones only (an AZ outage)
+        # cut off what runs in those zones, and the rest keeps answering (workloads.py asks
+        # `disrupted_subnets`).
+        subnets = [arn.rsplit("/", 1)[-1] for arn in targets]
+        if _zones_left(exp.account_id, region, subnets):
+            return []
         f = faults.add(region, "execute-api", "hang", origin=exp.arn, at=at)
         return [f["id"]]
     if action_id in API_ERRORS:
@@ -513,6 +535,42 @@ def _inject(run: _Run, name: str, at: float) -> list[int]:
                        at=at)
         return [f["id"]]
     return []
+
+
+def _zones_left(account: str, region: str, subnet_ids: list[str]) -> bool:
+    """Whether the VPCs of `subnet_ids` have subnets in an Availability Zone none of them is in."""
+    from moto.ec2.models import ec2_backends
+
+    subnets = {s.id: s for s in ec2_backends[account][region].describe_subnets()}
+    cut = [subnets[i] for i in subnet_ids if i in subnets]
+    cut_zones = {s.availability_zone for s in cut}
+    vpcs = {s.vpc_id for s in cut}
+    return any(s.vpc_id in vpcs and s.availability_zone not in cut_zones
+               for s in subnets.values())
+
+
+def disrupted_subnets(region: str, at: float | None = None) -> set[str]:
+    """The ids of the subnets of `region` a running disrupt-connectivity action cuts off at `at`
+    (default now)."""
+    now = time.time() if at is None else at
+    out: set[str] = set()
+    with _LOCK:
+        for run in _RUNS.values():
+            if run.failed or run.exp.region_name != region:
+                continue
+            for name, p in run.plan.items():
+                a = run.exp.actions[name]
+                if a["actionId"] != "aws:network:disrupt-connectivity" or p["skipped"]:
+                    continue
+                end = p["end"]
+                if run.stop_at is not None:
+                    if p["start"] >= run.stop_at:
+                        continue
+                    end = min(end, run.stopped_at or end)
+                if p["start"] <= now < end:
+                    for t in (a.get("targets") or {}).values():
+                        out.update(arn.rsplit("/", 1)[-1] for arn in run.resolved.get(t, []))
+    return out
 
 
 def _stop(run: _Run, now: float) -> None:

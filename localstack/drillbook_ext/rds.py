@@ -64,6 +64,7 @@ _NOT_CARRIED = (
     "drillbook_status",
     "drillbook_busy",
     "drillbook_secondary_az",
+    "drillbook_data",
 )
 
 
@@ -146,6 +147,39 @@ def _latest_restorable_time(self: Any) -> Any:
 DBInstance.latest_restorable_time = property(_latest_restorable_time)  # type: ignore[assignment]
 
 
+# ------------------------------------------------------------------ the data an instance holds
+#
+# The emulator runs no SQL. What recovery needs to know of the data is whether it is clean, and
+# when that changed: each DB instance keeps a timeline of (time, state) entries, `clean` until
+# something writes another state (workloads.py: a task that damages the data it reads). A
+# point-in-time restore gives the new instance the source's state at the restore time, so a
+# restore to before the damage is clean and one to after it is not (RDS user guide, "Restoring
+# a DB instance to a specified time": the new instance holds the data as of that time).
+
+# Called before the data is read, so writes that are due (a task that started meanwhile) are in
+# the timeline first (workloads.py registers one).
+BEFORE_DATA_READ: list[Callable[[], None]] = []
+
+
+def write_data(db: Any, state: str, at: float) -> None:
+    """From `at` on, `db` holds data in `state`."""
+    timeline = db.__dict__.setdefault("_drillbook_data", [])
+    timeline.append((at, state))
+    timeline.sort(key=lambda e: e[0])
+
+
+def data_at(db: Any, at: float | None = None) -> str:
+    """The state of `db`'s data at `at` (default now): `clean` unless something wrote another."""
+    for hook in BEFORE_DATA_READ:
+        hook()
+    when = time.time() if at is None else at
+    state = "clean"
+    for t, s in db.__dict__.get("_drillbook_data", []):
+        if t <= when:
+            state = s
+    return state
+
+
 # ------------------------------------------------------------------ RebootDBInstance
 
 
@@ -210,7 +244,13 @@ def _restore_to_point_in_time(
         if value is not None and value != [] and key not in ("restore_time",):
             props[key] = value
     props["db_instance_identifier"] = target_db_identifier
+    restored_at = (restore_time.timestamp() if hasattr(restore_time, "timestamp")
+                   else latest.timestamp())
+    data = data_at(source, restored_at)
     db = self.create_db_instance(props)
+    # The restored instance holds the source's data as it was at the restore time, and none of
+    # what was written to the source after it.
+    db.__dict__["_drillbook_data"] = [(0.0, data)]
     delay = seconds("rds_restore_creating_seconds", [target_db_identifier])
     _busy(db, "creating", delay, None)
     return db

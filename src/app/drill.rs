@@ -196,6 +196,7 @@ fn lost_region_verdict(
     // API errors and paused replication take nothing away).
     for r in records {
         if let Event::FaultInjected { experiment } = &r.event
+            && experiment.zones.is_empty()
             && experiment
                 .actions
                 .iter()

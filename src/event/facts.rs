@@ -301,6 +301,12 @@ pub struct FisExperiment {
     /// Its actions' ids, e.g. `aws:network:disrupt-connectivity`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
+    /// The Availability Zones its network disruption is confined to: every
+    /// `aws:network:disrupt-connectivity` action targets subnets filtered by
+    /// `AvailabilityZone` (FIS user guide, "Targets for AWS FIS", resource filters). Empty: not
+    /// confined to zones (a Region's subnets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
 }
 
 impl FisExperiment {

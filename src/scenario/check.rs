@@ -164,8 +164,9 @@ pub async fn check_expectations(
 
 /// The data a recovery loses, from the steps' outputs, and how it was measured. The
 /// replication lag between Regions (`dynamodb.assert_replication`) is what a regional failover
-/// loses and is preferred; without it, the PITR lag (`dynamodb.assert_pitr`) is what a restore
-/// to the latest restorable time loses. The largest measurement of the kind wins.
+/// loses and is preferred; without it, the PITR lag (`dynamodb.assert_pitr`, `rds.assert_pitr`)
+/// is what a restore to the latest restorable time loses. The largest measurement of the kind
+/// wins.
 pub fn measured_rpo<'a>(
     outputs: impl Iterator<Item = &'a BTreeMap<String, String>> + Clone,
 ) -> Option<(Duration, String)> {
@@ -186,11 +187,12 @@ pub fn measured_rpo<'a>(
         ));
     }
     // `exposure_seconds`: the name of the PITR lag in journals written before it was renamed.
-    largest(&["pitr_lag_seconds", "exposure_seconds"]).map(|d| {
+    // `lag_seconds`: rds.assert_pitr's (a DB instance's or cluster's LatestRestorableTime).
+    largest(&["pitr_lag_seconds", "exposure_seconds", "lag_seconds"]).map(|d| {
         (
             d,
-            "PITR lag (dynamodb.assert_pitr): what a restore to the latest restorable time loses; \
-             replication between Regions was not measured"
+            "PITR lag (dynamodb.assert_pitr, rds.assert_pitr): what a restore to the latest \
+             restorable time loses; replication between Regions was not measured"
                 .into(),
         )
     })
@@ -237,7 +239,7 @@ pub fn judge_objectives(
                 target: rpo,
                 measured: None,
                 met: false,
-                how: "not measured: the runbook has no dynamodb.assert_replication or dynamodb.assert_pitr step that ran"
+                how: "not measured: the runbook has no dynamodb.assert_replication, dynamodb.assert_pitr or rds.assert_pitr step that ran"
                     .into(),
             },
         });
@@ -300,5 +302,21 @@ mod tests {
         let v = judge_objectives(&objectives, Some(Duration::from_secs(5)), &BTreeMap::new());
         assert!(v[0].met);
         assert!(!v[1].met, "an RPO that cannot be measured is not met");
+    }
+
+    #[test]
+    fn a_db_instance_pitr_lag_measures_the_rpo() {
+        let objectives = Objectives {
+            rto: None,
+            rpo: Some(Duration::from_secs(300)),
+        };
+        let outputs = BTreeMap::from([(
+            "check-pitr".to_string(),
+            BTreeMap::from([("lag_seconds".to_string(), "301".to_string())]),
+        )]);
+        let v = judge_objectives(&objectives, None, &outputs);
+        assert!(!v[0].met);
+        assert_eq!(v[0].measured, Some(Duration::from_secs(301)));
+        assert!(v[0].how.contains("rds.assert_pitr"), "{}", v[0].how);
     }
 }

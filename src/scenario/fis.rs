@@ -50,7 +50,46 @@ fn described(e: &Experiment, template: &str, region: &str) -> FisExperiment {
         started_at: time(e.start_time()),
         ended_at: time(e.end_time()),
         actions,
+        zones: zones(e),
     }
+}
+
+/// The Availability Zones the experiment's network disruptions are confined to: every
+/// `aws:network:disrupt-connectivity` action's subnets target has an `AvailabilityZone` filter
+/// (how AWS's "AZ Availability: Power Interruption" scenario scopes one zone). Empty when one
+/// has not, or when there is none.
+fn zones(e: &Experiment) -> Vec<String> {
+    let targets = e.targets();
+    let mut zones = vec![];
+    let mut any = false;
+    for a in e.actions().into_iter().flat_map(|a| a.values()) {
+        if a.action_id() != Some("aws:network:disrupt-connectivity") {
+            continue;
+        }
+        any = true;
+        let filtered: Vec<&String> = a
+            .targets()
+            .and_then(|t| t.get("Subnets"))
+            .and_then(|name| targets.and_then(|t| t.get(name)))
+            .map(|t| {
+                t.filters()
+                    .iter()
+                    .filter(|f| f.path() == Some("AvailabilityZone"))
+                    .flat_map(|f| f.values())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if filtered.is_empty() {
+            return vec![];
+        }
+        zones.extend(filtered.into_iter().cloned());
+    }
+    if !any {
+        return vec![];
+    }
+    zones.sort();
+    zones.dedup();
+    zones
 }
 
 /// The action ids of a template (GetExperimentTemplate), for a dry run: it exists, and this is
@@ -179,4 +218,55 @@ pub async fn stop_experiment(
         .await
         .map_err(|err| aws_error("fis", "StopExperiment", &e.region, err).to_string())?;
     poll(aws, e, timeout, FisExperiment::has_ended).await
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_fis::types::{
+        Experiment, ExperimentAction, ExperimentTarget, ExperimentTargetFilter,
+    };
+
+    fn experiment(filters: &[(&str, &str)], action: &str) -> Experiment {
+        let mut target = ExperimentTarget::builder()
+            .resource_type("aws:ec2:subnet")
+            .selection_mode("ALL");
+        for (path, value) in filters {
+            target = target.filters(
+                ExperimentTargetFilter::builder()
+                    .path(*path)
+                    .values(*value)
+                    .build(),
+            );
+        }
+        Experiment::builder()
+            .targets("subnets", target.build())
+            .actions(
+                "cut",
+                ExperimentAction::builder()
+                    .action_id(action)
+                    .targets("Subnets", "subnets")
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_network_disruption_filtered_by_zone_is_confined_to_it() {
+        let e = experiment(
+            &[("AvailabilityZone", "us-east-1a")],
+            "aws:network:disrupt-connectivity",
+        );
+        assert_eq!(super::zones(&e), ["us-east-1a"]);
+        // Not filtered by zone: the Region's subnets.
+        let e = experiment(
+            &[("State", "available")],
+            "aws:network:disrupt-connectivity",
+        );
+        assert!(super::zones(&e).is_empty());
+        let e = experiment(&[], "aws:network:disrupt-connectivity");
+        assert!(super::zones(&e).is_empty());
+        // No network disruption: nothing to confine.
+        let e = experiment(&[("AvailabilityZone", "us-east-1a")], "aws:fis:wait");
+        assert!(super::zones(&e).is_empty());
+    }
 }

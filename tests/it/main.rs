@@ -10,6 +10,7 @@ mod actions_net;
 mod agree;
 mod arc_action;
 mod crash;
+mod docustack;
 mod drill;
 mod drill_pause;
 mod ecs;
