@@ -576,6 +576,8 @@ impl Session {
                 (ExitCode::Success, DrillOutcome::Passed)
             }
             (ExitCode::Success, _) => (ExitCode::Success, DrillOutcome::DryRunDone),
+            // A recovery that failed fails the drill, whatever the verdicts.
+            (ExitCode::Failed, _) => (ExitCode::Failed, DrillOutcome::Failed),
             (code, _) => (code, DrillOutcome::Other),
         };
         Ok(Ending {

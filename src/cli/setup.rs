@@ -226,6 +226,12 @@ pub(super) fn show_ending(
             conclude(&ending.res, settings, &next, view);
             report_error();
             match d.outcome {
+                crate::app::DrillOutcome::Failed if ending.res.status == RunStatus::Failed => {
+                    errln!(
+                        "drill `{}` FAILED: the recovery did not run to its end",
+                        one_line(&d.scenario.name)
+                    )
+                }
                 crate::app::DrillOutcome::Failed => errln!(
                     "drill `{}` FAILED: see the verdicts above",
                     one_line(&d.scenario.name)

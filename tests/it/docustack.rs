@@ -324,6 +324,8 @@ async fn the_db_corruption_drill_fails_when_the_service_is_not_repointed_at_the_
     out.assert_exit(1);
     let text = out.text();
     assert!(text.contains("verdict: failed"), "{text}");
+    // The drill says so in its last words too, whether a step or an expectation failed.
+    assert!(text.contains("` FAILED: "), "{text}");
     assert!(
         text.contains("FAIL  data-clean-through-the-service")
             && text.contains("/health/data answered 500, not 200"),
@@ -426,6 +428,8 @@ async fn the_az_outage_drill_fails_without_the_database_failover() {
     out.assert_exit(1);
     let text = out.text();
     assert!(text.contains("verdict: failed"), "{text}");
+    // The drill says so in its last words too, whether a step or an expectation failed.
+    assert!(text.contains("` FAILED: "), "{text}");
     assert!(text.contains("FAIL  writer-in-other-zone"), "{text}");
     assert!(
         text.contains("FAIL  service-healthy-through-its-api")
