@@ -269,12 +269,25 @@ impl Session {
         sink: SinkFor<'_>,
         narrator: &dyn Narrator,
     ) -> Result<Ending, Failure> {
+        self.run_with(loaded, mode, sink, narrator, vec![]).await
+    }
+
+    /// [`Session::run`], with `preamble` recorded right after `run_started` (a fleet's target
+    /// records which one it is).
+    pub(super) async fn run_with(
+        &mut self,
+        loaded: &Loaded,
+        mode: Mode,
+        sink: SinkFor<'_>,
+        narrator: &dyn Narrator,
+        preamble: Vec<crate::event::Event>,
+    ) -> Result<Ending, Failure> {
         let aws = self.aws_for(Some(&loaded.runbook), mode, vec![]).await;
         let sealed_by = super::finish::seal_key(&mut self.settings, None, "", &aws).await?;
         let prepared = self.lock(&loaded.runbook.name, "", narrator).await?;
         let mut running = self.start(aws, prepared, Some(&loaded.runbook), sink, &loaded.path);
         running.engine = running.engine.sealed_by(sealed_by);
-        match running.engine.run(loaded, mode).await {
+        match running.engine.run_with(loaded, mode, preamble).await {
             Ok(res) => Ok(self.end_run(res, running, narrator).await),
             Err(e) => {
                 self.release(running.prepared, narrator).await;
@@ -292,6 +305,9 @@ impl Session {
         narrator: &dyn Narrator,
     ) -> Result<Ending, Failure> {
         let r = super::resume::resumable(self, run_id).await?;
+        if let Some(scope) = &r.target {
+            self.lock_scope = Some(scope.clone());
+        }
         let impaired = r.drill.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
         if let Some((scenario, impaired)) = &r.drill {
             narrator.note(Note::ResumingDrill {
@@ -405,7 +421,13 @@ impl Session {
         run_id: &str,
         narrator: &dyn Narrator,
     ) -> Result<Prepared, Failure> {
-        let prepared = super::store::prepare(self, runbook_name, run_id).await?;
+        // A fleet's target runs under a lock of its own: the runbook's, for its account and
+        // Region.
+        let name = match &self.lock_scope {
+            Some(scope) => format!("{runbook_name} {scope}"),
+            None => runbook_name.to_string(),
+        };
+        let prepared = super::store::prepare(self, &name, run_id).await?;
         if let Some(holder) = &prepared.stolen_from {
             narrator.note(Note::LockTakenOver {
                 runbook: runbook_name,

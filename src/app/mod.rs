@@ -10,6 +10,7 @@ pub mod check;
 pub mod drill;
 mod error;
 pub mod finish;
+pub mod fleet;
 pub mod lifecycle;
 pub mod resume;
 pub mod runs;

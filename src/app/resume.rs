@@ -21,6 +21,8 @@ pub struct Resumable {
     pub drill: Option<(Scenario, Vec<Impairment>)>,
     /// The key the run's evidence is sealed with, as `run_started` recorded it.
     pub sealed_by: Option<crate::event::SignerInfo>,
+    /// For one target of a fleet: `ACCOUNT/REGION` (its lock).
+    pub target: Option<String>,
 }
 
 /// Reads run `run_id` from the selected store.
@@ -45,5 +47,11 @@ pub async fn resumable(session: &super::Session, run_id: &str) -> Result<Resumab
         runbook_path: stored.runbook_path.clone(),
         drill: super::drill::drill_of(&stored)?,
         sealed_by,
+        target: stored.records.iter().find_map(|r| match &r.event {
+            Event::FleetTarget {
+                account, region, ..
+            } => Some(format!("{account}/{region}")),
+            _ => None,
+        }),
     })
 }

@@ -25,6 +25,9 @@ pub struct Session {
     store: OnceCell<Arc<dyn CheckpointStore>>,
     /// The handle the steps call through, once chosen for the runbook ([`Session::aws_for`]).
     aws: Option<Arc<Aws>>,
+    /// For one target of a fleet: `ACCOUNT/REGION`, added to the runbook's lock (each target
+    /// runs under its own).
+    pub(super) lock_scope: Option<String>,
 }
 
 impl Session {
@@ -34,6 +37,14 @@ impl Session {
             config: OnceCell::new(),
             store: OnceCell::new(),
             aws: None,
+            lock_scope: None,
+        }
+    }
+
+    /// Uses `other`'s AWS configuration, when loaded (a fleet's targets share one).
+    pub(super) fn share_config(&mut self, other: &Session) {
+        if let Some(c) = other.config.get() {
+            self.config = OnceCell::new_with(Some(c.clone()));
         }
     }
 

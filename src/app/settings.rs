@@ -19,7 +19,7 @@ pub struct State {
 }
 
 /// What a run, resume or drill needs to know besides the runbook.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub state: State,
     /// The AWS profile for the state table, signing and the steps' calls.

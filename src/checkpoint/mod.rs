@@ -9,6 +9,7 @@
 pub mod dynamodb;
 pub mod file;
 pub mod file_lock;
+pub mod fleet;
 pub mod lock;
 mod record;
 pub mod view;

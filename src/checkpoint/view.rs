@@ -646,6 +646,7 @@ impl RunView {
                     }
                 }
                 Event::RunResumed { .. }
+                | Event::FleetTarget { .. }
                 | Event::Note { .. }
                 | Event::DrillRefusedCalls { .. }
                 | Event::AwsCalls { .. } => {}

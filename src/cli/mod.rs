@@ -35,6 +35,7 @@ macro_rules! errln {
 mod commands;
 mod drill;
 mod evidence;
+mod fleet;
 mod plan;
 mod report;
 mod run;
@@ -327,7 +328,46 @@ pub struct RunArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
     pub exec: ExecOptions,
+}
+
+/// Where a runbook runs across accounts and Regions: each target (account x Region) is a run
+/// of its own, the fleet one record (`drillbook runs` lists it; `drillbook resume FLEET_ID`
+/// runs again every target that did not succeed). The limits mean what AWS Systems Manager
+/// Automation's `TargetLocations` give them.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// Run across these accounts (comma-separated ids; `ID=NAME` names one): each step assumes
+    /// `arn:aws:iam::ID:role/ROLE_NAME`, and the runbook may write `{{ target.account }}`,
+    /// `{{ target.region }}`, `{{ target.name }}`, `{{ target.role_arn }}`.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// The Regions of each account (comma-separated), given as `{{ target.region }}` and as
+    /// `defaults.region` when the runbook sets none.
+    #[arg(
+        long,
+        value_name = "REGIONS",
+        value_delimiter = ',',
+        requires = "accounts"
+    )]
+    pub regions: Vec<String>,
+    /// The role each target's steps assume in its account.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = crate::app::fleet::DEFAULT_ROLE_NAME,
+        requires = "accounts"
+    )]
+    pub role_name: String,
+    /// Targets running at once: a number, or a share of the targets (`10%`).
+    #[arg(long, value_name = "N|N%", default_value = "10", requires = "accounts")]
+    pub max_concurrency: String,
+    /// Failures allowed before no new target starts (`3`: the fourth failure stops the
+    /// rollout; running targets finish): a number, or a share (`10%`).
+    #[arg(long, value_name = "N|N%", default_value = "0", requires = "accounts")]
+    pub max_errors: String,
 }
 
 #[derive(Debug, Args)]

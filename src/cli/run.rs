@@ -11,6 +11,9 @@ use crate::event::Mode;
 
 pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let overrides = parse_vars(&args.vars)?;
+    if !args.targets.accounts.is_empty() {
+        return super::fleet::run(&args, &overrides);
+    }
     let loaded = crate::app::load_runbook(&args.file, &overrides)?;
     let mode = if args.execute {
         Mode::Execute
@@ -33,6 +36,9 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 }
 
 pub(super) fn resume(args: ResumeArgs) -> Result<ExitCode, Failure> {
+    if crate::app::fleet::is_fleet_id(&args.run_id) {
+        return super::fleet::resume(&args);
+    }
     let with = crate::app::ResumeWith {
         runbook: args.runbook.clone(),
         vars: parse_vars(&args.vars)?,

@@ -253,6 +253,16 @@ pub enum Event {
         #[serde(default)]
         injections: Vec<Injected>,
     },
+    /// This run is one target of a fleet (`--accounts`, `--regions`): the account and Region
+    /// it covers, written with `run_started`. A resume keeps the target's lock (runbook,
+    /// account and Region) and the fleet record finds its run by it.
+    FleetTarget {
+        fleet_id: String,
+        account: String,
+        region: String,
+        /// The account's name, when Organizations gave one (else the account id).
+        name: String,
+    },
     /// An AWS FIS experiment of the drill's `faults:` is running (written with `drill_started`,
     /// before the first step): a resumed drill finds it here, and stops it at its end.
     FaultInjected {

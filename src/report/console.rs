@@ -571,6 +571,7 @@ impl State {
             Event::AwsCalls { .. }
             | Event::ApprovalGranted { .. }
             | Event::DrillStarted { .. }
+            | Event::FleetTarget { .. }
             | Event::DrillRefusedCalls { .. }
             | Event::DrillJudged { .. }
             | Event::Note { .. } => {}

@@ -3,6 +3,7 @@
 
 pub(crate) mod console;
 pub mod document;
+pub mod fleet;
 pub mod html;
 pub mod junit;
 pub mod markdown;

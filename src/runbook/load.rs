@@ -302,6 +302,51 @@ pub fn parse_var_overrides(args: &[String]) -> Result<Vec<(String, String)>, Dia
     }
 }
 
+/// One target of a fleet, as a runbook sees it: `{{ target.account }}`, `{{ target.region }}`,
+/// `{{ target.name }}` and `{{ target.role_arn }}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TargetValues {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    /// `arn:aws:iam::ACCOUNT:role/ROLE_NAME`: every step assumes it unless it names its own.
+    pub role_arn: String,
+}
+
+/// The runbook text one target runs: its `{{ target.* }}` written out, `defaults.role_arn`
+/// set to the target's role and `defaults.region` to its Region when the runbook sets none.
+/// Refused when the runbook already sets `defaults.role_arn` (the fleet sets it per target).
+pub fn for_target(text: &str, t: &TargetValues) -> Result<String, String> {
+    let text = text
+        .replace("{{ target.account }}", &t.account)
+        .replace("{{ target.region }}", &t.region)
+        .replace("{{ target.name }}", &t.name)
+        .replace("{{ target.role_arn }}", &t.role_arn);
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| format!("the runbook is not YAML: {e}"))?;
+    let Some(top) = doc.as_mapping_mut() else {
+        return Err("the runbook is not a mapping".into());
+    };
+    let defaults = top
+        .entry("defaults".into())
+        .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+    let Some(defaults) = defaults.as_mapping_mut() else {
+        return Err("`defaults` is not a mapping".into());
+    };
+    if defaults.contains_key("role_arn") {
+        return Err(
+            "the runbook sets `defaults.role_arn`; across targets each account's role is \
+             `--role-name` in that account: remove `defaults.role_arn`"
+                .into(),
+        );
+    }
+    defaults.insert("role_arn".into(), t.role_arn.clone().into());
+    if !defaults.contains_key("region") {
+        defaults.insert("region".into(), t.region.clone().into());
+    }
+    serde_yaml::to_string(&doc).map_err(|e| format!("cannot write the target's runbook: {e}"))
+}
+
 /// Parses a YAML document into `T` (scenarios use this; serde_yaml stays in this file).
 pub fn parse_document<T: serde::de::DeserializeOwned>(
     path: &Path,

@@ -9,7 +9,9 @@ mod validate;
 pub(crate) mod yaml;
 
 pub use diag::Problem;
-pub use load::{Diagnostics, Loaded, load_file, load_str, parse_var_overrides};
+pub use load::{
+    Diagnostics, Loaded, TargetValues, for_target, load_file, load_str, parse_var_overrides,
+};
 pub use model::{
     ApproverKey, Approvers, CallTimeouts, Objectives, OnFailure, RetryPolicy, Runbook, Step,
     TrustedKeyRef,

@@ -1,0 +1,158 @@
+//! `drillbook run RUNBOOK --accounts ... --regions ...` and `drillbook resume FLEET_ID`: a
+//! runbook across targets, with one progress line per target event that matters and the fleet
+//! report at the end.
+
+use super::setup::Shown;
+use super::{ExitCode, MessageFormat, ResumeArgs, RunArgs, runtime};
+use crate::app::fleet::{Account, FleetSpec};
+use crate::app::{Failure, Session};
+use crate::checkpoint::fleet::{FleetRecord, Share, TargetRecord};
+use crate::event::{Event, EventSink, Mode};
+use crate::report::sanitize::one_line;
+
+pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<ExitCode, Failure> {
+    let t = &args.targets;
+    if t.regions.is_empty() {
+        return Err(Failure::invalid("a run across accounts needs its Regions")
+            .help("add `--regions ca-central-1,eu-west-1` (each account runs in each Region)"));
+    }
+    let share = |s: &str, what: &str| Share::parse(s, what).map_err(Failure::invalid);
+    let spec = FleetSpec {
+        accounts: t
+            .accounts
+            .iter()
+            .map(|a| match a.split_once('=') {
+                Some((id, name)) => Account {
+                    id: id.trim().to_string(),
+                    name: name.trim().to_string(),
+                },
+                None => Account {
+                    id: a.trim().to_string(),
+                    name: a.trim().to_string(),
+                },
+            })
+            .collect(),
+        regions: t.regions.clone(),
+        role_name: t.role_name.clone(),
+        max_concurrency: share(&t.max_concurrency, "--max-concurrency")?,
+        max_errors: share(&t.max_errors, "--max-errors")?,
+    };
+    if let Some(bad) = spec
+        .accounts
+        .iter()
+        .find(|a| a.id.len() != 12 || !a.id.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(Failure::invalid(format!(
+            "`{}` is not an AWS account id (12 digits)",
+            one_line(&bad.id)
+        )));
+    }
+    let mode = if args.execute {
+        Mode::Execute
+    } else {
+        Mode::DryRun
+    };
+    if mode == Mode::Execute && !args.yes && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Failure::invalid(
+            "an `--execute` run across accounts is not confirmed target by target",
+        )
+        .help("run it first without --execute (a dry run of every target), then add --yes"));
+    }
+    let format = args.exec.message_format;
+    let session = Session::new(args.exec.settings()?);
+    let record = runtime()?.block_on(session.run_fleet(
+        &args.file,
+        overrides,
+        &spec,
+        mode,
+        &|t| sink(format, t),
+        &Shown(format),
+    ))?;
+    Ok(show(&record, format, &session))
+}
+
+pub(super) fn resume(args: &ResumeArgs) -> Result<ExitCode, Failure> {
+    let format = args.exec.message_format;
+    let session = Session::new(args.exec.settings()?);
+    let record = runtime()?.block_on(session.resume_fleet(
+        &args.run_id,
+        &|t| sink(format, t),
+        &Shown(format),
+    ))?;
+    Ok(show(&record, format, &session))
+}
+
+/// The fleet report on stdout (people) and where its files are.
+fn show(record: &FleetRecord, format: MessageFormat, session: &Session) -> ExitCode {
+    if format == MessageFormat::Human {
+        outln!("{}", crate::report::fleet::text(record));
+    }
+    let dir = session
+        .settings
+        .state
+        .dir
+        .join("fleets")
+        .join(&record.fleet_id);
+    errln!(
+        "fleet {}: {} (report, JUnit and manifest in {})",
+        record.fleet_id,
+        crate::report::fleet::totals(record),
+        dir.display()
+    );
+    let code = crate::app::fleet::exit_code(record);
+    if code != ExitCode::Success {
+        errln!(
+            "run again every target that did not succeed with:\n  drillbook resume {}{}",
+            record.fleet_id,
+            session.settings.location_flag()
+        );
+    }
+    code
+}
+
+/// A target's progress: its step ends, one line each, labelled with the target (people), or
+/// every event as a JSON line carrying the target.
+fn sink(format: MessageFormat, t: &TargetRecord) -> crate::app::SinkFor<'static> {
+    let label = TargetLines {
+        format,
+        account: t.account.clone(),
+        region: t.region.clone(),
+    };
+    Box::new(move |_sign_with: &str| std::sync::Arc::new(label) as std::sync::Arc<dyn EventSink>)
+}
+
+struct TargetLines {
+    format: MessageFormat,
+    account: String,
+    region: String,
+}
+
+impl EventSink for TargetLines {
+    fn emit(&self, at: chrono::DateTime<chrono::Utc>, event: &Event) {
+        if self.format == MessageFormat::Json {
+            let mut v = serde_json::to_value(event).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("at".into(), serde_json::json!(at));
+                o.insert(
+                    "target".into(),
+                    serde_json::json!({ "account": self.account, "region": self.region }),
+                );
+            }
+            outln!("{}", crate::report::sanitize::json(&v.to_string()));
+            return;
+        }
+        let what = match event {
+            Event::StepSucceeded {
+                step, duration_ms, ..
+            } => format!("ok      {step} ({duration_ms} ms)"),
+            Event::StepFailed { step, error, .. } => {
+                format!("FAILED  {step}: {}", one_line(&error.to_string()))
+            }
+            Event::StepSkipped { step, reason } => format!("skipped {step}: {}", one_line(reason)),
+            Event::RunPaused { reason, .. } => format!("paused: {}", one_line(reason)),
+            Event::RunFinished { status } => format!("run {}", status.as_str()),
+            _ => return,
+        };
+        errln!("[{} {}] {what}", self.account, self.region);
+    }
+}

@@ -1,0 +1,123 @@
+//! The fleet report a platform team reads: one line per target (account x Region: status,
+//! verdict, recovery time, its own report), the totals, and JUnit with one test case per
+//! target.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::checkpoint::fleet::FleetRecord;
+use crate::duration::human;
+
+/// `3 targets: 2 succeeded, 1 failed, 0 paused, 0 not started`.
+pub fn totals(r: &FleetRecord) -> String {
+    let (ok, failed, paused, queued) = r.counts();
+    format!(
+        "{} target{}: {ok} succeeded, {failed} failed, {paused} paused, {queued} not started",
+        r.targets.len(),
+        if r.targets.len() == 1 { "" } else { "s" }
+    )
+}
+
+/// The fleet report as text.
+pub fn text(r: &FleetRecord) -> String {
+    let mut out = String::new();
+    let mode = match r.mode {
+        crate::event::Mode::DryRun => "dry run",
+        crate::event::Mode::Execute => "execute",
+    };
+    let _ = writeln!(
+        out,
+        "fleet {} of `{}` ({mode}), started {}",
+        r.fleet_id,
+        r.runbook,
+        r.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let rows: Vec<[String; 6]> = r
+        .targets
+        .iter()
+        .map(|t| {
+            [
+                format!("{} ({})", t.account, t.name),
+                t.region.clone(),
+                t.status.clone(),
+                t.verdict.clone().unwrap_or_else(|| "-".into()),
+                t.recovery_ms
+                    .map(|m| human(Duration::from_millis(m)))
+                    .unwrap_or_else(|| "-".into()),
+                t.run_id.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let head = ["ACCOUNT", "REGION", "STATUS", "VERDICT", "RECOVERY", "RUN"];
+    let mut w = head.map(str::len);
+    for row in &rows {
+        for (k, c) in row.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let mut line = |cells: [&str; 6]| {
+        let mut s = String::new();
+        for (k, c) in cells.iter().enumerate() {
+            let _ = write!(s, "{c:<width$}  ", width = w[k]);
+        }
+        let _ = writeln!(out, "{}", s.trim_end());
+    };
+    line(head);
+    for row in &rows {
+        line(row.each_ref().map(String::as_str));
+    }
+    for t in r.targets.iter().filter(|t| t.reason.is_some()) {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            t.account,
+            t.region,
+            t.reason.as_deref().unwrap_or_default()
+        );
+    }
+    for t in r.targets.iter().filter(|t| t.report_dir.is_some()) {
+        let _ = writeln!(
+            out,
+            "report of {} {}: {}",
+            t.account,
+            t.region,
+            t.report_dir.as_deref().unwrap_or_default()
+        );
+    }
+    if let Some(s) = &r.stopped {
+        let _ = writeln!(out, "stopped queueing: {s}");
+    }
+    let _ = writeln!(out, "{}", totals(r));
+    out
+}
+
+/// JUnit XML: one test suite for the fleet, one test case per target (`ACCOUNT REGION`).
+pub fn junit(r: &FleetRecord) -> String {
+    let mut suite = TestSuite::new(format!("fleet {}", r.runbook));
+    for t in &r.targets {
+        let status = match t.status.as_str() {
+            "succeeded" => TestCaseStatus::success(),
+            "failed" => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(t.reason.as_deref().unwrap_or("the target's run failed"));
+                s
+            }
+            other => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(other);
+                s
+            }
+        };
+        let mut c = TestCase::new(format!("{} {}", t.account, t.region), status);
+        c.set_classname("drillbook.targets");
+        if let Some(m) = t.recovery_ms {
+            c.set_time(Duration::from_millis(m));
+        }
+        suite.add_test_case(c);
+    }
+    let mut report = Report::new(format!("drillbook fleet {}", r.fleet_id));
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_default()
+}
