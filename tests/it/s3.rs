@@ -495,6 +495,8 @@ async fn a_second_system_in_another_region_restores_a_deleted_state_with_an_enco
         .send()
         .await
         .unwrap();
+    // Once the delete marker's listed second has passed.
+    next_second_after(Utc::now()).await;
     let restore_to = rfc3339(Utc::now());
     let (d, out) = restore(&s, &restore_to, false);
     // The newest entry by then is the delete marker: there is nothing to restore at that time.
@@ -613,8 +615,10 @@ async fn the_state_overwrite_drill_fails_when_the_restore_points_after_the_damag
     let all = out.text();
     assert_eq!(out.code(), 1, "{all}");
     assert!(all.contains("FAIL  state-is-the-good-one"), "{all}");
+    assert!(all.contains("verdict: failed"), "{all}");
+    // The runbook's own check caught it too, before the expectations.
     assert!(
-        all.contains("drill `terraform-state-overwrite` FAILED"),
+        all.contains("check-state  s3.assert_object  failed"),
         "{all}"
     );
     assert_ne!(current(&s).await.0, good, "the garbage is still current");
