@@ -635,3 +635,50 @@ async fn the_state_overwrite_drill_fails_when_the_restore_points_after_the_damag
         .collect();
     assert!(!failed.is_empty(), "{judged}");
 }
+
+/// The runbook refuses to run without its bucket and time, calls the bucket's Region only, and
+/// a dry run of the drill injects nothing and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_state_runbook_needs_bucket_and_time_calls_one_region_and_a_dry_drill_changes_nothing()
+{
+    let rb = repo_root().join("runbooks/terraform-state-restore.yaml");
+    let rb = rb.to_str().unwrap();
+    let d = Drill::new();
+    let out = crate::support::cli::bin().args(["validate", rb]).output();
+    assert_eq!(out.code(), 2, "{}", out.text());
+    for var in ["`bucket` is required", "`restore_to` is required"] {
+        assert!(out.text().contains(var), "{}", out.text());
+    }
+    let out = crate::support::cli::bin()
+        .args(["plan", rb, "--lost-region", OTHER])
+        .args([
+            "--var=bucket=docustack-terraform-state-111122223333",
+            "--var=restore_to=2026-11-23T18:40:00Z",
+        ])
+        .output();
+    out.assert_exit(0);
+    let stdout = out.stdout_text();
+    let calls: Vec<&str> = stdout.lines().filter(|l| l.contains(": calls ")).collect();
+    assert_eq!(calls.len(), 3, "{}", out.text());
+    assert!(
+        calls.iter().all(|l| l.ends_with("calls us-east-1")),
+        "{calls:?}"
+    );
+
+    let p = unique_prefix("s3_drydrill");
+    let good = state(3, "l-8");
+    let s = seed(
+        &p,
+        REGION,
+        "env/production/terraform.tfstate",
+        std::slice::from_ref(&good),
+        true,
+    )
+    .await;
+    let scenario = repo_root().join("scenarios/terraform-state-overwrite.yaml");
+    let out = d.run(&["drill", scenario.to_str().unwrap()], &drill_vars(&s));
+    out.assert_exit(0);
+    assert_eq!(list(REGION, &s.bucket, &s.key).await.len(), 1);
+    assert_eq!(current(&s).await.0, good);
+    assert_eq!(digest(&s).await, Some(md5_hex(good.as_bytes())));
+}
