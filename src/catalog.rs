@@ -1692,6 +1692,9 @@ pub static CATALOG: &[ActionSpec] = &[
         estimate_param: None,
         mutates: true,
         needs_region: true,
+        // A bucket encrypted with SSE-KMS also needs kms:Decrypt and kms:GenerateDataKey on
+        // its key for the copy (Amazon S3 user guide, "Using server-side encryption with AWS
+        // KMS keys (SSE-KMS)"); the default SSE-S3 needs none.
         iam: &[
             "s3:GetBucketVersioning",
             "s3:ListBucketVersions",

@@ -624,10 +624,10 @@ fn resources(
                     .unwrap_or_else(|| "*".into())
             };
             let bucket = name("bucket");
-            let mut r = vec![
-                format!("arn:aws:s3:::{bucket}"),
-                format!("arn:aws:s3:::{bucket}/{}", name("key")),
-            ];
+            let mut r = vec![format!("arn:aws:s3:::{bucket}")];
+            if with.contains_key("key") {
+                r.push(format!("arn:aws:s3:::{bucket}/{}", name("key")));
+            }
             r.extend(
                 scoped(spec, with, Scope::DynamoDbTable)
                     .into_iter()

@@ -749,6 +749,50 @@ async fn restore_plan(ctx: &StepContext) -> Result<Result<Restore, Vec<Finding>>
     }))
 }
 
+/// Copies the chosen version onto the key, once. Sent with the SDK's retries off: a copy whose
+/// answer was lost (a reset, a timeout) may have been made, so before sending again the key is
+/// read again, and a current version that already has the content ends it. One CopyObject
+/// copies up to 5 GB (S3 API reference, CopyObject); the metadata is copied with the content
+/// (x-amz-metadata-directive COPY, the default).
+async fn copy_once(ctx: &StepContext, region: &str, r: &Restore) -> Result<String, ActionError> {
+    let mut sends = 0;
+    loop {
+        sends += 1;
+        let sent = ctx
+            .aws
+            .s3(region)
+            .copy_object()
+            .bucket(&r.bucket)
+            .key(&r.key)
+            .copy_source(copy_source(&r.bucket, &r.key, &r.chosen.id))
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| s3_error("CopyObject", region, &r.bucket, e));
+        let e = match sent {
+            Ok(out) => return Ok(out.version_id().unwrap_or("null").to_string()),
+            Err(e) => e,
+        };
+        if !e.retryable() {
+            return Err(e);
+        }
+        if let Ok(Ok(again)) = restore_plan(ctx).await
+            && again.same
+            && let Some(c) = again.current
+        {
+            return Ok(c.id);
+        }
+        if sends >= 3 {
+            return Err(e);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100 << sends)).await;
+    }
+}
+
 #[async_trait::async_trait]
 impl Action for RestoreObject {
     fn spec(&self) -> &'static ActionSpec {
@@ -820,23 +864,12 @@ impl Action for RestoreObject {
         let version_id = if r.same {
             r.current.as_ref().map(|c| c.id.clone()).unwrap_or_default()
         } else {
-            // One CopyObject copies up to 5 GB (S3 API reference, CopyObject); the metadata is
-            // copied with the content (x-amz-metadata-directive COPY, the default).
-            let out = ctx
-                .aws
-                .s3(region)
-                .copy_object()
-                .bucket(&r.bucket)
-                .key(&r.key)
-                .copy_source(copy_source(&r.bucket, &r.key, &r.chosen.id))
-                .send()
-                .await
-                .map_err(|e| s3_error("CopyObject", region, &r.bucket, e))?;
+            let id = copy_once(ctx, region, &r).await?;
             changes.push(format!(
                 "copied {place}?versionId={} onto {place}",
                 r.chosen.id
             ));
-            out.version_id().unwrap_or("null").to_string()
+            id
         };
         if let (Some(change), Some((table, md5, _))) = (r.digest_change(), &r.digest) {
             write_digest(ctx, region, table, &digest_id(&r.bucket, &r.key), md5).await?;
@@ -1092,6 +1125,50 @@ mod tests {
             "docustack-terraform-state-111122223333/env/production/terraform.tfstate-md5"
         );
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    /// `drillbook iam-policy` grants the S3 actions on the bucket and the state object the
+    /// runbook names (no other object), and the digest item's table in the step's Region.
+    #[test]
+    fn the_policy_names_the_bucket_the_state_object_and_the_lock_table() {
+        let text = r#"
+version: 1
+name: t
+steps:
+  - id: versioning
+    action: s3.assert_versioning
+    region: us-east-1
+    with: { bucket: tfstate-1 }
+  - id: restore
+    action: s3.restore_object
+    region: us-east-1
+    needs: [versioning]
+    with: { bucket: tfstate-1, key: env/prod.tfstate, restore_to: "2026-01-01T00:00:00Z", lock_table: tf-locks }
+"#;
+        let rb = crate::runbook::load_str(std::path::Path::new("t.yaml"), text, &[])
+            .unwrap()
+            .runbook;
+        let policy = crate::actions::iam::policy_for(&rb);
+        let resources: Vec<String> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Resource"].as_array().unwrap().clone())
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            resources,
+            [
+                "arn:aws:dynamodb:us-east-1:*:table/tf-locks",
+                "arn:aws:s3:::tfstate-1",
+                "arn:aws:s3:::tfstate-1/env/prod.tfstate",
+            ],
+            "{policy}"
+        );
+        let all = policy.to_string();
+        for action in ["s3:CopyObject", "s3:ListObjectVersions", "s3:*"] {
+            assert!(!all.contains(&format!("\"{action}\"")), "{all}");
+        }
     }
 
     #[test]

@@ -682,3 +682,46 @@ async fn the_state_runbook_needs_bucket_and_time_calls_one_region_and_a_dry_dril
     assert_eq!(current(&s).await.0, good);
     assert_eq!(digest(&s).await, Some(md5_hex(good.as_bytes())));
 }
+
+/// Through the fault proxy: the emulator makes the copy but its answer is lost (the connection
+/// is reset after the response). The restore reads the key again instead of copying twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_whose_answer_is_lost_is_made_once() {
+    use crate::support::faults::{Fault, FaultProxy, Rule};
+    let p = unique_prefix("s3_lost");
+    let bodies = vec![state(1, "l-9"), "garbage".to_string()];
+    let s = seed(&p, REGION, "terraform.tfstate", &bodies, true).await;
+    let proxy = FaultProxy::start(
+        emulator().endpoint(),
+        vec![Rule::new("x-amz-copy-source:", Fault::LostAfterEffect)],
+    )
+    .await;
+    let d = Drill::new();
+    let rb = runbook(
+        &d,
+        "restore",
+        "s3.restore_object",
+        REGION,
+        &restore_with(&s, &rfc3339(s.versions[0].2 + TimeDelta::seconds(1))),
+    );
+    let out = crate::support::cli::bin()
+        .args(["run", &rb, "--execute", "--yes", "--state-dir"])
+        .arg(d.dir().join("state"))
+        .envs(emulator().env())
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .current_dir(d.dir())
+        .output();
+    out.assert_exit(0);
+    assert_eq!(proxy.injected(), vec![1], "the copy's answer was not lost");
+    let after = list(REGION, &s.bucket, &s.key).await;
+    assert_eq!(after.len(), 3, "one copy, not two: {after:?}");
+    let (body, id) = current(&s).await;
+    assert_eq!(body, bodies[0]);
+    let rec = succeeded(&d.journal(), "restore");
+    assert_eq!(
+        rec["outcome"]["outputs"]["version_id"],
+        id.as_str(),
+        "{rec}"
+    );
+    assert_eq!(digest(&s).await, Some(md5_hex(bodies[0].as_bytes())));
+}
