@@ -725,3 +725,74 @@ async fn a_copy_whose_answer_is_lost_is_made_once() {
     );
     assert_eq!(digest(&s).await, Some(md5_hex(bodies[0].as_bytes())));
 }
+
+/// Killed after its copy, while the digest item's write hangs (the fault proxy holds the
+/// PutItem): the resumed run finds the content current, copies nothing, and writes the digest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_killed_after_its_copy_resumes_without_a_second_copy() {
+    use crate::support::faults::{Fault, FaultProxy, Rule};
+    let p = unique_prefix("s3_resume");
+    let bodies = vec![state(1, "l-10"), "garbage".to_string()];
+    let s = seed(&p, REGION, "terraform.tfstate", &bodies, true).await;
+    let proxy = FaultProxy::start(
+        emulator().endpoint(),
+        vec![Rule::new(
+            "DynamoDB_20120810.PutItem",
+            Fault::Delay(Duration::from_secs(60)),
+        )],
+    )
+    .await;
+    let d = Drill::new();
+    let rb = runbook(
+        &d,
+        "restore",
+        "s3.restore_object",
+        REGION,
+        &restore_with(&s, &rfc3339(s.versions[0].2 + TimeDelta::seconds(1))),
+    );
+    let mut child = crate::support::cli::bin()
+        .args(["run", &rb, "--execute", "--yes", "--state-dir"])
+        .arg(d.dir().join("state"))
+        .envs(emulator().env())
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .current_dir(d.dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let copied = crate::support::poll(Duration::from_secs(30), || {
+        let s = &s;
+        async move { (list(REGION, &s.bucket, &s.key).await.len() == 3).then_some(()) }
+    })
+    .await;
+    // The digest write is held by the proxy: the process is killed in it.
+    let held = crate::support::poll(Duration::from_secs(10), || async {
+        (proxy.injected() == vec![1]).then_some(())
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        copied.is_some() && held.is_some(),
+        "no copy, or no held PutItem"
+    );
+    assert_eq!(digest(&s).await, Some(md5_hex(bodies[1].as_bytes())));
+
+    let runs: Vec<_> = std::fs::read_dir(d.dir().join("state").join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    let out = d.run(&["resume", &runs[0]], &[]);
+    out.assert_exit(0);
+    let after = list(REGION, &s.bucket, &s.key).await;
+    assert_eq!(after.len(), 3, "the resume copied again: {after:?}");
+    let (body, id) = current(&s).await;
+    assert_eq!(body, bodies[0]);
+    assert_eq!(digest(&s).await, Some(md5_hex(bodies[0].as_bytes())));
+    let rec = succeeded(&d.journal(), "restore");
+    assert_eq!(
+        rec["outcome"]["outputs"]["version_id"],
+        id.as_str(),
+        "{rec}"
+    );
+}
