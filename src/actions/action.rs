@@ -63,6 +63,7 @@ impl Registry {
             super::rds::all,
             super::ecs::all,
             super::ssm::all,
+            super::s3::all,
         ];
         for a in services.into_iter().flat_map(|all| all()) {
             r.register(a);

@@ -515,6 +515,17 @@ impl Aws {
             .build();
         aws_sdk_ssm::Client::from_conf(conf)
     }
+    /// Amazon S3 in `region`, the bucket's Region. With an endpoint override (an emulator, a
+    /// proxy) requests are path-style: a virtual-hosted-style host `BUCKET.127.0.0.1` names no
+    /// server (Amazon S3 user guide, "Virtual hosting of buckets": path-style requests remain
+    /// supported); on AWS the SDK's virtual-hosted style is kept.
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.service_config(region, Service::S3))
+            .force_path_style(self.base.endpoint_url().is_some())
+            .interceptor(self.guard_for(region, Some(Service::S3)))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
 
     /// Who is calling (STS GetCallerIdentity in `region`).
     pub async fn identity(&self, region: &str) -> Result<Identity, ActionError> {

@@ -611,6 +611,30 @@ fn resources(
                 .unwrap_or_else(|| "*".into());
             vec![format!("arn:aws:ssm:{region}:{account}:parameter/{name}")]
         }
+        // Buckets and objects have Region-less ARNs, `arn:aws:s3:::BUCKET` (ListBucketVersions,
+        // GetBucketVersioning, GetBucketObjectLockConfiguration) and `arn:aws:s3:::BUCKET/KEY`
+        // (GetObject, GetObjectVersion, PutObject) (Service Authorization Reference, "Actions,
+        // resources, and condition keys for Amazon S3"); the lock table is a DynamoDB table of
+        // the step's Region (GetItem, PutItem).
+        Service::S3 => {
+            let name = |k: &str| {
+                with.get(k)
+                    .and_then(Value::as_str)
+                    .map(wildcard)
+                    .unwrap_or_else(|| "*".into())
+            };
+            let bucket = name("bucket");
+            let mut r = vec![format!("arn:aws:s3:::{bucket}")];
+            if with.contains_key("key") {
+                r.push(format!("arn:aws:s3:::{bucket}/{}", name("key")));
+            }
+            r.extend(
+                scoped(spec, with, Scope::DynamoDbTable)
+                    .into_iter()
+                    .map(|t| format!("arn:aws:dynamodb:{region}:{account}:table/{t}")),
+            );
+            r
+        }
         Service::Core => vec![],
     }
 }

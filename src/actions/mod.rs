@@ -42,6 +42,8 @@ mod restore_point;
 #[cfg(feature = "engine")]
 mod route53;
 #[cfg(feature = "engine")]
+mod s3;
+#[cfg(feature = "engine")]
 mod ssm;
 #[cfg(feature = "engine")]
 mod types;

@@ -55,6 +55,7 @@ const SERVICES: &[Service] = &[
     Service::Rds,
     Service::Ecs,
     Service::Ssm,
+    Service::S3,
 ];
 
 #[derive(Debug, Deserialize)]

@@ -34,6 +34,7 @@ mod recovery;
 mod report;
 mod reports;
 mod roles;
+mod s3;
 mod secrets;
 mod security;
 mod signal;

@@ -12,4 +12,5 @@ mod fis;
 mod iam;
 mod rds;
 mod route53;
+mod s3;
 mod timings;
