@@ -1048,7 +1048,7 @@ steps:
     );
     assert_eq!(would_change(&j, "map-domain").len(), 1);
     assert_eq!(would_change(&j, "signal-failover").len(), 1);
-    assert!(stage_variables(ls, &api_id).await.get("region").is_none());
+    assert!(!stage_variables(ls, &api_id).await.contains_key("region"));
     assert!(mappings(ls, &domain).await.is_empty());
     assert_eq!(param(ls, &api_url).await.0, primary_url);
     assert_eq!(
