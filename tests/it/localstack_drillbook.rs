@@ -1183,7 +1183,7 @@ steps:
 /// DynamoDB (LocalStack serves it through DynamoDB Local, a Java download impossible here, so it
 /// is not started), UpdatePrimaryRegion and ARC (not in LocalStack's community edition): each
 /// step fails on its own, at once, as unsupported, naming the operation; none hangs or is
-/// retried, and nothing changes.
+/// retried (the runbook allows 3 attempts), none is deferred, and nothing changes.
 #[tokio::test(flavor = "multi_thread")]
 async fn services_localstack_cannot_serve_here_fail_their_steps_clearly_and_at_once() {
     let ls = crate::require_localstack!();
@@ -1203,6 +1203,9 @@ steps:
   - id: promote-key
     action: kms.promote
     with: {{ key: alias/{p}root }}
+  - id: promote-key-optional
+    action: kms.promote
+    with: {{ key: alias/{p}root, optional: true }}
   - id: routing
     action: arc.assert_routing_controls
     with:
@@ -1216,6 +1219,10 @@ steps:
     let expected = [
         ("pitr", "DescribeContinuousBackups"),
         ("promote-key", "UpdatePrimaryRegion"),
+        // `optional` defers a promotion whose current primary's Region cannot be reached; an
+        // endpoint that lacks the operation is not an outage, so it is not deferred: a drill
+        // that never promoted must not read as one that did.
+        ("promote-key-optional", "UpdatePrimaryRegion"),
         ("routing", "ListRoutingControls"),
     ];
 
@@ -1229,7 +1236,7 @@ steps:
         would_change(&j, "promote-key"),
         vec![format!("UpdatePrimaryRegion in {HOME} to {RECOVERY}")]
     );
-    for (step, op) in [expected[0], expected[2]] {
+    for (step, op) in [expected[0], expected[3]] {
         let failed = record(&j, "step_failed", step);
         assert_eq!(failed["error"]["kind"], "unsupported", "{failed}");
         assert_eq!(failed["error"]["operation"], op, "{failed}");
