@@ -25,6 +25,7 @@ mod iam_access;
 mod injection;
 mod insider;
 mod layers;
+mod localstack_drillbook;
 mod newcomer;
 mod plan;
 mod proof;
