@@ -298,6 +298,42 @@ def _scp(endpoint: str, role_arn: str) -> dict[str, Any]:
     return {"allowed_region": REGION, "denied_regions": regions, "role_arn": role_arn}
 
 
+def _terraform_state(endpoint: str, prefix: str) -> dict[str, Any]:
+    """The account's Terraform state: a versioned bucket holding the production state and the
+    S3 backend's DynamoDB lock table with its digest item (Terraform, "Backend Type: s3":
+    with `dynamodb_table`, the item `LockID` = "<bucket>/<key>-md5" keeps the state's MD5 in
+    `Digest`)."""
+    import hashlib
+    bucket = f"{prefix}docustack-terraform-state-{ACCOUNT}".lower()
+    key = "env/production/terraform.tfstate"
+    table = f"{prefix}docustack-terraform-locks"
+    s3 = _client("s3", endpoint)
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as e:
+        if _code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    state = json.dumps({"version": 4, "terraform_version": "1.9.8", "serial": 42,
+                        "lineage": f"{prefix}docustack-production", "outputs": {},
+                        "resources": [{"mode": "managed", "type": "aws_db_instance",
+                                       "name": "docustack", "instances": []}]},
+                       indent=2).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=state)
+    ddb = _client("dynamodb", endpoint)
+    try:
+        ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}])
+    except ClientError as e:
+        if _code(e) != "ResourceInUseException":
+            raise
+    digest = hashlib.md5(state).hexdigest()
+    ddb.put_item(TableName=table, Item={"LockID": {"S": f"{bucket}/{key}-md5"},
+                                        "Digest": {"S": digest}})
+    return {"bucket": bucket, "key": key, "lock_table": table, "digest": digest}
+
+
 def seed_docustack(endpoint: str, prefix: str) -> dict[str, Any]:
     ec2 = _client("ec2", endpoint)
     net = _network(ec2, prefix)
@@ -333,4 +369,5 @@ def seed_docustack(endpoint: str, prefix: str) -> dict[str, Any]:
         "fis": _fis(endpoint, prefix, fis_role, db["availability_zone"]),
         "role_arn": recovery,
         "scp": _scp(endpoint, recovery),
+        "terraform": _terraform_state(endpoint, prefix),
     }

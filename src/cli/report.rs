@@ -24,6 +24,19 @@ pub(super) fn runs(args: RunsArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::Success);
     }
     out!("{}", runs_table(&list));
+    let fleets = session.fleets();
+    if !fleets.is_empty() {
+        outln!("\nFLEETS");
+        for f in &fleets {
+            outln!(
+                "{}  {}  {}  {}",
+                f.fleet_id,
+                one_line(&f.runbook),
+                f.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                crate::report::fleet::totals(f)
+            );
+        }
+    }
     Ok(ExitCode::Success)
 }
 

@@ -39,7 +39,11 @@ pub fn text(r: &FleetRecord) -> String {
         .iter()
         .map(|t| {
             [
-                format!("{} ({})", t.account, t.name),
+                if t.name == t.account {
+                    t.account.clone()
+                } else {
+                    format!("{} ({})", t.account, t.name)
+                },
                 t.region.clone(),
                 t.status.clone(),
                 t.verdict.clone().unwrap_or_else(|| "-".into()),

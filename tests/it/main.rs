@@ -20,6 +20,7 @@ mod evidence;
 mod fidelity;
 mod file_lock;
 mod fis;
+mod fleet;
 mod http_probe;
 mod iam_access;
 mod injection;
