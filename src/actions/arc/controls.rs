@@ -8,7 +8,7 @@ use aws_sdk_route53recoverycluster::types::RoutingControlState;
 
 use super::endpoints::{
     CLUSTER_SERVICE, Endpoint, EndpointSource, PassedOver, endpoint_text, endpoints,
-    on_first_answering,
+    on_first_answering, passed_over_note,
 };
 use crate::actions::aws::{ARC_CONFIG_REGION, aws_error};
 use crate::actions::{ActionError, Finding, Observation, StepContext};
@@ -94,6 +94,15 @@ impl Read {
             .map(|c| format!("{}={}", c.key, state_str(&c.current)))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// `` `key` State, ...`` for a summary: each control with the state `state` picks.
+    pub(super) fn listing(&self, state: impl Fn(&Control) -> &RoutingControlState) -> String {
+        self.controls
+            .iter()
+            .map(|c| format!("`{}` {}", c.key, state_str(state(c))))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub(super) fn facts(&self) -> serde_json::Value {
@@ -299,23 +308,10 @@ pub(super) fn observation(
     facts.insert("routing_controls".to_string(), read.facts());
     let mut summary = format!(
         "routing controls {} (read at the {} cluster endpoint)",
-        read.controls
-            .iter()
-            .map(|c| format!("`{}` {}", c.key, state_str(&c.current)))
-            .collect::<Vec<_>>()
-            .join(", "),
+        read.listing(|c| &c.current),
         ep.region
     );
-    if !passed.is_empty() {
-        summary.push_str(&format!(
-            "; passed over: {}",
-            passed
-                .iter()
-                .map(|p| p.endpoint.region.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    summary.push_str(&passed_over_note(passed));
     if source == EndpointSource::DescribeCluster {
         summary.push_str(&format!(
             "; the endpoints came from DescribeCluster ({ARC_CONFIG_REGION}, control plane): \

@@ -170,6 +170,21 @@ pub(super) async fn endpoints(
     Ok((found, EndpointSource::DescribeCluster))
 }
 
+/// `; passed over: REGION, ...` for a summary, or nothing when no endpoint was passed over.
+pub(super) fn passed_over_note(passed: &[PassedOver]) -> String {
+    if passed.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; passed over: {}",
+        passed
+            .iter()
+            .map(|p| p.endpoint.region.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// Why an endpoint was passed over.
 #[derive(Debug, Clone)]
 pub(super) struct PassedOver {

@@ -7,7 +7,7 @@ use aws_sdk_route53recoverycluster::types::UpdateRoutingControlStateEntry;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::controls::{change_line, observation, observe_states, read_states, state_str, wanted};
-use super::endpoints::{CLUSTER_SERVICE, endpoints, on_first_answering};
+use super::endpoints::{CLUSTER_SERVICE, endpoints, on_first_answering, passed_over_note};
 use super::safety::{CONFLICT_RETRY, Conflict, refusal};
 use crate::actions::aws::aws_error;
 use crate::actions::{Action, ActionError, Observation, Outcome, StepContext};
@@ -143,33 +143,16 @@ impl Action for SetRoutingControls {
             format!(
                 "routing controls set at the {} cluster endpoint: {}",
                 ep.region,
-                read.controls
-                    .iter()
-                    .map(|c| format!("`{}` {}", c.key, state_str(&c.want)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                read.listing(|c| &c.want)
             )
         } else {
             format!(
                 "routing controls already {} (read at the {} cluster endpoint)",
-                read.controls
-                    .iter()
-                    .map(|c| format!("`{}` {}", c.key, state_str(&c.want)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                read.listing(|c| &c.want),
                 ep.region
             )
         };
-        if !passed.is_empty() {
-            summary.push_str(&format!(
-                "; passed over: {}",
-                passed
-                    .iter()
-                    .map(|p| p.endpoint.region.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        summary.push_str(&passed_over_note(&passed));
         let mut outputs = BTreeMap::new();
         outputs.insert("endpoint".to_string(), ep.url.clone());
         outputs.insert("endpoint_region".to_string(), ep.region.clone());
