@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::graph::graph_checks;
-use super::read::{Validation, Values, did_you_mean, shorten};
+use super::read::{Fields, Validation, Values, did_you_mean, shorten};
 use super::secrets::with_secrets;
 use super::step::{Draft, Retry, RoleDraft, estimate_from_param};
 use crate::runbook::diag::{Diagnostics, Problem, Source};
@@ -359,6 +359,9 @@ pub(crate) fn build(
     }
 }
 
+/// The runbook's checks, in the order their problems are listed: the variables first
+/// (everything else may use them), then the document's own keys, the steps, the graph; the
+/// runbook is built once nothing is wrong.
 pub(super) fn top(
     v: &mut Validation<'_>,
     root: &Node,
@@ -378,146 +381,10 @@ pub(super) fn top(
     let head = Span::new(root.span.start, root.span.start);
     // `root.span` is the first key of the document.
     // vars first: everything else may use them.
-    if let Some((k, n)) = f.get("vars")
-        && !n.is_null()
-        && v.expect_map(k, n, "vars", "vars: { primary: ca-central-1 }")
-        && let Value::Map(entries) = &n.value
-    {
-        for (vk, vv) in entries {
-            let Some(name) = vk.scalar().map(|s| s.text.clone()) else {
-                v.report(
-                    vk.span,
-                    "variable names must be plain strings",
-                    "not a name",
-                    || Some("write variables as `vars: { name: value }`".into()),
-                );
-                continue;
-            };
-            if !valid_var_name(&name) {
-                v.report(
-                    vk.span,
-                    format!("invalid variable name `{name}`"),
-                    "bad name",
-                    || Some("variable names use letters, digits, `-` and `_`".into()),
-                );
-                continue;
-            }
-            if let Value::Map(m) = &vv.value
-                && m.iter()
-                    .any(|(k, _)| k.scalar().is_some_and(|s| s.text == "required"))
-            {
-                if !v.vars.contains_key(&name)
-                    && let Some(help) = v.required_var(&name, vv)
-                {
-                    v.vars.insert(name.clone(), String::new());
-                    v.required.insert(name, (vk.span, help));
-                }
-                continue;
-            }
-            if matches!(vv.value, Value::Map(_)) {
-                if !v.vars.contains_key(&name)
-                    && let Some((secret, value)) = v.secret_var(&name, vv)
-                {
-                    v.vars.insert(name.clone(), crate::secret::marker(&name));
-                    if let Some(value) = value {
-                        v.secret_values.insert(name.clone(), value);
-                    }
-                    v.secrets.insert(name, secret);
-                }
-                continue;
-            }
-            if let Some(val) = v.string(vk, vv, &format!("vars.{name}")) {
-                v.vars.entry(name).or_insert(val);
-            }
-        }
-    }
-    for (name, value) in overrides {
-        if let Some(secret) = v.secrets.get(name) {
-            // A stored run keeps the marker in place of the value: the value comes from the
-            // environment again.
-            if *value != crate::secret::marker(name) {
-                let env = secret.env.clone();
-                let message = format!("`--var {name}=...` sets a secret variable");
-                let help = format!(
-                    "a secret is read from the environment only (a command line is visible to other users and kept in shell history): `export {env}=...`"
-                );
-                match f.get("vars") {
-                    Some((k, _)) => v.report(
-                        k.span,
-                        message,
-                        "secret variables are declared here",
-                        || Some(help),
-                    ),
-                    None => v.problems.push(Problem::general(message, Some(help))),
-                }
-            }
-        } else if v.vars.contains_key(name) {
-            if v.vars.get(name) != Some(value) {
-                v.overridden.insert(name.clone(), value.clone());
-            }
-            v.vars.insert(name.clone(), value.clone());
-        } else {
-            let help = did_you_mean(name, v.vars.keys().map(String::as_str))
-                .map(|d| format!("{d} only variables declared under `vars:` can be set with `--var`"))
-                .unwrap_or_else(|| format!("declare `{name}` under `vars:` first; only declared variables can be set with `--var`"));
-            let message = format!("`--var {name}=...` sets an undeclared variable");
-            match f.get("vars") {
-                Some((k, _)) => v.report(k.span, message, "variables are declared here", || {
-                    Some(help)
-                }),
-                None => {
-                    if v.full() {
-                        v.omitted += 1;
-                    } else {
-                        v.problems.push(Problem::general(message, Some(help)));
-                    }
-                }
-            }
-        }
-    }
-    // A required variable needs a value from `--var` (or the scenario's `vars:`).
-    for (name, (span, help)) in std::mem::take(&mut v.required) {
-        if v.values == Values::Optional
-            || v.vars.get(&name).is_some_and(|val| !val.trim().is_empty())
-        {
-            continue;
-        }
-        let help = match help {
-            Some(h) => format!("set it with `--var {name}=VALUE`: {h}"),
-            None => format!("set it with `--var {name}=VALUE`"),
-        };
-        v.report(
-            span,
-            format!("variable `{name}` is required and has no value"),
-            "required",
-            || Some(help),
-        );
-    }
-    // version
-    match f.get("version") {
-        None => v.report(head, "missing `version`", "runbook starts here", || {
-            Some("add `version: 1` at the top".into())
-        }),
-        Some((k, n)) => match n.scalar().map(|s| s.resolve()) {
-            Some(Resolved::Int(1)) => {}
-            Some(Resolved::Int(x)) => v.report(
-                n.span,
-                format!("unsupported version `{x}`"),
-                "unsupported",
-                || Some("this drillbook reads `version: 1`".into()),
-            ),
-            _ => {
-                let found = n.kind_name();
-                let span = if n.scalar().is_some() { n.span } else { k.span };
-                v.report(
-                    span,
-                    format!("`version` must be the integer 1, found {found}"),
-                    "expected 1",
-                    || Some("write `version: 1` (no quotes)".into()),
-                )
-            }
-        },
-    }
+    read_vars(v, &f);
+    apply_overrides(v, &f, overrides);
+    check_required(v);
+    check_version(v, &f, head);
     let name = match f.get("name") {
         None => {
             v.report(head, "missing `name`", "runbook starts here", || {
@@ -533,195 +400,16 @@ pub(super) fn top(
         let s = v.string(k, n, "description")?;
         v.render(&s, n.span, "description", true, None)
     });
-    let mut objectives = Objectives::default();
-    if let Some((k, n)) = f.get("objectives")
-        && v.expect_map(k, n, "objectives", "objectives: { rto: 15m, rpo: 5m }")
-    {
-        let o = v.fields(n, OBJECTIVE_KEYS, "`objectives`");
-        if let Some((k, n)) = o.get("rto") {
-            objectives.rto = v.duration(k, n, "objectives.rto");
-        }
-        if let Some((k, n)) = o.get("rpo") {
-            objectives.rpo = v.duration(k, n, "objectives.rpo");
-        }
-    }
-    let mut defaults = Defaults {
-        region: None,
-        timeout: None,
-        retry: Retry::default(),
-        on_failure: None,
-        call_timeouts: CallTimeouts::default(),
-        role: RoleDraft::default(),
-    };
-    let mut defaults_region_given = false;
-    if let Some((k, n)) = f.get("defaults")
-        && v.expect_map(
-            k,
-            n,
-            "defaults",
-            "defaults: { region: eu-west-1, timeout: 10m }",
-        )
-    {
-        let d = v.fields(n, DEFAULT_KEYS, "`defaults`");
-        if let Some((k, n)) = d.get("region") {
-            defaults_region_given = true;
-            defaults.region = v.region(k, n, "defaults.region");
-        }
-        if let Some((k, n)) = d.get("timeout") {
-            defaults.timeout = v.duration(k, n, "defaults.timeout");
-            if defaults.timeout == Some(Duration::ZERO) {
-                v.report(
-                    n.span,
-                    "`defaults.timeout` must be greater than zero",
-                    "zero timeout",
-                    || Some("for example `timeout: 10m`".into()),
-                );
-            }
-        }
-        if let Some((k, n)) = d.get("retry") {
-            defaults.retry = v.retry(k, n, "defaults.retry");
-        }
-        if let Some((k, n)) = d.get("on_failure") {
-            defaults.on_failure = v.on_failure(k, n, "defaults.on_failure");
-        }
-        defaults.call_timeouts =
-            v.call_timeouts(d.get("connect_timeout"), d.get("call_timeout"), "defaults.");
-        defaults.role = v.role(
-            d.get("role_arn"),
-            d.get("external_id"),
-            d.get("role_duration"),
-            "defaults.",
-        );
-    }
-    let mut accounts = BTreeMap::new();
-    if let Some((k, n)) = f.get("accounts")
-        && v.expect_map(k, n, "accounts", "accounts: { primary: \"111122223333\" }")
-        && let Value::Map(entries) = &n.value
-    {
-        for (ak, av) in entries {
-            let Some(label) = ak.scalar().map(|s| s.text.clone()) else {
-                v.report(
-                    ak.span,
-                    "account labels must be plain strings",
-                    "not a label",
-                    || Some("write accounts as `accounts: { primary: \"111122223333\" }`".into()),
-                );
-                continue;
-            };
-            if let Some(id) = v.string(ak, av, &format!("accounts.{label}")) {
-                let id = v.render(&id, av.span, "accounts", false, None);
-                match id {
-                    Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
-                        accounts.entry(label).or_insert(id);
-                    }
-                    Some(id) => v.report(av.span, format!("account id `{id}` for `{label}` is not 12 digits"), "not an AWS account id", || {
-                        Some("AWS account ids are exactly 12 digits; quote them to keep leading zeros: `\"012345678901\"`".into())
-                    }),
-                    None => {}
-                }
-            }
-        }
-    }
+    let objectives = read_objectives(v, &f);
+    let (defaults, defaults_region_given) = read_defaults(v, &f);
+    let accounts = read_accounts(v, &f);
     let allow_self_approval = f
         .get("allow_self_approval")
         .and_then(|(k, n)| v.boolean(k, n, "allow_self_approval"))
         .unwrap_or(false);
-
-    let mut drafts: Vec<Draft> = Vec::new();
-    for finally in [false, true] {
-        let section = if finally { "finally" } else { "steps" };
-        match f.get(section) {
-            None => {
-                if !finally {
-                    v.report(
-                        head,
-                        "empty runbook: no `steps`",
-                        "runbook starts here",
-                        || Some("add `steps:` with at least one step".into()),
-                    );
-                }
-            }
-            Some((k, n)) => match &n.value {
-                Value::Seq(items) => {
-                    if items.is_empty() && !finally {
-                        v.report(
-                            k.span,
-                            "empty runbook: `steps` has no steps",
-                            "no steps",
-                            || Some("add at least one step under `steps:`".into()),
-                        );
-                    }
-                    drafts.reserve(items.len());
-                    for item in items {
-                        if let Some(d) = v.step(item, finally) {
-                            drafts.push(d);
-                        }
-                    }
-                }
-                _ if n.is_null() => {
-                    if !finally {
-                        v.report(
-                            k.span,
-                            "empty runbook: `steps` has no steps",
-                            "no steps",
-                            || Some("add at least one step under `steps:`".into()),
-                        );
-                    }
-                }
-                _ => {
-                    let found = n.kind_name();
-                    let span = if n.scalar().is_some() { n.span } else { k.span };
-                    v.report(
-                        span,
-                        format!("`{section}` must be a list of steps, found {found}"),
-                        "expected a list",
-                        || {
-                            Some(format!(
-                                "write `{section}:` followed by `- id: ...` entries"
-                            ))
-                        },
-                    );
-                }
-            },
-        }
-    }
-
-    // Regions: every step whose action needs one must have one.
-    for d in &drafts {
-        if let Some(spec) = d.action
-            && spec.needs_region
-            && d.region.is_none()
-            && defaults.region.is_none()
-            && !defaults_region_given
-            && !d.region_given
-        {
-            let id = d.name.clone();
-            let span = d.action_span.unwrap_or(d.span);
-            let action = spec.name;
-            v.report(span, format!("step `{id}` needs a Region for `{action}`"), "no Region for this action", || {
-                Some("add `region: ...` to the step, or `defaults: { region: ... }` to the runbook".into())
-            });
-        }
-    }
-
-    let approvers = f
-        .get("approvers")
-        .map(|(k, n)| v.approvers(k, n))
-        .unwrap_or_default();
-    if approvers.keys.is_empty()
-        && !approvers.allow_unsigned
-        && let Some(d) = drafts
-            .iter()
-            .find(|d| d.action.is_some_and(|a| a.name == "approval"))
-    {
-        let id = d.name.clone();
-        v.report(
-            d.action_span.unwrap_or(d.span),
-            format!("approval step `{id}` can never be approved: the runbook trusts no approval key"),
-            "needs a trusted approver",
-            || Some("name the approvers' keys: `approvers: { keys: [\"ed25519:<64 hex digits of KEY.pub>\", \"kms:<key ARN>\"] }` (create one with `drillbook evidence keygen KEY`), or accept unsigned approvals with `approvers: { allow_unsigned: true }`".into()),
-        );
-    }
+    let drafts = read_steps(v, &f, head);
+    check_regions(v, &drafts, &defaults, defaults_region_given);
+    let approvers = read_approvers(v, &f, &drafts);
 
     let deps = graph_checks(v, &drafts);
 
@@ -794,6 +482,376 @@ pub(super) fn top(
         steps,
         finally,
     })
+}
+
+/// `vars:`: plain values, `{ required: true }` and `{ secret: true, env: ... }` entries.
+fn read_vars(v: &mut Validation<'_>, f: &Fields<'_>) {
+    if let Some((k, n)) = f.get("vars")
+        && !n.is_null()
+        && v.expect_map(k, n, "vars", "vars: { primary: ca-central-1 }")
+        && let Value::Map(entries) = &n.value
+    {
+        for (vk, vv) in entries {
+            let Some(name) = vk.scalar().map(|s| s.text.clone()) else {
+                v.report(
+                    vk.span,
+                    "variable names must be plain strings",
+                    "not a name",
+                    || Some("write variables as `vars: { name: value }`".into()),
+                );
+                continue;
+            };
+            if !valid_var_name(&name) {
+                v.report(
+                    vk.span,
+                    format!("invalid variable name `{name}`"),
+                    "bad name",
+                    || Some("variable names use letters, digits, `-` and `_`".into()),
+                );
+                continue;
+            }
+            if let Value::Map(m) = &vv.value
+                && m.iter()
+                    .any(|(k, _)| k.scalar().is_some_and(|s| s.text == "required"))
+            {
+                if !v.vars.contains_key(&name)
+                    && let Some(help) = v.required_var(&name, vv)
+                {
+                    v.vars.insert(name.clone(), String::new());
+                    v.required.insert(name, (vk.span, help));
+                }
+                continue;
+            }
+            if matches!(vv.value, Value::Map(_)) {
+                if !v.vars.contains_key(&name)
+                    && let Some((secret, value)) = v.secret_var(&name, vv)
+                {
+                    v.vars.insert(name.clone(), crate::secret::marker(&name));
+                    if let Some(value) = value {
+                        v.secret_values.insert(name.clone(), value);
+                    }
+                    v.secrets.insert(name, secret);
+                }
+                continue;
+            }
+            if let Some(val) = v.string(vk, vv, &format!("vars.{name}")) {
+                v.vars.entry(name).or_insert(val);
+            }
+        }
+    }
+}
+
+/// `--var` (and a scenario's `vars:`) over the declared variables: a secret cannot be set
+/// so, nor can an undeclared variable.
+fn apply_overrides(v: &mut Validation<'_>, f: &Fields<'_>, overrides: &[(String, String)]) {
+    for (name, value) in overrides {
+        if let Some(secret) = v.secrets.get(name) {
+            // A stored run keeps the marker in place of the value: the value comes from the
+            // environment again.
+            if *value != crate::secret::marker(name) {
+                let env = secret.env.clone();
+                let message = format!("`--var {name}=...` sets a secret variable");
+                let help = format!(
+                    "a secret is read from the environment only (a command line is visible to other users and kept in shell history): `export {env}=...`"
+                );
+                match f.get("vars") {
+                    Some((k, _)) => v.report(
+                        k.span,
+                        message,
+                        "secret variables are declared here",
+                        || Some(help),
+                    ),
+                    None => v.problems.push(Problem::general(message, Some(help))),
+                }
+            }
+        } else if v.vars.contains_key(name) {
+            if v.vars.get(name) != Some(value) {
+                v.overridden.insert(name.clone(), value.clone());
+            }
+            v.vars.insert(name.clone(), value.clone());
+        } else {
+            let help = did_you_mean(name, v.vars.keys().map(String::as_str))
+                .map(|d| format!("{d} only variables declared under `vars:` can be set with `--var`"))
+                .unwrap_or_else(|| format!("declare `{name}` under `vars:` first; only declared variables can be set with `--var`"));
+            let message = format!("`--var {name}=...` sets an undeclared variable");
+            match f.get("vars") {
+                Some((k, _)) => v.report(k.span, message, "variables are declared here", || {
+                    Some(help)
+                }),
+                None => {
+                    if v.full() {
+                        v.omitted += 1;
+                    } else {
+                        v.problems.push(Problem::general(message, Some(help)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A required variable needs a value from `--var` (or the scenario's `vars:`).
+fn check_required(v: &mut Validation<'_>) {
+    for (name, (span, help)) in std::mem::take(&mut v.required) {
+        if v.values == Values::Optional
+            || v.vars.get(&name).is_some_and(|val| !val.trim().is_empty())
+        {
+            continue;
+        }
+        let help = match help {
+            Some(h) => format!("set it with `--var {name}=VALUE`: {h}"),
+            None => format!("set it with `--var {name}=VALUE`"),
+        };
+        v.report(
+            span,
+            format!("variable `{name}` is required and has no value"),
+            "required",
+            || Some(help),
+        );
+    }
+}
+
+/// `version: 1`.
+fn check_version(v: &mut Validation<'_>, f: &Fields<'_>, head: Span) {
+    match f.get("version") {
+        None => v.report(head, "missing `version`", "runbook starts here", || {
+            Some("add `version: 1` at the top".into())
+        }),
+        Some((k, n)) => match n.scalar().map(|s| s.resolve()) {
+            Some(Resolved::Int(1)) => {}
+            Some(Resolved::Int(x)) => v.report(
+                n.span,
+                format!("unsupported version `{x}`"),
+                "unsupported",
+                || Some("this drillbook reads `version: 1`".into()),
+            ),
+            _ => {
+                let found = n.kind_name();
+                let span = if n.scalar().is_some() { n.span } else { k.span };
+                v.report(
+                    span,
+                    format!("`version` must be the integer 1, found {found}"),
+                    "expected 1",
+                    || Some("write `version: 1` (no quotes)".into()),
+                )
+            }
+        },
+    }
+}
+
+/// `objectives: { rto, rpo }`.
+fn read_objectives(v: &mut Validation<'_>, f: &Fields<'_>) -> Objectives {
+    let mut objectives = Objectives::default();
+    if let Some((k, n)) = f.get("objectives")
+        && v.expect_map(k, n, "objectives", "objectives: { rto: 15m, rpo: 5m }")
+    {
+        let o = v.fields(n, OBJECTIVE_KEYS, "`objectives`");
+        if let Some((k, n)) = o.get("rto") {
+            objectives.rto = v.duration(k, n, "objectives.rto");
+        }
+        if let Some((k, n)) = o.get("rpo") {
+            objectives.rpo = v.duration(k, n, "objectives.rpo");
+        }
+    }
+    objectives
+}
+
+/// `defaults:`, and whether it names a Region (even one that is not valid).
+fn read_defaults(v: &mut Validation<'_>, f: &Fields<'_>) -> (Defaults, bool) {
+    let mut defaults = Defaults {
+        region: None,
+        timeout: None,
+        retry: Retry::default(),
+        on_failure: None,
+        call_timeouts: CallTimeouts::default(),
+        role: RoleDraft::default(),
+    };
+    let mut defaults_region_given = false;
+    if let Some((k, n)) = f.get("defaults")
+        && v.expect_map(
+            k,
+            n,
+            "defaults",
+            "defaults: { region: eu-west-1, timeout: 10m }",
+        )
+    {
+        let d = v.fields(n, DEFAULT_KEYS, "`defaults`");
+        if let Some((k, n)) = d.get("region") {
+            defaults_region_given = true;
+            defaults.region = v.region(k, n, "defaults.region");
+        }
+        if let Some((k, n)) = d.get("timeout") {
+            defaults.timeout = v.duration(k, n, "defaults.timeout");
+            if defaults.timeout == Some(Duration::ZERO) {
+                v.report(
+                    n.span,
+                    "`defaults.timeout` must be greater than zero",
+                    "zero timeout",
+                    || Some("for example `timeout: 10m`".into()),
+                );
+            }
+        }
+        if let Some((k, n)) = d.get("retry") {
+            defaults.retry = v.retry(k, n, "defaults.retry");
+        }
+        if let Some((k, n)) = d.get("on_failure") {
+            defaults.on_failure = v.on_failure(k, n, "defaults.on_failure");
+        }
+        defaults.call_timeouts =
+            v.call_timeouts(d.get("connect_timeout"), d.get("call_timeout"), "defaults.");
+        defaults.role = v.role(
+            d.get("role_arn"),
+            d.get("external_id"),
+            d.get("role_duration"),
+            "defaults.",
+        );
+    }
+    (defaults, defaults_region_given)
+}
+
+/// `accounts: { label: "111122223333" }`.
+fn read_accounts(v: &mut Validation<'_>, f: &Fields<'_>) -> BTreeMap<String, String> {
+    let mut accounts = BTreeMap::new();
+    if let Some((k, n)) = f.get("accounts")
+        && v.expect_map(k, n, "accounts", "accounts: { primary: \"111122223333\" }")
+        && let Value::Map(entries) = &n.value
+    {
+        for (ak, av) in entries {
+            let Some(label) = ak.scalar().map(|s| s.text.clone()) else {
+                v.report(
+                    ak.span,
+                    "account labels must be plain strings",
+                    "not a label",
+                    || Some("write accounts as `accounts: { primary: \"111122223333\" }`".into()),
+                );
+                continue;
+            };
+            if let Some(id) = v.string(ak, av, &format!("accounts.{label}")) {
+                let id = v.render(&id, av.span, "accounts", false, None);
+                match id {
+                    Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+                        accounts.entry(label).or_insert(id);
+                    }
+                    Some(id) => v.report(av.span, format!("account id `{id}` for `{label}` is not 12 digits"), "not an AWS account id", || {
+                        Some("AWS account ids are exactly 12 digits; quote them to keep leading zeros: `\"012345678901\"`".into())
+                    }),
+                    None => {}
+                }
+            }
+        }
+    }
+    accounts
+}
+
+/// `steps` and `finally`, each step read into a draft.
+fn read_steps(v: &mut Validation<'_>, f: &Fields<'_>, head: Span) -> Vec<Draft> {
+    let mut drafts: Vec<Draft> = Vec::new();
+    for finally in [false, true] {
+        let section = if finally { "finally" } else { "steps" };
+        match f.get(section) {
+            None => {
+                if !finally {
+                    v.report(
+                        head,
+                        "empty runbook: no `steps`",
+                        "runbook starts here",
+                        || Some("add `steps:` with at least one step".into()),
+                    );
+                }
+            }
+            Some((k, n)) => match &n.value {
+                Value::Seq(items) => {
+                    if items.is_empty() && !finally {
+                        v.report(
+                            k.span,
+                            "empty runbook: `steps` has no steps",
+                            "no steps",
+                            || Some("add at least one step under `steps:`".into()),
+                        );
+                    }
+                    drafts.reserve(items.len());
+                    for item in items {
+                        if let Some(d) = v.step(item, finally) {
+                            drafts.push(d);
+                        }
+                    }
+                }
+                _ if n.is_null() => {
+                    if !finally {
+                        v.report(
+                            k.span,
+                            "empty runbook: `steps` has no steps",
+                            "no steps",
+                            || Some("add at least one step under `steps:`".into()),
+                        );
+                    }
+                }
+                _ => {
+                    let found = n.kind_name();
+                    let span = if n.scalar().is_some() { n.span } else { k.span };
+                    v.report(
+                        span,
+                        format!("`{section}` must be a list of steps, found {found}"),
+                        "expected a list",
+                        || {
+                            Some(format!(
+                                "write `{section}:` followed by `- id: ...` entries"
+                            ))
+                        },
+                    );
+                }
+            },
+        }
+    }
+    drafts
+}
+
+/// Every step whose action needs a Region must have one.
+fn check_regions(
+    v: &mut Validation<'_>,
+    drafts: &[Draft],
+    defaults: &Defaults,
+    defaults_region_given: bool,
+) {
+    for d in drafts {
+        if let Some(spec) = d.action
+            && spec.needs_region
+            && d.region.is_none()
+            && defaults.region.is_none()
+            && !defaults_region_given
+            && !d.region_given
+        {
+            let id = d.name.clone();
+            let span = d.action_span.unwrap_or(d.span);
+            let action = spec.name;
+            v.report(span, format!("step `{id}` needs a Region for `{action}`"), "no Region for this action", || {
+                Some("add `region: ...` to the step, or `defaults: { region: ... }` to the runbook".into())
+            });
+        }
+    }
+}
+
+/// `approvers:`; an approval step needs a trusted key, or unsigned approvals allowed.
+fn read_approvers(v: &mut Validation<'_>, f: &Fields<'_>, drafts: &[Draft]) -> Approvers {
+    let approvers = f
+        .get("approvers")
+        .map(|(k, n)| v.approvers(k, n))
+        .unwrap_or_default();
+    if approvers.keys.is_empty()
+        && !approvers.allow_unsigned
+        && let Some(d) = drafts
+            .iter()
+            .find(|d| d.action.is_some_and(|a| a.name == "approval"))
+    {
+        let id = d.name.clone();
+        v.report(
+            d.action_span.unwrap_or(d.span),
+            format!("approval step `{id}` can never be approved: the runbook trusts no approval key"),
+            "needs a trusted approver",
+            || Some("name the approvers' keys: `approvers: { keys: [\"ed25519:<64 hex digits of KEY.pub>\", \"kms:<key ARN>\"] }` (create one with `drillbook evidence keygen KEY`), or accept unsigned approvals with `approvers: { allow_unsigned: true }`".into()),
+        );
+    }
+    approvers
 }
 
 pub(super) fn valid_var_name(name: &str) -> bool {
