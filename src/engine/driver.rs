@@ -164,7 +164,7 @@ fn new_nonce() -> String {
 
 /// The one loop that owns a run's state while it is driven: the walk, the records not yet
 /// journaled, and what the run result will say.
-pub(super) struct Driver<'a> {
+struct Driver<'a> {
     /// The engine driving: store, registry, AWS, sink and limits.
     engine: &'a Engine,
     /// The run being driven.

@@ -65,7 +65,7 @@ pub fn needs_aws(runbook: &Runbook, mode: Mode) -> bool {
 /// The `accounts` guard: every step's effective account (its role's, else the caller's) must
 /// be one of the runbook's accounts. The caller's own account is checked when some AWS step
 /// runs as the caller, or when there is no AWS step at all.
-pub(super) fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineError> {
+fn check_accounts(runbook: &Runbook, caller: &Identity) -> Result<(), EngineError> {
     if runbook.accounts.is_empty() {
         return Ok(());
     }

@@ -14,7 +14,7 @@ use crate::actions::aws::{ARC_CONFIG_REGION, aws_error};
 use crate::actions::{ActionError, Finding, Observation, StepContext};
 
 /// "Number of routing controls per UpdateRoutingControlStates operation call: 10".
-pub(super) const MAX_STATES_PER_CALL: usize = 10;
+const MAX_STATES_PER_CALL: usize = 10;
 
 /// The wanted state of each routing control, as the step names it (ARN or name).
 pub(super) fn wanted(ctx: &StepContext) -> Result<Vec<(String, RoutingControlState)>, ActionError> {
@@ -124,12 +124,12 @@ impl Read {
     }
 }
 
-pub(super) fn is_arn(key: &str) -> bool {
+fn is_arn(key: &str) -> bool {
     key.starts_with("arn:")
 }
 
 /// Names → (ARN, control panel name) through the data plane's ListRoutingControls.
-pub(super) async fn list_controls(
+async fn list_controls(
     client: &ClusterClient,
     region: &str,
 ) -> Result<BTreeMap<String, Vec<(String, String)>>, ActionError> {

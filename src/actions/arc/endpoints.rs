@@ -12,7 +12,7 @@ use crate::runbook::regions;
 
 /// The SDK's service names, for errors.
 pub(super) const CLUSTER_SERVICE: &str = "route53-recovery-cluster";
-pub(super) const CONFIG_SERVICE: &str = "route53-recovery-control-config";
+const CONFIG_SERVICE: &str = "route53-recovery-control-config";
 
 /// The `endpoints` value that asks DescribeCluster for the cluster's endpoints.
 pub(crate) const DESCRIBE: &str = "describe";
@@ -35,7 +35,7 @@ pub(super) enum EndpointSource {
 
 /// The Region an endpoint URL names: a host label (`host-x.us-west-2.example.com`, the form in
 /// the DescribeCluster example of the ARC API reference) or a path segment.
-pub(super) fn region_in_url(url: &str) -> Option<String> {
+fn region_in_url(url: &str) -> Option<String> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
@@ -100,7 +100,7 @@ pub(super) fn endpoint_text(e: &Endpoint) -> String {
 /// (so one runbook variable can carry all five). `describe` asks DescribeCluster for them (the
 /// same as none: ARC's control plane, in us-west-2), so a runbook can require the variable and
 /// still let a dry run print the list to paste.
-pub(super) fn endpoints_param(ctx: &StepContext) -> Result<Vec<Endpoint>, ActionError> {
+fn endpoints_param(ctx: &StepContext) -> Result<Vec<Endpoint>, ActionError> {
     let mut out: Vec<Endpoint> = vec![];
     for entry in ctx.params.str_list("endpoints")? {
         for part in entry
@@ -196,7 +196,7 @@ pub(super) struct PassedOver {
 /// unreachable (refused by the scenario, connection failed, timeout, 5xx, throttled), or ARC
 /// says so ("EndpointTemporarilyUnavailableException: The cluster endpoint isn't available.
 /// Try another cluster endpoint.", Routing Control API reference, Errors).
-pub(super) fn move_on(e: &ActionError) -> bool {
+fn move_on(e: &ActionError) -> bool {
     e.region_unreachable()
         || matches!(e, ActionError::Aws(f) if f.code == "EndpointTemporarilyUnavailableException")
 }

@@ -9,7 +9,7 @@ use crate::catalog::Service;
 /// The name of the safety rule a ConflictException names by its `resourceId`, from
 /// DescribeSafetyRule (control plane, us-west-2, best effort: this runs only once the switch
 /// has been refused for good), else none.
-pub(super) async fn safety_rule_name(ctx: &StepContext, arn: &str) -> Option<String> {
+async fn safety_rule_name(ctx: &StepContext, arn: &str) -> Option<String> {
     if arn.is_empty() || ctx.aws.is_impaired(ARC_CONFIG_REGION, Service::Arc) {
         return None;
     }

@@ -16,7 +16,7 @@ use crate::runbook::model::{
 };
 use crate::runbook::yaml::{DuplicateKey, Node, Resolved, Span, Value};
 
-pub(super) const TOP_KEYS: &[&str] = &[
+const TOP_KEYS: &[&str] = &[
     "version",
     "name",
     "description",
@@ -29,14 +29,14 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "finally",
     "approvers",
 ];
-pub(super) const SECRET_KEYS: &[&str] = &["secret", "env"];
-pub(super) const REQUIRED_KEYS: &[&str] = &["required", "help"];
+const SECRET_KEYS: &[&str] = &["secret", "env"];
+const REQUIRED_KEYS: &[&str] = &["required", "help"];
 /// Environment variables a secret may not be read from (compared without regard to case).
-pub(super) const RESERVED_ENV_PREFIXES: &[&str] = &["AWS_", "DRILLBOOK_"];
-pub(super) const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
-pub(super) const APPROVER_KEY_KEYS: &[&str] = &["key", "principal", "sha256"];
-pub(super) const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
-pub(super) const DEFAULT_KEYS: &[&str] = &[
+const RESERVED_ENV_PREFIXES: &[&str] = &["AWS_", "DRILLBOOK_"];
+const APPROVER_KEYS: &[&str] = &["principals", "keys", "allow_unsigned"];
+const APPROVER_KEY_KEYS: &[&str] = &["key", "principal", "sha256"];
+const OBJECTIVE_KEYS: &[&str] = &["rto", "rpo"];
+const DEFAULT_KEYS: &[&str] = &[
     "region",
     "timeout",
     "retry",
@@ -48,7 +48,7 @@ pub(super) const DEFAULT_KEYS: &[&str] = &[
     "role_duration",
 ];
 
-pub(super) struct Defaults {
+struct Defaults {
     pub(super) region: Option<String>,
     pub(super) timeout: Option<Duration>,
     pub(super) retry: Retry,
@@ -60,7 +60,7 @@ pub(super) struct Defaults {
 impl Validation<'_> {
     /// `NAME: { required: true, help: TEXT }`: a variable without a default, which `--var`
     /// (or a scenario's `vars:`) must set; returns its help text.
-    pub(super) fn required_var(&mut self, name: &str, node: &Node) -> Option<Option<String>> {
+    fn required_var(&mut self, name: &str, node: &Node) -> Option<Option<String>> {
         let f = self.fields(node, REQUIRED_KEYS, &format!("`vars.{name}`"));
         let required = match f.get("required") {
             Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.required")),
@@ -85,11 +85,7 @@ impl Validation<'_> {
     /// returned for the validated runbook only when it is long enough to redact; validation
     /// itself sees the marker. Unset or too short, running refuses to start (and says which);
     /// validating does not tell.
-    pub(super) fn secret_var(
-        &mut self,
-        name: &str,
-        node: &Node,
-    ) -> Option<(SecretVar, Option<String>)> {
+    fn secret_var(&mut self, name: &str, node: &Node) -> Option<(SecretVar, Option<String>)> {
         let f = self.fields(node, SECRET_KEYS, &format!("`vars.{name}`"));
         let secret = match f.get("secret") {
             Some((k, n)) => self.boolean(k, n, &format!("vars.{name}.secret")),
@@ -284,7 +280,7 @@ impl Validation<'_> {
     }
 
     /// An ARN pattern: `arn:` and at least the six fields of an ARN.
-    pub(super) fn principal_pattern(&mut self, node: &Node, text: &str) -> Option<String> {
+    fn principal_pattern(&mut self, node: &Node, text: &str) -> Option<String> {
         let t = text.trim();
         if (t.starts_with("arn:") && t.split(':').count() >= 6) || t == "*" {
             return Some(t.to_string());
@@ -362,11 +358,7 @@ pub(crate) fn build(
 /// The runbook's checks, in the order their problems are listed: the variables first
 /// (everything else may use them), then the document's own keys, the steps, the graph; the
 /// runbook is built once nothing is wrong.
-pub(super) fn top(
-    v: &mut Validation<'_>,
-    root: &Node,
-    overrides: &[(String, String)],
-) -> Option<Runbook> {
+fn top(v: &mut Validation<'_>, root: &Node, overrides: &[(String, String)]) -> Option<Runbook> {
     if !matches!(root.value, Value::Map(_)) {
         let found = root.kind_name();
         v.report(
@@ -854,7 +846,7 @@ fn read_approvers(v: &mut Validation<'_>, f: &Fields<'_>, drafts: &[Draft]) -> A
     approvers
 }
 
-pub(super) fn valid_var_name(name: &str) -> bool {
+fn valid_var_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

@@ -14,11 +14,11 @@ use crate::template::{self, Ref, TemplateError};
 
 /// The most all of a runbook's rendered values may hold together (each value also has
 /// `template::MAX_RENDERED_VALUE`).
-pub(super) const MAX_RENDERED_TOTAL: usize = 32 * 1024 * 1024;
+const MAX_RENDERED_TOTAL: usize = 32 * 1024 * 1024;
 
 /// The longest message a problem keeps: a value quoted in it (a megabyte of bad duration) is
 /// cut, so that reporting stays cheap whatever the input.
-pub(super) const MAX_MESSAGE: usize = 400;
+const MAX_MESSAGE: usize = 400;
 
 pub(super) fn shorten(message: String) -> String {
     if message.len() <= MAX_MESSAGE {
@@ -113,8 +113,10 @@ pub(super) type Field<'n> = Option<(&'n Node, &'n Node)>;
 
 /// The fields of a mapping, read by name; only names of the allowed list exist.
 pub(super) struct Fields<'n> {
-    pub(super) allowed: &'static [&'static str],
-    pub(super) found: Vec<Field<'n>>,
+    /// The names a mapping may have.
+    allowed: &'static [&'static str],
+    /// The key and value of each allowed name, in `allowed` order, when the mapping has it.
+    found: Vec<Field<'n>>,
 }
 
 impl<'n> Fields<'n> {
@@ -175,7 +177,7 @@ impl<'a> Validation<'a> {
     }
 
     /// The `--var` variable a value at `span` (one line of the file) takes its text from.
-    pub(super) fn overridden_in(&self, span: Span) -> Option<String> {
+    fn overridden_in(&self, span: Span) -> Option<String> {
         if self.overridden.is_empty() {
             return None;
         }

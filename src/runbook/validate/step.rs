@@ -12,8 +12,8 @@ use crate::duration::parse_duration;
 use crate::runbook::model::{CallTimeouts, OnFailure};
 use crate::runbook::yaml::{Node, Resolved, Span, Value};
 
-pub(super) const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
-pub(super) const STEP_KEYS: &[&str] = &[
+const RETRY_KEYS: &[&str] = &["attempts", "backoff"];
+const STEP_KEYS: &[&str] = &[
     "id",
     "action",
     "description",
@@ -30,8 +30,8 @@ pub(super) const STEP_KEYS: &[&str] = &[
     "external_id",
     "role_duration",
 ];
-pub(super) const ON_FAILURE: &[&str] = &["abort", "continue"];
-pub(super) const MAX_ATTEMPTS: i64 = 100;
+const ON_FAILURE: &[&str] = &["abort", "continue"];
+const MAX_ATTEMPTS: i64 = 100;
 
 #[derive(Default)]
 pub(super) struct Retry {
@@ -229,7 +229,7 @@ impl Validation<'_> {
     }
 
     /// Converts a `with` value to JSON, substituting vars and collecting step references.
-    pub(super) fn with_value_json(
+    fn with_value_json(
         &mut self,
         node: &Node,
         what: &str,
@@ -296,7 +296,7 @@ impl Validation<'_> {
     }
 
     /// Checks one parameter's value against its declared kind.
-    pub(super) fn check_param(
+    fn check_param(
         &mut self,
         action: &str,
         spec: &ParamSpec,
@@ -660,7 +660,7 @@ impl Validation<'_> {
     }
 }
 
-pub(super) fn valid_id(id: &str) -> bool {
+fn valid_id(id: &str) -> bool {
     let b = id.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
@@ -668,7 +668,7 @@ pub(super) fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
-pub(super) fn suggest_id(id: &str) -> Option<String> {
+fn suggest_id(id: &str) -> Option<String> {
     let s: String = id
         .to_ascii_lowercase()
         .chars()
@@ -684,7 +684,7 @@ pub(super) fn suggest_id(id: &str) -> Option<String> {
     (valid_id(&s) && s != id && s.len() <= 64).then_some(s)
 }
 
-pub(super) fn is_role_arn(s: &str) -> bool {
+fn is_role_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     parts.len() == 6
         && parts[0] == "arn"
