@@ -18,6 +18,7 @@ use crate::event::{Event, EventSink, Mode, RunStatus};
 use crate::plan::Plan;
 use crate::runbook::{Loaded, Runbook};
 
+/// A future that resolves when the run is to pause (Ctrl-C).
 pub(super) type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How a run (or a resumed segment of it) ended.
@@ -304,6 +305,7 @@ impl Engine {
     }
 }
 
+/// This machine's name, for `run_started` and `run_resumed` (empty when unknown).
 pub(super) fn host_name() -> String {
     crate::checkpoint::lock::machine_name().unwrap_or_default()
 }
