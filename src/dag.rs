@@ -131,6 +131,74 @@ pub(crate) fn components(needs: &[Vec<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
+/// One cycle of a graph: a strongly connected component of more than one node (or a node
+/// that needs itself), and one concrete loop through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cycle {
+    /// The component's nodes, in ascending order.
+    pub(crate) members: Vec<usize>,
+    /// A shortest loop through the component's first node, starting there: each node needs
+    /// the next, and the last needs the first. Shorter than `members` when the component holds
+    /// more than one loop.
+    pub(crate) path: Vec<usize>,
+}
+
+/// Every cycle of the graph, one per component that loops, ordered by their members (the
+/// smallest first node first). Linear in nodes plus edges: each loop is found by a
+/// breadth-first search inside its own component, from its first node.
+pub(crate) fn cycles(needs: &[Vec<usize>]) -> Vec<Cycle> {
+    let mut loops: Vec<Vec<usize>> = components(needs)
+        .into_iter()
+        .filter(|c| c.len() > 1 || needs[c[0]].contains(&c[0]))
+        .collect();
+    loops.sort();
+    // Breadth-first parents, shared by the searches: each search resets what it set.
+    let mut parent = vec![usize::MAX; needs.len()];
+    loops
+        .into_iter()
+        .map(|members| {
+            let path = shortest_loop(needs, &members, &mut parent);
+            Cycle { members, path }
+        })
+        .collect()
+}
+
+/// A shortest loop through `members[0]` that stays inside `members` (a strongly connected
+/// component, in ascending order), from `members[0]`. `parent` is all `usize::MAX`, and is
+/// left so.
+fn shortest_loop(needs: &[Vec<usize>], members: &[usize], parent: &mut [usize]) -> Vec<usize> {
+    let start = members[0];
+    let inside = |x: usize| members.binary_search(&x).is_ok();
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut touched = Vec::new();
+    let mut path = None;
+    'search: while let Some(u) = queue.pop_front() {
+        for &w in &needs[u] {
+            if w == start {
+                let mut walk = vec![u];
+                let mut cur = u;
+                while cur != start {
+                    cur = parent[cur];
+                    walk.push(cur);
+                }
+                walk.reverse();
+                path = Some(walk);
+                break 'search;
+            }
+            if inside(w) && parent[w] == usize::MAX {
+                parent[w] = u;
+                touched.push(w);
+                queue.push_back(w);
+            }
+        }
+    }
+    for w in touched {
+        parent[w] = usize::MAX;
+    }
+    // Cannot be missing for a component that loops; never panic.
+    path.unwrap_or_else(|| members.to_vec())
+}
+
 /// Targets decided together by [`reaches`]: one bit each in a block of `u64` words per node.
 const BLOCK_WORDS: usize = 8;
 const BLOCK_BITS: usize = BLOCK_WORDS * 64;
@@ -254,6 +322,39 @@ mod tests {
         assert!(cycle_from(&needs, &left, 0).is_empty());
         // A node that needs itself.
         assert_eq!(cycle_from(&[vec![0]], &[0], 0), vec![0]);
+    }
+
+    #[test]
+    fn cycles_take_the_shortest_loop_through_the_first_member() {
+        // 0 -> 1 -> 2 -> 0 and 0 -> 2 -> 0 (each needs the next): one component, whose
+        // shortest loop through 0 is 0 -> 2; 3 needs itself; 4 hangs off the component.
+        let needs = vec![vec![1, 2], vec![2], vec![0], vec![3], vec![0]];
+        assert_eq!(
+            cycles(&needs),
+            vec![
+                Cycle {
+                    members: vec![0, 1, 2],
+                    path: vec![0, 2],
+                },
+                Cycle {
+                    members: vec![3],
+                    path: vec![3],
+                },
+            ]
+        );
+        // The loop follows each node's needs in order: 5 -> 6 -> 7 -> 5, through 6 first.
+        let needs = vec![
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![6],
+            vec![7, 5],
+            vec![5],
+        ];
+        assert_eq!(cycles(&needs)[0].path, vec![5, 6]);
+        assert!(cycles(&[vec![], vec![0]]).is_empty());
     }
 
     #[test]

@@ -12,14 +12,18 @@ mod error;
 mod hooks;
 mod identity;
 
+mod driver;
+mod resume;
 mod run;
 mod step;
+mod walk;
 
 pub use approve::{approve, sign_with_hint};
 pub use error::EngineError;
 pub use hooks::{CRASH_ENV, IDENTITY_ENV, TEST_HOOKS, ignored_test_hooks, test_hook};
 pub use identity::{caller_identity, identity_region};
-pub use run::{Engine, ResumeWith, RunResult, needs_aws};
+pub use resume::ResumeWith;
+pub use run::{Engine, RunResult, needs_aws};
 pub use step::backoff_delay;
 
 #[cfg(test)]

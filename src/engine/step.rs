@@ -38,30 +38,45 @@ pub(super) enum ToJournal {
     Sync(oneshot::Sender<()>),
 }
 
+/// One step as its task runs it: the action, its context and the limits it runs under.
 pub(super) struct StepJob {
+    /// The step's position in the walk (main steps, then `finally`).
     pub idx: usize,
+    /// The action's implementation.
     pub action: Arc<dyn Action>,
+    /// What the action is given: run, step, rendered parameters, AWS, earlier observation.
     pub ctx: StepContext,
     /// The step's `connect_timeout` and `call_timeout`, for every AWS call it makes.
     pub call_timeouts: CallTimeouts,
     /// The role the step assumes, if any.
     pub role: Option<crate::runbook::model::Role>,
+    /// Dry run (observe only) or execution (observe, apply, verify).
     pub mode: Mode,
     /// Dry-run: the upstream step whose (not yet made) changes this step comes after.
     pub upstream_change: Option<String>,
+    /// How long one attempt may take before it is dropped (and retried if attempts remain).
     pub timeout: Duration,
+    /// How many attempts a retryable error gets, and the backoff between them.
     pub retry: RetryPolicy,
+    /// Where the step's records and sync requests go: the driver's loop.
     pub journal: UnboundedSender<ToJournal>,
+    /// Where the step's records are reported as they are sent.
     pub sink: Arc<dyn EventSink>,
     /// The observation of this step's latest attempt, for the next one ([`StepContext::earlier`]).
     pub earlier: std::sync::Mutex<Option<crate::actions::Observation>>,
 }
 
+/// How a step's task ended, for the driver to record.
 pub(super) struct StepDone {
+    /// The step's position in the walk.
     pub idx: usize,
+    /// The action's outcome, or the error of its last attempt.
     pub result: Result<Outcome, ActionError>,
+    /// Attempts made (1 when it did not retry).
     pub attempts: u32,
+    /// Wall-clock time from the first attempt to the end, retries and backoff included.
     pub duration: Duration,
+    /// Of that, the time spent waiting on AWS (polling for a state), as the action measured it.
     pub aws_wait: Duration,
 }
 

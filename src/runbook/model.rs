@@ -1,6 +1,6 @@
 //! The validated runbook: what the rest of drillbook consumes.
 //!
-//! The loader and validator (`load.rs`, `validate.rs`) turn YAML into these types; everything
+//! The loader and validator (`load.rs`, `validate/`) turn YAML into these types; everything
 //! downstream (plan, engine, reports) can rely on the invariants documented here: step ids are
 //! unique and well formed, every `needs` entry names an existing step, the graph is acyclic,
 //! every action exists in the catalogue and every parameter was checked against its spec,
