@@ -19,7 +19,7 @@ use sha2::Digest as _;
 
 use super::lifecycle::{Ending, Narrator, SinkFor};
 use super::{ExitCode, Failure, Session};
-use crate::checkpoint::fleet::{FleetRecord, Share, TargetRecord};
+pub use crate::checkpoint::fleet::{FleetRecord, Share, TargetRecord};
 use crate::event::{Event, Mode, RunStatus};
 use crate::runbook::TargetValues;
 

@@ -4,9 +4,8 @@
 
 use super::setup::Shown;
 use super::{ExitCode, MessageFormat, ResumeArgs, RunArgs, runtime};
-use crate::app::fleet::{Account, FleetSpec};
+use crate::app::fleet::{Account, FleetRecord, FleetSpec, Share, TargetRecord};
 use crate::app::{Failure, Session};
-use crate::checkpoint::fleet::{FleetRecord, Share, TargetRecord};
 use crate::event::{Event, EventSink, Mode};
 use crate::report::sanitize::one_line;
 
@@ -130,15 +129,18 @@ struct TargetLines {
 impl EventSink for TargetLines {
     fn emit(&self, at: chrono::DateTime<chrono::Utc>, event: &Event) {
         if self.format == MessageFormat::Json {
-            let mut v = serde_json::to_value(event).unwrap_or_default();
+            // The stream's own line (docs/events.md), with the target it belongs to.
+            let Some(line) = crate::report::console::json_line(at, event) else {
+                return;
+            };
+            let mut v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if let Some(o) = v.as_object_mut() {
-                o.insert("at".into(), serde_json::json!(at));
                 o.insert(
                     "target".into(),
                     serde_json::json!({ "account": self.account, "region": self.region }),
                 );
             }
-            outln!("{}", crate::report::sanitize::json(&v.to_string()));
+            outln!("{v}");
             return;
         }
         let what = match event {
