@@ -26,6 +26,7 @@ mod injection;
 mod insider;
 mod layers;
 mod newcomer;
+mod organization;
 mod plan;
 mod proof;
 mod rds;
