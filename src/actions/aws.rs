@@ -581,17 +581,23 @@ impl HttpConnector for PacedConnector {
         let service = self.service;
         let account = self.account.clone();
         let region = self.region.clone();
-        // Route 53 has per-operation buckets; its REST paths name the operation.
-        let operation = if service == Service::Route53 {
-            super::limits::route53_operation(request.method(), request.uri())
-        } else {
-            None
+        // Route 53 and KMS have per-operation buckets; Route 53's REST paths name the
+        // operation, KMS's X-Amz-Target header does.
+        let operation: Option<String> = match service {
+            Service::Route53 => super::limits::route53_operation(request.method(), request.uri())
+                .map(str::to_string),
+            Service::Kms => request
+                .headers()
+                .get("x-amz-target")
+                .and_then(super::limits::json_operation)
+                .map(str::to_string),
+            _ => None,
         };
         HttpConnectorFuture::new(async move {
             let scope = super::limits::Scope {
                 account: account.as_deref(),
                 region: &region,
-                operation,
+                operation: operation.as_deref(),
             };
             limits.acquire_in(service, scope).await;
             inner.call(request).await

@@ -17,9 +17,15 @@
 //!   guide, "Throttling for Amazon Route 53 API requests", "Request rate token bucket sizes and
 //!   refill rates",
 //!   <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html>).
-//! - KMS 5 per second per account and Region (the quota of its key-management operations such
-//!   as CreateAlias, UpdateAlias and UpdatePrimaryRegion; AWS KMS developer guide, "Request
-//!   quotas", "API requests per second" are per account and Region).
+//! - KMS, per account and Region, per operation: "each request quota is calculated
+//!   independently" (AWS KMS developer guide, "Request quotas", "Applying request quotas",
+//!   <https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html>).
+//!   drillbook takes half of the page's figures: DescribeKey and ListAliases 100 per second
+//!   (50), the cryptographic operations (Encrypt, Decrypt, GenerateDataKey, ...) one shared
+//!   quota of at least 5,500 per second depending on the Region (2,750), and the management
+//!   operations (UpdatePrimaryRegion, CreateAlias, UpdateAlias, ...) 5 per second (2.5). One
+//!   bucket of 5 per second for every KMS request, as before, made a failover wait for its own
+//!   key checks.
 //! - API Gateway management 10 per second per account and Region (API Gateway developer
 //!   guide, "Amazon API Gateway quotas", "API Gateway quotas for creating, deploying and
 //!   managing an API": 10 requests per second across the management operations).
@@ -124,8 +130,35 @@ struct Limits {
     services: BTreeMap<Service, Quota>,
     /// Per-operation buckets, taken on top of the service's.
     operations: BTreeMap<(Service, &'static str), Quota>,
+    /// The bucket of each operation not in `operations`, for services whose quotas are all
+    /// per operation (KMS).
+    other_operations: BTreeMap<Service, Quota>,
     buckets: Mutex<HashMap<Key, Arc<Bucket>>>,
 }
+
+/// KMS's per-operation quotas (see the module's documentation), halved. Operations not listed
+/// get [`KMS_OTHER`]; the cryptographic operations share one bucket, [`KMS_CRYPTO`].
+const KMS_OPERATIONS: &[(&str, Quota)] = &[
+    ("DescribeKey", Quota::half_of(100.0, 100.0)),
+    ("ListAliases", Quota::half_of(100.0, 100.0)),
+    (KMS_CRYPTO, Quota::half_of(5500.0, 5500.0)),
+];
+/// The name of the bucket KMS's cryptographic operations share.
+const KMS_CRYPTO: &str = "cryptographic operations";
+const KMS_CRYPTO_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
+/// Every other KMS operation: 5 per second on the quota page, halved.
+const KMS_OTHER: Quota = Quota::half_of(5.0, 5.0);
 
 /// Route 53's per-operation buckets that are tighter than the account's (see the module's
 /// documentation), halved.
@@ -140,7 +173,6 @@ const ROUTE53_OPERATIONS: &[(&str, Quota)] = &[
 impl Default for RateLimits {
     fn default() -> Self {
         let mut limits = RateLimits::new(&[
-            (Service::Kms, 5.0),
             (Service::ApiGateway, 10.0),
             (Service::DynamoDb, 50.0),
             (Service::CloudWatch, 50.0),
@@ -153,6 +185,10 @@ impl Default for RateLimits {
         for &(op, q) in ROUTE53_OPERATIONS {
             inner.operations.insert((Service::Route53, op), q);
         }
+        for &(op, q) in KMS_OPERATIONS {
+            inner.operations.insert((Service::Kms, op), q);
+        }
+        inner.other_operations.insert(Service::Kms, KMS_OTHER);
         limits
     }
 }
@@ -177,6 +213,7 @@ impl RateLimits {
                     })
                     .collect(),
                 operations: BTreeMap::new(),
+                other_operations: BTreeMap::new(),
                 buckets: Mutex::default(),
             }),
         }
@@ -222,16 +259,36 @@ impl RateLimits {
             let key = (service, account.clone(), region.clone(), String::new());
             wait = wait.max(self.bucket(key, q).reserve());
         }
-        if let Some(op) = scope.operation
-            && let Some(&q) = self.inner.operations.get(&(service, op))
-        {
-            let key = (service, account, region, op.to_string());
-            wait = wait.max(self.bucket(key, q).reserve());
+        if let Some(op) = scope.operation {
+            let op = if service == Service::Kms && KMS_CRYPTO_OPERATIONS.contains(&op) {
+                KMS_CRYPTO
+            } else {
+                op
+            };
+            let quota = self
+                .inner
+                .operations
+                .get(&(service, op))
+                .copied()
+                .or_else(|| self.inner.other_operations.get(&service).copied());
+            if let Some(q) = quota {
+                let key = (service, account, region, op.to_string());
+                wait = wait.max(self.bucket(key, q).reserve());
+            }
         }
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// The operation of a request of a JSON-protocol service (KMS): its `X-Amz-Target` header,
+/// `TrentService.DescribeKey` (AWS KMS API reference, "Making HTTP requests").
+pub(crate) fn json_operation(target: &str) -> Option<&str> {
+    target
+        .rsplit_once('.')
+        .map(|(_, op)| op)
+        .filter(|op| !op.is_empty())
 }
 
 /// The account of an IAM role's ARN (`arn:PARTITION:iam::ACCOUNT:role/NAME`).
@@ -349,13 +406,21 @@ mod tests {
             operation: None,
         };
         let t = Instant::now();
-        for _ in 0..5 {
-            limits.acquire_in(Service::Kms, at("ca-central-1")).await;
+        for _ in 0..10 {
+            limits
+                .acquire_in(Service::ApiGateway, at("ca-central-1"))
+                .await;
         }
-        for _ in 0..5 {
-            limits.acquire_in(Service::Kms, at("eu-west-1")).await;
+        for _ in 0..10 {
+            limits
+                .acquire_in(Service::ApiGateway, at("eu-west-1"))
+                .await;
         }
-        assert_eq!(Instant::now(), t, "each Region has its own KMS bucket of 5");
+        assert_eq!(
+            Instant::now(),
+            t,
+            "each Region has its own API Gateway bucket of 10"
+        );
         for _ in 0..25 {
             limits.acquire_in(Service::Route53, at("us-east-1")).await;
         }
@@ -384,6 +449,48 @@ mod tests {
             waited >= Duration::from_millis(1990) && waited <= Duration::from_millis(2010),
             "{waited:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn kms_quotas_are_per_operation() {
+        let limits = RateLimits::default();
+        let op = |operation| Scope {
+            account: Some("111111111111"),
+            region: "eu-west-1",
+            operation: Some(operation),
+        };
+        let t = Instant::now();
+        // Key checks and cryptographic calls do not wait for each other, nor for a promotion.
+        for _ in 0..40 {
+            limits.acquire_in(Service::Kms, op("DescribeKey")).await;
+        }
+        for name in ["Encrypt", "Decrypt", "GenerateDataKey"] {
+            for _ in 0..100 {
+                limits.acquire_in(Service::Kms, op(name)).await;
+            }
+        }
+        limits
+            .acquire_in(Service::Kms, op("UpdatePrimaryRegion"))
+            .await;
+        limits
+            .acquire_in(Service::Kms, op("UpdatePrimaryRegion"))
+            .await;
+        assert_eq!(Instant::now(), t);
+        // A management operation is 2.5 per second after its burst of 2.5: the third waits
+        // for the half token it lacks, 0.2 s.
+        limits
+            .acquire_in(Service::Kms, op("UpdatePrimaryRegion"))
+            .await;
+        let waited = Instant::now() - t;
+        assert!(
+            waited >= Duration::from_millis(190) && waited <= Duration::from_millis(210),
+            "{waited:?}"
+        );
+        assert_eq!(
+            json_operation("TrentService.DescribeKey"),
+            Some("DescribeKey")
+        );
+        assert_eq!(json_operation("nothing"), None);
     }
 
     #[test]
