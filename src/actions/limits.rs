@@ -20,7 +20,8 @@
 //! - KMS, per account and Region, per operation: "each request quota is calculated
 //!   independently" (AWS KMS developer guide, "Request quotas", "Applying request quotas",
 //!   <https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html>).
-//!   drillbook takes half of the page's figures: DescribeKey and ListAliases 100 per second
+//!   drillbook takes half of the page's figures (as the page's archived copy gives them; where
+//!   AWS has raised a quota since, this stays under it): DescribeKey and ListAliases 100 per second
 //!   (50), the cryptographic operations (Encrypt, Decrypt, GenerateDataKey, ...) one shared
 //!   quota of at least 5,500 per second depending on the Region (2,750), and the management
 //!   operations (UpdatePrimaryRegion, CreateAlias, UpdateAlias, ...) 5 per second (2.5). One
