@@ -64,6 +64,7 @@ fn drillbook(emu: &Emulator, seed: &serde_json::Value, state: &Path) -> Duration
         ("zone", format!("{p}unolock.example.")),
         ("record", format!("api.{p}unolock.example")),
         ("alarm", format!("{p}unolock-api-5xx")),
+        ("signal_alarm", format!("{p}unolock-failover-signal")),
         ("dns_ttl", "0s".to_string()),
     ] {
         cmd.arg("--var").arg(format!("{k}={v}"));
@@ -82,13 +83,18 @@ fn drillbook(emu: &Emulator, seed: &serde_json::Value, state: &Path) -> Duration
 }
 
 /// The same failover as the runbook, one AWS CLI call at a time (the checks, the KMS
-/// promotion, the health-check inversion, the DNS answer), the way an operator would script it.
+/// promotion, the failover signal: the signal alarm read and its metric published, the DNS
+/// answer), the way an operator would script it.
 fn cli(emu: &Emulator, aws: &Path, seed: &serde_json::Value) -> (Duration, usize) {
     let p = str_at(seed, &["prefix"]).to_string();
     let sec = "eu-west-1";
     let zone = str_at(seed, &["route53", "hosted_zone_id"]).to_string();
-    let hc = str_at(seed, &["route53", "health_check_id"]).to_string();
     let record = str_at(seed, &["route53", "record_name"]).to_string();
+    let record_type = str_at(seed, &["route53", "record_type"]).to_string();
+    let signal = &seed["route53"]["signal_alarm"];
+    let signal_name = str_at(signal, &["name"]).to_string();
+    let namespace = str_at(signal, &["namespace"]).to_string();
+    let metric = str_at(signal, &["metric"]).to_string();
     let api = str_at(seed, &["regions", sec, "apigateway", "rest_api_id"]).to_string();
     let primary_arn = str_at(seed, &["regions", "ca-central-1", "kms", "arn"]).to_string();
     let key = format!("alias/{p}unolock-root");
@@ -179,17 +185,26 @@ fn cli(emu: &Emulator, aws: &Path, seed: &serde_json::Value) -> (Duration, usize
             zone.clone(),
         ],
         vec![
-            s("route53"),
-            s("get-health-check"),
-            s("--health-check-id"),
-            hc.clone(),
+            s("cloudwatch"),
+            s("describe-alarms"),
+            s("--region"),
+            s(sec),
+            s("--alarm-names"),
+            signal_name,
         ],
         vec![
-            s("route53"),
-            s("update-health-check"),
-            s("--health-check-id"),
-            hc,
-            s("--inverted"),
+            s("cloudwatch"),
+            s("put-metric-data"),
+            s("--region"),
+            s(sec),
+            s("--namespace"),
+            namespace,
+            s("--metric-name"),
+            metric,
+            s("--value"),
+            s("1"),
+            s("--unit"),
+            s("Count"),
         ],
         vec![
             s("route53"),
@@ -199,7 +214,7 @@ fn cli(emu: &Emulator, aws: &Path, seed: &serde_json::Value) -> (Duration, usize
             s("--record-name"),
             record,
             s("--record-type"),
-            s("CNAME"),
+            record_type,
         ],
     ];
     let start = Instant::now();

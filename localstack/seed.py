@@ -3,6 +3,11 @@
     python seed.py --endpoint http://127.0.0.1:PORT [--prefix P] [--json]
                    [--regions PRIMARY,SECONDARY] [--failover health-check|routing-control]
                    [--dns cname|alias] [--system unolock|docustack]
+                   [--accounts N [--ou NAME] [--role-name ROLE]]
+
+`--accounts N`: an organization (created if the caller has none) with an OU (default
+`Workloads`) holding N member accounts `{P}workload-1..N`, and one copy of the reference system
+in each, built through the account's role (see `seed_organization`).
 
 Re-runnable: existing resources (found by name) are reused, not duplicated. `fis` in the output
 holds the id of an FIS experiment template that takes the primary's endpoints down.
@@ -13,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -24,14 +31,15 @@ REGIONS = ["ca-central-1", "eu-west-1"]
 PRIMARY, SECONDARY = REGIONS
 
 
+# The credentials every client of this thread signs with: the caller's ("test"), or, while one
+# account of an organization is seeded (`--accounts`), the role's in that account.
+_CREDS = threading.local()
+
+
 def client(service: str, region: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    creds = getattr(_CREDS, "value", None) or {
+        "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, **creds)
 
 
 def code(e: ClientError) -> str:
@@ -706,6 +714,95 @@ def seed(endpoint: str, prefix: str, failover: str = "signal",
     return doc
 
 
+# ---------------------------------------------------------------------- Organizations
+ROLE_NAME = "OrganizationAccountAccessRole"
+
+
+def _assume(endpoint: str, role_arn: str, session: str) -> dict[str, str]:
+    """Credentials of `role_arn` (STS AssumeRole with the caller's): in the emulator, as in AWS,
+    what they sign lands in the role's account (moto keys its backends by the account an
+    access key belongs to)."""
+    c = client("sts", "us-east-1", endpoint).assume_role(
+        RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+    return {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+            "aws_session_token": c["SessionToken"]}
+
+
+def seed_organization(endpoint: str, prefix: str, accounts: int, ou_name: str = "Workloads",
+                      role_name: str = ROLE_NAME, failover: str = "signal",
+                      dns: str = "alias") -> dict[str, Any]:
+    """The caller's organization (CreateOrganization with all features when it has none), an
+    OU `ou_name` under the root, `accounts` member accounts `{prefix}workload-{i}` in it
+    (CreateAccount with `RoleName`, then MoveAccount from the root: CreateAccount puts new
+    accounts in the root, AWS Organizations API reference, CreateAccount), and one copy of the
+    reference system in each account, built with the credentials of the account's
+    `role_name` (the role AWS Organizations creates in every account it creates, which the
+    management account may assume: "Accessing member accounts in your organization", AWS
+    Organizations user guide). Re-runnable: the OU and accounts are found by name."""
+    org = client("organizations", "us-east-1", endpoint)
+    try:
+        desc = org.describe_organization()["Organization"]
+    except ClientError as e:
+        if code(e) != "AWSOrganizationsNotInUseException":
+            raise
+        try:
+            desc = org.create_organization(FeatureSet="ALL")["Organization"]
+        except ClientError as e2:  # another seed created it meanwhile
+            if code(e2) != "AlreadyInOrganizationException":
+                raise
+            desc = org.describe_organization()["Organization"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou_id = next((ou["Id"] for ou in org.list_organizational_units_for_parent(
+        ParentId=root)["OrganizationalUnits"] if ou["Name"] == ou_name), None)
+    if ou_id is None:
+        ou_id = org.create_organizational_unit(ParentId=root, Name=ou_name)[
+            "OrganizationalUnit"]["Id"]
+    existing = {a["Name"]: a for page in org.get_paginator("list_accounts").paginate()
+                for a in page["Accounts"]}
+    members: list[dict[str, Any]] = []
+    for i in range(1, accounts + 1):
+        name = f"{prefix}workload-{i}"
+        if name in existing:
+            account_id = existing[name]["Id"]
+        else:
+            status = org.create_account(
+                AccountName=name, Email=f"{name.lower()}@example.com", RoleName=role_name,
+                Tags=[{"Key": "app", "Value": "unolock"}])["CreateAccountStatus"]
+            deadline = time.time() + 60
+            while status["State"] == "IN_PROGRESS" and time.time() < deadline:
+                time.sleep(0.2)
+                status = org.describe_create_account_status(
+                    CreateAccountRequestId=status["Id"])["CreateAccountStatus"]
+            if status["State"] != "SUCCEEDED":
+                raise RuntimeError(f"seed: account {name} was not created: {status}")
+            account_id = status["AccountId"]
+        parent = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+        if parent != ou_id:
+            org.move_account(AccountId=account_id, SourceParentId=parent,
+                             DestinationParentId=ou_id)
+        members.append({"id": account_id, "name": name,
+                        "role_arn": f"arn:aws:iam::{account_id}:role/{role_name}"})
+
+    def seed_member(m: dict[str, Any]) -> dict[str, Any]:
+        creds = _assume(endpoint, m["role_arn"], "drillbook-seed")
+        _CREDS.value = creds
+        try:
+            doc = seed(endpoint, prefix, failover, dns)
+        finally:
+            _CREDS.value = None
+        status = org.describe_account(AccountId=m["id"])["Account"]["Status"]
+        return {**m, "status": status, "seed": doc}
+
+    with ThreadPoolExecutor(max_workers=min(4, max(1, accounts))) as pool:
+        seeded = list(pool.map(seed_member, members))
+    return {
+        "prefix": prefix, "endpoint": endpoint,
+        "organization": {"id": desc["Id"], "arn": desc["Arn"],
+                         "management_account_id": desc["MasterAccountId"], "root_id": root},
+        "ou": {"id": ou_id, "name": ou_name}, "role_name": role_name, "accounts": seeded,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", required=True)
@@ -723,7 +820,18 @@ def main() -> int:
     ap.add_argument("--system", choices=["unolock", "docustack"], default="unolock",
                     help="the two-Region reference system (default) or DocuStack "
                          "(seed_docustack.py: us-east-1 under a Region-deny SCP)")
+    ap.add_argument("--accounts", type=int, metavar="N",
+                    help="an organization with N member accounts in --ou, one copy each")
+    ap.add_argument("--ou", default="Workloads",
+                    help="the OU the --accounts are in (default: %(default)s)")
+    ap.add_argument("--role-name", default=ROLE_NAME,
+                    help="the role in each account the seed (and drillbook) assumes "
+                         "(default: %(default)s)")
     args = ap.parse_args()
+    if args.accounts is not None and not 1 <= args.accounts <= 50:
+        print(f"seed: --accounts needs a number from 1 to 50, not {args.accounts}",
+              file=sys.stderr)
+        return 2
     if args.system == "docustack":
         from seed_docustack import seed_docustack
 
@@ -752,7 +860,11 @@ def main() -> int:
     REGIONS[:] = regions
     PRIMARY, SECONDARY = regions
     try:
-        doc = seed(args.endpoint, args.prefix, args.failover, args.dns)
+        if args.accounts is not None:
+            doc = seed_organization(args.endpoint, args.prefix, args.accounts, args.ou,
+                                    args.role_name, args.failover, args.dns)
+        else:
+            doc = seed(args.endpoint, args.prefix, args.failover, args.dns)
     except ClientError as e:
         print(f"seed: AWS call failed: {e}", file=sys.stderr)
         return 1

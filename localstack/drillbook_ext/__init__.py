@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import apigateway, arc, cbor, cloudtrail, cloudwatch, credentials, dynamodb, ecs, fis, iam, kms, rds, route53, s3, workloads  # noqa: F401,E501  (patch moto on import)
+from . import apigateway, arc, cbor, cloudtrail, cloudwatch, credentials, dynamodb, ecs, fis, iam, kms, organizations, rds, route53, s3, workloads  # noqa: F401,E501  (patch moto on import)
 from .control import DrillbookApp
 
 

@@ -144,7 +144,7 @@ pub struct Aws {
     base: SdkConfig,
     pub options: AwsOptions,
     refused: Arc<Mutex<Vec<ImpairedCall>>>,
-    /// Per-service request-rate limits, shared by every step of the run.
+    /// Request-rate limits per account, service and Region, shared by every step of the run.
     limits: super::limits::RateLimits,
     /// Assumed-role credentials per role and step, kept in memory only.
     roles: Arc<Mutex<std::collections::HashMap<(Role, String), SharedCredentialsProvider>>>,
@@ -309,7 +309,10 @@ impl Aws {
             .base
             .to_builder()
             .region(Region::new(region.to_string()));
+        // Quotas are per account: the step's role's account, else the caller's.
+        let mut account = None;
         if let Ok(Some(role)) = STEP_ROLE.try_with(|r| r.clone()) {
+            account = super::limits::account_of(&role.arn).map(str::to_string);
             b = b.credentials_provider(role.credentials);
         }
         if let Some(inner) = self.base.http_client() {
@@ -317,6 +320,8 @@ impl Aws {
                 inner,
                 limits: self.limits.clone(),
                 service,
+                account,
+                region: region.to_string(),
             });
         }
         let step = CALL_TIMEOUTS.try_with(|t| *t).unwrap_or_default();
@@ -542,13 +547,17 @@ impl Aws {
     }
 }
 
-/// An HTTP client that waits for the run's per-service rate limit before each request
-/// (SDK retries included), so the engine stays under AWS's API quotas on its own.
+/// An HTTP client that waits for the run's rate limit of the service, in the account that
+/// signs and the Region it calls, before each request (SDK retries included), so the engine
+/// stays under AWS's API quotas on its own.
 #[derive(Debug, Clone)]
 struct Paced {
     inner: SharedHttpClient,
     limits: RateLimits,
     service: Service,
+    /// The account of the step's role; `None`: the caller's.
+    account: Option<String>,
+    region: String,
 }
 
 impl HttpClient for Paced {
@@ -561,6 +570,8 @@ impl HttpClient for Paced {
             inner: self.inner.http_connector(settings, components),
             limits: self.limits.clone(),
             service: self.service,
+            account: self.account.clone(),
+            region: self.region.clone(),
         })
     }
 }
@@ -570,6 +581,8 @@ struct PacedConnector {
     inner: SharedHttpConnector,
     limits: RateLimits,
     service: Service,
+    account: Option<String>,
+    region: String,
 }
 
 impl HttpConnector for PacedConnector {
@@ -577,8 +590,27 @@ impl HttpConnector for PacedConnector {
         let inner = self.inner.clone();
         let limits = self.limits.clone();
         let service = self.service;
+        let account = self.account.clone();
+        let region = self.region.clone();
+        // Route 53 and KMS have per-operation buckets; Route 53's REST paths name the
+        // operation, KMS's X-Amz-Target header does.
+        let operation: Option<String> = match service {
+            Service::Route53 => super::limits::route53_operation(request.method(), request.uri())
+                .map(str::to_string),
+            Service::Kms => request
+                .headers()
+                .get("x-amz-target")
+                .and_then(super::limits::json_operation)
+                .map(str::to_string),
+            _ => None,
+        };
         HttpConnectorFuture::new(async move {
-            limits.acquire(service).await;
+            let scope = super::limits::Scope {
+                account: account.as_deref(),
+                region: &region,
+                operation: operation.as_deref(),
+            };
+            limits.acquire_in(service, scope).await;
             inner.call(request).await
         })
     }

@@ -1,8 +1,8 @@
 //! Route 53 actions: `route53.failover` and `route53.assert_records`.
 //!
 //! Route 53's control plane is in us-east-1 and throttles per account (10 requests/s after a
-//! burst of 50); a run keeps to 5/s (`actions::limits`), its requests paced by the HTTP
-//! client. Every request of this file goes through [`send`], which maps its error.
+//! burst of 50, and smaller buckets for some operations); a run keeps to half of each, per
+//! account (`actions::limits`), its requests paced by the HTTP client. Every request of this file goes through [`send`], which maps its error.
 //! What a name answers is observed with TestDNSAnswer (failover routing and health applied).
 //!
 //! Sides of a failover record set: in `health_check` mode the PRIMARY record's value is the

@@ -28,6 +28,7 @@ mod insider;
 mod layers;
 mod localstack_drillbook;
 mod newcomer;
+mod organization;
 mod plan;
 mod proof;
 mod rds;
