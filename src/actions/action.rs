@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn every_catalogue_entry_has_an_implementation_and_back() {
         let registry = Registry::builtin();
-        for spec in CATALOG {
+        for spec in CATALOG.iter() {
             let action = registry.get(spec.name).unwrap_or_else(|| {
                 panic!(
                     "`{}` is in the catalogue but has no implementation",

@@ -20,8 +20,6 @@ const RDS_CLUSTER_OR_INSTANCE: ParamSpec = p(
 )
 .scoped(S::RdsCluster);
 
-/// Every action drillbook knows, in a stable order.
-
 pub(super) const ACTIONS: &[ActionSpec] = &[
     ActionSpec {
         name: "rds.assert_pitr",
