@@ -1957,6 +1957,42 @@ mod tests {
     }
 
     #[test]
+    fn a_global_cluster_is_done_when_available_with_its_writer_in_the_region_asked() {
+        use aws_sdk_rds::types::GlobalClusterMember;
+        let member = |region: &str, writer: bool| {
+            GlobalClusterMember::builder()
+                .db_cluster_arn(format!(
+                    "arn:aws:rds:{region}:111122223333:cluster:app-{region}"
+                ))
+                .is_writer(writer)
+                .build()
+        };
+        let g = |status: &str| {
+            GlobalCluster::builder()
+                .status(status)
+                .global_cluster_members(member("us-east-2", true))
+                .global_cluster_members(member("us-west-2", false))
+                .build()
+        };
+        assert_eq!(
+            global_writer(&g("available")).as_deref(),
+            Some("arn:aws:rds:us-east-2:111122223333:cluster:app-us-east-2")
+        );
+        assert!(global_done(&g("available"), "us-east-2"));
+        assert!(!global_done(&g("available"), "us-west-2"));
+        assert!(!global_done(&g("switching-over"), "us-east-2"));
+        assert_eq!(
+            global_member_in(&g("available"), "us-west-2").as_deref(),
+            Some("arn:aws:rds:us-west-2:111122223333:cluster:app-us-west-2")
+        );
+        assert_eq!(global_member_in(&g("available"), "eu-west-1"), None);
+        assert_eq!(
+            arn_region("arn:aws:rds::111122223333:global-cluster:g"),
+            None
+        );
+    }
+
+    #[test]
     fn settings_ignore_drillbook_and_aws_tags() {
         let i = DbInstance::builder()
             .tag_list(Tag::builder().key("app").value("docustack").build())
