@@ -2,7 +2,8 @@
 //! `rds.assert_ready`, `rds.restore_pitr` (every setting a restore does not carry over by
 //! itself, compared field by field with the source; a resumed restore waits for the one in
 //! progress; a target that is not a restore of the source is refused) and `rds.failover` (once
-//! across a kill and a resume, and across a timeout and a resume).
+//! across a kill and a resume, and across a timeout and a resume; an Aurora global database's
+//! switchover and failover, us-east-2 to us-west-2, with global clusters made with the SDK).
 //!
 //! The instances come from `localstack/seed.py --rds REGION[:ENGINE]` (a Multi-AZ instance with
 //! its own subnet, parameter and option groups, security group, KMS key and tags). Regions no
