@@ -61,6 +61,14 @@ SETTINGS: dict[str, tuple[str, float | None]] = {
     # `available`; "Failovers ... typically complete within one to two minutes" (RDS user
     # guide, "Failover process for Amazon RDS").
     "rds_failover_seconds": ("DRILLBOOK_RDS_FAILOVER_SECONDS", 60.0),
+    # SwitchoverGlobalCluster / FailoverGlobalCluster: the global cluster is `switching-over` /
+    # `failing-over` (FailoverState.Status, RDS API reference, "FailoverState"), then
+    # `available` with the writer in the target's Region. AWS gives no fixed figure (Aurora
+    # user guide, "Using switchover or failover in an Amazon Aurora global database": a
+    # switchover first synchronizes the secondaries, then promotes the target); 30 s makes a
+    # caller that does not wait for `available` notice. Matched on the global cluster's
+    # identifier.
+    "rds_global_switchover_seconds": ("DRILLBOOK_RDS_GLOBAL_SWITCHOVER_SECONDS", 30.0),
     # A DB instance's LatestRestorableTime "is typically within the last 5 minutes" (RDS user
     # guide, "Restoring a DB instance to a specified time").
     "rds_pitr_lag_seconds": ("DRILLBOOK_RDS_PITR_LAG_SECONDS", 300.0),

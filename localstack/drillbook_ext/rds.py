@@ -309,3 +309,138 @@ def _restore_cluster_to_point_in_time(
 
 
 RDSBackend.restore_db_cluster_to_point_in_time = _restore_cluster_to_point_in_time  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ Aurora global databases
+#
+# moto keeps global clusters (CreateGlobalCluster, CreateDBCluster with GlobalClusterIdentifier,
+# DescribeGlobalClusters with GlobalClusterMembers and IsWriter) but has neither
+# SwitchoverGlobalCluster nor FailoverGlobalCluster, and its DescribeGlobalClusters ignores
+# GlobalClusterIdentifier. As AWS documents them (RDS API reference, "SwitchoverGlobalCluster",
+# "FailoverGlobalCluster", "DescribeGlobalClusters", "FailoverState"; Aurora user guide, "Using
+# switchover or failover in an Amazon Aurora global database"):
+# - TargetDbClusterIdentifier is a secondary cluster of the global cluster, named by its ARN
+#   ("Use the Amazon Resource Name (ARN) for the identifier so that Aurora can locate the
+#   cluster in its Amazon Web Services Region"); the writer itself, or a cluster that is no
+#   member, is refused (InvalidDBClusterStateFault / DBClusterNotFoundFault), and so is a
+#   global cluster that is not `available` (InvalidGlobalClusterStateFault).
+# - FailoverGlobalCluster with AllowDataLoss is a failover; without it, or with Switchover, a
+#   switchover ("If you don't specify AllowDataLoss, the global database cluster operation
+#   defaults to a switchover"); both together are refused ("Can't be specified together").
+# - While it runs, the global cluster's status and FailoverState.Status are `switching-over`
+#   or `failing-over`, FailoverState names FromDbClusterArn, ToDbClusterArn and
+#   IsDataLossAllowed; then the target is the writer (IsWriter), the old primary a secondary,
+#   the status `available` and FailoverState empty ("This data type is empty unless a
+#   switchover or failover operation is scheduled or is in progress"). It lasts
+#   `rds_global_switchover_seconds` (matched on the global cluster's identifier).
+
+GlobalCluster = rds_models.GlobalCluster
+
+
+def _global_status(self: Any) -> str:
+    busy = self.__dict__.get("_drillbook_busy")
+    if busy is not None:
+        until, status, done = busy
+        if time.time() < until:
+            return status
+        self.__dict__["_drillbook_busy"] = None
+        self.__dict__["_drillbook_failover_state"] = None
+        if done is not None:
+            done(self)
+    return self.__dict__.get("_drillbook_status", "available")
+
+
+GlobalCluster.status = property(_global_status, _set_status)  # type: ignore[assignment]
+
+
+def _failover_state(self: Any) -> Any:
+    _ = self.status  # ends a finished operation first
+    return self.__dict__.get("_drillbook_failover_state")
+
+
+GlobalCluster.failover_state = property(_failover_state)  # type: ignore[attr-defined]
+
+
+def _global_cluster(backend: Any, ident: str) -> Any:
+    gc = backend.global_clusters.get(ident or "")
+    if gc is None:
+        raise RDSClientError(
+            "GlobalClusterNotFoundFault", f"Global cluster {ident} not found."
+        )
+    return gc
+
+
+def _describe_global_clusters(self: Any) -> Any:
+    ident = self.params.get("GlobalClusterIdentifier")
+    if ident:
+        clusters = [_global_cluster(self.global_backend, ident)]
+    else:
+        clusters = self.global_backend.describe_global_clusters()
+    return rds_responses.ActionResult({"GlobalClusters": clusters})
+
+
+def _promote(self: Any, data_loss: bool) -> Any:
+    params = self.params
+    gc = _global_cluster(self.global_backend, params.get("GlobalClusterIdentifier"))
+    target_arn = params.get("TargetDbClusterIdentifier") or ""
+    target = next(
+        (m for m in gc.members if target_arn in (m.db_cluster_arn, m.db_cluster_identifier)),
+        None,
+    )
+    if target is None:
+        raise RDSClientError(
+            "DBClusterNotFoundFault",
+            f"DB cluster {target_arn} is not a member of global cluster "
+            f"{gc.global_cluster_identifier}.",
+        )
+    if gc.status != "available":
+        raise RDSClientError(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {gc.global_cluster_identifier} is {gc.status}, not available.",
+        )
+    if target.is_writer:
+        raise RDSClientError(
+            "InvalidDBClusterStateFault",
+            f"DB cluster {target_arn} is already the primary cluster of global cluster "
+            f"{gc.global_cluster_identifier}.",
+        )
+    writer = next((m for m in gc.members if m.is_writer), None)
+    status = "failing-over" if data_loss else "switching-over"
+
+    def done(g: Any) -> None:
+        for m in g.members:
+            m.is_writer = m is target
+
+    gc.__dict__["_drillbook_failover_state"] = {
+        "Status": status,
+        "FromDbClusterArn": writer.db_cluster_arn if writer is not None else None,
+        "ToDbClusterArn": target.db_cluster_arn,
+        "IsDataLossAllowed": data_loss,
+    }
+    delay = seconds("rds_global_switchover_seconds", [gc.global_cluster_identifier])
+    _busy(gc, status, delay, done)
+    if delay <= 0:
+        gc.__dict__["_drillbook_failover_state"] = None
+    return rds_responses.ActionResult({"GlobalCluster": gc})
+
+
+def _truthy(v: Any) -> bool:
+    return v is True or str(v).lower() == "true"
+
+
+def _switchover_global_cluster(self: Any) -> Any:
+    return _promote(self, data_loss=False)
+
+
+def _failover_global_cluster(self: Any) -> Any:
+    allow, switch = self.params.get("AllowDataLoss"), self.params.get("Switchover")
+    if allow is not None and switch is not None:
+        raise InvalidParameterCombination(
+            "AllowDataLoss and Switchover can't be specified together."
+        )
+    return _promote(self, data_loss=_truthy(allow))
+
+
+rds_responses.RDSResponse.describe_global_clusters = _describe_global_clusters  # type: ignore[method-assign]
+rds_responses.RDSResponse.switchover_global_cluster = _switchover_global_cluster  # type: ignore[attr-defined]
+rds_responses.RDSResponse.failover_global_cluster = _failover_global_cluster  # type: ignore[attr-defined]

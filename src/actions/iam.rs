@@ -578,6 +578,16 @@ fn resources(
                 r.push(format!("arn:aws:rds:{region}:{account}:cluster:{t}"));
                 r.push(format!("arn:aws:rds:{region}:{account}:db:{t}-1"));
             }
+            // A global database (`global-cluster`, no Region in its ARN) and its member
+            // clusters, which are in other Regions than the step's (same reference: resource
+            // types of SwitchoverGlobalCluster and FailoverGlobalCluster).
+            if let Some(Value::String(g)) = with.get("global_cluster") {
+                r.push(format!(
+                    "arn:aws:rds::{account}:global-cluster:{}",
+                    wildcard(g)
+                ));
+                r.push(format!("arn:aws:rds:*:{account}:cluster:*"));
+            }
             if spec.iam.contains(&"rds:RestoreDBInstanceToPointInTime") {
                 for kind in ["og", "pg", "subgrp", "secgrp"] {
                     r.push(format!("arn:aws:rds:{region}:{account}:{kind}:*"));

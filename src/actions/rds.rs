@@ -18,16 +18,22 @@
 //!
 //! - An Aurora DB cluster is restored with RestoreDBClusterToPointInTime, the same settings
 //!   named, and then its writer instance created (the restore creates none).
+//! - An Aurora global database moves its writer to another Region with SwitchoverGlobalCluster
+//!   (planned, "without losing any data") or FailoverGlobalCluster with AllowDataLoss (the
+//!   primary's Region is lost) (RDS API reference, "SwitchoverGlobalCluster",
+//!   "FailoverGlobalCluster"; Aurora user guide, "Using switchover or failover in an Amazon
+//!   Aurora global database"). The wanted state is "the writer member is in `to_region`", read
+//!   from DescribeGlobalClusters, so a retry, a resume or a second run that finds it there
+//!   does nothing, and one that finds the operation in progress waits for it.
 //!
-//! Left for later: reader instances of a restored cluster, global database switchovers and
-//! failovers.
+//! Left for later: reader instances of a restored cluster.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::{DbCluster, DbInstance, Tag};
+use aws_sdk_rds::types::{DbCluster, DbInstance, GlobalCluster, Tag};
 use chrono::{DateTime, Utc};
 
 use super::restore_point::{RestorePoint, rfc3339};
@@ -1131,8 +1137,12 @@ impl Action for Failover {
     }
 
     async fn observe(&self, ctx: &StepContext) -> Result<Observation, ActionError> {
-        if let Target::Cluster(cluster) = Target::read(ctx)? {
-            return observe_cluster_failover(ctx, &cluster).await;
+        match FailoverTarget::read(ctx)? {
+            FailoverTarget::Global(g) => return observe_global_failover(ctx, &g).await,
+            FailoverTarget::Cluster(cluster) => {
+                return observe_cluster_failover(ctx, &cluster).await;
+            }
+            FailoverTarget::Instance => {}
         }
         let id = ctx.params.str("instance")?;
         let (c, region) = client(ctx)?;
@@ -1201,8 +1211,12 @@ impl Action for Failover {
     }
 
     async fn apply(&self, ctx: &StepContext, _: &Observation) -> Result<Outcome, ActionError> {
-        if let Target::Cluster(cluster) = Target::read(ctx)? {
-            return apply_cluster_failover(ctx, &cluster).await;
+        match FailoverTarget::read(ctx)? {
+            FailoverTarget::Global(g) => return apply_global_failover(ctx, &g).await,
+            FailoverTarget::Cluster(cluster) => {
+                return apply_cluster_failover(ctx, &cluster).await;
+            }
+            FailoverTarget::Instance => {}
         }
         let id = ctx.params.str("instance")?;
         let (c, region) = client(ctx)?;
@@ -1260,8 +1274,12 @@ impl Action for Failover {
     }
 
     async fn verify(&self, ctx: &StepContext, outcome: &Outcome) -> Result<(), ActionError> {
-        if let Target::Cluster(cluster) = Target::read(ctx)? {
-            return verify_cluster_failover(ctx, &cluster, outcome).await;
+        match FailoverTarget::read(ctx)? {
+            FailoverTarget::Global(g) => return verify_global_failover(ctx, &g, outcome).await,
+            FailoverTarget::Cluster(cluster) => {
+                return verify_cluster_failover(ctx, &cluster, outcome).await;
+            }
+            FailoverTarget::Instance => {}
         }
         let id = ctx.params.str("instance")?;
         let (c, region) = client(ctx)?;
@@ -1489,6 +1507,431 @@ async fn verify_cluster_failover(
     }
 }
 
+// ------------------------------------------------------------------------- failover (global)
+
+/// What `rds.failover` is about: exactly one of `instance`, `cluster`, `global_cluster`.
+enum FailoverTarget {
+    Instance,
+    Cluster(String),
+    Global(GlobalTarget),
+}
+
+/// The global database form's parameters.
+struct GlobalTarget {
+    id: String,
+    to_region: String,
+    /// `failover` (FailoverGlobalCluster with AllowDataLoss), else a switchover.
+    failover: bool,
+}
+
+impl GlobalTarget {
+    fn operation(&self) -> &'static str {
+        if self.failover {
+            "FailoverGlobalCluster"
+        } else {
+            "SwitchoverGlobalCluster"
+        }
+    }
+    fn verb(&self) -> &'static str {
+        if self.failover {
+            "fail over"
+        } else {
+            "switch over"
+        }
+    }
+}
+
+/// The parameters the global database form takes and the others do not, and back.
+const GLOBAL_ONLY: [&str; 2] = ["to_region", "mode"];
+
+impl FailoverTarget {
+    fn read(ctx: &StepContext) -> Result<FailoverTarget, ActionError> {
+        let p = &ctx.params;
+        let given = |k: &str| !matches!(p.0.get(k), None | Some(serde_json::Value::Null));
+        let named: Vec<&str> = ["instance", "cluster", "global_cluster"]
+            .into_iter()
+            .filter(|k| given(k))
+            .collect();
+        if named.len() != 1 {
+            return Err(ActionError::Invalid {
+                message: if named.is_empty() {
+                    "none of `instance`, `cluster` and `global_cluster` is set".into()
+                } else {
+                    format!("{} are all set: give exactly one", named.join(", "))
+                },
+                hint: "name the Multi-AZ DB instance (`instance:`), the Aurora DB cluster \
+                       (`cluster:`) or the Aurora global database (`global_cluster:` with \
+                       `to_region:`)"
+                    .into(),
+            });
+        }
+        match named[0] {
+            "global_cluster" => {
+                if given("target_instance") {
+                    return Err(ActionError::Invalid {
+                        message: "`target_instance` is set with `global_cluster`".into(),
+                        hint: "a global database's writer moves to a Region (`to_region`), not to an instance".into(),
+                    });
+                }
+                let mode = p.str_or("mode", "switchover")?;
+                let failover = match mode.as_str() {
+                    "switchover" => false,
+                    "failover" => true,
+                    other => {
+                        return Err(ActionError::Invalid {
+                            message: format!("`mode` is `{other}`"),
+                            hint: "use `switchover` (planned, no data lost) or `failover` (the primary's Region is lost, AllowDataLoss)".into(),
+                        });
+                    }
+                };
+                Ok(FailoverTarget::Global(GlobalTarget {
+                    id: p.str("global_cluster")?,
+                    to_region: p
+                        .opt_str("to_region")?
+                        .ok_or_else(|| ActionError::Invalid {
+                            message: "`global_cluster` is set without `to_region`".into(),
+                            hint: "name the Region whose secondary DB cluster becomes the primary"
+                                .into(),
+                        })?,
+                    failover,
+                }))
+            }
+            form => {
+                if let Some(k) = GLOBAL_ONLY.into_iter().find(|k| given(k)) {
+                    return Err(ActionError::Invalid {
+                        message: format!("`{k}` is set with `{form}`"),
+                        hint: "`to_region` and `mode` belong to the global database form (`global_cluster:`)".into(),
+                    });
+                }
+                if form == "cluster" {
+                    Ok(FailoverTarget::Cluster(p.str("cluster")?))
+                } else {
+                    Ok(FailoverTarget::Instance)
+                }
+            }
+        }
+    }
+}
+
+/// The Region of an RDS ARN (`arn:aws:rds:REGION:ACCOUNT:cluster:ID`).
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The ARN of the global cluster's writer member (IsWriter).
+fn global_writer(g: &GlobalCluster) -> Option<String> {
+    g.global_cluster_members()
+        .iter()
+        .find(|m| m.is_writer() == Some(true))
+        .and_then(|m| m.db_cluster_arn())
+        .map(str::to_string)
+}
+
+/// The ARN of the member DB cluster in `region`.
+fn global_member_in(g: &GlobalCluster, region: &str) -> Option<String> {
+    g.global_cluster_members()
+        .iter()
+        .filter_map(|m| m.db_cluster_arn())
+        .find(|arn| arn_region(arn) == Some(region))
+        .map(str::to_string)
+}
+
+/// The operation in progress, as FailoverState shows it ("empty unless a switchover or
+/// failover operation is scheduled or is in progress", RDS API reference, FailoverState):
+/// (its status, the ARN it promotes).
+fn global_in_progress(g: &GlobalCluster) -> Option<(String, String)> {
+    let f = g.failover_state()?;
+    let status = f.status()?.as_str().to_string();
+    Some((
+        status,
+        f.to_db_cluster_arn().unwrap_or_default().to_string(),
+    ))
+}
+
+/// Done: `available`, with the writer in `to_region`.
+fn global_done(g: &GlobalCluster, to_region: &str) -> bool {
+    g.status() == Some("available")
+        && global_writer(g).is_some_and(|w| arn_region(&w) == Some(to_region))
+}
+
+/// DescribeGlobalClusters for one global cluster; `None` when it does not exist.
+async fn describe_global(
+    c: &Client,
+    region: &str,
+    id: &str,
+) -> Result<Option<GlobalCluster>, ActionError> {
+    match c
+        .describe_global_clusters()
+        .global_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.global_clusters().first().cloned()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_global_cluster_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(SVC, "DescribeGlobalClusters", region, e)),
+    }
+}
+
+/// `writer` and `region`; `availability_zone` when the writer cluster is in the step's Region
+/// (no call into another Region for it) and has a writer instance.
+async fn global_outputs(
+    c: &Client,
+    region: &str,
+    writer_arn: &str,
+) -> Result<BTreeMap<String, String>, ActionError> {
+    let writer_region = arn_region(writer_arn).unwrap_or_default();
+    let mut o = BTreeMap::from([
+        ("writer".to_string(), writer_arn.to_string()),
+        ("region".to_string(), writer_region.to_string()),
+    ]);
+    if writer_region == region {
+        let id = writer_arn.rsplit(':').next().unwrap_or(writer_arn);
+        if let Some(w) = describe_cluster(c, region, id)
+            .await?
+            .as_ref()
+            .and_then(cluster_writer)
+            && let Some(az) = describe_instance(c, region, &w)
+                .await?
+                .and_then(|i| i.availability_zone().map(str::to_string))
+        {
+            o.insert("availability_zone".into(), az);
+        }
+    }
+    Ok(o)
+}
+
+async fn observe_global_failover(
+    ctx: &StepContext,
+    t: &GlobalTarget,
+) -> Result<Observation, ActionError> {
+    let (c, region) = client(ctx)?;
+    let id = &t.id;
+    let mut obs = Observation::default();
+    obs.facts.insert("global_cluster".into(), json!(id));
+    obs.facts.insert("to_region".into(), json!(t.to_region));
+    obs.facts.insert(
+        "mode".into(),
+        json!(if t.failover { "failover" } else { "switchover" }),
+    );
+    let Some(g) = describe_global(&c, &region, id).await? else {
+        obs.summary = format!("global cluster `{id}` not found (asked in {region})");
+        obs.findings.push(finding(
+            obs.summary.clone(),
+            "check the global database's identifier (aws rds describe-global-clusters)",
+        ));
+        return Ok(obs);
+    };
+    let status = g.status().unwrap_or("unknown").to_string();
+    let writer = global_writer(&g).unwrap_or_default();
+    obs.facts.insert("status".into(), json!(status));
+    obs.facts.insert("writer".into(), json!(writer));
+    if global_done(&g, &t.to_region) {
+        obs.summary = format!(
+            "the writer of global cluster `{id}` is already in {}: `{writer}`",
+            t.to_region
+        );
+        obs.outputs = global_outputs(&c, &region, &writer).await?;
+        return Ok(obs);
+    }
+    let Some(target) = global_member_in(&g, &t.to_region) else {
+        obs.summary = format!("global cluster `{id}` has no DB cluster in {}", t.to_region);
+        obs.findings.push(finding(
+            obs.summary.clone(),
+            format!(
+                "add a secondary DB cluster in {} to the global database, or name a Region it has: {}",
+                t.to_region,
+                g.global_cluster_members()
+                    .iter()
+                    .filter_map(|m| m.db_cluster_arn().and_then(arn_region))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+        return Ok(obs);
+    };
+    obs.facts.insert("target".into(), json!(target));
+    if let Some((op, to)) = global_in_progress(&g).filter(|_| status != "available") {
+        obs.summary = format!("global cluster `{id}` is `{status}` ({op} to `{to}`)");
+        if to == target {
+            obs.changes.push(format!(
+                "wait for the {op} of `{id}` to {} in progress (no second request)",
+                t.to_region
+            ));
+        } else {
+            obs.findings.push(finding(
+                format!(
+                    "global cluster `{id}` is `{op}` to `{to}`, not to {}",
+                    t.to_region
+                ),
+                "wait until it is available, then run the step again",
+            ));
+        }
+        return Ok(obs);
+    }
+    if status != "available" {
+        obs.findings.push(finding(
+            format!("global cluster `{id}` is `{status}`, not `available`"),
+            "wait until it is available, then run the step again",
+        ));
+    }
+    obs.summary = format!(
+        "the writer of global cluster `{id}` is in {}: `{writer}`",
+        arn_region(&writer).unwrap_or("no Region")
+    );
+    obs.changes.push(format!(
+        "{} global cluster `{id}` ({}{}) from `{writer}` to `{target}` in {}",
+        t.verb(),
+        t.operation(),
+        if t.failover {
+            " with AllowDataLoss"
+        } else {
+            ""
+        },
+        t.to_region
+    ));
+    Ok(obs)
+}
+
+/// Sends the switchover or failover once: with the SDK's retries off, since a request whose
+/// answer was lost (a reset, a timeout) may have been made; before sending again, the global
+/// cluster is read again, and an operation in progress to the target (or the writer there
+/// already) ends it.
+async fn promote_once(
+    c: &Client,
+    region: &str,
+    t: &GlobalTarget,
+    target: &str,
+) -> Result<(), ActionError> {
+    let no_retries = || {
+        aws_sdk_rds::config::Builder::default()
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+    };
+    let mut sends = 0;
+    loop {
+        sends += 1;
+        let sent = if t.failover {
+            // "Allowing data loss triggers a global failover operation" (RDS API reference,
+            // FailoverGlobalCluster, AllowDataLoss).
+            c.failover_global_cluster()
+                .global_cluster_identifier(&t.id)
+                .target_db_cluster_identifier(target)
+                .allow_data_loss(true)
+                .customize()
+                .config_override(no_retries())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error(SVC, "FailoverGlobalCluster", region, e))
+        } else {
+            c.switchover_global_cluster()
+                .global_cluster_identifier(&t.id)
+                .target_db_cluster_identifier(target)
+                .customize()
+                .config_override(no_retries())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error(SVC, "SwitchoverGlobalCluster", region, e))
+        };
+        let Err(e) = sent else { return Ok(()) };
+        if !e.retryable() {
+            return Err(e);
+        }
+        if let Ok(Some(g)) = describe_global(c, region, &t.id).await
+            && (global_done(&g, &t.to_region)
+                || global_in_progress(&g).is_some_and(|(_, to)| to == target))
+        {
+            return Ok(());
+        }
+        if sends >= 3 {
+            return Err(e);
+        }
+        tokio::time::sleep(Duration::from_millis(100 << sends)).await;
+    }
+}
+
+async fn apply_global_failover(
+    ctx: &StepContext,
+    t: &GlobalTarget,
+) -> Result<Outcome, ActionError> {
+    let (c, region) = client(ctx)?;
+    let id = &t.id;
+    let g = describe_global(&c, &region, id)
+        .await?
+        .ok_or_else(|| ActionError::Invalid {
+            message: format!("global cluster `{id}` not found (asked in {region})"),
+            hint: "check the global database's identifier".into(),
+        })?;
+    let before = global_writer(&g).unwrap_or_default();
+    let mut changes = vec![];
+    if !global_done(&g, &t.to_region) {
+        let target = global_member_in(&g, &t.to_region).ok_or_else(|| ActionError::Invalid {
+            message: format!("global cluster `{id}` has no DB cluster in {}", t.to_region),
+            hint: "add a secondary DB cluster in that Region, or name another `to_region`".into(),
+        })?;
+        let in_progress = global_in_progress(&g)
+            .filter(|_| g.status() != Some("available"))
+            .is_some_and(|(_, to)| to == target);
+        if !in_progress {
+            promote_once(&c, &region, t, &target).await?;
+            changes.push(format!(
+                "{} global cluster `{id}` ({}) from `{before}` to `{target}`",
+                if t.failover {
+                    "failed over"
+                } else {
+                    "switched over"
+                },
+                t.operation()
+            ));
+        }
+    }
+    let done = poll::until(&ctx.waits, RDS_MAX_INTERVAL, || async {
+        Ok(describe_global(&c, &region, id)
+            .await?
+            .filter(|g| global_done(g, &t.to_region)))
+    })
+    .await?;
+    let writer = global_writer(&done).unwrap_or_default();
+    Ok(Outcome {
+        summary: format!(
+            "the writer of global cluster `{id}` is in {}: `{writer}`",
+            t.to_region
+        ),
+        changes,
+        outputs: global_outputs(&c, &region, &writer).await?,
+    })
+}
+
+async fn verify_global_failover(
+    ctx: &StepContext,
+    t: &GlobalTarget,
+    outcome: &Outcome,
+) -> Result<(), ActionError> {
+    let (c, region) = client(ctx)?;
+    match describe_global(&c, &region, &t.id).await? {
+        Some(g)
+            if global_done(&g, &t.to_region)
+                && global_writer(&g).as_deref()
+                    == outcome.outputs.get("writer").map(String::as_str) =>
+        {
+            Ok(())
+        }
+        _ => Err(ActionError::Verification {
+            message: format!(
+                "global cluster `{}` is not available with its writer in {}",
+                t.id, t.to_region
+            ),
+            hint: "look at the global database in the RDS console (its status and FailoverState)"
+                .into(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1511,6 +1954,42 @@ mod tests {
             ))
         );
         assert_eq!(failover_mark(&DbInstance::builder().build()), None);
+    }
+
+    #[test]
+    fn a_global_cluster_is_done_when_available_with_its_writer_in_the_region_asked() {
+        use aws_sdk_rds::types::GlobalClusterMember;
+        let member = |region: &str, writer: bool| {
+            GlobalClusterMember::builder()
+                .db_cluster_arn(format!(
+                    "arn:aws:rds:{region}:111122223333:cluster:app-{region}"
+                ))
+                .is_writer(writer)
+                .build()
+        };
+        let g = |status: &str| {
+            GlobalCluster::builder()
+                .status(status)
+                .global_cluster_members(member("us-east-2", true))
+                .global_cluster_members(member("us-west-2", false))
+                .build()
+        };
+        assert_eq!(
+            global_writer(&g("available")).as_deref(),
+            Some("arn:aws:rds:us-east-2:111122223333:cluster:app-us-east-2")
+        );
+        assert!(global_done(&g("available"), "us-east-2"));
+        assert!(!global_done(&g("available"), "us-west-2"));
+        assert!(!global_done(&g("switching-over"), "us-east-2"));
+        assert_eq!(
+            global_member_in(&g("available"), "us-west-2").as_deref(),
+            Some("arn:aws:rds:us-west-2:111122223333:cluster:app-us-west-2")
+        );
+        assert_eq!(global_member_in(&g("available"), "eu-west-1"), None);
+        assert_eq!(
+            arn_region("arn:aws:rds::111122223333:global-cluster:g"),
+            None
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub(super) const ACTIONS: &[ActionSpec] = &[
     },
     ActionSpec {
         name: "rds.failover",
-        summary: "Fail a Multi-AZ DB instance over to its standby (RebootDBInstance with ForceFailover), or an Aurora DB cluster to another instance (FailoverDBCluster), once across retries and resumes, and wait until it is `available` with the writer moved.",
+        summary: "Fail a Multi-AZ DB instance over to its standby (RebootDBInstance with ForceFailover), an Aurora DB cluster to another instance (FailoverDBCluster), or an Aurora global database to its secondary cluster in another Region (SwitchoverGlobalCluster, or FailoverGlobalCluster with AllowDataLoss), once across retries and resumes, and wait until it is `available` with the writer moved.",
         service: Service::Rds,
         params: &[
             p(
@@ -166,7 +166,7 @@ pub(super) const ACTIONS: &[ActionSpec] = &[
                 K::String,
                 false,
                 None,
-                "the Multi-AZ DB instance identifier (give this or `cluster`)",
+                "the Multi-AZ DB instance identifier (give exactly one of `instance`, `cluster`, `global_cluster`)",
             )
             .scoped(S::RdsInstance),
             p(
@@ -174,7 +174,7 @@ pub(super) const ACTIONS: &[ActionSpec] = &[
                 K::String,
                 false,
                 None,
-                "the Aurora DB cluster identifier (give this or `instance`)",
+                "the Aurora DB cluster identifier (give exactly one of `instance`, `cluster`, `global_cluster`)",
             )
             .scoped(S::RdsCluster),
             p(
@@ -185,10 +185,41 @@ pub(super) const ACTIONS: &[ActionSpec] = &[
                 "with `cluster`: the reader instance to promote (default: one RDS chooses)",
             )
             .scoped(S::RdsInstance),
+            p(
+                "global_cluster",
+                K::String,
+                false,
+                None,
+                "the Aurora global database's identifier (give exactly one of `instance`, `cluster`, `global_cluster`); needs `to_region`",
+            ),
+            p(
+                "to_region",
+                K::Region,
+                false,
+                None,
+                "with `global_cluster`: the Region whose secondary DB cluster becomes the primary; nothing is done when the writer is there already. The calls go to the step's `region`: make it this one, so a failover does not depend on the Region it leaves",
+            ),
+            p(
+                "mode",
+                K::Enum(&["switchover", "failover"]),
+                false,
+                None,
+                "with `global_cluster`: `switchover` (the default; planned, SwitchoverGlobalCluster, no data lost) or `failover` (the primary's Region is lost: FailoverGlobalCluster with AllowDataLoss, what was not replicated yet is lost)",
+            ),
         ],
         outputs: &[
-            o("writer", "the DB instance now serving writes"),
-            o("availability_zone", "its Availability Zone after the failover"),
+            o(
+                "writer",
+                "the DB instance now serving writes (with `global_cluster`: the primary DB cluster's ARN)",
+            ),
+            o(
+                "availability_zone",
+                "its Availability Zone after the failover (with `global_cluster`: its writer instance's, when the primary is in the step's Region)",
+            ),
+            o(
+                "region",
+                "with `global_cluster`: the Region of the primary DB cluster",
+            ),
         ],
         default_estimate: secs(120),
         estimate_param: None,
@@ -200,6 +231,9 @@ pub(super) const ACTIONS: &[ActionSpec] = &[
             "rds:RebootDBInstance",
             "rds:FailoverDBCluster",
             "rds:AddTagsToResource",
+            "rds:DescribeGlobalClusters",
+            "rds:SwitchoverGlobalCluster",
+            "rds:FailoverGlobalCluster",
         ],
         control_plane: ControlPlane::StepRegion,
     },

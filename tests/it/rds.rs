@@ -2,7 +2,8 @@
 //! `rds.assert_ready`, `rds.restore_pitr` (every setting a restore does not carry over by
 //! itself, compared field by field with the source; a resumed restore waits for the one in
 //! progress; a target that is not a restore of the source is refused) and `rds.failover` (once
-//! across a kill and a resume, and across a timeout and a resume).
+//! across a kill and a resume, and across a timeout and a resume; an Aurora global database's
+//! switchover and failover, us-east-2 to us-west-2, with global clusters made with the SDK).
 //!
 //! The instances come from `localstack/seed.py --rds REGION[:ENGINE]` (a Multi-AZ instance with
 //! its own subnet, parameter and option groups, security group, KMS key and tags). Regions no
@@ -742,4 +743,291 @@ async fn a_cluster_restore_carries_the_settings_over_and_creates_the_writer() {
     let text = serde_json::to_string(&w.journal()).unwrap();
     assert!(!text.contains("RestoreDBClusterToPointInTime"), "{text}");
     assert!(!text.contains("CreateDBInstance"), "{text}");
+}
+
+// ------------------------------------------------------------------------- global databases
+
+/// The Region pair of the Aurora global database tests: no other test faults either.
+const GLOBAL_PRIMARY: &str = "us-east-2";
+const GLOBAL_SECONDARY: &str = "us-west-2";
+
+/// An Aurora PostgreSQL global database `{p}gdb`: its primary cluster `{p}east` in
+/// us-east-2 and a secondary `{p}west` in us-west-2; a switchover or failover lasts
+/// `switch_s` seconds. Returns the global cluster's identifier.
+async fn global_database(p: &str, switch_s: u64) -> String {
+    emulator().configure(serde_json::json!({
+        "prefix": p,
+        "rds_global_switchover_seconds": switch_s,
+    }));
+    let gdb = format!("{p}gdb");
+    rds(GLOBAL_PRIMARY)
+        .await
+        .create_global_cluster()
+        .global_cluster_identifier(&gdb)
+        .engine("aurora-postgresql")
+        .send()
+        .await
+        .unwrap();
+    rds(GLOBAL_PRIMARY)
+        .await
+        .create_db_cluster()
+        .db_cluster_identifier(format!("{p}east"))
+        .engine("aurora-postgresql")
+        .global_cluster_identifier(&gdb)
+        .master_username("docustack")
+        .master_user_password("not-a-secret-1")
+        .send()
+        .await
+        .unwrap();
+    rds(GLOBAL_SECONDARY)
+        .await
+        .create_db_cluster()
+        .db_cluster_identifier(format!("{p}west"))
+        .engine("aurora-postgresql")
+        .global_cluster_identifier(&gdb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        global_writer(&gdb).await.0,
+        format!("{p}east"),
+        "the first member is the primary"
+    );
+    gdb
+}
+
+/// The global cluster's writer member (the cluster identifier) and status.
+async fn global_writer(gdb: &str) -> (String, String) {
+    let g = rds(GLOBAL_SECONDARY)
+        .await
+        .describe_global_clusters()
+        .global_cluster_identifier(gdb)
+        .send()
+        .await
+        .unwrap()
+        .global_clusters()[0]
+        .clone();
+    let writer = g
+        .global_cluster_members()
+        .iter()
+        .find(|m| m.is_writer() == Some(true))
+        .and_then(|m| m.db_cluster_arn())
+        .map(|a| a.rsplit(':').next().unwrap().to_string())
+        .unwrap_or_default();
+    (writer, g.status().unwrap_or_default().to_string())
+}
+
+/// The emulator's recorded calls of `op` naming `gdb`, with their bodies.
+fn global_calls(gdb: &str, op: &str) -> Vec<String> {
+    emulator()
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some(op) && r.mentions(gdb))
+        .map(|r| r.body)
+        .collect()
+}
+
+fn global_runbook(gdb: &str, with: &str, timeout: &str) -> String {
+    format!(
+        "version: 1\nname: rds global {gdb}\ndefaults:\n  region: {GLOBAL_SECONDARY}\nsteps:\n  - id: switch\n    action: rds.failover\n    timeout: {timeout}\n    retry: {{ attempts: 1 }}\n    with: {{ global_cluster: {gdb}, to_region: {GLOBAL_SECONDARY}{with} }}\n"
+    )
+}
+
+/// A switchover (SwitchoverGlobalCluster, the default mode) moves the writer to `to_region`
+/// and waits out `switching-over`; a dry run before it only says what it would do, and a
+/// second run finds the writer there and sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_switchover_moves_the_writer_to_to_region_and_a_second_run_makes_no_call() {
+    let p = unique_prefix("rds_gswitch");
+    let gdb = global_database(&p, 2).await;
+    let rb = global_runbook(&gdb, "", "5m");
+
+    // Dry run: observed, nothing sent.
+    let w = Work::new(&rb);
+    let out = w.run(&[], &[]);
+    out.assert_exit(0);
+    let text = serde_json::to_string(&w.journal()).unwrap();
+    assert!(
+        text.contains(&format!(
+            "switch over global cluster `{gdb}` (SwitchoverGlobalCluster) from `arn:aws:rds:{GLOBAL_PRIMARY}:"
+        )),
+        "the dry run says what would change: {text}"
+    );
+    assert!(global_calls(&gdb, "SwitchoverGlobalCluster").is_empty());
+    assert_eq!(global_writer(&gdb).await.0, format!("{p}east"));
+
+    let w = Work::new(&rb);
+    let t0 = std::time::Instant::now();
+    w.run(&["--execute", "--yes"], &[]).assert_exit(0);
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_secs(2),
+        "waited out `switching-over`"
+    );
+    assert_eq!(
+        global_writer(&gdb).await,
+        (format!("{p}west"), "available".to_string())
+    );
+    let o = outputs(&w.journal(), "switch");
+    assert_eq!(
+        o["writer"].as_str().unwrap(),
+        format!("arn:aws:rds:{GLOBAL_SECONDARY}:123456789012:cluster:{p}west")
+    );
+    assert_eq!(o["region"], GLOBAL_SECONDARY);
+    let sent = global_calls(&gdb, "SwitchoverGlobalCluster");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].contains(&format!("{p}west")) && sent[0].contains("TargetDbClusterIdentifier"),
+        "{sent:?}"
+    );
+    assert!(global_calls(&gdb, "FailoverGlobalCluster").is_empty());
+
+    // Again: the writer is in us-west-2 already, nothing is sent.
+    let w = Work::new(&rb);
+    w.run(&["--execute", "--yes"], &[]).assert_exit(0);
+    assert_eq!(global_calls(&gdb, "SwitchoverGlobalCluster").len(), 1);
+    let j = w.journal();
+    let done = j
+        .iter()
+        .rev()
+        .find(|r| r["type"] == "step_succeeded")
+        .unwrap();
+    assert!(
+        done["outcome"]["changes"]
+            .as_array()
+            .is_none_or(|c| c.is_empty()),
+        "the second run changed nothing: {done}"
+    );
+    assert_eq!(outputs(&j, "switch")["region"], GLOBAL_SECONDARY);
+}
+
+/// Killed right after the switchover reached AWS, then resumed: one switchover. And a run
+/// whose first attempt times out while the global cluster is `switching-over`: the resume
+/// waits for it instead of sending another.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_switchover_is_sent_once_across_a_kill_and_a_resume_and_across_a_timeout() {
+    let p = unique_prefix("rds_gresume");
+    let gdb = global_database(&p, 1).await;
+    let w = Work::new(&global_runbook(&gdb, "", "5m"));
+    let crash = drillbook::engine::CRASH_ENV;
+    let out = w.run(&["--execute", "--yes"], &[(crash, "after-apply:switch")]);
+    assert_ne!(out.code(), 0, "killed: {}", out.text());
+    let out = w.drillbook(&["resume", &w.run_id(), "--yes"], &[]);
+    out.assert_exit(0);
+    assert_eq!(global_writer(&gdb).await.0, format!("{p}west"));
+    assert_eq!(global_calls(&gdb, "SwitchoverGlobalCluster").len(), 1);
+    let j = w.journal();
+    let resumed = j
+        .iter()
+        .rev()
+        .find(|r| r["type"] == "step_succeeded")
+        .unwrap();
+    assert!(
+        resumed["outcome"]["changes"]
+            .as_array()
+            .is_none_or(|c| c.is_empty()),
+        "the resume changed nothing: {resumed}"
+    );
+
+    // Back to us-east-2, 4 s long; the first attempt gives up after 2 s.
+    emulator().configure(serde_json::json!({"prefix": p, "rds_global_switchover_seconds": 4}));
+    let back = |timeout: &str| {
+        global_runbook(&gdb, "", timeout).replace(
+            &format!("to_region: {GLOBAL_SECONDARY}"),
+            &format!("to_region: {GLOBAL_PRIMARY}"),
+        )
+    };
+    let w = Work::new(&back("2s"));
+    let out = w.run(&["--execute", "--yes"], &[]);
+    assert_ne!(out.code(), 0, "{}", out.text());
+    assert_eq!(global_writer(&gdb).await.1, "switching-over");
+    std::fs::write(w.dir.path().join("rb.yaml"), back("5m")).unwrap();
+    let out = w.drillbook(
+        &[
+            "resume",
+            &w.run_id(),
+            "--yes",
+            "--runbook",
+            "rb.yaml",
+            "--force",
+        ],
+        &[],
+    );
+    out.assert_exit(0);
+    let text = serde_json::to_string(&w.journal()).unwrap();
+    assert!(
+        text.contains("in progress (no second request)"),
+        "the resume waited for the switchover in progress: {text}"
+    );
+    assert_eq!(
+        global_writer(&gdb).await,
+        (format!("{p}east"), "available".to_string())
+    );
+    assert_eq!(
+        global_calls(&gdb, "SwitchoverGlobalCluster").len(),
+        2,
+        "one each way"
+    );
+}
+
+/// `mode: failover` is FailoverGlobalCluster with AllowDataLoss, never a switchover.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_global_failover_uses_failover_global_cluster_with_allow_data_loss() {
+    let p = unique_prefix("rds_gfail");
+    let gdb = global_database(&p, 1).await;
+    let w = Work::new(&global_runbook(&gdb, ", mode: failover", "5m"));
+    w.run(&["--execute", "--yes"], &[]).assert_exit(0);
+    assert_eq!(
+        global_writer(&gdb).await,
+        (format!("{p}west"), "available".to_string())
+    );
+    let sent = global_calls(&gdb, "FailoverGlobalCluster");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("AllowDataLoss=true"), "{sent:?}");
+    assert!(global_calls(&gdb, "SwitchoverGlobalCluster").is_empty());
+    assert_eq!(outputs(&w.journal(), "switch")["region"], GLOBAL_SECONDARY);
+}
+
+/// Forms mixed or incomplete: invalid input (exit 2) before any call, each named.
+#[tokio::test(flavor = "multi_thread")]
+async fn rds_failover_refuses_a_bad_combination_of_its_forms_as_invalid_input() {
+    let p = unique_prefix("rds_gcombo");
+    let gdb = format!("{p}gdb");
+    for (with, said) in [
+        (
+            format!("instance: {p}db, global_cluster: {gdb}, to_region: {GLOBAL_SECONDARY}"),
+            "takes one of `instance`, `cluster` and `global_cluster`, not `instance` and `global_cluster`",
+        ),
+        (
+            format!("global_cluster: {gdb}"),
+            "`global_cluster` needs `to_region`",
+        ),
+        (
+            format!("cluster: {p}aurora, mode: failover"),
+            "`mode` does not go with `cluster`",
+        ),
+        (
+            format!("instance: {p}db, to_region: {GLOBAL_SECONDARY}"),
+            "`to_region` does not go with `instance`",
+        ),
+        (
+            format!("target_instance: {p}db"),
+            "needs one of `instance`, `cluster` and `global_cluster`",
+        ),
+    ] {
+        let w = Work::new(&format!(
+            "version: 1\nname: rds combo\ndefaults:\n  region: {GLOBAL_SECONDARY}\nsteps:\n  - id: switch\n    action: rds.failover\n    with: {{ {with} }}\n"
+        ));
+        let out = w.run(&["--execute", "--yes"], &[]);
+        out.assert_exit(2);
+        // The diagnostic wraps long lines behind a `│` margin.
+        let flat = out
+            .text()
+            .split_whitespace()
+            .filter(|w| *w != "│")
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(flat.contains(said), "{with}: {}", out.text());
+        // Refused when the runbook is read: no run was started.
+        assert!(!w.state().join("runs").exists(), "{}", out.text());
+    }
 }

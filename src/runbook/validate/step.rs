@@ -629,6 +629,20 @@ impl Validation<'_> {
                 }
             }
         }
+        if let Some(spec) = d.action
+            && let Some((message, help)) = param_combination(spec.name, &d.written)
+        {
+            let span = with_key
+                .map(|k| k.span)
+                .or(d.action_span)
+                .unwrap_or(node.span);
+            self.report(
+                span,
+                format!("{message} in step `{id_text}`"),
+                "parameters that do not go together",
+                || Some(help),
+            );
+        }
         if let Some((k, v)) = f.get("timeout") {
             d.timeout = self.duration(k, v, "timeout");
             if d.timeout == Some(Duration::ZERO) {
@@ -657,6 +671,60 @@ impl Validation<'_> {
             "",
         );
         Some(d)
+    }
+}
+
+/// Parameters an action takes in one combination only, which the catalogue's per-parameter
+/// `required` cannot say: (the problem, what to do).
+fn param_combination(action: &str, written: &BTreeSet<String>) -> Option<(String, String)> {
+    if action != "rds.failover" {
+        return None;
+    }
+    let has = |k: &str| written.contains(k);
+    let forms: Vec<&str> = ["instance", "cluster", "global_cluster"]
+        .into_iter()
+        .filter(|k| has(k))
+        .collect();
+    let help = "give exactly one of `instance` (Multi-AZ DB instance), `cluster` (Aurora DB \
+                cluster, with `target_instance` optional) and `global_cluster` (Aurora global \
+                database, with `to_region` and optional `mode`)";
+    match forms.as_slice() {
+        [] => Some((
+            "`rds.failover` needs one of `instance`, `cluster` and `global_cluster`".into(),
+            help.into(),
+        )),
+        [_] if has("global_cluster") && !has("to_region") => Some((
+            "`global_cluster` needs `to_region` in `rds.failover`".into(),
+            "add `to_region: REGION`, the Region whose secondary DB cluster becomes the primary"
+                .into(),
+        )),
+        [_] if has("global_cluster") && has("target_instance") => Some((
+            "`target_instance` does not go with `global_cluster` in `rds.failover`".into(),
+            "a global database's writer moves to a Region (`to_region`); remove `target_instance`"
+                .into(),
+        )),
+        [form] if !has("global_cluster") && (has("to_region") || has("mode")) => Some((
+            format!(
+                "`{}` does not go with `{form}` in `rds.failover`",
+                if has("to_region") {
+                    "to_region"
+                } else {
+                    "mode"
+                }
+            ),
+            "`to_region` and `mode` belong to the global database form (`global_cluster:`)".into(),
+        )),
+        [_] => None,
+        many => Some((
+            format!(
+                "`rds.failover` takes one of `instance`, `cluster` and `global_cluster`, not {}",
+                many.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            help.into(),
+        )),
     }
 }
 

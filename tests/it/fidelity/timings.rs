@@ -39,6 +39,9 @@ async fn defaults_are_awss_documented_delays() {
     assert_eq!(global["rds_pitr_lag_seconds"], json!(300.0));
     assert_eq!(global["rds_failover_seconds"], json!(60.0));
     assert_eq!(global["rds_restore_creating_seconds"], json!(60.0));
+    // An Aurora global switchover or failover: no figure given (localstack/drillbook_ext/
+    // config.py): 30 s.
+    assert_eq!(global["rds_global_switchover_seconds"], json!(30.0));
     // ECS gives no figure for a deployment (localstack/drillbook_ext/ecs.py): 60 s.
     assert_eq!(global["ecs_deployment_seconds"], json!(60.0));
     for name in DELAY_SETTINGS {

@@ -364,6 +364,7 @@ pub(crate) const DELAY_SETTINGS: &[&str] = &[
     "rds_restore_creating_seconds",
     "rds_failover_seconds",
     "rds_pitr_lag_seconds",
+    "rds_global_switchover_seconds",
     "ecs_deployment_seconds",
 ];
 
