@@ -836,7 +836,7 @@ def main() -> int:
         from seed_docustack import seed_docustack
 
         try:
-            doc = seed_docustack(args.endpoint, args.prefix)
+            doc = seed_docustack(args.endpoint, args.prefix, seed_rds)
         except ClientError as e:
             print(f"seed: AWS call failed: {e}", file=sys.stderr)
             return 1

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 from botocore.exceptions import ClientError
@@ -94,8 +94,10 @@ def _network(ec2: Any, prefix: str) -> dict[str, Any]:
             "db_security_group": db_sg}
 
 
-def _database(endpoint: str, prefix: str, net: dict[str, Any]) -> dict[str, Any]:
-    from seed import seed_rds  # the Multi-AZ instance with settings of its own
+def _database(endpoint: str, prefix: str, net: dict[str, Any],
+              seed_rds: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """`seed_rds` (seed.py's, passed in so that this module imports nothing of the seed's):
+    the Multi-AZ instance with settings of its own."""
 
     rds = _client("rds", endpoint)
     name = f"{prefix}docustack-db"
@@ -334,10 +336,11 @@ def _terraform_state(endpoint: str, prefix: str) -> dict[str, Any]:
     return {"bucket": bucket, "key": key, "lock_table": table, "digest": digest}
 
 
-def seed_docustack(endpoint: str, prefix: str) -> dict[str, Any]:
+def seed_docustack(endpoint: str, prefix: str,
+                   seed_rds: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     ec2 = _client("ec2", endpoint)
     net = _network(ec2, prefix)
-    db = _database(endpoint, prefix, net)
+    db = _database(endpoint, prefix, net, seed_rds)
     parameter = f"/{prefix}docustack/production/db-host"
     ssm = _client("ssm", endpoint)
     try:
