@@ -1,10 +1,16 @@
 //! Engine overhead and scheduling fidelity, with the durable file journal.
 //!
 //! `cargo bench --bench engine` (release). Prints one line per figure with its target.
+//!
+//! The last figure runs the whole `drillbook run --execute` process side by side with Chaos
+//! Toolkit: it installs `chaostoolkit` into a virtual environment under the target directory
+//! the first time (`python3 -m venv`, `pip install chaostoolkit`); when that cannot be done it
+//! says so and prints drillbook's figure alone.
 #![expect(clippy::print_stdout, reason = "benches print their figures")]
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,6 +106,153 @@ fn fsync_latency(dir: &Path) -> Duration {
     start.elapsed() / n
 }
 
+/// Median of `n` wall-clock runs of `f`.
+fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    let mut v: Vec<Duration> = (0..n).map(|_| f()).collect();
+    v.sort();
+    v[n / 2]
+}
+
+/// The whole process: `drillbook run CHAIN --execute --yes --state-dir TMP` (load, journal with
+/// fsync, reports and sealed evidence), in a fresh state directory under `base`.
+fn drillbook_process(bin: &Path, base: &Path, chain: &Path) -> Duration {
+    let state = tempfile::tempdir_in(base).unwrap();
+    let start = Instant::now();
+    let status = Command::new(bin)
+        .arg("run")
+        .arg(chain)
+        .args(["--execute", "--yes", "--state-dir"])
+        .arg(state.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run drillbook");
+    let took = start.elapsed();
+    assert!(status.success(), "drillbook run: {status}");
+    took
+}
+
+/// The target directory this bench was built in (`<target>/release/deps/engine-*`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .nth(3)
+        .map_or_else(std::env::temp_dir, Path::to_path_buf)
+}
+
+/// `chaos` from a virtual environment under the target directory, installed the first time.
+fn chaostoolkit() -> Result<PathBuf, String> {
+    let venv = target_dir().join("chaostoolkit-venv");
+    let chaos = venv.join("bin/chaos");
+    if chaos.is_file() {
+        return Ok(chaos);
+    }
+    let ok = |c: &mut Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if !ok(Command::new("python3").args(["-m", "venv"]).arg(&venv)) {
+        return Err("`python3 -m venv` failed (is a Python 3 with venv installed?)".into());
+    }
+    if !ok(Command::new(venv.join("bin/pip")).args(["install", "-q", "chaostoolkit"])) {
+        return Err("`pip install chaostoolkit` failed".into());
+    }
+    if chaos.is_file() {
+        Ok(chaos)
+    } else {
+        Err(format!("{} is missing after the install", chaos.display()))
+    }
+}
+
+/// A Chaos Toolkit experiment of `n` no-op Python activities, run in order.
+fn chaos_experiment(n: usize) -> String {
+    let method: Vec<_> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "type": "action",
+                "name": format!("s{i}"),
+                "provider": {
+                    "type": "python",
+                    "module": "os.path",
+                    "func": "exists",
+                    "arguments": { "path": "/" }
+                }
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "1.0.0",
+        "title": "bench",
+        "description": "no-op activities",
+        "method": method
+    })
+    .to_string()
+}
+
+fn chaos_process(chaos: &Path, dir: &Path, experiment: &Path) -> Duration {
+    let start = Instant::now();
+    let status = Command::new(chaos)
+        .args([
+            "--no-version-check",
+            "--no-log-file",
+            "run",
+            "--journal-path",
+        ])
+        .arg(dir.join("journal.json"))
+        .arg(experiment)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run chaos");
+    let took = start.elapsed();
+    assert!(status.success(), "chaos run: {status}");
+    took
+}
+
+/// 4. The whole `drillbook run --execute` process against Chaos Toolkit, 1,000 no-op steps
+///    each, median of 5 wall-clock runs each (issue 27: at least 8x faster). `--drillbook PATH`
+///    measures another build of drillbook (an older one, to compare).
+fn versus_chaostoolkit(chain_yaml: &str) {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args
+        .iter()
+        .position(|a| a == "--drillbook")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_drillbook")),
+            PathBuf::from,
+        );
+    let tmp = std::env::temp_dir();
+    let dir = tempfile::tempdir_in(&tmp).unwrap();
+    let chain = dir.path().join("chain.yaml");
+    std::fs::write(&chain, chain_yaml).unwrap();
+    drillbook_process(&bin, &tmp, &chain); // warm the page cache
+    let ours = median_of(5, || drillbook_process(&bin, &tmp, &chain));
+    println!(
+        "drillbook run --execute, 1,000 x wait 0s, whole process {:>8.3} s (median of 5; {})",
+        ours.as_secs_f64(),
+        bin.display()
+    );
+    let chaos = match chaostoolkit() {
+        Ok(c) => c,
+        Err(e) => {
+            println!("chaostoolkit not measured: {e}");
+            return;
+        }
+    };
+    let experiment = dir.path().join("experiment.json");
+    std::fs::write(&experiment, chaos_experiment(1000)).unwrap();
+    chaos_process(&chaos, dir.path(), &experiment); // warm the page cache
+    let theirs = median_of(5, || chaos_process(&chaos, dir.path(), &experiment));
+    let ratio = theirs.as_secs_f64() / ours.as_secs_f64();
+    println!(
+        "chaos run, 1,000 no-op Python activities          {:>8.3} s (median of 5)",
+        theirs.as_secs_f64()
+    );
+    println!(
+        "ratio          {ratio:>8.1}x  (target >= 8x)   {}",
+        if ratio >= 8.0 { "ok" } else { "MISSED" }
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -126,7 +279,12 @@ fn main() {
             (format!("s{i}"), needs, "0s".to_string())
         })
         .collect();
-    let t = run(&rt, "chain", &yaml(&chain), 8);
+    let chain_yaml = yaml(&chain);
+    if std::env::args().any(|a| a == "--versus-only") {
+        versus_chaostoolkit(&chain_yaml);
+        return;
+    }
+    let t = run(&rt, "chain", &chain_yaml, 8);
     println!(
         "chain-1000     {:>8.3} s   (target < 0.5 s)   {}   (one fsync per step would be >= {:.3} s)",
         t.as_secs_f64(),
@@ -140,7 +298,7 @@ fn main() {
     // The same on a RAM file system, when there is one: the engine's own overhead.
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
-        let t = run_in(&rt, shm, "chain", &yaml(&chain), 8);
+        let t = run_in(&rt, shm, "chain", &chain_yaml, 8);
         println!(
             "chain-1000 on /dev/shm {:>8.3} s (fsync nearly free: engine overhead)",
             t.as_secs_f64()
@@ -218,4 +376,6 @@ fn main() {
             "MISSED"
         }
     );
+
+    versus_chaostoolkit(&chain_yaml);
 }

@@ -303,18 +303,34 @@ impl FileStore {
         std::fs::create_dir_all(&runs).map_err(io_err(&runs))?;
         let dir = self.run_dir(&run.run_id);
         std::fs::create_dir(&dir).map_err(io_err(&dir))?;
-        let write = |name: &str, bytes: &[u8]| -> Result<(), CheckpointError> {
+        let sha = crate::runbook::load::sha256_hex(run.runbook_text.as_bytes());
+        let vars = serde_json::to_vec_pretty(&run.vars)
+            .map_err(|e| CheckpointError::Store(e.to_string()))?;
+        // The three files beside the journal are written, then synced at the same time: the
+        // file system can commit them together instead of one after another. All three are on
+        // disk before the journal's first record is written.
+        let sha_line = format!("{sha}\n");
+        let side: [(&str, &[u8]); 3] = [
+            ("runbook.yaml", run.runbook_text.as_bytes()),
+            ("runbook.sha256", sha_line.as_bytes()),
+            ("vars.json", &vars),
+        ];
+        let mut files = Vec::with_capacity(side.len());
+        for (name, bytes) in side {
             let p = dir.join(name);
             let mut f = std::fs::File::create(&p).map_err(io_err(&p))?;
             f.write_all(bytes).map_err(io_err(&p))?;
-            f.sync_all().map_err(io_err(&p))
-        };
-        write("runbook.yaml", run.runbook_text.as_bytes())?;
-        let sha = crate::runbook::load::sha256_hex(run.runbook_text.as_bytes());
-        write("runbook.sha256", format!("{sha}\n").as_bytes())?;
-        let vars = serde_json::to_vec_pretty(&run.vars)
-            .map_err(|e| CheckpointError::Store(e.to_string()))?;
-        write("vars.json", &vars)?;
+            files.push((p, f));
+        }
+        std::thread::scope(|s| {
+            let syncs: Vec<_> = files
+                .iter()
+                .map(|(p, f)| s.spawn(move || f.sync_all().map_err(io_err(p))))
+                .collect();
+            syncs
+                .into_iter()
+                .try_for_each(|h| h.join().expect("fsync thread panicked"))
+        })?;
         let (bytes, next_seq, last_hash) = encode(vec![first], 1, GENESIS.to_string())?;
         let p = dir.join("journal.jsonl");
         let mut file = std::fs::OpenOptions::new()
