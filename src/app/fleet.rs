@@ -109,6 +109,7 @@ impl Session {
                 .display()
                 .to_string(),
             runbook,
+            runbook_sha256: crate::runbook::load::sha256_hex(text.as_bytes()),
             mode,
             vars: vars.to_vec(),
             role_name: spec.role_name.clone(),
@@ -141,6 +142,17 @@ impl Session {
                     record.runbook_path
                 ))
             })?;
+        // The targets not started yet run the file as the fleet started it, or not at all.
+        let now = crate::runbook::load::sha256_hex(text.as_bytes());
+        if !record.runbook_sha256.is_empty() && now != record.runbook_sha256 {
+            return Err(Failure::invalid(format!(
+                "the runbook {} changed since fleet {fleet_id} started (SHA-256 {}, now {now})",
+                record.runbook_path, record.runbook_sha256
+            ))
+            .help(
+                "restore the file as it was, or start a new fleet with `drillbook run ... --accounts ...`",
+            ));
+        }
         record.stopped = None;
         let again: Vec<usize> = (0..record.targets.len())
             .filter(|&i| record.targets[i].status != "succeeded")

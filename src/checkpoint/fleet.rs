@@ -73,6 +73,10 @@ pub struct FleetRecord {
     /// The runbook file, absolute.
     pub runbook_path: String,
     pub runbook: String,
+    /// SHA-256 of the runbook file as the fleet started: targets run later (a resume) run
+    /// that text or none.
+    #[serde(default)]
+    pub runbook_sha256: String,
     pub mode: Mode,
     /// The `--var` values it was started with.
     pub vars: Vec<(String, String)>,

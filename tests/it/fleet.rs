@@ -233,6 +233,21 @@ async fn the_rollout_stops_past_max_errors_and_resume_runs_only_what_did_not_suc
             .await
             .unwrap();
     }
+    // A changed runbook is refused: the targets not started yet run the fleet's text or none.
+    let original = std::fs::read_to_string(&rb).unwrap();
+    std::fs::write(&rb, original.replace("expect: \"yes\"", "expect: \"no\"")).unwrap();
+    let refused = d.run(&["resume", &fleet_id], &[]);
+    refused.assert_exit(2);
+    assert!(
+        refused.text().contains("changed since fleet"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        fleet_record(&d)["targets"][2]["run_id"],
+        serde_json::Value::Null
+    );
+    std::fs::write(&rb, original).unwrap();
     let again = d.run(&["resume", &fleet_id], &[]);
     again.assert_exit(0);
     assert!(
