@@ -325,7 +325,7 @@ impl Session {
             sink,
             Path::new(&r.runbook_path),
         );
-        match (running.engine.resume(run_id, with).await, r.drill) {
+        match (running.engine.resume_stored(r.stored, with).await, r.drill) {
             (Ok(res), Some((scenario, _))) if res.store_lost.is_none() => {
                 self.end_drill(scenario, res, running, narrator).await
             }

@@ -1,6 +1,7 @@
 //! What resuming a stored run needs to know before the engine takes it over: its mode, its
 //! runbook as stored (which AWS access it needs), its name (the lock it runs under) and, for
-//! a drill, the scenario and the impairment it started with.
+//! a drill, the scenario and the impairment it started with. The run is read once: the engine
+//! goes on from that read, under the lock taken after it.
 
 use super::Failure;
 use crate::actions::aws::Impairment;
@@ -10,6 +11,8 @@ use crate::scenario::Scenario;
 
 /// A stored run, read for its resume.
 pub struct Resumable {
+    /// The run as read, once: the engine goes on from it.
+    pub stored: crate::checkpoint::StoredRun,
     pub mode: Mode,
     /// The runbook as stored, when it still loads (the engine reports why it does not).
     pub runbook: Option<Runbook>,
@@ -40,18 +43,21 @@ pub async fn resumable(session: &super::Session, run_id: &str) -> Result<Resumab
         .as_ref()
         .map(|r| r.name.clone())
         .unwrap_or_else(|| stored.runbook_path.clone());
+    let drill = super::drill::drill_of(&stored)?;
+    let target = stored.records.iter().find_map(|r| match &r.event {
+        Event::FleetTarget {
+            account, region, ..
+        } => Some(format!("{account}/{region}")),
+        _ => None,
+    });
     Ok(Resumable {
+        runbook_path: stored.runbook_path.clone(),
+        stored,
         mode,
         runbook,
         name,
-        runbook_path: stored.runbook_path.clone(),
-        drill: super::drill::drill_of(&stored)?,
+        drill,
         sealed_by,
-        target: stored.records.iter().find_map(|r| match &r.event {
-            Event::FleetTarget {
-                account, region, ..
-            } => Some(format!("{account}/{region}")),
-            _ => None,
-        }),
+        target,
     })
 }

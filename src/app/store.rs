@@ -66,8 +66,8 @@ pub async fn prepare(
             Failure::new(code, e.to_string()).help(e.help())
         })?;
         let lock = Arc::new(lock);
-        let store =
-            FileLockedStore::new(Arc::new(FileStore::new(&settings.state.dir)), lock.clone());
+        // The session's store: a run it read (a resume) is appended to after what was read.
+        let store = FileLockedStore::new(session.store().await?, lock.clone());
         return Ok(Prepared {
             store: Arc::new(store),
             lock: None,
@@ -109,7 +109,7 @@ pub async fn prepare(
     // The guard keeps it too: the locked store journals the take-over.
     let stolen_from = guard.stolen_from.clone();
     let guard = Arc::new(guard);
-    let locked = LockedStore::new(Arc::new(store), guard.clone());
+    let locked = LockedStore::new(session.store().await?, guard.clone());
     Ok(Prepared {
         store: Arc::new(locked),
         lock: Some(guard),

@@ -95,6 +95,9 @@ struct Tail {
     file: std::fs::File,
     next_seq: u64,
     last_hash: String,
+    /// The journal's length as this process last read or wrote it: a journal that is longer
+    /// when the next batch is appended was written by another process meanwhile.
+    len: u64,
 }
 
 /// The tail of one run's journal, opened on first append.
@@ -346,6 +349,7 @@ impl FileStore {
             file,
             next_seq,
             last_hash,
+            len: bytes.len() as u64,
         })
     }
 
@@ -361,6 +365,25 @@ impl FileStore {
             file,
             next_seq: records.len() as u64 + 1,
             last_hash,
+            len: bytes.len() as u64,
+        })
+    }
+
+    /// A loaded run's tail, from what was read: the process that resumes a run appends after
+    /// the records it read, without reading the journal again. `None` when the journal grew
+    /// between the read and the open (the first append then reads it), or cannot be opened
+    /// for writing (a read-only copy of a state directory still loads).
+    fn tail_of_read(&self, run: &StoredRun, read_len: u64) -> Option<Tail> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.journal_path(&run.run_id))
+            .ok()?;
+        let len = file.metadata().ok()?.len();
+        (len == read_len).then(|| Tail {
+            file,
+            next_seq: run.records.len() as u64 + 1,
+            last_hash: run.head_sha256.clone(),
+            len,
         })
     }
 
@@ -374,8 +397,18 @@ impl FileStore {
             *guard = Some(self.open_tail(run_id)?);
         }
         let tail = guard.as_mut().expect("tail just set");
-        let (bytes, next_seq, last_hash) = encode(entries, tail.next_seq, tail.last_hash.clone())?;
         let p = self.journal_path(run_id);
+        let on_disk = tail.file.metadata().map_err(io_err(&p))?.len();
+        if on_disk != tail.len {
+            // Chaining onto what this process read would fork the hash chain.
+            *guard = None;
+            return Err(CheckpointError::Store(format!(
+                "the journal of run `{run_id}` was written by another process since this one \
+                 read it\nhelp: two processes are driving this run: stop one of them, then \
+                 resume the run again"
+            )));
+        }
+        let (bytes, next_seq, last_hash) = encode(entries, tail.next_seq, tail.last_hash.clone())?;
         let res = tail
             .file
             .write_all(&bytes)
@@ -388,10 +421,12 @@ impl FileStore {
         }
         tail.next_seq = next_seq;
         tail.last_hash = last_hash;
+        tail.len += bytes.len() as u64;
         Ok(())
     }
 
-    fn load_blocking(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
+    /// Reads and checks run `run_id`, with the length of the journal read.
+    fn load_blocking(&self, run_id: &str) -> Result<(StoredRun, u64), CheckpointError> {
         if !valid_run_id(run_id) {
             return Err(CheckpointError::NotFound(run_id.to_string()));
         }
@@ -435,7 +470,7 @@ impl FileStore {
             head_sha256,
         };
         run.check_integrity()?;
-        Ok(run)
+        Ok((run, bytes.len() as u64))
     }
 
     fn list_blocking(&self) -> Result<Vec<RunSummary>, CheckpointError> {
@@ -457,7 +492,7 @@ impl FileStore {
             if !ent.path().join("journal.jsonl").exists() {
                 continue;
             }
-            let summary = match self.load_blocking(&id) {
+            let summary = match self.load_blocking(&id).map(|(run, _)| run) {
                 Ok(run) => match RunSummary::of(&run) {
                     Some(s) => s,
                     None => continue,
@@ -510,7 +545,18 @@ impl CheckpointStore for FileStore {
     async fn load(&self, run_id: &str) -> Result<StoredRun, CheckpointError> {
         let s = self.clone();
         let id = run_id.to_string();
-        blocking(move || s.load_blocking(&id)).await
+        blocking(move || {
+            let (run, len) = s.load_blocking(&id)?;
+            // What was read is where this process appends next (resume loads, then appends):
+            // a record another process wrote since then makes that append fail.
+            let slot = s.tail(&id);
+            let mut guard = slot.lock().expect("journal tail poisoned");
+            if guard.is_none() {
+                *guard = s.tail_of_read(&run, len);
+            }
+            Ok(run)
+        })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<RunSummary>, CheckpointError> {
@@ -588,6 +634,50 @@ mod tests {
         let list = store.list().await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].status, Some(crate::event::RunStatus::Running));
+    }
+
+    #[tokio::test]
+    async fn a_loaded_run_is_appended_to_without_a_second_read_unless_another_process_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        FileStore::new(dir.path())
+            .create(&new_run("r3"), started("r3"))
+            .await
+            .unwrap();
+        // A resume reads the run once and goes on from that read.
+        let resumer = FileStore::new(dir.path());
+        let run = resumer.load("r3").await.unwrap();
+        assert_eq!(run.records.len(), 1);
+        let p = resumer.journal_path("r3");
+        let read = std::fs::read(&p).unwrap();
+        // The journal's bytes are replaced by an equally long garbage line: an append that read
+        // the journal again would refuse it; this one appends after the record it read.
+        std::fs::write(&p, vec![b'x'; read.len()]).unwrap();
+        resumer.append("r3", vec![note("one")]).await.unwrap();
+        let text = std::fs::read(&p).unwrap();
+        assert!(text.starts_with(&vec![b'x'; read.len()]));
+        std::fs::write(&p, [&read[..], &text[read.len()..]].concat()).unwrap();
+        let run = FileStore::new(dir.path()).load("r3").await.unwrap();
+        assert_eq!(
+            run.records.len(),
+            2,
+            "the append chained onto what was read"
+        );
+
+        // Another process appends after the read: this one's next append is refused, not
+        // chained onto a record it never saw.
+        let resumer = FileStore::new(dir.path());
+        resumer.load("r3").await.unwrap();
+        FileStore::new(dir.path())
+            .append("r3", vec![note("other")])
+            .await
+            .unwrap();
+        let err = resumer.append("r3", vec![note("two")]).await.unwrap_err();
+        assert!(
+            err.to_string().contains("written by another process"),
+            "{err}"
+        );
+        let run = FileStore::new(dir.path()).load("r3").await.unwrap();
+        assert_eq!(run.records.len(), 3);
     }
 
     #[tokio::test]

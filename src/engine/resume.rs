@@ -65,6 +65,18 @@ impl Engine {
         // The store checks the chain, the runbook copy and variables against `run_started`,
         // and that the run is all one mode.
         let stored = self.store.load(run_id).await?;
+        self.resume_stored(stored, with).await
+    }
+
+    /// [`Engine::resume`] of a run already read from this engine's store (the application reads
+    /// it once, before it takes the run's lock): the store appends after the records read, and
+    /// refuses to when another process wrote to the journal since.
+    pub async fn resume_stored(
+        &self,
+        stored: crate::checkpoint::StoredRun,
+        with: &ResumeWith,
+    ) -> Result<RunResult, EngineError> {
+        let run_id = stored.run_id.as_str();
         let Event::RunStarted { mode, .. } = &stored.records[0].event else {
             unreachable!("the store checks the first record")
         };
@@ -182,7 +194,8 @@ impl Engine {
         };
         self.store.append(run_id, vec![resumed.clone()]).await?;
         self.sink.emit(Utc::now(), &resumed);
-        self.drive(run_id.to_string(), mode, runbook, walk, identity)
-            .await
+        let run_id = run_id.to_string();
+        drop(stored);
+        self.drive(run_id, mode, runbook, walk, identity).await
     }
 }
