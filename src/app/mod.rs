@@ -12,6 +12,7 @@ mod error;
 pub mod finish;
 pub mod fleet;
 pub mod lifecycle;
+pub mod plan;
 pub mod resume;
 pub mod runs;
 mod session;

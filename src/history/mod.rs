@@ -7,10 +7,12 @@
 //! ten thousand journals.
 
 mod estimates;
+mod forecast;
 mod index;
 pub(crate) mod page;
 
 pub use estimates::{Estimate, EstimateSource, Estimates, MIN_SAMPLES, learn, with_estimates};
+pub use forecast::Forecast;
 pub use index::{DIGEST_VERSION, INDEX_FILE, digests, digests_dynamodb};
 
 use chrono::{DateTime, Utc};

@@ -175,7 +175,6 @@ fn the_command_line_imports_only_the_application_layer() {
     const ALLOWED: &[&str] = &["app", "event", "report", "duration", "plan::render"];
     const STILL_REACHING_PAST: &[(&str, &[&str])] = &[
         ("evidence.rs", &["evidence", "runbook"]),
-        ("plan.rs", &["history", "plan", "runbook"]),
         (
             "status.rs",
             &["checkpoint", "history", "runbook", "scenario"],
