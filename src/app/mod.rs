@@ -13,6 +13,7 @@ pub mod finish;
 pub mod fleet;
 pub mod lifecycle;
 pub mod plan;
+pub mod readiness;
 pub mod resume;
 pub mod runs;
 mod session;

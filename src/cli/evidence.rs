@@ -206,9 +206,7 @@ fn export(
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| source.state_dir.join("reports"));
     let rt = super::runtime()?;
-    let runs = rt
-        .block_on(source.digests())
-        .map_err(|e| e.context("cannot read past runs"))?;
+    let runs = rt.block_on(crate::app::Session::new(source.settings()).digests())?;
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", out.display())))?;
     let mut rows = Vec::new();

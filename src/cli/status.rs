@@ -1,24 +1,15 @@
 //! `drillbook status` and `drillbook history`: readiness over all runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
 use super::ExitCode;
-use crate::app::Failure;
+use crate::app::readiness::{Status, history_page};
+use crate::app::{Failure, Session};
 use crate::duration::{format_duration, parse_duration};
-use crate::history::RunDigest;
 use crate::report::sanitize;
-
-impl super::StoreArgs {
-    /// Every run's digest, newest first (see [`crate::app::store::digests`]).
-    pub(super) async fn digests(&self) -> Result<Vec<RunDigest>, Failure> {
-        crate::app::store::digests(&self.state, &self.state_dir, &self.aws.profile).await
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
 pub enum StatusFormat {
@@ -56,141 +47,6 @@ drill of it passed). A runbook is proven by a scenario that names it (`runbook:`
 `drillbook drill SCENARIO --execute` until it passes; a dry run proves nothing. RTO and RPO are
 in seconds (achieved/objective), AGE in days since the last pass.
 Exit codes: 0 all OK, 1 some runbook is not (with --max-age), 2 bad input.";
-
-/// One runbook's line.
-#[derive(Debug, Serialize)]
-struct Status {
-    file: String,
-    runbook: String,
-    sha256: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scenario: Option<String>,
-    last_run: Option<RunRef>,
-    last_pass: Option<PassRef>,
-    /// `ok`, `changed`, `stale` or `never`.
-    state: &'static str,
-    /// Days since the last pass.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    age_days: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct RunRef {
-    run_id: String,
-    started_at: DateTime<Utc>,
-    mode: crate::event::Mode,
-    status: crate::event::RunStatus,
-    /// The run's verdict, as its report gives it (a dry run's is `dry-run`).
-    verdict: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct PassRef {
-    run_id: String,
-    scenario: String,
-    started_at: DateTime<Utc>,
-    verdict: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rto_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rpo_measured_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rpo_ms: Option<u64>,
-}
-
-/// What a file on the command line names: the runbook, and for a scenario its own hash too.
-struct Target {
-    file: String,
-    name: String,
-    runbook_sha: String,
-    scenario: Option<(String, String)>,
-}
-
-fn target(path: &Path) -> Result<Target, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::invalid(format!("cannot read {}: {e}", path.display())))?;
-    if crate::scenario::is_scenario_text(&text) {
-        let sha = crate::runbook::load::sha256_hex(text.as_bytes());
-        let scenario = crate::scenario::load_scenario(path)?;
-        let rb = crate::scenario::load_runbook(&scenario, &[])?;
-        return Ok(Target {
-            file: path.display().to_string(),
-            name: rb.runbook.name,
-            runbook_sha: rb.sha256,
-            scenario: Some((scenario.name.clone(), sha)),
-        });
-    }
-    let rb = crate::runbook::load_str(path, &text, &[])?;
-    Ok(Target {
-        file: path.display().to_string(),
-        name: rb.runbook.name,
-        runbook_sha: rb.sha256,
-        scenario: None,
-    })
-}
-
-fn status_of(
-    t: &Target,
-    runs: &[RunDigest],
-    max_age: Option<Duration>,
-    now: DateTime<Utc>,
-) -> Status {
-    let mine = runs.iter().filter(|d| d.runbook == t.name);
-    let last_run = mine
-        .clone()
-        .find(|d| d.mode == crate::event::Mode::Execute)
-        .map(|d| RunRef {
-            run_id: d.run_id.clone(),
-            started_at: d.started_at,
-            mode: d.mode,
-            status: d.status,
-            verdict: d.verdict.as_str(),
-        });
-    let pass = mine.clone().find(|d| {
-        d.passed_drill()
-            && t.scenario
-                .as_ref()
-                .is_none_or(|(name, _)| d.drill.as_ref().is_some_and(|x| &x.scenario == name))
-    });
-    let age = pass.map(|p| (now - p.ended_at).to_std().unwrap_or_default());
-    let changed = pass.is_some_and(|p| {
-        p.runbook_sha256 != t.runbook_sha
-            || t.scenario
-                .as_ref()
-                .is_some_and(|(_, sha)| p.drill.as_ref().is_some_and(|d| &d.scenario_sha256 != sha))
-    });
-    let state = match (pass, age, max_age) {
-        (None, ..) => "never",
-        _ if changed => "changed",
-        (Some(_), Some(a), Some(m)) if a > m => "stale",
-        _ => "ok",
-    };
-    Status {
-        file: t.file.clone(),
-        runbook: t.name.clone(),
-        sha256: t.runbook_sha.clone(),
-        scenario: t.scenario.as_ref().map(|(n, _)| n.clone()),
-        last_run,
-        last_pass: pass.map(|p| PassRef {
-            run_id: p.run_id.clone(),
-            scenario: p
-                .drill
-                .as_ref()
-                .map(|d| d.scenario.clone())
-                .unwrap_or_default(),
-            started_at: p.started_at,
-            verdict: p.verdict.as_str().to_string(),
-            recovery_ms: p.recovery_ms,
-            rto_ms: p.rto_ms,
-            rpo_measured_ms: p.rpo_measured_ms,
-            rpo_ms: p.rpo_ms,
-        }),
-        state,
-        age_days: age.map(|a| (a.as_secs_f64() / 86_400.0 * 10.0).round() / 10.0),
-    }
-}
 
 fn d(ms: u64) -> String {
     format_duration(Duration::from_millis(ms))
@@ -253,19 +109,8 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| {
             Failure::invalid(format!("--max-age: {e}")).help("write it like `--max-age 90d`")
         })?;
-    let targets = args
-        .files
-        .iter()
-        .map(|f| target(f))
-        .collect::<Result<Vec<_>, _>>()?;
-    let runs = super::runtime()?
-        .block_on(args.source.digests())
-        .map_err(|e| e.context("cannot read past runs"))?;
-    let now = Utc::now();
-    let rows: Vec<Status> = targets
-        .iter()
-        .map(|t| status_of(t, &runs, max_age, now))
-        .collect();
+    let session = Session::new(args.source.settings());
+    let rows = super::runtime()?.block_on(session.readiness(&args.files, max_age))?;
     match args.format {
         StatusFormat::Json => {
             let doc = serde_json::json!({ "format_version": 1, "max_age": args.max_age, "runbooks": rows });
@@ -398,18 +243,10 @@ achieved RTO (recovery time: approvals and pauses included) and RPO where measur
 slowest steps.";
 
 pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
-    let path = Path::new(&args.runbook);
-    let name = if path.is_file() {
-        target(path)?.name
-    } else {
-        args.runbook.clone()
-    };
-    let all = super::runtime()?
-        .block_on(args.source.digests())
-        .map_err(|e| e.context("cannot read past runs"))?;
-    let runs: Vec<&RunDigest> = all.iter().filter(|d| d.runbook == name).collect();
+    let session = Session::new(args.source.settings());
+    let (name, runs) = super::runtime()?.block_on(session.history(&args.runbook))?;
     let out = match args.format {
-        HistoryFormat::Html => crate::history::page::render(&name, &runs),
+        HistoryFormat::Html => history_page(&name, &runs),
         HistoryFormat::Json => {
             let doc = serde_json::json!({ "format_version": 1, "runbook": name, "runs": runs });
             serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
@@ -468,72 +305,4 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
         },
     }
     Ok(ExitCode::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn digest(id: &str, sha: &str, verdict: Option<&str>, days_ago: i64) -> RunDigest {
-        let at = Utc::now() - chrono::Duration::days(days_ago);
-        RunDigest {
-            run_id: id.into(),
-            runbook: "failover".into(),
-            runbook_sha256: sha.into(),
-            started_at: at,
-            ended_at: at,
-            mode: crate::event::Mode::Execute,
-            status: crate::event::RunStatus::Succeeded,
-            verdict: match verdict {
-                Some("failed") => crate::checkpoint::view::Verdict::Failed,
-                _ => crate::checkpoint::view::Verdict::Passed,
-            },
-            drill: verdict.map(|v| crate::history::DrillDigest {
-                scenario: "outage".into(),
-                scenario_sha256: "s1".into(),
-                verdict: v.into(),
-            }),
-            rto_ms: Some(900_000),
-            recovery_ms: Some(60_000),
-            rpo_ms: None,
-            rpo_measured_ms: None,
-            steps: vec![],
-        }
-    }
-
-    fn target(sha: &str) -> Target {
-        Target {
-            file: "f.yaml".into(),
-            name: "failover".into(),
-            runbook_sha: sha.into(),
-            scenario: None,
-        }
-    }
-
-    #[test]
-    fn states() {
-        let day = Duration::from_secs(86_400);
-        let now = Utc::now();
-        // Newest first, as `digests` returns them.
-        let runs = vec![
-            digest("3", "new", Some("failed"), 1),
-            digest("2", "old", Some("passed"), 10),
-            digest("1", "old", None, 20),
-        ];
-        let s = status_of(&target("old"), &runs, Some(day * 30), now);
-        assert_eq!(
-            (s.state, s.last_pass.as_ref().unwrap().run_id.as_str()),
-            ("ok", "2")
-        );
-        assert_eq!(s.last_run.unwrap().run_id, "3");
-        assert_eq!(
-            status_of(&target("old"), &runs, Some(day * 5), now).state,
-            "stale"
-        );
-        assert_eq!(status_of(&target("new"), &runs, None, now).state, "changed");
-        assert_eq!(
-            status_of(&target("x"), &runs[..1], None, now).state,
-            "never"
-        );
-    }
 }
