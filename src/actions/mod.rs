@@ -4,6 +4,8 @@
 //!   Dry-run calls only this. Resume of an in-doubt step calls this first.
 //! - `apply`: mutate, idempotently. The engine calls it only when `observe` listed changes.
 //! - `verify`: the post-condition, checked after `apply`.
+//!
+//! [`once::attempt`] makes one attempt in that order, for the engine and for tests alike.
 
 #[cfg(feature = "engine")]
 mod action;
@@ -33,6 +35,8 @@ mod iam_access;
 mod kms;
 #[cfg(feature = "engine")]
 pub(crate) mod limits;
+#[cfg(feature = "engine")]
+pub mod once;
 #[cfg(feature = "engine")]
 pub(crate) mod poll;
 #[cfg(feature = "engine")]

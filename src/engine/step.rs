@@ -11,7 +11,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::crash;
-use crate::actions::{Action, ActionError, Outcome, StepContext};
+use crate::actions::once::AttemptHooks;
+use crate::actions::{Action, ActionError, Observation, Outcome, StepContext};
 use crate::event::{Event, EventSink, Mode};
 use crate::runbook::RetryPolicy;
 
@@ -188,8 +189,9 @@ impl StepJob {
         }
     }
 
-    /// One attempt: observe, fail on findings, then (execute) apply the listed changes and
-    /// verify; (dry-run) report what would change.
+    /// One attempt ([`crate::actions::once::attempt`]), with the step's latest observation
+    /// given to the action, each observation reported and journaled, and a mutating step's
+    /// start made durable before it changes anything.
     async fn attempt(&self) -> Result<Outcome, ActionError> {
         let mut ctx = self.ctx.clone();
         if let Some(o) = self
@@ -200,72 +202,37 @@ impl StepJob {
         {
             ctx.earlier = Some(o);
         }
-        let ctx = &ctx;
-        let obs = self.action.observe(ctx).await?;
+        crate::actions::once::attempt(
+            &*self.action,
+            &ctx,
+            self.mode,
+            self.upstream_change.as_deref(),
+            self,
+        )
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl AttemptHooks for StepJob {
+    fn observed(&self, obs: &Observation) {
         *self.earlier.lock().unwrap_or_else(|e| e.into_inner()) = Some(obs.clone());
         self.emit(Event::StepObserved {
-            step: ctx.step_id.clone(),
+            step: self.ctx.step_id.clone(),
             observation: obs.clone(),
         });
-        let mut obs = obs;
-        if !obs.findings.is_empty() {
-            match (&self.mode, &self.upstream_change) {
-                // A check downstream of a change that a dry run does not make cannot hold yet:
-                // report it, do not fail on it.
-                (Mode::DryRun, Some(upstream)) => {
-                    obs.summary = format!(
-                        "not checkable before `{upstream}` makes its changes (a dry run makes none): {}",
-                        obs.findings
-                            .iter()
-                            .map(|f| f.message.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    );
-                    obs.findings.clear();
-                }
-                _ => {
-                    return Err(ActionError::Precondition {
-                        findings: obs.findings,
-                    });
-                }
-            }
+    }
+
+    async fn before_apply(&self, mutates: bool) -> Result<(), ActionError> {
+        if mutates {
+            self.durable().await?;
         }
-        match self.mode {
-            Mode::DryRun => {
-                let mut outputs = obs.outputs;
-                // Outputs only `apply` would know are shown as visible placeholders so later
-                // steps' templates render and their observes still run.
-                for o in self.action.spec().outputs {
-                    outputs
-                        .entry(o.name.to_string())
-                        .or_insert_with(|| format!("<steps.{}.{}>", ctx.step_id, o.name));
-                }
-                Ok(Outcome {
-                    summary: obs.summary,
-                    changes: obs.changes,
-                    outputs,
-                })
-            }
-            Mode::Execute => {
-                let outcome = if obs.changes.is_empty() {
-                    Outcome {
-                        summary: obs.summary.clone(),
-                        changes: vec![],
-                        outputs: obs.outputs.clone(),
-                    }
-                } else {
-                    if self.action.spec().mutates {
-                        self.durable().await?;
-                    }
-                    crash::point(crash::Point::BeforeApply, &ctx.step_id);
-                    let outcome = self.action.apply(ctx, &obs).await?;
-                    crash::point(crash::Point::AfterApply, &ctx.step_id);
-                    outcome
-                };
-                self.action.verify(ctx, &outcome).await?;
-                Ok(outcome)
-            }
-        }
+        crash::point(crash::Point::BeforeApply, &self.ctx.step_id);
+        Ok(())
+    }
+
+    fn after_apply(&self) {
+        crash::point(crash::Point::AfterApply, &self.ctx.step_id);
     }
 }
 

@@ -52,3 +52,37 @@ pub(crate) fn findings_text(obs: &drillbook::actions::Observation) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// One attempt of the built-in action `name` as the engine makes it in an execution (observe,
+/// fail on findings, apply what it lists, verify): the library's own
+/// `drillbook::actions::once::attempt`, without the journal around it.
+pub(crate) async fn execute(
+    name: &str,
+    c: &StepContext,
+) -> Result<drillbook::actions::Outcome, drillbook::actions::ActionError> {
+    use drillbook::actions::once::{NoHooks, attempt};
+    attempt(
+        &*action(name),
+        c,
+        drillbook::event::Mode::Execute,
+        None,
+        &NoHooks,
+    )
+    .await
+}
+
+/// The same attempt in a dry run: observe only, the changes it would make in the outcome.
+pub(crate) async fn dry_run(
+    name: &str,
+    c: &StepContext,
+) -> Result<drillbook::actions::Outcome, drillbook::actions::ActionError> {
+    use drillbook::actions::once::{NoHooks, attempt};
+    attempt(
+        &*action(name),
+        c,
+        drillbook::event::Mode::DryRun,
+        None,
+        &NoHooks,
+    )
+    .await
+}
