@@ -19,9 +19,10 @@ use sha2::Digest as _;
 
 use super::lifecycle::{Ending, Narrator, SinkFor};
 use super::{ExitCode, Failure, Session};
-pub use crate::checkpoint::fleet::{FleetRecord, Share, TargetRecord};
+pub use crate::checkpoint::fleet::{FleetRecord, FleetScenario, Share, TargetRecord};
 use crate::event::{Event, Mode, RunStatus};
 use crate::runbook::TargetValues;
+use crate::scenario::Scenario;
 
 /// The role a target's steps assume unless `--role-name` says otherwise: the one AWS
 /// Organizations creates in an account it creates ("Accessing member accounts in your
@@ -78,50 +79,53 @@ impl Session {
         self.fleet_store_dir()?;
         let text = crate::runbook::load::read_text(path).map_err(Failure::from)?;
         // The runbook must load for a target before any target runs.
-        let first = spec
-            .accounts
-            .first()
-            .zip(spec.regions.first())
-            .ok_or_else(|| Failure::invalid("a fleet needs at least one account and one Region"))?;
-        let probe = target_values(&first.0.id, &first.0.name, first.1, &spec.role_name);
+        let probe = first_target(spec)?;
         let runbook = self.target_runbook(path, &text, vars, &probe)?.runbook.name;
-        let mut targets = vec![];
-        for a in &spec.accounts {
-            for r in &spec.regions {
-                targets.push(TargetRecord {
-                    account: a.id.clone(),
-                    name: a.name.clone(),
-                    region: r.clone(),
-                    run_id: None,
-                    status: "not started".into(),
-                    verdict: None,
-                    recovery_ms: None,
-                    report_dir: None,
-                    manifest_sha256: None,
-                    reason: None,
-                });
-            }
-        }
-        let mut record = FleetRecord {
-            fleet_id: format!("fleet-{}", crate::checkpoint::new_run_id()),
-            runbook_path: std::fs::canonicalize(path)
-                .unwrap_or_else(|_| path.to_path_buf())
-                .display()
-                .to_string(),
-            runbook,
-            runbook_sha256: crate::runbook::load::sha256_hex(text.as_bytes()),
-            mode,
-            vars: vars.to_vec(),
-            role_name: spec.role_name.clone(),
-            max_concurrency: spec.max_concurrency,
-            max_errors: spec.max_errors,
-            started_at: chrono::Utc::now(),
-            targets,
-            stopped: None,
-        };
+        let mut record = new_record(path, &text, runbook, None, vars, spec, mode);
         self.save_fleet(&record)?;
         let all: Vec<usize> = (0..record.targets.len()).collect();
-        self.roll_out(&mut record, &text, &all, sinks, narrator)
+        self.roll_out(&mut record, &text, None, &all, sinks, narrator)
+            .await?;
+        Ok(record)
+    }
+
+    /// Drills `scenario` in every target of `spec`: each target's damage, faults, recovery
+    /// and expectations act in its account (through its role) and Region, each a drill run
+    /// with its own verdict.
+    pub async fn drill_fleet(
+        &self,
+        scenario: &Scenario,
+        root: Option<&Path>,
+        vars: &[(String, String)],
+        spec: &FleetSpec,
+        mode: Mode,
+        sinks: TargetSinks<'_>,
+        narrator: &dyn Narrator,
+    ) -> Result<FleetRecord, Failure> {
+        self.fleet_store_dir()?;
+        let path = scenario.runbook.as_path();
+        let text = crate::runbook::load::read_text(path).map_err(Failure::from)?;
+        let probe = first_target(spec)?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let runbook = crate::scenario::load_runbook_for(scenario, vars, &now, Some(&probe))?
+            .runbook
+            .name;
+        let absolute = |p: &Path| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        let drilled = FleetScenario {
+            name: scenario.name.clone(),
+            path: absolute(&scenario.path),
+            sha256: scenario.sha256.clone(),
+            root: root.map(absolute),
+        };
+        let mut record = new_record(path, &text, runbook, Some(drilled), vars, spec, mode);
+        self.save_fleet(&record)?;
+        let all: Vec<usize> = (0..record.targets.len()).collect();
+        self.roll_out(&mut record, &text, Some(scenario), &all, sinks, narrator)
             .await?;
         Ok(record)
     }
@@ -153,12 +157,48 @@ impl Session {
                 "restore the file as it was, or start a new fleet with `drillbook run ... --accounts ...`",
             ));
         }
+        // A drill fleet's targets drill the scenario as the fleet started it, or none.
+        let scenario = match &record.scenario {
+            None => None,
+            Some(s) => {
+                let loaded = crate::scenario::load_scenario_in(
+                    Path::new(&s.path),
+                    s.root.as_deref().map(Path::new),
+                )
+                .map_err(|d| {
+                    Failure::in_input(
+                        d,
+                        format!(
+                            "fleet {fleet_id} drills {}, which cannot be loaded again",
+                            s.path
+                        ),
+                    )
+                })?;
+                if loaded.sha256 != s.sha256 {
+                    return Err(Failure::invalid(format!(
+                        "the scenario {} changed since fleet {fleet_id} started (SHA-256 {}, now {})",
+                        s.path, s.sha256, loaded.sha256
+                    ))
+                    .help(
+                        "restore the file as it was, or start a new fleet with `drillbook drill ... --accounts ...`",
+                    ));
+                }
+                Some(loaded)
+            }
+        };
         record.stopped = None;
         let again: Vec<usize> = (0..record.targets.len())
             .filter(|&i| record.targets[i].status != "succeeded")
             .collect();
-        self.roll_out(&mut record, &text, &again, sinks, narrator)
-            .await?;
+        self.roll_out(
+            &mut record,
+            &text,
+            scenario.as_ref(),
+            &again,
+            sinks,
+            narrator,
+        )
+        .await?;
         Ok(record)
     }
 
@@ -168,6 +208,7 @@ impl Session {
         &self,
         record: &mut FleetRecord,
         text: &str,
+        scenario: Option<&Scenario>,
         which: &[usize],
         sinks: TargetSinks<'_>,
         narrator: &dyn Narrator,
@@ -193,12 +234,31 @@ impl Session {
                 let fleet_id = record.fleet_id.clone();
                 let role = record.role_name.clone();
                 let mode = record.mode;
+                let root = record
+                    .scenario
+                    .as_ref()
+                    .and_then(|s| s.root.as_ref())
+                    .map(PathBuf::from);
                 running.push(async move {
-                    let ended = self
-                        .run_target(
-                            &fleet_id, &path, text, &vars, &role, mode, &target, sinks, narrator,
-                        )
-                        .await;
+                    let ended = match scenario {
+                        None => {
+                            self.run_target(
+                                &fleet_id, &path, text, &vars, &role, mode, &target, sinks,
+                                narrator,
+                            )
+                            .await
+                        }
+                        Some(scenario) => {
+                            let drill = TargetDrill {
+                                scenario,
+                                root: root.as_deref(),
+                            };
+                            self.drill_target(
+                                &fleet_id, drill, &vars, &role, mode, &target, sinks, narrator,
+                            )
+                            .await
+                        }
+                    };
                     (i, ended)
                 });
             }
@@ -265,6 +325,49 @@ impl Session {
         session
             .run_with(&loaded, mode, sinks(t), narrator, preamble)
             .await
+    }
+
+    /// One target of a drill fleet: the scenario drilled in its account (through its role)
+    /// and Region, a drill run of its own. A paused drill (an approval, Ctrl-C) goes on where
+    /// it stopped; a failed one is drilled again from its damage, as a new drill run, since
+    /// its verdict is the whole drill's.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the target's whole context, passed once from the rollout"
+    )]
+    async fn drill_target(
+        &self,
+        fleet_id: &str,
+        drill: TargetDrill<'_>,
+        vars: &[(String, String)],
+        role_name: &str,
+        mode: Mode,
+        t: &TargetRecord,
+        sinks: TargetSinks<'_>,
+        narrator: &dyn Narrator,
+    ) -> Result<Ending, Failure> {
+        let mut session = self.child();
+        session.lock_scope = Some(format!("{}/{}", t.account, t.region));
+        let values = target_values(&t.account, &t.name, &t.region, role_name);
+        session.target_role = Some(super::session::TargetRole {
+            arn: values.role_arn.clone(),
+            region: t.region.clone(),
+            fleet_id: fleet_id.to_string(),
+        });
+        if let (Some(run_id), "paused") = (&t.run_id, t.status.as_str()) {
+            let with = crate::engine::ResumeWith::default();
+            return session.resume(run_id, &with, sinks(t), narrator).await;
+        }
+        super::drill::check_state_region(&session.settings, drill.scenario)?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let loaded = crate::scenario::load_runbook_for(drill.scenario, vars, &now, Some(&values))?;
+        let start = super::DrillStart {
+            scenario: drill.scenario,
+            root: drill.root,
+            cli_vars: vars,
+            target: Some(&values),
+        };
+        session.drill(start, loaded, mode, sinks(t), narrator).await
     }
 
     /// The runbook as one target runs it.
@@ -380,6 +483,70 @@ impl Session {
         let mut s = Session::new(self.settings.clone());
         s.share_config(self);
         s
+    }
+}
+
+/// A drill fleet's scenario, for one target.
+#[derive(Clone, Copy)]
+struct TargetDrill<'a> {
+    scenario: &'a Scenario,
+    root: Option<&'a Path>,
+}
+
+/// The first target's values, to load the runbook with before any target runs.
+fn first_target(spec: &FleetSpec) -> Result<TargetValues, Failure> {
+    let (a, r) = spec
+        .accounts
+        .first()
+        .zip(spec.regions.first())
+        .ok_or_else(|| Failure::invalid("a fleet needs at least one account and one Region"))?;
+    Ok(target_values(&a.id, &a.name, r, &spec.role_name))
+}
+
+/// A new fleet's record: every target (account x Region) `not started`.
+fn new_record(
+    path: &Path,
+    text: &str,
+    runbook: String,
+    scenario: Option<FleetScenario>,
+    vars: &[(String, String)],
+    spec: &FleetSpec,
+    mode: Mode,
+) -> FleetRecord {
+    let mut targets = vec![];
+    for a in &spec.accounts {
+        for r in &spec.regions {
+            targets.push(TargetRecord {
+                account: a.id.clone(),
+                name: a.name.clone(),
+                region: r.clone(),
+                run_id: None,
+                status: "not started".into(),
+                verdict: None,
+                recovery_ms: None,
+                report_dir: None,
+                manifest_sha256: None,
+                reason: None,
+            });
+        }
+    }
+    FleetRecord {
+        fleet_id: format!("fleet-{}", crate::checkpoint::new_run_id()),
+        runbook_path: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        runbook,
+        runbook_sha256: crate::runbook::load::sha256_hex(text.as_bytes()),
+        scenario,
+        mode,
+        vars: vars.to_vec(),
+        role_name: spec.role_name.clone(),
+        max_concurrency: spec.max_concurrency,
+        max_errors: spec.max_errors,
+        started_at: chrono::Utc::now(),
+        targets,
+        stopped: None,
     }
 }
 

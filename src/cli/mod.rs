@@ -275,6 +275,7 @@ Examples:
   drillbook drill scenarios/ca-central-1-outage.yaml              # dry run of the drill
   drillbook drill scenarios/ca-central-1-outage.yaml --execute --yes
   drillbook drill scenarios/rehearsal.yaml --execute --yes --message-format json
+  drillbook drill scenarios/rehearsal.yaml --execute --yes --accounts 111111111111,222222222222 --regions ca-central-1
 
 Exit codes: 0 every expectation and objective held; 1 a step failed, an expectation or an
 objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-C, the state
@@ -295,6 +296,8 @@ pub struct DrillArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     #[command(flatten)]
     pub exec: ExecOptions,
 }
