@@ -21,6 +21,7 @@ use super::lifecycle::{Ending, Narrator, SinkFor};
 use super::{ExitCode, Failure, Session};
 pub use crate::checkpoint::fleet::{FleetRecord, FleetScenario, Share, TargetRecord};
 use crate::event::{Event, Mode, RunStatus};
+use crate::report::fleet::TargetDetail;
 use crate::runbook::TargetValues;
 use crate::scenario::Scenario;
 
@@ -439,8 +440,8 @@ impl Session {
         std::fs::rename(&tmp, dir.join("fleet.json")).map_err(io)
     }
 
-    /// The fleet's report files and its manifest: the SHA-256 of `fleet.json` and of each
-    /// target's own evidence manifest.
+    /// The fleet's report files and its manifest: the SHA-256 of `fleet.json`, of each report
+    /// file, and of each target's own evidence manifest.
     fn seal_fleet(&self, record: &mut FleetRecord) -> Result<(), Failure> {
         for t in &mut record.targets {
             t.manifest_sha256 = t.report_dir.as_ref().and_then(|d| {
@@ -457,24 +458,52 @@ impl Session {
                 dir.display()
             ))
         };
-        std::fs::write(dir.join("fleet.txt"), crate::report::fleet::text(record)).map_err(io)?;
-        std::fs::write(dir.join("junit.xml"), crate::report::fleet::junit(record)).map_err(io)?;
-        let fleet_json = std::fs::read(dir.join("fleet.json")).map_err(io)?;
+        let details: Vec<TargetDetail> = record
+            .targets
+            .iter()
+            .map(|t| target_detail(&dir, t))
+            .collect();
+        use crate::report::fleet as report;
+        let reports = [
+            ("fleet.txt", report::text(record)),
+            ("junit.xml", report::junit(record, &details)),
+            (FLEET_REPORT_JSON, report::json(record, &details)),
+            (FLEET_REPORT_HTML, report::html(record, &details)),
+        ];
+        for (name, text) in &reports {
+            std::fs::write(dir.join(name), text).map_err(io)?;
+        }
+        let sha = |name: &str| -> Result<String, Failure> {
+            let bytes = std::fs::read(dir.join(name)).map_err(io)?;
+            Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+        };
+        let mut files = serde_json::Map::new();
+        for name in std::iter::once(FLEET_RECORD).chain(reports.iter().map(|(n, _)| *n)) {
+            files.insert(name.to_string(), sha(name)?.into());
+        }
         let manifest = serde_json::json!({
+            "kind": FLEET_MANIFEST_KIND,
             "fleet_id": record.fleet_id,
-            "fleet.json": hex::encode(sha2::Sha256::digest(&fleet_json)),
+            FLEET_RECORD: files[FLEET_RECORD],
+            "files": files,
             "targets": record.targets.iter().map(|t| serde_json::json!({
                 "account": t.account,
                 "region": t.region,
                 "run_id": t.run_id,
+                "report_dir": t.report_dir,
                 "manifest_sha256": t.manifest_sha256,
             })).collect::<Vec<_>>(),
         });
         std::fs::write(
-            dir.join("manifest.json"),
+            dir.join(crate::evidence::MANIFEST_FILE),
             serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
         )
         .map_err(io)
+    }
+
+    /// The directory of fleet `fleet_id` in this session's store.
+    pub fn fleet_path(&self, fleet_id: &str) -> Result<PathBuf, Failure> {
+        self.fleet_dir(fleet_id)
     }
 
     /// A session for one target: the same settings and AWS configuration, its own handle and
@@ -484,6 +513,186 @@ impl Session {
         s.share_config(self);
         s
     }
+}
+
+/// The fleet's record in its directory.
+pub const FLEET_RECORD: &str = "fleet.json";
+/// The fleet report for programs (`report::fleet::json`).
+pub const FLEET_REPORT_JSON: &str = "report.json";
+/// The fleet report for people (`report::fleet::html`).
+pub const FLEET_REPORT_HTML: &str = "report.html";
+/// `kind` of a fleet's `manifest.json` (a run's evidence manifest has its own).
+pub const FLEET_MANIFEST_KIND: &str = "drillbook-fleet-manifest";
+
+/// What a target's own report says, with the path from the fleet's directory to its page.
+fn target_detail(fleet_dir: &Path, t: &TargetRecord) -> TargetDetail {
+    let Some(dir) = t.report_dir.as_deref().map(Path::new) else {
+        return TargetDetail::default();
+    };
+    let doc: serde_json::Value = std::fs::read(dir.join("report.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let page = dir.join("report.html");
+    let link = relative(fleet_dir, &page).unwrap_or_else(|| page.display().to_string());
+    TargetDetail::from_report(&doc, Some(link))
+}
+
+/// `to` written relative to directory `from` (both absolute after symlinks), when they share
+/// a root.
+fn relative(from: &Path, to: &Path) -> Option<String> {
+    let from = std::fs::canonicalize(from).ok()?;
+    let to = std::fs::canonicalize(to).ok()?;
+    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    if common <= 1 {
+        return None;
+    }
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    Some(parts.join("/"))
+}
+
+/// Whether `dir` holds a fleet's record and manifest.
+pub fn is_fleet_dir(dir: &Path) -> bool {
+    dir.join(FLEET_RECORD).is_file() && dir.join(crate::evidence::MANIFEST_FILE).is_file()
+}
+
+/// A fleet verified as a whole (see [`verify_fleet`]).
+#[derive(Debug)]
+pub struct FleetVerification {
+    pub fleet_id: String,
+    /// What changed in the fleet's own files (the record, its reports), each naming the file.
+    pub problems: Vec<String>,
+    pub targets: Vec<TargetVerification>,
+}
+
+impl FleetVerification {
+    /// Nothing changed anywhere.
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty()
+            && self
+                .targets
+                .iter()
+                .all(|t| t.problems.is_empty() && t.evidence.as_ref().is_none_or(|r| r.intact()))
+    }
+}
+
+/// One target's evidence, against the fleet's manifest and on its own.
+#[derive(Debug)]
+pub struct TargetVerification {
+    pub account: String,
+    pub region: String,
+    pub run_id: Option<String>,
+    /// Its evidence directory, as the fleet sealed it.
+    pub dir: Option<String>,
+    /// What does not match the fleet's manifest (its manifest's SHA-256, a missing directory).
+    pub problems: Vec<String>,
+    /// Its own evidence verified (hashes, journal chain, signature), when it has any.
+    pub evidence: Option<crate::evidence::VerifyReport>,
+}
+
+/// Verifies the fleet in `dir` as a whole: each file its `manifest.json` seals (`fleet.json`
+/// and the reports) against its SHA-256; each target's evidence manifest against the SHA-256
+/// the fleet sealed, and the target's evidence verified on its own (`options`: the keys it may
+/// be signed with). A target never started has no evidence and is not a problem.
+pub fn verify_fleet(
+    dir: &Path,
+    options: &crate::evidence::VerifyOptions,
+) -> Result<FleetVerification, Failure> {
+    let manifest_file = dir.join(crate::evidence::MANIFEST_FILE);
+    let manifest: serde_json::Value = std::fs::read(&manifest_file)
+        .map_err(|e| Failure::invalid(format!("{}: {e}", manifest_file.display())))
+        .and_then(|b| {
+            serde_json::from_slice(&b).map_err(|e| {
+                Failure::failed(format!(
+                    "{} is not a fleet manifest: {e}",
+                    manifest_file.display()
+                ))
+            })
+        })?;
+    let mut problems = vec![];
+    // Manifests written before the reports were sealed name `fleet.json` only.
+    let files: Vec<(String, String)> = match manifest["files"].as_object() {
+        Some(files) => files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        None => vec![(
+            FLEET_RECORD.to_string(),
+            manifest[FLEET_RECORD]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )],
+    };
+    for (name, sealed) in &files {
+        if name.contains('/') || name.contains("..") {
+            problems.push(format!(
+                "the manifest names `{name}`, outside the fleet's directory"
+            ));
+            continue;
+        }
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) => {
+                let now = hex::encode(sha2::Sha256::digest(&bytes));
+                if &now != sealed {
+                    problems.push(format!(
+                        "{name} changed since the fleet was sealed (SHA-256 {now}, sealed {sealed})"
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("{name} cannot be read: {e}")),
+        }
+    }
+    let mut targets = vec![];
+    for t in manifest["targets"].as_array().into_iter().flatten() {
+        let text = |k: &str| t[k].as_str().map(str::to_string);
+        let mut v = TargetVerification {
+            account: text("account").unwrap_or_default(),
+            region: text("region").unwrap_or_default(),
+            run_id: text("run_id"),
+            dir: text("report_dir"),
+            problems: vec![],
+            evidence: None,
+        };
+        if let Some(d) = v.dir.clone() {
+            let d = Path::new(&d);
+            let sealed = text("manifest_sha256").unwrap_or_default();
+            match std::fs::read(d.join(crate::evidence::MANIFEST_FILE)) {
+                Ok(bytes) => {
+                    let now = hex::encode(sha2::Sha256::digest(&bytes));
+                    if now != sealed {
+                        v.problems.push(format!(
+                            "{} changed since the fleet sealed it (SHA-256 {now}, sealed {sealed})",
+                            d.join(crate::evidence::MANIFEST_FILE).display()
+                        ));
+                    }
+                }
+                Err(e) => v.problems.push(format!(
+                    "its evidence manifest {} cannot be read: {e}",
+                    d.join(crate::evidence::MANIFEST_FILE).display()
+                )),
+            }
+            match crate::evidence::verify_with(d, options) {
+                Ok(r) => v.evidence = Some(r),
+                Err(e) => v.problems.push(format!("{}: {e}", d.display())),
+            }
+        }
+        targets.push(v);
+    }
+    Ok(FleetVerification {
+        fleet_id: manifest["fleet_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        problems,
+        targets,
+    })
 }
 
 /// A drill fleet's scenario, for one target.

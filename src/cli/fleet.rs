@@ -117,7 +117,7 @@ fn show(record: &FleetRecord, format: MessageFormat, session: &Session) -> ExitC
         .join("fleets")
         .join(&record.fleet_id);
     errln!(
-        "fleet {}: {} (report, JUnit and manifest in {})",
+        "fleet {}: {} (reports: fleet.txt, report.json, report.html, junit.xml; sealed by manifest.json; in {})",
         record.fleet_id,
         crate::report::fleet::totals(record),
         dir.display()
