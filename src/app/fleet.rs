@@ -804,4 +804,18 @@ mod tests {
         assert!(Share::parse("101%", "--max-errors").is_err());
         assert!(Share::parse("x", "--max-concurrency").is_err());
     }
+
+    #[test]
+    fn a_targets_report_is_linked_relative_to_the_fleet() {
+        let root = tempfile::tempdir().unwrap();
+        let fleet = root.path().join("fleets/fleet-1");
+        let page = root.path().join("reports/run-1/report.html");
+        std::fs::create_dir_all(&fleet).unwrap();
+        std::fs::create_dir_all(page.parent().unwrap()).unwrap();
+        std::fs::write(&page, "").unwrap();
+        assert_eq!(
+            super::relative(&fleet, &page).as_deref(),
+            Some("../../reports/run-1/report.html")
+        );
+    }
 }

@@ -422,3 +422,111 @@ pub fn html(r: &FleetRecord, details: &[TargetDetail]) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::fleet::{Share, TargetRecord};
+
+    fn record() -> FleetRecord {
+        let target = |account: &str, region: &str, status: &str| TargetRecord {
+            account: account.into(),
+            name: if account == "111111111111" {
+                "<prod>".into()
+            } else {
+                account.into()
+            },
+            region: region.into(),
+            run_id: (status != "not started").then(|| format!("run-{account}-{region}")),
+            status: status.into(),
+            verdict: (status == "succeeded").then(|| "passed".into()),
+            recovery_ms: None,
+            report_dir: None,
+            manifest_sha256: None,
+            reason: (status == "failed").then(|| "step `ready` failed".into()),
+        };
+        FleetRecord {
+            fleet_id: "fleet-1".into(),
+            runbook_path: "/rb.yaml".into(),
+            runbook: "rb".into(),
+            runbook_sha256: String::new(),
+            scenario: None,
+            mode: crate::event::Mode::Execute,
+            vars: vec![],
+            role_name: "R".into(),
+            max_concurrency: Share::Count(1),
+            max_errors: Share::Count(0),
+            started_at: chrono::DateTime::UNIX_EPOCH,
+            targets: vec![
+                target("111111111111", "ca-central-1", "succeeded"),
+                target("111111111111", "eu-west-1", "failed"),
+                target("222222222222", "ca-central-1", "not started"),
+            ],
+            stopped: None,
+        }
+    }
+
+    fn detail() -> TargetDetail {
+        TargetDetail::from_report(
+            &serde_json::json!({
+                "objectives": [{"objective": "rto", "target_ms": 60000, "measured_ms": 1500, "verdict": "met"}],
+                "expectations": [
+                    {"id": "healthy", "description": "d", "passed": true, "observed": "ok"},
+                    {"id": "dns", "description": "d", "passed": false, "observed": "x", "reason": "still on the primary"}
+                ],
+                "steps": [
+                    {"id": "a", "duration_ms": 5}, {"id": "b", "duration_ms": 50},
+                    {"id": "c", "duration_ms": 20}, {"id": "d", "duration_ms": 1}, {"id": "e"}
+                ],
+            }),
+            Some("../../reports/run-1/report.html".into()),
+        )
+    }
+
+    #[test]
+    fn a_targets_report_gives_its_objectives_expectations_and_three_slowest_steps() {
+        let d = detail();
+        assert_eq!(
+            d.slowest_steps
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c", "a"]
+        );
+        assert_eq!(d.objective("rto").unwrap().measured_ms, Some(1500));
+        assert!(d.objective("rpo").is_none());
+        assert_eq!(d.expectations.len(), 2);
+    }
+
+    #[test]
+    fn junit_has_a_case_per_target_and_per_expectation() {
+        let r = record();
+        let xml = junit(&r, &[detail()]);
+        assert_eq!(xml.matches("<testcase ").count(), 3 + 2, "{xml}");
+        assert!(
+            xml.contains("name=\"111111111111 ca-central-1: dns\""),
+            "{xml}"
+        );
+        assert!(xml.contains("still on the primary"), "{xml}");
+        assert!(xml.contains("step `ready` failed"), "{xml}");
+    }
+
+    #[test]
+    fn the_page_is_an_account_by_region_table_linking_each_report_with_values_escaped() {
+        let r = record();
+        let page = html(&r, &[detail()]);
+        assert!(page.contains("<th>eu-west-1</th>"), "{page}");
+        assert!(
+            page.contains("href=\"../../reports/run-1/report.html\""),
+            "{page}"
+        );
+        // The second account has no target in eu-west-1: a dash, not a missing cell.
+        assert!(page.contains("<td>-</td>"), "{page}");
+        assert!(page.contains("&lt;prod&gt;") && !page.contains("<prod>"));
+        let doc: serde_json::Value = serde_json::from_str(&json(&r, &[detail()])).unwrap();
+        assert_eq!(doc["counts"]["not_started"], 1);
+        assert_eq!(doc["targets"][0]["rto"]["verdict"], "met");
+        assert_eq!(doc["targets"][1]["rto"], serde_json::Value::Null);
+        assert_eq!(doc["record"]["fleet_id"], "fleet-1");
+    }
+}
