@@ -95,8 +95,7 @@ impl Session {
     /// with its own verdict.
     pub async fn drill_fleet(
         &self,
-        scenario: &Scenario,
-        root: Option<&Path>,
+        drill: FleetDrill<'_>,
         vars: &[(String, String)],
         spec: &FleetSpec,
         mode: Mode,
@@ -104,6 +103,7 @@ impl Session {
         narrator: &dyn Narrator,
     ) -> Result<FleetRecord, Failure> {
         self.fleet_store_dir()?;
+        let FleetDrill { scenario, root } = drill;
         let path = scenario.runbook.as_path();
         let text = crate::runbook::load::read_text(path).map_err(Failure::from)?;
         let probe = first_target(spec)?;
@@ -250,7 +250,7 @@ impl Session {
                             .await
                         }
                         Some(scenario) => {
-                            let drill = TargetDrill {
+                            let drill = FleetDrill {
                                 scenario,
                                 root: root.as_deref(),
                             };
@@ -339,7 +339,7 @@ impl Session {
     async fn drill_target(
         &self,
         fleet_id: &str,
-        drill: TargetDrill<'_>,
+        drill: FleetDrill<'_>,
         vars: &[(String, String)],
         role_name: &str,
         mode: Mode,
@@ -695,11 +695,12 @@ pub fn verify_fleet(
     })
 }
 
-/// A drill fleet's scenario, for one target.
+/// What a drill fleet drills: the scenario, and `--root` (the directory its runbook must
+/// resolve inside).
 #[derive(Clone, Copy)]
-struct TargetDrill<'a> {
-    scenario: &'a Scenario,
-    root: Option<&'a Path>,
+pub struct FleetDrill<'a> {
+    pub scenario: &'a Scenario,
+    pub root: Option<&'a Path>,
 }
 
 /// The first target's values, to load the runbook with before any target runs.

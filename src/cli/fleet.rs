@@ -4,7 +4,7 @@
 
 use super::setup::Shown;
 use super::{DrillArgs, ExitCode, MessageFormat, ResumeArgs, RunArgs, TargetArgs, runtime};
-use crate::app::fleet::{Account, FleetRecord, FleetSpec, Share, TargetRecord};
+use crate::app::fleet::{Account, FleetDrill, FleetRecord, FleetSpec, Share, TargetRecord};
 use crate::app::{Failure, Session};
 use crate::event::{Event, EventSink, Mode};
 use crate::report::sanitize::one_line;
@@ -34,9 +34,12 @@ pub(super) fn drill(
     let (spec, mode) = targets(&args.targets, args.execute, args.yes)?;
     let format = args.exec.message_format;
     let session = Session::new(args.exec.settings()?);
-    let record = runtime()?.block_on(session.drill_fleet(
+    let drill = FleetDrill {
         scenario,
-        args.root.as_deref(),
+        root: args.root.as_deref(),
+    };
+    let record = runtime()?.block_on(session.drill_fleet(
+        drill,
         cli_vars,
         &spec,
         mode,
