@@ -279,7 +279,9 @@ Examples:
 
 Exit codes: 0 every expectation and objective held; 1 a step failed, an expectation or an
 objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-C, the state
-store stopped answering).")]
+store stopped answering). Across accounts (docs/fleets.md): 0 every target passed, 3 some
+paused and none failed, 1 otherwise; `drillbook resume FLEET_ID` drills again those that did
+not pass.")]
 pub struct DrillArgs {
     /// Scenario file (see scenarios/).
     pub scenario: PathBuf,
