@@ -90,7 +90,15 @@ pub async fn in_step_with<F: std::future::Future>(
     timeouts: CallTimeouts,
     fut: F,
 ) -> F::Output {
-    in_step_as(step, timeouts, None, fut).await
+    // Inside [`as_role`] (a fleet's drill acting in its target's account), the role stays.
+    let role = STEP_ROLE.try_with(|r| r.clone()).ok().flatten();
+    in_step_as(step, timeouts, role, fut).await
+}
+
+/// Runs `fut` with every client built inside it signing with `role`'s credentials (a drill
+/// across targets: its damage, faults and expectations act in the target's account).
+pub async fn as_role<F: std::future::Future>(role: Option<StepRole>, fut: F) -> F::Output {
+    STEP_ROLE.scope(role, fut).await
 }
 
 /// The role a step assumes and its credentials (from [`Aws::role_credentials`]).

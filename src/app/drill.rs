@@ -18,7 +18,7 @@ use crate::event::{Event, FisExperiment, Injected, Mode, RunStatus};
 use crate::runbook::Loaded;
 use crate::scenario::{
     Fault, Scenario, Verdicts, check_expectations, describe_template, inject, judge_objectives,
-    load_runbook_at, load_scenario_in, start_experiment, stop_experiment, wait_running,
+    load_runbook_for, load_scenario_in, start_experiment, stop_experiment, wait_running,
 };
 
 /// A drill ready to run.
@@ -41,6 +41,7 @@ pub async fn start(
     loaded: Loaded,
     aws: Arc<Aws>,
     mode: Mode,
+    target: Option<&crate::runbook::TargetValues>,
 ) -> Result<Started, Failure> {
     let injected_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (loaded, injected) = if scenario.inject.is_empty() {
@@ -58,7 +59,10 @@ pub async fn start(
                 "nothing of the runbook ran; fix the scenario's `inject:` and run the drill again",
             )
         })?;
-        (load_runbook_at(scenario, cli_vars, &injected_at)?, injected)
+        (
+            load_runbook_for(scenario, cli_vars, &injected_at, target)?,
+            injected,
+        )
     };
     let absolute = |p: &Path| {
         std::fs::canonicalize(p)

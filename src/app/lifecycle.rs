@@ -151,6 +151,9 @@ pub struct DrillStart<'a> {
     /// `--root`: the directory its runbook must resolve inside.
     pub root: Option<&'a Path>,
     pub cli_vars: &'a [(String, String)],
+    /// For one target of a fleet: its values (the runbook is loaded for it again after the
+    /// damage).
+    pub target: Option<&'a crate::runbook::TargetValues>,
 }
 
 /// The exit code of a run's status alone.
@@ -354,15 +357,20 @@ impl Session {
         let aws = self.drill_aws(scenario).await;
         // The seal key is checked (and recorded) before anything is damaged.
         let sealed_by = super::finish::seal_key(&mut self.settings, None, "", &aws).await?;
-        let started = super::drill::start(
-            scenario,
-            start.root,
-            start.cli_vars,
-            loaded,
-            aws.clone(),
-            mode,
-        )
-        .await?;
+        let started = self
+            .as_target(
+                &aws,
+                super::drill::start(
+                    scenario,
+                    start.root,
+                    start.cli_vars,
+                    loaded,
+                    aws.clone(),
+                    mode,
+                    start.target,
+                ),
+            )
+            .await?;
         if !started.injected.is_empty() {
             narrator.note(Note::Injected {
                 injections: &started.injected,
@@ -372,7 +380,13 @@ impl Session {
         let loaded = started.loaded;
         let prepared = self.lock(&loaded.runbook.name, "", narrator).await?;
         // The faults AWS injects start last, just before the runbook's first step.
-        let faults = match super::drill::start_faults(scenario, &loaded, &aws, mode).await {
+        let faults = match self
+            .as_target(
+                &aws,
+                super::drill::start_faults(scenario, &loaded, &aws, mode),
+            )
+            .await
+        {
             Ok(f) => f,
             Err(e) => {
                 self.release(prepared, narrator).await;
@@ -394,7 +408,19 @@ impl Session {
             &loaded.path,
         );
         running.engine = running.engine.sealed_by(sealed_by);
-        let mut preamble = vec![started.event];
+        // A fleet's target records which one it is first (its resume takes its lock).
+        let mut preamble: Vec<crate::event::Event> = start
+            .target
+            .zip(self.target_role.as_ref())
+            .map(|(t, role)| crate::event::Event::FleetTarget {
+                fleet_id: role.fleet_id.clone(),
+                account: t.account.clone(),
+                region: t.region.clone(),
+                name: t.name.clone(),
+            })
+            .into_iter()
+            .collect();
+        preamble.push(started.event);
         preamble.extend(faults.events());
         match running.engine.run_with(&loaded, mode, preamble).await {
             // The experiments keep running (the journal that names them cannot be read): the
@@ -406,7 +432,8 @@ impl Session {
             }
             Err(e) => {
                 // No run to record them in: the experiments stop with the drill.
-                super::drill::stop_started(&aws, &faults.running).await;
+                self.as_target(&aws, super::drill::stop_started(&aws, &faults.running))
+                    .await;
                 self.release(running.prepared, narrator).await;
                 Err(e.into())
             }
@@ -565,7 +592,9 @@ impl Session {
                 runbook_path,
             });
         }
-        let judged = super::drill::judge(self, engine, aws, &scenario, &res).await;
+        let judged = self
+            .as_target(aws, super::drill::judge(self, engine, aws, &scenario, &res))
+            .await;
         let faults_ok = self
             .end_faults(engine, aws, &scenario, &res, narrator)
             .await;
@@ -640,7 +669,10 @@ impl Session {
             loaded = self.aws(aws.options.impaired.clone()).await;
             &loaded
         };
-        let ended: FaultsEnded = match super::drill::stop_faults(self, engine, aws, res).await {
+        let ended: FaultsEnded = match self
+            .as_target(aws, super::drill::stop_faults(self, engine, aws, res))
+            .await
+        {
             Ok(ended) => ended,
             Err(e) => {
                 narrator.note(Note::Problem(&e));

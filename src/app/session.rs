@@ -28,6 +28,21 @@ pub struct Session {
     /// For one target of a fleet: `ACCOUNT/REGION`, added to the runbook's lock (each target
     /// runs under its own).
     pub(super) lock_scope: Option<String>,
+    /// For one target of a drill fleet: the role its drill's own calls (damage, faults,
+    /// expectations) are made through, in the target's account and Region.
+    pub(super) target_role: Option<TargetRole>,
+}
+
+/// The role a target's drill acts through (see [`Session::as_target`]).
+#[derive(Debug, Clone)]
+pub(crate) struct TargetRole {
+    /// `arn:aws:iam::ACCOUNT:role/ROLE_NAME`.
+    pub arn: String,
+    /// The target's Region (STS is called there).
+    pub region: String,
+    /// The fleet's id: the role session is `drillbook-<fleet id>`, as a step's is
+    /// `drillbook-<run id>`.
+    pub fleet_id: String,
 }
 
 impl Session {
@@ -38,6 +53,7 @@ impl Session {
             store: OnceCell::new(),
             aws: None,
             lock_scope: None,
+            target_role: None,
         }
     }
 
@@ -113,6 +129,27 @@ impl Session {
 
     pub(super) fn set_aws(&mut self, aws: Arc<Aws>) {
         self.aws = Some(aws);
+    }
+
+    /// Runs `fut` as the target's role when this session is a drill fleet's target (its
+    /// damage, faults and expectations act in the target's account), else as the caller.
+    pub(super) async fn as_target<F: std::future::Future>(&self, aws: &Aws, fut: F) -> F::Output {
+        let Some(t) = &self.target_role else {
+            return fut.await;
+        };
+        let role = crate::runbook::model::Role {
+            arn: t.arn.clone(),
+            external_id: None,
+            duration: None,
+        };
+        let credentials = aws
+            .role_credentials(&role, &t.fleet_id, "drill", &t.region)
+            .await;
+        let role = crate::actions::aws::StepRole {
+            arn: t.arn.clone(),
+            credentials,
+        };
+        crate::actions::aws::as_role(Some(role), fut).await
     }
 
     /// The DynamoDB store of `--state`, on this session's configuration.

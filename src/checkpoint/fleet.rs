@@ -66,6 +66,19 @@ pub struct TargetRecord {
     pub reason: Option<String>,
 }
 
+/// The scenario of a drill fleet, as the fleet started: targets drilled later (a resume)
+/// drill that file or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetScenario {
+    pub name: String,
+    /// The scenario file, absolute.
+    pub path: String,
+    pub sha256: String,
+    /// `--root`, the directory its runbook must resolve inside, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+}
+
 /// The fleet's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FleetRecord {
@@ -77,6 +90,10 @@ pub struct FleetRecord {
     /// that text or none.
     #[serde(default)]
     pub runbook_sha256: String,
+    /// For a drill across targets (`drillbook drill SCENARIO --accounts ...`): the scenario
+    /// each target drills; `runbook_path` is then the scenario's runbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<FleetScenario>,
     pub mode: Mode,
     /// The `--var` values it was started with.
     pub vars: Vec<(String, String)>,

@@ -10,6 +10,9 @@ use crate::report::sanitize::{self, one_line};
 pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
     let scenario = crate::app::load_scenario(&args.scenario, args.root.as_deref())?;
     let cli_vars = parse_vars(&args.vars)?;
+    if !args.targets.accounts.is_empty() {
+        return super::fleet::drill(&args, &scenario, &cli_vars);
+    }
     let loaded = crate::app::drill_runbook(&scenario, &cli_vars)?;
     let format = args.exec.message_format;
     let mode = if args.execute {
@@ -51,6 +54,7 @@ pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
             scenario: &scenario,
             root: args.root.as_deref(),
             cli_vars: &cli_vars,
+            target: None,
         };
         let sink = console(format, &session.settings);
         let ending = session

@@ -11,9 +11,22 @@ use crate::evidence::{
 };
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  drillbook verify-evidence .drillbook/reports/20261203-101500-ab12     # one run's evidence
+  drillbook verify-evidence fleet-20261207-160000-cd34                  # a fleet, as a whole
+  drillbook verify-evidence .drillbook/fleets/fleet-20261207-160000-cd34
+
+A fleet (a run or drill across accounts) is verified as a whole: its record and reports against
+its manifest, and each target's own evidence, whose manifest must have the SHA-256 the fleet
+sealed. Each target's directory also verifies on its own, with nothing from another account.")]
 pub struct VerifyEvidenceArgs {
-    /// The evidence directory (holding manifest.json).
+    /// The evidence directory (holding manifest.json), a fleet's directory
+    /// (`<state-dir>/fleets/FLEET_ID`), or a fleet's id.
     pub dir: PathBuf,
+    /// Where a fleet given by its id is found: `<state-dir>/fleets/FLEET_ID`.
+    #[arg(long, env = "DRILLBOOK_STATE_DIR", default_value = ".drillbook")]
+    pub state_dir: PathBuf,
     /// A public key a run's evidence may be signed with (repeatable): `KEY.pub` (Ed25519, hex)
     /// or a KMS public key (base64 DER, as `aws kms get-public-key` prints it, or PEM). Evidence
     /// signed with any other key fails; unsigned evidence is reported as unsigned.
@@ -104,6 +117,13 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Fail
     let run_keys = VerifyOptions {
         trusted_keys: load(&args.public_key)?,
     };
+    let id = args.dir.to_string_lossy();
+    if !args.dir.exists() && crate::app::fleet::is_fleet_id(&id) {
+        return verify_fleet(&args.state_dir.join("fleets").join(&*id), &args, &run_keys);
+    }
+    if crate::app::fleet::is_fleet_dir(&args.dir) {
+        return verify_fleet(&args.dir, &args, &run_keys);
+    }
     if args.dir.join(BUNDLE_INDEX).is_file() {
         let bundle_keys = VerifyOptions {
             trusted_keys: load(args.bundle_key.as_slice())?,
@@ -177,6 +197,79 @@ fn verify_bundle(
         return Ok(ExitCode::Failed);
     }
     outln!("bundle: {} runs' evidence intact", dirs.len());
+    if args.require_signed && unsigned > 0 {
+        outln!("not accepted: {unsigned} manifest(s) unsigned and --require-signed was given");
+        return Ok(ExitCode::Failed);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// A fleet as a whole: its own files against its manifest, then each target's evidence
+/// against the SHA-256 the fleet sealed and on its own.
+fn verify_fleet(
+    dir: &std::path::Path,
+    args: &VerifyEvidenceArgs,
+    runs: &VerifyOptions,
+) -> Result<ExitCode, Failure> {
+    if !dir.is_dir() {
+        return Err(
+            Failure::invalid(format!("no fleet in {}", dir.display())).help(
+                "give the fleet's directory, or its id with the --state-dir it ran with (`drillbook runs` lists fleets)",
+            ),
+        );
+    }
+    let v = crate::app::fleet::verify_fleet(dir, runs)?;
+    for p in &v.problems {
+        outln!("fleet {}: TAMPERED: {p}", v.fleet_id);
+    }
+    let mut unsigned = 0;
+    let mut bad = 0;
+    for t in &v.targets {
+        let label = format!(
+            "{} {} (run {})",
+            t.account,
+            t.region,
+            t.run_id.as_deref().unwrap_or("not started")
+        );
+        let intact = t.problems.is_empty() && t.evidence.as_ref().is_none_or(|r| r.intact());
+        if !intact {
+            bad += 1;
+        }
+        for p in &t.problems {
+            outln!("  {label}: TAMPERED: {p}");
+        }
+        match &t.evidence {
+            None if t.problems.is_empty() => outln!("  {label}: no evidence (never ran)"),
+            None => {}
+            Some(r) if r.intact() && t.problems.is_empty() => {
+                let is_unsigned = r.signature == SignatureStatus::Unsigned;
+                unsigned += usize::from(is_unsigned);
+                outln!(
+                    "  {label}: intact{}",
+                    if is_unsigned { " (unsigned)" } else { "" }
+                );
+            }
+            Some(r) if r.intact() => {}
+            Some(r) => {
+                outln!("  {label}:");
+                out!("{}", render_report(r));
+            }
+        }
+    }
+    if !v.intact() {
+        outln!(
+            "fleet {}: TAMPERED ({} problem(s) in the fleet's own files, {bad} of {} targets' evidence)",
+            v.fleet_id,
+            v.problems.len(),
+            v.targets.len()
+        );
+        return Ok(ExitCode::Failed);
+    }
+    outln!(
+        "fleet {}: intact (its record and reports, and {} targets' evidence)",
+        v.fleet_id,
+        v.targets.len()
+    );
     if args.require_signed && unsigned > 0 {
         outln!("not accepted: {unsigned} manifest(s) unsigned and --require-signed was given");
         return Ok(ExitCode::Failed);

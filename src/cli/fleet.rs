@@ -3,14 +3,55 @@
 //! report at the end.
 
 use super::setup::Shown;
-use super::{ExitCode, MessageFormat, ResumeArgs, RunArgs, runtime};
-use crate::app::fleet::{Account, FleetRecord, FleetSpec, Share, TargetRecord};
+use super::{DrillArgs, ExitCode, MessageFormat, ResumeArgs, RunArgs, TargetArgs, runtime};
+use crate::app::fleet::{Account, FleetDrill, FleetRecord, FleetSpec, Share, TargetRecord};
 use crate::app::{Failure, Session};
 use crate::event::{Event, EventSink, Mode};
 use crate::report::sanitize::one_line;
 
 pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<ExitCode, Failure> {
-    let t = &args.targets;
+    let (spec, mode) = targets(&args.targets, args.execute, args.yes)?;
+    let format = args.exec.message_format;
+    let session = Session::new(args.exec.settings()?);
+    let record = runtime()?.block_on(session.run_fleet(
+        &args.file,
+        overrides,
+        &spec,
+        mode,
+        &|t| sink(format, t),
+        &Shown(format),
+    ))?;
+    Ok(show(&record, format, &session))
+}
+
+/// `drillbook drill SCENARIO --accounts ... --regions ...`: the scenario drilled in every
+/// target, each a drill run of its own.
+pub(super) fn drill(
+    args: &DrillArgs,
+    scenario: &crate::scenario::Scenario,
+    cli_vars: &[(String, String)],
+) -> Result<ExitCode, Failure> {
+    let (spec, mode) = targets(&args.targets, args.execute, args.yes)?;
+    let format = args.exec.message_format;
+    let session = Session::new(args.exec.settings()?);
+    let drill = FleetDrill {
+        scenario,
+        root: args.root.as_deref(),
+    };
+    let record = runtime()?.block_on(session.drill_fleet(
+        drill,
+        cli_vars,
+        &spec,
+        mode,
+        &|t| sink(format, t),
+        &Shown(format),
+    ))?;
+    Ok(show(&record, format, &session))
+}
+
+/// The targets of `--accounts`, `--regions` and the rollout's limits, and the mode
+/// (`--execute` across accounts is confirmed with `--yes`, not target by target).
+fn targets(t: &TargetArgs, execute: bool, yes: bool) -> Result<(FleetSpec, Mode), Failure> {
     if t.regions.is_empty() {
         return Err(Failure::invalid("a run across accounts needs its Regions")
             .help("add `--regions ca-central-1,eu-west-1` (each account runs in each Region)"));
@@ -46,28 +87,14 @@ pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<Exit
             one_line(&bad.id)
         )));
     }
-    let mode = if args.execute {
-        Mode::Execute
-    } else {
-        Mode::DryRun
-    };
-    if mode == Mode::Execute && !args.yes && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+    let mode = if execute { Mode::Execute } else { Mode::DryRun };
+    if mode == Mode::Execute && !yes && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err(Failure::invalid(
             "an `--execute` run across accounts is not confirmed target by target",
         )
         .help("run it first without --execute (a dry run of every target), then add --yes"));
     }
-    let format = args.exec.message_format;
-    let session = Session::new(args.exec.settings()?);
-    let record = runtime()?.block_on(session.run_fleet(
-        &args.file,
-        overrides,
-        &spec,
-        mode,
-        &|t| sink(format, t),
-        &Shown(format),
-    ))?;
-    Ok(show(&record, format, &session))
+    Ok((spec, mode))
 }
 
 pub(super) fn resume(args: &ResumeArgs) -> Result<ExitCode, Failure> {
@@ -93,7 +120,7 @@ fn show(record: &FleetRecord, format: MessageFormat, session: &Session) -> ExitC
         .join("fleets")
         .join(&record.fleet_id);
     errln!(
-        "fleet {}: {} (report, JUnit and manifest in {})",
+        "fleet {}: {} (reports: fleet.txt, report.json, report.html, junit.xml; sealed by manifest.json; in {})",
         record.fleet_id,
         crate::report::fleet::totals(record),
         dir.display()

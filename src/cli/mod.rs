@@ -275,10 +275,13 @@ Examples:
   drillbook drill scenarios/ca-central-1-outage.yaml              # dry run of the drill
   drillbook drill scenarios/ca-central-1-outage.yaml --execute --yes
   drillbook drill scenarios/rehearsal.yaml --execute --yes --message-format json
+  drillbook drill scenarios/rehearsal.yaml --execute --yes --accounts 111111111111,222222222222 --regions ca-central-1
 
 Exit codes: 0 every expectation and objective held; 1 a step failed, an expectation or an
 objective did not hold; 2 invalid scenario or runbook; 3 paused (approval, Ctrl-C, the state
-store stopped answering).")]
+store stopped answering). Across accounts (docs/fleets.md): 0 every target passed, 3 some
+paused and none failed, 1 otherwise; `drillbook resume FLEET_ID` drills again those that did
+not pass.")]
 pub struct DrillArgs {
     /// Scenario file (see scenarios/).
     pub scenario: PathBuf,
@@ -295,6 +298,8 @@ pub struct DrillArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     #[command(flatten)]
     pub exec: ExecOptions,
 }

@@ -902,7 +902,26 @@ pub fn load_runbook_at(
     cli_vars: &[(String, String)],
     injected_at: &str,
 ) -> Result<Loaded, Diagnostics> {
-    let text = load::read_text(&scenario.runbook)?;
+    load_runbook_for(scenario, cli_vars, injected_at, None)
+}
+
+/// [`load_runbook_at`] for one target of a fleet (`target`): the runbook as that target runs
+/// it ([`crate::runbook::for_target`]: its `{{ target.* }}` written out, its role and Region).
+pub fn load_runbook_for(
+    scenario: &Scenario,
+    cli_vars: &[(String, String)],
+    injected_at: &str,
+    target: Option<&crate::runbook::TargetValues>,
+) -> Result<Loaded, Diagnostics> {
+    let mut text = load::read_text(&scenario.runbook)?;
+    if let Some(t) = target {
+        text = crate::runbook::for_target(&text, t).map_err(|e| {
+            Diagnostics::single(Problem::general(
+                format!("{}: {e}", scenario.runbook.display()),
+                None,
+            ))
+        })?;
+    }
     if !is_mapping(&scenario.runbook, &text) {
         return Err(at_runbook_value(
             scenario,

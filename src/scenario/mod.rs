@@ -20,7 +20,7 @@ pub use fis::{describe_template, start_experiment, stop_experiment, wait_running
 #[cfg(feature = "engine")]
 pub use inject::{Injected, inject};
 pub use load::{
-    is_scenario_text, load_runbook, load_runbook_at, load_scenario, load_scenario_in,
-    load_scenario_str, load_scenario_str_in,
+    is_scenario_text, load_runbook, load_runbook_at, load_runbook_for, load_scenario,
+    load_scenario_in, load_scenario_str, load_scenario_str_in,
 };
 pub use model::{Expectation, Fault, INJECTED_AT, Injection, Scenario};

@@ -10,7 +10,7 @@ use crate::support::{Ran, emulator, unique_prefix};
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
 
 /// An SSM client in `account`, through the role drillbook's targets assume there.
-async fn ssm_in(account: &str, region: &str) -> aws_sdk_ssm::Client {
+pub(crate) async fn ssm_in(account: &str, region: &str) -> aws_sdk_ssm::Client {
     let conf = emulator().sdk_config(region).await;
     let sts = aws_sdk_sts::Client::new(&conf);
     let creds = sts

@@ -18,7 +18,7 @@ const PRIMARY: &str = "ca-central-1";
 
 /// `localstack/emulator seed --accounts N --ou OU --prefix P --json` on the shared emulator, with
 /// its delays set to 0 for `prefix` first.
-fn seed_accounts(prefix: &str, accounts: usize, ou: &str) -> Value {
+pub(crate) fn seed_accounts(prefix: &str, accounts: usize, ou: &str) -> Value {
     emulator().fast(prefix);
     let out = Command::new(emulator_script())
         .args(["seed", "--json", "--prefix", prefix, "--ou", ou])
