@@ -34,7 +34,7 @@ pub use crate::engine::{ResumeWith, RunResult, ignored_test_hooks};
 pub use crate::evidence::Signer;
 pub use crate::history::Estimates;
 pub use crate::runbook::Diagnostics;
-pub use crate::scenario::Verdicts;
+pub use crate::scenario::{Scenario, Verdicts};
 
 /// Loads a runbook file with `--var` overrides (exit 2 with its problems when it does not load).
 pub fn load_runbook(

@@ -28,7 +28,7 @@ pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<Exit
 /// target, each a drill run of its own.
 pub(super) fn drill(
     args: &DrillArgs,
-    scenario: &crate::scenario::Scenario,
+    scenario: &crate::app::Scenario,
     cli_vars: &[(String, String)],
 ) -> Result<ExitCode, Failure> {
     let (spec, mode) = targets(&args.targets, args.execute, args.yes)?;
