@@ -34,6 +34,8 @@ mod kms;
 #[cfg(feature = "engine")]
 pub(crate) mod limits;
 #[cfg(feature = "engine")]
+pub mod organizations;
+#[cfg(feature = "engine")]
 pub(crate) mod poll;
 #[cfg(feature = "engine")]
 mod rds;

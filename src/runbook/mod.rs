@@ -5,15 +5,18 @@ pub mod load;
 pub mod model;
 pub(crate) mod regions;
 pub(crate) mod spec;
+pub mod targets;
 mod validate;
 pub(crate) mod yaml;
 
 pub use diag::Problem;
 pub use load::{
     Diagnostics, Loaded, TargetValues, for_target, load_file, load_str, parse_var_overrides,
+    targets_of,
 };
 pub use model::{
     ApproverKey, Approvers, CallTimeouts, Objectives, OnFailure, RetryPolicy, Runbook, Step,
     TrustedKeyRef,
 };
+pub use targets::Targets;
 pub use validate::did_you_mean;
