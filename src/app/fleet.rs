@@ -44,6 +44,8 @@ pub struct FleetSpec {
     pub role_name: String,
     pub max_concurrency: Share,
     pub max_errors: Share,
+    /// Accounts of its OUs that are not run (suspended or closed), listed in the record.
+    pub skipped: Vec<crate::checkpoint::fleet::Skipped>,
 }
 
 /// The fleet's exit code: 0 when every target succeeded, 3 when some are paused and none
@@ -118,6 +120,7 @@ impl Session {
             started_at: chrono::Utc::now(),
             targets,
             stopped: None,
+            skipped: spec.skipped.clone(),
         };
         self.save_fleet(&record)?;
         let all: Vec<usize> = (0..record.targets.len()).collect();

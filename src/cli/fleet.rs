@@ -4,48 +4,17 @@
 
 use super::setup::Shown;
 use super::{ExitCode, MessageFormat, ResumeArgs, RunArgs, runtime};
-use crate::app::fleet::{Account, FleetRecord, FleetSpec, Share, TargetRecord};
+use crate::app::fleet::{FleetRecord, TargetRecord};
+use crate::app::targets::Targets;
 use crate::app::{Failure, Session};
 use crate::event::{Event, EventSink, Mode};
 use crate::report::sanitize::one_line;
 
-pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<ExitCode, Failure> {
-    let t = &args.targets;
-    if t.regions.is_empty() {
-        return Err(Failure::invalid("a run across accounts needs its Regions")
-            .help("add `--regions ca-central-1,eu-west-1` (each account runs in each Region)"));
-    }
-    let share = |s: &str, what: &str| Share::parse(s, what).map_err(Failure::invalid);
-    let spec = FleetSpec {
-        accounts: t
-            .accounts
-            .iter()
-            .map(|a| match a.split_once('=') {
-                Some((id, name)) => Account {
-                    id: id.trim().to_string(),
-                    name: name.trim().to_string(),
-                },
-                None => Account {
-                    id: a.trim().to_string(),
-                    name: a.trim().to_string(),
-                },
-            })
-            .collect(),
-        regions: t.regions.clone(),
-        role_name: t.role_name.clone(),
-        max_concurrency: share(&t.max_concurrency, "--max-concurrency")?,
-        max_errors: share(&t.max_errors, "--max-errors")?,
-    };
-    if let Some(bad) = spec
-        .accounts
-        .iter()
-        .find(|a| a.id.len() != 12 || !a.id.chars().all(|c| c.is_ascii_digit()))
-    {
-        return Err(Failure::invalid(format!(
-            "`{}` is not an AWS account id (12 digits)",
-            one_line(&bad.id)
-        )));
-    }
+pub(super) fn run(
+    args: &RunArgs,
+    overrides: &[(String, String)],
+    targets: &Targets,
+) -> Result<ExitCode, Failure> {
     let mode = if args.execute {
         Mode::Execute
     } else {
@@ -59,7 +28,18 @@ pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<Exit
     }
     let format = args.exec.message_format;
     let session = Session::new(args.exec.settings()?);
-    let record = runtime()?.block_on(session.run_fleet(
+    let rt = runtime()?;
+    // The accounts, OUs listed through AWS Organizations, before any target starts.
+    let spec = rt.block_on(session.resolve_targets(targets))?;
+    for s in &spec.skipped {
+        errln!(
+            "[{} ({})] skipped: {}",
+            one_line(&s.account),
+            one_line(&s.name),
+            one_line(&s.reason)
+        );
+    }
+    let record = rt.block_on(session.run_fleet(
         &args.file,
         overrides,
         &spec,

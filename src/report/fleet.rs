@@ -13,8 +13,13 @@ use crate::duration::human;
 /// `3 targets: 2 succeeded, 1 failed, 0 paused, 0 not started`.
 pub fn totals(r: &FleetRecord) -> String {
     let (ok, failed, paused, queued) = r.counts();
+    let skipped = match r.skipped.len() {
+        0 => String::new(),
+        1 => "; 1 account skipped".to_string(),
+        n => format!("; {n} accounts skipped"),
+    };
     format!(
-        "{} target{}: {ok} succeeded, {failed} failed, {paused} paused, {queued} not started",
+        "{} target{}: {ok} succeeded, {failed} failed, {paused} paused, {queued} not started{skipped}",
         r.targets.len(),
         if r.targets.len() == 1 { "" } else { "s" }
     )
@@ -90,6 +95,13 @@ pub fn text(r: &FleetRecord) -> String {
             t.report_dir.as_deref().unwrap_or_default()
         );
     }
+    for s in &r.skipped {
+        let _ = writeln!(
+            out,
+            "skipped account {} ({}): {}",
+            s.account, s.name, s.reason
+        );
+    }
     if let Some(s) = &r.stopped {
         let _ = writeln!(out, "stopped queueing: {s}");
     }
@@ -121,7 +133,55 @@ pub fn junit(r: &FleetRecord) -> String {
         }
         suite.add_test_case(c);
     }
+    // An account of the fleet's OUs that was not run (suspended or closed): a skipped case.
+    for a in &r.skipped {
+        let mut s = TestCaseStatus::skipped();
+        s.set_message(format!("skipped: {}", a.reason));
+        let mut c = TestCase::new(format!("{} ({})", a.account, a.name), s);
+        c.set_classname("drillbook.targets");
+        suite.add_test_case(c);
+    }
     let mut report = Report::new(format!("drillbook fleet {}", r.fleet_id));
     report.add_test_suite(suite);
     report.to_string().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::fleet::{Share, Skipped};
+
+    #[test]
+    fn skipped_accounts_are_listed_in_the_text_and_as_skipped_test_cases() {
+        let r = FleetRecord {
+            fleet_id: "fleet-1".into(),
+            runbook_path: "/rb.yaml".into(),
+            runbook: "rb".into(),
+            runbook_sha256: String::new(),
+            mode: crate::event::Mode::DryRun,
+            vars: vec![],
+            role_name: "R".into(),
+            max_concurrency: Share::Count(1),
+            max_errors: Share::Count(0),
+            started_at: chrono::Utc::now(),
+            targets: vec![],
+            stopped: None,
+            skipped: vec![Skipped {
+                account: "222222222222".into(),
+                name: "old".into(),
+                reason: "SUSPENDED in AWS Organizations".into(),
+            }],
+        };
+        let text = text(&r);
+        assert!(
+            text.contains("skipped account 222222222222 (old): SUSPENDED in AWS Organizations"),
+            "{text}"
+        );
+        assert!(text.contains("; 1 account skipped"), "{text}");
+        let xml = junit(&r);
+        assert!(
+            xml.contains("name=\"222222222222 (old)\"") && xml.contains("<skipped"),
+            "{xml}"
+        );
+    }
 }

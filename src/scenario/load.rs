@@ -25,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "expect",
     "inject",
     "faults",
+    "targets",
 ];
 const FAULT_KEYS: &[&str] = &["fis"];
 const FIS_KEYS: &[&str] = &["template", "region"];
@@ -322,6 +323,15 @@ pub fn load_scenario_str_in(
             "an FIS experiment",
         );
     }
+    // `targets:` (a drill across accounts and Regions), checked like a runbook's.
+    let targets = match entry(root, "targets") {
+        Some((k, n)) => {
+            let (t, problems) = crate::runbook::targets::read(&src, k, n);
+            c.problems.extend(problems);
+            t
+        }
+        None => None,
+    };
     // Unknown fields do not stop the checks below: every problem is reported at once.
     let raw: RawScenario = match load::parse_document(path, text) {
         Ok(raw) => raw,
@@ -340,7 +350,8 @@ pub fn load_scenario_str_in(
             });
         }
     };
-    let scenario = check(&mut c, path, text, raw, runbook_root);
+    let mut scenario = check(&mut c, path, text, raw, runbook_root);
+    scenario.targets = targets;
     if c.problems.is_empty() {
         return Ok(scenario);
     }
@@ -589,6 +600,7 @@ fn check(
         expect,
         inject,
         faults,
+        targets: None,
     }
 }
 
