@@ -21,6 +21,7 @@ mod fidelity;
 mod file_lock;
 mod fis;
 mod fleet;
+mod fleet_ou;
 mod http_probe;
 mod iam_access;
 mod injection;
