@@ -5,8 +5,8 @@
 //! Organizations is a global service whose endpoint is in us-east-1 ("AWS Organizations
 //! endpoints and quotas", AWS General Reference).
 
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_sdk_organizations::types::{AccountState, AccountStatus, ChildType};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The Region Organizations' API is called in.
 pub const ORGANIZATIONS_REGION: &str = "us-east-1";
@@ -83,7 +83,11 @@ pub async fn child_ous(
     let mut out = vec![];
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| org_error(parent, &e))?;
-        out.extend(page.children().iter().filter_map(|c| c.id().map(str::to_string)));
+        out.extend(
+            page.children()
+                .iter()
+                .filter_map(|c| c.id().map(str::to_string)),
+        );
     }
     Ok(out)
 }

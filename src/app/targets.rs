@@ -169,7 +169,8 @@ impl Session {
             }
         }
         for ou in t.organizational_units.iter().chain(&t.exclude) {
-            if !crate::runbook::targets::is_account_id(ou) && !crate::runbook::targets::is_ou_id(ou) {
+            if !crate::runbook::targets::is_account_id(ou) && !crate::runbook::targets::is_ou_id(ou)
+            {
                 return Err(Failure::invalid(format!(
                     "`{}` is not an OU id",
                     crate::report::sanitize::one_line(ou)
@@ -182,8 +183,10 @@ impl Session {
             .iter()
             .find(|o| crate::runbook::targets::is_account_id(o))
         {
-            return Err(Failure::invalid(format!("`{a}` is an account id, not an OU id"))
-                .help("give accounts with `--accounts` (or `targets.accounts`)"));
+            return Err(
+                Failure::invalid(format!("`{a}` is an account id, not an OU id"))
+                    .help("give accounts with `--accounts` (or `targets.accounts`)"),
+            );
         }
         let share = |s: &Option<String>, default: &str, what: &str| {
             Share::parse(s.as_deref().unwrap_or(default), what).map_err(Failure::invalid)
@@ -191,7 +194,10 @@ impl Session {
         let max_concurrency = share(&t.max_concurrency, "10", "--max-concurrency")?;
         let max_errors = share(&t.max_errors, "0", "--max-errors")?;
         let expanded = if t.organizational_units.is_empty()
-            && !t.exclude.iter().any(|e| crate::runbook::targets::is_ou_id(e))
+            && !t
+                .exclude
+                .iter()
+                .any(|e| crate::runbook::targets::is_ou_id(e))
         {
             expand(&NoOrganizations, t).await
         } else {
@@ -323,7 +329,10 @@ mod tests {
             }]
         );
         t.include_child_ous = Some(true);
-        assert_eq!(ids(&expand(&org(), &t).await.unwrap()), ["111111111111", "333333333333"]);
+        assert_eq!(
+            ids(&expand(&org(), &t).await.unwrap()),
+            ["111111111111", "333333333333"]
+        );
         // Excluding an OU leaves out its accounts; explicit accounts come first, once.
         t.exclude = vec!["ou-aaaa-22222222".into()];
         t.accounts = vec!["444444444444=extra".into(), "111111111111".into()];
@@ -331,7 +340,10 @@ mod tests {
         assert_eq!(ids(&e), ["444444444444", "111111111111"]);
         assert_eq!(e.run[0].name, "extra");
         t.exclude = vec!["111111111111".into()];
-        assert_eq!(ids(&expand(&org(), &t).await.unwrap()), ["444444444444", "333333333333"]);
+        assert_eq!(
+            ids(&expand(&org(), &t).await.unwrap()),
+            ["444444444444", "333333333333"]
+        );
         t.organizational_units = vec!["ou-zzzz-99999999".into()];
         assert!(matches!(
             expand(&org(), &t).await,

@@ -36,7 +36,8 @@ pub(crate) const TARGET_KEYS: &[&str] = &[
     "max_errors",
 ];
 
-const EXAMPLE: &str = "targets: { organizational_units: [ou-ab12-cdef3456], regions: [ca-central-1, eu-west-1] }";
+const EXAMPLE: &str =
+    "targets: { organizational_units: [ou-ab12-cdef3456], regions: [ca-central-1, eu-west-1] }";
 
 /// A file's `targets:`, checked (see the module documentation). Empty lists and `None` are
 /// fields the file does not set.
@@ -353,13 +354,7 @@ mod tests {
             (Some(t), p) if p.is_empty() => Ok(t),
             (_, p) => Err(p
                 .iter()
-                .map(|p| {
-                    format!(
-                        "{}: {}",
-                        p.location_string().unwrap_or_default(),
-                        p.message
-                    )
-                })
+                .map(|p| format!("{}: {}", p.location_string().unwrap_or_default(), p.message))
                 .collect()),
         }
     }
@@ -388,13 +383,27 @@ mod tests {
         .unwrap_err();
         let all = e.join("\n");
         assert!(
-            all.contains("f.yaml:3:26: `Workloads` in `targets.organizational_units` is not an OU id"),
+            all.contains(
+                "f.yaml:3:26: `Workloads` in `targets.organizational_units` is not an OU id"
+            ),
             "{all}"
         );
-        assert!(all.contains("f.yaml:4:13: unknown Region `eu-wst-1`"), "{all}");
-        assert!(all.contains("f.yaml:5:15: invalid `targets.max_errors`"), "{all}");
-        assert!(all.contains("f.yaml:6:22: `targets.include_child_ous` must be `true` or `false`"), "{all}");
-        assert!(all.contains("f.yaml:7:3: unknown field `role` in `targets`"), "{all}");
+        assert!(
+            all.contains("f.yaml:4:13: unknown Region `eu-wst-1`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("f.yaml:5:15: invalid `targets.max_errors`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("f.yaml:6:22: `targets.include_child_ous` must be `true` or `false`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("f.yaml:7:3: unknown field `role` in `targets`"),
+            "{all}"
+        );
         assert_eq!(e.len(), 5, "{all}");
     }
 
@@ -405,8 +414,14 @@ mod tests {
             .join("\n");
         assert!(all.contains("names no account"), "{all}");
         assert!(all.contains("needs `regions`"), "{all}");
-        let all = read_text("targets: [\"111111111111\"]\n").unwrap_err().join("\n");
-        assert!(all.contains("f.yaml:1:1: `targets` must be a mapping, found a list") || all.contains("must be a mapping"), "{all}");
+        let all = read_text("targets: [\"111111111111\"]\n")
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            all.contains("f.yaml:1:1: `targets` must be a mapping, found a list")
+                || all.contains("must be a mapping"),
+            "{all}"
+        );
     }
 
     #[test]

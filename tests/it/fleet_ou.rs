@@ -149,7 +149,13 @@ fn targets(record: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| format!("{} {}", t["account"].as_str().unwrap(), t["region"].as_str().unwrap()))
+        .map(|t| {
+            format!(
+                "{} {}",
+                t["account"].as_str().unwrap(),
+                t["region"].as_str().unwrap()
+            )
+        })
         .collect();
     t.sort();
     t
@@ -178,12 +184,18 @@ async fn ou_targets_follow_child_ous_exclusions_and_skip_suspended_accounts() {
     // The OU alone: its direct accounts; the suspended one is skipped, listed, never run.
     let d = Drill::new();
     let rb = runbook(&d, &p, "");
-    let out = d.run(&["run", &rb, "--ou", &org.ou, "--regions", "eu-west-1"], &[]);
+    let out = d.run(
+        &["run", &rb, "--ou", &org.ou, "--regions", "eu-west-1"],
+        &[],
+    );
     out.assert_exit(0);
     let record = fleet_record(&d);
     assert_eq!(
         targets(&record),
-        sorted(vec![format!("{} eu-west-1", org.dev), format!("{} eu-west-1", org.extra)]),
+        sorted(vec![
+            format!("{} eu-west-1", org.dev),
+            format!("{} eu-west-1", org.extra)
+        ]),
         "{record}"
     );
     let old_name = format!("{}old", org.prefix);
@@ -193,12 +205,19 @@ async fn ou_targets_follow_child_ous_exclusions_and_skip_suspended_accounts() {
     );
     let stdout = out.stdout_text();
     assert!(
-        stdout.contains(&format!("skipped account {} ({old_name}): SUSPENDED", org.old)),
+        stdout.contains(&format!(
+            "skipped account {} ({old_name}): SUSPENDED",
+            org.old
+        )),
         "{stdout}"
     );
-    assert!(stdout.contains("2 targets: 2 succeeded") && stdout.contains("1 account skipped"), "{stdout}");
     assert!(
-        out.stderr_text().contains(&format!("[{} ({old_name})] skipped", org.old)),
+        stdout.contains("2 targets: 2 succeeded") && stdout.contains("1 account skipped"),
+        "{stdout}"
+    );
+    assert!(
+        out.stderr_text()
+            .contains(&format!("[{} ({old_name})] skipped", org.old)),
         "{}",
         out.stderr_text()
     );
@@ -212,22 +231,35 @@ async fn ou_targets_follow_child_ous_exclusions_and_skip_suspended_accounts() {
             .join("junit.xml"),
     )
     .unwrap();
-    assert!(junit.contains(&format!("{} ({old_name})", org.old)) && junit.contains("<skipped"), "{junit}");
+    assert!(
+        junit.contains(&format!("{} ({old_name})", org.old)) && junit.contains("<skipped"),
+        "{junit}"
+    );
 
     // With its child OU, less one account.
     let d = Drill::new();
     let rb = runbook(&d, &p, "");
     let out = d.run(
         &[
-            "run", &rb, "--ou", &org.ou, "--include-child-ous", "--exclude", &org.extra,
-            "--regions", "eu-west-1",
+            "run",
+            &rb,
+            "--ou",
+            &org.ou,
+            "--include-child-ous",
+            "--exclude",
+            &org.extra,
+            "--regions",
+            "eu-west-1",
         ],
         &[],
     );
     out.assert_exit(0);
     assert_eq!(
         targets(&fleet_record(&d)),
-        sorted(vec![format!("{} eu-west-1", org.dev), format!("{} eu-west-1", org.team)])
+        sorted(vec![
+            format!("{} eu-west-1", org.dev),
+            format!("{} eu-west-1", org.team)
+        ])
     );
     assert!(!journals(&d).contains(&org.extra));
 }
@@ -269,15 +301,30 @@ fn a_bad_ou_or_targets_field_stops_everything_before_any_target() {
     let d = Drill::new();
     let rb = runbook(&d, &p, "");
     let out = d.run(
-        &["run", &rb, "--ou", "ou-zzzz-zzzzzzzz", "--regions", "eu-west-1", "--execute", "--yes"],
+        &[
+            "run",
+            &rb,
+            "--ou",
+            "ou-zzzz-zzzzzzzz",
+            "--regions",
+            "eu-west-1",
+            "--execute",
+            "--yes",
+        ],
         &[],
     );
     out.assert_exit(2);
     let text = out.text();
-    assert!(text.contains("no such OU") && text.contains("ou-zzzz-zzzzzzzz"), "{text}");
+    assert!(
+        text.contains("no such OU") && text.contains("ou-zzzz-zzzzzzzz"),
+        "{text}"
+    );
     assert!(text.contains("help:"), "{text}");
     assert!(!d.dir().join("state/runs").exists(), "a target ran");
-    assert!(!d.dir().join("state/fleets").exists(), "a fleet was recorded");
+    assert!(
+        !d.dir().join("state/fleets").exists(),
+        "a fleet was recorded"
+    );
 
     // A `targets:` field with an OU name for an id and an unknown key: each at its line and
     // column.
@@ -290,9 +337,15 @@ fn a_bad_ou_or_targets_field_stops_everything_before_any_target() {
     let out = d.run(&["run", &rb], &[]);
     out.assert_exit(2);
     let text = out.text();
-    assert!(text.contains("`Workloads` in `targets.organizational_units` is not an OU id"), "{text}");
+    assert!(
+        text.contains("`Workloads` in `targets.organizational_units` is not an OU id"),
+        "{text}"
+    );
     assert!(text.contains("rb.yaml:4:26"), "{text}");
-    assert!(text.contains("unknown field `max_error` in `targets`") && text.contains("rb.yaml:6:3"), "{text}");
+    assert!(
+        text.contains("unknown field `max_error` in `targets`") && text.contains("rb.yaml:6:3"),
+        "{text}"
+    );
     assert!(text.contains("did you mean `max_errors`?"), "{text}");
     assert!(!d.dir().join("state/runs").exists());
 }
