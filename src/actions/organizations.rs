@@ -27,7 +27,7 @@ pub struct OrgAccount {
 #[derive(Debug, thiserror::Error)]
 pub enum OrgError {
     /// `ParentNotFoundException`: no such OU or root in the caller's organization.
-    #[error("{parent} is not an OU or root of this organization ({message})")]
+    #[error("no OU or root `{parent}` in this organization (AWS Organizations: {message})")]
     NotFound { parent: String, message: String },
     /// `AccessDeniedException`, `AWSOrganizationsNotInUseException`: the caller is not the
     /// management account or a delegated administrator, or not in an organization.

@@ -240,7 +240,7 @@ impl Directory for NoOrganizations {
 
 fn org_failure(e: OrgError) -> Failure {
     match &e {
-        OrgError::NotFound { .. } => Failure::invalid(format!("no such OU: {e}")).help(
+        OrgError::NotFound { .. } => Failure::invalid(e.to_string()).help(
             "give OU ids of the organization drillbook's identity manages (`aws organizations list-organizational-units-for-parent --parent-id ROOT_ID` lists them); nothing was run",
         ),
         OrgError::Denied { .. } => Failure::new(ExitCode::Failed, e.to_string()).help(
@@ -349,6 +349,28 @@ mod tests {
             expand(&org(), &t).await,
             Err(OrgError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn an_unknown_ou_is_invalid_input_a_refusal_is_not() {
+        let f = org_failure(OrgError::NotFound {
+            parent: "ou-zzzz-99999999".into(),
+            message: "You specified parent that doesn't exist.".into(),
+        });
+        assert_eq!(f.code, ExitCode::Invalid);
+        assert!(
+            f.to_string().contains("no OU or root `ou-zzzz-99999999`"),
+            "{f}"
+        );
+        assert!(f.hint().is_some_and(|h| h.contains("nothing was run")));
+        let f = org_failure(OrgError::Denied {
+            parent: "ou-aaaa-11111111".into(),
+            code: "AccessDeniedException".into(),
+            message: "You don't have permissions".into(),
+        });
+        assert_eq!(f.code, ExitCode::Failed);
+        assert!(f.to_string().contains("AccessDeniedException"), "{f}");
+        assert!(f.hint().is_some_and(|h| h.contains("management account")));
     }
 
     #[test]

@@ -1032,6 +1032,21 @@ mod tests {
     }
 
     #[test]
+    fn targets_are_read_and_their_problems_located() {
+        let s = load("targets: { organizational_units: [ou-ab12-cdef3456], regions: [eu-west-1], max_errors: \"5%\" }\n").unwrap();
+        let t = s.targets.unwrap();
+        assert_eq!(t.organizational_units, ["ou-ab12-cdef3456"]);
+        assert_eq!(t.max_errors.as_deref(), Some("5%"));
+        let d = load("targets:\n  accounts: [\"12345\"]\n  regions: [eu-west-1]\n").unwrap_err();
+        let p = d
+            .problems
+            .iter()
+            .find(|p| p.message.contains("`12345` in `targets.accounts`"))
+            .unwrap_or_else(|| panic!("{}", messages(&d)));
+        assert_eq!(p.location.as_ref().map(|l| (l.1, l.2)), Some((5, 14)));
+    }
+
+    #[test]
     fn faults_name_fis_templates_by_id_or_variable() {
         let s = load(
             "faults:\n  - fis: { template: EXTa1b2c3d4e5f6g7, region: ca-central-1 }\n  - fis: { template: \"{{ vars.fis_template }}\", region: \"{{ vars.primary }}\" }\n",

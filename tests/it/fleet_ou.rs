@@ -316,7 +316,7 @@ fn a_bad_ou_or_targets_field_stops_everything_before_any_target() {
     out.assert_exit(2);
     let text = out.text();
     assert!(
-        text.contains("no such OU") && text.contains("ou-zzzz-zzzzzzzz"),
+        text.contains("no OU or root `ou-zzzz-zzzzzzzz` in this organization"),
         "{text}"
     );
     assert!(text.contains("help:"), "{text}");
