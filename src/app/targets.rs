@@ -109,7 +109,7 @@ pub(crate) async fn expand(d: &impl Directory, t: &Targets) -> Result<Expanded, 
     let children = t.include_child_ous.unwrap_or(false);
     let mut excluded: BTreeSet<String> = BTreeSet::new();
     for e in &t.exclude {
-        if crate::runbook::targets::is_ou_id(e) {
+        if crate::runbook::is_ou_id(e) {
             excluded.extend(under(d, e, children).await?.into_iter().map(|a| a.id));
         } else {
             excluded.insert(e.clone());
@@ -161,7 +161,7 @@ impl Session {
         }
         for a in &t.accounts {
             let id = a.split_once('=').map_or(a.as_str(), |(id, _)| id).trim();
-            if !crate::runbook::targets::is_account_id(id) {
+            if !crate::runbook::is_account_id(id) {
                 return Err(Failure::invalid(format!(
                     "`{}` is not an AWS account id (12 digits)",
                     crate::report::sanitize::one_line(id)
@@ -169,8 +169,7 @@ impl Session {
             }
         }
         for ou in t.organizational_units.iter().chain(&t.exclude) {
-            if !crate::runbook::targets::is_account_id(ou) && !crate::runbook::targets::is_ou_id(ou)
-            {
+            if !crate::runbook::is_account_id(ou) && !crate::runbook::is_ou_id(ou) {
                 return Err(Failure::invalid(format!(
                     "`{}` is not an OU id",
                     crate::report::sanitize::one_line(ou)
@@ -181,7 +180,7 @@ impl Session {
         if let Some(a) = t
             .organizational_units
             .iter()
-            .find(|o| crate::runbook::targets::is_account_id(o))
+            .find(|o| crate::runbook::is_account_id(o))
         {
             return Err(
                 Failure::invalid(format!("`{a}` is an account id, not an OU id"))
@@ -194,10 +193,7 @@ impl Session {
         let max_concurrency = share(&t.max_concurrency, "10", "--max-concurrency")?;
         let max_errors = share(&t.max_errors, "0", "--max-errors")?;
         let expanded = if t.organizational_units.is_empty()
-            && !t
-                .exclude
-                .iter()
-                .any(|e| crate::runbook::targets::is_ou_id(e))
+            && !t.exclude.iter().any(|e| crate::runbook::is_ou_id(e))
         {
             expand(&NoOrganizations, t).await
         } else {

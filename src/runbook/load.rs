@@ -229,7 +229,7 @@ pub fn targets_of(path: &Path, text: &str) -> Result<Option<super::Targets>, Dia
     else {
         return Ok(None);
     };
-    match super::targets::read(&src, k, n) {
+    match validate::targets::read(&src, k, n) {
         (Some(t), p) if p.is_empty() => Ok(Some(t)),
         (_, problems) => Err(Diagnostics {
             problems,

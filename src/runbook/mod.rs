@@ -5,7 +5,6 @@ pub mod load;
 pub mod model;
 pub(crate) mod regions;
 pub(crate) mod spec;
-pub mod targets;
 mod validate;
 pub(crate) mod yaml;
 
@@ -18,5 +17,6 @@ pub use model::{
     ApproverKey, Approvers, CallTimeouts, Objectives, OnFailure, RetryPolicy, Runbook, Step,
     TrustedKeyRef,
 };
-pub use targets::Targets;
 pub use validate::did_you_mean;
+pub(crate) use validate::targets::read as read_targets;
+pub use validate::targets::{Targets, is_account_id, is_ou_id};

@@ -326,7 +326,7 @@ pub fn load_scenario_str_in(
     // `targets:` (a drill across accounts and Regions), checked like a runbook's.
     let targets = match entry(root, "targets") {
         Some((k, n)) => {
-            let (t, problems) = crate::runbook::targets::read(&src, k, n);
+            let (t, problems) = crate::runbook::read_targets(&src, k, n);
             c.problems.extend(problems);
             t
         }

@@ -478,11 +478,11 @@ fn top(v: &mut Validation<'_>, root: &Node, overrides: &[(String, String)]) -> O
     })
 }
 
-/// `targets:` (read again when the file runs; see `crate::runbook::targets`): its problems
+/// `targets:` (read again when the file runs; see `targets.rs`): its problems
 /// are listed with the rest.
 fn read_targets(v: &mut Validation<'_>, f: &Fields<'_>) {
     if let Some((k, n)) = f.get("targets") {
-        for p in crate::runbook::targets::read(v.src, k, n).1 {
+        for p in super::targets::read(v.src, k, n).1 {
             if v.full() {
                 v.omitted += 1;
             } else {

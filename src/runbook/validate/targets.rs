@@ -19,9 +19,9 @@
 //! Each command-line flag (`--accounts`, `--ou`, `--include-child-ous`, `--exclude`,
 //! `--regions`, `--role-name`, `--max-concurrency`, `--max-errors`) overrides its field.
 
+use super::read::did_you_mean;
 use crate::runbook::diag::{Problem, Source};
 use crate::runbook::regions;
-use crate::runbook::validate::did_you_mean;
 use crate::runbook::yaml::{Node, Resolved, Span, Value};
 
 /// The fields `targets:` may have.
@@ -81,7 +81,7 @@ pub fn is_ou_id(s: &str) -> bool {
 
 /// Whether `s` is an IAM role name (IAM API reference, "Role": `RoleName` is 1 to 64 of
 /// `[\w+=,.@-]`).
-pub fn is_role_name(s: &str) -> bool {
+pub(crate) fn is_role_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
@@ -89,7 +89,7 @@ pub fn is_role_name(s: &str) -> bool {
 
 /// Whether `s` is `N` or `N%` (at most 100%), as Systems Manager writes
 /// `TargetLocationMaxConcurrency` and `TargetLocationMaxErrors`.
-pub fn is_share(s: &str) -> bool {
+pub(crate) fn is_share(s: &str) -> bool {
     let s = s.trim();
     match s.strip_suffix('%') {
         Some(p) => p.parse::<u32>().is_ok_and(|p| p <= 100),
