@@ -9,6 +9,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::checkpoint::fleet::FleetRecord;
 use crate::duration::human;
+use crate::report::sanitize::one_line;
 
 /// `3 targets: 2 succeeded, 1 failed, 0 paused, 0 not started`.
 pub fn totals(r: &FleetRecord) -> String {
@@ -99,7 +100,9 @@ pub fn text(r: &FleetRecord) -> String {
         let _ = writeln!(
             out,
             "skipped account {} ({}): {}",
-            s.account, s.name, s.reason
+            one_line(&s.account),
+            one_line(&s.name),
+            one_line(&s.reason)
         );
     }
     if let Some(s) = &r.stopped {
