@@ -460,6 +460,13 @@ impl Aws {
     pub fn fis(&self, region: &str) -> aws_sdk_fis::Client {
         aws_sdk_fis::Client::new(&self.service_config(region, Service::Core))
     }
+    /// AWS Organizations (its API is in us-east-1), as the caller: the organization's
+    /// management account or a delegated administrator lists its OUs and accounts.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(
+            &self.service_config(super::organizations::ORGANIZATIONS_REGION, Service::Core),
+        )
+    }
     pub fn sts(&self, region: &str) -> aws_sdk_sts::Client {
         let conf = aws_sdk_sts::config::Builder::from(&self.service_config(region, Service::Core))
             .interceptor(self.guard(region))

@@ -38,6 +38,8 @@ pub(crate) mod limits;
 #[cfg(feature = "engine")]
 pub mod once;
 #[cfg(feature = "engine")]
+pub mod organizations;
+#[cfg(feature = "engine")]
 pub(crate) mod poll;
 #[cfg(feature = "engine")]
 mod rds;

@@ -46,6 +46,8 @@ pub struct FleetSpec {
     pub role_name: String,
     pub max_concurrency: Share,
     pub max_errors: Share,
+    /// Accounts of its OUs that are not run (suspended or closed), listed in the record.
+    pub skipped: Vec<crate::checkpoint::fleet::Skipped>,
 }
 
 /// The fleet's exit code: 0 when every target succeeded, 3 when some are paused and none
@@ -757,6 +759,7 @@ fn new_record(
         started_at: chrono::Utc::now(),
         targets,
         stopped: None,
+        skipped: spec.skipped.clone(),
     }
 }
 

@@ -20,6 +20,7 @@ mod session;
 mod settings;
 pub mod state;
 pub mod store;
+pub mod targets;
 
 pub use error::{ExitCode, Failure};
 pub use lifecycle::{

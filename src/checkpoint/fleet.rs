@@ -105,6 +105,19 @@ pub struct FleetRecord {
     /// Set when the rollout stopped queueing (too many failures).
     #[serde(default)]
     pub stopped: Option<String>,
+    /// Accounts of the fleet's OUs that were not run: suspended or closed, as AWS
+    /// Organizations reported them when the fleet started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// An account of the fleet's OUs that no target runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub account: String,
+    pub name: String,
+    /// Why (`SUSPENDED in AWS Organizations`).
+    pub reason: String,
 }
 
 impl FleetRecord {

@@ -10,8 +10,10 @@ use crate::report::sanitize::{self, one_line};
 pub(super) fn drill(args: DrillArgs) -> Result<ExitCode, Failure> {
     let scenario = crate::app::load_scenario(&args.scenario, args.root.as_deref())?;
     let cli_vars = parse_vars(&args.vars)?;
-    if !args.targets.accounts.is_empty() {
-        return super::fleet::drill(&args, &scenario, &cli_vars);
+    // `targets:` in the scenario, or `--accounts`/`--ou`: a drill in every target.
+    if let Some(t) = crate::app::targets::merged(scenario.targets.clone(), args.targets.targets())?
+    {
+        return super::fleet::drill(&args, &scenario, &cli_vars, &t);
     }
     let loaded = crate::app::drill_runbook(&scenario, &cli_vars)?;
     let format = args.exec.message_format;

@@ -3,17 +3,24 @@
 //! report at the end.
 
 use super::setup::Shown;
-use super::{DrillArgs, ExitCode, MessageFormat, ResumeArgs, RunArgs, TargetArgs, runtime};
-use crate::app::fleet::{Account, FleetDrill, FleetRecord, FleetSpec, Share, TargetRecord};
+use super::{DrillArgs, ExitCode, MessageFormat, ResumeArgs, RunArgs, runtime};
+use crate::app::fleet::{FleetDrill, FleetRecord, FleetSpec, TargetRecord};
+use crate::app::targets::Targets;
 use crate::app::{Failure, Session};
 use crate::event::{Event, EventSink, Mode};
 use crate::report::sanitize::one_line;
 
-pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<ExitCode, Failure> {
-    let (spec, mode) = targets(&args.targets, args.execute, args.yes)?;
+pub(super) fn run(
+    args: &RunArgs,
+    overrides: &[(String, String)],
+    targets: &Targets,
+) -> Result<ExitCode, Failure> {
+    let mode = mode(args.execute, args.yes)?;
     let format = args.exec.message_format;
     let session = Session::new(args.exec.settings()?);
-    let record = runtime()?.block_on(session.run_fleet(
+    let rt = runtime()?;
+    let spec = rt.block_on(resolve(&session, targets))?;
+    let record = rt.block_on(session.run_fleet(
         &args.file,
         overrides,
         &spec,
@@ -24,21 +31,24 @@ pub(super) fn run(args: &RunArgs, overrides: &[(String, String)]) -> Result<Exit
     Ok(show(&record, format, &session))
 }
 
-/// `drillbook drill SCENARIO --accounts ... --regions ...`: the scenario drilled in every
-/// target, each a drill run of its own.
+/// `drillbook drill SCENARIO --accounts ... --regions ...` (or the scenario's `targets:`): the
+/// scenario drilled in every target, each a drill run of its own.
 pub(super) fn drill(
     args: &DrillArgs,
     scenario: &crate::app::Scenario,
     cli_vars: &[(String, String)],
+    targets: &Targets,
 ) -> Result<ExitCode, Failure> {
-    let (spec, mode) = targets(&args.targets, args.execute, args.yes)?;
+    let mode = mode(args.execute, args.yes)?;
     let format = args.exec.message_format;
     let session = Session::new(args.exec.settings()?);
+    let rt = runtime()?;
+    let spec = rt.block_on(resolve(&session, targets))?;
     let drill = FleetDrill {
         scenario,
         root: args.root.as_deref(),
     };
-    let record = runtime()?.block_on(session.drill_fleet(
+    let record = rt.block_on(session.drill_fleet(
         drill,
         cli_vars,
         &spec,
@@ -49,44 +59,9 @@ pub(super) fn drill(
     Ok(show(&record, format, &session))
 }
 
-/// The targets of `--accounts`, `--regions` and the rollout's limits, and the mode
-/// (`--execute` across accounts is confirmed with `--yes`, not target by target).
-fn targets(t: &TargetArgs, execute: bool, yes: bool) -> Result<(FleetSpec, Mode), Failure> {
-    if t.regions.is_empty() {
-        return Err(Failure::invalid("a run across accounts needs its Regions")
-            .help("add `--regions ca-central-1,eu-west-1` (each account runs in each Region)"));
-    }
-    let share = |s: &str, what: &str| Share::parse(s, what).map_err(Failure::invalid);
-    let spec = FleetSpec {
-        accounts: t
-            .accounts
-            .iter()
-            .map(|a| match a.split_once('=') {
-                Some((id, name)) => Account {
-                    id: id.trim().to_string(),
-                    name: name.trim().to_string(),
-                },
-                None => Account {
-                    id: a.trim().to_string(),
-                    name: a.trim().to_string(),
-                },
-            })
-            .collect(),
-        regions: t.regions.clone(),
-        role_name: t.role_name.clone(),
-        max_concurrency: share(&t.max_concurrency, "--max-concurrency")?,
-        max_errors: share(&t.max_errors, "--max-errors")?,
-    };
-    if let Some(bad) = spec
-        .accounts
-        .iter()
-        .find(|a| a.id.len() != 12 || !a.id.chars().all(|c| c.is_ascii_digit()))
-    {
-        return Err(Failure::invalid(format!(
-            "`{}` is not an AWS account id (12 digits)",
-            one_line(&bad.id)
-        )));
-    }
+/// The mode of a run across accounts: `--execute` is confirmed with `--yes`, not target by
+/// target.
+fn mode(execute: bool, yes: bool) -> Result<Mode, Failure> {
     let mode = if execute { Mode::Execute } else { Mode::DryRun };
     if mode == Mode::Execute && !yes && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err(Failure::invalid(
@@ -94,7 +69,22 @@ fn targets(t: &TargetArgs, execute: bool, yes: bool) -> Result<(FleetSpec, Mode)
         )
         .help("run it first without --execute (a dry run of every target), then add --yes"));
     }
-    Ok((spec, mode))
+    Ok(mode)
+}
+
+/// The accounts (OUs listed through AWS Organizations) before any target starts; the
+/// accounts left out as suspended or closed are told, by id and name.
+async fn resolve(session: &Session, targets: &Targets) -> Result<FleetSpec, Failure> {
+    let spec = session.resolve_targets(targets).await?;
+    for s in &spec.skipped {
+        errln!(
+            "[{} ({})] skipped: {}",
+            one_line(&s.account),
+            one_line(&s.name),
+            one_line(&s.reason)
+        );
+    }
+    Ok(spec)
 }
 
 pub(super) fn resume(args: &ResumeArgs) -> Result<ExitCode, Failure> {

@@ -341,7 +341,8 @@ pub struct RunArgs {
 /// Where a runbook runs across accounts and Regions: each target (account x Region) is a run
 /// of its own, the fleet one record (`drillbook runs` lists it; `drillbook resume FLEET_ID`
 /// runs again every target that did not succeed). The limits mean what AWS Systems Manager
-/// Automation's `TargetLocations` give them.
+/// Automation's `TargetLocations` give them. Each flag overrides its field of the file's
+/// `targets:` (docs/fleets.md).
 #[derive(Debug, Args, Clone)]
 pub struct TargetArgs {
     /// Run across these accounts (comma-separated ids; `ID=NAME` names one): each step assumes
@@ -349,30 +350,47 @@ pub struct TargetArgs {
     /// `{{ target.region }}`, `{{ target.name }}`, `{{ target.role_arn }}`.
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub accounts: Vec<String>,
+    /// Run across the accounts of these OUs (comma-separated OU ids, `ou-...`), as AWS
+    /// Organizations lists them to drillbook's own identity (the management account or a
+    /// delegated administrator); suspended or closed accounts are skipped and listed.
+    #[arg(long = "ou", value_name = "OU_IDS", value_delimiter = ',')]
+    pub organizational_units: Vec<String>,
+    /// With `--ou`: also the accounts of their child OUs, all the way down.
+    #[arg(long)]
+    pub include_child_ous: bool,
+    /// Leave out these accounts or OUs (comma-separated ids).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub exclude: Vec<String>,
     /// The Regions of each account (comma-separated), given as `{{ target.region }}` and as
     /// `defaults.region` when the runbook sets none.
-    #[arg(
-        long,
-        value_name = "REGIONS",
-        value_delimiter = ',',
-        requires = "accounts"
-    )]
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
     pub regions: Vec<String>,
-    /// The role each target's steps assume in its account.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = crate::app::fleet::DEFAULT_ROLE_NAME,
-        requires = "accounts"
-    )]
-    pub role_name: String,
-    /// Targets running at once: a number, or a share of the targets (`10%`).
-    #[arg(long, value_name = "N|N%", default_value = "10", requires = "accounts")]
-    pub max_concurrency: String,
+    /// The role each target's steps assume in its account [default: OrganizationAccountAccessRole].
+    #[arg(long, value_name = "NAME")]
+    pub role_name: Option<String>,
+    /// Targets running at once: a number, or a share of the targets (`10%`) [default: 10].
+    #[arg(long, value_name = "N|N%")]
+    pub max_concurrency: Option<String>,
     /// Failures allowed before no new target starts (`3`: the fourth failure stops the
-    /// rollout; running targets finish): a number, or a share (`10%`).
-    #[arg(long, value_name = "N|N%", default_value = "0", requires = "accounts")]
-    pub max_errors: String,
+    /// rollout; running targets finish): a number, or a share (`10%`) [default: 0].
+    #[arg(long, value_name = "N|N%")]
+    pub max_errors: Option<String>,
+}
+
+impl TargetArgs {
+    /// The flags as a `targets:` field (what was not given is left unset).
+    pub(crate) fn targets(&self) -> crate::app::targets::Targets {
+        crate::app::targets::Targets {
+            accounts: self.accounts.clone(),
+            organizational_units: self.organizational_units.clone(),
+            include_child_ous: self.include_child_ous.then_some(true),
+            exclude: self.exclude.clone(),
+            regions: self.regions.clone(),
+            role_name: self.role_name.clone(),
+            max_concurrency: self.max_concurrency.clone(),
+            max_errors: self.max_errors.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

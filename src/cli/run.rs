@@ -11,8 +11,10 @@ use crate::event::Mode;
 
 pub(super) fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let overrides = parse_vars(&args.vars)?;
-    if !args.targets.accounts.is_empty() {
-        return super::fleet::run(&args, &overrides);
+    // `targets:` in the file, or `--accounts`/`--ou`: a fleet (each flag over its field).
+    let file_targets = crate::app::targets::file_targets(&args.file)?;
+    if let Some(t) = crate::app::targets::merged(file_targets, args.targets.targets())? {
+        return super::fleet::run(&args, &overrides, &t);
     }
     let loaded = crate::app::load_runbook(&args.file, &overrides)?;
     let mode = if args.execute {

@@ -14,12 +14,18 @@ use serde::Serialize;
 
 use crate::checkpoint::fleet::{FleetRecord, TargetRecord};
 use crate::duration::human;
+use crate::report::sanitize::one_line;
 
 /// `3 targets: 2 succeeded, 1 failed, 0 paused, 0 not started`.
 pub fn totals(r: &FleetRecord) -> String {
     let (ok, failed, paused, queued) = r.counts();
+    let skipped = match r.skipped.len() {
+        0 => String::new(),
+        1 => "; 1 account skipped".to_string(),
+        n => format!("; {n} accounts skipped"),
+    };
     format!(
-        "{} target{}: {ok} succeeded, {failed} failed, {paused} paused, {queued} not started",
+        "{} target{}: {ok} succeeded, {failed} failed, {paused} paused, {queued} not started{skipped}",
         r.targets.len(),
         if r.targets.len() == 1 { "" } else { "s" }
     )
@@ -95,6 +101,15 @@ pub fn text(r: &FleetRecord) -> String {
             t.report_dir.as_deref().unwrap_or_default()
         );
     }
+    for s in &r.skipped {
+        let _ = writeln!(
+            out,
+            "skipped account {} ({}): {}",
+            one_line(&s.account),
+            one_line(&s.name),
+            one_line(&s.reason)
+        );
+    }
     if let Some(s) = &r.stopped {
         let _ = writeln!(out, "stopped queueing: {s}");
     }
@@ -142,6 +157,14 @@ pub fn junit(r: &FleetRecord, details: &[TargetDetail]) -> String {
             c.set_classname("drillbook.expectations");
             suite.add_test_case(c);
         }
+    }
+    // An account of the fleet's OUs that was not run (suspended or closed): a skipped case.
+    for a in &r.skipped {
+        let mut s = TestCaseStatus::skipped();
+        s.set_message(format!("skipped: {}", a.reason));
+        let mut c = TestCase::new(format!("{} ({})", a.account, a.name), s);
+        c.set_classname("drillbook.targets");
+        suite.add_test_case(c);
     }
     let mut report = Report::new(format!("drillbook fleet {}", r.fleet_id));
     report.add_test_suite(suite);
@@ -463,6 +486,7 @@ mod tests {
                 target("222222222222", "ca-central-1", "not started"),
             ],
             stopped: None,
+            skipped: vec![],
         }
     }
 
@@ -528,5 +552,27 @@ mod tests {
         assert_eq!(doc["targets"][0]["rto"]["verdict"], "met");
         assert_eq!(doc["targets"][1]["rto"], serde_json::Value::Null);
         assert_eq!(doc["record"]["fleet_id"], "fleet-1");
+    }
+
+    #[test]
+    fn skipped_accounts_are_listed_in_the_text_and_as_skipped_test_cases() {
+        let mut r = record();
+        r.targets.clear();
+        r.skipped = vec![crate::checkpoint::fleet::Skipped {
+            account: "222222222222".into(),
+            name: "old".into(),
+            reason: "SUSPENDED in AWS Organizations".into(),
+        }];
+        let text = text(&r);
+        assert!(
+            text.contains("skipped account 222222222222 (old): SUSPENDED in AWS Organizations"),
+            "{text}"
+        );
+        assert!(text.contains("; 1 account skipped"), "{text}");
+        let xml = junit(&r, &[]);
+        assert!(
+            xml.contains("name=\"222222222222 (old)\"") && xml.contains("<skipped"),
+            "{xml}"
+        );
     }
 }

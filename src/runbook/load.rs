@@ -212,6 +212,32 @@ fn load_checked(
     })
 }
 
+/// The `targets:` of a runbook or scenario file (`None` when it has none), every problem
+/// located in `text`. Read from the file as written, before a target's values are put in.
+pub fn targets_of(path: &Path, text: &str) -> Result<Option<super::Targets>, Diagnostics> {
+    let (src, parsed) = parse_tree(path, text)?;
+    let Some(yaml::Node {
+        value: yaml::Value::Map(entries),
+        ..
+    }) = parsed.root.as_ref()
+    else {
+        return Ok(None);
+    };
+    let Some((k, n)) = entries
+        .iter()
+        .find(|(k, _)| k.scalar().is_some_and(|s| s.text == "targets"))
+    else {
+        return Ok(None);
+    };
+    match validate::targets::read(&src, k, n) {
+        (Some(t), p) if p.is_empty() => Ok(Some(t)),
+        (_, problems) => Err(Diagnostics {
+            problems,
+            omitted: 0,
+        }),
+    }
+}
+
 /// The two kinds of file drillbook reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {

@@ -11,9 +11,12 @@ pub(crate) mod yaml;
 pub use diag::Problem;
 pub use load::{
     Diagnostics, Loaded, TargetValues, for_target, load_file, load_str, parse_var_overrides,
+    targets_of,
 };
 pub use model::{
     ApproverKey, Approvers, CallTimeouts, Objectives, OnFailure, RetryPolicy, Runbook, Step,
     TrustedKeyRef,
 };
 pub use validate::did_you_mean;
+pub(crate) use validate::targets::read as read_targets;
+pub use validate::targets::{Targets, is_account_id, is_ou_id};

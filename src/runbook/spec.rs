@@ -46,6 +46,62 @@ pub(crate) struct RunbookSpec {
     /// Cleanup steps, run after the graph whatever its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<StepSpec>,
+    /// Run across accounts and Regions (a fleet; docs/fleets.md); each `run` flag overrides
+    /// its field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<TargetsSpec>,
+}
+
+/// `targets:`: accounts or OUs x Regions, as Systems Manager Automation's `TargetLocation`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TargetsSpec {
+    /// Account ids (`"111111111111"`, or `"111111111111=NAME"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<TargetAccount>")]
+    pub accounts: Vec<String>,
+    /// OU ids (`ou-...`, or a root `r-...`) whose accounts AWS Organizations lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<OuId>")]
+    pub organizational_units: Vec<String>,
+    /// Also the accounts of the OUs' child OUs, all the way down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_child_ous: Option<bool>,
+    /// Account ids or OU ids left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// The Regions of each account.
+    #[schemars(length(min = 1))]
+    pub regions: Vec<String>,
+    /// The role each target's steps assume in its account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    /// Targets running at once: `10` or `"10%"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<ShareSpec>,
+    /// Failures allowed before no new target starts: `1` or `"5%"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<ShareSpec>,
+}
+
+/// An account id, or `ID=NAME`.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "only its JSON Schema is used")]
+struct TargetAccount(#[schemars(regex(pattern = r"^[0-9]{12}(=.+)?$"))] String);
+
+/// An OU id or a root id.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "only its JSON Schema is used")]
+struct OuId(
+    #[schemars(regex(pattern = r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$"))] String,
+);
+
+/// A number of targets (`3`, `"3"`), or a share of them (`"10%"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum ShareSpec {
+    Count(u64),
+    Text(#[schemars(regex(pattern = r"^([0-9]+|([0-9]|[1-9][0-9]|100)%)$"))] String),
 }
 
 /// A variable: a value, or a secret read from the environment.

@@ -25,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "expect",
     "inject",
     "faults",
+    "targets",
 ];
 const FAULT_KEYS: &[&str] = &["fis"];
 const FIS_KEYS: &[&str] = &["template", "region"];
@@ -322,6 +323,15 @@ pub fn load_scenario_str_in(
             "an FIS experiment",
         );
     }
+    // `targets:` (a drill across accounts and Regions), checked like a runbook's.
+    let targets = match entry(root, "targets") {
+        Some((k, n)) => {
+            let (t, problems) = crate::runbook::read_targets(&src, k, n);
+            c.problems.extend(problems);
+            t
+        }
+        None => None,
+    };
     // Unknown fields do not stop the checks below: every problem is reported at once.
     let raw: RawScenario = match load::parse_document(path, text) {
         Ok(raw) => raw,
@@ -340,7 +350,8 @@ pub fn load_scenario_str_in(
             });
         }
     };
-    let scenario = check(&mut c, path, text, raw, runbook_root);
+    let mut scenario = check(&mut c, path, text, raw, runbook_root);
+    scenario.targets = targets;
     if c.problems.is_empty() {
         return Ok(scenario);
     }
@@ -589,6 +600,7 @@ fn check(
         expect,
         inject,
         faults,
+        targets: None,
     }
 }
 
@@ -1036,6 +1048,21 @@ mod tests {
             .map(|p| format!("{} (help: {:?})", p.message, p.help))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn targets_are_read_and_their_problems_located() {
+        let s = load("targets: { organizational_units: [ou-ab12-cdef3456], regions: [eu-west-1], max_errors: \"5%\" }\n").unwrap();
+        let t = s.targets.unwrap();
+        assert_eq!(t.organizational_units, ["ou-ab12-cdef3456"]);
+        assert_eq!(t.max_errors.as_deref(), Some("5%"));
+        let d = load("targets:\n  accounts: [\"12345\"]\n  regions: [eu-west-1]\n").unwrap_err();
+        let p = d
+            .problems
+            .iter()
+            .find(|p| p.message.contains("`12345` in `targets.accounts`"))
+            .unwrap_or_else(|| panic!("{}", messages(&d)));
+        assert_eq!(p.location.as_ref().map(|l| (l.1, l.2)), Some((5, 14)));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Scenario {
     pub inject: Vec<Injection>,
     /// Faults AWS injects while the runbook runs (execute only), in order.
     pub faults: Vec<Fault>,
+    /// Where the drill runs across accounts and Regions (`targets:`, as a runbook's).
+    pub targets: Option<crate::runbook::Targets>,
 }
 
 /// A fault a drill has AWS inject for as long as it runs.

@@ -22,6 +22,7 @@ mod file_lock;
 mod fis;
 mod fleet;
 mod fleet_drill;
+mod fleet_ou;
 mod http_probe;
 mod iam_access;
 mod injection;

@@ -28,6 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "steps",
     "finally",
     "approvers",
+    "targets",
 ];
 const SECRET_KEYS: &[&str] = &["secret", "env"];
 const REQUIRED_KEYS: &[&str] = &["required", "help"];
@@ -402,6 +403,7 @@ fn top(v: &mut Validation<'_>, root: &Node, overrides: &[(String, String)]) -> O
     let drafts = read_steps(v, &f, head);
     check_regions(v, &drafts, &defaults, defaults_region_given);
     let approvers = read_approvers(v, &f, &drafts);
+    read_targets(v, &f);
 
     let deps = graph_checks(v, &drafts);
 
@@ -474,6 +476,20 @@ fn top(v: &mut Validation<'_>, root: &Node, overrides: &[(String, String)]) -> O
         steps,
         finally,
     })
+}
+
+/// `targets:` (read again when the file runs; see `targets.rs`): its problems
+/// are listed with the rest.
+fn read_targets(v: &mut Validation<'_>, f: &Fields<'_>) {
+    if let Some((k, n)) = f.get("targets") {
+        for p in super::targets::read(v.src, k, n).1 {
+            if v.full() {
+                v.omitted += 1;
+            } else {
+                v.problems.push(p);
+            }
+        }
+    }
 }
 
 /// `vars:`: plain values, `{ required: true }` and `{ secret: true, env: ... }` entries.

@@ -8,6 +8,7 @@ mod graph;
 mod read;
 mod secrets;
 mod step;
+pub(crate) mod targets;
 
 pub(crate) use document::build;
 pub(crate) use read::Values;

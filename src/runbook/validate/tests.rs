@@ -656,3 +656,34 @@ fn approvers_are_read_with_their_keys_and_principals() {
         p.help
     );
 }
+
+#[test]
+fn targets_problems_are_listed_with_the_rest_of_the_runbooks() {
+    let d = errors(&format!(
+        "{HEAD}targets: {{ accounts: [\"1\"], regions: [eu-west-1], max_concurency: 3 }}\nsteps:\n  - id: a\n    action: nope.nope\n"
+    ));
+    let all: Vec<String> = d
+        .problems
+        .iter()
+        .map(|p| format!("{}: {}", p.location_string().unwrap_or_default(), p.message))
+        .collect();
+    let all = all.join("\n");
+    assert!(
+        all.contains("test.yaml:3:23: `1` in `targets.accounts` is not an AWS account id"),
+        "{all}"
+    );
+    assert!(
+        all.contains("test.yaml:3:51: unknown field `max_concurency` in `targets`"),
+        "{all}"
+    );
+    assert!(all.contains("nope.nope"), "{all}");
+    // A valid `targets:` is no problem.
+    load_str(
+        Path::new("test.yaml"),
+        &format!(
+            "{HEAD}targets: {{ organizational_units: [ou-ab12-cdef3456], regions: [eu-west-1] }}\nsteps:\n  - id: a\n    action: wait\n    with: {{ duration: 1s }}\n"
+        ),
+        &[],
+    )
+    .unwrap();
+}
