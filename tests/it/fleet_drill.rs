@@ -1,4 +1,4 @@
-//! A drill across the seeded organization's accounts (`drill SCENARIO --accounts --regions`):
+//! A drill across the seeded organization's OU (`drill SCENARIO --ou OU_ID --regions`):
 //! each target's damage, recovery and expectations act in its own account, through the role
 //! drillbook assumes there, each a drill run with its own verdict; the rollout stops queueing
 //! past `--max-errors`, `resume FLEET_ID` drills only the targets that did not pass, and the
@@ -59,18 +59,27 @@ fn verify(d: &Drill, what: &str) -> std::process::Output {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_drill_across_accounts_stops_past_max_errors_resumes_what_did_not_pass_and_its_evidence_verifies()
+async fn a_drill_across_an_ou_stops_past_max_errors_resumes_what_did_not_pass_and_its_evidence_verifies()
  {
     let p = unique_prefix("fleetdrill");
     let seeded = std::time::Instant::now();
     let org = crate::organization::seed_accounts(&p, 3, &format!("{p}workloads"));
     eprintln!("seeded 3 accounts in {:?}", seeded.elapsed());
-    let accounts: Vec<String> = org["accounts"]
-        .as_array()
-        .unwrap()
+    // The drill names the OU: its accounts, in the order AWS Organizations lists them (the
+    // order the rollout takes them in).
+    let ou = org["ou"]["id"].as_str().unwrap().to_string();
+    let listed = aws_sdk_organizations::Client::new(&emulator().sdk_config("us-east-1").await)
+        .list_accounts_for_parent()
+        .parent_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    let accounts: Vec<String> = listed
+        .accounts()
         .iter()
-        .map(|a| a["id"].as_str().unwrap().to_string())
+        .filter_map(|a| a.id().map(str::to_string))
         .collect();
+    assert_eq!(accounts.len(), 3, "{listed:?}");
     let (ready, mode) = (format!("/{p}app/ready"), format!("/{p}app/mode"));
     // Every account is ready for its recovery, but the second one's parameter is deleted.
     for a in &accounts {
@@ -108,8 +117,8 @@ async fn a_drill_across_accounts_stops_past_max_errors_resumes_what_did_not_pass
             scenario.to_str().unwrap(),
             "--execute",
             "--yes",
-            "--accounts",
-            &accounts.join(","),
+            "--ou",
+            &ou,
             "--regions",
             REGION,
             "--max-concurrency",
