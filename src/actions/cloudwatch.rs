@@ -101,6 +101,19 @@ async fn alarm_states(
     Ok(states)
 }
 
+/// The state of alarm `name` in `region` (`OK`, `ALARM`, `INSUFFICIENT_DATA`), `None` when
+/// there is no such alarm.
+pub async fn alarm_state(
+    aws: &crate::actions::aws::Aws,
+    region: &str,
+    name: &str,
+) -> Result<Option<String>, ActionError> {
+    let c = aws.cloudwatch(region);
+    Ok(alarm_states(&c, region, &[name.to_string()])
+        .await?
+        .remove(name))
+}
+
 /// One cheap call (alarms sharing the first characters) to suggest a close alarm name.
 async fn did_you_mean(
     c: &Client,

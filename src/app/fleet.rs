@@ -19,7 +19,7 @@ use sha2::Digest as _;
 
 use super::lifecycle::{Ending, Narrator, SinkFor};
 use super::{ExitCode, Failure, Session};
-pub use crate::checkpoint::fleet::{FleetRecord, FleetScenario, Share, TargetRecord};
+pub use crate::checkpoint::fleet::{FleetRecord, FleetScenario, Share, StopAlarm, TargetRecord};
 use crate::event::{Event, Mode, RunStatus};
 use crate::report::fleet::TargetDetail;
 use crate::runbook::TargetValues;
@@ -48,6 +48,8 @@ pub struct FleetSpec {
     pub max_errors: Share,
     /// Accounts of its OUs that are not run (suspended or closed), listed in the record.
     pub skipped: Vec<crate::checkpoint::fleet::Skipped>,
+    /// The alarm that stops the rollout while it is in ALARM.
+    pub stop_alarm: Option<StopAlarm>,
 }
 
 /// The fleet's exit code: 0 when every target succeeded, 3 when some are paused and none
@@ -225,11 +227,17 @@ impl Session {
             .enumerate()
             .filter(|(i, t)| t.status == "failed" && !which.contains(i))
             .count();
-        let mut queue = which.iter().copied();
+        let queue = which.iter().copied();
         let mut running = FuturesUnordered::new();
         let mut stopped = false;
+        let mut queue = queue.peekable();
         loop {
-            while !stopped && running.len() < concurrency {
+            while !stopped && running.len() < concurrency && queue.peek().is_some() {
+                if let Some(why) = self.stop_alarm_says_stop(record.stop_alarm.as_ref()).await {
+                    stopped = true;
+                    record.stopped = Some(why);
+                    break;
+                }
                 let Some(i) = queue.next() else { break };
                 let target = record.targets[i].clone();
                 let vars = record.vars.clone();
@@ -289,6 +297,31 @@ impl Session {
             self.save_fleet(record)?;
         }
         self.seal_fleet(record)
+    }
+
+    /// Why no new target may start, when the stop alarm says so: it is in ALARM, or its state
+    /// cannot be read (Systems Manager API reference, "AlarmConfiguration": the rollout goes on
+    /// in OK or INSUFFICIENT_DATA; `IgnorePollAlarmFailure` defaults to false, so a state that
+    /// cannot be read stops it too).
+    async fn stop_alarm_says_stop(&self, alarm: Option<&StopAlarm>) -> Option<String> {
+        let alarm = alarm?;
+        let aws = self.aws(vec![]).await;
+        let stop = |what: String| format!("{what}: no new target started");
+        match crate::actions::cloudwatch::alarm_state(&aws, &alarm.region, &alarm.name).await {
+            Ok(Some(state)) if state == "ALARM" => Some(stop(format!(
+                "stop alarm `{}` ({}) is in ALARM",
+                alarm.name, alarm.region
+            ))),
+            Ok(Some(_)) => None,
+            Ok(None) => Some(stop(format!(
+                "stop alarm `{}` no longer exists in {}",
+                alarm.name, alarm.region
+            ))),
+            Err(e) => Some(stop(format!(
+                "the state of stop alarm `{}` ({}) cannot be read ({e})",
+                alarm.name, alarm.region
+            ))),
+        }
     }
 
     /// One target: its runbook written out for it, run (or resumed) as a run of its own.
@@ -759,6 +792,7 @@ fn new_record(
         started_at: chrono::Utc::now(),
         targets,
         stopped: None,
+        stop_alarm: spec.stop_alarm.clone(),
         skipped: spec.skipped.clone(),
     }
 }

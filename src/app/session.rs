@@ -183,7 +183,10 @@ fn needs_aws_config(runbook: Option<&Runbook>, mode: Mode) -> bool {
                 crate::catalog::lookup(&s.action)
                     .is_some_and(|a| a.service != crate::actions::Service::Core)
             });
-            aws_steps || (crate::engine::needs_aws(r, mode) && !identity_overridden)
+            // A step that assumes a role calls STS, whatever its action (a fleet's targets
+            // assume theirs for every step).
+            let roles = r.steps.iter().chain(&r.finally).any(|s| s.role.is_some());
+            aws_steps || roles || (crate::engine::needs_aws(r, mode) && !identity_overridden)
         }
         None => !identity_overridden,
     }

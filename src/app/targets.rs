@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::fleet::{Account, DEFAULT_ROLE_NAME, FleetSpec, Share};
+use super::fleet::{Account, DEFAULT_ROLE_NAME, FleetSpec, Share, StopAlarm};
 use super::{ExitCode, Failure, Session};
 use crate::actions::organizations::{self, OrgAccount, OrgError};
 pub use crate::checkpoint::fleet::Skipped;
@@ -54,6 +54,7 @@ pub fn merged(file: Option<Targets>, flags: Targets) -> Result<Option<Targets>, 
         role_name: flags.role_name.or(f.role_name),
         max_concurrency: flags.max_concurrency.or(f.max_concurrency),
         max_errors: flags.max_errors.or(f.max_errors),
+        stop_alarm: flags.stop_alarm.or(f.stop_alarm),
     }))
 }
 
@@ -208,7 +209,12 @@ impl Session {
             ))
             .help("check the OUs and `--exclude`: every account they name was left out"));
         }
+        let stop_alarm = match &t.stop_alarm {
+            None => None,
+            Some(s) => Some(self.stop_alarm(s, &t.regions[0]).await?),
+        };
         Ok(FleetSpec {
+            stop_alarm,
             accounts: expanded.run,
             regions: t.regions.clone(),
             role_name: t
@@ -219,6 +225,34 @@ impl Session {
             max_errors,
             skipped: expanded.skipped,
         })
+    }
+}
+
+impl Session {
+    /// The stop alarm `NAME[@REGION]` (the fleet's first Region by default), which must exist
+    /// before any target starts.
+    async fn stop_alarm(&self, spec: &str, first_region: &str) -> Result<StopAlarm, Failure> {
+        let (name, region) = crate::runbook::split_alarm(spec);
+        let alarm = StopAlarm {
+            name: name.to_string(),
+            region: region.unwrap_or(first_region).to_string(),
+        };
+        let aws = self.aws(vec![]).await;
+        match crate::actions::cloudwatch::alarm_state(&aws, &alarm.region, &alarm.name).await {
+            Ok(Some(_)) => Ok(alarm),
+            Ok(None) => Err(Failure::invalid(format!(
+                "stop alarm `{}` not found in {}",
+                crate::report::sanitize::one_line(&alarm.name),
+                alarm.region
+            ))
+            .help("name an alarm of the account drillbook runs in; `NAME@REGION` for one in another Region than the fleet's first")),
+            Err(e) => Err(Failure::failed(format!(
+                "cannot read stop alarm `{}` in {}: {e}",
+                crate::report::sanitize::one_line(&alarm.name),
+                alarm.region
+            ))
+            .help("drillbook reads the alarm as itself (cloudwatch:DescribeAlarms) before each target starts")),
+        }
     }
 }
 

@@ -102,13 +102,23 @@ pub struct FleetRecord {
     pub max_errors: Share,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub targets: Vec<TargetRecord>,
-    /// Set when the rollout stopped queueing (too many failures).
+    /// Set when the rollout stopped queueing (too many failures, or the stop alarm).
     #[serde(default)]
     pub stopped: Option<String>,
+    /// The alarm that stops the rollout while it is in ALARM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_alarm: Option<StopAlarm>,
     /// Accounts of the fleet's OUs that were not run: suspended or closed, as AWS
     /// Organizations reported them when the fleet started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
+}
+
+/// A CloudWatch alarm of the account drillbook runs in, read before each target starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopAlarm {
+    pub name: String,
+    pub region: String,
 }
 
 /// An account of the fleet's OUs that no target runs in.

@@ -375,6 +375,11 @@ pub struct TargetArgs {
     /// rollout; running targets finish): a number, or a share (`10%`) [default: 0].
     #[arg(long, value_name = "N|N%")]
     pub max_errors: Option<String>,
+    /// A CloudWatch alarm of the account drillbook runs in (`NAME`, or `NAME@REGION`; the
+    /// first of --regions by default): while it is in ALARM, or cannot be read, no new target
+    /// starts (running targets finish), as Systems Manager's alarm configuration does.
+    #[arg(long, value_name = "NAME[@REGION]")]
+    pub stop_alarm: Option<String>,
 }
 
 impl TargetArgs {
@@ -389,6 +394,7 @@ impl TargetArgs {
             role_name: self.role_name.clone(),
             max_concurrency: self.max_concurrency.clone(),
             max_errors: self.max_errors.clone(),
+            stop_alarm: self.stop_alarm.clone(),
         }
     }
 }

@@ -486,6 +486,7 @@ mod tests {
                 target("222222222222", "ca-central-1", "not started"),
             ],
             stopped: None,
+            stop_alarm: None,
             skipped: vec![],
         }
     }

@@ -19,4 +19,4 @@ pub use model::{
 };
 pub use validate::did_you_mean;
 pub(crate) use validate::targets::read as read_targets;
-pub use validate::targets::{Targets, is_account_id, is_ou_id};
+pub use validate::targets::{Targets, is_account_id, is_ou_id, split_alarm};

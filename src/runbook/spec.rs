@@ -82,6 +82,10 @@ pub(crate) struct TargetsSpec {
     /// Failures allowed before no new target starts: `1` or `"5%"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<ShareSpec>,
+    /// A CloudWatch alarm of the account drillbook runs in (`NAME` or `NAME@REGION`): in
+    /// ALARM, no new target starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_alarm: Option<String>,
 }
 
 /// An account id, or `ID=NAME`.

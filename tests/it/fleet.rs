@@ -266,3 +266,129 @@ async fn the_rollout_stops_past_max_errors_and_resume_runs_only_what_did_not_suc
     assert_eq!(after["targets"][1]["run_id"], failed_run.as_str());
     assert!(after["targets"][2]["run_id"].is_string(), "{after}");
 }
+
+/// The stop alarm (`--stop-alarm`, Systems Manager's `TargetLocationAlarmConfiguration`): an
+/// alarm of the caller's account that goes into ALARM while a target runs stops the rollout:
+/// the running target finishes, no new one starts; `resume FLEET_ID` starts the rest once the
+/// alarm is OK again. A missing alarm is refused before any target starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_alarm_in_alarm_stops_the_rollout_and_resume_goes_on_once_it_is_ok() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    let p = unique_prefix("fleet_alarm");
+    let alarm = format!("{p}guardrail");
+    let cw = aws_sdk_cloudwatch::Client::new(&emulator().sdk_config("eu-west-1").await);
+    cw.put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace("Drill")
+        .metric_name("Errors")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .unwrap();
+    let set = |state: StateValue| {
+        let cw = cw.clone();
+        let alarm = alarm.clone();
+        async move {
+            cw.set_alarm_state()
+                .alarm_name(alarm)
+                .state_value(state)
+                .state_reason("test")
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    set(StateValue::Ok).await;
+    let d = Drill::new();
+    std::fs::write(
+        d.dir().join("rb.yaml"),
+        format!("version: 1\nname: {p}fleet\nsteps:\n  - id: hold\n    action: wait\n    with: {{ duration: 2s }}\n"),
+    )
+    .unwrap();
+    let args = |alarm: &str| {
+        let mut a: Vec<String> = ["run", "rb.yaml", "--execute", "--yes", "--accounts"]
+            .map(String::from)
+            .to_vec();
+        a.push(ACCOUNTS.join(","));
+        a.extend(
+            [
+                "--regions",
+                "eu-west-1",
+                "--max-concurrency",
+                "1",
+                "--stop-alarm",
+            ]
+            .map(String::from),
+        );
+        a.push(alarm.to_string());
+        a
+    };
+
+    // A stop alarm that does not exist: nothing starts.
+    let missing = d.run(
+        &args(&format!("{p}nope"))
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    missing.assert_exit(2);
+    assert!(
+        missing.text().contains("not found in eu-west-1"),
+        "{}",
+        missing.text()
+    );
+    assert!(!d.dir().join("state/runs").exists(), "a target ran");
+
+    let child = crate::support::cli::bin()
+        .args(args(&alarm))
+        .arg("--state-dir")
+        .arg(d.dir().join("state"))
+        .envs(emulator().env())
+        .current_dir(d.dir())
+        .spawn();
+    // The first target is running: the alarm goes off.
+    let runs = d.dir().join("state/runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&runs).map_or(0, |r| r.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no target started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    set(StateValue::Alarm).await;
+    let out = child.wait_with_output().unwrap();
+    out.assert_exit(1);
+    let text = out.text();
+    assert!(
+        text.contains("3 targets: 1 succeeded, 0 failed, 0 paused, 2 not started"),
+        "{text}"
+    );
+    let record = fleet_record(&d);
+    let stopped = record["stopped"].as_str().unwrap_or_default();
+    assert!(
+        stopped.contains(&format!("stop alarm `{alarm}` (eu-west-1) is in ALARM")),
+        "{record}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&runs).unwrap().count(),
+        1,
+        "a second target started"
+    );
+
+    // Still in ALARM: the resume starts nothing. OK again: it runs the two not started.
+    let fleet_id = record["fleet_id"].as_str().unwrap().to_string();
+    d.run(&["resume", &fleet_id], &[]).assert_exit(1);
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 1);
+    set(StateValue::Ok).await;
+    let again = d.run(&["resume", &fleet_id], &[]);
+    again.assert_exit(0);
+    assert!(
+        again.text().contains("3 targets: 3 succeeded"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 3);
+}

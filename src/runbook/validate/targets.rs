@@ -14,10 +14,14 @@
 //!   role_name: OrganizationAccountAccessRole
 //!   max_concurrency: "10%"
 //!   max_errors: 1
+//!   stop_alarm: drill-guardrail          # or NAME@REGION
 //! ```
 //!
 //! Each command-line flag (`--accounts`, `--ou`, `--include-child-ous`, `--exclude`,
-//! `--regions`, `--role-name`, `--max-concurrency`, `--max-errors`) overrides its field.
+//! `--regions`, `--role-name`, `--max-concurrency`, `--max-errors`, `--stop-alarm`) overrides
+//! its field. `stop_alarm` follows `TargetLocationAlarmConfiguration` (API reference,
+//! "AlarmConfiguration": an alarm in OK or INSUFFICIENT_DATA lets the rollout go on; in ALARM,
+//! or when its state cannot be read, it stops).
 
 use super::read::did_you_mean;
 use crate::runbook::diag::{Problem, Source};
@@ -34,6 +38,7 @@ pub(crate) const TARGET_KEYS: &[&str] = &[
     "role_name",
     "max_concurrency",
     "max_errors",
+    "stop_alarm",
 ];
 
 const EXAMPLE: &str =
@@ -56,6 +61,17 @@ pub struct Targets {
     pub max_concurrency: Option<String>,
     /// `N` or `N%`.
     pub max_errors: Option<String>,
+    /// A CloudWatch alarm of the account drillbook runs in (`NAME`, or `NAME@REGION`; the
+    /// fleet's first Region by default): in ALARM, no new target starts.
+    pub stop_alarm: Option<String>,
+}
+
+/// `NAME` or `NAME@REGION` of a stop alarm, split (the Region when one is given).
+pub fn split_alarm(s: &str) -> (&str, Option<&str>) {
+    match s.rsplit_once('@') {
+        Some((name, region)) if regions::is_known(region) => (name, Some(region)),
+        _ => (s, None),
+    }
 }
 
 /// Whether `s` is an AWS account id: 12 digits.
@@ -221,6 +237,19 @@ impl Reader<'_> {
                         "write `true` or `false` without quotes".into(),
                     ),
                 },
+                "stop_alarm" => {
+                    t.stop_alarm = self.scalar(k, v, &what, |s| {
+                        // CloudWatch API reference, "PutMetricAlarm": AlarmName is 1 to 255
+                        // characters.
+                        let (name, _) = split_alarm(s);
+                        (name.is_empty() || name.len() > 255).then(|| {
+                            (
+                                format!("`{s}` is not a CloudWatch alarm name"),
+                                "write the alarm's name, or `NAME@REGION` for an alarm in another Region than the fleet's first".into(),
+                            )
+                        })
+                    })
+                }
                 "role_name" => {
                     t.role_name = self.scalar(k, v, &what, |s| {
                         (!is_role_name(s)).then(|| {
