@@ -8,7 +8,9 @@ use crate::app::fleet::{FleetDrill, FleetRecord, FleetSpec, TargetRecord};
 use crate::app::targets::Targets;
 use crate::app::{Failure, Session};
 use crate::event::{Event, EventSink, Mode};
+use crate::report::fleet_progress::FleetProgress;
 use crate::report::sanitize::one_line;
+use std::sync::Arc;
 
 pub(super) fn run(
     args: &RunArgs,
@@ -20,15 +22,19 @@ pub(super) fn run(
     let session = Session::new(args.exec.settings()?);
     let rt = runtime()?;
     let spec = rt.block_on(resolve(&session, targets))?;
+    let progress = Arc::new(FleetProgress::detect(
+        spec.accounts.len() * spec.regions.len(),
+    ));
     let record = rt.block_on(session.run_fleet(
         &args.file,
         overrides,
         &spec,
         mode,
-        &|t| sink(format, t),
+        &|t| sink(format, &progress, t),
         &Shown(format),
-    ))?;
-    Ok(show(&record, format, &session))
+    ));
+    progress.finish();
+    Ok(show(&record?, format, &session))
 }
 
 /// `drillbook drill SCENARIO --accounts ... --regions ...` (or the scenario's `targets:`): the
@@ -48,15 +54,19 @@ pub(super) fn drill(
         scenario,
         root: args.root.as_deref(),
     };
+    let progress = Arc::new(FleetProgress::detect(
+        spec.accounts.len() * spec.regions.len(),
+    ));
     let record = rt.block_on(session.drill_fleet(
         drill,
         cli_vars,
         &spec,
         mode,
-        &|t| sink(format, t),
+        &|t| sink(format, &progress, t),
         &Shown(format),
-    ))?;
-    Ok(show(&record, format, &session))
+    ));
+    progress.finish();
+    Ok(show(&record?, format, &session))
 }
 
 /// The mode of a run across accounts: `--execute` is confirmed with `--yes`, not target by
@@ -90,12 +100,21 @@ async fn resolve(session: &Session, targets: &Targets) -> Result<FleetSpec, Fail
 pub(super) fn resume(args: &ResumeArgs) -> Result<ExitCode, Failure> {
     let format = args.exec.message_format;
     let session = Session::new(args.exec.settings()?);
+    // The targets that did not succeed are the ones it runs.
+    let left = session
+        .load_fleet(&args.run_id)?
+        .targets
+        .iter()
+        .filter(|t| t.status != "succeeded")
+        .count();
+    let progress = Arc::new(FleetProgress::detect(left));
     let record = runtime()?.block_on(session.resume_fleet(
         &args.run_id,
-        &|t| sink(format, t),
+        &|t| sink(format, &progress, t),
         &Shown(format),
-    ))?;
-    Ok(show(&record, format, &session))
+    ));
+    progress.finish();
+    Ok(show(&record?, format, &session))
 }
 
 /// The fleet report on stdout (people) and where its files are.
@@ -126,19 +145,25 @@ fn show(record: &FleetRecord, format: MessageFormat, session: &Session) -> ExitC
     code
 }
 
-/// A target's progress: its step ends, one line each, labelled with the target (people), or
-/// every event as a JSON line carrying the target.
-fn sink(format: MessageFormat, t: &TargetRecord) -> crate::app::SinkFor<'static> {
+/// A target's progress: on the fleet's progress (a line per running target and the totals on a
+/// terminal, plain lines otherwise), or every event as a JSON line carrying the target.
+fn sink(
+    format: MessageFormat,
+    progress: &Arc<FleetProgress>,
+    t: &TargetRecord,
+) -> crate::app::SinkFor<'static> {
     let label = TargetLines {
         format,
+        progress: progress.clone(),
         account: t.account.clone(),
         region: t.region.clone(),
     };
-    Box::new(move |_sign_with: &str| std::sync::Arc::new(label) as std::sync::Arc<dyn EventSink>)
+    Box::new(move |_sign_with: &str| Arc::new(label) as Arc<dyn EventSink>)
 }
 
 struct TargetLines {
     format: MessageFormat,
+    progress: Arc<FleetProgress>,
     account: String,
     region: String,
 }
@@ -160,18 +185,6 @@ impl EventSink for TargetLines {
             outln!("{v}");
             return;
         }
-        let what = match event {
-            Event::StepSucceeded {
-                step, duration_ms, ..
-            } => format!("ok      {step} ({duration_ms} ms)"),
-            Event::StepFailed { step, error, .. } => {
-                format!("FAILED  {step}: {}", one_line(&error.to_string()))
-            }
-            Event::StepSkipped { step, reason } => format!("skipped {step}: {}", one_line(reason)),
-            Event::RunPaused { reason, .. } => format!("paused: {}", one_line(reason)),
-            Event::RunFinished { status } => format!("run {}", status.as_str()),
-            _ => return,
-        };
-        errln!("[{} {}] {what}", self.account, self.region);
+        self.progress.event(&self.account, &self.region, event);
     }
 }

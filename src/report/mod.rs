@@ -4,6 +4,7 @@
 pub(crate) mod console;
 pub mod document;
 pub mod fleet;
+pub mod fleet_progress;
 pub mod html;
 pub mod junit;
 pub mod markdown;
