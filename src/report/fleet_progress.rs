@@ -4,7 +4,7 @@
 //! (`[111111111111 eu-west-1] ok      ready (12 ms)`), and nothing drawn.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -149,7 +149,9 @@ impl FleetProgress {
                 Some((multi, _)) => {
                     let _ = multi.println(text);
                 }
-                None => eprintln!("{text}"),
+                None => {
+                    let _ = writeln!(std::io::stderr(), "{text}");
+                }
             }
         }
         if let Some(status) = ended
