@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Failure;
+use crate::checkpoint::fleet::FleetRecord;
 pub use crate::history::RunDigest;
 
 /// One runbook's line.
@@ -51,6 +52,9 @@ pub struct PassRef {
     pub rpo_measured_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rpo_ms: Option<u64>,
+    /// For a fleet's pass (`run_id` is the fleet's id): how many targets, every one passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<usize>,
 }
 
 /// What a file on the command line names: the runbook, and for a scenario its own hash too.
@@ -67,26 +71,144 @@ fn target(path: &Path) -> Result<Target, Failure> {
     if crate::scenario::is_scenario_text(&text) {
         let sha = crate::runbook::load::sha256_hex(text.as_bytes());
         let scenario = crate::scenario::load_scenario(path)?;
-        let rb = crate::scenario::load_runbook(&scenario, &[])?;
+        let runbook_text = crate::runbook::load::read_text(&scenario.runbook)?;
+        let name = match crate::scenario::load_runbook(&scenario, &[]) {
+            Ok(rb) => rb.runbook.name,
+            Err(e) => {
+                let now = Utc::now().to_rfc3339();
+                crate::scenario::load_runbook_for(&scenario, &[], &now, Some(&any_target()))
+                    .map_err(|_| e)?
+                    .runbook
+                    .name
+            }
+        };
         return Ok(Target {
             file: path.display().to_string(),
-            name: rb.runbook.name,
-            runbook_sha: rb.sha256,
+            name,
+            runbook_sha: crate::runbook::load::sha256_hex(runbook_text.as_bytes()),
             scenario: Some((scenario.name.clone(), sha)),
         });
     }
-    let rb = crate::runbook::load_str(path, &text, &[])?;
+    let name = match crate::runbook::load_str(path, &text, &[]) {
+        Ok(rb) => rb.runbook.name,
+        Err(e) => {
+            crate::runbook::for_target(&text, &any_target())
+                .ok()
+                .and_then(|t| crate::runbook::load_str(path, &t, &[]).ok())
+                .ok_or(e)?
+                .runbook
+                .name
+        }
+    };
     Ok(Target {
         file: path.display().to_string(),
-        name: rb.runbook.name,
-        runbook_sha: rb.sha256,
+        name,
+        runbook_sha: crate::runbook::load::sha256_hex(text.as_bytes()),
         scenario: None,
     })
+}
+
+/// A target to load a runbook written for fleets only (one that writes `{{ target.region }}`
+/// where a Region goes): its name is what `status` needs, whatever the target.
+fn any_target() -> crate::runbook::TargetValues {
+    crate::runbook::TargetValues {
+        account: "000000000000".into(),
+        region: "us-east-1".into(),
+        name: "any".into(),
+        role_arn: "arn:aws:iam::000000000000:role/OrganizationAccountAccessRole".into(),
+    }
+}
+
+/// A passing drill of a runbook: one run, or a fleet whose every target passed.
+struct Pass {
+    id: String,
+    scenario: String,
+    scenario_sha256: String,
+    runbook_sha256: String,
+    started_at: DateTime<Utc>,
+    ended_at: DateTime<Utc>,
+    verdict: String,
+    recovery_ms: Option<u64>,
+    rto_ms: Option<u64>,
+    rpo_measured_ms: Option<u64>,
+    rpo_ms: Option<u64>,
+    targets: Option<usize>,
+}
+
+/// The passing drills of runbook `name`: its runs that passed a drill on their own (a fleet's
+/// target runs a copy with `{{ target.* }}` written out, judged with its fleet), and its
+/// executed drill fleets whose every target passed (the slowest target's times).
+fn passes(name: &str, runs: &[RunDigest], fleets: &[FleetRecord]) -> Vec<Pass> {
+    let mut out: Vec<Pass> = runs
+        .iter()
+        .filter(|d| d.runbook == name && d.target.is_none() && d.passed_drill())
+        .map(|d| Pass {
+            id: d.run_id.clone(),
+            scenario: d
+                .drill
+                .as_ref()
+                .map(|x| x.scenario.clone())
+                .unwrap_or_default(),
+            scenario_sha256: d
+                .drill
+                .as_ref()
+                .map(|x| x.scenario_sha256.clone())
+                .unwrap_or_default(),
+            runbook_sha256: d.runbook_sha256.clone(),
+            started_at: d.started_at,
+            ended_at: d.ended_at,
+            verdict: d.verdict.as_str().to_string(),
+            recovery_ms: d.recovery_ms,
+            rto_ms: d.rto_ms,
+            rpo_measured_ms: d.rpo_measured_ms,
+            rpo_ms: d.rpo_ms,
+            targets: None,
+        })
+        .collect();
+    for f in fleets.iter().filter(|f| f.runbook == name) {
+        let Some(scenario) = &f.scenario else {
+            continue;
+        };
+        let all_passed = !f.targets.is_empty()
+            && f.mode == crate::event::Mode::Execute
+            && f.targets
+                .iter()
+                .all(|t| t.status == "succeeded" && t.verdict.as_deref() == Some("passed"));
+        if !all_passed {
+            continue;
+        }
+        let mine: Vec<&RunDigest> = runs
+            .iter()
+            .filter(|d| d.target.as_ref().is_some_and(|t| t.fleet_id == f.fleet_id))
+            .collect();
+        let max = |v: fn(&RunDigest) -> Option<u64>| mine.iter().filter_map(|d| v(d)).max();
+        out.push(Pass {
+            id: f.fleet_id.clone(),
+            scenario: scenario.name.clone(),
+            scenario_sha256: scenario.sha256.clone(),
+            runbook_sha256: f.runbook_sha256.clone(),
+            started_at: f.started_at,
+            ended_at: mine
+                .iter()
+                .map(|d| d.ended_at)
+                .max()
+                .unwrap_or(f.started_at),
+            verdict: "passed".into(),
+            recovery_ms: max(|d| d.recovery_ms),
+            rto_ms: max(|d| d.rto_ms),
+            rpo_measured_ms: max(|d| d.rpo_measured_ms),
+            rpo_ms: max(|d| d.rpo_ms),
+            targets: Some(f.targets.len()),
+        });
+    }
+    out.sort_by_key(|p| std::cmp::Reverse(p.started_at));
+    out
 }
 
 fn status_of(
     t: &Target,
     runs: &[RunDigest],
+    fleets: &[FleetRecord],
     max_age: Option<Duration>,
     now: DateTime<Utc>,
 ) -> Status {
@@ -101,20 +223,21 @@ fn status_of(
             status: d.status,
             verdict: d.verdict.as_str(),
         });
-    let pass = mine.clone().find(|d| {
-        d.passed_drill()
-            && t.scenario
-                .as_ref()
-                .is_none_or(|(name, _)| d.drill.as_ref().is_some_and(|x| &x.scenario == name))
+    let pass = passes(&t.name, runs, fleets).into_iter().find(|p| {
+        t.scenario
+            .as_ref()
+            .is_none_or(|(name, _)| &p.scenario == name)
     });
-    let age = pass.map(|p| (now - p.ended_at).to_std().unwrap_or_default());
-    let changed = pass.is_some_and(|p| {
+    let age = pass
+        .as_ref()
+        .map(|p| (now - p.ended_at).to_std().unwrap_or_default());
+    let changed = pass.as_ref().is_some_and(|p| {
         p.runbook_sha256 != t.runbook_sha
             || t.scenario
                 .as_ref()
-                .is_some_and(|(_, sha)| p.drill.as_ref().is_some_and(|d| &d.scenario_sha256 != sha))
+                .is_some_and(|(_, sha)| &p.scenario_sha256 != sha)
     });
-    let state = match (pass, age, max_age) {
+    let state = match (&pass, age, max_age) {
         (None, ..) => "never",
         _ if changed => "changed",
         (Some(_), Some(a), Some(m)) if a > m => "stale",
@@ -127,18 +250,15 @@ fn status_of(
         scenario: t.scenario.as_ref().map(|(n, _)| n.clone()),
         last_run,
         last_pass: pass.map(|p| PassRef {
-            run_id: p.run_id.clone(),
-            scenario: p
-                .drill
-                .as_ref()
-                .map(|d| d.scenario.clone())
-                .unwrap_or_default(),
+            run_id: p.id,
+            scenario: p.scenario,
             started_at: p.started_at,
-            verdict: p.verdict.as_str().to_string(),
+            verdict: p.verdict,
             recovery_ms: p.recovery_ms,
             rto_ms: p.rto_ms,
             rpo_measured_ms: p.rpo_measured_ms,
             rpo_ms: p.rpo_ms,
+            targets: p.targets,
         }),
         state,
         age_days: age.map(|a| (a.as_secs_f64() / 86_400.0 * 10.0).round() / 10.0),
@@ -167,10 +287,11 @@ impl super::Session {
             .map(|f| target(f))
             .collect::<Result<Vec<_>, _>>()?;
         let runs = self.digests().await?;
+        let fleets = self.fleets();
         let now = Utc::now();
         Ok(targets
             .iter()
-            .map(|t| status_of(t, &runs, max_age, now))
+            .map(|t| status_of(t, &runs, &fleets, max_age, now))
             .collect())
     }
 
@@ -227,6 +348,7 @@ mod tests {
             rpo_ms: None,
             rpo_measured_ms: None,
             steps: vec![],
+            target: None,
         }
     }
 
@@ -249,20 +371,87 @@ mod tests {
             digest("2", "old", Some("passed"), 10),
             digest("1", "old", None, 20),
         ];
-        let s = status_of(&target("old"), &runs, Some(day * 30), now);
+        let s = status_of(&target("old"), &runs, &[], Some(day * 30), now);
         assert_eq!(
             (s.state, s.last_pass.as_ref().unwrap().run_id.as_str()),
             ("ok", "2")
         );
         assert_eq!(s.last_run.unwrap().run_id, "3");
         assert_eq!(
-            status_of(&target("old"), &runs, Some(day * 5), now).state,
+            status_of(&target("old"), &runs, &[], Some(day * 5), now).state,
             "stale"
         );
-        assert_eq!(status_of(&target("new"), &runs, None, now).state, "changed");
         assert_eq!(
-            status_of(&target("x"), &runs[..1], None, now).state,
+            status_of(&target("new"), &runs, &[], None, now).state,
+            "changed"
+        );
+        assert_eq!(
+            status_of(&target("x"), &runs[..1], &[], None, now).state,
             "never"
         );
+    }
+
+    #[test]
+    fn a_fleet_whose_every_target_passed_proves_the_file_its_targets_alone_do_not() {
+        let now = Utc::now();
+        let fleet_id = "fleet-1".to_string();
+        // Each target ran the file with `{{ target.* }}` written out: another SHA-256.
+        let mut target_run = digest("t1", "written-out", Some("passed"), 1);
+        target_run.target = Some(crate::history::TargetDigest {
+            fleet_id: fleet_id.clone(),
+            account: "111111111111".into(),
+            region: "eu-west-1".into(),
+        });
+        let runs = vec![target_run];
+        let record = |verdicts: &[&str]| -> FleetRecord {
+            serde_json::from_value(serde_json::json!({
+                "fleet_id": fleet_id,
+                "runbook_path": "/f.yaml",
+                "runbook": "failover",
+                "runbook_sha256": "file",
+                "scenario": {"name": "outage", "path": "/s.yaml", "sha256": "s1"},
+                "mode": "execute",
+                "vars": [],
+                "role_name": "R",
+                "max_concurrency": {"Count": 1},
+                "max_errors": {"Count": 0},
+                "started_at": (now - chrono::Duration::days(1)).to_rfc3339(),
+                "targets": verdicts.iter().map(|v| serde_json::json!({
+                    "account": "111111111111", "name": "a", "region": "eu-west-1",
+                    "status": if *v == "passed" { "succeeded" } else { "failed" },
+                    "verdict": v,
+                })).collect::<Vec<_>>(),
+            }))
+            .unwrap()
+        };
+        // The target run alone proves nothing (its fleet is not all passed).
+        let s = status_of(
+            &target("file"),
+            &runs,
+            &[record(&["passed", "failed"])],
+            None,
+            now,
+        );
+        assert_eq!(s.state, "never");
+        let s = status_of(
+            &target("file"),
+            &runs,
+            &[record(&["passed", "passed"])],
+            None,
+            now,
+        );
+        assert_eq!(s.state, "ok");
+        let pass = s.last_pass.unwrap();
+        assert_eq!((pass.run_id.as_str(), pass.targets), ("fleet-1", Some(2)));
+        assert_eq!(pass.recovery_ms, Some(60_000));
+        // The file changed since: the fleet's pass no longer holds.
+        let s = status_of(
+            &target("edited"),
+            &runs,
+            &[record(&["passed", "passed"])],
+            None,
+            now,
+        );
+        assert_eq!(s.state, "changed");
     }
 }

@@ -44,7 +44,8 @@ Examples:
 STATE is OK (a passing drill of this exact runbook within --max-age), CHANGED (the file
 differs from the one that passed), STALE (the last pass is older than --max-age) or NEVER (no
 drill of it passed). A runbook is proven by a scenario that names it (`runbook:`) run with
-`drillbook drill SCENARIO --execute` until it passes; a dry run proves nothing. RTO and RPO are
+`drillbook drill SCENARIO --execute` until it passes; a dry run proves nothing. A drill across
+accounts (a fleet) proves it when every one of its targets passed; one target alone does not. RTO and RPO are
 in seconds (achieved/objective), AGE in days since the last pass.
 Exit codes: 0 all OK, 1 some runbook is not (with --max-age), 2 bad input.";
 
@@ -144,7 +145,13 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
                 let pass = r
                     .last_pass
                     .as_ref()
-                    .map(|p| format!("{} {}", p.started_at.format("%Y-%m-%d"), p.scenario))
+                    .map(|p| {
+                        let fleet = p
+                            .targets
+                            .map(|n| format!(" (fleet, {n} targets)"))
+                            .unwrap_or_default();
+                        format!("{} {}{fleet}", p.started_at.format("%Y-%m-%d"), p.scenario)
+                    })
                     .unwrap_or_else(|| "-".into());
                 let rto = r
                     .last_pass
@@ -240,7 +247,7 @@ Examples:
 
 Every run of the runbook (matched by its `name`), newest first: date, mode, scenario, status,
 achieved RTO (recovery time: approvals and pauses included) and RPO where measured, and the
-slowest steps.";
+slowest steps. A fleet's target shows its account and Region (TARGET).";
 
 pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
     let session = Session::new(args.source.settings());
@@ -253,8 +260,8 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
         }
         HistoryFormat::Text => {
             let mut o = format!(
-                "{:<22} {:<17} {:<8} {:<24} {:<10} {:<8} {:<20} {:<16} SLOWEST STEPS\n",
-                "RUN", "STARTED", "MODE", "SCENARIO", "STATUS", "VERDICT", "RTO", "RPO"
+                "{:<22} {:<17} {:<8} {:<24} {:<25} {:<10} {:<8} {:<20} {:<16} SLOWEST STEPS\n",
+                "RUN", "STARTED", "MODE", "SCENARIO", "TARGET", "STATUS", "VERDICT", "RTO", "RPO"
             );
             for r in &runs {
                 let slowest: Vec<String> = r
@@ -264,7 +271,7 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                     .collect();
                 // One line per run, whatever its scenario's name holds.
                 o.push_str(&sanitize::one_line(&format!(
-                    "{:<22} {:<17} {:<8} {:<24} {:<10} {:<8} {:<20} {:<16} {}",
+                    "{:<22} {:<17} {:<8} {:<24} {:<25} {:<10} {:<8} {:<20} {:<16} {}",
                     r.run_id,
                     r.started_at.format("%Y-%m-%d %H:%M"),
                     match r.mode {
@@ -272,6 +279,11 @@ pub(super) fn history(args: HistoryArgs) -> Result<ExitCode, Failure> {
                         crate::event::Mode::DryRun => "dry-run",
                     },
                     r.drill.as_ref().map(|x| x.scenario.as_str()).unwrap_or("-"),
+                    // A fleet's target: its account and Region (the fleet in `--format json`).
+                    r.target
+                        .as_ref()
+                        .map(|t| format!("{} {}", t.account, t.region))
+                        .unwrap_or_else(|| "-".into()),
                     r.status.as_str(),
                     r.verdict.as_str(),
                     against(r.recovery_ms, r.rto_ms),

@@ -19,7 +19,7 @@ use crate::checkpoint::{CheckpointError, CheckpointStore};
 pub const INDEX_FILE: &str = "index.jsonl";
 
 /// Version of the index lines; a different one is rebuilt.
-pub const DIGEST_VERSION: u32 = 2;
+pub const DIGEST_VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Line {

@@ -58,6 +58,18 @@ pub struct RunDigest {
     /// observes, so its durations say nothing about a real run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepSample>,
+    /// For one target of a fleet: the fleet, the account and the Region (its runbook is the
+    /// file with `{{ target.* }}` written out, so its SHA-256 is not the file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetDigest>,
+}
+
+/// The fleet target a run was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetDigest {
+    pub fleet_id: String,
+    pub account: String,
+    pub region: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +129,21 @@ impl RunDigest {
             vec![]
         };
         let started_at = view.started_at.unwrap_or_default();
+        let target = stored.records.iter().find_map(|r| match &r.event {
+            Event::FleetTarget {
+                fleet_id,
+                account,
+                region,
+                ..
+            } => Some(TargetDigest {
+                fleet_id: fleet_id.clone(),
+                account: account.clone(),
+                region: region.clone(),
+            }),
+            _ => None,
+        });
         RunDigest {
+            target,
             run_id: stored.run_id.clone(),
             runbook: view.runbook.clone(),
             runbook_sha256: stored.in_effect().runbook_sha256,

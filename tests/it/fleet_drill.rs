@@ -187,6 +187,27 @@ async fn a_drill_across_an_ou_stops_past_max_errors_resumes_what_did_not_pass_an
         assert_eq!(after["targets"][k]["verdict"], "passed", "{after}");
         assert_eq!(get(a, &mode).await.as_deref(), Some("healthy"), "{a}");
     }
+    // `status` counts the fleet as the scenario's passing drill (every target passed; no target
+    // alone does), and `history` names each target's account and Region.
+    let status = d.run(
+        &["status", scenario.to_str().unwrap(), "--format", "json"],
+        &[],
+    );
+    status.assert_exit(0);
+    let doc: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let row = &doc["runbooks"][0];
+    assert_eq!(row["state"], "ok", "{doc}");
+    assert_eq!(row["last_pass"]["run_id"], fleet_id.as_str(), "{doc}");
+    assert_eq!(row["last_pass"]["targets"], 3, "{doc}");
+    let history = d.run(&["history", scenario.to_str().unwrap()], &[]);
+    history.assert_exit(0);
+    for a in &accounts {
+        assert!(
+            history.text().contains(&format!("{a} {REGION}")),
+            "{}",
+            history.text()
+        );
+    }
 
     // The fleet reports: JSON per target, the HTML table linking each target's report, JUnit
     // per target and per expectation.
