@@ -9,6 +9,7 @@
 pub mod check;
 pub mod drill;
 mod error;
+pub mod evidence;
 pub mod finish;
 pub mod fleet;
 pub mod lifecycle;

@@ -25,6 +25,8 @@ pub struct PlanRequest<'a> {
 /// A runbook's plan, with what it forecasts and finds.
 pub struct Planned {
     pub plan: Plan,
+    /// The plan of the runbook with its name on one line, whatever it holds: the text's.
+    text_plan: Plan,
     /// The runbook at its p50 estimates (learned where they are).
     pub runbook: Runbook,
     /// With learned estimates: the makespan at p50 and p90.
@@ -51,12 +53,10 @@ impl Planned {
 
     /// The plan as text, with the forecast and the Regions' table when asked for.
     pub fn text(&self) -> String {
-        // The runbook's name heads the plan: on one line, whatever it holds.
-        let mut runbook = self.runbook.clone();
-        runbook.name = crate::report::sanitize::one_line(&runbook.name).into_owned();
-        let mut o = render::text(&self.plan, &runbook);
+        let name = crate::report::sanitize::one_line(&self.runbook.name).into_owned();
+        let mut o = render::text(&self.text_plan, &self.runbook);
         if let Some(f) = &self.forecast {
-            o.push_str(&f.text(&runbook.name));
+            o.push_str(&f.text(&name));
         }
         if !self.lost_regions.is_empty() {
             o.push_str(&crate::plan::regions::text(&self.needs, &self.lost_regions));
@@ -116,6 +116,12 @@ impl super::Session {
         let plan = Plan::build(&runbook)
             .map_err(|e| Failure::invalid(format!("{shown}: {e}")))?
             .with_max_parallel(req.max_parallel);
+        // The runbook's name heads the text: on one line, whatever it holds.
+        let mut one_line = runbook.clone();
+        one_line.name = crate::report::sanitize::one_line(&one_line.name).into_owned();
+        let text_plan = Plan::build(&one_line)
+            .map_err(|e| Failure::invalid(format!("{shown}: {e}")))?
+            .with_max_parallel(req.max_parallel);
         // With learned estimates, the RTO is judged on the p90 forecast.
         let p90 = estimates.as_ref().and_then(|_| {
             Plan::build(&estimated(true))
@@ -132,6 +138,7 @@ impl super::Session {
             needs: crate::plan::regions::needs(&loaded.runbook, req.lost_regions),
             lost_regions: req.lost_regions.to_vec(),
             plan,
+            text_plan,
             runbook,
             forecast,
         })

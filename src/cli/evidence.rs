@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::ExitCode;
-use crate::app::Failure;
-use crate::evidence::{
-    self, Problem, SignatureStatus, Signer, SignerInfo, TrustedKey, VerifyOptions, VerifyReport,
+use crate::app::evidence::{
+    self, Problem, SignatureStatus, SignerInfo, Standing, TrailStatus, VerifyOptions, VerifyReport,
 };
+use crate::app::{Failure, Session, Settings};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -108,15 +108,7 @@ Examples:
 }
 
 pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
-    let load = |files: &[PathBuf]| -> Result<Vec<TrustedKey>, Failure> {
-        files
-            .iter()
-            .map(|f| TrustedKey::load(f).map_err(|e| Failure::invalid(e.to_string())))
-            .collect()
-    };
-    let run_keys = VerifyOptions {
-        trusted_keys: load(&args.public_key)?,
-    };
+    let run_keys = evidence::trusted_keys(&args.public_key)?;
     let id = args.dir.to_string_lossy();
     if !args.dir.exists() && crate::app::fleet::is_fleet_id(&id) {
         return verify_fleet(&args.state_dir.join("fleets").join(&*id), &args, &run_keys);
@@ -124,14 +116,11 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Fail
     if crate::app::fleet::is_fleet_dir(&args.dir) {
         return verify_fleet(&args.dir, &args, &run_keys);
     }
-    if args.dir.join(BUNDLE_INDEX).is_file() {
-        let bundle_keys = VerifyOptions {
-            trusted_keys: load(args.bundle_key.as_slice())?,
-        };
+    if evidence::is_bundle(&args.dir) {
+        let bundle_keys = evidence::trusted_keys(args.bundle_key.as_slice())?;
         return verify_bundle(&args, &bundle_keys, &run_keys);
     }
-    let report =
-        evidence::verify_with(&args.dir, &run_keys).map_err(|e| Failure::invalid(e.to_string()))?;
+    let report = evidence::verify(&args.dir, &run_keys)?;
     out!("{}", render_report(&report));
     if !report.intact() {
         return Ok(ExitCode::Failed);
@@ -146,9 +135,6 @@ pub(super) fn verify_evidence(args: VerifyEvidenceArgs) -> Result<ExitCode, Fail
     Ok(ExitCode::Success)
 }
 
-/// The index of an evidence bundle (`drillbook evidence export`).
-const BUNDLE_INDEX: &str = "index.json";
-
 /// A bundle: its own manifest against `--bundle-key`, then each run's evidence on its own
 /// (hashes, chain, signature against `--public-key`, approvals).
 fn verify_bundle(
@@ -156,23 +142,16 @@ fn verify_bundle(
     bundle: &VerifyOptions,
     runs: &VerifyOptions,
 ) -> Result<ExitCode, Failure> {
-    let report =
-        evidence::verify_with(&args.dir, bundle).map_err(|e| Failure::invalid(e.to_string()))?;
+    let report = evidence::verify(&args.dir, bundle)?;
     out!("{}", render_report(&report));
     let mut unsigned = usize::from(report.signature == SignatureStatus::Unsigned);
     if !report.intact() {
         return Ok(ExitCode::Failed);
     }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&args.dir)
-        .map_err(|e| Failure::invalid(format!("{}: {e}", args.dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("manifest.json").is_file())
-        .collect();
-    dirs.sort();
+    let dirs = evidence::bundle_runs(&args.dir)?;
     let mut bad = 0;
     for d in &dirs {
-        match evidence::verify_with(d, runs) {
+        match evidence::verify(d, runs) {
             Ok(r) if r.intact() => {
                 let is_unsigned = r.signature == SignatureStatus::Unsigned;
                 unsigned += usize::from(is_unsigned);
@@ -285,193 +264,35 @@ fn export(
     sign_with: &str,
     source: &super::StoreArgs,
 ) -> Result<ExitCode, Failure> {
-    let day = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").map_err(|_| {
-        Failure::invalid(format!("--since `{since}` is not a date"))
-            .help("write it as YYYY-MM-DD, for example `--since 2026-01-01`")
-    })?;
-    let since = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let signer = Signer::parse(sign_with)?;
-    if out.exists() {
-        return Err(Failure::invalid(format!("{} exists", out.display()))
-            .help("export into a new directory; a bundle is sealed once"));
-    }
-    let reports = report_dir
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| source.state_dir.join("reports"));
-    let rt = super::runtime()?;
-    let runs = rt.block_on(crate::app::Session::new(source.settings()).digests())?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| Failure::failed(format!("cannot create {}: {e}", out.display())))?;
-    let mut rows = Vec::new();
-    let mut missing = 0;
-    for r in runs.iter().filter(|r| r.started_at >= since) {
-        let src = reports.join(&r.run_id);
-        let dst = out.join(&r.run_id);
-        let copied = src.join("manifest.json").is_file() && copy_dir(&src, &dst).is_ok();
-        let (integrity, approvals) = if copied {
-            match evidence::verify(&dst) {
-                Ok(v) if !v.intact() => ("tampered", v.approvals),
-                Ok(v) if v.signature == SignatureStatus::Unsigned => {
-                    ("intact, unsigned", v.approvals)
-                }
-                Ok(v) => ("intact, signed", v.approvals),
-                Err(_) => ("unreadable", vec![]),
-            }
-        } else {
-            missing += 1;
-            ("missing", vec![])
-        };
-        rows.push(serde_json::json!({
-            "run_id": r.run_id,
-            "runbook": r.runbook,
-            "runbook_sha256": r.runbook_sha256,
-            "started_at": r.started_at,
-            "mode": r.mode,
-            "status": r.status,
-            "scenario": r.drill.as_ref().map(|d| &d.scenario),
-            // The run's verdict, as its report gives it (a drill not yet judged: pending).
-            "verdict": r.drill.as_ref().map_or(r.verdict.as_str(), |d| d.verdict.as_str()),
-            "objectives": {
-                "rto_ms": r.rto_ms,
-                "recovery_ms": r.recovery_ms,
-                "rpo_ms": r.rpo_ms,
-                "rpo_measured_ms": r.rpo_measured_ms,
-            },
-            "approvals": approvals,
-            "evidence": integrity,
-        }));
-    }
-    let index = serde_json::json!({
-        "kind": "drillbook-evidence-bundle",
-        "format_version": 1,
-        "since": since,
-        "exported_at": chrono::Utc::now(),
-        "runs": rows,
-    });
-    let written = std::fs::write(
-        out.join(BUNDLE_INDEX),
-        serde_json::to_string_pretty(&index).unwrap_or_default() + "\n",
-    )
-    .and_then(|_| std::fs::write(out.join("index.html"), bundle_html(&index)));
-    written.map_err(|e| Failure::failed(format!("cannot write the index: {e}")))?;
-    let m = rt.block_on(evidence::seal(out, &signer))?;
+    let session = Session::new(source.settings());
+    let e =
+        super::runtime()?.block_on(session.export_evidence(since, out, report_dir, sign_with))?;
     outln!(
-        "exported {} runs since {day} into {} ({missing} without sealed evidence); sealed, signer {}",
-        rows.len(),
+        "exported {} runs since {since} into {} ({} without sealed evidence); sealed, signer {}",
+        e.runs,
         out.display(),
-        m.signer.algorithm()
+        e.missing,
+        e.manifest.signer.algorithm()
     );
     outln!("verify with: drillbook verify-evidence {}", out.display());
-    if missing > 0 {
+    if e.missing > 0 {
         errln!(
-            "warning: {missing} runs have no sealed evidence in {} (run on another machine, or pass --report-dir)",
-            reports.display()
+            "warning: {} runs have no sealed evidence in {} (run on another machine, or pass --report-dir)",
+            e.missing,
+            e.reports.display()
         );
     }
     Ok(ExitCode::Success)
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let t = e.file_type()?;
-        if t.is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()))?;
-        } else if t.is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name()))?;
-        }
-    }
-    Ok(())
-}
-
-/// The bundle's index.html: one row per run, linking to its report (maud escapes every value).
-fn bundle_html(index: &serde_json::Value) -> String {
-    use maud::{DOCTYPE, PreEscaped, html};
-    let t = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    };
-    let page = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { "drillbook evidence" }
-                style { (PreEscaped("body{font-family:system-ui,sans-serif;margin:2rem}td,th{border-bottom:1px solid #ccc;padding:.3rem .6rem;text-align:left}")) }
-            }
-            body {
-                h1 { "drillbook evidence bundle" }
-                p {
-                    "Runs since " (t(&index["since"])) ". Each run directory is sealed, and so is the bundle: "
-                    code { "drillbook verify-evidence" } " checks both."
-                }
-                table {
-                    thead { tr {
-                        th { "Run" } th { "Runbook" } th { "SHA-256" } th { "Scenario" } th { "Verdict" }
-                        th { "RTO achieved / objective (ms)" } th { "Approvers" } th { "Evidence" }
-                    } }
-                    tbody {
-                        @for r in index["runs"].as_array().into_iter().flatten() {
-                            @let approvals: Vec<&serde_json::Value> = r["approvals"].as_array().into_iter().flatten().collect();
-                            tr {
-                                td { a href={ (t(&r["run_id"])) "/report.html" } { code { (t(&r["run_id"])) } } }
-                                td { (t(&r["runbook"])) }
-                                td { code { (t(&r["runbook_sha256"])) } }
-                                td { (t(&r["scenario"])) }
-                                td { (t(&r["verdict"])) }
-                                td { (t(&r["objectives"]["recovery_ms"])) " / " (t(&r["objectives"]["rto_ms"])) }
-                                td {
-                                    @if approvals.is_empty() { "-" }
-                                    @for (k, a) in approvals.iter().enumerate() {
-                                        @if k > 0 { br; }
-                                        (t(&a["approver"])) " (" (t(&a["status"])) ")"
-                                    }
-                                }
-                                td { (t(&r["evidence"])) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let mut out = page.into_string();
-    out.push('\n');
-    out
-}
-
-/// The AWS handle of `--profile`.
-async fn aws_of(profile: Option<String>) -> crate::app::Aws {
-    let settings = crate::app::Settings::reading(".drillbook".into(), None, profile);
-    crate::app::Session::new(settings).aws(vec![]).await
+/// A session on `--profile` alone (pinning and CloudTrail read no state).
+fn profile_session(profile: Option<String>) -> Session {
+    Session::new(Settings::reading(".drillbook".into(), None, profile))
 }
 
 /// `drillbook evidence pin kms:KEY_ARN`.
 fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
-    let Ok(crate::runbook::TrustedKeyRef::Kms { key_arn }) =
-        crate::runbook::TrustedKeyRef::parse(key)
-    else {
-        return Err(Failure::invalid(format!("`{key}` is not a KMS key ARN"))
-            .help("write `kms:arn:aws:kms:REGION:ACCOUNT:key/ID` (an alias can be re-pointed)"));
-    };
-    let signer = Signer::Kms {
-        key: key_arn.clone(),
-        region: key_arn.split(':').nth(3).map(str::to_string),
-    };
-    let info = super::runtime()?.block_on(async {
-        let aws = aws_of(profile).await;
-        crate::evidence::prepare_signer(&signer, Some(&aws))
-            .await
-            .map(|p| p.info())
-    })?;
-    let SignerInfo::KmsEcdsaP256 { public_key, .. } = info else {
-        return Err(Failure::failed("the key is not a KMS signing key"));
-    };
-    let der = aws_smithy_types::base64::decode(&public_key)
-        .map_err(|e| Failure::failed(format!("the public key is not base64: {e}")))?;
-    let sha = crate::runbook::load::sha256_hex(&der);
+    let (sha, key_arn) = super::runtime()?.block_on(profile_session(profile).pin(key))?;
     outln!("{sha}");
     outln!("trust it in the runbook with:");
     outln!("approvers:\n  keys:\n    - key: \"kms:{key_arn}\"\n      sha256: \"{sha}\"");
@@ -480,53 +301,41 @@ fn pin(key: &str, profile: Option<String>) -> Result<ExitCode, Failure> {
 
 /// `--cloudtrail`: each recorded change looked up in CloudTrail.
 fn verify_cloudtrail(args: &VerifyEvidenceArgs) -> Result<ExitCode, Failure> {
-    use crate::evidence::cloudtrail::{TrailStatus, check, recorded_calls};
-    let (run_id, calls) = recorded_calls(&args.dir).map_err(Failure::invalid)?;
-    if calls.is_empty() {
+    let session = profile_session(args.aws.profile.clone());
+    let checks = super::runtime()?.block_on(session.cloudtrail(&args.dir))?;
+    if checks.is_empty() {
         outln!("cloudtrail: the run recorded no AWS call that changed something");
         return Ok(ExitCode::Success);
     }
-    super::runtime()?.block_on(async {
-        let aws = aws_of(args.aws.profile.clone()).await;
-        let checks = check(&aws, &run_id, &calls, chrono::Utc::now())
-            .await
-            .map_err(|e| {
-                let f = Failure::failed(format!("cannot look the calls up in CloudTrail: {e}"));
-                match e.hint() {
-                    Some(h) => f.help(h),
-                    None => f,
-                }
-            })?;
-        let mut missing = 0;
-        for c in &checks {
-            let what = format!(
-                "{} {} in {} ({}), request {}",
-                c.call.service,
-                c.call.operation,
-                c.call.region,
-                c.call.step.as_deref().unwrap_or("-"),
-                c.call.request_id.as_deref().unwrap_or("-")
-            );
-            match &c.status {
-                TrailStatus::Found(event) => outln!("  found      {what}: event {event}"),
-                TrailStatus::NotYetDelivered => outln!(
-                    "  pending    {what}: not in CloudTrail yet (events arrive within about 5 minutes on average)"
-                ),
-                TrailStatus::NoRequestId => outln!("  unchecked  {what}: AWS gave no request id"),
-                TrailStatus::Missing => {
-                    missing += 1;
-                    outln!("  MISSING    {what}: not in CloudTrail 15 minutes after the call")
-                }
+    let mut missing = 0;
+    for c in &checks {
+        let what = format!(
+            "{} {} in {} ({}), request {}",
+            c.call.service,
+            c.call.operation,
+            c.call.region,
+            c.call.step.as_deref().unwrap_or("-"),
+            c.call.request_id.as_deref().unwrap_or("-")
+        );
+        match &c.status {
+            TrailStatus::Found(event) => outln!("  found      {what}: event {event}"),
+            TrailStatus::NotYetDelivered => outln!(
+                "  pending    {what}: not in CloudTrail yet (events arrive within about 5 minutes on average)"
+            ),
+            TrailStatus::NoRequestId => outln!("  unchecked  {what}: AWS gave no request id"),
+            TrailStatus::Missing => {
+                missing += 1;
+                outln!("  MISSING    {what}: not in CloudTrail 15 minutes after the call")
             }
         }
-        if missing > 0 {
-            outln!("cloudtrail: {missing} of {} changes MISSING", checks.len());
-            Ok(ExitCode::Failed)
-        } else {
-            outln!("cloudtrail: {} changes checked, none missing", checks.len());
-            Ok(ExitCode::Success)
-        }
-    })
+    }
+    if missing > 0 {
+        outln!("cloudtrail: {missing} of {} changes MISSING", checks.len());
+        Ok(ExitCode::Failed)
+    } else {
+        outln!("cloudtrail: {} changes checked, none missing", checks.len());
+        Ok(ExitCode::Success)
+    }
 }
 
 /// The text `verify-evidence` prints.
@@ -601,16 +410,14 @@ pub(crate) fn render_report(report: &VerifyReport) -> String {
     }
     for a in &report.approvals {
         let how = match &a.standing {
-            crate::evidence::approval::Standing::Signed { signer } => {
+            Standing::Signed { signer } => {
                 format!("signed with {signer}, trusted")
             }
-            crate::evidence::approval::Standing::Unsigned => {
-                "UNSIGNED (the runbook accepts unsigned approvals)".to_string()
-            }
-            crate::evidence::approval::Standing::Revoked { reason } => {
+            Standing::Unsigned => "UNSIGNED (the runbook accepts unsigned approvals)".to_string(),
+            Standing::Revoked { reason } => {
                 format!("revoked ({reason})")
             }
-            crate::evidence::approval::Standing::Refused { reason } => reason.clone(),
+            Standing::Refused { reason } => reason.clone(),
         };
         out.push_str(&format!(
             "  approval:  `{}` by {}: {how}\n",
@@ -634,7 +441,7 @@ pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
             source,
         } => export(&since, &out, report_dir.as_deref(), &sign_with, &source),
         EvidenceCommand::Keygen { file } => {
-            let public = evidence::generate_ed25519_key(&file)?;
+            let public = evidence::keygen(&file)?;
             outln!("wrote {} (secret, mode 0600)", file.display());
             outln!(
                 "wrote {} (public key {public})",
@@ -649,8 +456,7 @@ pub(super) fn evidence(args: EvidenceArgs) -> Result<ExitCode, Failure> {
         }
         EvidenceCommand::Pin { key, aws } => pin(&key, aws.profile),
         EvidenceCommand::Seal { dir, sign_with } => {
-            let signer = Signer::parse(&sign_with)?;
-            let m = super::runtime()?.block_on(evidence::seal(&dir, &signer))?;
+            let m = super::runtime()?.block_on(evidence::seal(&dir, &sign_with))?;
             outln!(
                 "sealed {}: {} files, {}, signer {}",
                 dir.display(),

@@ -1,6 +1,7 @@
 //! Reporters: progress on a terminal, plain lines, JSON lines, timing and drill reports.
 //! The only module (with `cli/`) that prints.
 
+pub mod bundle;
 pub(crate) mod console;
 pub mod document;
 pub mod fleet;
