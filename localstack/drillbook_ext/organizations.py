@@ -20,8 +20,8 @@ Fixed here:
   through every account's IAM backend, in every partition, for every request (and the
   extension asks again for CloudTrail and the faults). With 200 member accounts that was about
   a fifth of the server's time. The answer is remembered per access key (checked against that
-  one account on each use), and a key found in no account is remembered as such until a new
-  access key is made; moto's answer is unchanged.
+  one account on each use), and a key found in no account is remembered as such until an access
+  key of that id is made; moto's answer is unchanged.
 
 Control route `/_drillbook/organizations/accounts` (tests):
   * POST `{"account_id": ID, "status": "SUSPENDED" | "ACTIVE"}` sets a member account's
@@ -164,11 +164,11 @@ _access_key_init = iam_models.AccessKey.__init__
 
 @functools.wraps(_access_key_init)
 def _new_access_key(self: Any, *args: Any, **kwargs: Any) -> None:
-    # A key made now may be one remembered as in no account: forget those. (No request can
-    # carry it before it is returned, so no scan can miss it once this has run.)
-    with _KEY_LOCK:
-        _KEY_NOWHERE.clear()
+    # The key made now may be one remembered as in no account: forget it. (No request can carry
+    # it before it is returned, so no scan can miss it once this has run.)
     _access_key_init(self, *args, **kwargs)
+    with _KEY_LOCK:
+        _KEY_NOWHERE.discard(getattr(self, "access_key_id", ""))
 
 
 iam_models.AccessKey.__init__ = _new_access_key  # type: ignore[method-assign]
