@@ -165,10 +165,16 @@ _access_key_init = iam_models.AccessKey.__init__
 @functools.wraps(_access_key_init)
 def _new_access_key(self: Any, *args: Any, **kwargs: Any) -> None:
     # The key made now may be one remembered as in no account: forget it. (No request can carry
-    # it before it is returned, so no scan can miss it once this has run.)
+    # it before it is returned, so no scan can miss it once this has run.) It is made for an
+    # account (`AccessKey(user_name, prefix, account_id, ...)`): remembered there, which each
+    # use checks, so that an assumed role's first request needs no scan either.
     _access_key_init(self, *args, **kwargs)
+    account_id = kwargs.get("account_id", args[2] if len(args) > 2 else None)
+    key = getattr(self, "access_key_id", "")
     with _KEY_LOCK:
-        _KEY_NOWHERE.discard(getattr(self, "access_key_id", ""))
+        _KEY_NOWHERE.discard(key)
+        if isinstance(account_id, str):
+            _KEY_ACCOUNT[key] = account_id
 
 
 iam_models.AccessKey.__init__ = _new_access_key  # type: ignore[method-assign]
