@@ -828,8 +828,8 @@ def main() -> int:
                     help="the role in each account the seed (and drillbook) assumes "
                          "(default: %(default)s)")
     args = ap.parse_args()
-    if args.accounts is not None and not 1 <= args.accounts <= 50:
-        print(f"seed: --accounts needs a number from 1 to 50, not {args.accounts}",
+    if args.accounts is not None and not 1 <= args.accounts <= 1000:
+        print(f"seed: --accounts needs a number from 1 to 1000, not {args.accounts}",
               file=sys.stderr)
         return 2
     if args.system == "docustack":

@@ -16,7 +16,7 @@ pub(crate) struct Emulator {
     pub endpoint: String,
     /// The emulator's DNS server (`DRILLBOOK_DNS_SERVER`), which answers for its hosted zones.
     dns_server: Option<String>,
-    state_file: PathBuf,
+    pub state_file: PathBuf,
 }
 
 impl Emulator {

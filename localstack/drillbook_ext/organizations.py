@@ -16,6 +16,12 @@ Fixed here:
 * MoveAccount into the parent the account is already in succeeds in moto; AWS refuses it with
   `DuplicateAccountException` ("That account is already present in the specified
   destination", AWS Organizations API reference, MoveAccount, Errors).
+* Not a behaviour: moto finds the account a request's access key belongs to by looking
+  through every account's IAM backend, in every partition, for every request (and the
+  extension asks again for CloudTrail and the faults). With 200 member accounts that was about
+  a fifth of the server's time. The answer is remembered per access key (checked against that
+  one account on each use), and a key found in no account is remembered as such until an access
+  key of that id is made; moto's answer is unchanged.
 
 Control route `/_drillbook/organizations/accounts` (tests):
   * POST `{"account_id": ID, "status": "SUSPENDED" | "ACTIVE"}` sets a member account's
@@ -32,6 +38,9 @@ import functools
 import json
 from typing import Any
 
+import threading
+
+from moto.iam import models as iam_models
 from moto.iam.models import AWSManagedPolicy
 from moto.organizations import models as org_models
 from moto.organizations.exceptions import OrganizationsClientError
@@ -116,3 +125,57 @@ def _route(method: str, body: Any, query: dict[str, list[str]]) -> Any:
 
 
 control.route("/_drillbook/organizations/accounts", _route)
+
+
+# --------------------------------------------------------------- the account of an access key
+_scan_account_of = iam_models.get_account_id_from
+_KEY_LOCK = threading.Lock()
+_KEY_ACCOUNT: dict[str, str] = {}  # access key -> the account moto's scan found it in
+_KEY_NOWHERE: set[str] = set()  # access keys in no account (moto answers the default one)
+
+
+def _holds(account_id: str, access_key: str) -> bool:
+    account = iam_models.iam_backends.get(account_id)
+    if account is None:
+        return False
+    return any(access_key in account[p].access_keys for p in list(account.keys()))
+
+
+def _account_of(access_key: str) -> str:
+    with _KEY_LOCK:
+        known = _KEY_ACCOUNT.get(access_key)
+        nowhere = access_key in _KEY_NOWHERE
+    if known is not None and _holds(known, access_key):
+        return known
+    if nowhere:
+        return iam_models.DEFAULT_ACCOUNT_ID
+    found = _scan_account_of(access_key)
+    with _KEY_LOCK:
+        if _holds(found, access_key):
+            _KEY_ACCOUNT[access_key] = found
+        else:
+            _KEY_ACCOUNT.pop(access_key, None)
+            _KEY_NOWHERE.add(access_key)
+    return found
+
+
+_access_key_init = iam_models.AccessKey.__init__
+
+
+@functools.wraps(_access_key_init)
+def _new_access_key(self: Any, *args: Any, **kwargs: Any) -> None:
+    # The key made now may be one remembered as in no account: forget it. (No request can carry
+    # it before it is returned, so no scan can miss it once this has run.) It is made for an
+    # account (`AccessKey(user_name, prefix, account_id, ...)`): remembered there, which each
+    # use checks, so that an assumed role's first request needs no scan either.
+    _access_key_init(self, *args, **kwargs)
+    account_id = kwargs.get("account_id", args[2] if len(args) > 2 else None)
+    key = getattr(self, "access_key_id", "")
+    with _KEY_LOCK:
+        _KEY_NOWHERE.discard(key)
+        if isinstance(account_id, str):
+            _KEY_ACCOUNT[key] = account_id
+
+
+iam_models.AccessKey.__init__ = _new_access_key  # type: ignore[method-assign]
+iam_models.get_account_id_from = _account_of

@@ -644,7 +644,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// that [`Aws::service_config`] has a client to pace. Without it no request was paced. The
 /// client is the SDK's default: hyper 1.x, rustls with aws-lc, the `HTTPS_PROXY`/`NO_PROXY`
 /// environment honoured.
-fn with_http_client(base: SdkConfig) -> SdkConfig {
+pub fn with_http_client(base: SdkConfig) -> SdkConfig {
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
     if base.http_client().is_some() {
         return base;

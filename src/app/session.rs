@@ -19,8 +19,9 @@ use crate::runbook::Runbook;
 /// See the module documentation.
 pub struct Session {
     pub settings: Settings,
-    /// The AWS configuration chain's result (`--profile`), loaded once.
-    config: OnceCell<SdkConfig>,
+    /// The AWS configuration chain's result (`--profile`), loaded once; a fleet's targets
+    /// share their fleet's cell, so the fleet loads it once for all of them.
+    config: Arc<OnceCell<SdkConfig>>,
     /// The store runs are read from (the run itself writes through the runbook's lock).
     store: OnceCell<Arc<dyn CheckpointStore>>,
     /// The handle the steps call through, once chosen for the runbook ([`Session::aws_for`]).
@@ -49,7 +50,7 @@ impl Session {
     pub fn new(settings: Settings) -> Session {
         Session {
             settings,
-            config: OnceCell::new(),
+            config: Arc::default(),
             store: OnceCell::new(),
             aws: None,
             lock_scope: None,
@@ -57,11 +58,10 @@ impl Session {
         }
     }
 
-    /// Uses `other`'s AWS configuration, when loaded (a fleet's targets share one).
+    /// Uses `other`'s AWS configuration, loaded once for both, by whichever needs it first (a
+    /// fleet's targets share one: one credentials chain and one HTTP connection pool).
     pub(super) fn share_config(&mut self, other: &Session) {
-        if let Some(c) = other.config.get() {
-            self.config = OnceCell::new_with(Some(c.clone()));
-        }
+        self.config = other.config.clone();
     }
 
     /// The AWS configuration, loaded on first use (the profile's chain: credentials, Region,
@@ -73,7 +73,9 @@ impl Session {
                 if let Some(p) = &self.settings.profile {
                     loader = loader.profile_name(p);
                 }
-                loader.load().await
+                // With its HTTP client made here, every handle on this configuration (each
+                // target of a fleet) shares one connection pool.
+                crate::actions::aws::with_http_client(loader.load().await)
             })
             .await
     }
@@ -189,5 +191,44 @@ fn needs_aws_config(runbook: Option<&Runbook>, mode: Mode) -> bool {
             aws_steps || roles || (crate::engine::needs_aws(r, mode) && !identity_overridden)
         }
         None => !identity_overridden,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session::new(Settings::reading(
+            std::env::temp_dir().join("drillbook-session-test"),
+            None,
+            None,
+        ))
+    }
+
+    /// A fleet's targets load the AWS configuration once between them, whichever needs it first,
+    /// and share its HTTP client (one connection pool).
+    #[tokio::test]
+    async fn sessions_that_share_a_configuration_load_it_once() {
+        let fleet = session();
+        let mut first = session();
+        first.share_config(&fleet);
+        let mut second = session();
+        second.share_config(&fleet);
+        assert!(
+            fleet.config.get().is_none(),
+            "nothing loaded before it is needed"
+        );
+        let loaded = first.aws_config().await;
+        assert!(
+            loaded.http_client().is_some(),
+            "loaded with its HTTP client"
+        );
+        assert!(fleet.config.get().is_some());
+        assert!(std::ptr::eq(second.aws_config().await, loaded));
+        assert!(std::ptr::eq(fleet.aws_config().await, loaded));
+        // A session of its own loads its own.
+        let other = session();
+        assert!(!std::ptr::eq(other.aws_config().await, loaded));
     }
 }
