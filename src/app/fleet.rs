@@ -420,12 +420,10 @@ impl Session {
     }
 
     /// `<state-dir>/fleets/`, refused with DynamoDB state (fleets are kept in the file store).
+    /// Where fleet records are kept: `<state-dir>/fleets`, whichever store the targets' runs
+    /// are in (with `--state dynamodb://...` each target's journal and lock are in the table;
+    /// the fleet's record, reports and manifest stay on the machine that ran it).
     fn fleet_store_dir(&self) -> Result<PathBuf, Failure> {
-        if self.settings.state.url.is_some() {
-            return Err(Failure::invalid(
-                "fleets are kept in the file store for now: run across targets without --state",
-            ));
-        }
         Ok(self.settings.state.dir.join("fleets"))
     }
 

@@ -392,3 +392,57 @@ async fn a_stop_alarm_in_alarm_stops_the_rollout_and_resume_goes_on_once_it_is_o
     );
     assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 3);
 }
+
+/// With the DynamoDB store (`--state dynamodb://...`), each target's run is in the table, under
+/// its own lock; the fleet's record stays in `--state-dir`.
+#[test]
+fn a_fleet_on_the_dynamodb_store_keeps_each_targets_run_in_the_table() {
+    let p = unique_prefix("fleet_ddb");
+    let url = format!("dynamodb://{p}state?region=eu-west-1");
+    let d = Drill::new();
+    crate::support::cli::bin()
+        .args(["state", "init", "--state", &url])
+        .envs(emulator().env())
+        .output()
+        .assert_exit(0);
+    std::fs::write(
+        d.dir().join("rb.yaml"),
+        format!("version: 1\nname: {p}fleet\nsteps:\n  - id: hold\n    action: wait\n    with: {{ duration: 0s }}\n"),
+    )
+    .unwrap();
+    let out = d.run(
+        &[
+            "run",
+            "rb.yaml",
+            "--execute",
+            "--yes",
+            "--state",
+            &url,
+            "--accounts",
+            &ACCOUNTS[..2].join(","),
+            "--regions",
+            "eu-west-1",
+        ],
+        &[],
+    );
+    out.assert_exit(0);
+    assert!(
+        out.text().contains("2 targets: 2 succeeded"),
+        "{}",
+        out.text()
+    );
+    let record = fleet_record(&d);
+    let ids: Vec<String> = (0..2)
+        .map(|k| record["targets"][k]["run_id"].as_str().unwrap().to_string())
+        .collect();
+    // The runs are in the table, none in the state directory's files.
+    assert!(
+        !d.dir().join("state/runs").exists(),
+        "a run was kept in the files"
+    );
+    let runs = d.run(&["runs", "--state", &url], &[]);
+    runs.assert_exit(0);
+    for id in &ids {
+        assert!(runs.text().contains(id.as_str()), "{}", runs.text());
+    }
+}
