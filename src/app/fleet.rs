@@ -227,10 +227,9 @@ impl Session {
             .enumerate()
             .filter(|(i, t)| t.status == "failed" && !which.contains(i))
             .count();
-        let queue = which.iter().copied();
+        let mut queue = which.iter().copied().peekable();
         let mut running = FuturesUnordered::new();
         let mut stopped = false;
-        let mut queue = queue.peekable();
         loop {
             while !stopped && running.len() < concurrency && queue.peek().is_some() {
                 if let Some(why) = self.stop_alarm_says_stop(record.stop_alarm.as_ref()).await {
