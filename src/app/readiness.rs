@@ -169,18 +169,33 @@ fn passes(name: &str, runs: &[RunDigest], fleets: &[FleetRecord]) -> Vec<Pass> {
         let Some(scenario) = &f.scenario else {
             continue;
         };
+        // The record is the executor's word, unsigned: each target's pass must be its run's own
+        // (a journal of that fleet's target, judged passed on this scenario), as a single
+        // run's pass is.
+        let mine: Vec<&RunDigest> = f
+            .targets
+            .iter()
+            .filter_map(|t| {
+                runs.iter().find(|d| {
+                    Some(&d.run_id) == t.run_id.as_ref()
+                        && d.target.as_ref().is_some_and(|x| {
+                            x.fleet_id == f.fleet_id
+                                && x.account == t.account
+                                && x.region == t.region
+                        })
+                        && d.passed_drill()
+                        && d.drill
+                            .as_ref()
+                            .is_some_and(|x| x.scenario == scenario.name)
+                })
+            })
+            .collect();
         let all_passed = !f.targets.is_empty()
             && f.mode == crate::event::Mode::Execute
-            && f.targets
-                .iter()
-                .all(|t| t.status == "succeeded" && t.verdict.as_deref() == Some("passed"));
+            && mine.len() == f.targets.len();
         if !all_passed {
             continue;
         }
-        let mine: Vec<&RunDigest> = runs
-            .iter()
-            .filter(|d| d.target.as_ref().is_some_and(|t| t.fleet_id == f.fleet_id))
-            .collect();
         let max = |v: fn(&RunDigest) -> Option<u64>| mine.iter().filter_map(|d| v(d)).max();
         out.push(Pass {
             id: f.fleet_id.clone(),
@@ -396,14 +411,22 @@ mod tests {
         let now = Utc::now();
         let fleet_id = "fleet-1".to_string();
         // Each target ran the file with `{{ target.* }}` written out: another SHA-256.
-        let mut target_run = digest("t1", "written-out", Some("passed"), 1);
-        target_run.target = Some(crate::history::TargetDigest {
-            fleet_id: fleet_id.clone(),
-            account: "111111111111".into(),
-            region: "eu-west-1".into(),
-        });
-        let runs = vec![target_run];
-        let record = |verdicts: &[&str]| -> FleetRecord {
+        let target_run = |id: &str, account: &str, verdict: &str| {
+            let mut d = digest(id, "written-out", Some(verdict), 1);
+            d.target = Some(crate::history::TargetDigest {
+                fleet_id: fleet_id.clone(),
+                account: account.into(),
+                region: "eu-west-1".into(),
+            });
+            d
+        };
+        let runs = vec![
+            target_run("t1", "111111111111", "passed"),
+            target_run("t2", "222222222222", "passed"),
+            target_run("t3", "333333333333", "failed"),
+        ];
+        // The record says which runs its targets are, and their verdicts.
+        let record = |targets: &[(&str, &str, &str)]| -> FleetRecord {
             serde_json::from_value(serde_json::json!({
                 "fleet_id": fleet_id,
                 "runbook_path": "/f.yaml",
@@ -416,42 +439,41 @@ mod tests {
                 "max_concurrency": {"Count": 1},
                 "max_errors": {"Count": 0},
                 "started_at": (now - chrono::Duration::days(1)).to_rfc3339(),
-                "targets": verdicts.iter().map(|v| serde_json::json!({
-                    "account": "111111111111", "name": "a", "region": "eu-west-1",
+                "targets": targets.iter().map(|(run, account, v)| serde_json::json!({
+                    "account": account, "name": "a", "region": "eu-west-1", "run_id": run,
                     "status": if *v == "passed" { "succeeded" } else { "failed" },
                     "verdict": v,
                 })).collect::<Vec<_>>(),
             }))
             .unwrap()
         };
-        // The target run alone proves nothing (its fleet is not all passed).
-        let s = status_of(
-            &target("file"),
-            &runs,
-            &[record(&["passed", "failed"])],
-            None,
-            now,
-        );
+        let both = [
+            ("t1", "111111111111", "passed"),
+            ("t2", "222222222222", "passed"),
+        ];
+        // A target that failed: the fleet proves nothing, and its passing target alone neither.
+        let failed = record(&[both[0], ("t3", "333333333333", "failed")]);
+        let s = status_of(&target("file"), &runs, &[failed], None, now);
         assert_eq!(s.state, "never");
-        let s = status_of(
-            &target("file"),
-            &runs,
-            &[record(&["passed", "passed"])],
-            None,
-            now,
-        );
+        let s = status_of(&target("file"), &runs, &[record(&both)], None, now);
         assert_eq!(s.state, "ok");
         let pass = s.last_pass.unwrap();
         assert_eq!((pass.run_id.as_str(), pass.targets), ("fleet-1", Some(2)));
         assert_eq!(pass.recovery_ms, Some(60_000));
-        // The file changed since: the fleet's pass no longer holds.
-        let s = status_of(
-            &target("edited"),
-            &runs,
-            &[record(&["passed", "passed"])],
-            None,
-            now,
+        // A record that says `passed` for a run whose own journal failed (or that has no
+        // journal) is not believed.
+        let forged = record(&[both[0], ("t3", "333333333333", "passed")]);
+        assert_eq!(
+            status_of(&target("file"), &runs, &[forged], None, now).state,
+            "never"
         );
+        let forged = record(&[both[0], ("t9", "333333333333", "passed")]);
+        assert_eq!(
+            status_of(&target("file"), &runs, &[forged], None, now).state,
+            "never"
+        );
+        // The file changed since: the fleet's pass no longer holds.
+        let s = status_of(&target("edited"), &runs, &[record(&both)], None, now);
         assert_eq!(s.state, "changed");
     }
 }
