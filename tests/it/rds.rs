@@ -415,7 +415,7 @@ async fn failover_happens_once_across_a_kill_and_a_resume_and_across_a_retry() {
     );
     let rb = |timeout: &str| {
         format!(
-            "version: 1\nname: rds failover\ndefaults:\n  region: {OTHER_REGION}\nsteps:\n  - id: failover\n    action: rds.failover\n    timeout: {timeout}\n    with: {{ instance: {} }}\n",
+            "version: 1\nname: rds failover\ndefaults:\n  region: {OTHER_REGION}\nsteps:\n  - id: failover\n    action: rds.failover\n    timeout: {timeout}\n    retry: {{ attempts: 5 }}\n    with: {{ instance: {} }}\n",
             db.instance
         )
     };
@@ -446,7 +446,9 @@ async fn failover_happens_once_across_a_kill_and_a_resume_and_across_a_retry() {
     );
 
     // A new run fails over again (back to `a`); its first attempt gives up while the
-    // instance is `rebooting`, and the retry waits for that failover instead of starting one.
+    // instance is `rebooting`, and the retries wait for that failover instead of starting one
+    // (five attempts of 1 s with their backoff outlast the emulator's 6 s reboot whatever the
+    // load; three could end just before it).
     let w = Work::new(&rb("1s"));
     let out = w.run(&["--execute", "--yes"], &[]);
     out.assert_exit(0);
